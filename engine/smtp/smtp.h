@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/smtp/smtp.h: SMTP submission client (RFC 5321, 3207 STARTTLS,
+ * 4954 AUTH, 8314 implicit TLS, 2034 enhanced codes) and RFC 5322 message
+ * composition.
+ *
+ * Blocking I/O with a deadline on connect and on every reply; one client is
+ * used by one thread at a time. A client may carry several messages over one
+ * session (RSET between transactions). Secrets: the password is borrowed as
+ * a struct sec and never appears in a trace or log ("AUTH PLAIN <redacted>";
+ * every line after a 334 is redacted).
+ */
+#ifndef HERALD_ENGINE_SMTP_H
+#define HERALD_ENGINE_SMTP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct cJSON;
+struct pki_trust;
+struct sec;
+
+enum smtp_secure {
+    SMTP_SECURE_NONE = 0, /* "none": plain */
+    SMTP_SECURE_TLS,      /* "tls": STARTTLS, never downgraded */
+    SMTP_SECURE_IMPLICIT, /* "implicit": TLS from the first byte (465) */
+};
+int smtp_secure_parse(const char *s); /* value or -1 */
+const char *smtp_secure_name(int secure);
+
+/* ---- the server string ------------------------------------------------ */
+
+/* "user:password@host[:port]", "user@host", "host[:port]", "[v6]:port".
+ * Split at the LAST '@' (CSCwe75439); the first ':' before it separates user
+ * and password; %40 and %3A are decoded in user and password. */
+struct smtp_server {
+    char       *user; /* NULL if none */
+    struct sec *pass; /* NULL if none */
+    char       *host;
+    unsigned    port; /* 0 if not given */
+};
+/* Errors: ERR_INVAL ("empty host", "CR or LF in server string", ...). */
+int  smtp_server_parse(const char *s, struct smtp_server *out,
+    struct errbuf *eb);
+void smtp_server_clear(struct smtp_server *s);
+/* New string with the password replaced by "*****" (free()); for logs. */
+char *smtp_server_masked(const char *s);
+
+/* ---- addresses and the message ---------------------------------------- */
+
+/* Splits a to/cc list on ',' ';' and whitespace; each address is checked
+ * (no CR/LF, one '@', no spaces, <= 254 bytes). New array of new strings
+ * (free with smtp_addrs_free()). Errors: ERR_INVAL naming the address. */
+int  smtp_addrs_parse(const char *list, char ***out, size_t *n,
+    struct errbuf *eb);
+void smtp_addrs_free(char **v, size_t n);
+
+struct smtp_message {      /* plain data; all borrowed */
+    const char *from;
+    const char *to;        /* list as given by the user */
+    const char *cc;        /* may be NULL or "" */
+    const char *subject;
+    const char *body;
+    const char *msgid_domain; /* right side of Message-ID; default: from's */
+    time_t      date;         /* 0: now */
+};
+/* Appends an RFC 5322 message (CRLF lines, Date, Message-ID, From, To, Cc,
+ * Subject RFC 2047-encoded when not ASCII, MIME-Version, text/plain;
+ * charset=UTF-8, 7bit/8bit or quoted-printable as the body needs) to out. Not
+ * dot-stuffed (smtp_send does that). Errors: ERR_INVAL when a header value
+ * holds CR or LF (eb->field names it). */
+int smtp_message_build(const struct smtp_message *m, struct buf *out,
+    struct errbuf *eb);
+
+/* ---- replies (pure, for unit tests) ----------------------------------- */
+
+struct smtp_reply {
+    int    code;         /* 3 digits, or 0 while incomplete */
+    char   enhanced[16]; /* "5.7.8" or "" */
+    char   text[1024];   /* lines joined by "\n", without codes */
+    size_t nlines;
+};
+/* Feeds one line (without CRLF). Returns 1 when the reply is complete, 0 if
+ * more lines follow, or ERR_PROTO for a malformed line (eb names it). */
+int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
+    struct errbuf *eb);
+
+/* ---- the client -------------------------------------------------------- */
+
+struct smtp_params {            /* plain data, copied by smtp_open() */
+    const char       *host;
+    unsigned          port;     /* 0: 25 */
+    int               secure;   /* enum smtp_secure */
+    const char       *user;     /* NULL: no AUTH */
+    const struct sec *pass;     /* borrowed; never logged */
+    int               allow_plain_auth; /* AUTH without TLS allowed */
+    const char       *tls_name; /* name checked against the cert; NULL=host */
+    int               verify;   /* enum pki_verify_mode */
+    const char       *source_address;   /* bind local side, or NULL */
+    const char       *source_interface; /* SO_BINDTODEVICE, or NULL */
+    const char       *helo_name;        /* NULL: "herald.localdomain"-ish */
+    unsigned          connect_timeout_ms; /* 0: 10000 */
+    unsigned          reply_timeout_ms;   /* 0: 30000 */
+    struct pki_trust *trust;    /* borrowed; must outlive the client */
+};
+
+/* Classified outcome of an operation. klass is "" on success, else one of:
+ * dns, connect, timeout, starttls_unavailable, tls_handshake,
+ * certificate_untrusted, hostname_mismatch, certificate_expired,
+ * auth_unavailable, auth_failed, sender_rejected, recipient_rejected,
+ * data_rejected, protocol. */
+struct smtp_result {
+    int  rc;             /* 0 or -ERR_* */
+    char klass[32];
+    int  permanent;      /* 1: do not retry (5xx, trust, auth) */
+    int  code;           /* last SMTP reply code, 0 if none */
+    char enhanced[16];
+    char reply[512];     /* server reply quoted (never a secret) */
+    char message[768];   /* what happened, one sentence */
+    char advice[512];    /* what to do */
+    char recipient[256]; /* refused recipient, if any */
+};
+
+struct smtp_client;
+
+/* Connects, EHLO, STARTTLS or implicit TLS with verification through
+ * params->trust, EHLO again, AUTH (PLAIN or LOGIN, as offered). trace, if
+ * not NULL, is a JSON object that receives "dialogue" [{t_ms, dir: "C"|"S"|
+ * "-", line}], "tls" (pki_tls_verdict trace), "capabilities". Returns 0 and
+ * a client in *out (free with smtp_close()), or -ERR_* with *res filled. */
+int smtp_open(const struct smtp_params *params, struct smtp_client **out,
+    struct cJSON *trace, struct smtp_result *res);
+/* One transaction: (RSET if not the first) MAIL FROM, one RCPT TO per
+ * address, DATA with dot-stuffing and CRLF normalisation. The trace is the
+ * one given to smtp_open unless trace is not NULL. Errors: as klass. */
+int smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
+    size_t nrcpts, const char *msg, size_t len, struct cJSON *trace,
+    struct smtp_result *res);
+/* 1 if the session is still usable for another smtp_send. */
+int smtp_usable(const struct smtp_client *c);
+/* QUIT (best effort) and free. NULL is a no-op. */
+void smtp_close(struct smtp_client *c);
+
+/* Probe: connect, EHLO, STARTTLS (secure tls) or implicit TLS, capture and
+ * verify the presented chain; no AUTH, no mail. Returns a new JSON object
+ * {host, port, secure, speaks: "starttls"|"implicit"|"plain", capabilities
+ * [..], tls {...pki trace...}, verdict {ok, code, message, advice}} or NULL
+ * with *res filled. */
+struct cJSON *smtp_probe(const struct smtp_params *params,
+    struct smtp_result *res);
+
+#endif
