@@ -4,6 +4,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 int
 pki_init(void)
@@ -15,4 +16,12 @@ void
 pki_cleanup(void)
 {
     wolfSSL_Cleanup();
+}
+
+void
+pki_thread_cleanup(void)
+{
+#ifdef FP_ECC
+    wc_ecc_fp_free();
+#endif
 }
