@@ -7,7 +7,7 @@
  * mutex: every function is thread-safe. Opening gives a clear error for a
  * missing/unwritable directory or a corrupt database.
  *
- * Records returned by *_get/*_list are new copies owned by the caller and
+ * Records returned by *_get and *_list are new copies owned by the caller and
  * freed with the matching *_free function. Secret values are returned (the
  * engine needs them); it is the caller's duty never to print them.
  *

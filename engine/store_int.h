@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/store_int.h: the inside of the store, shared by the store's own
+ * files (engine/store.c; engine/store_runs.c for run history and the outbox).
+ *
+ * One SQLite connection guarded by one recursive mutex. A function that
+ * touches the database takes the lock with store_lock(), and a write wraps
+ * its statements in store_tx_begin()/store_tx_end(): outside an explicit
+ * transaction (eng_store_begin) that is BEGIN IMMEDIATE ... COMMIT; inside
+ * one it joins it (nothing is committed until eng_store_commit). The
+ * recursive mutex is what lets the thread that called eng_store_begin call
+ * the single-record functions; every other thread waits until commit or
+ * rollback releases the lock.
+ *
+ * Schema changes are forward migrations: append one entry to
+ * store_migrations[] in engine/store.c with the next version number; never
+ * edit a migration that has shipped.
+ *
+ *   int
+ *   eng_store_thing_put(struct eng_store *st, ..., struct errbuf *eb)
+ *   {
+ *       sqlite3_stmt *s = NULL;
+ *       int rc;
+ *
+ *       store_lock(st);
+ *       if ((rc = store_tx_begin(st, eb)) != 0)
+ *           goto out;
+ *       if ((rc = store_prepare(st, "INSERT ...", &s, eb)) != 0)
+ *           goto end;
+ *       sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+ *       if (sqlite3_step(s) != SQLITE_DONE)
+ *           rc = store_dberr(st, eb, "insert thing");
+ *   end:
+ *       rc = store_tx_end(st, rc, eb);
+ *   out:
+ *       sqlite3_finalize(s);
+ *       store_unlock(st);
+ *       return rc;
+ *   }
+ */
+#ifndef HERALD_ENGINE_STORE_INT_H
+#define HERALD_ENGINE_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "engine/store.h"
+
+struct eng_store {
+    sqlite3        *db;
+    pthread_mutex_t mu;        /* recursive; guards everything below */
+    char           *dir;       /* DATA_DIR as given */
+    char           *path;      /* DATA_DIR/herald.db */
+    int             tx_depth;  /* eng_store_begin nesting; 0 = none */
+    int             tx_failed; /* a rollback was asked inside the nesting */
+};
+
+/* The schema version this binary writes (the last migration). */
+int store_schema_version(void);
+
+void store_lock(struct eng_store *st);
+void store_unlock(struct eng_store *st);
+
+/* With the lock held: starts a write (BEGIN IMMEDIATE) unless an explicit
+ * transaction is open, which it then joins. Errors: ERR_DB. */
+int store_tx_begin(struct eng_store *st, struct errbuf *eb);
+/* With the lock held: ends what store_tx_begin started. rc is the outcome of
+ * the write: 0 commits (or, when joined, leaves it to eng_store_commit), a
+ * negative value rolls back (when joined: marks the explicit transaction as
+ * failed). Returns rc, or ERR_DB if the commit failed. */
+int store_tx_end(struct eng_store *st, int rc, struct errbuf *eb);
+
+/* Prepares sql on the connection. Errors: ERR_DB with SQLite's message. */
+int store_prepare(struct eng_store *st, const char *sql, sqlite3_stmt **out,
+    struct errbuf *eb);
+/* Runs sql (no results). Errors: ERR_DB. */
+int store_exec(struct eng_store *st, const char *sql, struct errbuf *eb);
+/* Sets eb to "database error during WHAT: <sqlite message>"; returns ERR_DB. */
+int store_dberr(struct eng_store *st, struct errbuf *eb, const char *what);
+/* New copy of a text column, or NULL for SQL NULL. *oom set on failure. */
+char *store_col_text(sqlite3_stmt *s, int col, int *oom);
+/* Current time in unix seconds. */
+long long store_now(void);
+/* Adds 1 to counter name (inside a write). Errors: ERR_DB. */
+int store_counter_bump(struct eng_store *st, const char *name,
+    struct errbuf *eb);
+
+#endif
