@@ -82,6 +82,7 @@ struct smtp_reply {
     char   enhanced[16]; /* "5.7.8" or "" */
     char   text[1024];   /* lines joined by "\n", without codes */
     size_t nlines;
+    int    pending;      /* internal: code of the lines so far */
 };
 /* Feeds one line (without CRLF). Returns 1 when the reply is complete, 0 if
  * more lines follow, or ERR_PROTO for a malformed line (eb names it). */

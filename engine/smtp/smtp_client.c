@@ -1,0 +1,1244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/smtp/smtp_client.c: the SMTP submission client (RFC 5321), with
+ * STARTTLS (RFC 3207), implicit TLS (RFC 8314), AUTH PLAIN/LOGIN (RFC 4954),
+ * SIZE (RFC 1870), 8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531).
+ *
+ * Blocking in shape, non-blocking underneath: every connect, read and write
+ * waits with poll() against a deadline. smtp_cmd() is the only wire writer
+ * and the only place the state changes; it logs "A -> B" and records the
+ * line in the dialogue trace with its declared sensitivity, so a password
+ * never reaches a trace or a log. STARTTLS is never downgraded: a server that
+ * does not offer it, or answers anything but 220, ends the session, and bytes
+ * received before the handshake are discarded (CVE-2011-0411 class).
+ */
+#include "engine/smtp/smtp_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "common/log.h"
+#include "common/sec.h"
+
+static const char *smtp_state_name[S__COUNT] = {
+    [S_INIT] = "INIT",
+    [S_CONNECT] = "CONNECT",
+    [S_GREETING] = "GREETING",
+    [S_EHLO] = "EHLO",
+    [S_HELO] = "HELO",
+    [S_STARTTLS] = "STARTTLS",
+    [S_TLS] = "TLS",
+    [S_AUTH] = "AUTH",
+    [S_AUTH_USER] = "AUTH_USER",
+    [S_AUTH_PASS] = "AUTH_PASS",
+    [S_READY] = "READY",
+    [S_RSET] = "RSET",
+    [S_MAIL] = "MAIL",
+    [S_RCPT] = "RCPT",
+    [S_DATA] = "DATA",
+    [S_BODY] = "BODY",
+    [S_QUIT] = "QUIT",
+    [S_CLOSED] = "CLOSED",
+    [S_BROKEN] = "BROKEN",
+};
+
+static const char b64tab[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Base64 of n bytes into a new string (wipe and free by the caller). */
+static char *
+smtp_b64_new(const unsigned char *p, size_t n)
+{
+    char  *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+
+        if (i + 1 < n)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        *o++ = b64tab[(v >> 18) & 63];
+        *o++ = b64tab[(v >> 12) & 63];
+        *o++ = i + 1 < n ? b64tab[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? b64tab[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+static void
+smtp_secret_free(char *s)
+{
+    if (s != NULL) {
+        sec_wipe(s, strlen(s));
+        free(s);
+    }
+}
+
+long long
+smtp_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- trace ------------------------------------------------------------- */
+
+static void
+smtp_trace_add(struct smtp_client *c, const char *dir, const char *line)
+{
+    cJSON          *d, *e;
+    struct timespec ts;
+    long long       ms;
+
+    if (c->trace == NULL)
+        return;
+    d = cJSON_GetObjectItemCaseSensitive(c->trace, "dialogue");
+    if (d == NULL)
+        d = cJSON_AddArrayToObject(c->trace, "dialogue");
+    if (d == NULL || (e = cJSON_CreateObject()) == NULL)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ms = (long long)(ts.tv_sec - c->t0.tv_sec) * 1000 +
+        (ts.tv_nsec - c->t0.tv_nsec) / 1000000;
+    cJSON_AddNumberToObject(e, "t_ms", (double)ms);
+    cJSON_AddStringToObject(e, "dir", dir);
+    cJSON_AddStringToObject(e, "line", line);
+    if (c->insecure)
+        cJSON_AddStringToObject(e, "verification", "OFF");
+    cJSON_AddItemToArray(d, e);
+}
+
+void
+smtp_trace_note(struct smtp_client *c, const char *fmt, ...)
+{
+    char    line[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    smtp_trace_add(c, "-", line);
+    log_debug("smtp", "session=%016llx event=note%s note=\"%s\"",
+        (unsigned long long)c->session, c->insecure ? " verify=OFF" : "",
+        line);
+}
+
+static void
+smtp_set_trace_caps(struct smtp_client *c, const struct smtp_reply *r)
+{
+    cJSON      *a;
+    const char *p, *nl;
+
+    if (c->trace == NULL)
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(c->trace, "capabilities");
+    if ((a = cJSON_AddArrayToObject(c->trace, "capabilities")) == NULL)
+        return;
+    p = strchr(r->text, '\n');
+    for (p = p ? p + 1 : NULL; p != NULL && *p != '\0'; p = nl + 1) {
+        char word[256];
+
+        nl = strchr(p, '\n');
+        snprintf(word, sizeof(word), "%.*s",
+            (int)(nl ? (size_t)(nl - p) : strlen(p)), p);
+        cJSON_AddItemToArray(a, cJSON_CreateString(word));
+        if (nl == NULL)
+            break;
+    }
+}
+
+/* ---- the wire ----------------------------------------------------------- */
+
+int
+smtp_wait_fd(struct smtp_client *c, int for_write, long long deadline)
+{
+    for (;;) {
+        struct pollfd pfd = { c->fd, for_write ? POLLOUT : POLLIN, 0 };
+        long long     left = deadline - smtp_now_ms();
+        int           n;
+
+        if (left <= 0)
+            return ERR_TIMEOUT;
+        n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return ERR_IO;
+    }
+}
+
+static int
+smtp_io_write(struct smtp_client *c, const char *p, size_t n)
+{
+    long long deadline = smtp_now_ms() + c->reply_timeout_ms;
+    int       rc;
+
+    while (n > 0) {
+        long w;
+        int  want = 2;
+
+        if (c->ssl != NULL)
+            w = smtp_tls_write(c, p, n, &want);
+        else {
+            w = send(c->fd, p, n, MSG_NOSIGNAL);
+            if (w < 0)
+                want = (errno == EAGAIN || errno == EWOULDBLOCK) ? 2
+                    : errno == EINTR ? 3 : 0;
+        }
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (want == 3)
+            continue;
+        if (want == 0)
+            return ERR_IO;
+        if ((rc = smtp_wait_fd(c, want == 2, deadline)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Reads more bytes into rbuf. Returns 0, ERR_TIMEOUT, ERR_IO, or
+ * ERR_CONNECT on EOF. */
+static int
+smtp_io_fill(struct smtp_client *c, long long deadline)
+{
+    for (;;) {
+        long r;
+        int  want = 1, rc;
+
+        if (c->rlen >= sizeof(c->rbuf))
+            return ERR_IO;
+        if (c->ssl != NULL)
+            r = smtp_tls_read(c, c->rbuf + c->rlen,
+                sizeof(c->rbuf) - c->rlen, &want);
+        else {
+            r = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, 0);
+            if (r < 0)
+                want = (errno == EAGAIN || errno == EWOULDBLOCK) ? 1
+                    : errno == EINTR ? 3 : 0;
+        }
+        if (r > 0) {
+            c->rlen += (size_t)r;
+            return 0;
+        }
+        if (r == 0)
+            return ERR_CONNECT;
+        if (want == 3)
+            continue;
+        if (want == 0)
+            return ERR_IO;
+        if ((rc = smtp_wait_fd(c, want == 2, deadline)) != 0)
+            return rc;
+    }
+}
+
+/*
+ * The only wire writer and the only place the state changes. fmt NULL
+ * changes the state without writing (connect, greeting, TLS). sens declares
+ * what the trace may show; any line that answers a 334 is secret whatever
+ * the caller said. Errors: ERR_IO, ERR_TIMEOUT, ERR_NOMEM.
+ */
+static int
+smtp_cmd(struct smtp_client *c, int next, int sens, const char *fmt, ...)
+{
+    char    *line = NULL, shown[600];
+    va_list  ap;
+    int      n, rc = 0;
+
+    if (c->state != next)
+        log_debug("smtp", "session=%016llx event=state change=\"%s -> %s\"%s",
+            (unsigned long long)c->session, smtp_state_name[c->state],
+            smtp_state_name[next], c->insecure ? " verify=OFF" : "");
+    c->state = next;
+    if (fmt == NULL)
+        return 0;
+    /* sized first, so that a secret is never copied by realloc; room for
+     * CRLF, so that one write carries the whole command */
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (line = malloc((size_t)n + 3)) == NULL)
+        return ERR_NOMEM;
+    va_start(ap, fmt);
+    vsnprintf(line, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    if (c->last_code == 334)
+        sens = SEC_SECRET;
+    if (sens == SEC_SECRET)
+        snprintf(shown, sizeof(shown), "<redacted>");
+    else if (sens == SEC_VERB) {
+        const char *sp = strchr(line, ' ');
+
+        sp = sp ? strchr(sp + 1, ' ') : NULL;
+        snprintf(shown, sizeof(shown), "%.*s <redacted>",
+            (int)(sp ? (size_t)(sp - line) : strlen(line)), line);
+    } else
+        snprintf(shown, sizeof(shown), "%s", line);
+    smtp_trace_add(c, "C", shown);
+    log_debug("smtp", "session=%016llx event=send line=\"%s\"%s",
+        (unsigned long long)c->session, shown,
+        c->insecure ? " verify=OFF" : "");
+    if (memchr(line, '\r', (size_t)n) || memchr(line, '\n', (size_t)n))
+        rc = ERR_INVAL; /* never reached: callers refuse CR/LF first */
+    memcpy(line + n, "\r\n", 3);
+    if (rc == 0)
+        rc = smtp_io_write(c, line, (size_t)n + 2);
+    sec_wipe(line, (size_t)n + 2);
+    free(line);
+    return rc;
+}
+
+/* Fills res for a transport error rc in the current state. */
+static int
+smtp_io_fail(struct smtp_client *c, int rc, struct smtp_result *res)
+{
+    const char *st = smtp_state_name[c->state];
+
+    c->usable = 0;
+    if (rc == ERR_TIMEOUT)
+        smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
+            "Check that the server and port are right and reachable; "
+            "herald retries later.",
+            "no reply from %s:%u within %u ms (waiting in state %s)",
+            c->host, c->port, c->reply_timeout_ms, st);
+    else if (rc == ERR_CONNECT)
+        smtp_result_set(res, ERR_CONNECT, "connect", 0, NULL,
+            "The server may be overloaded or dropping clients; herald "
+            "retries later.",
+            "%s:%u closed the connection (in state %s)", c->host, c->port,
+            st);
+    else if (rc == ERR_PROTO)
+        smtp_result_set(res, ERR_PROTO, "protocol", 0, NULL,
+            "Check that the port speaks SMTP (and whether it expects "
+            "implicit TLS).", "%s:%u sent a malformed reply (in state %s)",
+            c->host, c->port, st);
+    else
+        smtp_result_set(res, rc, "connect", 0, NULL,
+            "Check the network path to the server; herald retries later.",
+            "I/O error talking to %s:%u (in state %s): %s", c->host, c->port,
+            st, strerror(errno));
+    smtp_trace_note(c, "%s", res ? res->message : "transport error");
+    c->state = S_BROKEN;
+    return res ? res->rc : rc;
+}
+
+/* Reads one complete reply into *r, tracing each line. */
+static int
+smtp_reply_read(struct smtp_client *c, struct smtp_reply *r,
+    struct smtp_result *res)
+{
+    long long     deadline = smtp_now_ms() + c->reply_timeout_ms;
+    struct errbuf eb = { 0 };
+
+    memset(r, 0, sizeof(*r));
+    for (;;) {
+        char  *nl = memchr(c->rbuf, '\n', c->rlen);
+        size_t len;
+        int    rc;
+
+        if (nl == NULL) {
+            if (c->rlen >= sizeof(c->rbuf)) {
+                smtp_trace_note(c, "reply line longer than %zu bytes",
+                    sizeof(c->rbuf));
+                return smtp_io_fail(c, ERR_PROTO, res);
+            }
+            if ((rc = smtp_io_fill(c, deadline)) != 0)
+                return smtp_io_fail(c, rc, res);
+            continue;
+        }
+        len = (size_t)(nl - c->rbuf);
+        if (len > 0 && c->rbuf[len - 1] == '\r')
+            len--;
+        {
+            char line[sizeof(c->rbuf) + 1];
+
+            memcpy(line, c->rbuf, len);
+            line[len] = '\0';
+            smtp_trace_add(c, "S", line);
+            log_debug("smtp", "session=%016llx event=recv line=\"%s\"",
+                (unsigned long long)c->session, line);
+            rc = smtp_reply_feed(r, line, len, &eb);
+        }
+        c->rlen -= (size_t)(nl + 1 - c->rbuf);
+        memmove(c->rbuf, nl + 1, c->rlen);
+        if (rc < 0) {
+            smtp_trace_note(c, "%s", eb.msg);
+            smtp_io_fail(c, ERR_PROTO, res);
+            if (res != NULL)
+                snprintf(res->message, sizeof(res->message), "%s", eb.msg);
+            return ERR_PROTO;
+        }
+        if (rc == 1) {
+            c->last_code = r->code;
+            if (r->code == 421)
+                c->usable = 0;
+            return 0;
+        }
+    }
+}
+
+/* ---- connecting -------------------------------------------------------- */
+
+static int
+smtp_bind_source(struct smtp_client *c, int fd, int family,
+    struct smtp_result *res)
+{
+    if (c->source_interface != NULL &&
+        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, c->source_interface,
+            (socklen_t)strlen(c->source_interface)) != 0) {
+        smtp_result_set(res, ERR_CONNECT, "connect", 1, NULL,
+            "Give an existing interface name, or remove source-interface "
+            "(binding to a device needs CAP_NET_RAW).",
+            "cannot bind to source-interface %s: %s", c->source_interface,
+            strerror(errno));
+        return ERR_CONNECT;
+    }
+    if (c->source_address != NULL) {
+        struct addrinfo hints = { 0 }, *ai = NULL;
+        int             g;
+
+        hints.ai_family = family;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+        if ((g = getaddrinfo(c->source_address, NULL, &hints, &ai)) != 0)
+            return 1; /* other family: try the next address */
+        g = bind(fd, ai->ai_addr, ai->ai_addrlen);
+        freeaddrinfo(ai);
+        if (g != 0) {
+            smtp_result_set(res, ERR_CONNECT, "connect", 1, NULL,
+                "Use an address configured on this host, or remove "
+                "source-address.", "cannot bind to source-address %s: %s",
+                c->source_address, strerror(errno));
+            return ERR_CONNECT;
+        }
+    }
+    return 0;
+}
+
+static int
+smtp_connect_tcp(struct smtp_client *c, struct smtp_result *res)
+{
+    struct addrinfo hints = { 0 }, *ai = NULL, *a;
+    char            port[8], addr[INET6_ADDRSTRLEN];
+    int             g, timeouts = 0, tries = 0, last_errno = 0, rc;
+
+    smtp_cmd(c, S_CONNECT, SEC_PUBLIC, NULL);
+    snprintf(port, sizeof(port), "%u", c->port);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = AF_UNSPEC;
+    if ((g = getaddrinfo(c->host, port, &hints, &ai)) != 0) {
+        smtp_result_set(res, ERR_DNS, "dns", 0, NULL,
+            "Check the server name for typos and that this host's DNS "
+            "resolver works.", "cannot resolve %s: %s", c->host,
+            gai_strerror(g));
+        smtp_trace_note(c, "%s", res->message);
+        return ERR_DNS;
+    }
+    for (a = ai; a != NULL; a = a->ai_next) {
+        int       fd, soerr = 0;
+        socklen_t sl = sizeof(soerr);
+
+        getnameinfo(a->ai_addr, a->ai_addrlen, addr, sizeof(addr), NULL, 0,
+            NI_NUMERICHOST);
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
+            SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            last_errno = errno;
+            continue;
+        }
+        if ((rc = smtp_bind_source(c, fd, a->ai_family, res)) != 0) {
+            close(fd);
+            if (rc < 0) {
+                freeaddrinfo(ai);
+                smtp_trace_note(c, "%s", res->message);
+                return rc;
+            }
+            continue;
+        }
+        tries++;
+        smtp_trace_note(c, "connecting to %s port %s", addr, port);
+        c->fd = fd;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+            if (errno != EINPROGRESS) {
+                last_errno = errno;
+                smtp_trace_note(c, "connect to %s: %s", addr,
+                    strerror(errno));
+                close(fd);
+                c->fd = -1;
+                continue;
+            }
+            rc = smtp_wait_fd(c, 1, smtp_now_ms() + c->connect_timeout_ms);
+            if (rc == 0 &&
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
+                soerr == 0)
+                goto connected;
+            if (rc == ERR_TIMEOUT) {
+                timeouts++;
+                smtp_trace_note(c, "connect to %s: no answer within %u ms",
+                    addr, c->connect_timeout_ms);
+            } else {
+                last_errno = soerr ? soerr : errno;
+                smtp_trace_note(c, "connect to %s: %s", addr,
+                    strerror(last_errno));
+            }
+            close(fd);
+            c->fd = -1;
+            continue;
+        }
+connected:
+        freeaddrinfo(ai);
+        c->usable = 1;
+        return 0;
+    }
+    freeaddrinfo(ai);
+    if (tries > 0 && timeouts == tries) {
+        smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
+            "Check that a firewall lets this host reach the server's port; "
+            "herald retries later.",
+            "connecting to %s port %u timed out after %u ms", c->host,
+            c->port, c->connect_timeout_ms);
+        return ERR_TIMEOUT;
+    }
+    if (tries == 0 && c->source_address != NULL) {
+        smtp_result_set(res, ERR_CONNECT, "connect", 1, NULL,
+            "Use a source-address of the same family (IPv4/IPv6) as the "
+            "server's addresses.", "no address of %s matches the family of "
+            "source-address %s", c->host, c->source_address);
+        return ERR_CONNECT;
+    }
+    smtp_result_set(res, ERR_CONNECT, "connect", 0, NULL,
+        "Check the host and port (587 for STARTTLS, 465 for implicit TLS, "
+        "25 for relay) and that the server is running; herald retries later.",
+        "cannot connect to %s port %u: %s", c->host, c->port,
+        strerror(last_errno ? last_errno : ECONNREFUSED));
+    return ERR_CONNECT;
+}
+
+/* ---- the session ------------------------------------------------------- */
+
+static int
+smtp_ehlo(struct smtp_client *c, struct smtp_result *res)
+{
+    struct smtp_reply r;
+    int               rc;
+
+    if ((rc = smtp_cmd(c, S_EHLO, SEC_PUBLIC, "EHLO %s", c->helo_name)) != 0)
+        return smtp_io_fail(c, rc, res);
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        return rc;
+    if (r.code == 250) {
+        c->esmtp = 1;
+        smtp_caps_parse(&r, &c->caps);
+        smtp_set_trace_caps(c, &r);
+        return 0;
+    }
+    if (r.code == 421) {
+        smtp_result_set(res, ERR_REJECTED, "protocol", 0, &r,
+            "The server is closing the session; herald retries later.",
+            "%s:%u refused EHLO and is closing the session", c->host,
+            c->port);
+        return ERR_REJECTED;
+    }
+    /* an old server: fall back to HELO (no extensions) */
+    memset(&c->caps, 0, sizeof(c->caps));
+    c->esmtp = 0;
+    if ((rc = smtp_cmd(c, S_HELO, SEC_PUBLIC, "HELO %s", c->helo_name)) != 0)
+        return smtp_io_fail(c, rc, res);
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        return rc;
+    if (r.code != 250) {
+        smtp_result_set(res, ERR_REJECTED, "protocol", r.code / 100 == 5, &r,
+            "Set a helo name the server accepts, or ask its administrator "
+            "why it refuses this client.",
+            "%s:%u refused both EHLO and HELO %s", c->host, c->port,
+            c->helo_name);
+        return ERR_REJECTED;
+    }
+    if (c->trace != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(c->trace, "capabilities");
+        cJSON_AddArrayToObject(c->trace, "capabilities");
+    }
+    return 0;
+}
+
+static int
+smtp_greeting(struct smtp_client *c, struct smtp_result *res)
+{
+    struct smtp_reply r;
+    int               rc;
+
+    smtp_cmd(c, S_GREETING, SEC_PUBLIC, NULL);
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        return rc;
+    if (r.code != 220) {
+        c->usable = 0;
+        smtp_result_set(res, ERR_REJECTED, "connect", r.code / 100 == 5, &r,
+            r.code / 100 == 4 ? "The server is busy or in maintenance; "
+            "herald retries later." : "The server refuses this client; ask "
+            "its administrator, or use another server.",
+            "%s:%u refused the session: %d %s", c->host, c->port, r.code,
+            r.text);
+        return ERR_REJECTED;
+    }
+    return 0;
+}
+
+static int
+smtp_starttls(struct smtp_client *c, struct smtp_result *res)
+{
+    struct smtp_reply r;
+    int               rc;
+
+    if (!(c->caps.flags & SMTP_CAP_STARTTLS)) {
+        smtp_result_set(res, ERR_TLS, "starttls_unavailable", 1, NULL,
+            "Check the port (587 usually offers STARTTLS; use secure "
+            "implicit for 465). If the server should offer it, something on "
+            "the path may be stripping STARTTLS: herald never falls back to "
+            "plain text.",
+            "%s:%u does not offer STARTTLS%s; secure tls requires it",
+            c->host, c->port, c->esmtp ? "" : " (it does not speak ESMTP)");
+        smtp_trace_note(c, "%s", res->message);
+        return ERR_TLS;
+    }
+    if ((rc = smtp_cmd(c, S_STARTTLS, SEC_PUBLIC, "STARTTLS")) != 0)
+        return smtp_io_fail(c, rc, res);
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        return rc;
+    if (r.code != 220) {
+        smtp_result_set(res, ERR_TLS, "starttls_unavailable",
+            r.code / 100 == 5, &r,
+            "The server offered STARTTLS but refused it; ask its "
+            "administrator. herald never falls back to plain text.",
+            "%s:%u refused STARTTLS: %d %s", c->host, c->port, r.code,
+            r.text);
+        return ERR_TLS;
+    }
+    if (c->rlen > 0) {
+        /* bytes sent before the handshake would be read as if protected */
+        smtp_trace_note(c, "discarded %zu bytes received before the TLS "
+            "handshake (STARTTLS injection)", c->rlen);
+        sec_wipe(c->rbuf, c->rlen);
+        c->rlen = 0;
+    }
+    smtp_cmd(c, S_TLS, SEC_PUBLIC, NULL);
+    if ((rc = smtp_tls_start(c, res)) != 0) {
+        c->usable = 0;
+        return rc;
+    }
+    return 0;
+}
+
+static int
+smtp_auth_fail(struct smtp_client *c, const struct smtp_reply *r,
+    struct smtp_result *res)
+{
+    int perm = r->code / 100 != 4;
+
+    smtp_result_set(res, ERR_AUTH, "auth_failed", perm, r,
+        r->code == 534 ? "The server wants a stronger login: for Gmail or "
+        "Microsoft 365, create an app password, or enable SMTP AUTH for the "
+        "account." : "Check the user name and password (many providers need "
+        "an app password for SMTP).",
+        "%s:%u refused the login for user %s: %d %s", c->host, c->port,
+        c->user, r->code, r->text);
+    return ERR_AUTH;
+}
+
+static int
+smtp_auth(struct smtp_client *c, struct smtp_result *res)
+{
+    struct smtp_reply r;
+    char             *tok = NULL, *raw = NULL;
+    size_t            ul, pl;
+    int               rc;
+
+    if (c->ssl == NULL && !c->allow_plain_auth) {
+        smtp_result_set(res, ERR_AUTH, "auth_unavailable", 1, NULL,
+            "Use secure tls (STARTTLS, port 587) or secure implicit (465); "
+            "or set allow_plain_auth only if the network path is trusted.",
+            "herald will not send the password for %s over an unencrypted "
+            "connection to %s:%u", c->user, c->host, c->port);
+        smtp_trace_note(c, "%s", res->message);
+        return ERR_AUTH;
+    }
+    if (!(c->caps.flags & (SMTP_CAP_AUTH_PLAIN | SMTP_CAP_AUTH_LOGIN))) {
+        smtp_result_set(res, ERR_AUTH, "auth_unavailable", 1, NULL,
+            "Many servers offer AUTH only after STARTTLS: use secure tls. "
+            "Or remove the user name to send without logging in.",
+            "%s:%u offers no AUTH mechanism herald speaks (PLAIN, LOGIN)%s%s",
+            c->host, c->port, c->caps.auth_mechs[0] ? "; it offers " : "",
+            c->caps.auth_mechs);
+        smtp_trace_note(c, "%s", res->message);
+        return ERR_AUTH;
+    }
+    ul = strlen(c->user);
+    pl = sec_len(c->pass);
+    if (c->caps.flags & SMTP_CAP_AUTH_PLAIN) {
+        if ((raw = malloc(ul + pl + 3)) == NULL)
+            return ERR_NOMEM;
+        raw[0] = '\0';
+        memcpy(raw + 1, c->user, ul);
+        raw[1 + ul] = '\0';
+        memcpy(raw + 2 + ul, sec_data(c->pass), pl);
+        tok = smtp_b64_new((unsigned char *)raw, ul + pl + 2);
+        sec_wipe(raw, ul + pl + 3);
+        free(raw);
+        if (tok == NULL)
+            return ERR_NOMEM;
+        rc = smtp_cmd(c, S_AUTH, SEC_VERB, "AUTH PLAIN %s", tok);
+        if (rc == 0 && (rc = smtp_reply_read(c, &r, res)) == 0 &&
+            r.code == 334)
+            /* a server that wants the response on its own line */
+            if ((rc = smtp_cmd(c, S_AUTH_PASS, SEC_SECRET, "%s", tok)) == 0)
+                rc = smtp_reply_read(c, &r, res);
+        smtp_secret_free(tok);
+        if (rc == ERR_IO || rc == ERR_TIMEOUT)
+            return smtp_io_fail(c, rc, res);
+        if (rc != 0)
+            return rc;
+    } else {
+        if ((rc = smtp_cmd(c, S_AUTH, SEC_PUBLIC, "AUTH LOGIN")) != 0)
+            return smtp_io_fail(c, rc, res);
+        if ((rc = smtp_reply_read(c, &r, res)) != 0)
+            return rc;
+        if (r.code == 334) {
+            if ((tok = smtp_b64_new((const unsigned char *)c->user, ul)) ==
+                NULL)
+                return ERR_NOMEM;
+            rc = smtp_cmd(c, S_AUTH_USER, SEC_SECRET, "%s", tok);
+            smtp_secret_free(tok);
+            if (rc != 0)
+                return smtp_io_fail(c, rc, res);
+            if ((rc = smtp_reply_read(c, &r, res)) != 0)
+                return rc;
+        }
+        if (r.code == 334) {
+            tok = smtp_b64_new((const unsigned char *)sec_data(c->pass), pl);
+            if (tok == NULL)
+                return ERR_NOMEM;
+            rc = smtp_cmd(c, S_AUTH_PASS, SEC_SECRET, "%s", tok);
+            smtp_secret_free(tok);
+            if (rc != 0)
+                return smtp_io_fail(c, rc, res);
+            if ((rc = smtp_reply_read(c, &r, res)) != 0)
+                return rc;
+        }
+    }
+    if (r.code == 334) {
+        /* more challenges than the mechanism has: cancel */
+        smtp_cmd(c, S_AUTH, SEC_PUBLIC, "*");
+        smtp_reply_read(c, &r, NULL);
+        smtp_result_set(res, ERR_PROTO, "protocol", 1, &r, "",
+            "%s:%u sent an unexpected AUTH challenge", c->host, c->port);
+        return ERR_PROTO;
+    }
+    if (r.code != 235)
+        return smtp_auth_fail(c, &r, res);
+    smtp_trace_note(c, "authenticated as %s", c->user);
+    return 0;
+}
+
+static void
+smtp_quit(struct smtp_client *c)
+{
+    struct smtp_reply r;
+
+    if (c->fd < 0 || !c->usable)
+        return;
+    c->reply_timeout_ms = c->reply_timeout_ms > 5000 ? 5000
+        : c->reply_timeout_ms;
+    if (smtp_cmd(c, S_QUIT, SEC_PUBLIC, "QUIT") == 0)
+        smtp_reply_read(c, &r, NULL);
+    c->usable = 0;
+}
+
+static char *
+smtp_strdup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void
+smtp_client_free(struct smtp_client *c)
+{
+    if (c == NULL)
+        return;
+    smtp_tls_free(c);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->host);
+    free(c->user);
+    sec_free(c->pass);
+    free(c->tls_name);
+    free(c->source_address);
+    free(c->source_interface);
+    free(c->helo_name);
+    sec_wipe(c->rbuf, sizeof(c->rbuf));
+    free(c);
+}
+
+/* New client from params, not yet connected. */
+static int
+smtp_client_new(const struct smtp_params *p, struct cJSON *trace,
+    struct smtp_client **out, struct smtp_result *res)
+{
+    struct smtp_client *c;
+
+    *out = NULL;
+    if (p->host == NULL || *p->host == '\0' || strpbrk(p->host, "\r\n ")) {
+        smtp_result_set(res, ERR_INVAL, "protocol", 1, NULL,
+            "Give the server's host name or address.",
+            "missing or invalid SMTP host");
+        return ERR_INVAL;
+    }
+    if ((p->user && strpbrk(p->user, "\r\n")) ||
+        (p->helo_name && strpbrk(p->helo_name, "\r\n "))) {
+        smtp_result_set(res, ERR_INVAL, "protocol", 1, NULL,
+            "Remove the line break.", "CR, LF or space in %s",
+            p->helo_name && strpbrk(p->helo_name, "\r\n ") ? "helo name"
+            : "user name");
+        return ERR_INVAL;
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return ERR_NOMEM;
+    c->fd = -1;
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    if (getrandom(&c->session, sizeof(c->session), 0) < 0)
+        c->session = (uint64_t)c->t0.tv_nsec;
+    c->host = strdup(p->host);
+    c->port = p->port ? p->port : 25;
+    c->secure = p->secure;
+    c->user = p->user && *p->user ? strdup(p->user) : NULL;
+    c->pass = p->user && *p->user ? (p->pass ? sec_dup(p->pass)
+        : sec_new("", 0)) : NULL;
+    c->allow_plain_auth = p->allow_plain_auth;
+    c->tls_name = smtp_strdup0(p->tls_name);
+    c->verify = p->verify;
+    c->insecure = p->verify == PKI_VERIFY_NONE && p->secure !=
+        SMTP_SECURE_NONE;
+    c->source_address = smtp_strdup0(p->source_address);
+    c->source_interface = smtp_strdup0(p->source_interface);
+    c->helo_name = strdup(p->helo_name && *p->helo_name ? p->helo_name
+        : "herald.localdomain");
+    c->connect_timeout_ms = p->connect_timeout_ms ? p->connect_timeout_ms
+        : 10000;
+    c->reply_timeout_ms = p->reply_timeout_ms ? p->reply_timeout_ms : 30000;
+    c->trust = p->trust;
+    c->trace = trace;
+    if (c->host == NULL || c->helo_name == NULL ||
+        (c->user != NULL && c->pass == NULL)) {
+        smtp_client_free(c);
+        return ERR_NOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Connect, greeting, EHLO, TLS as asked, EHLO again. */
+static int
+smtp_session_start(struct smtp_client *c, struct smtp_result *res)
+{
+    int rc;
+
+    if (c->insecure)
+        smtp_trace_note(c, "certificate verification is OFF "
+            "(insecure_skip_verify): the server is not authenticated");
+    if ((rc = smtp_connect_tcp(c, res)) != 0)
+        return rc;
+    if (c->secure == SMTP_SECURE_IMPLICIT) {
+        smtp_cmd(c, S_TLS, SEC_PUBLIC, NULL);
+        if ((rc = smtp_tls_start(c, res)) != 0) {
+            c->usable = 0;
+            return rc;
+        }
+    }
+    if ((rc = smtp_greeting(c, res)) != 0 || (rc = smtp_ehlo(c, res)) != 0)
+        return rc;
+    if (c->secure == SMTP_SECURE_TLS) {
+        if ((rc = smtp_starttls(c, res)) != 0 || (rc = smtp_ehlo(c, res)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+smtp_open(const struct smtp_params *params, struct smtp_client **out,
+    struct cJSON *trace, struct smtp_result *res)
+{
+    struct smtp_client *c = NULL;
+    struct smtp_result  dummy;
+    int                 rc;
+
+    if (res == NULL)
+        res = &dummy;
+    memset(res, 0, sizeof(*res));
+    *out = NULL;
+    if ((rc = smtp_client_new(params, trace, &c, res)) != 0) {
+        if (rc == ERR_NOMEM)
+            smtp_result_set(res, rc, "protocol", 0, NULL, "",
+                "out of memory");
+        return rc;
+    }
+    log_debug("smtp", "session=%016llx event=open host=%s port=%u secure=%s "
+        "auth=%s%s", (unsigned long long)c->session, c->host, c->port,
+        smtp_secure_name(c->secure), c->user ? "yes" : "no",
+        c->insecure ? " verify=OFF" : "");
+    if ((rc = smtp_session_start(c, res)) == 0 && c->user != NULL)
+        rc = smtp_auth(c, res);
+    if (rc != 0) {
+        smtp_quit(c);
+        smtp_client_free(c);
+        return rc;
+    }
+    smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+    *out = c;
+    return 0;
+}
+
+int
+smtp_usable(const struct smtp_client *c)
+{
+    return c != NULL && c->usable && c->fd >= 0 && c->state == S_READY;
+}
+
+static int
+smtp_rset(struct smtp_client *c)
+{
+    struct smtp_reply r;
+
+    if (!c->usable)
+        return ERR_IO;
+    if (smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET") != 0 ||
+        smtp_reply_read(c, &r, NULL) != 0 || r.code != 250) {
+        c->usable = 0;
+        return ERR_PROTO;
+    }
+    smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+    return 0;
+}
+
+static int
+smtp_has_8bit(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 1;
+    return 0;
+}
+
+int
+smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
+    size_t nrcpts, const char *msg, size_t len, struct cJSON *trace,
+    struct smtp_result *res)
+{
+    struct smtp_result dummy;
+    struct smtp_reply  r;
+    struct cJSON      *saved;
+    struct buf         data = BUF_INIT, refused = BUF_INIT;
+    size_t             badline, nok = 0;
+    int                rc, eightbit, utf8 = 0, any5 = 0;
+    int                last_refused_code = 0;
+
+    if (res == NULL)
+        res = &dummy;
+    memset(res, 0, sizeof(*res));
+    if (!smtp_usable(c)) {
+        smtp_result_set(res, ERR_IO, "connect", 0, NULL,
+            "Open a new session.", "the SMTP session is no longer usable");
+        return ERR_IO;
+    }
+    saved = c->trace;
+    if (trace != NULL)
+        c->trace = trace;
+    if (from == NULL || strpbrk(from, "\r\n<> ") || nrcpts == 0) {
+        smtp_result_set(res, ERR_INVAL, nrcpts ? "sender_rejected"
+            : "recipient_rejected", 1, NULL, "Fix the address.",
+            nrcpts ? "invalid sender address" : "no recipient given");
+        rc = ERR_INVAL;
+        goto out;
+    }
+    for (size_t i = 0; i < nrcpts; i++)
+        if (rcpts[i] == NULL || strpbrk(rcpts[i], "\r\n<> ")) {
+            smtp_result_set(res, ERR_INVAL, "recipient_rejected", 1, NULL,
+                "Fix the address.", "invalid recipient address \"%s\"",
+                rcpts[i] ? rcpts[i] : "");
+            rc = ERR_INVAL;
+            goto out;
+        }
+    if ((rc = smtp_data_encode(msg, len, &data, &eightbit, &badline)) != 0) {
+        if (rc == ERR_TOOBIG)
+            smtp_result_set(res, ERR_TOOBIG, "data_rejected", 1, NULL,
+                "Build the message with smtp_message_build, which encodes "
+                "long lines as quoted-printable.",
+                "line %zu of the message is longer than the 998 bytes SMTP "
+                "allows", badline);
+        goto out;
+    }
+    if ((c->caps.flags & SMTP_CAP_SIZE) && c->caps.size_max > 0 &&
+        data.len > c->caps.size_max) {
+        smtp_result_set(res, ERR_TOOBIG, "data_rejected", 1, NULL,
+            "Shorten the message body.",
+            "the message is %zu bytes; %s:%u accepts at most %zu (SIZE)",
+            data.len, c->host, c->port, c->caps.size_max);
+        rc = ERR_TOOBIG;
+        goto out;
+    }
+    utf8 = smtp_has_8bit(from);
+    for (size_t i = 0; i < nrcpts; i++)
+        utf8 |= smtp_has_8bit(rcpts[i]);
+    if (c->ntx++ > 0 && (rc = smtp_rset(c)) != 0) {
+        rc = smtp_io_fail(c, ERR_CONNECT, res);
+        goto out;
+    }
+    {
+        char params[96] = "";
+        int  pn = 0;
+
+        if (c->caps.flags & SMTP_CAP_SIZE)
+            pn += snprintf(params + pn, sizeof(params) - (size_t)pn,
+                " SIZE=%zu", data.len);
+        if (eightbit && (c->caps.flags & SMTP_CAP_8BITMIME))
+            pn += snprintf(params + pn, sizeof(params) - (size_t)pn,
+                " BODY=8BITMIME");
+        if (utf8 && (c->caps.flags & SMTP_CAP_SMTPUTF8))
+            snprintf(params + pn, sizeof(params) - (size_t)pn, " SMTPUTF8");
+        if ((rc = smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s", from,
+                 params)) != 0) {
+            rc = smtp_io_fail(c, rc, res);
+            goto out;
+        }
+    }
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        goto out;
+    if (r.code / 100 != 2) {
+        char advice[512];
+
+        if (c->user != NULL)
+            snprintf(advice, sizeof(advice), "The From address must match "
+                "the account you log in with (%s), or be an alias the "
+                "server allows for it.", c->user);
+        else
+            snprintf(advice, sizeof(advice), "Use a From address the server "
+                "accepts; many servers require logging in (user:password@"
+                "host) and a From that matches the account.");
+        smtp_result_set(res, ERR_REJECTED, "sender_rejected",
+            r.code / 100 == 5, &r, advice,
+            "%s:%u refused the sender %s: %d %s", c->host, c->port, from,
+            r.code, r.text);
+        rc = ERR_REJECTED;
+        goto reset;
+    }
+    for (size_t i = 0; i < nrcpts; i++) {
+        if ((rc = smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>",
+                 rcpts[i])) != 0) {
+            rc = smtp_io_fail(c, rc, res);
+            goto out;
+        }
+        if ((rc = smtp_reply_read(c, &r, res)) != 0)
+            goto out;
+        if (r.code / 100 == 2) {
+            nok++;
+            continue;
+        }
+        if (refused.len == 0)
+            smtp_result_set(res, ERR_REJECTED, "recipient_rejected", 0, &r,
+                "", "refused");
+        buf_printf(&refused, "%s%s", refused.len ? ", " : "", rcpts[i]);
+        last_refused_code = r.code;
+        any5 |= r.code / 100 == 5;
+        if (r.code == 421)
+            break;
+    }
+    if (refused.len > 0) {
+        int code = res->code;
+
+        snprintf(res->recipient, sizeof(res->recipient), "%s",
+            buf_str(&refused));
+        res->permanent = any5;
+        snprintf(res->message, sizeof(res->message),
+            "%s:%u refused the recipient%s %s (%d); the message was not "
+            "sent to anyone", c->host, c->port,
+            strchr(buf_str(&refused), ',') ? "s" : "", buf_str(&refused),
+            code ? code : last_refused_code);
+        snprintf(res->advice, sizeof(res->advice), "Check the spelling of "
+            "%s; a relay may also refuse outside domains unless you log "
+            "in.", buf_str(&refused));
+        rc = ERR_REJECTED;
+        goto reset;
+    }
+    (void)nok;
+    if ((rc = smtp_cmd(c, S_DATA, SEC_PUBLIC, "DATA")) != 0) {
+        rc = smtp_io_fail(c, rc, res);
+        goto out;
+    }
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        goto out;
+    if (r.code != 354) {
+        smtp_result_set(res, ERR_REJECTED, "data_rejected",
+            r.code / 100 == 5, &r, "The server refused to take the message "
+            "body; see its reply.", "%s:%u refused DATA: %d %s", c->host,
+            c->port, r.code, r.text);
+        rc = ERR_REJECTED;
+        goto reset;
+    }
+    smtp_cmd(c, S_BODY, SEC_PUBLIC, NULL);
+    smtp_trace_note(c, "message content: %zu bytes%s", data.len,
+        eightbit ? ", 8-bit" : "");
+    if ((rc = smtp_io_write(c, data.p, data.len)) != 0) {
+        rc = smtp_io_fail(c, rc, res);
+        goto out;
+    }
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        goto out;
+    if (r.code / 100 != 2) {
+        smtp_result_set(res, ERR_REJECTED, "data_rejected",
+            r.code / 100 == 5, &r, r.code / 100 == 5 ? "The server refused "
+            "the message content (spam or policy filter, size); see its "
+            "reply." : "The server deferred the message; herald retries "
+            "later.", "%s:%u refused the message after DATA: %d %s",
+            c->host, c->port, r.code, r.text);
+        rc = ERR_REJECTED;
+        smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+        goto out;
+    }
+    smtp_result_set(res, 0, "", 0, &r, "", "accepted by %s:%u: %d %s",
+        c->host, c->port, r.code, r.text);
+    smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+    rc = 0;
+    goto out;
+reset:
+    if (c->usable && c->last_code != 421) {
+        smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+        smtp_rset(c);
+        c->ntx = 0;
+    } else
+        c->usable = 0;
+out:
+    if (c->state != S_READY && c->state != S_BROKEN && rc != 0 &&
+        rc != ERR_INVAL && rc != ERR_TOOBIG)
+        c->usable = 0;
+    buf_free(&data);
+    buf_free(&refused);
+    c->trace = saved;
+    return rc;
+}
+
+void
+smtp_close(struct smtp_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->state == S_READY)
+        smtp_quit(c);
+    smtp_cmd(c, S_CLOSED, SEC_PUBLIC, NULL);
+    smtp_client_free(c);
+}
+
+/* ---- probe ------------------------------------------------------------- */
+
+struct cJSON *
+smtp_probe(const struct smtp_params *params, struct smtp_result *res)
+{
+    struct smtp_client *c = NULL;
+    struct smtp_result  dummy, r2;
+    cJSON              *trace = NULL, *out = NULL, *v, *caps;
+    int                 rc;
+
+    if (res == NULL)
+        res = &dummy;
+    memset(res, 0, sizeof(*res));
+    memset(&r2, 0, sizeof(r2));
+    if ((trace = cJSON_CreateObject()) == NULL)
+        return NULL;
+    if ((rc = smtp_client_new(params, trace, &c, res)) != 0)
+        goto fail;
+    if ((rc = smtp_connect_tcp(c, res)) != 0)
+        goto fail;
+    if (c->secure == SMTP_SECURE_IMPLICIT) {
+        smtp_cmd(c, S_TLS, SEC_PUBLIC, NULL);
+        rc = smtp_tls_start(c, &r2);
+        if (rc != 0 && r2.klass[0] == '\0') {
+            *res = r2;
+            goto fail;
+        }
+        if (rc == 0 && (rc = smtp_greeting(c, res)) == 0)
+            rc = smtp_ehlo(c, res);
+        else if (rc == 0)
+            goto fail;
+    } else {
+        if ((rc = smtp_greeting(c, res)) != 0 || (rc = smtp_ehlo(c, res)) != 0)
+            goto fail;
+        if (c->secure == SMTP_SECURE_TLS) {
+            rc = smtp_starttls(c, &r2);
+            if (rc == 0)
+                rc = smtp_ehlo(c, &r2);
+        }
+    }
+    if ((out = cJSON_CreateObject()) == NULL)
+        goto fail;
+    cJSON_AddStringToObject(out, "host", c->host);
+    cJSON_AddNumberToObject(out, "port", c->port);
+    cJSON_AddStringToObject(out, "secure", smtp_secure_name(c->secure));
+    cJSON_AddStringToObject(out, "speaks", c->ssl != NULL ||
+        (c->secure == SMTP_SECURE_IMPLICIT) ? "implicit" : "plain");
+    if (c->secure == SMTP_SECURE_TLS && (c->caps.flags & SMTP_CAP_STARTTLS
+        || c->ssl != NULL))
+        cJSON_ReplaceItemInObject(out, "speaks", cJSON_CreateString(
+            "starttls"));
+    caps = cJSON_DetachItemFromObjectCaseSensitive(trace, "capabilities");
+    cJSON_AddItemToObject(out, "capabilities", caps ? caps
+        : cJSON_CreateArray());
+    v = cJSON_DetachItemFromObjectCaseSensitive(trace, "tls");
+    cJSON_AddItemToObject(out, "tls", v ? v : cJSON_CreateObject());
+    v = cJSON_AddObjectToObject(out, "verdict");
+    if (v != NULL) {
+        const struct smtp_result *vr = rc != 0 ? &r2 : NULL;
+
+        if (rc != 0 && r2.klass[0] == '\0')
+            vr = res;
+        cJSON_AddBoolToObject(v, "ok", rc == 0);
+        cJSON_AddStringToObject(v, "code", vr ? vr->klass : "");
+        cJSON_AddStringToObject(v, "message", vr ? vr->message
+            : c->ssl ? "the server's certificate chain and name verified"
+            : "the server answered");
+        cJSON_AddStringToObject(v, "advice", vr ? vr->advice : "");
+    }
+    v = cJSON_DetachItemFromObjectCaseSensitive(trace, "dialogue");
+    if (v != NULL)
+        cJSON_AddItemToObject(out, "dialogue", v);
+    if (rc != 0 && res->klass[0] == '\0')
+        *res = r2;
+    smtp_quit(c);
+    smtp_client_free(c);
+    cJSON_Delete(trace);
+    return out;
+fail:
+    smtp_client_free(c);
+    cJSON_Delete(trace);
+    cJSON_Delete(out);
+    if (res->klass[0] == '\0')
+        smtp_result_set(res, rc ? rc : ERR_INTERNAL, "protocol", 0, NULL, "",
+            "probe failed");
+    return NULL;
+}

@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/smtp/test_proto.c: protocol scripts for the SMTP client, run
+ * against the real client over a loopback socket (curl's tests/data, the
+ * OpenSMTPD smtpscript idea).
+ *
+ * Every tests/proto/smtp/NNN-name.txt is one test. A script has a client
+ * part and a server part, separated by a line "---". Lines starting with
+ * '#' and empty lines in the client part are ignored.
+ *
+ * Client part (what the test does with the real client, in order):
+ *   client KEY=VALUE...   parameters: user, pass, secure (none|tls|implicit),
+ *                         allow_plain_auth (0|1), helo (default
+ *                         herald.test), reply_timeout_ms (default 5000),
+ *                         host (default 127.0.0.1; the fake server listens
+ *                         on 127.0.0.1 only), source_address
+ *   open EXPECT...        smtp_open() to the fake server
+ *   send from=A to=B,C EXPECT...
+ *                         smtp_send() of the message built by the "body"
+ *                         lines that follow it
+ *   body TEXT             one message line; lines are joined with a bare LF
+ *                         (so CRLF normalisation is always exercised)
+ *   close                 smtp_close() (done anyway at the end)
+ *   trace TEXT            the trace JSON (unformatted) must contain TEXT
+ *   notrace TEXT          ... and must not contain TEXT
+ * EXPECT is any of: expect=ok|KLASS, permanent=0|1, code=NNN,
+ * recipient=ADDRS, advice=SUBSTRING, message=SUBSTRING, usable=0|1. A value
+ * may be written in double quotes to hold spaces.
+ *
+ * Server part (what the fake server does, in order):
+ *   S: TEXT   send TEXT and CRLF
+ *   C: TEXT   read one line from the client; it must be exactly TEXT
+ *   C~ REGEX  read one line; it must match the POSIX extended REGEX
+ *   W: MS     stay silent for MS milliseconds
+ * An empty server part means the client must not connect at all.
+ * When the script ends the server reads on until the client closes: any
+ * further line fails the test ("sent after the end of the script"), so a
+ * script also proves what the client did NOT send.
+ *
+ * Secrets: whenever the client has a password, the test also checks that
+ * neither the password, nor its base64, nor the AUTH PLAIN token appear in
+ * the trace JSON or in the log captured at debug level.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sec.h"
+#include "engine/smtp/smtp.h"
+
+#define PROTO_DIR TEST_SRC_DIR "/proto/smtp"
+
+struct script {
+    char  *text;      /* whole file, split in place */
+    char **client;    /* client lines */
+    size_t nclient;
+    char **server;    /* server lines */
+    size_t nserver;
+};
+
+struct fake {
+    int            lfd;
+    unsigned       port;
+    struct script *sc;
+    const char    *name;
+    char           err[1024];
+};
+
+/* ---- script file -------------------------------------------------------- */
+
+static void
+script_load(const char *path, struct script *sc)
+{
+    FILE  *f = fopen(path, "rb");
+    long   n;
+    char  *p, *line;
+    int    in_server = 0;
+
+    memset(sc, 0, sizeof(*sc));
+    if (f == NULL)
+        fail_msg("cannot open %s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    sc->text = calloc(1, (size_t)n + 1);
+    if (fread(sc->text, 1, (size_t)n, f) != (size_t)n)
+        fail_msg("cannot read %s", path);
+    fclose(f);
+    sc->client = calloc((size_t)n + 1, sizeof(char *));
+    sc->server = calloc((size_t)n + 1, sizeof(char *));
+    for (p = sc->text; p != NULL && *p != '\0';) {
+        char *nl = strchr(p, '\n');
+
+        line = p;
+        if (nl != NULL) {
+            *nl = '\0';
+            p = nl + 1;
+        } else
+            p = NULL;
+        if (!in_server && strcmp(line, "---") == 0) {
+            in_server = 1;
+            continue;
+        }
+        if (in_server) {
+            if (line[0] == '#' || line[0] == '\0')
+                continue;
+            sc->server[sc->nserver++] = line;
+        } else if (line[0] != '#' && line[0] != '\0')
+            sc->client[sc->nclient++] = line;
+    }
+    if (!in_server)
+        fail_msg("%s: no \"---\" line between client and server parts", path);
+}
+
+static void
+script_free(struct script *sc)
+{
+    free(sc->text);
+    free(sc->client);
+    free(sc->server);
+}
+
+/* Next key=value (value may be quoted) from *p; 0 at the end. */
+static int
+next_kv(char **p, char *key, size_t ksz, char *val, size_t vsz)
+{
+    char  *s = *p, *eq;
+    size_t n;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '\0')
+        return 0;
+    eq = strchr(s, '=');
+    if (eq == NULL)
+        fail_msg("expected key=value at \"%s\"", s);
+    n = (size_t)(eq - s);
+    snprintf(key, ksz, "%.*s", (int)n, s);
+    s = eq + 1;
+    if (*s == '"') {
+        char *q = strchr(s + 1, '"');
+
+        if (q == NULL)
+            fail_msg("unterminated quote at \"%s\"", s);
+        snprintf(val, vsz, "%.*s", (int)(q - s - 1), s + 1);
+        s = q + 1;
+    } else {
+        n = strcspn(s, " \t");
+        snprintf(val, vsz, "%.*s", (int)n, s);
+        s += n;
+    }
+    *p = s;
+    return 1;
+}
+
+/* ---- fake server ------------------------------------------------------- */
+
+struct conn {
+    int    fd;
+    char   buf[65536];
+    size_t len;
+};
+
+/* Reads one line (without CRLF). Returns 1, 0 on EOF, -1 on timeout. */
+static int
+conn_line(struct conn *c, char *out, size_t sz, int timeout_ms)
+{
+    for (;;) {
+        char         *nl = memchr(c->buf, '\n', c->len);
+        struct pollfd pfd = { c->fd, POLLIN, 0 };
+        ssize_t       r;
+
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - c->buf);
+
+            if (n > 0 && c->buf[n - 1] == '\r')
+                n--;
+            snprintf(out, sz, "%.*s", (int)n, c->buf);
+            c->len -= (size_t)(nl + 1 - c->buf);
+            memmove(c->buf, nl + 1, c->len);
+            return 1;
+        }
+        if (poll(&pfd, 1, timeout_ms) <= 0)
+            return -1;
+        r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+        if (r <= 0)
+            return 0;
+        c->len += (size_t)r;
+    }
+}
+
+static void *
+fake_run(void *arg)
+{
+    struct fake *fk = arg;
+    struct conn *c = calloc(1, sizeof(*c));
+    char         line[8192];
+    size_t       i;
+    struct pollfd pfd = { fk->lfd, POLLIN, 0 };
+    int          one = 1;
+
+    if (fk->sc->nserver == 0) {
+        /* an empty server part: the client must not even connect */
+        if (poll(&pfd, 1, 1000) > 0)
+            snprintf(fk->err, sizeof(fk->err), "the client connected, but "
+                "the script has no server part");
+        goto out;
+    }
+    if (poll(&pfd, 1, 10000) <= 0) {
+        snprintf(fk->err, sizeof(fk->err), "the client never connected");
+        goto out;
+    }
+    c->fd = accept(fk->lfd, NULL, NULL);
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    for (i = 0; i < fk->sc->nserver; i++) {
+        const char *l = fk->sc->server[i];
+        const char *arg1 = l + 2 + (l[2] == ' ');
+
+        if (strncmp(l, "S:", 2) == 0) {
+            char out[8200];
+            int  n = snprintf(out, sizeof(out), "%s\r\n", arg1);
+
+            if (write(c->fd, out, (size_t)n) != n) {
+                snprintf(fk->err, sizeof(fk->err),
+                    "script line %zu: cannot send \"%s\"", i + 1, arg1);
+                goto out;
+            }
+        } else if (strncmp(l, "W:", 2) == 0) {
+            struct timespec ts;
+            long            ms = atol(arg1);
+
+            ts.tv_sec = ms / 1000;
+            ts.tv_nsec = (ms % 1000) * 1000000L;
+            nanosleep(&ts, NULL);
+        } else if (strncmp(l, "C:", 2) == 0 || strncmp(l, "C~", 2) == 0) {
+            int r = conn_line(c, line, sizeof(line), 5000);
+
+            if (r <= 0) {
+                snprintf(fk->err, sizeof(fk->err),
+                    "server script line %zu: expected the client to send "
+                    "\"%s\" but it %s", i + 1, arg1,
+                    r == 0 ? "closed the connection" : "sent nothing");
+                goto out;
+            }
+            if (l[1] == ':' && strcmp(line, arg1) != 0) {
+                snprintf(fk->err, sizeof(fk->err),
+                    "server script line %zu: expected \"%s\", client sent "
+                    "\"%.400s\"", i + 1, arg1, line);
+                goto out;
+            }
+            if (l[1] == '~') {
+                regex_t re;
+
+                if (regcomp(&re, arg1, REG_EXTENDED | REG_NOSUB) != 0) {
+                    snprintf(fk->err, sizeof(fk->err), "bad regex %s", arg1);
+                    goto out;
+                }
+                r = regexec(&re, line, 0, NULL, 0);
+                regfree(&re);
+                if (r != 0) {
+                    snprintf(fk->err, sizeof(fk->err),
+                        "server script line %zu: client sent \"%.400s\", "
+                        "which does not match /%s/", i + 1, line, arg1);
+                    goto out;
+                }
+            }
+        } else {
+            snprintf(fk->err, sizeof(fk->err),
+                "server script line %zu: unknown directive \"%s\"", i + 1, l);
+            goto out;
+        }
+    }
+    /* the client must not say anything more */
+    if (conn_line(c, line, sizeof(line), 3000) == 1)
+        snprintf(fk->err, sizeof(fk->err), "client sent \"%.400s\" after the "
+            "end of the script", line);
+out:
+    if (c->fd > 0)
+        close(c->fd);
+    free(c);
+    return NULL;
+}
+
+/* ---- expectations ------------------------------------------------------ */
+
+static void
+check_result(const char *name, const char *what, int rc,
+    const struct smtp_result *res, char *rest, struct smtp_client *cl)
+{
+    char key[64], val[512];
+
+    while (next_kv(&rest, key, sizeof(key), val, sizeof(val))) {
+        if (strcmp(key, "expect") == 0) {
+            if (strcmp(val, "ok") == 0) {
+                if (rc != 0)
+                    fail_msg("%s: %s failed (%s): %s", name, what,
+                        res->klass, res->message);
+                assert_string_equal(res->klass, "");
+            } else {
+                if (rc == 0)
+                    fail_msg("%s: %s succeeded, expected %s", name, what,
+                        val);
+                if (strcmp(res->klass, val) != 0)
+                    fail_msg("%s: %s: klass \"%s\" (%s), expected \"%s\"",
+                        name, what, res->klass, res->message, val);
+                assert_true(res->rc < 0);
+                assert_true(res->message[0] != '\0');
+            }
+        } else if (strcmp(key, "permanent") == 0) {
+            if (res->permanent != atoi(val))
+                fail_msg("%s: %s: permanent=%d, expected %s", name, what,
+                    res->permanent, val);
+        } else if (strcmp(key, "code") == 0) {
+            if (res->code != atoi(val))
+                fail_msg("%s: %s: code=%d, expected %s", name, what,
+                    res->code, val);
+        } else if (strcmp(key, "recipient") == 0) {
+            if (strcmp(res->recipient, val) != 0)
+                fail_msg("%s: %s: recipient \"%s\", expected \"%s\"", name,
+                    what, res->recipient, val);
+        } else if (strcmp(key, "advice") == 0) {
+            if (strstr(res->advice, val) == NULL)
+                fail_msg("%s: %s: advice \"%s\" lacks \"%s\"", name, what,
+                    res->advice, val);
+        } else if (strcmp(key, "message") == 0) {
+            if (strstr(res->message, val) == NULL)
+                fail_msg("%s: %s: message \"%s\" lacks \"%s\"", name, what,
+                    res->message, val);
+        } else if (strcmp(key, "usable") == 0) {
+            if (smtp_usable(cl) != atoi(val))
+                fail_msg("%s: %s: usable=%d, expected %s", name, what,
+                    smtp_usable(cl), val);
+        } else if (strcmp(key, "from") != 0 && strcmp(key, "to") != 0)
+            fail_msg("%s: unknown expectation %s", name, key);
+    }
+}
+
+static char *
+b64(const char *p, size_t n)
+{
+    static const char t[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char  *out = calloc(1, 4 * ((n + 2) / 3) + 1), *o = out;
+
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)(unsigned char)p[i] << 16;
+
+        if (i + 1 < n)
+            v |= (unsigned)(unsigned char)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)p[i + 2];
+        *o++ = t[(v >> 18) & 63];
+        *o++ = t[(v >> 12) & 63];
+        *o++ = i + 1 < n ? t[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? t[v & 63] : '=';
+    }
+    return out;
+}
+
+static void
+assert_no_secret(const char *name, const char *where, const char *hay,
+    const char *needle)
+{
+    if (needle != NULL && *needle != '\0' && strstr(hay, needle) != NULL)
+        fail_msg("%s: a secret (\"%s\") appears in the %s", name, needle,
+            where);
+}
+
+/* ---- the runner -------------------------------------------------------- */
+
+static void
+run_script(void **state)
+{
+    const char        *path = *state;
+    const char        *name = strrchr(path, '/') + 1;
+    struct script      sc;
+    struct fake        fk;
+    struct sockaddr_in sa;
+    socklen_t          sl = sizeof(sa);
+    pthread_t          th;
+    struct smtp_params p;
+    struct smtp_client *cl = NULL;
+    struct sec         *pass = NULL;
+    cJSON              *trace = cJSON_CreateObject();
+    char               user[512] = "", passwd[512] = "", helo[512] =
+        "herald.test";
+    char               host[512] = "127.0.0.1", srcaddr[512] = "";
+    char               logpath[] = "/tmp/herald-proto-log-XXXXXX";
+    int                logfd, started = 0;
+    struct buf         msg = BUF_INIT;
+    char              *tjson, *logtxt;
+    long               loglen;
+    FILE              *lf;
+
+    script_load(path, &sc);
+    memset(&fk, 0, sizeof(fk));
+    fk.sc = &sc;
+    fk.name = name;
+    fk.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fk.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fk.lfd, 4), 0);
+    getsockname(fk.lfd, (struct sockaddr *)&sa, &sl);
+    fk.port = ntohs(sa.sin_port);
+
+    logfd = mkstemp(logpath);
+    assert_true(logfd >= 0);
+    log_set_fd(logfd);
+    log_set_level(LOG_DEBUG);
+
+    memset(&p, 0, sizeof(p));
+    p.host = host;
+    p.port = fk.port;
+    p.secure = SMTP_SECURE_NONE;
+    p.helo_name = helo;
+    p.reply_timeout_ms = 5000;
+    p.connect_timeout_ms = 5000;
+    assert_int_equal(pthread_create(&th, NULL, fake_run, &fk), 0);
+    started = 1;
+
+    for (size_t i = 0; i < sc.nclient; i++) {
+        char *l = sc.client[i], *rest = strchr(l, ' ');
+        char  key[64], val[512];
+
+        rest = rest ? rest + 1 : l + strlen(l);
+        if (strncmp(l, "client", 6) == 0) {
+            while (next_kv(&rest, key, sizeof(key), val, sizeof(val))) {
+                if (strcmp(key, "user") == 0)
+                    snprintf(user, sizeof(user), "%s", val);
+                else if (strcmp(key, "pass") == 0)
+                    snprintf(passwd, sizeof(passwd), "%s", val);
+                else if (strcmp(key, "secure") == 0)
+                    p.secure = smtp_secure_parse(val);
+                else if (strcmp(key, "allow_plain_auth") == 0)
+                    p.allow_plain_auth = atoi(val);
+                else if (strcmp(key, "helo") == 0)
+                    snprintf(helo, sizeof(helo), "%s", val);
+                else if (strcmp(key, "host") == 0)
+                    snprintf(host, sizeof(host), "%s", val);
+                else if (strcmp(key, "source_address") == 0) {
+                    snprintf(srcaddr, sizeof(srcaddr), "%s", val);
+                    p.source_address = srcaddr;
+                } else if (strcmp(key, "reply_timeout_ms") == 0)
+                    p.reply_timeout_ms = (unsigned)atoi(val);
+                else
+                    fail_msg("%s: unknown client key %s", name, key);
+            }
+        } else if (strncmp(l, "open", 4) == 0) {
+            struct smtp_result res;
+            int                rc;
+
+            if (user[0] != '\0') {
+                p.user = user;
+                pass = sec_new(passwd, strlen(passwd));
+                p.pass = pass;
+            }
+            rc = smtp_open(&p, &cl, trace, &res);
+            check_result(name, "open", rc, &res, rest, cl);
+        } else if (strncmp(l, "send", 4) == 0) {
+            struct smtp_result res;
+            char              *r2 = rest, from[512] = "", to[512] = "";
+            char             **rv = NULL;
+            size_t             rn = 0;
+            struct errbuf      eb = { 0 };
+            int                rc;
+
+            while (next_kv(&r2, key, sizeof(key), val, sizeof(val))) {
+                if (strcmp(key, "from") == 0)
+                    snprintf(from, sizeof(from), "%s", val);
+                else if (strcmp(key, "to") == 0)
+                    snprintf(to, sizeof(to), "%s", val);
+            }
+            buf_reset(&msg);
+            while (i + 1 < sc.nclient &&
+                strncmp(sc.client[i + 1], "body", 4) == 0) {
+                const char *b = sc.client[++i] + 4;
+
+                if (*b == ' ')
+                    b++;
+                buf_puts(&msg, b);
+                buf_putc(&msg, '\n');
+            }
+            assert_int_equal(smtp_addrs_parse(to, &rv, &rn, &eb), 0);
+            if (cl == NULL)
+                fail_msg("%s: send without a successful open", name);
+            rc = smtp_send(cl, from, rv, rn, buf_str(&msg), msg.len, NULL,
+                &res);
+            check_result(name, "send", rc, &res, rest, cl);
+            smtp_addrs_free(rv, rn);
+        } else if (strcmp(l, "close") == 0) {
+            smtp_close(cl);
+            cl = NULL;
+        } else if (strncmp(l, "trace", 5) == 0 ||
+            strncmp(l, "notrace", 7) == 0) {
+            /* checked below, after the session */
+        } else
+            fail_msg("%s: unknown client directive \"%s\"", name, l);
+    }
+    smtp_close(cl);
+    cl = NULL;
+    if (started)
+        pthread_join(th, NULL);
+    close(fk.lfd);
+    if (fk.err[0] != '\0')
+        fail_msg("%s: %s", name, fk.err);
+
+    tjson = cJSON_PrintUnformatted(trace);
+    for (size_t i = 0; i < sc.nclient; i++) {
+        const char *l = sc.client[i];
+
+        if (strncmp(l, "trace ", 6) == 0 && strstr(tjson, l + 6) == NULL)
+            fail_msg("%s: the trace lacks %s\ntrace: %s", name, l + 6,
+                tjson);
+        if (strncmp(l, "notrace ", 8) == 0 && strstr(tjson, l + 8) != NULL)
+            fail_msg("%s: the trace holds %s\ntrace: %s", name, l + 8,
+                tjson);
+    }
+
+    /* secrets: nowhere in the trace or the log */
+    log_set_fd(2);
+    lf = fdopen(logfd, "rb");
+    fseek(lf, 0, SEEK_END);
+    loglen = ftell(lf);
+    fseek(lf, 0, SEEK_SET);
+    logtxt = calloc(1, (size_t)loglen + 1);
+    if (fread(logtxt, 1, (size_t)loglen, lf) != (size_t)loglen)
+        fail_msg("cannot read the captured log");
+    fclose(lf);
+    unlink(logpath);
+    if (passwd[0] != '\0') {
+        char   tok[1100];
+        size_t ul = strlen(user), pl = strlen(passwd);
+        char  *b64pass = b64(passwd, pl), *b64plain;
+
+        tok[0] = '\0';
+        memcpy(tok + 1, user, ul);
+        tok[1 + ul] = '\0';
+        memcpy(tok + 2 + ul, passwd, pl);
+        b64plain = b64(tok, ul + pl + 2);
+        assert_no_secret(name, "trace", tjson, passwd);
+        assert_no_secret(name, "trace", tjson, b64pass);
+        assert_no_secret(name, "trace", tjson, b64plain);
+        assert_no_secret(name, "log", logtxt, passwd);
+        assert_no_secret(name, "log", logtxt, b64pass);
+        assert_no_secret(name, "log", logtxt, b64plain);
+        /* the log did see the session, so the check means something */
+        assert_non_null(strstr(logtxt, "event=send"));
+        free(b64pass);
+        free(b64plain);
+    }
+    free(logtxt);
+    free(tjson);
+    cJSON_Delete(trace);
+    sec_free(pass);
+    buf_free(&msg);
+    script_free(&sc);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+main(void)
+{
+    DIR               *d = opendir(PROTO_DIR);
+    struct dirent     *de;
+    char             **paths = NULL;
+    size_t             n = 0;
+    struct CMUnitTest *tests;
+    int                rc;
+
+    if (d == NULL) {
+        fprintf(stderr, "cannot open %s: %s\n", PROTO_DIR, strerror(errno));
+        return 1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+
+        if (l < 5 || strcmp(de->d_name + l - 4, ".txt") != 0)
+            continue;
+        paths = realloc(paths, (n + 1) * sizeof(*paths));
+        if (asprintf(&paths[n], "%s/%s", PROTO_DIR, de->d_name) < 0)
+            return 1;
+        n++;
+    }
+    closedir(d);
+    if (n == 0) {
+        fprintf(stderr, "no protocol scripts in %s\n", PROTO_DIR);
+        return 1;
+    }
+    qsort(paths, n, sizeof(*paths), cmp_names);
+    tests = calloc(n, sizeof(*tests));
+    for (size_t i = 0; i < n; i++) {
+        tests[i].name = strrchr(paths[i], '/') + 1;
+        tests[i].test_func = run_script;
+        tests[i].initial_state = paths[i];
+    }
+    rc = _cmocka_run_group_tests("smtp_proto", tests, n, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    free(tests);
+    return rc;
+}
