@@ -393,6 +393,9 @@ smtp_reply_read(struct smtp_client *c, struct smtp_reply *r,
             c->last_code = r->code;
             if (r->code == 421)
                 c->usable = 0;
+            /* the first reply over TLS: a TLS 1.3 ticket has arrived */
+            if (c->save_session)
+                smtp_tls_save_session(c);
             return 0;
         }
     }

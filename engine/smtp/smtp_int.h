@@ -97,6 +97,9 @@ struct smtp_client {
     int               ntx;         /* transactions started */
     int               usable;
     int               insecure;    /* verification is off */
+    int               save_session; /* remember the TLS session after
+                                       the next reply (TLS 1.3 tickets
+                                       arrive after the handshake) */
 };
 
 /* smtp_client.c: the deadline wait for the socket. Returns 0, ERR_TIMEOUT
@@ -116,6 +119,8 @@ long smtp_tls_read(struct smtp_client *c, char *buf, size_t n, int *want);
 long smtp_tls_write(struct smtp_client *c, const char *buf, size_t n,
     int *want);
 int  smtp_tls_pending(struct smtp_client *c);
+/* Hands the TLS session to the trust's cache for resumption. */
+void smtp_tls_save_session(struct smtp_client *c);
 void smtp_tls_free(struct smtp_client *c);
 
 /* smtp_msg.c. Appends msg to out as DATA content: CRLF line endings (bare

@@ -84,6 +84,30 @@ smtp_needs_2047(const char *s)
 }
 
 /* Appends "Subject: " and the value, encoded and folded, and CRLF. */
+/* Length of the longest run of non-blank bytes: a word that long cannot
+ * be folded and must be split as encoded words instead. */
+static size_t
+smtp_longest_word(const char *s)
+{
+    size_t best = 0, cur = 0;
+
+    for (; *s != '\0'; s++) {
+        cur = (*s == ' ' || *s == '\t') ? 0 : cur + 1;
+        if (cur > best)
+            best = cur;
+    }
+    return best;
+}
+
+static int
+smtp_hostname_ok(const char *d)
+{
+    size_t n = strlen(d);
+
+    return n > 0 && n <= 253 && d[strspn(d, "abcdefghijklmnopqrstuvwxyz"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:")] == '\0';
+}
+
 static int
 smtp_put_subject(struct buf *out, const char *s)
 {
@@ -93,7 +117,8 @@ smtp_put_subject(struct buf *out, const char *s)
     if ((rc = buf_puts(out, "Subject:")) != 0)
         return rc;
     col = 8;
-    if (!smtp_needs_2047(s) && strstr(s, "=?") == NULL) {
+    if (!smtp_needs_2047(s) && strstr(s, "=?") == NULL &&
+        smtp_longest_word(s) < 900) {
         /* plain ASCII: fold at spaces to stay near 78 columns */
         const char *p = s;
 
@@ -297,6 +322,15 @@ smtp_message_build(const struct smtp_message *m, struct buf *out,
     }
     dom = m->msgid_domain && *m->msgid_domain ? m->msgid_domain
         : strchr(from[0], '@') + 1;
+    if (!smtp_hostname_ok(dom)) {
+        if (dom == m->msgid_domain) {
+            rc = err_field(eb, ERR_INVAL, "msgid_domain", "invalid_field",
+                "the Message-ID domain must be a host name of at most 253 "
+                "letters, digits, dots and hyphens");
+            goto out;
+        }
+        dom = "herald.invalid"; /* From's domain is odd: stay well-formed */
+    }
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
         rc = err_set(eb, ERR_INTERNAL, "internal", "no random bytes");
         goto out;

@@ -119,7 +119,7 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
         return ERR_TLS;
     }
     c->ssl = ssl;
-    pki_tls_save_session(c->trust, ssl, key);
+    c->save_session = 1;
     smtp_trace_note(c, "TLS established: %s %s%s%s", wolfSSL_get_version(ssl),
         wolfSSL_get_cipher(ssl) ? wolfSSL_get_cipher(ssl) : "",
         v.anchor[0] ? ", anchored at trustpoint " : "", v.anchor);
@@ -157,6 +157,18 @@ smtp_tls_write(struct smtp_client *c, const char *buf, size_t n, int *want)
     *want = e == WOLFSSL_ERROR_WANT_READ ? 1
         : e == WOLFSSL_ERROR_WANT_WRITE ? 2 : 0;
     return -1;
+}
+
+void
+smtp_tls_save_session(struct smtp_client *c)
+{
+    char key[300];
+
+    c->save_session = 0;
+    if (c->ssl == NULL)
+        return;
+    snprintf(key, sizeof(key), "%s:%u", c->host, c->port);
+    pki_tls_save_session(c->trust, c->ssl, key);
 }
 
 int
