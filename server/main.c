@@ -1,10 +1,377 @@
 /* SPDX-License-Identifier: MIT */
-/* server/main.c: bring-up placeholder; replaced by the server module. */
+/*
+ * server/main.c: the herald command line.
+ *
+ *   herald --help | --version
+ *   herald serve [--listen ADDR:PORT] [--data-dir DIR] [--threads N]
+ *       [--max-body BYTES] [--max-connections N] [--timeout SECS]
+ *       [--log-level L] [--web-dir DIR] [--admin-token-file F]
+ *
+ * Every flag also reads from HERALD_<FLAG> in the environment; flags win.
+ * Exit codes: 0 after SIGTERM/SIGINT, 1 when start-up fails (data dir,
+ * database, address in use), 2 for a bad flag or value.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "pki/pki.h"
+#include "server/srv.h"
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+        "usage: herald serve [options]\n"
+        "       herald health [--listen ADDR:PORT]\n"
+        "       herald --help | --version\n"
+        "\n"
+        "herald: a REST-managed notification appliance (EEM applets, SMTP\n"
+        "over TLS with trustpoint chain validation).\n"
+        "\n"
+        "serve options (environment variable in brackets; flags win):\n"
+        "  --listen ADDR:PORT      listen address, [::1]:PORT for IPv6; "
+        "port 0 = any\n"
+        "                          [HERALD_LISTEN] (default "
+        SRV_DEFAULT_LISTEN ")\n"
+        "  --data-dir DIR          state directory [HERALD_DATA_DIR] "
+        "(default " SRV_DEFAULT_DATA_DIR ")\n"
+        "  --threads N             HTTP threads [HERALD_THREADS] "
+        "(default 4)\n"
+        "  --max-body BYTES        largest request body [HERALD_MAX_BODY] "
+        "(default 1048576)\n"
+        "  --max-connections N     open connections [HERALD_MAX_CONNECTIONS]"
+        " (default 256)\n"
+        "  --timeout SECS          idle connection timeout [HERALD_TIMEOUT]"
+        " (default 30)\n"
+        "  --log-level L           error|warn|info|debug [HERALD_LOG_LEVEL]"
+        " (default info)\n"
+        "  --web-dir DIR           web console files [HERALD_WEB_DIR]\n"
+        "  --admin-token-file F    file holding the admin token\n"
+        "                          [HERALD_ADMIN_TOKEN_FILE]; "
+        "HERALD_ADMIN_TOKEN gives it\n"
+        "                          directly; default DATA_DIR/admin.token,\n"
+        "                          created on first start\n"
+        "\n"
+        "health: GET /healthz of the server at --listen / HERALD_LISTEN\n"
+        "(0.0.0.0 and :: mean loopback); exit 0 if it answers ok, else 1.\n"
+        "For container health checks.\n");
+}
+
+static int
+bad(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "herald: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\nTry 'herald --help'.\n");
+    return 2;
+}
+
+/* Parses an unsigned number in [min, max] for option name. */
+static int
+num(const char *name, const char *v, unsigned long long min,
+    unsigned long long max, unsigned long long *out)
+{
+    char              *end;
+    unsigned long long x;
+    char               range[64];
+
+    errno = 0;
+    if (v == NULL || *v == '\0' || *v == '-')
+        goto no;
+    x = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || x < min || x > max)
+        goto no;
+    *out = x;
+    return 0;
+no:
+    snprintf(range, sizeof(range), "%llu..%llu", min, max);
+    fprintf(stderr, "herald: %s: '%s' is not a number in %s\n"
+                    "Try 'herald --help'.\n", name, v ? v : "", range);
+    return 2;
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void
+on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static int
+serve(int argc, char **argv)
+{
+    enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
+        O_LOG, O_WEB, O_TOKFILE, O_HELP };
+    static const struct option opts[] = {
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "data-dir", required_argument, NULL, O_DATA },
+        { "threads", required_argument, NULL, O_THREADS },
+        { "max-body", required_argument, NULL, O_BODY },
+        { "max-connections", required_argument, NULL, O_CONN },
+        { "timeout", required_argument, NULL, O_TIMEOUT },
+        { "log-level", required_argument, NULL, O_LOG },
+        { "web-dir", required_argument, NULL, O_WEB },
+        { "admin-token-file", required_argument, NULL, O_TOKFILE },
+        { "help", no_argument, NULL, O_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *v_listen = getenv("HERALD_LISTEN");
+    const char *v_data = getenv("HERALD_DATA_DIR");
+    const char *v_threads = getenv("HERALD_THREADS");
+    const char *v_body = getenv("HERALD_MAX_BODY");
+    const char *v_conn = getenv("HERALD_MAX_CONNECTIONS");
+    const char *v_timeout = getenv("HERALD_TIMEOUT");
+    const char *v_log = getenv("HERALD_LOG_LEVEL");
+    const char *v_web = getenv("HERALD_WEB_DIR");
+    const char *v_tokfile = getenv("HERALD_ADMIN_TOKEN_FILE");
+    const char *v_token = getenv("HERALD_ADMIN_TOKEN");
+    struct srv_config  cfg = { 0 };
+    struct srv        *s = NULL;
+    struct errbuf      eb = { 0 };
+    struct sigaction   sa;
+    unsigned long long x;
+    char               host[256];
+    unsigned           port;
+    int                c, level;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN: v_listen = optarg; break;
+        case O_DATA: v_data = optarg; break;
+        case O_THREADS: v_threads = optarg; break;
+        case O_BODY: v_body = optarg; break;
+        case O_CONN: v_conn = optarg; break;
+        case O_TIMEOUT: v_timeout = optarg; break;
+        case O_LOG: v_log = optarg; break;
+        case O_WEB: v_web = optarg; break;
+        case O_TOKFILE: v_tokfile = optarg; v_token = NULL; break;
+        case O_HELP: usage(stdout); return 0;
+        case ':':
+            return bad("option '%s' needs a value%s", argv[optind - 1], "");
+        default:
+            return bad("unknown option '%s'%s", argv[optind - 1], "");
+        }
+    }
+    if (optind < argc)
+        return bad("unexpected argument '%s'%s", argv[optind], "");
+
+    if (v_listen && srv_listen_parse(v_listen, host, sizeof(host), &port,
+                        &eb) != 0)
+        return bad("--listen: %s%s", eb.msg, "");
+    cfg.listen = v_listen;
+    if (v_data && *v_data == '\0')
+        return bad("--data-dir: the directory name is empty%s%s", "", "");
+    cfg.data_dir = v_data;
+    if (v_threads) {
+        if (num("--threads", v_threads, 1, 256, &x))
+            return 2;
+        cfg.threads = (unsigned)x;
+    }
+    if (v_body) {
+        if (num("--max-body", v_body, 1024, 1024ULL * 1024 * 1024, &x))
+            return 2;
+        cfg.max_body = (size_t)x;
+    }
+    if (v_conn) {
+        if (num("--max-connections", v_conn, 1, 100000, &x))
+            return 2;
+        cfg.max_connections = (unsigned)x;
+    }
+    if (v_timeout) {
+        if (num("--timeout", v_timeout, 1, 86400, &x))
+            return 2;
+        cfg.timeout_s = (unsigned)x;
+    }
+    if (v_log) {
+        if ((level = log_level_parse(v_log)) < 0)
+            return bad("--log-level: '%s' is not one of error, warn, info, "
+                       "debug%s", v_log, "");
+        log_set_level(level);
+    }
+    cfg.web_dir = v_web && *v_web ? v_web : NULL;
+    if (cfg.web_dir) {
+        struct stat sb;
+
+        if (stat(cfg.web_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return bad("--web-dir: '%s' is not a directory%s", cfg.web_dir,
+                "");
+    }
+    cfg.admin_token_file = v_tokfile && *v_tokfile ? v_tokfile : NULL;
+    cfg.admin_token = v_token && *v_token ? v_token : NULL;
+
+    umask(077); /* the database and token file hold secrets */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    /* Block the stop signals in every thread; the main thread waits for
+     * them with sigsuspend below. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+
+    if (pki_init() != 0) {
+        fprintf(stderr, "herald: cannot initialise wolfSSL\n");
+        return 1;
+    }
+    if (srv_new(&cfg, &s, &eb) != 0) {
+        fprintf(stderr, "herald: %s\n", eb.msg);
+        pki_cleanup();
+        return 1;
+    }
+    /* later: start the execution runtime (worker pool, triggers) here and
+     * keep it in s->runtime */
+    if (srv_start(s, &eb) != 0) {
+        fprintf(stderr, "herald: %s\n", eb.msg);
+        srv_free(s);
+        pki_cleanup();
+        return 1;
+    }
+    log_info("main", "event=started version=%s", HERALD_VERSION);
+
+    sigset_t wait = old;
+    sigdelset(&wait, SIGTERM);
+    sigdelset(&wait, SIGINT);
+    while (!got_signal)
+        sigsuspend(&wait);
+
+    log_info("main", "event=stopping signal=%d", (int)got_signal);
+    /* Graceful stop, in order: (1) stop accepting HTTP requests and finish
+     * the ones in flight; (2) drain the execution runtime (stop triggers,
+     * let running applets finish or cancel them at maxrun, flush the
+     * outbox state) -- hook it in here, between srv_stop and srv_free;
+     * (3) close the store. */
+    srv_stop(s);
+    srv_free(s);
+    pki_cleanup();
+    log_info("main", "event=stopped");
+    return 0;
+}
+
+/* Reads until close or deadline; returns bytes read or -1. */
+static ssize_t
+health_read(int fd, char *buf, size_t sz, int timeout_ms)
+{
+    size_t n = 0;
+
+    while (n + 1 < sz) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        ssize_t       r;
+
+        if (poll(&p, 1, timeout_ms) != 1)
+            return -1;
+        if ((r = read(fd, buf + n, sz - 1 - n)) < 0)
+            return -1;
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+static int
+health(int argc, char **argv)
+{
+    const char             *listen = getenv("HERALD_LISTEN");
+    struct sockaddr_storage ss;
+    socklen_t               sl;
+    struct errbuf           eb = { 0 };
+    char                    host[256], req[512], resp[2048];
+    unsigned                port;
+    int                     fd;
+
+    if (argc == 3 && strcmp(argv[1], "--listen") == 0)
+        listen = argv[2];
+    else if (argc != 1)
+        return bad("usage: herald health [--listen ADDR:PORT]%s%s", "", "");
+    if (listen == NULL || *listen == '\0')
+        listen = SRV_DEFAULT_LISTEN;
+    if (srv_listen_parse(listen, host, sizeof(host), &port, &eb) != 0)
+        return bad("--listen: %s%s", eb.msg, "");
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    else if (strcmp(host, "::") == 0)
+        strcpy(host, "::1");
+    memset(&ss, 0, sizeof(ss));
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr)
+        == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in);
+    } else {
+        inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in6);
+    }
+    if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0 ||
+        connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+        fprintf(stderr, "herald: health: cannot connect to %s: %s\n",
+            listen, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: %s\r\n"
+        "Connection: close\r\n\r\n", host);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
+        health_read(fd, resp, sizeof(resp), 4000) < 0) {
+        fprintf(stderr, "herald: health: no answer from %s\n", listen);
+        close(fd);
+        return 1;
+    }
+    close(fd);
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0 ||
+        strstr(resp, "\"status\":\"ok\"") == NULL) {
+        resp[strcspn(resp, "\r\n")] = '\0';
+        fprintf(stderr, "herald: health: %s answered '%s'\n", listen, resp);
+        return 1;
+    }
+    printf("herald: healthy (%s)\n", listen);
+    return 0;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-    puts("herald " HERALD_VERSION);
-    return 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 ||
+        strcmp(argv[1], "version") == 0) {
+        printf("herald %s\n", HERALD_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "health") == 0)
+        return health(argc - 1, argv + 1);
+    fprintf(stderr, "herald: unknown command '%s'\nTry 'herald --help'.\n",
+        argv[1]);
+    return 2;
 }

@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server/http.c: the libmicrohttpd daemon. Binds the listen socket itself
+ * (so "address in use" is reported plainly), runs MHD's epoll thread pool
+ * with connection, per-IP, timeout and header-memory limits, accumulates
+ * request bodies up to --max-body (413 beyond, checked against
+ * Content-Length up front), hands complete requests to the router, and logs
+ * one access line per request (method, path, status, ms). Bodies and the
+ * Authorization header are never logged.
+ *
+ * Keep-alive: MHD answers "Connection: close" when a response is queued on
+ * the first call for a request, so the first call only records the request
+ * and the response is queued on a later call.
+ */
+#include "server/srv_int.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sec.h"
+#include "engine/mail.h"
+#include "engine/store.h"
+
+#define SRV_HEADER_MEMORY (64 * 1024)
+/* a declared body over --max-body but under this is read and dropped so the
+ * client sees the 413; a larger one is refused at once */
+#define SRV_DRAIN_MAX (64 * 1024 * 1024)
+
+/* ---- request helpers ---------------------------------------------------- */
+
+const char *
+srv_req_header(struct srv_req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+srv_req_query(struct srv_req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
+        name);
+}
+
+const char *
+srv_req_media_type(struct srv_req *rq, char *buf, size_t sz)
+{
+    const char *ct = srv_req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t      i = 0;
+
+    buf[0] = '\0';
+    if (ct == NULL)
+        return buf;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    for (; *ct && *ct != ';' && *ct != ' ' && i + 1 < sz; ct++)
+        buf[i++] = (char)((*ct >= 'A' && *ct <= 'Z') ? *ct + 32 : *ct);
+    buf[i] = '\0';
+    return buf;
+}
+
+int
+srv_req_accept_types(struct srv_req *rq, struct srv_resp *rs,
+    const char *const *types)
+{
+    char        mt[128];
+    struct buf  b = BUF_INIT;
+
+    srv_req_media_type(rq, mt, sizeof(mt));
+    for (size_t i = 0; types[i]; i++)
+        if (strcmp(mt, types[i]) == 0)
+            return 1;
+    for (size_t i = 0; types[i]; i++)
+        buf_printf(&b, "%s%s", i ? ", " : "", types[i]);
+    srv_reply_errorf(rs, ERR_UNSUPPORTED, "unsupported_media_type",
+        "Content-Type %s%s%s is not accepted here; send %s",
+        *mt ? "'" : "", *mt ? mt : "(none)", *mt ? "'" : "", buf_str(&b));
+    rs->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    buf_free(&b);
+    return 0;
+}
+
+struct cJSON *
+srv_parse_json(struct srv_req *rq, struct srv_resp *rs)
+{
+    const char *end = NULL;
+    cJSON      *j;
+    const char *p = buf_str(&rq->body);
+
+    if (rq->body.len == 0) {
+        srv_reply_errorf(rs, ERR_INVAL, "invalid_json",
+            "the request body is empty; a JSON object was expected");
+        return NULL;
+    }
+    if (strlen(p) != rq->body.len) {
+        srv_reply_errorf(rs, ERR_INVAL, "invalid_json",
+            "the request body contains a NUL byte at position %zu",
+            strlen(p));
+        return NULL;
+    }
+    j = cJSON_ParseWithOpts(p, &end, 1);
+    if (j == NULL) {
+        size_t pos = end ? (size_t)(end - p) : 0;
+        int    line = 1, col = 1;
+        struct errbuf eb = { 0 };
+
+        for (size_t i = 0; i < pos && i < rq->body.len; i++) {
+            if (p[i] == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
+        err_at(&eb, ERR_INVAL, line, col, "invalid_json",
+            "the request body is not valid JSON: error at position %zu "
+            "(line %d, column %d)", pos, line, col);
+        srv_reply_error(rs, ERR_INVAL, &eb);
+        return NULL;
+    }
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        srv_reply_errorf(rs, ERR_INVAL, "invalid_json",
+            "the request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+struct cJSON *
+srv_req_json(struct srv_req *rq, struct srv_resp *rs)
+{
+    static const char *const types[] = { "application/json", NULL };
+
+    if (!srv_req_accept_types(rq, rs, types))
+        return NULL;
+    return srv_parse_json(rq, rs);
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+void
+srv_reply_json(struct srv_resp *rs, int status, struct cJSON *j)
+{
+    char *s;
+
+    buf_reset(&rs->body);
+    rs->status = status;
+    rs->content_type = "application/json";
+    if (j == NULL || (s = cJSON_PrintUnformatted(j)) == NULL) {
+        cJSON_Delete(j);
+        rs->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        buf_puts(&rs->body, "{\"error\":{\"code\":\"internal\","
+                            "\"message\":\"out of memory\"}}");
+        return;
+    }
+    cJSON_Delete(j);
+    buf_puts(&rs->body, s);
+    buf_putc(&rs->body, '\n');
+    free(s);
+}
+
+void
+srv_reply_text(struct srv_resp *rs, int status, const char *ctype,
+    const char *text, size_t len)
+{
+    buf_reset(&rs->body);
+    rs->status = status;
+    rs->content_type = ctype;
+    buf_append(&rs->body, text, len);
+}
+
+void
+srv_reply_status(struct srv_resp *rs, int status)
+{
+    buf_reset(&rs->body);
+    rs->status = status;
+    rs->content_type = NULL;
+}
+
+int
+srv_resp_header(struct srv_resp *rs, const char *name, const char *value)
+{
+    if (rs->nheaders >= SRV_MAX_HEADERS)
+        return ERR_TOOBIG;
+    if ((rs->hval[rs->nheaders] = strdup(value)) == NULL)
+        return ERR_NOMEM;
+    rs->hname[rs->nheaders++] = name;
+    return 0;
+}
+
+void
+srv_resp_clear(struct srv_resp *rs)
+{
+    buf_free(&rs->body);
+    for (size_t i = 0; i < rs->nheaders; i++)
+        free(rs->hval[i]);
+    memset(rs, 0, sizeof(*rs));
+}
+
+/* ---- the access handler ------------------------------------------------- */
+
+static enum MHD_Result
+http_queue(struct srv_req *rq, struct srv_resp *rs)
+{
+    struct MHD_Response *r;
+    enum MHD_Result      ret;
+
+    r = MHD_create_response_from_buffer(rs->body.len,
+        rs->body.len ? rs->body.p : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    if (rs->content_type)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+            rs->content_type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < rs->nheaders; i++)
+        MHD_add_response_header(r, rs->hname[i], rs->hval[i]);
+    rq->status = rs->status;
+    rq->answered = 1;
+    ret = MHD_queue_response(rq->conn, (unsigned)rs->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+    struct srv      *s = cls;
+    struct srv_req  *rq = *req_cls;
+    struct srv_resp  rs = { 0 };
+    enum MHD_Result  ret;
+
+    if (rq == NULL) {
+        const char *cl;
+
+        if ((rq = calloc(1, sizeof(*rq))) == NULL)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+        rq->srv = s;
+        rq->conn = conn;
+        rq->method = method;
+        if ((rq->path = strdup(url)) == NULL) {
+            free(rq);
+            return MHD_NO;
+        }
+        *req_cls = rq;
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+            MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL) {
+            char              *end;
+            unsigned long long v;
+
+            errno = 0;
+            v = strtoull(cl, &end, 10);
+            if (errno == 0 && *end == '\0')
+                rq->declared_len = (size_t)v;
+            if (errno == 0 && rq->declared_len > s->cfg.max_body &&
+                rq->declared_len <= SRV_DRAIN_MAX &&
+                MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                    MHD_HTTP_HEADER_EXPECT) == NULL) {
+                /* Most clients write the whole body before they read the
+                 * answer: an early 413 and a close would reach them as a
+                 * broken pipe. Read and drop the body, then answer. */
+                rq->too_large = 1;
+            } else if (errno != 0 || rq->declared_len > s->cfg.max_body) {
+                /* answer now (before "100 Continue", or for a body too
+                 * big to drain); MHD closes the connection unread */
+                srv_reply_errorf(&rs, ERR_TOOBIG, "too_large",
+                    "the request body (Content-Length %s) is over the "
+                    "limit of %zu bytes (--max-body)",
+                    cl, s->cfg.max_body);
+                ret = http_queue(rq, &rs);
+                srv_resp_clear(&rs);
+                return ret;
+            }
+        }
+        return MHD_YES;
+    }
+    if (rq->answered) {
+        *upload_data_size = 0; /* discard */
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        if (!rq->too_large &&
+            rq->body.len + *upload_data_size > s->cfg.max_body) {
+            rq->too_large = 1;
+            buf_free(&rq->body);
+        }
+        if (!rq->too_large &&
+            buf_append(&rq->body, upload_data, *upload_data_size) != 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_large)
+        srv_reply_errorf(&rs, ERR_TOOBIG, "too_large",
+            "the request body is over the limit of %zu bytes (--max-body)",
+            s->cfg.max_body);
+    else
+        srv_dispatch(rq, &rs);
+    if (rs.status == 0)
+        srv_reply_errorf(&rs, ERR_INTERNAL, "internal",
+            "the handler gave no answer");
+    ret = http_queue(rq, &rs);
+    srv_resp_clear(&rs);
+    return ret;
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+    struct srv_req  *rq = *req_cls;
+    struct timespec  t1;
+    double           ms;
+
+    if (rq == NULL)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 +
+        (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
+    log_info("http", "event=request method=%s path=%s status=%d ms=%.1f%s",
+        rq->method, rq->path, rq->answered ? rq->status : 0, ms,
+        toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    for (size_t i = 0; i < rq->nparams; i++)
+        free(rq->params[i]);
+    buf_free(&rq->body);
+    free(rq->path);
+    free(rq);
+    *req_cls = NULL;
+}
+
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\r\n")] = '\0';
+    log_debug("mhd", "event=mhd msg=\"%s\"", msg);
+}
+
+/* ---- listen address ----------------------------------------------------- */
+
+int
+srv_listen_parse(const char *s, char *host, size_t hostsz, unsigned *port,
+    struct errbuf *eb)
+{
+    const char   *colon, *h = s;
+    size_t        hl;
+    char         *end;
+    unsigned long p;
+
+    if (s == NULL || *s == '\0')
+        return err_set(eb, ERR_INVAL, "invalid_listen",
+            "listen address is empty; use HOST:PORT, e.g. 127.0.0.1:8080");
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+
+        if (rb == NULL || rb[1] != ':')
+            return err_set(eb, ERR_INVAL, "invalid_listen",
+                "listen address '%s': an IPv6 address is written "
+                "[ADDR]:PORT, e.g. [::1]:8080", s);
+        h = s + 1;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        if ((colon = strrchr(s, ':')) == NULL)
+            return err_set(eb, ERR_INVAL, "invalid_listen",
+                "listen address '%s' has no port; use HOST:PORT, e.g. "
+                "127.0.0.1:8080", s);
+        if (memchr(s, ':', (size_t)(colon - s)) != NULL)
+            return err_set(eb, ERR_INVAL, "invalid_listen",
+                "listen address '%s': write an IPv6 address in brackets, "
+                "e.g. [::1]:8080", s);
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= hostsz)
+        return err_set(eb, ERR_INVAL, "invalid_listen",
+            "listen address '%s' has no host; use HOST:PORT", s);
+    errno = 0;
+    p = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535)
+        return err_set(eb, ERR_INVAL, "invalid_listen",
+            "listen address '%s': port must be a number 0-65535", s);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    {
+        unsigned char a[sizeof(struct in6_addr)];
+
+        if (strcmp(host, "localhost") != 0 &&
+            inet_pton(AF_INET, host, a) != 1 &&
+            inet_pton(AF_INET6, host, a) != 1)
+            return err_set(eb, ERR_INVAL, "invalid_listen",
+                "listen address '%s': '%s' is not an IPv4 or IPv6 address",
+                s, host);
+    }
+    *port = (unsigned)p;
+    return 0;
+}
+
+static int
+http_bind(struct srv *s, struct errbuf *eb)
+{
+    struct sockaddr_storage ss;
+    socklen_t               sl;
+    char                    host[256];
+    unsigned                port;
+    int                     fd, on = 1, rc, v6 = 0;
+
+    if ((rc = srv_listen_parse(s->listen, host, sizeof(host), &port, eb)) != 0)
+        return rc;
+    memset(&ss, 0, sizeof(ss));
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host,
+            &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        sl = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, host,
+                   &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        sl = sizeof(*sin6);
+        v6 = 1;
+    } else {
+        return err_set(eb, ERR_INVAL, "invalid_listen",
+            "listen address '%s': '%s' is not an IPv4 or IPv6 address",
+            s->listen, host);
+    }
+    if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return err_set(eb, ERR_IO, "listen", "cannot create socket: %s",
+            strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (v6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 512) != 0) {
+        rc = err_set(eb, ERR_IO, "listen", "cannot listen on %s: %s",
+            s->listen, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    if (v6) {
+        char a[INET6_ADDRSTRLEN];
+
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a,
+            sizeof(a));
+        snprintf(s->host, sizeof(s->host), "[%s]", a);
+        s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+        char a[INET_ADDRSTRLEN];
+
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a,
+            sizeof(a));
+        snprintf(s->host, sizeof(s->host), "%s", a);
+        s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    s->listen_fd = fd;
+    return 0;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int
+srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
+{
+    struct srv *s;
+    int         rc;
+
+    *out = NULL;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return err_set(eb, ERR_NOMEM, "internal", "out of memory");
+    s->cfg = *cfg;
+    s->listen_fd = -1;
+    s->listen = strdup(cfg->listen ? cfg->listen : SRV_DEFAULT_LISTEN);
+    s->data_dir = strdup(cfg->data_dir ? cfg->data_dir
+                                       : SRV_DEFAULT_DATA_DIR);
+    if (s->listen == NULL || s->data_dir == NULL) {
+        rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
+        goto fail;
+    }
+    s->cfg.listen = s->listen;
+    s->cfg.data_dir = s->data_dir;
+    s->cfg.web_dir = NULL;
+    s->cfg.admin_token = NULL;
+    s->cfg.admin_token_file = NULL;
+    if (s->cfg.threads == 0)
+        s->cfg.threads = SRV_DEFAULT_THREADS;
+    if (s->cfg.max_body == 0)
+        s->cfg.max_body = SRV_DEFAULT_MAX_BODY;
+    if (s->cfg.max_connections == 0)
+        s->cfg.max_connections = SRV_DEFAULT_MAX_CONN;
+    if (s->cfg.timeout_s == 0)
+        s->cfg.timeout_s = SRV_DEFAULT_TIMEOUT;
+    s->web_dir = srv_static_dir(cfg->web_dir);
+    if ((rc = eng_store_open(s->data_dir, &s->store, eb)) != 0)
+        goto fail;
+    if ((rc = eng_trustcache_new(s->store, &s->trust, eb)) != 0)
+        goto fail;
+    /* auth reads cfg->admin_token(_file) from the caller's config */
+    s->cfg.admin_token = cfg->admin_token;
+    s->cfg.admin_token_file = cfg->admin_token_file;
+    rc = srv_auth_init(s, eb);
+    s->cfg.admin_token = NULL;
+    s->cfg.admin_token_file = NULL;
+    if (rc != 0)
+        goto fail;
+    s->started = time(NULL);
+    *out = s;
+    return 0;
+fail:
+    srv_free(s);
+    return rc;
+}
+
+int
+srv_start(struct srv *s, struct errbuf *eb)
+{
+    unsigned per_ip;
+    int      rc;
+
+    if ((rc = http_bind(s, eb)) != 0)
+        return rc;
+    /* one client may use every slot: loopback tools and tests are one IP */
+    per_ip = s->cfg.max_connections;
+    s->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, http_access, s,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SRV_HEADER_MEMORY,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
+        MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
+        return err_set(eb, ERR_IO, "listen",
+            "cannot start the HTTP server on %s (threads=%u, "
+            "max-connections=%u)", s->listen, s->cfg.threads,
+            s->cfg.max_connections);
+    }
+    s->listen_fd = -1; /* MHD owns and closes it now */
+    log_info("http", "event=listen addr=%s:%u threads=%u max_conn=%u "
+        "max_body=%zu timeout_s=%u web_dir=%s", s->host, s->port,
+        s->cfg.threads, s->cfg.max_connections, s->cfg.max_body,
+        s->cfg.timeout_s, s->web_dir ? s->web_dir : "-");
+    printf("herald: listening on http://%s:%u\n", s->host, s->port);
+    fflush(stdout);
+    return 0;
+}
+
+void
+srv_stop(struct srv *s)
+{
+    if (s == NULL || s->mhd == NULL)
+        return;
+    MHD_stop_daemon(s->mhd); /* closes the listen socket */
+    s->mhd = NULL;
+}
+
+void
+srv_free(struct srv *s)
+{
+    if (s == NULL)
+        return;
+    srv_stop(s);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    eng_trustcache_free(s->trust);
+    eng_store_close(s->store);
+    sec_free(s->admin_token);
+    free(s->listen);
+    free(s->data_dir);
+    free(s->web_dir);
+    free(s);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server/srv.h: the HTTP side of herald, as main() sees it.
+ *
+ * srv_new() opens the store (DATA_DIR/herald.db), the trust cache and the
+ * admin token; srv_start() binds the listen address, starts the
+ * libmicrohttpd thread pool and prints the one line
+ *   herald: listening on http://HOST:PORT
+ * on stdout; srv_stop() stops accepting and waits for the request threads;
+ * srv_free() releases everything. Configuration is plain data copied by
+ * srv_new().
+ */
+#ifndef HERALD_SERVER_SRV_H
+#define HERALD_SERVER_SRV_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+
+struct srv_config {                 /* plain data, copied by srv_new() */
+    const char *listen;             /* "HOST:PORT" or "[V6]:PORT" */
+    const char *data_dir;
+    const char *web_dir;            /* NULL: compiled-in, then /usr/share */
+    const char *admin_token;        /* from HERALD_ADMIN_TOKEN, or NULL */
+    const char *admin_token_file;   /* or NULL: DATA_DIR/admin.token */
+    unsigned    threads;
+    size_t      max_body;
+    unsigned    max_connections;
+    unsigned    timeout_s;
+};
+
+#define SRV_DEFAULT_LISTEN   "127.0.0.1:8080"
+#define SRV_DEFAULT_DATA_DIR "./data"
+#define SRV_DEFAULT_THREADS  4
+#define SRV_DEFAULT_MAX_BODY (1024 * 1024)
+#define SRV_DEFAULT_MAX_CONN 256
+#define SRV_DEFAULT_TIMEOUT  30
+
+struct srv;
+
+/* Splits "HOST:PORT" / "[V6]:PORT" into host (without brackets) and port.
+ * Errors: ERR_INVAL with a message naming the problem. */
+int srv_listen_parse(const char *s, char *host, size_t hostsz,
+    unsigned *port, struct errbuf *eb);
+
+/* Errors: ERR_IO (data dir, token file), ERR_DB (database), ERR_NOMEM. */
+int  srv_new(const struct srv_config *cfg, struct srv **out,
+    struct errbuf *eb);
+/* Errors: ERR_IO (address in use, cannot bind), ERR_INVAL (bad address). */
+int  srv_start(struct srv *s, struct errbuf *eb);
+void srv_stop(struct srv *s);
+void srv_free(struct srv *s); /* NULL is a no-op */
+
+#endif

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server/srv_int.h: inside the server module: the server context, one
+ * request and its response, the route table and the helpers every route file
+ * uses.
+ *
+ * A handler reads the request (srv_req_*), and fills the response with one
+ * of srv_reply_json(), srv_reply_text(), srv_reply_error() or
+ * srv_reply_status(). Errors from the engine and pki are passed as they are
+ * (rc + struct errbuf) to srv_reply_error(); server/srv_err.c alone decides
+ * the HTTP status. Adding a route = one line in routes.c's table.
+ */
+#ifndef HERALD_SERVER_SRV_INT_H
+#define HERALD_SERVER_SRV_INT_H
+
+#include <microhttpd.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "server/srv.h"
+
+struct cJSON;
+struct sec;
+struct eng_store;
+struct eng_trustcache;
+struct eng_tp_rec;
+
+struct srv {
+    struct srv_config      cfg;        /* strings below are owned copies */
+    char                  *listen;
+    char                  *data_dir;
+    char                  *web_dir;    /* resolved; NULL: no console */
+    struct eng_store      *store;
+    struct eng_trustcache *trust;
+    struct sec            *admin_token;
+    struct MHD_Daemon     *mhd;
+    int                    listen_fd;
+    char                   host[256];  /* as bound */
+    unsigned               port;
+    time_t                 started;
+    /* The execution runtime (worker pool, triggers, outbox), filled and
+     * released by the engineer who adds it; routes reach it through here. */
+    void                  *runtime;
+};
+
+#define SRV_MAX_PARAMS 4
+#define SRV_MAX_HEADERS 6
+
+struct srv_req {
+    struct srv            *srv;
+    struct MHD_Connection *conn;
+    const char            *method;
+    char                  *path;
+    struct buf             body;
+    size_t                 declared_len; /* Content-Length, 0 if none */
+    int                    too_large;    /* body went over max_body */
+    int                    answered;     /* a response was queued */
+    int                    status;       /* for the access log */
+    char                  *params[SRV_MAX_PARAMS]; /* path {captures} */
+    size_t                 nparams;
+    struct timespec        t0;
+};
+
+struct srv_resp {
+    int         status;
+    struct buf  body;
+    const char *content_type;  /* static string */
+    const char *hname[SRV_MAX_HEADERS];
+    char       *hval[SRV_MAX_HEADERS];
+    size_t      nheaders;
+};
+
+/* A route handler fills rs. Its return value is ignored: it must reply. */
+typedef void (*srv_handler)(struct srv_req *rq, struct srv_resp *rs);
+
+#define SRV_ROUTE_NOAUTH 0x1 /* no admin token needed */
+
+struct srv_route {
+    const char *method;   /* "GET", ... */
+    const char *pattern;  /* "/api/v1/applets/{name}": {x} = one segment */
+    srv_handler handler;
+    unsigned    flags;
+};
+
+/* ---- routes.c ---- */
+void srv_dispatch(struct srv_req *rq, struct srv_resp *rs);
+
+/* ---- request helpers (http.c) ---- */
+const char *srv_req_header(struct srv_req *rq, const char *name);
+const char *srv_req_query(struct srv_req *rq, const char *name);
+/* The media type of the body, lower-case, without parameters ("" if none),
+ * in a caller buffer. */
+const char *srv_req_media_type(struct srv_req *rq, char *buf, size_t sz);
+/* 1 if the request's media type is one of the NULL-terminated list; else
+ * replies 415 naming the accepted types and returns 0. */
+int srv_req_accept_types(struct srv_req *rq, struct srv_resp *rs,
+    const char *const *types);
+/* Parses a JSON body (Content-Type application/json). Returns a new object
+ * (cJSON_Delete()) or NULL after replying 415 or 400 invalid_json. */
+struct cJSON *srv_req_json(struct srv_req *rq, struct srv_resp *rs);
+/* Parses an already accepted body as JSON; NULL after replying 400. */
+struct cJSON *srv_parse_json(struct srv_req *rq, struct srv_resp *rs);
+
+/* ---- responses ---- */
+void srv_reply_json(struct srv_resp *rs, int status, struct cJSON *j);
+void srv_reply_text(struct srv_resp *rs, int status, const char *ctype,
+    const char *text, size_t len);
+void srv_reply_status(struct srv_resp *rs, int status); /* empty body */
+int  srv_resp_header(struct srv_resp *rs, const char *name,
+    const char *value);
+void srv_resp_clear(struct srv_resp *rs);
+
+/* ---- srv_err.c: the only place enum err becomes an HTTP status ---- */
+int  srv_err_status(int rc, const struct errbuf *eb);
+/* New {"error": {...}} object for rc/eb. */
+struct cJSON *srv_err_json(int rc, const struct errbuf *eb);
+void srv_reply_error(struct srv_resp *rs, int rc, const struct errbuf *eb);
+/* Shorthand for a server-made error (code + message). */
+void srv_reply_errorf(struct srv_resp *rs, int rc, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- srv_json.c ---- */
+/* Replaces, in place and recursively, the values of keys that name secrets
+ * (password, secret, token, private_key, authorization) with "<redacted>".
+ * Use before any dump of a JSON document to a log. */
+void srv_json_redact(struct cJSON *j);
+/* Adds an RFC 3339 UTC time string ("" for t == 0 is null). */
+int  srv_json_add_time(struct cJSON *obj, const char *name, long long t);
+/* Field readers. Missing and not required: *out untouched, returns 0.
+ * Errors: ERR_INVAL with eb->field, code missing_field or invalid_field. */
+int srv_json_string(const struct cJSON *obj, const char *name, int required,
+    const char **out, struct errbuf *eb);
+int srv_json_bool(const struct cJSON *obj, const char *name, int *out,
+    struct errbuf *eb);
+int srv_json_uint(const struct cJSON *obj, const char *name, unsigned max,
+    unsigned *out, struct errbuf *eb);
+/* Rejects members not in the NULL-terminated list. */
+int srv_json_only(const struct cJSON *obj, const char *const *allowed,
+    struct errbuf *eb);
+
+/* ---- auth.c ---- */
+int  srv_auth_init(struct srv *s, struct errbuf *eb);
+/* 1 if the request carries the admin token. */
+int  srv_auth_ok(struct srv_req *rq);
+void srv_reply_unauthorized(struct srv_resp *rs, const char *why);
+
+/* ---- static.c ---- */
+/* Resolves the web console directory (NULL if none exists). */
+char *srv_static_dir(const char *configured);
+/* Serves GET/HEAD of a console path; returns 0 if it replied, -1 if the
+ * path is not a console path (caller answers 404). */
+int  srv_static_serve(struct srv_req *rq, struct srv_resp *rs);
+
+/* ---- route handlers ---- */
+void srv_h_healthz(struct srv_req *, struct srv_resp *);
+void srv_h_version(struct srv_req *, struct srv_resp *);
+void srv_h_env_list(struct srv_req *, struct srv_resp *);
+void srv_h_env_get(struct srv_req *, struct srv_resp *);
+void srv_h_env_put(struct srv_req *, struct srv_resp *);
+void srv_h_env_del(struct srv_req *, struct srv_resp *);
+void srv_h_applet_list(struct srv_req *, struct srv_resp *);
+void srv_h_applet_post(struct srv_req *, struct srv_resp *);
+void srv_h_applet_get(struct srv_req *, struct srv_resp *);
+void srv_h_applet_put(struct srv_req *, struct srv_resp *);
+void srv_h_applet_del(struct srv_req *, struct srv_resp *);
+void srv_h_tp_list(struct srv_req *, struct srv_resp *);
+void srv_h_tp_post(struct srv_req *, struct srv_resp *);
+void srv_h_tp_get(struct srv_req *, struct srv_resp *);
+void srv_h_tp_del(struct srv_req *, struct srv_resp *);
+void srv_h_tp_cert_put(struct srv_req *, struct srv_resp *);
+void srv_h_tp_import_chain(struct srv_req *, struct srv_resp *);
+void srv_h_config_get(struct srv_req *, struct srv_resp *);
+void srv_h_config_post(struct srv_req *, struct srv_resp *);
+void srv_h_probe(struct srv_req *, struct srv_resp *);
+void srv_h_mail_test(struct srv_req *, struct srv_resp *);
+
+/* Trustpoint record -> API JSON (routes_trustpoints.c). */
+struct cJSON *srv_tp_json(const struct eng_tp_rec *r);
+
+#endif

@@ -1,0 +1,505 @@
+# SPDX-License-Identifier: MIT
+"""tests/api/test_http.py: the HTTP layer as a client sees it.
+
+Authentication (401 + WWW-Authenticate, /healthz open), unknown routes
+(404), wrong methods (405 + Allow), body limits (413), content types (415),
+invalid JSON (400 with position), keep-alive, a slow client that does not
+block others, 300 concurrent connections, the command line (exit codes and
+messages) and start-up errors (data directory, database, port in use), the
+admin token file (0600, printed once).
+"""
+import os
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import http.client
+
+from herald import Herald, run_herald
+
+
+class HttpTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.h = Herald(args=['--max-body', '65536', '--timeout', '5'])
+        cls.h.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.h.stop()
+        finally:
+            cls.h.cleanup()
+
+    def assertError(self, resp, status, code):
+        st, hdrs, body = resp
+        self.assertEqual(st, status, body)
+        self.assertIn('application/json', hdrs.get('content-type', ''))
+        self.assertIsInstance(body, dict, body)
+        self.assertEqual(body['error']['code'], code, body)
+        self.assertTrue(body['error']['message'], body)
+        return body['error']
+
+    def test_healthz_needs_no_token(self):
+        st, _, body = self.h.request('GET', '/healthz', token=None)
+        self.assertEqual(st, 200)
+        self.assertEqual(body['status'], 'ok')
+        self.assertEqual(body['version'], '0.1.0')
+        self.assertIsInstance(body['uptime_s'], (int, float))
+
+    def test_version_needs_token(self):
+        self.assertError(self.h.request('GET', '/api/v1/version',
+                                        token=None), 401, 'unauthorized')
+        st, _, body = self.h.request('GET', '/api/v1/version')
+        self.assertEqual((st, body['version']), (200, '0.1.0'))
+
+    def test_missing_token_is_401_with_bearer_challenge(self):
+        st, hdrs, body = self.h.request('GET', '/api/v1/environment',
+                                        token=None)
+        self.assertEqual(st, 401)
+        self.assertTrue(hdrs.get('www-authenticate', '').startswith(
+            'Bearer'))
+        self.assertEqual(body['error']['code'], 'unauthorized')
+
+    def test_wrong_token_is_401(self):
+        for tok in ('x' * 48, self.h.token[:-1], self.h.token + 'a'):
+            e = self.assertError(self.h.request(
+                'GET', '/api/v1/environment', token=tok), 401,
+                'unauthorized')
+            self.assertIn('wrong', e['message'])
+        # not a bearer scheme at all
+        st, _, _ = self.h.request('GET', '/api/v1/environment', token=None,
+                                  headers={'Authorization': 'Basic eDp5'})
+        self.assertEqual(st, 401)
+
+    def test_unknown_route_is_404(self):
+        e = self.assertError(self.h.request('GET', '/api/v1/nope'), 404,
+                             'not_found')
+        self.assertIn('/api/v1/nope', e['message'])
+        # no token: the API shape is not revealed
+        self.assertError(self.h.request('GET', '/api/v1/nope', token=None),
+                         401, 'unauthorized')
+
+    def test_unknown_object_is_404(self):
+        for path in ('/api/v1/environment/none_such',
+                     '/api/v1/applets/NoneSuch',
+                     '/api/v1/trustpoints/NoneSuch'):
+            e = self.assertError(self.h.request('GET', path), 404,
+                                 'not_found')
+            self.assertIn(path.rsplit('/', 1)[1], e['message'])
+            self.assertError(self.h.request('DELETE', path), 404,
+                             'not_found')
+
+    def test_wrong_method_is_405_with_allow(self):
+        st, hdrs, body = self.h.request('PATCH', '/api/v1/environment/x')
+        self.assertEqual(st, 405, body)
+        self.assertEqual(body['error']['code'], 'method_not_allowed')
+        allow = [m.strip() for m in hdrs['allow'].split(',')]
+        self.assertEqual(sorted(allow), ['DELETE', 'GET', 'PUT'])
+        st, hdrs, _ = self.h.request('DELETE', '/api/v1/applets')
+        self.assertEqual(st, 405)
+        self.assertEqual(sorted(m.strip() for m in hdrs['allow'].split(',')),
+                         ['GET', 'POST'])
+
+    def test_body_over_max_body_is_413(self):
+        big = {'value': 'x' * 70000}
+        e = self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/big', big), 413, 'too_large')
+        self.assertIn('65536', e['message'])
+        # much larger than the socket buffers: the client, which writes
+        # the whole body before reading, still gets the 413
+        self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/big', {'value': 'y' * (3 << 20)}),
+            413, 'too_large')
+        # nothing was stored
+        self.assertEqual(self.h.request(
+            'GET', '/api/v1/environment/big')[0], 404)
+        # the server is fine afterwards
+        self.assertEqual(self.h.request('GET', '/healthz')[0], 200)
+
+    def test_expect_100_continue_over_max_body_is_refused_before_body(self):
+        s = socket.create_connection((self.h.host, self.h.port), timeout=10)
+        try:
+            s.sendall(('PUT /api/v1/environment/e HTTP/1.1\r\nHost: x\r\n'
+                       'Authorization: Bearer %s\r\n'
+                       'Content-Type: application/json\r\n'
+                       'Content-Length: 900000\r\n'
+                       'Expect: 100-continue\r\n\r\n'
+                       % self.h.token).encode())
+            data = s.recv(4096)
+            self.assertTrue(data.startswith(b'HTTP/1.1 413'), data)
+            self.assertNotIn(b'100 Continue', data)
+        finally:
+            s.close()
+
+    def test_chunked_body_over_max_body_is_413(self):
+        c = http.client.HTTPConnection(self.h.host, self.h.port, timeout=10)
+        try:
+            def chunks():
+                for _ in range(20):
+                    yield b'x' * 8192
+            c.request('POST', '/api/v1/config', body=chunks(),
+                      headers={'Authorization': 'Bearer ' + self.h.token,
+                               'Content-Type': 'text/plain'},
+                      encode_chunked=True)
+            r = c.getresponse()
+            self.assertEqual(r.status, 413)
+            self.assertIn(b'too_large', r.read())
+        finally:
+            c.close()
+
+    def test_wrong_content_type_is_415(self):
+        e = self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', '{"value":"1"}',
+            content_type='text/plain'), 415, 'unsupported_media_type')
+        self.assertIn('application/json', e['message'])
+        e = self.assertError(self.h.request(
+            'POST', '/api/v1/applets', b'event manager applet A',
+            content_type='application/octet-stream'), 415,
+            'unsupported_media_type')
+        self.assertIn('text/plain', e['message'])
+
+    def test_invalid_json_is_400_with_position(self):
+        e = self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', '{"value": "1",\n "secret": tru}',
+            content_type='application/json'), 400, 'invalid_json')
+        self.assertEqual(e['line'], 2)
+        self.assertIn('position', e['message'])
+        # trailing garbage after a valid document is refused too
+        self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', '{"value":"1"} x',
+            content_type='application/json'), 400, 'invalid_json')
+        self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', '[1,2]',
+            content_type='application/json'), 400, 'invalid_json')
+        self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', '',
+            content_type='application/json'), 400, 'invalid_json')
+
+    def test_wrong_field_type_is_400_naming_the_field(self):
+        e = self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', {'value': 5}), 400,
+            'invalid_field')
+        self.assertEqual(e['field'], 'value')
+        e = self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', {'value': 'a', 'secret': 'no'}),
+            400, 'invalid_field')
+        self.assertEqual(e['field'], 'secret')
+        e = self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', {}), 400, 'missing_field')
+        self.assertEqual(e['field'], 'value')
+        e = self.assertError(self.h.request(
+            'PUT', '/api/v1/environment/x', {'value': 'a', 'colour': 1}),
+            400, 'invalid_field')
+        self.assertEqual(e['field'], 'colour')
+
+    def test_oversized_headers_are_refused(self):
+        s = socket.create_connection((self.h.host, self.h.port), timeout=10)
+        try:
+            s.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ' +
+                      b'a' * 100000 + b'\r\n\r\n')
+            data = s.recv(100)
+            self.assertTrue(data.startswith(b'HTTP/1.1 431'), data)
+        except ConnectionResetError:
+            pass        # refused before the answer was read: also fine
+        finally:
+            s.close()
+        self.assertEqual(self.h.request('GET', '/healthz')[0], 200)
+
+    def test_keep_alive_serves_several_requests_on_one_connection(self):
+        c = http.client.HTTPConnection(self.h.host, self.h.port, timeout=10)
+        try:
+            for _ in range(5):
+                c.request('GET', '/healthz')
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+                self.assertNotEqual(r.getheader('Connection', ''), 'close')
+        finally:
+            c.close()
+
+    def test_slow_client_does_not_block_others(self):
+        slow = []
+        try:
+            for _ in range(8):   # more than the 4 HTTP threads
+                s = socket.create_connection((self.h.host, self.h.port))
+                s.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slo')
+                slow.append(s)
+            t0 = time.monotonic()
+            for _ in range(10):
+                st, _, _ = self.h.request('GET', '/healthz', timeout=5)
+                self.assertEqual(st, 200)
+            self.assertLess(time.monotonic() - t0, 3.0)
+        finally:
+            for s in slow:
+                s.close()
+
+    def test_idle_connection_is_closed_after_timeout(self):
+        s = socket.create_connection((self.h.host, self.h.port))
+        try:
+            s.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n')
+            s.settimeout(15)
+            t0 = time.monotonic()
+            data = s.recv(100)      # '' when the server closes
+            self.assertEqual(data, b'')
+            self.assertLess(time.monotonic() - t0, 12)
+        finally:
+            s.close()
+
+    def test_300_concurrent_connections_do_not_crash_it(self):
+        socks, lock, results = [], threading.Lock(), []
+        try:
+            for _ in range(300):
+                try:
+                    socks.append(socket.create_connection(
+                        (self.h.host, self.h.port), timeout=5))
+                except OSError:
+                    pass
+
+            def one():
+                try:
+                    st, _, _ = self.h.request('GET', '/healthz', timeout=20)
+                except Exception as e:   # refused or reset past the limit
+                    st = repr(e)
+                with lock:
+                    results.append(st)
+            ts = [threading.Thread(target=one) for _ in range(50)]
+            for t in ts:
+                t.start()
+            for s in socks:
+                s.close()
+            socks = []
+            for t in ts:
+                t.join(30)
+        finally:
+            for s in socks:
+                s.close()
+        self.assertEqual(len(results), 50)
+        self.assertTrue(self.h.running(), 'herald died under load')
+        time.sleep(0.5)
+        st, _, _ = self.h.request('GET', '/healthz')
+        self.assertEqual(st, 200)
+
+    def test_access_log_has_no_secrets(self):
+        self.h.request('PUT', '/api/v1/environment/logcheck',
+                       {'value': 'body-secret-4711'},
+                       headers={'X-Trace': '1'})
+        time.sleep(0.2)
+        log = self.h.log()
+        self.assertIn('path=/api/v1/environment/logcheck status=201', log)
+        self.assertNotIn('body-secret-4711', log)
+        self.assertNotIn(self.h.token, log)
+
+    def test_console_is_served_without_token(self):
+        st, hdrs, body = self.h.request('GET', '/', token=None)
+        if st == 404:
+            self.skipTest('no web console directory in this build')
+        self.assertEqual(st, 200)
+        self.assertIn('text/html', hdrs['content-type'])
+        self.assertIn('<', body)
+
+    def test_console_refuses_path_traversal(self):
+        for p in ('/../CMakeLists.txt', '/ui/../../CMakeLists.txt',
+                  '/%2e%2e/CMakeLists.txt', '/ui/%2e%2e/%2e%2e/etc/passwd',
+                  '/.git/config'):
+            st, _, body = self.h.request('GET', p, token=None)
+            self.assertEqual(st, 404, (p, body))
+
+
+class StaticDirTest(unittest.TestCase):
+    def test_web_dir_content_types_and_index(self):
+        d = tempfile.mkdtemp(prefix='herald-web-')
+        with open(os.path.join(d, 'index.html'), 'w') as f:
+            f.write('<!doctype html><title>t</title>')
+        with open(os.path.join(d, 'app.js'), 'w') as f:
+            f.write('console.log(1)')
+        with open(os.path.join(d, 'style.css'), 'w') as f:
+            f.write('body{}')
+        outside = os.path.join(os.path.dirname(d), 'herald-outside.txt')
+        with open(outside, 'w') as f:
+            f.write('secret outside')
+        os.symlink(outside, os.path.join(d, 'link.txt'))
+        try:
+            with Herald(args=['--web-dir', d]) as h:
+                st, hd, body = h.request('GET', '/', token=None)
+                self.assertEqual(st, 200)
+                self.assertIn('text/html', hd['content-type'])
+                self.assertIn('<title>t</title>', body)
+                st, hd, body = h.request('GET', '/ui/app.js', token=None)
+                self.assertEqual(st, 200)
+                self.assertIn('javascript', hd['content-type'])
+                st, hd, _ = h.request('GET', '/style.css', token=None)
+                self.assertEqual((st, hd['content-type'].split(';')[0]),
+                                 (200, 'text/css'))
+                st, _, body = h.request('GET', '/link.txt', token=None)
+                self.assertEqual(st, 404)
+                self.assertNotIn('secret outside', str(body))
+        finally:
+            os.unlink(outside)
+            subprocess.run(['rm', '-rf', d])
+
+
+class CliTest(unittest.TestCase):
+    def test_version_and_help(self):
+        code, out, _ = run_herald(['--version'])
+        self.assertEqual((code, out.strip()), (0, 'herald 0.1.0'))
+        code, out, _ = run_herald(['--help'])
+        self.assertEqual(code, 0)
+        for flag in ('--listen', '--data-dir', '--threads', '--max-body',
+                     '--max-connections', '--timeout', '--log-level',
+                     '--web-dir', '--admin-token-file', 'HERALD_LISTEN'):
+            self.assertIn(flag, out)
+
+    def test_bad_flags_exit_2_with_a_message(self):
+        cases = [
+            (['serve', '--bogus'], "unknown option '--bogus'"),
+            (['serve', '--threads', 'many'], '--threads'),
+            (['serve', '--threads', '0'], '--threads'),
+            (['serve', '--max-body', '-5'], '--max-body'),
+            (['serve', '--timeout', '1x'], '--timeout'),
+            (['serve', '--log-level', 'loud'], 'loud'),
+            (['serve', '--listen', '127.0.0.1'], 'no port'),
+            (['serve', '--listen', '127.0.0.1:99999'], 'port'),
+            (['serve', '--listen'], 'needs a value'),
+            (['serve', '--listen', '[::1:80'], 'IPv6'),
+            (['serve', '--listen', 'example.invalid:80'], 'not an IPv4'),
+            (['serve', '--web-dir', '/nonexistent/web'], 'not a directory'),
+            (['serve', 'extra'], "unexpected argument 'extra'"),
+            (['frobnicate'], "unknown command 'frobnicate'"),
+        ]
+        for args, msg in cases:
+            code, out, err = run_herald(args)
+            self.assertEqual(code, 2, (args, out, err))
+            self.assertIn(msg, err, args)
+
+    def test_env_value_is_checked_and_flag_wins(self):
+        code, _, err = run_herald(['serve'], env={'HERALD_THREADS': 'lots'})
+        self.assertEqual(code, 2)
+        self.assertIn('lots', err)
+        # a bad env value is overridden by a good flag: it starts
+        with Herald(env={'HERALD_MAX_BODY': '2048'},
+                    args=['--max-body', '4096']) as h:
+            st, _, _ = h.request('PUT', '/api/v1/environment/a',
+                                 {'value': 'x' * 3000})
+            self.assertEqual(st, 201)
+        with Herald(env={'HERALD_MAX_BODY': '2048'}) as h:
+            st, _, _ = h.request('PUT', '/api/v1/environment/a',
+                                 {'value': 'x' * 3000})
+            self.assertEqual(st, 413)
+
+    def test_ipv6_listen(self):
+        try:
+            socket.socket(socket.AF_INET6).bind(('::1', 0))
+        except OSError:
+            self.skipTest('no IPv6 loopback here')
+        with Herald(listen='[::1]:0') as h:
+            self.assertEqual(h.host, '::1')
+            st, _, _ = h.request('GET', '/healthz')
+            self.assertEqual(st, 200)
+
+    def test_health_command(self):
+        with Herald() as h:
+            code, out, err = run_herald(
+                ['health', '--listen', '127.0.0.1:%d' % h.port])
+            self.assertEqual(code, 0, err)
+            self.assertIn('healthy', out)
+            # 0.0.0.0 (the container's listen address) means loopback
+            code, _, err = run_herald(
+                ['health'], env={'HERALD_LISTEN': '0.0.0.0:%d' % h.port})
+            self.assertEqual(code, 0, err)
+            port = h.port
+        code, _, err = run_herald(['health', '--listen',
+                                   '127.0.0.1:%d' % port])
+        self.assertEqual(code, 1)
+        self.assertIn('cannot connect', err)
+
+    def test_port_in_use_exits_1(self):
+        with Herald() as h:
+            d = tempfile.mkdtemp()
+            code, out, err = run_herald(
+                ['serve', '--listen', '127.0.0.1:%d' % h.port,
+                 '--data-dir', d], env={'HERALD_ADMIN_TOKEN': 'x' * 32})
+            subprocess.run(['rm', '-rf', d])
+            self.assertEqual(code, 1, err)
+            self.assertIn('Address already in use', err)
+            self.assertIn(str(h.port), err)
+
+    def test_unusable_data_dir_exits_1(self):
+        d = tempfile.mkdtemp()
+        try:
+            f = os.path.join(d, 'file')
+            open(f, 'w').close()
+            code, _, err = run_herald(
+                ['serve', '--listen', '127.0.0.1:0', '--data-dir',
+                 f + '/data'], env={'HERALD_ADMIN_TOKEN': 'x' * 32})
+            self.assertEqual(code, 1)
+            self.assertIn(f + '/data', err)
+            self.assertIn('Not a directory', err)
+        finally:
+            subprocess.run(['rm', '-rf', d])
+
+    def test_corrupt_database_exits_1(self):
+        d = tempfile.mkdtemp()
+        try:
+            with open(os.path.join(d, 'herald.db'), 'w') as f:
+                f.write('garbage, not sqlite ' * 500)
+            code, _, err = run_herald(
+                ['serve', '--listen', '127.0.0.1:0', '--data-dir', d],
+                env={'HERALD_ADMIN_TOKEN': 'x' * 32})
+            self.assertEqual(code, 1)
+            self.assertIn(os.path.join(d, 'herald.db'), err)
+            self.assertIn('corrupt or not a SQLite database', err)
+        finally:
+            subprocess.run(['rm', '-rf', d])
+
+
+class TokenTest(unittest.TestCase):
+    def test_token_file_is_created_0600_and_printed_once(self):
+        h = Herald(use_token_env=False)
+        try:
+            h.start()
+            path = os.path.join(h.data_dir, 'admin.token')
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            self.assertEqual(mode, 0o600)
+            with open(path) as f:
+                tok = f.read().strip()
+            self.assertRegex(tok, r'^[0-9a-f]{64}$')
+            self.assertEqual(h.token, tok)
+            self.assertIn('herald: admin token (saved in %s): %s'
+                          % (path, tok), h.stdout_text())
+            self.assertEqual(h.request('GET', '/api/v1/environment')[0], 200)
+            self.assertNotIn(tok, h.log())
+            h.restart()
+            # the same token, not printed again
+            self.assertEqual(h.stdout_text().count(tok), 1)
+            self.assertEqual(h.request('GET', '/api/v1/environment')[0], 200)
+            h.stop()
+        finally:
+            h.cleanup()
+
+    def test_token_from_file_option(self):
+        d = tempfile.mkdtemp()
+        tf = os.path.join(d, 'tok')
+        with open(tf, 'w') as f:
+            f.write('file-token-0123456789abcdef\n')
+        try:
+            with Herald(use_token_env=False, token='file-token-0123456789abcdef',
+                        args=['--admin-token-file', tf]) as h:
+                self.assertEqual(h.request('GET', '/api/v1/environment')[0],
+                                 200)
+                self.assertFalse(os.path.exists(
+                    os.path.join(h.data_dir, 'admin.token')))
+            code, _, err = run_herald(
+                ['serve', '--listen', '127.0.0.1:0', '--data-dir', d,
+                 '--admin-token-file', os.path.join(d, 'missing')])
+            self.assertEqual(code, 1)
+            self.assertIn('missing', err)
+        finally:
+            subprocess.run(['rm', '-rf', d])
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/web/console.mjs: drives herald's web console in headless Debian
+ * chromium (playwright-core from tests/node_modules, never a downloaded
+ * browser) through the scenario of test_console.py, as a user would: by
+ * labels and button names.
+ *
+ * Usage: node console.mjs SCENARIO.json
+ *   {base, token, screenshot, userDataDir, appletText, badAppletText,
+ *    badLine, pem, tpName, configText, secretValue, and optionally
+ *    smtpPort, trustDepth, closedPort, mailUser, mailPassword, mailTo,
+ *    runApplet}
+ * Prints one JSON object with what the page showed on stdout; exits 1 with
+ * a message on stderr when a step fails.
+ */
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, '..', 'package.json'));
+const { chromium } = require('playwright-core');
+
+const sc = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const seen = { urls: [], console_errors: [], steps: [] };
+const T = 15000;
+
+function step(name) {
+    seen.steps.push(name);
+    process.stderr.write('step: ' + name + '\n');
+}
+
+const ctx = await chromium.launchPersistentContext(sc.userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1024, height: 900 },
+    args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+        '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync',
+        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+    ],
+});
+let failed = null;
+try {
+    const page = ctx.pages()[0] || await ctx.newPage();
+    page.setDefaultTimeout(T);
+    page.on('request', (r) => seen.urls.push(r.url()));
+    page.on('console', (m) => {
+        if (m.type() === 'error')
+            seen.console_errors.push(m.text());
+    });
+    page.on('pageerror', (e) => seen.console_errors.push('pageerror: ' + e.message));
+    page.on('dialog', (d) => d.accept());
+
+    step('open console');
+    await page.goto(sc.base + '/', { waitUntil: 'load' });
+    seen.title = await page.title();
+
+    step('wrong token is refused');
+    await page.getByLabel('Admin token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('status').filter({ hasText: 'refused' }).waitFor();
+    seen.wrong_token_status = await page.getByRole('status').innerText();
+
+    step('sign in');
+    await page.getByLabel('Admin token').fill(sc.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    seen.token_in_session_storage = await page.evaluate(
+        () => sessionStorage.getItem('herald.token'));
+    seen.token_in_local_storage = await page.evaluate(
+        () => JSON.stringify(localStorage));
+
+    step('set an environment variable');
+    await page.getByRole('button', { name: 'Environment', exact: true }).click();
+    await page.getByLabel('Name', { exact: true }).fill('_email_to');
+    await page.getByLabel('Value').fill('noc@example.com');
+    await page.getByRole('button', { name: 'Set variable' }).click();
+    const envRow = page.locator('#env-rows tr[data-name="_email_to"]');
+    await envRow.waitFor();
+    seen.env_row = await envRow.innerText();
+
+    step('set a secret variable');
+    await page.getByLabel('Name', { exact: true }).fill('_email_server');
+    await page.getByLabel('Value').fill(sc.secretValue);
+    await page.getByLabel('Secret').check();
+    await page.getByRole('button', { name: 'Set variable' }).click();
+    const secRow = page.locator('#env-rows tr[data-name="_email_server"]');
+    await secRow.waitFor();
+    seen.secret_row = await secRow.innerText();
+    seen.env_page_text = await page.locator('#page-environment').innerText();
+
+    step('create the DESIGN.md applet from text');
+    await page.getByRole('button', { name: 'Applets', exact: true }).click();
+    await page.getByLabel('Applet text (EEM)').fill(sc.appletText);
+    await page.getByRole('button', { name: 'Save applet' }).click();
+    const warnings = page.getByRole('list', { name: 'Applet warnings' });
+    await warnings.waitFor();
+    seen.applet_warnings = await warnings.innerText();
+    await page.locator('#applet-rows tr[data-name]').first().waitFor();
+    seen.applet_rows = await page.locator('#applet-rows').innerText();
+    await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-applets.png'), fullPage: true });
+
+    step('a parse error shows its line');
+    await page.getByRole('button', { name: 'New applet' }).click();
+    await page.getByLabel('Applet text (EEM)').fill(sc.badAppletText);
+    await page.getByRole('button', { name: 'Save applet' }).click();
+    const err = page.locator('#applet-error');
+    await err.filter({ hasText: 'line ' + sc.badLine }).waitFor();
+    seen.parse_error = await err.innerText();
+
+    step('create a trustpoint and paste a PEM');
+    await page.getByRole('button', { name: 'Trustpoints', exact: true }).click();
+    await page.getByLabel('Trustpoint name').fill(sc.tpName);
+    await page.getByLabel('Chain validation').selectOption('continue');
+    await page.getByRole('button', { name: 'Create trustpoint' }).click();
+    const card = page.getByRole('article', { name: 'Trustpoint ' + sc.tpName });
+    await card.waitFor();
+    await card.getByLabel('Paste certificate for ' + sc.tpName + ' (PEM)').fill(sc.pem);
+    await card.getByRole('button', { name: 'Authenticate ' + sc.tpName }).click();
+    const card2 = page.getByRole('article', { name: 'Trustpoint ' + sc.tpName });
+    const sha = card2.locator('dt', { hasText: 'SHA-256' }).locator('xpath=following-sibling::dd[1]');
+    await sha.waitFor();
+    seen.tp_sha256 = (await sha.innerText()).trim();
+    seen.tp_card = await card2.innerText();
+    await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-trustpoints.png'), fullPage: true });
+
+    if (sc.smtpPort) {
+        step('probe a mail server and trust its chain in one step');
+        const tp = page.locator('#page-trustpoints');
+        await tp.getByLabel('Host', { exact: true }).fill('127.0.0.1');
+        await tp.getByLabel('Port', { exact: true }).fill(String(sc.smtpPort));
+        await tp.getByLabel('TLS mode').selectOption('tls');
+        await tp.getByLabel('Name to verify (optional)').fill('localhost');
+        await tp.getByRole('button', { name: 'Probe', exact: true }).click();
+        const verdict = page.locator('#probe-result p.ok, #probe-result p.bad');
+        await verdict.first().waitFor();
+        seen.probe_before = await page.locator('#probe-result').innerText();
+        const rows = page.locator('#probe-result table.chain tbody tr');
+        seen.probe_chain_rows = await rows.count();
+        const trust = rows.nth(sc.trustDepth).getByRole('button', { name: /^Trust this certificate/ });
+        await trust.click();
+        await rows.nth(sc.trustDepth).getByRole('button', { name: /^Trusted/ }).waitFor();
+        await tp.getByRole('button', { name: 'Probe', exact: true }).click();
+        await page.locator('#probe-result p.ok').waitFor();
+        seen.probe_after = await page.locator('#probe-result').innerText();
+        await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-probe.png'), fullPage: true });
+
+        step('mail test shows the outcome class and the trace');
+        await page.getByRole('button', { name: 'Mail test', exact: true }).click();
+        const mf = page.locator('#page-mail');
+        await mf.getByLabel('Host', { exact: true }).fill('127.0.0.1');
+        await mf.getByLabel('Port', { exact: true }).fill(String(sc.closedPort));
+        await mf.getByLabel('Security').selectOption('tls');
+        await mf.getByLabel('From', { exact: true }).fill(sc.mailUser);
+        await mf.getByLabel('To', { exact: true }).fill(sc.mailTo);
+        await mf.getByRole('button', { name: 'Send test message' }).click();
+        await page.locator('#mail-result .klass').waitFor();
+        seen.mail_failed = await page.locator('#mail-result').innerText();
+        await mf.getByLabel('Port', { exact: true }).fill(String(sc.smtpPort));
+        await mf.getByLabel('Username', { exact: true }).fill(sc.mailUser);
+        await mf.getByLabel('Password', { exact: true }).fill(sc.mailPassword);
+        await mf.getByLabel('Name to verify (optional)').fill('localhost');
+        await mf.getByRole('button', { name: 'Send test message' }).click();
+        await page.locator('#mail-result p.ok, #mail-result p.bad').first().waitFor();
+        seen.mail_sent = await page.locator('#mail-result').innerText();
+        seen.mail_page_html = await page.locator('#mail-result').innerHTML();
+        await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-mail.png'), fullPage: true });
+    }
+
+    step('import a configuration');
+    await page.getByRole('button', { name: 'Config', exact: true }).click();
+    await page.getByLabel('Configuration to import').fill(sc.configText);
+    await page.getByRole('button', { name: 'Import configuration' }).click();
+    const res = page.locator('#config-result');
+    await res.filter({ hasText: 'Imported' }).waitFor();
+    seen.config_result = await res.innerText();
+    await page.locator('#config-running').filter({ hasText: 'event manager' }).waitFor();
+    seen.running_config = await page.locator('#config-running').innerText();
+
+    if (sc.runApplet) {
+        step('run an applet by hand');
+        await page.getByRole('button', { name: 'Applets', exact: true }).click();
+        await page.getByRole('button', { name: 'Run applet ' + sc.runApplet, exact: true }).click();
+        await page.getByLabel('Arguments (space separated)').fill('one two');
+        await page.getByRole('button', { name: 'Run now' }).click();
+        const rr = page.locator('#run-result dl');
+        await rr.waitFor({ timeout: 60000 });
+        seen.run_result = await page.locator('#run-result').innerText();
+    }
+
+    step('layout fits 1024 px');
+    seen.scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
+    seen.url_at_end = page.url();
+    await page.screenshot({ path: sc.screenshot, fullPage: true });
+
+    step('unlabelled form controls');
+    seen.unlabelled = await page.evaluate(() => {
+        const out = [];
+        for (const el of document.querySelectorAll('input, select, textarea')) {
+            if (el.type === 'hidden')
+                continue;
+            const named = (el.labels && el.labels.length) || el.getAttribute('aria-label');
+            if (!named)
+                out.push(el.id || el.outerHTML.slice(0, 60));
+        }
+        return out;
+    });
+} catch (e) {
+    failed = e;
+    try {
+        const page = ctx.pages()[0];
+        seen.alerts_at_failure = await page.evaluate(() =>
+            Array.from(document.querySelectorAll('[role=alert], [role=status]'))
+                .map((el) => el.innerText.trim()).filter((t) => t));
+        await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-failure.png'), fullPage: true });
+    } catch (e2) {
+        /* the page is gone: report the first error only */
+    }
+} finally {
+    await ctx.close();
+}
+process.stdout.write(JSON.stringify(seen) + '\n');
+if (failed) {
+    process.stderr.write('FAILED at step "' + seen.steps[seen.steps.length - 1] +
+        '": ' + (failed.stack || failed) + '\n' +
+        'messages on the page: ' + JSON.stringify(seen.alerts_at_failure || []) + '\n');
+    process.exit(1);
+}

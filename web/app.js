@@ -1,0 +1,784 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * web/app.js: herald's console. Plain DOM code on the public REST API
+ * (docs/api.md, openapi/openapi.yaml); no framework, no build step.
+ *
+ * The admin token lives in sessionStorage (gone when the tab closes) and is
+ * sent only as "Authorization: Bearer"; it is never put in a URL. Everything
+ * the server returns is inserted as text (textContent), never as HTML.
+ * Secret values are never displayed: the API does not return them, and the
+ * console shows "set" instead.
+ */
+'use strict';
+
+(function () {
+    const TOKEN_KEY = 'herald.token';
+    const PAGES = ['environment', 'applets', 'trustpoints', 'config', 'mail'];
+
+    const $ = (id) => document.getElementById(id);
+
+    /* h('tag', {attr: v, onclick: f}, child...) builds an element; children
+     * are nodes or strings (inserted as text). */
+    function h(tag, attrs, ...children) {
+        const el = document.createElement(tag);
+        for (const [k, v] of Object.entries(attrs || {})) {
+            if (v === undefined || v === null || v === false)
+                continue;
+            if (k.startsWith('on') && typeof v === 'function')
+                el.addEventListener(k.slice(2), v);
+            else if (k === 'class')
+                el.className = v;
+            else if (k === 'text')
+                el.textContent = v;
+            else
+                el.setAttribute(k, v === true ? '' : String(v));
+        }
+        for (const c of children.flat()) {
+            if (c === undefined || c === null || c === false)
+                continue;
+            el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+        }
+        return el;
+    }
+
+    function clear(el) {
+        while (el.firstChild)
+            el.removeChild(el.firstChild);
+        return el;
+    }
+
+    function token() {
+        return sessionStorage.getItem(TOKEN_KEY) || '';
+    }
+
+    function setStatus(msg) {
+        $('status').textContent = msg || '';
+    }
+
+    /* ---- the API ------------------------------------------------------- */
+
+    class ApiError extends Error {
+        constructor(status, body) {
+            const e = (body && body.error) || {};
+            super(e.message || ('HTTP ' + status));
+            this.status = status;
+            this.code = e.code || '';
+            this.field = e.field;
+            this.line = e.line;
+            this.column = e.column;
+            this.body = body;
+        }
+    }
+
+    /* Calls the API. opts: json (object body), text (text/plain body),
+     * contentType. Resolves to {status, body} (body parsed when JSON, else
+     * text); rejects with ApiError for a 4xx/5xx, after signing out on 401. */
+    async function api(method, path, opts) {
+        opts = opts || {};
+        const headers = { Accept: 'application/json, text/plain' };
+        const t = token();
+        if (t)
+            headers.Authorization = 'Bearer ' + t;
+        let body;
+        if (opts.json !== undefined) {
+            headers['Content-Type'] = 'application/json';
+            body = JSON.stringify(opts.json);
+        } else if (opts.text !== undefined) {
+            headers['Content-Type'] = opts.contentType || 'text/plain; charset=utf-8';
+            body = opts.text;
+        }
+        let res;
+        try {
+            res = await fetch(path, { method, headers, body, cache: 'no-store',
+                credentials: 'omit', referrerPolicy: 'no-referrer' });
+        } catch (e) {
+            throw new ApiError(0, { error: { code: 'network',
+                message: 'herald did not answer: ' + e.message } });
+        }
+        const ct = res.headers.get('Content-Type') || '';
+        let data = null;
+        if (res.status !== 204) {
+            const raw = await res.text();
+            if (ct.includes('json')) {
+                try { data = JSON.parse(raw); } catch (e) { data = raw; }
+            } else {
+                data = raw;
+            }
+        }
+        if (res.status === 401 && path.startsWith('/api/')) {
+            signOut('The token was refused. Enter the admin token again.');
+            throw new ApiError(401, data);
+        }
+        if (res.status >= 400)
+            throw new ApiError(res.status, data);
+        return { status: res.status, body: data };
+    }
+
+    /* Shows an error in el: the message, plus the field or line/column. */
+    function showError(el, err) {
+        clear(el);
+        if (!err)
+            return;
+        const where = [];
+        if (err.field)
+            where.push('field ' + err.field);
+        const msg = String(err.message || '');
+        if (err.line && !msg.startsWith('line ' + err.line))
+            where.push('line ' + err.line + (err.column ? ', column ' + err.column : ''));
+        el.append(h('p', {},
+            h('strong', {}, 'Error' + (err.code ? ' (' + err.code + ')' : '') + ': '),
+            msg,
+            where.length ? h('span', { class: 'where' }, ' [' + where.join('; ') + ']') : null));
+    }
+
+    /* Runs fn, showing a thrown ApiError in errEl. */
+    async function guarded(errEl, fn) {
+        clear(errEl);
+        try {
+            return await fn();
+        } catch (e) {
+            if (e instanceof ApiError)
+                showError(errEl, e);
+            else
+                showError(errEl, { message: String(e) });
+            return undefined;
+        }
+    }
+
+    function fmtTime(v) {
+        if (v === undefined || v === null || v === '')
+            return '';
+        if (typeof v === 'number')
+            return new Date(v * 1000).toISOString().replace('.000', '');
+        return String(v);
+    }
+
+    /* ---- session and navigation --------------------------------------- */
+
+    function signedIn() {
+        return token() !== '';
+    }
+
+    function signOut(msg) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        render();
+        setStatus(msg || 'Signed out.');
+    }
+
+    function currentPage() {
+        const p = location.hash.replace(/^#/, '');
+        return PAGES.includes(p) ? p : 'environment';
+    }
+
+    function render() {
+        const on = signedIn();
+        $('login-form').hidden = on;
+        $('session').hidden = !on;
+        $('tabs').hidden = !on;
+        $('signed-out').hidden = on;
+        const page = currentPage();
+        for (const p of PAGES)
+            $('page-' + p).hidden = !on || p !== page;
+        for (const b of document.querySelectorAll('#tabs button')) {
+            if (b.dataset.page === page)
+                b.setAttribute('aria-current', 'page');
+            else
+                b.removeAttribute('aria-current');
+        }
+        if (on)
+            loadPage(page);
+    }
+
+    function loadPage(page) {
+        if (page === 'environment')
+            loadEnv();
+        else if (page === 'applets')
+            loadApplets();
+        else if (page === 'trustpoints')
+            loadTrustpoints();
+        else if (page === 'config')
+            loadConfig();
+    }
+
+    /* ---- environment --------------------------------------------------- */
+
+    async function loadEnv() {
+        await guarded($('env-error'), async () => {
+            const r = await api('GET', '/api/v1/environment');
+            const rows = clear($('env-rows'));
+            for (const v of r.body.items || []) {
+                let shown;
+                if (v.secret)
+                    shown = h('em', {}, v.value_set ? 'set' : 'not set');
+                else
+                    shown = h('code', {}, v.value === undefined ? '' : v.value);
+                rows.append(h('tr', { 'data-name': v.name },
+                    h('td', {}, h('code', {}, v.name)),
+                    h('td', {}, shown, v.masked ? h('span', { class: 'muted' }, ' (password masked)') : null),
+                    h('td', {}, v.secret ? 'yes' : 'no'),
+                    h('td', {}, fmtTime(v.updated)),
+                    h('td', {}, h('button', { type: 'button', class: 'danger',
+                        'aria-label': 'Delete variable ' + v.name,
+                        onclick: () => deleteEnv(v.name) }, 'Delete'))));
+            }
+            if (!rows.firstChild)
+                rows.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No variables yet.')));
+        });
+    }
+
+    async function deleteEnv(name) {
+        if (!confirm('Delete environment variable ' + name + '?'))
+            return;
+        await guarded($('env-error'), async () => {
+            await api('DELETE', '/api/v1/environment/' + encodeURIComponent(name));
+            setStatus('Deleted ' + name + '.');
+            await loadEnv();
+        });
+    }
+
+    async function submitEnv(ev) {
+        ev.preventDefault();
+        const name = $('env-name').value.trim();
+        const value = $('env-value').value;
+        const secret = $('env-secret').checked;
+        await guarded($('env-error'), async () => {
+            const r = await api('PUT', '/api/v1/environment/' + encodeURIComponent(name),
+                { json: { value, secret } });
+            setStatus((r.status === 201 ? 'Created ' : 'Updated ') + name + '.');
+            $('env-value').value = '';
+            $('env-secret').checked = false;
+            await loadEnv();
+        });
+    }
+
+    /* ---- applets ------------------------------------------------------- */
+
+    let editing = null; /* name of the applet open in the editor, or null */
+
+    function eventText(e) {
+        if (!e || !e.type)
+            return '';
+        let s = e.type;
+        if (e.type === 'timer' && e.timer)
+            s += ' ' + e.timer;
+        if (e.pattern)
+            s += ' "' + e.pattern + '"';
+        return s;
+    }
+
+    async function loadApplets() {
+        await guarded($('applet-error'), async () => {
+            const r = await api('GET', '/api/v1/applets');
+            const rows = clear($('applet-rows'));
+            for (const a of r.body.items || []) {
+                rows.append(h('tr', { 'data-name': a.name },
+                    h('td', {}, h('code', {}, a.name)),
+                    h('td', {}, a.description || ''),
+                    h('td', {}, (a.events || []).map(eventText).join(', ')),
+                    h('td', {}, String(a.action_count)),
+                    h('td', {}, fmtTime(a.updated)),
+                    h('td', { class: 'ops' },
+                        h('button', { type: 'button', 'aria-label': 'Edit applet ' + a.name,
+                            onclick: () => openApplet(a.name) }, 'Edit'),
+                        h('button', { type: 'button', 'aria-label': 'Run applet ' + a.name,
+                            onclick: () => showRun(a.name) }, 'Run'),
+                        h('button', { type: 'button', class: 'danger',
+                            'aria-label': 'Delete applet ' + a.name,
+                            onclick: () => deleteApplet(a.name) }, 'Delete'))));
+            }
+            if (!rows.firstChild)
+                rows.append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No applets yet.')));
+        });
+    }
+
+    function setEditing(name) {
+        editing = name;
+        $('editor-mode').textContent = name ? '(editing ' + name + ')' : '(new applet)';
+    }
+
+    async function openApplet(name) {
+        await guarded($('applet-error'), async () => {
+            const r = await api('GET', '/api/v1/applets/' + encodeURIComponent(name));
+            $('applet-text').value = r.body.text || '';
+            setEditing(name);
+            showAppletResult(r.body, 'Opened ' + name + '.');
+            $('applet-text').focus();
+        });
+    }
+
+    function showAppletResult(applet, headline) {
+        const box = clear($('applet-result'));
+        box.append(h('p', {}, headline));
+        const w = applet.warnings || [];
+        if (w.length) {
+            box.append(h('h4', {}, 'Warnings'));
+            box.append(h('ul', { class: 'warnings', 'aria-label': 'Applet warnings' },
+                w.map((x) => h('li', {},
+                    h('code', {}, x.code), ' ',
+                    x.label ? 'action ' + x.label + ': ' : '',
+                    x.message))));
+        } else {
+            box.append(h('p', { class: 'muted' }, 'No warnings.'));
+        }
+    }
+
+    /* Shows a parse error with the offending line of the editor text. */
+    function showParseError(e) {
+        showError($('applet-error'), e);
+        if (!e.line)
+            return;
+        const lines = $('applet-text').value.split('\n');
+        const src = lines[e.line - 1];
+        if (src === undefined)
+            return;
+        const caret = e.column ? ' '.repeat(Math.max(0, e.column - 1)) + '^' : '';
+        $('applet-error').append(h('pre', { class: 'code' },
+            'line ' + e.line + ': ' + src + '\n' + ' '.repeat(('line ' + e.line + ': ').length) + caret));
+        /* put the cursor on the line */
+        let pos = 0;
+        for (let i = 0; i < e.line - 1; i++)
+            pos += lines[i].length + 1;
+        pos += Math.max(0, (e.column || 1) - 1);
+        $('applet-text').setSelectionRange(pos, pos);
+    }
+
+    async function saveApplet(ev) {
+        ev.preventDefault();
+        const text = $('applet-text').value;
+        clear($('applet-error'));
+        clear($('applet-result'));
+        try {
+            let r;
+            if (editing)
+                r = await api('PUT', '/api/v1/applets/' + encodeURIComponent(editing), { text });
+            else
+                r = await api('POST', '/api/v1/applets', { text });
+            setEditing(r.body.name);
+            showAppletResult(r.body, (r.status === 201 ? 'Created applet ' : 'Saved applet ') + r.body.name + '.');
+            setStatus('Saved applet ' + r.body.name + '.');
+            await loadApplets();
+        } catch (e) {
+            if (e instanceof ApiError) {
+                if (e.code === 'conflict')
+                    e.message += ' Open it from the list to edit it.';
+                showParseError(e);
+            } else {
+                showError($('applet-error'), { message: String(e) });
+            }
+        }
+    }
+
+    async function deleteApplet(name) {
+        if (!confirm('Delete applet ' + name + '?'))
+            return;
+        await guarded($('applet-error'), async () => {
+            await api('DELETE', '/api/v1/applets/' + encodeURIComponent(name));
+            if (editing === name)
+                setEditing(null);
+            setStatus('Deleted applet ' + name + '.');
+            await loadApplets();
+        });
+    }
+
+    let runName = null;
+
+    function showRun(name) {
+        runName = name;
+        $('run-box').hidden = false;
+        $('run-name').textContent = name;
+        clear($('run-result'));
+        $('run-args').focus();
+    }
+
+    function renderRun(box, run) {
+        box.append(h('dl', { class: 'kv' },
+            h('dt', {}, 'Run'), h('dd', {}, String(run.id)),
+            h('dt', {}, 'Status'), h('dd', { class: 'status-' + run.status }, run.status),
+            run.failed_label ? [h('dt', {}, 'Failed action'), h('dd', {}, run.failed_label)] : null,
+            run.error_class ? [h('dt', {}, 'Class'), h('dd', {}, run.error_class)] : null,
+            run.error ? [h('dt', {}, 'Error'), h('dd', {}, run.error)] : null));
+        if (run.output)
+            box.append(h('h4', {}, 'Output'), h('pre', { class: 'code' }, run.output));
+        if (Array.isArray(run.trace) && run.trace.length) {
+            box.append(h('h4', {}, 'Trace'));
+            box.append(h('table', { class: 'list' },
+                h('thead', {}, h('tr', {}, ['Label', 'Action', 'Outcome', 'ms', 'Error'].map(
+                    (c) => h('th', { scope: 'col' }, c)))),
+                h('tbody', {}, run.trace.map((t) => h('tr', {},
+                    h('td', {}, t.label), h('td', {}, t.action), h('td', {}, t.outcome || ''),
+                    h('td', {}, t.ms === undefined ? '' : String(t.ms)), h('td', {}, t.error || ''))))));
+            for (const t of run.trace)
+                if (t.smtp)
+                    renderDeliveryTrace(box, t.smtp);
+        }
+    }
+
+    async function submitRun(ev) {
+        ev.preventDefault();
+        if (!runName)
+            return;
+        const args = $('run-args').value.trim();
+        const box = clear($('run-result'));
+        box.append(h('p', {}, 'Running ' + runName + '...'));
+        await guarded($('applet-error'), async () => {
+            const r = await api('POST', '/api/v1/applets/' + encodeURIComponent(runName) + '/run',
+                { json: { args: args ? args.split(/\s+/) : [], wait: true } });
+            clear(box);
+            if (r.status === 202) {
+                box.append(h('p', {}, 'Queued as run ' + r.body.run_id + '.'));
+                return;
+            }
+            renderRun(box, r.body);
+        });
+    }
+
+    /* ---- trustpoints --------------------------------------------------- */
+
+    function fp(label, v) {
+        return v ? [h('dt', {}, label), h('dd', {}, h('code', { class: 'fp' }, v))] : null;
+    }
+
+    function renderCert(c) {
+        const f = c.fingerprints || {};
+        const pk = c.public_key || {};
+        return h('dl', { class: 'kv' },
+            h('dt', {}, 'Subject'), h('dd', {}, c.subject || ''),
+            h('dt', {}, 'Issuer'), h('dd', {}, c.issuer || ''),
+            h('dt', {}, 'Serial'), h('dd', {}, h('code', {}, c.serial || '')),
+            h('dt', {}, 'Valid'), h('dd', {}, (c.not_before || '?') + ' to ' + (c.not_after || '?')),
+            c.status ? [h('dt', {}, 'Status'), h('dd', {}, c.status)] : null,
+            h('dt', {}, 'Key'), h('dd', {}, (pk.algorithm || '') + (pk.bits ? ' ' + pk.bits + ' bits' : '')),
+            h('dt', {}, 'Signature'), h('dd', {}, c.signature_algorithm || ''),
+            h('dt', {}, 'CA'), h('dd', {}, c.basic_constraints && c.basic_constraints.ca ? 'yes' : 'no'),
+            c.self_signed !== undefined ? [h('dt', {}, 'Self-signed'), h('dd', {}, c.self_signed ? 'yes' : 'no')] : null,
+            fp('SHA-256', f.sha256), fp('SHA-1', f.sha1), fp('MD5', f.md5),
+            (c.subject_alt_names || []).length
+                ? [h('dt', {}, 'Alt names'), h('dd', {}, c.subject_alt_names.join(', '))] : null,
+            (c.key_usage || []).length
+                ? [h('dt', {}, 'Key usage'), h('dd', {}, c.key_usage.join(', '))] : null);
+    }
+
+    function renderWarnings(list, label) {
+        if (!list || !list.length)
+            return null;
+        return h('ul', { class: 'warnings', 'aria-label': label },
+            list.map((w) => h('li', {}, h('code', {}, w.code || 'warning'), ' ', w.message)));
+    }
+
+    function renderTrustpoint(tp) {
+        const pemId = 'tp-pem-' + tp.name.replace(/[^A-Za-z0-9_-]/g, '_');
+        const errBox = h('div', { class: 'error', role: 'alert' });
+        const ta = h('textarea', { id: pemId, rows: 5, spellcheck: 'false',
+            placeholder: '-----BEGIN CERTIFICATE-----' });
+        return h('article', { class: 'card', 'data-name': tp.name, 'aria-label': 'Trustpoint ' + tp.name },
+            h('h3', {}, tp.name),
+            h('p', { class: 'muted' },
+                'chain-validation ' + tp.chain_validation + ' · revocation-check ' + tp.revocation_check +
+                ' · enrollment ' + tp.enrollment),
+            tp.certificate ? renderCert(tp.certificate) : h('p', {}, h('em', {}, 'No certificate yet (not authenticated).')),
+            renderWarnings(tp.warnings, 'Warnings for ' + tp.name),
+            h('form', { class: 'paste', onsubmit: async (ev) => {
+                ev.preventDefault();
+                await guarded(errBox, async () => {
+                    await api('PUT', '/api/v1/trustpoints/' + encodeURIComponent(tp.name) + '/certificate',
+                        { text: ta.value, contentType: 'application/x-pem-file' });
+                    setStatus('Certificate installed in ' + tp.name + '.');
+                    await loadTrustpoints();
+                });
+            } },
+            h('label', { for: pemId }, 'Paste certificate for ' + tp.name + ' (PEM)'),
+            ta,
+            h('div', { class: 'row' },
+                h('button', { type: 'submit' }, 'Authenticate ' + tp.name),
+                h('button', { type: 'button', class: 'danger', onclick: () => deleteTrustpoint(tp.name) },
+                    'Delete ' + tp.name))),
+            errBox);
+    }
+
+    async function loadTrustpoints() {
+        await guarded($('tp-error'), async () => {
+            const r = await api('GET', '/api/v1/trustpoints');
+            const list = clear($('tp-list'));
+            for (const tp of r.body.items || [])
+                list.append(renderTrustpoint(tp));
+            if (!list.firstChild)
+                list.append(h('p', { class: 'muted' }, 'No trustpoints yet.'));
+        });
+    }
+
+    async function deleteTrustpoint(name) {
+        if (!confirm('Delete trustpoint ' + name + '?'))
+            return;
+        await guarded($('tp-error'), async () => {
+            await api('DELETE', '/api/v1/trustpoints/' + encodeURIComponent(name));
+            setStatus('Deleted trustpoint ' + name + '.');
+            await loadTrustpoints();
+        });
+    }
+
+    async function submitTrustpoint(ev) {
+        ev.preventDefault();
+        const body = {
+            name: $('tp-name').value.trim(),
+            chain_validation: $('tp-chain').value,
+            revocation_check: $('tp-revocation').value,
+            enrollment: 'terminal',
+        };
+        const pem = $('tp-pem').value.trim();
+        if (pem)
+            body.certificate = pem;
+        await guarded($('tp-error'), async () => {
+            await api('POST', '/api/v1/trustpoints', { json: body });
+            setStatus('Created trustpoint ' + body.name + '.');
+            $('tp-name').value = '';
+            $('tp-pem').value = '';
+            await loadTrustpoints();
+        });
+    }
+
+    async function trustCert(cert, btn, resultBox) {
+        const chain_validation = cert.self_signed ? 'continue' : 'stop';
+        await guarded(resultBox, async () => {
+            const r = await api('POST', '/api/v1/trustpoints/import-chain', { json: {
+                certificates: [{ pem: cert.pem, sha256: cert.sha256 }], chain_validation } });
+            const names = (r.body.items || []).map((t) => t.name).join(', ');
+            btn.disabled = true;
+            btn.textContent = 'Trusted (' + names + ')';
+            btn.setAttribute('aria-label', 'Trusted as ' + names + ': ' + cert.subject);
+            setStatus('Created trustpoint ' + names + '. Probe again to check the chain.');
+            await loadTrustpoints();
+        });
+    }
+
+    function renderTls(box, tls) {
+        if (!tls)
+            return;
+        box.append(h('dl', { class: 'kv' },
+            tls.tls_version ? [h('dt', {}, 'TLS'), h('dd', {}, tls.tls_version + (tls.cipher ? ' ' + tls.cipher : ''))] : null,
+            tls.anchor && tls.anchor.trustpoint
+                ? [h('dt', {}, 'Anchored by'), h('dd', {}, tls.anchor.trustpoint)] : null,
+            tls.missing_issuer ? [h('dt', {}, 'Missing issuer'), h('dd', {}, tls.missing_issuer)] : null,
+            tls.hostname && tls.hostname.checked
+                ? [h('dt', {}, 'Host name'), h('dd', {}, tls.hostname.checked + ': ' + (tls.hostname.result || ''))] : null));
+    }
+
+    /* Chain indexes herald suggests trusting (trace "fix"). */
+    function suggested(tls) {
+        const c = tls && tls.fix && tls.fix.trustpoint_candidates;
+        return new Set(Array.isArray(c) ? c.map((x) => x.chain_index) : []);
+    }
+
+    function renderChain(box, chain, withTrust, suggest) {
+        if (!Array.isArray(chain) || !chain.length)
+            return;
+        suggest = suggest || new Set();
+        box.append(h('h4', {}, 'Certificates presented'));
+        const tbody = h('tbody');
+        for (const c of chain) {
+            const errBox = h('div', { class: 'error', role: 'alert' });
+            let trust = null;
+            if (withTrust && c.pem) {
+                const btn = h('button', { type: 'button',
+                    'aria-label': 'Trust this certificate: ' + c.subject });
+                btn.textContent = 'Trust this certificate';
+                btn.addEventListener('click', () => trustCert(c, btn, errBox));
+                trust = [btn, suggest.has(c.depth)
+                    ? h('small', { class: 'advice' }, ' suggested anchor') : null, errBox];
+            }
+            tbody.append(h('tr', {},
+                h('td', {}, String(c.depth)),
+                h('td', {}, c.subject, h('br'), h('small', { class: 'muted' }, 'issuer: ' + c.issuer)),
+                h('td', {}, (c.not_before || '') + ' to ' + (c.not_after || '')),
+                h('td', {}, (c.ca ? 'CA' : 'end entity') + (c.self_signed ? ', self-signed' : '')),
+                h('td', {}, h('code', { class: 'fp' }, c.sha256 || '')),
+                withTrust ? h('td', {}, trust) : null));
+        }
+        box.append(h('table', { class: 'list chain' },
+            h('thead', {}, h('tr', {}, ['Depth', 'Subject', 'Validity', 'Kind', 'SHA-256']
+                .concat(withTrust ? ['Trust'] : []).map((c) => h('th', { scope: 'col' }, c)))),
+            tbody));
+    }
+
+    async function submitProbe(ev) {
+        ev.preventDefault();
+        const body = {
+            host: $('probe-host').value.trim(),
+            port: Number($('probe-port').value) || 587,
+            secure: $('probe-secure').value,
+        };
+        const tn = $('probe-tlsname').value.trim();
+        if (tn)
+            body.tls_name = tn;
+        const box = clear($('probe-result'));
+        box.append(h('p', {}, 'Probing ' + body.host + ':' + body.port + '...'));
+        const err = $('probe-error');
+        clear(err);
+        try {
+            const r = await api('POST', '/api/v1/probe', { json: body });
+            clear(box);
+            const rep = r.body;
+            const v = rep.verdict || {};
+            box.append(h('p', { class: v.ok ? 'ok' : 'bad' },
+                h('strong', {}, v.ok ? 'Trusted' : 'Not trusted' + (v.code ? ' (' + v.code + ')' : '')),
+                v.message ? ': ' + v.message : ''));
+            if (v.advice)
+                box.append(h('p', { class: 'advice' }, v.advice));
+            box.append(h('p', { class: 'muted' }, 'Server speaks ' + (rep.speaks || '?') +
+                ((rep.capabilities || []).length ? '; offers ' + rep.capabilities.join(' ') : '')));
+            renderTls(box, rep.tls);
+            renderChain(box, rep.tls && rep.tls.chain, true, suggested(rep.tls));
+        } catch (e) {
+            clear(box);
+            if (!(e instanceof ApiError)) {
+                showError(err, { message: String(e) });
+                return;
+            }
+            showError(err, e);
+            const res = e.body && e.body.result;
+            if (res)
+                renderResult(box, res);
+        }
+    }
+
+    /* ---- config -------------------------------------------------------- */
+
+    async function loadConfig() {
+        await guarded($('config-error'), async () => {
+            const r = await api('GET', '/api/v1/config');
+            $('config-running').textContent = typeof r.body === 'string' ? r.body : JSON.stringify(r.body, null, 2);
+        });
+    }
+
+    async function submitConfig(ev) {
+        ev.preventDefault();
+        const box = clear($('config-result'));
+        await guarded($('config-error'), async () => {
+            const r = await api('POST', '/api/v1/config', { text: $('config-text').value });
+            const s = r.body || {};
+            box.append(h('p', {}, 'Imported: ' +
+                ['environment', 'applets', 'trustpoints', 'certificates']
+                    .map((k) => (s[k] || 0) + ' ' + k).join(', ') + '.'));
+            if ((s.runs_requested || []).length)
+                box.append(h('p', {}, 'Run requested (not executed): ' + s.runs_requested.join(', ')));
+            const w = renderWarnings(s.warnings, 'Import warnings');
+            if (w)
+                box.append(h('h4', {}, 'Warnings'), w);
+            setStatus('Configuration imported.');
+            await loadConfig();
+        });
+    }
+
+    /* ---- mail test ----------------------------------------------------- */
+
+    function renderResult(box, res) {
+        box.append(h('dl', { class: 'kv result' },
+            h('dt', {}, 'Outcome'), h('dd', {}, h('strong', { class: 'klass' }, res.klass || 'error')),
+            h('dt', {}, 'What happened'), h('dd', {}, res.message || ''),
+            res.advice ? [h('dt', {}, 'What to do'), h('dd', { class: 'advice' }, res.advice)] : null,
+            res.reply ? [h('dt', {}, 'Server said'), h('dd', {}, h('code', {},
+                (res.code ? res.code + ' ' : '') + (res.enhanced ? res.enhanced + ' ' : '') + res.reply))] : null,
+            res.recipient ? [h('dt', {}, 'Recipient'), h('dd', {}, res.recipient)] : null));
+    }
+
+    function renderDeliveryTrace(box, trace) {
+        if (!trace)
+            return;
+        if (Array.isArray(trace.dialogue) && trace.dialogue.length) {
+            box.append(h('h4', {}, 'SMTP dialogue'));
+            box.append(h('pre', { class: 'code trace', 'aria-label': 'SMTP dialogue' },
+                trace.dialogue.map((d) => (d.t_ms !== undefined ? String(d.t_ms).padStart(6) + ' ms ' : '') +
+                    (d.dir === 'C' ? 'C: ' : d.dir === 'S' ? 'S: ' : '-- ') + d.line).join('\n')));
+        }
+        if (trace.tls) {
+            box.append(h('h4', {}, 'TLS'));
+            renderTls(box, trace.tls);
+            renderChain(box, trace.tls.chain, false);
+        }
+    }
+
+    async function submitMail(ev) {
+        ev.preventDefault();
+        const body = {
+            port: Number($('mail-port').value) || undefined,
+            secure: $('mail-secure').value,
+            from: $('mail-from').value.trim(),
+            to: $('mail-to').value.trim(),
+            subject: $('mail-subject').value,
+            body: $('mail-body').value,
+        };
+        const opt = { server: 'mail-server', host: 'mail-host', username: 'mail-username',
+            cc: 'mail-cc', tls_name: 'mail-tlsname' };
+        for (const [k, id] of Object.entries(opt)) {
+            const v = $(id).value.trim();
+            if (v)
+                body[k] = v;
+        }
+        if ($('mail-password').value)
+            body.password = $('mail-password').value;
+        if ($('mail-insecure').checked)
+            body.insecure_skip_verify = true;
+        const box = clear($('mail-result'));
+        box.append(h('p', {}, 'Sending...'));
+        const r = await guarded($('mail-error'), () => api('POST', '/api/v1/mail/test', { json: body }));
+        clear(box);
+        if (!r)
+            return;
+        const m = r.body;
+        if (m.delivered)
+            box.append(h('p', { class: 'ok' }, h('strong', {}, 'Delivered'), ': the server accepted the message.'));
+        else
+            box.append(h('p', { class: 'bad' }, h('strong', {}, 'Not delivered')));
+        if (m.result)
+            renderResult(box, m.result);
+        renderDeliveryTrace(box, m.trace);
+    }
+
+    /* ---- wiring -------------------------------------------------------- */
+
+    function init() {
+        $('login-form').addEventListener('submit', async (ev) => {
+            ev.preventDefault();
+            const t = $('token').value.trim();
+            if (!t)
+                return;
+            sessionStorage.setItem(TOKEN_KEY, t);
+            $('token').value = '';
+            /* check the token before showing the pages */
+            try {
+                await api('GET', '/api/v1/version');
+                setStatus('Signed in.');
+                render();
+            } catch (e) {
+                if (e.status !== 401)
+                    setStatus('Could not check the token: ' + e.message);
+            }
+        });
+        $('logout').addEventListener('click', () => signOut());
+        for (const b of document.querySelectorAll('#tabs button')) {
+            b.addEventListener('click', () => {
+                location.hash = b.dataset.page;
+            });
+        }
+        window.addEventListener('hashchange', render);
+        $('env-form').addEventListener('submit', submitEnv);
+        $('applet-form').addEventListener('submit', saveApplet);
+        $('applet-new').addEventListener('click', () => {
+            setEditing(null);
+            $('applet-text').value = '';
+            clear($('applet-result'));
+            clear($('applet-error'));
+        });
+        $('run-form').addEventListener('submit', submitRun);
+        $('tp-form').addEventListener('submit', submitTrustpoint);
+        $('probe-form').addEventListener('submit', submitProbe);
+        $('config-load').addEventListener('click', loadConfig);
+        $('config-form').addEventListener('submit', submitConfig);
+        $('mail-form').addEventListener('submit', submitMail);
+        render();
+    }
+
+    if (document.readyState === 'loading')
+        document.addEventListener('DOMContentLoaded', init);
+    else
+        init();
+})();
