@@ -12,7 +12,10 @@
  * named parameters, positional or keyword. The model stores, per action, the
  * value of each parameter by name (unquoted, unexpanded text; NULL when
  * absent). The JSON form of an action is {"label":..., "action": VERB, PARAM:
- * VALUE...}; the canonical text prints parameters in grammar order, quoting
+ * VALUE...}: integer parameters whose value is a literal number (port,
+ * count, ...) are JSON numbers, flags (nocase, nonewline) are true, all
+ * else strings; eng_action_arg() returns them all as text ("587", "1").
+ * The canonical text prints parameters in grammar order, quoting
  * values that need it. Parameter names (the contract with the interpreter):
  *
  *  mail            server to from cc subject body source-interface
