@@ -138,6 +138,30 @@ pki_cert_sans_json(const struct pki_cert *c)
     return arr;
 }
 
+int
+pki_cert_has_ip(const struct pki_cert *c, const unsigned char *ip,
+    size_t len)
+{
+    struct der           v, seq, g;
+    const unsigned char *p, *end;
+
+    if (c == NULL || (len != 4 && len != 16) ||
+        pki_cert_ext(c, "2.5.29.17", &v, NULL) != 0)
+        return 0;
+    p = v.v;
+    if (der_next(&p, v.v + v.len, &seq) != 0 || seq.tag != 0x30)
+        return 0;
+    p = seq.v;
+    end = seq.v + seq.len;
+    while (p < end && der_next(&p, end, &g) == 0) {
+        /* iPAddress [7] IMPLICIT OCTET STRING: the address in network
+         * order, 4 or 16 bytes (RFC 5280 4.2.1.6) */
+        if (g.tag == 0x87 && g.len == len && memcmp(g.v, ip, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 char *
 pki_cert_sans_str(const struct pki_cert *c)
 {

@@ -118,13 +118,20 @@ enum pki_verify_mode {
 
 /* Prepares a new WOLFSSL for one connection: SNI = sni (a host name; none
  * for IP literals), host name check against verify_name (IP SANs for IP
- * literals), the verify callback that records the chain, and a cached session
- * for session_key ("host:port") if one exists. Returns a new WOLFSSL
- * (wolfSSL_free() by the caller) or NULL with eb set. */
+ * literals, compared as addresses by herald's verify callback), the verify
+ * callback that records the chain, and a cached session if one exists for
+ * session_key ("host:port") with the same SNI, verify_name and verify_mode
+ * (a session is only resumed under the conditions it was verified under;
+ * PKI_VERIFY_NONE never resumes). Returns a new WOLFSSL (wolfSSL_free() by
+ * the caller) or NULL with eb set. */
 struct WOLFSSL *pki_tls_new(struct pki_trust *t, const char *sni,
     const char *verify_name, int verify_mode, const char *session_key,
     struct errbuf *eb);
-/* After a successful handshake: remember the session for session_key. */
+/* After a verified full handshake (PKI_VERIFY_FULL; once TLS 1.3 tickets
+ * have arrived, e.g. after the first read): remember the session under the
+ * key pki_tls_new() composed, with what was verified. A resumed session is
+ * not saved again (the cached one stays); a failed resumption drops it (see
+ * pki_verdict.resume_failed). */
 void pki_tls_save_session(struct pki_trust *t, struct WOLFSSL *ssl,
     const char *session_key);
 
@@ -145,6 +152,9 @@ struct pki_verdict {
     char anchor[128];      /* trustpoint name that anchored, or "" */
     char missing_issuer[256];
     int  insecure;         /* verification was off */
+    int  resume_failed;    /* the handshake that offered a cached session
+                              failed; the session was dropped, and a new
+                              connection does a full handshake: retry once */
 };
 
 /* Fills *v and, when trace is not NULL, adds to the JSON object trace:

@@ -78,6 +78,11 @@ void pki_hex_colon(const unsigned char *p, size_t len, char *out);
 void pki_time_str(time_t t, char *out, size_t sz);
 /* "DNS:a, IP:1.2.3.4" of the subjectAltName extension (new string). */
 char *pki_cert_sans_str(const struct pki_cert *c);
+/* 1 when the subjectAltName extension holds the iPAddress ip (len 4 for
+ * IPv4, 16 for IPv6, network order), else 0. Compares bytes, so "::1" and
+ * "0:0::1" are the same address. */
+int pki_cert_has_ip(const struct pki_cert *c, const unsigned char *ip,
+    size_t len);
 /* New JSON array of "DNS:..", "IP:..", "email:..", "URI:..". */
 struct cJSON *pki_cert_sans_json(const struct pki_cert *c);
 

@@ -286,13 +286,55 @@ classify(int rc, long vr)
     }
 }
 
+/* The presented chain as certs (new, into ch); returns how many. */
+static int
+peer_chain(WOLFSSL *ssl, struct pki_cert **ch)
+{
+    WOLFSSL_X509_CHAIN *pc = ssl != NULL ? wolfSSL_get_peer_chain(ssl) : NULL;
+    int                 n = 0, i, cnt;
+
+    if (pc == NULL)
+        return 0;
+    cnt = wolfSSL_get_chain_count(pc);
+    for (i = 0; i < cnt && n < MAX_CHAIN; i++) {
+        const unsigned char *der = wolfSSL_get_chain_cert(pc, i);
+        int                  len = wolfSSL_get_chain_length(pc, i);
+        if (der != NULL && len > 0 &&
+            pki_cert_from_der(der, (size_t)len, &ch[n], NULL) == 0)
+            n++;
+    }
+    return n;
+}
+
+void
+trust_proof_fill(struct pki_trust *t, WOLFSSL *ssl, const char *name,
+    struct trust_proof *p)
+{
+    struct pki_cert *ch[MAX_CHAIN];
+    struct walk      w;
+    int              n = peer_chain(ssl, ch), i;
+
+    snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
+    chain_walk(t, ch, n, &w);
+    if (w.anchor_tp >= 0)
+        snprintf(p->anchor, sizeof(p->anchor), "%s",
+            t->tps[w.anchor_tp].name);
+    if (n > 0) {
+        snprintf(p->leaf_subject, sizeof(p->leaf_subject), "%s",
+            ch[0]->subject);
+        snprintf(p->leaf_sha256, sizeof(p->leaf_sha256), "%s",
+            ch[0]->sha256);
+    }
+    for (i = 0; i < n; i++)
+        pki_cert_free(ch[i]);
+}
+
 void
 pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
     const char *verify_name, int verify_mode, struct pki_verdict *v,
     struct cJSON *trace)
 {
     struct pki_cert    *ch[MAX_CHAIN];
-    WOLFSSL_X509_CHAIN *pc = NULL;
     struct walk         w;
     int                 n = 0, i, rc = handshake_rc, host_ok = -1;
     long                vr = 0;
@@ -300,7 +342,9 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
     char                date[32];
     const struct pki_cert *top;
     struct trust_vrec      vrec;
-    int                    have_vrec = 0, chain_untrusted;
+    int                    have_vrec = 0, chain_untrusted, resumed = 0;
+    unsigned char          ip[16];
+    size_t                 iplen = 0;
 
     memset(v, 0, sizeof(*v));
     v->insecure = verify_mode == PKI_VERIFY_NONE;
@@ -308,25 +352,36 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
         if (rc == WOLFSSL_FATAL_ERROR)
             rc = wolfSSL_get_error(ssl, rc);
         vr = wolfSSL_get_verify_result(ssl);
-        pc = wolfSSL_get_peer_chain(ssl);
+        resumed = rc == 0 && wolfSSL_session_reused(ssl);
     }
     if (t != NULL && ssl != NULL)
-        have_vrec = trust_vrec_take(t, ssl, &vrec) == 0;
-    if (pc != NULL) {
-        int cnt = wolfSSL_get_chain_count(pc);
-        for (i = 0; i < cnt && n < MAX_CHAIN; i++) {
-            const unsigned char *der = wolfSSL_get_chain_cert(pc, i);
-            int                  len = wolfSSL_get_chain_length(pc, i);
-            if (der != NULL && len > 0 &&
-                pki_cert_from_der(der, (size_t)len, &ch[n], NULL) == 0)
-                n++;
-        }
-    }
+        have_vrec = trust_vrec_get(t, ssl, &vrec) == 0;
+    n = peer_chain(ssl, ch);
     chain_walk(t, ch, n, &w);
     if (n > 0 && verify_name != NULL && verify_name[0] != '\0')
         host_ok = host_matches(ch[0], verify_name);
 
     v->klass = classify(rc, vr);
+    if (!v->insecure && verify_name != NULL) {
+        if (inet_pton(AF_INET, verify_name, ip) == 1)
+            iplen = 4;
+        else if (inet_pton(AF_INET6, verify_name, ip) == 1)
+            iplen = 16;
+    }
+    if (iplen > 0 && v->klass != PKI_EXPIRED &&
+        ((have_vrec && vrec.ip_mismatch) ||
+         (rc == 0 && !resumed && n > 0 &&
+          !pki_cert_has_ip(ch[0], ip, iplen)))) {
+        /* herald's own IP check (verify_cb) failed the handshake; or, as a
+         * second line, the leaf of a finished handshake lacks the IP */
+        v->klass = PKI_HOSTNAME_MISMATCH;
+        host_ok = 0;
+    }
+    if (rc != 0 && have_vrec && vrec.offered) {
+        /* never let a bad or stale cached session fail sends for good */
+        trust_sess_drop(t, vrec.key);
+        v->resume_failed = 1;
+    }
     snprintf(v->code, sizeof(v->code), "%s", pki_verdict_code(v->klass));
     if (w.anchor_tp >= 0)
         snprintf(v->anchor, sizeof(v->anchor), "%s",
@@ -345,10 +400,19 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
                 "import the server's CA as a trustpoint and turn "
                 "verification back on");
             v->anchor[0] = '\0';
-        } else if (ssl != NULL && wolfSSL_session_reused(ssl)) {
+        } else if (resumed) {
+            char at[32] = "an unknown time";
+            if (have_vrec && vrec.offered && vrec.offered_proof.at != 0)
+                pki_time_str(vrec.offered_proof.at, at, sizeof(at));
             fmt(v->message, sizeof(v->message),
-                "resumed a session verified earlier with the same "
-                "trustpoints");
+                "resumed a TLS session: no certificate check runs on "
+                "resumption; the chain and the name '%s' were verified on "
+                "the first connection at %s", verify_name ? verify_name : "",
+                at);
+            if (have_vrec && vrec.offered && vrec.offered_proof.anchor[0])
+                fmt(v->message, sizeof(v->message),
+                    ", anchored at trustpoint '%s'",
+                    vrec.offered_proof.anchor);
         } else if (w.anchor_tp >= 0) {
             fmt(v->message, sizeof(v->message),
                 "the server's certificate '%s' verified for '%s', anchored "
@@ -450,6 +514,14 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
     }
     }
 
+    if (v->resume_failed) {
+        fmt(v->message, sizeof(v->message),
+            " (herald had offered a cached TLS session for resumption; it "
+            "is dropped, and the next connection does a full handshake)");
+        fmt(v->advice, sizeof(v->advice),
+            "%sretry: a new connection does not resume", v->advice[0]
+            ? "; " : "");
+    }
     log_info("pki", "event=tls-verdict code=%s anchor=%s chain_len=%d "
         "leaf_sha256=%s insecure=%d rc=%d", v->code[0] ? v->code : "ok",
         v->anchor[0] ? v->anchor : "-", n, n ? ch[0]->sha256 : "-",
@@ -462,8 +534,28 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
         set_item(trace, "cipher", cJSON_CreateString(
             ssl && wolfSSL_get_cipher_name(ssl) ? wolfSSL_get_cipher_name(ssl)
                                                 : ""));
-        set_item(trace, "resumed",
-            cJSON_CreateBool(ssl && wolfSSL_session_reused(ssl)));
+        set_item(trace, "resumed", cJSON_CreateBool(resumed));
+        if (resumed && have_vrec && vrec.offered) {
+            /* what the full handshake of this session verified */
+            char at[32] = "";
+            o = cJSON_CreateObject();
+            if (vrec.offered_proof.at != 0)
+                pki_time_str(vrec.offered_proof.at, at, sizeof(at));
+            cJSON_AddStringToObject(o, "verified_at", at);
+            cJSON_AddStringToObject(o, "name", vrec.offered_proof.name);
+            cJSON_AddStringToObject(o, "anchor", vrec.offered_proof.anchor);
+            cJSON_AddStringToObject(o, "leaf_subject",
+                vrec.offered_proof.leaf_subject);
+            cJSON_AddStringToObject(o, "leaf_sha256",
+                vrec.offered_proof.leaf_sha256);
+            cJSON_AddStringToObject(o, "note", "resumed: no certificate "
+                "check runs on resumption; verification was done on the "
+                "first connection at verified_at, for the same name, "
+                "trustpoints and verify mode");
+            set_item(trace, "resumed_verification", o);
+        }
+        if (v->resume_failed)
+            set_item(trace, "resume_failed", cJSON_CreateTrue());
         set_item(trace, "chain", chain_json(ch, n));
         if (w.anchor_tp >= 0 && !v->insecure) {
             o = cJSON_CreateObject();
@@ -508,6 +600,12 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
             : v->klass == PKI_OK ? "ok"
             : host_ok == 1 ? "ok"
             : host_ok == 0 ? "mismatch" : "unknown");
+        if (resumed && !v->insecure && have_vrec && vrec.offered &&
+            vrec.offered_proof.at != 0) {
+            char at[32];
+            pki_time_str(vrec.offered_proof.at, at, sizeof(at));
+            cJSON_AddStringToObject(o, "checked_at", at);
+        }
         set_item(trace, "hostname", o);
         if (n > 0)
             set_item(trace, "expires_in_days", cJSON_CreateNumber(
@@ -526,6 +624,8 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
         }
         set_item(trace, "verify_errors", o);
     }
+    if (have_vrec)
+        trust_vrec_done(t, ssl, 1, v->klass != PKI_OK || rc != 0);
     for (i = 0; i < n; i++)
         pki_cert_free(ch[i]);
 }

@@ -858,6 +858,23 @@ smtp_client_new(const struct smtp_params *p, struct cJSON *trace,
     return 0;
 }
 
+/* Forgets a dead connection so that smtp_session_start can begin anew. */
+static void
+smtp_session_reset(struct smtp_client *c)
+{
+    smtp_tls_free(c);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    sec_wipe(c->rbuf, c->rlen);
+    c->rlen = 0;
+    memset(&c->caps, 0, sizeof(c->caps));
+    c->esmtp = 0;
+    c->usable = 0;
+    c->save_session = 0;
+    c->tls_resume_failed = 0;
+}
+
 /* Connect, greeting, EHLO, TLS as asked, EHLO again. */
 static int
 smtp_session_start(struct smtp_client *c, struct smtp_result *res)
@@ -907,7 +924,18 @@ smtp_open(const struct smtp_params *params, struct smtp_client **out,
         "auth=%s%s", (unsigned long long)c->session, c->host, c->port,
         smtp_secure_name(c->secure), c->user ? "yes" : "no",
         c->insecure ? " verify=OFF" : "");
-    if ((rc = smtp_session_start(c, res)) == 0 && c->user != NULL)
+    rc = smtp_session_start(c, res);
+    if (rc != 0 && c->tls_resume_failed) {
+        /* the server declined the cached TLS session and the connection
+         * is gone: the cache entry is dropped, so one fresh connection
+         * does a full handshake. A failed resumption never fails a send. */
+        smtp_trace_note(c, "resuming the cached TLS session failed; "
+            "reconnecting with a full handshake");
+        smtp_session_reset(c);
+        memset(res, 0, sizeof(*res));
+        rc = smtp_session_start(c, res);
+    }
+    if (rc == 0 && c->user != NULL)
         rc = smtp_auth(c, res);
     if (rc != 0) {
         smtp_quit(c);

@@ -100,6 +100,11 @@ struct smtp_client {
     int               save_session; /* remember the TLS session after
                                        the next reply (TLS 1.3 tickets
                                        arrive after the handshake) */
+    int               tls_resume_failed; /* the handshake that offered a
+                                       cached TLS session failed; the
+                                       session is dropped: a new
+                                       connection (full handshake) may
+                                       be tried once */
 };
 
 /* smtp_client.c: the deadline wait for the socket. Returns 0, ERR_TIMEOUT

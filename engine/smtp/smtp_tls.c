@@ -106,8 +106,12 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
         const char *k = smtp_verdict_klass(err == 0 && v.klass == PKI_OK
             ? PKI_HANDSHAKE : v.klass);
 
-        smtp_result_set(res, ERR_TLS, k, v.klass == PKI_UNTRUSTED ||
-            v.klass == PKI_HOSTNAME_MISMATCH || v.klass == PKI_EXPIRED, NULL,
+        /* a failed resumption is not the server's certificate: the cached
+         * session is gone, and a retry does a full handshake */
+        c->tls_resume_failed = v.resume_failed;
+        smtp_result_set(res, ERR_TLS, k, !v.resume_failed &&
+            (v.klass == PKI_UNTRUSTED || v.klass == PKI_HOSTNAME_MISMATCH ||
+             v.klass == PKI_EXPIRED), NULL,
             v.advice[0] ? v.advice : "Check that the server speaks TLS on "
             "this port and supports TLS 1.2 or 1.3.",
             "TLS with %s failed: %s", key, v.message[0] ? v.message

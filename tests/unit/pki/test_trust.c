@@ -78,18 +78,18 @@ struct result {
     int                resumed;
 };
 
-/* One TLS connection to the server as name; on success an HTTP GET, so that
+/* One TLS connection to the server as name, offering (and saving) the
+ * session cached under the caller's key; on success an HTTP GET, so that
  * TLS 1.3 tickets arrive, then the session is saved. */
 static void
-handshake(struct pki_trust *t, int port, const char *name, int mode,
-    struct result *r)
+handshake_key(struct pki_trust *t, int port, const char *name, int mode,
+    const char *key, struct result *r)
 {
     struct errbuf eb = { 0 };
-    char          key[64], buf[4096];
+    char          buf[4096];
     WOLFSSL      *ssl;
     int           fd, ret, rc = 0;
 
-    snprintf(key, sizeof(key), "%s:%d", name, port);
     fd = pkitest_connect(port);
     assert_true(fd >= 0);
     ssl = pki_tls_new(t, name, name, mode, key, &eb);
@@ -111,6 +111,17 @@ handshake(struct pki_trust *t, int port, const char *name, int mode,
     r->resumed = wolfSSL_session_reused(ssl);
     wolfSSL_free(ssl);
     close(fd);
+}
+
+/* The same with the key smtp_tls.c uses, "host:port" of the connection. */
+static void
+handshake(struct pki_trust *t, int port, const char *name, int mode,
+    struct result *r)
+{
+    char key[300];
+
+    snprintf(key, sizeof(key), "%s:%d", name, port);
+    handshake_key(t, port, name, mode, key, r);
 }
 
 /* Starts a server for chain (leaf file + chain-rest file), connects. */
@@ -595,6 +606,157 @@ one_trust_should_serve_concurrent_handshakes(void **state)
     pkitest_server_stop(&srv);
 }
 
+static const char *
+trace_str(cJSON *trace, const char *obj, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItem(obj != NULL
+        ? cJSON_GetObjectItem(trace, obj) : trace, key));
+}
+
+static void
+ipv6_literal_should_be_checked_against_the_ip_sans(void **state)
+{
+    struct tp_spec    s[] = { { "ROOT-A", "root-a.pem", PKI_CHAIN_CONTINUE } };
+    struct pki_trust *t = trust(s, 1, 0), *none = trust(NULL, 0, 0);
+    struct result     r;
+
+    (void)state;
+    /* leaf.pem holds IP:::1 (mkpki.sh); the server listens on 127.0.0.1,
+     * the name checked is what matters. wolfSSL 5.5.4 alone says -322. */
+    run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "::1",
+        PKI_VERIFY_FULL, &r);
+    expect_ok(&r, "ROOT-A");
+    assert_string_equal(trace_str(r.trace, "hostname", "checked"), "::1");
+    result_free(&r);
+    /* the address, not its spelling */
+    run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "0:0:0:0:0:0:0:1",
+        PKI_VERIFY_FULL, &r);
+    expect_ok(&r, "ROOT-A");
+    result_free(&r);
+    run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "::2",
+        PKI_VERIFY_FULL, &r);
+    assert_int_equal(r.v.klass, PKI_HOSTNAME_MISMATCH);
+    assert_string_equal(r.v.code, "hostname_mismatch");
+    assert_non_null(strstr(r.v.message, "not valid for '::2'"));
+    assert_non_null(strstr(r.v.message, "IP:::1"));
+    assert_string_equal(trace_str(r.trace, "hostname", "result"),
+        "mismatch");
+    {   /* the verify callback's own IP check is in the trace */
+        cJSON *e, *errs = cJSON_GetObjectItem(r.trace, "verify_errors");
+        int    seen = 0;
+        cJSON_ArrayForEach(e, errs)
+            seen |= cJSON_GetNumberValue(cJSON_GetObjectItem(e, "error"))
+                == 64;
+        assert_true(seen);
+    }
+    result_free(&r);
+    /* an IPv4 address in an IPv6 SAN's place is not the same address */
+    run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "::ffff:127.0.0.2",
+        PKI_VERIFY_FULL, &r);
+    assert_int_equal(r.v.klass, PKI_HOSTNAME_MISMATCH);
+    result_free(&r);
+    /* a wrong address on an untrusted chain: both are told */
+    run_case(none, "leaf.pem", "rest-full.pem", "leaf.key", "::2",
+        PKI_VERIFY_FULL, &r);
+    assert_int_equal(r.v.klass, PKI_HOSTNAME_MISMATCH);
+    assert_non_null(strstr(r.v.message, "which no trustpoint holds"));
+    assert_true(r.v.missing_issuer[0] != '\0');
+    result_free(&r);
+    pki_trust_unref(none);
+    pki_trust_unref(t);
+}
+
+static void
+cached_session_should_not_skip_the_check_of_another_name(void **state)
+{
+    struct tp_spec        s[] = { { "ROOT-A", "root-a.pem",
+        PKI_CHAIN_CONTINUE } };
+    struct pki_trust     *t = trust(s, 1, 0);
+    struct pkitest_server srv;
+    struct result         r;
+    const char           *vers[] = { "-tls1_2", "-tls1_3" };
+    char                  key[64];
+    size_t                i;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        if (pkitest_server_start(&srv, "leaf.pem", "rest-full.pem",
+                "leaf.key", vers[i]) != 0) {
+            pkitest_server_stop(&srv);
+            fail_msg("openssl s_server did not start");
+        }
+        /* one key for the server, as smtp_tls.c gives "host:port" */
+        snprintf(key, sizeof(key), "server-%zu:%d", i, srv.port);
+        handshake_key(t, srv.port, "localhost", PKI_VERIFY_FULL, key, &r);
+        expect_ok(&r, "ROOT-A");
+        assert_false(r.resumed);
+        result_free(&r);
+        /* Another name for the same server must be checked, not resumed
+         * from the session verified for "localhost". */
+        handshake_key(t, srv.port, "mail.example.test", PKI_VERIFY_FULL,
+            key, &r);
+        if (r.resumed || r.v.klass != PKI_HOSTNAME_MISMATCH)
+            fail_msg("%s: resumed=%d class=%s: %s", vers[i], r.resumed,
+                r.v.code, r.v.message);
+        result_free(&r);
+        /* Unverified connections neither use nor feed the cache. */
+        handshake_key(t, srv.port, "localhost", PKI_VERIFY_NONE, key, &r);
+        assert_int_equal(r.v.klass, PKI_OK);
+        assert_false(r.resumed);
+        result_free(&r);
+        /* The name verified before resumes, and the trace says when and
+         * against what the verification was done. */
+        handshake_key(t, srv.port, "localhost", PKI_VERIFY_FULL, key, &r);
+        assert_int_equal(r.v.klass, PKI_OK);
+        if (!r.resumed)
+            fail_msg("%s: the same name did not resume", vers[i]);
+        assert_non_null(strstr(r.v.message, "verified on the first "
+            "connection at 20"));
+        assert_non_null(strstr(r.v.message, "'localhost'"));
+        assert_non_null(strstr(r.v.message, "trustpoint 'ROOT-A'"));
+        assert_string_equal(trace_str(r.trace, "resumed_verification",
+            "name"), "localhost");
+        assert_string_equal(trace_str(r.trace, "resumed_verification",
+            "anchor"), "ROOT-A");
+        assert_int_equal(strlen(trace_str(r.trace, "resumed_verification",
+            "verified_at")), 20); /* 2026-01-02T03:04:05Z */
+        assert_non_null(trace_str(r.trace, "hostname", "checked_at"));
+        result_free(&r);
+        pkitest_server_stop(&srv);
+    }
+    pki_trust_unref(t);
+}
+
+static void
+consecutive_resumptions_should_all_succeed(void **state)
+{
+    struct tp_spec        s[] = { { "ROOT-A", "root-a.pem",
+        PKI_CHAIN_CONTINUE } };
+    struct pki_trust     *t = trust(s, 1, 0);
+    struct pkitest_server srv;
+    struct result         r;
+    int                   i, resumed = 0;
+
+    (void)state;
+    /* A resumed TLS 1.3 session re-saved by wolfSSL 5.5.4 made the next
+     * resumption fail ("binder does not verify"). */
+    if (pkitest_server_start(&srv, "leaf.pem", "rest-full.pem", "leaf.key",
+            "-tls1_3") != 0) {
+        pkitest_server_stop(&srv);
+        fail_msg("openssl s_server did not start");
+    }
+    for (i = 0; i < 5; i++) {
+        handshake(t, srv.port, "localhost", PKI_VERIFY_FULL, &r);
+        if (r.v.klass != PKI_OK)
+            fail_msg("connection %d: %s: %s", i + 1, r.v.code, r.v.message);
+        resumed += r.resumed;
+        result_free(&r);
+    }
+    assert_int_equal(resumed, 4);
+    pkitest_server_stop(&srv);
+    pki_trust_unref(t);
+}
+
 int
 main(void)
 {
@@ -617,6 +779,10 @@ main(void)
         cmocka_unit_test(verify_none_should_connect_and_say_insecure),
         cmocka_unit_test(rebuilding_the_trust_should_drop_cached_sessions),
         cmocka_unit_test(one_trust_should_serve_concurrent_handshakes),
+        cmocka_unit_test(ipv6_literal_should_be_checked_against_the_ip_sans),
+        cmocka_unit_test(
+            cached_session_should_not_skip_the_check_of_another_name),
+        cmocka_unit_test(consecutive_resumptions_should_all_succeed),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -247,6 +247,7 @@ out:
     }
     wolfSSL_CTX_free(ctx);
     close(io.fd);
+    pki_thread_cleanup(); /* wolfSSL's per-thread ECC cache */
     return NULL;
 }
 
@@ -541,6 +542,47 @@ probe_of_an_untrusted_server_should_still_report_with_a_bad_verdict(
     pki_trust_unref(t);
 }
 
+static void
+ip_literal_names_should_be_checked_against_the_ip_sans(void **state)
+{
+    /* the leaf names DNS:localhost, IP:127.0.0.1, IP:::1 (mkpki.sh) */
+    const char        *ok[] = { "127.0.0.1", "::1" };
+    const char        *bad[] = { "127.0.0.2", "::2" };
+    struct pki_trust  *t = trust_of("root-a.pem", PKI_CHAIN_CONTINUE);
+    struct smtp_result res;
+    size_t             i;
+    int                rc;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        struct tls_fake fk = { .chain = "chain-full.pem",
+            .key = "chain-full.key" };
+
+        rc = run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, ok[i], NULL,
+            &res);
+        if (rc != 0)
+            fail_msg("%s: %s: %s", ok[i], res.klass, res.message);
+        assert_true(fk.ehlo_after_tls);
+    }
+    for (i = 0; i < 2; i++) {
+        struct tls_fake fk = { .chain = "chain-full.pem",
+            .key = "chain-full.key" };
+        char            want[64];
+
+        assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL,
+            bad[i], NULL, &res), ERR_TLS);
+        assert_string_equal(res.klass, "hostname_mismatch");
+        assert_int_equal(res.permanent, 1);
+        snprintf(want, sizeof(want), "not valid for '%s'", bad[i]);
+        if (strstr(res.message, want) == NULL ||
+            strstr(res.message, "IP:::1") == NULL)
+            fail_msg("message does not name the address and the SANs: %s",
+                res.message);
+        assert_false(fk.ehlo_after_tls);
+    }
+    pki_trust_unref(t);
+}
+
 int
 main(void)
 {
@@ -558,6 +600,8 @@ main(void)
             probe_should_report_capabilities_chain_and_a_good_verdict),
         cmocka_unit_test(
             probe_of_an_untrusted_server_should_still_report_with_a_bad_verdict),
+        cmocka_unit_test(
+            ip_literal_names_should_be_checked_against_the_ip_sans),
     };
 
     log_set_level(LOG_ERR);
