@@ -116,7 +116,8 @@ applet_fmt_num(double d, char *out, size_t outlen)
 {
     int prec;
 
-    if (d == (double)(long long)d && d > -1e15 && d < 1e15) {
+    /* range first: converting an out-of-range double is undefined */
+    if (d > -1e15 && d < 1e15 && d == (double)(long long)d) {
         snprintf(out, outlen, "%lld", (long long)d);
         return;
     }

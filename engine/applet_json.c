@@ -430,6 +430,34 @@ out:
     return rc;
 }
 
+/*
+ * Applets are stored as their canonical text, so a JSON applet is accepted
+ * only if that text parses back: this holds JSON input to exactly the rules
+ * of the text parser (control characters, label and tag syntax, number
+ * ranges) instead of a second, drifting copy of them.
+ */
+static int
+applet_json_printable(const struct eng_applet *a, struct errbuf *eb)
+{
+    struct eng_applet *back = NULL;
+    struct errbuf      pe = { 0 };
+    char              *text;
+    int                rc;
+
+    if ((text = eng_applet_to_text(a)) == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    rc = eng_applet_parse(text, strlen(text), 1, &back, &pe);
+    free(text);
+    eng_applet_free(back);
+    if (rc == 0)
+        return 0;
+    if (rc == ERR_NOMEM)
+        return err_set(eb, rc, "nomem", "out of memory");
+    return err_field(eb, ERR_INVAL, "", "invalid_field",
+        "this applet cannot be written as EEM text (a value holds a control "
+        "character or a name is not valid there): %s", pe.msg);
+}
+
 int
 eng_applet_from_json(const struct cJSON *j, const char *name,
     struct eng_applet **out, struct errbuf *eb)
@@ -537,6 +565,8 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
         rc = ferr(eb, rc, field, "%s", msg);
         goto out;
     }
+    if ((rc = applet_json_printable(a, eb)) != 0)
+        goto out;
     *out = a;
     return 0;
 out:

@@ -409,12 +409,14 @@ int
 pki_cert_ext(const struct pki_cert *c, const char *oid, struct der *val,
     int *critical)
 {
-    const unsigned char *p = c->exts.v, *end = c->exts.v + c->exts.len;
+    const unsigned char *p, *end;
     struct der           ext, id, el;
     char                 buf[64];
 
-    if (c->exts.len == 0)
+    if (c->exts.len == 0 || c->exts.v == NULL) /* v1: no extensions */
         return -1;
+    p = c->exts.v;
+    end = c->exts.v + c->exts.len;
     while (p < end) {
         const unsigned char *q;
         if (der_next(&p, end, &ext) != 0 || ext.tag != 0x30)

@@ -46,6 +46,14 @@ smtp_enhanced_len(const char *s, size_t len, int klass)
     return i;
 }
 
+/* How much of a reply line an error message quotes: lines come with a
+ * length and are not NUL-terminated. */
+static int
+smtp_show(size_t len)
+{
+    return len < 40 ? (int)len : 40;
+}
+
 int
 smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
     struct errbuf *eb)
@@ -61,22 +69,22 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
     for (int i = 0; i < 3; i++)
         if (!isdigit((unsigned char)line[i]))
             return err_set(eb, ERR_PROTO, "bad_reply",
-                "malformed SMTP reply line \"%.40s\": it does not start with "
-                "a 3-digit code", line);
+                "malformed SMTP reply line \"%.*s\": it does not start with "
+                "a 3-digit code", smtp_show(len), line);
     code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
     if (line[0] < '2' || line[0] > '5')
         return err_set(eb, ERR_PROTO, "bad_reply",
-            "malformed SMTP reply line \"%.40s\": code %d is outside 2xx-5xx",
-            line, code);
+            "malformed SMTP reply line \"%.*s\": code %d is outside 2xx-5xx",
+            smtp_show(len), line, code);
     if (len > 3 && line[3] != ' ' && line[3] != '-')
         return err_set(eb, ERR_PROTO, "bad_reply",
-            "malformed SMTP reply line \"%.40s\": the code must be followed "
-            "by a space or '-'", line);
+            "malformed SMTP reply line \"%.*s\": the code must be followed "
+            "by a space or '-'", smtp_show(len), line);
     for (size_t i = 0; i < len; i++)
         if (line[i] == '\0' || line[i] == '\r' || line[i] == '\n')
             return err_set(eb, ERR_PROTO, "bad_reply",
-                "malformed SMTP reply line \"%.40s\": NUL, CR or LF inside "
-                "the line", line);
+                "malformed SMTP reply line \"%.*s\": NUL, CR or LF inside "
+                "the line", smtp_show(len), line);
     if (r->nlines > 0 && r->pending != code)
         return err_set(eb, ERR_PROTO, "bad_reply",
             "malformed SMTP reply: line %zu has code %d but the reply started "
