@@ -23,6 +23,7 @@
 
 #include "common/buf.h"
 #include "engine/applet_int.h"
+#include "engine/cron.h"
 
 /* ---- names and small helpers ----------------------------------------- */
 
@@ -960,31 +961,13 @@ ev_kw_list(unsigned mask, char *out, size_t outlen)
 static int
 check_cron(const char *s, char *msg, size_t msglen)
 {
-    int         fields = 0, inword = 0;
-    const char *p;
+    struct eng_cron c;
+    struct errbuf   eb = { 0 };
 
-    for (p = s; *p != '\0'; p++) {
-        if (*p == ' ' || *p == '\t') {
-            inword = 0;
-            continue;
-        }
-        if (!((*p >= '0' && *p <= '9') || *p == '*' || *p == '/' ||
-            *p == ',' || *p == '-' || (*p >= 'a' && *p <= 'z') ||
-            (*p >= 'A' && *p <= 'Z'))) {
-            snprintf(msg, msglen, "invalid character '%c' in cron-entry "
-                "\"%s\"", *p, s);
-            return ERR_INVAL;
-        }
-        if (!inword)
-            fields++;
-        inword = 1;
-    }
-    if (fields != 5) {
-        snprintf(msg, msglen, "expected cron-entry with 5 fields \"minute "
-            "hour day-of-month month day-of-week\", got \"%s\"", s);
-        return ERR_INVAL;
-    }
-    return 0;
+    if (eng_cron_parse(s, &c, &eb) == 0)
+        return 0;
+    snprintf(msg, msglen, "%s", eb.msg);
+    return ERR_INVAL;
 }
 
 int

@@ -289,7 +289,8 @@ interp_sleep(struct interp_ctx *c, double secs)
     struct timespec ts;
 
     for (;;) {
-        if (c->env->cancel != NULL && *c->env->cancel) {
+        if (c->env->cancel != NULL &&
+            __atomic_load_n(c->env->cancel, __ATOMIC_RELAXED)) {
             c->out->status = ENG_RUN_CANCELLED;
             return ERR_TIMEOUT;
         }
@@ -1436,7 +1437,8 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
     for (c.pc = 0; c.pc < c.nactions;) {
         const char *label = label_of(&c, c.pc);
 
-        if (c.env->cancel != NULL && *c.env->cancel) {
+        if (c.env->cancel != NULL &&
+            __atomic_load_n(c.env->cancel, __ATOMIC_RELAXED)) {
             run_fail(&c, ENG_RUN_CANCELLED, label, "cancelled",
                 "the run was cancelled");
             break;

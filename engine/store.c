@@ -25,7 +25,6 @@
 #include "common/log.h"
 #include "common/sec.h"
 #include "engine/runtime_int.h"
-#include "engine/runtime_int.h"
 
 /* ---- schema ------------------------------------------------------------ */
 
@@ -483,7 +482,8 @@ eng_store_rollback(struct eng_store *st)
 
 /* ---- generic record helpers --------------------------------------------- */
 
-/* Runs a one-statement write bound by the caller's binder. */
+/* DELETE ... WHERE name = ?1 in a write; ERR_NOTFOUND naming what (e.g.
+ * "applet X does not exist") when no row went; bump_trust: a trust change. */
 static int
 store_del_by_name(struct eng_store *st, const char *sql, const char *name,
     const char *what, int bump_trust, struct errbuf *eb)

@@ -63,6 +63,14 @@ usage(FILE *f)
         "HERALD_ADMIN_TOKEN gives it\n"
         "                          directly; default DATA_DIR/admin.token,\n"
         "                          created on first start\n"
+        "  --workers N             applet worker threads [HERALD_WORKERS]\n"
+        "                          (default: number of cores); queue size\n"
+        "                          [HERALD_QUEUE_SIZE] (default 1024)\n"
+        "  --syslog-listen A:P     receive syslog on UDP+TCP A:P\n"
+        "                          [HERALD_SYSLOG_LISTEN] (default off)\n"
+        "  mail outbox: HERALD_MAIL_WAIT=queue|delivery (default queue),\n"
+        "  HERALD_MAIL_LIFETIME secs (86400); run history:\n"
+        "  HERALD_RUN_RETENTION_DAYS (30)\n"
         "\n"
         "health: GET /healthz of the server at --listen / HERALD_LISTEN\n"
         "(0.0.0.0 and :: mean loopback); exit 0 if it answers ok, else 1.\n"
@@ -114,7 +122,7 @@ static int
 serve(int argc, char **argv)
 {
     enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
-        O_LOG, O_WEB, O_TOKFILE, O_HELP };
+        O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "data-dir", required_argument, NULL, O_DATA },
@@ -126,6 +134,8 @@ serve(int argc, char **argv)
         { "web-dir", required_argument, NULL, O_WEB },
         { "admin-token-file", required_argument, NULL, O_TOKFILE },
         { "help", no_argument, NULL, O_HELP },
+        { "workers", required_argument, NULL, O_WORKERS },
+        { "syslog-listen", required_argument, NULL, O_SYSLOG },
         { NULL, 0, NULL, 0 },
     };
     const char *v_listen = getenv("HERALD_LISTEN");
@@ -160,6 +170,8 @@ serve(int argc, char **argv)
         case O_WEB: v_web = optarg; break;
         case O_TOKFILE: v_tokfile = optarg; v_token = NULL; break;
         case O_HELP: usage(stdout); return 0;
+        case O_WORKERS: setenv("HERALD_WORKERS", optarg, 1); break;
+        case O_SYSLOG: setenv("HERALD_SYSLOG_LISTEN", optarg, 1); break;
         case ':':
             return bad("option '%s' needs a value%s", argv[optind - 1], "");
         default:
@@ -237,10 +249,17 @@ serve(int argc, char **argv)
         pki_cleanup();
         return 1;
     }
-    /* later: start the execution runtime (worker pool, triggers) here and
-     * keep it in s->runtime */
+    /* the execution runtime (worker pool, triggers, outbox) in
+     * s->runtime; it takes runs as soon as the HTTP side is up */
+    if (srv_runtime_start(s, &eb) != 0) {
+        fprintf(stderr, "herald: %s\n", eb.msg);
+        srv_free(s);
+        pki_cleanup();
+        return 1;
+    }
     if (srv_start(s, &eb) != 0) {
         fprintf(stderr, "herald: %s\n", eb.msg);
+        srv_runtime_free(s);
         srv_free(s);
         pki_cleanup();
         return 1;
@@ -259,7 +278,9 @@ serve(int argc, char **argv)
      * let running applets finish or cancel them at maxrun, flush the
      * outbox state) -- hook it in here, between srv_stop and srv_free;
      * (3) close the store. */
+    srv_runtime_drain(s, 20.0); /* new triggers get 429 meanwhile */
     srv_stop(s);
+    srv_runtime_free(s);
     srv_free(s);
     pki_cleanup();
     log_info("main", "event=stopped");

@@ -51,4 +51,16 @@ int  srv_start(struct srv *s, struct errbuf *eb);
 void srv_stop(struct srv *s);
 void srv_free(struct srv *s); /* NULL is a no-op */
 
+/* The execution runtime (engine/runtime.h; server/routes_runs.c): start it
+ * after srv_new() (reads HERALD_WORKERS, HERALD_QUEUE_SIZE,
+ * HERALD_SYSLOG_LISTEN, HERALD_MAIL_WAIT, ...); on SIGTERM drain it (stop
+ * triggers, finish in-flight runs for up to timeout_s), then srv_stop(),
+ * then srv_runtime_free() before srv_free(). Errors: as
+ * eng_runtime_new/eng_runtime_start. */
+int  srv_runtime_start(struct srv *s, struct errbuf *eb);
+void srv_runtime_drain(struct srv *s, double timeout_s);
+void srv_runtime_free(struct srv *s);
+/* Re-registers applet events after an applet or variable changed. */
+void srv_runtime_applets_changed(struct srv *s);
+
 #endif

@@ -175,6 +175,14 @@ void srv_h_config_get(struct srv_req *, struct srv_resp *);
 void srv_h_config_post(struct srv_req *, struct srv_resp *);
 void srv_h_probe(struct srv_req *, struct srv_resp *);
 void srv_h_mail_test(struct srv_req *, struct srv_resp *);
+/* execution (routes_runs.c, routes_hooks.c) */
+void srv_h_applet_run(struct srv_req *, struct srv_resp *);
+void srv_h_applet_webhook(struct srv_req *, struct srv_resp *);
+void srv_h_hook(struct srv_req *, struct srv_resp *);
+void srv_h_runs_list(struct srv_req *, struct srv_resp *);
+void srv_h_run_get(struct srv_req *, struct srv_resp *);
+void srv_h_outbox_list(struct srv_req *, struct srv_resp *);
+void srv_h_outbox_resend(struct srv_req *, struct srv_resp *);
 
 /* Trustpoint record -> API JSON (routes_trustpoints.c). */
 struct cJSON *srv_tp_json(const struct eng_tp_rec *r);

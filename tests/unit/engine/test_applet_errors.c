@@ -111,8 +111,10 @@ static const struct bad bad[] = {
     { H " event timer watchdog time 0\n", ERR_INVAL, 2, 28,
         "line 2, column 28: expected \"time\" above 0, got \"0\"" },
     { H " event timer cron cron-entry \"0 8 * *\"\n", ERR_INVAL, 2, 30,
-        "line 2, column 30: expected cron-entry with 5 fields \"minute hour "
-        "day-of-month month day-of-week\", got \"0 8 * *\"" },
+        "line 2, column 30: cron entry \"0 8 * *\" has 4 fields; expected 5 "
+        "(minute hour day-of-month month day-of-week)" },
+    { H " event timer cron cron-entry \"61 8 * * *\"\n", ERR_INVAL, 2, 30,
+        "line 2, column 30: cron minute field \"61\": value out of range 0-59" },
     { H " event none sync yes\n", ERR_INVAL, 2, 13,
         "line 2, column 13: unknown keyword \"sync\" for event none; "
         "expected maxrun or ratelimit" },

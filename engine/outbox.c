@@ -1,0 +1,894 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/outbox.c: the durable mail queue between the mail action and the
+ * SMTP servers.
+ *
+ * The mail action commits the whole request (password included: it must be
+ * sent later; it is kept only in this table and dropped once the message is
+ * sent) with synchronous=FULL before the action returns. Sender threads
+ * claim due messages (queued -> sending), keep one SMTP session open per
+ * server and send several messages over it, and then mark each message
+ * sent, queued again with exponential backoff and jitter (temporary
+ * failure), or dead (permanent failure, or the lifetime is over). A
+ * message left "sending" by a crash is queued again on start (delivery is
+ * at least once). Dead messages can be listed and re-sent.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "common/sec.h"
+#include "engine/mail.h"
+#include "engine/runtime_int.h"
+
+struct eng_outbox {
+    struct eng_rdb             *db;
+    struct eng_outbox_transport t;
+    struct eng_outbox_opts      o;
+    pthread_mutex_t             mu;
+    pthread_cond_t              cv;
+    int                         stop;
+    unsigned                    nthreads;
+    pthread_t                  *threads;
+    atomic_llong                sent, deferred, dead;
+    atomic_uint                 seq;
+};
+
+/* One loaded message: the request JSON and a borrowed view of it. */
+struct ob_msg {
+    long long           id;
+    long long           run_id;
+    unsigned            attempts;
+    long long           expires_ms;
+    char               *skey;
+    cJSON              *json;
+    struct eng_mail_req req;
+};
+
+/* A sender's open session. */
+struct ob_sess {
+    void  *h;
+    char  *skey;
+    double last_used;
+};
+
+double
+eng_outbox_backoff(unsigned attempt, double base, double max,
+    double jitter01)
+{
+    double   d = base;
+    unsigned i;
+
+    for (i = 1; i < attempt && d < max; i++)
+        d *= 2;
+    if (d > max)
+        d = max;
+    if (jitter01 < 0)
+        jitter01 = 0;
+    if (jitter01 >= 1)
+        jitter01 = 0.999999;
+    return d * (0.8 + 0.4 * jitter01);
+}
+
+/* ---- request <-> JSON -------------------------------------------------- */
+
+static void
+js_add(cJSON *o, const char *k, const char *v)
+{
+    if (v != NULL)
+        cJSON_AddStringToObject(o, k, v);
+}
+
+static char *
+ob_req_json(const struct eng_mail_req *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    char  *s;
+
+    if (o == NULL)
+        return NULL;
+    js_add(o, "server", r->server);
+    js_add(o, "host", r->host);
+    js_add(o, "username", r->username);
+    js_add(o, "password", r->password);
+    if (r->port)
+        cJSON_AddNumberToObject(o, "port", r->port);
+    js_add(o, "secure", r->secure);
+    js_add(o, "to", r->to);
+    js_add(o, "cc", r->cc);
+    js_add(o, "from", r->from);
+    js_add(o, "subject", r->subject);
+    js_add(o, "body", r->body);
+    js_add(o, "tls_name", r->tls_name);
+    if (r->insecure_skip_verify)
+        cJSON_AddTrueToObject(o, "insecure_skip_verify");
+    if (r->allow_plain_auth)
+        cJSON_AddTrueToObject(o, "allow_plain_auth");
+    js_add(o, "source_address", r->source_address);
+    js_add(o, "source_interface", r->source_interface);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static const char *
+js_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void
+ob_req_view(const cJSON *o, struct eng_mail_req *r)
+{
+    const cJSON *v;
+
+    memset(r, 0, sizeof(*r));
+    r->server = js_str(o, "server");
+    r->host = js_str(o, "host");
+    r->username = js_str(o, "username");
+    r->password = js_str(o, "password");
+    v = cJSON_GetObjectItemCaseSensitive(o, "port");
+    r->port = cJSON_IsNumber(v) ? (unsigned)v->valuedouble : 0;
+    r->secure = js_str(o, "secure");
+    r->to = js_str(o, "to");
+    r->cc = js_str(o, "cc");
+    r->from = js_str(o, "from");
+    r->subject = js_str(o, "subject");
+    r->body = js_str(o, "body");
+    r->tls_name = js_str(o, "tls_name");
+    r->insecure_skip_verify =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+            "insecure_skip_verify"));
+    r->allow_plain_auth =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+            "allow_plain_auth"));
+    r->source_address = js_str(o, "source_address");
+    r->source_interface = js_str(o, "source_interface");
+}
+
+/* Session key: everything that decides the SMTP session, password aside. */
+static char *
+ob_skey(const struct eng_mail_req *r)
+{
+    char *m = eng_mask_server(r->server), *k;
+    int   n;
+
+    n = asprintf(&k, "%s|%s|%u|%s|%s|%s|%d|%d|%s|%s", m ? m : "",
+        r->host ? r->host : "", r->port, r->secure ? r->secure : "",
+        r->username ? r->username : "", r->tls_name ? r->tls_name : "",
+        r->insecure_skip_verify, r->allow_plain_auth,
+        r->source_address ? r->source_address : "",
+        r->source_interface ? r->source_interface : "");
+    free(m);
+    return n < 0 ? NULL : k;
+}
+
+static void
+ob_msg_free(struct ob_msg *m)
+{
+    if (m == NULL)
+        return;
+    if (m->json != NULL) {
+        cJSON *pw = cJSON_GetObjectItemCaseSensitive(m->json, "password");
+
+        if (cJSON_IsString(pw))
+            sec_wipe(pw->valuestring, strlen(pw->valuestring));
+        cJSON_Delete(m->json);
+    }
+    free(m->skey);
+    free(m);
+}
+
+/* ---- database ---------------------------------------------------------- */
+
+static int
+ob_exec(struct eng_outbox *ob, const char *sql)
+{
+    return sqlite3_exec(ob->db->db, sql, NULL, NULL, NULL) == SQLITE_OK
+        ? 0 : ERR_DB;
+}
+
+int
+eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
+    const struct eng_mail_req *req, int hold, long long *id,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    char         *js = ob_req_json(req), *skey = ob_skey(req);
+    long long     now = eng_now_ms();
+    int           rc = 0;
+
+    if (js == NULL || skey == NULL) {
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(ob->db->mu);
+    ob_exec(ob, "PRAGMA synchronous=FULL");
+    if (sqlite3_prepare_v2(ob->db->db, "INSERT INTO outbox (run_id, applet,"
+            " state, skey, req, created_ms, next_ms, expires_ms, updated_ms)"
+            " VALUES (?,?,?,?,?,?,?,?,?)", -1, &st, NULL)
+        != SQLITE_OK) {
+        rc = err_set(eb, ERR_DB, "db_error", "cannot queue the message: %s",
+            sqlite3_errmsg(ob->db->db));
+    } else {
+        if (run_id > 0)
+            sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_text(st, 2, applet, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, hold ? "sending" : "queued", -1,
+            SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, skey, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, js, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, now);
+        sqlite3_bind_int64(st, 7, now);
+        sqlite3_bind_int64(st, 8, now + (long long)(ob->o.lifetime * 1000));
+        sqlite3_bind_int64(st, 9, now);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = err_set(eb, ERR_DB, "db_error",
+                "cannot queue the message: %s", sqlite3_errmsg(ob->db->db));
+        else if (id != NULL)
+            *id = sqlite3_last_insert_rowid(ob->db->db);
+        sqlite3_finalize(st);
+    }
+    ob_exec(ob, "PRAGMA synchronous=NORMAL");
+    pthread_mutex_unlock(ob->db->mu);
+    if (rc == 0 && !hold) {
+        pthread_mutex_lock(&ob->mu);
+        pthread_cond_broadcast(&ob->cv);
+        pthread_mutex_unlock(&ob->mu);
+    }
+out:
+    if (js != NULL)
+        sec_wipe(js, strlen(js));
+    free(js);
+    free(skey);
+    return rc;
+}
+
+/* Claims message id (queued -> sending) and loads it; NULL if someone else
+ * has it or it is gone. held: the caller put it as "sending" itself. */
+static struct ob_msg *
+ob_claim(struct eng_outbox *ob, long long id, int held)
+{
+    sqlite3_stmt  *st = NULL;
+    struct ob_msg *m = NULL;
+    int            claimed = 0;
+
+    pthread_mutex_lock(ob->db->mu);
+    if (sqlite3_prepare_v2(ob->db->db, held
+            ? "UPDATE outbox SET updated_ms=? WHERE id=? AND"
+              " state IN ('queued','sending')"
+            : "UPDATE outbox SET state='sending',"
+              " updated_ms=? WHERE id=? AND state='queued'", -1, &st, NULL)
+        == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, eng_now_ms());
+        sqlite3_bind_int64(st, 2, id);
+        claimed = sqlite3_step(st) == SQLITE_DONE
+            && sqlite3_changes(ob->db->db) == 1;
+        sqlite3_finalize(st);
+    }
+    if (claimed && sqlite3_prepare_v2(ob->db->db, "SELECT run_id, attempts,"
+            " expires_ms, skey, req FROM outbox WHERE id=?", -1, &st, NULL)
+        == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW
+            && (m = calloc(1, sizeof(*m))) != NULL) {
+            m->id = id;
+            m->run_id = sqlite3_column_int64(st, 0);
+            m->attempts = (unsigned)sqlite3_column_int(st, 1);
+            m->expires_ms = sqlite3_column_int64(st, 2);
+            m->skey = strdup((const char *)sqlite3_column_text(st, 3));
+            m->json = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+            if (m->json == NULL || m->skey == NULL) {
+                ob_msg_free(m);
+                m = NULL;
+            } else {
+                ob_req_view(m->json, &m->req);
+            }
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(ob->db->mu);
+    return m;
+}
+
+/* The request without its secrets (password field removed, password in
+ * the server string masked), for a message that no longer needs them. */
+static char *
+ob_scrub(const cJSON *req)
+{
+    cJSON      *c = cJSON_Duplicate(req, 1);
+    const char *srv;
+    char       *m, *s;
+
+    if (c == NULL)
+        return NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "password");
+    if ((srv = js_str(c, "server")) != NULL
+        && (m = eng_mask_server(srv)) != NULL) {
+        cJSON_ReplaceItemInObjectCaseSensitive(c, "server",
+            cJSON_CreateString(m));
+        free(m);
+    }
+    s = cJSON_PrintUnformatted(c);
+    cJSON_Delete(c);
+    return s;
+}
+
+/* Records the outcome of an attempt. Returns the new state name. */
+static const char *
+ob_record(struct eng_outbox *ob, struct ob_msg *m, int ok,
+    const struct smtp_result *res)
+{
+    sqlite3_stmt *st = NULL;
+    long long     now = eng_now_ms(), next = now;
+    unsigned      att = m->attempts + 1;
+    const char   *state;
+    char         *scrubbed = NULL;
+    double        jit;
+
+    if (ok) {
+        state = "sent";
+        scrubbed = ob_scrub(m->json);
+    } else if (res->permanent) {
+        state = "dead";
+    } else {
+        jit = (double)((atomic_fetch_add(&ob->seq, 1) * 2654435761u
+                  + (unsigned)m->id * 40503u + (unsigned)now) % 1000u)
+            / 1000.0;
+        next = now + (long long)(1000 * eng_outbox_backoff(att,
+            ob->o.base_delay, ob->o.max_delay, jit));
+        state = next > m->expires_ms ? "dead" : "queued";
+    }
+    pthread_mutex_lock(ob->db->mu);
+    if (sqlite3_prepare_v2(ob->db->db, ok
+            ? "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
+              " last_klass=NULL, last_code=?, last_message=?,"
+              " last_permanent=0, sent_ms=?, updated_ms=?,"
+              " req=coalesce(?, req) WHERE id=?"
+            : "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
+              " last_klass=?, last_code=?, last_message=?,"
+              " last_permanent=?, updated_ms=? WHERE id=?",
+            -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, (int)att);
+        sqlite3_bind_int64(st, 3, next);
+        if (ok) {
+            sqlite3_bind_int(st, 4, res->code);
+            sqlite3_bind_text(st, 5, res->reply, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 6, now);
+            sqlite3_bind_int64(st, 7, now);
+            if (scrubbed != NULL)
+                sqlite3_bind_text(st, 8, scrubbed, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 9, m->id);
+        } else {
+            sqlite3_bind_text(st, 4, res->klass[0] ? res->klass : "internal",
+                -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(st, 5, res->code);
+            sqlite3_bind_text(st, 6, res->message, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(st, 7, res->permanent);
+            sqlite3_bind_int64(st, 8, now);
+            sqlite3_bind_int64(st, 9, m->id);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
+                m->id, sqlite3_errmsg(ob->db->db));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(ob->db->mu);
+    free(scrubbed);
+    if (ok) {
+        atomic_fetch_add(&ob->sent, 1);
+        log_info("outbox", "event=sent id=%lld run=%lld attempts=%u", m->id,
+            m->run_id, att);
+    } else {
+        char *srv = eng_mask_server(m->req.server ? m->req.server
+            : m->req.host ? m->req.host : "");
+
+        log_ios(LOG_ERR, "%%HA_EM-3-FMPD_SMTP: Error occurred when sending "
+            "mail to SMTP server: %s : %s", srv ? srv : "",
+            res->message[0] ? res->message : res->klass);
+        free(srv);
+    }
+    if (ok) {
+        /* logged above */
+    } else if (strcmp(state, "dead") == 0) {
+        atomic_fetch_add(&ob->dead, 1);
+        log_warn("outbox", "event=dead id=%lld run=%lld attempts=%u "
+            "class=%s permanent=%d reason=\"%s\"", m->id, m->run_id, att,
+            res->klass, res->permanent, res->message);
+    } else {
+        atomic_fetch_add(&ob->deferred, 1);
+        log_info("outbox", "event=deferred id=%lld attempts=%u class=%s "
+            "retry_in_s=%lld reason=\"%s\"", m->id, att, res->klass,
+            (next - now) / 1000, res->message);
+    }
+    return state;
+}
+
+static void
+ob_sess_close(struct eng_outbox *ob, struct ob_sess *s)
+{
+    if (s->h != NULL)
+        ob->t.close(ob->t.ud, s->h);
+    s->h = NULL;
+    free(s->skey);
+    s->skey = NULL;
+}
+
+/* One attempt for m over session s (opened or reused). 0 if sent. */
+static int
+ob_attempt(struct eng_outbox *ob, struct ob_sess *s, struct ob_msg *m,
+    cJSON *trace, struct smtp_result *res)
+{
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (s->h != NULL && (strcmp(s->skey, m->skey) != 0
+            || !ob->t.usable(ob->t.ud, s->h)))
+        ob_sess_close(ob, s);
+    if (s->h == NULL) {
+        if ((rc = ob->t.open(ob->t.ud, &m->req, &s->h, trace, res)) != 0) {
+            s->h = NULL;
+            goto fail;
+        }
+        s->skey = strdup(m->skey);
+    }
+    rc = ob->t.send(ob->t.ud, s->h, &m->req, trace, res);
+    s->last_used = eng_mono();
+    if (rc != 0 && !ob->t.usable(ob->t.ud, s->h))
+        ob_sess_close(ob, s);
+    if (rc == 0)
+        return 0;
+fail:
+    if (res->rc == 0)
+        res->rc = rc;
+    if (res->klass[0] == '\0')
+        snprintf(res->klass, sizeof(res->klass), "internal");
+    if (res->message[0] == '\0')
+        snprintf(res->message, sizeof(res->message),
+            "delivery failed (%s)", err_name(rc));
+    return rc ? rc : ERR_INTERNAL;
+}
+
+int
+eng_outbox_deliver_now(struct eng_outbox *ob, long long id, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct ob_sess s = { 0 };
+    struct ob_msg *m;
+    int            rc;
+
+    memset(res, 0, sizeof(*res));
+    if ((m = ob_claim(ob, id, 1)) == NULL) {
+        snprintf(res->klass, sizeof(res->klass), "internal");
+        snprintf(res->message, sizeof(res->message),
+            "message %lld is no longer queued", id);
+        return ERR_NOTFOUND;
+    }
+    rc = ob_attempt(ob, &s, m, trace, res);
+    ob_sess_close(ob, &s);
+    ob_record(ob, m, rc == 0, res);
+    ob_msg_free(m);
+    return rc;
+}
+
+/* Next due message id, preferring skey; 0 if none. */
+static long long
+ob_next_due(struct eng_outbox *ob, const char *skey, long long now)
+{
+    sqlite3_stmt *st = NULL;
+    long long     id = 0;
+
+    pthread_mutex_lock(ob->db->mu);
+    if (sqlite3_prepare_v2(ob->db->db, skey
+            ? "SELECT id FROM outbox WHERE state='queued' AND next_ms<=?"
+              " AND skey=? ORDER BY next_ms, id LIMIT 1"
+            : "SELECT id FROM outbox WHERE state='queued' AND next_ms<=?"
+              " ORDER BY next_ms, id LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now);
+        if (skey)
+            sqlite3_bind_text(st, 2, skey, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(ob->db->mu);
+    return id;
+}
+
+static long long
+ob_earliest(struct eng_outbox *ob)
+{
+    sqlite3_stmt *st = NULL;
+    long long     t = 0;
+
+    pthread_mutex_lock(ob->db->mu);
+    if (sqlite3_prepare_v2(ob->db->db, "SELECT MIN(next_ms) FROM outbox"
+            " WHERE state='queued'", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW
+            && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            t = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(ob->db->mu);
+    return t;
+}
+
+/* Attempts one due message over s; 1 if one was attempted. */
+static int
+ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
+{
+    struct smtp_result res;
+    struct ob_msg     *m;
+    long long          id = 0;
+    int                rc;
+
+    if (s->h != NULL)
+        id = ob_next_due(ob, s->skey, now);
+    if (id == 0)
+        id = ob_next_due(ob, NULL, now);
+    if (id == 0)
+        return 0;
+    if ((m = ob_claim(ob, id, 0)) == NULL)
+        return 1; /* another sender took it; look again */
+    rc = ob_attempt(ob, s, m, NULL, &res);
+    ob_record(ob, m, rc == 0, &res);
+    ob_msg_free(m);
+    return 1;
+}
+
+int
+eng_outbox_run_due(struct eng_outbox *ob, long long now_ms)
+{
+    struct ob_sess s = { 0 };
+    int            n = 0;
+
+    while (n < 100000 && ob_step(ob, &s, now_ms))
+        n++;
+    ob_sess_close(ob, &s);
+    return n;
+}
+
+static void *
+ob_main(void *arg)
+{
+    struct eng_outbox *ob = arg;
+    struct ob_sess     s = { 0 };
+    struct timespec    ts;
+    long long          now, next;
+    double             wait;
+
+    pthread_mutex_lock(&ob->mu);
+    while (!ob->stop) {
+        pthread_mutex_unlock(&ob->mu);
+        now = eng_now_ms();
+        if (ob_step(ob, &s, now)) {
+            pthread_mutex_lock(&ob->mu);
+            continue;
+        }
+        if (s.h != NULL && eng_mono() - s.last_used >= ob->o.idle_close)
+            ob_sess_close(ob, &s);
+        next = ob_earliest(ob);
+        wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
+        if (s.h != NULL && wait > ob->o.idle_close)
+            wait = ob->o.idle_close;
+        if (wait < 0.05)
+            wait = 0.05;
+        if (wait > 60)
+            wait = 60;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)wait;
+        ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&ob->mu);
+        if (!ob->stop)
+            pthread_cond_timedwait(&ob->cv, &ob->mu, &ts);
+    }
+    pthread_mutex_unlock(&ob->mu);
+    ob_sess_close(ob, &s);
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int
+eng_outbox_new(struct eng_rdb *db, const struct eng_outbox_transport *t,
+    const struct eng_outbox_opts *o, struct eng_outbox **out,
+    struct errbuf *eb)
+{
+    struct eng_outbox *ob;
+
+    *out = NULL;
+    if ((ob = calloc(1, sizeof(*ob))) == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    ob->db = db;
+    ob->t = *t;
+    ob->o = *o;
+    if (ob->o.lifetime <= 0)
+        ob->o.lifetime = 86400;
+    if (ob->o.base_delay <= 0)
+        ob->o.base_delay = 30;
+    if (ob->o.max_delay <= 0)
+        ob->o.max_delay = 3600;
+    if (ob->o.idle_close <= 0)
+        ob->o.idle_close = 10;
+    pthread_mutex_init(&ob->mu, NULL);
+    pthread_cond_init(&ob->cv, NULL);
+    *out = ob;
+    return 0;
+}
+
+int
+eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
+{
+    unsigned i;
+    int      resumed = 0;
+
+    pthread_mutex_lock(ob->db->mu);
+    if (ob_exec(ob, "UPDATE outbox SET state='queued' WHERE state='sending'")
+        == 0)
+        resumed = sqlite3_changes(ob->db->db);
+    pthread_mutex_unlock(ob->db->mu);
+    if (resumed > 0)
+        log_warn("outbox", "event=resume interrupted=%d note=\"messages "
+            "being sent at the last stop are sent again\"", resumed);
+    if (ob->o.senders == 0)
+        return 0;
+    if ((ob->threads = calloc(ob->o.senders, sizeof(*ob->threads))) == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    for (i = 0; i < ob->o.senders; i++) {
+        if (pthread_create(&ob->threads[i], NULL, ob_main, ob) != 0)
+            return err_set(eb, ERR_INTERNAL, "thread",
+                "cannot start mail sender thread");
+        ob->nthreads++;
+    }
+    return 0;
+}
+
+void
+eng_outbox_free(struct eng_outbox *ob)
+{
+    unsigned i;
+
+    if (ob == NULL)
+        return;
+    pthread_mutex_lock(&ob->mu);
+    ob->stop = 1;
+    pthread_cond_broadcast(&ob->cv);
+    pthread_mutex_unlock(&ob->mu);
+    for (i = 0; i < ob->nthreads; i++)
+        pthread_join(ob->threads[i], NULL);
+    free(ob->threads);
+    pthread_cond_destroy(&ob->cv);
+    pthread_mutex_destroy(&ob->mu);
+    free(ob);
+}
+
+/* ---- listing and re-sending -------------------------------------------- */
+
+static const char *const ob_states[] = {
+    "queued", "sending", "sent", "dead", NULL
+};
+
+int
+eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    cJSON        *res, *items, *o, *req, *le;
+    char          t[40];
+    int           i, ok;
+
+    *out = NULL;
+    if (state != NULL && *state != '\0') {
+        for (i = 0, ok = 0; ob_states[i]; i++)
+            ok |= strcmp(ob_states[i], state) == 0;
+        if (!ok)
+            return err_field(eb, ERR_INVAL, "state", "invalid_field",
+                "state \"%s\" is not one of queued, sending, sent, dead",
+                state);
+    } else {
+        state = NULL;
+    }
+    if ((res = cJSON_CreateObject()) == NULL
+        || (items = cJSON_AddArrayToObject(res, "items")) == NULL) {
+        cJSON_Delete(res);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
+    pthread_mutex_lock(ob->db->mu);
+    if (sqlite3_prepare_v2(ob->db->db, "SELECT id, run_id, applet, state,"
+            " req, attempts, created_ms, next_ms, expires_ms, last_klass,"
+            " last_code, last_message, last_permanent, sent_ms FROM outbox"
+            " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500",
+            -1, &st, NULL) != SQLITE_OK) {
+        pthread_mutex_unlock(ob->db->mu);
+        cJSON_Delete(res);
+        return err_set(eb, ERR_DB, "db_error", "cannot list the outbox: %s",
+            sqlite3_errmsg(ob->db->db));
+    }
+    if (state != NULL)
+        sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct eng_mail_req r;
+        char               *masked;
+
+        if ((o = cJSON_CreateObject()) == NULL)
+            break;
+        cJSON_AddItemToArray(items, o);
+        cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+            cJSON_AddNullToObject(o, "run_id");
+        else
+            cJSON_AddNumberToObject(o, "run_id",
+                (double)sqlite3_column_int64(st, 1));
+        cJSON_AddStringToObject(o, "applet",
+            sqlite3_column_text(st, 2)
+                ? (const char *)sqlite3_column_text(st, 2) : "");
+        cJSON_AddStringToObject(o, "state",
+            (const char *)sqlite3_column_text(st, 3));
+        req = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+        ob_req_view(req, &r);
+        masked = eng_mask_server(r.server);
+        if (masked != NULL)
+            cJSON_AddStringToObject(o, "server", masked);
+        else
+            cJSON_AddNullToObject(o, "server");
+        free(masked);
+        if (r.host)
+            cJSON_AddStringToObject(o, "host", r.host);
+        if (r.port)
+            cJSON_AddNumberToObject(o, "port", r.port);
+        cJSON_AddStringToObject(o, "from", r.from ? r.from : "");
+        cJSON_AddStringToObject(o, "to", r.to ? r.to : "");
+        cJSON_AddStringToObject(o, "cc", r.cc ? r.cc : "");
+        cJSON_AddStringToObject(o, "subject", r.subject ? r.subject : "");
+        if (req != NULL) {
+            cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
+
+            if (cJSON_IsString(pw))
+                sec_wipe(pw->valuestring, strlen(pw->valuestring));
+            cJSON_Delete(req);
+        }
+        cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 5));
+        eng_time_fmt(sqlite3_column_int64(st, 6), t, sizeof(t));
+        cJSON_AddStringToObject(o, "created", t);
+        eng_time_fmt(sqlite3_column_int64(st, 7), t, sizeof(t));
+        cJSON_AddStringToObject(o, "next_attempt", t);
+        eng_time_fmt(sqlite3_column_int64(st, 8), t, sizeof(t));
+        cJSON_AddStringToObject(o, "expires", t);
+        if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
+            eng_time_fmt(sqlite3_column_int64(st, 13), t, sizeof(t));
+            cJSON_AddStringToObject(o, "sent", t);
+        }
+        if (sqlite3_column_type(st, 9) == SQLITE_NULL) {
+            cJSON_AddNullToObject(o, "last_error");
+        } else {
+            le = cJSON_AddObjectToObject(o, "last_error");
+            cJSON_AddStringToObject(le, "klass",
+                (const char *)sqlite3_column_text(st, 9));
+            cJSON_AddNumberToObject(le, "code", sqlite3_column_int(st, 10));
+            cJSON_AddStringToObject(le, "message",
+                sqlite3_column_text(st, 11)
+                    ? (const char *)sqlite3_column_text(st, 11) : "");
+            cJSON_AddBoolToObject(le, "permanent",
+                sqlite3_column_int(st, 12));
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(ob->db->mu);
+    *out = res;
+    return 0;
+}
+
+int
+eng_outbox_resend(struct eng_outbox *ob, long long id, struct errbuf *eb)
+{
+    sqlite3_stmt *st = NULL;
+    long long     now = eng_now_ms();
+    char          state[16] = "";
+    int           rc = 0;
+
+    pthread_mutex_lock(ob->db->mu);
+    if (sqlite3_prepare_v2(ob->db->db, "SELECT state FROM outbox WHERE id=?",
+            -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(state, sizeof(state), "%s",
+                (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    if (state[0] == '\0') {
+        rc = err_set(eb, ERR_NOTFOUND, "not_found",
+            "no outbox message with id %lld", id);
+    } else if (strcmp(state, "dead") != 0 && strcmp(state, "queued") != 0) {
+        rc = err_set(eb, ERR_INVAL, "invalid_state",
+            "message %lld is %s; only dead or queued messages can be "
+            "re-sent", id, state);
+    } else if (sqlite3_prepare_v2(ob->db->db, "UPDATE outbox SET"
+                   " state='queued', next_ms=?, expires_ms=?, updated_ms=?"
+                   " WHERE id=?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, now + (long long)(ob->o.lifetime * 1000));
+        sqlite3_bind_int64(st, 3, now);
+        sqlite3_bind_int64(st, 4, id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
+                sqlite3_errmsg(ob->db->db));
+        sqlite3_finalize(st);
+    } else {
+        rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
+            sqlite3_errmsg(ob->db->db));
+    }
+    pthread_mutex_unlock(ob->db->mu);
+    if (rc == 0) {
+        log_info("outbox", "event=resend id=%lld", id);
+        pthread_mutex_lock(&ob->mu);
+        pthread_cond_broadcast(&ob->cv);
+        pthread_mutex_unlock(&ob->mu);
+    }
+    return rc;
+}
+
+int
+eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
+    unsigned *attempts, long long *next_ms)
+{
+    sqlite3_stmt *st = NULL;
+    int           rc = ERR_NOTFOUND;
+
+    pthread_mutex_lock(ob->db->mu);
+    if (sqlite3_prepare_v2(ob->db->db, "SELECT state, attempts, next_ms FROM"
+            " outbox WHERE id=?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            if (state != NULL)
+                snprintf(state, n, "%s",
+                    (const char *)sqlite3_column_text(st, 0));
+            if (attempts != NULL)
+                *attempts = (unsigned)sqlite3_column_int(st, 1);
+            if (next_ms != NULL)
+                *next_ms = sqlite3_column_int64(st, 2);
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(ob->db->mu);
+    return rc;
+}
+
+void
+eng_outbox_counts(struct eng_outbox *ob, long long *sent, long long *deferred,
+    long long *dead, long long *queued)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sent)
+        *sent = atomic_load(&ob->sent);
+    if (deferred)
+        *deferred = atomic_load(&ob->deferred);
+    if (dead)
+        *dead = atomic_load(&ob->dead);
+    if (queued) {
+        *queued = 0;
+        pthread_mutex_lock(ob->db->mu);
+        if (sqlite3_prepare_v2(ob->db->db, "SELECT COUNT(*) FROM outbox"
+                " WHERE state IN ('queued','sending')", -1, &st, NULL)
+            == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW)
+                *queued = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+        pthread_mutex_unlock(ob->db->mu);
+    }
+}

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/runtime_int.h: the runtime's internal pieces, shared between its
+ * files (runtime.c, pool.c, trigger_*.c, hook_auth.c, outbox.c,
+ * store_runs.c) and their unit tests. Not for use outside engine/.
+ */
+#ifndef HERALD_ENGINE_RUNTIME_INT_H
+#define HERALD_ENGINE_RUNTIME_INT_H
+
+#include <pthread.h>
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "engine/interp.h"
+
+struct cJSON;
+struct eng_mail_req;
+struct smtp_result;
+
+/* Milliseconds since the epoch (CLOCK_REALTIME) and a monotonic clock. */
+long long eng_now_ms(void);
+double    eng_mono(void);
+/* RFC 3339 UTC with milliseconds into out (>= 32 bytes). */
+void eng_time_fmt(long long ms, char *out, size_t n);
+/* "user:pass@host" -> "user:*****@host"; other strings copied. New
+ * string (free()) or NULL on ENOMEM. */
+char *eng_mask_server(const char *s);
+
+/* ---- pool.c: fixed worker threads over a bounded FIFO ------------------ */
+
+struct eng_pool;
+/* Errors: ERR_INVAL (0 workers or queue size), ERR_NOMEM, ERR_INTERNAL
+ * (thread creation). */
+int eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
+    struct errbuf *eb);
+/* Queues run(arg). drop(arg), if not NULL, is called instead of run for a
+ * job discarded by eng_pool_drain. Returns 0, or ERR_BUSY when the queue
+ * is full or the pool is draining (arg is then still the caller's). */
+int eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
+    void (*drop)(void *arg), void *arg);
+/* Stops accepting jobs, waits up to timeout_s for the queue to empty and
+ * the workers to go idle, then drops what is still queued. Returns the
+ * number of jobs dropped plus those still running. */
+int  eng_pool_drain(struct eng_pool *p, double timeout_s);
+/* Joins the workers (they finish their current job first). NULL: no-op. */
+void eng_pool_free(struct eng_pool *p);
+void eng_pool_counts(struct eng_pool *p, unsigned *depth, unsigned *running);
+
+#include "engine/cron.h" /* struct eng_cron, eng_cron_parse/_next */
+
+/* ---- trigger_timer.c: watchdog, countdown, absolute, cron -------------- */
+
+struct eng_timer_def {           /* plain data, copied by eng_timers_set */
+    const char *applet;
+    size_t      event;           /* index of the event in the applet */
+    int         type;            /* ENG_EV_TIMER_* */
+    double      time;            /* seconds (watchdog/countdown) or epoch */
+    const char *cron_entry;
+    const char *identity;        /* applet text: unchanged -> keep state */
+};
+struct eng_timer_fire {          /* passed to the fire callback */
+    const char *applet;
+    size_t      event;
+    int         type;
+    time_t      when;            /* scheduled time */
+    double      remain;          /* seconds to the next fire, 0 if none */
+};
+struct eng_timers;
+int  eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
+    void (*tick)(void *ud), void *ud, struct eng_timers **out,
+    struct errbuf *eb);
+/* Replaces the registrations. A definition whose applet, event and
+ * identity are unchanged keeps its schedule (a countdown is not restarted).
+ * Errors: ERR_INVAL (bad cron entry; eb names the applet), ERR_NOMEM. */
+int  eng_timers_set(struct eng_timers *t, const struct eng_timer_def *d,
+    size_t n, struct errbuf *eb);
+void eng_timers_free(struct eng_timers *t); /* stops the thread */
+/* Makes the thread call the tick callback now (thread-safe, no I/O). */
+void eng_timers_kick(struct eng_timers *t);
+/* First fire time of a definition registered at `now` (epoch seconds);
+ * -1 when it never fires (absolute time in the past). */
+time_t eng_timer_first(const struct eng_timer_def *d,
+    const struct eng_cron *cron, time_t now);
+
+/* ---- trigger_syslog.c: RFC 3164/5424 parser, framing, listener --------- */
+
+struct eng_syslog_msg {
+    int         pri;             /* facility * 8 + severity */
+    int         facility;
+    int         severity;        /* 0 emergencies .. 7 debugging */
+    int         version;         /* 0: RFC 3164, 1: RFC 5424 */
+    char        timestamp[64];   /* as sent, or "" */
+    char        host[256];
+    char        app[64];
+    char        procid[132];
+    char        msgid[36];
+    const char *msg;             /* borrowed from the input; not NUL-ended */
+    size_t      msg_len;
+};
+/* Parses one message. Errors: ERR_INVAL with a message naming what is
+ * wrong ("missing <PRI>", "PRI 999 out of range", ...). */
+int eng_syslog_parse(const char *p, size_t len, struct eng_syslog_msg *out,
+    struct errbuf *eb);
+/* Level name (emergencies alerts critical errors warnings notifications
+ * informational debugging, or emerg alert crit err warning notice info
+ * debug, or a digit) -> 0..7; "all" -> 7; -1 if unknown. */
+int eng_syslog_severity_parse(const char *s);
+/* TCP framing (RFC 6587): octet counting ("LEN SP MSG") when the data
+ * starts with a digit, else newline (LF, optional CR) termination. Returns
+ * 1 with *off and *flen the frame and *used the bytes consumed, 0 if more data
+ * is needed, ERR_PROTO for an impossible length. */
+int eng_syslog_frame(const char *p, size_t len, size_t *off, size_t *flen,
+    size_t *used, struct errbuf *eb);
+
+/* One "event syslog pattern" registration: regex, occurs within period,
+ * priority filter. */
+struct eng_syslog_match {
+    regex_t  re;
+    int      re_ok;
+    unsigned occurs;             /* >= 1 */
+    double   period;             /* seconds, 0 = no window */
+    int      max_severity;       /* match severity <= this; 7 = any */
+    double  *hits;               /* ring of match times */
+    size_t   nhits;
+};
+int  eng_syslog_match_init(struct eng_syslog_match *m, const char *pattern,
+    unsigned occurs, double period, const char *priority, struct errbuf *eb);
+/* 1 when this message completes the occurs/period condition (the window is
+ * then reset), else 0. */
+int  eng_syslog_match_feed(struct eng_syslog_match *m,
+    const struct eng_syslog_msg *msg, double now);
+void eng_syslog_match_free(struct eng_syslog_match *m);
+
+struct eng_syslog_listener;
+/* Listens on addr ("127.0.0.1:PORT", "[::1]:PORT"; PORT 0 picks one) for
+ * UDP and TCP. on_msg runs on the listener thread for each parsed
+ * message. Errors: ERR_INVAL (bad address), ERR_IO (bind/listen). */
+int  eng_syslog_listen(const char *addr,
+    void (*on_msg)(void *ud, const struct eng_syslog_msg *m), void *ud,
+    struct eng_syslog_listener **out, struct errbuf *eb);
+unsigned eng_syslog_port(const struct eng_syslog_listener *l);
+void eng_syslog_counts(const struct eng_syslog_listener *l,
+    long long *received, long long *rejected);
+void eng_syslog_stop(struct eng_syslog_listener *l); /* NULL: no-op */
+
+/* ---- hook_auth.c: webhook authentication and payload variables --------- */
+
+void eng_hmac_sha256(const void *key, size_t klen, const void *msg,
+    size_t mlen, unsigned char out[32]);
+/* Checks "Bearer <token>" or "sha256=<hex HMAC-SHA256(token, body)>" in
+ * constant time. token NULL: ERR_AUTH "no webhook token". Errors:
+ * ERR_AUTH with a message saying what was missing or wrong. */
+int eng_hook_verify(const char *token, const char *authorization,
+    const char *signature, const void *body, size_t len,
+    struct errbuf *eb);
+
+/* A growable list of owned name/value pairs with an eng_kv view. */
+struct eng_vars {
+    struct eng_kv *v;            /* strings owned by the list */
+    size_t         n, cap;
+};
+int  eng_vars_add(struct eng_vars *vs, const char *name, const char *value);
+int  eng_vars_addn(struct eng_vars *vs, const char *name, const char *value,
+    size_t vlen);
+const char *eng_vars_get(const struct eng_vars *vs, const char *name);
+void eng_vars_free(struct eng_vars *vs);
+/* Adds $_webhook_body and the per-field variables for a body (see
+ * runtime.h). Errors: ERR_INVAL (invalid JSON; eb->line/col and offset). */
+int eng_webhook_vars(const char *body, size_t len, const char *content_type,
+    struct eng_vars *out, struct errbuf *eb);
+
+/* ---- store_runs.c: the runtime's tables --------------------------------- */
+
+/* The tables' DDL (idempotent: CREATE ... IF NOT EXISTS); also usable as
+ * a migration step of engine/store.c. */
+extern const char eng_rdb_schema[];
+
+struct sqlite3;
+struct eng_store;
+struct eng_rdb {
+    struct sqlite3  *db;
+    pthread_mutex_t *mu;         /* the store's (recursive) or own_mu */
+    pthread_mutex_t  own_mu;
+    int              owned;      /* db opened by eng_rdb_open */
+};
+/* Shares the store's connection and lock (engine/store_int.h) and makes
+ * sure the runtime's tables exist. Errors: ERR_DB, ERR_NOMEM. */
+int  eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,
+    struct errbuf *eb);
+/* Opens dir/herald.db on a connection of its own (tests, tools) and
+ * creates the tables runs, outbox, webhook_idem, contexts if needed.
+ * Errors: ERR_DB, ERR_IO. */
+int  eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb);
+void eng_rdb_close(struct eng_rdb *db); /* closes only an owned db */
+
+int eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
+    const char *trigger, const char *trigger_data, const char *replay,
+    const char *status, long long now_ms, long long *id, struct errbuf *eb);
+int eng_rdb_run_delete(struct eng_rdb *db, long long id);
+int eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
+    struct errbuf *eb);
+struct eng_run_end {             /* plain data, borrowed */
+    const char *status;
+    long long   ended_ms;
+    int         exit_status;
+    const char *failed_label, *error_class, *error, *output;
+    const char *trace;           /* JSON text or NULL */
+};
+int eng_rdb_run_finish(struct eng_rdb *db, long long id,
+    const struct eng_run_end *e, struct errbuf *eb);
+struct eng_run_filter;
+int eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
+    struct cJSON **out, struct errbuf *eb);
+int eng_rdb_run_get(struct eng_rdb *db, long long id, struct cJSON **out,
+    struct errbuf *eb);
+/* Deletes finished runs that ended before before_ms; returns the count. */
+int eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
+    struct errbuf *eb);
+/* Runs left "running" by a crash go back to "queued" when they have a
+ * replay record (else they are aborted, class "interrupted"); requeue is
+ * called for each queued run. */
+int eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
+    void (*requeue)(void *ud, long long id, const char *applet,
+        const char *trigger, const char *replay), void *ud,
+    struct errbuf *eb);
+
+/* Idempotency keys: 1 and *run_id if (applet, key) was seen at or after
+ * since_ms, 0 if not, <0 on error. */
+int eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
+    long long since_ms, long long *run_id);
+int eng_rdb_idem_put(struct eng_rdb *db, const char *applet, const char *key,
+    long long run_id, long long now_ms);
+int eng_rdb_ctx_save(struct eng_rdb *db, const char *key, const char *json);
+char *eng_rdb_ctx_get(struct eng_rdb *db, const char *key);
+/* Calls cb(ud, table) after each row change of the tables "applets" and
+ * "environment" made on this connection (sqlite3_update_hook; cb runs
+ * inside the write with the connection locked: it must not touch the
+ * database or take locks held around store calls). cb NULL removes it. */
+void eng_rdb_watch(struct eng_rdb *db, void (*cb)(void *ud,
+    const char *table), void *ud);
+/* UPDATE applets SET webhook_token. ERR_NOTFOUND if no such applet. */
+int eng_rdb_token_set(struct eng_rdb *db, const char *applet,
+    const char *token, struct errbuf *eb);
+
+/* ---- outbox.c: durable mail queue with retries -------------------------- */
+
+/* How a message is actually sent; the default (runtime.c) uses smtp.h,
+ * tests use fakes. sess is the transport's session handle. */
+struct eng_outbox_transport {
+    int  (*open)(void *ud, const struct eng_mail_req *req, void **sess,
+        struct cJSON *trace, struct smtp_result *res);
+    int  (*send)(void *ud, void *sess, const struct eng_mail_req *req,
+        struct cJSON *trace, struct smtp_result *res);
+    int  (*usable)(void *ud, void *sess);
+    void (*close)(void *ud, void *sess);
+    void *ud;
+};
+struct eng_outbox_opts {
+    double   lifetime;           /* seconds until dead-letter */
+    double   base_delay;         /* first retry delay, seconds (30) */
+    double   max_delay;          /* cap (3600) */
+    double   idle_close;         /* idle session close, seconds (10) */
+    unsigned senders;            /* delivery threads */
+};
+struct eng_outbox;
+int  eng_outbox_new(struct eng_rdb *db, const struct eng_outbox_transport *t,
+    const struct eng_outbox_opts *o, struct eng_outbox **out,
+    struct errbuf *eb);
+/* Resumes: messages left "sending" by a crash go back to "queued".
+ * Starts the sender threads (o->senders may be 0 for tests). */
+int  eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb);
+void eng_outbox_free(struct eng_outbox *ob); /* stops the senders */
+/* Commits the message (synchronous=FULL) and wakes a sender. With hold
+ * the message is stored already claimed ("sending") for the caller's
+ * eng_outbox_deliver_now, so no sender races it (a crash before that
+ * attempt leaves it to the resume on start). */
+int  eng_outbox_put(struct eng_outbox *ob, long long run_id,
+    const char *applet, const struct eng_mail_req *req, int hold,
+    long long *id, struct errbuf *eb);
+/* Makes one delivery attempt of message id, held by eng_outbox_put (or
+ * claimed now if queued), on the calling thread; res holds the outcome.
+ * Returns 0 if sent. */
+int  eng_outbox_deliver_now(struct eng_outbox *ob, long long id,
+    struct cJSON *trace, struct smtp_result *res);
+/* Attempts every message due at now_ms on the calling thread, grouped
+ * into sessions per server. Returns the number of attempts. */
+int  eng_outbox_run_due(struct eng_outbox *ob, long long now_ms);
+/* Retry delay (seconds) before attempt number `attempt` + 1, for
+ * attempt >= 1: base * 2^(attempt-1), capped at max, then scaled by
+ * jitter01 in [0,1) into [0.8, 1.2) of that value. */
+double eng_outbox_backoff(unsigned attempt, double base, double max,
+    double jitter01);
+int  eng_outbox_list(struct eng_outbox *ob, const char *state,
+    struct cJSON **out, struct errbuf *eb);
+int  eng_outbox_resend(struct eng_outbox *ob, long long id,
+    struct errbuf *eb);
+/* Reads one message's state and attempts (for tests and traces). */
+int  eng_outbox_state(struct eng_outbox *ob, long long id, char *state,
+    size_t n, unsigned *attempts, long long *next_ms);
+void eng_outbox_counts(struct eng_outbox *ob, long long *sent,
+    long long *deferred, long long *dead, long long *queued);
+
+#endif

@@ -1,0 +1,769 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/store_runs.c: the runtime's tables in herald.db — run history
+ * (runs), the mail outbox (outbox, used by outbox.c), webhook idempotency
+ * keys (webhook_idem) and "context save" variables (contexts).
+ *
+ * In the daemon these tables live on the store's connection, under the
+ * store's lock (engine/store_int.h); schema v2 of the store's migration
+ * list creates them, and attaching creates them too (IF NOT EXISTS) so a
+ * database migrated by an older binary still works. Tests may open a
+ * connection of their own. Also home of small helpers shared by the
+ * runtime's files (clocks, time format, masking).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "engine/runtime.h"
+#include "engine/runtime_int.h"
+#include "engine/store_int.h"
+
+const char eng_rdb_schema[] =
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " applet TEXT NOT NULL, trig TEXT NOT NULL, trigger_data TEXT,"
+    " replay TEXT, status TEXT NOT NULL, queued_ms INTEGER NOT NULL,"
+    " started_ms INTEGER, ended_ms INTEGER, exit_status INTEGER,"
+    " failed_label TEXT, error_class TEXT, error TEXT, output TEXT,"
+    " trace TEXT);"
+    "CREATE INDEX IF NOT EXISTS runs_applet ON runs(applet, id);"
+    "CREATE INDEX IF NOT EXISTS runs_status ON runs(status, id);"
+    "CREATE INDEX IF NOT EXISTS runs_ended ON runs(ended_ms);"
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER, applet TEXT,"
+    " state TEXT NOT NULL, skey TEXT NOT NULL, req TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL, next_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " last_klass TEXT, last_code INTEGER, last_message TEXT,"
+    " last_permanent INTEGER, sent_ms INTEGER, updated_ms INTEGER);"
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_ms);"
+    "CREATE TABLE IF NOT EXISTS webhook_idem ("
+    " applet TEXT NOT NULL, key TEXT NOT NULL, run_id INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, PRIMARY KEY (applet, key));"
+    "CREATE TABLE IF NOT EXISTS contexts ("
+    " key TEXT PRIMARY KEY, vars TEXT NOT NULL, updated_ms INTEGER);";
+
+/* ---- helpers ----------------------------------------------------------- */
+
+long long
+eng_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double
+eng_mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+eng_time_fmt(long long ms, char *out, size_t n)
+{
+    time_t    t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+        tm.tm_sec, (int)(ms % 1000));
+}
+
+char *
+eng_mask_server(const char *s)
+{
+    const char *at, *colon;
+    char       *r;
+    size_t      ulen;
+
+    if (s == NULL)
+        return NULL;
+    at = strrchr(s, '@');
+    colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
+    if (at == NULL || colon == NULL)
+        return strdup(s);
+    ulen = (size_t)(colon - s);
+    if ((r = malloc(ulen + 6 + strlen(at) + 1)) == NULL)
+        return NULL;
+    memcpy(r, s, ulen);
+    memcpy(r + ulen, ":*****", 6);
+    strcpy(r + ulen + 6, at);
+    return r;
+}
+
+static int
+rdb_err(struct eng_rdb *db, struct errbuf *eb, const char *what)
+{
+    return err_set(eb, ERR_DB, "db_error", "database error while %s: %s",
+        what, sqlite3_errmsg(db->db));
+}
+
+static sqlite3_stmt *
+rdb_prep(struct eng_rdb *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_err("runtime", "event=sql-prepare error=\"%s\"",
+            sqlite3_errmsg(db->db));
+        return NULL;
+    }
+    return st;
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+/* ---- open/close -------------------------------------------------------- */
+
+int
+eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb)
+{
+    struct eng_rdb *db;
+    char           *path, *msg = NULL;
+    size_t          n;
+
+    *out = NULL;
+    if (dir == NULL)
+        return err_set(eb, ERR_IO, "io", "no data directory");
+    (void)mkdir(dir, 0700);
+    n = strlen(dir) + sizeof("/herald.db");
+    if ((db = calloc(1, sizeof(*db))) == NULL || (path = malloc(n)) == NULL) {
+        free(db);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
+    snprintf(path, n, "%s/herald.db", dir);
+    if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE
+            | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+        err_set(eb, ERR_DB, "db_open", "cannot open %s: %s", path,
+            db->db ? sqlite3_errmsg(db->db) : "out of memory");
+        sqlite3_close(db->db);
+        free(path);
+        free(db);
+        return ERR_DB;
+    }
+    free(path);
+    db->owned = 1;
+    sqlite3_busy_timeout(db->db, 10000);
+    if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK
+        || sqlite3_exec(db->db, eng_rdb_schema, NULL, NULL, &msg)
+            != SQLITE_OK) {
+        err_set(eb, ERR_DB, "db_schema", "cannot create the run tables: %s",
+            msg ? msg : sqlite3_errmsg(db->db));
+        sqlite3_free(msg);
+        sqlite3_close(db->db);
+        free(db);
+        return ERR_DB;
+    }
+    pthread_mutex_init(&db->own_mu, NULL);
+    db->mu = &db->own_mu;
+    *out = db;
+    return 0;
+}
+
+int
+eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,
+    struct errbuf *eb)
+{
+    struct eng_rdb *db;
+    int             rc;
+
+    *out = NULL;
+    if ((db = calloc(1, sizeof(*db))) == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    db->db = st->db;
+    db->mu = &st->mu;
+    store_lock(st);
+    rc = store_exec(st, eng_rdb_schema, eb);
+    store_unlock(st);
+    if (rc != 0) {
+        free(db);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+void
+eng_rdb_close(struct eng_rdb *db)
+{
+    if (db == NULL)
+        return;
+    if (db->owned) {
+        sqlite3_close(db->db);
+        pthread_mutex_destroy(&db->own_mu);
+    }
+    free(db);
+}
+
+/* ---- runs -------------------------------------------------------------- */
+
+int
+eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
+    const char *trigger, const char *trigger_data, const char *replay,
+    const char *status, long long now_ms, long long *id, struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int           rc = 0;
+
+    pthread_mutex_lock(db->mu);
+    st = rdb_prep(db, "INSERT INTO runs (applet, trig, trigger_data, replay,"
+        " status, queued_ms, ended_ms) VALUES (?,?,?,?,?,?,?)");
+    if (st == NULL) {
+        rc = rdb_err(db, eb, "recording a run");
+        goto out;
+    }
+    bind_text(st, 1, applet);
+    bind_text(st, 2, trigger);
+    bind_text(st, 3, trigger_data);
+    bind_text(st, 4, replay);
+    bind_text(st, 5, status);
+    sqlite3_bind_int64(st, 6, now_ms);
+    if (strcmp(status, "ratelimited") == 0)
+        sqlite3_bind_int64(st, 7, now_ms);
+    else
+        sqlite3_bind_null(st, 7);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = rdb_err(db, eb, "recording a run");
+    else
+        *id = sqlite3_last_insert_rowid(db->db);
+    sqlite3_finalize(st);
+out:
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}
+
+int
+eng_rdb_run_delete(struct eng_rdb *db, long long id)
+{
+    sqlite3_stmt *st;
+    int           rc = ERR_DB;
+
+    pthread_mutex_lock(db->mu);
+    if ((st = rdb_prep(db, "DELETE FROM runs WHERE id=?")) != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}
+
+int
+eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int           rc = 0;
+
+    pthread_mutex_lock(db->mu);
+    /* replay stays until the run finishes: a crash mid-run re-runs it */
+    st = rdb_prep(db, "UPDATE runs SET status='running', started_ms=?"
+        " WHERE id=?");
+    if (st == NULL) {
+        rc = rdb_err(db, eb, "starting a run");
+    } else {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = rdb_err(db, eb, "starting a run");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}
+
+int
+eng_rdb_run_finish(struct eng_rdb *db, long long id,
+    const struct eng_run_end *e, struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int           rc = 0;
+
+    pthread_mutex_lock(db->mu);
+    st = rdb_prep(db, "UPDATE runs SET status=?, ended_ms=?, exit_status=?,"
+        " failed_label=?, error_class=?, error=?, output=?, trace=?,"
+        " replay=NULL WHERE id=?");
+    if (st == NULL) {
+        rc = rdb_err(db, eb, "finishing a run");
+    } else {
+        bind_text(st, 1, e->status);
+        sqlite3_bind_int64(st, 2, e->ended_ms);
+        sqlite3_bind_int(st, 3, e->exit_status);
+        bind_text(st, 4, e->failed_label && *e->failed_label
+            ? e->failed_label : NULL);
+        bind_text(st, 5, e->error_class && *e->error_class
+            ? e->error_class : NULL);
+        bind_text(st, 6, e->error && *e->error ? e->error : NULL);
+        bind_text(st, 7, e->output);
+        bind_text(st, 8, e->trace);
+        sqlite3_bind_int64(st, 9, id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = rdb_err(db, eb, "finishing a run");
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}
+
+static void
+add_time(cJSON *o, const char *k, sqlite3_stmt *st, int col)
+{
+    char t[40];
+
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        cJSON_AddNullToObject(o, k);
+        return;
+    }
+    eng_time_fmt(sqlite3_column_int64(st, col), t, sizeof(t));
+    cJSON_AddStringToObject(o, k, t);
+}
+
+static void
+add_text(cJSON *o, const char *k, sqlite3_stmt *st, int col)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+
+    if (s == NULL)
+        cJSON_AddNullToObject(o, k);
+    else
+        cJSON_AddStringToObject(o, k, (const char *)s);
+}
+
+#define RUN_COLS "id, applet, trig, status, queued_ms, started_ms, ended_ms," \
+    " exit_status, failed_label, error_class, error"
+
+/* Builds a RunSummary from a row selected with RUN_COLS first. */
+static cJSON *
+run_summary(sqlite3_stmt *st)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
+    add_text(o, "applet", st, 1);
+    add_text(o, "trigger", st, 2);
+    add_text(o, "status", st, 3);
+    add_time(o, "queued", st, 4);
+    add_time(o, "started", st, 5);
+    add_time(o, "ended", st, 6);
+    if (sqlite3_column_type(st, 5) != SQLITE_NULL
+        && sqlite3_column_type(st, 6) != SQLITE_NULL)
+        cJSON_AddNumberToObject(o, "duration_ms",
+            (double)(sqlite3_column_int64(st, 6)
+                - sqlite3_column_int64(st, 5)));
+    else
+        cJSON_AddNullToObject(o, "duration_ms");
+    if (sqlite3_column_type(st, 7) == SQLITE_NULL)
+        cJSON_AddNullToObject(o, "exit_status");
+    else
+        cJSON_AddNumberToObject(o, "exit_status", sqlite3_column_int(st, 7));
+    add_text(o, "failed_label", st, 8);
+    add_text(o, "error_class", st, 9);
+    add_text(o, "error", st, 10);
+    return o;
+}
+
+static const char *const run_statuses[] = {
+    "queued", "running", "success", "abort", "timeout", "cancelled",
+    "ratelimited", NULL
+};
+
+int
+eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
+    cJSON **out, struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    cJSON        *res, *items, *o;
+    long long     cursor = 0, last = 0;
+    unsigned      limit = f && f->limit ? f->limit : 50, n = 0;
+    int           rc = 0, more = 0, i, ok;
+
+    *out = NULL;
+    if (limit > 500)
+        limit = 500;
+    if (f && f->status && *f->status) {
+        for (i = 0, ok = 0; run_statuses[i]; i++)
+            ok |= strcmp(run_statuses[i], f->status) == 0;
+        if (!ok)
+            return err_field(eb, ERR_INVAL, "status", "invalid_field",
+                "status \"%s\" is not one of queued, running, success, "
+                "abort, timeout, cancelled, ratelimited", f->status);
+    }
+    if (f && f->cursor && *f->cursor) {
+        char *end;
+
+        errno = 0;
+        cursor = strtoll(f->cursor, &end, 10);
+        if (*end != '\0' || cursor <= 0 || errno != 0)
+            return err_field(eb, ERR_INVAL, "cursor", "invalid_field",
+                "cursor \"%s\" is not a next_cursor value from a previous "
+                "page", f->cursor);
+    }
+    if ((res = cJSON_CreateObject()) == NULL
+        || (items = cJSON_AddArrayToObject(res, "items")) == NULL) {
+        cJSON_Delete(res);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
+    pthread_mutex_lock(db->mu);
+    st = rdb_prep(db, "SELECT " RUN_COLS " FROM runs WHERE"
+        " (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
+        " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
+        " ORDER BY id DESC LIMIT ?5");
+    if (st == NULL) {
+        rc = rdb_err(db, eb, "listing runs");
+        goto out;
+    }
+    bind_text(st, 1, f && f->applet && *f->applet ? f->applet : NULL);
+    bind_text(st, 2, f && f->status && *f->status ? f->status : NULL);
+    if (f && f->since > 0)
+        sqlite3_bind_int64(st, 3, f->since * 1000);
+    if (cursor > 0)
+        sqlite3_bind_int64(st, 4, cursor);
+    sqlite3_bind_int(st, 5, (int)limit + 1);
+    while ((i = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == limit) {
+            more = 1;
+            break;
+        }
+        if ((o = run_summary(st)) == NULL) {
+            rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+            break;
+        }
+        cJSON_AddItemToArray(items, o);
+        last = sqlite3_column_int64(st, 0);
+        n++;
+    }
+    if (rc == 0 && i != SQLITE_ROW && i != SQLITE_DONE)
+        rc = rdb_err(db, eb, "listing runs");
+    sqlite3_finalize(st);
+out:
+    pthread_mutex_unlock(db->mu);
+    if (rc != 0) {
+        cJSON_Delete(res);
+        return rc;
+    }
+    if (more) {
+        char c[32];
+
+        snprintf(c, sizeof(c), "%lld", last);
+        cJSON_AddStringToObject(res, "next_cursor", c);
+    } else {
+        cJSON_AddNullToObject(res, "next_cursor");
+    }
+    *out = res;
+    return 0;
+}
+
+int
+eng_rdb_run_get(struct eng_rdb *db, long long id, cJSON **out,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    cJSON        *o = NULL, *j;
+    int           rc = 0, s;
+
+    *out = NULL;
+    pthread_mutex_lock(db->mu);
+    st = rdb_prep(db, "SELECT " RUN_COLS ", trigger_data, output, trace"
+        " FROM runs WHERE id=?");
+    if (st == NULL) {
+        rc = rdb_err(db, eb, "reading a run");
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((o = run_summary(st)) == NULL) {
+            rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        } else {
+            const char *td = (const char *)sqlite3_column_text(st, 11);
+            const char *tr = (const char *)sqlite3_column_text(st, 13);
+
+            j = td ? cJSON_Parse(td) : NULL;
+            cJSON_AddItemToObject(o, "trigger_data",
+                j ? j : cJSON_CreateObject());
+            add_text(o, "output", st, 12);
+            j = tr ? cJSON_Parse(tr) : NULL;
+            cJSON_AddItemToObject(o, "trace", j ? j : cJSON_CreateArray());
+        }
+    } else if (s == SQLITE_DONE) {
+        rc = err_set(eb, ERR_NOTFOUND, "not_found", "no run with id %lld",
+            id);
+    } else {
+        rc = rdb_err(db, eb, "reading a run");
+    }
+    sqlite3_finalize(st);
+out:
+    pthread_mutex_unlock(db->mu);
+    if (rc == 0)
+        *out = o;
+    else
+        cJSON_Delete(o);
+    return rc;
+}
+
+int
+eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int           rc;
+
+    pthread_mutex_lock(db->mu);
+    st = rdb_prep(db, "DELETE FROM runs WHERE ended_ms IS NOT NULL"
+        " AND ended_ms < ? AND status NOT IN ('queued','running')");
+    if (st == NULL) {
+        rc = rdb_err(db, eb, "pruning runs");
+    } else {
+        sqlite3_bind_int64(st, 1, before_ms);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = rdb_err(db, eb, "pruning runs");
+        else
+            rc = sqlite3_changes(db->db);
+        sqlite3_finalize(st);
+    }
+    if (rc >= 0) { /* idempotency keys live 24 h */
+        sqlite3_stmt *s2 = rdb_prep(db,
+            "DELETE FROM webhook_idem WHERE created_ms < ?");
+
+        if (s2 != NULL) {
+            sqlite3_bind_int64(s2, 1, eng_now_ms() - 86400000LL);
+            sqlite3_step(s2);
+            sqlite3_finalize(s2);
+        }
+    }
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}
+
+int
+eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
+    void (*requeue)(void *ud, long long id, const char *applet,
+        const char *trigger, const char *replay), void *ud,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    struct rq {
+        long long id;
+        char     *applet, *trig, *replay;
+    } *v = NULL;
+    size_t n = 0, cap = 0, i;
+    int    rc = 0;
+
+    pthread_mutex_lock(db->mu);
+    /* interrupted runs that can be replayed run again (at least once) */
+    st = rdb_prep(db, "UPDATE runs SET status='queued', started_ms=NULL"
+        " WHERE status='running' AND replay IS NOT NULL");
+    if (st != NULL) {
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    st = rdb_prep(db, "UPDATE runs SET status='abort', ended_ms=?,"
+        " error_class='interrupted', error='herald stopped while this run "
+        "was running', replay=NULL WHERE status='running'");
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    st = rdb_prep(db, "SELECT id, applet, trig, replay FROM runs"
+        " WHERE status='queued' ORDER BY id");
+    if (st == NULL) {
+        rc = rdb_err(db, eb, "recovering runs");
+        pthread_mutex_unlock(db->mu);
+        return rc;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            struct rq *nv;
+
+            cap = cap ? cap * 2 : 16;
+            if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+                break;
+            v = nv;
+        }
+        v[n].id = sqlite3_column_int64(st, 0);
+        v[n].applet = strdup((const char *)sqlite3_column_text(st, 1));
+        v[n].trig = strdup((const char *)sqlite3_column_text(st, 2));
+        v[n].replay = sqlite3_column_text(st, 3)
+            ? strdup((const char *)sqlite3_column_text(st, 3)) : NULL;
+        n++;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(db->mu);
+    for (i = 0; i < n; i++) {
+        if (requeue != NULL && v[i].applet && v[i].trig)
+            requeue(ud, v[i].id, v[i].applet, v[i].trig, v[i].replay);
+        free(v[i].applet);
+        free(v[i].trig);
+        free(v[i].replay);
+    }
+    free(v);
+    return rc;
+}
+
+/* ---- idempotency, contexts, tokens ------------------------------------- */
+
+int
+eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
+    long long since_ms, long long *run_id)
+{
+    sqlite3_stmt *st;
+    int           rc = ERR_DB, s;
+
+    pthread_mutex_lock(db->mu);
+    if ((st = rdb_prep(db, "SELECT run_id FROM webhook_idem WHERE applet=?"
+             " AND key=? AND created_ms>=?")) != NULL) {
+        bind_text(st, 1, applet);
+        bind_text(st, 2, key);
+        sqlite3_bind_int64(st, 3, since_ms);
+        s = sqlite3_step(st);
+        if (s == SQLITE_ROW) {
+            *run_id = sqlite3_column_int64(st, 0);
+            rc = 1;
+        } else if (s == SQLITE_DONE) {
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}
+
+int
+eng_rdb_idem_put(struct eng_rdb *db, const char *applet, const char *key,
+    long long run_id, long long now_ms)
+{
+    sqlite3_stmt *st;
+    int           rc = ERR_DB;
+
+    pthread_mutex_lock(db->mu);
+    if ((st = rdb_prep(db, "INSERT OR REPLACE INTO webhook_idem (applet, key,"
+             " run_id, created_ms) VALUES (?,?,?,?)")) != NULL) {
+        bind_text(st, 1, applet);
+        bind_text(st, 2, key);
+        sqlite3_bind_int64(st, 3, run_id);
+        sqlite3_bind_int64(st, 4, now_ms);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}
+
+int
+eng_rdb_ctx_save(struct eng_rdb *db, const char *key, const char *json)
+{
+    sqlite3_stmt *st;
+    int           rc = ERR_DB;
+
+    pthread_mutex_lock(db->mu);
+    if ((st = rdb_prep(db, "INSERT OR REPLACE INTO contexts (key, vars,"
+             " updated_ms) VALUES (?,?,?)")) != NULL) {
+        bind_text(st, 1, key);
+        bind_text(st, 2, json);
+        sqlite3_bind_int64(st, 3, eng_now_ms());
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}
+
+char *
+eng_rdb_ctx_get(struct eng_rdb *db, const char *key)
+{
+    sqlite3_stmt *st;
+    char         *r = NULL;
+
+    pthread_mutex_lock(db->mu);
+    if ((st = rdb_prep(db, "SELECT vars FROM contexts WHERE key=?"))
+        != NULL) {
+        bind_text(st, 1, key);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            r = strdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(db->mu);
+    return r;
+}
+
+struct rdb_watch {
+    void (*cb)(void *, const char *);
+    void *ud;
+};
+static struct rdb_watch rdb_watch_slot; /* one runtime per process */
+
+static void
+rdb_update_hook(void *arg, int op, const char *dbname, const char *table,
+    sqlite3_int64 rowid)
+{
+    struct rdb_watch *w = arg;
+
+    (void)op;
+    (void)dbname;
+    (void)rowid;
+    if (w->cb != NULL && (strcmp(table, "applets") == 0
+            || strcmp(table, "environment") == 0))
+        w->cb(w->ud, table);
+}
+
+void
+eng_rdb_watch(struct eng_rdb *db, void (*cb)(void *ud, const char *table),
+    void *ud)
+{
+    pthread_mutex_lock(db->mu);
+    rdb_watch_slot.cb = cb;
+    rdb_watch_slot.ud = ud;
+    sqlite3_update_hook(db->db, cb ? rdb_update_hook : NULL,
+        cb ? &rdb_watch_slot : NULL);
+    pthread_mutex_unlock(db->mu);
+}
+
+int
+eng_rdb_token_set(struct eng_rdb *db, const char *applet, const char *token,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int           rc = 0;
+
+    pthread_mutex_lock(db->mu);
+    st = rdb_prep(db, "UPDATE applets SET webhook_token=? WHERE name=?");
+    if (st == NULL) {
+        rc = rdb_err(db, eb, "storing the webhook token");
+    } else {
+        bind_text(st, 1, token);
+        bind_text(st, 2, applet);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = rdb_err(db, eb, "storing the webhook token");
+        else if (sqlite3_changes(db->db) == 0)
+            rc = err_set(eb, ERR_NOTFOUND, "not_found",
+                "no applet named \"%s\"", applet);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(db->mu);
+    return rc;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server/routes_hooks.c: POST /hooks/{applet} — fires an applet's "event
+ * webhook". No admin token: the request authenticates with the applet's
+ * own webhook token ("Authorization: Bearer <token>") or an HMAC-SHA256 of
+ * the body keyed with it ("X-Herald-Signature: sha256=<hex>"); see
+ * engine/runtime.h for the variables a body gives. An Idempotency-Key seen
+ * in the last 24 h returns the first run's id without a new run.
+ *
+ * 202 {"run_id", "duplicate"}; 400 invalid JSON (with line/column); 401;
+ * 404; 429 with Retry-After. Neither the body nor the credentials are
+ * logged.
+ */
+#include "server/srv_int.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#include "engine/runtime.h"
+
+void
+srv_h_hook(struct srv_req *rq, struct srv_resp *rs)
+{
+    struct eng_runtime *rt = rq->srv->runtime;
+    struct eng_hook_req h;
+    struct errbuf       eb;
+    long long           id = 0;
+    int                 dup = 0, rc;
+    cJSON              *o;
+
+    err_clear(&eb);
+    if (rt == NULL) {
+        rc = err_set(&eb, ERR_BUSY, "busy",
+            "the execution runtime is not running");
+        srv_reply_error(rs, rc, &eb);
+        return;
+    }
+    memset(&h, 0, sizeof(h));
+    h.applet = rq->params[0];
+    h.body = rq->body.p ? rq->body.p : "";
+    h.len = rq->body.len;
+    h.content_type = srv_req_header(rq, "Content-Type");
+    h.authorization = srv_req_header(rq, "Authorization");
+    h.signature = srv_req_header(rq, "X-Herald-Signature");
+    h.idempotency_key = srv_req_header(rq, "Idempotency-Key");
+    if ((rc = eng_runtime_webhook(rt, &h, &id, &dup, &eb)) != 0) {
+        if (rc == ERR_AUTH) {
+            srv_reply_error(rs, rc, &eb);
+            srv_resp_header(rs, "WWW-Authenticate",
+                "Bearer realm=\"herald-webhook\"");
+            return;
+        }
+        srv_reply_error(rs, rc, &eb);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "run_id", (double)id);
+    cJSON_AddBoolToObject(o, "duplicate", dup);
+    srv_reply_json(rs, 202, o);
+}
