@@ -1335,8 +1335,12 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
                 "HERALD_MAIL_WAIT=\"%s\" must be \"queue\" or \"delivery\"",
                 s);
     }
-    if (o.mail_senders == 0)
-        o.mail_senders = 2;
+    if (o.mail_senders == 0) {
+        /* one open SMTP session per sender thread */
+        if ((rc = env_uint("HERALD_MAIL_SENDERS", 4, 1, 64, &v, eb)) != 0)
+            return rc;
+        o.mail_senders = v;
+    }
     if (o.syslog_listen == NULL)
         o.syslog_listen = getenv("HERALD_SYSLOG_LISTEN");
     if ((rt = calloc(1, sizeof(*rt))) == NULL)

@@ -21,6 +21,8 @@
  *                                             dead-lettered
  *   mail_wait       HERALD_MAIL_WAIT          "queue" (default) or
  *                                             "delivery"
+ *   mail_senders    HERALD_MAIL_SENDERS       4 delivery threads, each
+ *                                             keeping one SMTP session open
  *   syslog_listen   HERALD_SYSLOG_LISTEN      off; "127.0.0.1:5514" or
  *                                             "[::1]:5514" listens on UDP
  *                                             and TCP
@@ -65,7 +67,7 @@ struct eng_runtime_opts {         /* plain data, copied by eng_runtime_new */
     int         mail_wait;        /* enum eng_mail_wait */
     const char *syslog_listen;    /* NULL: HERALD_SYSLOG_LISTEN, else off;
                                      "off" disables explicitly */
-    unsigned    mail_senders;     /* delivery threads; 0: 2 */
+    unsigned    mail_senders;     /* delivery threads; 0: env or 4 */
 };
 
 /* Creates the runtime: opens its tables in st's database, marks runs left

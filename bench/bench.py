@@ -1,0 +1,957 @@
+# SPDX-License-Identifier: MIT
+"""
+bench/bench.py: herald's delivery benchmark against a reference client.
+
+Starts a private Postfix with Dovecot SASL on loopback (tests/lib/mailenv.py:
+STARTTLS required, AUTH only after TLS, MAIL FROM must match the login, the
+test PKI of tests/lib/mkpki.sh) and a herald (tests/lib/herald.py) that is
+configured through its REST API only: environment variables for the server
+string and the sender, a trustpoint holding the test root, one applet per
+phase with "event webhook" and a mail action whose subject carries the id
+sent in the webhook body, and the applets' webhook tokens.
+
+Phases, each into its own Maildir so that counting stays exact:
+
+  reference   Python smtplib over K persistent STARTTLS+AUTH sessions
+              straight to the same Postfix port, verifying the chain against
+              the same root (ssl context with cafile, host name checked),
+              sending N messages shaped like herald's;
+  throughput  N webhooks from K concurrent HTTP clients (keep-alive);
+  latency     webhooks at a fixed rate (default 50/s for 10 s), open loop;
+  long        optional (--messages M): M more webhooks, for peak RSS.
+
+Times: a trigger's time is taken just before its request (or SMTP
+transaction) is written; a message's delivered time is the ctime of its
+file in the Maildir, which the kernel sets when Postfix's virtual(8) links
+the finished file from tmp/ into new/ (fine-grained timestamps on Linux 6.x:
+sub-millisecond; on older kernels the coarse clock can be up to one jiffy,
+1-4 ms, early). A watcher thread scans new/ every few milliseconds, reads
+the id from the Subject header, takes the ctime and moves the file to cur/
+as a mail reader would, so that new/ stays short. Polling delay therefore
+does not enter the figures.
+
+Figures: triggers accepted/s (N / first request .. last 202), delivered/s
+(N / first trigger .. last delivery), p50/p99 trigger-to-delivered latency,
+herald's idle RSS (VmRSS after start and configuration, before any load)
+and peak RSS (VmHWM after all phases). The ratio is herald's delivered/s
+over the reference's. Each target prints PASS or MISS; the benchmark exits 0
+whenever it could measure (it never fails a test suite), 1 when something
+broke (herald misconfigured, messages lost), 2 on bad arguments, 124 on its
+overall timeout. Everything is stopped at the end, also on Ctrl-C, SIGTERM,
+errors and the timeout.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import signal
+import smtplib
+import ssl
+import sys
+import threading
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get('HERALD_SRC') or os.path.normpath(
+    os.path.join(HERE, '..'))
+sys.path.insert(0, os.path.join(SRC, 'tests', 'lib'))
+
+from herald import Herald, HeraldError  # noqa: E402
+from mailenv import MailEnv, MailEnvError, pki_dir  # noqa: E402
+
+USER = 'alerts@example.test'
+DOMAIN = 'example.test'
+TRUSTPOINT = 'bench-root-a'
+PHASES = ('ref', 'warm', 'tp', 'lat', 'long')
+
+# Targets of the issue (2-core machine).
+TARGET_RATIO = 0.90
+TARGET_P99_MS = 50.0
+TARGET_IDLE_KB = 8 * 1024
+TARGET_PEAK_KB = 32 * 1024
+TARGET_PEAK_MESSAGES = 10000
+
+
+class BenchError(RuntimeError):
+    """Something other than a slow figure went wrong; the text says what."""
+
+
+class BenchTimeout(BaseException):
+    """The overall time limit (--timeout) was reached."""
+
+
+def log(fmt, *a):
+    sys.stderr.write('bench: ' + (fmt % a if a else fmt) + '\n')
+    sys.stderr.flush()
+
+
+def mailbox(phase):
+    return 'bench-%s@%s' % (phase, DOMAIN)
+
+
+def proc_status(pid):
+    """VmRSS and VmHWM of pid in kB, from /proc/PID/status."""
+    out = {}
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            k, _, v = line.partition(':')
+            if k in ('VmRSS', 'VmHWM'):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a non-empty list."""
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(-(-p * len(v) // 100)) - 1))
+    return v[k]
+
+
+# ---- delivery watcher ------------------------------------------------------
+
+class MaildirWatcher(threading.Thread):
+    """Records when each message lands in one Maildir (see the file
+    header): id -> ctime in ns. Ids come from the Subject "bench <id>"."""
+
+    def __init__(self, root, interval=0.005):
+        super().__init__(daemon=True)
+        self.new = os.path.join(root, 'new')
+        self.cur = os.path.join(root, 'cur')
+        self.interval = interval
+        self.times = {}
+        self.duplicates = 0
+        self.foreign = 0
+        self.lags = []
+        self.cond = threading.Condition()
+        self.halt = threading.Event()
+        self.error = None
+
+    @staticmethod
+    def subject_id(path):
+        with open(path, 'rb') as f:
+            head = f.read(16384)
+        for line in head.split(b'\n'):
+            if line in (b'', b'\r'):
+                break
+            if line[:9].lower() == b'subject: ':
+                words = line[9:].strip().split()
+                if len(words) == 2 and words[0] == b'bench':
+                    return words[1].decode('ascii', 'replace')
+                return None
+        return None
+
+    def scan(self):
+        try:
+            entries = list(os.scandir(self.new))
+        except FileNotFoundError:
+            return 0     # virtual(8) creates the Maildir on first delivery
+        found = {}
+        for e in entries:
+            if e.name.startswith('.'):
+                continue
+            st = os.stat(e.path)
+            ident = self.subject_id(e.path)
+            os.makedirs(self.cur, exist_ok=True)
+            os.rename(e.path, os.path.join(self.cur, e.name + ':2,S'))
+            if ident is None:
+                self.foreign += 1
+            else:
+                found[ident] = st.st_ctime_ns
+                # Self-check: how long after its ctime the scan saw it.
+                self.lags.append((time.time_ns() - st.st_ctime_ns) / 1e6)
+        if found:
+            with self.cond:
+                for ident, t in found.items():
+                    if ident in self.times:
+                        self.duplicates += 1
+                    else:
+                        self.times[ident] = t
+                self.cond.notify_all()
+        return len(found)
+
+    def run(self):
+        try:
+            while not self.halt.is_set():
+                if not self.scan():
+                    self.halt.wait(self.interval)
+        except Exception as e:     # reported by wait_all()
+            self.error = e
+            with self.cond:
+                self.cond.notify_all()
+
+    def wait_all(self, ids, timeout, stall=20.0, give_up=None):
+        """Waits until every id landed; returns the list of missing ids.
+        Gives up early when nothing landed for stall seconds, or when
+        give_up() (called about once a second) returns true."""
+        deadline = time.monotonic() + timeout
+        want = set(ids)
+        seen, progress, asked = -1, time.monotonic(), time.monotonic()
+        with self.cond:
+            while True:
+                if self.error is not None:
+                    raise BenchError('maildir watcher %s: %s'
+                                     % (self.new, self.error))
+                missing = [i for i in want if i not in self.times]
+                now = time.monotonic()
+                if len(self.times) != seen:
+                    seen, progress = len(self.times), now
+                if not missing or now >= deadline or now - progress > stall:
+                    return sorted(missing)
+                if give_up is not None and now - asked >= 1.0:
+                    asked = now
+                    self.cond.release()
+                    try:
+                        stop = give_up()
+                    finally:
+                        self.cond.acquire()
+                    if stop:
+                        return sorted(i for i in want
+                                      if i not in self.times)
+                self.cond.wait(min(deadline - now, 0.25))
+
+    def stop(self):
+        self.halt.set()
+        self.join(5)
+
+
+# ---- load generators -------------------------------------------------------
+
+class IdFeed:
+    """Hands ids to worker threads in order; records send times."""
+
+    def __init__(self, ids):
+        self.ids = list(ids)
+        self.pos = 0
+        self.lock = threading.Lock()
+
+    def next(self):
+        with self.lock:
+            if self.pos >= len(self.ids):
+                return None
+            self.pos += 1
+            return self.ids[self.pos - 1]
+
+
+class LoadResult:
+    def __init__(self):
+        self.sent = {}          # id -> ns, just before the request
+        self.accepted = {}      # id -> ns, when the 202 (or 250) came back
+        self.busy = 0           # 429 answers (retried)
+        self.errors = []        # (id, text), first few only
+        self.error_count = 0
+        self.lock = threading.Lock()
+
+    def error(self, ident, text):
+        with self.lock:
+            self.error_count += 1
+            if len(self.errors) < 5:
+                self.errors.append((ident, text))
+
+
+class HookClient:
+    """One keep-alive HTTP client posting webhooks to herald."""
+
+    def __init__(self, host, port, path, token):
+        self.host, self.port, self.path = host, port, path
+        self.headers = {'Authorization': 'Bearer ' + token,
+                        'Content-Type': 'application/json'}
+        self.conn = None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def post(self, body):
+        """(status, Retry-After or None, response text)."""
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port,
+                                                       timeout=30)
+            reused = self.conn.sock is not None
+            try:
+                self.conn.request('POST', self.path, body=body,
+                                  headers=self.headers)
+                r = self.conn.getresponse()
+                text = r.read()
+                if r.will_close:
+                    self.close()
+                return r.status, r.getheader('Retry-After'), text
+            except (http.client.RemoteDisconnected, BrokenPipeError,
+                    ConnectionResetError):
+                # A kept-alive connection the server closed meanwhile: retry
+                # once on a fresh one, as HTTP clients do.
+                self.close()
+                if attempt or not reused:
+                    raise
+        raise AssertionError('unreachable')
+
+
+def fire(client, ident, res, deadline):
+    """Posts one webhook for ident, retrying while herald answers 429."""
+    body = json.dumps({'id': ident, 'source': 'herald-bench'}).encode()
+    while True:
+        t = time.time_ns()
+        try:
+            st, retry, text = client.post(body)
+        except (OSError, http.client.HTTPException) as e:
+            res.error(ident, '%s: %s' % (type(e).__name__, e))
+            return
+        if st == 202:
+            now = time.time_ns()
+            with res.lock:
+                res.sent.setdefault(ident, t)
+                res.accepted[ident] = now
+            return
+        if st == 429 and time.monotonic() < deadline:
+            with res.lock:
+                res.busy += 1
+                res.sent.setdefault(ident, t)
+            try:
+                delay = float(retry) if retry else 0.05
+            except ValueError:
+                delay = 0.05
+            time.sleep(min(max(delay, 0.01), 1.0))
+            continue
+        res.error(ident, 'HTTP %d: %s' % (st, text[:300].decode(
+            'utf-8', 'replace')))
+        return
+
+
+def webhook_load(h, applet, token, ids, k, rate=None, timeout=600):
+    """Fires one webhook per id from k client threads. rate None: as fast
+    as possible (closed loop); else open loop at rate per second."""
+    res = LoadResult()
+    feed = IdFeed(ids)
+    deadline = time.monotonic() + timeout
+    t0 = time.monotonic() + 0.05
+    index = {ident: n for n, ident in enumerate(ids)}
+
+    def worker():
+        c = HookClient(h.host, h.port, '/hooks/' + applet, token)
+        try:
+            while time.monotonic() < deadline:
+                ident = feed.next()
+                if ident is None:
+                    return
+                if rate is not None:
+                    delay = t0 + index[ident] / rate - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                fire(c, ident, res, deadline)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=worker, daemon=True)
+               for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()) + 5)
+    missing = len(ids) - len(res.accepted)
+    if missing and res.error_count == 0:
+        res.error(None, '%d webhooks not sent before the phase timeout'
+                  % missing)
+    return res
+
+
+def message_bytes(ident, to):
+    """A message shaped like herald's (RFC 5322, UTF-8 text/plain)."""
+    import email.utils
+    lines = [
+        'Date: ' + email.utils.formatdate(localtime=False),
+        'From: ' + USER,
+        'To: ' + to,
+        'Subject: bench ' + ident,
+        'Message-ID: <%s@herald-bench.example.test>' % uuid.uuid4().hex,
+        'MIME-Version: 1.0',
+        'Content-Type: text/plain; charset=UTF-8',
+        'Content-Transfer-Encoding: 8bit',
+        '',
+        'bench message %s' % ident,
+        '',
+    ]
+    return '\r\n'.join(lines).encode()
+
+
+def reference_load(env, cafile, ids, k, timeout=600):
+    """Sends one message per id over k persistent STARTTLS+AUTH sessions
+    to Postfix's submission port with smtplib."""
+    res = LoadResult()
+    feed = IdFeed(ids)
+    deadline = time.monotonic() + timeout
+    to = mailbox('ref')
+    password = env.users[USER]
+    port = env.ports['submission']
+
+    def worker():
+        ctx = ssl.create_default_context(cafile=cafile)   # chain + host name
+        try:
+            s = smtplib.SMTP('localhost', port, timeout=30)
+        except OSError as e:
+            res.error(None, 'connect to Postfix: %s' % e)
+            return
+        try:
+            s.ehlo('herald-bench.localhost')
+            s.starttls(context=ctx)
+            s.ehlo('herald-bench.localhost')
+            s.login(USER, password)
+            while time.monotonic() < deadline:
+                ident = feed.next()
+                if ident is None:
+                    break
+                msg = message_bytes(ident, to)
+                t = time.time_ns()
+                s.sendmail(USER, [to], msg)
+                now = time.time_ns()
+                with res.lock:
+                    res.sent[ident] = t
+                    res.accepted[ident] = now
+            s.quit()
+        except (smtplib.SMTPException, ssl.SSLError, OSError) as e:
+            res.error(None, 'reference session: %s: %s'
+                      % (type(e).__name__, e))
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    threads = [threading.Thread(target=worker, daemon=True)
+               for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()) + 5)
+    return res
+
+
+# ---- herald setup ------------------------------------------------------------
+
+def api(h, method, path, body=None, expect=(200, 201), **kw):
+    st, _, data = h.request(method, path, body, **kw)
+    if st not in expect:
+        raise BenchError('herald: %s %s answered %d: %s'
+                         % (method, path, st, json.dumps(data)[:2000]
+                            if not isinstance(data, str) else data[:2000]))
+    return data
+
+
+def configure(h, env, root_pem):
+    """Environment, trustpoint, one webhook applet per phase; returns
+    {phase: webhook token}."""
+    server = '%s:%s@localhost' % (USER, env.users[USER])
+    api(h, 'PUT', '/api/v1/environment/_email_server',
+        {'value': server, 'secret': True})
+    api(h, 'PUT', '/api/v1/environment/_email_from',
+        {'value': USER, 'secret': False})
+    api(h, 'POST', '/api/v1/trustpoints', {
+        'name': TRUSTPOINT, 'revocation_check': 'none',
+        'chain_validation': 'continue', 'enrollment': 'terminal',
+        'certificate': root_pem}, expect=(201,))
+    tokens = {}
+    for phase in PHASES[1:]:
+        name = 'bench-' + phase
+        text = ('event manager applet %s\n'
+                ' description "herald bench, phase %s"\n'
+                ' event webhook\n'
+                ' action 0010 mail server "$_email_server" to "%s"'
+                ' from "$_email_from" subject "bench $_webhook_id"'
+                ' body "bench message $_webhook_id" port %d secure tls\n'
+                % (name, phase, mailbox(phase), env.ports['submission']))
+        api(h, 'POST', '/api/v1/applets', text, expect=(201,))
+        tok = api(h, 'PUT', '/api/v1/applets/%s/webhook' % name)
+        if not isinstance(tok, dict) or not tok.get('token'):
+            raise BenchError('herald: PUT /api/v1/applets/%s/webhook gave '
+                             'no token: %r' % (name, tok))
+        tokens[phase] = tok['token']
+    return tokens
+
+
+def diagnose(h, applet, limit=3):
+    """Text about failed runs and dead/queued mail, for error reports."""
+    parts = []
+    for path in ('/api/v1/runs?applet=%s&limit=%d' % (applet, limit),
+                 '/api/v1/outbox?state=dead', '/api/v1/outbox?state=queued'):
+        try:
+            st, _, data = h.request('GET', path, timeout=10)
+        except Exception as e:   # diagnostics must not hide the real error
+            parts.append('GET %s: %s' % (path, e))
+            continue
+        if isinstance(data, dict) and isinstance(data.get('items'), list):
+            data = dict(data, items=data['items'][:limit])
+        parts.append('GET %s -> %d\n%s' % (
+            path, st, json.dumps(data, indent=1)[:3000]))
+    try:
+        st, _, data = h.request('GET', '/api/v1/runs?applet=%s&limit=1'
+                                % applet, timeout=10)
+        items = data.get('items') if isinstance(data, dict) else None
+        if items:
+            st, _, run = h.request('GET', '/api/v1/runs/%s'
+                                   % items[0]['id'], timeout=10)
+            parts.append('newest run:\n%s'
+                         % json.dumps(run, indent=1)[:5000])
+    except Exception as e:
+        parts.append('newest run: %s' % e)
+    parts.append('herald log (tail):\n' + h.log()[-3000:])
+    return '\n'.join(parts)
+
+
+# ---- phases ------------------------------------------------------------------
+
+class Phase:
+    """Figures of one phase."""
+
+    def __init__(self, name, n):
+        self.name = name
+        self.n = n
+        self.accepted = 0
+        self.delivered = 0
+        self.missing = []
+        self.duplicates = 0
+        self.busy = 0
+        self.errors = []
+        self.accept_rate = None
+        self.deliver_rate = None
+        self.p50 = self.p99 = self.pmax = None
+        self.wall = None
+        self.scan_lag_ms = None
+
+    def compute(self, res, watcher, ids):
+        self.accepted = len(res.accepted)
+        self.busy = res.busy
+        self.errors = res.errors
+        self.duplicates = watcher.duplicates
+        if watcher.lags:
+            self.scan_lag_ms = {'p50': percentile(watcher.lags, 50),
+                                'max': max(watcher.lags),
+                                'min': min(watcher.lags)}
+        with watcher.cond:
+            times = {i: watcher.times[i] for i in ids if i in watcher.times}
+        self.delivered = len(times)
+        if not res.sent:
+            return
+        first = min(res.sent.values())
+        if res.accepted:
+            last = max(res.accepted.values())
+            if last > first:
+                self.accept_rate = self.accepted / ((last - first) / 1e9)
+        if times:
+            last = max(times.values())
+            self.wall = (last - first) / 1e9
+            if last > first:
+                self.deliver_rate = self.delivered / self.wall
+            lat = [(times[i] - res.sent[i]) / 1e6 for i in times
+                   if i in res.sent]
+            if lat:
+                self.p50 = percentile(lat, 50)
+                self.p99 = percentile(lat, 99)
+                self.pmax = max(lat)
+
+    def as_dict(self):
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ('missing',)} | {'missing': len(self.missing)}
+
+
+def wait_phase(watcher, ids, res, timeout):
+    sent = [i for i in ids if i in res.accepted]
+    return watcher.wait_all(sent, timeout)
+
+
+def run_phase(name, n, load, watcher, ids, drain_timeout):
+    log('%s: %d messages ...', name, n)
+    res = load()
+    missing = wait_phase(watcher, ids, res, drain_timeout)
+    ph = Phase(name, n)
+    ph.compute(res, watcher, ids)
+    ph.missing = missing
+    log('%s: accepted %d, delivered %d of %d%s', name, ph.accepted,
+        ph.delivered, n, ', %d busy answers' % ph.busy if ph.busy else '')
+    for ident, text in ph.errors:
+        log('%s: error%s: %s', name, ' for ' + ident if ident else '', text)
+    return ph
+
+
+# ---- Postfix's view: sessions ------------------------------------------------
+
+SESSION_RE = re.compile(rb'postfix/submission/smtpd\[(\d+)\]: '
+                        rb'(connect|disconnect) from \S+(.*)')
+
+
+def smtp_sessions(path, herald_offset):
+    """Counts the submission sessions that carried mail, per client, from
+    Postfix's log: a session whose "connect from" line lies at or after
+    byte herald_offset (written when herald started) is herald's, one
+    before it the reference's. Each smtpd process serves one session at a
+    time, so connect/disconnect pair up by process id; the disconnect line
+    has the session's command counts (mail=, rset=)."""
+    out = {w: {'sessions': 0, 'mail': 0, 'rset': 0}
+           for w in ('ref', 'herald')}
+    owner = {}
+    pos = 0
+    with open(path, 'rb') as f:
+        for line in f:
+            start, pos = pos, pos + len(line)
+            m = SESSION_RE.search(line)
+            if m is None:
+                continue
+            pid = m.group(1)
+            if m.group(2) == b'connect':
+                owner[pid] = ('herald' if herald_offset is not None
+                              and start >= herald_offset else 'ref')
+                continue
+            who = owner.pop(pid, None)
+            counts = {k.decode(): int(v) for k, v in
+                      re.findall(rb'(\w+)=(\d+)', m.group(3))}
+            if who is None or counts.get('mail', 0) == 0:
+                continue          # port probes, refused sessions
+            out[who]['sessions'] += 1
+            out[who]['mail'] += counts.get('mail', 0)
+            out[who]['rset'] += counts.get('rset', 0)
+    return out
+
+
+# ---- report ------------------------------------------------------------------
+
+def fmt(v, unit='', nd=1):
+    if v is None:
+        return '-'
+    return ('%.' + str(nd) + 'f%s') % (v, unit)
+
+
+def verdict(ok):
+    if ok is None:
+        return 'n/a'
+    return 'PASS' if ok else 'MISS'
+
+
+def report(args, r):
+    ref, tp, lat = r.get('ref'), r.get('tp'), r.get('lat')
+    rows = []
+    ratio = None
+    if ref and tp and ref.deliver_rate and tp.deliver_rate:
+        ratio = tp.deliver_rate / ref.deliver_rate
+    rows.append(('triggers accepted/s (N=%d, K=%d)' % (args.n, args.k),
+                 fmt(tp and tp.accept_rate), '-', '', ''))
+    rows.append(('messages delivered/s',
+                 fmt(tp and tp.deliver_rate), fmt(ref and ref.deliver_rate),
+                 '>= %d %% of ref' % round(TARGET_RATIO * 100),
+                 verdict(None if ratio is None else ratio >= TARGET_RATIO)
+                 + ('' if ratio is None else ' (%.1f %%)' % (ratio * 100))))
+    rows.append(('latency p50/p99, throughput phase',
+                 '%s / %s ms' % (fmt(tp and tp.p50), fmt(tp and tp.p99)),
+                 '%s / %s ms' % (fmt(ref and ref.p50), fmt(ref and ref.p99)),
+                 '', ''))
+    rows.append(('latency p50/p99 at %g/s x %gs' % (args.rate,
+                                                     args.duration),
+                 '%s / %s ms' % (fmt(lat and lat.p50), fmt(lat and lat.p99)),
+                 '-', 'p99 < %d ms' % TARGET_P99_MS,
+                 verdict(None if not lat or lat.p99 is None
+                         else lat.p99 < TARGET_P99_MS)))
+    idle, peak = r.get('idle_kb'), r.get('peak_kb')
+    rows.append(('herald idle RSS (VmRSS)', fmt(idle and idle / 1024, ' MB'),
+                 '-', '< %d MB' % (TARGET_IDLE_KB // 1024),
+                 verdict(None if idle is None else idle < TARGET_IDLE_KB)))
+    msgs = r.get('herald_messages', 0)
+    note = verdict(None if peak is None else peak < TARGET_PEAK_KB)
+    notes = []
+    if peak is not None and msgs < TARGET_PEAK_MESSAGES:
+        note += ' *'
+        notes.append('* peak RSS after %d messages; the target is for %d '
+                     '(add --messages %d)' % (
+                         msgs, TARGET_PEAK_MESSAGES,
+                         TARGET_PEAK_MESSAGES - msgs))
+    rows.append(('herald peak RSS (VmHWM, %d msgs)' % msgs,
+                 fmt(peak and peak / 1024, ' MB'), '-',
+                 '< %d MB' % (TARGET_PEAK_KB // 1024), note))
+    ss = r.get('sessions')
+    if ss:
+        def sess(w):
+            x = ss[w]
+            if not x['sessions']:
+                return '-'
+            return '%d (%.0f msgs each)' % (
+                x['sessions'], x['mail'] / x['sessions'])
+        rows.append(('SMTP sessions Postfix saw', sess('herald'),
+                     sess('ref'), '', ''))
+    long_ = r.get('long')
+    if long_:
+        rows.append(('long run delivered/s (%d msgs)' % long_.n,
+                     fmt(long_.deliver_rate), '-', '', ''))
+
+    head = ('figure', 'herald', 'reference', 'target', 'result')
+    w = [max(len(str(x[i])) for x in rows + [head]) for i in range(5)]
+    out = []
+    out.append('herald bench: %s, %d cores, Postfix STARTTLS+AUTH on '
+               'loopback, chain verified against test root A'
+               % (platform.node(), os.cpu_count() or 0))
+    if r.get('load_before') is not None:
+        out.append('load average (1 min) before %.2f, after %.2f: other '
+                   'work on the machine skews every figure'
+                   % (r['load_before'], os.getloadavg()[0]))
+    line = '  '.join('%-*s' % (w[i], head[i]) for i in range(5))
+    out.append(line)
+    out.append('-' * len(line))
+    for row in rows:
+        out.append('  '.join('%-*s' % (w[i], row[i]) for i in range(5))
+                   .rstrip())
+    for name in PHASES:
+        ph = r.get(name)
+        if ph is None or name == 'warm':
+            continue
+        if ph.missing or ph.errors or ph.duplicates or ph.busy:
+            out.append('%s: %d of %d delivered, %d missing, %d duplicates, '
+                       '%d "busy" answers, %d errors'
+                       % (name, ph.delivered, ph.n, len(ph.missing),
+                          ph.duplicates, ph.busy, len(ph.errors)))
+    out.extend(notes)
+    out.append('delivered time = ctime of the Maildir file; trigger time '
+               '= just before the request')
+    print('\n'.join(out))
+    sys.stdout.flush()
+    if args.json:
+        data = {k: (v.as_dict() if isinstance(v, Phase) else v)
+                for k, v in r.items()}
+        data['ratio'] = ratio
+        data['args'] = vars(args)
+        with open(args.json, 'w') as f:
+            json.dump(data, f, indent=1)
+
+
+# ---- main ----------------------------------------------------------------------
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog='bench/run',
+        description='Measure herald (webhook -> outbox -> Postfix over '
+        'STARTTLS+AUTH) against smtplib over reused sessions.')
+    p.add_argument('--n', type=int, default=2000,
+                   help='messages in the throughput phase (default 2000)')
+    p.add_argument('--k', type=int, default=8,
+                   help='concurrent clients / SMTP sessions (default 8)')
+    p.add_argument('--rate', type=float, default=50.0,
+                   help='triggers per second in the latency phase (50)')
+    p.add_argument('--duration', type=float, default=10.0,
+                   help='seconds of the latency phase (default 10)')
+    p.add_argument('--messages', type=int, default=0,
+                   help='extra webhooks after the other phases, for peak '
+                   'RSS (e.g. 10000; default 0)')
+    p.add_argument('--timeout', type=float, default=None,
+                   help='hard limit for the whole run in seconds (default '
+                   '600 + 0.1 s per message)')
+    p.add_argument('--skip-reference', action='store_true',
+                   help='do not run the smtplib reference')
+    p.add_argument('--skip-herald', action='store_true',
+                   help='run only the reference (checks the mail setup)')
+    p.add_argument('--log-level', default='warn',
+                   help='herald --log-level during the run (default warn)')
+    p.add_argument('--json', metavar='FILE',
+                   help='also write every figure to FILE as JSON')
+    a = p.parse_args(argv)
+    for name in ('n', 'k'):
+        if getattr(a, name) < 1:
+            p.error('--%s must be at least 1, got %d'
+                    % (name, getattr(a, name)))
+    if a.messages < 0:
+        p.error('--messages must be 0 or more, got %d' % a.messages)
+    if a.rate <= 0 or a.duration <= 0:
+        p.error('--rate and --duration must be positive')
+    if a.rate * a.duration > 1e6 or a.n > 1e6 or a.messages > 1e6:
+        p.error('at most 1,000,000 messages per phase')
+    if a.timeout is None:
+        a.timeout = 600 + 0.1 * (a.n * 2 + a.rate * a.duration + a.messages)
+    if a.timeout <= 0:
+        p.error('--timeout must be positive')
+    if a.skip_herald and a.skip_reference:
+        p.error('--skip-herald and --skip-reference leave nothing to run')
+    return a
+
+
+def on_alarm(signum, frame):
+    raise BenchTimeout()
+
+
+def on_term(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def drain_time(n, rate_guess=20.0):
+    """Generous time for n messages to land after the last trigger."""
+    return 60 + n / rate_guess
+
+
+def run(args, r):
+    tag = uuid.uuid4().hex[:6]
+
+    def ids(phase, n):
+        return ['%s-%06d-%s' % (phase, i, tag) for i in range(n)]
+
+    env = MailEnv(extra_chains=(), aiosmtpd=False)
+    herald_offset = None
+    env.mailboxes = env.mailboxes + [mailbox(p) for p in PHASES]
+    h = None
+    watchers = []
+    try:
+        log('starting Postfix + Dovecot ...')
+        env.start()
+        cafile = os.path.join(pki_dir(), 'root-a.pem')
+        with open(cafile) as f:
+            root_pem = f.read()
+
+        def watch(phase):
+            w = MaildirWatcher(os.path.join(env.mail_dir, mailbox(phase)))
+            w.start()
+            watchers.append(w)
+            return w
+
+        if not args.skip_reference:
+            w = watch('ref')
+            load_ids = ids('ref', args.n)
+            r['ref'] = run_phase(
+                'reference', args.n,
+                lambda: reference_load(env, cafile, load_ids, args.k,
+                                       timeout=drain_time(args.n)),
+                w, load_ids, drain_time(args.n))
+            if r['ref'].delivered < args.n:
+                raise BenchError('the reference lost messages (%d of %d '
+                                 'delivered): the mail setup is broken; '
+                                 'Postfix log:\n%s' % (
+                                     r['ref'].delivered, args.n,
+                                     env.log()[-4000:]))
+        if args.skip_herald:
+            return
+
+        herald_offset = os.path.getsize(env.postfix_log)
+        log('starting herald %s ...', os.environ.get('HERALD_BIN'))
+        h = Herald(env={'HERALD_LOG_LEVEL': args.log_level})
+        h.start()
+        if hasattr(env, '_reap'):
+            # Have MailEnv's reaper kill herald too if we die by SIGKILL.
+            env._reap(pid=h.proc.pid)
+        tokens = configure(h, env, root_pem)
+        time.sleep(0.5)
+        r['idle_kb'] = proc_status(h.proc.pid)['VmRSS']
+        log('herald idle: VmRSS %d kB', r['idle_kb'])
+
+        # One message end to end first: fails fast, with the reason.
+        w = watch('warm')
+        res = webhook_load(h, 'bench-warm', tokens['warm'], ['warm-' + tag],
+                           1, timeout=30)
+        if res.errors:
+            raise BenchError('herald refused the webhook: %s\n%s'
+                             % (res.errors[0][1], diagnose(h, 'bench-warm')))
+        def dead():
+            st, _, data = h.request('GET', '/api/v1/outbox?state=dead',
+                                    timeout=10)
+            return st == 200 and bool(data.get('items'))
+
+        if w.wait_all(['warm-' + tag], 30, give_up=dead):
+            raise BenchError('herald accepted a webhook but the message did '
+                             'not land (dead, or not within 30 s):\n%s\n'
+                             'Postfix log (tail):\n%s'
+                             % (diagnose(h, 'bench-warm'),
+                                env.log()[-3000:]))
+        count = 1
+
+        w = watch('tp')
+        load_ids = ids('tp', args.n)
+        r['tp'] = run_phase(
+            'throughput', args.n,
+            lambda: webhook_load(h, 'bench-tp', tokens['tp'], load_ids,
+                                 args.k, timeout=drain_time(args.n)),
+            w, load_ids, drain_time(args.n))
+        count += r['tp'].accepted
+
+        n_lat = max(1, int(round(args.rate * args.duration)))
+        w = watch('lat')
+        load_ids = ids('lat', n_lat)
+        r['lat'] = run_phase(
+            'latency', n_lat,
+            lambda: webhook_load(h, 'bench-lat', tokens['lat'], load_ids,
+                                 args.k, rate=args.rate,
+                                 timeout=args.duration + drain_time(n_lat)),
+            w, load_ids, drain_time(n_lat))
+        count += r['lat'].accepted
+
+        if args.messages:
+            w = watch('long')
+            load_ids = ids('long', args.messages)
+            r['long'] = run_phase(
+                'long', args.messages,
+                lambda: webhook_load(h, 'bench-long', tokens['long'],
+                                     load_ids, args.k,
+                                     timeout=drain_time(args.messages)),
+                w, load_ids, drain_time(args.messages))
+            count += r['long'].accepted
+        r['herald_messages'] = count
+        st = proc_status(h.proc.pid)
+        r['peak_kb'] = st['VmHWM']
+        r['end_rss_kb'] = st['VmRSS']
+        log('herald after %d messages: VmHWM %d kB, VmRSS %d kB', count,
+            st['VmHWM'], st['VmRSS'])
+        lost = [(p, r[p]) for p in ('tp', 'lat', 'long')
+                if p in r and (r[p].missing or r[p].errors)]
+        if lost:
+            p, ph = lost[0]
+            raise BenchError('herald phase %s: %d of %d delivered, %d '
+                             'refused or unsent triggers; first missing: '
+                             '%s\n%s' % (p, ph.delivered, ph.n,
+                                         ph.n - ph.accepted,
+                                         ph.missing[:3],
+                                         diagnose(h, 'bench-' + p)))
+    finally:
+        signal.alarm(0)      # the clean-up below must not be cut short
+        for w in watchers:
+            w.stop()
+        if h is not None:
+            try:
+                if h.running():
+                    h.stop(timeout=30)
+            except HeraldError as e:
+                log('stopping herald: %s', str(e)[:2000])
+            finally:
+                h.cleanup()
+        try:
+            env.stop()
+            if getattr(env, 'postfix_log', None) and \
+                    os.path.exists(env.postfix_log):
+                r['sessions'] = smtp_sessions(env.postfix_log,
+                                              herald_offset)
+        finally:
+            env.cleanup()
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if not os.environ.get('HERALD_BIN') and not args.skip_herald:
+        log('HERALD_BIN is not set: run bench/run, or set it to the herald '
+            'binary')
+        return 2
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(max(1, int(args.timeout)))
+    r = {'load_before': os.getloadavg()[0]}
+    rc = 0
+    try:
+        run(args, r)
+    except BenchTimeout:
+        log('overall timeout of %.0f s reached; stopped everything',
+            args.timeout)
+        rc = 124
+    except KeyboardInterrupt:
+        log('interrupted; stopped everything')
+        rc = 130
+    except (BenchError, MailEnvError, HeraldError) as e:
+        log('FAILED: %s', e)
+        rc = 1
+    finally:
+        signal.alarm(0)
+    report(args, r)     # what was measured, also after a failure
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main())
