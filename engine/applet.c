@@ -130,7 +130,7 @@ applet_fmt_num(double d, char *out, size_t outlen)
 }
 
 const char *
-applet_event_type_word(int type)
+eng_event_type_name(int type)
 {
     switch (type) {
     case ENG_EV_NONE: return "none";
@@ -1180,7 +1180,7 @@ parse_event(struct pctx *pc)
             ev_kw_list(allowed, list, sizeof(list));
             rc = perr(pc, ERR_INVAL, t.col, "unknown keyword \"%s\" for "
                 "event %s; expected %s", t.s,
-                applet_event_type_word(ev.pub.type), list);
+                eng_event_type_name(ev.pub.type), list);
             goto out;
         }
         if (seen & (1u << k)) {
@@ -1210,7 +1210,7 @@ parse_event(struct pctx *pc)
             if (missing & (1u << k))
                 break;
         rc = perr(pc, ERR_INVAL, endcol, "event %s needs \"%s\"",
-            applet_event_type_word(ev.pub.type), ev_kw[k]);
+            eng_event_type_name(ev.pub.type), ev_kw[k]);
         goto out;
     }
     if ((rc = applet_add_event(pc->a, &ev)) != 0)
@@ -1485,7 +1485,7 @@ print_event(struct buf *b, const struct applet_event *e)
         rc = rc ? rc : put_value(b, e->tag, NULL, 0);
         rc = rc ? rc : buf_putc(b, ' ');
     }
-    rc = rc ? rc : buf_puts(b, applet_event_type_word(e->pub.type));
+    rc = rc ? rc : buf_puts(b, eng_event_type_name(e->pub.type));
     if (rc == 0 && e->pattern != NULL) {
         rc = buf_puts(b, " pattern ");
         rc = rc ? rc : put_quoted(b, e->pattern);

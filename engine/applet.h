@@ -134,6 +134,9 @@ const char *eng_action_arg(const struct eng_applet *a, size_t i,
 
 void eng_applet_free(struct eng_applet *a); /* NULL is a no-op */
 
+/* "none", "syslog", "timer watchdog", ... "webhook"; "?" if unknown. */
+const char *eng_event_type_name(int type);
+
 /* Variable names: letters, digits, '_'. Returns 1 if s is a valid name. */
 int eng_var_name_valid(const char *s);
 

@@ -119,7 +119,6 @@ int applet_check_name(const char *name, char *msg, size_t msglen);
  * *out. 0, ERR_INVAL (msg), ERR_UNSUPPORTED (msg) or ERR_NOMEM. */
 int applet_parse_correlate(const char *expr, char **out, char *msg,
     size_t msglen);
-const char *applet_event_type_word(int type); /* "none", "timer cron" */
 /* Formats a number the shortest way that reads back equal. */
 void applet_fmt_num(double d, char *out, size_t outlen);
 

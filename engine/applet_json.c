@@ -57,7 +57,7 @@ event_to_json(const struct eng_event *e)
         ok = cJSON_AddStringToObject(o, "tag", e->tag) != NULL;
     if (ok)
         ok = cJSON_AddStringToObject(o, "type", w != NULL ? "timer" :
-            applet_event_type_word(e->type)) != NULL;
+            eng_event_type_name(e->type)) != NULL;
     if (ok && w != NULL)
         ok = cJSON_AddStringToObject(o, "timer", w) != NULL;
     if (ok && e->type == ENG_EV_SYSLOG) {
@@ -254,7 +254,7 @@ event_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
                     len += (size_t)snprintf(list + len, len < sizeof(list) ?
                         sizeof(list) - len : 0, ", %s", ev_json_key[k]);
             rc = ferr(eb, ERR_INVAL, field, "unknown field for event %s; "
-                "expected type, tag%s", applet_event_type_word(ev.pub.type),
+                "expected type, tag%s", eng_event_type_name(ev.pub.type),
                 list);
             goto out;
         }
@@ -287,7 +287,7 @@ event_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
         snprintf(field, sizeof(field), "events[%zu].%s", idx,
             ev_json_key[k]);
         rc = ferr(eb, ERR_INVAL, field, "event %s needs \"%s\"",
-            applet_event_type_word(ev.pub.type), ev_json_key[k]);
+            eng_event_type_name(ev.pub.type), ev_json_key[k]);
         goto out;
     }
     if ((rc = applet_add_event(a, &ev)) != 0)

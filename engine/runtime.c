@@ -94,21 +94,6 @@ struct rt_job {
 };
 
 static const char *
-ev_type_string(int type)
-{
-    switch (type) {
-    case ENG_EV_NONE: return "none";
-    case ENG_EV_SYSLOG: return "syslog";
-    case ENG_EV_TIMER_WATCHDOG: return "timer watchdog";
-    case ENG_EV_TIMER_COUNTDOWN: return "timer countdown";
-    case ENG_EV_TIMER_ABSOLUTE: return "timer absolute";
-    case ENG_EV_TIMER_CRON: return "timer cron";
-    case ENG_EV_WEBHOOK: return "webhook";
-    default: return "unknown";
-    }
-}
-
-static const char *
 trigger_name(int type)
 {
     switch (type) {
@@ -507,7 +492,7 @@ add_event_vars(struct eng_vars *vs, int evtype, long long id, long long now)
 
     snprintf(t, sizeof(t), "%d", evtype);
     rc |= eng_vars_add(vs, "_event_type", t);
-    rc |= eng_vars_add(vs, "_event_type_string", ev_type_string(evtype));
+    rc |= eng_vars_add(vs, "_event_type_string", eng_event_type_name(evtype));
     snprintf(t, sizeof(t), "%lld", now / 1000);
     rc |= eng_vars_add(vs, "_event_pub_sec", t);
     snprintf(t, sizeof(t), "%lld", now % 1000);
