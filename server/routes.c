@@ -50,6 +50,9 @@ static const struct srv_route srv_routes[] = {
     { "GET",    "/api/v1/config",                 srv_h_config_get, 0 },
     { "POST",   "/api/v1/config",                 srv_h_config_post, 0 },
 
+    { "GET",    "/api/v1/settings",               srv_h_settings_get, 0 },
+    { "PUT",    "/api/v1/settings",               srv_h_settings_put, 0 },
+
     { "POST",   "/api/v1/probe",                  srv_h_probe, 0 },
     { "POST",   "/api/v1/mail/test",              srv_h_mail_test, 0 },
 };

@@ -156,6 +156,8 @@ int  srv_static_serve(struct srv_req *rq, struct srv_resp *rs);
 /* ---- route handlers ---- */
 void srv_h_healthz(struct srv_req *, struct srv_resp *);
 void srv_h_version(struct srv_req *, struct srv_resp *);
+void srv_h_settings_get(struct srv_req *, struct srv_resp *);
+void srv_h_settings_put(struct srv_req *, struct srv_resp *);
 void srv_h_env_list(struct srv_req *, struct srv_resp *);
 void srv_h_env_get(struct srv_req *, struct srv_resp *);
 void srv_h_env_put(struct srv_req *, struct srv_resp *);

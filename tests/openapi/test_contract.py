@@ -380,6 +380,18 @@ class Contract(unittest.TestCase):
         self.assertNotIn(pw, json.dumps(r))
         self.assertContract()
 
+    def test_07b_settings(self):
+        c = self.c
+        st, v = c.json('GET', '/api/v1/settings')
+        self.assertEqual(st, 200)
+        self.assertEqual(v, {'trustpool': False})
+        st, v = c.json('PUT', '/api/v1/settings', {'trustpool': True})
+        self.assertEqual(st, 200)
+        st, e = c.json('PUT', '/api/v1/settings', {'trustpool': 1})
+        self.assertEqual(st, 400)
+        st, v = c.json('PUT', '/api/v1/settings', {'trustpool': False})
+        self.assertEqual(v, {'trustpool': False})
+
     def test_08_execution(self):
         """Issue 4 routes. Every call is made even when an earlier one
         fails, so that one run lists everything that is missing."""
