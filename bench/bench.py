@@ -826,7 +826,14 @@ def run(args, r):
 
         herald_offset = os.path.getsize(env.postfix_log)
         log('starting herald %s ...', os.environ.get('HERALD_BIN'))
-        h = Herald(env={'HERALD_LOG_LEVEL': args.log_level})
+        # tuning knobs given to the bench (HERALD_MAIL_SENDERS, HERALD_WORKERS,
+        # HERALD_THREADS, ...) reach herald; the harness drops HERALD_* else
+        tune = {k: v for k, v in os.environ.items()
+                if k.startswith('HERALD_') and k not in
+                ('HERALD_BIN', 'HERALD_SRC', 'HERALD_TEST_PKI',
+                 'HERALD_ADMIN_TOKEN')}
+        tune['HERALD_LOG_LEVEL'] = args.log_level
+        h = Herald(env=tune)
         h.start()
         if hasattr(env, '_reap'):
             # Have MailEnv's reaper kill herald too if we die by SIGKILL.

@@ -96,6 +96,10 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
         }
         break;
     }
+    /* wolfSSL's fixed-point ECC cache is per thread (~3 MB) and only pays
+     * off for many handshakes; sessions are kept open and resumed, so keep
+     * every sender thread's memory flat instead */
+    pki_thread_cleanup();
     if (c->trace != NULL) {
         cJSON_DeleteItemFromObjectCaseSensitive(c->trace, "tls");
         tt = cJSON_AddObjectToObject(c->trace, "tls");
