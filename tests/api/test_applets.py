@@ -8,7 +8,7 @@ for the source document's unset $_email_cc, and persistence across restart.
 """
 import unittest
 
-from herald import Herald
+from herald import HeraldTestCase
 
 SOURCE_APPLET = '''event manager applet SendSecureEmailEEM
  event none
@@ -16,18 +16,7 @@ SOURCE_APPLET = '''event manager applet SendSecureEmailEEM
 '''
 
 
-class AppletTest(unittest.TestCase):
-    def setUp(self):
-        self.h = Herald()
-        self.h.start()
-
-    def tearDown(self):
-        try:
-            if self.h.running():
-                self.h.stop()
-        finally:
-            self.h.cleanup()
-
+class AppletTest(HeraldTestCase):
     def env(self, name, value):
         st, _, b = self.h.request('PUT', '/api/v1/environment/' + name,
                                   {'value': value})

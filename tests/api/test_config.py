@@ -9,7 +9,7 @@ that a bad line is reported with its number and changes nothing.
 """
 import unittest
 
-from herald import Herald, cert_sha256, pki_file
+from herald import HeraldTestCase, cert_sha256, pki_file
 
 APPLET = '''event manager applet SendSecureEmailEEM
  event none
@@ -33,18 +33,7 @@ def scenario(pem):
             'event manager run SendSecureEmailEEM\n')
 
 
-class ConfigTest(unittest.TestCase):
-    def setUp(self):
-        self.h = Herald()
-        self.h.start()
-
-    def tearDown(self):
-        try:
-            if self.h.running():
-                self.h.stop()
-        finally:
-            self.h.cleanup()
-
+class ConfigTest(HeraldTestCase):
     def state(self):
         env = self.h.api('GET', '/api/v1/environment', expect=200)
         app = self.h.api('GET', '/api/v1/applets', expect=200)

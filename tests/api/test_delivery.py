@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from herald import Herald, cert_sha256, pki_dir
+from herald import HeraldTestCase, cert_sha256, pki_dir
 
 PASSWORD = 'Pr0be-p@ss:w0rd!'
 USER = 'relay@corp.example.test'
@@ -140,7 +140,7 @@ def closed_port():
     return p
 
 
-class DeliveryTest(unittest.TestCase):
+class DeliveryTest(HeraldTestCase):
     @classmethod
     def setUpClass(cls):
         cls.smtp = MiniSMTP()
@@ -148,17 +148,6 @@ class DeliveryTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.smtp.stop()
-
-    def setUp(self):
-        self.h = Herald()
-        self.h.start()
-
-    def tearDown(self):
-        try:
-            if self.h.running():
-                self.h.stop()
-        finally:
-            self.h.cleanup()
 
     def probe(self, **kw):
         body = {'host': '127.0.0.1', 'port': self.smtp.port, 'secure': 'tls'}

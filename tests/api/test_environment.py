@@ -9,24 +9,13 @@ and survive a restart.
 import json
 import unittest
 
-from herald import Herald
+from herald import HeraldTestCase
 
 SECRET = 'Sup3r-S3cret-pa55'
 SERVER = 'relay@corp.example:%s@smtp-relay.gmail.com' % SECRET
 
 
-class EnvironmentTest(unittest.TestCase):
-    def setUp(self):
-        self.h = Herald()
-        self.h.start()
-
-    def tearDown(self):
-        try:
-            if self.h.running():
-                self.h.stop()
-        finally:
-            self.h.cleanup()
-
+class EnvironmentTest(HeraldTestCase):
     def put(self, name, value, secret=None, expect=None):
         body = {'value': value}
         if secret is not None:

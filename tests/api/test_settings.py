@@ -7,21 +7,10 @@ naming the field and change nothing.
 """
 import unittest
 
-from herald import Herald
+from herald import HeraldTestCase
 
 
-class SettingsTest(unittest.TestCase):
-    def setUp(self):
-        self.h = Herald()
-        self.h.start()
-
-    def tearDown(self):
-        try:
-            if self.h.running():
-                self.h.stop()
-        finally:
-            self.h.cleanup()
-
+class SettingsTest(HeraldTestCase):
     def test_trustpool_is_off_by_default_and_can_be_turned_on(self):
         st, _, body = self.h.request('GET', '/api/v1/settings')
         self.assertEqual(st, 200, body)

@@ -11,7 +11,7 @@ tests/lib/mkpki.sh, generated at test time.
 import re
 import unittest
 
-from herald import Herald, cert_sha256, pki_file
+from herald import HeraldTestCase, cert_sha256, pki_file
 
 
 def split_pem(bundle):
@@ -19,18 +19,7 @@ def split_pem(bundle):
                       bundle, re.S)
 
 
-class TrustpointTest(unittest.TestCase):
-    def setUp(self):
-        self.h = Herald()
-        self.h.start()
-
-    def tearDown(self):
-        try:
-            if self.h.running():
-                self.h.stop()
-        finally:
-            self.h.cleanup()
-
+class TrustpointTest(HeraldTestCase):
     def create(self, name, expect=201, **kw):
         body = {'name': name}
         body.update(kw)

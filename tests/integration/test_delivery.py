@@ -17,9 +17,7 @@ starttls_unavailable, recipient_rejected. No password may appear in any
 response, trace or the herald log.
 """
 
-import base64
 import email
-import email.header
 import email.policy
 import email.utils
 import json
@@ -28,25 +26,13 @@ import unittest
 import uuid
 
 from herald import Herald
-from mailenv import MailEnv, read_pem
+from itest import addresses, header_text, mailenv_module, secret_forms
+from mailenv import read_pem
 
 ENV = None
 RESPONSES = []          # every response text, checked for secrets
 TP_NAME = 'test-root-a'
-
-
-def setUpModule():
-    global ENV
-    ENV = MailEnv()
-    ENV.start()
-
-
-def tearDownModule():
-    global ENV
-    if ENV is not None:
-        ENV.stop()
-        ENV.cleanup()
-        ENV = None
+setUpModule, tearDownModule = mailenv_module(globals())
 
 
 def start_herald():
@@ -76,27 +62,7 @@ def start_herald():
 
 def secrets():
     """Every form of a test password that must never be shown."""
-    out = []
-    for user, pw in ENV.users.items():
-        out.append(pw)
-        out.append(base64.b64encode(('\0%s\0%s' % (user, pw)).encode())
-                   .decode())
-        out.append(base64.b64encode(pw.encode()).decode())
-    out.append('not-the-password-%s' % 'x7Q')
-    return out
-
-
-def header_text(msg, name):
-    """Decoded value of a header (RFC 2047 words joined), or None."""
-    v = msg.get(name)
-    if v is None:
-        return None
-    return str(email.header.make_header(email.header.decode_header(v)))
-
-
-def addresses(msg, name):
-    return sorted(a for _, a in email.utils.getaddresses(msg.get_all(name,
-                                                                      [])))
+    return secret_forms(ENV)
 
 
 def split_message(raw):

@@ -18,260 +18,26 @@ ratelimit (the second run in a row is recorded "ratelimited"); maxrun (a
 run that waits past it ends "timeout"); a full run queue answers 429 with
 Retry-After and recovers. No password appears in a response or the log.
 
-The helpers at the top are shared with test_triggers.py and
-test_outbox.py (imported from here; they hold no test cases).
+The helpers shared with test_triggers.py and test_outbox.py are in
+tests/lib/itest.py.
 """
 
-import base64
 import email
-import email.header
 import email.policy
-import email.utils
 import json
 import os
-import re
-import threading
 import time
 import unittest
 
-from herald import Herald
-from mailenv import MailEnv, read_pem, pki_dir
-
-USER = 'alerts@example.test'
-TERMINAL = ('success', 'abort', 'timeout', 'cancelled', 'ratelimited')
-TRUSTPOINT = 'CA-Test-Root-A'
-
-
-# ---- helpers shared by the execution suites ---------------------------
-
-class Recorder:
-    """Every response text a suite saw, to check for secrets at the end."""
-
-    def __init__(self):
-        self.texts = []
-        self.lock = threading.Lock()
-
-    def add(self, body):
-        text = body if isinstance(body, str) else json.dumps(body)
-        with self.lock:
-            self.texts.append(text)
-
-
-RESPONSES = Recorder()
-
-
-def call(h, method, path, body=None, **kw):
-    """h.request() that records the response text."""
-    st, hdrs, data = h.request(method, path, body, **kw)
-    RESPONSES.add(data)
-    return st, hdrs, data
-
-
-def api(h, method, path, body=None, expect=(200,), **kw):
-    """call() asserting the status; returns the body."""
-    st, _, data = call(h, method, path, body, **kw)
-    if isinstance(expect, int):
-        expect = (expect,)
-    if st not in expect:
-        raise AssertionError('%s %s: status %d, expected %s: %s\n'
-                             'herald log (tail):\n%s'
-                             % (method, path, st, expect,
-                                json.dumps(data)[:2000], h.log()[-3000:]))
-    return data
-
-
-def secret_forms(env):
-    """Every form of a test password that must never be shown."""
-    out = []
-    for user, pw in env.users.items():
-        out.append(pw)
-        out.append(base64.b64encode(('\0%s\0%s' % (user, pw)).encode())
-                   .decode())
-        out.append(base64.b64encode(pw.encode()).decode())
-    out.append('not-the-password-x7Q')
-    return out
-
-
-def assert_no_secrets(tc, env, h):
-    log = h.log() + h.stdout_text()
-    for s in secret_forms(env):
-        tc.assertNotIn(s, log, 'a password is in the herald log')
-        for t in RESPONSES.texts:
-            tc.assertNotIn(s, t, 'a password is in an API response')
-
-
-def server_string(env, port, user=USER, password=None, host='localhost'):
-    pw = env.users[user] if password is None else password
-    return '%s:%s@%s:%d' % (user, pw, host, port)
-
-
-def start_herald(extra_env=None, data_dir=None, trust=True):
-    """A fresh herald (or one on data_dir) trusting the test root A."""
-    h = Herald(env=extra_env or {}, data_dir=data_dir)
-    h.start()
-    try:
-        if trust:
-            api(h, 'POST', '/api/v1/trustpoints', {
-                'name': TRUSTPOINT, 'revocation_check': 'none',
-                'chain_validation': 'stop', 'enrollment': 'terminal',
-                'certificate': read_pem('root-a.pem')}, expect=201)
-    except BaseException:
-        h.kill()
-        h.cleanup()
-        raise
-    return h
-
-
-def put_env(h, name, value):
-    api(h, 'PUT', '/api/v1/environment/%s' % name, {'value': value},
-        expect=(200, 201))
-
-
-def put_applet(h, text):
-    """Stores an applet given as EEM text; returns the Applet object."""
-    m = re.search(r'^event manager applet (\S+)', text, re.M)
-    return api(h, 'PUT', '/api/v1/applets/%s' % m.group(1), text,
-               expect=(200, 201))
-
-
-def run_applet(h, name, args=None, wait=False, expect=None):
-    """POST .../run. Returns (status, headers, body)."""
-    body = {'wait': wait}
-    if args is not None:
-        body['args'] = args
-    st, hdrs, data = call(h, 'POST', '/api/v1/applets/%s/run' % name, body,
-                          timeout=120)
-    if expect is not None and st != expect:
-        raise AssertionError('run %s: status %d, expected %d: %s\nlog:\n%s'
-                             % (name, st, expect, json.dumps(data)[:2000],
-                                h.log()[-3000:]))
-    return st, hdrs, data
-
-
-def get_run(h, run_id):
-    return api(h, 'GET', '/api/v1/runs/%d' % run_id)
-
-
-def wait_run(h, run_id, timeout=30.0):
-    """Polls GET /api/v1/runs/{id} until the run ended; returns the Run."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = get_run(h, run_id)
-        if r.get('status') in TERMINAL:
-            return r
-        if time.monotonic() > deadline:
-            raise AssertionError('run %d still %s after %.0fs:\n%s\nlog:\n%s'
-                                 % (run_id, r.get('status'), timeout,
-                                    json.dumps(r)[:3000], h.log()[-3000:]))
-        time.sleep(0.1)
-
-
-def list_runs(h, applet, limit=500):
-    """Every run of an applet (following next_cursor), newest first."""
-    items = []
-    path = '/api/v1/runs?applet=%s&limit=%d' % (applet, limit)
-    cursor = None
-    for _ in range(50):
-        p = path + ('&cursor=%s' % cursor if cursor else '')
-        data = api(h, 'GET', p)
-        items.extend(data['items'])
-        cursor = data.get('next_cursor')
-        if not cursor:
-            break
-    return items
-
-
-def wait_runs(h, applet, count, timeout=15.0, pred=None):
-    """Waits until applet has at least count runs (matching pred)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        runs = [r for r in list_runs(h, applet) if pred is None or pred(r)]
-        if len(runs) >= count:
-            return runs
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                '%s: %d runs after %.0fs, expected %d: %s\nlog:\n%s'
-                % (applet, len(runs), timeout, count,
-                   json.dumps(runs)[:2000], h.log()[-3000:]))
-        time.sleep(0.1)
-
-
-def matching(env, mailbox, needle, server='postfix'):
-    if isinstance(needle, str):
-        needle = needle.encode()
-    return [m for m in env.messages(mailbox, server) if needle in m]
-
-
-def wait_count(env, mailbox, needle, count, timeout=30.0, server='postfix',
-               h=None):
-    """Waits until count messages containing needle are in mailbox."""
-    deadline = time.monotonic() + timeout
-    while True:
-        msgs = matching(env, mailbox, needle, server)
-        if len(msgs) >= count:
-            return msgs
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                '%s (%s): %d messages with %r after %.0fs, expected %d\n'
-                'server log:\n%s\nherald log:\n%s' % (
-                    mailbox, server, len(msgs), needle, timeout, count,
-                    env.log(server)[-3000:],
-                    h.log()[-3000:] if h is not None else ''))
-        time.sleep(0.2)
-
-
-def header_text(msg, name):
-    v = msg.get(name)
-    if v is None:
-        return None
-    return str(email.header.make_header(email.header.decode_header(v)))
-
-
-def addresses(msg, name):
-    return sorted(a for _, a in email.utils.getaddresses(
-        msg.get_all(name, [])))
-
-
-def body_of(raw):
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    payload = msg.get_payload(decode=True) or b''
-    return payload.decode('utf-8').replace('\r\n', '\n')
-
-
-def find_key(obj, key):
-    """First value of key anywhere in a JSON document, or None."""
-    if isinstance(obj, dict):
-        if key in obj and obj[key] is not None:
-            return obj[key]
-        for v in obj.values():
-            r = find_key(v, key)
-            if r is not None:
-                return r
-    elif isinstance(obj, list):
-        for v in obj:
-            r = find_key(v, key)
-            if r is not None:
-                return r
-    return None
-
-
-# ---- the suite ---------------------------------------------------------
+from itest import (TRUSTPOINT, USER, ClassHeraldTest, addresses, api,
+                   assert_no_secrets, body_of, call, get_run, header_text,
+                   list_runs, mailenv_module, matching, put_applet,
+                   run_applet, start_herald, wait_count, wait_run,
+                   zsecrets_test)
+from mailenv import pki_dir
 
 ENV = None
-
-
-def setUpModule():
-    global ENV
-    ENV = MailEnv(extra_chains=())
-    ENV.start()
-
-
-def tearDownModule():
-    global ENV
-    if ENV is not None:
-        ENV.stop()
-        ENV.cleanup()
-        ENV = None
+setUpModule, tearDownModule = mailenv_module(globals(), extra_chains=())
 
 
 SUBJECT = 'This is my email subject'
@@ -446,19 +212,9 @@ class SourceDocumentTest(unittest.TestCase):
         self.assertEqual(self.counts(), before, 'a message was sent anyway')
 
 
-class RunBehaviourTest(unittest.TestCase):
+class RunBehaviourTest(ClassHeraldTest):
     """Runs by hand without mail: args, output, exit status, ratelimit,
     maxrun."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.h = start_herald(trust=False)
-
-    @classmethod
-    def tearDownClass(cls):
-        h, cls.h = cls.h, None
-        h.stop()
-        h.cleanup()
 
     def test_args_and_puts_output_returned_by_synchronous_run(self):
         put_applet(self.h, 'event manager applet ArgsEcho\n'
@@ -589,14 +345,7 @@ class QueueFullTest(unittest.TestCase):
             h.cleanup()
 
 
-class ZSecretsTest(unittest.TestCase):
-    """Runs last: no response of this suite held a password."""
-
-    def test_no_password_in_any_response(self):
-        self.assertTrue(RESPONSES.texts)
-        for s in secret_forms(ENV):
-            for t in RESPONSES.texts:
-                self.assertNotIn(s, t)
+ZSecretsTest = zsecrets_test(globals())
 
 
 if __name__ == '__main__':

@@ -17,25 +17,18 @@ import unittest
 import uuid
 
 import mailenv
+from itest import mailenv_module
 from mailenv import MailEnv, pki_dir
 
 ENV = None
 
 
-def setUpModule():
-    global ENV
+def need_swaks():
     if shutil.which('swaks') is None:
         raise RuntimeError('swaks is not installed (apt-get install swaks)')
-    ENV = MailEnv()
-    ENV.start()
 
 
-def tearDownModule():
-    global ENV
-    if ENV is not None:
-        ENV.stop()
-        ENV.cleanup()
-        ENV = None
+setUpModule, tearDownModule = mailenv_module(globals(), check=need_swaks)
 
 
 def swaks(*args, timeout=60):

@@ -33,28 +33,14 @@ import unittest
 import uuid
 
 import mailenv
-from mailenv import MailEnv, free_port, pki_dir
-from test_execution import (RESPONSES, USER, api, assert_no_secrets, call,
-                            list_runs, matching, put_applet, put_env,
-                            run_applet, secret_forms, server_string,
-                            start_herald)
-from test_triggers import hook, new_token
+from itest import (USER, api, assert_no_secrets, call, hook, list_runs,
+                   mailenv_module, matching, new_token, put_applet, put_env,
+                   run_applet, server_string, start_herald, zsecrets_test)
+from mailenv import free_port, pki_dir
 
 ENV = None
-
-
-def setUpModule():
-    global ENV
-    ENV = MailEnv(extra_chains=(), aiosmtpd=False)
-    ENV.start()
-
-
-def tearDownModule():
-    global ENV
-    if ENV is not None:
-        ENV.stop()
-        ENV.cleanup()
-        ENV = None
+setUpModule, tearDownModule = mailenv_module(globals(), extra_chains=(),
+                                              aiosmtpd=False)
 
 
 def outbox(h, state=None):
@@ -114,13 +100,7 @@ class Capture:
         p, self.proc = self.proc, None
         if p is None:
             return
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        mailenv.stop_process(p)
         p.stdout.close()
 
     def messages(self, mailbox):
@@ -426,12 +406,7 @@ class DeadLetterTest(unittest.TestCase):
             h.cleanup()
 
 
-class ZSecretsTest(unittest.TestCase):
-    def test_no_password_in_any_response(self):
-        self.assertTrue(RESPONSES.texts)
-        for s in secret_forms(ENV):
-            for t in RESPONSES.texts:
-                self.assertNotIn(s, t)
+ZSecretsTest = zsecrets_test(globals())
 
 
 if __name__ == '__main__':

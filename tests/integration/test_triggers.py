@@ -32,57 +32,16 @@ import time
 import unittest
 import uuid
 
-from mailenv import MailEnv, free_port
-from test_execution import (RESPONSES, USER, addresses, api, body_of, call,
-                            header_text, list_runs, matching, put_applet,
-                            put_env, secret_forms, server_string,
-                            start_herald, wait_count, wait_run, wait_runs)
+from itest import (USER, ClassHeraldTest, addresses, api, body_of, call,
+                   header_text, hook, list_runs, mailenv_module, matching,
+                   new_token, put_applet, put_env, secret_forms,
+                   server_string, start_herald, wait_count, wait_run,
+                   wait_runs, zsecrets_test)
+from mailenv import free_port
 
 ENV = None
-
-
-def setUpModule():
-    global ENV
-    ENV = MailEnv(extra_chains=(), aiosmtpd=False)
-    ENV.start()
-
-
-def tearDownModule():
-    global ENV
-    if ENV is not None:
-        ENV.stop()
-        ENV.cleanup()
-        ENV = None
-
-
-def hook(h, applet, body, token=None, signature=None, key=None,
-         content_type='application/json', idem=None):
-    """POST /hooks/{applet}. body: dict (JSON) or bytes/str as is.
-    token: bearer token; signature: header value; key: sign with it."""
-    if isinstance(body, (dict, list)):
-        data = json.dumps(body).encode()
-    elif isinstance(body, str):
-        data = body.encode()
-    else:
-        data = body
-    headers = {'Content-Type': content_type}
-    if key is not None:
-        signature = 'sha256=' + hmac.new(key.encode(), data,
-                                         hashlib.sha256).hexdigest()
-    if signature is not None:
-        headers['X-Herald-Signature'] = signature
-    if idem is not None:
-        headers['Idempotency-Key'] = idem
-    st, hdrs, resp = call(h, 'POST', '/hooks/%s' % applet, data,
-                          headers=headers, token=token if token else None)
-    return st, hdrs, resp
-
-
-def new_token(h, applet):
-    res = api(h, 'PUT', '/api/v1/applets/%s/webhook' % applet)
-    tok = res.get('token')
-    assert isinstance(tok, str) and len(tok) >= 16, res
-    return tok
+setUpModule, tearDownModule = mailenv_module(globals(), extra_chains=(),
+                                              aiosmtpd=False)
 
 
 class WebhookTest(unittest.TestCase):
@@ -463,17 +422,7 @@ class SyslogTest(unittest.TestCase):
 
 # ---- timers ---------------------------------------------------------------
 
-class TimerTest(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.h = start_herald(trust=False)
-
-    @classmethod
-    def tearDownClass(cls):
-        h, cls.h = cls.h, None
-        h.stop()
-        h.cleanup()
+class TimerTest(ClassHeraldTest):
 
     def test_watchdog_runs_repeatedly(self):
         put_applet(self.h, 'event manager applet Tick\n'
@@ -527,14 +476,7 @@ class TimerTest(unittest.TestCase):
         self.assertIn(st, (200, 201), res)
 
 
-class ZSecretsTest(unittest.TestCase):
-    """Runs last: no response of this suite held a password."""
-
-    def test_no_password_in_any_response(self):
-        self.assertTrue(RESPONSES.texts)
-        for s in secret_forms(ENV):
-            for t in RESPONSES.texts:
-                self.assertNotIn(s, t)
+ZSecretsTest = zsecrets_test(globals())
 
 
 if __name__ == '__main__':

@@ -27,25 +27,14 @@ import json
 import unittest
 import uuid
 
+import itest
 from herald import Herald
-from mailenv import MailEnv, pem_sha256, read_pem, split_pems
+from itest import mailenv_module
+from mailenv import pem_sha256, read_pem, split_pems
 
 ENV = None
 USER = 'alerts@example.test'
-
-
-def setUpModule():
-    global ENV
-    ENV = MailEnv()
-    ENV.start()
-
-
-def tearDownModule():
-    global ENV
-    if ENV is not None:
-        ENV.stop()
-        ENV.cleanup()
-        ENV = None
+setUpModule, tearDownModule = mailenv_module(globals())
 
 
 def secrets():
@@ -59,19 +48,7 @@ def secrets():
 
 def find_key(obj, key):
     """First value of key anywhere in a JSON document, or None."""
-    if isinstance(obj, dict):
-        if key in obj:
-            return obj[key]
-        for v in obj.values():
-            r = find_key(v, key)
-            if r is not None:
-                return r
-    elif isinstance(obj, list):
-        for v in obj:
-            r = find_key(v, key)
-            if r is not None:
-                return r
-    return None
+    return itest.find_key(obj, key, skip_none=False)
 
 
 class TrustCase(unittest.TestCase):

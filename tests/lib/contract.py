@@ -313,3 +313,31 @@ def herald_address(h):
         port = getattr(h, 'port')
     token = getattr(h, 'token', None) or getattr(h, 'admin_token')
     return host, int(port), token
+
+
+def start_with_aiosmtpd():
+    """Starts the aiosmtpd STARTTLS server of tests/lib/mailenv.py (no
+    Postfix) and a herald (tests/lib/herald.py); returns (mail, h). The
+    mail server is stopped again if herald does not start."""
+    import herald
+    import mailenv
+    mail = mailenv.MailEnv(postfix=False).start()
+    try:
+        h = herald.Herald()
+        h.start()
+    except BaseException:
+        mail.stop()
+        raise
+    return mail, h
+
+
+def stop_with_aiosmtpd(mail, h):
+    """Stops what start_with_aiosmtpd() started and removes herald's data
+    directory."""
+    try:
+        try:
+            h.stop()
+        finally:
+            h.cleanup()
+    finally:
+        mail.stop()

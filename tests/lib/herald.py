@@ -25,8 +25,10 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
-__all__ = ['Herald', 'HeraldError', 'herald_bin', 'run_herald']
+__all__ = ['Herald', 'HeraldError', 'HeraldTestCase', 'herald_bin',
+           'run_herald']
 
 _LIVE = set()
 
@@ -318,7 +320,24 @@ class Herald:
         return data
 
 
+class HeraldTestCase(unittest.TestCase):
+    """A fresh started Herald in self.h for each test; stopped (exit status
+    0 asserted) and its data directory removed afterwards."""
+
+    def setUp(self):
+        self.h = Herald()
+        self.h.start()
+
+    def tearDown(self):
+        try:
+            if self.h.running():
+                self.h.stop()
+        finally:
+            self.h.cleanup()
+
+
 # ---- test PKI ----------------------------------------------------------------
+
 
 def pki_dir():
     """The test PKI of tests/lib/mkpki.sh (generated once, shared with the

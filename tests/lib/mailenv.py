@@ -200,6 +200,18 @@ def _run_daemon(cmd, outpath, env=None, timeout=60):
     return r.returncode, _read(outpath)
 
 
+def stop_process(p):
+    """Stops a subprocess.Popen this suite started: SIGTERM, up to 10 s,
+    then SIGKILL. Nothing if it has already exited."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+
 def pki_dir():
     """Generates (once per process tree, cached) the test PKI and returns
     its directory. HERALD_TEST_PKI may point at an existing one."""
@@ -310,13 +322,7 @@ class MailEnv:
         errors = []
         for name, p in list(self._procs.items()):
             try:
-                if p.poll() is None:
-                    p.terminate()
-                    try:
-                        p.wait(10)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
-                        p.wait(5)
+                stop_process(p)
             except Exception as e:  # keep stopping the others
                 errors.append('%s: %s' % (name, e))
             for f in (p.stdout, p.stderr):

@@ -24,7 +24,6 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 import contract  # noqa: E402
-import herald  # noqa: E402
 import mailenv  # noqa: E402
 
 DESIGN_APPLET = '''event manager applet SendSecureEmailEEM
@@ -84,13 +83,7 @@ class Contract(unittest.TestCase):
     def setUpClass(cls):
         cls.spec = contract.Spec()
         cls.rec = contract.Recorder(cls.spec)
-        cls.mail = mailenv.MailEnv(postfix=False).start()
-        try:
-            cls.h = herald.Herald()
-            cls.h.start()
-        except BaseException:
-            cls.mail.stop()
-            raise
+        cls.mail, cls.h = contract.start_with_aiosmtpd()
         host, port, token = contract.herald_address(cls.h)
         cls.c = Client(host, port, token, cls.rec)
         cls.smtp_port = cls.mail.ports['aiosmtpd']
@@ -98,13 +91,7 @@ class Contract(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            try:
-                cls.h.stop()
-            finally:
-                cls.h.cleanup()
-        finally:
-            cls.mail.stop()
+        contract.stop_with_aiosmtpd(cls.mail, cls.h)
 
     def setUp(self):
         self.rec.violations = []   # each test reports its own

@@ -31,7 +31,6 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'lib'))
 import contract  # noqa: E402
-import herald  # noqa: E402
 import mailenv  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,25 +78,15 @@ class Console(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix='herald-web-')
-        cls.mail = mailenv.MailEnv(postfix=False).start()
-        cls.h = herald.Herald()
-        try:
-            cls.h.start()
-        except BaseException:
-            cls.mail.stop()
-            raise
+        cls.mail, cls.h = contract.start_with_aiosmtpd()
         cls.host, cls.port, cls.token = contract.herald_address(cls.h)
         cls.base = 'http://%s:%d' % (cls.host, cls.port)
 
     @classmethod
     def tearDownClass(cls):
         try:
-            try:
-                cls.h.stop()
-            finally:
-                cls.h.cleanup()
+            contract.stop_with_aiosmtpd(cls.mail, cls.h)
         finally:
-            cls.mail.stop()
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def api(self, method, path):
