@@ -572,6 +572,90 @@ out:
     return rc;
 }
 
+/*
+ * Reads the one row that sql (parameter ?1 = name) selects into out, with
+ * row(). what names the object in the not-found message ("applet").
+ * Errors: ERR_NOTFOUND, ERR_DB, ERR_NOMEM.
+ */
+static int
+store_get(struct eng_store *st, const char *sql, const char *name,
+    const char *what, int (*row)(sqlite3_stmt *, void *), void *out,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *s = NULL;
+    int           rc, r;
+
+    store_lock(st);
+    if ((rc = store_prepare(st, sql, &s, eb)) != 0)
+        goto out;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        if ((rc = row(s, out)) != 0)
+            err_set(eb, rc, "internal", "out of memory");
+    } else if (r == SQLITE_DONE) {
+        rc = err_set(eb, ERR_NOTFOUND, "not_found", "%s %s does not exist",
+            what, name);
+    } else {
+        rc = store_dberr(st, eb, "lookup");
+    }
+out:
+    sqlite3_finalize(s);
+    store_unlock(st);
+    return rc;
+}
+
+/*
+ * Runs sql (no parameters) under the lock and collects one element of size
+ * sz per row, filled by row(). On failure the elements made so far are
+ * cleared with clear() and nothing is returned. Errors: ERR_DB, ERR_NOMEM.
+ */
+static int
+store_list(struct eng_store *st, const char *sql, const char *what,
+    size_t sz, int (*row)(sqlite3_stmt *, void *), void (*clear)(void *),
+    void **out, size_t *n, struct errbuf *eb)
+{
+    sqlite3_stmt *s = NULL;
+    char         *v = NULL, *nv;
+    size_t        cnt = 0, cap = 0;
+    int           rc, r;
+
+    *out = NULL;
+    *n = 0;
+    store_lock(st);
+    if ((rc = store_prepare(st, sql, &s, eb)) != 0)
+        goto out;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            if ((nv = realloc(v, cap * sz)) == NULL) {
+                rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
+                goto out;
+            }
+            v = nv;
+        }
+        if ((rc = row(s, v + cnt * sz)) != 0) {
+            err_set(eb, rc, "internal", "out of memory");
+            goto out;
+        }
+        cnt++;
+    }
+    if (r != SQLITE_DONE)
+        rc = store_dberr(st, eb, what);
+out:
+    sqlite3_finalize(s);
+    store_unlock(st);
+    if (rc != 0) {
+        for (size_t i = 0; i < cnt; i++)
+            clear(v + i * sz);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
 static int
 store_env_row(sqlite3_stmt *s, struct eng_env_var *v)
 {
@@ -589,35 +673,26 @@ store_env_row(sqlite3_stmt *s, struct eng_env_var *v)
     return 0;
 }
 
+static int
+store_env_row_v(sqlite3_stmt *s, void *p)
+{
+    return store_env_row(s, p);
+}
+
+static void
+store_env_clear_v(void *p)
+{
+    eng_env_var_clear(p);
+}
+
 int
 eng_store_env_get(struct eng_store *st, const char *name,
     struct eng_env_var *out, struct errbuf *eb)
 {
-    sqlite3_stmt *s = NULL;
-    int           rc, r;
-
     memset(out, 0, sizeof(*out));
-    store_lock(st);
-    if ((rc = store_prepare(st,
-             "SELECT name, value, secret, updated FROM environment "
-             "WHERE name = ?1",
-             &s, eb)) != 0)
-        goto out;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        if ((rc = store_env_row(s, out)) != 0)
-            err_set(eb, rc, "internal", "out of memory");
-    } else if (r == SQLITE_DONE) {
-        rc = err_set(eb, ERR_NOTFOUND, "not_found",
-            "environment variable %s does not exist", name);
-    } else {
-        rc = store_dberr(st, eb, "environment lookup");
-    }
-out:
-    sqlite3_finalize(s);
-    store_unlock(st);
-    return rc;
+    return store_get(st, "SELECT name, value, secret, updated FROM "
+        "environment WHERE name = ?1", name, "environment variable",
+        store_env_row_v, out, eb);
 }
 
 int
@@ -631,46 +706,13 @@ int
 eng_store_env_list(struct eng_store *st, struct eng_env_var **out, size_t *n,
     struct errbuf *eb)
 {
-    sqlite3_stmt       *s = NULL;
-    struct eng_env_var *v = NULL, *nv;
-    size_t              cnt = 0, cap = 0;
-    int                 rc, r;
+    void *v;
+    int   rc = store_list(st, "SELECT name, value, secret, updated FROM "
+        "environment ORDER BY name", "environment list", sizeof(**out),
+        store_env_row_v, store_env_clear_v, &v, n, eb);
 
-    *out = NULL;
-    *n = 0;
-    store_lock(st);
-    if ((rc = store_prepare(st,
-             "SELECT name, value, secret, updated FROM environment "
-             "ORDER BY name",
-             &s, eb)) != 0)
-        goto out;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-                rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
-                goto out;
-            }
-            v = nv;
-        }
-        if ((rc = store_env_row(s, &v[cnt])) != 0) {
-            err_set(eb, rc, "internal", "out of memory");
-            goto out;
-        }
-        cnt++;
-    }
-    if (r != SQLITE_DONE)
-        rc = store_dberr(st, eb, "environment list");
-out:
-    sqlite3_finalize(s);
-    store_unlock(st);
-    if (rc != 0) {
-        eng_env_vars_free(v, cnt);
-        return rc;
-    }
     *out = v;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 void
@@ -748,36 +790,27 @@ store_applet_row(sqlite3_stmt *s, struct eng_applet_rec *r)
     return 0;
 }
 
+static int
+store_applet_row_v(sqlite3_stmt *s, void *p)
+{
+    return store_applet_row(s, p);
+}
+
+static void
+store_applet_clear_v(void *p)
+{
+    eng_applet_rec_clear(p);
+}
+
 #define APPLET_COLS "name, text, webhook_token, created, updated"
 
 int
 eng_store_applet_get(struct eng_store *st, const char *name,
     struct eng_applet_rec *out, struct errbuf *eb)
 {
-    sqlite3_stmt *s = NULL;
-    int           rc, r;
-
     memset(out, 0, sizeof(*out));
-    store_lock(st);
-    if ((rc = store_prepare(st,
-             "SELECT " APPLET_COLS " FROM applets WHERE name = ?1", &s,
-             eb)) != 0)
-        goto out;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        if ((rc = store_applet_row(s, out)) != 0)
-            err_set(eb, rc, "internal", "out of memory");
-    } else if (r == SQLITE_DONE) {
-        rc = err_set(eb, ERR_NOTFOUND, "not_found",
-            "applet %s does not exist", name);
-    } else {
-        rc = store_dberr(st, eb, "applet lookup");
-    }
-out:
-    sqlite3_finalize(s);
-    store_unlock(st);
-    return rc;
+    return store_get(st, "SELECT " APPLET_COLS " FROM applets WHERE name = ?1",
+        name, "applet", store_applet_row_v, out, eb);
 }
 
 int
@@ -792,45 +825,13 @@ int
 eng_store_applet_list(struct eng_store *st, struct eng_applet_rec **out,
     size_t *n, struct errbuf *eb)
 {
-    sqlite3_stmt          *s = NULL;
-    struct eng_applet_rec *v = NULL, *nv;
-    size_t                 cnt = 0, cap = 0;
-    int                    rc, r;
+    void *v;
+    int   rc = store_list(st, "SELECT " APPLET_COLS " FROM applets ORDER BY "
+        "name", "applet list", sizeof(**out), store_applet_row_v,
+        store_applet_clear_v, &v, n, eb);
 
-    *out = NULL;
-    *n = 0;
-    store_lock(st);
-    if ((rc = store_prepare(st,
-             "SELECT " APPLET_COLS " FROM applets ORDER BY name", &s,
-             eb)) != 0)
-        goto out;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-                rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
-                goto out;
-            }
-            v = nv;
-        }
-        if ((rc = store_applet_row(s, &v[cnt])) != 0) {
-            err_set(eb, rc, "internal", "out of memory");
-            goto out;
-        }
-        cnt++;
-    }
-    if (r != SQLITE_DONE)
-        rc = store_dberr(st, eb, "applet list");
-out:
-    sqlite3_finalize(s);
-    store_unlock(st);
-    if (rc != 0) {
-        eng_applet_recs_free(v, cnt);
-        return rc;
-    }
     *out = v;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 void
@@ -970,6 +971,18 @@ store_tp_row(sqlite3_stmt *s, struct eng_tp_rec *r)
     return 0;
 }
 
+static int
+store_tp_row_v(sqlite3_stmt *s, void *p)
+{
+    return store_tp_row(s, p);
+}
+
+static void
+store_tp_clear_v(void *p)
+{
+    eng_tp_rec_clear(p);
+}
+
 #define TP_COLS                                                               \
     "name, revocation_check, chain_validation, enrollment, cert_der, "       \
     "created, cert_installed"
@@ -978,30 +991,9 @@ int
 eng_store_tp_get(struct eng_store *st, const char *name,
     struct eng_tp_rec *out, struct errbuf *eb)
 {
-    sqlite3_stmt *s = NULL;
-    int           rc, r;
-
     memset(out, 0, sizeof(*out));
-    store_lock(st);
-    if ((rc = store_prepare(st,
-             "SELECT " TP_COLS " FROM trustpoints WHERE name = ?1", &s,
-             eb)) != 0)
-        goto out;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    r = sqlite3_step(s);
-    if (r == SQLITE_ROW) {
-        if ((rc = store_tp_row(s, out)) != 0)
-            err_set(eb, rc, "internal", "out of memory");
-    } else if (r == SQLITE_DONE) {
-        rc = err_set(eb, ERR_NOTFOUND, "not_found",
-            "trustpoint %s does not exist", name);
-    } else {
-        rc = store_dberr(st, eb, "trustpoint lookup");
-    }
-out:
-    sqlite3_finalize(s);
-    store_unlock(st);
-    return rc;
+    return store_get(st, "SELECT " TP_COLS " FROM trustpoints WHERE name = ?1",
+        name, "trustpoint", store_tp_row_v, out, eb);
 }
 
 int
@@ -1015,45 +1007,13 @@ int
 eng_store_tp_list(struct eng_store *st, struct eng_tp_rec **out, size_t *n,
     struct errbuf *eb)
 {
-    sqlite3_stmt      *s = NULL;
-    struct eng_tp_rec *v = NULL, *nv;
-    size_t             cnt = 0, cap = 0;
-    int                rc, r;
+    void *v;
+    int   rc = store_list(st, "SELECT " TP_COLS " FROM trustpoints ORDER BY "
+        "name", "trustpoint list", sizeof(**out), store_tp_row_v,
+        store_tp_clear_v, &v, n, eb);
 
-    *out = NULL;
-    *n = 0;
-    store_lock(st);
-    if ((rc = store_prepare(st,
-             "SELECT " TP_COLS " FROM trustpoints ORDER BY name", &s,
-             eb)) != 0)
-        goto out;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-                rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
-                goto out;
-            }
-            v = nv;
-        }
-        if ((rc = store_tp_row(s, &v[cnt])) != 0) {
-            err_set(eb, rc, "internal", "out of memory");
-            goto out;
-        }
-        cnt++;
-    }
-    if (r != SQLITE_DONE)
-        rc = store_dberr(st, eb, "trustpoint list");
-out:
-    sqlite3_finalize(s);
-    store_unlock(st);
-    if (rc != 0) {
-        eng_tp_recs_free(v, cnt);
-        return rc;
-    }
     *out = v;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 void
