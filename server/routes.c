@@ -6,8 +6,9 @@
  * for everything outside /api, /hooks and /healthz.
  *
  * A pattern segment "{x}" captures one path segment into rq->params[] in
- * order. Add a route by adding a line; keep the more specific patterns
- * (".../import-chain") before the captures they would also match.
+ * order. Add a route by adding a line. A pattern without captures wins
+ * over captures that would also match its path (".../import-chain" is
+ * never the trustpoint "import-chain").
  */
 #include "server/srv_int.h"
 
@@ -111,10 +112,19 @@ srv_dispatch(struct srv_req *rq, struct srv_resp *rs)
     size_t                  ncaps;
     int                     path_known = 0;
     int                     is_head = strcmp(rq->method, "HEAD") == 0;
+    int                     literal = 0;
 
+    /* a pattern without captures that matches the path names that path:
+     * captures that would also match it (".../{name}" for
+     * ".../import-chain") do not count, for dispatch or for 405 */
+    for (size_t i = 0; i < SRV_NROUTES && !literal; i++)
+        literal = strchr(srv_routes[i].pattern, '{') == NULL &&
+            route_match(srv_routes[i].pattern, rq->path, caps, &ncaps);
     for (size_t i = 0; i < SRV_NROUTES; i++) {
         const struct srv_route *r = &srv_routes[i];
 
+        if (literal && strchr(r->pattern, '{') != NULL)
+            continue;
         if (!route_match(r->pattern, rq->path, caps, &ncaps))
             continue;
         if (strcmp(r->method, rq->method) == 0 ||

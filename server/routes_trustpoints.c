@@ -35,6 +35,10 @@ tp_name_check(const char *n, struct errbuf *eb)
             return err_field(eb, ERR_INVAL, "name", "invalid_field",
                 "trustpoint name '%.64s' may hold only letters, digits, "
                 "'-', '_' and '.'", n);
+    if (strcmp(n, "import-chain") == 0) /* POST .../import-chain */
+        return err_field(eb, ERR_INVAL, "name", "invalid_field",
+            "'import-chain' is reserved for POST /api/v1/trustpoints/"
+            "import-chain; choose another trustpoint name");
     return 0;
 }
 

@@ -103,6 +103,15 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(st, 405)
         self.assertEqual(sorted(m.strip() for m in hdrs['allow'].split(',')),
                          ['GET', 'POST'])
+        # a literal path is never read as a capture ({name} = import-chain)
+        st, hdrs, body = self.h.request('GET',
+                                        '/api/v1/trustpoints/import-chain')
+        self.assertEqual(st, 405, body)
+        self.assertEqual(hdrs['allow'], 'POST')
+        st, _, body = self.h.request('POST', '/api/v1/trustpoints',
+                                     {'name': 'import-chain'})
+        self.assertEqual(st, 400, body)
+        self.assertEqual(body['error']['field'], 'name')
 
     def test_body_over_max_body_is_413(self):
         big = {'value': 'x' * 70000}
