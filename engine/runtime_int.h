@@ -175,9 +175,8 @@ int eng_webhook_vars(const char *body, size_t len, const char *content_type,
 
 /* ---- store_runs.c: the runtime's tables --------------------------------- */
 
-/* The tables' DDL (idempotent: CREATE ... IF NOT EXISTS); also usable as
- * a migration step of engine/store.c. */
-extern const char eng_rdb_schema[];
+/* The tables' DDL, eng_rdb_schema, is declared in engine/store_int.h: it
+ * is the store's migration v2. */
 
 struct sqlite3;
 struct eng_store;

@@ -24,7 +24,6 @@
 
 #include "common/log.h"
 #include "common/sec.h"
-#include "engine/runtime_int.h"
 
 /* ---- schema ------------------------------------------------------------ */
 

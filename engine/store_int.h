@@ -87,4 +87,8 @@ long long store_now(void);
 int store_counter_bump(struct eng_store *st, const char *name,
     struct errbuf *eb);
 
+/* Migration v2: the runtime's tables (runs, outbox, ...), defined in
+ * engine/store_runs.c; idempotent (CREATE ... IF NOT EXISTS). */
+extern const char eng_rdb_schema[];
+
 #endif
