@@ -189,11 +189,18 @@ ob_msg_free(struct ob_msg *m)
 
 /* ---- database ---------------------------------------------------------- */
 
+/* Runs one statement without results (db lock held). */
 static int
 ob_exec(struct eng_outbox *ob, const char *sql)
 {
-    return sqlite3_exec(ob->db->db, sql, NULL, NULL, NULL) == SQLITE_OK
-        ? 0 : ERR_DB;
+    sqlite3_stmt *st = eng_rdb_stmt(ob->db, sql);
+    int           rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    rc = sqlite3_step(st);
+    eng_rdb_done(ob->db, st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ERR_DB;
 }
 
 int
@@ -212,10 +219,9 @@ eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
     }
     pthread_mutex_lock(ob->db->mu);
     ob_exec(ob, "PRAGMA synchronous=FULL");
-    if (sqlite3_prepare_v2(ob->db->db, "INSERT INTO outbox (run_id, applet,"
+    if ((st = eng_rdb_stmt(ob->db, "INSERT INTO outbox (run_id, applet,"
             " state, skey, req, created_ms, next_ms, expires_ms, updated_ms)"
-            " VALUES (?,?,?,?,?,?,?,?,?)", -1, &st, NULL)
-        != SQLITE_OK) {
+            " VALUES (?,?,?,?,?,?,?,?,?)")) == NULL) {
         rc = err_set(eb, ERR_DB, "db_error", "cannot queue the message: %s",
             sqlite3_errmsg(ob->db->db));
     } else {
@@ -235,7 +241,7 @@ eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
                 "cannot queue the message: %s", sqlite3_errmsg(ob->db->db));
         else if (id != NULL)
             *id = sqlite3_last_insert_rowid(ob->db->db);
-        sqlite3_finalize(st);
+        eng_rdb_done(ob->db, st);
     }
     ob_exec(ob, "PRAGMA synchronous=NORMAL");
     pthread_mutex_unlock(ob->db->mu);
@@ -252,51 +258,114 @@ out:
     return rc;
 }
 
-/* Claims message id (queued -> sending) and loads it; NULL if someone else
- * has it or it is gone. held: the caller put it as "sending" itself. */
+/* A message from a row (id, run_id, attempts, expires_ms, skey, req);
+ * NULL when out of memory or the stored request is not JSON. */
 static struct ob_msg *
-ob_claim(struct eng_outbox *ob, long long id, int held)
+ob_msg_load(sqlite3_stmt *st)
+{
+    struct ob_msg *m = calloc(1, sizeof(*m));
+
+    if (m == NULL)
+        return NULL;
+    m->id = sqlite3_column_int64(st, 0);
+    m->run_id = sqlite3_column_int64(st, 1);
+    m->attempts = (unsigned)sqlite3_column_int(st, 2);
+    m->expires_ms = sqlite3_column_int64(st, 3);
+    m->skey = strdup((const char *)sqlite3_column_text(st, 4));
+    m->json = cJSON_Parse((const char *)sqlite3_column_text(st, 5));
+    if (m->json == NULL || m->skey == NULL) {
+        ob_msg_free(m);
+        return NULL;
+    }
+    ob_req_view(m->json, &m->req);
+    return m;
+}
+
+/* Loads message id, which the caller put as "sending" itself; NULL if it
+ * is gone or no longer queued. */
+static struct ob_msg *
+ob_claim_held(struct eng_outbox *ob, long long id)
 {
     sqlite3_stmt  *st = NULL;
     struct ob_msg *m = NULL;
-    int            claimed = 0;
 
     pthread_mutex_lock(ob->db->mu);
-    if (sqlite3_prepare_v2(ob->db->db, held
-            ? "UPDATE outbox SET updated_ms=? WHERE id=? AND"
-              " state IN ('queued','sending')"
-            : "UPDATE outbox SET state='sending',"
-              " updated_ms=? WHERE id=? AND state='queued'", -1, &st, NULL)
-        == SQLITE_OK) {
+    if ((st = eng_rdb_stmt(ob->db, "UPDATE outbox SET updated_ms=? WHERE"
+            " id=? AND state IN ('queued','sending') RETURNING id, run_id,"
+            " attempts, expires_ms, skey, req")) != NULL) {
         sqlite3_bind_int64(st, 1, eng_now_ms());
         sqlite3_bind_int64(st, 2, id);
-        claimed = sqlite3_step(st) == SQLITE_DONE
-            && sqlite3_changes(ob->db->db) == 1;
-        sqlite3_finalize(st);
-    }
-    if (claimed && sqlite3_prepare_v2(ob->db->db, "SELECT run_id, attempts,"
-            " expires_ms, skey, req FROM outbox WHERE id=?", -1, &st, NULL)
-        == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW
-            && (m = calloc(1, sizeof(*m))) != NULL) {
-            m->id = id;
-            m->run_id = sqlite3_column_int64(st, 0);
-            m->attempts = (unsigned)sqlite3_column_int(st, 1);
-            m->expires_ms = sqlite3_column_int64(st, 2);
-            m->skey = strdup((const char *)sqlite3_column_text(st, 3));
-            m->json = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
-            if (m->json == NULL || m->skey == NULL) {
-                ob_msg_free(m);
-                m = NULL;
-            } else {
-                ob_req_view(m->json, &m->req);
-            }
-        }
-        sqlite3_finalize(st);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            m = ob_msg_load(st);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            ;
+        eng_rdb_done(ob->db, st);
     }
     pthread_mutex_unlock(ob->db->mu);
     return m;
+}
+
+static int
+ob_msg_cmp(const void *a, const void *b)
+{
+    const struct ob_msg *x = *(struct ob_msg *const *)a;
+    const struct ob_msg *y = *(struct ob_msg *const *)b;
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * Claims up to max due messages (queued -> sending) in one write, oldest
+ * first, only those for session key skey unless it is NULL, and loads them
+ * into out in id order. Returns how many. A message whose stored request
+ * cannot be loaded is claimed and left "sending" (logged); a restart
+ * queues it again.
+ */
+static unsigned
+ob_claim_due(struct eng_outbox *ob, const char *skey, long long now,
+    unsigned max, struct ob_msg **out)
+{
+    sqlite3_stmt *st = NULL;
+    unsigned      n = 0;
+
+    pthread_mutex_lock(ob->db->mu);
+    if ((st = eng_rdb_stmt(ob->db, "UPDATE outbox SET state='sending',"
+            " updated_ms=?1 WHERE id IN (SELECT id FROM outbox WHERE"
+            " state='queued' AND next_ms<=?1 AND (?2 IS NULL OR skey=?2)"
+            " ORDER BY next_ms, id LIMIT ?3) RETURNING id, run_id, attempts,"
+            " expires_ms, skey, req")) != NULL) {
+        sqlite3_bind_int64(st, 1, now);
+        if (skey != NULL)
+            sqlite3_bind_text(st, 2, skey, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 3, (int)max);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            if (n < max && (out[n] = ob_msg_load(st)) != NULL)
+                n++;
+            else
+                log_err("outbox", "event=load-failed id=%lld",
+                    (long long)sqlite3_column_int64(st, 0));
+        eng_rdb_done(ob->db, st);
+    }
+    pthread_mutex_unlock(ob->db->mu);
+    qsort(out, n, sizeof(*out), ob_msg_cmp);
+    return n;
+}
+
+/* Puts claimed messages that were not attempted back in the queue. */
+static void
+ob_release(struct eng_outbox *ob, struct ob_msg **m, unsigned n)
+{
+    sqlite3_stmt *st;
+
+    pthread_mutex_lock(ob->db->mu);
+    for (unsigned i = 0; i < n; i++)
+        if ((st = eng_rdb_stmt(ob->db, "UPDATE outbox SET state='queued'"
+                " WHERE id=? AND state='sending'")) != NULL) {
+            sqlite3_bind_int64(st, 1, m[i]->id);
+            sqlite3_step(st);
+            eng_rdb_done(ob->db, st);
+        }
+    pthread_mutex_unlock(ob->db->mu);
 }
 
 /* The request without its secrets (password field removed, password in
@@ -348,15 +417,14 @@ ob_record(struct eng_outbox *ob, struct ob_msg *m, int ok,
         state = next > m->expires_ms ? "dead" : "queued";
     }
     pthread_mutex_lock(ob->db->mu);
-    if (sqlite3_prepare_v2(ob->db->db, ok
+    if ((st = eng_rdb_stmt(ob->db, ok
             ? "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
               " last_klass=NULL, last_code=?, last_message=?,"
               " last_permanent=0, sent_ms=?, updated_ms=?,"
               " req=coalesce(?, req) WHERE id=?"
             : "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
               " last_klass=?, last_code=?, last_message=?,"
-              " last_permanent=?, updated_ms=? WHERE id=?",
-            -1, &st, NULL) == SQLITE_OK) {
+              " last_permanent=?, updated_ms=? WHERE id=?")) != NULL) {
         sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, (int)att);
         sqlite3_bind_int64(st, 3, next);
@@ -380,7 +448,7 @@ ob_record(struct eng_outbox *ob, struct ob_msg *m, int ok,
         if (sqlite3_step(st) != SQLITE_DONE)
             log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
                 m->id, sqlite3_errmsg(ob->db->db));
-        sqlite3_finalize(st);
+        eng_rdb_done(ob->db, st);
     }
     pthread_mutex_unlock(ob->db->mu);
     free(scrubbed);
@@ -467,7 +535,7 @@ eng_outbox_deliver_now(struct eng_outbox *ob, long long id, cJSON *trace,
     int            rc;
 
     memset(res, 0, sizeof(*res));
-    if ((m = ob_claim(ob, id, 1)) == NULL) {
+    if ((m = ob_claim_held(ob, id)) == NULL) {
         snprintf(res->klass, sizeof(res->klass), "internal");
         snprintf(res->message, sizeof(res->message),
             "message %lld is no longer queued", id);
@@ -480,30 +548,6 @@ eng_outbox_deliver_now(struct eng_outbox *ob, long long id, cJSON *trace,
     return rc;
 }
 
-/* Next due message id, preferring skey; 0 if none. */
-static long long
-ob_next_due(struct eng_outbox *ob, const char *skey, long long now)
-{
-    sqlite3_stmt *st = NULL;
-    long long     id = 0;
-
-    pthread_mutex_lock(ob->db->mu);
-    if (sqlite3_prepare_v2(ob->db->db, skey
-            ? "SELECT id FROM outbox WHERE state='queued' AND next_ms<=?"
-              " AND skey=? ORDER BY next_ms, id LIMIT 1"
-            : "SELECT id FROM outbox WHERE state='queued' AND next_ms<=?"
-              " ORDER BY next_ms, id LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, now);
-        if (skey)
-            sqlite3_bind_text(st, 2, skey, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            id = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(ob->db->mu);
-    return id;
-}
-
 static long long
 ob_earliest(struct eng_outbox *ob)
 {
@@ -511,38 +555,57 @@ ob_earliest(struct eng_outbox *ob)
     long long     t = 0;
 
     pthread_mutex_lock(ob->db->mu);
-    if (sqlite3_prepare_v2(ob->db->db, "SELECT MIN(next_ms) FROM outbox"
-            " WHERE state='queued'", -1, &st, NULL) == SQLITE_OK) {
+    if ((st = eng_rdb_stmt(ob->db, "SELECT MIN(next_ms) FROM outbox"
+            " WHERE state='queued'")) != NULL) {
         if (sqlite3_step(st) == SQLITE_ROW
             && sqlite3_column_type(st, 0) != SQLITE_NULL)
             t = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
+        eng_rdb_done(ob->db, st);
     }
     pthread_mutex_unlock(ob->db->mu);
     return t;
 }
 
-/* Attempts one due message over s; 1 if one was attempted. */
+/* Messages a sender claims at once: fewer writes per message, and still
+ * small enough that the other senders get work under load. */
+#define OB_BATCH 8
+
 static int
+ob_stopping(struct eng_outbox *ob)
+{
+    int stop;
+
+    pthread_mutex_lock(&ob->mu);
+    stop = ob->stop;
+    pthread_mutex_unlock(&ob->mu);
+    return stop;
+}
+
+/* Claims a batch of due messages, those for the open session first, and
+ * attempts them over s. Returns how many were claimed (0: none due). */
+static unsigned
 ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
 {
+    struct ob_msg     *m[OB_BATCH];
     struct smtp_result res;
-    struct ob_msg     *m;
-    long long          id = 0;
+    unsigned           n = 0, i;
     int                rc;
 
     if (s->h != NULL)
-        id = ob_next_due(ob, s->skey, now);
-    if (id == 0)
-        id = ob_next_due(ob, NULL, now);
-    if (id == 0)
-        return 0;
-    if ((m = ob_claim(ob, id, 0)) == NULL)
-        return 1; /* another sender took it; look again */
-    rc = ob_attempt(ob, s, m, NULL, &res);
-    ob_record(ob, m, rc == 0, &res);
-    ob_msg_free(m);
-    return 1;
+        n = ob_claim_due(ob, s->skey, now, OB_BATCH, m);
+    if (n == 0 && (n = ob_claim_due(ob, NULL, now, 1, m)) == 1)
+        n += ob_claim_due(ob, m[0]->skey, now, OB_BATCH - 1, m + 1);
+    for (i = 0; i < n; i++) {
+        if (i > 0 && ob_stopping(ob)) {
+            ob_release(ob, m + i, n - i);
+            break;
+        }
+        rc = ob_attempt(ob, s, m[i], NULL, &res);
+        ob_record(ob, m[i], rc == 0, &res);
+    }
+    for (i = 0; i < n; i++)
+        ob_msg_free(m[i]);
+    return n;
 }
 
 int
@@ -550,9 +613,10 @@ eng_outbox_run_due(struct eng_outbox *ob, long long now_ms)
 {
     struct ob_sess s = { 0 };
     int            n = 0;
+    unsigned       k;
 
-    while (n < 100000 && ob_step(ob, &s, now_ms))
-        n++;
+    while (n < 100000 && (k = ob_step(ob, &s, now_ms)) > 0)
+        n += (int)k;
     ob_sess_close(ob, &s);
     return n;
 }
@@ -707,11 +771,11 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
     pthread_mutex_lock(ob->db->mu);
-    if (sqlite3_prepare_v2(ob->db->db, "SELECT id, run_id, applet, state,"
+    if ((st = eng_rdb_stmt(ob->db, "SELECT id, run_id, applet, state,"
             " req, attempts, created_ms, next_ms, expires_ms, last_klass,"
             " last_code, last_message, last_permanent, sent_ms FROM outbox"
-            " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500",
-            -1, &st, NULL) != SQLITE_OK) {
+            " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500"))
+        == NULL) {
         pthread_mutex_unlock(ob->db->mu);
         cJSON_Delete(res);
         return err_set(eb, ERR_DB, "db_error", "cannot list the outbox: %s",
@@ -785,7 +849,7 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
                 sqlite3_column_int(st, 12));
         }
     }
-    sqlite3_finalize(st);
+    eng_rdb_done(ob->db, st);
     pthread_mutex_unlock(ob->db->mu);
     *out = res;
     return 0;
@@ -800,13 +864,13 @@ eng_outbox_resend(struct eng_outbox *ob, long long id, struct errbuf *eb)
     int           rc = 0;
 
     pthread_mutex_lock(ob->db->mu);
-    if (sqlite3_prepare_v2(ob->db->db, "SELECT state FROM outbox WHERE id=?",
-            -1, &st, NULL) == SQLITE_OK) {
+    if ((st = eng_rdb_stmt(ob->db, "SELECT state FROM outbox WHERE id=?"))
+        != NULL) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW)
             snprintf(state, sizeof(state), "%s",
                 (const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
+        eng_rdb_done(ob->db, st);
     }
     if (state[0] == '\0') {
         rc = err_set(eb, ERR_NOTFOUND, "not_found",
@@ -815,9 +879,9 @@ eng_outbox_resend(struct eng_outbox *ob, long long id, struct errbuf *eb)
         rc = err_set(eb, ERR_INVAL, "invalid_state",
             "message %lld is %s; only dead or queued messages can be "
             "re-sent", id, state);
-    } else if (sqlite3_prepare_v2(ob->db->db, "UPDATE outbox SET"
+    } else if ((st = eng_rdb_stmt(ob->db, "UPDATE outbox SET"
                    " state='queued', next_ms=?, expires_ms=?, updated_ms=?"
-                   " WHERE id=?", -1, &st, NULL) == SQLITE_OK) {
+                   " WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_int64(st, 2, now + (long long)(ob->o.lifetime * 1000));
         sqlite3_bind_int64(st, 3, now);
@@ -825,7 +889,7 @@ eng_outbox_resend(struct eng_outbox *ob, long long id, struct errbuf *eb)
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
                 sqlite3_errmsg(ob->db->db));
-        sqlite3_finalize(st);
+        eng_rdb_done(ob->db, st);
     } else {
         rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
             sqlite3_errmsg(ob->db->db));
@@ -848,8 +912,8 @@ eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
     int           rc = ERR_NOTFOUND;
 
     pthread_mutex_lock(ob->db->mu);
-    if (sqlite3_prepare_v2(ob->db->db, "SELECT state, attempts, next_ms FROM"
-            " outbox WHERE id=?", -1, &st, NULL) == SQLITE_OK) {
+    if ((st = eng_rdb_stmt(ob->db, "SELECT state, attempts, next_ms FROM"
+            " outbox WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             if (state != NULL)
@@ -861,7 +925,7 @@ eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
                 *next_ms = sqlite3_column_int64(st, 2);
             rc = 0;
         }
-        sqlite3_finalize(st);
+        eng_rdb_done(ob->db, st);
     }
     pthread_mutex_unlock(ob->db->mu);
     return rc;
@@ -882,12 +946,11 @@ eng_outbox_counts(struct eng_outbox *ob, long long *sent, long long *deferred,
     if (queued) {
         *queued = 0;
         pthread_mutex_lock(ob->db->mu);
-        if (sqlite3_prepare_v2(ob->db->db, "SELECT COUNT(*) FROM outbox"
-                " WHERE state IN ('queued','sending')", -1, &st, NULL)
-            == SQLITE_OK) {
+        if ((st = eng_rdb_stmt(ob->db, "SELECT COUNT(*) FROM outbox"
+                " WHERE state IN ('queued','sending')")) != NULL) {
             if (sqlite3_step(st) == SQLITE_ROW)
                 *queued = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
+            eng_rdb_done(ob->db, st);
         }
         pthread_mutex_unlock(ob->db->mu);
     }

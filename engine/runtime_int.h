@@ -18,6 +18,8 @@
 #include "engine/interp.h"
 
 struct cJSON;
+struct sqlite3_stmt;
+struct stmt_cache;
 struct eng_mail_req;
 struct smtp_result;
 
@@ -181,11 +183,17 @@ int eng_webhook_vars(const char *body, size_t len, const char *content_type,
 struct sqlite3;
 struct eng_store;
 struct eng_rdb {
-    struct sqlite3  *db;
-    pthread_mutex_t *mu;         /* the store's (recursive) or own_mu */
-    pthread_mutex_t  own_mu;
-    int              owned;      /* db opened by eng_rdb_open */
+    struct sqlite3    *db;
+    struct stmt_cache *sc;         /* eng_rdb_stmt's statements */
+    pthread_mutex_t   *mu;         /* the store's (recursive) or own_mu */
+    pthread_mutex_t    own_mu;
+    int                owned;      /* db opened by eng_rdb_open */
 };
+/* With db->mu held: a prepared statement for sql (cached; pass a string
+ * literal), or NULL (logged). Give it back with eng_rdb_done() before
+ * unlocking, also on errors. */
+struct sqlite3_stmt *eng_rdb_stmt(struct eng_rdb *db, const char *sql);
+void eng_rdb_done(struct eng_rdb *db, struct sqlite3_stmt *st);
 /* Shares the store's connection and lock (engine/store_int.h) and makes
  * sure the runtime's tables exist. Errors: ERR_DB, ERR_NOMEM. */
 int  eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,

@@ -112,11 +112,15 @@ int
 store_prepare(struct eng_store *st, const char *sql, sqlite3_stmt **out,
     struct errbuf *eb)
 {
-    if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK) {
-        *out = NULL;
+    if (stmt_cache_get(st->sc, sql, out) != SQLITE_OK)
         return store_dberr(st, eb, "prepare");
-    }
     return 0;
+}
+
+void
+store_done(struct eng_store *st, sqlite3_stmt *s)
+{
+    stmt_cache_put(st->sc, s);
 }
 
 char *
@@ -177,7 +181,7 @@ store_counter_bump(struct eng_store *st, const char *name, struct errbuf *eb)
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = store_dberr(st, eb, "counter update");
-    sqlite3_finalize(s);
+    store_done(st, s);
     return rc;
 }
 
@@ -249,6 +253,14 @@ store_corrupt(struct eng_store *st, struct errbuf *eb)
 }
 
 static int
+store_busy(struct eng_store *st, struct errbuf *eb)
+{
+    return err_set(eb, ERR_DB, "database_busy",
+        "database %s is in use by another process (is another herald "
+        "running on this data directory?)", st->path);
+}
+
+static int
 store_is_corrupt_rc(int rc)
 {
     rc &= 0xff;
@@ -295,6 +307,8 @@ store_migrate(struct eng_store *st, struct errbuf *eb)
     if ((rc = store_exec(st, "BEGIN IMMEDIATE", eb)) != 0) {
         if (store_is_corrupt_rc(sqlite3_errcode(st->db)))
             return store_corrupt(st, eb);
+        if (sqlite3_errcode(st->db) == SQLITE_BUSY)
+            return store_busy(st, eb);
         return rc;
     }
     if ((rc = store_get_version(st, &version, eb)) != 0)
@@ -329,7 +343,7 @@ store_migrate(struct eng_store *st, struct errbuf *eb)
         sqlite3_bind_int64(s, 2, store_now());
         if (sqlite3_step(s) != SQLITE_DONE)
             rc = store_dberr(st, eb, "recording migration");
-        sqlite3_finalize(s);
+        store_done(st, s);
         if (rc != 0)
             goto fail;
         log_info("store", "event=migrate version=%d", m->version);
@@ -380,11 +394,23 @@ eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb)
             st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto fail;
     }
+    if ((st->sc = stmt_cache_new(st->db)) == NULL) {
+        rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
+        goto fail;
+    }
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_extended_result_codes(st->db, 0);
+    /* herald is the database's only user: an exclusive lock, taken on
+     * first use and kept, spares two fcntl() calls per transaction and the
+     * shared-memory WAL index, and refuses a second herald on the same
+     * directory (docs/design.md) */
+    if ((rc = store_exec(st, "PRAGMA locking_mode=EXCLUSIVE", eb)) != 0)
+        goto fail;
     if ((rc = store_exec(st, "PRAGMA journal_mode=WAL", eb)) != 0) {
         if (store_is_corrupt_rc(sqlite3_errcode(st->db)))
             rc = store_corrupt(st, eb);
+        else if (sqlite3_errcode(st->db) == SQLITE_BUSY)
+            rc = store_busy(st, eb);
         goto fail;
     }
     if ((rc = store_exec(st,
@@ -406,6 +432,7 @@ eng_store_close(struct eng_store *st)
 {
     if (st == NULL)
         return;
+    stmt_cache_free(st->sc);
     if (st->db)
         sqlite3_close_v2(st->db);
     pthread_mutex_destroy(&st->mu);
@@ -506,7 +533,7 @@ store_del_by_name(struct eng_store *st, const char *sql, const char *name,
 end:
     rc = store_tx_end(st, rc, eb);
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     return rc;
 }
@@ -529,7 +556,7 @@ store_exists(struct eng_store *st, const char *sql, const char *name,
         *exists = 0;
     else
         rc = store_dberr(st, eb, "lookup");
-    sqlite3_finalize(s);
+    store_done(st, s);
     return rc;
 }
 
@@ -564,7 +591,7 @@ eng_store_env_put(struct eng_store *st, const char *name, const char *value,
 end:
     rc = store_tx_end(st, rc, eb);
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     if (rc == 0 && created)
         *created = !exists;
@@ -599,7 +626,7 @@ store_get(struct eng_store *st, const char *sql, const char *name,
         rc = store_dberr(st, eb, "lookup");
     }
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     return rc;
 }
@@ -642,7 +669,7 @@ store_list(struct eng_store *st, const char *sql, const char *what,
     if (r != SQLITE_DONE)
         rc = store_dberr(st, eb, what);
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     if (rc != 0) {
         for (size_t i = 0; i < cnt; i++)
@@ -764,7 +791,7 @@ eng_store_applet_put(struct eng_store *st, const char *name, const char *text,
 end:
     rc = store_tx_end(st, rc, eb);
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     if (rc == 0 && created)
         *created = !exists;
@@ -895,7 +922,7 @@ eng_store_tp_put(struct eng_store *st, const struct eng_tp_rec *tp,
 end:
     rc = store_tx_end(st, rc, eb);
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     if (rc == 0 && created)
         *created = !exists;
@@ -935,7 +962,7 @@ eng_store_tp_set_cert(struct eng_store *st, const char *name,
 end:
     rc = store_tx_end(st, rc, eb);
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     return rc;
 }
@@ -1080,7 +1107,7 @@ eng_store_setting_get(struct eng_store *st, const char *key, char **value,
         rc = store_dberr(st, eb, "setting lookup");
     }
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     return rc;
 }
@@ -1111,7 +1138,7 @@ eng_store_setting_put(struct eng_store *st, const char *key,
 end:
     rc = store_tx_end(st, rc, eb);
 out:
-    sqlite3_finalize(s);
+    store_done(st, s);
     store_unlock(st);
     return rc;
 }

@@ -33,7 +33,7 @@
  *   end:
  *       rc = store_tx_end(st, rc, eb);
  *   out:
- *       sqlite3_finalize(s);
+ *       store_done(st, s);
  *       store_unlock(st);
  *       return rc;
  *   }
@@ -46,15 +46,17 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "engine/stmt_cache.h"
 #include "engine/store.h"
 
 struct eng_store {
-    sqlite3        *db;
-    pthread_mutex_t mu;        /* recursive; guards everything below */
-    char           *dir;       /* DATA_DIR as given */
-    char           *path;      /* DATA_DIR/herald.db */
-    int             tx_depth;  /* eng_store_begin nesting; 0 = none */
-    int             tx_failed; /* a rollback was asked inside the nesting */
+    sqlite3           *db;
+    struct stmt_cache *sc;        /* store_prepare's statements */
+    pthread_mutex_t    mu;        /* recursive; guards everything below */
+    char              *dir;       /* DATA_DIR as given */
+    char              *path;      /* DATA_DIR/herald.db */
+    int                tx_depth;  /* eng_store_begin nesting; 0 = none */
+    int                tx_failed; /* a rollback was asked inside nesting */
 };
 
 /* The schema version this binary writes (the last migration). */
@@ -72,9 +74,13 @@ int store_tx_begin(struct eng_store *st, struct errbuf *eb);
  * failed). Returns rc, or ERR_DB if the commit failed. */
 int store_tx_end(struct eng_store *st, int rc, struct errbuf *eb);
 
-/* Prepares sql on the connection. Errors: ERR_DB with SQLite's message. */
+/* A prepared statement for sql (cached per connection: pass a string
+ * literal); give it back with store_done(), also on errors. Errors: ERR_DB
+ * with SQLite's message. */
 int store_prepare(struct eng_store *st, const char *sql, sqlite3_stmt **out,
     struct errbuf *eb);
+/* Gives back what store_prepare() handed out; NULL is a no-op. */
+void store_done(struct eng_store *st, sqlite3_stmt *s);
 /* Runs sql (no results). Errors: ERR_DB. */
 int store_exec(struct eng_store *st, const char *sql, struct errbuf *eb);
 /* Sets eb to "database error during WHAT: <sqlite message>"; returns ERR_DB. */

@@ -113,17 +113,23 @@ rdb_err(struct eng_rdb *db, struct errbuf *eb, const char *what)
         what, sqlite3_errmsg(db->db));
 }
 
-static sqlite3_stmt *
-rdb_prep(struct eng_rdb *db, const char *sql)
+sqlite3_stmt *
+eng_rdb_stmt(struct eng_rdb *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
 
-    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    if (stmt_cache_get(db->sc, sql, &st) != SQLITE_OK || st == NULL) {
         log_err("runtime", "event=sql-prepare error=\"%s\"",
             sqlite3_errmsg(db->db));
         return NULL;
     }
     return st;
+}
+
+void
+eng_rdb_done(struct eng_rdb *db, sqlite3_stmt *st)
+{
+    stmt_cache_put(db->sc, st);
 }
 
 static void
@@ -165,6 +171,11 @@ eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb)
     }
     free(path);
     db->owned = 1;
+    if ((db->sc = stmt_cache_new(db->db)) == NULL) {
+        sqlite3_close(db->db);
+        free(db);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
     sqlite3_busy_timeout(db->db, 10000);
     if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL;"
             "PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK
@@ -173,6 +184,7 @@ eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb)
         err_set(eb, ERR_DB, "db_schema", "cannot create the run tables: %s",
             msg ? msg : sqlite3_errmsg(db->db));
         sqlite3_free(msg);
+        stmt_cache_free(db->sc);
         sqlite3_close(db->db);
         free(db);
         return ERR_DB;
@@ -195,10 +207,15 @@ eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     db->db = st->db;
     db->mu = &st->mu;
+    if ((db->sc = stmt_cache_new(db->db)) == NULL) {
+        free(db);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
     store_lock(st);
     rc = store_exec(st, eng_rdb_schema, eb);
     store_unlock(st);
     if (rc != 0) {
+        stmt_cache_free(db->sc);
         free(db);
         return rc;
     }
@@ -211,6 +228,9 @@ eng_rdb_close(struct eng_rdb *db)
 {
     if (db == NULL)
         return;
+    pthread_mutex_lock(db->mu);
+    stmt_cache_free(db->sc);
+    pthread_mutex_unlock(db->mu);
     if (db->owned) {
         sqlite3_close(db->db);
         pthread_mutex_destroy(&db->own_mu);
@@ -229,8 +249,8 @@ eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
     int           rc = 0;
 
     pthread_mutex_lock(db->mu);
-    st = rdb_prep(db, "INSERT INTO runs (applet, trig, trigger_data, replay,"
-        " status, queued_ms, ended_ms) VALUES (?,?,?,?,?,?,?)");
+    st = eng_rdb_stmt(db, "INSERT INTO runs (applet, trig, trigger_data,"
+        " replay, status, queued_ms, ended_ms) VALUES (?,?,?,?,?,?,?)");
     if (st == NULL) {
         rc = rdb_err(db, eb, "recording a run");
         goto out;
@@ -249,7 +269,7 @@ eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
         rc = rdb_err(db, eb, "recording a run");
     else
         *id = sqlite3_last_insert_rowid(db->db);
-    sqlite3_finalize(st);
+    eng_rdb_done(db, st);
 out:
     pthread_mutex_unlock(db->mu);
     return rc;
@@ -262,10 +282,10 @@ eng_rdb_run_delete(struct eng_rdb *db, long long id)
     int           rc = ERR_DB;
 
     pthread_mutex_lock(db->mu);
-    if ((st = rdb_prep(db, "DELETE FROM runs WHERE id=?")) != NULL) {
+    if ((st = eng_rdb_stmt(db, "DELETE FROM runs WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, id);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
     return rc;
@@ -280,7 +300,7 @@ eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
 
     pthread_mutex_lock(db->mu);
     /* replay stays until the run finishes: a crash mid-run re-runs it */
-    st = rdb_prep(db, "UPDATE runs SET status='running', started_ms=?"
+    st = eng_rdb_stmt(db, "UPDATE runs SET status='running', started_ms=?"
         " WHERE id=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "starting a run");
@@ -289,7 +309,7 @@ eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
         sqlite3_bind_int64(st, 2, id);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = rdb_err(db, eb, "starting a run");
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
     return rc;
@@ -303,9 +323,9 @@ eng_rdb_run_finish(struct eng_rdb *db, long long id,
     int           rc = 0;
 
     pthread_mutex_lock(db->mu);
-    st = rdb_prep(db, "UPDATE runs SET status=?, ended_ms=?, exit_status=?,"
-        " failed_label=?, error_class=?, error=?, output=?, trace=?,"
-        " replay=NULL WHERE id=?");
+    st = eng_rdb_stmt(db, "UPDATE runs SET status=?, ended_ms=?,"
+        " exit_status=?, failed_label=?, error_class=?, error=?, output=?,"
+        " trace=?, replay=NULL WHERE id=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "finishing a run");
     } else {
@@ -322,7 +342,7 @@ eng_rdb_run_finish(struct eng_rdb *db, long long id,
         sqlite3_bind_int64(st, 9, id);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = rdb_err(db, eb, "finishing a run");
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
     return rc;
@@ -429,7 +449,7 @@ eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
     pthread_mutex_lock(db->mu);
-    st = rdb_prep(db, "SELECT " RUN_COLS " FROM runs WHERE"
+    st = eng_rdb_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE"
         " (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
         " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
         " ORDER BY id DESC LIMIT ?5");
@@ -459,7 +479,7 @@ eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
     }
     if (rc == 0 && i != SQLITE_ROW && i != SQLITE_DONE)
         rc = rdb_err(db, eb, "listing runs");
-    sqlite3_finalize(st);
+    eng_rdb_done(db, st);
 out:
     pthread_mutex_unlock(db->mu);
     if (rc != 0) {
@@ -488,7 +508,7 @@ eng_rdb_run_get(struct eng_rdb *db, long long id, cJSON **out,
 
     *out = NULL;
     pthread_mutex_lock(db->mu);
-    st = rdb_prep(db, "SELECT " RUN_COLS ", trigger_data, output, trace"
+    st = eng_rdb_stmt(db, "SELECT " RUN_COLS ", trigger_data, output, trace"
         " FROM runs WHERE id=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "reading a run");
@@ -515,7 +535,7 @@ eng_rdb_run_get(struct eng_rdb *db, long long id, cJSON **out,
     } else {
         rc = rdb_err(db, eb, "reading a run");
     }
-    sqlite3_finalize(st);
+    eng_rdb_done(db, st);
 out:
     pthread_mutex_unlock(db->mu);
     if (rc == 0)
@@ -533,7 +553,7 @@ eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
     int           rc;
 
     pthread_mutex_lock(db->mu);
-    st = rdb_prep(db, "DELETE FROM runs WHERE ended_ms IS NOT NULL"
+    st = eng_rdb_stmt(db, "DELETE FROM runs WHERE ended_ms IS NOT NULL"
         " AND ended_ms < ? AND status NOT IN ('queued','running')");
     if (st == NULL) {
         rc = rdb_err(db, eb, "pruning runs");
@@ -543,16 +563,16 @@ eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
             rc = rdb_err(db, eb, "pruning runs");
         else
             rc = sqlite3_changes(db->db);
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     if (rc >= 0) { /* idempotency keys live 24 h */
-        sqlite3_stmt *s2 = rdb_prep(db,
+        sqlite3_stmt *s2 = eng_rdb_stmt(db,
             "DELETE FROM webhook_idem WHERE created_ms < ?");
 
         if (s2 != NULL) {
             sqlite3_bind_int64(s2, 1, eng_now_ms() - 86400000LL);
             sqlite3_step(s2);
-            sqlite3_finalize(s2);
+            eng_rdb_done(db, s2);
         }
     }
     pthread_mutex_unlock(db->mu);
@@ -575,21 +595,21 @@ eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
 
     pthread_mutex_lock(db->mu);
     /* interrupted runs that can be replayed run again (at least once) */
-    st = rdb_prep(db, "UPDATE runs SET status='queued', started_ms=NULL"
+    st = eng_rdb_stmt(db, "UPDATE runs SET status='queued', started_ms=NULL"
         " WHERE status='running' AND replay IS NOT NULL");
     if (st != NULL) {
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
-    st = rdb_prep(db, "UPDATE runs SET status='abort', ended_ms=?,"
+    st = eng_rdb_stmt(db, "UPDATE runs SET status='abort', ended_ms=?,"
         " error_class='interrupted', error='herald stopped while this run "
         "was running', replay=NULL WHERE status='running'");
     if (st != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
         sqlite3_step(st);
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
-    st = rdb_prep(db, "SELECT id, applet, trig, replay FROM runs"
+    st = eng_rdb_stmt(db, "SELECT id, applet, trig, replay FROM runs"
         " WHERE status='queued' ORDER BY id");
     if (st == NULL) {
         rc = rdb_err(db, eb, "recovering runs");
@@ -612,7 +632,7 @@ eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
             ? strdup((const char *)sqlite3_column_text(st, 3)) : NULL;
         n++;
     }
-    sqlite3_finalize(st);
+    eng_rdb_done(db, st);
     pthread_mutex_unlock(db->mu);
     for (i = 0; i < n; i++) {
         if (requeue != NULL && v[i].applet && v[i].trig)
@@ -635,7 +655,7 @@ eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
     int           rc = ERR_DB, s;
 
     pthread_mutex_lock(db->mu);
-    if ((st = rdb_prep(db, "SELECT run_id FROM webhook_idem WHERE applet=?"
+    if ((st = eng_rdb_stmt(db, "SELECT run_id FROM webhook_idem WHERE applet=?"
              " AND key=? AND created_ms>=?")) != NULL) {
         bind_text(st, 1, applet);
         bind_text(st, 2, key);
@@ -647,7 +667,7 @@ eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
         } else if (s == SQLITE_DONE) {
             rc = 0;
         }
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
     return rc;
@@ -661,14 +681,14 @@ eng_rdb_idem_put(struct eng_rdb *db, const char *applet, const char *key,
     int           rc = ERR_DB;
 
     pthread_mutex_lock(db->mu);
-    if ((st = rdb_prep(db, "INSERT OR REPLACE INTO webhook_idem (applet, key,"
-             " run_id, created_ms) VALUES (?,?,?,?)")) != NULL) {
+    if ((st = eng_rdb_stmt(db, "INSERT OR REPLACE INTO webhook_idem"
+             " (applet, key, run_id, created_ms) VALUES (?,?,?,?)")) != NULL) {
         bind_text(st, 1, applet);
         bind_text(st, 2, key);
         sqlite3_bind_int64(st, 3, run_id);
         sqlite3_bind_int64(st, 4, now_ms);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
     return rc;
@@ -681,13 +701,13 @@ eng_rdb_ctx_save(struct eng_rdb *db, const char *key, const char *json)
     int           rc = ERR_DB;
 
     pthread_mutex_lock(db->mu);
-    if ((st = rdb_prep(db, "INSERT OR REPLACE INTO contexts (key, vars,"
+    if ((st = eng_rdb_stmt(db, "INSERT OR REPLACE INTO contexts (key, vars,"
              " updated_ms) VALUES (?,?,?)")) != NULL) {
         bind_text(st, 1, key);
         bind_text(st, 2, json);
         sqlite3_bind_int64(st, 3, eng_now_ms());
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
     return rc;
@@ -700,12 +720,12 @@ eng_rdb_ctx_get(struct eng_rdb *db, const char *key)
     char         *r = NULL;
 
     pthread_mutex_lock(db->mu);
-    if ((st = rdb_prep(db, "SELECT vars FROM contexts WHERE key=?"))
+    if ((st = eng_rdb_stmt(db, "SELECT vars FROM contexts WHERE key=?"))
         != NULL) {
         bind_text(st, 1, key);
         if (sqlite3_step(st) == SQLITE_ROW)
             r = strdup((const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
     return r;
@@ -751,7 +771,7 @@ eng_rdb_token_set(struct eng_rdb *db, const char *applet, const char *token,
     int           rc = 0;
 
     pthread_mutex_lock(db->mu);
-    st = rdb_prep(db, "UPDATE applets SET webhook_token=? WHERE name=?");
+    st = eng_rdb_stmt(db, "UPDATE applets SET webhook_token=? WHERE name=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "storing the webhook token");
     } else {
@@ -762,7 +782,7 @@ eng_rdb_token_set(struct eng_rdb *db, const char *applet, const char *token,
         else if (sqlite3_changes(db->db) == 0)
             rc = err_set(eb, ERR_NOTFOUND, "not_found",
                 "no applet named \"%s\"", applet);
-        sqlite3_finalize(st);
+        eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
     return rc;

@@ -464,6 +464,26 @@ class CliTest(unittest.TestCase):
         finally:
             subprocess.run(['rm', '-rf', d])
 
+    def test_second_herald_on_the_same_data_dir_exits_1(self):
+        first = Herald()
+        try:
+            first.start()
+            first.request('PUT', '/api/v1/environment/kept',
+                          {'value': 'first'})
+            code, _, err = run_herald(
+                ['serve', '--listen', '127.0.0.1:0', '--data-dir',
+                 first.data_dir], env={'HERALD_ADMIN_TOKEN': 'x' * 32})
+            self.assertEqual(code, 1)
+            self.assertIn('in use by another process', err)
+            # the first one is unharmed
+            status, _, body = first.request('GET',
+                                            '/api/v1/environment/kept')
+            self.assertEqual(status, 200)
+            self.assertEqual(body['value'], 'first')
+        finally:
+            first.stop()
+            first.cleanup()
+
 
 class TokenTest(unittest.TestCase):
     def test_token_file_is_created_0600_and_printed_once(self):
