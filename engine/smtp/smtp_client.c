@@ -2,7 +2,8 @@
 /*
  * engine/smtp/smtp_client.c: the SMTP submission client (RFC 5321), with
  * STARTTLS (RFC 3207), implicit TLS (RFC 8314), AUTH PLAIN/LOGIN (RFC 4954),
- * SIZE (RFC 1870), 8BITMIME (RFC 6152) and SMTPUTF8 (RFC 6531).
+ * SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and
+ * PIPELINING (RFC 2920) of the transaction commands.
  *
  * Blocking in shape, non-blocking underneath: every connect, read and write
  * waits with poll() against a deadline. smtp_cmd() is the only wire writer
@@ -257,7 +258,12 @@ smtp_io_fill(struct smtp_client *c, long long deadline)
  * The only wire writer and the only place the state changes. fmt NULL
  * changes the state without writing (connect, greeting, TLS). sens declares
  * what the trace may show; any line that answers a 334 is secret whatever
- * the caller said. Errors: ERR_IO, ERR_TIMEOUT, ERR_NOMEM.
+ * the caller said. While c->pipe is set (a pipelined group), the line is
+ * traced and appended there instead of written, and only the group's first
+ * command changes the state: its reply comes first, and the reader moves
+ * the state on (fmt NULL) as each reply arrives. Secrets are never
+ * pipelined. Errors: ERR_IO, ERR_TIMEOUT, ERR_NOMEM, ERR_INVAL (CR or LF
+ * in the line), ERR_INTERNAL (a secret line in a group).
  */
 static int
 smtp_cmd(struct smtp_client *c, int next, int sens, const char *fmt, ...)
@@ -266,6 +272,12 @@ smtp_cmd(struct smtp_client *c, int next, int sens, const char *fmt, ...)
     va_list  ap;
     int      n, rc = 0;
 
+    if (c->pipe != NULL && fmt != NULL) {
+        if (sens != SEC_PUBLIC || c->last_code == 334)
+            return ERR_INTERNAL; /* AUTH is never part of a group */
+        if (c->pipe->len > 0)
+            next = c->state;
+    }
     if (c->state != next)
         log_debug("smtp", "session=%016llx event=state change=\"%s -> %s\"%s",
             (unsigned long long)c->session, smtp_state_name[c->state],
@@ -302,7 +314,9 @@ smtp_cmd(struct smtp_client *c, int next, int sens, const char *fmt, ...)
     if (memchr(line, '\r', (size_t)n) || memchr(line, '\n', (size_t)n))
         rc = ERR_INVAL; /* never reached: callers refuse CR/LF first */
     memcpy(line + n, "\r\n", 3);
-    if (rc == 0)
+    if (rc == 0 && c->pipe != NULL)
+        rc = buf_append(c->pipe, line, (size_t)n + 2);
+    else if (rc == 0)
         rc = smtp_io_write(c, line, (size_t)n + 2);
     sec_wipe(line, (size_t)n + 2);
     free(line);
@@ -978,6 +992,204 @@ smtp_has_8bit(const char *s)
     return 0;
 }
 
+/*
+ * Pipelining (RFC 2920). When the server offers PIPELINING, the commands of
+ * a transaction go out in groups, each in one write, and the replies are
+ * then read in order (smtp_send says which commands form a group). A group
+ * is cut after SMTP_PIPE_MAX bytes and its replies read before the rest is
+ * written: the replies to 4 KiB of commands fit in the socket buffers, so
+ * the server never blocks writing replies while the client still writes
+ * commands (the deadlock of RFC 2920 section 3.1).
+ */
+#define SMTP_PIPE_MAX 4096
+
+/* One transaction of smtp_send. Its commands are numbered in wire order:
+ * [RSET] MAIL, one RCPT per recipient, DATA. */
+struct smtp_tx {
+    const char   *from;
+    char *const  *rcpts;
+    size_t        nrcpts;
+    int           rset;       /* command 0 is RSET */
+    size_t        ncmds;
+    char          params[96]; /* MAIL FROM parameters */
+    int           failed;     /* S_MAIL, S_RCPT or S_DATA: the state of
+                                 the first refusal, which is in res */
+    int           stop;       /* no further reply can be read */
+    int           go;         /* DATA was answered 354: send the content */
+    struct buf    refused;    /* refused recipients, ", " separated */
+    int           any5;
+    int           last_refused_code;
+};
+
+/* The state (command) of command k; *rcpt is its recipient for S_RCPT. */
+static int
+smtp_tx_state(const struct smtp_tx *tx, size_t k, size_t *rcpt)
+{
+    if (tx->rset) {
+        if (k == 0)
+            return S_RSET;
+        k--;
+    }
+    if (k == 0)
+        return S_MAIL;
+    if (k <= tx->nrcpts) {
+        if (rcpt != NULL)
+            *rcpt = k - 1;
+        return S_RCPT;
+    }
+    return S_DATA;
+}
+
+/*
+ * Writes commands from first: without PIPELINING only that one; with it,
+ * those up to end (exclusive) that fit in one group, in one write. *next is
+ * the first command not written. A failed write counts as a failed RSET
+ * when the group starts with RSET, as before pipelining. Errors: as
+ * smtp_io_fail; res keeps an earlier refusal.
+ */
+static int
+smtp_tx_write(struct smtp_client *c, struct smtp_tx *tx, size_t first,
+    size_t end, size_t *next, struct smtp_result *res)
+{
+    struct buf         group = BUF_INIT;
+    struct smtp_result later;
+    size_t             k, i = 0;
+    int                rc = 0;
+
+    if (c->caps.flags & SMTP_CAP_PIPELINING)
+        c->pipe = &group;
+    else
+        end = first + 1;
+    for (k = first; rc == 0 && k < end &&
+        (k == first || group.len < SMTP_PIPE_MAX); k++) {
+        switch (smtp_tx_state(tx, k, &i)) {
+        case S_RSET:
+            rc = smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET");
+            break;
+        case S_MAIL:
+            rc = smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s",
+                tx->from, tx->params);
+            break;
+        case S_RCPT:
+            rc = smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>",
+                tx->rcpts[i]);
+            break;
+        default:
+            rc = smtp_cmd(c, S_DATA, SEC_PUBLIC, "DATA");
+        }
+    }
+    c->pipe = NULL;
+    if (rc == 0 && group.len > 0)
+        rc = smtp_io_write(c, group.p, group.len);
+    buf_free(&group);
+    *next = k;
+    if (rc == 0)
+        return 0;
+    tx->stop = 1;
+    if (smtp_tx_state(tx, first, NULL) == S_RSET) {
+        c->usable = 0; /* the session is no longer trusted */
+        rc = ERR_CONNECT;
+    }
+    return smtp_io_fail(c, rc, tx->failed ? &later : res);
+}
+
+static void
+smtp_tx_sender_refused(struct smtp_client *c, const struct smtp_tx *tx,
+    const struct smtp_reply *r, struct smtp_result *res)
+{
+    char advice[512];
+
+    if (c->user != NULL)
+        snprintf(advice, sizeof(advice), "The From address must match "
+            "the account you log in with (%s), or be an alias the "
+            "server allows for it.", c->user);
+    else
+        snprintf(advice, sizeof(advice), "Use a From address the server "
+            "accepts; many servers require logging in (user:password@"
+            "host) and a From that matches the account.");
+    smtp_result_set(res, ERR_REJECTED, "sender_rejected",
+        r->code / 100 == 5, r, advice,
+        "%s:%u refused the sender %s: %d %s", c->host, c->port, tx->from,
+        r->code, r->text);
+}
+
+/*
+ * Reads the reply to command k. The first refusal goes into res (and
+ * tx->failed); the replies after it are still read, to keep the reply
+ * stream in step, but change nothing (a pipelined RCPT after a refused
+ * MAIL gets 503). Sets tx->stop when no further reply can come: 421, a
+ * failed RSET, a transport error. Errors: as smtp_io_fail; res keeps an
+ * earlier refusal.
+ */
+static int
+smtp_tx_reply(struct smtp_client *c, struct smtp_tx *tx, size_t k,
+    struct smtp_result *res)
+{
+    struct smtp_reply  r;
+    struct smtp_result later;
+    size_t             i = 0;
+    int                st = smtp_tx_state(tx, k, &i), rc;
+
+    smtp_cmd(c, st, SEC_PUBLIC, NULL);
+    if (st == S_RSET) {
+        if (smtp_reply_read(c, &r, NULL) != 0 || r.code != 250) {
+            c->usable = 0; /* the session is no longer trusted */
+            tx->stop = 1;
+            return smtp_io_fail(c, ERR_CONNECT, res);
+        }
+        return 0;
+    }
+    if ((rc = smtp_reply_read(c, &r, tx->failed ? &later : res)) != 0) {
+        tx->stop = 1;
+        return rc;
+    }
+    if (r.code == 421)
+        tx->stop = 1; /* the server closes the session */
+    if (st == S_MAIL) {
+        if (r.code / 100 != 2) {
+            smtp_tx_sender_refused(c, tx, &r, res);
+            tx->failed = S_MAIL;
+        }
+    } else if (st == S_RCPT) {
+        if (tx->failed == S_MAIL || r.code / 100 == 2)
+            return 0;
+        if (tx->refused.len == 0)
+            smtp_result_set(res, ERR_REJECTED, "recipient_rejected", 0, &r,
+                "", "refused");
+        buf_printf(&tx->refused, "%s%s", tx->refused.len ? ", " : "",
+            tx->rcpts[i]);
+        tx->last_refused_code = r.code;
+        tx->any5 |= r.code / 100 == 5;
+        tx->failed = S_RCPT;
+    } else if (tx->failed) {
+        if (r.code != 354)
+            return 0;
+        /* only a pipelined DATA after a refusal, hence with a single
+         * recipient: none is valid, yet the server wants the content. End
+         * it at once: an empty message that can go to no one. */
+        smtp_trace_note(c, "DATA answered 354 after a refusal; ending the "
+            "message without content");
+        if ((rc = smtp_cmd(c, S_BODY, SEC_PUBLIC, ".")) != 0) {
+            tx->stop = 1;
+            return smtp_io_fail(c, rc, &later);
+        }
+        if ((rc = smtp_reply_read(c, &r, &later)) != 0) {
+            tx->stop = 1;
+            return rc;
+        }
+        if (r.code == 421)
+            tx->stop = 1;
+    } else if (r.code != 354) {
+        smtp_result_set(res, ERR_REJECTED, "data_rejected",
+            r.code / 100 == 5, &r, "The server refused to take the message "
+            "body; see its reply.", "%s:%u refused DATA: %d %s", c->host,
+            c->port, r.code, r.text);
+        tx->failed = S_DATA;
+    } else
+        tx->go = 1;
+    return 0;
+}
+
 int
 smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     size_t nrcpts, const char *msg, size_t len, struct cJSON *trace,
@@ -985,15 +1197,17 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
 {
     struct smtp_result dummy;
     struct smtp_reply  r;
+    struct smtp_tx     tx;
     struct cJSON      *saved;
-    struct buf         data = BUF_INIT, refused = BUF_INIT;
-    size_t             badline, nok = 0;
-    int                rc, eightbit, utf8 = 0, any5 = 0;
-    int                last_refused_code = 0;
+    struct buf         data = BUF_INIT;
+    size_t             badline, group, sent = 0, done = 0;
+    int                rc, eightbit, utf8 = 0;
 
     if (res == NULL)
         res = &dummy;
     memset(res, 0, sizeof(*res));
+    memset(&tx, 0, sizeof(tx));
+    tx.refused = (struct buf)BUF_INIT;
     if (!smtp_usable(c)) {
         smtp_result_set(res, ERR_IO, "connect", 0, NULL,
             "Open a new session.", "the SMTP session is no longer usable");
@@ -1038,98 +1252,72 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     utf8 = smtp_has_8bit(from);
     for (size_t i = 0; i < nrcpts; i++)
         utf8 |= smtp_has_8bit(rcpts[i]);
-    if (c->ntx++ > 0 && (rc = smtp_rset(c)) != 0) {
-        rc = smtp_io_fail(c, ERR_CONNECT, res);
-        goto out;
-    }
+    tx.from = from;
+    tx.rcpts = rcpts;
+    tx.nrcpts = nrcpts;
+    tx.rset = c->ntx++ > 0;
+    tx.ncmds = (size_t)tx.rset + 1 + nrcpts + 1;
     {
-        char params[96] = "";
-        int  pn = 0;
+        int pn = 0;
 
         if (c->caps.flags & SMTP_CAP_SIZE)
-            pn += snprintf(params + pn, sizeof(params) - (size_t)pn,
+            pn += snprintf(tx.params + pn, sizeof(tx.params) - (size_t)pn,
                 " SIZE=%zu", data.len);
         if (eightbit && (c->caps.flags & SMTP_CAP_8BITMIME))
-            pn += snprintf(params + pn, sizeof(params) - (size_t)pn,
+            pn += snprintf(tx.params + pn, sizeof(tx.params) - (size_t)pn,
                 " BODY=8BITMIME");
         if (utf8 && (c->caps.flags & SMTP_CAP_SMTPUTF8))
-            snprintf(params + pn, sizeof(params) - (size_t)pn, " SMTPUTF8");
-        if ((rc = smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s", from,
-                 params)) != 0) {
-            rc = smtp_io_fail(c, rc, res);
-            goto out;
-        }
+            snprintf(tx.params + pn, sizeof(tx.params) - (size_t)pn,
+                " SMTPUTF8");
     }
-    if ((rc = smtp_reply_read(c, &r, res)) != 0)
-        goto out;
-    if (r.code / 100 != 2) {
-        char advice[512];
-
-        if (c->user != NULL)
-            snprintf(advice, sizeof(advice), "The From address must match "
-                "the account you log in with (%s), or be an alias the "
-                "server allows for it.", c->user);
-        else
-            snprintf(advice, sizeof(advice), "Use a From address the server "
-                "accepts; many servers require logging in (user:password@"
-                "host) and a From that matches the account.");
-        smtp_result_set(res, ERR_REJECTED, "sender_rejected",
-            r.code / 100 == 5, &r, advice,
-            "%s:%u refused the sender %s: %d %s", c->host, c->port, from,
-            r.code, r.text);
-        rc = ERR_REJECTED;
-        goto reset;
-    }
-    for (size_t i = 0; i < nrcpts; i++) {
-        if ((rc = smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>",
-                 rcpts[i])) != 0) {
-            rc = smtp_io_fail(c, rc, res);
-            goto out;
+    /*
+     * Without PIPELINING, one command per round trip. With it, the first
+     * group is [RSET] MAIL RCPT..., and DATA joins it only when there is a
+     * single recipient. herald's rule is that a message with a refused
+     * recipient goes to no one. With several recipients, a server may
+     * answer 354 to a pipelined DATA although one RCPT was refused, and
+     * then the only way out is to send the content or a lone "." - which
+     * delivers to the recipients it accepted. So DATA waits for the RCPT
+     * replies. With a single recipient, a refused RCPT leaves no valid
+     * recipient and the server must refuse DATA (RFC 2920 section 3.1); if
+     * it answers 354 anyway, a lone "." ends an empty message that can go
+     * to no one (smtp_tx_reply), and the refusal is reported.
+     */
+    group = !(c->caps.flags & SMTP_CAP_PIPELINING) ? 1
+        : nrcpts == 1 ? tx.ncmds : tx.ncmds - 1;
+    while (done < tx.ncmds && !tx.stop) {
+        if (done == sent) {
+            /* nothing in flight: write the next command or group, unless
+             * the sender was refused (nothing more to do) or DATA is next
+             * after a refusal */
+            if (tx.failed == S_MAIL || (tx.failed &&
+                smtp_tx_state(&tx, sent, NULL) == S_DATA))
+                break;
+            if ((rc = smtp_tx_write(c, &tx, sent,
+                     sent < group ? group : tx.ncmds, &sent, res)) != 0)
+                break;
         }
-        if ((rc = smtp_reply_read(c, &r, res)) != 0)
-            goto out;
-        if (r.code / 100 == 2) {
-            nok++;
-            continue;
-        }
-        if (refused.len == 0)
-            smtp_result_set(res, ERR_REJECTED, "recipient_rejected", 0, &r,
-                "", "refused");
-        buf_printf(&refused, "%s%s", refused.len ? ", " : "", rcpts[i]);
-        last_refused_code = r.code;
-        any5 |= r.code / 100 == 5;
-        if (r.code == 421)
+        if ((rc = smtp_tx_reply(c, &tx, done++, res)) != 0)
             break;
     }
-    if (refused.len > 0) {
+    if (tx.failed == 0 && rc != 0)
+        goto out; /* transport error, failed RSET: res says which */
+    if (tx.failed == S_RCPT) {
         int code = res->code;
 
         snprintf(res->recipient, sizeof(res->recipient), "%s",
-            buf_str(&refused));
-        res->permanent = any5;
+            buf_str(&tx.refused));
+        res->permanent = tx.any5;
         snprintf(res->message, sizeof(res->message),
             "%s:%u refused the recipient%s %s (%d); the message was not "
             "sent to anyone", c->host, c->port,
-            strchr(buf_str(&refused), ',') ? "s" : "", buf_str(&refused),
-            code ? code : last_refused_code);
+            strchr(buf_str(&tx.refused), ',') ? "s" : "",
+            buf_str(&tx.refused), code ? code : tx.last_refused_code);
         snprintf(res->advice, sizeof(res->advice), "Check the spelling of "
             "%s; a relay may also refuse outside domains unless you log "
-            "in.", buf_str(&refused));
-        rc = ERR_REJECTED;
-        goto reset;
+            "in.", buf_str(&tx.refused));
     }
-    (void)nok;
-    if ((rc = smtp_cmd(c, S_DATA, SEC_PUBLIC, "DATA")) != 0) {
-        rc = smtp_io_fail(c, rc, res);
-        goto out;
-    }
-    if ((rc = smtp_reply_read(c, &r, res)) != 0)
-        goto out;
-    if (r.code != 354) {
-        smtp_result_set(res, ERR_REJECTED, "data_rejected",
-            r.code / 100 == 5, &r, "The server refused to take the message "
-            "body; see its reply.", "%s:%u refused DATA: %d %s", c->host,
-            c->port, r.code, r.text);
+    if (tx.failed != 0) {
         rc = ERR_REJECTED;
         goto reset;
     }
@@ -1170,7 +1358,7 @@ out:
         rc != ERR_INVAL && rc != ERR_TOOBIG)
         c->usable = 0;
     buf_free(&data);
-    buf_free(&refused);
+    buf_free(&tx.refused);
     c->trace = saved;
     return rc;
 }

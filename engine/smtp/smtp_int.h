@@ -89,6 +89,10 @@ struct smtp_client {
     struct pki_trust *trust;       /* borrowed */
 
     struct cJSON     *trace;       /* borrowed; may be NULL */
+    struct buf       *pipe;        /* borrowed; not NULL while smtp_send
+                                      builds a pipelined group (RFC 2920):
+                                      smtp_cmd appends there, smtp_send
+                                      writes the group at once */
     char              rbuf[4096];  /* received, not yet consumed */
     size_t            rlen;
     int               last_code;   /* code of the last reply */

@@ -28,11 +28,21 @@
  * may be written in double quotes to hold spaces.
  *
  * Server part (what the fake server does, in order):
- *   S: TEXT   send TEXT and CRLF
+ *   S: TEXT   send TEXT and CRLF (with any held S+ lines, in one write)
+ *   S+ TEXT   hold TEXT and CRLF back and send it in one write with the
+ *             next S: line, so that several replies (or lines) arrive in
+ *             one TCP segment
  *   C: TEXT   read one line from the client; it must be exactly TEXT
  *   C~ REGEX  read one line; it must match the POSIX extended REGEX
  *   W: MS     stay silent for MS milliseconds
  * An empty server part means the client must not connect at all.
+ * Before each S: or S+ line, the client must have sent nothing that the
+ * script has not read yet: the server answers only a client that waits.
+ * So the script gives the exact interleaving: several C: lines before
+ * their S: replies prove that the client pipelined them (RFC 2920; a
+ * client that waits for each reply would time out), and a C: line after
+ * an S: proves that the client waited for that reply (a client that sent
+ * it early fails with "sent ... before the server's reply").
  * When the script ends the server reads on until the client closes: any
  * further line fails the test ("sent after the end of the script"), so a
  * script also proves what the client did NOT send.
@@ -208,6 +218,30 @@ conn_line(struct conn *c, char *out, size_t sz, int timeout_ms)
     }
 }
 
+/* Takes in whatever the client has sent by now, without waiting. Returns
+ * 1 and the first line (or the partial line) in out if anything is unread;
+ * 0 if nothing is. */
+static int
+conn_early(struct conn *c, char *out, size_t sz)
+{
+    struct pollfd pfd = { c->fd, POLLIN, 0 };
+    ssize_t       r;
+    size_t        n;
+
+    while (c->len < sizeof(c->buf) && poll(&pfd, 1, 0) > 0) {
+        r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+        if (r <= 0)
+            break;
+        c->len += (size_t)r;
+    }
+    if (c->len == 0)
+        return 0;
+    for (n = 0; n < c->len && c->buf[n] != '\r' && c->buf[n] != '\n'; n++)
+        ;
+    snprintf(out, sz, "%.*s", (int)n, c->buf);
+    return 1;
+}
+
 static void *
 fake_run(void *arg)
 {
@@ -217,6 +251,8 @@ fake_run(void *arg)
     size_t       i;
     struct pollfd pfd = { fk->lfd, POLLIN, 0 };
     int          one = 1;
+    char         held[8200];
+    size_t       nheld = 0;
 
     if (fk->sc->nserver == 0) {
         /* an empty server part: the client must not even connect */
@@ -235,15 +271,31 @@ fake_run(void *arg)
         const char *l = fk->sc->server[i];
         const char *arg1 = l + 2 + (l[2] == ' ');
 
-        if (strncmp(l, "S:", 2) == 0) {
-            char out[8200];
-            int  n = snprintf(out, sizeof(out), "%s\r\n", arg1);
+        if (strncmp(l, "S:", 2) == 0 || strncmp(l, "S+", 2) == 0) {
+            int n;
 
-            if (write(c->fd, out, (size_t)n) != n) {
+            if (conn_early(c, line, sizeof(line))) {
+                snprintf(fk->err, sizeof(fk->err),
+                    "server script line %zu: the client sent \"%.400s\" "
+                    "before the server's reply \"%s\"", i + 1, line, arg1);
+                goto out;
+            }
+            n = snprintf(held + nheld, sizeof(held) - nheld, "%s\r\n",
+                arg1);
+            if (n < 0 || (size_t)n >= sizeof(held) - nheld) {
+                snprintf(fk->err, sizeof(fk->err),
+                    "server script line %zu: too much held back", i + 1);
+                goto out;
+            }
+            nheld += (size_t)n;
+            if (l[1] == '+')
+                continue;
+            if (write(c->fd, held, nheld) != (ssize_t)nheld) {
                 snprintf(fk->err, sizeof(fk->err),
                     "script line %zu: cannot send \"%s\"", i + 1, arg1);
                 goto out;
             }
+            nheld = 0;
         } else if (strncmp(l, "W:", 2) == 0) {
             struct timespec ts;
             long            ms = atol(arg1);
@@ -288,6 +340,10 @@ fake_run(void *arg)
                 "server script line %zu: unknown directive \"%s\"", i + 1, l);
             goto out;
         }
+    }
+    if (nheld > 0 && write(c->fd, held, nheld) != (ssize_t)nheld) {
+        snprintf(fk->err, sizeof(fk->err), "cannot send the held lines");
+        goto out;
     }
     /* the client must not say anything more */
     if (conn_line(c, line, sizeof(line), 3000) == 1)
