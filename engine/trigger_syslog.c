@@ -597,7 +597,7 @@ eng_syslog_listen(const char *addr,
     struct sockaddr_storage     ss;
     socklen_t                   sl = sizeof(ss);
     char                        host[256], port[8];
-    int                         one = 1, rc, g;
+    int                         one = 1, rc, g, e;
 
     *out = NULL;
     if (addr == NULL || sl_split_addr(addr, host, sizeof(host), port,
@@ -620,30 +620,44 @@ eng_syslog_listen(const char *addr,
     l->on_msg = on_msg;
     l->ud = ud;
     rc = ERR_IO;
-    if ((l->udp = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0
-        || bind(l->udp, ai->ai_addr, ai->ai_addrlen) != 0) {
-        err_set(eb, ERR_IO, "listen_failed",
-            "cannot bind syslog UDP %s: %s", addr, strerror(errno));
-        goto fail;
-    }
-    if (getsockname(l->udp, (struct sockaddr *)&ss, &sl) == 0)
-        l->port = ntohs(ss.ss_family == AF_INET6
-            ? ((struct sockaddr_in6 *)&ss)->sin6_port
-            : ((struct sockaddr_in *)&ss)->sin_port);
-    /* TCP on the same port as UDP (also when PORT was 0) */
-    if (ss.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(l->port);
-    else
-        ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(l->port);
-    if ((l->tcp = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
-        || setsockopt(l->tcp, SOL_SOCKET, SO_REUSEADDR, &one,
-               sizeof(one)) != 0
-        || bind(l->tcp, ai->ai_addr, ai->ai_addrlen) != 0
-        || listen(l->tcp, 16) != 0) {
+    /* TCP on the same port as UDP. With PORT 0 the port UDP was given may
+     * be taken for TCP: then both try again with another one. */
+    for (int tries = 0;; tries++) {
+        if ((l->udp = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0
+            || bind(l->udp, ai->ai_addr, ai->ai_addrlen) != 0) {
+            err_set(eb, ERR_IO, "listen_failed",
+                "cannot bind syslog UDP %s: %s", addr, strerror(errno));
+            goto fail;
+        }
+        sl = sizeof(ss);
+        if (getsockname(l->udp, (struct sockaddr *)&ss, &sl) == 0)
+            l->port = ntohs(ss.ss_family == AF_INET6
+                ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                : ((struct sockaddr_in *)&ss)->sin_port);
+        if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(l->port);
+        else
+            ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(l->port);
+        if ((l->tcp = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0))
+                >= 0
+            && setsockopt(l->tcp, SOL_SOCKET, SO_REUSEADDR, &one,
+                   sizeof(one)) == 0
+            && bind(l->tcp, ai->ai_addr, ai->ai_addrlen) == 0
+            && listen(l->tcp, 16) == 0)
+            break;
+        e = errno;
         err_set(eb, ERR_IO, "listen_failed",
             "cannot listen on syslog TCP %s (port %u): %s", addr, l->port,
-            strerror(errno));
-        goto fail;
+            strerror(e));
+        if (strcmp(port, "0") != 0 || e != EADDRINUSE || tries == 15)
+            goto fail;
+        close(l->tcp);
+        close(l->udp);
+        l->tcp = l->udp = -1;
+        if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = 0;
+        else
+            ((struct sockaddr_in *)ai->ai_addr)->sin_port = 0;
     }
     if (pipe(l->wake) != 0) {
         err_set(eb, ERR_IO, "pipe", "pipe: %s", strerror(errno));
