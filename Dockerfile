@@ -20,8 +20,10 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
  && cmake --install /build --strip
 
 FROM debian:bookworm-slim
+# no libmicrohttpd12: herald links libmicrohttpd.a without GnuTLS
+# (server/mhd_notls.c), so neither it nor GnuTLS is needed at run time
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmicrohttpd12 libwolfssl35 \
+ && apt-get install -y --no-install-recommends libwolfssl35 \
       libcjson1 libsqlite3-0 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/herald --shell /usr/sbin/nologin herald \

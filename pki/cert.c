@@ -467,6 +467,14 @@ cert_basic_constraints(struct pki_cert *c)
     }
 }
 
+/*
+ * With FP_ECC (Debian's build), wolfSSL caches the points of ECDSA
+ * verifications per thread and, on a point's second use, builds an 800 KB
+ * table for it. herald verifies a chain after the handshake has, so every
+ * issuer key would get its table, kept by the thread for good. Clearing the
+ * cache around each check keeps each thread's memory flat and skips the
+ * table building, which costs more than the one verification it speeds.
+ */
 static int
 x509_verify_by(WOLFSSL_X509 *x, WOLFSSL_X509 *by)
 {
@@ -475,7 +483,9 @@ x509_verify_by(WOLFSSL_X509 *x, WOLFSSL_X509 *by)
 
     if ((k = wolfSSL_X509_get_pubkey(by)) == NULL)
         return 0;
+    pki_thread_cleanup();
     ok = wolfSSL_X509_verify(x, k) == WOLFSSL_SUCCESS;
+    pki_thread_cleanup();
     wolfSSL_EVP_PKEY_free(k);
     return ok;
 }

@@ -329,6 +329,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
     if (rq == NULL)
         return;
+    ((struct srv *)cls)->requests++;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 +
         (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,32 @@ static void
 on_signal(int sig)
 {
     got_signal = sig;
+}
+
+/*
+ * Called every 2 s: once a burst of work is over (activity moved since the
+ * last trim but not during the last tick), hands the heap pages that
+ * requests, runs and deliveries freed back to the system. glibc keeps
+ * freed memory for reuse; without this a single trustpoint upload leaves
+ * about 1.6 MB resident for good.
+ */
+static void
+idle_trim(struct srv *s)
+{
+    static long long last = -1, trimmed = -1;
+    long long        now = srv_activity(s);
+
+    if (now == last && now != trimmed) {
+        struct mallinfo2 mi;
+
+        malloc_trim(0);
+        trimmed = now;
+        mi = mallinfo2();
+        log_debug("main", "event=trim heap_kb=%zu in_use_kb=%zu free_kb=%zu "
+            "mmap_kb=%zu", mi.arena / 1024, mi.uordblks / 1024,
+            mi.fordblks / 1024, mi.hblkhd / 1024);
+    }
+    last = now;
 }
 
 static int
@@ -226,6 +253,12 @@ serve(int argc, char **argv)
     cfg.admin_token_file = v_tokfile && *v_tokfile ? v_tokfile : NULL;
     cfg.admin_token = v_token && *v_token ? v_token : NULL;
 
+    /* one malloc arena for all threads (unless MALLOC_ARENA_MAX says
+     * otherwise): glibc would give each of the ~12 threads an arena of its
+     * own that keeps its freed pages, about 300 KB each at idle; the
+     * per-thread caches in front of the arena keep the lock cold */
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, 1);
     umask(077); /* the database and token file hold secrets */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
@@ -270,8 +303,12 @@ serve(int argc, char **argv)
     sigset_t wait = old;
     sigdelset(&wait, SIGTERM);
     sigdelset(&wait, SIGINT);
-    while (!got_signal)
-        sigsuspend(&wait);
+    while (!got_signal) {
+        struct timespec tick = { 2, 0 };
+
+        if (ppoll(NULL, 0, &tick, &wait) == 0)
+            idle_trim(s);
+    }
 
     log_info("main", "event=stopping signal=%d", (int)got_signal);
     /* Graceful stop, in order: (1) stop accepting HTTP requests and finish

@@ -54,6 +54,20 @@ srv_runtime_free(struct srv *s)
     s->runtime = NULL;
 }
 
+long long
+srv_activity(struct srv *s)
+{
+    struct eng_runtime_stats st;
+    long long                n = s->requests;
+
+    if (s->runtime != NULL) {
+        eng_runtime_stats(s->runtime, &st);
+        n += st.runs_started + st.runs_ratelimited + st.mail_sent
+            + st.mail_deferred + st.mail_dead;
+    }
+    return n;
+}
+
 void
 srv_runtime_applets_changed(struct srv *s)
 {

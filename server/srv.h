@@ -62,5 +62,8 @@ void srv_runtime_drain(struct srv *s, double timeout_s);
 void srv_runtime_free(struct srv *s);
 /* Re-registers applet events after an applet or variable changed. */
 void srv_runtime_applets_changed(struct srv *s);
+/* A number that grows with every completed request, run and delivery
+ * attempt: unchanged between two calls means herald was idle. */
+long long srv_activity(struct srv *s);
 
 #endif

@@ -43,6 +43,7 @@ struct srv {
     /* The execution runtime (worker pool, triggers, outbox), filled and
      * released by the engineer who adds it; routes reach it through here. */
     void                  *runtime;
+    _Atomic long long      requests;   /* completed, for srv_activity */
 };
 
 #define SRV_MAX_PARAMS 4

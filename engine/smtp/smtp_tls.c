@@ -96,16 +96,17 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
         }
         break;
     }
-    /* wolfSSL's fixed-point ECC cache is per thread (~3 MB) and only pays
-     * off for many handshakes; sessions are kept open and resumed, so keep
-     * every sender thread's memory flat instead */
-    pki_thread_cleanup();
     if (c->trace != NULL) {
         cJSON_DeleteItemFromObjectCaseSensitive(c->trace, "tls");
         tt = cJSON_AddObjectToObject(c->trace, "tls");
     }
     memset(&v, 0, sizeof(v));
     pki_tls_verdict(c->trust, ssl, err, vname, c->verify, &v, tt);
+    /* wolfSSL's fixed-point ECC cache is per thread (~3 MB once the
+     * verdict has checked the chain's signatures a second time) and only
+     * pays off for many handshakes; sessions are kept open and resumed, so
+     * keep every sender thread's memory flat instead */
+    pki_thread_cleanup();
     if (err != 0 || (v.klass != PKI_OK && !v.insecure)) {
         const char *k = smtp_verdict_klass(err == 0 && v.klass == PKI_OK
             ? PKI_HANDSHAKE : v.klass);

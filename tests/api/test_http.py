@@ -464,6 +464,19 @@ class CliTest(unittest.TestCase):
         finally:
             subprocess.run(['rm', '-rf', d])
 
+    @unittest.skipUnless(os.environ.get('HERALD_TEST_MHD') == 'herald_mhd',
+                         'built with the shared libmicrohttpd')
+    def test_no_tls_library_is_loaded_for_the_http_server(self):
+        # libmicrohttpd.a without GnuTLS (docs/design.md, HTTP)
+        with Herald() as h:
+            with open('/proc/%d/maps' % h.proc.pid) as f:
+                maps = f.read()
+            for lib in ('libgnutls', 'libp11-kit', 'libmicrohttpd.so'):
+                self.assertNotIn(lib, maps)
+            self.assertIn('libwolfssl', maps)  # the SMTP client's TLS
+            status, _, _ = h.request('GET', '/healthz', token=False)
+            self.assertEqual(status, 200)
+
     def test_second_herald_on_the_same_data_dir_exits_1(self):
         first = Herald()
         try:
