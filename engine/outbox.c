@@ -391,33 +391,45 @@ ob_scrub(const cJSON *req)
     return s;
 }
 
-/* Records the outcome of an attempt. Returns the new state name. */
-static const char *
-ob_record(struct eng_outbox *ob, struct ob_msg *m, int ok,
-    const struct smtp_result *res)
-{
-    sqlite3_stmt *st = NULL;
-    long long     now = eng_now_ms(), next = now;
-    unsigned      att = m->attempts + 1;
-    const char   *state;
-    char         *scrubbed = NULL;
-    double        jit;
+/* An attempt's outcome, to be recorded. */
+struct ob_outcome {
+    struct ob_msg     *m;
+    int                ok;
+    struct smtp_result res;
+    const char        *state; /* set by ob_record: sent, queued or dead */
+    long long          now, next;
+};
 
-    if (ok) {
-        state = "sent";
-        scrubbed = ob_scrub(m->json);
-    } else if (res->permanent) {
-        state = "dead";
+/* Decides the new state (and the next attempt for a retry). */
+static void
+ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
+{
+    double jit;
+
+    o->now = o->next = eng_now_ms();
+    if (o->ok) {
+        o->state = "sent";
+    } else if (o->res.permanent) {
+        o->state = "dead";
     } else {
         jit = (double)((atomic_fetch_add(&ob->seq, 1) * 2654435761u
-                  + (unsigned)m->id * 40503u + (unsigned)now) % 1000u)
+                  + (unsigned)o->m->id * 40503u + (unsigned)o->now) % 1000u)
             / 1000.0;
-        next = now + (long long)(1000 * eng_outbox_backoff(att,
-            ob->o.base_delay, ob->o.max_delay, jit));
-        state = next > m->expires_ms ? "dead" : "queued";
+        o->next = o->now + (long long)(1000 * eng_outbox_backoff(
+            o->m->attempts + 1, ob->o.base_delay, ob->o.max_delay, jit));
+        o->state = o->next > o->m->expires_ms ? "dead" : "queued";
     }
-    pthread_mutex_lock(ob->db->mu);
-    if ((st = eng_rdb_stmt(ob->db, ok
+}
+
+/* Writes the outcome (db lock held). A sent message loses its secrets. */
+static void
+ob_outcome_store(struct eng_outbox *ob, const struct ob_outcome *o)
+{
+    const struct smtp_result *res = &o->res;
+    sqlite3_stmt             *st;
+    char                     *scrubbed = o->ok ? ob_scrub(o->m->json) : NULL;
+
+    if ((st = eng_rdb_stmt(ob->db, o->ok
             ? "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
               " last_klass=NULL, last_code=?, last_message=?,"
               " last_permanent=0, sent_ms=?, updated_ms=?,"
@@ -425,49 +437,55 @@ ob_record(struct eng_outbox *ob, struct ob_msg *m, int ok,
             : "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
               " last_klass=?, last_code=?, last_message=?,"
               " last_permanent=?, updated_ms=? WHERE id=?")) != NULL) {
-        sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)att);
-        sqlite3_bind_int64(st, 3, next);
-        if (ok) {
+        sqlite3_bind_text(st, 1, o->state, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, (int)o->m->attempts + 1);
+        sqlite3_bind_int64(st, 3, o->next);
+        if (o->ok) {
             sqlite3_bind_int(st, 4, res->code);
             sqlite3_bind_text(st, 5, res->reply, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, 6, now);
-            sqlite3_bind_int64(st, 7, now);
+            sqlite3_bind_int64(st, 6, o->now);
+            sqlite3_bind_int64(st, 7, o->now);
             if (scrubbed != NULL)
                 sqlite3_bind_text(st, 8, scrubbed, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, 9, m->id);
+            sqlite3_bind_int64(st, 9, o->m->id);
         } else {
             sqlite3_bind_text(st, 4, res->klass[0] ? res->klass : "internal",
                 -1, SQLITE_TRANSIENT);
             sqlite3_bind_int(st, 5, res->code);
             sqlite3_bind_text(st, 6, res->message, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int(st, 7, res->permanent);
-            sqlite3_bind_int64(st, 8, now);
-            sqlite3_bind_int64(st, 9, m->id);
+            sqlite3_bind_int64(st, 8, o->now);
+            sqlite3_bind_int64(st, 9, o->m->id);
         }
         if (sqlite3_step(st) != SQLITE_DONE)
             log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
-                m->id, sqlite3_errmsg(ob->db->db));
+                o->m->id, sqlite3_errmsg(ob->db->db));
         eng_rdb_done(ob->db, st);
     }
-    pthread_mutex_unlock(ob->db->mu);
     free(scrubbed);
-    if (ok) {
+}
+
+static void
+ob_outcome_log(struct eng_outbox *ob, const struct ob_outcome *o)
+{
+    const struct smtp_result *res = &o->res;
+    const struct ob_msg      *m = o->m;
+    unsigned                  att = m->attempts + 1;
+    char                     *srv;
+
+    if (o->ok) {
         atomic_fetch_add(&ob->sent, 1);
         log_info("outbox", "event=sent id=%lld run=%lld attempts=%u", m->id,
             m->run_id, att);
-    } else {
-        char *srv = eng_mask_server(m->req.server ? m->req.server
-            : m->req.host ? m->req.host : "");
-
-        log_ios(LOG_ERR, "%%HA_EM-3-FMPD_SMTP: Error occurred when sending "
-            "mail to SMTP server: %s : %s", srv ? srv : "",
-            res->message[0] ? res->message : res->klass);
-        free(srv);
+        return;
     }
-    if (ok) {
-        /* logged above */
-    } else if (strcmp(state, "dead") == 0) {
+    srv = eng_mask_server(m->req.server ? m->req.server
+        : m->req.host ? m->req.host : "");
+    log_ios(LOG_ERR, "%%HA_EM-3-FMPD_SMTP: Error occurred when sending "
+        "mail to SMTP server: %s : %s", srv ? srv : "",
+        res->message[0] ? res->message : res->klass);
+    free(srv);
+    if (strcmp(o->state, "dead") == 0) {
         atomic_fetch_add(&ob->dead, 1);
         log_warn("outbox", "event=dead id=%lld run=%lld attempts=%u "
             "class=%s permanent=%d reason=\"%s\"", m->id, m->run_id, att,
@@ -476,9 +494,31 @@ ob_record(struct eng_outbox *ob, struct ob_msg *m, int ok,
         atomic_fetch_add(&ob->deferred, 1);
         log_info("outbox", "event=deferred id=%lld attempts=%u class=%s "
             "retry_in_s=%lld reason=\"%s\"", m->id, att, res->klass,
-            (next - now) / 1000, res->message);
+            (o->next - o->now) / 1000, res->message);
     }
-    return state;
+}
+
+/* Records n outcomes, in one transaction: one WAL write for a batch. */
+static void
+ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
+{
+    unsigned i;
+    int      tx;
+
+    for (i = 0; i < n; i++)
+        ob_outcome_state(ob, &o[i]);
+    pthread_mutex_lock(ob->db->mu);
+    tx = n > 1 && ob_exec(ob, "BEGIN") == 0;
+    for (i = 0; i < n; i++)
+        ob_outcome_store(ob, &o[i]);
+    if (tx && ob_exec(ob, "COMMIT") != 0) {
+        log_err("outbox", "event=commit-failed error=\"%s\"",
+            sqlite3_errmsg(ob->db->db));
+        ob_exec(ob, "ROLLBACK");
+    }
+    pthread_mutex_unlock(ob->db->mu);
+    for (i = 0; i < n; i++)
+        ob_outcome_log(ob, &o[i]);
 }
 
 static void
@@ -530,21 +570,24 @@ int
 eng_outbox_deliver_now(struct eng_outbox *ob, long long id, cJSON *trace,
     struct smtp_result *res)
 {
-    struct ob_sess s = { 0 };
-    struct ob_msg *m;
-    int            rc;
+    struct ob_sess    s = { 0 };
+    struct ob_outcome o;
+    int               rc;
 
     memset(res, 0, sizeof(*res));
-    if ((m = ob_claim_held(ob, id)) == NULL) {
+    memset(&o, 0, sizeof(o));
+    if ((o.m = ob_claim_held(ob, id)) == NULL) {
         snprintf(res->klass, sizeof(res->klass), "internal");
         snprintf(res->message, sizeof(res->message),
             "message %lld is no longer queued", id);
         return ERR_NOTFOUND;
     }
-    rc = ob_attempt(ob, &s, m, trace, res);
+    rc = ob_attempt(ob, &s, o.m, trace, &o.res);
     ob_sess_close(ob, &s);
-    ob_record(ob, m, rc == 0, res);
-    ob_msg_free(m);
+    o.ok = rc == 0;
+    ob_record(ob, &o, 1);
+    *res = o.res;
+    ob_msg_free(o.m);
     return rc;
 }
 
@@ -586,10 +629,9 @@ ob_stopping(struct eng_outbox *ob)
 static unsigned
 ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
 {
-    struct ob_msg     *m[OB_BATCH];
-    struct smtp_result res;
-    unsigned           n = 0, i;
-    int                rc;
+    struct ob_msg    *m[OB_BATCH];
+    struct ob_outcome o[OB_BATCH];
+    unsigned          n = 0, i;
 
     if (s->h != NULL)
         n = ob_claim_due(ob, s->skey, now, OB_BATCH, m);
@@ -600,9 +642,20 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
             ob_release(ob, m + i, n - i);
             break;
         }
-        rc = ob_attempt(ob, s, m[i], NULL, &res);
-        ob_record(ob, m[i], rc == 0, &res);
+        memset(&o[i], 0, sizeof(o[i]));
+        o[i].m = m[i];
+        o[i].ok = ob_attempt(ob, s, m[i], NULL, &o[i].res) == 0;
+        if (!o[i].ok && s->h == NULL && i + 1 < n) {
+            /* no session: the rest would wait for the same failure; they
+             * go back to the queue untried and are claimed afresh */
+            i++;
+            ob_release(ob, m + i, n - i);
+            break;
+        }
     }
+    /* the outcomes of a batch are written together: a crash before that
+     * sends them again (delivery is at least once) */
+    ob_record(ob, o, i);
     for (i = 0; i < n; i++)
         ob_msg_free(m[i]);
     return n;

@@ -1322,7 +1322,7 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     }
     if (o.mail_senders == 0) {
         /* one open SMTP session per sender thread */
-        if ((rc = env_uint("HERALD_MAIL_SENDERS", 4, 1, 64, &v, eb)) != 0)
+        if ((rc = env_uint("HERALD_MAIL_SENDERS", 8, 1, 64, &v, eb)) != 0)
             return rc;
         o.mail_senders = v;
     }

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine/stmt_cache.c: prepared statements kept per SQLite connection
- * (see stmt_cache.h). A fixed table searched linearly: herald has a few
- * dozen distinct statements, and a pointer compare per entry is cheaper
- * than hashing the text.
+ * (see stmt_cache.h). A fixed table searched linearly by the text's
+ * address: herald has a few dozen distinct statements, and a pointer
+ * compare per entry is cheaper than hashing or comparing the text.
  */
 #include "engine/stmt_cache.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,9 +53,9 @@ stmt_cache_get(struct stmt_cache *c, const char *sql, sqlite3_stmt **out)
     *out = NULL;
     for (unsigned i = 0; i < c->n; i++) {
         s = &c->slot[i];
-        /* same address, same text: a run-time string may reuse an
-         * address another text had */
-        if (s->sql == sql && strcmp(sqlite3_sql(s->st), sql) == 0) {
+        if (s->sql == sql) {
+            /* the address is the key: callers pass literals */
+            assert(strcmp(sqlite3_sql(s->st), sql) == 0);
             *out = s->st;
             return SQLITE_OK;
         }

@@ -5,10 +5,10 @@
  * Preparing a statement parses and compiles its SQL; on the hot paths (a
  * webhook's run row, the outbox's claim and record) that cost as much as
  * running it. A cache hands back the same compiled statement for the same
- * SQL text. Entries are found by the text's address first (callers pass
- * string literals) and confirmed by comparing the text, so a caller that
- * builds SQL at run time gets a correct, if uncached, statement once the
- * cache is full.
+ * SQL text. Entries are found by the text's address, so sql must have
+ * static storage (a string literal, or a table of them): a string built at
+ * run time could be freed and its address reused for another text (debug
+ * builds assert that the texts match).
  *
  * Not thread safe: the caller holds the connection's lock from
  * stmt_cache_get() to stmt_cache_put(), and must put every statement it got

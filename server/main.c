@@ -70,7 +70,7 @@ usage(FILE *f)
         "  --syslog-listen A:P     receive syslog on UDP+TCP A:P\n"
         "                          [HERALD_SYSLOG_LISTEN] (default off)\n"
         "  mail outbox: HERALD_MAIL_WAIT=queue|delivery (default queue),\n"
-        "  HERALD_MAIL_LIFETIME secs (86400), HERALD_MAIL_SENDERS (4 SMTP\n"
+        "  HERALD_MAIL_LIFETIME secs (86400), HERALD_MAIL_SENDERS (8 SMTP\n"
         "  sessions kept open); run history:\n"
         "  HERALD_RUN_RETENTION_DAYS (30)\n"
         "\n"
