@@ -106,6 +106,14 @@ def proc_status(pid):
     return out
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of pid so far, from /proc/PID/stat."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rpartition(')')[2].split()
+    # fields[11], [12] are utime and stime (fields 14 and 15 of proc(5))
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def percentile(values, p):
     """Nearest-rank percentile of a non-empty list."""
     v = sorted(values)
@@ -653,6 +661,10 @@ def report(args, r):
                  '-', 'p99 < %d ms' % TARGET_P99_MS,
                  verdict(None if not lat or lat.p99 is None
                          else lat.p99 < TARGET_P99_MS)))
+    cpu = r.get('cpu_ms_per_msg')
+    if cpu is not None:
+        rows.append(('herald CPU per message, throughput phase',
+                     '%.2f ms' % cpu, '-', '', ''))
     idle, peak = r.get('idle_kb'), r.get('peak_kb')
     rows.append(('herald idle RSS (VmRSS)', fmt(idle and idle / 1024, ' MB'),
                  '-', '< %d MB' % (TARGET_IDLE_KB // 1024),
@@ -871,12 +883,16 @@ def run(args, r):
 
         w = watch('tp')
         load_ids = ids('tp', args.n)
+        cpu0 = cpu_seconds(h.proc.pid)
         r['tp'] = run_phase(
             'throughput', args.n,
             lambda: webhook_load(h, 'bench-tp', tokens['tp'], load_ids,
                                  args.k, timeout=drain_time(args.n)),
             w, load_ids, drain_time(args.n))
         count += r['tp'].accepted
+        if r['tp'].delivered:
+            r['cpu_ms_per_msg'] = ((cpu_seconds(h.proc.pid) - cpu0) * 1000
+                                   / r['tp'].delivered)
 
         n_lat = max(1, int(round(args.rate * args.duration)))
         w = watch('lat')
