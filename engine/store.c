@@ -60,8 +60,17 @@ static const struct store_migration store_migrations[] = {
       " name TEXT PRIMARY KEY,"
       " value INTEGER NOT NULL);"
       "INSERT INTO counters (name, value) VALUES ('trust_generation', 1);" },
-    /* v2: the runtime's runs, outbox, webhook_idem, contexts (store_runs.c) */
+    /* v2: the runtime's runs, outbox, webhook_idem, contexts (store_runs.c;
+     * also run on every start, so it holds the current DDL) */
     { 2, eng_rdb_schema },
+    /* v3: fewer index pages written per run: listing runs by status and
+     * the recovery at start scan the table instead; pruning uses the
+     * partial index runs_done */
+    { 3,
+      "DROP INDEX IF EXISTS runs_status;"
+      "DROP INDEX IF EXISTS runs_ended;"
+      "CREATE INDEX IF NOT EXISTS runs_done ON runs(ended_ms)"
+      " WHERE ended_ms IS NOT NULL;" },
 };
 
 #define STORE_NMIGRATIONS                                                     \

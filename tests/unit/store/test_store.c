@@ -344,6 +344,72 @@ store_open_should_apply_every_migration_once_with_wal(void **state)
     tmpdir_free(dir);
 }
 
+/* Index names on the runs table, comma separated, in name order. */
+static void
+runs_indexes(const char *dir, char *out, size_t n)
+{
+    char          path[512];
+    sqlite3      *db;
+    sqlite3_stmt *s;
+
+    out[0] = '\0';
+    snprintf(path, sizeof(path), "%s/herald.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master"
+                         " WHERE type='index' AND tbl_name='runs' AND sql"
+                         " IS NOT NULL ORDER BY name", -1, &s, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s",
+            out[0] ? "," : "", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static void
+store_open_should_migrate_a_v2_database_to_lighter_run_indexes(void **state)
+{
+    char             *dir = tmpdir_new();
+    char              path[512], idx[256];
+    struct eng_store *st = open_ok(dir);
+    sqlite3          *db;
+
+    /* what version 2 left behind */
+    eng_store_close(st);
+    snprintf(path, sizeof(path), "%s/herald.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                         "DELETE FROM schema_version WHERE version > 2;"
+                         "DROP INDEX runs_done;"
+                         "CREATE INDEX runs_status ON runs(status, id);"
+                         "CREATE INDEX runs_ended ON runs(ended_ms);"
+                         "INSERT INTO runs (applet, trig, status, queued_ms,"
+                         " ended_ms) VALUES ('a', 'manual', 'success', 1, 2)",
+                         NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    runs_indexes(dir, idx, sizeof(idx));
+    assert_string_equal(idx, "runs_applet,runs_ended,runs_status");
+
+    st = open_ok(dir);
+    eng_store_close(st);
+    runs_indexes(dir, idx, sizeof(idx));
+    assert_string_equal(idx, "runs_applet,runs_done");
+    /* the run is still there */
+    {
+        sqlite3_stmt *s;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM runs"
+                             " WHERE applet='a' AND ended_ms=2", -1, &s,
+                             NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(s, 0), 1);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+    }
+    tmpdir_free(dir);
+}
+
 static void
 trust_generation_should_grow_on_trust_changes_and_persist(void **state)
 {
@@ -398,6 +464,8 @@ main(void)
         cmocka_unit_test(store_open_should_name_a_corrupt_database),
         cmocka_unit_test(store_open_should_say_why_the_directory_is_unusable),
         cmocka_unit_test(store_open_should_refuse_a_newer_schema),
+        cmocka_unit_test(
+            store_open_should_migrate_a_v2_database_to_lighter_run_indexes),
         cmocka_unit_test(
             store_open_should_apply_every_migration_once_with_wal),
         cmocka_unit_test(
