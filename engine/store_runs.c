@@ -82,9 +82,12 @@ eng_time_fmt(long long ms, char *out, size_t n)
     struct tm tm;
 
     gmtime_r(&t, &tm);
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-        tm.tm_sec, (int)(ms % 1000));
+    /* the moduli only tell the compiler how wide each field can get */
+    snprintf(out, n, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+        (unsigned)(tm.tm_year + 1900) % 10000u,
+        (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+        (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+        (unsigned)tm.tm_sec % 100u, (unsigned)((ms % 1000 + 1000) % 1000));
 }
 
 char *

@@ -49,7 +49,7 @@ load(const char *name)
 static struct pki_trust *
 trust(const struct tp_spec *s, size_t n, unsigned flags)
 {
-    struct pki_trustpoint tps[8];
+    struct pki_trustpoint tps[8] = { 0 };
     struct pki_trust     *t = NULL;
     struct errbuf         eb = { 0 };
     size_t                i;
