@@ -587,6 +587,10 @@ plan_trustpoint(struct ictx *ic, size_t *i, const char *name)
     if (strlen(name) > CFG_MAX_NAME)
         return ierr(ic, ERR_INVAL, no, "trustpoint name is %zu bytes; the "
             "limit is %d", strlen(name), CFG_MAX_NAME);
+    if (strcmp(name, "import-chain") == 0) /* the API's reserved name */
+        return ierr(ic, ERR_INVAL, no, "trustpoint name \"import-chain\" is "
+            "reserved (POST /api/v1/trustpoints/import-chain); choose "
+            "another name");
     if ((o = plan_add(ic, OP_TP_PUT, no, name)) == NULL)
         return ierr(ic, ERR_NOMEM, no, "out of memory");
     while (*i + 1 < ic->nlines) {

@@ -121,6 +121,15 @@ class ConfigTest(HeraldTestCase):
         st, _, e = self.h.request('POST', '/api/v1/config', text)
         self.assertEqual(st, 400, e)
         self.assertEqual(self.state(), before)
+        # the name the API reserves for POST .../import-chain
+        text = ('event manager environment keep new\n'
+                'crypto pki trustpoint import-chain\n'
+                ' chain-validation stop\n')
+        st, _, e = self.h.request('POST', '/api/v1/config', text)
+        self.assertEqual(st, 400, e)
+        self.assertEqual(e['error']['line'], 2)
+        self.assertIn('reserved', e['error']['message'])
+        self.assertEqual(self.state(), before)
 
     def test_content_type_and_empty_body(self):
         st, _, e = self.h.request('POST', '/api/v1/config',
