@@ -135,8 +135,11 @@ struct smtp_client;
 int smtp_open(const struct smtp_params *params, struct smtp_client **out,
     struct cJSON *trace, struct smtp_result *res);
 /* One transaction: (RSET if not the first) MAIL FROM, one RCPT TO per
- * address, DATA with dot-stuffing and CRLF normalisation. The trace is the
- * one given to smtp_open unless trace is not NULL. Errors: as klass. */
+ * address, DATA with dot-stuffing and CRLF normalisation. When the server
+ * offers PIPELINING, RSET, MAIL and the RCPTs go out in one write, with
+ * DATA too for a single recipient (RFC 2920). A refused recipient means the
+ * message goes to no one. The trace is the one given to smtp_open unless
+ * trace is not NULL. Errors: as klass. */
 int smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     size_t nrcpts, const char *msg, size_t len, struct cJSON *trace,
     struct smtp_result *res);
