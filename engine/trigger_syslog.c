@@ -422,6 +422,7 @@ eng_syslog_match_free(struct eng_syslog_match *m)
 struct sl_conn {
     int        fd;
     struct buf in;
+    double     last;   /* eng_mono() of the last bytes (or the accept) */
 };
 
 struct eng_syslog_listener {
@@ -462,6 +463,23 @@ sl_conn_close(struct eng_syslog_listener *l, size_t i)
     l->conns[i] = l->conns[--l->nconns];
 }
 
+/* All slots taken and a new sender connects: the connection that has been
+ * silent longest makes room (a sender that reconnects gets a slot; one
+ * that opens connections and sends nothing cannot lock the others out). */
+static void
+sl_evict_idlest(struct eng_syslog_listener *l)
+{
+    size_t i, old = 0;
+
+    for (i = 1; i < l->nconns; i++)
+        if (l->conns[i].last < l->conns[old].last)
+            old = i;
+    log_warn("syslog", "event=tcp-evict idle_s=%.0f reason=\"all %d "
+        "connections taken; the one silent longest was closed\"",
+        eng_mono() - l->conns[old].last, SYSLOG_MAX_CONNS);
+    sl_conn_close(l, old);
+}
+
 static int
 sl_conn_read(struct eng_syslog_listener *l, struct sl_conn *c)
 {
@@ -476,6 +494,7 @@ sl_conn_read(struct eng_syslog_listener *l, struct sl_conn *c)
         return 0;
     if (n <= 0)
         return -1;
+    c->last = eng_mono();
     if (buf_append(&c->in, tmp, (size_t)n) != 0)
         return -1;
     err_clear(&eb);
@@ -537,15 +556,12 @@ sl_main(void *arg)
             int fd = accept(l->tcp, NULL, NULL);
 
             if (fd >= 0) {
-                if (l->nconns == SYSLOG_MAX_CONNS) {
-                    log_warn("syslog", "event=tcp-refused reason=\"too many "
-                        "connections (%d)\"", SYSLOG_MAX_CONNS);
-                    close(fd);
-                } else {
-                    l->conns[l->nconns].fd = fd;
-                    l->conns[l->nconns].in = (struct buf)BUF_INIT;
-                    l->nconns++;
-                }
+                if (l->nconns == SYSLOG_MAX_CONNS)
+                    sl_evict_idlest(l);
+                l->conns[l->nconns].fd = fd;
+                l->conns[l->nconns].in = (struct buf)BUF_INIT;
+                l->conns[l->nconns].last = eng_mono();
+                l->nconns++;
             }
         }
     }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "engine/runtime_int.h"
@@ -276,6 +277,65 @@ listener_should_take_udp_and_tcp_and_count_garbage(void **state)
     assert_int_equal(rej, 1);
 }
 
+/* Waits until the listener has received want messages; returns how many. */
+static long long
+received(struct eng_syslog_listener *l, long long want)
+{
+    long long rec = 0, rej = 0;
+
+    for (int i = 0; i < 1000 && rec < want; i++) {
+        eng_syslog_counts(l, &rec, &rej);
+        if (rec < want)
+            usleep(2000);
+    }
+    return rec;
+}
+
+static void
+listener_should_close_the_longest_silent_tcp_sender_when_full(void **state)
+{
+    struct sink                 s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, 0 };
+    struct eng_syslog_listener *l = NULL;
+    struct errbuf               eb = { 0 };
+    struct sockaddr_in          sa = { 0 };
+    struct timeval              tv = { 5, 0 };
+    int                         fd[65], i;
+    char                        c;
+
+    (void)state;
+    assert_int_equal(eng_syslog_listen("127.0.0.1:0", on_msg, &s, &l, &eb),
+        0);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)eng_syslog_port(l));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* 64 connections (the limit): the first stays silent, the others each
+     * send a message, so the first is the one silent longest */
+    for (i = 0; i < 64; i++) {
+        fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)),
+            0);
+        if (i == 0)
+            usleep(50000);
+    }
+    usleep(50000);
+    for (i = 1; i < 64; i++)
+        assert_true(write(fd[i], "<13>hello\n", 10) == 10);
+    assert_int_equal(received(l, 63), 63);
+    /* one more sender: it is served, and the silent one is closed */
+    fd[64] = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd[64], (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_true(write(fd[64], "<13>newcomer\n", 13) == 13);
+    assert_int_equal(received(l, 64), 64);
+    setsockopt(fd[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(read(fd[0], &c, 1), 0); /* EOF: closed by herald */
+    /* the others are still served */
+    assert_true(write(fd[1], "<13>still here\n", 15) == 15);
+    assert_int_equal(received(l, 65), 65);
+    for (i = 0; i < 65; i++)
+        close(fd[i]);
+    eng_syslog_stop(l);
+}
+
 static void
 listener_should_refuse_a_bad_address(void **state)
 {
@@ -300,6 +360,8 @@ main(void)
         cmocka_unit_test(match_should_need_occurs_within_period_and_priority),
         cmocka_unit_test(listener_should_take_udp_and_tcp_and_count_garbage),
         cmocka_unit_test(listener_should_refuse_a_bad_address),
+        cmocka_unit_test(
+            listener_should_close_the_longest_silent_tcp_sender_when_full),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
