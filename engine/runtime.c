@@ -1267,6 +1267,60 @@ env_uint(const char *name, unsigned def, unsigned lo, unsigned hi,
 }
 
 int
+eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb)
+{
+    unsigned    v;
+    long        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *s;
+    int         rc;
+
+    if (o->workers == 0) {
+        if ((rc = env_uint("HERALD_WORKERS", ncpu < 2 ? 2 : (unsigned)ncpu,
+                 1, 256, &v, eb)) != 0)
+            return rc;
+        o->workers = v;
+    }
+    if (o->queue_size == 0) {
+        if ((rc = env_uint("HERALD_QUEUE_SIZE", 1024, 1, 1000000, &v,
+                 eb)) != 0)
+            return rc;
+        o->queue_size = v;
+    }
+    if (o->retention_days == 0) {
+        if ((rc = env_uint("HERALD_RUN_RETENTION_DAYS", 30, 1, 36500, &v,
+                 eb)) != 0)
+            return rc;
+        o->retention_days = v;
+    }
+    if (o->mail_lifetime <= 0) {
+        if ((rc = env_uint("HERALD_MAIL_LIFETIME", 86400, 1, 30 * 86400, &v,
+                 eb)) != 0)
+            return rc;
+        o->mail_lifetime = v;
+    }
+    if (o->mail_wait == ENG_MAIL_WAIT_DEFAULT) {
+        s = getenv("HERALD_MAIL_WAIT");
+        if (s == NULL || *s == '\0' || strcmp(s, "queue") == 0)
+            o->mail_wait = ENG_MAIL_WAIT_QUEUE;
+        else if (strcmp(s, "delivery") == 0)
+            o->mail_wait = ENG_MAIL_WAIT_DELIVERY;
+        else
+            return err_set(eb, ERR_INVAL, "invalid_config",
+                "HERALD_MAIL_WAIT=\"%s\" must be \"queue\" or \"delivery\"",
+                s);
+    }
+    if (o->mail_senders == 0) {
+        /* one open SMTP session per sender thread */
+        if ((rc = env_uint("HERALD_MAIL_SENDERS", 8, 1, 64, &v, eb)) != 0)
+            return rc;
+        o->mail_senders = v;
+    }
+    if (o->syslog_listen == NULL)
+        o->syslog_listen = getenv("HERALD_SYSLOG_LISTEN");
+    return 0;
+}
+
+int
 eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     const struct eng_runtime_opts *opts, struct eng_runtime **out,
     struct errbuf *eb)
@@ -1276,58 +1330,14 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     struct eng_outbox_transport t = { tr_open, tr_send, tr_usable, tr_close,
         NULL };
     struct eng_outbox_opts      oo;
-    unsigned                    v;
-    long                        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    const char                 *s;
     int                         rc;
 
     *out = NULL;
     memset(&o, 0, sizeof(o));
     if (opts != NULL)
         o = *opts;
-    if (o.workers == 0) {
-        if ((rc = env_uint("HERALD_WORKERS", ncpu < 2 ? 2 : (unsigned)ncpu,
-                 1, 256, &v, eb)) != 0)
-            return rc;
-        o.workers = v;
-    }
-    if (o.queue_size == 0) {
-        if ((rc = env_uint("HERALD_QUEUE_SIZE", 1024, 1, 1000000, &v,
-                 eb)) != 0)
-            return rc;
-        o.queue_size = v;
-    }
-    if (o.retention_days == 0) {
-        if ((rc = env_uint("HERALD_RUN_RETENTION_DAYS", 30, 1, 36500, &v,
-                 eb)) != 0)
-            return rc;
-        o.retention_days = v;
-    }
-    if (o.mail_lifetime <= 0) {
-        if ((rc = env_uint("HERALD_MAIL_LIFETIME", 86400, 1, 30 * 86400, &v,
-                 eb)) != 0)
-            return rc;
-        o.mail_lifetime = v;
-    }
-    if (o.mail_wait == ENG_MAIL_WAIT_DEFAULT) {
-        s = getenv("HERALD_MAIL_WAIT");
-        if (s == NULL || *s == '\0' || strcmp(s, "queue") == 0)
-            o.mail_wait = ENG_MAIL_WAIT_QUEUE;
-        else if (strcmp(s, "delivery") == 0)
-            o.mail_wait = ENG_MAIL_WAIT_DELIVERY;
-        else
-            return err_set(eb, ERR_INVAL, "invalid_config",
-                "HERALD_MAIL_WAIT=\"%s\" must be \"queue\" or \"delivery\"",
-                s);
-    }
-    if (o.mail_senders == 0) {
-        /* one open SMTP session per sender thread */
-        if ((rc = env_uint("HERALD_MAIL_SENDERS", 8, 1, 64, &v, eb)) != 0)
-            return rc;
-        o.mail_senders = v;
-    }
-    if (o.syslog_listen == NULL)
-        o.syslog_listen = getenv("HERALD_SYSLOG_LISTEN");
+    if ((rc = eng_runtime_opts_resolve(&o, eb)) != 0)
+        return rc;
     if ((rt = calloc(1, sizeof(*rt))) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     rt->st = st;

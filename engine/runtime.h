@@ -67,8 +67,14 @@ struct eng_runtime_opts {         /* plain data, copied by eng_runtime_new */
     int         mail_wait;        /* enum eng_mail_wait */
     const char *syslog_listen;    /* NULL: HERALD_SYSLOG_LISTEN, else off;
                                      "off" disables explicitly */
-    unsigned    mail_senders;     /* delivery threads; 0: env or 4 */
+    unsigned    mail_senders;     /* delivery threads; 0: env or 8 */
 };
+
+/* Fills the fields of o that are 0 (or NULL) from the HERALD_* variables
+ * above, or their defaults, and checks them; no other effect, so that a
+ * bad value is refused before anything is created. eng_runtime_new calls
+ * it. Errors: ERR_INVAL naming the variable and its allowed values. */
+int eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb);
 
 /* Creates the runtime: opens its tables in st's database, marks runs left
  * "running" by a crash as aborted. Nothing runs until eng_runtime_start().

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "engine/runtime.h"
 #include "pki/pki.h"
 #include "server/srv.h"
 
@@ -274,6 +275,17 @@ serve(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
 
+    /* a bad HERALD_* value is a usage error: refused before the data
+     * directory, the database or the token are touched */
+    {
+        struct eng_runtime_opts ro;
+
+        memset(&ro, 0, sizeof(ro));
+        if (eng_runtime_opts_resolve(&ro, &eb) != 0) {
+            fprintf(stderr, "herald: %s\nTry 'herald --help'.\n", eb.msg);
+            return 2;
+        }
+    }
     if (pki_init() != 0) {
         fprintf(stderr, "herald: cannot initialise wolfSSL\n");
         return 1;

@@ -450,6 +450,29 @@ class CliTest(unittest.TestCase):
         finally:
             subprocess.run(['rm', '-rf', d])
 
+    def test_bad_runtime_variable_exits_2_and_creates_nothing(self):
+        d = tempfile.mkdtemp()
+        try:
+            data = os.path.join(d, 'data')
+            for var, value, words in (
+                    ('HERALD_WORKERS', 'abc', 'between 1 and 256'),
+                    ('HERALD_MAIL_SENDERS', '0', 'between 1 and 64'),
+                    ('HERALD_MAIL_WAIT', 'later', '"queue" or "delivery"')):
+                code, _, err = run_herald(
+                    ['serve', '--listen', '127.0.0.1:0', '--data-dir', data],
+                    env={'HERALD_ADMIN_TOKEN': 'x' * 32, var: value})
+                self.assertEqual(code, 2, err)
+                self.assertIn(var, err)
+                self.assertIn(words, err)
+                self.assertFalse(os.path.exists(data), var)
+            code, _, err = run_herald(
+                ['serve', '--workers', '0', '--data-dir', data],
+                env={'HERALD_ADMIN_TOKEN': 'x' * 32})
+            self.assertEqual(code, 2, err)
+            self.assertFalse(os.path.exists(data))
+        finally:
+            subprocess.run(['rm', '-rf', d])
+
     def test_corrupt_database_exits_1(self):
         d = tempfile.mkdtemp()
         try:
