@@ -5,23 +5,24 @@
  *
  * The mail action commits the whole request (password included: it must be
  * sent later; it is kept only in this table and dropped once the message is
- * sent) and has it on disk before the action returns (a group commit,
- * ob_durable). Sender threads claim due messages (queued -> sending) a
- * batch at a time, keep one SMTP session open per server and send several
- * messages over it, and then mark each message sent, queued again with
- * exponential backoff and jitter (temporary failure), or dead (permanent
- * failure, or the lifetime is over). A message left "sending" by a crash
- * is queued again on start (delivery is at least once). Dead messages can
- * be listed and re-sent.
+ * sent). Its durability comes from the run's: the run that queues it was
+ * on disk before its trigger was acknowledged (eng_rdb_durable), and the
+ * WAL keeps commits in order, so after a power loss either this row
+ * survives or the run is still queued and runs again.
+ *
+ * Sender threads claim due messages (queued -> sending) a batch at a time,
+ * keep one SMTP session open per server and send several messages over it,
+ * and then mark each message sent, queued again with exponential backoff
+ * and jitter (temporary failure), or dead (permanent failure, or the
+ * lifetime is over). A message left "sending" by a crash is queued again
+ * on start (delivery is at least once). Dead messages can be listed and
+ * re-sent.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
@@ -42,12 +43,6 @@ struct eng_outbox {
     pthread_t                  *threads;
     atomic_llong                sent, deferred, dead;
     atomic_uint                 seq;
-    /* group commit (ob_durable): the WAL file, puts committed and puts
-     * known to be on disk */
-    int                         wal_fd;   /* -1: synchronous=FULL instead */
-    pthread_mutex_t             sync_mu;
-    atomic_llong                committed;
-    long long                   synced;   /* under sync_mu */
 };
 
 /* One loaded message: the request JSON and a borrowed view of it. */
@@ -213,40 +208,6 @@ ob_exec(struct eng_outbox *ob, const char *sql)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ERR_DB;
 }
 
-/*
- * Group commit. A put commits its row with synchronous=NORMAL (written to
- * the WAL, not yet synced) and then waits here, outside the database lock,
- * until an fdatasync() of the WAL that started after its commit is done.
- * Whoever finds no such sync under way does one for every put committed
- * so far; the others find their put covered. One sync serves every put
- * that committed meanwhile, and the database stays usable during it. This
- * is what synchronous=FULL gives (a commit is on disk before it is
- * acknowledged) without FULL's sync inside the lock: a checkpoint syncs
- * the WAL before it copies it, and a restarted WAL is the same file.
- * Errors: ERR_IO (the row is queued, but may not survive a power loss).
- */
-static int
-ob_durable(struct eng_outbox *ob, long long seq, struct errbuf *eb)
-{
-    long long upto;
-    int       rc = 0;
-
-    pthread_mutex_lock(&ob->sync_mu);
-    if (ob->synced < seq) {
-        upto = atomic_load(&ob->committed);
-        if (fdatasync(ob->wal_fd) != 0) {
-            rc = err_set(eb, ERR_IO, "io", "cannot sync the queued message "
-                "to disk: %s", strerror(errno));
-            log_err("outbox", "event=sync-failed error=\"%s\"",
-                strerror(errno));
-        } else {
-            ob->synced = upto;
-        }
-    }
-    pthread_mutex_unlock(&ob->sync_mu);
-    return rc;
-}
-
 int
 eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
     const struct eng_mail_req *req, int hold, long long *id,
@@ -254,7 +215,7 @@ eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
 {
     sqlite3_stmt *st = NULL;
     char         *js = ob_req_json(req), *skey = ob_skey(req);
-    long long     now = eng_now_ms(), seq = 0;
+    long long     now = eng_now_ms();
     int           rc = 0;
 
     if (js == NULL || skey == NULL) {
@@ -262,8 +223,6 @@ eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
         goto out;
     }
     pthread_mutex_lock(ob->db->mu);
-    if (ob->wal_fd < 0)
-        ob_exec(ob, "PRAGMA synchronous=FULL");
     if ((st = eng_rdb_stmt(ob->db, "INSERT INTO outbox (run_id, applet,"
             " state, skey, req, created_ms, next_ms, expires_ms, updated_ms)"
             " VALUES (?,?,?,?,?,?,?,?,?)")) == NULL) {
@@ -284,18 +243,12 @@ eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
         if (sqlite3_step(st) != SQLITE_DONE) {
             rc = err_set(eb, ERR_DB, "db_error",
                 "cannot queue the message: %s", sqlite3_errmsg(ob->db->db));
-        } else {
-            if (id != NULL)
-                *id = sqlite3_last_insert_rowid(ob->db->db);
-            seq = atomic_fetch_add(&ob->committed, 1) + 1;
+        } else if (id != NULL) {
+            *id = sqlite3_last_insert_rowid(ob->db->db);
         }
         eng_rdb_done(ob->db, st);
     }
-    if (ob->wal_fd < 0)
-        ob_exec(ob, "PRAGMA synchronous=NORMAL");
     pthread_mutex_unlock(ob->db->mu);
-    if (rc == 0 && ob->wal_fd >= 0)
-        rc = ob_durable(ob, seq, eb);
     if (rc == 0 && !hold) {
         pthread_mutex_lock(&ob->mu);
         pthread_cond_broadcast(&ob->cv);
@@ -793,27 +746,8 @@ eng_outbox_new(struct eng_rdb *db, const struct eng_outbox_transport *t,
         ob->o.idle_close = 10;
     pthread_mutex_init(&ob->mu, NULL);
     pthread_cond_init(&ob->cv, NULL);
-    pthread_mutex_init(&ob->sync_mu, NULL);
-    ob->wal_fd = -1;
     *out = ob;
     return 0;
-}
-
-/* Opens the WAL file for ob_durable; without it (not in WAL mode, an
- * in-memory database) puts use synchronous=FULL. */
-static void
-ob_open_wal(struct eng_outbox *ob)
-{
-    const char *db = sqlite3_db_filename(ob->db->db, "main");
-    char       *path;
-
-    if (db == NULL || *db == '\0' || asprintf(&path, "%s-wal", db) < 0)
-        return;
-    ob->wal_fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (ob->wal_fd < 0)
-        log_warn("outbox", "event=no-group-commit path=%s error=\"%s\"",
-            path, strerror(errno));
-    free(path);
 }
 
 int
@@ -830,7 +764,6 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
     if (resumed > 0)
         log_warn("outbox", "event=resume interrupted=%d note=\"messages "
             "being sent at the last stop are sent again\"", resumed);
-    ob_open_wal(ob);
     if (ob->o.senders == 0)
         return 0;
     if ((ob->threads = calloc(ob->o.senders, sizeof(*ob->threads))) == NULL)
@@ -858,9 +791,6 @@ eng_outbox_free(struct eng_outbox *ob)
     for (i = 0; i < ob->nthreads; i++)
         pthread_join(ob->threads[i], NULL);
     free(ob->threads);
-    if (ob->wal_fd >= 0)
-        close(ob->wal_fd);
-    pthread_mutex_destroy(&ob->sync_mu);
     pthread_cond_destroy(&ob->cv);
     pthread_mutex_destroy(&ob->mu);
     free(ob);

@@ -595,6 +595,13 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     if ((rc = eng_rdb_run_insert(rt->db, name, trig, td, replay, "queued",
              now, &id, eb)) != 0)
         goto out;
+    /* the trigger is acknowledged when this returns: the queued run (with
+     * what it needs to run again) is on disk first; what the run then
+     * writes, its mail included, needs no sync of its own (outbox.c) */
+    if ((rc = eng_rdb_durable(rt->db, eng_rdb_mark(rt->db), eb)) != 0) {
+        eng_rdb_run_delete(rt->db, id);
+        goto out;
+    }
     if ((rc = add_event_vars(&vs, evtype, id, now)) != 0)
         goto nomem;
     rc = rt_submit(rt, id, a, event, &vs, wait ? &j : NULL);
@@ -621,6 +628,8 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
         out->output = j->output ? strdup(j->output) : strdup("");
         pthread_mutex_unlock(&j->mu);
         job_unref(j);
+        /* a synchronous caller learns the outcome: have it on disk */
+        eng_rdb_durable(rt->db, eng_rdb_mark(rt->db), NULL);
         eng_rdb_run_get(rt->db, id, &out->run, NULL);
     }
     goto out;

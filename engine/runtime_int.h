@@ -188,7 +188,21 @@ struct eng_rdb {
     pthread_mutex_t   *mu;         /* the store's (recursive) or own_mu */
     pthread_mutex_t    own_mu;
     int                owned;      /* db opened by eng_rdb_open */
+    /* group commit (eng_rdb_durable): the WAL file, commits counted and
+     * commits known to be on disk */
+    int                wal_fd;     /* -1: not in WAL mode, commits sync */
+    pthread_mutex_t    sync_mu;
+    _Atomic long long  committed;
+    long long          synced;     /* under sync_mu */
 };
+/* Call after a commit returned: its number for eng_rdb_durable. */
+long long eng_rdb_mark(struct eng_rdb *db);
+/* Returns once commit seq (eng_rdb_mark) is on disk: waits, outside db->mu,
+ * for an fdatasync() of the WAL that started after that commit; one sync
+ * serves every commit made meanwhile (group commit). Commits themselves use
+ * synchronous=NORMAL. Errors: ERR_IO (committed, but a power loss could
+ * undo it). */
+int eng_rdb_durable(struct eng_rdb *db, long long seq, struct errbuf *eb);
 /* With db->mu held: a prepared statement for sql (cached; pass a string
  * literal), or NULL (logged). Give it back with eng_rdb_done() before
  * unlocking, also on errors. */

@@ -13,11 +13,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
@@ -147,6 +150,66 @@ bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
 }
 
+/* ---- durability -------------------------------------------------------- */
+
+/* The WAL file for eng_rdb_durable, opened once the database is in WAL
+ * mode (the store's open or eng_rdb_open set it). Not in WAL mode (a file
+ * system without shared memory, say), SQLite's NORMAL commits sync the
+ * rollback journal themselves and eng_rdb_durable has nothing to do. */
+static void
+rdb_open_wal(struct eng_rdb *db)
+{
+    const char   *f = sqlite3_db_filename(db->db, "main");
+    const char   *mode = NULL;
+    sqlite3_stmt *st;
+    char         *path;
+
+    if ((st = eng_rdb_stmt(db, "PRAGMA journal_mode")) != NULL) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            mode = (const char *)sqlite3_column_text(st, 0);
+        if (mode == NULL || strcmp(mode, "wal") != 0)
+            f = NULL;
+        eng_rdb_done(db, st);
+    }
+    if (f == NULL || *f == '\0' || asprintf(&path, "%s-wal", f) < 0)
+        return;
+    if ((db->wal_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        log_err("runtime", "event=no-group-commit path=%s error=\"%s\"",
+            path, strerror(errno));
+    free(path);
+}
+
+long long
+eng_rdb_mark(struct eng_rdb *db)
+{
+    return atomic_fetch_add(&db->committed, 1) + 1;
+}
+
+int
+eng_rdb_durable(struct eng_rdb *db, long long seq, struct errbuf *eb)
+{
+    long long upto;
+    int       rc = 0;
+
+    if (db->wal_fd < 0)
+        return 0;
+    pthread_mutex_lock(&db->sync_mu);
+    if (db->synced < seq) {
+        /* every commit marked up to here finished before this sync */
+        upto = atomic_load(&db->committed);
+        if (fdatasync(db->wal_fd) != 0) {
+            rc = err_set(eb, ERR_IO, "io", "cannot sync the database to "
+                "disk: %s", strerror(errno));
+            log_err("runtime", "event=sync-failed error=\"%s\"",
+                strerror(errno));
+        } else {
+            db->synced = upto;
+        }
+    }
+    pthread_mutex_unlock(&db->sync_mu);
+    return rc;
+}
+
 /* ---- open/close -------------------------------------------------------- */
 
 int
@@ -177,6 +240,7 @@ eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb)
     }
     free(path);
     db->owned = 1;
+    db->wal_fd = -1;
     if ((db->sc = stmt_cache_new(db->db)) == NULL) {
         sqlite3_close(db->db);
         free(db);
@@ -196,7 +260,11 @@ eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb)
         return ERR_DB;
     }
     pthread_mutex_init(&db->own_mu, NULL);
+    pthread_mutex_init(&db->sync_mu, NULL);
     db->mu = &db->own_mu;
+    pthread_mutex_lock(db->mu);
+    rdb_open_wal(db);
+    pthread_mutex_unlock(db->mu);
     *out = db;
     return 0;
 }
@@ -213,18 +281,21 @@ eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     db->db = st->db;
     db->mu = &st->mu;
+    db->wal_fd = -1;
     if ((db->sc = stmt_cache_new(db->db)) == NULL) {
         free(db);
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
     store_lock(st);
-    rc = store_exec(st, eng_rdb_schema, eb);
+    if ((rc = store_exec(st, eng_rdb_schema, eb)) == 0)
+        rdb_open_wal(db);
     store_unlock(st);
     if (rc != 0) {
         stmt_cache_free(db->sc);
         free(db);
         return rc;
     }
+    pthread_mutex_init(&db->sync_mu, NULL);
     *out = db;
     return 0;
 }
@@ -237,6 +308,9 @@ eng_rdb_close(struct eng_rdb *db)
     pthread_mutex_lock(db->mu);
     stmt_cache_free(db->sc);
     pthread_mutex_unlock(db->mu);
+    if (db->wal_fd >= 0)
+        close(db->wal_fd);
+    pthread_mutex_destroy(&db->sync_mu);
     if (db->owned) {
         sqlite3_close(db->db);
         pthread_mutex_destroy(&db->own_mu);
