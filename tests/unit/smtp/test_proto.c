@@ -443,42 +443,72 @@ assert_no_secret(const char *name, const char *where, const char *hay,
 
 /* ---- the runner -------------------------------------------------------- */
 
+/*
+ * The test's session and fake server live here, not on run_script's stack:
+ * a failed check leaves run_script by longjmp while the fake server thread
+ * still runs, and proto_teardown then closes the client (the fake sees
+ * EOF), joins the thread and frees the script.
+ */
+static struct {
+    struct script       sc;
+    struct fake         fk;
+    pthread_t           th;
+    int                 started;
+    struct smtp_client *cl;
+} cur;
+
+static int
+proto_teardown(void **state)
+{
+    (void)state;
+    smtp_close(cur.cl);
+    cur.cl = NULL;
+    if (cur.fk.lfd >= 0)
+        shutdown(cur.fk.lfd, SHUT_RDWR);
+    if (cur.started)
+        pthread_join(cur.th, NULL);
+    cur.started = 0;
+    if (cur.fk.lfd >= 0)
+        close(cur.fk.lfd);
+    cur.fk.lfd = -1;
+    script_free(&cur.sc);
+    memset(&cur.sc, 0, sizeof(cur.sc));
+    return 0;
+}
+
 static void
 run_script(void **state)
 {
     const char        *path = *state;
     const char        *name = strrchr(path, '/') + 1;
-    struct script      sc;
-    struct fake        fk;
     struct sockaddr_in sa;
     socklen_t          sl = sizeof(sa);
-    pthread_t          th;
     struct smtp_params p;
-    struct smtp_client *cl = NULL;
     struct sec         *pass = NULL;
     cJSON              *trace = cJSON_CreateObject();
     char               user[512] = "", passwd[512] = "", helo[512] =
         "herald.test";
     char               host[512] = "127.0.0.1", srcaddr[512] = "";
     char               logpath[] = "/tmp/herald-proto-log-XXXXXX";
-    int                logfd, started = 0;
+    int                logfd;
     struct buf         msg = BUF_INIT;
     char              *tjson, *logtxt;
     long               loglen;
     FILE              *lf;
 
-    script_load(path, &sc);
-    memset(&fk, 0, sizeof(fk));
-    fk.sc = &sc;
-    fk.name = name;
-    fk.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&cur, 0, sizeof(cur));
+    cur.fk.lfd = -1;
+    script_load(path, &cur.sc);
+    cur.fk.sc = &cur.sc;
+    cur.fk.name = name;
+    cur.fk.lfd = socket(AF_INET, SOCK_STREAM, 0);
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fk.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(fk.lfd, 4), 0);
-    getsockname(fk.lfd, (struct sockaddr *)&sa, &sl);
-    fk.port = ntohs(sa.sin_port);
+    assert_int_equal(bind(cur.fk.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(cur.fk.lfd, 4), 0);
+    getsockname(cur.fk.lfd, (struct sockaddr *)&sa, &sl);
+    cur.fk.port = ntohs(sa.sin_port);
 
     logfd = mkstemp(logpath);
     assert_true(logfd >= 0);
@@ -487,16 +517,16 @@ run_script(void **state)
 
     memset(&p, 0, sizeof(p));
     p.host = host;
-    p.port = fk.port;
+    p.port = cur.fk.port;
     p.secure = SMTP_SECURE_NONE;
     p.helo_name = helo;
     p.reply_timeout_ms = 5000;
     p.connect_timeout_ms = 5000;
-    assert_int_equal(pthread_create(&th, NULL, fake_run, &fk), 0);
-    started = 1;
+    assert_int_equal(pthread_create(&cur.th, NULL, fake_run, &cur.fk), 0);
+    cur.started = 1;
 
-    for (size_t i = 0; i < sc.nclient; i++) {
-        char *l = sc.client[i], *rest = strchr(l, ' ');
+    for (size_t i = 0; i < cur.sc.nclient; i++) {
+        char *l = cur.sc.client[i], *rest = strchr(l, ' ');
         char  key[64], val[512];
 
         rest = rest ? rest + 1 : l + strlen(l);
@@ -531,8 +561,8 @@ run_script(void **state)
                 pass = sec_new(passwd, strlen(passwd));
                 p.pass = pass;
             }
-            rc = smtp_open(&p, &cl, trace, &res);
-            check_result(name, "open", rc, &res, rest, cl);
+            rc = smtp_open(&p, &cur.cl, trace, &res);
+            check_result(name, "open", rc, &res, rest, cur.cl);
         } else if (strncmp(l, "send", 4) == 0) {
             struct smtp_result res;
             char              *r2 = rest, from[512] = "", to[512] = "";
@@ -548,9 +578,9 @@ run_script(void **state)
                     snprintf(to, sizeof(to), "%s", val);
             }
             buf_reset(&msg);
-            while (i + 1 < sc.nclient &&
-                strncmp(sc.client[i + 1], "body", 4) == 0) {
-                const char *b = sc.client[++i] + 4;
+            while (i + 1 < cur.sc.nclient &&
+                strncmp(cur.sc.client[i + 1], "body", 4) == 0) {
+                const char *b = cur.sc.client[++i] + 4;
 
                 if (*b == ' ')
                     b++;
@@ -558,32 +588,34 @@ run_script(void **state)
                 buf_putc(&msg, '\n');
             }
             assert_int_equal(smtp_addrs_parse(to, &rv, &rn, &eb), 0);
-            if (cl == NULL)
+            if (cur.cl == NULL)
                 fail_msg("%s: send without a successful open", name);
-            rc = smtp_send(cl, from, rv, rn, buf_str(&msg), msg.len, NULL,
+            rc = smtp_send(cur.cl, from, rv, rn, buf_str(&msg), msg.len, NULL,
                 &res);
-            check_result(name, "send", rc, &res, rest, cl);
+            check_result(name, "send", rc, &res, rest, cur.cl);
             smtp_addrs_free(rv, rn);
         } else if (strcmp(l, "close") == 0) {
-            smtp_close(cl);
-            cl = NULL;
+            smtp_close(cur.cl);
+            cur.cl = NULL;
         } else if (strncmp(l, "trace", 5) == 0 ||
             strncmp(l, "notrace", 7) == 0) {
             /* checked below, after the session */
         } else
             fail_msg("%s: unknown client directive \"%s\"", name, l);
     }
-    smtp_close(cl);
-    cl = NULL;
-    if (started)
-        pthread_join(th, NULL);
-    close(fk.lfd);
-    if (fk.err[0] != '\0')
-        fail_msg("%s: %s", name, fk.err);
+    smtp_close(cur.cl);
+    cur.cl = NULL;
+    if (cur.started)
+        pthread_join(cur.th, NULL);
+    cur.started = 0;
+    close(cur.fk.lfd);
+    cur.fk.lfd = -1;
+    if (cur.fk.err[0] != '\0')
+        fail_msg("%s: %s", name, cur.fk.err);
 
     tjson = cJSON_PrintUnformatted(trace);
-    for (size_t i = 0; i < sc.nclient; i++) {
-        const char *l = sc.client[i];
+    for (size_t i = 0; i < cur.sc.nclient; i++) {
+        const char *l = cur.sc.client[i];
 
         if (strncmp(l, "trace ", 6) == 0 && strstr(tjson, l + 6) == NULL)
             fail_msg("%s: the trace lacks %s\ntrace: %s", name, l + 6,
@@ -630,7 +662,8 @@ run_script(void **state)
     cJSON_Delete(trace);
     sec_free(pass);
     buf_free(&msg);
-    script_free(&sc);
+    script_free(&cur.sc);
+    memset(&cur.sc, 0, sizeof(cur.sc));
 }
 
 static int
@@ -673,6 +706,7 @@ main(void)
     for (size_t i = 0; i < n; i++) {
         tests[i].name = strrchr(paths[i], '/') + 1;
         tests[i].test_func = run_script;
+        tests[i].teardown_func = proto_teardown;
         tests[i].initial_state = paths[i];
     }
     rc = _cmocka_run_group_tests("smtp_proto", tests, n, NULL, NULL);
