@@ -402,6 +402,7 @@ struct ob_outcome {
     struct smtp_result res;
     const char        *state; /* set by ob_record: sent, queued or dead */
     long long          now, next;
+    char              *scrubbed; /* a sent message's request, no secrets */
 };
 
 /* Decides the new state (and the next attempt for a retry). */
@@ -413,6 +414,7 @@ ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
     o->now = o->next = eng_now_ms();
     if (o->ok) {
         o->state = "sent";
+        o->scrubbed = ob_scrub(o->m->json);
     } else if (o->res.permanent) {
         o->state = "dead";
     } else {
@@ -431,7 +433,6 @@ ob_outcome_store(struct eng_outbox *ob, const struct ob_outcome *o)
 {
     const struct smtp_result *res = &o->res;
     sqlite3_stmt             *st;
-    char                     *scrubbed = o->ok ? ob_scrub(o->m->json) : NULL;
 
     if ((st = eng_rdb_stmt(ob->db, o->ok
             ? "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
@@ -449,8 +450,8 @@ ob_outcome_store(struct eng_outbox *ob, const struct ob_outcome *o)
             sqlite3_bind_text(st, 5, res->reply, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(st, 6, o->now);
             sqlite3_bind_int64(st, 7, o->now);
-            if (scrubbed != NULL)
-                sqlite3_bind_text(st, 8, scrubbed, -1, SQLITE_TRANSIENT);
+            if (o->scrubbed != NULL)
+                sqlite3_bind_text(st, 8, o->scrubbed, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 9, o->m->id);
         } else {
             sqlite3_bind_text(st, 4, res->klass[0] ? res->klass : "internal",
@@ -466,7 +467,6 @@ ob_outcome_store(struct eng_outbox *ob, const struct ob_outcome *o)
                 o->m->id, sqlite3_errmsg(ob->db->db));
         eng_rdb_done(ob->db, st);
     }
-    free(scrubbed);
 }
 
 static void
@@ -521,8 +521,10 @@ ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
         ob_exec(ob, "ROLLBACK");
     }
     pthread_mutex_unlock(ob->db->mu);
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
         ob_outcome_log(ob, &o[i]);
+        free(o[i].scrubbed);
+    }
 }
 
 static void
