@@ -1569,6 +1569,16 @@ eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
     return eng_outbox_resend(rt->ob, id, eb);
 }
 
+long long
+eng_runtime_activity(struct eng_runtime *rt)
+{
+    long long sent, deferred, dead;
+
+    eng_outbox_counts(rt->ob, &sent, &deferred, &dead, NULL);
+    return atomic_load(&rt->n_started) + atomic_load(&rt->n_ratelimited)
+        + sent + deferred + dead;
+}
+
 void
 eng_runtime_stats(struct eng_runtime *rt, struct eng_runtime_stats *s)
 {

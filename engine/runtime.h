@@ -223,5 +223,8 @@ struct eng_runtime_stats {
     long long outbox_queued;     /* messages waiting now */
 };
 void eng_runtime_stats(struct eng_runtime *rt, struct eng_runtime_stats *s);
+/* A number that grows with every run started or rate-limited and every
+ * delivery attempt; counters only, no database access. */
+long long eng_runtime_activity(struct eng_runtime *rt);
 
 #endif

@@ -199,7 +199,8 @@ eng_rdb_durable(struct eng_rdb *db, long long seq, struct errbuf *eb)
         upto = atomic_load(&db->committed);
         if (fdatasync(db->wal_fd) != 0) {
             rc = err_set(eb, ERR_IO, "io", "cannot sync the database to "
-                "disk: %s", strerror(errno));
+                "disk (%s); check the disk that holds the data directory "
+                "(full, read-only or failing), then retry", strerror(errno));
             log_err("runtime", "event=sync-failed error=\"%s\"",
                 strerror(errno));
         } else {

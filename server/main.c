@@ -204,7 +204,11 @@ serve(int argc, char **argv)
         case O_WEB: v_web = optarg; break;
         case O_TOKFILE: v_tokfile = optarg; v_token = NULL; break;
         case O_HELP: usage(stdout); return 0;
-        case O_WORKERS: setenv("HERALD_WORKERS", optarg, 1); break;
+        case O_WORKERS:
+            if (num("--workers", optarg, 1, 256, &x))
+                return 2;
+            setenv("HERALD_WORKERS", optarg, 1);
+            break;
         case O_SYSLOG: setenv("HERALD_SYSLOG_LISTEN", optarg, 1); break;
         case ':':
             return bad("option '%s' needs a value%s", argv[optind - 1], "");

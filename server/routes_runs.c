@@ -57,15 +57,8 @@ srv_runtime_free(struct srv *s)
 long long
 srv_activity(struct srv *s)
 {
-    struct eng_runtime_stats st;
-    long long                n = s->requests;
-
-    if (s->runtime != NULL) {
-        eng_runtime_stats(s->runtime, &st);
-        n += st.runs_started + st.runs_ratelimited + st.mail_sent
-            + st.mail_deferred + st.mail_dead;
-    }
-    return n;
+    return s->requests
+        + (s->runtime != NULL ? eng_runtime_activity(s->runtime) : 0);
 }
 
 void

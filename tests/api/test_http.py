@@ -469,6 +469,7 @@ class CliTest(unittest.TestCase):
                 ['serve', '--workers', '0', '--data-dir', data],
                 env={'HERALD_ADMIN_TOKEN': 'x' * 32})
             self.assertEqual(code, 2, err)
+            self.assertIn('--workers', err)  # the flag the user typed
             self.assertFalse(os.path.exists(data))
         finally:
             subprocess.run(['rm', '-rf', d])
