@@ -15,6 +15,14 @@ SRC = os.environ.get("HERALD_SRC", os.path.abspath("../.."))
 CONF = os.path.join(SRC, "tests", "docker", "containers.conf")
 ENV = dict(os.environ, CONTAINERS_CONF=CONF)
 IMAGE = "localhost/herald:test"
+# HERALD_KEEP_IMAGES=1 keeps the image and its build stage after the test
+KEEP = os.environ.get("HERALD_KEEP_IMAGES") == "1"
+
+
+def dangling():
+    r = podman("images", "-q", "--no-trunc", "--filter", "dangling=true",
+               check=False)
+    return set(r.stdout.split())
 TOKEN = "container-test-token-0123456789abcdef"
 
 
@@ -43,9 +51,11 @@ def get(url, token=None):
 class ContainerImage(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        subprocess.run(["bash", os.path.join(SRC, "tests/docker/mkbase.sh")],
+        subprocess.run(["bash", os.path.join(SRC, "scripts/base-image")],
                        env=ENV, check=True, timeout=900)
-        r = podman("build", "--pull=never", "--network=host", "--format", "docker",
+        cls.before = dangling()
+        # the README's build command (runtime runc comes from CONF)
+        r = podman("build", "--network=host", "--format", "docker",
                    "-t", IMAGE,
                    SRC, check=False)
         if r.returncode != 0:
@@ -77,6 +87,11 @@ class ContainerImage(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         podman("rm", "-f", "-t", "5", cls.name, check=False)
+        if not KEEP:
+            podman("rmi", "-f", IMAGE, check=False)
+            stages = sorted(dangling() - cls.before)
+            if stages:
+                podman("rmi", "-f", *stages, check=False)
 
     def test_1_healthz_answers_without_a_token(self):
         status, body = get(self.base + "/healthz")
