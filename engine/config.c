@@ -25,11 +25,12 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "engine/applet.h"
 #include "engine/store.h"
 #include "pki/pki.h"
 
-#define CFG_MASK       "*****"
+#define CFG_MASK       REDACT_MASK
 #define CFG_MAX_TEXT   (4 * 1024 * 1024)
 #define CFG_MAX_VALUE  4096
 #define CFG_MAX_NAME   64
@@ -42,20 +43,7 @@
 static char *
 mask_userpass(const char *v)
 {
-    const char *at = strrchr(v, '@'), *colon;
-    struct buf  b = BUF_INIT;
-
-    if (at == NULL)
-        return NULL;
-    colon = memchr(v, ':', (size_t)(at - v));
-    if (colon == NULL || colon + 1 == at)
-        return NULL;
-    if (buf_append(&b, v, (size_t)(colon - v + 1)) != 0 ||
-        buf_puts(&b, CFG_MASK) != 0 || buf_puts(&b, at) != 0) {
-        buf_free(&b);
-        return NULL;
-    }
-    return buf_take(&b);
+    return redact_server_has_password(v) ? redact_server(v) : NULL;
 }
 
 /* 1 if value is what export would print for the stored variable. */

@@ -27,6 +27,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/sec.h"
 #include "engine/store.h"
 #include "pki/pki.h"
@@ -285,17 +286,9 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
     if (ncc > 0)
         memcpy(all + nto, cc, ncc * sizeof(*all));
 
-    {
-        struct buf ms = BUF_INIT;
-
-        /* the masked server, rebuilt from the parts actually used */
-        if (user != NULL)
-            buf_printf(&ms, "%s%s@", user, pass ? ":*****" : "");
-        buf_printf(&ms, strchr(host, ':') ? "[%s]" : "%s", host);
-        buf_printf(&ms, ":%u", req->port ? req->port : srv.port ? srv.port
-            : 25);
-        masked = buf_take(&ms);
-    }
+    /* the masked server, rebuilt from the parts actually used */
+    masked = redact_server_parts(user, pass != NULL, host,
+        req->port ? req->port : srv.port ? srv.port : 25);
     if (secure != SMTP_SECURE_NONE) {
         struct errbuf teb = { 0 };
 

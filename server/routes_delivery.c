@@ -7,7 +7,7 @@
  * cache); 200 with the report also when verification fails, 502 when the
  * server cannot be reached. POST /api/v1/mail/test: one message through
  * eng_mail_send, 200 {"delivered": bool, "result"?, "trace"}. The password
- * is never echoed: traces pass srv_json_redact().
+ * is never echoed: traces pass redact_json().
  * (Import of a probed chain is POST /api/v1/trustpoints/import-chain, in
  * routes_trustpoints.c.)
  */
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/redact.h"
 #include "engine/mail.h"
 #include "engine/smtp/smtp.h"
 #include "pki/pki.h"
@@ -100,7 +101,7 @@ srv_h_probe(struct srv_req *rq, struct srv_resp *rs)
         smtp_secure_name(secure));
     report = smtp_probe(&p, &res);
     if (report != NULL) {
-        srv_json_redact(report);
+        redact_json(report);
         srv_reply_json(rs, 200, report);
     } else {
         cJSON *e;
@@ -178,7 +179,7 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
     rc = 0;
     if (res.klass[0])
         cJSON_AddItemToObject(out, "result", result_json(&res));
-    srv_json_redact(trace);
+    redact_json(trace);
     cJSON_AddItemToObject(out, "trace", trace);
     trace = NULL;
     srv_reply_json(rs, 200, out);

@@ -4,7 +4,7 @@
  *
  * A secret variable is shown without its value ("value_set": true); a value
  * of the form user:password@host (the mail server string) is shown with the
- * password masked (smtp_server_masked) and "masked": true. Names follow
+ * password masked (redact_server) and "masked": true. Names follow
  * [A-Za-z_][A-Za-z0-9_]* up to 64 bytes; values up to 4096 bytes, no CR/LF.
  */
 #include "server/srv_int.h"
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/smtp/smtp.h"
+#include "common/redact.h"
 #include "engine/store.h"
 
 #define ENV_NAME_MAX  64
@@ -41,16 +41,6 @@ bad:
         "not starting with a digit", n);
 }
 
-/* 1 if v looks like user:password@host (a ':' before the last '@'). */
-static int
-env_has_password(const char *v)
-{
-    const char *at = strrchr(v, '@');
-    const char *colon = strchr(v, ':');
-
-    return at != NULL && colon != NULL && colon < at;
-}
-
 static cJSON *
 env_json(const struct eng_env_var *v)
 {
@@ -60,10 +50,10 @@ env_json(const struct eng_env_var *v)
         return NULL;
     cJSON_AddStringToObject(j, "name", v->name);
     if (!v->secret) {
-        if (env_has_password(v->value)) {
-            char *m = smtp_server_masked(v->value);
+        if (redact_server_has_password(v->value)) {
+            char *m = redact_server(v->value);
 
-            cJSON_AddStringToObject(j, "value", m ? m : "*****");
+            cJSON_AddStringToObject(j, "value", m ? m : REDACT_MASK);
             cJSON_AddBoolToObject(j, "masked", 1);
             free(m);
         } else {

@@ -123,10 +123,6 @@ void srv_reply_errorf(struct srv_resp *rs, int rc, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- srv_json.c ---- */
-/* Replaces, in place and recursively, the values of keys that name secrets
- * (password, secret, token, private_key, authorization) with "<redacted>".
- * Use before any dump of a JSON document to a log. */
-void srv_json_redact(struct cJSON *j);
 /* Adds an RFC 3339 UTC time string ("" for t == 0 is null). */
 int  srv_json_add_time(struct cJSON *obj, const char *name, long long t);
 /* Field readers. Missing and not required: *out untouched, returns 0.

@@ -252,26 +252,6 @@ smtp_server_clear(struct smtp_server *s)
     memset(s, 0, sizeof(*s));
 }
 
-char *
-smtp_server_masked(const char *s)
-{
-    const char *at, *colon;
-    char       *out;
-    size_t      n;
-
-    if (s == NULL)
-        return strdup("");
-    at = strrchr(s, '@');
-    colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
-    if (colon == NULL)
-        return strdup(s);
-    n = (size_t)(colon - s) + 1 + 5 + strlen(at) + 1;
-    if ((out = malloc(n)) == NULL)
-        return NULL;
-    snprintf(out, n, "%.*s:*****%s", (int)(colon - s), s, at);
-    return out;
-}
-
 /* ---- address lists ----------------------------------------------------- */
 
 /* Checks one address; returns 0 or ERR_INVAL naming it. */
