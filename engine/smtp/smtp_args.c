@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/smtp/smtp_server.c: the mail action's server string and address
- * lists.
+ * engine/smtp/smtp_args.c: parsing of the mail action's arguments, not an
+ * SMTP server: the "user:password@host[:port]" server string, the secure
+ * mode names and the address lists. (Masking the string for logs is
+ * redact_server(), common/redact.h.)
  *
  * "user:password@host[:port]" is split at the LAST '@', so that relay
  * accounts whose user name holds an '@' work (IOS splits at the first one:
