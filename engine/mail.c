@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/mail.c: the mail action end to end, and the trust cache.
+ * engine/mail.c: the mail test and the chain probe (the server's one-off
+ * SMTP requests), and the trust cache they share with the runtime.
  *
- * eng_mail_send() turns the (already expanded) parameters of the mail action
- * or of POST /api/v1/mail/test into one delivery: the server string is split
+ * eng_mail_send() turns the parameters of POST /api/v1/mail/test into one
+ * delivery: the server string is split
  * at its last '@' (CSCwe75439), separate host/username/password fields
  * override its parts, addresses are checked, the RFC 5322 message is built,
  * trust comes from the trust cache, and the SMTP session runs. A failure logs
@@ -11,6 +12,7 @@
  *   %HA_EM-3-FMPD_SMTP: Error occurred when sending mail to SMTP server:
  *   <server, password masked> : <reason>
  * followed by a key=value line with the classified reason and the advice.
+ * eng_mail_probe() connects and reports the chain the server presents.
  *
  * The trust cache holds one pki_trust built from the stored trustpoints and
  * rebuilds it when eng_store_trust_generation() moves, so that cached TLS
@@ -159,6 +161,20 @@ eng_trustcache_get(struct eng_trustcache *tc, struct errbuf *eb)
 
 /* ---- sending ----------------------------------------------------------- */
 
+int
+eng_mail_secure_parse(const char *s, const char *dflt, struct errbuf *eb)
+{
+    int v;
+
+    if (s == NULL)
+        s = dflt;
+    if ((v = smtp_secure_parse(s)) < 0)
+        return err_field(eb, ERR_INVAL, "secure", "invalid_field",
+            "secure must be \"tls\" (STARTTLS), \"implicit\" (TLS from the "
+            "first byte) or \"none\", not '%.32s'", s);
+    return v;
+}
+
 static int
 eng_mail_invalid(struct smtp_result *res, struct errbuf *eb, int rc)
 {
@@ -243,10 +259,8 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
         rc = ERR_NOMEM;
         goto out;
     }
-    if ((secure = smtp_secure_parse(req->secure ? req->secure : "none")) < 0) {
-        rc = err_field(eb, ERR_INVAL, "secure", "invalid_field",
-            "secure must be tls, implicit or none (got \"%.32s\")",
-            req->secure);
+    if ((secure = eng_mail_secure_parse(req->secure, "none", eb)) < 0) {
+        rc = secure;
         eng_mail_invalid(res, eb, rc);
         goto out;
     }
@@ -340,6 +354,7 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
             masked ? masked : host, nto + ncc,
             insecure && secure != SMTP_SECURE_NONE ? " verify=OFF" : "");
 out:
+    redact_json(trace);
     smtp_close(c);
     pki_trust_unref(trust);
     free(all);
@@ -350,5 +365,47 @@ out:
     buf_free(&msg);
     sec_free(pass);
     smtp_server_clear(&srv);
+    return rc;
+}
+
+/* ---- the chain probe ---------------------------------------------------- */
+
+int
+eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
+    struct cJSON **report, struct smtp_result *res, struct errbuf *eb)
+{
+    struct smtp_params p = { 0 };
+    struct pki_trust  *trust = NULL;
+    int                rc, secure;
+
+    *report = NULL;
+    memset(res, 0, sizeof(*res));
+    if ((secure = eng_mail_secure_parse(req->secure, "tls", eb)) < 0)
+        return secure;
+    if (req->host == NULL || *req->host == '\0' ||
+        strpbrk(req->host, "\r\n /") != NULL)
+        return err_field(eb, ERR_INVAL, "host", "invalid_field",
+            "host must be a host name or IP address");
+    p.host = req->host;
+    p.port = req->port ? req->port : secure == SMTP_SECURE_IMPLICIT ? 465
+        : secure == SMTP_SECURE_TLS ? 587 : 25;
+    p.secure = secure;
+    p.tls_name = req->tls_name;
+    p.verify = PKI_VERIFY_FULL;
+    if ((trust = eng_trustcache_get(tc, eb)) == NULL)
+        return eb != NULL && eb->code[0] ? ERR_UNSUPPORTED : ERR_INTERNAL;
+    p.trust = trust;
+    log_info("http", "event=probe host=%s port=%u secure=%s", p.host, p.port,
+        smtp_secure_name(secure));
+    if ((*report = smtp_probe(&p, res)) != NULL) {
+        redact_json(*report);
+        rc = 0;
+    } else {
+        err_set(eb, ERR_CONNECT, res->klass[0] ? res->klass : "connect",
+            "%s", res->message[0] ? res->message
+                                  : "the server could not be reached");
+        rc = ERR_CONNECT;
+    }
+    pki_trust_unref(trust);
     return rc;
 }
