@@ -25,6 +25,7 @@ struct cJSON;
 struct sec;
 struct eng_store;
 struct eng_trustcache;
+struct eng_runtime;
 struct eng_tp_rec;
 
 struct srv {
@@ -40,9 +41,9 @@ struct srv {
     char                   host[256];  /* as bound */
     unsigned               port;
     time_t                 started;
-    /* The execution runtime (worker pool, triggers, outbox), filled and
-     * released by the engineer who adds it; routes reach it through here. */
-    void                  *runtime;
+    /* The execution runtime (worker pool, triggers, outbox): NULL until
+     * srv_runtime_start() and after srv_runtime_free() (server/http.c). */
+    struct eng_runtime    *runtime;
     _Atomic long long      requests;   /* completed, for srv_activity */
 };
 
