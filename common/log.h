@@ -5,7 +5,7 @@
  *   log_info("smtp", "event=connect host=%s port=%u", host, port);
  *   -> 2026-11-27T17:00:00Z level=info sub=smtp event=connect host=... port=587
  *
- * Never pass secrets: callers log masked forms (sec.h, smtp_server_masked()).
+ * Never pass secrets: callers log masked forms (sec.h, redact.h).
  * The level is checked before the arguments are formatted.
  */
 #ifndef HERALD_COMMON_LOG_H

@@ -25,11 +25,13 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "engine/applet.h"
 #include "engine/store.h"
+#include "engine/trustpoint.h"
 #include "pki/pki.h"
 
-#define CFG_MASK       "*****"
+#define CFG_MASK       REDACT_MASK
 #define CFG_MAX_TEXT   (4 * 1024 * 1024)
 #define CFG_MAX_VALUE  4096
 #define CFG_MAX_NAME   64
@@ -42,20 +44,7 @@
 static char *
 mask_userpass(const char *v)
 {
-    const char *at = strrchr(v, '@'), *colon;
-    struct buf  b = BUF_INIT;
-
-    if (at == NULL)
-        return NULL;
-    colon = memchr(v, ':', (size_t)(at - v));
-    if (colon == NULL || colon + 1 == at)
-        return NULL;
-    if (buf_append(&b, v, (size_t)(colon - v + 1)) != 0 ||
-        buf_puts(&b, CFG_MASK) != 0 || buf_puts(&b, at) != 0) {
-        buf_free(&b);
-        return NULL;
-    }
-    return buf_take(&b);
+    return redact_server_has_password(v) ? redact_server(v) : NULL;
 }
 
 /* 1 if value is what export would print for the stored variable. */
@@ -575,22 +564,14 @@ tp_known(struct ictx *ic, const char *name)
 static int
 plan_trustpoint(struct ictx *ic, size_t *i, const char *name)
 {
-    struct op  *o;
-    char        w[3][80];
-    size_t      n;
-    int         no = ic->lines[*i].no;
+    struct op    *o;
+    struct errbuf teb = { 0 };
+    char          w[3][80];
+    size_t        n;
+    int           no = ic->lines[*i].no, rc;
 
-    if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-        "0123456789_.-") != strlen(name))
-        return ierr(ic, ERR_INVAL, no, "invalid trustpoint name \"%s\": use "
-            "letters, digits, '_', '.' and '-'", name);
-    if (strlen(name) > CFG_MAX_NAME)
-        return ierr(ic, ERR_INVAL, no, "trustpoint name is %zu bytes; the "
-            "limit is %d", strlen(name), CFG_MAX_NAME);
-    if (strcmp(name, "import-chain") == 0) /* the API's reserved name */
-        return ierr(ic, ERR_INVAL, no, "trustpoint name \"import-chain\" is "
-            "reserved (POST /api/v1/trustpoints/import-chain); choose "
-            "another name");
+    if ((rc = eng_tp_name_check(name, &teb)) != 0)
+        return ierr(ic, rc, no, "%s", teb.msg);
     if ((o = plan_add(ic, OP_TP_PUT, no, name)) == NULL)
         return ierr(ic, ERR_NOMEM, no, "out of memory");
     while (*i + 1 < ic->nlines) {
@@ -603,28 +584,25 @@ plan_trustpoint(struct ictx *ic, size_t *i, const char *name)
             continue;
         }
         if (strcmp(w[0], "enrollment") == 0) {
-            if (n != 2 || strcmp(w[1], "terminal") != 0)
-                return ierr(ic, n == 2 ? ERR_UNSUPPORTED : ERR_INVAL, ln->no,
-                    "expected \"enrollment terminal\"%s", n == 2 ?
-                    ": herald only supports pasted certificates" : "");
+            if (n != 2)
+                return ierr(ic, ERR_INVAL, ln->no,
+                    "expected \"enrollment terminal\"");
+            if ((rc = eng_tp_policy_check(NULL, NULL, w[1], &teb)) != 0)
+                return ierr(ic, rc, ln->no, "%s", teb.msg);
             o->enr = "terminal";
         } else if (strcmp(w[0], "revocation-check") == 0) {
-            if (n != 2 || pki_revocation_parse(w[1]) < 0)
+            if (n != 2)
                 return ierr(ic, ERR_INVAL, ln->no, "expected "
-                    "\"revocation-check\" none, crl or ocsp%s%s%s",
-                    n >= 2 ? ", got \"" : "", n >= 2 ? w[1] : "",
-                    n >= 2 ? "\"" : "");
-            if (strcmp(w[1], "none") != 0)
-                return ierr(ic, ERR_UNSUPPORTED, ln->no, "revocation-check "
-                    "%s is not supported by herald (no CRL or OCSP "
-                    "fetching); use revocation-check none", w[1]);
+                    "\"revocation-check\" none, crl or ocsp");
+            if ((rc = eng_tp_policy_check(w[1], NULL, NULL, &teb)) != 0)
+                return ierr(ic, rc, ln->no, "%s", teb.msg);
             o->rev = "none";
         } else if (strcmp(w[0], "chain-validation") == 0) {
-            if (n != 2 || pki_chain_validation_parse(w[1]) < 0)
+            if (n != 2)
                 return ierr(ic, ERR_INVAL, ln->no, "expected "
-                    "\"chain-validation\" stop or continue%s%s%s",
-                    n >= 2 ? ", got \"" : "", n >= 2 ? w[1] : "",
-                    n >= 2 ? "\"" : "");
+                    "\"chain-validation\" stop or continue");
+            if ((rc = eng_tp_policy_check(NULL, w[1], NULL, &teb)) != 0)
+                return ierr(ic, rc, ln->no, "%s", teb.msg);
             o->cv = strcmp(w[1], "stop") == 0 ? "stop" : "continue";
         } else if (strcmp(w[0], "exit") == 0 && indented(ln->s)) {
             /* leaves the sub-mode */

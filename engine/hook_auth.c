@@ -9,9 +9,7 @@
  * one $_webhook_<field> per top-level field, plus $_webhook_alertname,
  * $_webhook_severity and $_webhook_summary for Prometheus Alertmanager and
  * Grafana notification payloads.
- *
- * This is the one file of engine/ outside engine/smtp/ that uses wolfCrypt
- * (for HMAC only).
+ * The HMAC comes from pki/ (pki_hmac_sha256), which keeps wolfSSL fenced.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -19,30 +17,13 @@
 #include <strings.h>
 
 #include <cjson/cJSON.h>
-#include <wolfssl/options.h>
-#include <wolfssl/wolfcrypt/hmac.h>
 
 #include "common/sec.h"
 #include "engine/runtime_int.h"
+#include "pki/pki.h"
 
 #define HOOK_MAX_FIELDS 256
 #define HOOK_NAME_MAX   64
-
-void
-eng_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
-    unsigned char out[32])
-{
-    Hmac h;
-
-    memset(out, 0, 32);
-    if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
-        return;
-    if (wc_HmacSetKey(&h, WC_SHA256, key, (word32)klen) == 0
-        && wc_HmacUpdate(&h, msg, (word32)mlen) == 0)
-        wc_HmacFinal(&h, out);
-    wc_HmacFree(&h);
-    sec_wipe(&h, sizeof(h));
-}
 
 static int
 hex_val(int c)
@@ -101,8 +82,8 @@ eng_hook_verify(const char *token, const char *authorization,
                     "X-Herald-Signature is not hexadecimal");
             got[i] = (unsigned char)(hi << 4 | lo);
         }
-        eng_hmac_sha256(token, strlen(token), body, len, mac);
-        ok = sec_equal(mac, sizeof(mac), got, sizeof(got));
+        ok = pki_hmac_sha256(token, strlen(token), body, len, mac) == 0 &&
+            sec_equal(mac, sizeof(mac), got, sizeof(got));
         sec_wipe(mac, sizeof(mac));
         if (!ok)
             return err_set(eb, ERR_AUTH, "unauthorized",

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/mail.c: the mail action end to end, and the trust cache.
+ * engine/mail.c: the mail test and the chain probe (the server's one-off
+ * SMTP requests), and the trust cache they share with the runtime.
  *
- * eng_mail_send() turns the (already expanded) parameters of the mail action
- * or of POST /api/v1/mail/test into one delivery: the server string is split
+ * eng_mail_send() turns the parameters of POST /api/v1/mail/test into one
+ * delivery: the server string is split
  * at its last '@' (CSCwe75439), separate host/username/password fields
  * override its parts, addresses are checked, the RFC 5322 message is built,
  * trust comes from the trust cache, and the SMTP session runs. A failure logs
@@ -11,6 +12,7 @@
  *   %HA_EM-3-FMPD_SMTP: Error occurred when sending mail to SMTP server:
  *   <server, password masked> : <reason>
  * followed by a key=value line with the classified reason and the advice.
+ * eng_mail_probe() connects and reports the chain the server presents.
  *
  * The trust cache holds one pki_trust built from the stored trustpoints and
  * rebuilds it when eng_store_trust_generation() moves, so that cached TLS
@@ -27,6 +29,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/sec.h"
 #include "engine/store.h"
 #include "pki/pki.h"
@@ -158,6 +161,20 @@ eng_trustcache_get(struct eng_trustcache *tc, struct errbuf *eb)
 
 /* ---- sending ----------------------------------------------------------- */
 
+int
+eng_mail_secure_parse(const char *s, const char *dflt, struct errbuf *eb)
+{
+    int v;
+
+    if (s == NULL)
+        s = dflt;
+    if ((v = smtp_secure_parse(s)) < 0)
+        return err_field(eb, ERR_INVAL, "secure", "invalid_field",
+            "secure must be \"tls\" (STARTTLS), \"implicit\" (TLS from the "
+            "first byte) or \"none\", not '%.32s'", s);
+    return v;
+}
+
 static int
 eng_mail_invalid(struct smtp_result *res, struct errbuf *eb, int rc)
 {
@@ -194,168 +211,236 @@ eng_mail_log_failure(const char *masked, const struct smtp_result *res,
         res->code, insecure ? " verify=OFF" : "", res->advice);
 }
 
-int
-eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
-    struct cJSON *trace, struct smtp_result *res, struct errbuf *eb)
-{
-    struct smtp_server  srv = { 0 };
-    struct smtp_params  p = { 0 };
-    struct smtp_message m = { 0 };
-    struct smtp_client *c = NULL;
-    struct pki_trust   *trust = NULL;
-    struct sec         *pass = NULL;
-    struct buf          msg = BUF_INIT;
-    char              **to = NULL, **cc = NULL, **all = NULL, *masked = NULL;
-    char              **fromv = NULL;
-    size_t              nto = 0, ncc = 0, nfrom = 0;
-    const char         *host, *user;
-    int                 rc, secure, insecure = req->insecure_skip_verify;
+/* Where and as whom a mail test connects: the server string split, with
+ * the separate fields overriding its parts. Strings borrowed from req or
+ * owned by srv; masked is the server as logs and traces show it. */
+struct mail_target {
+    struct smtp_server srv;
+    struct smtp_params p;
+    struct sec        *pass;
+    char              *masked;
+};
 
-    err_clear(eb);
-    memset(res, 0, sizeof(*res));
+static void
+mail_target_clear(struct mail_target *t)
+{
+    free(t->masked);
+    sec_free(t->pass);
+    smtp_server_clear(&t->srv);
+}
+
+/* Errors: ERR_INVAL naming the field, ERR_NOMEM. */
+static int
+mail_target(const struct eng_mail_req *req, struct mail_target *t,
+    struct errbuf *eb)
+{
+    struct smtp_params *p = &t->p;
+    int                 rc;
+
     if (req->server != NULL && *req->server != '\0' &&
-        (rc = smtp_server_parse(req->server, &srv, eb)) != 0)
-        return eng_mail_invalid(res, eb, rc);
-    host = req->host && *req->host ? req->host : srv.host;
-    user = req->username && *req->username ? req->username : srv.user;
-    if (host == NULL) {
-        rc = err_field(eb, ERR_INVAL, "server", "missing_field",
+        (rc = smtp_server_parse(req->server, &t->srv, eb)) != 0)
+        return rc;
+    p->host = req->host && *req->host ? req->host : t->srv.host;
+    p->user = req->username && *req->username ? req->username : t->srv.user;
+    if (p->host == NULL)
+        return err_field(eb, ERR_INVAL, "server", "missing_field",
             "no SMTP server given (server or host)");
-        eng_mail_invalid(res, eb, rc);
-        goto out;
-    }
-    if (strpbrk(host, "\r\n \t") != NULL ||
-        (user != NULL && strpbrk(user, "\r\n") != NULL) ||
-        (req->password != NULL && strpbrk(req->password, "\r\n") != NULL)) {
-        rc = err_field(eb, ERR_INVAL, strpbrk(host, "\r\n \t") ? "host"
-            : user && strpbrk(user, "\r\n") ? "username" : "password",
+    if (strpbrk(p->host, "\r\n \t") != NULL ||
+        (p->user != NULL && strpbrk(p->user, "\r\n") != NULL) ||
+        (req->password != NULL && strpbrk(req->password, "\r\n") != NULL))
+        return err_field(eb, ERR_INVAL, strpbrk(p->host, "\r\n \t") ? "host"
+            : p->user && strpbrk(p->user, "\r\n") ? "username" : "password",
             "invalid_field", "CR, LF or space where none is allowed");
-        eng_mail_invalid(res, eb, rc);
-        goto out;
-    }
     if (req->password != NULL && *req->password != '\0') {
-        if ((pass = sec_new(req->password, strlen(req->password))) == NULL) {
-            rc = ERR_NOMEM;
-            goto out;
-        }
-    } else if (srv.pass != NULL && (pass = sec_dup(srv.pass)) == NULL) {
-        rc = ERR_NOMEM;
-        goto out;
+        if ((t->pass = sec_new(req->password, strlen(req->password))) == NULL)
+            return ERR_NOMEM;
+    } else if (t->srv.pass != NULL &&
+        (t->pass = sec_dup(t->srv.pass)) == NULL) {
+        return ERR_NOMEM;
     }
-    if ((secure = smtp_secure_parse(req->secure ? req->secure : "none")) < 0) {
-        rc = err_field(eb, ERR_INVAL, "secure", "invalid_field",
-            "secure must be tls, implicit or none (got \"%.32s\")",
-            req->secure);
-        eng_mail_invalid(res, eb, rc);
-        goto out;
-    }
-    if (req->port > 65535) {
-        rc = err_field(eb, ERR_INVAL, "port", "invalid_field",
+    if ((p->secure = eng_mail_secure_parse(req->secure, "none", eb)) < 0)
+        return p->secure;
+    if (req->port > 65535)
+        return err_field(eb, ERR_INVAL, "port", "invalid_field",
             "port must be between 1 and 65535");
-        eng_mail_invalid(res, eb, rc);
-        goto out;
-    }
+    p->port = req->port ? req->port : t->srv.port ? t->srv.port : 25;
+    p->pass = t->pass;
+    p->allow_plain_auth = req->allow_plain_auth;
+    p->tls_name = req->tls_name && *req->tls_name ? req->tls_name : NULL;
+    p->verify = req->insecure_skip_verify ? PKI_VERIFY_NONE : PKI_VERIFY_FULL;
+    p->source_address = req->source_address && *req->source_address
+        ? req->source_address : NULL;
+    p->source_interface = req->source_interface && *req->source_interface
+        ? req->source_interface : NULL;
+    return 0;
+}
+
+/* The message and its envelope. */
+struct mail_msg {
+    struct buf text;
+    char     **from, **to, **cc, **rcpt; /* rcpt borrows to's and cc's */
+    size_t     nfrom, nto, ncc;
+};
+
+static void
+mail_msg_clear(struct mail_msg *m)
+{
+    free(m->rcpt);
+    smtp_addrs_free(m->to, m->nto);
+    smtp_addrs_free(m->cc, m->ncc);
+    smtp_addrs_free(m->from, m->nfrom);
+    buf_free(&m->text);
+}
+
+/* Errors: ERR_INVAL naming the field, ERR_NOMEM. */
+static int
+mail_msg(const struct eng_mail_req *req, struct mail_msg *mm,
+    struct errbuf *eb)
+{
+    struct smtp_message m = { 0 };
+    int                 rc;
+
     m.from = req->from;
     m.to = req->to;
     m.cc = req->cc;
     m.subject = req->subject ? req->subject : "";
     m.body = req->body ? req->body : "";
-    if (req->from == NULL || *req->from == '\0') {
-        rc = err_field(eb, ERR_INVAL, "from", "missing_field",
+    if (req->from == NULL || *req->from == '\0')
+        return err_field(eb, ERR_INVAL, "from", "missing_field",
             "from is required");
-        eng_mail_invalid(res, eb, rc);
-        goto out;
-    }
-    if ((rc = smtp_message_build(&m, &msg, eb)) != 0) {
-        eng_mail_invalid(res, eb, rc);
-        goto out;
-    }
+    if ((rc = smtp_message_build(&m, &mm->text, eb)) != 0)
+        return rc;
     /* the builder checked them; parse again to get the RCPT list */
-    if ((rc = smtp_addrs_parse(req->from, &fromv, &nfrom, eb)) != 0 ||
-        (rc = smtp_addrs_parse(req->to, &to, &nto, eb)) != 0 ||
-        (rc = smtp_addrs_parse(req->cc, &cc, &ncc, eb)) != 0) {
-        eng_mail_invalid(res, eb, rc);
+    if ((rc = smtp_addrs_parse(req->from, &mm->from, &mm->nfrom, eb)) != 0 ||
+        (rc = smtp_addrs_parse(req->to, &mm->to, &mm->nto, eb)) != 0 ||
+        (rc = smtp_addrs_parse(req->cc, &mm->cc, &mm->ncc, eb)) != 0)
+        return rc;
+    if ((mm->rcpt = calloc(mm->nto + mm->ncc, sizeof(*mm->rcpt))) == NULL)
+        return ERR_NOMEM;
+    memcpy(mm->rcpt, mm->to, mm->nto * sizeof(*mm->rcpt));
+    if (mm->ncc > 0)
+        memcpy(mm->rcpt + mm->nto, mm->cc, mm->ncc * sizeof(*mm->rcpt));
+    return 0;
+}
+
+/* The trust for a TLS send: a reference in *out (NULL for plain SMTP, or
+ * when verification is off and the trustpoints cannot be loaded). Fills
+ * res and logs when the trustpoints cannot be loaded. Errors: ERR_TLS. */
+static int
+mail_trust(struct eng_trustcache *tc, const struct mail_target *t,
+    int insecure, struct pki_trust **out, struct smtp_result *res)
+{
+    struct errbuf teb = { 0 };
+
+    *out = NULL;
+    if (t->p.secure == SMTP_SECURE_NONE)
+        return 0;
+    if ((*out = eng_trustcache_get(tc, &teb)) != NULL || insecure)
+        return 0;
+    snprintf(res->klass, sizeof(res->klass), "certificate_untrusted");
+    res->rc = ERR_TLS;
+    res->permanent = 1;
+    snprintf(res->message, sizeof(res->message),
+        "the trustpoints could not be loaded: %.700s", teb.msg);
+    snprintf(res->advice, sizeof(res->advice), "Fix or remove the trustpoint "
+        "named in the message (revocation-check must be none).");
+    eng_mail_log_failure(t->masked ? t->masked : t->p.host, res, 0);
+    return ERR_TLS;
+}
+
+int
+eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
+    struct cJSON *trace, struct smtp_result *res, struct errbuf *eb)
+{
+    struct mail_target  t = { 0 };
+    struct mail_msg     mm = { .text = BUF_INIT };
+    struct smtp_client *c = NULL;
+    struct pki_trust   *trust = NULL;
+    const char         *shown;
+    int                 rc, insecure;
+
+    err_clear(eb);
+    memset(res, 0, sizeof(*res));
+    if ((rc = mail_target(req, &t, eb)) != 0 ||
+        (rc = mail_msg(req, &mm, eb)) != 0) {
+        if (rc != ERR_NOMEM)
+            eng_mail_invalid(res, eb, rc);
         goto out;
     }
-    if ((all = calloc(nto + ncc, sizeof(*all))) == NULL) {
-        rc = ERR_NOMEM;
+    insecure = req->insecure_skip_verify && t.p.secure != SMTP_SECURE_NONE;
+    /* the masked server, rebuilt from the parts actually used */
+    t.masked = redact_server_parts(t.p.user, t.pass != NULL, t.p.host,
+        t.p.port);
+    shown = t.masked ? t.masked : t.p.host;
+    if ((rc = mail_trust(tc, &t, req->insecure_skip_verify, &trust,
+             res)) != 0)
         goto out;
-    }
-    memcpy(all, to, nto * sizeof(*all));
-    if (ncc > 0)
-        memcpy(all + nto, cc, ncc * sizeof(*all));
-
-    {
-        struct buf ms = BUF_INIT;
-
-        /* the masked server, rebuilt from the parts actually used */
-        if (user != NULL)
-            buf_printf(&ms, "%s%s@", user, pass ? ":*****" : "");
-        buf_printf(&ms, strchr(host, ':') ? "[%s]" : "%s", host);
-        buf_printf(&ms, ":%u", req->port ? req->port : srv.port ? srv.port
-            : 25);
-        masked = buf_take(&ms);
-    }
-    if (secure != SMTP_SECURE_NONE) {
-        struct errbuf teb = { 0 };
-
-        trust = eng_trustcache_get(tc, &teb);
-        if (trust == NULL && !insecure) {
-            snprintf(res->klass, sizeof(res->klass), "certificate_untrusted");
-            res->rc = rc = ERR_TLS;
-            res->permanent = 1;
-            snprintf(res->message, sizeof(res->message),
-                "the trustpoints could not be loaded: %.700s", teb.msg);
-            snprintf(res->advice, sizeof(res->advice), "Fix or remove the "
-                "trustpoint named in the message (revocation-check must be "
-                "none).");
-            eng_mail_log_failure(masked ? masked : host, res, 0);
-            goto out;
-        }
-    }
     if (trace != NULL) {
-        cJSON_AddStringToObject(trace, "server", masked ? masked : host);
-        cJSON_AddStringToObject(trace, "secure", smtp_secure_name(secure));
-        if (insecure && secure != SMTP_SECURE_NONE)
+        cJSON_AddStringToObject(trace, "server", shown);
+        cJSON_AddStringToObject(trace, "secure", smtp_secure_name(t.p.secure));
+        if (insecure)
             cJSON_AddStringToObject(trace, "verification", "OFF");
     }
-    if (insecure && secure != SMTP_SECURE_NONE)
+    if (insecure)
         log_warn("mail", "event=insecure server=%s verify=OFF note=\"TLS "
             "certificate verification is OFF for this send "
-            "(insecure_skip_verify)\"", masked ? masked : host);
-    p.host = host;
-    p.port = req->port ? req->port : srv.port ? srv.port : 25;
-    p.secure = secure;
-    p.user = user;
-    p.pass = pass;
-    p.allow_plain_auth = req->allow_plain_auth;
-    p.tls_name = req->tls_name && *req->tls_name ? req->tls_name : NULL;
-    p.verify = insecure ? PKI_VERIFY_NONE : PKI_VERIFY_FULL;
-    p.source_address = req->source_address && *req->source_address
-        ? req->source_address : NULL;
-    p.source_interface = req->source_interface && *req->source_interface
-        ? req->source_interface : NULL;
-    p.trust = trust;
-    if ((rc = smtp_open(&p, &c, trace, res)) == 0)
-        rc = smtp_send(c, fromv[0], all, nto + ncc,
-            buf_str(&msg), msg.len, NULL, res);
+            "(insecure_skip_verify)\"", shown);
+    t.p.trust = trust;
+    if ((rc = smtp_open(&t.p, &c, trace, res)) == 0)
+        rc = smtp_send(c, mm.from[0], mm.rcpt, mm.nto + mm.ncc,
+            buf_str(&mm.text), mm.text.len, NULL, res);
     if (rc != 0)
-        eng_mail_log_failure(masked ? masked : host, res,
-            insecure && secure != SMTP_SECURE_NONE);
+        eng_mail_log_failure(shown, res, insecure);
     else
-        log_info("mail", "event=sent server=%s recipients=%zu%s",
-            masked ? masked : host, nto + ncc,
-            insecure && secure != SMTP_SECURE_NONE ? " verify=OFF" : "");
+        log_info("mail", "event=sent server=%s recipients=%zu%s", shown,
+            mm.nto + mm.ncc, insecure ? " verify=OFF" : "");
 out:
+    redact_json(trace);
     smtp_close(c);
     pki_trust_unref(trust);
-    free(all);
-    smtp_addrs_free(to, nto);
-    smtp_addrs_free(cc, ncc);
-    smtp_addrs_free(fromv, nfrom);
-    free(masked);
-    buf_free(&msg);
-    sec_free(pass);
-    smtp_server_clear(&srv);
+    mail_msg_clear(&mm);
+    mail_target_clear(&t);
+    return rc;
+}
+
+/* ---- the chain probe ---------------------------------------------------- */
+
+int
+eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
+    struct cJSON **report, struct smtp_result *res, struct errbuf *eb)
+{
+    struct smtp_params p = { 0 };
+    struct pki_trust  *trust = NULL;
+    int                rc, secure;
+
+    *report = NULL;
+    memset(res, 0, sizeof(*res));
+    if ((secure = eng_mail_secure_parse(req->secure, "tls", eb)) < 0)
+        return secure;
+    if (req->host == NULL || *req->host == '\0' ||
+        strpbrk(req->host, "\r\n /") != NULL)
+        return err_field(eb, ERR_INVAL, "host", "invalid_field",
+            "host must be a host name or IP address");
+    p.host = req->host;
+    p.port = req->port ? req->port : secure == SMTP_SECURE_IMPLICIT ? 465
+        : secure == SMTP_SECURE_TLS ? 587 : 25;
+    p.secure = secure;
+    p.tls_name = req->tls_name;
+    p.verify = PKI_VERIFY_FULL;
+    if ((trust = eng_trustcache_get(tc, eb)) == NULL)
+        return eb != NULL && eb->code[0] ? ERR_UNSUPPORTED : ERR_INTERNAL;
+    p.trust = trust;
+    log_info("http", "event=probe host=%s port=%u secure=%s", p.host, p.port,
+        smtp_secure_name(secure));
+    if ((*report = smtp_probe(&p, res)) != NULL) {
+        redact_json(*report);
+        rc = 0;
+    } else {
+        err_set(eb, ERR_CONNECT, res->klass[0] ? res->klass : "connect",
+            "%s", res->message[0] ? res->message
+                                  : "the server could not be reached");
+        rc = ERR_CONNECT;
+    }
+    pki_trust_unref(trust);
     return rc;
 }

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/mail.h: the mail action, end to end. Turns the mail action's
- * parameters (already variable-expanded) into a delivery: server string
- * split, addresses checked, message built, trust taken from the trust cache,
- * SMTP session, classified result, the IOS log line
+ * engine/mail.h: SMTP for callers outside the applet runs, and the trust
+ * cache. The server's mail test (POST /api/v1/mail/test) sends one message
+ * synchronously with eng_mail_send(): server string split, addresses
+ * checked, message built, trust taken from the trust cache, SMTP session,
+ * classified result, the IOS log line
  *   %HA_EM-3-FMPD_SMTP: Error occurred when sending mail to SMTP server:
  *   <server, password masked> : <reason>
- * plus a plain sentence saying what to do.
+ * plus a plain sentence saying what to do. The chain probe (POST
+ * /api/v1/probe) is eng_mail_probe(). The mail action of a run goes through
+ * the outbox and the runtime's transport instead; both share the trust
+ * cache.
  */
 #ifndef HERALD_ENGINE_MAIL_H
 #define HERALD_ENGINE_MAIL_H
@@ -43,11 +47,32 @@ struct eng_mail_req {               /* plain data; all borrowed */
     const char *source_address, *source_interface;
 };
 
+/* The secure mode named by s (NULL: dflt): SMTP_SECURE_*, or ERR_INVAL
+ * naming the field "secure" and the accepted values. */
+int eng_mail_secure_parse(const char *s, const char *dflt,
+    struct errbuf *eb);
+
 /* Sends one message synchronously. trace (if not NULL) receives the SMTP
- * dialogue and TLS trace; res is always filled. Returns 0 or -ERR_*.
+ * dialogue and TLS trace, secrets redacted; res is always filled. Returns 0 or -ERR_*.
  * Input errors (bad address, CR/LF in a header) return ERR_INVAL with
  * res->klass "invalid_request" and eb->field set. */
 int eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
     struct cJSON *trace, struct smtp_result *res, struct errbuf *eb);
+
+/* A chain probe: connect, STARTTLS or implicit TLS, capture and verify the
+ * presented chain against the trust cache. */
+struct eng_probe_req {           /* plain data; all borrowed */
+    const char *host;
+    unsigned    port;            /* 0: 465 implicit, 587 tls, 25 none */
+    const char *secure;          /* NULL: "tls" */
+    const char *tls_name;        /* host name override for verification */
+};
+/* Returns 0 and the report in *report (new; cJSON_Delete(), secrets
+ * redacted) when the server was reached, also when verification failed.
+ * Errors: ERR_INVAL naming the field; ERR_UNSUPPORTED or ERR_INTERNAL when
+ * the trustpoints cannot be loaded; ERR_CONNECT when the server could not
+ * be reached, with res filled (klass, message) and eb's code set from it. */
+int eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
+    struct cJSON **report, struct smtp_result *res, struct errbuf *eb);
 
 #endif

@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/sec.h"
 #include "engine/applet.h"
 #include "engine/interp.h"
@@ -404,28 +405,6 @@ ratelimited(struct eng_runtime *rt, const char *applet, size_t event,
     return hit;
 }
 
-static int
-secret_name(const char *n)
-{
-    return strstr(n, "password") != NULL || strstr(n, "secret") != NULL
-        || strstr(n, "token") != NULL || strstr(n, "passwd") != NULL;
-}
-
-/* Masks, in place and recursively, values under secret-sounding keys. */
-static void
-json_redact(cJSON *j)
-{
-    cJSON *it, *next;
-
-    for (it = j ? j->child : NULL; it != NULL; it = next) {
-        next = it->next; /* it may be replaced (and freed) below */
-        if (it->string != NULL && secret_name(it->string))
-            cJSON_ReplaceItemViaPointer(j, it, cJSON_CreateString("*****"));
-        else if (cJSON_IsObject(it) || cJSON_IsArray(it))
-            json_redact(it);
-    }
-}
-
 /* Trigger data for the run record: the variables, secrets masked. */
 static char *
 vars_masked_json(const struct eng_vars *vs)
@@ -439,20 +418,16 @@ vars_masked_json(const struct eng_vars *vs)
     for (i = 0; i < vs->n; i++) {
         const char *n = vs->v[i].name, *v = vs->v[i].value;
 
-        if (secret_name(n)) {
-            cJSON_AddStringToObject(o, n, "*****");
+        if (redact_key_is_secret(n)) {
+            cJSON_AddStringToObject(o, n, REDACT_MASK);
         } else if (*v == '{' || *v == '[') {
             /* a JSON body or field: mask secrets inside it */
-            cJSON *b = cJSON_Parse(v);
-            char  *t;
+            char *t = redact_json_text(v);
 
-            json_redact(b);
-            t = b ? cJSON_PrintUnformatted(b) : NULL;
             cJSON_AddStringToObject(o, n, t ? t : v);
             free(t);
-            cJSON_Delete(b);
         } else if (strncmp(n, "_none_arg", 9) == 0) {
-            char *m = eng_mask_server(v);
+            char *m = redact_server(v);
 
             cJSON_AddStringToObject(o, n, m ? m : "");
             free(m);

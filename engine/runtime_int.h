@@ -151,8 +151,6 @@ void eng_syslog_stop(struct eng_syslog_listener *l); /* NULL: no-op */
 
 /* ---- hook_auth.c: webhook authentication and payload variables --------- */
 
-void eng_hmac_sha256(const void *key, size_t klen, const void *msg,
-    size_t mlen, unsigned char out[32]);
 /* Checks "Bearer <token>" or "sha256=<hex HMAC-SHA256(token, body)>" in
  * constant time. token NULL: ERR_AUTH "no webhook token". Errors:
  * ERR_AUTH with a message saying what was missing or wrong. */

@@ -170,4 +170,12 @@ void pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl,
 
 const char *pki_verdict_code(int klass); /* "certificate_untrusted", ... */
 
+/* ---- message authentication (pki/hmac.c) ------------------------------ */
+
+#define PKI_SHA256_LEN 32
+/* HMAC-SHA256 of msg keyed with key into out; compare with sec_equal().
+ * Errors: ERR_INVAL (a length over 4 GiB), ERR_INTERNAL; out is zeroed. */
+int pki_hmac_sha256(const void *key, size_t klen, const void *msg,
+    size_t mlen, unsigned char out[PKI_SHA256_LEN]);
+
 #endif

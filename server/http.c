@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/sec.h"
 #include "engine/mail.h"
+#include "engine/runtime.h"
 #include "engine/store.h"
 
 #define SRV_HEADER_MEMORY (64 * 1024)
@@ -598,4 +599,56 @@ srv_free(struct srv *s)
     free(s->data_dir);
     free(s->web_dir);
     free(s);
+}
+
+/* ---- the execution runtime (srv.h) ------------------------------------ */
+
+int
+srv_runtime_start(struct srv *s, struct errbuf *eb)
+{
+    struct eng_runtime *rt = NULL;
+    int                 rc;
+
+    if ((rc = eng_runtime_new(s->store, s->trust, NULL, &rt, eb)) != 0)
+        return rc;
+    if ((rc = eng_runtime_start(rt, eb)) != 0) {
+        eng_runtime_free(rt);
+        return rc;
+    }
+    s->runtime = rt;
+    return 0;
+}
+
+void
+srv_runtime_drain(struct srv *s, double timeout_s)
+{
+    if (s != NULL && s->runtime != NULL)
+        eng_runtime_drain(s->runtime, timeout_s);
+}
+
+void
+srv_runtime_free(struct srv *s)
+{
+    if (s == NULL)
+        return;
+    eng_runtime_free(s->runtime);
+    s->runtime = NULL;
+}
+
+long long
+srv_activity(struct srv *s)
+{
+    return s->requests
+        + (s->runtime != NULL ? eng_runtime_activity(s->runtime) : 0);
+}
+
+void
+srv_runtime_applets_changed(struct srv *s)
+{
+    struct errbuf eb;
+
+    err_clear(&eb);
+    if (s != NULL && s->runtime != NULL
+        && eng_runtime_applets_changed(s->runtime, &eb) != 0)
+        log_warn("server", "event=reregister-failed reason=\"%s\"", eb.msg);
 }

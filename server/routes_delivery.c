@@ -2,12 +2,12 @@
 /*
  * server/routes_delivery.c: delivery checks without an applet.
  *
- * POST /api/v1/probe: connect to an SMTP server, STARTTLS or implicit TLS,
- * capture and verify the presented chain against the trustpoints (the trust
- * cache); 200 with the report also when verification fails, 502 when the
- * server cannot be reached. POST /api/v1/mail/test: one message through
+ * POST /api/v1/probe: eng_mail_probe connects to an SMTP server, STARTTLS or
+ * implicit TLS, and verifies the presented chain against the trustpoints;
+ * 200 with the report also when verification fails, 502 when the server
+ * cannot be reached. POST /api/v1/mail/test: one message through
  * eng_mail_send, 200 {"delivered": bool, "result"?, "trace"}. The password
- * is never echoed: traces pass srv_json_redact().
+ * is never echoed: eng_mail_send redacts the trace.
  * (Import of a probed chain is POST /api/v1/trustpoints/import-chain, in
  * routes_trustpoints.c.)
  */
@@ -17,10 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "engine/mail.h"
-#include "engine/smtp/smtp.h"
-#include "pki/pki.h"
 
 static cJSON *
 result_json(const struct smtp_result *r)
@@ -44,19 +41,14 @@ result_json(const struct smtp_result *r)
 }
 
 static int
-secure_field(const cJSON *j, const char *dflt, int *out, struct errbuf *eb)
+secure_field(const cJSON *j, const char **s, struct errbuf *eb)
 {
-    const char *s = dflt;
-    int         rc, v;
+    int rc;
 
-    if ((rc = srv_json_string(j, "secure", 0, &s, eb)) != 0)
+    if ((rc = srv_json_string(j, "secure", 0, s, eb)) != 0 || *s == NULL)
         return rc;
-    if ((v = smtp_secure_parse(s)) < 0)
-        return err_field(eb, ERR_INVAL, "secure", "invalid_field",
-            "secure must be \"tls\" (STARTTLS), \"implicit\" (TLS from the "
-            "first byte) or \"none\", not '%.32s'", s);
-    *out = v;
-    return 0;
+    rc = eng_mail_secure_parse(*s, NULL, eb);
+    return rc < 0 ? rc : 0;
 }
 
 void
@@ -64,60 +56,33 @@ srv_h_probe(struct srv_req *rq, struct srv_resp *rs)
 {
     static const char *const fields[] = { "host", "port", "secure",
         "tls_name", NULL };
-    struct smtp_params p = { 0 };
-    struct smtp_result res = { 0 };
-    struct errbuf      eb = { 0 };
-    struct pki_trust  *trust = NULL;
-    unsigned           port = 0;
-    int                rc, secure = SMTP_SECURE_TLS;
-    cJSON             *j, *report;
+    struct eng_probe_req req = { 0 };
+    struct smtp_result   res = { 0 };
+    struct errbuf        eb = { 0 };
+    int                  rc;
+    cJSON               *j, *report = NULL;
 
     if ((j = srv_req_json(rq, rs)) == NULL)
         return;
     if ((rc = srv_json_only(j, fields, &eb)) != 0 ||
-        (rc = srv_json_string(j, "host", 1, &p.host, &eb)) != 0 ||
-        (rc = srv_json_uint(j, "port", 65535, &port, &eb)) != 0 ||
-        (rc = secure_field(j, "tls", &secure, &eb)) != 0 ||
-        (rc = srv_json_string(j, "tls_name", 0, &p.tls_name, &eb)) != 0)
+        (rc = srv_json_string(j, "host", 1, &req.host, &eb)) != 0 ||
+        (rc = srv_json_uint(j, "port", 65535, &req.port, &eb)) != 0 ||
+        (rc = secure_field(j, &req.secure, &eb)) != 0 ||
+        (rc = srv_json_string(j, "tls_name", 0, &req.tls_name, &eb)) != 0)
         goto out;
-    if (*p.host == '\0' || strpbrk(p.host, "\r\n /") != NULL) {
-        rc = err_field(&eb, ERR_INVAL, "host", "invalid_field",
-            "host must be a host name or IP address");
-        goto out;
-    }
-    if (port == 0)
-        port = secure == SMTP_SECURE_IMPLICIT ? 465
-            : secure == SMTP_SECURE_TLS ? 587 : 25;
-    if ((trust = eng_trustcache_get(rq->srv->trust, &eb)) == NULL) {
-        rc = eb.code[0] ? ERR_UNSUPPORTED : ERR_INTERNAL;
-        goto out;
-    }
-    p.port = port;
-    p.secure = secure;
-    p.verify = PKI_VERIFY_FULL;
-    p.trust = trust;
-    log_info("http", "event=probe host=%s port=%u secure=%s", p.host, port,
-        smtp_secure_name(secure));
-    report = smtp_probe(&p, &res);
-    if (report != NULL) {
-        srv_json_redact(report);
+    rc = eng_mail_probe(rq->srv->trust, &req, &report, &res, &eb);
+    if (rc == 0) {
         srv_reply_json(rs, 200, report);
-    } else {
-        cJSON *e;
+    } else if (rc == ERR_CONNECT) {
+        cJSON *e = srv_err_json(ERR_CONNECT, &eb);
 
-        snprintf(eb.code, sizeof(eb.code), "%s",
-            res.klass[0] ? res.klass : "connect");
-        snprintf(eb.msg, sizeof(eb.msg), "%s",
-            res.message[0] ? res.message : "the server could not be "
-                                           "reached");
-        e = srv_err_json(ERR_CONNECT, &eb);
         cJSON_AddItemToObject(e, "result", result_json(&res));
         srv_reply_json(rs, 502, e);
+        rc = 0;
     }
 out:
     if (rc != 0)
         srv_reply_error(rs, rc, &eb);
-    pki_trust_unref(trust);
     cJSON_Delete(j);
 }
 
@@ -130,8 +95,7 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
     struct eng_mail_req req = { 0 };
     struct smtp_result  res = { 0 };
     struct errbuf       eb = { 0 };
-    const char         *secure = NULL;
-    int                 rc, sec = 0;
+    int                 rc;
     cJSON              *j, *trace = NULL, *out;
 
     if ((j = srv_req_json(rq, rs)) == NULL)
@@ -142,8 +106,7 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
         (rc = srv_json_string(j, "username", 0, &req.username, &eb)) != 0 ||
         (rc = srv_json_string(j, "password", 0, &req.password, &eb)) != 0 ||
         (rc = srv_json_uint(j, "port", 65535, &req.port, &eb)) != 0 ||
-        (rc = secure_field(j, "none", &sec, &eb)) != 0 ||
-        (rc = srv_json_string(j, "secure", 0, &secure, &eb)) != 0 ||
+        (rc = secure_field(j, &req.secure, &eb)) != 0 ||
         (rc = srv_json_string(j, "to", 1, &req.to, &eb)) != 0 ||
         (rc = srv_json_string(j, "from", 1, &req.from, &eb)) != 0 ||
         (rc = srv_json_string(j, "cc", 0, &req.cc, &eb)) != 0 ||
@@ -160,7 +123,6 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
             "give \"server\" (user:password@host) or \"host\"");
         goto out;
     }
-    req.secure = secure;
     if (req.subject == NULL)
         req.subject = "herald test message";
     if (req.body == NULL)
@@ -178,7 +140,6 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
     rc = 0;
     if (res.klass[0])
         cJSON_AddItemToObject(out, "result", result_json(&res));
-    srv_json_redact(trace);
     cJSON_AddItemToObject(out, "trace", trace);
     trace = NULL;
     srv_reply_json(rs, 200, out);

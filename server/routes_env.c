@@ -4,8 +4,8 @@
  *
  * A secret variable is shown without its value ("value_set": true); a value
  * of the form user:password@host (the mail server string) is shown with the
- * password masked (smtp_server_masked) and "masked": true. Names follow
- * [A-Za-z_][A-Za-z0-9_]* up to 64 bytes; values up to 4096 bytes, no CR/LF.
+ * password masked (redact_server) and "masked": true. The name and value
+ * rules are engine/env.h's.
  */
 #include "server/srv_int.h"
 
@@ -13,43 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/smtp/smtp.h"
+#include "common/redact.h"
+#include "engine/env.h"
 #include "engine/store.h"
-
-#define ENV_NAME_MAX  64
-#define ENV_VALUE_MAX 4096
-
-static int
-env_name_check(const char *n, struct errbuf *eb)
-{
-    size_t len = strlen(n);
-
-    if (len == 0 || len > ENV_NAME_MAX)
-        return err_field(eb, ERR_INVAL, "name", "invalid_field",
-            "variable name must be 1 to %d characters", ENV_NAME_MAX);
-    if (!((n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= 'a' && n[0] <= 'z') ||
-            n[0] == '_'))
-        goto bad;
-    for (size_t i = 1; i < len; i++)
-        if (!((n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= 'a' && n[i] <= 'z') ||
-                (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
-            goto bad;
-    return 0;
-bad:
-    return err_field(eb, ERR_INVAL, "name", "invalid_field",
-        "variable name '%.64s' is not valid: use letters, digits and '_', "
-        "not starting with a digit", n);
-}
-
-/* 1 if v looks like user:password@host (a ':' before the last '@'). */
-static int
-env_has_password(const char *v)
-{
-    const char *at = strrchr(v, '@');
-    const char *colon = strchr(v, ':');
-
-    return at != NULL && colon != NULL && colon < at;
-}
 
 static cJSON *
 env_json(const struct eng_env_var *v)
@@ -60,10 +26,10 @@ env_json(const struct eng_env_var *v)
         return NULL;
     cJSON_AddStringToObject(j, "name", v->name);
     if (!v->secret) {
-        if (env_has_password(v->value)) {
-            char *m = smtp_server_masked(v->value);
+        if (redact_server_has_password(v->value)) {
+            char *m = redact_server(v->value);
 
-            cJSON_AddStringToObject(j, "value", m ? m : "*****");
+            cJSON_AddStringToObject(j, "value", m ? m : REDACT_MASK);
             cJSON_AddBoolToObject(j, "masked", 1);
             free(m);
         } else {
@@ -123,7 +89,7 @@ srv_h_env_put(struct srv_req *rq, struct srv_resp *rs)
     int                rc, secret = 0, created = 0;
     cJSON             *j;
 
-    if ((rc = env_name_check(name, &eb)) != 0) {
+    if ((rc = eng_env_name_check(name, &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
@@ -140,19 +106,8 @@ srv_h_env_put(struct srv_req *rq, struct srv_resp *rs)
             jname, name);
         goto out;
     }
-    if (strlen(value) > ENV_VALUE_MAX) {
-        rc = err_field(&eb, ERR_INVAL, "value", "invalid_field",
-            "value is %zu bytes; at most %d are allowed", strlen(value),
-            ENV_VALUE_MAX);
-        goto out;
-    }
-    if (strpbrk(value, "\r\n") != NULL) {
-        rc = err_field(&eb, ERR_INVAL, "value", "invalid_field",
-            "value must not contain CR or LF");
-        goto out;
-    }
-    if ((rc = eng_store_env_put(rq->srv->store, name, value, secret,
-             &created, &eb)) != 0)
+    if ((rc = eng_env_set(rq->srv->store, name, value, secret, &created,
+             &eb)) != 0)
         goto out;
     if ((rc = eng_store_env_get(rq->srv->store, name, &v, &eb)) != 0)
         goto out;

@@ -2,8 +2,8 @@
 /*
  * server/routes_runs.c: the execution routes of docs/api.md — running an
  * applet by hand, run history, the mail outbox, the applet's webhook token
- * — and the life cycle of the execution runtime (engine/runtime.h) that
- * main() starts after srv_new() and drains on SIGTERM.
+ * — through the execution runtime (engine/runtime.h), whose life cycle
+ * is server/http.c's.
  *
  * A full run queue answers 429 "busy" (srv_reply_error adds Retry-After).
  */
@@ -16,61 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/log.h"
 #include "common/sec.h"
 #include "engine/runtime.h"
-
-/* ---- life cycle (srv.h) ------------------------------------------------- */
-
-int
-srv_runtime_start(struct srv *s, struct errbuf *eb)
-{
-    struct eng_runtime *rt = NULL;
-    int                 rc;
-
-    if ((rc = eng_runtime_new(s->store, s->trust, NULL, &rt, eb)) != 0)
-        return rc;
-    if ((rc = eng_runtime_start(rt, eb)) != 0) {
-        eng_runtime_free(rt);
-        return rc;
-    }
-    s->runtime = rt;
-    return 0;
-}
-
-void
-srv_runtime_drain(struct srv *s, double timeout_s)
-{
-    if (s != NULL && s->runtime != NULL)
-        eng_runtime_drain(s->runtime, timeout_s);
-}
-
-void
-srv_runtime_free(struct srv *s)
-{
-    if (s == NULL)
-        return;
-    eng_runtime_free(s->runtime);
-    s->runtime = NULL;
-}
-
-long long
-srv_activity(struct srv *s)
-{
-    return s->requests
-        + (s->runtime != NULL ? eng_runtime_activity(s->runtime) : 0);
-}
-
-void
-srv_runtime_applets_changed(struct srv *s)
-{
-    struct errbuf eb;
-
-    err_clear(&eb);
-    if (s != NULL && s->runtime != NULL
-        && eng_runtime_applets_changed(s->runtime, &eb) != 0)
-        log_warn("server", "event=reregister-failed reason=\"%s\"", eb.msg);
-}
 
 /* ---- helpers -------------------------------------------------------------- */
 

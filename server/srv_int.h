@@ -25,6 +25,7 @@ struct cJSON;
 struct sec;
 struct eng_store;
 struct eng_trustcache;
+struct eng_runtime;
 struct eng_tp_rec;
 
 struct srv {
@@ -40,9 +41,9 @@ struct srv {
     char                   host[256];  /* as bound */
     unsigned               port;
     time_t                 started;
-    /* The execution runtime (worker pool, triggers, outbox), filled and
-     * released by the engineer who adds it; routes reach it through here. */
-    void                  *runtime;
+    /* The execution runtime (worker pool, triggers, outbox): NULL until
+     * srv_runtime_start() and after srv_runtime_free() (server/http.c). */
+    struct eng_runtime    *runtime;
     _Atomic long long      requests;   /* completed, for srv_activity */
 };
 
@@ -123,10 +124,6 @@ void srv_reply_errorf(struct srv_resp *rs, int rc, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- srv_json.c ---- */
-/* Replaces, in place and recursively, the values of keys that name secrets
- * (password, secret, token, private_key, authorization) with "<redacted>".
- * Use before any dump of a JSON document to a log. */
-void srv_json_redact(struct cJSON *j);
 /* Adds an RFC 3339 UTC time string ("" for t == 0 is null). */
 int  srv_json_add_time(struct cJSON *obj, const char *name, long long t);
 /* Field readers. Missing and not required: *out untouched, returns 0.

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server/srv_json.c: JSON helpers for the routes: typed field readers that
- * name the bad field, RFC 3339 times, and srv_json_redact() which every dump
- * of a request or trace to a log must go through.
+ * name the bad field and RFC 3339 times. Dumps of a request or trace go
+ * through redact_json() (common/redact.h).
  */
 #include "server/srv_int.h"
 
@@ -12,44 +12,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-
-static int
-srv_json_secret_key(const char *k)
-{
-    static const char *const words[] = { "password", "secret", "token",
-        "private_key", "authorization", NULL };
-
-    if (k == NULL)
-        return 0;
-    for (size_t i = 0; words[i]; i++)
-        if (strcasestr(k, words[i]) != NULL)
-            return 1;
-    return 0;
-}
-
-void
-srv_json_redact(struct cJSON *j)
-{
-    cJSON *c;
-
-    if (j == NULL)
-        return;
-    cJSON_ArrayForEach(c, j) {
-        if (cJSON_IsObject(j) && srv_json_secret_key(c->string) &&
-            (cJSON_IsString(c) || cJSON_IsNumber(c))) {
-            cJSON *r = cJSON_CreateString("<redacted>");
-
-            if (r != NULL)
-                cJSON_ReplaceItemViaPointer(j, c, r);
-            c = r;
-            if (c == NULL)
-                break;
-            continue;
-        }
-        if (cJSON_IsObject(c) || cJSON_IsArray(c))
-            srv_json_redact(c);
-    }
-}
 
 int
 srv_json_add_time(struct cJSON *obj, const char *name, long long t)

@@ -46,8 +46,7 @@ struct smtp_server {
 int  smtp_server_parse(const char *s, struct smtp_server *out,
     struct errbuf *eb);
 void smtp_server_clear(struct smtp_server *s);
-/* New string with the password replaced by "*****" (free()); for logs. */
-char *smtp_server_masked(const char *s);
+/* Masked for logs and traces by redact_server() (common/redact.h). */
 
 /* ---- addresses and the message ---------------------------------------- */
 

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_smtp_server.c: the mail action's server string
- * (smtp_server_parse and smtp_server_masked, engine/smtp/smtp.h):
+ * (smtp_server_parse, engine/smtp/smtp.h, and redact_server, common/redact.h):
  * "user:password@host[:port]", split at the last '@' (CSCwe75439).
  *
  * Bad strings are refused with a message; an accepted one has a non-empty
  * host, and no part holds CR or LF (they would reach the SMTP dialogue).
  * The masked form used in logs must never contain the password.
  */
+#include "common/redact.h"
 #include "common/sec.h"
 #include "engine/smtp/smtp.h"
 #include "fuzz.h"
@@ -37,8 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* a masked log line must not show a password of 3+ bytes,
          * unless the same bytes are in the parts that are shown: the raw
          * text before the first ':' and from the last '@' on */
-        masked = smtp_server_masked(s);
-        fuzz_check(masked != NULL, "smtp_server_masked returned NULL");
+        masked = redact_server(s);
+        fuzz_check(masked != NULL, "redact_server returned NULL");
         if (srv.pass != NULL && sec_len(srv.pass) >= 3) {
             const char *at = strrchr(s, '@');
             const char *colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/smtp/test_server.c: the mail action's server string
- * (smtp_server_parse, smtp_server_masked) and address lists
+ * (smtp_server_parse; its masking is in tests/unit/common) and address lists
  * (smtp_addrs_parse). The server string table includes Cisco bug
  * CSCwe75439: a user name holding '@' must survive the split.
  */
@@ -128,30 +128,6 @@ server_string_should_refuse_bad_input_naming_the_problem(void **state)
 }
 
 static void
-masked_server_should_hide_only_the_password(void **state)
-{
-    static const struct {
-        const char *in, *out;
-    } cases[] = {
-        { "alerts@example.com:app-password@smtp.gmail.com",
-          "alerts@example.com:*****@smtp.gmail.com" },
-        { "relay@corp.example:p@ss@smtp-relay.example:587",
-          "relay@corp.example:*****@smtp-relay.example:587" },
-        { "user@mx.example", "user@mx.example" },
-        { "mx.example:25", "mx.example:25" },
-    };
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *m = smtp_server_masked(cases[i].in);
-
-        assert_string_equal(m, cases[i].out);
-        assert_null(strstr(m, "p@ss"));
-        free(m);
-    }
-}
-
-static void
 secure_names_should_round_trip(void **state)
 {
     (void)state;
@@ -234,7 +210,6 @@ main(void)
         cmocka_unit_test(server_string_should_split_at_the_last_at_sign),
         cmocka_unit_test(
             server_string_should_refuse_bad_input_naming_the_problem),
-        cmocka_unit_test(masked_server_should_hide_only_the_password),
         cmocka_unit_test(secure_names_should_round_trip),
         cmocka_unit_test(
             address_list_should_split_on_commas_semicolons_and_spaces),

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/smtp/smtp_server.c: the mail action's server string and address
- * lists.
+ * engine/smtp/smtp_args.c: parsing of the mail action's arguments, not an
+ * SMTP server: the "user:password@host[:port]" server string, the secure
+ * mode names and the address lists. (Masking the string for logs is
+ * redact_server(), common/redact.h.)
  *
  * "user:password@host[:port]" is split at the LAST '@', so that relay
  * accounts whose user name holds an '@' work (IOS splits at the first one:
@@ -250,26 +252,6 @@ smtp_server_clear(struct smtp_server *s)
     sec_free(s->pass);
     free(s->host);
     memset(s, 0, sizeof(*s));
-}
-
-char *
-smtp_server_masked(const char *s)
-{
-    const char *at, *colon;
-    char       *out;
-    size_t      n;
-
-    if (s == NULL)
-        return strdup("");
-    at = strrchr(s, '@');
-    colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
-    if (colon == NULL)
-        return strdup(s);
-    n = (size_t)(colon - s) + 1 + 5 + strlen(at) + 1;
-    if ((out = malloc(n)) == NULL)
-        return NULL;
-    snprintf(out, n, "%.*s:*****%s", (int)(colon - s), s, at);
-    return out;
 }
 
 /* ---- address lists ----------------------------------------------------- */
