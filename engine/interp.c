@@ -290,7 +290,7 @@ interp_sleep(struct interp_ctx *c, double secs)
 
     for (;;) {
         if (c->env->cancel != NULL &&
-            __atomic_load_n(c->env->cancel, __ATOMIC_RELAXED)) {
+            atomic_load_explicit(c->env->cancel, memory_order_relaxed)) {
             c->out->status = ENG_RUN_CANCELLED;
             return ERR_TIMEOUT;
         }
@@ -1438,7 +1438,7 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
         const char *label = label_of(&c, c.pc);
 
         if (c.env->cancel != NULL &&
-            __atomic_load_n(c.env->cancel, __ATOMIC_RELAXED)) {
+            atomic_load_explicit(c.env->cancel, memory_order_relaxed)) {
             run_fail(&c, ENG_RUN_CANCELLED, label, "cancelled",
                 "the run was cancelled");
             break;
