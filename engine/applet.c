@@ -724,19 +724,16 @@ verb_list(const char *prefix, char *out, size_t outlen)
 
 /* ---- the parser ------------------------------------------------------ */
 
+/* Reads an action's label into act->label. Returns 0 or an error (eb
+ * set). */
 static int
-parse_action(struct pctx *pc)
+parse_label(struct pctx *pc, struct applet_action *act)
 {
-    struct applet_action act;
-    struct tok           t, w2;
-    const struct gverb  *v;
-    char                 verb[96], msg[512], us[512], *norm;
-    size_t               n, i, posi = 0;
-    int                  rc, verbcol, has_sub;
+    struct tok t;
+    char       msg[512];
+    int        rc;
 
-    memset(&act, 0, sizeof(act));
     memset(&t, 0, sizeof(t));
-    memset(&w2, 0, sizeof(w2));
     if ((rc = lex(pc, &t)) <= 0)
         return rc < 0 ? rc : perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
             "expected an action label after \"action\"");
@@ -745,23 +742,38 @@ parse_action(struct pctx *pc)
         free(t.s);
         return rc;
     }
-    act.label = t.s;
+    act->label = t.s;
+    return 0;
+}
+
+/* Reads the verb after label (two words for "string ..." and "context
+ * ..."): its grammar row into *out and its column into *col. Returns 0 or
+ * an error (eb set). */
+static int
+parse_verb(struct pctx *pc, const char *label, const struct gverb **out,
+    int *col)
+{
+    struct tok t, w2;
+    char       verb[96], us[512];
+    int        rc;
+
+    memset(&t, 0, sizeof(t));
+    memset(&w2, 0, sizeof(w2));
     if ((rc = lex(pc, &t)) <= 0) {
         if (rc == 0) {
             verb_list(NULL, us, sizeof(us));
             rc = perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
-                "expected an action after label \"%s\": %s", act.label, us);
+                "expected an action after label \"%s\": %s", label, us);
         }
         goto out;
     }
-    verbcol = t.col;
+    *col = t.col;
     if (gram_router_only(t.s)) {
         rc = perr(pc, ERR_UNSUPPORTED, t.col, "action '%s' is router-only "
             "and not supported by herald", t.s);
         goto out;
     }
-    has_sub = strcmp(t.s, "string") == 0 || strcmp(t.s, "context") == 0;
-    if (has_sub) {
+    if (strcmp(t.s, "string") == 0 || strcmp(t.s, "context") == 0) {
         if ((rc = lex(pc, &w2)) < 0)
             goto out;
         verb_list(t.s, us, sizeof(us));
@@ -771,115 +783,173 @@ parse_action(struct pctx *pc)
             goto out;
         }
         snprintf(verb, sizeof(verb), "%s %s", t.s, w2.s);
-        if ((v = gram_verb(verb)) == NULL) {
+        if ((*out = gram_verb(verb)) == NULL) {
             rc = perr(pc, ERR_INVAL, w2.col, "expected \"%s\" operation %s, "
                 "got \"%s\"", t.s, us, w2.s);
             goto out;
         }
-    } else if ((v = gram_verb(t.s)) == NULL) {
+    } else if ((*out = gram_verb(t.s)) == NULL) {
         verb_list(NULL, us, sizeof(us));
         rc = perr(pc, ERR_INVAL, t.col, "unknown action \"%s\"; expected "
             "one of %s", t.s, us);
         goto out;
     }
-    act.def = v;
-    n = gram_nparams(v);
+    rc = 0;
+out:
     free(t.s);
-    t.s = NULL;
     free(w2.s);
-    w2.s = NULL;
-    for (;;) {
-        const struct gparam *p = NULL;
-        int                  k = -1;
+    return rc;
+}
 
+/* Reads the rest of the line into the GP_REST parameter at posi. */
+static int
+parse_rest(struct pctx *pc, const struct gverb *v, size_t posi,
+    struct applet_action *act)
+{
+    char msg[512];
+    int  col, rc;
+
+    /* keywords before the rest? none in this grammar */
+    if ((rc = lex_rest(pc, &act->val[posi], &col)) != 0)
+        return rc;
+    if (act->val[posi][0] == '\0') {
+        free(act->val[posi]);
+        act->val[posi] = NULL;
+    } else if (gram_check_value(v, &v->p[posi], act->val[posi], NULL,
+        msg, sizeof(msg)) != 0) {
+        return perr(pc, ERR_INVAL, col, "%s", msg);
+    }
+    return 0;
+}
+
+/* Finds the parameter that the word t starts: a keyword (t then becomes
+ * the value after it), a flag (stored at once; *k = -1), or the next
+ * positional slot (*posi advances). Returns 0 or an error (eb set). */
+static int
+param_slot(struct pctx *pc, const struct gverb *v, struct applet_action *act,
+    struct tok *t, size_t *posi, int *k)
+{
+    size_t n = gram_nparams(v), i;
+    char   us[512];
+    int    rc;
+
+    *k = -1;
+    if (!t->quoted) {
+        for (i = 0; i < n; i++)
+            if ((v->p[i].kind == GP_KW || v->p[i].kind == GP_FLAG) &&
+                strcmp(v->p[i].name, t->s) == 0)
+                *k = (int)i;
+    }
+    if (*k < 0) {
+        if (*posi < n && !keywords_only(v)) {
+            *k = (int)(*posi)++;
+            return 0;
+        }
+        if (keywords_only(v) && n > 0) {
+            keyword_list(v, us, sizeof(us));
+            return perr(pc, ERR_INVAL, t->col, "unknown keyword \"%s\" "
+                "for action %s; expected %s", t->s, v->verb, us);
+        }
+        usage(v, us, sizeof(us));
+        return perr(pc, ERR_INVAL, t->col, "unexpected \"%s\": "
+            "usage: %s", t->s, us);
+    }
+    if (act->val[*k] != NULL)
+        return perr(pc, ERR_INVAL, t->col, "\"%s\" is given twice",
+            v->p[*k].name);
+    free(t->s);
+    t->s = NULL;
+    if (v->p[*k].kind == GP_FLAG) {
+        if ((act->val[*k] = strdup("1")) == NULL)
+            return perr(pc, ERR_NOMEM, 0, "out of memory");
+        *k = -1;
+        return 0;
+    }
+    if ((rc = lex(pc, t)) < 0)
+        return rc;
+    if (rc == 0)
+        return perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
+            "expected a value after \"%s\"", v->p[*k].name);
+    return 0;
+}
+
+/* Reads the parameters of verb v up to the end of the line. */
+static int
+parse_params(struct pctx *pc, const struct gverb *v,
+    struct applet_action *act)
+{
+    struct tok t;
+    char       msg[512], *norm;
+    size_t     n = gram_nparams(v), posi = 0;
+    int        rc, k;
+
+    memset(&t, 0, sizeof(t));
+    for (;;) {
         /* the next positional slot */
         while (posi < n && v->p[posi].kind != GP_POS &&
             v->p[posi].kind != GP_REST)
             posi++;
         if (posi < n && v->p[posi].kind == GP_REST) {
-            int col;
-            /* keywords before the rest? none in this grammar */
-            if ((rc = lex_rest(pc, &act.val[posi], &col)) != 0)
+            if ((rc = parse_rest(pc, v, posi, act)) != 0)
                 goto out;
-            if (act.val[posi][0] == '\0') {
-                free(act.val[posi]);
-                act.val[posi] = NULL;
-            } else if (gram_check_value(v, &v->p[posi], act.val[posi], NULL,
-                msg, sizeof(msg)) != 0) {
-                rc = perr(pc, ERR_INVAL, col, "%s", msg);
-                goto out;
-            }
             posi++;
             continue;
         }
-        if ((rc = lex(pc, &t)) < 0)
+        if ((rc = lex(pc, &t)) <= 0)
             goto out;
-        if (rc == 0)
-            break;
-        if (!t.quoted) {
-            for (i = 0; i < n; i++)
-                if ((v->p[i].kind == GP_KW || v->p[i].kind == GP_FLAG) &&
-                    strcmp(v->p[i].name, t.s) == 0)
-                    k = (int)i;
-        }
-        if (k >= 0) {
-            p = &v->p[k];
-            if (act.val[k] != NULL) {
-                rc = perr(pc, ERR_INVAL, t.col, "\"%s\" is given twice",
-                    p->name);
-                goto out;
-            }
-            if (p->kind == GP_FLAG) {
-                if ((act.val[k] = strdup("1")) == NULL) {
-                    rc = perr(pc, ERR_NOMEM, 0, "out of memory");
-                    goto out;
-                }
-                free(t.s);
-                t.s = NULL;
-                continue;
-            }
-            free(t.s);
-            t.s = NULL;
-            if ((rc = lex(pc, &t)) < 0)
-                goto out;
-            if (rc == 0) {
-                rc = perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
-                    "expected a value after \"%s\"", p->name);
-                goto out;
-            }
-        } else {
-            if (posi >= n || keywords_only(v)) {
-                if (keywords_only(v) && n > 0) {
-                    keyword_list(v, us, sizeof(us));
-                    rc = perr(pc, ERR_INVAL, t.col, "unknown keyword \"%s\" "
-                        "for action %s; expected %s", t.s, v->verb, us);
-                } else {
-                    usage(v, us, sizeof(us));
-                    rc = perr(pc, ERR_INVAL, t.col, "unexpected \"%s\": "
-                        "usage: %s", t.s, us);
-                }
-                goto out;
-            }
-            k = (int)posi++;
-            p = &v->p[k];
-        }
-        if (gram_check_value(v, p, t.s, &norm, msg, sizeof(msg)) != 0) {
+        if ((rc = param_slot(pc, v, act, &t, &posi, &k)) != 0)
+            goto out;
+        if (k < 0)
+            continue;
+        if (gram_check_value(v, &v->p[k], t.s, &norm, msg,
+            sizeof(msg)) != 0) {
             rc = perr(pc, norm == NULL && strcmp(msg, "out of memory") == 0 ?
                 ERR_NOMEM : ERR_INVAL, t.col, "%s", msg);
             goto out;
         }
-        act.val[k] = norm;
+        act->val[k] = norm;
         free(t.s);
         t.s = NULL;
     }
+out:
+    free(t.s);
+    return rc;
+}
+
+/* Checks that every required parameter of v is given. */
+static int
+check_required(struct pctx *pc, const struct gverb *v,
+    const struct applet_action *act, int verbcol)
+{
+    size_t n = gram_nparams(v), i;
+    char   us[512];
+
     for (i = 0; i < n; i++) {
-        if (!(v->p[i].flags & GP_OPT) && act.val[i] == NULL) {
+        if (!(v->p[i].flags & GP_OPT) && act->val[i] == NULL) {
             usage(v, us, sizeof(us));
-            rc = perr(pc, ERR_INVAL, verbcol, "action %s needs \"%s\" "
+            return perr(pc, ERR_INVAL, verbcol, "action %s needs \"%s\" "
                 "(usage: %s)", v->verb, v->p[i].name, us);
-            goto out;
         }
     }
+    return 0;
+}
+
+static int
+parse_action(struct pctx *pc)
+{
+    struct applet_action act;
+    const struct gverb  *v = NULL;
+    int                  rc, verbcol = 0;
+
+    memset(&act, 0, sizeof(act));
+    if ((rc = parse_label(pc, &act)) != 0)
+        return rc;
+    if ((rc = parse_verb(pc, act.label, &v, &verbcol)) != 0)
+        goto out;
+    act.def = v;
+    if ((rc = parse_params(pc, v, &act)) != 0 ||
+        (rc = check_required(pc, v, &act, verbcol)) != 0)
+        goto out;
     rc = applet_put_action(pc->a, &act);
     if (rc == ERR_TOOBIG)
         return err_at(pc->eb, rc, pc->lineno, verbcol, "too_large",
@@ -888,8 +958,6 @@ parse_action(struct pctx *pc)
         return perr(pc, rc, 0, "out of memory");
     return 0;
 out:
-    free(t.s);
-    free(w2.s);
     applet_action_clear(&act);
     return rc;
 }

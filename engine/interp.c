@@ -290,7 +290,7 @@ interp_sleep(struct interp_ctx *c, double secs)
 
     for (;;) {
         if (c->env->cancel != NULL &&
-            __atomic_load_n(c->env->cancel, __ATOMIC_RELAXED)) {
+            atomic_load_explicit(c->env->cancel, memory_order_relaxed)) {
             c->out->status = ENG_RUN_CANCELLED;
             return ERR_TIMEOUT;
         }
@@ -371,25 +371,6 @@ out:
 
 /* ---- the jump table --------------------------------------------------- */
 
-static int
-verb_kind(const char *verb)
-{
-    static const struct {
-        const char *verb;
-        int         kind;
-    } tab[] = {
-        { "if", K_IF }, { "elseif", K_ELSEIF }, { "else", K_ELSE },
-        { "end", K_END }, { "while", K_WHILE }, { "foreach", K_FOREACH },
-        { "break", K_BREAK }, { "continue", K_CONTINUE },
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-        if (strcmp(tab[i].verb, verb) == 0)
-            return tab[i].kind;
-    return K_PLAIN;
-}
-
 static const char *
 label_of(const struct interp_ctx *c, size_t i)
 {
@@ -410,7 +391,8 @@ jt_build(struct interp_ctx *c)
     if ((st = calloc(n + 1, sizeof(*st))) == NULL)
         return ERR_NOMEM;
     for (i = 0; i < n && rc == 0; i++) {
-        kind = verb_kind(eng_applet_action(c->a, i)->verb);
+        c->jt[i].act = interp_action_find(eng_applet_action(c->a, i)->verb);
+        kind = c->jt[i].act != NULL ? c->jt[i].act->kind : K_PLAIN;
         c->jt[i].kind = kind;
         c->pc = i;
         switch (kind) {
@@ -488,12 +470,13 @@ jt_build(struct interp_ctx *c)
 /* ---- actions ---------------------------------------------------------- */
 
 static int
-act_set(struct interp_ctx *c)
+act_set(struct interp_ctx *c, int arg)
 {
     const char *var = arg_varname(c, "var");
     char       *val = NULL;
     int         rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "value", &val)) == 0)
         rc = interp_setvar(c, var, val);
     free(val);
@@ -501,12 +484,13 @@ act_set(struct interp_ctx *c)
 }
 
 static int
-act_append(struct interp_ctx *c)
+act_append(struct interp_ctx *c, int arg)
 {
     const char *var = arg_varname(c, "var");
     char       *val = NULL, *cur = NULL, *cat = NULL;
     int         rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "value", &val)) != 0)
         goto out;
     if (name_valid(var) && (cur = interp_lookup(c, var)) != NULL) {
@@ -571,7 +555,7 @@ out:
 }
 
 static int
-act_math(struct interp_ctx *c, char op)
+act_math(struct interp_ctx *c, int op)
 {
     char     *l = NULL, *r = NULL;
     long long a, b, res = 0;
@@ -632,12 +616,13 @@ syslog_priority(const char *s)
 }
 
 static int
-act_syslog(struct interp_ctx *c)
+act_syslog(struct interp_ctx *c, int arg)
 {
     char      *msg = NULL, *pri = NULL;
     struct buf line = BUF_INIT;
     int        rc, level;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "msg", &msg)) != 0 ||
         (rc = interp_arg(c, "priority", &pri)) != 0)
         goto out;
@@ -664,7 +649,7 @@ out:
 }
 
 static int
-act_regexp(struct interp_ctx *c)
+act_regexp(struct interp_ctx *c, int arg)
 {
     static const char *vars[] = { "match", "sub1", "sub2", "sub3" };
     char       *pat = NULL, *in = NULL, ebuf[256];
@@ -673,6 +658,7 @@ act_regexp(struct interp_ctx *c)
     int         rc, erc, compiled = 0;
     size_t      i;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "pattern", &pat)) != 0 ||
         (rc = interp_arg_req(c, "input", &in)) != 0)
         goto out;
@@ -717,12 +703,13 @@ out:
 }
 
 static int
-act_wait(struct interp_ctx *c)
+act_wait(struct interp_ctx *c, int arg)
 {
     char  *s = NULL, *end;
     double secs;
     int    rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "seconds", &s)) != 0)
         goto out;
     secs = strtod(s, &end);
@@ -738,7 +725,7 @@ out:
 }
 
 static int
-act_puts(struct interp_ctx *c)
+act_puts(struct interp_ctx *c, int arg)
 {
     const char *nl = eng_action_arg(c->a, c->pc, "nonewline");
     struct buf *o = &c->out->output;
@@ -746,6 +733,7 @@ act_puts(struct interp_ctx *c)
     size_t      len, room;
     int         rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "text", &text)) != 0)
         goto out;
     if (c->output_truncated)
@@ -769,12 +757,13 @@ out:
 }
 
 static int
-act_exit(struct interp_ctx *c)
+act_exit(struct interp_ctx *c, int arg)
 {
     char     *s = NULL;
     long long v = 0;
     int       rc;
 
+    (void)arg;
     if ((rc = interp_arg(c, "status", &s)) != 0)
         goto out;
     if (s != NULL && (rc = interp_int(c, "exit status", s, &v)) != 0)
@@ -787,13 +776,14 @@ out:
 }
 
 static int
-act_handle_error(struct interp_ctx *c)
+act_handle_error(struct interp_ctx *c, int arg)
 {
     char     *type = NULL, *count = NULL, *delay = NULL, *end;
     long long n = 1;
     double    d = 0;
     int       rc, t;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "type", &type)) != 0 ||
         (rc = interp_arg(c, "count", &count)) != 0 ||
         (rc = interp_arg(c, "delay", &delay)) != 0)
@@ -838,13 +828,14 @@ out:
 }
 
 static int
-act_context_save(struct interp_ctx *c)
+act_context_save(struct interp_ctx *c, int arg)
 {
     char  *key = NULL, *pat = NULL;
     cJSON *vars = NULL;
     size_t i;
     int    rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "key", &key)) != 0 ||
         (rc = interp_arg_req(c, "variable", &pat)) != 0)
         goto out;
@@ -875,13 +866,14 @@ out:
 }
 
 static int
-act_context_retrieve(struct interp_ctx *c)
+act_context_retrieve(struct interp_ctx *c, int arg)
 {
     char        *key = NULL, *pat = NULL;
     cJSON       *vars = NULL;
     const cJSON *it;
     int          rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "key", &key)) != 0 ||
         (rc = interp_arg(c, "variable", &pat)) != 0)
         goto out;
@@ -911,11 +903,12 @@ out:
 }
 
 static int
-act_policy(struct interp_ctx *c)
+act_policy(struct interp_ctx *c, int arg)
 {
     char *name = NULL, *args = NULL;
     int   rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "name", &name)) != 0 ||
         (rc = interp_arg(c, "args", &args)) != 0)
         goto out;
@@ -935,7 +928,7 @@ out:
 }
 
 static int
-act_publish(struct interp_ctx *c)
+act_publish(struct interp_ctx *c, int arg)
 {
     static const char *params[] = { "sub-system", "type", "arg1", "arg2",
         "arg3", "arg4" };
@@ -944,6 +937,7 @@ act_publish(struct interp_ctx *c)
     size_t  i;
     int     rc;
 
+    (void)arg;
     if ((ev = cJSON_CreateObject()) == NULL)
         goto nomem;
     for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
@@ -970,7 +964,7 @@ nomem:
 }
 
 static int
-act_mail(struct interp_ctx *c)
+act_mail(struct interp_ctx *c, int arg)
 {
     enum { P_SERVER, P_TO, P_FROM, P_CC, P_SUBJECT, P_BODY, P_SRCIF,
         P_SRCADDR, P_PORT, P_SECURE, P_TLSNAME, P_N };
@@ -986,6 +980,7 @@ act_mail(struct interp_ctx *c)
     size_t              i;
     int                 rc = 0;
 
+    (void)arg;
     for (i = 0; i < P_N && rc == 0; i++)
         rc = interp_arg(c, params[i], &v[i]);
     if (rc != 0)
@@ -1213,50 +1208,72 @@ run_once(struct interp_ctx *c, int branch, int again, size_t *next,
     default:
         break;
     }
-    if (strcmp(verb, "set") == 0)
-        return act_set(c);
-    if (strcmp(verb, "append") == 0)
-        return act_append(c);
-    if (strcmp(verb, "increment") == 0)
-        return act_incdec(c, 1);
-    if (strcmp(verb, "decrement") == 0)
-        return act_incdec(c, -1);
-    if (strcmp(verb, "add") == 0)
-        return act_math(c, '+');
-    if (strcmp(verb, "subtract") == 0)
-        return act_math(c, '-');
-    if (strcmp(verb, "multiply") == 0)
-        return act_math(c, '*');
-    if (strcmp(verb, "divide") == 0)
-        return act_math(c, '/');
-    if (strcmp(verb, "syslog") == 0)
-        return act_syslog(c);
-    if (strcmp(verb, "regexp") == 0)
-        return act_regexp(c);
+    if (j->act != NULL && j->act->run != NULL)
+        return j->act->run(c, j->act->arg);
     if (strncmp(verb, "string ", 7) == 0)
-        return interp_string_op(c, verb);
-    if (strcmp(verb, "wait") == 0)
-        return act_wait(c);
-    if (strcmp(verb, "puts") == 0)
-        return act_puts(c);
-    if (strcmp(verb, "exit") == 0)
-        return act_exit(c);
-    if (strcmp(verb, "comment") == 0)
-        return 0;
-    if (strcmp(verb, "handle-error") == 0)
-        return act_handle_error(c);
-    if (strcmp(verb, "context save") == 0)
-        return act_context_save(c);
-    if (strcmp(verb, "context retrieve") == 0)
-        return act_context_retrieve(c);
-    if (strcmp(verb, "policy") == 0)
-        return act_policy(c);
-    if (strcmp(verb, "publish-event") == 0)
-        return act_publish(c);
-    if (strcmp(verb, "mail") == 0)
-        return act_mail(c);
+        return err_set(&c->aeb, ERR_UNSUPPORTED, "unsupported_action",
+            "action %s is not supported: use string compare, equal, first, "
+            "index, last, length, match, range, replace, tolower, toupper, "
+            "trim, trimleft or trimright", verb);
     return err_set(&c->aeb, ERR_UNSUPPORTED, "unsupported_action",
         "action %s is not supported by herald", verb);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static int
+act_comment(struct interp_ctx *c, int arg)
+{
+    (void)c;
+    (void)arg;
+    return 0;
+}
+
+/* Every verb of the grammar table (engine/applet_grammar.c) but the
+ * "string ..." ones, which interp_string.c lists. */
+static const struct interp_action actions[] = {
+    { "if", K_IF, NULL, 0 },
+    { "elseif", K_ELSEIF, NULL, 0 },
+    { "else", K_ELSE, NULL, 0 },
+    { "end", K_END, NULL, 0 },
+    { "while", K_WHILE, NULL, 0 },
+    { "foreach", K_FOREACH, NULL, 0 },
+    { "break", K_BREAK, NULL, 0 },
+    { "continue", K_CONTINUE, NULL, 0 },
+    { "set", K_PLAIN, act_set, 0 },
+    { "append", K_PLAIN, act_append, 0 },
+    { "increment", K_PLAIN, act_incdec, 1 },
+    { "decrement", K_PLAIN, act_incdec, -1 },
+    { "add", K_PLAIN, act_math, '+' },
+    { "subtract", K_PLAIN, act_math, '-' },
+    { "multiply", K_PLAIN, act_math, '*' },
+    { "divide", K_PLAIN, act_math, '/' },
+    { "syslog", K_PLAIN, act_syslog, 0 },
+    { "regexp", K_PLAIN, act_regexp, 0 },
+    { "wait", K_PLAIN, act_wait, 0 },
+    { "puts", K_PLAIN, act_puts, 0 },
+    { "exit", K_PLAIN, act_exit, 0 },
+    { "comment", K_PLAIN, act_comment, 0 },
+    { "handle-error", K_PLAIN, act_handle_error, 0 },
+    { "context save", K_PLAIN, act_context_save, 0 },
+    { "context retrieve", K_PLAIN, act_context_retrieve, 0 },
+    { "policy", K_PLAIN, act_policy, 0 },
+    { "publish-event", K_PLAIN, act_publish, 0 },
+    { "mail", K_PLAIN, act_mail, 0 },
+};
+
+const struct interp_action *
+interp_action_find(const char *verb)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+        if (strcmp(actions[i].verb, verb) == 0)
+            return &actions[i];
+    for (i = 0; i < n_interp_string_actions; i++)
+        if (strcmp(interp_string_actions[i].verb, verb) == 0)
+            return &interp_string_actions[i];
+    return NULL;
 }
 
 /* ---- the run ---------------------------------------------------------- */
@@ -1438,7 +1455,7 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
         const char *label = label_of(&c, c.pc);
 
         if (c.env->cancel != NULL &&
-            __atomic_load_n(c.env->cancel, __ATOMIC_RELAXED)) {
+            atomic_load_explicit(c.env->cancel, memory_order_relaxed)) {
             run_fail(&c, ENG_RUN_CANCELLED, label, "cancelled",
                 "the run was cancelled");
             break;

@@ -12,6 +12,7 @@
 #ifndef HERALD_ENGINE_INTERP_H
 #define HERALD_ENGINE_INTERP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "common/buf.h"
@@ -46,7 +47,8 @@ struct eng_run_env {
     int (*policy)(void *ud, const char *name, const char *args);
     void *ud;
     double maxrun;           /* seconds; 0: the default (ENG_MAXRUN_DEFAULT) */
-    volatile int *cancel;    /* set to nonzero to stop the run (SIGTERM) */
+    atomic_int *cancel;      /* set to nonzero to stop the run (SIGTERM);
+                              * may be stored from another thread */
 };
 
 #define ENG_MAXRUN_DEFAULT 120.0 /* IOS: 20 s; mail needs more */

@@ -37,8 +37,22 @@ enum interp_kind {
     K_CONTINUE,
 };
 
+struct interp_ctx;
+
+/* One row of the dispatch table: a grammar verb (engine/applet_grammar.c),
+ * its jump-table kind and, for a plain action, its handler (called with
+ * arg: +1/-1 for increment/decrement, the operator for arithmetic, ...).
+ * Control-flow verbs have run == NULL: run_once() handles them. */
+struct interp_action {
+    const char *verb;
+    int         kind;   /* enum interp_kind */
+    int       (*run)(struct interp_ctx *c, int arg);
+    int         arg;
+};
+
 struct interp_jump {
     int    kind;   /* enum interp_kind */
+    const struct interp_action *act; /* NULL: not a verb herald runs */
     size_t next;   /* if/elseif: the next elseif/else/end of the chain */
     size_t end;    /* if/elseif/else/while/foreach: the matching end */
     size_t head;   /* end of a loop, break, continue: the loop's head */
@@ -101,7 +115,14 @@ int interp_arg_req(struct interp_ctx *c, const char *param, char **out);
 int interp_int(struct interp_ctx *c, const char *what, const char *s,
     long long *v);
 
-/* String operations (interp_string.c): verb is "string compare" etc. */
-int interp_string_op(struct interp_ctx *c, const char *verb);
+/* The dispatch row of a grammar verb, or NULL (interp.c). Every verb in
+ * the grammar table has one; tests/unit/interp/test_dispatch.c walks the
+ * grammar and checks it. */
+const struct interp_action *interp_action_find(const char *verb);
+
+/* String operations (interp_string.c): the "string ..." rows of the
+ * dispatch table, n_interp_string_actions of them. */
+extern const struct interp_action interp_string_actions[];
+extern const size_t               n_interp_string_actions;
 
 #endif

@@ -167,13 +167,14 @@ out:
 }
 
 static int
-op_index(struct interp_ctx *c)
+op_index(struct interp_ctx *c, int arg)
 {
     char     *s = NULL, *idx = NULL;
     long long i;
     size_t    len;
     int       rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "string", &s)) != 0 ||
         (rc = interp_arg_req(c, "index", &idx)) != 0)
         goto out;
@@ -191,11 +192,12 @@ out:
 }
 
 static int
-op_length(struct interp_ctx *c)
+op_length(struct interp_ctx *c, int arg)
 {
     char *s = NULL;
     int   rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "string", &s)) == 0)
         rc = set_result_int(c, (long long)strlen(s));
     free(s);
@@ -203,11 +205,12 @@ op_length(struct interp_ctx *c)
 }
 
 static int
-op_match(struct interp_ctx *c)
+op_match(struct interp_ctx *c, int arg)
 {
     char *pat = NULL, *s = NULL;
     int   rc;
 
+    (void)arg;
     if ((rc = interp_arg_req(c, "pattern", &pat)) != 0 ||
         (rc = interp_arg_req(c, "string", &s)) != 0)
         goto out;
@@ -258,12 +261,13 @@ out:
 }
 
 static int
-op_range(struct interp_ctx *c)
+op_range(struct interp_ctx *c, int arg)
 {
     char     *s;
     long long f, l;
     int       rc, empty;
 
+    (void)arg;
     if ((rc = get_range(c, 0, &s, &f, &l, &empty)) == 0)
         rc = empty ? set_result(c, "") :
                      set_result_n(c, s + f, (size_t)(l - f + 1));
@@ -272,13 +276,14 @@ op_range(struct interp_ctx *c)
 }
 
 static int
-op_replace(struct interp_ctx *c)
+op_replace(struct interp_ctx *c, int arg)
 {
     char     *s, *nw = NULL, *r = NULL;
     long long f, l;
     size_t    len, nlen;
     int       rc, empty;
 
+    (void)arg;
     if ((rc = get_range(c, 0, &s, &f, &l, &empty)) != 0 ||
         (rc = interp_arg(c, "new", &nw)) != 0)
         goto out;
@@ -350,41 +355,32 @@ out:
     return rc;
 }
 
-int
-interp_string_op(struct interp_ctx *c, const char *verb)
-{
-    const char *op = verb + strlen("string ");
+#define TRIM_LEFT  1
+#define TRIM_RIGHT 2
 
-    if (strcmp(op, "compare") == 0)
-        return op_compare(c, 0);
-    if (strcmp(op, "equal") == 0)
-        return op_compare(c, 1);
-    if (strcmp(op, "first") == 0)
-        return op_first_last(c, 0);
-    if (strcmp(op, "last") == 0)
-        return op_first_last(c, 1);
-    if (strcmp(op, "index") == 0)
-        return op_index(c);
-    if (strcmp(op, "length") == 0)
-        return op_length(c);
-    if (strcmp(op, "match") == 0)
-        return op_match(c);
-    if (strcmp(op, "range") == 0)
-        return op_range(c);
-    if (strcmp(op, "replace") == 0)
-        return op_replace(c);
-    if (strcmp(op, "tolower") == 0)
-        return op_case(c, 0);
-    if (strcmp(op, "toupper") == 0)
-        return op_case(c, 1);
-    if (strcmp(op, "trim") == 0)
-        return op_trim(c, 1, 1);
-    if (strcmp(op, "trimleft") == 0)
-        return op_trim(c, 1, 0);
-    if (strcmp(op, "trimright") == 0)
-        return op_trim(c, 0, 1);
-    return err_set(&c->aeb, ERR_UNSUPPORTED, "unsupported_action",
-        "action %s is not supported: use string compare, equal, first, "
-        "index, last, length, match, range, replace, tolower, toupper, "
-        "trim, trimleft or trimright", verb);
+static int
+op_trim_sides(struct interp_ctx *c, int sides)
+{
+    return op_trim(c, (sides & TRIM_LEFT) != 0, (sides & TRIM_RIGHT) != 0);
 }
+
+/* The "string ..." rows of the dispatch table (see interp_int.h). */
+const struct interp_action interp_string_actions[] = {
+    { "string compare", K_PLAIN, op_compare, 0 },
+    { "string equal", K_PLAIN, op_compare, 1 },
+    { "string first", K_PLAIN, op_first_last, 0 },
+    { "string last", K_PLAIN, op_first_last, 1 },
+    { "string index", K_PLAIN, op_index, 0 },
+    { "string length", K_PLAIN, op_length, 0 },
+    { "string match", K_PLAIN, op_match, 0 },
+    { "string range", K_PLAIN, op_range, 0 },
+    { "string replace", K_PLAIN, op_replace, 0 },
+    { "string tolower", K_PLAIN, op_case, 0 },
+    { "string toupper", K_PLAIN, op_case, 1 },
+    { "string trim", K_PLAIN, op_trim_sides, TRIM_LEFT | TRIM_RIGHT },
+    { "string trimleft", K_PLAIN, op_trim_sides, TRIM_LEFT },
+    { "string trimright", K_PLAIN, op_trim_sides, TRIM_RIGHT },
+};
+
+const size_t n_interp_string_actions =
+    sizeof(interp_string_actions) / sizeof(interp_string_actions[0]);

@@ -67,7 +67,7 @@ struct eng_runtime {
     pthread_mutex_t             sl_mu;   /* sl_regs */
     struct sl_reg              *sl_regs;
     size_t                      nsl;
-    volatile int                cancel;
+    atomic_int                  cancel;
     atomic_int                  draining;
     int                         drained;
     int                         started;
@@ -1467,7 +1467,7 @@ eng_runtime_drain(struct eng_runtime *rt, double timeout_s)
             log_warn("runtime", "event=drain-timeout left=%d note=\"runs "
                 "still running are cancelled; queued runs resume at the "
                 "next start\"", left);
-            __atomic_store_n(&rt->cancel, 1, __ATOMIC_SEQ_CST);
+            atomic_store(&rt->cancel, 1);
         }
     }
     rt->drained = 1;

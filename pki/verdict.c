@@ -178,7 +178,7 @@ fmt(char *dst, size_t sz, const char *f, ...)
  * missing_issuer (appended). */
 static void
 describe_untrusted(struct pki_verdict *v, const struct pki_trust *t,
-    struct pki_cert **ch, const struct walk *w)
+    struct pki_cert *const *ch, const struct walk *w)
 {
     const struct pki_cert *top = ch[w->top];
 
@@ -225,7 +225,7 @@ set_item(cJSON *o, const char *key, cJSON *item)
 }
 
 static cJSON *
-chain_json(struct pki_cert **ch, int n)
+chain_json(struct pki_cert *const *ch, int n)
 {
     cJSON *arr = cJSON_CreateArray();
     int    i;
@@ -329,191 +329,258 @@ trust_proof_fill(struct pki_trust *t, WOLFSSL *ssl, const char *name,
         pki_cert_free(ch[i]);
 }
 
-void
-pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
-    const char *verify_name, int verify_mode, struct pki_verdict *v,
-    struct cJSON *trace)
-{
-    struct pki_cert    *ch[MAX_CHAIN];
-    struct walk         w;
-    int                 n = 0, i, rc = handshake_rc, host_ok = -1;
-    long                vr = 0;
-    time_t              now = time(NULL);
-    char                date[32];
-    const struct pki_cert *top;
+/* What a handshake left behind, gathered once: the chain, herald's walk of
+ * it, the error codes and the verify callback's record. verdict_classify()
+ * reads it into v->klass; the verdict_word_*() functions put it in words;
+ * verdict_trace() lays it out as JSON. */
+struct facts {
+    struct pki_trust      *t;
+    WOLFSSL               *ssl;
+    const char            *verify_name;
+    struct pki_cert       *ch[MAX_CHAIN];
+    int                    n;
+    struct walk            w;
+    int                    rc;        /* wolfSSL error, 0 on success */
+    long                   vr;        /* X509_V_ERR_* */
+    int                    host_ok;   /* 1, 0, or -1 not checked */
+    int                    resumed;
+    int                    have_vrec;
     struct trust_vrec      vrec;
-    int                    have_vrec = 0, chain_untrusted, resumed = 0;
-    unsigned char          ip[16];
-    size_t                 iplen = 0;
+    int                    chain_untrusted;
+    const struct pki_cert *top;       /* last presented cert reached */
+    time_t                 now;
+};
 
-    memset(v, 0, sizeof(*v));
-    v->insecure = verify_mode == PKI_VERIFY_NONE;
+static void
+facts_gather(struct facts *f, struct pki_trust *t, WOLFSSL *ssl,
+    int handshake_rc, const char *verify_name)
+{
+    memset(f, 0, sizeof(*f));
+    f->t = t;
+    f->ssl = ssl;
+    f->verify_name = verify_name;
+    f->rc = handshake_rc;
+    f->host_ok = -1;
+    f->now = time(NULL);
     if (ssl != NULL) {
-        if (rc == WOLFSSL_FATAL_ERROR)
-            rc = wolfSSL_get_error(ssl, rc);
-        vr = wolfSSL_get_verify_result(ssl);
-        resumed = rc == 0 && wolfSSL_session_reused(ssl);
+        if (f->rc == WOLFSSL_FATAL_ERROR)
+            f->rc = wolfSSL_get_error(ssl, f->rc);
+        f->vr = wolfSSL_get_verify_result(ssl);
+        f->resumed = f->rc == 0 && wolfSSL_session_reused(ssl);
     }
     if (t != NULL && ssl != NULL)
-        have_vrec = trust_vrec_get(t, ssl, &vrec) == 0;
-    n = peer_chain(ssl, ch);
-    chain_walk(t, ch, n, &w);
-    if (n > 0 && verify_name != NULL && verify_name[0] != '\0')
-        host_ok = host_matches(ch[0], verify_name);
+        f->have_vrec = trust_vrec_get(t, ssl, &f->vrec) == 0;
+    f->n = peer_chain(ssl, f->ch);
+    chain_walk(t, f->ch, f->n, &f->w);
+    if (f->n > 0 && verify_name != NULL && verify_name[0] != '\0')
+        f->host_ok = host_matches(f->ch[0], verify_name);
+    f->top = f->n > 0 ? f->ch[f->w.top] : NULL;
+    f->chain_untrusted = f->n > 0 && f->w.anchor_tp < 0 &&
+        !(t != NULL && t->system_pool);
+}
 
-    v->klass = classify(rc, vr);
-    if (!v->insecure && verify_name != NULL) {
-        if (inet_pton(AF_INET, verify_name, ip) == 1)
+/* Sets v's class, code, anchor and resume_failed from f (and drops a cached
+ * session whose resumption failed). */
+static void
+verdict_classify(struct pki_verdict *v, struct facts *f)
+{
+    const char   *name = f->verify_name;
+    unsigned char ip[16];
+    size_t        iplen = 0;
+
+    v->klass = classify(f->rc, f->vr);
+    if (!v->insecure && name != NULL) {
+        if (inet_pton(AF_INET, name, ip) == 1)
             iplen = 4;
-        else if (inet_pton(AF_INET6, verify_name, ip) == 1)
+        else if (inet_pton(AF_INET6, name, ip) == 1)
             iplen = 16;
     }
     if (iplen > 0 && v->klass != PKI_EXPIRED &&
-        ((have_vrec && vrec.ip_mismatch) ||
-         (rc == 0 && !resumed && n > 0 &&
-          !pki_cert_has_ip(ch[0], ip, iplen)))) {
+        ((f->have_vrec && f->vrec.ip_mismatch) ||
+         (f->rc == 0 && !f->resumed && f->n > 0 &&
+          !pki_cert_has_ip(f->ch[0], ip, iplen)))) {
         /* herald's own IP check (verify_cb) failed the handshake; or, as a
          * second line, the leaf of a finished handshake lacks the IP */
         v->klass = PKI_HOSTNAME_MISMATCH;
-        host_ok = 0;
+        f->host_ok = 0;
     }
-    if (rc != 0 && have_vrec && vrec.offered) {
+    if (f->rc != 0 && f->have_vrec && f->vrec.offered) {
         /* never let a bad or stale cached session fail sends for good */
-        trust_sess_drop(t, vrec.key);
+        trust_sess_drop(f->t, f->vrec.key);
         v->resume_failed = 1;
     }
     snprintf(v->code, sizeof(v->code), "%s", pki_verdict_code(v->klass));
-    if (w.anchor_tp >= 0)
+    if (f->w.anchor_tp >= 0)
         snprintf(v->anchor, sizeof(v->anchor), "%s",
-            t->tps[w.anchor_tp].name);
-    top = n > 0 ? ch[w.top] : NULL;
-    chain_untrusted = n > 0 && w.anchor_tp < 0 &&
-        !(t != NULL && t->system_pool);
+            f->t->tps[f->w.anchor_tp].name);
+}
 
-    switch (v->klass) {
-    case PKI_OK:
-        if (v->insecure) {
-            fmt(v->message, sizeof(v->message),
-                "certificate verification was turned off (insecure): the "
-                "server's chain and host name were not checked");
-            fmt(v->advice, sizeof(v->advice),
-                "import the server's CA as a trustpoint and turn "
-                "verification back on");
-            v->anchor[0] = '\0';
-        } else if (resumed) {
-            char at[32] = "an unknown time";
-            if (have_vrec && vrec.offered && vrec.offered_proof.at != 0)
-                pki_time_str(vrec.offered_proof.at, at, sizeof(at));
-            fmt(v->message, sizeof(v->message),
-                "resumed a TLS session: no certificate check runs on "
-                "resumption; the chain and the name '%s' were verified on "
-                "the first connection at %s", verify_name ? verify_name : "",
-                at);
-            if (have_vrec && vrec.offered && vrec.offered_proof.anchor[0])
-                fmt(v->message, sizeof(v->message),
-                    ", anchored at trustpoint '%s'",
-                    vrec.offered_proof.anchor);
-        } else if (w.anchor_tp >= 0) {
-            fmt(v->message, sizeof(v->message),
-                "the server's certificate '%s' verified for '%s', anchored "
-                "at trustpoint '%s' ('%s')%s", n ? ch[0]->subject : "",
-                verify_name ? verify_name : "", t->tps[w.anchor_tp].name,
-                t->tps[w.anchor_tp].cert->subject,
-                w.anchor_self ? " (pinned certificate)" : "");
-        } else {
-            fmt(v->message, sizeof(v->message),
-                "the server's certificate '%s' verified for '%s'%s",
-                n ? ch[0]->subject : "", verify_name ? verify_name : "",
-                t != NULL && t->system_pool ? " against the system CA pool"
-                                            : "");
-        }
-        break;
-    case PKI_HOSTNAME_MISMATCH: {
-        char *sans = n ? pki_cert_sans_str(ch[0]) : NULL;
+static void
+verdict_word_ok(struct pki_verdict *v, const struct facts *f)
+{
+    const char *name = f->verify_name ? f->verify_name : "";
+
+    if (v->insecure) {
         fmt(v->message, sizeof(v->message),
-            "the server's certificate '%s' is not valid for '%s': it names "
-            "%s", n ? ch[0]->subject : "?", verify_name ? verify_name : "",
-            sans && sans[0] ? sans : "no subject alternative names");
+            "certificate verification was turned off (insecure): the "
+            "server's chain and host name were not checked");
         fmt(v->advice, sizeof(v->advice),
-            "connect with a name the certificate holds (server host or "
-            "tls_name), or have it reissued for '%s'",
-            verify_name ? verify_name : "");
-        free(sans);
-        if (chain_untrusted) {
-            fmt(v->message, sizeof(v->message), "; also, ");
-            fmt(v->advice, sizeof(v->advice), "; then ");
-            describe_untrusted(v, t, ch, &w);
-        }
-        break;
+            "import the server's CA as a trustpoint and turn "
+            "verification back on");
+        v->anchor[0] = '\0';
+    } else if (f->resumed) {
+        char at[32] = "an unknown time";
+        if (f->have_vrec && f->vrec.offered && f->vrec.offered_proof.at != 0)
+            pki_time_str(f->vrec.offered_proof.at, at, sizeof(at));
+        fmt(v->message, sizeof(v->message),
+            "resumed a TLS session: no certificate check runs on "
+            "resumption; the chain and the name '%s' were verified on "
+            "the first connection at %s", name, at);
+        if (f->have_vrec && f->vrec.offered &&
+            f->vrec.offered_proof.anchor[0])
+            fmt(v->message, sizeof(v->message),
+                ", anchored at trustpoint '%s'",
+                f->vrec.offered_proof.anchor);
+    } else if (f->w.anchor_tp >= 0) {
+        const struct trust_tp *tp = &f->t->tps[f->w.anchor_tp];
+        fmt(v->message, sizeof(v->message),
+            "the server's certificate '%s' verified for '%s', anchored "
+            "at trustpoint '%s' ('%s')%s", f->n ? f->ch[0]->subject : "",
+            name, tp->name, tp->cert->subject,
+            f->w.anchor_self ? " (pinned certificate)" : "");
+    } else {
+        fmt(v->message, sizeof(v->message),
+            "the server's certificate '%s' verified for '%s'%s",
+            f->n ? f->ch[0]->subject : "", name,
+            f->t != NULL && f->t->system_pool ? " against the system CA pool"
+                                              : "");
     }
-    case PKI_EXPIRED: {
-        int bad = -1;
-        for (i = 0; i < n; i++) {
-            if (now > ch[i]->not_after || now < ch[i]->not_before) {
-                bad = i;
-                break;
-            }
-        }
-        if (bad >= 0) {
-            int before = now < ch[bad]->not_before;
-            pki_time_str(before ? ch[bad]->not_before : ch[bad]->not_after,
-                date, sizeof(date));
-            fmt(v->message, sizeof(v->message),
-                "the certificate '%s' (chain[%d]) %s %s", ch[bad]->subject,
-                bad, before ? "is not valid before" : "expired on", date);
-        } else {
-            fmt(v->message, sizeof(v->message),
-                "a certificate in the chain is expired or not yet valid "
-                "(check this machine's clock)");
-        }
-        fmt(v->advice, sizeof(v->advice),
-            "the server's administrator must renew the certificate; "
-            "if the dates look wrong, check this machine's clock");
-        if (chain_untrusted) {
-            fmt(v->message, sizeof(v->message), "; also, ");
-            fmt(v->advice, sizeof(v->advice), "; then ");
-            describe_untrusted(v, t, ch, &w);
-        }
-        break;
-    }
-    case PKI_UNTRUSTED:
-        if (n == 0 || top == NULL) {
-            fmt(v->message, sizeof(v->message),
-                "the server's certificate is not trusted (it sent no "
-                "certificate chain that herald could read)");
-            fmt(v->advice, sizeof(v->advice),
-                "fetch the server's chain with POST /api/v1/probe and "
-                "import its CA as a trustpoint");
+}
+
+/* "; also, <where the chain stops>" when the chain is untrusted as well. */
+static void
+verdict_word_also_untrusted(struct pki_verdict *v, const struct facts *f)
+{
+    if (!f->chain_untrusted)
+        return;
+    fmt(v->message, sizeof(v->message), "; also, ");
+    fmt(v->advice, sizeof(v->advice), "; then ");
+    describe_untrusted(v, f->t, f->ch, &f->w);
+}
+
+static void
+verdict_word_hostname(struct pki_verdict *v, const struct facts *f)
+{
+    const char *name = f->verify_name ? f->verify_name : "";
+    char       *sans = f->n ? pki_cert_sans_str(f->ch[0]) : NULL;
+
+    fmt(v->message, sizeof(v->message),
+        "the server's certificate '%s' is not valid for '%s': it names "
+        "%s", f->n ? f->ch[0]->subject : "?", name,
+        sans && sans[0] ? sans : "no subject alternative names");
+    fmt(v->advice, sizeof(v->advice),
+        "connect with a name the certificate holds (server host or "
+        "tls_name), or have it reissued for '%s'", name);
+    free(sans);
+    verdict_word_also_untrusted(v, f);
+}
+
+static void
+verdict_word_expired(struct pki_verdict *v, const struct facts *f)
+{
+    char date[32];
+    int  bad = -1, i, before;
+
+    for (i = 0; i < f->n; i++) {
+        if (f->now > f->ch[i]->not_after || f->now < f->ch[i]->not_before) {
+            bad = i;
             break;
         }
-        describe_untrusted(v, t, ch, &w);
-        for (i = 0; i < n; i++) {
-            if (now > ch[i]->not_after) {
-                pki_time_str(ch[i]->not_after, date, sizeof(date));
-                fmt(v->message, sizeof(v->message),
-                    "; also, '%s' (chain[%d]) expired on %s",
-                    ch[i]->subject, i, date);
-                break;
-            }
-        }
-        if (host_ok == 0)
-            fmt(v->message, sizeof(v->message),
-                "; also, the certificate is not valid for '%s'",
-                verify_name);
-        break;
-    default: {
-        char es[160];
-        wolfSSL_ERR_error_string_n((unsigned long)(rc < 0 ? -rc : rc), es,
-            sizeof(es));
+    }
+    if (bad >= 0) {
+        before = f->now < f->ch[bad]->not_before;
+        pki_time_str(before ? f->ch[bad]->not_before
+                            : f->ch[bad]->not_after, date, sizeof(date));
         fmt(v->message, sizeof(v->message),
-            "the TLS handshake failed: %s (wolfSSL error %d)", es, rc);
+            "the certificate '%s' (chain[%d]) %s %s", f->ch[bad]->subject,
+            bad, before ? "is not valid before" : "expired on", date);
+    } else {
+        fmt(v->message, sizeof(v->message),
+            "a certificate in the chain is expired or not yet valid "
+            "(check this machine's clock)");
+    }
+    fmt(v->advice, sizeof(v->advice),
+        "the server's administrator must renew the certificate; "
+        "if the dates look wrong, check this machine's clock");
+    verdict_word_also_untrusted(v, f);
+}
+
+static void
+verdict_word_untrusted(struct pki_verdict *v, const struct facts *f)
+{
+    char date[32];
+    int  i;
+
+    if (f->n == 0 || f->top == NULL) {
+        fmt(v->message, sizeof(v->message),
+            "the server's certificate is not trusted (it sent no "
+            "certificate chain that herald could read)");
         fmt(v->advice, sizeof(v->advice),
-            "check that the port speaks TLS as configured (STARTTLS on "
-            "587/25, implicit TLS on 465) and supports TLS 1.2 or later");
+            "fetch the server's chain with POST /api/v1/probe and "
+            "import its CA as a trustpoint");
+        return;
+    }
+    describe_untrusted(v, f->t, f->ch, &f->w);
+    for (i = 0; i < f->n; i++) {
+        if (f->now > f->ch[i]->not_after) {
+            pki_time_str(f->ch[i]->not_after, date, sizeof(date));
+            fmt(v->message, sizeof(v->message),
+                "; also, '%s' (chain[%d]) expired on %s",
+                f->ch[i]->subject, i, date);
+            break;
+        }
+    }
+    if (f->host_ok == 0)
+        fmt(v->message, sizeof(v->message),
+            "; also, the certificate is not valid for '%s'",
+            f->verify_name);
+}
+
+static void
+verdict_word_handshake(struct pki_verdict *v, const struct facts *f)
+{
+    char es[160];
+
+    wolfSSL_ERR_error_string_n((unsigned long)(f->rc < 0 ? -f->rc : f->rc),
+        es, sizeof(es));
+    fmt(v->message, sizeof(v->message),
+        "the TLS handshake failed: %s (wolfSSL error %d)", es, f->rc);
+    fmt(v->advice, sizeof(v->advice),
+        "check that the port speaks TLS as configured (STARTTLS on "
+        "587/25, implicit TLS on 465) and supports TLS 1.2 or later");
+}
+
+/* Writes v's message and advice for its class. */
+static void
+verdict_word(struct pki_verdict *v, const struct facts *f)
+{
+    switch (v->klass) {
+    case PKI_OK:
+        verdict_word_ok(v, f);
+        break;
+    case PKI_HOSTNAME_MISMATCH:
+        verdict_word_hostname(v, f);
+        break;
+    case PKI_EXPIRED:
+        verdict_word_expired(v, f);
+        break;
+    case PKI_UNTRUSTED:
+        verdict_word_untrusted(v, f);
+        break;
+    default:
+        verdict_word_handshake(v, f);
         break;
     }
-    }
-
     if (v->resume_failed) {
         fmt(v->message, sizeof(v->message),
             " (herald had offered a cached TLS session for resumption; it "
@@ -522,110 +589,164 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
             "%sretry: a new connection does not resume", v->advice[0]
             ? "; " : "");
     }
+}
+
+/* trace.resumed_verification: what the full handshake of this session
+ * verified. */
+static void
+trace_resumed(cJSON *trace, const struct facts *f)
+{
+    const struct trust_proof *p = &f->vrec.offered_proof;
+    char   at[32] = "";
+    cJSON *o = cJSON_CreateObject();
+
+    if (p->at != 0)
+        pki_time_str(p->at, at, sizeof(at));
+    cJSON_AddStringToObject(o, "verified_at", at);
+    cJSON_AddStringToObject(o, "name", p->name);
+    cJSON_AddStringToObject(o, "anchor", p->anchor);
+    cJSON_AddStringToObject(o, "leaf_subject", p->leaf_subject);
+    cJSON_AddStringToObject(o, "leaf_sha256", p->leaf_sha256);
+    cJSON_AddStringToObject(o, "note", "resumed: no certificate "
+        "check runs on resumption; verification was done on the "
+        "first connection at verified_at, for the same name, "
+        "trustpoints and verify mode");
+    set_item(trace, "resumed_verification", o);
+}
+
+/* trace.fix: the presented certificate to import, or null. */
+static void
+trace_fix(cJSON *trace, const struct pki_verdict *v, const struct facts *f)
+{
+    cJSON *o, *c, *arr;
+    char   imp[32];
+
+    if (f->top == NULL || !(v->klass == PKI_UNTRUSTED ||
+            (v->klass != PKI_OK && f->chain_untrusted))) {
+        set_item(trace, "fix", cJSON_CreateNull());
+        return;
+    }
+    c = cJSON_CreateObject();
+    o = cJSON_CreateObject();
+    arr = cJSON_AddArrayToObject(o, "trustpoint_candidates");
+    cJSON_AddNumberToObject(c, "chain_index", f->w.top);
+    cJSON_AddStringToObject(c, "subject", f->top->subject);
+    cJSON_AddStringToObject(c, "sha256", f->top->sha256);
+    cJSON_AddStringToObject(c, "chain_validation",
+        f->top->self_signed ? "continue" : "stop");
+    cJSON_AddItemToArray(arr, c);
+    snprintf(imp, sizeof(imp), "import chain[%d]", f->w.top);
+    cJSON_AddStringToObject(o, "action", imp);
+    set_item(trace, "fix", o);
+}
+
+/* trace.hostname: the name checked, the leaf's SANs and the result. */
+static void
+trace_hostname(cJSON *trace, const struct pki_verdict *v,
+    const struct facts *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    char   at[32];
+
+    cJSON_AddStringToObject(o, "checked",
+        f->verify_name && !v->insecure ? f->verify_name : "");
+    cJSON_AddItemToObject(o, "sans",
+        f->n ? pki_cert_sans_json(f->ch[0]) : cJSON_CreateArray());
+    cJSON_AddStringToObject(o, "result",
+        v->insecure ? "not_checked"
+        : v->klass == PKI_HOSTNAME_MISMATCH ? "mismatch"
+        : v->klass == PKI_OK ? "ok"
+        : f->host_ok == 1 ? "ok"
+        : f->host_ok == 0 ? "mismatch" : "unknown");
+    if (f->resumed && !v->insecure && f->have_vrec && f->vrec.offered &&
+        f->vrec.offered_proof.at != 0) {
+        pki_time_str(f->vrec.offered_proof.at, at, sizeof(at));
+        cJSON_AddStringToObject(o, "checked_at", at);
+    }
+    set_item(trace, "hostname", o);
+}
+
+static void
+trace_verify_errors(cJSON *trace, const struct facts *f)
+{
+    cJSON *o = cJSON_CreateArray(), *e;
+    int    i;
+
+    for (i = 0; f->have_vrec && i < f->vrec.nerr; i++) {
+        e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "depth", f->vrec.e[i].depth);
+        cJSON_AddNumberToObject(e, "error", f->vrec.e[i].err);
+        cJSON_AddStringToObject(e, "message",
+            trust_verify_error_str(f->vrec.e[i].err));
+        cJSON_AddItemToArray(o, e);
+    }
+    set_item(trace, "verify_errors", o);
+}
+
+/* Lays the verdict and its facts out in trace (see pki.h). */
+static void
+verdict_trace(cJSON *trace, const struct pki_verdict *v,
+    const struct facts *f)
+{
+    WOLFSSL *ssl = f->ssl;
+    cJSON   *o;
+
+    set_item(trace, "tls_version", cJSON_CreateString(
+        ssl ? wolfSSL_get_version(ssl) : ""));
+    set_item(trace, "cipher", cJSON_CreateString(
+        ssl && wolfSSL_get_cipher_name(ssl) ? wolfSSL_get_cipher_name(ssl)
+                                            : ""));
+    set_item(trace, "resumed", cJSON_CreateBool(f->resumed));
+    if (f->resumed && f->have_vrec && f->vrec.offered)
+        trace_resumed(trace, f);
+    if (v->resume_failed)
+        set_item(trace, "resume_failed", cJSON_CreateTrue());
+    set_item(trace, "chain", chain_json(f->ch, f->n));
+    if (f->w.anchor_tp >= 0 && !v->insecure) {
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "trustpoint",
+            f->t->tps[f->w.anchor_tp].name);
+        cJSON_AddStringToObject(o, "subject",
+            f->t->tps[f->w.anchor_tp].cert->subject);
+        set_item(trace, "anchor", o);
+    } else {
+        set_item(trace, "anchor", cJSON_CreateNull());
+    }
+    set_item(trace, "missing_issuer", v->missing_issuer[0]
+            ? cJSON_CreateString(v->missing_issuer)
+            : cJSON_CreateNull());
+    trace_fix(trace, v, f);
+    trace_hostname(trace, v, f);
+    if (f->n > 0)
+        set_item(trace, "expires_in_days", cJSON_CreateNumber(
+            (double)((f->ch[0]->not_after - f->now) / 86400)));
+    else
+        set_item(trace, "expires_in_days", cJSON_CreateNull());
+    set_item(trace, "insecure", cJSON_CreateBool(v->insecure));
+    trace_verify_errors(trace, f);
+}
+
+void
+pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
+    const char *verify_name, int verify_mode, struct pki_verdict *v,
+    struct cJSON *trace)
+{
+    struct facts f;
+    int          i;
+
+    memset(v, 0, sizeof(*v));
+    v->insecure = verify_mode == PKI_VERIFY_NONE;
+    facts_gather(&f, t, ssl, handshake_rc, verify_name);
+    verdict_classify(v, &f);
+    verdict_word(v, &f);
     log_info("pki", "event=tls-verdict code=%s anchor=%s chain_len=%d "
         "leaf_sha256=%s insecure=%d rc=%d", v->code[0] ? v->code : "ok",
-        v->anchor[0] ? v->anchor : "-", n, n ? ch[0]->sha256 : "-",
-        v->insecure, rc);
-
-    if (trace != NULL) {
-        cJSON *o;
-        set_item(trace, "tls_version", cJSON_CreateString(
-            ssl ? wolfSSL_get_version(ssl) : ""));
-        set_item(trace, "cipher", cJSON_CreateString(
-            ssl && wolfSSL_get_cipher_name(ssl) ? wolfSSL_get_cipher_name(ssl)
-                                                : ""));
-        set_item(trace, "resumed", cJSON_CreateBool(resumed));
-        if (resumed && have_vrec && vrec.offered) {
-            /* what the full handshake of this session verified */
-            char at[32] = "";
-            o = cJSON_CreateObject();
-            if (vrec.offered_proof.at != 0)
-                pki_time_str(vrec.offered_proof.at, at, sizeof(at));
-            cJSON_AddStringToObject(o, "verified_at", at);
-            cJSON_AddStringToObject(o, "name", vrec.offered_proof.name);
-            cJSON_AddStringToObject(o, "anchor", vrec.offered_proof.anchor);
-            cJSON_AddStringToObject(o, "leaf_subject",
-                vrec.offered_proof.leaf_subject);
-            cJSON_AddStringToObject(o, "leaf_sha256",
-                vrec.offered_proof.leaf_sha256);
-            cJSON_AddStringToObject(o, "note", "resumed: no certificate "
-                "check runs on resumption; verification was done on the "
-                "first connection at verified_at, for the same name, "
-                "trustpoints and verify mode");
-            set_item(trace, "resumed_verification", o);
-        }
-        if (v->resume_failed)
-            set_item(trace, "resume_failed", cJSON_CreateTrue());
-        set_item(trace, "chain", chain_json(ch, n));
-        if (w.anchor_tp >= 0 && !v->insecure) {
-            o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "trustpoint", t->tps[w.anchor_tp].name);
-            cJSON_AddStringToObject(o, "subject",
-                t->tps[w.anchor_tp].cert->subject);
-            set_item(trace, "anchor", o);
-        } else {
-            set_item(trace, "anchor", cJSON_CreateNull());
-        }
-        set_item(trace, "missing_issuer", v->missing_issuer[0]
-                ? cJSON_CreateString(v->missing_issuer)
-                : cJSON_CreateNull());
-        if (top != NULL && (v->klass == PKI_UNTRUSTED ||
-                (v->klass != PKI_OK && chain_untrusted))) {
-            cJSON *c = cJSON_CreateObject(), *arr;
-            o = cJSON_CreateObject();
-            arr = cJSON_AddArrayToObject(o, "trustpoint_candidates");
-            cJSON_AddNumberToObject(c, "chain_index", w.top);
-            cJSON_AddStringToObject(c, "subject", top->subject);
-            cJSON_AddStringToObject(c, "sha256", top->sha256);
-            cJSON_AddStringToObject(c, "chain_validation",
-                top->self_signed ? "continue" : "stop");
-            cJSON_AddItemToArray(arr, c);
-            {
-                char imp[32];
-                snprintf(imp, sizeof(imp), "import chain[%d]", w.top);
-                cJSON_AddStringToObject(o, "action", imp);
-            }
-            set_item(trace, "fix", o);
-        } else {
-            set_item(trace, "fix", cJSON_CreateNull());
-        }
-        o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "checked",
-            verify_name && !v->insecure ? verify_name : "");
-        cJSON_AddItemToObject(o, "sans",
-            n ? pki_cert_sans_json(ch[0]) : cJSON_CreateArray());
-        cJSON_AddStringToObject(o, "result",
-            v->insecure ? "not_checked"
-            : v->klass == PKI_HOSTNAME_MISMATCH ? "mismatch"
-            : v->klass == PKI_OK ? "ok"
-            : host_ok == 1 ? "ok"
-            : host_ok == 0 ? "mismatch" : "unknown");
-        if (resumed && !v->insecure && have_vrec && vrec.offered &&
-            vrec.offered_proof.at != 0) {
-            char at[32];
-            pki_time_str(vrec.offered_proof.at, at, sizeof(at));
-            cJSON_AddStringToObject(o, "checked_at", at);
-        }
-        set_item(trace, "hostname", o);
-        if (n > 0)
-            set_item(trace, "expires_in_days", cJSON_CreateNumber(
-                (double)((ch[0]->not_after - now) / 86400)));
-        else
-            set_item(trace, "expires_in_days", cJSON_CreateNull());
-        set_item(trace, "insecure", cJSON_CreateBool(v->insecure));
-        o = cJSON_CreateArray();
-        for (i = 0; have_vrec && i < vrec.nerr; i++) {
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "depth", vrec.e[i].depth);
-            cJSON_AddNumberToObject(e, "error", vrec.e[i].err);
-            cJSON_AddStringToObject(e, "message",
-                trust_verify_error_str(vrec.e[i].err));
-            cJSON_AddItemToArray(o, e);
-        }
-        set_item(trace, "verify_errors", o);
-    }
-    if (have_vrec)
-        trust_vrec_done(t, ssl, 1, v->klass != PKI_OK || rc != 0);
-    for (i = 0; i < n; i++)
-        pki_cert_free(ch[i]);
+        v->anchor[0] ? v->anchor : "-", f.n, f.n ? f.ch[0]->sha256 : "-",
+        v->insecure, f.rc);
+    if (trace != NULL)
+        verdict_trace(trace, v, &f);
+    if (f.have_vrec)
+        trust_vrec_done(t, ssl, 1, v->klass != PKI_OK || f.rc != 0);
+    for (i = 0; i < f.n; i++)
+        pki_cert_free(f.ch[i]);
 }

@@ -152,8 +152,31 @@ idle_trim(struct srv *s)
     }
 }
 
+/* serve's settings as text: HERALD_* first, then the command line. */
+struct serve_args {
+    const char *listen, *data, *threads, *body, *conn, *timeout, *log, *web;
+    const char *tokfile, *token;
+};
+
+static void
+serve_args_env(struct serve_args *a)
+{
+    a->listen = getenv("HERALD_LISTEN");
+    a->data = getenv("HERALD_DATA_DIR");
+    a->threads = getenv("HERALD_THREADS");
+    a->body = getenv("HERALD_MAX_BODY");
+    a->conn = getenv("HERALD_MAX_CONNECTIONS");
+    a->timeout = getenv("HERALD_TIMEOUT");
+    a->log = getenv("HERALD_LOG_LEVEL");
+    a->web = getenv("HERALD_WEB_DIR");
+    a->tokfile = getenv("HERALD_ADMIN_TOKEN_FILE");
+    a->token = getenv("HERALD_ADMIN_TOKEN");
+}
+
+/* Reads the options over the environment's values. Returns -1 to go on, or
+ * the exit status (0 after --help, 2 for a usage error). */
 static int
-serve(int argc, char **argv)
+serve_args_parse(int argc, char **argv, struct serve_args *a)
 {
     enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
         O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG };
@@ -172,37 +195,21 @@ serve(int argc, char **argv)
         { "syslog-listen", required_argument, NULL, O_SYSLOG },
         { NULL, 0, NULL, 0 },
     };
-    const char *v_listen = getenv("HERALD_LISTEN");
-    const char *v_data = getenv("HERALD_DATA_DIR");
-    const char *v_threads = getenv("HERALD_THREADS");
-    const char *v_body = getenv("HERALD_MAX_BODY");
-    const char *v_conn = getenv("HERALD_MAX_CONNECTIONS");
-    const char *v_timeout = getenv("HERALD_TIMEOUT");
-    const char *v_log = getenv("HERALD_LOG_LEVEL");
-    const char *v_web = getenv("HERALD_WEB_DIR");
-    const char *v_tokfile = getenv("HERALD_ADMIN_TOKEN_FILE");
-    const char *v_token = getenv("HERALD_ADMIN_TOKEN");
-    struct srv_config  cfg = { 0 };
-    struct srv        *s = NULL;
-    struct errbuf      eb = { 0 };
-    struct sigaction   sa;
     unsigned long long x;
-    char               host[256];
-    unsigned           port;
-    int                c, level;
+    int                c;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case O_LISTEN: v_listen = optarg; break;
-        case O_DATA: v_data = optarg; break;
-        case O_THREADS: v_threads = optarg; break;
-        case O_BODY: v_body = optarg; break;
-        case O_CONN: v_conn = optarg; break;
-        case O_TIMEOUT: v_timeout = optarg; break;
-        case O_LOG: v_log = optarg; break;
-        case O_WEB: v_web = optarg; break;
-        case O_TOKFILE: v_tokfile = optarg; v_token = NULL; break;
+        case O_LISTEN: a->listen = optarg; break;
+        case O_DATA: a->data = optarg; break;
+        case O_THREADS: a->threads = optarg; break;
+        case O_BODY: a->body = optarg; break;
+        case O_CONN: a->conn = optarg; break;
+        case O_TIMEOUT: a->timeout = optarg; break;
+        case O_LOG: a->log = optarg; break;
+        case O_WEB: a->web = optarg; break;
+        case O_TOKFILE: a->tokfile = optarg; a->token = NULL; break;
         case O_HELP: usage(stdout); return 0;
         case O_WORKERS:
             if (num("--workers", optarg, 1, 256, &x))
@@ -218,50 +225,73 @@ serve(int argc, char **argv)
     }
     if (optind < argc)
         return bad("unexpected argument '%s'%s", argv[optind], "");
+    return -1;
+}
 
-    if (v_listen && srv_listen_parse(v_listen, host, sizeof(host), &port,
+/* Checks the settings into cfg (and sets the log level). Returns 0, or 2
+ * after printing the usage error. */
+static int
+serve_config(const struct serve_args *a, struct srv_config *cfg)
+{
+    struct errbuf      eb = { 0 };
+    unsigned long long x;
+    char               host[256];
+    unsigned           port;
+    int                level;
+
+    if (a->listen && srv_listen_parse(a->listen, host, sizeof(host), &port,
                         &eb) != 0)
         return bad("--listen: %s%s", eb.msg, "");
-    cfg.listen = v_listen;
-    if (v_data && *v_data == '\0')
+    cfg->listen = a->listen;
+    if (a->data && *a->data == '\0')
         return bad("--data-dir: the directory name is empty%s%s", "", "");
-    cfg.data_dir = v_data;
-    if (v_threads) {
-        if (num("--threads", v_threads, 1, 256, &x))
+    cfg->data_dir = a->data;
+    if (a->threads) {
+        if (num("--threads", a->threads, 1, 256, &x))
             return 2;
-        cfg.threads = (unsigned)x;
+        cfg->threads = (unsigned)x;
     }
-    if (v_body) {
-        if (num("--max-body", v_body, 1024, 1024ULL * 1024 * 1024, &x))
+    if (a->body) {
+        if (num("--max-body", a->body, 1024, 1024ULL * 1024 * 1024, &x))
             return 2;
-        cfg.max_body = (size_t)x;
+        cfg->max_body = (size_t)x;
     }
-    if (v_conn) {
-        if (num("--max-connections", v_conn, 1, 100000, &x))
+    if (a->conn) {
+        if (num("--max-connections", a->conn, 1, 100000, &x))
             return 2;
-        cfg.max_connections = (unsigned)x;
+        cfg->max_connections = (unsigned)x;
     }
-    if (v_timeout) {
-        if (num("--timeout", v_timeout, 1, 86400, &x))
+    if (a->timeout) {
+        if (num("--timeout", a->timeout, 1, 86400, &x))
             return 2;
-        cfg.timeout_s = (unsigned)x;
+        cfg->timeout_s = (unsigned)x;
     }
-    if (v_log) {
-        if ((level = log_level_parse(v_log)) < 0)
+    if (a->log) {
+        if ((level = log_level_parse(a->log)) < 0)
             return bad("--log-level: '%s' is not one of error, warn, info, "
-                       "debug%s", v_log, "");
+                       "debug%s", a->log, "");
         log_set_level(level);
     }
-    cfg.web_dir = v_web && *v_web ? v_web : NULL;
-    if (cfg.web_dir) {
+    cfg->web_dir = a->web && *a->web ? a->web : NULL;
+    if (cfg->web_dir) {
         struct stat sb;
 
-        if (stat(cfg.web_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            return bad("--web-dir: '%s' is not a directory%s", cfg.web_dir,
+        if (stat(cfg->web_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return bad("--web-dir: '%s' is not a directory%s", cfg->web_dir,
                 "");
     }
-    cfg.admin_token_file = v_tokfile && *v_tokfile ? v_tokfile : NULL;
-    cfg.admin_token = v_token && *v_token ? v_token : NULL;
+    cfg->admin_token_file = a->tokfile && *a->tokfile ? a->tokfile : NULL;
+    cfg->admin_token = a->token && *a->token ? a->token : NULL;
+    return 0;
+}
+
+/* The process: one malloc arena, umask, SIGPIPE ignored, and SIGTERM and
+ * SIGINT blocked in every thread (*old gets the mask before). */
+static void
+serve_process_setup(sigset_t *old)
+{
+    struct sigaction sa;
+    sigset_t         stop;
 
     /* one malloc arena for all threads (unless MALLOC_ARENA_MAX says
      * otherwise): glibc would give each of the ~12 threads an arena of its
@@ -274,32 +304,37 @@ serve(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     /* Block the stop signals in every thread; the main thread waits for
-     * them with sigsuspend below. */
-    sigset_t stop, old;
+     * them with ppoll in serve_wait. */
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    pthread_sigmask(SIG_BLOCK, &stop, old);
+}
+
+/* Creates and starts the server and its runtime into *out. Returns 0, or
+ * the exit status after printing why (nothing is left running). */
+static int
+serve_start(const struct srv_config *cfg, struct srv **out)
+{
+    struct eng_runtime_opts ro;
+    struct errbuf           eb = { 0 };
+    struct srv             *s = NULL;
 
     /* a bad HERALD_* value is a usage error: refused before the data
      * directory, the database or the token are touched */
-    {
-        struct eng_runtime_opts ro;
-
-        memset(&ro, 0, sizeof(ro));
-        if (eng_runtime_opts_resolve(&ro, &eb) != 0) {
-            fprintf(stderr, "herald: %s\nTry 'herald --help'.\n", eb.msg);
-            return 2;
-        }
+    memset(&ro, 0, sizeof(ro));
+    if (eng_runtime_opts_resolve(&ro, &eb) != 0) {
+        fprintf(stderr, "herald: %s\nTry 'herald --help'.\n", eb.msg);
+        return 2;
     }
     if (pki_init() != 0) {
         fprintf(stderr, "herald: cannot initialise wolfSSL\n");
         return 1;
     }
-    if (srv_new(&cfg, &s, &eb) != 0) {
+    if (srv_new(cfg, &s, &eb) != 0) {
         fprintf(stderr, "herald: %s\n", eb.msg);
         pki_cleanup();
         return 1;
@@ -319,9 +354,16 @@ serve(int argc, char **argv)
         pki_cleanup();
         return 1;
     }
-    log_info("main", "event=started version=%s", HERALD_VERSION);
+    *out = s;
+    return 0;
+}
 
-    sigset_t wait = old;
+/* Waits for SIGTERM or SIGINT, trimming the heap when idle. */
+static void
+serve_wait(struct srv *s, const sigset_t *old)
+{
+    sigset_t wait = *old;
+
     sigdelset(&wait, SIGTERM);
     sigdelset(&wait, SIGINT);
     while (!got_signal) {
@@ -330,6 +372,27 @@ serve(int argc, char **argv)
         if (ppoll(NULL, 0, &tick, &wait) == 0)
             idle_trim(s);
     }
+}
+
+static int
+serve(int argc, char **argv)
+{
+    struct serve_args a;
+    struct srv_config cfg = { 0 };
+    struct srv       *s = NULL;
+    sigset_t          old;
+    int               rc;
+
+    serve_args_env(&a);
+    if ((rc = serve_args_parse(argc, argv, &a)) >= 0)
+        return rc;
+    if ((rc = serve_config(&a, &cfg)) != 0)
+        return rc;
+    serve_process_setup(&old);
+    if ((rc = serve_start(&cfg, &s)) != 0)
+        return rc;
+    log_info("main", "event=started version=%s", HERALD_VERSION);
+    serve_wait(s, &old);
 
     log_info("main", "event=stopping signal=%d", (int)got_signal);
     /* Graceful stop, in order: (1) stop accepting HTTP requests and finish

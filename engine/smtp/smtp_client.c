@@ -1190,18 +1190,183 @@ smtp_tx_reply(struct smtp_client *c, struct smtp_tx *tx, size_t k,
     return 0;
 }
 
+/* Refuses a sender or recipient that is missing or holds CR, LF, <, > or a
+ * blank, and an empty recipient list. Errors: ERR_INVAL. */
+static int
+smtp_send_check(const char *from, char *const *rcpts, size_t nrcpts,
+    struct smtp_result *res)
+{
+    if (from == NULL || strpbrk(from, "\r\n<> ") || nrcpts == 0) {
+        smtp_result_set(res, ERR_INVAL, nrcpts ? "sender_rejected"
+            : "recipient_rejected", 1, NULL, "Fix the address.",
+            nrcpts ? "invalid sender address" : "no recipient given");
+        return ERR_INVAL;
+    }
+    for (size_t i = 0; i < nrcpts; i++)
+        if (rcpts[i] == NULL || strpbrk(rcpts[i], "\r\n<> ")) {
+            smtp_result_set(res, ERR_INVAL, "recipient_rejected", 1, NULL,
+                "Fix the address.", "invalid recipient address \"%s\"",
+                rcpts[i] ? rcpts[i] : "");
+            return ERR_INVAL;
+        }
+    return 0;
+}
+
+/* Encodes msg for DATA into *data and checks it against the server's SIZE.
+ * Errors: ERR_TOOBIG, ERR_NOMEM. */
+static int
+smtp_send_encode(struct smtp_client *c, const char *msg, size_t len,
+    struct buf *data, int *eightbit, struct smtp_result *res)
+{
+    size_t badline;
+    int    rc;
+
+    if ((rc = smtp_data_encode(msg, len, data, eightbit, &badline)) != 0) {
+        if (rc == ERR_TOOBIG)
+            smtp_result_set(res, ERR_TOOBIG, "data_rejected", 1, NULL,
+                "Build the message with smtp_message_build, which encodes "
+                "long lines as quoted-printable.",
+                "line %zu of the message is longer than the 998 bytes SMTP "
+                "allows", badline);
+        return rc;
+    }
+    if ((c->caps.flags & SMTP_CAP_SIZE) && c->caps.size_max > 0 &&
+        data->len > c->caps.size_max) {
+        smtp_result_set(res, ERR_TOOBIG, "data_rejected", 1, NULL,
+            "Shorten the message body.",
+            "the message is %zu bytes; %s:%u accepts at most %zu (SIZE)",
+            data->len, c->host, c->port, c->caps.size_max);
+        return ERR_TOOBIG;
+    }
+    return 0;
+}
+
+/* The MAIL FROM parameters the server's extensions allow: SIZE, BODY,
+ * SMTPUTF8. */
+static void
+smtp_tx_params(const struct smtp_client *c, struct smtp_tx *tx,
+    size_t size, int eightbit)
+{
+    int utf8 = smtp_has_8bit(tx->from), pn = 0;
+
+    for (size_t i = 0; i < tx->nrcpts; i++)
+        utf8 |= smtp_has_8bit(tx->rcpts[i]);
+    if (c->caps.flags & SMTP_CAP_SIZE)
+        pn += snprintf(tx->params + pn, sizeof(tx->params) - (size_t)pn,
+            " SIZE=%zu", size);
+    if (eightbit && (c->caps.flags & SMTP_CAP_8BITMIME))
+        pn += snprintf(tx->params + pn, sizeof(tx->params) - (size_t)pn,
+            " BODY=8BITMIME");
+    if (utf8 && (c->caps.flags & SMTP_CAP_SMTPUTF8))
+        snprintf(tx->params + pn, sizeof(tx->params) - (size_t)pn,
+            " SMTPUTF8");
+}
+
+/*
+ * Sends the envelope ([RSET] MAIL RCPT... DATA) and reads its replies.
+ * Without PIPELINING, one command per round trip. With it, the first
+ * group is [RSET] MAIL RCPT..., and DATA joins it only when there is a
+ * single recipient. herald's rule is that a message with a refused
+ * recipient goes to no one. With several recipients, a server may
+ * answer 354 to a pipelined DATA although one RCPT was refused, and
+ * then the only way out is to send the content or a lone "." - which
+ * delivers to the recipients it accepted. So DATA waits for the RCPT
+ * replies. With a single recipient, a refused RCPT leaves no valid
+ * recipient and the server must refuse DATA (RFC 2920 section 3.1); if
+ * it answers 354 anyway, a lone "." ends an empty message that can go
+ * to no one (smtp_tx_reply), and the refusal is reported.
+ * Returns 0 (tx->failed says whether the server refused), or a transport
+ * error as smtp_tx_write and smtp_tx_reply.
+ */
+static int
+smtp_tx_run(struct smtp_client *c, struct smtp_tx *tx,
+    struct smtp_result *res)
+{
+    size_t group, sent = 0, done = 0;
+    int    rc = 0;
+
+    group = !(c->caps.flags & SMTP_CAP_PIPELINING) ? 1
+        : tx->nrcpts == 1 ? tx->ncmds : tx->ncmds - 1;
+    while (done < tx->ncmds && !tx->stop) {
+        if (done == sent) {
+            /* nothing in flight: write the next command or group, unless
+             * the sender was refused (nothing more to do) or DATA is next
+             * after a refusal */
+            if (tx->failed == S_MAIL || (tx->failed &&
+                smtp_tx_state(tx, sent, NULL) == S_DATA))
+                break;
+            if ((rc = smtp_tx_write(c, tx, sent,
+                     sent < group ? group : tx->ncmds, &sent, res)) != 0)
+                break;
+        }
+        if ((rc = smtp_tx_reply(c, tx, done++, res)) != 0)
+            break;
+    }
+    return rc;
+}
+
+/* res's message and advice for refused recipients (all of them named). */
+static void
+smtp_tx_refusal(const struct smtp_client *c, const struct smtp_tx *tx,
+    struct smtp_result *res)
+{
+    int code = res->code;
+
+    snprintf(res->recipient, sizeof(res->recipient), "%s",
+        buf_str(&tx->refused));
+    res->permanent = tx->any5;
+    snprintf(res->message, sizeof(res->message),
+        "%s:%u refused the recipient%s %s (%d); the message was not "
+        "sent to anyone", c->host, c->port,
+        strchr(buf_str(&tx->refused), ',') ? "s" : "",
+        buf_str(&tx->refused), code ? code : tx->last_refused_code);
+    snprintf(res->advice, sizeof(res->advice), "Check the spelling of "
+        "%s; a relay may also refuse outside domains unless you log "
+        "in.", buf_str(&tx->refused));
+}
+
+/* Sends the content after a 354 and reads the final reply. Errors: as
+ * smtp_io_fail, ERR_REJECTED. */
+static int
+smtp_send_content(struct smtp_client *c, const struct buf *data,
+    int eightbit, struct smtp_result *res)
+{
+    struct smtp_reply r;
+    int               rc;
+
+    smtp_cmd(c, S_BODY, SEC_PUBLIC, NULL);
+    smtp_trace_note(c, "message content: %zu bytes%s", data->len,
+        eightbit ? ", 8-bit" : "");
+    if ((rc = smtp_io_write(c, data->p, data->len)) != 0)
+        return smtp_io_fail(c, rc, res);
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        return rc;
+    if (r.code / 100 != 2) {
+        smtp_result_set(res, ERR_REJECTED, "data_rejected",
+            r.code / 100 == 5, &r, r.code / 100 == 5 ? "The server refused "
+            "the message content (spam or policy filter, size); see its "
+            "reply." : "The server deferred the message; herald retries "
+            "later.", "%s:%u refused the message after DATA: %d %s",
+            c->host, c->port, r.code, r.text);
+        smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+        return ERR_REJECTED;
+    }
+    smtp_result_set(res, 0, "", 0, &r, "", "accepted by %s:%u: %d %s",
+        c->host, c->port, r.code, r.text);
+    smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+    return 0;
+}
+
 int
 smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     size_t nrcpts, const char *msg, size_t len, struct cJSON *trace,
     struct smtp_result *res)
 {
     struct smtp_result dummy;
-    struct smtp_reply  r;
     struct smtp_tx     tx;
     struct cJSON      *saved;
     struct buf         data = BUF_INIT;
-    size_t             badline, group, sent = 0, done = 0;
-    int                rc, eightbit, utf8 = 0;
+    int                rc, eightbit;
 
     if (res == NULL)
         res = &dummy;
@@ -1216,143 +1381,31 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     saved = c->trace;
     if (trace != NULL)
         c->trace = trace;
-    if (from == NULL || strpbrk(from, "\r\n<> ") || nrcpts == 0) {
-        smtp_result_set(res, ERR_INVAL, nrcpts ? "sender_rejected"
-            : "recipient_rejected", 1, NULL, "Fix the address.",
-            nrcpts ? "invalid sender address" : "no recipient given");
-        rc = ERR_INVAL;
+    if ((rc = smtp_send_check(from, rcpts, nrcpts, res)) != 0 ||
+        (rc = smtp_send_encode(c, msg, len, &data, &eightbit, res)) != 0)
         goto out;
-    }
-    for (size_t i = 0; i < nrcpts; i++)
-        if (rcpts[i] == NULL || strpbrk(rcpts[i], "\r\n<> ")) {
-            smtp_result_set(res, ERR_INVAL, "recipient_rejected", 1, NULL,
-                "Fix the address.", "invalid recipient address \"%s\"",
-                rcpts[i] ? rcpts[i] : "");
-            rc = ERR_INVAL;
-            goto out;
-        }
-    if ((rc = smtp_data_encode(msg, len, &data, &eightbit, &badline)) != 0) {
-        if (rc == ERR_TOOBIG)
-            smtp_result_set(res, ERR_TOOBIG, "data_rejected", 1, NULL,
-                "Build the message with smtp_message_build, which encodes "
-                "long lines as quoted-printable.",
-                "line %zu of the message is longer than the 998 bytes SMTP "
-                "allows", badline);
-        goto out;
-    }
-    if ((c->caps.flags & SMTP_CAP_SIZE) && c->caps.size_max > 0 &&
-        data.len > c->caps.size_max) {
-        smtp_result_set(res, ERR_TOOBIG, "data_rejected", 1, NULL,
-            "Shorten the message body.",
-            "the message is %zu bytes; %s:%u accepts at most %zu (SIZE)",
-            data.len, c->host, c->port, c->caps.size_max);
-        rc = ERR_TOOBIG;
-        goto out;
-    }
-    utf8 = smtp_has_8bit(from);
-    for (size_t i = 0; i < nrcpts; i++)
-        utf8 |= smtp_has_8bit(rcpts[i]);
     tx.from = from;
     tx.rcpts = rcpts;
     tx.nrcpts = nrcpts;
     tx.rset = c->ntx++ > 0;
     tx.ncmds = (size_t)tx.rset + 1 + nrcpts + 1;
-    {
-        int pn = 0;
-
-        if (c->caps.flags & SMTP_CAP_SIZE)
-            pn += snprintf(tx.params + pn, sizeof(tx.params) - (size_t)pn,
-                " SIZE=%zu", data.len);
-        if (eightbit && (c->caps.flags & SMTP_CAP_8BITMIME))
-            pn += snprintf(tx.params + pn, sizeof(tx.params) - (size_t)pn,
-                " BODY=8BITMIME");
-        if (utf8 && (c->caps.flags & SMTP_CAP_SMTPUTF8))
-            snprintf(tx.params + pn, sizeof(tx.params) - (size_t)pn,
-                " SMTPUTF8");
-    }
-    /*
-     * Without PIPELINING, one command per round trip. With it, the first
-     * group is [RSET] MAIL RCPT..., and DATA joins it only when there is a
-     * single recipient. herald's rule is that a message with a refused
-     * recipient goes to no one. With several recipients, a server may
-     * answer 354 to a pipelined DATA although one RCPT was refused, and
-     * then the only way out is to send the content or a lone "." - which
-     * delivers to the recipients it accepted. So DATA waits for the RCPT
-     * replies. With a single recipient, a refused RCPT leaves no valid
-     * recipient and the server must refuse DATA (RFC 2920 section 3.1); if
-     * it answers 354 anyway, a lone "." ends an empty message that can go
-     * to no one (smtp_tx_reply), and the refusal is reported.
-     */
-    group = !(c->caps.flags & SMTP_CAP_PIPELINING) ? 1
-        : nrcpts == 1 ? tx.ncmds : tx.ncmds - 1;
-    while (done < tx.ncmds && !tx.stop) {
-        if (done == sent) {
-            /* nothing in flight: write the next command or group, unless
-             * the sender was refused (nothing more to do) or DATA is next
-             * after a refusal */
-            if (tx.failed == S_MAIL || (tx.failed &&
-                smtp_tx_state(&tx, sent, NULL) == S_DATA))
-                break;
-            if ((rc = smtp_tx_write(c, &tx, sent,
-                     sent < group ? group : tx.ncmds, &sent, res)) != 0)
-                break;
-        }
-        if ((rc = smtp_tx_reply(c, &tx, done++, res)) != 0)
-            break;
-    }
+    smtp_tx_params(c, &tx, data.len, eightbit);
+    rc = smtp_tx_run(c, &tx, res);
     if (tx.failed == 0 && rc != 0)
         goto out; /* transport error, failed RSET: res says which */
-    if (tx.failed == S_RCPT) {
-        int code = res->code;
-
-        snprintf(res->recipient, sizeof(res->recipient), "%s",
-            buf_str(&tx.refused));
-        res->permanent = tx.any5;
-        snprintf(res->message, sizeof(res->message),
-            "%s:%u refused the recipient%s %s (%d); the message was not "
-            "sent to anyone", c->host, c->port,
-            strchr(buf_str(&tx.refused), ',') ? "s" : "",
-            buf_str(&tx.refused), code ? code : tx.last_refused_code);
-        snprintf(res->advice, sizeof(res->advice), "Check the spelling of "
-            "%s; a relay may also refuse outside domains unless you log "
-            "in.", buf_str(&tx.refused));
-    }
+    if (tx.failed == S_RCPT)
+        smtp_tx_refusal(c, &tx, res);
     if (tx.failed != 0) {
         rc = ERR_REJECTED;
-        goto reset;
-    }
-    smtp_cmd(c, S_BODY, SEC_PUBLIC, NULL);
-    smtp_trace_note(c, "message content: %zu bytes%s", data.len,
-        eightbit ? ", 8-bit" : "");
-    if ((rc = smtp_io_write(c, data.p, data.len)) != 0) {
-        rc = smtp_io_fail(c, rc, res);
+        if (c->usable && c->last_code != 421) {
+            smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+            smtp_rset(c);
+            c->ntx = 0;
+        } else
+            c->usable = 0;
         goto out;
     }
-    if ((rc = smtp_reply_read(c, &r, res)) != 0)
-        goto out;
-    if (r.code / 100 != 2) {
-        smtp_result_set(res, ERR_REJECTED, "data_rejected",
-            r.code / 100 == 5, &r, r.code / 100 == 5 ? "The server refused "
-            "the message content (spam or policy filter, size); see its "
-            "reply." : "The server deferred the message; herald retries "
-            "later.", "%s:%u refused the message after DATA: %d %s",
-            c->host, c->port, r.code, r.text);
-        rc = ERR_REJECTED;
-        smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
-        goto out;
-    }
-    smtp_result_set(res, 0, "", 0, &r, "", "accepted by %s:%u: %d %s",
-        c->host, c->port, r.code, r.text);
-    smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
-    rc = 0;
-    goto out;
-reset:
-    if (c->usable && c->last_code != 421) {
-        smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
-        smtp_rset(c);
-        c->ntx = 0;
-    } else
-        c->usable = 0;
+    rc = smtp_send_content(c, &data, eightbit, res);
 out:
     if (c->state != S_READY && c->state != S_BROKEN && rc != 0 &&
         rc != ERR_INVAL && rc != ERR_TOOBIG)

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ struct fake {
     int         syslog_prio;
     cJSON      *contexts;      /* key -> saved object */
     char        policy[128];
-    volatile int cancel;
+    atomic_int  cancel;
     int         cancel_on_syslog;
 };
 
@@ -99,7 +100,7 @@ fake_syslog(void *ud, int prio, const char *line)
     if (f->nsyslog < 8)
         cpy(f->syslog[f->nsyslog++], sizeof(f->syslog[0]), line);
     if (f->cancel_on_syslog)
-        f->cancel = 1;
+        atomic_store(&f->cancel, 1);
 }
 
 static int
@@ -862,7 +863,7 @@ cancel_later(void *arg)
     struct timespec ts = { 0, 100 * 1000 * 1000 };
 
     nanosleep(&ts, NULL);
-    f->cancel = 1;
+    atomic_store(&f->cancel, 1);
     return NULL;
 }
 

@@ -188,7 +188,7 @@ store_rollback_should_undo_every_joined_write(void **state)
 
 struct writer {
     struct eng_store *st;
-    volatile int      done;
+    _Atomic int       done;
     int               rc;
 };
 
