@@ -31,6 +31,7 @@
 #include "common/sec.h"
 #include "engine/mail.h"
 #include "engine/runtime_int.h"
+#include "engine/store_int.h" /* eng_rdb_stmt: the outbox SQL, until it moves into the store */
 
 struct eng_outbox {
     struct eng_rdb             *db;

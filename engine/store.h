@@ -114,4 +114,89 @@ int eng_store_setting_get(struct eng_store *st, const char *key,
 int eng_store_setting_put(struct eng_store *st, const char *key,
     const char *value, struct errbuf *eb);
 
+/* ---- the runtime's tables (engine/store_runs.c) ------------------------- */
+/*
+ * Run history (runs), the mail outbox, webhook idempotency keys
+ * (webhook_idem) and "context save" variables (contexts). An eng_rdb is a
+ * handle on these tables; in the daemon it shares the store's connection
+ * and lock (eng_rdb_attach). Results of the get and list calls are new and owned
+ * by the caller (cJSON_Delete, free).
+ */
+struct cJSON;
+struct eng_rdb; /* opaque outside the store */
+
+struct eng_run_filter {          /* plain data; all optional */
+    const char *applet;
+    const char *status;          /* one status name */
+    long long   since;           /* unix seconds: queued at or after */
+    unsigned    limit;           /* 0: 50; at most 500 */
+    const char *cursor;          /* next_cursor of the previous page */
+};
+
+/* Call after a commit returned: its number for eng_rdb_durable. */
+long long eng_rdb_mark(struct eng_rdb *db);
+/* Returns once commit seq (eng_rdb_mark) is on disk: waits, outside db->mu,
+ * for an fdatasync() of the WAL that started after that commit; one sync
+ * serves every commit made meanwhile (group commit). Commits themselves use
+ * synchronous=NORMAL. Errors: ERR_IO (committed, but a power loss could
+ * undo it). */
+int eng_rdb_durable(struct eng_rdb *db, long long seq, struct errbuf *eb);
+/* Shares the store's connection and lock (engine/store_int.h) and makes
+ * sure the runtime's tables exist. Errors: ERR_DB, ERR_NOMEM. */
+int  eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,
+    struct errbuf *eb);
+/* Opens dir/herald.db on a connection of its own (tests, tools) and
+ * creates the tables runs, outbox, webhook_idem, contexts if needed.
+ * Errors: ERR_DB, ERR_IO. */
+int  eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb);
+void eng_rdb_close(struct eng_rdb *db); /* closes only an owned db */
+
+int eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
+    const char *trigger, const char *trigger_data, const char *replay,
+    const char *status, long long now_ms, long long *id, struct errbuf *eb);
+int eng_rdb_run_delete(struct eng_rdb *db, long long id);
+int eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
+    struct errbuf *eb);
+struct eng_run_end {             /* plain data, borrowed */
+    const char *status;
+    long long   ended_ms;
+    int         exit_status;
+    const char *failed_label, *error_class, *error, *output;
+    const char *trace;           /* JSON text or NULL */
+};
+int eng_rdb_run_finish(struct eng_rdb *db, long long id,
+    const struct eng_run_end *e, struct errbuf *eb);
+int eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
+    struct cJSON **out, struct errbuf *eb);
+int eng_rdb_run_get(struct eng_rdb *db, long long id, struct cJSON **out,
+    struct errbuf *eb);
+/* Deletes finished runs that ended before before_ms; returns the count. */
+int eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
+    struct errbuf *eb);
+/* Runs left "running" by a crash go back to "queued" when they have a
+ * replay record (else they are aborted, class "interrupted"); requeue is
+ * called for each queued run. */
+int eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
+    void (*requeue)(void *ud, long long id, const char *applet,
+        const char *trigger, const char *replay), void *ud,
+    struct errbuf *eb);
+
+/* Idempotency keys: 1 and *run_id if (applet, key) was seen at or after
+ * since_ms, 0 if not, <0 on error. */
+int eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
+    long long since_ms, long long *run_id);
+int eng_rdb_idem_put(struct eng_rdb *db, const char *applet, const char *key,
+    long long run_id, long long now_ms);
+int eng_rdb_ctx_save(struct eng_rdb *db, const char *key, const char *json);
+char *eng_rdb_ctx_get(struct eng_rdb *db, const char *key);
+/* Calls cb(ud, table) after each row change of the tables "applets" and
+ * "environment" made on this connection (sqlite3_update_hook; cb runs
+ * inside the write with the connection locked: it must not touch the
+ * database or take locks held around store calls). cb NULL removes it. */
+void eng_rdb_watch(struct eng_rdb *db, void (*cb)(void *ud,
+    const char *table), void *ud);
+/* UPDATE applets SET webhook_token. ERR_NOTFOUND if no such applet. */
+int eng_rdb_token_set(struct eng_rdb *db, const char *applet,
+    const char *token, struct errbuf *eb);
+
 #endif
