@@ -16,7 +16,8 @@
  * and jitter (temporary failure), or dead (permanent failure, or the
  * lifetime is over). A message left "sending" by a crash is queued again
  * on start (delivery is at least once). Dead messages can be listed and
- * re-sent.
+ * re-sent. Rows are read and written through the store (engine/store.h,
+ * engine/store_outbox.c): no SQL here.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,12 +26,12 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
 #include "common/log.h"
 #include "common/sec.h"
 #include "engine/mail.h"
 #include "engine/runtime_int.h"
+#include "engine/store.h"
 
 struct eng_outbox {
     struct eng_rdb             *db;
@@ -194,61 +195,34 @@ ob_msg_free(struct ob_msg *m)
 
 /* ---- database ---------------------------------------------------------- */
 
-/* Runs one statement without results (db lock held). */
-static int
-ob_exec(struct eng_outbox *ob, const char *sql)
-{
-    sqlite3_stmt *st = eng_rdb_stmt(ob->db, sql);
-    int           rc;
+/* Messages a sender claims at once: fewer writes per message, and still
+ * small enough that the other senders get work under load. */
+#define OB_BATCH 8
 
-    if (st == NULL)
-        return ERR_DB;
-    rc = sqlite3_step(st);
-    eng_rdb_done(ob->db, st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ERR_DB;
-}
 
 int
 eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
     const struct eng_mail_req *req, int hold, long long *id,
     struct errbuf *eb)
 {
-    sqlite3_stmt *st = NULL;
-    char         *js = ob_req_json(req), *skey = ob_skey(req);
-    long long     now = eng_now_ms();
-    int           rc = 0;
+    struct eng_ob_new m;
+    char             *js = ob_req_json(req), *skey = ob_skey(req);
+    long long         now = eng_now_ms();
+    int               rc = 0;
 
     if (js == NULL || skey == NULL) {
         rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
         goto out;
     }
-    pthread_mutex_lock(ob->db->mu);
-    if ((st = eng_rdb_stmt(ob->db, "INSERT INTO outbox (run_id, applet,"
-            " state, skey, req, created_ms, next_ms, expires_ms, updated_ms)"
-            " VALUES (?,?,?,?,?,?,?,?,?)")) == NULL) {
-        rc = err_set(eb, ERR_DB, "db_error", "cannot queue the message: %s",
-            sqlite3_errmsg(ob->db->db));
-    } else {
-        if (run_id > 0)
-            sqlite3_bind_int64(st, 1, run_id);
-        sqlite3_bind_text(st, 2, applet, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, hold ? "sending" : "queued", -1,
-            SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, skey, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, js, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 6, now);
-        sqlite3_bind_int64(st, 7, now);
-        sqlite3_bind_int64(st, 8, now + (long long)(ob->o.lifetime * 1000));
-        sqlite3_bind_int64(st, 9, now);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = err_set(eb, ERR_DB, "db_error",
-                "cannot queue the message: %s", sqlite3_errmsg(ob->db->db));
-        } else if (id != NULL) {
-            *id = sqlite3_last_insert_rowid(ob->db->db);
-        }
-        eng_rdb_done(ob->db, st);
-    }
-    pthread_mutex_unlock(ob->db->mu);
+    memset(&m, 0, sizeof(m));
+    m.run_id = run_id;
+    m.applet = applet;
+    m.hold = hold;
+    m.skey = skey;
+    m.req = js;
+    m.now_ms = now;
+    m.expires_ms = now + (long long)(ob->o.lifetime * 1000);
+    rc = eng_rdb_ob_put(ob->db, &m, id, eb);
     if (rc == 0 && !hold) {
         pthread_mutex_lock(&ob->mu);
         pthread_cond_broadcast(&ob->cv);
@@ -262,21 +236,25 @@ out:
     return rc;
 }
 
-/* A message from a row (id, run_id, attempts, expires_ms, skey, req);
+/* A message from a claimed row, which it empties (takes skey, wipes req);
  * NULL when out of memory or the stored request is not JSON. */
 static struct ob_msg *
-ob_msg_load(sqlite3_stmt *st)
+ob_msg_load(struct eng_ob_row *r)
 {
     struct ob_msg *m = calloc(1, sizeof(*m));
 
+    if (m != NULL) {
+        m->id = r->id;
+        m->run_id = r->run_id;
+        m->attempts = r->attempts;
+        m->expires_ms = r->expires_ms;
+        m->skey = r->skey;
+        r->skey = NULL;
+        m->json = cJSON_Parse(r->req);
+    }
+    eng_ob_row_clear(r);
     if (m == NULL)
         return NULL;
-    m->id = sqlite3_column_int64(st, 0);
-    m->run_id = sqlite3_column_int64(st, 1);
-    m->attempts = (unsigned)sqlite3_column_int(st, 2);
-    m->expires_ms = sqlite3_column_int64(st, 3);
-    m->skey = strdup((const char *)sqlite3_column_text(st, 4));
-    m->json = cJSON_Parse((const char *)sqlite3_column_text(st, 5));
     if (m->json == NULL || m->skey == NULL) {
         ob_msg_free(m);
         return NULL;
@@ -290,23 +268,11 @@ ob_msg_load(sqlite3_stmt *st)
 static struct ob_msg *
 ob_claim_held(struct eng_outbox *ob, long long id)
 {
-    sqlite3_stmt  *st = NULL;
-    struct ob_msg *m = NULL;
+    struct eng_ob_row r;
 
-    pthread_mutex_lock(ob->db->mu);
-    if ((st = eng_rdb_stmt(ob->db, "UPDATE outbox SET updated_ms=? WHERE"
-            " id=? AND state IN ('queued','sending') RETURNING id, run_id,"
-            " attempts, expires_ms, skey, req")) != NULL) {
-        sqlite3_bind_int64(st, 1, eng_now_ms());
-        sqlite3_bind_int64(st, 2, id);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            m = ob_msg_load(st);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            ;
-        eng_rdb_done(ob->db, st);
-    }
-    pthread_mutex_unlock(ob->db->mu);
-    return m;
+    if (eng_rdb_ob_claim_held(ob->db, id, eng_now_ms(), &r) != 0)
+        return NULL;
+    return ob_msg_load(&r);
 }
 
 static int
@@ -329,28 +295,20 @@ static unsigned
 ob_claim_due(struct eng_outbox *ob, const char *skey, long long now,
     unsigned max, struct ob_msg **out)
 {
-    sqlite3_stmt *st = NULL;
-    unsigned      n = 0;
+    struct eng_ob_row r[OB_BATCH];
+    unsigned          k, i, n = 0;
 
-    pthread_mutex_lock(ob->db->mu);
-    if ((st = eng_rdb_stmt(ob->db, "UPDATE outbox SET state='sending',"
-            " updated_ms=?1 WHERE id IN (SELECT id FROM outbox WHERE"
-            " state='queued' AND next_ms<=?1 AND (?2 IS NULL OR skey=?2)"
-            " ORDER BY next_ms, id LIMIT ?3) RETURNING id, run_id, attempts,"
-            " expires_ms, skey, req")) != NULL) {
-        sqlite3_bind_int64(st, 1, now);
-        if (skey != NULL)
-            sqlite3_bind_text(st, 2, skey, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 3, (int)max);
-        while (sqlite3_step(st) == SQLITE_ROW)
-            if (n < max && (out[n] = ob_msg_load(st)) != NULL)
-                n++;
-            else
-                log_err("outbox", "event=load-failed id=%lld",
-                    (long long)sqlite3_column_int64(st, 0));
-        eng_rdb_done(ob->db, st);
+    if (max > OB_BATCH)
+        max = OB_BATCH;
+    k = eng_rdb_ob_claim_due(ob->db, skey, now, max, r);
+    for (i = 0; i < k; i++) {
+        long long id = r[i].id;
+
+        if ((out[n] = ob_msg_load(&r[i])) != NULL)
+            n++;
+        else
+            log_err("outbox", "event=load-failed id=%lld", id);
     }
-    pthread_mutex_unlock(ob->db->mu);
     qsort(out, n, sizeof(*out), ob_msg_cmp);
     return n;
 }
@@ -359,17 +317,12 @@ ob_claim_due(struct eng_outbox *ob, const char *skey, long long now,
 static void
 ob_release(struct eng_outbox *ob, struct ob_msg **m, unsigned n)
 {
-    sqlite3_stmt *st;
+    long long ids[OB_BATCH];
+    unsigned  i;
 
-    pthread_mutex_lock(ob->db->mu);
-    for (unsigned i = 0; i < n; i++)
-        if ((st = eng_rdb_stmt(ob->db, "UPDATE outbox SET state='queued'"
-                " WHERE id=? AND state='sending'")) != NULL) {
-            sqlite3_bind_int64(st, 1, m[i]->id);
-            sqlite3_step(st);
-            eng_rdb_done(ob->db, st);
-        }
-    pthread_mutex_unlock(ob->db->mu);
+    for (i = 0; i < n && i < OB_BATCH; i++)
+        ids[i] = m[i]->id;
+    eng_rdb_ob_release(ob->db, ids, i);
 }
 
 /* The request without its secrets (password field removed, password in
@@ -427,48 +380,6 @@ ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
     }
 }
 
-/* Writes the outcome (db lock held). A sent message loses its secrets. */
-static void
-ob_outcome_store(struct eng_outbox *ob, const struct ob_outcome *o)
-{
-    const struct smtp_result *res = &o->res;
-    sqlite3_stmt             *st;
-
-    if ((st = eng_rdb_stmt(ob->db, o->ok
-            ? "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
-              " last_klass=NULL, last_code=?, last_message=?,"
-              " last_permanent=0, sent_ms=?, updated_ms=?,"
-              " req=coalesce(?, req) WHERE id=?"
-            : "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
-              " last_klass=?, last_code=?, last_message=?,"
-              " last_permanent=?, updated_ms=? WHERE id=?")) != NULL) {
-        sqlite3_bind_text(st, 1, o->state, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)o->m->attempts + 1);
-        sqlite3_bind_int64(st, 3, o->next);
-        if (o->ok) {
-            sqlite3_bind_int(st, 4, res->code);
-            sqlite3_bind_text(st, 5, res->reply, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, 6, o->now);
-            sqlite3_bind_int64(st, 7, o->now);
-            if (o->scrubbed != NULL)
-                sqlite3_bind_text(st, 8, o->scrubbed, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 9, o->m->id);
-        } else {
-            sqlite3_bind_text(st, 4, res->klass[0] ? res->klass : "internal",
-                -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int(st, 5, res->code);
-            sqlite3_bind_text(st, 6, res->message, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int(st, 7, res->permanent);
-            sqlite3_bind_int64(st, 8, o->now);
-            sqlite3_bind_int64(st, 9, o->m->id);
-        }
-        if (sqlite3_step(st) != SQLITE_DONE)
-            log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
-                o->m->id, sqlite3_errmsg(ob->db->db));
-        eng_rdb_done(ob->db, st);
-    }
-}
-
 static void
 ob_outcome_log(struct eng_outbox *ob, const struct ob_outcome *o)
 {
@@ -502,25 +413,32 @@ ob_outcome_log(struct eng_outbox *ob, const struct ob_outcome *o)
     }
 }
 
-/* Records n outcomes, in one transaction: one WAL write for a batch. */
+/* Records n outcomes, in one transaction: one WAL write for a batch. A
+ * sent message loses its secrets. */
 static void
 ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
 {
-    unsigned i;
-    int      tx;
+    struct eng_ob_outcome w[OB_BATCH] = { 0 };
+    unsigned              i;
 
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        const struct smtp_result *res = &o[i].res;
+
         ob_outcome_state(ob, &o[i]);
-    pthread_mutex_lock(ob->db->mu);
-    tx = n > 1 && ob_exec(ob, "BEGIN") == 0;
-    for (i = 0; i < n; i++)
-        ob_outcome_store(ob, &o[i]);
-    if (tx && ob_exec(ob, "COMMIT") != 0) {
-        log_err("outbox", "event=commit-failed error=\"%s\"",
-            sqlite3_errmsg(ob->db->db));
-        ob_exec(ob, "ROLLBACK");
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].id = o[i].m->id;
+        w[i].sent = o[i].ok;
+        w[i].state = o[i].state;
+        w[i].attempts = o[i].m->attempts + 1;
+        w[i].now_ms = o[i].now;
+        w[i].next_ms = o[i].next;
+        w[i].klass = res->klass[0] ? res->klass : "internal";
+        w[i].code = res->code;
+        w[i].message = o[i].ok ? res->reply : res->message;
+        w[i].permanent = res->permanent;
+        w[i].req = o[i].scrubbed;
     }
-    pthread_mutex_unlock(ob->db->mu);
+    eng_rdb_ob_record(ob->db, w, n);
     for (i = 0; i < n; i++) {
         ob_outcome_log(ob, &o[i]);
         free(o[i].scrubbed);
@@ -600,24 +518,8 @@ eng_outbox_deliver_now(struct eng_outbox *ob, long long id, cJSON *trace,
 static long long
 ob_earliest(struct eng_outbox *ob)
 {
-    sqlite3_stmt *st = NULL;
-    long long     t = 0;
-
-    pthread_mutex_lock(ob->db->mu);
-    if ((st = eng_rdb_stmt(ob->db, "SELECT MIN(next_ms) FROM outbox"
-            " WHERE state='queued'")) != NULL) {
-        if (sqlite3_step(st) == SQLITE_ROW
-            && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            t = sqlite3_column_int64(st, 0);
-        eng_rdb_done(ob->db, st);
-    }
-    pthread_mutex_unlock(ob->db->mu);
-    return t;
+    return eng_rdb_ob_earliest(ob->db);
 }
-
-/* Messages a sender claims at once: fewer writes per message, and still
- * small enough that the other senders get work under load. */
-#define OB_BATCH 8
 
 static int
 ob_stopping(struct eng_outbox *ob)
@@ -758,11 +660,7 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
     unsigned i;
     int      resumed = 0;
 
-    pthread_mutex_lock(ob->db->mu);
-    if (ob_exec(ob, "UPDATE outbox SET state='queued' WHERE state='sending'")
-        == 0)
-        resumed = sqlite3_changes(ob->db->db);
-    pthread_mutex_unlock(ob->db->mu);
+    resumed = eng_rdb_ob_resume(ob->db);
     if (resumed > 0)
         log_warn("outbox", "event=resume interrupted=%d note=\"messages "
             "being sent at the last stop are sent again\"", resumed);
@@ -808,10 +706,11 @@ int
 eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
     struct errbuf *eb)
 {
-    sqlite3_stmt *st = NULL;
-    cJSON        *res, *items, *o, *req, *le;
-    char          t[40];
-    int           i, ok;
+    struct eng_ob_item *v = NULL;
+    cJSON              *res, *items, *o, *req, *le;
+    char                t[40];
+    size_t              n = 0, k;
+    int                 i, ok, rc;
 
     *out = NULL;
     if (state != NULL && *state != '\0') {
@@ -829,38 +728,26 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
         cJSON_Delete(res);
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
-    pthread_mutex_lock(ob->db->mu);
-    if ((st = eng_rdb_stmt(ob->db, "SELECT id, run_id, applet, state,"
-            " req, attempts, created_ms, next_ms, expires_ms, last_klass,"
-            " last_code, last_message, last_permanent, sent_ms FROM outbox"
-            " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500"))
-        == NULL) {
-        pthread_mutex_unlock(ob->db->mu);
+    if ((rc = eng_rdb_ob_list(ob->db, state, &v, &n, eb)) != 0) {
         cJSON_Delete(res);
-        return err_set(eb, ERR_DB, "db_error", "cannot list the outbox: %s",
-            sqlite3_errmsg(ob->db->db));
+        return rc;
     }
-    if (state != NULL)
-        sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        struct eng_mail_req r;
-        char               *masked;
+    for (k = 0; k < n; k++) {
+        const struct eng_ob_item *it = &v[k];
+        struct eng_mail_req       r;
+        char                     *masked;
 
         if ((o = cJSON_CreateObject()) == NULL)
             break;
         cJSON_AddItemToArray(items, o);
-        cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
-        if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+        cJSON_AddNumberToObject(o, "id", (double)it->id);
+        if (!it->has_run)
             cJSON_AddNullToObject(o, "run_id");
         else
-            cJSON_AddNumberToObject(o, "run_id",
-                (double)sqlite3_column_int64(st, 1));
-        cJSON_AddStringToObject(o, "applet",
-            sqlite3_column_text(st, 2)
-                ? (const char *)sqlite3_column_text(st, 2) : "");
-        cJSON_AddStringToObject(o, "state",
-            (const char *)sqlite3_column_text(st, 3));
-        req = cJSON_Parse((const char *)sqlite3_column_text(st, 4));
+            cJSON_AddNumberToObject(o, "run_id", (double)it->run_id);
+        cJSON_AddStringToObject(o, "applet", it->applet ? it->applet : "");
+        cJSON_AddStringToObject(o, "state", it->state);
+        req = cJSON_Parse(it->req);
         ob_req_view(req, &r);
         masked = eng_mask_server(r.server);
         if (masked != NULL)
@@ -883,33 +770,29 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
                 sec_wipe(pw->valuestring, strlen(pw->valuestring));
             cJSON_Delete(req);
         }
-        cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 5));
-        eng_time_fmt(sqlite3_column_int64(st, 6), t, sizeof(t));
+        cJSON_AddNumberToObject(o, "attempts", it->attempts);
+        eng_time_fmt(it->created_ms, t, sizeof(t));
         cJSON_AddStringToObject(o, "created", t);
-        eng_time_fmt(sqlite3_column_int64(st, 7), t, sizeof(t));
+        eng_time_fmt(it->next_ms, t, sizeof(t));
         cJSON_AddStringToObject(o, "next_attempt", t);
-        eng_time_fmt(sqlite3_column_int64(st, 8), t, sizeof(t));
+        eng_time_fmt(it->expires_ms, t, sizeof(t));
         cJSON_AddStringToObject(o, "expires", t);
-        if (sqlite3_column_type(st, 13) != SQLITE_NULL) {
-            eng_time_fmt(sqlite3_column_int64(st, 13), t, sizeof(t));
+        if (it->sent_ms != 0) {
+            eng_time_fmt(it->sent_ms, t, sizeof(t));
             cJSON_AddStringToObject(o, "sent", t);
         }
-        if (sqlite3_column_type(st, 9) == SQLITE_NULL) {
+        if (!it->has_last_error) {
             cJSON_AddNullToObject(o, "last_error");
         } else {
             le = cJSON_AddObjectToObject(o, "last_error");
-            cJSON_AddStringToObject(le, "klass",
-                (const char *)sqlite3_column_text(st, 9));
-            cJSON_AddNumberToObject(le, "code", sqlite3_column_int(st, 10));
+            cJSON_AddStringToObject(le, "klass", it->last_klass);
+            cJSON_AddNumberToObject(le, "code", it->last_code);
             cJSON_AddStringToObject(le, "message",
-                sqlite3_column_text(st, 11)
-                    ? (const char *)sqlite3_column_text(st, 11) : "");
-            cJSON_AddBoolToObject(le, "permanent",
-                sqlite3_column_int(st, 12));
+                it->last_message ? it->last_message : "");
+            cJSON_AddBoolToObject(le, "permanent", it->last_permanent);
         }
     }
-    eng_rdb_done(ob->db, st);
-    pthread_mutex_unlock(ob->db->mu);
+    eng_ob_items_free(v, n);
     *out = res;
     return 0;
 }
@@ -917,43 +800,11 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
 int
 eng_outbox_resend(struct eng_outbox *ob, long long id, struct errbuf *eb)
 {
-    sqlite3_stmt *st = NULL;
-    long long     now = eng_now_ms();
-    char          state[16] = "";
-    int           rc = 0;
+    long long now = eng_now_ms();
+    int       rc;
 
-    pthread_mutex_lock(ob->db->mu);
-    if ((st = eng_rdb_stmt(ob->db, "SELECT state FROM outbox WHERE id=?"))
-        != NULL) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            snprintf(state, sizeof(state), "%s",
-                (const char *)sqlite3_column_text(st, 0));
-        eng_rdb_done(ob->db, st);
-    }
-    if (state[0] == '\0') {
-        rc = err_set(eb, ERR_NOTFOUND, "not_found",
-            "no outbox message with id %lld", id);
-    } else if (strcmp(state, "dead") != 0 && strcmp(state, "queued") != 0) {
-        rc = err_set(eb, ERR_INVAL, "invalid_state",
-            "message %lld is %s; only dead or queued messages can be "
-            "re-sent", id, state);
-    } else if ((st = eng_rdb_stmt(ob->db, "UPDATE outbox SET"
-                   " state='queued', next_ms=?, expires_ms=?, updated_ms=?"
-                   " WHERE id=?")) != NULL) {
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int64(st, 2, now + (long long)(ob->o.lifetime * 1000));
-        sqlite3_bind_int64(st, 3, now);
-        sqlite3_bind_int64(st, 4, id);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
-                sqlite3_errmsg(ob->db->db));
-        eng_rdb_done(ob->db, st);
-    } else {
-        rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
-            sqlite3_errmsg(ob->db->db));
-    }
-    pthread_mutex_unlock(ob->db->mu);
+    rc = eng_rdb_ob_requeue(ob->db, id, now,
+        now + (long long)(ob->o.lifetime * 1000), eb);
     if (rc == 0) {
         log_info("outbox", "event=resend id=%lld", id);
         pthread_mutex_lock(&ob->mu);
@@ -967,50 +818,19 @@ int
 eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
     unsigned *attempts, long long *next_ms)
 {
-    sqlite3_stmt *st = NULL;
-    int           rc = ERR_NOTFOUND;
-
-    pthread_mutex_lock(ob->db->mu);
-    if ((st = eng_rdb_stmt(ob->db, "SELECT state, attempts, next_ms FROM"
-            " outbox WHERE id=?")) != NULL) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            if (state != NULL)
-                snprintf(state, n, "%s",
-                    (const char *)sqlite3_column_text(st, 0));
-            if (attempts != NULL)
-                *attempts = (unsigned)sqlite3_column_int(st, 1);
-            if (next_ms != NULL)
-                *next_ms = sqlite3_column_int64(st, 2);
-            rc = 0;
-        }
-        eng_rdb_done(ob->db, st);
-    }
-    pthread_mutex_unlock(ob->db->mu);
-    return rc;
+    return eng_rdb_ob_state(ob->db, id, state, n, attempts, next_ms);
 }
 
 void
 eng_outbox_counts(struct eng_outbox *ob, long long *sent, long long *deferred,
     long long *dead, long long *queued)
 {
-    sqlite3_stmt *st = NULL;
-
     if (sent)
         *sent = atomic_load(&ob->sent);
     if (deferred)
         *deferred = atomic_load(&ob->deferred);
     if (dead)
         *dead = atomic_load(&ob->dead);
-    if (queued) {
-        *queued = 0;
-        pthread_mutex_lock(ob->db->mu);
-        if ((st = eng_rdb_stmt(ob->db, "SELECT COUNT(*) FROM outbox"
-                " WHERE state IN ('queued','sending')")) != NULL) {
-            if (sqlite3_step(st) == SQLITE_ROW)
-                *queued = sqlite3_column_int64(st, 0);
-            eng_rdb_done(ob->db, st);
-        }
-        pthread_mutex_unlock(ob->db->mu);
-    }
+    if (queued)
+        *queued = eng_rdb_ob_pending(ob->db);
 }

@@ -46,6 +46,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "engine/store.h" /* struct eng_run_filter */
 
 struct cJSON;
 struct eng_store;
@@ -132,13 +133,7 @@ int eng_runtime_run(struct eng_runtime *rt, const char *name,
     const char *const *args, size_t nargs, int wait,
     struct eng_run_info *out, struct errbuf *eb);
 
-struct eng_run_filter {          /* plain data; all optional */
-    const char *applet;
-    const char *status;          /* one status name */
-    long long   since;           /* unix seconds: queued at or after */
-    unsigned    limit;           /* 0: 50; at most 500 */
-    const char *cursor;          /* next_cursor of the previous page */
-};
+/* struct eng_run_filter: engine/store.h */
 /* Returns a new {"items": [RunSummary], "next_cursor": string|null},
  * newest first. RunSummary = {id, applet, trigger, status, queued,
  * started, ended, duration_ms, exit_status, failed_label, error_class,

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine/runtime_int.h: the runtime's internal pieces, shared between its
- * files (runtime.c, pool.c, trigger_*.c, hook_auth.c, outbox.c,
- * store_runs.c) and their unit tests. Not for use outside engine/.
+ * files (runtime.c, pool.c, trigger_*.c, hook_auth.c, outbox.c, mask.c)
+ * and their unit tests. Not for use outside engine/.
  */
 #ifndef HERALD_ENGINE_RUNTIME_INT_H
 #define HERALD_ENGINE_RUNTIME_INT_H
@@ -15,19 +15,14 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "engine/clock.h" /* eng_now_ms, eng_mono, eng_time_fmt */
 #include "engine/interp.h"
+#include "engine/store.h"
 
 struct cJSON;
-struct sqlite3_stmt;
-struct stmt_cache;
 struct eng_mail_req;
 struct smtp_result;
 
-/* Milliseconds since the epoch (CLOCK_REALTIME) and a monotonic clock. */
-long long eng_now_ms(void);
-double    eng_mono(void);
-/* RFC 3339 UTC with milliseconds into out (>= 32 bytes). */
-void eng_time_fmt(long long ms, char *out, size_t n);
 /* "user:pass@host" -> "user:*****@host"; other strings copied. New
  * string (free()) or NULL on ENOMEM. */
 char *eng_mask_server(const char *s);
@@ -173,97 +168,7 @@ void eng_vars_free(struct eng_vars *vs);
 int eng_webhook_vars(const char *body, size_t len, const char *content_type,
     struct eng_vars *out, struct errbuf *eb);
 
-/* ---- store_runs.c: the runtime's tables --------------------------------- */
-
-/* The tables' DDL, eng_rdb_schema, is declared in engine/store_int.h: it
- * is the store's migration v2. */
-
-struct sqlite3;
-struct eng_store;
-struct eng_rdb {
-    struct sqlite3    *db;
-    struct stmt_cache *sc;         /* eng_rdb_stmt's statements */
-    pthread_mutex_t   *mu;         /* the store's (recursive) or own_mu */
-    pthread_mutex_t    own_mu;
-    int                owned;      /* db opened by eng_rdb_open */
-    /* group commit (eng_rdb_durable): the WAL file, commits counted and
-     * commits known to be on disk */
-    int                wal_fd;     /* -1: not in WAL mode, commits sync */
-    pthread_mutex_t    sync_mu;
-    _Atomic long long  committed;
-    long long          synced;     /* under sync_mu */
-};
-/* Call after a commit returned: its number for eng_rdb_durable. */
-long long eng_rdb_mark(struct eng_rdb *db);
-/* Returns once commit seq (eng_rdb_mark) is on disk: waits, outside db->mu,
- * for an fdatasync() of the WAL that started after that commit; one sync
- * serves every commit made meanwhile (group commit). Commits themselves use
- * synchronous=NORMAL. Errors: ERR_IO (committed, but a power loss could
- * undo it). */
-int eng_rdb_durable(struct eng_rdb *db, long long seq, struct errbuf *eb);
-/* With db->mu held: a prepared statement for sql (cached; pass a string
- * literal), or NULL (logged). Give it back with eng_rdb_done() before
- * unlocking, also on errors. */
-struct sqlite3_stmt *eng_rdb_stmt(struct eng_rdb *db, const char *sql);
-void eng_rdb_done(struct eng_rdb *db, struct sqlite3_stmt *st);
-/* Shares the store's connection and lock (engine/store_int.h) and makes
- * sure the runtime's tables exist. Errors: ERR_DB, ERR_NOMEM. */
-int  eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,
-    struct errbuf *eb);
-/* Opens dir/herald.db on a connection of its own (tests, tools) and
- * creates the tables runs, outbox, webhook_idem, contexts if needed.
- * Errors: ERR_DB, ERR_IO. */
-int  eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb);
-void eng_rdb_close(struct eng_rdb *db); /* closes only an owned db */
-
-int eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
-    const char *trigger, const char *trigger_data, const char *replay,
-    const char *status, long long now_ms, long long *id, struct errbuf *eb);
-int eng_rdb_run_delete(struct eng_rdb *db, long long id);
-int eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
-    struct errbuf *eb);
-struct eng_run_end {             /* plain data, borrowed */
-    const char *status;
-    long long   ended_ms;
-    int         exit_status;
-    const char *failed_label, *error_class, *error, *output;
-    const char *trace;           /* JSON text or NULL */
-};
-int eng_rdb_run_finish(struct eng_rdb *db, long long id,
-    const struct eng_run_end *e, struct errbuf *eb);
-struct eng_run_filter;
-int eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
-    struct cJSON **out, struct errbuf *eb);
-int eng_rdb_run_get(struct eng_rdb *db, long long id, struct cJSON **out,
-    struct errbuf *eb);
-/* Deletes finished runs that ended before before_ms; returns the count. */
-int eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
-    struct errbuf *eb);
-/* Runs left "running" by a crash go back to "queued" when they have a
- * replay record (else they are aborted, class "interrupted"); requeue is
- * called for each queued run. */
-int eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
-    void (*requeue)(void *ud, long long id, const char *applet,
-        const char *trigger, const char *replay), void *ud,
-    struct errbuf *eb);
-
-/* Idempotency keys: 1 and *run_id if (applet, key) was seen at or after
- * since_ms, 0 if not, <0 on error. */
-int eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
-    long long since_ms, long long *run_id);
-int eng_rdb_idem_put(struct eng_rdb *db, const char *applet, const char *key,
-    long long run_id, long long now_ms);
-int eng_rdb_ctx_save(struct eng_rdb *db, const char *key, const char *json);
-char *eng_rdb_ctx_get(struct eng_rdb *db, const char *key);
-/* Calls cb(ud, table) after each row change of the tables "applets" and
- * "environment" made on this connection (sqlite3_update_hook; cb runs
- * inside the write with the connection locked: it must not touch the
- * database or take locks held around store calls). cb NULL removes it. */
-void eng_rdb_watch(struct eng_rdb *db, void (*cb)(void *ud,
-    const char *table), void *ud);
-/* UPDATE applets SET webhook_token. ERR_NOTFOUND if no such applet. */
-int eng_rdb_token_set(struct eng_rdb *db, const char *applet,
-    const char *token, struct errbuf *eb);
+/* ---- the runtime's tables: engine/store.h (eng_rdb_*) ------------------ */
 
 /* ---- outbox.c: durable mail queue with retries -------------------------- */
 

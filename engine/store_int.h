@@ -42,6 +42,7 @@
 #define HERALD_ENGINE_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -96,5 +97,30 @@ int store_counter_bump(struct eng_store *st, const char *name,
 /* Migration v2: the runtime's tables (runs, outbox, ...), defined in
  * engine/store_runs.c; idempotent (CREATE ... IF NOT EXISTS). */
 extern const char eng_rdb_schema[];
+
+/* ---- the runtime's tables (engine/store_runs.c) ---- */
+
+struct eng_rdb {
+    sqlite3           *db;
+    struct stmt_cache *sc;         /* eng_rdb_stmt's statements */
+    pthread_mutex_t   *mu;         /* the store's (recursive) or own_mu */
+    pthread_mutex_t    own_mu;
+    int                owned;      /* db opened by eng_rdb_open */
+    /* group commit (eng_rdb_durable): the WAL file, commits counted and
+     * commits known to be on disk */
+    int                wal_fd;     /* -1: not in WAL mode, commits sync */
+    pthread_mutex_t    sync_mu;
+    _Atomic long long  committed;
+    long long          synced;     /* under sync_mu */
+    /* eng_rdb_watch's callback (sqlite3_update_hook's argument is the
+     * handle itself, so there is no process-wide slot) */
+    void             (*watch_cb)(void *ud, const char *table);
+    void              *watch_ud;
+};
+/* With db->mu held: a prepared statement for sql (cached; pass a string
+ * literal), or NULL (logged). Give it back with eng_rdb_done() before
+ * unlocking, also on errors. */
+sqlite3_stmt *eng_rdb_stmt(struct eng_rdb *db, const char *sql);
+void eng_rdb_done(struct eng_rdb *db, sqlite3_stmt *st);
 
 #endif

@@ -8,8 +8,8 @@
  * store's lock (engine/store_int.h); schema v2 of the store's migration
  * list creates them, and attaching creates them too (IF NOT EXISTS) so a
  * database migrated by an older binary still works. Tests may open a
- * connection of their own. Also home of small helpers shared by the
- * runtime's files (clocks, time format, masking).
+ * connection of their own. Knows nothing of the runtime: what it needs
+ * from it (the watch callback) comes in as parameters.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -26,8 +26,7 @@
 #include <sqlite3.h>
 
 #include "common/log.h"
-#include "engine/runtime.h"
-#include "engine/runtime_int.h"
+#include "engine/clock.h"
 #include "engine/store_int.h"
 
 const char eng_rdb_schema[] =
@@ -58,62 +57,7 @@ const char eng_rdb_schema[] =
     "CREATE TABLE IF NOT EXISTS contexts ("
     " key TEXT PRIMARY KEY, vars TEXT NOT NULL, updated_ms INTEGER);";
 
-/* ---- helpers ----------------------------------------------------------- */
-
-long long
-eng_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-double
-eng_mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void
-eng_time_fmt(long long ms, char *out, size_t n)
-{
-    time_t    t = (time_t)(ms / 1000);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    /* the moduli only tell the compiler how wide each field can get */
-    snprintf(out, n, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
-        (unsigned)(tm.tm_year + 1900) % 10000u,
-        (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
-        (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
-        (unsigned)tm.tm_sec % 100u, (unsigned)((ms % 1000 + 1000) % 1000));
-}
-
-char *
-eng_mask_server(const char *s)
-{
-    const char *at, *colon;
-    char       *r;
-    size_t      ulen;
-
-    if (s == NULL)
-        return NULL;
-    at = strrchr(s, '@');
-    colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
-    if (at == NULL || colon == NULL)
-        return strdup(s);
-    ulen = (size_t)(colon - s);
-    if ((r = malloc(ulen + 6 + strlen(at) + 1)) == NULL)
-        return NULL;
-    memcpy(r, s, ulen);
-    memcpy(r + ulen, ":*****", 6);
-    strcpy(r + ulen + 6, at);
-    return r;
-}
+/* ---- statements -------------------------------------------------------- */
 
 static int
 rdb_err(struct eng_rdb *db, struct errbuf *eb, const char *what)
@@ -812,24 +756,18 @@ eng_rdb_ctx_get(struct eng_rdb *db, const char *key)
     return r;
 }
 
-struct rdb_watch {
-    void (*cb)(void *, const char *);
-    void *ud;
-};
-static struct rdb_watch rdb_watch_slot; /* one runtime per process */
-
 static void
 rdb_update_hook(void *arg, int op, const char *dbname, const char *table,
     sqlite3_int64 rowid)
 {
-    struct rdb_watch *w = arg;
+    struct eng_rdb *w = arg;
 
     (void)op;
     (void)dbname;
     (void)rowid;
-    if (w->cb != NULL && (strcmp(table, "applets") == 0
+    if (w->watch_cb != NULL && (strcmp(table, "applets") == 0
             || strcmp(table, "environment") == 0))
-        w->cb(w->ud, table);
+        w->watch_cb(w->watch_ud, table);
 }
 
 void
@@ -837,10 +775,10 @@ eng_rdb_watch(struct eng_rdb *db, void (*cb)(void *ud, const char *table),
     void *ud)
 {
     pthread_mutex_lock(db->mu);
-    rdb_watch_slot.cb = cb;
-    rdb_watch_slot.ud = ud;
+    db->watch_cb = cb;
+    db->watch_ud = ud;
     sqlite3_update_hook(db->db, cb ? rdb_update_hook : NULL,
-        cb ? &rdb_watch_slot : NULL);
+        cb ? db : NULL);
     pthread_mutex_unlock(db->mu);
 }
 

@@ -21,6 +21,7 @@
 
 #include "engine/mail.h"
 #include "engine/runtime_int.h"
+#include "engine/store_int.h"
 
 struct fake {
     int  opens, sends, closes;

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/store/test_store_outbox.c: the outbox table through the store
+ * API alone (engine/store.h, no SQL): a queued message is claimed once, a
+ * batch claim keeps to one session key, outcomes of a batch are recorded,
+ * a crash's "sending" messages resume, and a dead message can be re-queued
+ * while a sent one cannot.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/store.h"
+
+struct fix {
+    char             dir[64];
+    struct eng_store *st;
+    struct eng_rdb   *db;
+};
+
+static int
+setup(void **state)
+{
+    struct fix   *f = calloc(1, sizeof(*f));
+    struct errbuf eb = { 0 };
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/herald-sob-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(eng_store_open(f->dir, &f->st, &eb), 0);
+    assert_int_equal(eng_rdb_attach(f->st, &f->db, &eb), 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fix *f = *state;
+    char        cmd[128];
+
+    eng_rdb_close(f->db);
+    eng_store_close(f->st);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static long long
+put(struct fix *f, const char *skey, long long now, int hold)
+{
+    struct eng_ob_new m = { 0 };
+    struct errbuf     eb = { 0 };
+    long long         id = 0;
+
+    m.run_id = 7;
+    m.applet = "A";
+    m.hold = hold;
+    m.skey = skey;
+    m.req = "{\"to\":\"noc@example.com\",\"password\":\"s3cret\"}";
+    m.now_ms = now;
+    m.expires_ms = now + 60000;
+    assert_int_equal(eng_rdb_ob_put(f->db, &m, &id, &eb), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static void
+state_of(struct fix *f, long long id, const char *want, unsigned attempts)
+{
+    char     s[16] = "";
+    unsigned a = 99;
+
+    assert_int_equal(eng_rdb_ob_state(f->db, id, s, sizeof(s), &a, NULL), 0);
+    assert_string_equal(s, want);
+    assert_int_equal(a, attempts);
+}
+
+static void
+queued_message_should_be_claimed_once_with_its_request(void **state)
+{
+    struct fix       *f = *state;
+    struct eng_ob_row r[4];
+    long long         id = put(f, "k1", 1000, 0);
+
+    assert_int_equal(eng_rdb_ob_pending(f->db), 1);
+    assert_int_equal(eng_rdb_ob_earliest(f->db), 1000);
+    /* not due yet */
+    assert_int_equal(eng_rdb_ob_claim_due(f->db, NULL, 999, 4, r), 0);
+    assert_int_equal(eng_rdb_ob_claim_due(f->db, NULL, 1000, 4, r), 1);
+    assert_int_equal(r[0].id, id);
+    assert_int_equal(r[0].run_id, 7);
+    assert_string_equal(r[0].skey, "k1");
+    assert_non_null(strstr(r[0].req, "noc@example.com"));
+    eng_ob_row_clear(&r[0]);
+    state_of(f, id, "sending", 0);
+    /* claimed: a second sender gets nothing */
+    assert_int_equal(eng_rdb_ob_claim_due(f->db, NULL, 5000, 4, r), 0);
+    assert_int_equal(eng_rdb_ob_earliest(f->db), 0);
+}
+
+static void
+batch_claim_should_keep_to_one_session_key(void **state)
+{
+    struct fix       *f = *state;
+    struct eng_ob_row r[4];
+    long long         ids[2];
+    unsigned          n, i;
+
+    put(f, "k1", 1000, 0);
+    put(f, "k2", 1000, 0);
+    put(f, "k1", 1001, 0);
+    n = eng_rdb_ob_claim_due(f->db, "k1", 2000, 4, r);
+    assert_int_equal(n, 2);
+    for (i = 0; i < n; i++) {
+        assert_string_equal(r[i].skey, "k1");
+        ids[i] = r[i].id;
+        eng_ob_row_clear(&r[i]);
+    }
+    /* one goes back untried */
+    eng_rdb_ob_release(f->db, ids + 1, 1);
+    state_of(f, ids[0], "sending", 0);
+    state_of(f, ids[1], "queued", 0);
+    assert_int_equal(eng_rdb_ob_pending(f->db), 3);
+}
+
+static void
+batch_outcomes_should_be_recorded_and_a_sent_request_replaced(void **state)
+{
+    struct fix           *f = *state;
+    struct eng_ob_row     r[4];
+    struct eng_ob_outcome o[2];
+    struct eng_ob_item   *v = NULL;
+    struct errbuf         eb = { 0 };
+    size_t                n = 0, i;
+    long long             a = put(f, "k", 1000, 0), b = put(f, "k", 1000, 0);
+
+    assert_int_equal(eng_rdb_ob_claim_due(f->db, "k", 1000, 4, r), 2);
+    eng_ob_row_clear(&r[0]);
+    eng_ob_row_clear(&r[1]);
+    memset(o, 0, sizeof(o));
+    o[0].id = a;
+    o[0].sent = 1;
+    o[0].state = "sent";
+    o[0].attempts = 1;
+    o[0].now_ms = o[0].next_ms = 1500;
+    o[0].code = 250;
+    o[0].message = "250 2.0.0 Ok: queued";
+    o[0].req = "{\"to\":\"noc@example.com\"}";
+    o[1].id = b;
+    o[1].state = "queued";
+    o[1].attempts = 1;
+    o[1].now_ms = 1500;
+    o[1].next_ms = 31500;
+    o[1].klass = "connect";
+    o[1].code = 0;
+    o[1].message = "connection refused";
+    eng_rdb_ob_record(f->db, o, 2);
+    state_of(f, a, "sent", 1);
+    state_of(f, b, "queued", 1);
+    assert_int_equal(eng_rdb_ob_earliest(f->db), 31500);
+
+    assert_int_equal(eng_rdb_ob_list(f->db, NULL, &v, &n, &eb), 0);
+    assert_int_equal(n, 2);
+    for (i = 0; i < n; i++) {
+        if (v[i].id == a) {
+            assert_int_equal(v[i].sent_ms, 1500);
+            assert_false(v[i].has_last_error);
+            /* the sent message no longer holds the password */
+            assert_null(strstr(v[i].req, "s3cret"));
+        } else {
+            assert_int_equal(v[i].id, b);
+            assert_true(v[i].has_last_error);
+            assert_string_equal(v[i].last_klass, "connect");
+            assert_string_equal(v[i].last_message, "connection refused");
+            assert_int_equal(v[i].sent_ms, 0);
+        }
+    }
+    eng_ob_items_free(v, n);
+    assert_int_equal(eng_rdb_ob_list(f->db, "sent", &v, &n, &eb), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].id, a);
+    eng_ob_items_free(v, n);
+}
+
+static void
+sending_messages_should_resume_and_only_dead_or_queued_requeue(
+    void **state)
+{
+    struct fix           *f = *state;
+    struct eng_ob_row     r;
+    struct eng_ob_outcome o = { 0 };
+    struct errbuf         eb = { 0 };
+    long long             held = put(f, "k", 1000, 1);
+    long long             dead = put(f, "k", 1000, 0);
+
+    state_of(f, held, "sending", 0);
+    assert_int_equal(eng_rdb_ob_claim_held(f->db, held, 1100, &r), 0);
+    assert_int_equal(r.id, held);
+    eng_ob_row_clear(&r);
+    assert_int_equal(eng_rdb_ob_claim_held(f->db, 424242, 1100, &r),
+        ERR_NOTFOUND);
+    /* a crash left "held" sending: start puts it back */
+    assert_int_equal(eng_rdb_ob_resume(f->db), 1);
+    state_of(f, held, "queued", 0);
+
+    o.id = dead;
+    o.state = "dead";
+    o.attempts = 1;
+    o.now_ms = o.next_ms = 1200;
+    o.klass = "smtp";
+    o.code = 550;
+    o.message = "mailbox unavailable";
+    o.permanent = 1;
+    eng_rdb_ob_record(f->db, &o, 1);
+    state_of(f, dead, "dead", 1);
+    assert_int_equal(eng_rdb_ob_requeue(f->db, dead, 2000, 9000, &eb), 0);
+    state_of(f, dead, "queued", 1);
+
+    o.state = "sent";
+    o.sent = 1;
+    eng_rdb_ob_record(f->db, &o, 1);
+    assert_int_equal(eng_rdb_ob_requeue(f->db, dead, 3000, 9000, &eb),
+        ERR_INVAL);
+    assert_non_null(strstr(eb.msg, "only dead or queued"));
+    assert_int_equal(eng_rdb_ob_requeue(f->db, 424242, 3000, 9000, &eb),
+        ERR_NOTFOUND);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            queued_message_should_be_claimed_once_with_its_request, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            batch_claim_should_keep_to_one_session_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            batch_outcomes_should_be_recorded_and_a_sent_request_replaced,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            sending_messages_should_resume_and_only_dead_or_queued_requeue,
+            setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
