@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/sec.h"
 #include "engine/mail.h"
 #include "engine/runtime_int.h"
@@ -164,7 +165,7 @@ ob_req_view(const cJSON *o, struct eng_mail_req *r)
 static char *
 ob_skey(const struct eng_mail_req *r)
 {
-    char *m = eng_mask_server(r->server), *k;
+    char *m = redact_server(r->server), *k;
     int   n;
 
     n = asprintf(&k, "%s|%s|%u|%s|%s|%s|%d|%d|%s|%s", m ? m : "",
@@ -338,7 +339,7 @@ ob_scrub(const cJSON *req)
         return NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(c, "password");
     if ((srv = js_str(c, "server")) != NULL
-        && (m = eng_mask_server(srv)) != NULL) {
+        && (m = redact_server(srv)) != NULL) {
         cJSON_ReplaceItemInObjectCaseSensitive(c, "server",
             cJSON_CreateString(m));
         free(m);
@@ -394,7 +395,7 @@ ob_outcome_log(struct eng_outbox *ob, const struct ob_outcome *o)
             m->run_id, att);
         return;
     }
-    srv = eng_mask_server(m->req.server ? m->req.server
+    srv = redact_server(m->req.server ? m->req.server
         : m->req.host ? m->req.host : "");
     log_ios(LOG_ERR, "%%HA_EM-3-FMPD_SMTP: Error occurred when sending "
         "mail to SMTP server: %s : %s", srv ? srv : "",
@@ -749,7 +750,7 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
         cJSON_AddStringToObject(o, "state", it->state);
         req = cJSON_Parse(it->req);
         ob_req_view(req, &r);
-        masked = eng_mask_server(r.server);
+        masked = redact_server(r.server);
         if (masked != NULL)
             cJSON_AddStringToObject(o, "server", masked);
         else

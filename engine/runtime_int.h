@@ -23,10 +23,6 @@ struct cJSON;
 struct eng_mail_req;
 struct smtp_result;
 
-/* "user:pass@host" -> "user:*****@host"; other strings copied. New
- * string (free()) or NULL on ENOMEM. */
-char *eng_mask_server(const char *s);
-
 /* ---- pool.c: fixed worker threads over a bounded FIFO ------------------ */
 
 struct eng_pool;

@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/sec.h"
 
 static const char *smtp_state_name[S__COUNT] = {
@@ -297,16 +298,9 @@ smtp_cmd(struct smtp_client *c, int next, int sens, const char *fmt, ...)
     va_end(ap);
     if (c->last_code == 334)
         sens = SEC_SECRET;
-    if (sens == SEC_SECRET)
-        snprintf(shown, sizeof(shown), "<redacted>");
-    else if (sens == SEC_VERB) {
-        const char *sp = strchr(line, ' ');
-
-        sp = sp ? strchr(sp + 1, ' ') : NULL;
-        snprintf(shown, sizeof(shown), "%.*s <redacted>",
-            (int)(sp ? (size_t)(sp - line) : strlen(line)), line);
-    } else
-        snprintf(shown, sizeof(shown), "%s", line);
+    redact_line(line, sens == SEC_SECRET ? REDACT_LINE_SECRET
+        : sens == SEC_VERB ? REDACT_LINE_VERB : REDACT_LINE_PUBLIC,
+        shown, sizeof(shown));
     smtp_trace_add(c, "C", shown);
     log_debug("smtp", "session=%016llx event=send line=\"%s\"%s",
         (unsigned long long)c->session, shown,
