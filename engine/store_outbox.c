@@ -237,22 +237,30 @@ eng_rdb_ob_record(struct eng_rdb *db, const struct eng_ob_outcome *o,
     pthread_mutex_unlock(db->mu);
 }
 
-long long
-eng_rdb_ob_earliest(struct eng_rdb *db)
+/* One integer from a one-row query under the lock; 0 when it has no row,
+ * a NULL value, or the statement cannot be prepared. */
+static long long
+ob_scalar(struct eng_rdb *db, const char *sql)
 {
     sqlite3_stmt *st;
-    long long     t = 0;
+    long long     v = 0;
 
     pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "SELECT MIN(next_ms) FROM outbox"
-            " WHERE state='queued'")) != NULL) {
+    if ((st = eng_rdb_stmt(db, sql)) != NULL) {
         if (sqlite3_step(st) == SQLITE_ROW
             && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            t = sqlite3_column_int64(st, 0);
+            v = sqlite3_column_int64(st, 0);
         eng_rdb_done(db, st);
     }
     pthread_mutex_unlock(db->mu);
-    return t;
+    return v;
+}
+
+long long
+eng_rdb_ob_earliest(struct eng_rdb *db)
+{
+    return ob_scalar(db,
+        "SELECT MIN(next_ms) FROM outbox WHERE state='queued'");
 }
 
 int
@@ -415,16 +423,6 @@ eng_rdb_ob_state(struct eng_rdb *db, long long id, char *state, size_t n,
 long long
 eng_rdb_ob_pending(struct eng_rdb *db)
 {
-    sqlite3_stmt *st;
-    long long     n = 0;
-
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "SELECT COUNT(*) FROM outbox"
-            " WHERE state IN ('queued','sending')")) != NULL) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            n = sqlite3_column_int64(st, 0);
-        eng_rdb_done(db, st);
-    }
-    pthread_mutex_unlock(db->mu);
-    return n;
+    return ob_scalar(db, "SELECT COUNT(*) FROM outbox"
+        " WHERE state IN ('queued','sending')");
 }
