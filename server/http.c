@@ -244,6 +244,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
     struct srv_resp  rs = { 0 };
     enum MHD_Result  ret;
 
+    (void)version;
     if (rq == NULL) {
         const char *cl;
 
@@ -328,6 +329,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     struct timespec  t1;
     double           ms;
 
+    (void)conn;
     if (rq == NULL)
         return;
     ((struct srv *)cls)->requests++;
@@ -350,6 +352,7 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
 
+    (void)cls;
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\r\n")] = '\0';
     log_debug("mhd", "event=mhd msg=\"%s\"", msg);

@@ -25,6 +25,7 @@ srv_h_version(struct srv_req *rq, struct srv_resp *rs)
 {
     cJSON *j = cJSON_CreateObject();
 
+    (void)rq;
     cJSON_AddStringToObject(j, "version", HERALD_VERSION);
     srv_reply_json(rs, 200, j);
 }

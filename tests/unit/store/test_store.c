@@ -66,6 +66,7 @@ store_should_persist_records_across_close_and_open(void **state)
     int                created = -1;
     unsigned char      der[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
 
+    (void)state;
     assert_int_equal(eng_store_env_put(st, "_email_to", "noc@example.com", 0,
                          &created, &eb), 0);
     assert_int_equal(created, 1);
@@ -119,6 +120,7 @@ store_should_list_in_name_order_and_report_missing(void **state)
     struct eng_env_var *vs = NULL, v;
     size_t              n = 0;
 
+    (void)state;
     assert_int_equal(eng_store_env_put(st, "b", "2", 0, NULL, &eb), 0);
     assert_int_equal(eng_store_env_put(st, "a", "1", 0, NULL, &eb), 0);
     assert_int_equal(eng_store_env_put(st, "c", "3", 0, NULL, &eb), 0);
@@ -150,6 +152,7 @@ store_rollback_should_undo_every_joined_write(void **state)
     struct eng_applet_rec *as = NULL;
     size_t             n = 9;
 
+    (void)state;
     assert_int_equal(eng_store_env_put(st, "keep", "old", 0, NULL, &eb), 0);
     assert_int_equal(eng_store_begin(st, &eb), 0);
     assert_int_equal(eng_store_env_put(st, "keep", "new", 0, NULL, &eb), 0);
@@ -206,6 +209,7 @@ writer_main(void *arg)
 static void
 store_transaction_should_make_other_threads_wait(void **state)
 {
+    (void)state;
     char              *dir = tmpdir_new();
     struct eng_store  *st = open_ok(dir);
     struct errbuf      eb = { 0 };
@@ -233,6 +237,7 @@ store_transaction_should_make_other_threads_wait(void **state)
 static void
 store_open_should_name_a_corrupt_database(void **state)
 {
+    (void)state;
     char             *dir = tmpdir_new();
     char              path[512];
     struct eng_store *st = NULL;
@@ -254,6 +259,7 @@ store_open_should_name_a_corrupt_database(void **state)
 static void
 store_open_should_say_why_the_directory_is_unusable(void **state)
 {
+    (void)state;
     char             *dir = tmpdir_new();
     char              sub[512];
     struct eng_store *st = NULL;
@@ -294,6 +300,7 @@ store_open_should_refuse_a_newer_schema(void **state)
     struct errbuf     eb = { 0 };
     sqlite3          *db;
 
+    (void)state;
     eng_store_close(st);
     snprintf(path, sizeof(path), "%s/herald.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -319,6 +326,7 @@ store_open_should_apply_every_migration_once_with_wal(void **state)
     sqlite3_stmt     *s;
     int               n = 0, maxv = 0;
 
+    (void)state;
     eng_store_close(st);
     st = open_ok(dir); /* a second open migrates nothing */
     eng_store_close(st);
@@ -374,6 +382,7 @@ store_open_should_migrate_a_v2_database_to_lighter_run_indexes(void **state)
     struct eng_store *st = open_ok(dir);
     sqlite3          *db;
 
+    (void)state;
     /* what version 2 left behind */
     eng_store_close(st);
     snprintf(path, sizeof(path), "%s/herald.db", dir);
@@ -420,6 +429,7 @@ trust_generation_should_grow_on_trust_changes_and_persist(void **state)
     uint64_t          g0, g1, g2, g3, g4;
     unsigned char     der[] = { 0x30, 0x00 };
 
+    (void)state;
     g0 = eng_store_trust_generation(st);
     assert_true(g0 > 0);
     tp.name = "T";
