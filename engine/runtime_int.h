@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine/runtime_int.h: the runtime's internal pieces, shared between its
- * files (runtime.c, pool.c, trigger_*.c, hook_auth.c, outbox.c, mask.c)
+ * files (runtime.c, pool.c, trigger_*.c, hook_auth.c, outbox.c)
  * and their unit tests. Not for use outside engine/.
  */
 #ifndef HERALD_ENGINE_RUNTIME_INT_H
