@@ -27,14 +27,13 @@
 #include "common/log.h"
 #include "common/redact.h"
 #include "engine/applet.h"
+#include "engine/env.h"
 #include "engine/store.h"
 #include "engine/trustpoint.h"
 #include "pki/pki.h"
 
 #define CFG_MASK       REDACT_MASK
 #define CFG_MAX_TEXT   (4 * 1024 * 1024)
-#define CFG_MAX_VALUE  4096
-#define CFG_MAX_NAME   64
 
 /* ---- masking --------------------------------------------------------- */
 
@@ -349,16 +348,7 @@ indented(const char *s)
 static int
 env_name_ok(const char *s)
 {
-    size_t i;
-
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-        s[0] == '_'))
-        return 0;
-    for (i = 1; s[i] != '\0'; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-            (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return 0;
-    return i <= CFG_MAX_NAME;
+    return eng_env_name_check(s, NULL) == 0;
 }
 
 /* The last plan op about name of the given kinds at or before index end. */
@@ -405,7 +395,7 @@ plan_env(struct ictx *ic, const struct line *ln, const char *rest, int del)
     if (!env_name_ok(w[0]))
         return ierr(ic, ERR_INVAL, ln->no, "invalid environment variable "
             "name \"%s\": letters, digits and _, not starting with a digit, "
-            "at most %d bytes", w[0], CFG_MAX_NAME);
+            "at most %d bytes", w[0], ENG_ENV_NAME_MAX);
     value = skip_blank(rest + ends[0]);
     if (del) {
         if ((o = plan_add(ic, OP_ENV_DEL, ln->no, w[0])) == NULL)
@@ -415,9 +405,9 @@ plan_env(struct ictx *ic, const struct line *ln, const char *rest, int del)
     if (*value == '\0')
         return ierr(ic, ERR_INVAL, ln->no, "expected a value after \"event "
             "manager environment %s\"", w[0]);
-    if (strlen(value) > CFG_MAX_VALUE)
+    if (strlen(value) > ENG_ENV_VALUE_MAX)
         return ierr(ic, ERR_TOOBIG, ln->no, "value of %s is %zu bytes; the "
-            "limit is %d", w[0], strlen(value), CFG_MAX_VALUE);
+            "limit is %d", w[0], strlen(value), ENG_ENV_VALUE_MAX);
     if ((o = plan_add(ic, OP_ENV_PUT, ln->no, w[0])) == NULL ||
         (o->value = strdup(value)) == NULL)
         return ierr(ic, ERR_NOMEM, ln->no, "out of memory");
