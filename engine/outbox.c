@@ -6,7 +6,7 @@
  * The mail action commits the whole request (password included: it must be
  * sent later; it is kept only in this table and dropped once the message is
  * sent). Its durability comes from the run's: the run that queues it was
- * on disk before its trigger was acknowledged (eng_rdb_durable), and the
+ * on disk before its trigger was acknowledged (eng_store_durable), and the
  * WAL keeps commits in order, so after a power loss either this row
  * survives or the run is still queued and runs again.
  *
@@ -35,7 +35,7 @@
 #include "engine/store.h"
 
 struct eng_outbox {
-    struct eng_rdb             *db;
+    struct eng_store             *db;
     struct eng_outbox_transport t;
     struct eng_outbox_opts      o;
     pthread_mutex_t             mu;
@@ -223,7 +223,7 @@ eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
     m.req = js;
     m.now_ms = now;
     m.expires_ms = now + (long long)(ob->o.lifetime * 1000);
-    rc = eng_rdb_ob_put(ob->db, &m, id, eb);
+    rc = eng_store_ob_put(ob->db, &m, id, eb);
     if (rc == 0 && !hold) {
         pthread_mutex_lock(&ob->mu);
         pthread_cond_broadcast(&ob->cv);
@@ -271,7 +271,7 @@ ob_claim_held(struct eng_outbox *ob, long long id)
 {
     struct eng_ob_row r;
 
-    if (eng_rdb_ob_claim_held(ob->db, id, eng_now_ms(), &r) != 0)
+    if (eng_store_ob_claim_held(ob->db, id, eng_now_ms(), &r) != 0)
         return NULL;
     return ob_msg_load(&r);
 }
@@ -301,7 +301,7 @@ ob_claim_due(struct eng_outbox *ob, const char *skey, long long now,
 
     if (max > OB_BATCH)
         max = OB_BATCH;
-    k = eng_rdb_ob_claim_due(ob->db, skey, now, max, r);
+    k = eng_store_ob_claim_due(ob->db, skey, now, max, r);
     for (i = 0; i < k; i++) {
         long long id = r[i].id;
 
@@ -323,7 +323,7 @@ ob_release(struct eng_outbox *ob, struct ob_msg **m, unsigned n)
 
     for (i = 0; i < n && i < OB_BATCH; i++)
         ids[i] = m[i]->id;
-    eng_rdb_ob_release(ob->db, ids, i);
+    eng_store_ob_release(ob->db, ids, i);
 }
 
 /* The request without its secrets (password field removed, password in
@@ -439,7 +439,7 @@ ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
         w[i].permanent = res->permanent;
         w[i].req = o[i].scrubbed;
     }
-    eng_rdb_ob_record(ob->db, w, n);
+    eng_store_ob_record(ob->db, w, n);
     for (i = 0; i < n; i++) {
         ob_outcome_log(ob, &o[i]);
         free(o[i].scrubbed);
@@ -519,7 +519,7 @@ eng_outbox_deliver_now(struct eng_outbox *ob, long long id, cJSON *trace,
 static long long
 ob_earliest(struct eng_outbox *ob)
 {
-    return eng_rdb_ob_earliest(ob->db);
+    return eng_store_ob_earliest(ob->db);
 }
 
 static int
@@ -629,7 +629,7 @@ ob_main(void *arg)
 /* ---- lifecycle ---------------------------------------------------------- */
 
 int
-eng_outbox_new(struct eng_rdb *db, const struct eng_outbox_transport *t,
+eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
     const struct eng_outbox_opts *o, struct eng_outbox **out,
     struct errbuf *eb)
 {
@@ -661,7 +661,7 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
     unsigned i;
     int      resumed = 0;
 
-    resumed = eng_rdb_ob_resume(ob->db);
+    resumed = eng_store_ob_resume(ob->db);
     if (resumed > 0)
         log_warn("outbox", "event=resume interrupted=%d note=\"messages "
             "being sent at the last stop are sent again\"", resumed);
@@ -729,7 +729,7 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
         cJSON_Delete(res);
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
-    if ((rc = eng_rdb_ob_list(ob->db, state, &v, &n, eb)) != 0) {
+    if ((rc = eng_store_ob_list(ob->db, state, &v, &n, eb)) != 0) {
         cJSON_Delete(res);
         return rc;
     }
@@ -804,7 +804,7 @@ eng_outbox_resend(struct eng_outbox *ob, long long id, struct errbuf *eb)
     long long now = eng_now_ms();
     int       rc;
 
-    rc = eng_rdb_ob_requeue(ob->db, id, now,
+    rc = eng_store_ob_requeue(ob->db, id, now,
         now + (long long)(ob->o.lifetime * 1000), eb);
     if (rc == 0) {
         log_info("outbox", "event=resend id=%lld", id);
@@ -819,7 +819,7 @@ int
 eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
     unsigned *attempts, long long *next_ms)
 {
-    return eng_rdb_ob_state(ob->db, id, state, n, attempts, next_ms);
+    return eng_store_ob_state(ob->db, id, state, n, attempts, next_ms);
 }
 
 void
@@ -833,5 +833,5 @@ eng_outbox_counts(struct eng_outbox *ob, long long *sent, long long *deferred,
     if (dead)
         *dead = atomic_load(&ob->dead);
     if (queued)
-        *queued = eng_rdb_ob_pending(ob->db);
+        *queued = eng_store_ob_pending(ob->db);
 }

@@ -55,7 +55,6 @@ struct eng_runtime {
     struct eng_trustcache      *tc;
     struct eng_runtime_opts     o;
     char                       *syslog_listen;
-    struct eng_rdb             *db;
     struct eng_pool            *pool;
     struct eng_outbox          *ob;
     struct eng_timers          *timers;
@@ -211,7 +210,7 @@ hook_ctx_save(void *ud, const char *key, const cJSON *vars)
 
     if (s == NULL)
         return ERR_NOMEM;
-    rc = eng_rdb_ctx_save(j->rt->db, key, s);
+    rc = eng_store_ctx_save(j->rt->st, key, s);
     free(s);
     return rc;
 }
@@ -220,7 +219,7 @@ static cJSON *
 hook_ctx_get(void *ud, const char *key)
 {
     struct rt_job *j = ud;
-    char          *s = eng_rdb_ctx_get(j->rt->db, key);
+    char          *s = eng_store_ctx_get(j->rt->st, key);
     cJSON         *o = s ? cJSON_Parse(s) : NULL;
 
     free(s);
@@ -280,7 +279,7 @@ job_run(void *arg)
 
     err_clear(&eb);
     atomic_fetch_add(&rt->n_started, 1);
-    eng_rdb_run_start(rt->db, j->id, eng_now_ms(), &eb);
+    eng_store_run_start(rt->st, j->id, eng_now_ms(), &eb);
     memset(&env, 0, sizeof(env));
     env.env_get = hook_env_get;
     env.mail = hook_mail;
@@ -306,7 +305,7 @@ job_run(void *arg)
     end = (struct eng_run_end){ status, eng_now_ms(), res.exit_status,
         res.failed_label, res.error_class, res.error, buf_str(&res.output),
         trace };
-    if (eng_rdb_run_finish(rt->db, j->id, &end, &eb) != 0)
+    if (eng_store_run_finish(rt->st, j->id, &end, &eb) != 0)
         log_err("runtime", "event=run-record-failed run=%lld reason=\"%s\"",
             j->id, eb.msg);
     log_info("runtime", "event=run-end run=%lld applet=%s status=%s%s%s",
@@ -554,7 +553,7 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     if (td == NULL || replay == NULL)
         goto nomem;
     if (ev != NULL && ratelimited(rt, name, event, ev->ratelimit, now)) {
-        rc = eng_rdb_run_insert(rt->db, name, trig, td, NULL,
+        rc = eng_store_run_insert(rt->st, name, trig, td, NULL,
             "ratelimited", now, &id, eb);
         atomic_fetch_add(&rt->n_ratelimited, 1);
         log_info("runtime", "event=ratelimited applet=%s run=%lld "
@@ -563,18 +562,18 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
         snprintf(out->status, sizeof(out->status), "ratelimited");
         if (rc == 0 && wait) {
             out->output = strdup("");
-            eng_rdb_run_get(rt->db, id, &out->run, NULL);
+            eng_store_run_get(rt->st, id, &out->run, NULL);
         }
         goto out;
     }
-    if ((rc = eng_rdb_run_insert(rt->db, name, trig, td, replay, "queued",
+    if ((rc = eng_store_run_insert(rt->st, name, trig, td, replay, "queued",
              now, &id, eb)) != 0)
         goto out;
     /* the trigger is acknowledged when this returns: the queued run (with
      * what it needs to run again) is on disk first; what the run then
      * writes, its mail included, needs no sync of its own (outbox.c) */
-    if ((rc = eng_rdb_durable(rt->db, eng_rdb_mark(rt->db), eb)) != 0) {
-        eng_rdb_run_delete(rt->db, id);
+    if ((rc = eng_store_durable(rt->st, eng_store_mark(rt->st), eb)) != 0) {
+        eng_store_run_delete(rt->st, id);
         goto out;
     }
     if ((rc = add_event_vars(&vs, evtype, id, now)) != 0)
@@ -584,7 +583,7 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     if (rc != 0) {
         unsigned depth = 0;
 
-        eng_rdb_run_delete(rt->db, id);
+        eng_store_run_delete(rt->st, id);
         atomic_fetch_add(&rt->n_busy, 1);
         eng_pool_counts(rt->pool, &depth, NULL);
         rc = err_set(eb, rc, rc == ERR_BUSY ? "busy" : "nomem",
@@ -604,8 +603,8 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
         pthread_mutex_unlock(&j->mu);
         job_unref(j);
         /* a synchronous caller learns the outcome: have it on disk */
-        eng_rdb_durable(rt->db, eng_rdb_mark(rt->db), NULL);
-        eng_rdb_run_get(rt->db, id, &out->run, NULL);
+        eng_store_durable(rt->st, eng_store_mark(rt->st), NULL);
+        eng_store_run_get(rt->st, id, &out->run, NULL);
     }
     goto out;
 nomem:
@@ -715,7 +714,7 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     if (k != NULL && *k != '\0') {
         pthread_mutex_lock(&rt->idem_mu);
         locked = 1;
-        if (eng_rdb_idem_get(rt->db, rq->applet, k,
+        if (eng_store_idem_get(rt->st, rq->applet, k,
                 eng_now_ms() - IDEM_WINDOW_MS, &prev) == 1) {
             *run_id = prev;
             *duplicate = 1;
@@ -729,7 +728,7 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     if (rc == 0) {
         *run_id = ri.id;
         if (k != NULL && *k != '\0')
-            eng_rdb_idem_put(rt->db, rq->applet, k, ri.id, eng_now_ms());
+            eng_store_idem_put(rt->st, rq->applet, k, ri.id, eng_now_ms());
     }
 out:
     if (locked)
@@ -762,7 +761,7 @@ eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
     for (i = 0; i < sizeof(raw); i++)
         snprintf(t + 2 * i, 3, "%02x", raw[i]);
     sec_wipe(raw, sizeof(raw));
-    if ((rc = eng_rdb_token_set(rt->db, name, t, eb)) != 0) {
+    if ((rc = eng_store_token_set(rt->st, name, t, eb)) != 0) {
         sec_wipe(t, strlen(t));
         free(t);
         return rc;
@@ -1336,13 +1335,11 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     pthread_mutex_init(&rt->reg_mu, NULL);
     pthread_mutex_init(&rt->idem_mu, NULL);
     pthread_mutex_init(&rt->kick_mu, NULL);
-    if ((rc = eng_rdb_attach(st, &rt->db, eb)) != 0)
-        goto fail;
     memset(&oo, 0, sizeof(oo));
     oo.lifetime = o.mail_lifetime;
     oo.senders = o.mail_senders;
     t.ud = rt;
-    if ((rc = eng_outbox_new(rt->db, &t, &oo, &rt->ob, eb)) != 0)
+    if ((rc = eng_outbox_new(rt->st, &t, &oo, &rt->ob, eb)) != 0)
         goto fail;
     *out = rt;
     return 0;
@@ -1387,7 +1384,7 @@ on_requeue(void *ud, long long id, const char *applet, const char *trigger,
     if (why != NULL) {
         end = (struct eng_run_end){ "abort", eng_now_ms(), 0, NULL,
             "interrupted", why, NULL, NULL };
-        eng_rdb_run_finish(rt->db, id, &end, NULL);
+        eng_store_run_finish(rt->st, id, &end, NULL);
     } else {
         log_info("runtime", "event=run-requeued run=%lld applet=%s", id,
             applet);
@@ -1415,14 +1412,14 @@ eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb)
     pthread_mutex_lock(&rt->kick_mu);
     rt->kick_timers = rt->timers;
     pthread_mutex_unlock(&rt->kick_mu);
-    eng_rdb_watch(rt->db, on_db_change, rt);
+    eng_store_watch(rt->st, on_db_change, rt);
     if ((rc = eng_runtime_applets_changed(rt, eb)) != 0)
         return rc;
     if (rt->syslog_listen != NULL
         && (rc = eng_syslog_listen(rt->syslog_listen, on_syslog, rt, &rt->sl,
                 eb)) != 0)
         return rc;
-    if ((rc = eng_rdb_runs_recover(rt->db, eng_now_ms(), on_requeue, rt,
+    if ((rc = eng_store_runs_recover(rt->st, eng_now_ms(), on_requeue, rt,
              eb)) != 0)
         return rc;
     log_info("runtime", "event=start workers=%u queue=%u mail_wait=%s "
@@ -1448,8 +1445,8 @@ eng_runtime_drain(struct eng_runtime *rt, double timeout_s)
     rt->sl = NULL;
     pthread_mutex_unlock(&rt->sl_mu);
     eng_syslog_stop(l);
-    if (rt->db != NULL)
-        eng_rdb_watch(rt->db, NULL, NULL);
+    if (rt->st != NULL)
+        eng_store_watch(rt->st, NULL, NULL);
     pthread_mutex_lock(&rt->kick_mu);
     rt->kick_timers = NULL;
     pthread_mutex_unlock(&rt->kick_mu);
@@ -1486,7 +1483,6 @@ eng_runtime_free(struct eng_runtime *rt)
     eng_pool_free(rt->pool); /* joins: cancelled runs end quickly */
     rt->pool = NULL;
     eng_outbox_free(rt->ob);
-    eng_rdb_close(rt->db);
     for (i = 0; i < rt->nrl; i++)
         free(rt->rl[i].applet);
     free(rt->rl);
@@ -1510,14 +1506,14 @@ int
 eng_runtime_runs_list(struct eng_runtime *rt, const struct eng_run_filter *f,
     cJSON **out, struct errbuf *eb)
 {
-    return eng_rdb_runs_list(rt->db, f, out, eb);
+    return eng_store_runs_list(rt->st, f, out, eb);
 }
 
 int
 eng_runtime_run_get(struct eng_runtime *rt, long long id, cJSON **out,
     struct errbuf *eb)
 {
-    return eng_rdb_run_get(rt->db, id, out, eb);
+    return eng_store_run_get(rt->st, id, out, eb);
 }
 
 int
@@ -1526,7 +1522,7 @@ eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days,
 {
     if (days == 0)
         days = rt->o.retention_days;
-    return eng_rdb_runs_prune(rt->db,
+    return eng_store_runs_prune(rt->st,
         eng_now_ms() - (long long)days * 86400000LL, eb);
 }
 

@@ -164,7 +164,7 @@ void eng_vars_free(struct eng_vars *vs);
 int eng_webhook_vars(const char *body, size_t len, const char *content_type,
     struct eng_vars *out, struct errbuf *eb);
 
-/* ---- the runtime's tables: engine/store.h (eng_rdb_*) ------------------ */
+/* ---- the runtime's tables: engine/store.h (eng_store_*) ------------------ */
 
 /* ---- outbox.c: durable mail queue with retries -------------------------- */
 
@@ -187,7 +187,7 @@ struct eng_outbox_opts {
     unsigned senders;            /* delivery threads */
 };
 struct eng_outbox;
-int  eng_outbox_new(struct eng_rdb *db, const struct eng_outbox_transport *t,
+int  eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
     const struct eng_outbox_opts *o, struct eng_outbox **out,
     struct errbuf *eb);
 /* Resumes: messages left "sending" by a crash go back to "queued".

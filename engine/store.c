@@ -62,7 +62,7 @@ static const struct store_migration store_migrations[] = {
       "INSERT INTO counters (name, value) VALUES ('trust_generation', 1);" },
     /* v2: the runtime's runs, outbox, webhook_idem, contexts (store_runs.c;
      * also run on every start, so it holds the current DDL) */
-    { 2, eng_rdb_schema },
+    { 2, store_runs_schema },
     /* v3: fewer index pages written per run: listing runs by status and
      * the recovery at start scan the table instead; pruning uses the
      * partial index runs_done */
@@ -124,6 +124,19 @@ store_prepare(struct eng_store *st, const char *sql, sqlite3_stmt **out,
     if (stmt_cache_get(st->sc, sql, out) != SQLITE_OK)
         return store_dberr(st, eb, "prepare");
     return 0;
+}
+
+sqlite3_stmt *
+store_stmt(struct eng_store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+
+    if (stmt_cache_get(st->sc, sql, &s) != SQLITE_OK || s == NULL) {
+        log_err("store", "event=sql-prepare error=\"%s\"",
+            sqlite3_errmsg(st->db));
+        return NULL;
+    }
+    return s;
 }
 
 void
@@ -386,6 +399,8 @@ eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb)
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&st->mu, &ma);
     pthread_mutexattr_destroy(&ma);
+    pthread_mutex_init(&st->sync_mu, NULL);
+    st->wal_fd = -1;
     n = strlen(dir) + sizeof("/herald.db");
     st->dir = strdup(dir);
     st->path = malloc(n);
@@ -427,6 +442,9 @@ eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb)
         goto fail;
     if ((rc = store_migrate(st, eb)) != 0)
         goto fail;
+    store_lock(st);
+    store_open_wal(st);
+    store_unlock(st);
     *out = st;
     log_info("store", "event=open path=%s schema=%d", st->path,
         store_schema_version());
@@ -444,6 +462,9 @@ eng_store_close(struct eng_store *st)
     stmt_cache_free(st->sc);
     if (st->db)
         sqlite3_close_v2(st->db);
+    if (st->wal_fd >= 0)
+        close(st->wal_fd);
+    pthread_mutex_destroy(&st->sync_mu);
     pthread_mutex_destroy(&st->mu);
     free(st->dir);
     free(st->path);

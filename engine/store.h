@@ -4,9 +4,9 @@
  * data-access layer: every table is read and written through this header.
  *
  * The seam for a second backend (PostgreSQL): nothing here names SQLite or
- * SQL. Handles are opaque (struct eng_store, struct eng_rdb), records are
+ * SQL. The handle is opaque (struct eng_store), records are
  * plain data, ownership and errors are stated per function, and callbacks
- * into the caller (eng_rdb_watch, eng_rdb_runs_recover) are parameters. A
+ * into the caller (eng_store_watch, eng_store_runs_recover) are parameters. A
  * backend implements these functions in its own store files (today
  * store.c, store_runs.c, store_outbox.c over engine/store_int.h); the
  * backend chosen at start can be dispatched behind the handles (an ops
@@ -127,13 +127,11 @@ int eng_store_setting_put(struct eng_store *st, const char *key,
 /* ---- the runtime's tables (engine/store_runs.c) ------------------------- */
 /*
  * Run history (runs), the mail outbox, webhook idempotency keys
- * (webhook_idem) and "context save" variables (contexts). An eng_rdb is a
- * handle on these tables; in the daemon it shares the store's connection
- * and lock (eng_rdb_attach). Results of the get and list calls are new
- * and owned by the caller (cJSON_Delete, free).
+ * (webhook_idem) and "context save" variables (contexts), on the same
+ * handle, connection and lock as everything above. Results of the get and
+ * list calls are new and owned by the caller (cJSON_Delete, free).
  */
 struct cJSON;
-struct eng_rdb; /* opaque outside the store */
 
 struct eng_run_filter {          /* plain data; all optional */
     const char *applet;
@@ -143,29 +141,19 @@ struct eng_run_filter {          /* plain data; all optional */
     const char *cursor;          /* next_cursor of the previous page */
 };
 
-/* Call after a commit returned: its number for eng_rdb_durable. */
-long long eng_rdb_mark(struct eng_rdb *db);
-/* Returns once commit seq (eng_rdb_mark) is on disk: waits, outside the lock,
+/* Call after a commit returned: its number for eng_store_durable. */
+long long eng_store_mark(struct eng_store *db);
+/* Returns once commit seq (eng_store_mark) is on disk: waits, outside the lock,
  * for an fdatasync() of the WAL that started after that commit; one sync
  * serves every commit made meanwhile (group commit). Commits themselves use
  * synchronous=NORMAL. Errors: ERR_IO (committed, but a power loss could
  * undo it). */
-int eng_rdb_durable(struct eng_rdb *db, long long seq, struct errbuf *eb);
-/* Shares the store's connection and lock (engine/store_int.h) and makes
- * sure the runtime's tables exist. Errors: ERR_DB, ERR_NOMEM. */
-int  eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,
-    struct errbuf *eb);
-/* Opens dir/herald.db on a connection of its own (tests, tools) and
- * creates the tables runs, outbox, webhook_idem, contexts if needed.
- * Errors: ERR_DB, ERR_IO. */
-int  eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb);
-void eng_rdb_close(struct eng_rdb *db); /* closes only an owned db */
-
-int eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
+int eng_store_durable(struct eng_store *db, long long seq, struct errbuf *eb);
+int eng_store_run_insert(struct eng_store *db, const char *applet,
     const char *trigger, const char *trigger_data, const char *replay,
     const char *status, long long now_ms, long long *id, struct errbuf *eb);
-int eng_rdb_run_delete(struct eng_rdb *db, long long id);
-int eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
+int eng_store_run_delete(struct eng_store *db, long long id);
+int eng_store_run_start(struct eng_store *db, long long id, long long now_ms,
     struct errbuf *eb);
 struct eng_run_end {             /* plain data, borrowed */
     const char *status;
@@ -174,40 +162,40 @@ struct eng_run_end {             /* plain data, borrowed */
     const char *failed_label, *error_class, *error, *output;
     const char *trace;           /* JSON text or NULL */
 };
-int eng_rdb_run_finish(struct eng_rdb *db, long long id,
+int eng_store_run_finish(struct eng_store *db, long long id,
     const struct eng_run_end *e, struct errbuf *eb);
-int eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
+int eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
     struct cJSON **out, struct errbuf *eb);
-int eng_rdb_run_get(struct eng_rdb *db, long long id, struct cJSON **out,
+int eng_store_run_get(struct eng_store *db, long long id, struct cJSON **out,
     struct errbuf *eb);
 /* Deletes finished runs that ended before before_ms; returns the count. */
-int eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
+int eng_store_runs_prune(struct eng_store *db, long long before_ms,
     struct errbuf *eb);
 /* Runs left "running" by a crash go back to "queued" when they have a
  * replay record (else they are aborted, class "interrupted"); requeue is
  * called for each queued run. */
-int eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
+int eng_store_runs_recover(struct eng_store *db, long long now_ms,
     void (*requeue)(void *ud, long long id, const char *applet,
         const char *trigger, const char *replay), void *ud,
     struct errbuf *eb);
 
 /* Idempotency keys: 1 and *run_id if (applet, key) was seen at or after
  * since_ms, 0 if not, <0 on error. */
-int eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
+int eng_store_idem_get(struct eng_store *db, const char *applet, const char *key,
     long long since_ms, long long *run_id);
-int eng_rdb_idem_put(struct eng_rdb *db, const char *applet, const char *key,
+int eng_store_idem_put(struct eng_store *db, const char *applet, const char *key,
     long long run_id, long long now_ms);
-int eng_rdb_ctx_save(struct eng_rdb *db, const char *key, const char *json);
-char *eng_rdb_ctx_get(struct eng_rdb *db, const char *key);
+int eng_store_ctx_save(struct eng_store *db, const char *key, const char *json);
+char *eng_store_ctx_get(struct eng_store *db, const char *key);
 /* Calls cb(ud, table) after each row change of the tables "applets" and
  * "environment" made on this connection (a hook on the connection; cb runs
  * inside the write with the connection locked: it must not touch the
  * database or take locks held around store calls). cb NULL removes it. */
-void eng_rdb_watch(struct eng_rdb *db, void (*cb)(void *ud,
+void eng_store_watch(struct eng_store *db, void (*cb)(void *ud,
     const char *table), void *ud);
 /* Sets (token NULL: clears) applet's webhook token. Errors: ERR_NOTFOUND
  * (no such applet), ERR_DB. */
-int eng_rdb_token_set(struct eng_rdb *db, const char *applet,
+int eng_store_token_set(struct eng_store *db, const char *applet,
     const char *token, struct errbuf *eb);
 
 
@@ -226,7 +214,7 @@ struct eng_ob_new {              /* plain data, borrowed */
     long long   now_ms, expires_ms;
 };
 /* Stores a new message; *id (may be NULL) its id. Errors: ERR_DB. */
-int eng_rdb_ob_put(struct eng_rdb *db, const struct eng_ob_new *m,
+int eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m,
     long long *id, struct errbuf *eb);
 
 struct eng_ob_row {              /* a claimed message; clear with below */
@@ -240,16 +228,16 @@ void eng_ob_row_clear(struct eng_ob_row *r); /* wipes req; NULL no-op */
 /* Loads message id, which the caller stored held, into *out (clear it).
  * Errors: ERR_NOTFOUND (gone or no longer queued/sending), ERR_DB,
  * ERR_NOMEM. */
-int eng_rdb_ob_claim_held(struct eng_rdb *db, long long id, long long now_ms,
+int eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     struct eng_ob_row *out);
 /* Claims up to max due messages (queued -> sending) in one write, oldest
  * due first, only those for session key skey unless it is NULL, into
  * out[0..n) (clear each). Returns n. A row that cannot be loaded is left
  * claimed and logged (a restart queues it again). */
-unsigned eng_rdb_ob_claim_due(struct eng_rdb *db, const char *skey,
+unsigned eng_store_ob_claim_due(struct eng_store *db, const char *skey,
     long long now_ms, unsigned max, struct eng_ob_row *out);
 /* Puts claimed messages back in the queue (sending -> queued). */
-void eng_rdb_ob_release(struct eng_rdb *db, const long long *ids,
+void eng_store_ob_release(struct eng_store *db, const long long *ids,
     unsigned n);
 
 struct eng_ob_outcome {          /* plain data, borrowed */
@@ -268,13 +256,13 @@ struct eng_ob_outcome {          /* plain data, borrowed */
 /* Records n outcomes, in one transaction when n > 1 (one WAL write for a
  * batch). Failures are logged: a message left "sending" is sent again
  * after a restart. */
-void eng_rdb_ob_record(struct eng_rdb *db, const struct eng_ob_outcome *o,
+void eng_store_ob_record(struct eng_store *db, const struct eng_ob_outcome *o,
     unsigned n);
 /* The earliest next attempt of a queued message, or 0 if none. */
-long long eng_rdb_ob_earliest(struct eng_rdb *db);
+long long eng_store_ob_earliest(struct eng_store *db);
 /* Messages left "sending" (by a crash) go back to "queued"; returns how
  * many. */
-int eng_rdb_ob_resume(struct eng_rdb *db);
+int eng_store_ob_resume(struct eng_store *db);
 
 struct eng_ob_item {             /* a listed message; free with below */
     long long id;
@@ -292,18 +280,18 @@ struct eng_ob_item {             /* a listed message; free with below */
 void eng_ob_items_free(struct eng_ob_item *v, size_t n); /* wipes req */
 /* The newest 500 messages (in state unless NULL), newest first; new array
  * in *out. Errors: ERR_DB. */
-int eng_rdb_ob_list(struct eng_rdb *db, const char *state,
+int eng_store_ob_list(struct eng_store *db, const char *state,
     struct eng_ob_item **out, size_t *n, struct errbuf *eb);
 /* Queues a dead or queued message again, due now_ms, dead-lettered at
  * expires_ms. Errors: ERR_NOTFOUND, ERR_INVAL (in another state),
  * ERR_DB. */
-int eng_rdb_ob_requeue(struct eng_rdb *db, long long id, long long now_ms,
+int eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
     long long expires_ms, struct errbuf *eb);
 /* State (into state[n]), attempts and next attempt of message id; any
  * out pointer may be NULL. Errors: ERR_NOTFOUND. */
-int eng_rdb_ob_state(struct eng_rdb *db, long long id, char *state,
+int eng_store_ob_state(struct eng_store *db, long long id, char *state,
     size_t n, unsigned *attempts, long long *next_ms);
 /* Messages queued or being sent. */
-long long eng_rdb_ob_pending(struct eng_rdb *db);
+long long eng_store_ob_pending(struct eng_store *db);
 
 #endif

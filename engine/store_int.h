@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine/store_int.h: the inside of the store, shared by the store's own
- * files (engine/store.c; engine/store_runs.c for run history and the outbox).
+ * files (engine/store.c: open, migrations, environment, applets,
+ * trustpoints, settings; store_runs.c: run history, idempotency keys,
+ * contexts; store_outbox.c: the outbox rows).
  *
  * One SQLite connection guarded by one recursive mutex. A function that
  * touches the database takes the lock with store_lock(), and a write wraps
@@ -58,6 +60,16 @@ struct eng_store {
     char              *path;      /* DATA_DIR/herald.db */
     int                tx_depth;  /* eng_store_begin nesting; 0 = none */
     int                tx_failed; /* a rollback was asked inside nesting */
+    /* group commit (eng_store_durable): the WAL file, commits counted and
+     * commits known to be on disk */
+    int                wal_fd;    /* -1: not in WAL mode, commits sync */
+    pthread_mutex_t    sync_mu;
+    _Atomic long long  committed;
+    long long          synced;    /* under sync_mu */
+    /* eng_store_watch's callback (sqlite3_update_hook's argument is the
+     * handle itself, so there is no process-wide slot) */
+    void             (*watch_cb)(void *ud, const char *table);
+    void              *watch_ud;
 };
 
 /* The schema version this binary writes (the last migration). */
@@ -96,31 +108,15 @@ int store_counter_bump(struct eng_store *st, const char *name,
 
 /* Migration v2: the runtime's tables (runs, outbox, ...), defined in
  * engine/store_runs.c; idempotent (CREATE ... IF NOT EXISTS). */
-extern const char eng_rdb_schema[];
+extern const char store_runs_schema[];
 
-/* ---- the runtime's tables (engine/store_runs.c) ---- */
+/* ---- the runtime's tables (engine/store_runs.c, store_outbox.c) ---- */
 
-struct eng_rdb {
-    sqlite3           *db;
-    struct stmt_cache *sc;         /* eng_rdb_stmt's statements */
-    pthread_mutex_t   *mu;         /* the store's (recursive) or own_mu */
-    pthread_mutex_t    own_mu;
-    int                owned;      /* db opened by eng_rdb_open */
-    /* group commit (eng_rdb_durable): the WAL file, commits counted and
-     * commits known to be on disk */
-    int                wal_fd;     /* -1: not in WAL mode, commits sync */
-    pthread_mutex_t    sync_mu;
-    _Atomic long long  committed;
-    long long          synced;     /* under sync_mu */
-    /* eng_rdb_watch's callback (sqlite3_update_hook's argument is the
-     * handle itself, so there is no process-wide slot) */
-    void             (*watch_cb)(void *ud, const char *table);
-    void              *watch_ud;
-};
-/* With db->mu held: a prepared statement for sql (cached; pass a string
- * literal), or NULL (logged). Give it back with eng_rdb_done() before
+/* With the lock held: a prepared statement for sql (cached; pass a string
+ * literal), or NULL (logged). Give it back with store_done() before
  * unlocking, also on errors. */
-sqlite3_stmt *eng_rdb_stmt(struct eng_rdb *db, const char *sql);
-void eng_rdb_done(struct eng_rdb *db, sqlite3_stmt *st);
+sqlite3_stmt *store_stmt(struct eng_store *st, const char *sql);
+/* After the schema is in place: opens the WAL file for eng_store_durable. */
+void store_open_wal(struct eng_store *st);
 
 #endif

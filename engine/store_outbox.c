@@ -27,27 +27,27 @@ ob_col_dup(sqlite3_stmt *st, int col)
 
 /* Runs one statement without results (db lock held). */
 static int
-ob_exec(struct eng_rdb *db, const char *sql)
+ob_exec(struct eng_store *db, const char *sql)
 {
-    sqlite3_stmt *st = eng_rdb_stmt(db, sql);
+    sqlite3_stmt *st = store_stmt(db, sql);
     int           rc;
 
     if (st == NULL)
         return ERR_DB;
     rc = sqlite3_step(st);
-    eng_rdb_done(db, st);
+    store_done(db, st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ERR_DB;
 }
 
 int
-eng_rdb_ob_put(struct eng_rdb *db, const struct eng_ob_new *m, long long *id,
+eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id,
     struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "INSERT INTO outbox (run_id, applet,"
+    store_lock(db);
+    if ((st = store_stmt(db, "INSERT INTO outbox (run_id, applet,"
             " state, skey, req, created_ms, next_ms, expires_ms, updated_ms)"
             " VALUES (?,?,?,?,?,?,?,?,?)")) == NULL) {
         rc = err_set(eb, ERR_DB, "db_error", "cannot queue the message: %s",
@@ -70,9 +70,9 @@ eng_rdb_ob_put(struct eng_rdb *db, const struct eng_ob_new *m, long long *id,
         } else if (id != NULL) {
             *id = sqlite3_last_insert_rowid(db->db);
         }
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
@@ -108,15 +108,15 @@ ob_row_load(sqlite3_stmt *st, struct eng_ob_row *r)
 }
 
 int
-eng_rdb_ob_claim_held(struct eng_rdb *db, long long id, long long now_ms,
+eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     struct eng_ob_row *out)
 {
     sqlite3_stmt *st;
     int           rc = ERR_DB;
 
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "UPDATE outbox SET updated_ms=? WHERE"
+    store_lock(db);
+    if ((st = store_stmt(db, "UPDATE outbox SET updated_ms=? WHERE"
             " id=? AND state IN ('queued','sending') RETURNING id, run_id,"
             " attempts, expires_ms, skey, req")) != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
@@ -127,21 +127,21 @@ eng_rdb_ob_claim_held(struct eng_rdb *db, long long id, long long now_ms,
             rc = ERR_NOTFOUND;
         while (sqlite3_step(st) == SQLITE_ROW)
             ;
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 unsigned
-eng_rdb_ob_claim_due(struct eng_rdb *db, const char *skey, long long now_ms,
+eng_store_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
     unsigned max, struct eng_ob_row *out)
 {
     sqlite3_stmt *st;
     unsigned      n = 0;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "UPDATE outbox SET state='sending',"
+    store_lock(db);
+    if ((st = store_stmt(db, "UPDATE outbox SET state='sending',"
             " updated_ms=?1 WHERE id IN (SELECT id FROM outbox WHERE"
             " state='queued' AND next_ms<=?1 AND (?2 IS NULL OR skey=?2)"
             " ORDER BY next_ms, id LIMIT ?3) RETURNING id, run_id, attempts,"
@@ -156,35 +156,35 @@ eng_rdb_ob_claim_due(struct eng_rdb *db, const char *skey, long long now_ms,
             else
                 log_err("outbox", "event=load-failed id=%lld",
                     (long long)sqlite3_column_int64(st, 0));
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return n;
 }
 
 void
-eng_rdb_ob_release(struct eng_rdb *db, const long long *ids, unsigned n)
+eng_store_ob_release(struct eng_store *db, const long long *ids, unsigned n)
 {
     sqlite3_stmt *st;
 
-    pthread_mutex_lock(db->mu);
+    store_lock(db);
     for (unsigned i = 0; i < n; i++)
-        if ((st = eng_rdb_stmt(db, "UPDATE outbox SET state='queued'"
+        if ((st = store_stmt(db, "UPDATE outbox SET state='queued'"
                 " WHERE id=? AND state='sending'")) != NULL) {
             sqlite3_bind_int64(st, 1, ids[i]);
             sqlite3_step(st);
-            eng_rdb_done(db, st);
+            store_done(db, st);
         }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
 }
 
 /* Writes one outcome (db lock held). */
 static void
-ob_outcome_store(struct eng_rdb *db, const struct eng_ob_outcome *o)
+ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
 {
     sqlite3_stmt *st;
 
-    if ((st = eng_rdb_stmt(db, o->sent
+    if ((st = store_stmt(db, o->sent
             ? "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
               " last_klass=NULL, last_code=?, last_message=?,"
               " last_permanent=0, sent_ms=?, updated_ms=?,"
@@ -214,18 +214,18 @@ ob_outcome_store(struct eng_rdb *db, const struct eng_ob_outcome *o)
         if (sqlite3_step(st) != SQLITE_DONE)
             log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
                 o->id, sqlite3_errmsg(db->db));
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
 }
 
 void
-eng_rdb_ob_record(struct eng_rdb *db, const struct eng_ob_outcome *o,
+eng_store_ob_record(struct eng_store *db, const struct eng_ob_outcome *o,
     unsigned n)
 {
     unsigned i;
     int      tx;
 
-    pthread_mutex_lock(db->mu);
+    store_lock(db);
     tx = n > 1 && ob_exec(db, "BEGIN") == 0;
     for (i = 0; i < n; i++)
         ob_outcome_store(db, &o[i]);
@@ -234,45 +234,45 @@ eng_rdb_ob_record(struct eng_rdb *db, const struct eng_ob_outcome *o,
             sqlite3_errmsg(db->db));
         ob_exec(db, "ROLLBACK");
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
 }
 
 /* One integer from a one-row query under the lock; 0 when it has no row,
  * a NULL value, or the statement cannot be prepared. */
 static long long
-ob_scalar(struct eng_rdb *db, const char *sql)
+ob_scalar(struct eng_store *db, const char *sql)
 {
     sqlite3_stmt *st;
     long long     v = 0;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, sql)) != NULL) {
+    store_lock(db);
+    if ((st = store_stmt(db, sql)) != NULL) {
         if (sqlite3_step(st) == SQLITE_ROW
             && sqlite3_column_type(st, 0) != SQLITE_NULL)
             v = sqlite3_column_int64(st, 0);
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return v;
 }
 
 long long
-eng_rdb_ob_earliest(struct eng_rdb *db)
+eng_store_ob_earliest(struct eng_store *db)
 {
     return ob_scalar(db,
         "SELECT MIN(next_ms) FROM outbox WHERE state='queued'");
 }
 
 int
-eng_rdb_ob_resume(struct eng_rdb *db)
+eng_store_ob_resume(struct eng_store *db)
 {
     int n = 0;
 
-    pthread_mutex_lock(db->mu);
+    store_lock(db);
     if (ob_exec(db, "UPDATE outbox SET state='queued' WHERE state='sending'")
         == 0)
         n = sqlite3_changes(db->db);
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return n;
 }
 
@@ -294,7 +294,7 @@ eng_ob_items_free(struct eng_ob_item *v, size_t n)
 }
 
 int
-eng_rdb_ob_list(struct eng_rdb *db, const char *state,
+eng_store_ob_list(struct eng_store *db, const char *state,
     struct eng_ob_item **out, size_t *n, struct errbuf *eb)
 {
     sqlite3_stmt       *st;
@@ -303,13 +303,13 @@ eng_rdb_ob_list(struct eng_rdb *db, const char *state,
 
     *out = NULL;
     *n = 0;
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "SELECT id, run_id, applet, state,"
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT id, run_id, applet, state,"
             " req, attempts, created_ms, next_ms, expires_ms, last_klass,"
             " last_code, last_message, last_permanent, sent_ms FROM outbox"
             " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500"))
         == NULL) {
-        pthread_mutex_unlock(db->mu);
+        store_unlock(db);
         return err_set(eb, ERR_DB, "db_error", "cannot list the outbox: %s",
             sqlite3_errmsg(db->db));
     }
@@ -344,28 +344,28 @@ eng_rdb_ob_list(struct eng_rdb *db, const char *state,
         it->sent_ms = sqlite3_column_type(st, 13) != SQLITE_NULL
             ? sqlite3_column_int64(st, 13) : 0;
     }
-    eng_rdb_done(db, st);
-    pthread_mutex_unlock(db->mu);
+    store_done(db, st);
+    store_unlock(db);
     *out = v;
     return 0;
 }
 
 int
-eng_rdb_ob_requeue(struct eng_rdb *db, long long id, long long now_ms,
+eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
     long long expires_ms, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     char          state[16] = "";
     int           rc = 0;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "SELECT state FROM outbox WHERE id=?"))
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT state FROM outbox WHERE id=?"))
         != NULL) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW)
             snprintf(state, sizeof(state), "%s",
                 (const char *)sqlite3_column_text(st, 0));
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
     if (state[0] == '\0') {
         rc = err_set(eb, ERR_NOTFOUND, "not_found",
@@ -374,7 +374,7 @@ eng_rdb_ob_requeue(struct eng_rdb *db, long long id, long long now_ms,
         rc = err_set(eb, ERR_INVAL, "invalid_state",
             "message %lld is %s; only dead or queued messages can be "
             "re-sent", id, state);
-    } else if ((st = eng_rdb_stmt(db, "UPDATE outbox SET"
+    } else if ((st = store_stmt(db, "UPDATE outbox SET"
                    " state='queued', next_ms=?, expires_ms=?, updated_ms=?"
                    " WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
@@ -384,24 +384,24 @@ eng_rdb_ob_requeue(struct eng_rdb *db, long long id, long long now_ms,
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
                 sqlite3_errmsg(db->db));
-        eng_rdb_done(db, st);
+        store_done(db, st);
     } else {
         rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
             sqlite3_errmsg(db->db));
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 int
-eng_rdb_ob_state(struct eng_rdb *db, long long id, char *state, size_t n,
+eng_store_ob_state(struct eng_store *db, long long id, char *state, size_t n,
     unsigned *attempts, long long *next_ms)
 {
     sqlite3_stmt *st;
     int           rc = ERR_NOTFOUND;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "SELECT state, attempts, next_ms FROM"
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT state, attempts, next_ms FROM"
             " outbox WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
@@ -414,14 +414,14 @@ eng_rdb_ob_state(struct eng_rdb *db, long long id, char *state, size_t n,
                 *next_ms = sqlite3_column_int64(st, 2);
             rc = 0;
         }
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 long long
-eng_rdb_ob_pending(struct eng_rdb *db)
+eng_store_ob_pending(struct eng_store *db)
 {
     return ob_scalar(db, "SELECT COUNT(*) FROM outbox"
         " WHERE state IN ('queued','sending')");

@@ -29,7 +29,7 @@
 #include "engine/clock.h"
 #include "engine/store_int.h"
 
-const char eng_rdb_schema[] =
+const char store_runs_schema[] =
     "CREATE TABLE IF NOT EXISTS runs ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " applet TEXT NOT NULL, trig TEXT NOT NULL, trigger_data TEXT,"
@@ -60,29 +60,10 @@ const char eng_rdb_schema[] =
 /* ---- statements -------------------------------------------------------- */
 
 static int
-rdb_err(struct eng_rdb *db, struct errbuf *eb, const char *what)
+rdb_err(struct eng_store *db, struct errbuf *eb, const char *what)
 {
     return err_set(eb, ERR_DB, "db_error", "database error while %s: %s",
         what, sqlite3_errmsg(db->db));
-}
-
-sqlite3_stmt *
-eng_rdb_stmt(struct eng_rdb *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-
-    if (stmt_cache_get(db->sc, sql, &st) != SQLITE_OK || st == NULL) {
-        log_err("runtime", "event=sql-prepare error=\"%s\"",
-            sqlite3_errmsg(db->db));
-        return NULL;
-    }
-    return st;
-}
-
-void
-eng_rdb_done(struct eng_rdb *db, sqlite3_stmt *st)
-{
-    stmt_cache_put(db->sc, st);
 }
 
 static void
@@ -96,24 +77,24 @@ bind_text(sqlite3_stmt *st, int i, const char *s)
 
 /* ---- durability -------------------------------------------------------- */
 
-/* The WAL file for eng_rdb_durable, opened once the database is in WAL
- * mode (the store's open or eng_rdb_open set it). Not in WAL mode (a file
+/* The WAL file for eng_store_durable, opened once the database is in WAL
+ * mode (eng_store_open calls it). Not in WAL mode (a file
  * system without shared memory, say), SQLite's NORMAL commits sync the
- * rollback journal themselves and eng_rdb_durable has nothing to do. */
-static void
-rdb_open_wal(struct eng_rdb *db)
+ * rollback journal themselves and eng_store_durable has nothing to do. */
+void
+store_open_wal(struct eng_store *db)
 {
     const char   *f = sqlite3_db_filename(db->db, "main");
     const char   *mode = NULL;
     sqlite3_stmt *st;
     char         *path;
 
-    if ((st = eng_rdb_stmt(db, "PRAGMA journal_mode")) != NULL) {
+    if ((st = store_stmt(db, "PRAGMA journal_mode")) != NULL) {
         if (sqlite3_step(st) == SQLITE_ROW)
             mode = (const char *)sqlite3_column_text(st, 0);
         if (mode == NULL || strcmp(mode, "wal") != 0)
             f = NULL;
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
     if (f == NULL || *f == '\0' || asprintf(&path, "%s-wal", f) < 0)
         return;
@@ -124,13 +105,13 @@ rdb_open_wal(struct eng_rdb *db)
 }
 
 long long
-eng_rdb_mark(struct eng_rdb *db)
+eng_store_mark(struct eng_store *db)
 {
     return atomic_fetch_add(&db->committed, 1) + 1;
 }
 
 int
-eng_rdb_durable(struct eng_rdb *db, long long seq, struct errbuf *eb)
+eng_store_durable(struct eng_store *db, long long seq, struct errbuf *eb)
 {
     long long upto;
     int       rc = 0;
@@ -155,126 +136,16 @@ eng_rdb_durable(struct eng_rdb *db, long long seq, struct errbuf *eb)
     return rc;
 }
 
-/* ---- open/close -------------------------------------------------------- */
-
 int
-eng_rdb_open(const char *dir, struct eng_rdb **out, struct errbuf *eb)
-{
-    struct eng_rdb *db;
-    char           *path, *msg = NULL;
-    size_t          n;
-
-    *out = NULL;
-    if (dir == NULL)
-        return err_set(eb, ERR_IO, "io", "no data directory");
-    (void)mkdir(dir, 0700);
-    n = strlen(dir) + sizeof("/herald.db");
-    if ((db = calloc(1, sizeof(*db))) == NULL || (path = malloc(n)) == NULL) {
-        free(db);
-        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    }
-    snprintf(path, n, "%s/herald.db", dir);
-    if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE
-            | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-        err_set(eb, ERR_DB, "db_open", "cannot open %s: %s", path,
-            db->db ? sqlite3_errmsg(db->db) : "out of memory");
-        sqlite3_close(db->db);
-        free(path);
-        free(db);
-        return ERR_DB;
-    }
-    free(path);
-    db->owned = 1;
-    db->wal_fd = -1;
-    if ((db->sc = stmt_cache_new(db->db)) == NULL) {
-        sqlite3_close(db->db);
-        free(db);
-        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    }
-    sqlite3_busy_timeout(db->db, 10000);
-    if (sqlite3_exec(db->db, "PRAGMA journal_mode=WAL;"
-            "PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK
-        || sqlite3_exec(db->db, eng_rdb_schema, NULL, NULL, &msg)
-            != SQLITE_OK) {
-        err_set(eb, ERR_DB, "db_schema", "cannot create the run tables: %s",
-            msg ? msg : sqlite3_errmsg(db->db));
-        sqlite3_free(msg);
-        stmt_cache_free(db->sc);
-        sqlite3_close(db->db);
-        free(db);
-        return ERR_DB;
-    }
-    pthread_mutex_init(&db->own_mu, NULL);
-    pthread_mutex_init(&db->sync_mu, NULL);
-    db->mu = &db->own_mu;
-    pthread_mutex_lock(db->mu);
-    rdb_open_wal(db);
-    pthread_mutex_unlock(db->mu);
-    *out = db;
-    return 0;
-}
-
-int
-eng_rdb_attach(struct eng_store *st, struct eng_rdb **out,
-    struct errbuf *eb)
-{
-    struct eng_rdb *db;
-    int             rc;
-
-    *out = NULL;
-    if ((db = calloc(1, sizeof(*db))) == NULL)
-        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    db->db = st->db;
-    db->mu = &st->mu;
-    db->wal_fd = -1;
-    if ((db->sc = stmt_cache_new(db->db)) == NULL) {
-        free(db);
-        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    }
-    store_lock(st);
-    if ((rc = store_exec(st, eng_rdb_schema, eb)) == 0)
-        rdb_open_wal(db);
-    store_unlock(st);
-    if (rc != 0) {
-        stmt_cache_free(db->sc);
-        free(db);
-        return rc;
-    }
-    pthread_mutex_init(&db->sync_mu, NULL);
-    *out = db;
-    return 0;
-}
-
-void
-eng_rdb_close(struct eng_rdb *db)
-{
-    if (db == NULL)
-        return;
-    pthread_mutex_lock(db->mu);
-    stmt_cache_free(db->sc);
-    pthread_mutex_unlock(db->mu);
-    if (db->wal_fd >= 0)
-        close(db->wal_fd);
-    pthread_mutex_destroy(&db->sync_mu);
-    if (db->owned) {
-        sqlite3_close(db->db);
-        pthread_mutex_destroy(&db->own_mu);
-    }
-    free(db);
-}
-
-/* ---- runs -------------------------------------------------------------- */
-
-int
-eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
+eng_store_run_insert(struct eng_store *db, const char *applet,
     const char *trigger, const char *trigger_data, const char *replay,
     const char *status, long long now_ms, long long *id, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
 
-    pthread_mutex_lock(db->mu);
-    st = eng_rdb_stmt(db, "INSERT INTO runs (applet, trig, trigger_data,"
+    store_lock(db);
+    st = store_stmt(db, "INSERT INTO runs (applet, trig, trigger_data,"
         " replay, status, queued_ms, ended_ms) VALUES (?,?,?,?,?,?,?)");
     if (st == NULL) {
         rc = rdb_err(db, eb, "recording a run");
@@ -294,38 +165,38 @@ eng_rdb_run_insert(struct eng_rdb *db, const char *applet,
         rc = rdb_err(db, eb, "recording a run");
     else
         *id = sqlite3_last_insert_rowid(db->db);
-    eng_rdb_done(db, st);
+    store_done(db, st);
 out:
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 int
-eng_rdb_run_delete(struct eng_rdb *db, long long id)
+eng_store_run_delete(struct eng_store *db, long long id)
 {
     sqlite3_stmt *st;
     int           rc = ERR_DB;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "DELETE FROM runs WHERE id=?")) != NULL) {
+    store_lock(db);
+    if ((st = store_stmt(db, "DELETE FROM runs WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, id);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 int
-eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
+eng_store_run_start(struct eng_store *db, long long id, long long now_ms,
     struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
 
-    pthread_mutex_lock(db->mu);
+    store_lock(db);
     /* replay stays until the run finishes: a crash mid-run re-runs it */
-    st = eng_rdb_stmt(db, "UPDATE runs SET status='running', started_ms=?"
+    st = store_stmt(db, "UPDATE runs SET status='running', started_ms=?"
         " WHERE id=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "starting a run");
@@ -334,21 +205,21 @@ eng_rdb_run_start(struct eng_rdb *db, long long id, long long now_ms,
         sqlite3_bind_int64(st, 2, id);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = rdb_err(db, eb, "starting a run");
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 int
-eng_rdb_run_finish(struct eng_rdb *db, long long id,
+eng_store_run_finish(struct eng_store *db, long long id,
     const struct eng_run_end *e, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
 
-    pthread_mutex_lock(db->mu);
-    st = eng_rdb_stmt(db, "UPDATE runs SET status=?, ended_ms=?,"
+    store_lock(db);
+    st = store_stmt(db, "UPDATE runs SET status=?, ended_ms=?,"
         " exit_status=?, failed_label=?, error_class=?, error=?, output=?,"
         " trace=?, replay=NULL WHERE id=?");
     if (st == NULL) {
@@ -367,9 +238,9 @@ eng_rdb_run_finish(struct eng_rdb *db, long long id,
         sqlite3_bind_int64(st, 9, id);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = rdb_err(db, eb, "finishing a run");
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
@@ -438,7 +309,7 @@ static const char *const run_statuses[] = {
 };
 
 int
-eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
+eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
     cJSON **out, struct errbuf *eb)
 {
     sqlite3_stmt *st;
@@ -473,8 +344,8 @@ eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
         cJSON_Delete(res);
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
-    pthread_mutex_lock(db->mu);
-    st = eng_rdb_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE"
+    store_lock(db);
+    st = store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE"
         " (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
         " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
         " ORDER BY id DESC LIMIT ?5");
@@ -504,9 +375,9 @@ eng_rdb_runs_list(struct eng_rdb *db, const struct eng_run_filter *f,
     }
     if (rc == 0 && i != SQLITE_ROW && i != SQLITE_DONE)
         rc = rdb_err(db, eb, "listing runs");
-    eng_rdb_done(db, st);
+    store_done(db, st);
 out:
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     if (rc != 0) {
         cJSON_Delete(res);
         return rc;
@@ -524,7 +395,7 @@ out:
 }
 
 int
-eng_rdb_run_get(struct eng_rdb *db, long long id, cJSON **out,
+eng_store_run_get(struct eng_store *db, long long id, cJSON **out,
     struct errbuf *eb)
 {
     sqlite3_stmt *st;
@@ -532,8 +403,8 @@ eng_rdb_run_get(struct eng_rdb *db, long long id, cJSON **out,
     int           rc = 0, s;
 
     *out = NULL;
-    pthread_mutex_lock(db->mu);
-    st = eng_rdb_stmt(db, "SELECT " RUN_COLS ", trigger_data, output, trace"
+    store_lock(db);
+    st = store_stmt(db, "SELECT " RUN_COLS ", trigger_data, output, trace"
         " FROM runs WHERE id=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "reading a run");
@@ -560,9 +431,9 @@ eng_rdb_run_get(struct eng_rdb *db, long long id, cJSON **out,
     } else {
         rc = rdb_err(db, eb, "reading a run");
     }
-    eng_rdb_done(db, st);
+    store_done(db, st);
 out:
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     if (rc == 0)
         *out = o;
     else
@@ -571,14 +442,14 @@ out:
 }
 
 int
-eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
+eng_store_runs_prune(struct eng_store *db, long long before_ms,
     struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc;
 
-    pthread_mutex_lock(db->mu);
-    st = eng_rdb_stmt(db, "DELETE FROM runs WHERE ended_ms IS NOT NULL"
+    store_lock(db);
+    st = store_stmt(db, "DELETE FROM runs WHERE ended_ms IS NOT NULL"
         " AND ended_ms < ? AND status NOT IN ('queued','running')");
     if (st == NULL) {
         rc = rdb_err(db, eb, "pruning runs");
@@ -588,24 +459,24 @@ eng_rdb_runs_prune(struct eng_rdb *db, long long before_ms,
             rc = rdb_err(db, eb, "pruning runs");
         else
             rc = sqlite3_changes(db->db);
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
     if (rc >= 0) { /* idempotency keys live 24 h */
-        sqlite3_stmt *s2 = eng_rdb_stmt(db,
+        sqlite3_stmt *s2 = store_stmt(db,
             "DELETE FROM webhook_idem WHERE created_ms < ?");
 
         if (s2 != NULL) {
             sqlite3_bind_int64(s2, 1, eng_now_ms() - 86400000LL);
             sqlite3_step(s2);
-            eng_rdb_done(db, s2);
+            store_done(db, s2);
         }
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 int
-eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
+eng_store_runs_recover(struct eng_store *db, long long now_ms,
     void (*requeue)(void *ud, long long id, const char *applet,
         const char *trigger, const char *replay), void *ud,
     struct errbuf *eb)
@@ -618,27 +489,27 @@ eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
     size_t n = 0, cap = 0, i;
     int    rc = 0;
 
-    pthread_mutex_lock(db->mu);
+    store_lock(db);
     /* interrupted runs that can be replayed run again (at least once) */
-    st = eng_rdb_stmt(db, "UPDATE runs SET status='queued', started_ms=NULL"
+    st = store_stmt(db, "UPDATE runs SET status='queued', started_ms=NULL"
         " WHERE status='running' AND replay IS NOT NULL");
     if (st != NULL) {
         sqlite3_step(st);
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    st = eng_rdb_stmt(db, "UPDATE runs SET status='abort', ended_ms=?,"
+    st = store_stmt(db, "UPDATE runs SET status='abort', ended_ms=?,"
         " error_class='interrupted', error='herald stopped while this run "
         "was running', replay=NULL WHERE status='running'");
     if (st != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
         sqlite3_step(st);
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    st = eng_rdb_stmt(db, "SELECT id, applet, trig, replay FROM runs"
+    st = store_stmt(db, "SELECT id, applet, trig, replay FROM runs"
         " WHERE status='queued' ORDER BY id");
     if (st == NULL) {
         rc = rdb_err(db, eb, "recovering runs");
-        pthread_mutex_unlock(db->mu);
+        store_unlock(db);
         return rc;
     }
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -657,8 +528,8 @@ eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
             ? strdup((const char *)sqlite3_column_text(st, 3)) : NULL;
         n++;
     }
-    eng_rdb_done(db, st);
-    pthread_mutex_unlock(db->mu);
+    store_done(db, st);
+    store_unlock(db);
     for (i = 0; i < n; i++) {
         if (requeue != NULL && v[i].applet && v[i].trig)
             requeue(ud, v[i].id, v[i].applet, v[i].trig, v[i].replay);
@@ -673,14 +544,14 @@ eng_rdb_runs_recover(struct eng_rdb *db, long long now_ms,
 /* ---- idempotency, contexts, tokens ------------------------------------- */
 
 int
-eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
+eng_store_idem_get(struct eng_store *db, const char *applet, const char *key,
     long long since_ms, long long *run_id)
 {
     sqlite3_stmt *st;
     int           rc = ERR_DB, s;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "SELECT run_id FROM webhook_idem WHERE applet=?"
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT run_id FROM webhook_idem WHERE applet=?"
              " AND key=? AND created_ms>=?")) != NULL) {
         bind_text(st, 1, applet);
         bind_text(st, 2, key);
@@ -692,67 +563,67 @@ eng_rdb_idem_get(struct eng_rdb *db, const char *applet, const char *key,
         } else if (s == SQLITE_DONE) {
             rc = 0;
         }
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 int
-eng_rdb_idem_put(struct eng_rdb *db, const char *applet, const char *key,
+eng_store_idem_put(struct eng_store *db, const char *applet, const char *key,
     long long run_id, long long now_ms)
 {
     sqlite3_stmt *st;
     int           rc = ERR_DB;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "INSERT OR REPLACE INTO webhook_idem"
+    store_lock(db);
+    if ((st = store_stmt(db, "INSERT OR REPLACE INTO webhook_idem"
              " (applet, key, run_id, created_ms) VALUES (?,?,?,?)")) != NULL) {
         bind_text(st, 1, applet);
         bind_text(st, 2, key);
         sqlite3_bind_int64(st, 3, run_id);
         sqlite3_bind_int64(st, 4, now_ms);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 int
-eng_rdb_ctx_save(struct eng_rdb *db, const char *key, const char *json)
+eng_store_ctx_save(struct eng_store *db, const char *key, const char *json)
 {
     sqlite3_stmt *st;
     int           rc = ERR_DB;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "INSERT OR REPLACE INTO contexts (key, vars,"
+    store_lock(db);
+    if ((st = store_stmt(db, "INSERT OR REPLACE INTO contexts (key, vars,"
              " updated_ms) VALUES (?,?,?)")) != NULL) {
         bind_text(st, 1, key);
         bind_text(st, 2, json);
         sqlite3_bind_int64(st, 3, eng_now_ms());
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }
 
 char *
-eng_rdb_ctx_get(struct eng_rdb *db, const char *key)
+eng_store_ctx_get(struct eng_store *db, const char *key)
 {
     sqlite3_stmt *st;
     char         *r = NULL;
 
-    pthread_mutex_lock(db->mu);
-    if ((st = eng_rdb_stmt(db, "SELECT vars FROM contexts WHERE key=?"))
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT vars FROM contexts WHERE key=?"))
         != NULL) {
         bind_text(st, 1, key);
         if (sqlite3_step(st) == SQLITE_ROW)
             r = strdup((const char *)sqlite3_column_text(st, 0));
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return r;
 }
 
@@ -760,7 +631,7 @@ static void
 rdb_update_hook(void *arg, int op, const char *dbname, const char *table,
     sqlite3_int64 rowid)
 {
-    struct eng_rdb *w = arg;
+    struct eng_store *w = arg;
 
     (void)op;
     (void)dbname;
@@ -771,26 +642,26 @@ rdb_update_hook(void *arg, int op, const char *dbname, const char *table,
 }
 
 void
-eng_rdb_watch(struct eng_rdb *db, void (*cb)(void *ud, const char *table),
+eng_store_watch(struct eng_store *db, void (*cb)(void *ud, const char *table),
     void *ud)
 {
-    pthread_mutex_lock(db->mu);
+    store_lock(db);
     db->watch_cb = cb;
     db->watch_ud = ud;
     sqlite3_update_hook(db->db, cb ? rdb_update_hook : NULL,
         cb ? db : NULL);
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
 }
 
 int
-eng_rdb_token_set(struct eng_rdb *db, const char *applet, const char *token,
+eng_store_token_set(struct eng_store *db, const char *applet, const char *token,
     struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
 
-    pthread_mutex_lock(db->mu);
-    st = eng_rdb_stmt(db, "UPDATE applets SET webhook_token=? WHERE name=?");
+    store_lock(db);
+    st = store_stmt(db, "UPDATE applets SET webhook_token=? WHERE name=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "storing the webhook token");
     } else {
@@ -801,8 +672,8 @@ eng_rdb_token_set(struct eng_rdb *db, const char *applet, const char *token,
         else if (sqlite3_changes(db->db) == 0)
             rc = err_set(eb, ERR_NOTFOUND, "not_found",
                 "no applet named \"%s\"", applet);
-        eng_rdb_done(db, st);
+        store_done(db, st);
     }
-    pthread_mutex_unlock(db->mu);
+    store_unlock(db);
     return rc;
 }

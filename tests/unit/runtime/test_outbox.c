@@ -89,7 +89,7 @@ f_close(void *ud, void *sess)
 
 struct env {
     char             *dir;
-    struct eng_rdb   *db;
+    struct eng_store  *db;
     struct eng_outbox *ob;
     struct fake       f;
 };
@@ -102,7 +102,7 @@ env_open(struct env *e, double lifetime)
     struct eng_outbox_opts      o = { lifetime, 30, 3600, 10, 0 };
     struct errbuf               eb = { 0 };
 
-    if (eng_rdb_open(e->dir, &e->db, &eb) != 0)
+    if (eng_store_open(e->dir, &e->db, &eb) != 0)
         fail_msg("open: %s", eb.msg);
     assert_int_equal(eng_outbox_new(e->db, &t, &o, &e->ob, &eb), 0);
     assert_int_equal(eng_outbox_start(e->ob, &eb), 0);
@@ -112,7 +112,7 @@ static void
 env_close(struct env *e)
 {
     eng_outbox_free(e->ob);
-    eng_rdb_close(e->db);
+    eng_store_close(e->db);
     e->ob = NULL;
     e->db = NULL;
 }
@@ -295,8 +295,6 @@ queued_messages_should_resume_after_reopen(void **state)
     struct env *e = *state;
     char        st[16];
     long long   a, b;
-    sqlite3    *raw;
-    char        path[512];
     sqlite3_stmt *s;
 
     a = put(e, "first@example.com");
@@ -318,16 +316,14 @@ queued_messages_should_resume_after_reopen(void **state)
     /* the stored request still had the password for the server */
     assert_string_equal(e->f.last_server,
         "relay@corp.example:pa55word@smtp.example.com");
-    /* once sent, the stored request no longer holds the password */
-    snprintf(path, sizeof(path), "%s/herald.db", e->dir);
-    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT COUNT(*) FROM outbox "
-                         "WHERE req LIKE '%pa55word%'", -1, &s, NULL),
+    /* once sent, the stored request no longer holds the password (read
+     * on the store's connection: it holds the database exclusively) */
+    assert_int_equal(sqlite3_prepare_v2(e->db->db, "SELECT COUNT(*) FROM "
+                         "outbox WHERE req LIKE '%pa55word%'", -1, &s, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 0), 0);
     sqlite3_finalize(s);
-    sqlite3_close(raw);
 }
 
 static void

@@ -24,7 +24,7 @@
 
 struct env {
     char           *dir;
-    struct eng_rdb *db;
+    struct eng_store *db;
 };
 
 static int
@@ -35,7 +35,7 @@ setup(void **state)
     struct errbuf eb = { 0 };
 
     e->dir = strdup(mkdtemp(tmpl));
-    if (eng_rdb_open(e->dir, &e->db, &eb) != 0)
+    if (eng_store_open(e->dir, &e->db, &eb) != 0)
         return -1;
     *state = e;
     return 0;
@@ -47,7 +47,7 @@ teardown(void **state)
     struct env *e = *state;
     char        cmd[256];
 
-    eng_rdb_close(e->db);
+    eng_store_close(e->db);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
     if (system(cmd) != 0)
         return -1;
@@ -64,12 +64,12 @@ add_run(struct env *e, const char *applet, const char *status, long long t)
         "[{\"label\":\"1\"}]" };
     long long          id = 0;
 
-    assert_int_equal(eng_rdb_run_insert(e->db, applet, "manual",
+    assert_int_equal(eng_store_run_insert(e->db, applet, "manual",
                          "{\"_none_argc\":\"0\"}", NULL, "queued", t, &id,
                          &eb), 0);
-    assert_int_equal(eng_rdb_run_start(e->db, id, t + 500, &eb), 0);
+    assert_int_equal(eng_store_run_start(e->db, id, t + 500, &eb), 0);
     if (strcmp(status, "running") != 0)
-        assert_int_equal(eng_rdb_run_finish(e->db, id, &end, &eb), 0);
+        assert_int_equal(eng_store_run_finish(e->db, id, &end, &eb), 0);
     return id;
 }
 
@@ -82,7 +82,7 @@ run_should_be_recorded_with_its_outcome(void **state)
     long long     now = eng_now_ms(), id;
 
     id = add_run(e, "A", "success", now);
-    assert_int_equal(eng_rdb_run_get(e->db, id, &r, &eb), 0);
+    assert_int_equal(eng_store_run_get(e->db, id, &r, &eb), 0);
     assert_string_equal(cJSON_GetObjectItem(r, "applet")->valuestring, "A");
     assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring,
         "success");
@@ -94,7 +94,7 @@ run_should_be_recorded_with_its_outcome(void **state)
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r,
                             "trigger_data"), "_none_argc")->valuestring, "0");
     cJSON_Delete(r);
-    assert_int_equal(eng_rdb_run_get(e->db, id + 100, &r, &eb), ERR_NOTFOUND);
+    assert_int_equal(eng_store_run_get(e->db, id + 100, &r, &eb), ERR_NOTFOUND);
     assert_non_null(strstr(eb.msg, "no run with id"));
 }
 
@@ -114,7 +114,7 @@ list_should_filter_and_paginate(void **state)
     memset(&f, 0, sizeof(f));
     f.limit = 3;
     do {
-        assert_int_equal(eng_rdb_runs_list(e->db, &f, &page, &eb), 0);
+        assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), 0);
         items = cJSON_GetObjectItem(page, "items");
         for (i = 0; i < cJSON_GetArraySize(items); i++) {
             long long id = (long long)cJSON_GetObjectItem(
@@ -136,30 +136,30 @@ list_should_filter_and_paginate(void **state)
 
     memset(&f, 0, sizeof(f));
     f.applet = "B";
-    assert_int_equal(eng_rdb_runs_list(e->db, &f, &page, &eb), 0);
+    assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), 0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
         3);
     cJSON_Delete(page);
     f.applet = NULL;
     f.status = "abort";
-    assert_int_equal(eng_rdb_runs_list(e->db, &f, &page, &eb), 0);
+    assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), 0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
         1);
     cJSON_Delete(page);
     f.status = NULL;
     f.since = (now - 2500) / 1000 + 1; /* the last two (or so) */
-    assert_int_equal(eng_rdb_runs_list(e->db, &f, &page, &eb), 0);
+    assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), 0);
     assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")) <= 2);
     cJSON_Delete(page);
 
     memset(&f, 0, sizeof(f));
     f.status = "exploded";
-    assert_int_equal(eng_rdb_runs_list(e->db, &f, &page, &eb), ERR_INVAL);
+    assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), ERR_INVAL);
     assert_string_equal(eb.field, "status");
     assert_non_null(strstr(eb.msg, "not one of"));
     f.status = NULL;
     f.cursor = "abc";
-    assert_int_equal(eng_rdb_runs_list(e->db, &f, &page, &eb), ERR_INVAL);
+    assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), ERR_INVAL);
     assert_string_equal(eb.field, "cursor");
 }
 
@@ -174,14 +174,14 @@ prune_should_delete_only_old_finished_runs(void **state)
     old = add_run(e, "A", "success", now - 40 * DAY_MS);
     recent = add_run(e, "A", "success", now - 2 * DAY_MS);
     running = add_run(e, "A", "running", now - 40 * DAY_MS);
-    assert_int_equal(eng_rdb_runs_prune(e->db, now - 30 * DAY_MS, &eb), 1);
-    assert_int_equal(eng_rdb_run_get(e->db, old, &r, &eb), ERR_NOTFOUND);
-    assert_int_equal(eng_rdb_run_get(e->db, recent, &r, &eb), 0);
+    assert_int_equal(eng_store_runs_prune(e->db, now - 30 * DAY_MS, &eb), 1);
+    assert_int_equal(eng_store_run_get(e->db, old, &r, &eb), ERR_NOTFOUND);
+    assert_int_equal(eng_store_run_get(e->db, recent, &r, &eb), 0);
     cJSON_Delete(r);
-    assert_int_equal(eng_rdb_run_get(e->db, running, &r, &eb), 0);
+    assert_int_equal(eng_store_run_get(e->db, running, &r, &eb), 0);
     cJSON_Delete(r);
     /* a second prune finds nothing more */
-    assert_int_equal(eng_rdb_runs_prune(e->db, now - 30 * DAY_MS, &eb), 0);
+    assert_int_equal(eng_store_runs_prune(e->db, now - 30 * DAY_MS, &eb), 0);
 }
 
 static int requeued;
@@ -207,13 +207,13 @@ recover_should_abort_running_and_requeue_queued(void **state)
     long long     now = eng_now_ms(), running, queued = 0;
 
     running = add_run(e, "A", "running", now);
-    assert_int_equal(eng_rdb_run_insert(e->db, "A", "manual", "{}",
+    assert_int_equal(eng_store_run_insert(e->db, "A", "manual", "{}",
                          "{\"vars\":{}}", "queued", now, &queued, &eb), 0);
     requeued = 0;
-    assert_int_equal(eng_rdb_runs_recover(e->db, now, count_requeue, NULL,
+    assert_int_equal(eng_store_runs_recover(e->db, now, count_requeue, NULL,
                          &eb), 0);
     assert_int_equal(requeued, 1);
-    assert_int_equal(eng_rdb_run_get(e->db, running, &r, &eb), 0);
+    assert_int_equal(eng_store_run_get(e->db, running, &r, &eb), 0);
     assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring,
         "abort");
     assert_string_equal(cJSON_GetObjectItem(r, "error_class")->valuestring,
@@ -227,16 +227,16 @@ idempotency_keys_should_expire_after_the_window(void **state)
     struct env *e = *state;
     long long   now = eng_now_ms(), id = 0;
 
-    assert_int_equal(eng_rdb_idem_get(e->db, "A", "k1", now - DAY_MS, &id), 0);
-    assert_int_equal(eng_rdb_idem_put(e->db, "A", "k1", 42, now), 0);
-    assert_int_equal(eng_rdb_idem_get(e->db, "A", "k1", now - DAY_MS, &id), 1);
+    assert_int_equal(eng_store_idem_get(e->db, "A", "k1", now - DAY_MS, &id), 0);
+    assert_int_equal(eng_store_idem_put(e->db, "A", "k1", 42, now), 0);
+    assert_int_equal(eng_store_idem_get(e->db, "A", "k1", now - DAY_MS, &id), 1);
     assert_int_equal(id, 42);
     /* per applet */
-    assert_int_equal(eng_rdb_idem_get(e->db, "B", "k1", now - DAY_MS, &id), 0);
+    assert_int_equal(eng_store_idem_get(e->db, "B", "k1", now - DAY_MS, &id), 0);
     /* older than the window: not a duplicate */
-    assert_int_equal(eng_rdb_idem_put(e->db, "A", "k2", 7, now - 2 * DAY_MS),
+    assert_int_equal(eng_store_idem_put(e->db, "A", "k2", 7, now - 2 * DAY_MS),
         0);
-    assert_int_equal(eng_rdb_idem_get(e->db, "A", "k2", now - DAY_MS, &id), 0);
+    assert_int_equal(eng_store_idem_get(e->db, "A", "k2", now - DAY_MS, &id), 0);
 }
 
 int

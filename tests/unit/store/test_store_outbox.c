@@ -21,8 +21,7 @@
 
 struct fix {
     char             dir[64];
-    struct eng_store *st;
-    struct eng_rdb   *db;
+    struct eng_store *db;
 };
 
 static int
@@ -34,8 +33,7 @@ setup(void **state)
     assert_non_null(f);
     snprintf(f->dir, sizeof(f->dir), "/tmp/herald-sob-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(eng_store_open(f->dir, &f->st, &eb), 0);
-    assert_int_equal(eng_rdb_attach(f->st, &f->db, &eb), 0);
+    assert_int_equal(eng_store_open(f->dir, &f->db, &eb), 0);
     *state = f;
     return 0;
 }
@@ -46,8 +44,7 @@ teardown(void **state)
     struct fix *f = *state;
     char        cmd[128];
 
-    eng_rdb_close(f->db);
-    eng_store_close(f->st);
+    eng_store_close(f->db);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
     free(f);
@@ -68,7 +65,7 @@ put(struct fix *f, const char *skey, long long now, int hold)
     m.req = "{\"to\":\"noc@example.com\",\"password\":\"s3cret\"}";
     m.now_ms = now;
     m.expires_ms = now + 60000;
-    assert_int_equal(eng_rdb_ob_put(f->db, &m, &id, &eb), 0);
+    assert_int_equal(eng_store_ob_put(f->db, &m, &id, &eb), 0);
     assert_true(id > 0);
     return id;
 }
@@ -79,7 +76,7 @@ state_of(struct fix *f, long long id, const char *want, unsigned attempts)
     char     s[16] = "";
     unsigned a = 99;
 
-    assert_int_equal(eng_rdb_ob_state(f->db, id, s, sizeof(s), &a, NULL), 0);
+    assert_int_equal(eng_store_ob_state(f->db, id, s, sizeof(s), &a, NULL), 0);
     assert_string_equal(s, want);
     assert_int_equal(a, attempts);
 }
@@ -91,11 +88,11 @@ queued_message_should_be_claimed_once_with_its_request(void **state)
     struct eng_ob_row r[4];
     long long         id = put(f, "k1", 1000, 0);
 
-    assert_int_equal(eng_rdb_ob_pending(f->db), 1);
-    assert_int_equal(eng_rdb_ob_earliest(f->db), 1000);
+    assert_int_equal(eng_store_ob_pending(f->db), 1);
+    assert_int_equal(eng_store_ob_earliest(f->db), 1000);
     /* not due yet */
-    assert_int_equal(eng_rdb_ob_claim_due(f->db, NULL, 999, 4, r), 0);
-    assert_int_equal(eng_rdb_ob_claim_due(f->db, NULL, 1000, 4, r), 1);
+    assert_int_equal(eng_store_ob_claim_due(f->db, NULL, 999, 4, r), 0);
+    assert_int_equal(eng_store_ob_claim_due(f->db, NULL, 1000, 4, r), 1);
     assert_int_equal(r[0].id, id);
     assert_int_equal(r[0].run_id, 7);
     assert_string_equal(r[0].skey, "k1");
@@ -103,8 +100,8 @@ queued_message_should_be_claimed_once_with_its_request(void **state)
     eng_ob_row_clear(&r[0]);
     state_of(f, id, "sending", 0);
     /* claimed: a second sender gets nothing */
-    assert_int_equal(eng_rdb_ob_claim_due(f->db, NULL, 5000, 4, r), 0);
-    assert_int_equal(eng_rdb_ob_earliest(f->db), 0);
+    assert_int_equal(eng_store_ob_claim_due(f->db, NULL, 5000, 4, r), 0);
+    assert_int_equal(eng_store_ob_earliest(f->db), 0);
 }
 
 static void
@@ -118,7 +115,7 @@ batch_claim_should_keep_to_one_session_key(void **state)
     put(f, "k1", 1000, 0);
     put(f, "k2", 1000, 0);
     put(f, "k1", 1001, 0);
-    n = eng_rdb_ob_claim_due(f->db, "k1", 2000, 4, r);
+    n = eng_store_ob_claim_due(f->db, "k1", 2000, 4, r);
     assert_int_equal(n, 2);
     for (i = 0; i < n; i++) {
         assert_string_equal(r[i].skey, "k1");
@@ -126,10 +123,10 @@ batch_claim_should_keep_to_one_session_key(void **state)
         eng_ob_row_clear(&r[i]);
     }
     /* one goes back untried */
-    eng_rdb_ob_release(f->db, ids + 1, 1);
+    eng_store_ob_release(f->db, ids + 1, 1);
     state_of(f, ids[0], "sending", 0);
     state_of(f, ids[1], "queued", 0);
-    assert_int_equal(eng_rdb_ob_pending(f->db), 3);
+    assert_int_equal(eng_store_ob_pending(f->db), 3);
 }
 
 static void
@@ -143,7 +140,7 @@ batch_outcomes_should_be_recorded_and_a_sent_request_replaced(void **state)
     size_t                n = 0, i;
     long long             a = put(f, "k", 1000, 0), b = put(f, "k", 1000, 0);
 
-    assert_int_equal(eng_rdb_ob_claim_due(f->db, "k", 1000, 4, r), 2);
+    assert_int_equal(eng_store_ob_claim_due(f->db, "k", 1000, 4, r), 2);
     eng_ob_row_clear(&r[0]);
     eng_ob_row_clear(&r[1]);
     memset(o, 0, sizeof(o));
@@ -163,12 +160,12 @@ batch_outcomes_should_be_recorded_and_a_sent_request_replaced(void **state)
     o[1].klass = "connect";
     o[1].code = 0;
     o[1].message = "connection refused";
-    eng_rdb_ob_record(f->db, o, 2);
+    eng_store_ob_record(f->db, o, 2);
     state_of(f, a, "sent", 1);
     state_of(f, b, "queued", 1);
-    assert_int_equal(eng_rdb_ob_earliest(f->db), 31500);
+    assert_int_equal(eng_store_ob_earliest(f->db), 31500);
 
-    assert_int_equal(eng_rdb_ob_list(f->db, NULL, &v, &n, &eb), 0);
+    assert_int_equal(eng_store_ob_list(f->db, NULL, &v, &n, &eb), 0);
     assert_int_equal(n, 2);
     for (i = 0; i < n; i++) {
         if (v[i].id == a) {
@@ -185,7 +182,7 @@ batch_outcomes_should_be_recorded_and_a_sent_request_replaced(void **state)
         }
     }
     eng_ob_items_free(v, n);
-    assert_int_equal(eng_rdb_ob_list(f->db, "sent", &v, &n, &eb), 0);
+    assert_int_equal(eng_store_ob_list(f->db, "sent", &v, &n, &eb), 0);
     assert_int_equal(n, 1);
     assert_int_equal(v[0].id, a);
     eng_ob_items_free(v, n);
@@ -203,13 +200,13 @@ sending_messages_should_resume_and_only_dead_or_queued_requeue(
     long long             dead = put(f, "k", 1000, 0);
 
     state_of(f, held, "sending", 0);
-    assert_int_equal(eng_rdb_ob_claim_held(f->db, held, 1100, &r), 0);
+    assert_int_equal(eng_store_ob_claim_held(f->db, held, 1100, &r), 0);
     assert_int_equal(r.id, held);
     eng_ob_row_clear(&r);
-    assert_int_equal(eng_rdb_ob_claim_held(f->db, 424242, 1100, &r),
+    assert_int_equal(eng_store_ob_claim_held(f->db, 424242, 1100, &r),
         ERR_NOTFOUND);
     /* a crash left "held" sending: start puts it back */
-    assert_int_equal(eng_rdb_ob_resume(f->db), 1);
+    assert_int_equal(eng_store_ob_resume(f->db), 1);
     state_of(f, held, "queued", 0);
 
     o.id = dead;
@@ -220,18 +217,18 @@ sending_messages_should_resume_and_only_dead_or_queued_requeue(
     o.code = 550;
     o.message = "mailbox unavailable";
     o.permanent = 1;
-    eng_rdb_ob_record(f->db, &o, 1);
+    eng_store_ob_record(f->db, &o, 1);
     state_of(f, dead, "dead", 1);
-    assert_int_equal(eng_rdb_ob_requeue(f->db, dead, 2000, 9000, &eb), 0);
+    assert_int_equal(eng_store_ob_requeue(f->db, dead, 2000, 9000, &eb), 0);
     state_of(f, dead, "queued", 1);
 
     o.state = "sent";
     o.sent = 1;
-    eng_rdb_ob_record(f->db, &o, 1);
-    assert_int_equal(eng_rdb_ob_requeue(f->db, dead, 3000, 9000, &eb),
+    eng_store_ob_record(f->db, &o, 1);
+    assert_int_equal(eng_store_ob_requeue(f->db, dead, 3000, 9000, &eb),
         ERR_INVAL);
     assert_non_null(strstr(eb.msg, "only dead or queued"));
-    assert_int_equal(eng_rdb_ob_requeue(f->db, 424242, 3000, 9000, &eb),
+    assert_int_equal(eng_store_ob_requeue(f->db, 424242, 3000, 9000, &eb),
         ERR_NOTFOUND);
 }
 
