@@ -9,6 +9,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
+COPY cmake ./cmake
 COPY common ./common
 COPY engine ./engine
 COPY pki ./pki

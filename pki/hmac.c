@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pki/hmac.c: HMAC-SHA256 (RFC 2104) for callers outside the wolfSSL fence
- * (webhook signatures in engine/hook_auth.c). Compare results with
+ * (webhook signatures in engine/run/hook_auth.c). Compare results with
  * sec_equal() (common/sec.h), which takes constant time.
  */
 #include "pki/pki.h"

@@ -28,9 +28,9 @@
 
 #include "common/log.h"
 #include "common/sec.h"
-#include "engine/mail.h"
-#include "engine/runtime.h"
-#include "engine/store.h"
+#include "engine/mail/mail.h"
+#include "engine/run/runtime.h"
+#include "engine/store/store.h"
 
 #define SRV_HEADER_MEMORY (64 * 1024)
 /* a declared body over --max-body but under this is read and dropped so the

@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
-#include "engine/runtime.h"
+#include "engine/run/runtime.h"
 #include "pki/pki.h"
 #include "server/srv.h"
 

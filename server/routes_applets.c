@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/applet.h"
-#include "engine/store.h"
+#include "engine/lang/applet.h"
+#include "engine/store/store.h"
 
 static const char *const applet_types[] = { "text/plain", "application/json",
     NULL };

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server/routes_config.c: /api/v1/config — the whole configuration as
- * router-style text (engine/config.h). GET exports a running-config with
+ * router-style text (engine/config/config.h). GET exports a running-config with
  * secrets masked; POST imports text all or nothing (a bad line answers 400
  * parse_error with its line and changes nothing).
  */
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/config.h"
+#include "engine/config/config.h"
 
 void
 srv_h_config_get(struct srv_req *rq, struct srv_resp *rs)

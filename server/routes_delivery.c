@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/mail.h"
+#include "engine/mail/mail.h"
 
 static cJSON *
 result_json(const struct smtp_result *r)

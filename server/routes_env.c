@@ -5,7 +5,7 @@
  * A secret variable is shown without its value ("value_set": true); a value
  * of the form user:password@host (the mail server string) is shown with the
  * password masked (redact_server) and "masked": true. The name and value
- * rules are engine/env.h's.
+ * rules are engine/config/env.h's.
  */
 #include "server/srv_int.h"
 
@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "common/redact.h"
-#include "engine/env.h"
-#include "engine/store.h"
+#include "engine/config/env.h"
+#include "engine/store/store.h"
 
 static cJSON *
 env_json(const struct eng_env_var *v)

@@ -4,7 +4,7 @@
  * webhook". No admin token: the request authenticates with the applet's
  * own webhook token ("Authorization: Bearer <token>") or an HMAC-SHA256 of
  * the body keyed with it ("X-Herald-Signature: sha256=<hex>"); see
- * engine/runtime.h for the variables a body gives. An Idempotency-Key seen
+ * engine/run/runtime.h for the variables a body gives. An Idempotency-Key seen
  * in the last 24 h returns the first run's id without a new run.
  *
  * 202 {"run_id", "duplicate"}; 400 invalid JSON (with line/column); 401;
@@ -16,7 +16,7 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
-#include "engine/runtime.h"
+#include "engine/run/runtime.h"
 
 void
 srv_h_hook(struct srv_req *rq, struct srv_resp *rs)

@@ -2,7 +2,7 @@
 /*
  * server/routes_runs.c: the execution routes of docs/api.md — running an
  * applet by hand, run history, the mail outbox, the applet's webhook token
- * — through the execution runtime (engine/runtime.h), whose life cycle
+ * — through the execution runtime (engine/run/runtime.h), whose life cycle
  * is server/http.c's.
  *
  * A full run queue answers 429 "busy" (srv_reply_error adds Retry-After).
@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "common/sec.h"
-#include "engine/runtime.h"
+#include "engine/run/runtime.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/store.h"
+#include "engine/store/store.h"
 
 static int
 settings_trustpool(struct srv *s, int *on, struct errbuf *eb)

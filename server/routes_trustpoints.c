@@ -6,7 +6,7 @@
  * and warnings (not_ca, expired, expiring_soon), and import-chain: trusting
  * the certificates a probe fetched, each checked against the SHA-256 the
  * user confirmed, in one transaction. The rules and the transactions are
- * engine/trustpoint.h's; this file reads the JSON and formats the answer.
+ * engine/config/trustpoint.h's; this file reads the JSON and formats the answer.
  */
 #include "server/srv_int.h"
 
@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/store.h"
-#include "engine/trustpoint.h"
+#include "engine/store/store.h"
+#include "engine/config/trustpoint.h"
 #include "pki/pki.h"
 
 cJSON *

@@ -51,7 +51,7 @@ int  srv_start(struct srv *s, struct errbuf *eb);
 void srv_stop(struct srv *s);
 void srv_free(struct srv *s); /* NULL is a no-op */
 
-/* The execution runtime (engine/runtime.h; server/http.c): start it
+/* The execution runtime (engine/run/runtime.h; server/http.c): start it
  * after srv_new() (reads HERALD_WORKERS, HERALD_QUEUE_SIZE,
  * HERALD_SYSLOG_LISTEN, HERALD_MAIL_WAIT, ...); on SIGTERM drain it (stop
  * triggers, finish in-flight runs for up to timeout_s), then srv_stop(),

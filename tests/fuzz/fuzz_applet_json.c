@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_applet_json.c: the JSON form of an applet
- * (cJSON_ParseWithOpts + eng_applet_from_json, engine/applet.h), as the
+ * (cJSON_ParseWithOpts + eng_applet_from_json, engine/lang/applet.h), as the
  * REST API receives it.
  *
  * Any JSON value must be either refused with a message (eb->field naming
@@ -11,7 +11,7 @@
  */
 #include <cjson/cJSON.h>
 
-#include "engine/applet.h"
+#include "engine/lang/applet.h"
 #include "fuzz.h"
 
 static void

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_applet_text.c: the EEM applet text parser
- * (eng_applet_parse, engine/applet.h).
+ * (eng_applet_parse, engine/lang/applet.h).
  *
  * Bad text must be rejected with a message. Accepted text must survive the
- * round trips engine/applet.h promises: the canonical text parses again and
+ * round trips engine/lang/applet.h promises: the canonical text parses again and
  * prints the same text, and the JSON form builds an applet that prints that
  * same text. The accessors and save-time warnings must work on whatever the
  * parser accepted.
  */
 #include <cjson/cJSON.h>
 
-#include "engine/applet.h"
+#include "engine/lang/applet.h"
 #include "fuzz.h"
 
 static int

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_config.c: router-style configuration import
- * (eng_config_import, engine/config.h) into a real SQLite store in a
+ * (eng_config_import, engine/config/config.h) into a real SQLite store in a
  * temporary directory.
  *
- * engine/config.h promises all or nothing: on error nothing changed. So the
+ * engine/config/config.h promises all or nothing: on error nothing changed. So the
  * running-config exported before a failed import must equal the one
  * exported after it, and the errbuf must say what was wrong. An import that
  * succeeds must leave a store whose exported configuration imports again
@@ -18,8 +18,8 @@
 #include <cjson/cJSON.h>
 
 #include "common/buf.h"
-#include "engine/config.h"
-#include "engine/store.h"
+#include "engine/config/config.h"
+#include "engine/store/store.h"
 #include "fuzz.h"
 #include "pki/pki.h"
 

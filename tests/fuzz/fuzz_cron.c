@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_cron.c: "event timer cron cron-entry" entries
- * (eng_cron_parse and eng_cron_next, engine/runtime_int.h).
+ * (eng_cron_parse and eng_cron_next, engine/run/runtime_int.h).
  *
  * A bad entry is refused with a message naming the field; an accepted one
  * has at least one value in every field, and its next fire time is a
  * whole minute strictly after the start that matches the entry, or -1.
  */
-#include "engine/runtime_int.h"
+#include "engine/run/runtime_int.h"
 #include "fuzz.h"
 
 int

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_expand.c: variable expansion (eng_expand,
- * engine/interp.h): $name and ${name}, a '$' not followed by a name stays
+ * engine/run/interp.h): $name and ${name}, a '$' not followed by a name stays
  * literal (EEM.md, "Variables").
  *
  * The lookup is only ever asked for names made of letters, digits and
@@ -12,7 +12,7 @@
  * that rule.
  */
 #include "common/buf.h"
-#include "engine/interp.h"
+#include "engine/run/interp.h"
 #include "fuzz.h"
 
 static const char *const vars[][2] = {

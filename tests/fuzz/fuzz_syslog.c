@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/fuzz/fuzz_syslog.c: syslog input (engine/runtime_int.h): one
+ * tests/fuzz/fuzz_syslog.c: syslog input (engine/run/runtime_int.h): one
  * message (eng_syslog_parse, RFC 3164 and 5424), the TCP stream framing
  * (eng_syslog_frame, RFC 6587) and priority names
  * (eng_syslog_severity_parse), as the listener receives them from anyone
@@ -11,7 +11,7 @@
  * a message text inside the input. Framing must always make progress and
  * never return a frame outside the data.
  */
-#include "engine/runtime_int.h"
+#include "engine/run/runtime_int.h"
 #include "fuzz.h"
 
 static void

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/fuzz/fuzz_webhook.c: webhook bodies (eng_webhook_vars,
- * engine/runtime_int.h), as POST /hooks/{applet} hands them to the engine.
+ * engine/run/runtime_int.h), as POST /hooks/{applet} hands them to the engine.
  * The first input byte picks the Content-Type (JSON, text/plain, none).
  *
  * Invalid JSON is refused with a message giving its position; an accepted
@@ -9,7 +9,7 @@
  * variable names an applet can write (letters, digits, '_'; the field part
  * cut at 64 bytes), so that every field can be used in an applet.
  */
-#include "engine/runtime_int.h"
+#include "engine/run/runtime_int.h"
 #include "fuzz.h"
 
 /* Letters, digits and '_', at most "_webhook_" + 64 bytes (the field name

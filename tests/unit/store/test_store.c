@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/store.h"
+#include "engine/store/store.h"
 
 static char *
 tmpdir_new(void)

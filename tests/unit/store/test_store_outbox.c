@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tests/unit/store/test_store_outbox.c: the outbox table through the store
- * API alone (engine/store.h, no SQL): a queued message is claimed once, a
+ * API alone (engine/store/store.h, no SQL): a queued message is claimed once, a
  * batch claim keeps to one session key, outcomes of a batch are recorded,
  * a crash's "sending" messages resume, and a dead message can be re-queued
  * while a sent one cannot.
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/store.h"
+#include "engine/store/store.h"
 
 struct fix {
     char             dir[64];

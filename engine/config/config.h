@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/config/config.h: the whole configuration as router-style text.
+ *
+ * Export writes a running-config: "event manager environment" lines, applets
+ * (canonical text), "crypto pki trustpoint" blocks and "crypto pki
+ * certificate chain NAME" with the certificate as hex, as IOS shows it.
+ * Secret values are masked ("event manager environment _pw *****"; the
+ * password part of user:password@host as "user:*****@host").
+ *
+ * Import accepts such text and also the source document's form: "crypto pki
+ * authenticate NAME" followed by a pasted certificate (PEM, or bare base64
+ * lines without BEGIN/END) ended by "quit" or a blank line. It is all or
+ * nothing: everything is parsed and checked first, then applied in one store
+ * transaction. A value equal to its masked form keeps the stored secret.
+ * "event manager run NAME" lines are reported in the summary, not executed.
+ */
+#ifndef HERALD_ENGINE_CONFIG_H
+#define HERALD_ENGINE_CONFIG_H
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct cJSON;
+struct eng_store;
+
+/* Appends the running-config to out. Errors: ERR_DB, ERR_NOMEM. */
+int eng_config_export(struct eng_store *st, struct buf *out,
+    struct errbuf *eb);
+
+/* Imports text. On success *summary (if not NULL) is a new JSON object
+ * {environment: n, applets: n, trustpoints: n, certificates: n,
+ *  runs_requested: [names], warnings: [...]} (cJSON_Delete()). On error
+ * nothing changed and eb->line says which line. Errors: ERR_INVAL,
+ * ERR_UNSUPPORTED, ERR_TOOBIG, ERR_DB, ERR_NOMEM. */
+int eng_config_import(struct eng_store *st, const char *text, size_t len,
+    struct cJSON **summary, struct errbuf *eb);
+
+#endif

@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/mail/mail.c: the mail test and the chain probe (the server's one-off
+ * SMTP requests), and the trust cache they share with the runtime.
+ *
+ * eng_mail_send() turns the parameters of POST /api/v1/mail/test into one
+ * delivery: the server string is split
+ * at its last '@' (CSCwe75439), separate host/username/password fields
+ * override its parts, addresses are checked, the RFC 5322 message is built,
+ * trust comes from the trust cache, and the SMTP session runs. A failure logs
+ * the line IOS users know,
+ *   %HA_EM-3-FMPD_SMTP: Error occurred when sending mail to SMTP server:
+ *   <server, password masked> : <reason>
+ * followed by a key=value line with the classified reason and the advice.
+ * eng_mail_probe() connects and reports the chain the server presents.
+ *
+ * The trust cache holds one pki_trust built from the stored trustpoints and
+ * rebuilds it when eng_store_trust_generation() moves, so that cached TLS
+ * sessions (which skip verification on resumption) never outlive a change.
+ */
+#include "engine/mail/mail.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/redact.h"
+#include "common/sec.h"
+#include "engine/store/store.h"
+#include "pki/pki.h"
+
+struct eng_trustcache {
+    pthread_mutex_t   mu;
+    struct eng_store *st;    /* borrowed */
+    struct pki_trust *trust; /* NULL until first built */
+    uint64_t          gen;
+};
+
+int
+eng_trustcache_new(struct eng_store *st, struct eng_trustcache **out,
+    struct errbuf *eb)
+{
+    struct eng_trustcache *tc;
+
+    *out = NULL;
+    if ((tc = calloc(1, sizeof(*tc))) == NULL)
+        return err_set(eb, ERR_NOMEM, "internal", "out of memory");
+    pthread_mutex_init(&tc->mu, NULL);
+    tc->st = st;
+    *out = tc;
+    return 0;
+}
+
+void
+eng_trustcache_free(struct eng_trustcache *tc)
+{
+    if (tc == NULL)
+        return;
+    pki_trust_unref(tc->trust);
+    pthread_mutex_destroy(&tc->mu);
+    free(tc);
+}
+
+/* Builds a new pki_trust from the store's trustpoints and settings. */
+static int
+eng_trust_build(struct eng_store *st, struct pki_trust **out,
+    struct errbuf *eb)
+{
+    struct eng_tp_rec     *recs = NULL;
+    struct pki_trustpoint *tps = NULL;
+    struct pki_cert      **certs = NULL;
+    size_t                 n = 0;
+    unsigned               flags = 0;
+    char                  *pool = NULL;
+    int                    rc;
+
+    if (st != NULL) {
+        if ((rc = eng_store_tp_list(st, &recs, &n, eb)) != 0)
+            return rc;
+        if (eng_store_setting_get(st, "trustpool", &pool, NULL) == 0 &&
+            pool != NULL && strcasecmp(pool, "on") == 0)
+            flags |= PKI_TRUST_SYSTEM_POOL;
+        free(pool);
+    }
+    if (n > 0 && ((tps = calloc(n, sizeof(*tps))) == NULL ||
+        (certs = calloc(n, sizeof(*certs))) == NULL)) {
+        rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int cv = pki_chain_validation_parse(recs[i].chain_validation
+            ? recs[i].chain_validation : "continue");
+        int rv = pki_revocation_parse(recs[i].revocation_check
+            ? recs[i].revocation_check : "none");
+
+        tps[i].name = recs[i].name;
+        tps[i].chain_validation = cv < 0 ? PKI_CHAIN_CONTINUE : cv;
+        tps[i].revocation = rv < 0 ? PKI_REV_NONE : rv;
+        if (recs[i].cert_der != NULL && recs[i].cert_len > 0 &&
+            (rc = pki_cert_from_der(recs[i].cert_der, recs[i].cert_len,
+                 &certs[i], eb)) != 0) {
+            char msg[sizeof(eb->msg)];
+
+            if (eb != NULL) {
+                snprintf(msg, sizeof(msg), "%s", eb->msg);
+                err_set(eb, rc, "invalid_certificate",
+                    "trustpoint %s holds a certificate that cannot be read: "
+                    "%s", recs[i].name, msg);
+            }
+            goto out;
+        }
+        tps[i].cert = certs[i];
+    }
+    rc = pki_trust_new(tps, n, flags, out, eb);
+out:
+    for (size_t i = 0; certs != NULL && i < n; i++)
+        pki_cert_free(certs[i]);
+    free(certs);
+    free(tps);
+    eng_tp_recs_free(recs, n);
+    return rc;
+}
+
+struct pki_trust *
+eng_trustcache_get(struct eng_trustcache *tc, struct errbuf *eb)
+{
+    struct pki_trust *t = NULL;
+    uint64_t          gen;
+
+    if (tc == NULL) {
+        err_set(eb, ERR_INTERNAL, "internal", "no trust cache");
+        return NULL;
+    }
+    pthread_mutex_lock(&tc->mu);
+    gen = tc->st ? eng_store_trust_generation(tc->st) : 0;
+    if (tc->trust == NULL || gen != tc->gen) {
+        struct pki_trust *nt = NULL;
+
+        if (eng_trust_build(tc->st, &nt, eb) == 0) {
+            pki_trust_unref(tc->trust);
+            tc->trust = nt;
+            tc->gen = gen;
+            log_info("mail", "event=trust-rebuilt generation=%llu",
+                (unsigned long long)gen);
+        } else {
+            /* keep no stale trust: a change was made that we cannot load */
+            pki_trust_unref(tc->trust);
+            tc->trust = NULL;
+        }
+    }
+    if (tc->trust != NULL)
+        t = pki_trust_ref(tc->trust);
+    pthread_mutex_unlock(&tc->mu);
+    return t;
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+int
+eng_mail_secure_parse(const char *s, const char *dflt, struct errbuf *eb)
+{
+    int v;
+
+    if (s == NULL)
+        s = dflt;
+    if ((v = smtp_secure_parse(s)) < 0)
+        return err_field(eb, ERR_INVAL, "secure", "invalid_field",
+            "secure must be \"tls\" (STARTTLS), \"implicit\" (TLS from the "
+            "first byte) or \"none\", not '%.32s'", s);
+    return v;
+}
+
+static int
+eng_mail_invalid(struct smtp_result *res, struct errbuf *eb, int rc)
+{
+    snprintf(res->klass, sizeof(res->klass), "invalid_request");
+    res->rc = rc;
+    res->permanent = 1;
+    snprintf(res->message, sizeof(res->message), "%s", eb ? eb->msg : "");
+    snprintf(res->advice, sizeof(res->advice), "Fix the %s field.",
+        eb && eb->field[0] ? eb->field : "request");
+    return rc;
+}
+
+/* The reason in IOS wording first, then herald's plain words. */
+static const char *
+eng_mail_ios_reason(const char *klass)
+{
+    if (strcmp(klass, "timeout") == 0)
+        return "timeout error";
+    if (strcmp(klass, "dns") == 0 || strcmp(klass, "connect") == 0)
+        return "error in connecting to SMTP server";
+    return "error in SMTP session";
+}
+
+static void
+eng_mail_log_failure(const char *masked, const struct smtp_result *res,
+    int insecure)
+{
+    log_ios(LOG_ERR, "%%HA_EM-3-FMPD_SMTP: Error occurred when sending mail "
+        "to SMTP server: %s : %s (%s: %s)%s", masked,
+        eng_mail_ios_reason(res->klass), res->klass, res->message,
+        insecure ? " [certificate verification was OFF]" : "");
+    log_err("mail", "event=send-failed server=%s reason=%s permanent=%d "
+        "code=%d%s advice=\"%s\"", masked, res->klass, res->permanent,
+        res->code, insecure ? " verify=OFF" : "", res->advice);
+}
+
+/* Where and as whom a mail test connects: the server string split, with
+ * the separate fields overriding its parts. Strings borrowed from req or
+ * owned by srv; masked is the server as logs and traces show it. */
+struct mail_target {
+    struct smtp_server srv;
+    struct smtp_params p;
+    struct sec        *pass;
+    char              *masked;
+};
+
+static void
+mail_target_clear(struct mail_target *t)
+{
+    free(t->masked);
+    sec_free(t->pass);
+    smtp_server_clear(&t->srv);
+}
+
+/* Errors: ERR_INVAL naming the field, ERR_NOMEM. */
+static int
+mail_target(const struct eng_mail_req *req, struct mail_target *t,
+    struct errbuf *eb)
+{
+    struct smtp_params *p = &t->p;
+    int                 rc;
+
+    if (req->server != NULL && *req->server != '\0' &&
+        (rc = smtp_server_parse(req->server, &t->srv, eb)) != 0)
+        return rc;
+    p->host = req->host && *req->host ? req->host : t->srv.host;
+    p->user = req->username && *req->username ? req->username : t->srv.user;
+    if (p->host == NULL)
+        return err_field(eb, ERR_INVAL, "server", "missing_field",
+            "no SMTP server given (server or host)");
+    if (strpbrk(p->host, "\r\n \t") != NULL ||
+        (p->user != NULL && strpbrk(p->user, "\r\n") != NULL) ||
+        (req->password != NULL && strpbrk(req->password, "\r\n") != NULL))
+        return err_field(eb, ERR_INVAL, strpbrk(p->host, "\r\n \t") ? "host"
+            : p->user && strpbrk(p->user, "\r\n") ? "username" : "password",
+            "invalid_field", "CR, LF or space where none is allowed");
+    if (req->password != NULL && *req->password != '\0') {
+        if ((t->pass = sec_new(req->password, strlen(req->password))) == NULL)
+            return ERR_NOMEM;
+    } else if (t->srv.pass != NULL &&
+        (t->pass = sec_dup(t->srv.pass)) == NULL) {
+        return ERR_NOMEM;
+    }
+    if ((p->secure = eng_mail_secure_parse(req->secure, "none", eb)) < 0)
+        return p->secure;
+    if (req->port > 65535)
+        return err_field(eb, ERR_INVAL, "port", "invalid_field",
+            "port must be between 1 and 65535");
+    p->port = req->port ? req->port : t->srv.port ? t->srv.port : 25;
+    p->pass = t->pass;
+    p->allow_plain_auth = req->allow_plain_auth;
+    p->tls_name = req->tls_name && *req->tls_name ? req->tls_name : NULL;
+    p->verify = req->insecure_skip_verify ? PKI_VERIFY_NONE : PKI_VERIFY_FULL;
+    p->source_address = req->source_address && *req->source_address
+        ? req->source_address : NULL;
+    p->source_interface = req->source_interface && *req->source_interface
+        ? req->source_interface : NULL;
+    return 0;
+}
+
+/* The message and its envelope. */
+struct mail_msg {
+    struct buf text;
+    char     **from, **to, **cc, **rcpt; /* rcpt borrows to's and cc's */
+    size_t     nfrom, nto, ncc;
+};
+
+static void
+mail_msg_clear(struct mail_msg *m)
+{
+    free(m->rcpt);
+    smtp_addrs_free(m->to, m->nto);
+    smtp_addrs_free(m->cc, m->ncc);
+    smtp_addrs_free(m->from, m->nfrom);
+    buf_free(&m->text);
+}
+
+/* Errors: ERR_INVAL naming the field, ERR_NOMEM. */
+static int
+mail_msg(const struct eng_mail_req *req, struct mail_msg *mm,
+    struct errbuf *eb)
+{
+    struct smtp_message m = { 0 };
+    int                 rc;
+
+    m.from = req->from;
+    m.to = req->to;
+    m.cc = req->cc;
+    m.subject = req->subject ? req->subject : "";
+    m.body = req->body ? req->body : "";
+    if (req->from == NULL || *req->from == '\0')
+        return err_field(eb, ERR_INVAL, "from", "missing_field",
+            "from is required");
+    if ((rc = smtp_message_build(&m, &mm->text, eb)) != 0)
+        return rc;
+    /* the builder checked them; parse again to get the RCPT list */
+    if ((rc = smtp_addrs_parse(req->from, &mm->from, &mm->nfrom, eb)) != 0 ||
+        (rc = smtp_addrs_parse(req->to, &mm->to, &mm->nto, eb)) != 0 ||
+        (rc = smtp_addrs_parse(req->cc, &mm->cc, &mm->ncc, eb)) != 0)
+        return rc;
+    if ((mm->rcpt = calloc(mm->nto + mm->ncc, sizeof(*mm->rcpt))) == NULL)
+        return ERR_NOMEM;
+    memcpy(mm->rcpt, mm->to, mm->nto * sizeof(*mm->rcpt));
+    if (mm->ncc > 0)
+        memcpy(mm->rcpt + mm->nto, mm->cc, mm->ncc * sizeof(*mm->rcpt));
+    return 0;
+}
+
+/* The trust for a TLS send: a reference in *out (NULL for plain SMTP, or
+ * when verification is off and the trustpoints cannot be loaded). Fills
+ * res and logs when the trustpoints cannot be loaded. Errors: ERR_TLS. */
+static int
+mail_trust(struct eng_trustcache *tc, const struct mail_target *t,
+    int insecure, struct pki_trust **out, struct smtp_result *res)
+{
+    struct errbuf teb = { 0 };
+
+    *out = NULL;
+    if (t->p.secure == SMTP_SECURE_NONE)
+        return 0;
+    if ((*out = eng_trustcache_get(tc, &teb)) != NULL || insecure)
+        return 0;
+    snprintf(res->klass, sizeof(res->klass), "certificate_untrusted");
+    res->rc = ERR_TLS;
+    res->permanent = 1;
+    snprintf(res->message, sizeof(res->message),
+        "the trustpoints could not be loaded: %.700s", teb.msg);
+    snprintf(res->advice, sizeof(res->advice), "Fix or remove the trustpoint "
+        "named in the message (revocation-check must be none).");
+    eng_mail_log_failure(t->masked ? t->masked : t->p.host, res, 0);
+    return ERR_TLS;
+}
+
+int
+eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
+    struct cJSON *trace, struct smtp_result *res, struct errbuf *eb)
+{
+    struct mail_target  t = { 0 };
+    struct mail_msg     mm = { .text = BUF_INIT };
+    struct smtp_client *c = NULL;
+    struct pki_trust   *trust = NULL;
+    const char         *shown;
+    int                 rc, insecure;
+
+    err_clear(eb);
+    memset(res, 0, sizeof(*res));
+    if ((rc = mail_target(req, &t, eb)) != 0 ||
+        (rc = mail_msg(req, &mm, eb)) != 0) {
+        if (rc != ERR_NOMEM)
+            eng_mail_invalid(res, eb, rc);
+        goto out;
+    }
+    insecure = req->insecure_skip_verify && t.p.secure != SMTP_SECURE_NONE;
+    /* the masked server, rebuilt from the parts actually used */
+    t.masked = redact_server_parts(t.p.user, t.pass != NULL, t.p.host,
+        t.p.port);
+    shown = t.masked ? t.masked : t.p.host;
+    if ((rc = mail_trust(tc, &t, req->insecure_skip_verify, &trust,
+             res)) != 0)
+        goto out;
+    if (trace != NULL) {
+        cJSON_AddStringToObject(trace, "server", shown);
+        cJSON_AddStringToObject(trace, "secure", smtp_secure_name(t.p.secure));
+        if (insecure)
+            cJSON_AddStringToObject(trace, "verification", "OFF");
+    }
+    if (insecure)
+        log_warn("mail", "event=insecure server=%s verify=OFF note=\"TLS "
+            "certificate verification is OFF for this send "
+            "(insecure_skip_verify)\"", shown);
+    t.p.trust = trust;
+    if ((rc = smtp_open(&t.p, &c, trace, res)) == 0)
+        rc = smtp_send(c, mm.from[0], mm.rcpt, mm.nto + mm.ncc,
+            buf_str(&mm.text), mm.text.len, NULL, res);
+    if (rc != 0)
+        eng_mail_log_failure(shown, res, insecure);
+    else
+        log_info("mail", "event=sent server=%s recipients=%zu%s", shown,
+            mm.nto + mm.ncc, insecure ? " verify=OFF" : "");
+out:
+    redact_json(trace);
+    smtp_close(c);
+    pki_trust_unref(trust);
+    mail_msg_clear(&mm);
+    mail_target_clear(&t);
+    return rc;
+}
+
+/* ---- the chain probe ---------------------------------------------------- */
+
+int
+eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
+    struct cJSON **report, struct smtp_result *res, struct errbuf *eb)
+{
+    struct smtp_params p = { 0 };
+    struct pki_trust  *trust = NULL;
+    int                rc, secure;
+
+    *report = NULL;
+    memset(res, 0, sizeof(*res));
+    if ((secure = eng_mail_secure_parse(req->secure, "tls", eb)) < 0)
+        return secure;
+    if (req->host == NULL || *req->host == '\0' ||
+        strpbrk(req->host, "\r\n /") != NULL)
+        return err_field(eb, ERR_INVAL, "host", "invalid_field",
+            "host must be a host name or IP address");
+    p.host = req->host;
+    p.port = req->port ? req->port : secure == SMTP_SECURE_IMPLICIT ? 465
+        : secure == SMTP_SECURE_TLS ? 587 : 25;
+    p.secure = secure;
+    p.tls_name = req->tls_name;
+    p.verify = PKI_VERIFY_FULL;
+    if ((trust = eng_trustcache_get(tc, eb)) == NULL)
+        return eb != NULL && eb->code[0] ? ERR_UNSUPPORTED : ERR_INTERNAL;
+    p.trust = trust;
+    log_info("http", "event=probe host=%s port=%u secure=%s", p.host, p.port,
+        smtp_secure_name(secure));
+    if ((*report = smtp_probe(&p, res)) != NULL) {
+        redact_json(*report);
+        rc = 0;
+    } else {
+        err_set(eb, ERR_CONNECT, res->klass[0] ? res->klass : "connect",
+            "%s", res->message[0] ? res->message
+                                  : "the server could not be reached");
+        rc = ERR_CONNECT;
+    }
+    pki_trust_unref(trust);
+    return rc;
+}

@@ -1,0 +1,838 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/outbox/outbox.c: the durable mail queue between the mail action and the
+ * SMTP servers.
+ *
+ * The mail action commits the whole request (password included: it must be
+ * sent later; it is kept only in this table and dropped once the message is
+ * sent). Its durability comes from the run's: the run that queues it was
+ * on disk before its trigger was acknowledged (eng_store_durable), and the
+ * WAL keeps commits in order, so after a power loss either this row
+ * survives or the run is still queued and runs again.
+ *
+ * Sender threads claim due messages (queued -> sending) a batch at a time,
+ * keep one SMTP session open per server and send several messages over it,
+ * and then mark each message sent, queued again with exponential backoff
+ * and jitter (temporary failure), or dead (permanent failure, or the
+ * lifetime is over). A message left "sending" by a crash is queued again
+ * on start (delivery is at least once). Dead messages can be listed and
+ * re-sent. Rows are read and written through the store (engine/store/store.h,
+ * engine/store/store_outbox.c): no SQL here.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/redact.h"
+#include "common/sec.h"
+#include "engine/mail/mail.h"
+#include "engine/outbox/outbox.h"
+#include "engine/store/store.h"
+
+struct eng_outbox {
+    struct eng_store             *db;
+    struct eng_outbox_transport t;
+    struct eng_outbox_opts      o;
+    pthread_mutex_t             mu;
+    pthread_cond_t              cv;
+    int                         stop;
+    unsigned                    nthreads;
+    pthread_t                  *threads;
+    atomic_llong                sent, deferred, dead;
+    atomic_uint                 seq;
+};
+
+/* One loaded message: the request JSON and a borrowed view of it. */
+struct ob_msg {
+    long long           id;
+    long long           run_id;
+    unsigned            attempts;
+    long long           expires_ms;
+    char               *skey;
+    cJSON              *json;
+    struct eng_mail_req req;
+};
+
+/* A sender's open session. */
+struct ob_sess {
+    void  *h;
+    char  *skey;
+    double last_used;
+};
+
+double
+eng_outbox_backoff(unsigned attempt, double base, double max,
+    double jitter01)
+{
+    double   d = base;
+    unsigned i;
+
+    for (i = 1; i < attempt && d < max; i++)
+        d *= 2;
+    if (d > max)
+        d = max;
+    if (jitter01 < 0)
+        jitter01 = 0;
+    if (jitter01 >= 1)
+        jitter01 = 0.999999;
+    return d * (0.8 + 0.4 * jitter01);
+}
+
+/* ---- request <-> JSON -------------------------------------------------- */
+
+static void
+js_add(cJSON *o, const char *k, const char *v)
+{
+    if (v != NULL)
+        cJSON_AddStringToObject(o, k, v);
+}
+
+static char *
+ob_req_json(const struct eng_mail_req *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    char  *s;
+
+    if (o == NULL)
+        return NULL;
+    js_add(o, "server", r->server);
+    js_add(o, "host", r->host);
+    js_add(o, "username", r->username);
+    js_add(o, "password", r->password);
+    if (r->port)
+        cJSON_AddNumberToObject(o, "port", r->port);
+    js_add(o, "secure", r->secure);
+    js_add(o, "to", r->to);
+    js_add(o, "cc", r->cc);
+    js_add(o, "from", r->from);
+    js_add(o, "subject", r->subject);
+    js_add(o, "body", r->body);
+    js_add(o, "tls_name", r->tls_name);
+    if (r->insecure_skip_verify)
+        cJSON_AddTrueToObject(o, "insecure_skip_verify");
+    if (r->allow_plain_auth)
+        cJSON_AddTrueToObject(o, "allow_plain_auth");
+    js_add(o, "source_address", r->source_address);
+    js_add(o, "source_interface", r->source_interface);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static const char *
+js_str(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void
+ob_req_view(const cJSON *o, struct eng_mail_req *r)
+{
+    const cJSON *v;
+
+    memset(r, 0, sizeof(*r));
+    r->server = js_str(o, "server");
+    r->host = js_str(o, "host");
+    r->username = js_str(o, "username");
+    r->password = js_str(o, "password");
+    v = cJSON_GetObjectItemCaseSensitive(o, "port");
+    r->port = cJSON_IsNumber(v) ? (unsigned)v->valuedouble : 0;
+    r->secure = js_str(o, "secure");
+    r->to = js_str(o, "to");
+    r->cc = js_str(o, "cc");
+    r->from = js_str(o, "from");
+    r->subject = js_str(o, "subject");
+    r->body = js_str(o, "body");
+    r->tls_name = js_str(o, "tls_name");
+    r->insecure_skip_verify =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+            "insecure_skip_verify"));
+    r->allow_plain_auth =
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+            "allow_plain_auth"));
+    r->source_address = js_str(o, "source_address");
+    r->source_interface = js_str(o, "source_interface");
+}
+
+/* Session key: everything that decides the SMTP session, password aside. */
+static char *
+ob_skey(const struct eng_mail_req *r)
+{
+    char *m = redact_server(r->server), *k;
+    int   n;
+
+    n = asprintf(&k, "%s|%s|%u|%s|%s|%s|%d|%d|%s|%s", m ? m : "",
+        r->host ? r->host : "", r->port, r->secure ? r->secure : "",
+        r->username ? r->username : "", r->tls_name ? r->tls_name : "",
+        r->insecure_skip_verify, r->allow_plain_auth,
+        r->source_address ? r->source_address : "",
+        r->source_interface ? r->source_interface : "");
+    free(m);
+    return n < 0 ? NULL : k;
+}
+
+static void
+ob_msg_free(struct ob_msg *m)
+{
+    if (m == NULL)
+        return;
+    if (m->json != NULL) {
+        cJSON *pw = cJSON_GetObjectItemCaseSensitive(m->json, "password");
+
+        if (cJSON_IsString(pw))
+            sec_wipe(pw->valuestring, strlen(pw->valuestring));
+        cJSON_Delete(m->json);
+    }
+    free(m->skey);
+    free(m);
+}
+
+/* ---- database ---------------------------------------------------------- */
+
+/* Messages a sender claims at once: fewer writes per message, and still
+ * small enough that the other senders get work under load. */
+#define OB_BATCH 8
+
+
+int
+eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
+    const struct eng_mail_req *req, int hold, long long *id,
+    struct errbuf *eb)
+{
+    struct eng_ob_new m;
+    char             *js = ob_req_json(req), *skey = ob_skey(req);
+    long long         now = clock_now_ms();
+    int               rc = 0;
+
+    if (js == NULL || skey == NULL) {
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        goto out;
+    }
+    memset(&m, 0, sizeof(m));
+    m.run_id = run_id;
+    m.applet = applet;
+    m.hold = hold;
+    m.skey = skey;
+    m.req = js;
+    m.now_ms = now;
+    m.expires_ms = now + (long long)(ob->o.lifetime * 1000);
+    rc = eng_store_ob_put(ob->db, &m, id, eb);
+    if (rc == 0 && !hold) {
+        pthread_mutex_lock(&ob->mu);
+        pthread_cond_broadcast(&ob->cv);
+        pthread_mutex_unlock(&ob->mu);
+    }
+out:
+    if (js != NULL)
+        sec_wipe(js, strlen(js));
+    free(js);
+    free(skey);
+    return rc;
+}
+
+/* A message from a claimed row, which it empties (takes skey, wipes req);
+ * NULL when out of memory or the stored request is not JSON. */
+static struct ob_msg *
+ob_msg_load(struct eng_ob_row *r)
+{
+    struct ob_msg *m = calloc(1, sizeof(*m));
+
+    if (m != NULL) {
+        m->id = r->id;
+        m->run_id = r->run_id;
+        m->attempts = r->attempts;
+        m->expires_ms = r->expires_ms;
+        m->skey = r->skey;
+        r->skey = NULL;
+        m->json = cJSON_Parse(r->req);
+    }
+    eng_ob_row_clear(r);
+    if (m == NULL)
+        return NULL;
+    if (m->json == NULL || m->skey == NULL) {
+        ob_msg_free(m);
+        return NULL;
+    }
+    ob_req_view(m->json, &m->req);
+    return m;
+}
+
+/* Loads message id, which the caller put as "sending" itself; NULL if it
+ * is gone or no longer queued. */
+static struct ob_msg *
+ob_claim_held(struct eng_outbox *ob, long long id)
+{
+    struct eng_ob_row r;
+
+    if (eng_store_ob_claim_held(ob->db, id, clock_now_ms(), &r) != 0)
+        return NULL;
+    return ob_msg_load(&r);
+}
+
+static int
+ob_msg_cmp(const void *a, const void *b)
+{
+    const struct ob_msg *x = *(struct ob_msg *const *)a;
+    const struct ob_msg *y = *(struct ob_msg *const *)b;
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * Claims up to max due messages (queued -> sending) in one write, oldest
+ * first, only those for session key skey unless it is NULL, and loads them
+ * into out in id order. Returns how many. A message whose stored request
+ * cannot be loaded is claimed and left "sending" (logged); a restart
+ * queues it again.
+ */
+static unsigned
+ob_claim_due(struct eng_outbox *ob, const char *skey, long long now,
+    unsigned max, struct ob_msg **out)
+{
+    struct eng_ob_row r[OB_BATCH];
+    unsigned          k, i, n = 0;
+
+    if (max > OB_BATCH)
+        max = OB_BATCH;
+    k = eng_store_ob_claim_due(ob->db, skey, now, max, r);
+    for (i = 0; i < k; i++) {
+        long long id = r[i].id;
+
+        if ((out[n] = ob_msg_load(&r[i])) != NULL)
+            n++;
+        else
+            log_err("outbox", "event=load-failed id=%lld", id);
+    }
+    qsort(out, n, sizeof(*out), ob_msg_cmp);
+    return n;
+}
+
+/* Puts claimed messages that were not attempted back in the queue. */
+static void
+ob_release(struct eng_outbox *ob, struct ob_msg **m, unsigned n)
+{
+    long long ids[OB_BATCH];
+    unsigned  i;
+
+    for (i = 0; i < n && i < OB_BATCH; i++)
+        ids[i] = m[i]->id;
+    eng_store_ob_release(ob->db, ids, i);
+}
+
+/* The request without its secrets (password field removed, password in
+ * the server string masked), for a message that no longer needs them. */
+static char *
+ob_scrub(const cJSON *req)
+{
+    cJSON      *c = cJSON_Duplicate(req, 1);
+    const char *srv;
+    char       *m, *s;
+
+    if (c == NULL)
+        return NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(c, "password");
+    if ((srv = js_str(c, "server")) != NULL
+        && (m = redact_server(srv)) != NULL) {
+        cJSON_ReplaceItemInObjectCaseSensitive(c, "server",
+            cJSON_CreateString(m));
+        free(m);
+    }
+    s = cJSON_PrintUnformatted(c);
+    cJSON_Delete(c);
+    return s;
+}
+
+/* An attempt's outcome, to be recorded. */
+struct ob_outcome {
+    struct ob_msg     *m;
+    int                ok;
+    struct smtp_result res;
+    const char        *state; /* set by ob_record: sent, queued or dead */
+    long long          now, next;
+    char              *scrubbed; /* a sent message's request, no secrets */
+};
+
+/* Decides the new state (and the next attempt for a retry). */
+static void
+ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
+{
+    double jit;
+
+    o->now = o->next = clock_now_ms();
+    if (o->ok) {
+        o->state = "sent";
+        o->scrubbed = ob_scrub(o->m->json);
+    } else if (o->res.permanent) {
+        o->state = "dead";
+    } else {
+        jit = (double)((atomic_fetch_add(&ob->seq, 1) * 2654435761u
+                  + (unsigned)o->m->id * 40503u + (unsigned)o->now) % 1000u)
+            / 1000.0;
+        o->next = o->now + (long long)(1000 * eng_outbox_backoff(
+            o->m->attempts + 1, ob->o.base_delay, ob->o.max_delay, jit));
+        o->state = o->next > o->m->expires_ms ? "dead" : "queued";
+    }
+}
+
+static void
+ob_outcome_log(struct eng_outbox *ob, const struct ob_outcome *o)
+{
+    const struct smtp_result *res = &o->res;
+    const struct ob_msg      *m = o->m;
+    unsigned                  att = m->attempts + 1;
+    char                     *srv;
+
+    if (o->ok) {
+        atomic_fetch_add(&ob->sent, 1);
+        log_info("outbox", "event=sent id=%lld run=%lld attempts=%u", m->id,
+            m->run_id, att);
+        return;
+    }
+    srv = redact_server(m->req.server ? m->req.server
+        : m->req.host ? m->req.host : "");
+    log_ios(LOG_ERR, "%%HA_EM-3-FMPD_SMTP: Error occurred when sending "
+        "mail to SMTP server: %s : %s", srv ? srv : "",
+        res->message[0] ? res->message : res->klass);
+    free(srv);
+    if (strcmp(o->state, "dead") == 0) {
+        atomic_fetch_add(&ob->dead, 1);
+        log_warn("outbox", "event=dead id=%lld run=%lld attempts=%u "
+            "class=%s permanent=%d reason=\"%s\"", m->id, m->run_id, att,
+            res->klass, res->permanent, res->message);
+    } else {
+        atomic_fetch_add(&ob->deferred, 1);
+        log_info("outbox", "event=deferred id=%lld attempts=%u class=%s "
+            "retry_in_s=%lld reason=\"%s\"", m->id, att, res->klass,
+            (o->next - o->now) / 1000, res->message);
+    }
+}
+
+/* Records n outcomes, in one transaction: one WAL write for a batch. A
+ * sent message loses its secrets. */
+static void
+ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
+{
+    struct eng_ob_outcome w[OB_BATCH] = { 0 };
+    unsigned              i;
+
+    for (i = 0; i < n; i++) {
+        const struct smtp_result *res = &o[i].res;
+
+        ob_outcome_state(ob, &o[i]);
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].id = o[i].m->id;
+        w[i].sent = o[i].ok;
+        w[i].state = o[i].state;
+        w[i].attempts = o[i].m->attempts + 1;
+        w[i].now_ms = o[i].now;
+        w[i].next_ms = o[i].next;
+        w[i].klass = res->klass[0] ? res->klass : "internal";
+        w[i].code = res->code;
+        w[i].message = o[i].ok ? res->reply : res->message;
+        w[i].permanent = res->permanent;
+        w[i].req = o[i].scrubbed;
+    }
+    eng_store_ob_record(ob->db, w, n);
+    for (i = 0; i < n; i++) {
+        ob_outcome_log(ob, &o[i]);
+        free(o[i].scrubbed);
+    }
+}
+
+static void
+ob_sess_close(struct eng_outbox *ob, struct ob_sess *s)
+{
+    if (s->h != NULL)
+        ob->t.close(ob->t.ud, s->h);
+    s->h = NULL;
+    free(s->skey);
+    s->skey = NULL;
+}
+
+/* One attempt for m over session s (opened or reused). 0 if sent. */
+static int
+ob_attempt(struct eng_outbox *ob, struct ob_sess *s, struct ob_msg *m,
+    cJSON *trace, struct smtp_result *res)
+{
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (s->h != NULL && (strcmp(s->skey, m->skey) != 0
+            || !ob->t.usable(ob->t.ud, s->h)))
+        ob_sess_close(ob, s);
+    if (s->h == NULL) {
+        if ((rc = ob->t.open(ob->t.ud, &m->req, &s->h, trace, res)) != 0) {
+            s->h = NULL;
+            goto fail;
+        }
+        s->skey = strdup(m->skey);
+    }
+    rc = ob->t.send(ob->t.ud, s->h, &m->req, trace, res);
+    s->last_used = clock_mono();
+    if (rc != 0 && !ob->t.usable(ob->t.ud, s->h))
+        ob_sess_close(ob, s);
+    if (rc == 0)
+        return 0;
+fail:
+    if (res->rc == 0)
+        res->rc = rc;
+    if (res->klass[0] == '\0')
+        snprintf(res->klass, sizeof(res->klass), "internal");
+    if (res->message[0] == '\0')
+        snprintf(res->message, sizeof(res->message),
+            "delivery failed (%s)", err_name(rc));
+    return rc ? rc : ERR_INTERNAL;
+}
+
+int
+eng_outbox_deliver_now(struct eng_outbox *ob, long long id, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct ob_sess    s = { 0 };
+    struct ob_outcome o;
+    int               rc;
+
+    memset(res, 0, sizeof(*res));
+    memset(&o, 0, sizeof(o));
+    if ((o.m = ob_claim_held(ob, id)) == NULL) {
+        snprintf(res->klass, sizeof(res->klass), "internal");
+        snprintf(res->message, sizeof(res->message),
+            "message %lld is no longer queued", id);
+        return ERR_NOTFOUND;
+    }
+    rc = ob_attempt(ob, &s, o.m, trace, &o.res);
+    ob_sess_close(ob, &s);
+    o.ok = rc == 0;
+    ob_record(ob, &o, 1);
+    *res = o.res;
+    ob_msg_free(o.m);
+    return rc;
+}
+
+static long long
+ob_earliest(struct eng_outbox *ob)
+{
+    return eng_store_ob_earliest(ob->db);
+}
+
+static int
+ob_stopping(struct eng_outbox *ob)
+{
+    int stop;
+
+    pthread_mutex_lock(&ob->mu);
+    stop = ob->stop;
+    pthread_mutex_unlock(&ob->mu);
+    return stop;
+}
+
+/* Claims a batch of due messages, those for the open session first, and
+ * attempts them over s. Returns how many were claimed (0: none due). */
+static unsigned
+ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
+{
+    struct ob_msg    *m[OB_BATCH];
+    struct ob_outcome o[OB_BATCH];
+    unsigned          n = 0, i;
+
+    if (s->h != NULL)
+        n = ob_claim_due(ob, s->skey, now, OB_BATCH, m);
+    if (n == 0 && (n = ob_claim_due(ob, NULL, now, 1, m)) == 1)
+        n += ob_claim_due(ob, m[0]->skey, now, OB_BATCH - 1, m + 1);
+    for (i = 0; i < n; i++) {
+        if (i > 0 && ob_stopping(ob)) {
+            ob_release(ob, m + i, n - i);
+            break;
+        }
+        memset(&o[i], 0, sizeof(o[i]));
+        o[i].m = m[i];
+        o[i].ok = ob_attempt(ob, s, m[i], NULL, &o[i].res) == 0;
+        if (!o[i].ok && s->h == NULL && i + 1 < n) {
+            /* no session: the rest would wait for the same failure; they
+             * go back to the queue untried and are claimed afresh */
+            i++;
+            ob_release(ob, m + i, n - i);
+            break;
+        }
+    }
+    /* the outcomes of a batch are written together: a crash before that
+     * sends them again (delivery is at least once) */
+    ob_record(ob, o, i);
+    for (i = 0; i < n; i++)
+        ob_msg_free(m[i]);
+    return n;
+}
+
+int
+eng_outbox_run_due(struct eng_outbox *ob, long long now_ms)
+{
+    struct ob_sess s = { 0 };
+    int            n = 0;
+    unsigned       k;
+
+    while (n < 100000 && (k = ob_step(ob, &s, now_ms)) > 0)
+        n += (int)k;
+    ob_sess_close(ob, &s);
+    return n;
+}
+
+static void *
+ob_main(void *arg)
+{
+    struct eng_outbox *ob = arg;
+    struct ob_sess     s = { 0 };
+    struct timespec    ts;
+    long long          now, next;
+    double             wait;
+
+    pthread_mutex_lock(&ob->mu);
+    while (!ob->stop) {
+        pthread_mutex_unlock(&ob->mu);
+        now = clock_now_ms();
+        if (ob_step(ob, &s, now)) {
+            pthread_mutex_lock(&ob->mu);
+            continue;
+        }
+        if (s.h != NULL && clock_mono() - s.last_used >= ob->o.idle_close)
+            ob_sess_close(ob, &s);
+        next = ob_earliest(ob);
+        wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
+        if (s.h != NULL && wait > ob->o.idle_close)
+            wait = ob->o.idle_close;
+        if (wait < 0.05)
+            wait = 0.05;
+        if (wait > 60)
+            wait = 60;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)wait;
+        ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&ob->mu);
+        if (!ob->stop)
+            pthread_cond_timedwait(&ob->cv, &ob->mu, &ts);
+    }
+    pthread_mutex_unlock(&ob->mu);
+    ob_sess_close(ob, &s);
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int
+eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
+    const struct eng_outbox_opts *o, struct eng_outbox **out,
+    struct errbuf *eb)
+{
+    struct eng_outbox *ob;
+
+    *out = NULL;
+    if ((ob = calloc(1, sizeof(*ob))) == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    ob->db = db;
+    ob->t = *t;
+    ob->o = *o;
+    if (ob->o.lifetime <= 0)
+        ob->o.lifetime = 86400;
+    if (ob->o.base_delay <= 0)
+        ob->o.base_delay = 30;
+    if (ob->o.max_delay <= 0)
+        ob->o.max_delay = 3600;
+    if (ob->o.idle_close <= 0)
+        ob->o.idle_close = 10;
+    pthread_mutex_init(&ob->mu, NULL);
+    pthread_cond_init(&ob->cv, NULL);
+    *out = ob;
+    return 0;
+}
+
+int
+eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
+{
+    unsigned i;
+    int      resumed = 0;
+
+    resumed = eng_store_ob_resume(ob->db);
+    if (resumed > 0)
+        log_warn("outbox", "event=resume interrupted=%d note=\"messages "
+            "being sent at the last stop are sent again\"", resumed);
+    if (ob->o.senders == 0)
+        return 0;
+    if ((ob->threads = calloc(ob->o.senders, sizeof(*ob->threads))) == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    for (i = 0; i < ob->o.senders; i++) {
+        if (pthread_create(&ob->threads[i], NULL, ob_main, ob) != 0)
+            return err_set(eb, ERR_INTERNAL, "thread",
+                "cannot start mail sender thread");
+        ob->nthreads++;
+    }
+    return 0;
+}
+
+void
+eng_outbox_free(struct eng_outbox *ob)
+{
+    unsigned i;
+
+    if (ob == NULL)
+        return;
+    pthread_mutex_lock(&ob->mu);
+    ob->stop = 1;
+    pthread_cond_broadcast(&ob->cv);
+    pthread_mutex_unlock(&ob->mu);
+    for (i = 0; i < ob->nthreads; i++)
+        pthread_join(ob->threads[i], NULL);
+    free(ob->threads);
+    pthread_cond_destroy(&ob->cv);
+    pthread_mutex_destroy(&ob->mu);
+    free(ob);
+}
+
+/* ---- listing and re-sending -------------------------------------------- */
+
+static const char *const ob_states[] = {
+    "queued", "sending", "sent", "dead", NULL
+};
+
+int
+eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
+    struct errbuf *eb)
+{
+    struct eng_ob_item *v = NULL;
+    cJSON              *res, *items, *o, *req, *le;
+    char                t[40];
+    size_t              n = 0, k;
+    int                 i, ok, rc;
+
+    *out = NULL;
+    if (state != NULL && *state != '\0') {
+        for (i = 0, ok = 0; ob_states[i]; i++)
+            ok |= strcmp(ob_states[i], state) == 0;
+        if (!ok)
+            return err_field(eb, ERR_INVAL, "state", "invalid_field",
+                "state \"%s\" is not one of queued, sending, sent, dead",
+                state);
+    } else {
+        state = NULL;
+    }
+    if ((res = cJSON_CreateObject()) == NULL
+        || (items = cJSON_AddArrayToObject(res, "items")) == NULL) {
+        cJSON_Delete(res);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
+    if ((rc = eng_store_ob_list(ob->db, state, &v, &n, eb)) != 0) {
+        cJSON_Delete(res);
+        return rc;
+    }
+    for (k = 0; k < n; k++) {
+        const struct eng_ob_item *it = &v[k];
+        struct eng_mail_req       r;
+        char                     *masked;
+
+        if ((o = cJSON_CreateObject()) == NULL)
+            break;
+        cJSON_AddItemToArray(items, o);
+        cJSON_AddNumberToObject(o, "id", (double)it->id);
+        if (!it->has_run)
+            cJSON_AddNullToObject(o, "run_id");
+        else
+            cJSON_AddNumberToObject(o, "run_id", (double)it->run_id);
+        cJSON_AddStringToObject(o, "applet", it->applet ? it->applet : "");
+        cJSON_AddStringToObject(o, "state", it->state);
+        req = cJSON_Parse(it->req);
+        ob_req_view(req, &r);
+        masked = redact_server(r.server);
+        if (masked != NULL)
+            cJSON_AddStringToObject(o, "server", masked);
+        else
+            cJSON_AddNullToObject(o, "server");
+        free(masked);
+        if (r.host)
+            cJSON_AddStringToObject(o, "host", r.host);
+        if (r.port)
+            cJSON_AddNumberToObject(o, "port", r.port);
+        cJSON_AddStringToObject(o, "from", r.from ? r.from : "");
+        cJSON_AddStringToObject(o, "to", r.to ? r.to : "");
+        cJSON_AddStringToObject(o, "cc", r.cc ? r.cc : "");
+        cJSON_AddStringToObject(o, "subject", r.subject ? r.subject : "");
+        if (req != NULL) {
+            cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
+
+            if (cJSON_IsString(pw))
+                sec_wipe(pw->valuestring, strlen(pw->valuestring));
+            cJSON_Delete(req);
+        }
+        cJSON_AddNumberToObject(o, "attempts", it->attempts);
+        clock_time_fmt(it->created_ms, t, sizeof(t));
+        cJSON_AddStringToObject(o, "created", t);
+        clock_time_fmt(it->next_ms, t, sizeof(t));
+        cJSON_AddStringToObject(o, "next_attempt", t);
+        clock_time_fmt(it->expires_ms, t, sizeof(t));
+        cJSON_AddStringToObject(o, "expires", t);
+        if (it->sent_ms != 0) {
+            clock_time_fmt(it->sent_ms, t, sizeof(t));
+            cJSON_AddStringToObject(o, "sent", t);
+        }
+        if (!it->has_last_error) {
+            cJSON_AddNullToObject(o, "last_error");
+        } else {
+            le = cJSON_AddObjectToObject(o, "last_error");
+            cJSON_AddStringToObject(le, "klass", it->last_klass);
+            cJSON_AddNumberToObject(le, "code", it->last_code);
+            cJSON_AddStringToObject(le, "message",
+                it->last_message ? it->last_message : "");
+            cJSON_AddBoolToObject(le, "permanent", it->last_permanent);
+        }
+    }
+    eng_ob_items_free(v, n);
+    *out = res;
+    return 0;
+}
+
+int
+eng_outbox_resend(struct eng_outbox *ob, long long id, struct errbuf *eb)
+{
+    long long now = clock_now_ms();
+    int       rc;
+
+    rc = eng_store_ob_requeue(ob->db, id, now,
+        now + (long long)(ob->o.lifetime * 1000), eb);
+    if (rc == 0) {
+        log_info("outbox", "event=resend id=%lld", id);
+        pthread_mutex_lock(&ob->mu);
+        pthread_cond_broadcast(&ob->cv);
+        pthread_mutex_unlock(&ob->mu);
+    }
+    return rc;
+}
+
+int
+eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
+    unsigned *attempts, long long *next_ms)
+{
+    return eng_store_ob_state(ob->db, id, state, n, attempts, next_ms);
+}
+
+void
+eng_outbox_counts(struct eng_outbox *ob, long long *sent, long long *deferred,
+    long long *dead, long long *queued)
+{
+    if (sent)
+        *sent = atomic_load(&ob->sent);
+    if (deferred)
+        *deferred = atomic_load(&ob->deferred);
+    if (dead)
+        *dead = atomic_load(&ob->dead);
+    if (queued)
+        *queued = eng_store_ob_pending(ob->db);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/outbox/outbox.h: the durable mail queue. A message is committed
+ * to the store before a run goes on (eng_outbox_put), then sender threads
+ * deliver it through a transport, grouped into one SMTP session per
+ * server and account, with exponential backoff until it is sent or its
+ * lifetime ends (dead letter). Rows live in the store (engine/store/
+ * store_outbox.c); the decisions (states, retry times, what a sent message
+ * keeps) are made here.
+ */
+#ifndef HERALD_ENGINE_OUTBOX_H
+#define HERALD_ENGINE_OUTBOX_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+
+struct cJSON;
+struct eng_mail_req;
+struct eng_store;
+struct smtp_result;
+
+/* How a message is actually sent; the default (runtime.c) uses smtp.h,
+ * tests use fakes. sess is the transport's session handle. */
+struct eng_outbox_transport {
+    int  (*open)(void *ud, const struct eng_mail_req *req, void **sess,
+        struct cJSON *trace, struct smtp_result *res);
+    int  (*send)(void *ud, void *sess, const struct eng_mail_req *req,
+        struct cJSON *trace, struct smtp_result *res);
+    int  (*usable)(void *ud, void *sess);
+    void (*close)(void *ud, void *sess);
+    void *ud;
+};
+struct eng_outbox_opts {
+    double   lifetime;           /* seconds until dead-letter */
+    double   base_delay;         /* first retry delay, seconds (30) */
+    double   max_delay;          /* cap (3600) */
+    double   idle_close;         /* idle session close, seconds (10) */
+    unsigned senders;            /* delivery threads */
+};
+struct eng_outbox;
+int  eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
+    const struct eng_outbox_opts *o, struct eng_outbox **out,
+    struct errbuf *eb);
+/* Resumes: messages left "sending" by a crash go back to "queued".
+ * Starts the sender threads (o->senders may be 0 for tests). */
+int  eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb);
+void eng_outbox_free(struct eng_outbox *ob); /* stops the senders */
+/* Commits the message (synchronous=FULL) and wakes a sender. With hold
+ * the message is stored already claimed ("sending") for the caller's
+ * eng_outbox_deliver_now, so no sender races it (a crash before that
+ * attempt leaves it to the resume on start). */
+int  eng_outbox_put(struct eng_outbox *ob, long long run_id,
+    const char *applet, const struct eng_mail_req *req, int hold,
+    long long *id, struct errbuf *eb);
+/* Makes one delivery attempt of message id, held by eng_outbox_put (or
+ * claimed now if queued), on the calling thread; res holds the outcome.
+ * Returns 0 if sent. */
+int  eng_outbox_deliver_now(struct eng_outbox *ob, long long id,
+    struct cJSON *trace, struct smtp_result *res);
+/* Attempts every message due at now_ms on the calling thread, grouped
+ * into sessions per server. Returns the number of attempts. */
+int  eng_outbox_run_due(struct eng_outbox *ob, long long now_ms);
+/* Retry delay (seconds) before attempt number `attempt` + 1, for
+ * attempt >= 1: base * 2^(attempt-1), capped at max, then scaled by
+ * jitter01 in [0,1) into [0.8, 1.2) of that value. */
+double eng_outbox_backoff(unsigned attempt, double base, double max,
+    double jitter01);
+int  eng_outbox_list(struct eng_outbox *ob, const char *state,
+    struct cJSON **out, struct errbuf *eb);
+int  eng_outbox_resend(struct eng_outbox *ob, long long id,
+    struct errbuf *eb);
+/* Reads one message's state and attempts (for tests and traces). */
+int  eng_outbox_state(struct eng_outbox *ob, long long id, char *state,
+    size_t n, unsigned *attempts, long long *next_ms);
+void eng_outbox_counts(struct eng_outbox *ob, long long *sent,
+    long long *deferred, long long *dead, long long *queued);
+
+#endif

@@ -1,0 +1,1570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/run/runtime.c: ties the runtime together (see runtime.h). A trigger
+ * (manual run, webhook, syslog match, timer) loads and parses the applet,
+ * applies its ratelimit, records a "queued" run with its trigger data, and
+ * submits a job to the worker pool; a worker runs the interpreter with
+ * hooks for the environment, mail (-> outbox), syslog, context and policy,
+ * and records the outcome. Also the default outbox transport over
+ * engine/smtp/smtp.h, which keeps sessions open between messages.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/log.h"
+#include "common/redact.h"
+#include "common/sec.h"
+#include "engine/lang/applet.h"
+#include "engine/run/interp.h"
+#include "engine/mail/mail.h"
+#include "engine/run/runtime.h"
+#include "engine/run/runtime_int.h"
+#include "engine/smtp/smtp.h"
+#include "engine/store/store.h"
+#include "pki/pki.h"
+
+#define IDEM_WINDOW_MS (24LL * 3600 * 1000)
+#define IDEM_KEY_MAX   128
+/* "policy NAME" from another applet: event none, recorded as "policy" */
+#define RT_EV_POLICY   (-1)
+
+struct rl_entry {
+    char     *applet;
+    size_t    event;
+    long long last_ms;
+};
+
+struct sl_reg {
+    char                   *applet;
+    size_t                  event;
+    struct eng_syslog_match m;
+};
+
+struct eng_runtime {
+    struct eng_store           *st;
+    struct eng_trustcache      *tc;
+    struct eng_runtime_opts     o;
+    char                       *syslog_listen;
+    struct eng_pool            *pool;
+    struct eng_outbox          *ob;
+    struct eng_timers          *timers;
+    struct eng_syslog_listener *sl;
+    pthread_mutex_t             mu;      /* rl */
+    pthread_mutex_t             idem_mu; /* idempotency check + insert */
+    struct rl_entry            *rl;
+    size_t                      nrl;
+    pthread_mutex_t             sl_mu;   /* sl_regs */
+    struct sl_reg              *sl_regs;
+    size_t                      nsl;
+    atomic_int                  cancel;
+    atomic_int                  draining;
+    int                         drained;
+    int                         started;
+    atomic_llong                n_started, n_busy, n_ratelimited;
+    pthread_mutex_t             reg_mu;  /* one re-registration at a time */
+    pthread_mutex_t             kick_mu; /* leaf lock: kick_timers */
+    struct eng_timers          *kick_timers; /* rt->timers, for the hook */
+    uint64_t                    applets_fp;  /* of the registered set */
+    long long                   last_prune_ms;
+};
+
+struct rt_job {
+    struct eng_runtime *rt;
+    long long           id;
+    struct eng_applet  *applet;
+    size_t              event;
+    struct eng_vars     vars;
+    pthread_mutex_t     mu;
+    pthread_cond_t      cv;
+    int                 refs;
+    int                 done;      /* 1 ran, 2 dropped */
+    char                status[16];
+    int                 exit_status;
+    char               *output;
+};
+
+static const char *
+trigger_name(int type)
+{
+    switch (type) {
+    case RT_EV_POLICY: return "policy";
+    case ENG_EV_NONE: return "manual";
+    case ENG_EV_SYSLOG: return "syslog";
+    case ENG_EV_WEBHOOK: return "webhook";
+    default: return "timer";
+    }
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+static void
+job_unref(struct rt_job *j)
+{
+    int last;
+
+    pthread_mutex_lock(&j->mu);
+    last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (!last)
+        return;
+    eng_applet_free(j->applet);
+    eng_vars_free(&j->vars);
+    free(j->output);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+static void
+job_done(struct rt_job *j, int how, const char *status, int exit_status,
+    const char *output)
+{
+    pthread_mutex_lock(&j->mu);
+    j->done = how;
+    snprintf(j->status, sizeof(j->status), "%s", status);
+    j->exit_status = exit_status;
+    if (output != NULL)
+        j->output = strdup(output);
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* ---- interpreter hooks -------------------------------------------------- */
+
+static char *
+hook_env_get(void *ud, const char *name)
+{
+    struct rt_job     *j = ud;
+    struct eng_env_var v;
+    char              *r;
+
+    memset(&v, 0, sizeof(v));
+    if (eng_store_env_get(j->rt->st, name, &v, NULL) != 0)
+        return NULL;
+    r = v.value ? strdup(v.value) : NULL;
+    eng_env_var_clear(&v);
+    return r;
+}
+
+static int
+hook_mail(void *ud, const struct eng_mail_req *req, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct rt_job      *j = ud;
+    struct eng_runtime *rt = j->rt;
+    struct errbuf       eb;
+    long long           oid = 0;
+    int                 rc;
+
+    memset(res, 0, sizeof(*res));
+    err_clear(&eb);
+    if ((rc = eng_outbox_put(rt->ob, j->id, eng_applet_name(j->applet), req,
+             rt->o.mail_wait == ENG_MAIL_WAIT_DELIVERY, &oid, &eb)) != 0) {
+        res->rc = rc;
+        res->permanent = 1;
+        snprintf(res->klass, sizeof(res->klass), "outbox");
+        snprintf(res->message, sizeof(res->message),
+            "the message could not be queued: %.700s", eb.msg);
+        return rc;
+    }
+    if (trace != NULL) {
+        cJSON_AddNumberToObject(trace, "outbox_id", (double)oid);
+        cJSON_AddStringToObject(trace, "mail_wait",
+            rt->o.mail_wait == ENG_MAIL_WAIT_DELIVERY ? "delivery" : "queue");
+    }
+    log_info("runtime", "event=mail-queued run=%lld outbox=%lld", j->id, oid);
+    if (rt->o.mail_wait != ENG_MAIL_WAIT_DELIVERY)
+        return 0;
+    rc = eng_outbox_deliver_now(rt->ob, oid, trace, res);
+    if (rc != 0 && !res->permanent && trace != NULL)
+        cJSON_AddStringToObject(trace, "outbox_state", "queued for retry");
+    return rc;
+}
+
+static void
+hook_syslog(void *ud, int priority, const char *line)
+{
+    int lvl = priority <= 3 ? LOG_ERR : priority == 4 ? LOG_WARN
+        : priority <= 6 ? LOG_INFO : LOG_DEBUG;
+
+    (void)ud;
+    log_ios(lvl, "%s", line);
+}
+
+static int
+hook_ctx_save(void *ud, const char *key, const cJSON *vars)
+{
+    struct rt_job *j = ud;
+    char          *s = cJSON_PrintUnformatted(vars);
+    int            rc;
+
+    if (s == NULL)
+        return ERR_NOMEM;
+    rc = eng_store_ctx_save(j->rt->st, key, s);
+    free(s);
+    return rc;
+}
+
+static cJSON *
+hook_ctx_get(void *ud, const char *key)
+{
+    struct rt_job *j = ud;
+    char          *s = eng_store_ctx_get(j->rt->st, key);
+    cJSON         *o = s ? cJSON_Parse(s) : NULL;
+
+    free(s);
+    return o;
+}
+
+static int rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
+    struct eng_applet *a, struct eng_vars *vars, int wait,
+    struct eng_run_info *out, struct errbuf *eb);
+
+static int
+hook_policy(void *ud, const char *name, const char *args)
+{
+    struct rt_job      *j = ud;
+    struct eng_run_info ri;
+    struct errbuf       eb;
+    struct eng_vars     vs = { 0 };
+    char                nm[24], *copy = args ? strdup(args) : NULL, *tok,
+                       *save = NULL;
+    int                 n = 0, rc;
+
+    memset(&ri, 0, sizeof(ri));
+    err_clear(&eb);
+    for (tok = copy ? strtok_r(copy, " \t", &save) : NULL;
+         tok != NULL && n < ENG_RUN_MAX_ARGS;
+         tok = strtok_r(NULL, " \t", &save)) {
+        snprintf(nm, sizeof(nm), "_none_arg%d", ++n);
+        eng_vars_add(&vs, nm, tok);
+    }
+    free(copy);
+    snprintf(nm, sizeof(nm), "%d", n);
+    eng_vars_add(&vs, "_none_argc", nm);
+    rc = rt_trigger(j->rt, name, RT_EV_POLICY, NULL, &vs, 0, &ri, &eb);
+    eng_vars_free(&vs);
+    eng_run_info_clear(&ri);
+    if (rc != 0)
+        log_warn("runtime", "event=policy-failed run=%lld applet=%s "
+            "reason=\"%s\"", j->id, name, eb.msg);
+    return rc;
+}
+
+/* ---- the worker --------------------------------------------------------- */
+
+static void
+job_run(void *arg)
+{
+    struct rt_job        *j = arg;
+    struct eng_runtime   *rt = j->rt;
+    const struct eng_event *ev = eng_applet_event_count(j->applet) > j->event
+        ? eng_applet_event(j->applet, j->event) : NULL;
+    struct eng_run_env    env;
+    struct eng_run_result res;
+    struct eng_run_end    end;
+    struct errbuf         eb;
+    char                 *trace = NULL;
+    const char           *status;
+
+    err_clear(&eb);
+    atomic_fetch_add(&rt->n_started, 1);
+    eng_store_run_start(rt->st, j->id, clock_now_ms(), &eb);
+    memset(&env, 0, sizeof(env));
+    env.env_get = hook_env_get;
+    env.mail = hook_mail;
+    env.syslog = hook_syslog;
+    env.context_save = hook_ctx_save;
+    env.context_retrieve = hook_ctx_get;
+    env.policy = hook_policy;
+    env.ud = j;
+    env.maxrun = ev ? ev->maxrun : 0;
+    env.cancel = &rt->cancel;
+    memset(&res, 0, sizeof(res));
+    log_info("runtime", "event=run-start run=%lld applet=%s", j->id,
+        eng_applet_name(j->applet));
+    if (eng_interp_run(j->applet, j->vars.v, j->vars.n, &env, &res) != 0
+        && res.error[0] == '\0') {
+        res.status = ENG_RUN_ABORT;
+        snprintf(res.error_class, sizeof(res.error_class), "internal");
+        snprintf(res.error, sizeof(res.error), "out of memory");
+    }
+    status = eng_run_status_name(res.status);
+    if (res.trace != NULL)
+        trace = cJSON_PrintUnformatted(res.trace);
+    end = (struct eng_run_end){ status, clock_now_ms(), res.exit_status,
+        res.failed_label, res.error_class, res.error, buf_str(&res.output),
+        trace };
+    if (eng_store_run_finish(rt->st, j->id, &end, &eb) != 0)
+        log_err("runtime", "event=run-record-failed run=%lld reason=\"%s\"",
+            j->id, eb.msg);
+    log_info("runtime", "event=run-end run=%lld applet=%s status=%s%s%s",
+        j->id, eng_applet_name(j->applet), status,
+        res.failed_label[0] ? " label=" : "", res.failed_label);
+    job_done(j, 1, status, res.exit_status, buf_str(&res.output));
+    free(trace);
+    eng_run_result_clear(&res);
+    job_unref(j);
+}
+
+static void
+job_drop(void *arg)
+{
+    struct rt_job *j = arg;
+
+    /* the run stays "queued" with its replay record; the next start
+     * re-queues it */
+    job_done(j, 2, "queued", 0, NULL);
+    job_unref(j);
+}
+
+/* ---- triggers ----------------------------------------------------------- */
+
+static int
+load_applet(struct eng_runtime *rt, const char *name, struct eng_applet **a,
+    char **token, struct errbuf *eb)
+{
+    struct eng_applet_rec rec;
+    int                   rc;
+
+    memset(&rec, 0, sizeof(rec));
+    *a = NULL;
+    if ((rc = eng_store_applet_get(rt->st, name, &rec, eb)) != 0) {
+        if (rc == ERR_NOTFOUND)
+            err_set(eb, rc, "not_found", "no applet named \"%s\"", name);
+        return rc;
+    }
+    rc = eng_applet_parse(rec.text, strlen(rec.text), 1, a, eb);
+    if (rc != 0) {
+        char m[sizeof(eb->msg)];
+
+        snprintf(m, sizeof(m), "%s", eb ? eb->msg : "");
+        rc = err_set(eb, ERR_INVAL, "invalid_applet",
+            "stored applet \"%.64s\" does not parse: %.600s", name, m);
+    }
+    if (token != NULL && rec.webhook_token != NULL)
+        *token = strdup(rec.webhook_token);
+    eng_applet_rec_clear(&rec);
+    return rc;
+}
+
+static size_t
+find_event(const struct eng_applet *a, int type)
+{
+    size_t i, n = eng_applet_event_count(a);
+
+    for (i = 0; i < n; i++)
+        if (eng_applet_event(a, i)->type == type)
+            return i;
+    return n;
+}
+
+/* 1 if the trigger falls inside the ratelimit window (and is dropped). */
+static int
+ratelimited(struct eng_runtime *rt, const char *applet, size_t event,
+    double window, long long now)
+{
+    size_t i;
+    int    hit = 0;
+
+    if (window <= 0)
+        return 0;
+    pthread_mutex_lock(&rt->mu);
+    for (i = 0; i < rt->nrl; i++)
+        if (rt->rl[i].event == event && strcmp(rt->rl[i].applet, applet) == 0)
+            break;
+    if (i < rt->nrl) {
+        if ((double)(now - rt->rl[i].last_ms) < window * 1000)
+            hit = 1;
+        else
+            rt->rl[i].last_ms = now;
+    } else {
+        struct rl_entry *n = realloc(rt->rl, (rt->nrl + 1) * sizeof(*n));
+
+        if (n != NULL) {
+            rt->rl = n;
+            if ((n[rt->nrl].applet = strdup(applet)) != NULL) {
+                n[rt->nrl].event = event;
+                n[rt->nrl].last_ms = now;
+                rt->nrl++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return hit;
+}
+
+/* Trigger data for the run record: the variables, secrets masked. */
+static char *
+vars_masked_json(const struct eng_vars *vs)
+{
+    cJSON *o = cJSON_CreateObject();
+    char  *s;
+    size_t i;
+
+    if (o == NULL)
+        return NULL;
+    for (i = 0; i < vs->n; i++) {
+        const char *n = vs->v[i].name, *v = vs->v[i].value;
+
+        if (redact_key_is_secret(n)) {
+            cJSON_AddStringToObject(o, n, REDACT_MASK);
+        } else if (*v == '{' || *v == '[') {
+            /* a JSON body or field: mask secrets inside it */
+            char *t = redact_json_text(v);
+
+            cJSON_AddStringToObject(o, n, t ? t : v);
+            free(t);
+        } else if (strncmp(n, "_none_arg", 9) == 0) {
+            char *m = redact_server(v);
+
+            cJSON_AddStringToObject(o, n, m ? m : "");
+            free(m);
+        } else {
+            cJSON_AddStringToObject(o, n, v);
+        }
+    }
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static char *
+vars_replay_json(const struct eng_vars *vs, size_t event, int evtype)
+{
+    cJSON *o = cJSON_CreateObject(), *v;
+    char  *s;
+    size_t i;
+
+    if (o == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "event", (double)event);
+    cJSON_AddNumberToObject(o, "type", evtype);
+    v = cJSON_AddObjectToObject(o, "vars");
+    for (i = 0; v != NULL && i < vs->n; i++)
+        cJSON_AddStringToObject(v, vs->v[i].name, vs->v[i].value);
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static int
+add_event_vars(struct eng_vars *vs, int evtype, long long id, long long now)
+{
+    char t[40];
+    int  rc = 0;
+
+    snprintf(t, sizeof(t), "%d", evtype);
+    rc |= eng_vars_add(vs, "_event_type", t);
+    rc |= eng_vars_add(vs, "_event_type_string", eng_event_type_name(evtype));
+    snprintf(t, sizeof(t), "%lld", now / 1000);
+    rc |= eng_vars_add(vs, "_event_pub_sec", t);
+    snprintf(t, sizeof(t), "%lld", now % 1000);
+    rc |= eng_vars_add(vs, "_event_pub_msec", t);
+    clock_time_fmt(now, t, sizeof(t));
+    rc |= eng_vars_add(vs, "_event_pub_time", t);
+    if (id > 0) {
+        snprintf(t, sizeof(t), "%lld", id);
+        rc |= eng_vars_add(vs, "_event_id", t);
+    }
+    return rc ? ERR_NOMEM : 0;
+}
+
+/* Submits a recorded run. Takes a (applet) and moves *vars. */
+static int
+rt_submit(struct eng_runtime *rt, long long id, struct eng_applet *a,
+    size_t event, struct eng_vars *vars, struct rt_job **jout)
+{
+    struct rt_job *j;
+
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        eng_applet_free(a);
+        return ERR_NOMEM;
+    }
+    j->rt = rt;
+    j->id = id;
+    j->applet = a;
+    j->event = event;
+    j->vars = *vars;
+    memset(vars, 0, sizeof(*vars));
+    j->refs = jout ? 2 : 1;
+    snprintf(j->status, sizeof(j->status), "queued");
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    if (eng_pool_submit(rt->pool, job_run, job_drop, j) != 0) {
+        j->refs = 1;
+        job_unref(j);
+        return ERR_BUSY;
+    }
+    if (jout)
+        *jout = j;
+    return 0;
+}
+
+/* Fires applet name (a: already parsed, taken; or NULL to load it). vars
+ * holds the trigger's variables (borrowed; copied). */
+static int
+rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
+    struct eng_applet *a, struct eng_vars *vars, int wait,
+    struct eng_run_info *out, struct errbuf *eb)
+{
+    const struct eng_event *ev;
+    struct eng_vars         vs = { 0 };
+    struct rt_job          *j = NULL;
+    char                   *td = NULL, *replay = NULL;
+    const char             *trig;
+    long long               now = clock_now_ms(), id = 0;
+    size_t                  event, i;
+    int                     rc;
+
+    memset(out, 0, sizeof(*out));
+    if (atomic_load(&rt->draining) || rt->pool == NULL) {
+        eng_applet_free(a);
+        atomic_fetch_add(&rt->n_busy, 1);
+        return err_set(eb, ERR_BUSY, "busy",
+            "herald is not taking runs (starting or shutting down)");
+    }
+    if (a == NULL && (rc = load_applet(rt, name, &a, NULL, eb)) != 0)
+        return rc;
+    trig = trigger_name(evtype);
+    if (evtype == RT_EV_POLICY)
+        evtype = ENG_EV_NONE;
+    event = find_event(a, evtype);
+    if (event == eng_applet_event_count(a))
+        event = 0; /* a manual run of an applet without "event none" */
+    ev = eng_applet_event_count(a) > 0 ? eng_applet_event(a, event) : NULL;
+    for (i = 0; i < vars->n; i++)
+        if ((rc = eng_vars_add(&vs, vars->v[i].name, vars->v[i].value)) != 0)
+            goto nomem;
+    if ((rc = add_event_vars(&vs, evtype, 0, now)) != 0)
+        goto nomem;
+    td = vars_masked_json(&vs);
+    replay = vars_replay_json(&vs, event, evtype);
+    if (td == NULL || replay == NULL)
+        goto nomem;
+    if (ev != NULL && ratelimited(rt, name, event, ev->ratelimit, now)) {
+        rc = eng_store_run_insert(rt->st, name, trig, td, NULL,
+            "ratelimited", now, &id, eb);
+        atomic_fetch_add(&rt->n_ratelimited, 1);
+        log_info("runtime", "event=ratelimited applet=%s run=%lld "
+            "window_s=%g", name, id, ev->ratelimit);
+        out->id = id;
+        snprintf(out->status, sizeof(out->status), "ratelimited");
+        if (rc == 0 && wait) {
+            out->output = strdup("");
+            eng_store_run_get(rt->st, id, &out->run, NULL);
+        }
+        goto out;
+    }
+    if ((rc = eng_store_run_insert(rt->st, name, trig, td, replay, "queued",
+             now, &id, eb)) != 0)
+        goto out;
+    /* the trigger is acknowledged when this returns: the queued run (with
+     * what it needs to run again) is on disk first; what the run then
+     * writes, its mail included, needs no sync of its own (outbox.c) */
+    if ((rc = eng_store_durable(rt->st, eng_store_mark(rt->st), eb)) != 0) {
+        eng_store_run_delete(rt->st, id);
+        goto out;
+    }
+    if ((rc = add_event_vars(&vs, evtype, id, now)) != 0)
+        goto nomem;
+    rc = rt_submit(rt, id, a, event, &vs, wait ? &j : NULL);
+    a = NULL;
+    if (rc != 0) {
+        unsigned depth = 0;
+
+        eng_store_run_delete(rt->st, id);
+        atomic_fetch_add(&rt->n_busy, 1);
+        eng_pool_counts(rt->pool, &depth, NULL);
+        rc = err_set(eb, rc, rc == ERR_BUSY ? "busy" : "nomem",
+            rc == ERR_BUSY ? "the run queue is full (%u jobs waiting); "
+            "retry later" : "out of memory (%u)", depth);
+        goto out;
+    }
+    out->id = id;
+    snprintf(out->status, sizeof(out->status), "queued");
+    if (j != NULL) {
+        pthread_mutex_lock(&j->mu);
+        while (!j->done)
+            pthread_cond_wait(&j->cv, &j->mu);
+        snprintf(out->status, sizeof(out->status), "%s", j->status);
+        out->exit_status = j->exit_status;
+        out->output = j->output ? strdup(j->output) : strdup("");
+        pthread_mutex_unlock(&j->mu);
+        job_unref(j);
+        /* a synchronous caller learns the outcome: have it on disk */
+        eng_store_durable(rt->st, eng_store_mark(rt->st), NULL);
+        eng_store_run_get(rt->st, id, &out->run, NULL);
+    }
+    goto out;
+nomem:
+    rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+out:
+    eng_applet_free(a);
+    eng_vars_free(&vs);
+    free(td);
+    if (replay != NULL)
+        sec_wipe(replay, strlen(replay));
+    free(replay);
+    return rc;
+}
+
+void
+eng_run_info_clear(struct eng_run_info *ri)
+{
+    if (ri == NULL)
+        return;
+    free(ri->output);
+    cJSON_Delete(ri->run);
+    memset(ri, 0, sizeof(*ri));
+}
+
+int
+eng_runtime_run(struct eng_runtime *rt, const char *name,
+    const char *const *args, size_t nargs, int wait,
+    struct eng_run_info *out, struct errbuf *eb)
+{
+    struct eng_vars vs = { 0 };
+    char            nm[24];
+    size_t          i;
+    int             rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (nargs > ENG_RUN_MAX_ARGS)
+        return err_field(eb, ERR_INVAL, "args", "invalid_field",
+            "%zu arguments given; an applet takes at most %d", nargs,
+            ENG_RUN_MAX_ARGS);
+    for (i = 0; i < nargs; i++) {
+        if (args[i] == NULL)
+            return err_field(eb, ERR_INVAL, "args", "invalid_field",
+                "argument %zu is not a string", i + 1);
+        snprintf(nm, sizeof(nm), "_none_arg%zu", i + 1);
+        rc |= eng_vars_add(&vs, nm, args[i]);
+    }
+    snprintf(nm, sizeof(nm), "%zu", nargs);
+    rc |= eng_vars_add(&vs, "_none_argc", nm);
+    if (rc == 0)
+        rc = rt_trigger(rt, name, ENG_EV_NONE, NULL, &vs, wait, out, eb);
+    else
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    eng_vars_free(&vs);
+    return rc;
+}
+
+/* ---- webhooks ----------------------------------------------------------- */
+
+int
+eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
+    long long *run_id, int *duplicate, struct errbuf *eb)
+{
+    struct eng_applet  *a = NULL;
+    struct eng_vars     vs = { 0 };
+    struct eng_run_info ri;
+    char               *token = NULL;
+    const char         *k = rq->idempotency_key;
+    long long           prev = 0;
+    int                 rc, locked = 0;
+    size_t              i;
+
+    *run_id = 0;
+    *duplicate = 0;
+    memset(&ri, 0, sizeof(ri));
+    if (atomic_load(&rt->draining))
+        return err_set(eb, ERR_BUSY, "busy", "herald is shutting down");
+    if ((rc = load_applet(rt, rq->applet, &a, &token, eb)) != 0)
+        goto out;
+    if ((rc = eng_hook_verify(token, rq->authorization, rq->signature,
+             rq->body, rq->len, eb)) != 0) {
+        log_info("runtime", "event=webhook-refused applet=%s reason=\"%s\"",
+            rq->applet, eb->msg);
+        goto out;
+    }
+    if (find_event(a, ENG_EV_WEBHOOK) == eng_applet_event_count(a)) {
+        rc = err_set(eb, ERR_NOTFOUND, "not_found",
+            "applet \"%s\" has no \"event webhook\"", rq->applet);
+        goto out;
+    }
+    if (k != NULL && *k != '\0') {
+        if (strlen(k) > IDEM_KEY_MAX) {
+            rc = err_field(eb, ERR_INVAL, "Idempotency-Key", "invalid_field",
+                "Idempotency-Key is longer than %d bytes", IDEM_KEY_MAX);
+            goto out;
+        }
+        for (i = 0; k[i]; i++)
+            if ((unsigned char)k[i] < 32 || (unsigned char)k[i] > 126) {
+                rc = err_field(eb, ERR_INVAL, "Idempotency-Key",
+                    "invalid_field",
+                    "Idempotency-Key must be printable ASCII");
+                goto out;
+            }
+    }
+    if ((rc = eng_webhook_vars(rq->body, rq->len, rq->content_type, &vs,
+             eb)) != 0)
+        goto out;
+    if (k != NULL && *k != '\0') {
+        pthread_mutex_lock(&rt->idem_mu);
+        locked = 1;
+        if (eng_store_idem_get(rt->st, rq->applet, k,
+                clock_now_ms() - IDEM_WINDOW_MS, &prev) == 1) {
+            *run_id = prev;
+            *duplicate = 1;
+            log_info("runtime", "event=webhook-duplicate applet=%s run=%lld",
+                rq->applet, prev);
+            goto out;
+        }
+    }
+    rc = rt_trigger(rt, rq->applet, ENG_EV_WEBHOOK, a, &vs, 0, &ri, eb);
+    a = NULL;
+    if (rc == 0) {
+        *run_id = ri.id;
+        if (k != NULL && *k != '\0')
+            eng_store_idem_put(rt->st, rq->applet, k, ri.id, clock_now_ms());
+    }
+out:
+    if (locked)
+        pthread_mutex_unlock(&rt->idem_mu);
+    eng_run_info_clear(&ri);
+    eng_vars_free(&vs);
+    eng_applet_free(a);
+    if (token != NULL) {
+        sec_wipe(token, strlen(token));
+        free(token);
+    }
+    return rc;
+}
+
+int
+eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
+    char **token, struct errbuf *eb)
+{
+    unsigned char raw[24];
+    char         *t;
+    size_t        i;
+    int           rc;
+
+    *token = NULL;
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        return err_set(eb, ERR_IO, "io", "no randomness: %s",
+            strerror(errno));
+    if ((t = malloc(sizeof(raw) * 2 + 1)) == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    for (i = 0; i < sizeof(raw); i++)
+        snprintf(t + 2 * i, 3, "%02x", raw[i]);
+    sec_wipe(raw, sizeof(raw));
+    if ((rc = eng_store_token_set(rt->st, name, t, eb)) != 0) {
+        sec_wipe(t, strlen(t));
+        free(t);
+        return rc;
+    }
+    log_info("runtime", "event=webhook-token-set applet=%s", name);
+    *token = t;
+    return 0;
+}
+
+/* ---- syslog and timers -------------------------------------------------- */
+
+static void
+on_syslog(void *ud, const struct eng_syslog_msg *m)
+{
+    struct eng_runtime *rt = ud;
+    char              **fire = NULL;
+    size_t              nfire = 0, i;
+    double              now = clock_mono();
+
+    pthread_mutex_lock(&rt->sl_mu);
+    if (rt->nsl > 0 && (fire = calloc(rt->nsl, sizeof(*fire))) != NULL)
+        for (i = 0; i < rt->nsl; i++)
+            if (eng_syslog_match_feed(&rt->sl_regs[i].m, m, now))
+                fire[nfire++] = strdup(rt->sl_regs[i].applet);
+    pthread_mutex_unlock(&rt->sl_mu);
+    for (i = 0; i < nfire; i++) {
+        struct eng_vars     vs = { 0 };
+        struct eng_run_info ri;
+        struct errbuf       eb;
+        char                t[16];
+
+        err_clear(&eb);
+        if (fire[i] == NULL)
+            continue;
+        eng_vars_addn(&vs, "_syslog_msg", m->msg, m->msg_len);
+        snprintf(t, sizeof(t), "%d", m->severity);
+        eng_vars_add(&vs, "_syslog_severity", t);
+        snprintf(t, sizeof(t), "%d", m->facility);
+        eng_vars_add(&vs, "_syslog_facility", t);
+        eng_vars_add(&vs, "_syslog_host", m->host);
+        eng_vars_add(&vs, "_syslog_app", m->app);
+        if (rt_trigger(rt, fire[i], ENG_EV_SYSLOG, NULL, &vs, 0, &ri,
+                &eb) != 0)
+            log_warn("runtime", "event=syslog-trigger-failed applet=%s "
+                "reason=\"%s\"", fire[i], eb.msg);
+        eng_run_info_clear(&ri);
+        eng_vars_free(&vs);
+        free(fire[i]);
+    }
+    free(fire);
+}
+
+static const char *
+timer_type_name(int type)
+{
+    switch (type) {
+    case ENG_EV_TIMER_WATCHDOG: return "watchdog";
+    case ENG_EV_TIMER_COUNTDOWN: return "countdown";
+    case ENG_EV_TIMER_ABSOLUTE: return "absolute";
+    case ENG_EV_TIMER_CRON: return "cron";
+    default: return "unknown";
+    }
+}
+
+static void
+on_timer(void *ud, const struct eng_timer_fire *f)
+{
+    struct eng_runtime *rt = ud;
+    struct eng_vars     vs = { 0 };
+    struct eng_run_info ri;
+    struct errbuf       eb;
+    char                t[32];
+
+    err_clear(&eb);
+    eng_vars_add(&vs, "_timer_type", timer_type_name(f->type));
+    snprintf(t, sizeof(t), "%lld", (long long)f->when);
+    eng_vars_add(&vs, "_timer_time", t);
+    snprintf(t, sizeof(t), "%.0f", f->remain);
+    eng_vars_add(&vs, "_timer_remain", t);
+    if (rt_trigger(rt, f->applet, f->type, NULL, &vs, 0, &ri, &eb) != 0)
+        log_warn("runtime", "event=timer-trigger-failed applet=%s "
+            "reason=\"%s\"", f->applet, eb.msg);
+    eng_run_info_clear(&ri);
+    eng_vars_free(&vs);
+}
+
+static uint64_t
+fnv(uint64_t h, const char *s)
+{
+    for (; s != NULL && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return (h ^ 0xff) * 1099511628211ULL;
+}
+
+/* Fingerprint of what registration depends on: applets and environment
+ * (event lines may use $variables). 0 if the store cannot be read. */
+static uint64_t
+applets_fingerprint(struct eng_runtime *rt,
+    const struct eng_applet_rec *recs, size_t n)
+{
+    struct eng_env_var *vars = NULL;
+    size_t              nv = 0, i;
+    uint64_t            h = 14695981039346656037ULL;
+
+    for (i = 0; i < n; i++)
+        h = fnv(fnv(h, recs[i].name), recs[i].text);
+    if (eng_store_env_list(rt->st, &vars, &nv, NULL) != 0)
+        return 0;
+    for (i = 0; i < nv; i++)
+        h = fnv(fnv(h, vars[i].name), vars[i].value);
+    eng_env_vars_free(vars, nv);
+    return h;
+}
+
+static void
+on_tick(void *ud)
+{
+    struct eng_runtime    *rt = ud;
+    struct eng_applet_rec *recs = NULL;
+    struct errbuf          eb;
+    size_t                 n = 0;
+    long long              now = clock_now_ms();
+    int                    k;
+
+    err_clear(&eb);
+    /* applets changed behind our back (an API route that did not call
+     * eng_runtime_applets_changed, a config import): re-register */
+    if (eng_store_applet_list(rt->st, &recs, &n, &eb) == 0) {
+        uint64_t fp = applets_fingerprint(rt, recs, n);
+
+        eng_applet_recs_free(recs, n);
+        if (fp != 0 && fp != rt->applets_fp
+            && eng_runtime_applets_changed(rt, &eb) != 0)
+            log_warn("runtime", "event=reregister-failed reason=\"%s\"",
+                eb.msg);
+    }
+    if (now - rt->last_prune_ms < 3600 * 1000LL)
+        return;
+    rt->last_prune_ms = now;
+    k = eng_runtime_runs_prune(rt, rt->o.retention_days, &eb);
+    if (k > 0)
+        log_info("runtime", "event=runs-pruned count=%d retention_days=%u",
+            k, rt->o.retention_days);
+}
+
+/* An applet or variable row changed (store write in progress): have the
+ * timer thread re-register right after it. Runs with the store locked. */
+static void
+on_db_change(void *ud, const char *table)
+{
+    struct eng_runtime *rt = ud;
+
+    (void)table;
+    pthread_mutex_lock(&rt->kick_mu);
+    if (rt->kick_timers != NULL)
+        eng_timers_kick(rt->kick_timers);
+    pthread_mutex_unlock(&rt->kick_mu);
+}
+
+static char *
+env_lookup(void *ud, const char *name)
+{
+    struct eng_runtime *rt = ud;
+    struct eng_env_var  v;
+    char               *r;
+
+    memset(&v, 0, sizeof(v));
+    if (eng_store_env_get(rt->st, name, &v, NULL) != 0)
+        return NULL;
+    r = v.value ? strdup(v.value) : NULL;
+    eng_env_var_clear(&v);
+    return r;
+}
+
+int
+eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
+{
+    struct eng_applet_rec *recs = NULL;
+    struct eng_timer_def  *defs = NULL;
+    struct sl_reg         *regs = NULL, *old;
+    struct eng_applet    **parsed = NULL;
+    char                 **crons = NULL;
+    size_t                 n = 0, i, e, nd = 0, nr = 0, cap = 0, nold;
+    int                    rc;
+
+    pthread_mutex_lock(&rt->reg_mu);
+    if ((rc = eng_store_applet_list(rt->st, &recs, &n, eb)) != 0) {
+        pthread_mutex_unlock(&rt->reg_mu);
+        return rc;
+    }
+    parsed = calloc(n ? n : 1, sizeof(*parsed));
+    for (i = 0; parsed != NULL && i < n; i++) {
+        struct errbuf pe;
+
+        err_clear(&pe);
+        if (eng_applet_parse(recs[i].text, strlen(recs[i].text), 1,
+                &parsed[i], &pe) != 0) {
+            log_warn("runtime", "event=register-skip applet=%s "
+                "reason=\"%s\"", recs[i].name, pe.msg);
+            continue;
+        }
+        cap += eng_applet_event_count(parsed[i]);
+    }
+    defs = calloc(cap ? cap : 1, sizeof(*defs));
+    crons = calloc(cap ? cap : 1, sizeof(*crons));
+    regs = calloc(cap ? cap : 1, sizeof(*regs));
+    if (parsed == NULL || defs == NULL || regs == NULL || crons == NULL) {
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        for (e = 0; parsed[i] && e < eng_applet_event_count(parsed[i]);
+             e++) {
+            const struct eng_event *ev = eng_applet_event(parsed[i], e);
+            struct errbuf           pe;
+            char                   *x = NULL;
+
+            err_clear(&pe);
+            if (ev->type == ENG_EV_SYSLOG) {
+                if (eng_expand(ev->pattern ? ev->pattern : "", env_lookup, rt,
+                        &x, &pe) != 0
+                    || eng_syslog_match_init(&regs[nr].m, x, ev->occurs,
+                        ev->period, ev->priority, &pe) != 0) {
+                    eng_syslog_match_free(&regs[nr].m);
+                    log_warn("runtime", "event=register-skip applet=%s "
+                        "reason=\"%s\"", recs[i].name, pe.msg);
+                } else {
+                    regs[nr].applet = strdup(recs[i].name);
+                    regs[nr].event = e;
+                    nr++;
+                }
+                free(x);
+            } else if (ev->type >= ENG_EV_TIMER_WATCHDOG
+                && ev->type <= ENG_EV_TIMER_CRON) {
+                struct eng_cron c;
+
+                if (ev->type == ENG_EV_TIMER_CRON
+                    && (eng_expand(ev->cron_entry ? ev->cron_entry : "",
+                            env_lookup, rt, &x, &pe) != 0
+                        || eng_cron_parse(x, &c, &pe) != 0)) {
+                    log_warn("runtime", "event=register-skip applet=%s "
+                        "reason=\"%s\"", recs[i].name, pe.msg);
+                    free(x);
+                    continue;
+                }
+                crons[nd] = x;
+                defs[nd] = (struct eng_timer_def){ recs[i].name, e, ev->type,
+                    ev->time, x, recs[i].text };
+                nd++;
+            }
+        }
+    }
+    if (rt->timers != NULL && (rc = eng_timers_set(rt->timers, defs, nd,
+                                   eb)) != 0)
+        goto out;
+    rt->applets_fp = applets_fingerprint(rt, recs, n);
+    pthread_mutex_lock(&rt->sl_mu);
+    old = rt->sl_regs;
+    nold = rt->nsl;
+    rt->sl_regs = regs;
+    rt->nsl = nr;
+    pthread_mutex_unlock(&rt->sl_mu);
+    regs = old;
+    nr = nold;
+    /* ratelimit windows of deleted applets are forgotten */
+    pthread_mutex_lock(&rt->mu);
+    for (i = 0; i < rt->nrl;) {
+        size_t k;
+
+        for (k = 0; k < n; k++)
+            if (strcmp(recs[k].name, rt->rl[i].applet) == 0)
+                break;
+        if (k == n) {
+            free(rt->rl[i].applet);
+            rt->rl[i] = rt->rl[--rt->nrl];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&rt->mu);
+    log_info("runtime", "event=applets-registered applets=%zu timers=%zu "
+        "syslog=%zu", n, nd, rt->nsl);
+out:
+    for (i = 0; regs != NULL && i < nr; i++) {
+        free(regs[i].applet);
+        eng_syslog_match_free(&regs[i].m);
+    }
+    free(regs);
+    for (i = 0; crons != NULL && i < nd; i++)
+        free(crons[i]);
+    free(crons);
+    free(defs);
+    for (i = 0; parsed != NULL && i < n; i++)
+        eng_applet_free(parsed[i]);
+    free(parsed);
+    eng_applet_recs_free(recs, n);
+    pthread_mutex_unlock(&rt->reg_mu);
+    return rc;
+}
+
+/* ---- the default SMTP transport for the outbox --------------------------- */
+
+struct smtp_sess {
+    struct smtp_client *c;
+    struct pki_trust   *trust;
+};
+
+static int
+tr_fail(struct smtp_result *res, int rc, const char *klass, int permanent,
+    const char *msg)
+{
+    res->rc = rc;
+    snprintf(res->klass, sizeof(res->klass), "%s", klass);
+    res->permanent = permanent;
+    snprintf(res->message, sizeof(res->message), "%s", msg);
+    return rc;
+}
+
+static int
+tr_open(void *ud, const struct eng_mail_req *req, void **sess, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct eng_runtime *rt = ud;
+    struct smtp_server  srv;
+    struct smtp_params  p;
+    struct smtp_sess   *s;
+    struct sec         *pass = NULL;
+    struct errbuf       eb;
+    int                 rc, secure;
+
+    memset(&srv, 0, sizeof(srv));
+    memset(&p, 0, sizeof(p));
+    err_clear(&eb);
+    *sess = NULL;
+    if (req->host != NULL && *req->host != '\0') {
+        p.host = req->host;
+        p.user = req->username;
+        if (req->password != NULL)
+            pass = sec_new(req->password, strlen(req->password));
+        p.pass = pass;
+    } else {
+        if ((rc = smtp_server_parse(req->server ? req->server : "", &srv,
+                 &eb)) != 0)
+            return tr_fail(res, rc, "invalid_request", 1, eb.msg);
+        p.host = srv.host;
+        p.user = req->username && *req->username ? req->username : srv.user;
+        if (req->password != NULL && *req->password != '\0') {
+            pass = sec_new(req->password, strlen(req->password));
+            p.pass = pass;
+        } else {
+            p.pass = srv.pass;
+        }
+        p.port = srv.port;
+    }
+    if (req->port != 0)
+        p.port = req->port;
+    if ((secure = smtp_secure_parse(req->secure ? req->secure : "none"))
+        < 0) {
+        rc = tr_fail(res, ERR_INVAL, "invalid_request", 1,
+            "secure must be tls, implicit or none");
+        goto out;
+    }
+    p.secure = secure;
+    p.allow_plain_auth = req->allow_plain_auth;
+    p.tls_name = req->tls_name;
+    p.verify = req->insecure_skip_verify ? PKI_VERIFY_NONE : PKI_VERIFY_FULL;
+    p.source_address = req->source_address;
+    p.source_interface = req->source_interface;
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        rc = tr_fail(res, ERR_NOMEM, "internal", 0, "out of memory");
+        goto out;
+    }
+    if (secure != SMTP_SECURE_NONE) {
+        if (rt->tc == NULL
+            || (s->trust = eng_trustcache_get(rt->tc, &eb)) == NULL) {
+            free(s);
+            rc = tr_fail(res, ERR_TLS, "tls_handshake", 1, rt->tc
+                ? eb.msg : "no trust store configured");
+            goto out;
+        }
+    }
+    p.trust = s->trust;
+    if ((rc = smtp_open(&p, &s->c, trace, res)) != 0) {
+        pki_trust_unref(s->trust);
+        free(s);
+        if (res->klass[0] == '\0')
+            tr_fail(res, rc, "connect", 0, "cannot open the SMTP session");
+        goto out;
+    }
+    *sess = s;
+out:
+    sec_free(pass);
+    smtp_server_clear(&srv);
+    return rc;
+}
+
+static int
+tr_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct smtp_sess  *s = sess;
+    struct smtp_message m;
+    struct buf         msg = BUF_INIT;
+    struct errbuf      eb;
+    char             **to = NULL, **cc = NULL, **all = NULL;
+    size_t             nto = 0, ncc = 0, i;
+    int                rc;
+
+    (void)ud;
+    err_clear(&eb);
+    if ((rc = smtp_addrs_parse(req->to ? req->to : "", &to, &nto, &eb)) != 0
+        || (req->cc && *req->cc
+            && (rc = smtp_addrs_parse(req->cc, &cc, &ncc, &eb)) != 0)) {
+        tr_fail(res, rc, "invalid_request", 1, eb.msg);
+        goto out;
+    }
+    if ((all = calloc(nto + ncc + 1, sizeof(*all))) == NULL) {
+        rc = tr_fail(res, ERR_NOMEM, "internal", 0, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < nto; i++)
+        all[i] = to[i];
+    for (i = 0; i < ncc; i++)
+        all[nto + i] = cc[i];
+    memset(&m, 0, sizeof(m));
+    m.from = req->from ? req->from : "";
+    m.to = req->to;
+    m.cc = req->cc;
+    m.subject = req->subject ? req->subject : "";
+    m.body = req->body ? req->body : "";
+    if ((rc = smtp_message_build(&m, &msg, &eb)) != 0) {
+        tr_fail(res, rc, "invalid_request", 1, eb.msg);
+        goto out;
+    }
+    rc = smtp_send(s->c, m.from, all, nto + ncc, msg.p, msg.len, trace, res);
+out:
+    free(all);
+    smtp_addrs_free(to, nto);
+    smtp_addrs_free(cc, ncc);
+    buf_free(&msg);
+    return rc;
+}
+
+static int
+tr_usable(void *ud, void *sess)
+{
+    struct smtp_sess *s = sess;
+
+    (void)ud;
+    return s != NULL && smtp_usable(s->c);
+}
+
+static void
+tr_close(void *ud, void *sess)
+{
+    struct smtp_sess *s = sess;
+
+    (void)ud;
+    if (s == NULL)
+        return;
+    smtp_close(s->c);
+    pki_trust_unref(s->trust);
+    free(s);
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static int
+env_uint(const char *name, unsigned def, unsigned lo, unsigned hi,
+    unsigned *out, struct errbuf *eb)
+{
+    const char *s = getenv(name);
+    char       *end;
+    long        v;
+
+    *out = def;
+    if (s == NULL || *s == '\0')
+        return 0;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (*end != '\0' || errno != 0 || v < (long)lo || v > (long)hi)
+        return err_set(eb, ERR_INVAL, "invalid_config",
+            "%s=\"%s\" is not a number between %u and %u", name, s, lo, hi);
+    *out = (unsigned)v;
+    return 0;
+}
+
+int
+eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb)
+{
+    unsigned    v;
+    long        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *s;
+    int         rc;
+
+    if (o->workers == 0) {
+        if ((rc = env_uint("HERALD_WORKERS", ncpu < 2 ? 2 : (unsigned)ncpu,
+                 1, 256, &v, eb)) != 0)
+            return rc;
+        o->workers = v;
+    }
+    if (o->queue_size == 0) {
+        if ((rc = env_uint("HERALD_QUEUE_SIZE", 1024, 1, 1000000, &v,
+                 eb)) != 0)
+            return rc;
+        o->queue_size = v;
+    }
+    if (o->retention_days == 0) {
+        if ((rc = env_uint("HERALD_RUN_RETENTION_DAYS", 30, 1, 36500, &v,
+                 eb)) != 0)
+            return rc;
+        o->retention_days = v;
+    }
+    if (o->mail_lifetime <= 0) {
+        if ((rc = env_uint("HERALD_MAIL_LIFETIME", 86400, 1, 30 * 86400, &v,
+                 eb)) != 0)
+            return rc;
+        o->mail_lifetime = v;
+    }
+    if (o->mail_wait == ENG_MAIL_WAIT_DEFAULT) {
+        s = getenv("HERALD_MAIL_WAIT");
+        if (s == NULL || *s == '\0' || strcmp(s, "queue") == 0)
+            o->mail_wait = ENG_MAIL_WAIT_QUEUE;
+        else if (strcmp(s, "delivery") == 0)
+            o->mail_wait = ENG_MAIL_WAIT_DELIVERY;
+        else
+            return err_set(eb, ERR_INVAL, "invalid_config",
+                "HERALD_MAIL_WAIT=\"%s\" must be \"queue\" or \"delivery\"",
+                s);
+    }
+    if (o->mail_senders == 0) {
+        /* one open SMTP session per sender thread */
+        if ((rc = env_uint("HERALD_MAIL_SENDERS", 8, 1, 64, &v, eb)) != 0)
+            return rc;
+        o->mail_senders = v;
+    }
+    if (o->syslog_listen == NULL)
+        o->syslog_listen = getenv("HERALD_SYSLOG_LISTEN");
+    return 0;
+}
+
+int
+eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
+    const struct eng_runtime_opts *opts, struct eng_runtime **out,
+    struct errbuf *eb)
+{
+    struct eng_runtime         *rt;
+    struct eng_runtime_opts     o;
+    struct eng_outbox_transport t = { tr_open, tr_send, tr_usable, tr_close,
+        NULL };
+    struct eng_outbox_opts      oo;
+    int                         rc;
+
+    *out = NULL;
+    memset(&o, 0, sizeof(o));
+    if (opts != NULL)
+        o = *opts;
+    if ((rc = eng_runtime_opts_resolve(&o, eb)) != 0)
+        return rc;
+    if ((rt = calloc(1, sizeof(*rt))) == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    rt->st = st;
+    rt->tc = tc;
+    if (o.syslog_listen != NULL && *o.syslog_listen != '\0'
+        && strcmp(o.syslog_listen, "off") != 0)
+        rt->syslog_listen = strdup(o.syslog_listen);
+    o.syslog_listen = NULL;
+    rt->o = o;
+    pthread_mutex_init(&rt->mu, NULL);
+    pthread_mutex_init(&rt->sl_mu, NULL);
+    pthread_mutex_init(&rt->reg_mu, NULL);
+    pthread_mutex_init(&rt->idem_mu, NULL);
+    pthread_mutex_init(&rt->kick_mu, NULL);
+    memset(&oo, 0, sizeof(oo));
+    oo.lifetime = o.mail_lifetime;
+    oo.senders = o.mail_senders;
+    t.ud = rt;
+    if ((rc = eng_outbox_new(rt->st, &t, &oo, &rt->ob, eb)) != 0)
+        goto fail;
+    *out = rt;
+    return 0;
+fail:
+    eng_runtime_free(rt);
+    return rc;
+}
+
+static void
+on_requeue(void *ud, long long id, const char *applet, const char *trigger,
+    const char *replay)
+{
+    struct eng_runtime *rt = ud;
+    struct eng_applet  *a = NULL;
+    struct eng_vars     vs = { 0 };
+    struct eng_run_end  end;
+    struct errbuf       eb;
+    cJSON              *r = replay ? cJSON_Parse(replay) : NULL, *it, *v;
+    size_t              event = 0;
+    const char         *why = NULL;
+
+    (void)trigger;
+    err_clear(&eb);
+    if (r == NULL) {
+        why = "the run's trigger data was lost";
+    } else if (load_applet(rt, applet, &a, NULL, &eb) != 0) {
+        why = eb.msg;
+    } else {
+        v = cJSON_GetObjectItemCaseSensitive(r, "event");
+        event = cJSON_IsNumber(v) ? (size_t)v->valuedouble : 0;
+        char idtxt[24];
+
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "vars"))
+            if (cJSON_IsString(it))
+                eng_vars_add(&vs, it->string, it->valuestring);
+        snprintf(idtxt, sizeof(idtxt), "%lld", id);
+        eng_vars_add(&vs, "_event_id", idtxt);
+        if (rt_submit(rt, id, a, event, &vs, NULL) != 0)
+            why = "the run queue is full";
+        a = NULL;
+    }
+    if (why != NULL) {
+        end = (struct eng_run_end){ "abort", clock_now_ms(), 0, NULL,
+            "interrupted", why, NULL, NULL };
+        eng_store_run_finish(rt->st, id, &end, NULL);
+    } else {
+        log_info("runtime", "event=run-requeued run=%lld applet=%s", id,
+            applet);
+    }
+    eng_applet_free(a);
+    eng_vars_free(&vs);
+    cJSON_Delete(r);
+}
+
+int
+eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb)
+{
+    int rc;
+
+    if (rt->started)
+        return 0;
+    if ((rc = eng_pool_new(rt->o.workers, rt->o.queue_size, &rt->pool,
+             eb)) != 0)
+        return rc;
+    rt->started = 1;
+    if ((rc = eng_outbox_start(rt->ob, eb)) != 0)
+        return rc;
+    if ((rc = eng_timers_new(on_timer, on_tick, rt, &rt->timers, eb)) != 0)
+        return rc;
+    pthread_mutex_lock(&rt->kick_mu);
+    rt->kick_timers = rt->timers;
+    pthread_mutex_unlock(&rt->kick_mu);
+    eng_store_watch(rt->st, on_db_change, rt);
+    if ((rc = eng_runtime_applets_changed(rt, eb)) != 0)
+        return rc;
+    if (rt->syslog_listen != NULL
+        && (rc = eng_syslog_listen(rt->syslog_listen, on_syslog, rt, &rt->sl,
+                eb)) != 0)
+        return rc;
+    if ((rc = eng_store_runs_recover(rt->st, clock_now_ms(), on_requeue, rt,
+             eb)) != 0)
+        return rc;
+    log_info("runtime", "event=start workers=%u queue=%u mail_wait=%s "
+        "syslog=%s", rt->o.workers, rt->o.queue_size,
+        rt->o.mail_wait == ENG_MAIL_WAIT_DELIVERY ? "delivery" : "queue",
+        rt->syslog_listen ? rt->syslog_listen : "off");
+    return 0;
+}
+
+int
+eng_runtime_drain(struct eng_runtime *rt, double timeout_s)
+{
+    struct eng_syslog_listener *l;
+    struct eng_timers          *t;
+    int                         left = 0;
+
+    if (rt == NULL || rt->drained)
+        return 0;
+    atomic_store(&rt->draining, 1);
+    /* detach under the locks their users take, then stop (joins) */
+    pthread_mutex_lock(&rt->sl_mu);
+    l = rt->sl;
+    rt->sl = NULL;
+    pthread_mutex_unlock(&rt->sl_mu);
+    eng_syslog_stop(l);
+    if (rt->st != NULL)
+        eng_store_watch(rt->st, NULL, NULL);
+    pthread_mutex_lock(&rt->kick_mu);
+    rt->kick_timers = NULL;
+    pthread_mutex_unlock(&rt->kick_mu);
+    pthread_mutex_lock(&rt->reg_mu);
+    t = rt->timers;
+    rt->timers = NULL;
+    pthread_mutex_unlock(&rt->reg_mu);
+    eng_timers_free(t);
+    /* the pool stays allocated (a drained pool refuses jobs with
+     * ERR_BUSY) until eng_runtime_free, so that concurrent triggers never
+     * see it freed */
+    if (rt->pool != NULL) {
+        left = eng_pool_drain(rt->pool, timeout_s);
+        if (left > 0) {
+            log_warn("runtime", "event=drain-timeout left=%d note=\"runs "
+                "still running are cancelled; queued runs resume at the "
+                "next start\"", left);
+            atomic_store(&rt->cancel, 1);
+        }
+    }
+    rt->drained = 1;
+    log_info("runtime", "event=drained left=%d", left);
+    return left;
+}
+
+void
+eng_runtime_free(struct eng_runtime *rt)
+{
+    size_t i;
+
+    if (rt == NULL)
+        return;
+    eng_runtime_drain(rt, 5.0);
+    eng_pool_free(rt->pool); /* joins: cancelled runs end quickly */
+    rt->pool = NULL;
+    eng_outbox_free(rt->ob);
+    for (i = 0; i < rt->nrl; i++)
+        free(rt->rl[i].applet);
+    free(rt->rl);
+    for (i = 0; i < rt->nsl; i++) {
+        free(rt->sl_regs[i].applet);
+        eng_syslog_match_free(&rt->sl_regs[i].m);
+    }
+    free(rt->sl_regs);
+    free(rt->syslog_listen);
+    pthread_mutex_destroy(&rt->mu);
+    pthread_mutex_destroy(&rt->sl_mu);
+    pthread_mutex_destroy(&rt->reg_mu);
+    pthread_mutex_destroy(&rt->idem_mu);
+    pthread_mutex_destroy(&rt->kick_mu);
+    free(rt);
+}
+
+/* ---- queries -------------------------------------------------------------- */
+
+int
+eng_runtime_runs_list(struct eng_runtime *rt, const struct eng_run_filter *f,
+    cJSON **out, struct errbuf *eb)
+{
+    return eng_store_runs_list(rt->st, f, out, eb);
+}
+
+int
+eng_runtime_run_get(struct eng_runtime *rt, long long id, cJSON **out,
+    struct errbuf *eb)
+{
+    return eng_store_run_get(rt->st, id, out, eb);
+}
+
+int
+eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days,
+    struct errbuf *eb)
+{
+    if (days == 0)
+        days = rt->o.retention_days;
+    return eng_store_runs_prune(rt->st,
+        clock_now_ms() - (long long)days * 86400000LL, eb);
+}
+
+int
+eng_runtime_outbox_list(struct eng_runtime *rt, const char *state,
+    cJSON **out, struct errbuf *eb)
+{
+    return eng_outbox_list(rt->ob, state, out, eb);
+}
+
+int
+eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
+    struct errbuf *eb)
+{
+    return eng_outbox_resend(rt->ob, id, eb);
+}
+
+long long
+eng_runtime_activity(struct eng_runtime *rt)
+{
+    long long sent, deferred, dead;
+
+    eng_outbox_counts(rt->ob, &sent, &deferred, &dead, NULL);
+    return atomic_load(&rt->n_started) + atomic_load(&rt->n_ratelimited)
+        + sent + deferred + dead;
+}
+
+void
+eng_runtime_stats(struct eng_runtime *rt, struct eng_runtime_stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->workers = rt->o.workers;
+    s->queue_size = rt->o.queue_size;
+    if (rt->pool != NULL)
+        eng_pool_counts(rt->pool, &s->queue_depth, &s->running);
+    s->runs_started = atomic_load(&rt->n_started);
+    s->runs_rejected_busy = atomic_load(&rt->n_busy);
+    s->runs_ratelimited = atomic_load(&rt->n_ratelimited);
+    pthread_mutex_lock(&rt->sl_mu);
+    eng_syslog_counts(rt->sl, &s->syslog_received, &s->syslog_rejected);
+    s->syslog_port = rt->sl ? eng_syslog_port(rt->sl) : 0;
+    pthread_mutex_unlock(&rt->sl_mu);
+    eng_outbox_counts(rt->ob, &s->mail_sent, &s->mail_deferred,
+        &s->mail_dead, &s->outbox_queued);
+}

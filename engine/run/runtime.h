@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/run/runtime.h: what makes applets run. A fixed pool of worker threads
+ * takes jobs from a bounded queue; triggers (manual runs, webhooks, the
+ * syslog listener, timers) turn events into jobs; every run is recorded in
+ * the store (table runs) with its status, output and trace; the mail action
+ * commits each message to a durable outbox that delivery threads send,
+ * retry and finally dead-letter.
+ *
+ * Threads: every function here is thread-safe. The server owns one
+ * struct eng_runtime for the life of the process.
+ *
+ * Configuration (struct eng_runtime_opts; a 0/NULL field takes the
+ * environment variable, then the default):
+ *   workers         HERALD_WORKERS            number of CPU cores (>= 2)
+ *   queue_size      HERALD_QUEUE_SIZE         1024 jobs
+ *   retention_days  HERALD_RUN_RETENTION_DAYS 30 (run records older than
+ *                                             this are pruned hourly)
+ *   mail_lifetime   HERALD_MAIL_LIFETIME      86400 s: a message that could
+ *                                             not be delivered by then is
+ *                                             dead-lettered
+ *   mail_wait       HERALD_MAIL_WAIT          "queue" (default) or
+ *                                             "delivery"
+ *   mail_senders    HERALD_MAIL_SENDERS       4 delivery threads, each
+ *                                             keeping one SMTP session open
+ *   syslog_listen   HERALD_SYSLOG_LISTEN      off; "127.0.0.1:5514" or
+ *                                             "[::1]:5514" listens on UDP
+ *                                             and TCP
+ *
+ * HERALD_MAIL_WAIT: with "queue" the mail action succeeds as soon as the
+ * message is durable in the outbox (committed with synchronous=FULL before
+ * the action returns, so a kill -9 afterwards loses nothing); delivery
+ * happens in the background with retries and the run's trace shows the
+ * outbox id. With "delivery" the action also makes the first delivery
+ * attempt itself: it succeeds only if the server accepted the message, and
+ * its trace holds the SMTP dialogue; a temporary failure fails the action
+ * but the message stays queued and is retried like any other.
+ *
+ * Secrets: a mail password is stored in the outbox (it must be sent
+ * later) and nowhere else; run records, traces, logs and the JSON returned
+ * here never contain it or a webhook token.
+ */
+#ifndef HERALD_ENGINE_RUNTIME_H
+#define HERALD_ENGINE_RUNTIME_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+#include "engine/store/store.h" /* struct eng_run_filter */
+
+struct cJSON;
+struct eng_store;
+struct eng_trustcache;
+
+struct eng_runtime; /* opaque */
+
+enum eng_mail_wait {
+    ENG_MAIL_WAIT_DEFAULT = 0, /* HERALD_MAIL_WAIT, else queue */
+    ENG_MAIL_WAIT_QUEUE,
+    ENG_MAIL_WAIT_DELIVERY,
+};
+
+struct eng_runtime_opts {         /* plain data, copied by eng_runtime_new */
+    unsigned    workers;          /* 0: HERALD_WORKERS or core count */
+    unsigned    queue_size;       /* 0: HERALD_QUEUE_SIZE or 1024 */
+    unsigned    retention_days;   /* 0: HERALD_RUN_RETENTION_DAYS or 30 */
+    double      mail_lifetime;    /* seconds; 0: HERALD_MAIL_LIFETIME/24 h */
+    int         mail_wait;        /* enum eng_mail_wait */
+    const char *syslog_listen;    /* NULL: HERALD_SYSLOG_LISTEN, else off;
+                                     "off" disables explicitly */
+    unsigned    mail_senders;     /* delivery threads; 0: env or 8 */
+};
+
+/* Fills the fields of o that are 0 (or NULL) from the HERALD_* variables
+ * above, or their defaults, and checks them; no other effect, so that a
+ * bad value is refused before anything is created. eng_runtime_new calls
+ * it. Errors: ERR_INVAL naming the variable and its allowed values. */
+int eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb);
+
+/* Creates the runtime: opens its tables in st's database, marks runs left
+ * "running" by a crash as aborted. Nothing runs until eng_runtime_start().
+ * Borrows st and tc: both must outlive the runtime. tc may be NULL (mail is
+ * then refused with error class "internal"). Errors: ERR_INVAL (a bad
+ * option or environment variable, named in eb), ERR_DB, ERR_NOMEM. */
+int eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
+    const struct eng_runtime_opts *opts, struct eng_runtime **out,
+    struct errbuf *eb);
+
+/* Starts the worker pool, the timer thread, the outbox senders (resuming
+ * every queued message), the syslog listener if configured, re-queues runs
+ * that were queued at the last shutdown and registers the applets' timer
+ * and syslog events. Errors: ERR_IO (syslog address cannot be bound; eb
+ * says which), ERR_INVAL (bad listen address), ERR_NOMEM. */
+int eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb);
+
+/* SIGTERM drain: stops taking triggers (new ones get ERR_BUSY), stops the
+ * listener and timers, waits up to timeout_s for in-flight and queued runs,
+ * then cancels what still runs; runs not started stay "queued" in the store
+ * and are re-queued by the next start. Outbox messages stay durable.
+ * Returns the number of runs that had to be cancelled or left queued. */
+int  eng_runtime_drain(struct eng_runtime *rt, double timeout_s);
+/* Drains (if not done) with a short timeout and frees. NULL is a no-op. */
+void eng_runtime_free(struct eng_runtime *rt);
+
+/* Re-reads the applets from the store and re-registers their timer and
+ * syslog events. Call after an applet (or an environment variable used in
+ * an event line) was created, updated or deleted. Errors: ERR_DB. */
+int eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb);
+
+/* ---- runs ------------------------------------------------------------- */
+
+#define ENG_RUN_MAX_ARGS 15
+
+struct eng_run_info {            /* filled by a synchronous run */
+    long long id;
+    char      status[16];        /* queued running success abort timeout
+                                    cancelled ratelimited */
+    int       exit_status;
+    char     *output;            /* new string (free()), puts output */
+    struct cJSON *run;           /* new Run object (cJSON_Delete), or NULL */
+};
+void eng_run_info_clear(struct eng_run_info *ri);
+
+/* Runs applet name by hand (event none; $_none_argc, $_none_arg1..15).
+ * With wait == 0 the run is queued and *out gets its id and status
+ * "queued" (or "ratelimited": the trigger was dropped and recorded). With
+ * wait != 0 the call returns when the run ended (bounded by its maxrun)
+ * and *out holds status, exit status, output and the Run object.
+ * Errors: ERR_NOTFOUND (no such applet), ERR_INVAL (more than 15 args, an
+ * applet that does not parse), ERR_BUSY (queue full or draining; retry
+ * later), ERR_DB, ERR_NOMEM. */
+int eng_runtime_run(struct eng_runtime *rt, const char *name,
+    const char *const *args, size_t nargs, int wait,
+    struct eng_run_info *out, struct errbuf *eb);
+
+/* struct eng_run_filter: engine/store/store.h */
+/* Returns a new {"items": [RunSummary], "next_cursor": string|null},
+ * newest first. RunSummary = {id, applet, trigger, status, queued,
+ * started, ended, duration_ms, exit_status, failed_label, error_class,
+ * error}. Errors: ERR_INVAL (bad status or cursor, eb->field names it),
+ * ERR_DB, ERR_NOMEM. */
+int eng_runtime_runs_list(struct eng_runtime *rt,
+    const struct eng_run_filter *f, struct cJSON **out, struct errbuf *eb);
+/* Returns a new Run = RunSummary + {trigger_data, output, trace}.
+ * Errors: ERR_NOTFOUND, ERR_DB, ERR_NOMEM. */
+int eng_runtime_run_get(struct eng_runtime *rt, long long id,
+    struct cJSON **out, struct errbuf *eb);
+/* Deletes finished runs that ended before now - days. Returns the number
+ * deleted (>= 0) or ERR_DB. */
+int eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days,
+    struct errbuf *eb);
+
+/* ---- webhooks --------------------------------------------------------- */
+
+struct eng_hook_req {            /* plain data; all borrowed */
+    const char *applet;          /* from the URL */
+    const char *body;
+    size_t      len;
+    const char *content_type;    /* header value or NULL */
+    const char *authorization;   /* "Bearer <token>" or NULL; never logged */
+    const char *signature;       /* X-Herald-Signature "sha256=<hex>" */
+    const char *idempotency_key; /* or NULL */
+};
+
+/* Authenticates and fires an applet's "event webhook". The body becomes
+ * $_webhook_body; a JSON object body also gives one $_webhook_<field> per
+ * top-level field (non-name characters mapped to '_'; strings as-is,
+ * numbers and booleans as text, null as "", objects and arrays as compact
+ * JSON), and Alertmanager/Grafana payloads $_webhook_alertname,
+ * $_webhook_severity and $_webhook_summary. A body that is not JSON is
+ * accepted only with Content-Type text/plain. A repeated Idempotency-Key
+ * (same applet, 24 h) starts nothing and returns the first run's id with
+ * *duplicate = 1. Errors: ERR_NOTFOUND (no applet / no event webhook),
+ * ERR_AUTH (no token configured, missing or wrong credentials),
+ * ERR_INVAL (invalid JSON: eb->line/col and the byte offset in the
+ * message), ERR_BUSY, ERR_DB, ERR_NOMEM. */
+int eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
+    long long *run_id, int *duplicate, struct errbuf *eb);
+
+/* Generates a new random webhook token for applet name, stores it (the
+ * old one stops working) and returns it as a new string (free(); show it
+ * once, never log it). Errors: ERR_NOTFOUND, ERR_IO (no randomness),
+ * ERR_DB, ERR_NOMEM. */
+int eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
+    char **token, struct errbuf *eb);
+
+/* ---- outbox ----------------------------------------------------------- */
+
+/* Returns a new {"items": [Message]} for state NULL (all), "queued",
+ * "sending", "sent" or "dead", newest first, at most 500. Message = {id,
+ * run_id, applet, state, server (password masked), from, to, cc, subject,
+ * attempts, created, next_attempt, expires, last_error: {klass, code,
+ * message, permanent}|null}. Errors: ERR_INVAL (unknown state), ERR_DB. */
+int eng_runtime_outbox_list(struct eng_runtime *rt, const char *state,
+    struct cJSON **out, struct errbuf *eb);
+/* Puts a dead (or queued) message back in the queue for immediate
+ * delivery with a fresh lifetime. Errors: ERR_NOTFOUND, ERR_INVAL (already
+ * sent), ERR_DB. */
+int eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
+    struct errbuf *eb);
+
+/* ---- metrics ---------------------------------------------------------- */
+
+struct eng_runtime_stats {
+    unsigned  workers;
+    unsigned  queue_size;
+    unsigned  queue_depth;       /* jobs waiting */
+    unsigned  running;           /* jobs in a worker */
+    long long runs_started;
+    long long runs_rejected_busy;
+    long long runs_ratelimited;
+    unsigned  syslog_port;       /* bound port, 0 when off */
+    long long syslog_received;
+    long long syslog_rejected;   /* unparsable messages */
+    long long mail_sent;
+    long long mail_deferred;     /* temporary failures (retried) */
+    long long mail_dead;
+    long long outbox_queued;     /* messages waiting now */
+};
+void eng_runtime_stats(struct eng_runtime *rt, struct eng_runtime_stats *s);
+/* A number that grows with every run started or rate-limited and every
+ * delivery attempt; counters only, no database access. */
+long long eng_runtime_activity(struct eng_runtime *rt);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/run/runtime_int.h: the runtime's internal pieces, shared between its
+ * files (runtime.c, pool.c, trigger_*.c, hook_auth.c, outbox.c)
+ * and their unit tests. Not for use outside engine/.
+ */
+#ifndef HERALD_ENGINE_RUNTIME_INT_H
+#define HERALD_ENGINE_RUNTIME_INT_H
+
+#include <pthread.h>
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/clock.h" /* clock_now_ms, clock_mono, clock_time_fmt */
+#include "engine/run/interp.h"
+#include "engine/outbox/outbox.h"
+#include "engine/store/store.h"
+
+struct cJSON;
+struct eng_mail_req;
+struct smtp_result;
+
+/* ---- pool.c: fixed worker threads over a bounded FIFO ------------------ */
+
+struct eng_pool;
+/* Errors: ERR_INVAL (0 workers or queue size), ERR_NOMEM, ERR_INTERNAL
+ * (thread creation). */
+int eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
+    struct errbuf *eb);
+/* Queues run(arg). drop(arg), if not NULL, is called instead of run for a
+ * job discarded by eng_pool_drain. Returns 0, or ERR_BUSY when the queue
+ * is full or the pool is draining (arg is then still the caller's). */
+int eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
+    void (*drop)(void *arg), void *arg);
+/* Stops accepting jobs, waits up to timeout_s for the queue to empty and
+ * the workers to go idle, then drops what is still queued. Returns the
+ * number of jobs dropped plus those still running. */
+int  eng_pool_drain(struct eng_pool *p, double timeout_s);
+/* Joins the workers (they finish their current job first). NULL: no-op. */
+void eng_pool_free(struct eng_pool *p);
+void eng_pool_counts(struct eng_pool *p, unsigned *depth, unsigned *running);
+
+#include "engine/lang/cron.h" /* struct eng_cron, eng_cron_parse/_next */
+
+/* ---- trigger_timer.c: watchdog, countdown, absolute, cron -------------- */
+
+struct eng_timer_def {           /* plain data, copied by eng_timers_set */
+    const char *applet;
+    size_t      event;           /* index of the event in the applet */
+    int         type;            /* ENG_EV_TIMER_* */
+    double      time;            /* seconds (watchdog/countdown) or epoch */
+    const char *cron_entry;
+    const char *identity;        /* applet text: unchanged -> keep state */
+};
+struct eng_timer_fire {          /* passed to the fire callback */
+    const char *applet;
+    size_t      event;
+    int         type;
+    time_t      when;            /* scheduled time */
+    double      remain;          /* seconds to the next fire, 0 if none */
+};
+struct eng_timers;
+int  eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
+    void (*tick)(void *ud), void *ud, struct eng_timers **out,
+    struct errbuf *eb);
+/* Replaces the registrations. A definition whose applet, event and
+ * identity are unchanged keeps its schedule (a countdown is not restarted).
+ * Errors: ERR_INVAL (bad cron entry; eb names the applet), ERR_NOMEM. */
+int  eng_timers_set(struct eng_timers *t, const struct eng_timer_def *d,
+    size_t n, struct errbuf *eb);
+void eng_timers_free(struct eng_timers *t); /* stops the thread */
+/* Makes the thread call the tick callback now (thread-safe, no I/O). */
+void eng_timers_kick(struct eng_timers *t);
+/* First fire time of a definition registered at `now` (epoch seconds);
+ * -1 when it never fires (absolute time in the past). */
+time_t eng_timer_first(const struct eng_timer_def *d,
+    const struct eng_cron *cron, time_t now);
+
+/* ---- trigger_syslog.c: RFC 3164/5424 parser, framing, listener --------- */
+
+struct eng_syslog_msg {
+    int         pri;             /* facility * 8 + severity */
+    int         facility;
+    int         severity;        /* 0 emergencies .. 7 debugging */
+    int         version;         /* 0: RFC 3164, 1: RFC 5424 */
+    char        timestamp[64];   /* as sent, or "" */
+    char        host[256];
+    char        app[64];
+    char        procid[132];
+    char        msgid[36];
+    const char *msg;             /* borrowed from the input; not NUL-ended */
+    size_t      msg_len;
+};
+/* Parses one message. Errors: ERR_INVAL with a message naming what is
+ * wrong ("missing <PRI>", "PRI 999 out of range", ...). */
+int eng_syslog_parse(const char *p, size_t len, struct eng_syslog_msg *out,
+    struct errbuf *eb);
+/* Level name (emergencies alerts critical errors warnings notifications
+ * informational debugging, or emerg alert crit err warning notice info
+ * debug, or a digit) -> 0..7; "all" -> 7; -1 if unknown. */
+int eng_syslog_severity_parse(const char *s);
+/* TCP framing (RFC 6587): octet counting ("LEN SP MSG") when the data
+ * starts with a digit, else newline (LF, optional CR) termination. Returns
+ * 1 with *off and *flen the frame and *used the bytes consumed, 0 if more data
+ * is needed, ERR_PROTO for an impossible length. */
+int eng_syslog_frame(const char *p, size_t len, size_t *off, size_t *flen,
+    size_t *used, struct errbuf *eb);
+
+/* One "event syslog pattern" registration: regex, occurs within period,
+ * priority filter. */
+struct eng_syslog_match {
+    regex_t  re;
+    int      re_ok;
+    unsigned occurs;             /* >= 1 */
+    double   period;             /* seconds, 0 = no window */
+    int      max_severity;       /* match severity <= this; 7 = any */
+    double  *hits;               /* ring of match times */
+    size_t   nhits;
+};
+int  eng_syslog_match_init(struct eng_syslog_match *m, const char *pattern,
+    unsigned occurs, double period, const char *priority, struct errbuf *eb);
+/* 1 when this message completes the occurs/period condition (the window is
+ * then reset), else 0. */
+int  eng_syslog_match_feed(struct eng_syslog_match *m,
+    const struct eng_syslog_msg *msg, double now);
+void eng_syslog_match_free(struct eng_syslog_match *m);
+
+struct eng_syslog_listener;
+/* Listens on addr ("127.0.0.1:PORT", "[::1]:PORT"; PORT 0 picks one) for
+ * UDP and TCP. on_msg runs on the listener thread for each parsed
+ * message. Errors: ERR_INVAL (bad address), ERR_IO (bind/listen). */
+int  eng_syslog_listen(const char *addr,
+    void (*on_msg)(void *ud, const struct eng_syslog_msg *m), void *ud,
+    struct eng_syslog_listener **out, struct errbuf *eb);
+unsigned eng_syslog_port(const struct eng_syslog_listener *l);
+void eng_syslog_counts(const struct eng_syslog_listener *l,
+    long long *received, long long *rejected);
+void eng_syslog_stop(struct eng_syslog_listener *l); /* NULL: no-op */
+
+/* ---- hook_auth.c: webhook authentication and payload variables --------- */
+
+/* Checks "Bearer <token>" or "sha256=<hex HMAC-SHA256(token, body)>" in
+ * constant time. token NULL: ERR_AUTH "no webhook token". Errors:
+ * ERR_AUTH with a message saying what was missing or wrong. */
+int eng_hook_verify(const char *token, const char *authorization,
+    const char *signature, const void *body, size_t len,
+    struct errbuf *eb);
+
+/* A growable list of owned name/value pairs with an eng_kv view. */
+struct eng_vars {
+    struct eng_kv *v;            /* strings owned by the list */
+    size_t         n, cap;
+};
+int  eng_vars_add(struct eng_vars *vs, const char *name, const char *value);
+int  eng_vars_addn(struct eng_vars *vs, const char *name, const char *value,
+    size_t vlen);
+const char *eng_vars_get(const struct eng_vars *vs, const char *name);
+void eng_vars_free(struct eng_vars *vs);
+/* Adds $_webhook_body and the per-field variables for a body (see
+ * runtime.h). Errors: ERR_INVAL (invalid JSON; eb->line/col and offset). */
+int eng_webhook_vars(const char *body, size_t len, const char *content_type,
+    struct eng_vars *out, struct errbuf *eb);
+
+#endif

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/store/store.h: durable state in SQLite (DATA_DIR/herald.db); the one
+ * data-access layer: every table is read and written through this header.
+ *
+ * The seam for a second backend (PostgreSQL): nothing here names SQLite or
+ * SQL. The handle is opaque (struct eng_store), records are
+ * plain data, ownership and errors are stated per function, and callbacks
+ * into the caller (eng_store_watch, eng_store_runs_recover) are parameters. A
+ * backend implements these functions in its own store files (today
+ * store.c, store_runs.c, store_outbox.c over engine/store/store_int.h); the
+ * backend chosen at start can be dispatched behind the handles (an ops
+ * table in the handle) without changing any caller.
+ *
+ * WAL, foreign keys, a versioned schema with forward migrations (table
+ * schema_version), every write in a transaction. One connection guarded by a
+ * mutex: every function is thread-safe. Opening gives a clear error for a
+ * missing/unwritable directory or a corrupt database.
+ *
+ * Records returned by *_get and *_list are new copies owned by the caller and
+ * freed with the matching *_free function. Secret values are returned (the
+ * engine needs them); it is the caller's duty never to print them.
+ *
+ * Multi-write operations (config import) use eng_store_begin/commit/rollback;
+ * the single-record functions then join that transaction instead of opening
+ * their own. Only the thread that began it may use the store until commit or
+ * rollback (others wait on the mutex).
+ */
+#ifndef HERALD_ENGINE_STORE_H
+#define HERALD_ENGINE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+struct eng_store;
+
+/* Opens or creates DATA_DIR/herald.db (creating dir with mode 0700 if
+ * needed) and migrates the schema. Errors: ERR_IO (dir missing/unwritable;
+ * eb says which path and why), ERR_DB (corrupt or newer schema). */
+int  eng_store_open(const char *dir, struct eng_store **out,
+    struct errbuf *eb);
+void eng_store_close(struct eng_store *st); /* NULL is a no-op */
+const char *eng_store_dir(const struct eng_store *st);
+
+int eng_store_begin(struct eng_store *st, struct errbuf *eb);
+int eng_store_commit(struct eng_store *st, struct errbuf *eb);
+void eng_store_rollback(struct eng_store *st);
+
+/* environment variables */
+struct eng_env_var {
+    char     *name;
+    char     *value;
+    int       secret;  /* marked secret by the user */
+    long long updated; /* unix seconds */
+};
+/* Creates or replaces. Returns 0 or ERR_DB. *created (may be NULL) is 1 if
+ * the variable did not exist. */
+int eng_store_env_put(struct eng_store *st, const char *name,
+    const char *value, int secret, int *created, struct errbuf *eb);
+int eng_store_env_get(struct eng_store *st, const char *name,
+    struct eng_env_var *out, struct errbuf *eb); /* ERR_NOTFOUND */
+int eng_store_env_del(struct eng_store *st, const char *name,
+    struct errbuf *eb); /* ERR_NOTFOUND */
+/* All variables ordered by name. */
+int eng_store_env_list(struct eng_store *st, struct eng_env_var **out,
+    size_t *n, struct errbuf *eb);
+void eng_env_var_clear(struct eng_env_var *v);
+void eng_env_vars_free(struct eng_env_var *v, size_t n);
+
+/* applets, stored as canonical CLI text (engine/lang/applet.h) */
+struct eng_applet_rec {
+    char     *name;
+    char     *text;
+    char     *webhook_token; /* NULL unless set; a secret */
+    long long created;
+    long long updated;
+};
+int eng_store_applet_put(struct eng_store *st, const char *name,
+    const char *text, int *created, struct errbuf *eb);
+int eng_store_applet_get(struct eng_store *st, const char *name,
+    struct eng_applet_rec *out, struct errbuf *eb); /* ERR_NOTFOUND */
+int eng_store_applet_del(struct eng_store *st, const char *name,
+    struct errbuf *eb); /* ERR_NOTFOUND */
+int eng_store_applet_list(struct eng_store *st, struct eng_applet_rec **out,
+    size_t *n, struct errbuf *eb);
+void eng_applet_rec_clear(struct eng_applet_rec *r);
+void eng_applet_recs_free(struct eng_applet_rec *r, size_t n);
+
+/* trustpoints */
+struct eng_tp_rec {
+    char          *name;
+    char          *revocation_check; /* "none" | "crl" | "ocsp" */
+    char          *chain_validation; /* "stop" | "continue" */
+    char          *enrollment;       /* "terminal" */
+    unsigned char *cert_der;         /* NULL until authenticated */
+    size_t         cert_len;
+    long long      created;
+    long long      cert_installed;   /* 0 if no certificate */
+};
+/* Creates or updates the policy fields; keeps an existing certificate. */
+int eng_store_tp_put(struct eng_store *st, const struct eng_tp_rec *r,
+    int *created, struct errbuf *eb);
+/* Sets (or with der == NULL clears) the certificate. ERR_NOTFOUND. */
+int eng_store_tp_set_cert(struct eng_store *st, const char *name,
+    const unsigned char *der, size_t len, struct errbuf *eb);
+int eng_store_tp_get(struct eng_store *st, const char *name,
+    struct eng_tp_rec *out, struct errbuf *eb); /* ERR_NOTFOUND */
+int eng_store_tp_del(struct eng_store *st, const char *name,
+    struct errbuf *eb); /* ERR_NOTFOUND */
+int eng_store_tp_list(struct eng_store *st, struct eng_tp_rec **out,
+    size_t *n, struct errbuf *eb);
+void eng_tp_rec_clear(struct eng_tp_rec *r);
+void eng_tp_recs_free(struct eng_tp_rec *r, size_t n);
+/* Increases on every trustpoint or trust-setting change (also across
+ * restarts: starts from a stored counter). Cached TLS state built from an
+ * older generation must be dropped. */
+uint64_t eng_store_trust_generation(struct eng_store *st);
+
+/* settings: small key/value pairs ("trustpool" = "on"|"off", ...) */
+int eng_store_setting_get(struct eng_store *st, const char *key,
+    char **value, struct errbuf *eb); /* new string, ERR_NOTFOUND */
+int eng_store_setting_put(struct eng_store *st, const char *key,
+    const char *value, struct errbuf *eb);
+
+/* ---- the runtime's tables (engine/store/store_runs.c) ------------------------- */
+/*
+ * Run history (runs), the mail outbox, webhook idempotency keys
+ * (webhook_idem) and "context save" variables (contexts), on the same
+ * handle, connection and lock as everything above. Results of the get and
+ * list calls are new and owned by the caller (cJSON_Delete, free).
+ */
+struct cJSON;
+
+struct eng_run_filter {          /* plain data; all optional */
+    const char *applet;
+    const char *status;          /* one status name */
+    long long   since;           /* unix seconds: queued at or after */
+    unsigned    limit;           /* 0: 50; at most 500 */
+    const char *cursor;          /* next_cursor of the previous page */
+};
+
+/* Call after a commit returned: its number for eng_store_durable. */
+long long eng_store_mark(struct eng_store *db);
+/* Returns once commit seq (eng_store_mark) is on disk: waits, outside the lock,
+ * for an fdatasync() of the WAL that started after that commit; one sync
+ * serves every commit made meanwhile (group commit). Commits themselves use
+ * synchronous=NORMAL. Errors: ERR_IO (committed, but a power loss could
+ * undo it). */
+int eng_store_durable(struct eng_store *db, long long seq, struct errbuf *eb);
+int eng_store_run_insert(struct eng_store *db, const char *applet,
+    const char *trigger, const char *trigger_data, const char *replay,
+    const char *status, long long now_ms, long long *id, struct errbuf *eb);
+int eng_store_run_delete(struct eng_store *db, long long id);
+int eng_store_run_start(struct eng_store *db, long long id, long long now_ms,
+    struct errbuf *eb);
+struct eng_run_end {             /* plain data, borrowed */
+    const char *status;
+    long long   ended_ms;
+    int         exit_status;
+    const char *failed_label, *error_class, *error, *output;
+    const char *trace;           /* JSON text or NULL */
+};
+int eng_store_run_finish(struct eng_store *db, long long id,
+    const struct eng_run_end *e, struct errbuf *eb);
+int eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
+    struct cJSON **out, struct errbuf *eb);
+int eng_store_run_get(struct eng_store *db, long long id, struct cJSON **out,
+    struct errbuf *eb);
+/* Deletes finished runs that ended before before_ms; returns the count. */
+int eng_store_runs_prune(struct eng_store *db, long long before_ms,
+    struct errbuf *eb);
+/* Runs left "running" by a crash go back to "queued" when they have a
+ * replay record (else they are aborted, class "interrupted"); requeue is
+ * called for each queued run. */
+int eng_store_runs_recover(struct eng_store *db, long long now_ms,
+    void (*requeue)(void *ud, long long id, const char *applet,
+        const char *trigger, const char *replay), void *ud,
+    struct errbuf *eb);
+
+/* Idempotency keys: 1 and *run_id if (applet, key) was seen at or after
+ * since_ms, 0 if not, <0 on error. */
+int eng_store_idem_get(struct eng_store *db, const char *applet, const char *key,
+    long long since_ms, long long *run_id);
+int eng_store_idem_put(struct eng_store *db, const char *applet, const char *key,
+    long long run_id, long long now_ms);
+int eng_store_ctx_save(struct eng_store *db, const char *key, const char *json);
+char *eng_store_ctx_get(struct eng_store *db, const char *key);
+/* Calls cb(ud, table) after each row change of the tables "applets" and
+ * "environment" made on this connection (a hook on the connection; cb runs
+ * inside the write with the connection locked: it must not touch the
+ * database or take locks held around store calls). cb NULL removes it. */
+void eng_store_watch(struct eng_store *db, void (*cb)(void *ud,
+    const char *table), void *ud);
+/* Sets (token NULL: clears) applet's webhook token. Errors: ERR_NOTFOUND
+ * (no such applet), ERR_DB. */
+int eng_store_token_set(struct eng_store *db, const char *applet,
+    const char *token, struct errbuf *eb);
+
+
+/* ---- the outbox table (engine/store/store_outbox.c) ---------------------------- */
+/*
+ * Rows only: the outbox (engine/outbox/outbox.c) decides states and retry times.
+ * The request text (req) is JSON that holds the SMTP password: a secret,
+ * wiped by the *_clear/_free functions.
+ */
+struct eng_ob_new {              /* plain data, borrowed */
+    long long   run_id;          /* <= 0: none (stored as NULL) */
+    const char *applet;
+    int         hold;            /* stored claimed ("sending"), not queued */
+    const char *skey;            /* session key: same server and account */
+    const char *req;             /* request JSON (secret) */
+    long long   now_ms, expires_ms;
+};
+/* Stores a new message; *id (may be NULL) its id. Errors: ERR_DB. */
+int eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m,
+    long long *id, struct errbuf *eb);
+
+struct eng_ob_row {              /* a claimed message; clear with below */
+    long long id, run_id;        /* run_id 0: none */
+    unsigned  attempts;          /* attempts made so far */
+    long long expires_ms;
+    char     *skey;
+    char     *req;               /* request JSON (secret) */
+};
+void eng_ob_row_clear(struct eng_ob_row *r); /* wipes req; NULL no-op */
+/* Loads message id, which the caller stored held, into *out (clear it).
+ * Errors: ERR_NOTFOUND (gone or no longer queued/sending), ERR_DB,
+ * ERR_NOMEM. */
+int eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
+    struct eng_ob_row *out);
+/* Claims up to max due messages (queued -> sending) in one write, oldest
+ * due first, only those for session key skey unless it is NULL, into
+ * out[0..n) (clear each). Returns n. A row that cannot be loaded is left
+ * claimed and logged (a restart queues it again). */
+unsigned eng_store_ob_claim_due(struct eng_store *db, const char *skey,
+    long long now_ms, unsigned max, struct eng_ob_row *out);
+/* Puts claimed messages back in the queue (sending -> queued). */
+void eng_store_ob_release(struct eng_store *db, const long long *ids,
+    unsigned n);
+
+struct eng_ob_outcome {          /* plain data, borrowed */
+    long long   id;
+    int         sent;            /* 1: delivered */
+    const char *state;           /* "sent", "queued" or "dead" */
+    unsigned    attempts;        /* including this one */
+    long long   now_ms, next_ms;
+    const char *klass;           /* failed: error class */
+    int         code;            /* SMTP reply code */
+    const char *message;         /* sent: the reply; failed: the reason */
+    int         permanent;
+    const char *req;             /* sent: the request without secrets, or
+                                  * NULL to keep it */
+};
+/* Records n outcomes, in one transaction when n > 1 (one WAL write for a
+ * batch). Failures are logged: a message left "sending" is sent again
+ * after a restart. */
+void eng_store_ob_record(struct eng_store *db, const struct eng_ob_outcome *o,
+    unsigned n);
+/* The earliest next attempt of a queued message, or 0 if none. */
+long long eng_store_ob_earliest(struct eng_store *db);
+/* Messages left "sending" (by a crash) go back to "queued"; returns how
+ * many. */
+int eng_store_ob_resume(struct eng_store *db);
+
+struct eng_ob_item {             /* a listed message; free with below */
+    long long id;
+    int       has_run;           /* run_id is set */
+    long long run_id;
+    char     *applet, *state;
+    char     *req;               /* request JSON (secret) */
+    unsigned  attempts;
+    long long created_ms, next_ms, expires_ms;
+    long long sent_ms;           /* 0: not sent */
+    int       has_last_error;
+    char     *last_klass, *last_message;
+    int       last_code, last_permanent;
+};
+void eng_ob_items_free(struct eng_ob_item *v, size_t n); /* wipes req */
+/* The newest 500 messages (in state unless NULL), newest first; new array
+ * in *out. Errors: ERR_DB. */
+int eng_store_ob_list(struct eng_store *db, const char *state,
+    struct eng_ob_item **out, size_t *n, struct errbuf *eb);
+/* Queues a dead or queued message again, due now_ms, dead-lettered at
+ * expires_ms. Errors: ERR_NOTFOUND, ERR_INVAL (in another state),
+ * ERR_DB. */
+int eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
+    long long expires_ms, struct errbuf *eb);
+/* State (into state[n]), attempts and next attempt of message id; any
+ * out pointer may be NULL. Errors: ERR_NOTFOUND. */
+int eng_store_ob_state(struct eng_store *db, long long id, char *state,
+    size_t n, unsigned *attempts, long long *next_ms);
+/* Messages queued or being sent. */
+long long eng_store_ob_pending(struct eng_store *db);
+
+#endif

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engine/store/store_outbox.c: the outbox table's SQL, for engine/outbox/outbox.c.
+ *
+ * The outbox decides (states, retry times, what a sent message keeps); this
+ * file only reads and writes rows, with the cached statements and the lock
+ * of the runtime tables' handle (engine/store/store_int.h). Claims are one
+ * UPDATE ... RETURNING for a whole batch, and a batch's outcomes are one
+ * transaction (docs/design.md, "Durability").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "engine/store/store_int.h"
+
+static char *
+ob_col_dup(sqlite3_stmt *st, int col)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+
+    return s ? strdup((const char *)s) : NULL;
+}
+
+/* Runs one statement without results (db lock held). */
+static int
+ob_exec(struct eng_store *db, const char *sql)
+{
+    sqlite3_stmt *st = store_stmt(db, sql);
+    int           rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    rc = sqlite3_step(st);
+    store_done(db, st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ERR_DB;
+}
+
+int
+eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int           rc = 0;
+
+    store_lock(db);
+    if ((st = store_stmt(db, "INSERT INTO outbox (run_id, applet,"
+            " state, skey, req, created_ms, next_ms, expires_ms, updated_ms)"
+            " VALUES (?,?,?,?,?,?,?,?,?)")) == NULL) {
+        rc = err_set(eb, ERR_DB, "db_error", "cannot queue the message: %s",
+            sqlite3_errmsg(db->db));
+    } else {
+        if (m->run_id > 0)
+            sqlite3_bind_int64(st, 1, m->run_id);
+        sqlite3_bind_text(st, 2, m->applet, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, m->hold ? "sending" : "queued", -1,
+            SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, m->skey, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, m->req, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, m->now_ms);
+        sqlite3_bind_int64(st, 7, m->now_ms);
+        sqlite3_bind_int64(st, 8, m->expires_ms);
+        sqlite3_bind_int64(st, 9, m->now_ms);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = err_set(eb, ERR_DB, "db_error",
+                "cannot queue the message: %s", sqlite3_errmsg(db->db));
+        } else if (id != NULL) {
+            *id = sqlite3_last_insert_rowid(db->db);
+        }
+        store_done(db, st);
+    }
+    store_unlock(db);
+    return rc;
+}
+
+void
+eng_ob_row_clear(struct eng_ob_row *r)
+{
+    if (r == NULL)
+        return;
+    free(r->skey);
+    if (r->req != NULL)
+        explicit_bzero(r->req, strlen(r->req));
+    free(r->req);
+    memset(r, 0, sizeof(*r));
+}
+
+/* A row (id, run_id, attempts, expires_ms, skey, req) into r; 0 or
+ * ERR_NOMEM. */
+static int
+ob_row_load(sqlite3_stmt *st, struct eng_ob_row *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    r->run_id = sqlite3_column_int64(st, 1);
+    r->attempts = (unsigned)sqlite3_column_int(st, 2);
+    r->expires_ms = sqlite3_column_int64(st, 3);
+    r->skey = ob_col_dup(st, 4);
+    r->req = ob_col_dup(st, 5);
+    if (r->skey == NULL || r->req == NULL) {
+        eng_ob_row_clear(r);
+        return ERR_NOMEM;
+    }
+    return 0;
+}
+
+int
+eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
+    struct eng_ob_row *out)
+{
+    sqlite3_stmt *st;
+    int           rc = ERR_DB;
+
+    memset(out, 0, sizeof(*out));
+    store_lock(db);
+    if ((st = store_stmt(db, "UPDATE outbox SET updated_ms=? WHERE"
+            " id=? AND state IN ('queued','sending') RETURNING id, run_id,"
+            " attempts, expires_ms, skey, req")) != NULL) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rc = ob_row_load(st, out);
+        else
+            rc = ERR_NOTFOUND;
+        while (sqlite3_step(st) == SQLITE_ROW)
+            ;
+        store_done(db, st);
+    }
+    store_unlock(db);
+    return rc;
+}
+
+unsigned
+eng_store_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
+    unsigned max, struct eng_ob_row *out)
+{
+    sqlite3_stmt *st;
+    unsigned      n = 0;
+
+    store_lock(db);
+    if ((st = store_stmt(db, "UPDATE outbox SET state='sending',"
+            " updated_ms=?1 WHERE id IN (SELECT id FROM outbox WHERE"
+            " state='queued' AND next_ms<=?1 AND (?2 IS NULL OR skey=?2)"
+            " ORDER BY next_ms, id LIMIT ?3) RETURNING id, run_id, attempts,"
+            " expires_ms, skey, req")) != NULL) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        if (skey != NULL)
+            sqlite3_bind_text(st, 2, skey, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 3, (int)max);
+        while (sqlite3_step(st) == SQLITE_ROW)
+            if (n < max && ob_row_load(st, &out[n]) == 0)
+                n++;
+            else
+                log_err("outbox", "event=load-failed id=%lld",
+                    (long long)sqlite3_column_int64(st, 0));
+        store_done(db, st);
+    }
+    store_unlock(db);
+    return n;
+}
+
+void
+eng_store_ob_release(struct eng_store *db, const long long *ids, unsigned n)
+{
+    sqlite3_stmt *st;
+
+    store_lock(db);
+    for (unsigned i = 0; i < n; i++)
+        if ((st = store_stmt(db, "UPDATE outbox SET state='queued'"
+                " WHERE id=? AND state='sending'")) != NULL) {
+            sqlite3_bind_int64(st, 1, ids[i]);
+            sqlite3_step(st);
+            store_done(db, st);
+        }
+    store_unlock(db);
+}
+
+/* Writes one outcome (db lock held). */
+static void
+ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
+{
+    sqlite3_stmt *st;
+
+    if ((st = store_stmt(db, o->sent
+            ? "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
+              " last_klass=NULL, last_code=?, last_message=?,"
+              " last_permanent=0, sent_ms=?, updated_ms=?,"
+              " req=coalesce(?, req) WHERE id=?"
+            : "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
+              " last_klass=?, last_code=?, last_message=?,"
+              " last_permanent=?, updated_ms=? WHERE id=?")) != NULL) {
+        sqlite3_bind_text(st, 1, o->state, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, (int)o->attempts);
+        sqlite3_bind_int64(st, 3, o->next_ms);
+        if (o->sent) {
+            sqlite3_bind_int(st, 4, o->code);
+            sqlite3_bind_text(st, 5, o->message, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 6, o->now_ms);
+            sqlite3_bind_int64(st, 7, o->now_ms);
+            if (o->req != NULL)
+                sqlite3_bind_text(st, 8, o->req, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 9, o->id);
+        } else {
+            sqlite3_bind_text(st, 4, o->klass, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(st, 5, o->code);
+            sqlite3_bind_text(st, 6, o->message, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(st, 7, o->permanent);
+            sqlite3_bind_int64(st, 8, o->now_ms);
+            sqlite3_bind_int64(st, 9, o->id);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
+                o->id, sqlite3_errmsg(db->db));
+        store_done(db, st);
+    }
+}
+
+void
+eng_store_ob_record(struct eng_store *db, const struct eng_ob_outcome *o,
+    unsigned n)
+{
+    unsigned i;
+    int      tx;
+
+    store_lock(db);
+    tx = n > 1 && ob_exec(db, "BEGIN") == 0;
+    for (i = 0; i < n; i++)
+        ob_outcome_store(db, &o[i]);
+    if (tx && ob_exec(db, "COMMIT") != 0) {
+        log_err("outbox", "event=commit-failed error=\"%s\"",
+            sqlite3_errmsg(db->db));
+        ob_exec(db, "ROLLBACK");
+    }
+    store_unlock(db);
+}
+
+/* One integer from a one-row query under the lock; 0 when it has no row,
+ * a NULL value, or the statement cannot be prepared. */
+static long long
+ob_scalar(struct eng_store *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long     v = 0;
+
+    store_lock(db);
+    if ((st = store_stmt(db, sql)) != NULL) {
+        if (sqlite3_step(st) == SQLITE_ROW
+            && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            v = sqlite3_column_int64(st, 0);
+        store_done(db, st);
+    }
+    store_unlock(db);
+    return v;
+}
+
+long long
+eng_store_ob_earliest(struct eng_store *db)
+{
+    return ob_scalar(db,
+        "SELECT MIN(next_ms) FROM outbox WHERE state='queued'");
+}
+
+int
+eng_store_ob_resume(struct eng_store *db)
+{
+    int n = 0;
+
+    store_lock(db);
+    if (ob_exec(db, "UPDATE outbox SET state='queued' WHERE state='sending'")
+        == 0)
+        n = sqlite3_changes(db->db);
+    store_unlock(db);
+    return n;
+}
+
+void
+eng_ob_items_free(struct eng_ob_item *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; v != NULL && i < n; i++) {
+        free(v[i].applet);
+        free(v[i].state);
+        if (v[i].req != NULL)
+            explicit_bzero(v[i].req, strlen(v[i].req));
+        free(v[i].req);
+        free(v[i].last_klass);
+        free(v[i].last_message);
+    }
+    free(v);
+}
+
+int
+eng_store_ob_list(struct eng_store *db, const char *state,
+    struct eng_ob_item **out, size_t *n, struct errbuf *eb)
+{
+    sqlite3_stmt       *st;
+    struct eng_ob_item *v = NULL, *it;
+    size_t              cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT id, run_id, applet, state,"
+            " req, attempts, created_ms, next_ms, expires_ms, last_klass,"
+            " last_code, last_message, last_permanent, sent_ms FROM outbox"
+            " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500"))
+        == NULL) {
+        store_unlock(db);
+        return err_set(eb, ERR_DB, "db_error", "cannot list the outbox: %s",
+            sqlite3_errmsg(db->db));
+    }
+    if (state != NULL)
+        sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            struct eng_ob_item *nv;
+
+            cap = cap ? cap * 2 : 16;
+            if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+                break;
+            v = nv;
+        }
+        it = &v[(*n)++];
+        memset(it, 0, sizeof(*it));
+        it->id = sqlite3_column_int64(st, 0);
+        it->has_run = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        it->run_id = sqlite3_column_int64(st, 1);
+        it->applet = ob_col_dup(st, 2);
+        it->state = ob_col_dup(st, 3);
+        it->req = ob_col_dup(st, 4);
+        it->attempts = (unsigned)sqlite3_column_int(st, 5);
+        it->created_ms = sqlite3_column_int64(st, 6);
+        it->next_ms = sqlite3_column_int64(st, 7);
+        it->expires_ms = sqlite3_column_int64(st, 8);
+        it->has_last_error = sqlite3_column_type(st, 9) != SQLITE_NULL;
+        it->last_klass = ob_col_dup(st, 9);
+        it->last_code = sqlite3_column_int(st, 10);
+        it->last_message = ob_col_dup(st, 11);
+        it->last_permanent = sqlite3_column_int(st, 12);
+        it->sent_ms = sqlite3_column_type(st, 13) != SQLITE_NULL
+            ? sqlite3_column_int64(st, 13) : 0;
+    }
+    store_done(db, st);
+    store_unlock(db);
+    *out = v;
+    return 0;
+}
+
+int
+eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
+    long long expires_ms, struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    char          state[16] = "";
+    int           rc = 0;
+
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT state FROM outbox WHERE id=?"))
+        != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(state, sizeof(state), "%s",
+                (const char *)sqlite3_column_text(st, 0));
+        store_done(db, st);
+    }
+    if (state[0] == '\0') {
+        rc = err_set(eb, ERR_NOTFOUND, "not_found",
+            "no outbox message with id %lld", id);
+    } else if (strcmp(state, "dead") != 0 && strcmp(state, "queued") != 0) {
+        rc = err_set(eb, ERR_INVAL, "invalid_state",
+            "message %lld is %s; only dead or queued messages can be "
+            "re-sent", id, state);
+    } else if ((st = store_stmt(db, "UPDATE outbox SET"
+                   " state='queued', next_ms=?, expires_ms=?, updated_ms=?"
+                   " WHERE id=?")) != NULL) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, expires_ms);
+        sqlite3_bind_int64(st, 3, now_ms);
+        sqlite3_bind_int64(st, 4, id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
+                sqlite3_errmsg(db->db));
+        store_done(db, st);
+    } else {
+        rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
+            sqlite3_errmsg(db->db));
+    }
+    store_unlock(db);
+    return rc;
+}
+
+int
+eng_store_ob_state(struct eng_store *db, long long id, char *state, size_t n,
+    unsigned *attempts, long long *next_ms)
+{
+    sqlite3_stmt *st;
+    int           rc = ERR_NOTFOUND;
+
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT state, attempts, next_ms FROM"
+            " outbox WHERE id=?")) != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            if (state != NULL)
+                snprintf(state, n, "%s",
+                    (const char *)sqlite3_column_text(st, 0));
+            if (attempts != NULL)
+                *attempts = (unsigned)sqlite3_column_int(st, 1);
+            if (next_ms != NULL)
+                *next_ms = sqlite3_column_int64(st, 2);
+            rc = 0;
+        }
+        store_done(db, st);
+    }
+    store_unlock(db);
+    return rc;
+}
+
+long long
+eng_store_ob_pending(struct eng_store *db)
+{
+    return ob_scalar(db, "SELECT COUNT(*) FROM outbox"
+        " WHERE state IN ('queued','sending')");
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/lang/test_applet_warnings.c: save-time warnings: undefined
+ * variables (the source document's unset $_email_cc), numeric labels that
+ * run in byte order, and unbalanced if/while/foreach blocks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "engine/lang/applet.h"
+
+/* The environment of the source document, without _email_cc. */
+static int
+design_env(void *ctx, const char *name)
+{
+    static const char *const defined[] = { "_email_from", "_email_to",
+        "_email_server", NULL };
+    size_t i;
+
+    (void)ctx;
+    for (i = 0; defined[i] != NULL; i++)
+        if (strcmp(defined[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static cJSON *
+warnings_of(const char *text)
+{
+    struct eng_applet *a = NULL;
+    struct errbuf      eb;
+    cJSON             *w;
+
+    memset(&eb, 0, sizeof(eb));
+    if (eng_applet_parse(text, strlen(text), 1, &a, &eb) != 0)
+        fail_msg("parse: %s", eb.msg);
+    w = eng_applet_warnings(a, design_env, NULL);
+    assert_non_null(w);
+    assert_true(cJSON_IsArray(w));
+    eng_applet_free(a);
+    return w;
+}
+
+static const char *
+field(const cJSON *o, const char *k)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+static void
+unset_email_cc_of_the_source_document_is_warned(void **state)
+{
+    cJSON *w = warnings_of("event manager applet SendSecureEmailEEM\n"
+        " event none\n"
+        " action 0010 mail server \"$_email_server\" to \"$_email_to\" from "
+        "\"$_email_from\" cc \"$_email_cc\" subject \"This is my email "
+        "subject\" body \"This is my email body.\" port 587 secure tls\n");
+    cJSON *x;
+
+    (void)state;
+    assert_int_equal(cJSON_GetArraySize(w), 1);
+    x = cJSON_GetArrayItem(w, 0);
+    assert_string_equal(field(x, "code"), "undefined_variable");
+    assert_string_equal(field(x, "variable"), "_email_cc");
+    assert_string_equal(field(x, "label"), "0010");
+    assert_string_equal(field(x, "message"), "$_email_cc (action 0010 mail, "
+        "cc) is undefined: the mail action would fail at run time. Define "
+        "it with \"event manager environment _email_cc ...\" or remove "
+        "\"cc\"");
+    cJSON_Delete(w);
+}
+
+static void
+builtins_and_variables_the_applet_sets_are_not_warned(void **state)
+{
+    cJSON *w = warnings_of("event manager applet B\n"
+        " event syslog pattern \"down\"\n"
+        " action 01 puts \"$_event_type $_syslog_msg $_none_arg1 $_none_argc "
+        "$_timer_time $_webhook_body $_event_pub_sec\"\n"
+        " action 02 puts \"$_regexp_result $_string_result $_result "
+        "$_remainder $_error $_exit_status $_cli_result $_info_x\"\n"
+        " action 03 set mine 1\n"
+        " action 04 puts \"$mine ${mine} \\$notavar $ alone ^up$\"\n"
+        " action 05 regexp \"(x)\" \"$_syslog_msg\" whole part\n"
+        " action 06 puts \"$whole $part\"\n"
+        " action 07 foreach it \"a b\"\n"
+        " action 08  append acc \"$it\"\n"
+        " action 09 end\n"
+        " action 10 increment counter\n"
+        " action 11 puts \"$acc $counter\"\n");
+
+    (void)state;
+    assert_int_equal(cJSON_GetArraySize(w), 0);
+    cJSON_Delete(w);
+}
+
+static void
+each_undefined_variable_is_warned_once_per_action(void **state)
+{
+    cJSON *w = warnings_of("event manager applet U\n"
+        " action 1 puts \"$nope $nope ${other}\"\n"
+        " action 2 puts \"$nope\"\n");
+    cJSON *x;
+    int    i, n;
+
+    (void)state;
+    n = cJSON_GetArraySize(w);
+    assert_int_equal(n, 3);
+    for (i = 0; i < n; i++) {
+        x = cJSON_GetArrayItem(w, i);
+        assert_string_equal(field(x, "code"), "undefined_variable");
+    }
+    assert_string_equal(field(cJSON_GetArrayItem(w, 0), "variable"), "nope");
+    assert_string_equal(field(cJSON_GetArrayItem(w, 1), "variable"),
+        "other");
+    assert_string_equal(field(cJSON_GetArrayItem(w, 2), "label"), "2");
+    cJSON_Delete(w);
+}
+
+static void
+context_retrieve_of_unknown_variables_silences_undefined(void **state)
+{
+    cJSON *w = warnings_of("event manager applet C\n"
+        " action 1 context retrieve key k\n"
+        " action 2 puts \"$saved\"\n");
+
+    (void)state;
+    assert_int_equal(cJSON_GetArraySize(w), 0);
+    cJSON_Delete(w);
+}
+
+static void
+numeric_labels_out_of_numeric_order_are_warned(void **state)
+{
+    cJSON *w = warnings_of("event manager applet N\n"
+        " action 1 puts a\n action 2 puts b\n action 10 puts c\n");
+    cJSON *x;
+
+    (void)state;
+    assert_int_equal(cJSON_GetArraySize(w), 1);
+    x = cJSON_GetArrayItem(w, 0);
+    assert_string_equal(field(x, "code"), "label_order");
+    assert_string_equal(field(x, "label"), "2");
+    assert_string_equal(field(x, "message"), "numeric labels run in byte "
+        "order, not numeric order: 1, 10, 2. Give the labels equal width "
+        "(e.g. 0010, 0020, 0100) to run them in numeric order");
+    cJSON_Delete(w);
+}
+
+static void
+padded_or_non_numeric_labels_are_not_warned(void **state)
+{
+    cJSON *w = warnings_of("event manager applet P\n"
+        " action 0001 puts a\n action 0002 puts b\n action 0010 puts c\n"
+        " action 0010.5 puts d\n");
+    cJSON *w2 = warnings_of("event manager applet Q\n"
+        " action a puts a\n action 10 puts b\n action 2 puts c\n");
+
+    (void)state;
+    /* 0001 0002 0010 0010.5 is also numeric order */
+    assert_int_equal(cJSON_GetArraySize(w), 0);
+    assert_int_equal(cJSON_GetArraySize(w2), 0);
+    cJSON_Delete(w);
+    cJSON_Delete(w2);
+}
+
+static void
+blocks_nest_by_byte_order_of_labels(void **state)
+{
+    /* written as if/puts/end with labels 1, 2, 10: the run order is
+     * 1 (if), 10 (end), 2 (puts): the block is closed, but puts is out of
+     * it; the label_order warning says why */
+    cJSON *w = warnings_of("event manager applet O\n"
+        " action 1 if 1 eq 1\n action 2 puts x\n action 10 end\n");
+    cJSON *w2 = warnings_of("event manager applet O2\n"
+        " action 1 if 1 eq 1\n action 10 puts x\n action 2 end\n"
+        " action 3 end\n");
+
+    (void)state;
+    assert_int_equal(cJSON_GetArraySize(w), 1);
+    assert_string_equal(field(cJSON_GetArrayItem(w, 0), "code"),
+        "label_order");
+    /* run order 1 (if), 10 (puts), 2 (end), 3 (end): one end too many */
+    assert_int_equal(cJSON_GetArraySize(w2), 2);
+    assert_string_equal(field(cJSON_GetArrayItem(w2, 0), "code"),
+        "label_order");
+    assert_string_equal(field(cJSON_GetArrayItem(w2, 1), "code"),
+        "unbalanced_block");
+    assert_string_equal(field(cJSON_GetArrayItem(w2, 1), "label"), "3");
+    cJSON_Delete(w);
+    cJSON_Delete(w2);
+}
+
+static void
+unbalanced_blocks_are_warned(void **state)
+{
+    cJSON *w = warnings_of("event manager applet B\n"
+        " action 01 else\n"
+        " action 02 while 1 eq 1\n"
+        " action 03 elseif 1 eq 2\n"
+        " action 04 foreach x \"a b\"\n"
+        " action 05 end\n");
+    cJSON *w2 = warnings_of("event manager applet OK\n"
+        " action 01 if 1 eq 1\n action 02 elseif 1 eq 2\n action 03 else\n"
+        " action 04 end\n action 05 while 1 eq 1\n action 06 break\n"
+        " action 07 end\n");
+
+    (void)state;
+    assert_int_equal(cJSON_GetArraySize(w), 3);
+    assert_string_equal(field(cJSON_GetArrayItem(w, 0), "message"),
+        "action 01: \"else\" outside an \"if\" block (actions run in label "
+        "byte order)");
+    assert_string_equal(field(cJSON_GetArrayItem(w, 1), "label"), "03");
+    assert_string_equal(field(cJSON_GetArrayItem(w, 2), "message"),
+        "action 02: \"while\" has no matching \"end\"");
+    assert_int_equal(cJSON_GetArraySize(w2), 0);
+    cJSON_Delete(w);
+    cJSON_Delete(w2);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(unset_email_cc_of_the_source_document_is_warned),
+        cmocka_unit_test(
+            builtins_and_variables_the_applet_sets_are_not_warned),
+        cmocka_unit_test(each_undefined_variable_is_warned_once_per_action),
+        cmocka_unit_test(
+            context_retrieve_of_unknown_variables_silences_undefined),
+        cmocka_unit_test(numeric_labels_out_of_numeric_order_are_warned),
+        cmocka_unit_test(padded_or_non_numeric_labels_are_not_warned),
+        cmocka_unit_test(blocks_nest_by_byte_order_of_labels),
+        cmocka_unit_test(unbalanced_blocks_are_warned),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

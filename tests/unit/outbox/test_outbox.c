@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/unit/outbox/test_outbox.c: the durable mail outbox with a fake
+ * SMTP transport — the retry schedule (exponential backoff with bounded
+ * jitter), permanent failures and lifetime expiry going to dead-letter,
+ * re-sending, several messages over one session, and resuming queued and
+ * interrupted messages after the database is closed and reopened.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "engine/mail/mail.h"
+#include "common/clock.h"
+#include "engine/outbox/outbox.h"
+#include "engine/store/store_int.h"
+
+struct fake {
+    int  opens, sends, closes;
+    int  fail_left;       /* fail this many sends */
+    int  permanent;
+    char last_server[96];
+    char last_to[64];
+};
+
+static int
+f_open(void *ud, const struct eng_mail_req *req, void **sess, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct fake *f = ud;
+
+    (void)req;
+    (void)trace;
+    (void)res;
+    f->opens++;
+    *sess = f;
+    return 0;
+}
+
+static int
+f_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct fake *f = ud;
+
+    (void)sess;
+    (void)trace;
+    f->sends++;
+    snprintf(f->last_server, sizeof(f->last_server), "%s",
+        req->server ? req->server : "");
+    snprintf(f->last_to, sizeof(f->last_to), "%s", req->to ? req->to : "");
+    if (f->fail_left > 0) {
+        f->fail_left--;
+        res->rc = ERR_REJECTED;
+        res->code = f->permanent ? 550 : 451;
+        res->permanent = f->permanent;
+        snprintf(res->klass, sizeof(res->klass), "data_rejected");
+        snprintf(res->message, sizeof(res->message), "server said %d",
+            res->code);
+        return ERR_REJECTED;
+    }
+    res->code = 250;
+    return 0;
+}
+
+static int
+f_usable(void *ud, void *sess)
+{
+    (void)ud;
+    return sess != NULL;
+}
+
+static void
+f_close(void *ud, void *sess)
+{
+    struct fake *f = ud;
+
+    (void)sess;
+    f->closes++;
+}
+
+struct env {
+    char             *dir;
+    struct eng_store  *db;
+    struct eng_outbox *ob;
+    struct fake       f;
+};
+
+static void
+env_open(struct env *e, double lifetime)
+{
+    struct eng_outbox_transport t = { f_open, f_send, f_usable, f_close,
+        &e->f };
+    struct eng_outbox_opts      o = { lifetime, 30, 3600, 10, 0 };
+    struct errbuf               eb = { 0 };
+
+    if (eng_store_open(e->dir, &e->db, &eb) != 0)
+        fail_msg("open: %s", eb.msg);
+    assert_int_equal(eng_outbox_new(e->db, &t, &o, &e->ob, &eb), 0);
+    assert_int_equal(eng_outbox_start(e->ob, &eb), 0);
+}
+
+static void
+env_close(struct env *e)
+{
+    eng_outbox_free(e->ob);
+    eng_store_close(e->db);
+    e->ob = NULL;
+    e->db = NULL;
+}
+
+static int
+setup(void **state)
+{
+    struct env *e = calloc(1, sizeof(*e));
+    char        tmpl[] = "/tmp/herald-outbox-XXXXXX";
+
+    e->dir = strdup(mkdtemp(tmpl));
+    env_open(e, 86400);
+    *state = e;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct env *e = *state;
+    char        cmd[256];
+
+    if (e->ob != NULL)
+        env_close(e);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(e->dir);
+    free(e);
+    return 0;
+}
+
+static long long
+put(struct env *e, const char *to)
+{
+    struct eng_mail_req r = { 0 };
+    struct errbuf       eb = { 0 };
+    long long           id = 0;
+
+    r.server = "relay@corp.example:pa55word@smtp.example.com";
+    r.port = 587;
+    r.secure = "tls";
+    r.to = to;
+    r.from = "alerts@example.com";
+    r.subject = "s";
+    r.body = "b";
+    assert_int_equal(eng_outbox_put(e->ob, 7, "A", &r, 0, &id, &eb), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static void
+backoff_should_double_up_to_the_cap_within_jitter(void **state)
+{
+    double d;
+
+    (void)state;
+    assert_true(eng_outbox_backoff(1, 30, 3600, 0.5) == 30);
+    assert_true(eng_outbox_backoff(2, 30, 3600, 0.5) == 60);
+    assert_true(eng_outbox_backoff(3, 30, 3600, 0.5) == 120);
+    assert_true(eng_outbox_backoff(20, 30, 3600, 0.5) == 3600);
+    d = eng_outbox_backoff(2, 30, 3600, 0.0);
+    assert_true(d >= 48 && d <= 48.0001);
+    d = eng_outbox_backoff(2, 30, 3600, 0.9999);
+    assert_true(d > 71.9 && d < 72);
+}
+
+static void
+temporary_failures_should_be_retried_on_schedule(void **state)
+{
+    struct env *e = *state;
+    char        st[16];
+    unsigned    att = 0;
+    long long   id, next = 0, t0;
+
+    id = put(e, "noc@example.com");
+    t0 = clock_now_ms();
+    e->f.fail_left = 2;
+    assert_int_equal(eng_outbox_run_due(e->ob, t0), 1);
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), &att, &next),
+        0);
+    assert_string_equal(st, "queued");
+    assert_int_equal(att, 1);
+    /* first retry 30 s +-20 % later */
+    assert_true(next - t0 >= 24000 && next - t0 <= 36000 + 1000);
+    /* not due before that */
+    assert_int_equal(eng_outbox_run_due(e->ob, next - 1), 0);
+    assert_int_equal(eng_outbox_run_due(e->ob, next), 1);
+    t0 = clock_now_ms();
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), &att, &next),
+        0);
+    assert_int_equal(att, 2);
+    assert_true(next - t0 >= 48000 - 100 && next - t0 <= 72000 + 100);
+    assert_int_equal(eng_outbox_run_due(e->ob, next), 1);
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), &att, NULL),
+        0);
+    assert_string_equal(st, "sent");
+    assert_int_equal(att, 3);
+    /* the stored request still had the password for the server */
+    assert_string_equal(e->f.last_server,
+        "relay@corp.example:pa55word@smtp.example.com");
+}
+
+static void
+permanent_failure_should_dead_letter_and_resend_should_requeue(void **state)
+{
+    struct env   *e = *state;
+    struct errbuf eb = { 0 };
+    cJSON        *list = NULL, *it;
+    char         *txt, st[16];
+    long long     id;
+
+    id = put(e, "nobody@example.com");
+    e->f.fail_left = 1;
+    e->f.permanent = 1;
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 1);
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "dead");
+    /* listed with the reason, password masked */
+    assert_int_equal(eng_outbox_list(e->ob, "dead", &list, &eb), 0);
+    it = cJSON_GetArrayItem(cJSON_GetObjectItem(list, "items"), 0);
+    assert_non_null(it);
+    assert_string_equal(cJSON_GetObjectItem(it, "server")->valuestring,
+        "relay@corp.example:*****@smtp.example.com");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(it,
+                            "last_error"), "klass")->valuestring,
+        "data_rejected");
+    txt = cJSON_PrintUnformatted(list);
+    assert_null(strstr(txt, "pa55word"));
+    free(txt);
+    cJSON_Delete(list);
+    assert_int_equal(eng_outbox_list(e->ob, "lost", &list, &eb), ERR_INVAL);
+    assert_non_null(strstr(eb.msg, "queued, sending, sent, dead"));
+    /* re-send: delivered this time */
+    assert_int_equal(eng_outbox_resend(e->ob, id, &eb), 0);
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 1);
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "sent");
+    assert_int_equal(eng_outbox_resend(e->ob, id, &eb), ERR_INVAL);
+    assert_non_null(strstr(eb.msg, "is sent"));
+    assert_int_equal(eng_outbox_resend(e->ob, 9999, &eb), ERR_NOTFOUND);
+}
+
+static void
+lifetime_over_should_dead_letter_a_temporary_failure(void **state)
+{
+    struct env *e = *state;
+    char        st[16];
+    long long   id;
+
+    env_close(e);
+    env_open(e, 10); /* 10 s lifetime < first 30 s retry */
+    id = put(e, "noc@example.com");
+    e->f.fail_left = 1;
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 1);
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "dead");
+}
+
+static void
+messages_to_one_server_should_share_a_session(void **state)
+{
+    struct env *e = *state;
+
+    put(e, "a@example.com");
+    put(e, "b@example.com");
+    put(e, "c@example.com");
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 3);
+    assert_int_equal(e->f.opens, 1);
+    assert_int_equal(e->f.sends, 3);
+    assert_int_equal(e->f.closes, 1);
+}
+
+static void
+queued_messages_should_resume_after_reopen(void **state)
+{
+    struct env *e = *state;
+    char        st[16];
+    long long   a, b;
+    sqlite3_stmt *s;
+
+    a = put(e, "first@example.com");
+    b = put(e, "second@example.com");
+    /* b was being sent when the process died */
+    assert_int_equal(sqlite3_exec(e->db->db, "UPDATE outbox SET "
+                         "state='sending' WHERE id=(SELECT MAX(id) FROM "
+                         "outbox)", NULL, NULL, NULL), SQLITE_OK);
+    env_close(e);
+    memset(&e->f, 0, sizeof(e->f));
+    env_open(e, 86400);
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 2);
+    assert_int_equal(eng_outbox_state(e->ob, a, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "sent");
+    assert_int_equal(eng_outbox_state(e->ob, b, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "sent");
+    /* the stored request still had the password for the server */
+    assert_string_equal(e->f.last_server,
+        "relay@corp.example:pa55word@smtp.example.com");
+    /* once sent, the stored request no longer holds the password (read
+     * on the store's connection: it holds the database exclusively) */
+    assert_int_equal(sqlite3_prepare_v2(e->db->db, "SELECT COUNT(*) FROM "
+                         "outbox WHERE req LIKE '%pa55word%'", -1, &s, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 0);
+    sqlite3_finalize(s);
+}
+
+static void
+held_message_should_be_delivered_by_the_caller_only(void **state)
+{
+    struct env         *e = *state;
+    struct eng_mail_req r = { 0 };
+    struct smtp_result  res;
+    struct errbuf       eb = { 0 };
+    char                st[16];
+    long long           id = 0;
+
+    r.server = "smtp.example.com";
+    r.to = "noc@example.com";
+    r.from = "a@example.com";
+    assert_int_equal(eng_outbox_put(e->ob, 1, "A", &r, 1, &id, &eb), 0);
+    /* senders do not see it */
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms() + 1000), 0);
+    assert_int_equal(e->f.sends, 0);
+    assert_int_equal(eng_outbox_deliver_now(e->ob, id, NULL, &res), 0);
+    assert_int_equal(e->f.sends, 1);
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "sent");
+    /* a temporary failure leaves it queued for the senders */
+    assert_int_equal(eng_outbox_put(e->ob, 1, "A", &r, 1, &id, &eb), 0);
+    e->f.fail_left = 1;
+    assert_int_equal(eng_outbox_deliver_now(e->ob, id, NULL, &res),
+        ERR_REJECTED);
+    assert_false(res.permanent);
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "queued");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(backoff_should_double_up_to_the_cap_within_jitter),
+        cmocka_unit_test_setup_teardown(
+            temporary_failures_should_be_retried_on_schedule, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            permanent_failure_should_dead_letter_and_resend_should_requeue,
+            setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            lifetime_over_should_dead_letter_a_temporary_failure, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            messages_to_one_server_should_share_a_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            queued_messages_should_resume_after_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            held_message_should_be_delivered_by_the_caller_only, setup,
+            teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
