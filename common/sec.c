@@ -49,6 +49,15 @@ sec_wipe(void *p, size_t n)
 }
 
 void
+sec_free_str(char *s)
+{
+    if (s == NULL)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+void
 sec_free(struct sec *s)
 {
     if (s == NULL)

@@ -25,5 +25,7 @@ void        sec_free(struct sec *s); /* wipes; NULL is a no-op */
 int sec_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* Wipes n bytes at p in a way the compiler cannot drop. */
 void sec_wipe(void *p, size_t n);
+/* Wipes and frees a string that may hold a secret. NULL is a no-op. */
+void sec_free_str(char *s);
 
 #endif

@@ -12,23 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/config/env.h"
 #include "engine/lang/applet.h"
 #include "engine/store/store.h"
 
 static const char *const applet_types[] = { "text/plain", "application/json",
     NULL };
-
-static int
-applet_env_defined(void *ctx, const char *name)
-{
-    struct eng_store  *st = ctx;
-    struct eng_env_var v;
-    int                rc = eng_store_env_get(st, name, &v, NULL);
-
-    if (rc == 0)
-        eng_env_var_clear(&v);
-    return rc == 0;
-}
 
 static int
 applet_parse_text(const char *text, size_t len, struct eng_applet **out,
@@ -60,7 +49,7 @@ applet_json(struct srv *s, const struct eng_applet_rec *r, int full,
         j = model;
         cJSON_AddStringToObject(j, "text", r->text);
         cJSON_AddItemToObject(j, "warnings",
-            eng_applet_warnings(a, applet_env_defined, s->store));
+            eng_applet_warnings(a, eng_env_defined, s->store));
         cJSON_AddBoolToObject(j, "webhook_token_set",
             r->webhook_token != NULL);
     } else {

@@ -925,12 +925,17 @@ import_defined(void *ctx, const char *name)
     struct errbuf      geb;
     int                rc;
 
-    if (o != NULL)
-        return o->kind == OP_ENV_PUT;
+    if (o != NULL && o->kind != OP_ENV_PUT)
+        return 0;
     memset(&v, 0, sizeof(v));
     rc = eng_store_env_get(ic->st, name, &v, &geb);
+    if (o != NULL) /* being imported: its value, or the stored one kept */
+        rc = eng_env_kind(o->keep && rc == 0 ? v.value : o->value,
+            o->secret > 0 || (o->secret < 0 && rc == 0 && v.secret));
+    else
+        rc = rc == 0 ? eng_env_kind(v.value, v.secret) : 0;
     eng_env_var_clear(&v);
-    return rc == 0;
+    return rc;
 }
 
 static int

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "common/redact.h"
 #include "engine/store/store.h"
 
 int
@@ -51,4 +52,24 @@ eng_env_set(struct eng_store *st, const char *name, const char *value,
         (rc = eng_env_value_check(value, eb)) != 0)
         return rc;
     return eng_store_env_put(st, name, value, secret, created, eb);
+}
+
+int
+eng_env_kind(const char *value, int secret)
+{
+    return secret || redact_server_has_password(value) ? 2 : 1;
+}
+
+int
+eng_env_defined(void *store, const char *name)
+{
+    struct eng_env_var v;
+    int                kind;
+
+    memset(&v, 0, sizeof(v));
+    if (eng_store_env_get(store, name, &v, NULL) != 0)
+        return 0;
+    kind = eng_env_kind(v.value, v.secret);
+    eng_env_var_clear(&v);
+    return kind;
 }

@@ -25,4 +25,11 @@ int eng_env_value_check(const char *value, struct errbuf *eb);
 int eng_env_set(struct eng_store *st, const char *name, const char *value,
     int secret, int *created, struct errbuf *eb);
 
+/* For eng_applet_warnings' is_defined (ctx: the store): 0 when name is
+ * not defined, 2 when its value is a secret (marked secret, or a server
+ * string with a password), else 1. */
+int eng_env_defined(void *store, const char *name);
+/* The same classification of a value: 2 secret, 1 plain. */
+int eng_env_kind(const char *value, int secret);
+
 #endif

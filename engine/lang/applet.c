@@ -1730,6 +1730,33 @@ warn_add(struct cJSON *arr, const char *code, const char *message,
     return 0;
 }
 
+/* 1 if a warning about variable name at label is already in arr (one per
+ * variable and label). */
+static int
+warned(struct cJSON *arr, const char *name, const char *label)
+{
+    struct cJSON *it, *v, *l;
+
+    cJSON_ArrayForEach(it, arr) {
+        v = cJSON_GetObjectItemCaseSensitive(it, "variable");
+        l = cJSON_GetObjectItemCaseSensitive(it, "label");
+        if (cJSON_IsString(v) && strcmp(v->valuestring, name) == 0 &&
+            ((label == NULL && l == NULL) || (label != NULL &&
+            cJSON_IsString(l) && strcmp(l->valuestring, label) == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+/* The parameters that take a secret whole: a mail action's server, and
+ * set, whose copy stays as secret as the original. */
+static int
+consumes_secret(const char *verb, const char *param)
+{
+    return (strcmp(verb, "mail") == 0 && strcmp(param, "server") == 0) ||
+        (strcmp(verb, "set") == 0 && strcmp(param, "value") == 0);
+}
+
 /* Scans one value for $name / ${name} references. */
 static int
 warn_vars_in(const struct eng_applet *a, const char *val, const char *label,
@@ -1739,9 +1766,8 @@ warn_vars_in(const struct eng_applet *a, const char *val, const char *label,
 {
     const char *p = val, *q;
     char        name[APPLET_MAX_NAME + 2], msg[768];
-    int         any, brace;
+    int         any, brace, defined;
     size_t      n;
-    struct cJSON *it;
 
     while ((p = strchr(p, '$')) != NULL) {
         if (p > val && p[-1] == '\\') {
@@ -1759,20 +1785,22 @@ warn_vars_in(const struct eng_applet *a, const char *val, const char *label,
         }
         snprintf(name, sizeof(name), "%.*s", (int)n, p + 1 + brace);
         p = q;
-        if (is_builtin(name) || applet_sets(a, name, &any) || any ||
-            (is_defined != NULL && is_defined(ctx, name)))
+        if (is_builtin(name) || applet_sets(a, name, &any) || any)
             continue;
-        /* once per variable and label */
-        cJSON_ArrayForEach(it, arr) {
-            struct cJSON *v = cJSON_GetObjectItemCaseSensitive(it,
-                "variable");
-            struct cJSON *l = cJSON_GetObjectItemCaseSensitive(it, "label");
-            if (cJSON_IsString(v) && strcmp(v->valuestring, name) == 0 &&
-                ((label == NULL && l == NULL) || (label != NULL &&
-                cJSON_IsString(l) && strcmp(l->valuestring, label) == 0)))
-                break;
+        defined = is_defined != NULL ? is_defined(ctx, name) : 0;
+        if (defined == 2 && label != NULL && !consumes_secret(verb, param)) {
+            snprintf(msg, sizeof(msg), "$%s (action %s %s, %s) holds a "
+                "secret: it is shown masked here (user:*****@host or *****)"
+                "; only a mail action's server receives its value", name,
+                label, verb, param);
+            if (!warned(arr, name, label) &&
+                warn_add(arr, "secret_variable", msg, label, name) != 0)
+                return ERR_NOMEM;
+            continue;
         }
-        if (it != NULL)
+        if (defined)
+            continue;
+        if (warned(arr, name, label))
             continue;
         if (label != NULL)
             snprintf(msg, sizeof(msg), "$%s (action %s %s, %s) is undefined: "

@@ -112,7 +112,9 @@ struct cJSON *eng_applet_to_json(const struct eng_applet *a);
 /* Save-time warnings: a new JSON array (cJSON_Delete()) of objects {code,
  * message, label?, variable?}. code is "undefined_variable" (a $var that is
  * neither built-in, set by the applet, nor defined: is_defined(ctx, name)
- * returns nonzero for defined environment variables) or "label_order"
+ * returns nonzero for defined environment variables, 2 when the value is
+ * a secret), "secret_variable" (a secret used where it is shown masked:
+ * anywhere but a mail action's server or a set), "label_order"
  * (numeric labels whose byte order differs from numeric order), or
  * "unbalanced_block". */
 struct cJSON *eng_applet_warnings(const struct eng_applet *a,

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/sec.h"
 #include "engine/lang/applet.h"
 #include "engine/run/interp_int.h"
 #include "engine/mail/mail.h"
@@ -110,32 +111,61 @@ var_find(struct interp_var *v, size_t n, const char *name)
 }
 
 char *
-interp_lookup(void *ud, const char *name)
+interp_lookup(void *ud, const char *name, char **shown)
 {
     struct interp_ctx *c = ud;
     struct interp_var *v;
+    char              *val;
+    int                secret = 0, oom = 0;
 
+    *shown = NULL;
     if ((v = var_find(c->locals, c->nlocals, name)) != NULL ||
-        (v = var_find(c->builtins, c->nbuiltins, name)) != NULL)
+        (v = var_find(c->builtins, c->nbuiltins, name)) != NULL) {
+        if (v->shown != NULL && (*shown = strdup(v->shown)) == NULL)
+            return NULL;
         return strdup(v->value);
-    if (c->env != NULL && c->env->env_get != NULL)
-        return c->env->env_get(c->env->ud, name);
-    return NULL;
+    }
+    if (c->env == NULL || c->env->env_get == NULL ||
+        (val = c->env->env_get(c->env->ud, name, &secret)) == NULL)
+        return NULL;
+    *shown = eng_secret_shown(val, secret, &oom);
+    if (oom) {
+        sec_free_str(val);
+        return NULL;
+    }
+    return val;
+}
+
+/* The value of a variable as any output may show it (a secret masked),
+ * or NULL if undefined. New string (free()). */
+static char *
+lookup_shown(struct interp_ctx *c, const char *name)
+{
+    char *val, *shown = NULL;
+
+    if ((val = interp_lookup(c, name, &shown)) == NULL || shown == NULL)
+        return val;
+    sec_free_str(val);
+    return shown;
 }
 
 /* Sets a local without the read-only check (the interpreter's own
  * results: $_result, $_string_result, $_error, ...). */
 static int
-setvar_raw(struct interp_ctx *c, const char *name, const char *value)
+setvar_raw(struct interp_ctx *c, const char *name, const char *value,
+    const char *shown)
 {
     struct interp_var *v;
-    char              *dup;
+    char              *dup, *sdup = NULL;
 
-    if ((dup = strdup(value)) == NULL)
+    if ((dup = strdup(value)) == NULL ||
+        (shown != NULL && (sdup = strdup(shown)) == NULL))
         goto nomem;
     if ((v = var_find(c->locals, c->nlocals, name)) != NULL) {
-        free(v->value);
+        sec_free_str(v->value);
+        sec_free_str(v->shown);
         v->value = dup;
+        v->shown = sdup;
         return 0;
     }
     if (c->nlocals == c->caplocals) {
@@ -149,16 +179,25 @@ setvar_raw(struct interp_ctx *c, const char *name, const char *value)
     }
     if ((c->locals[c->nlocals].name = strdup(name)) == NULL)
         goto nomem;
+    c->locals[c->nlocals].shown = sdup;
     c->locals[c->nlocals++].value = dup;
     return 0;
 nomem:
-    free(dup);
+    sec_free_str(dup);
+    sec_free_str(sdup);
     c->nomem = 1;
     return err_set(&c->aeb, ERR_NOMEM, "nomem", "out of memory");
 }
 
 int
 interp_setvar(struct interp_ctx *c, const char *name, const char *value)
+{
+    return interp_setvar_secret(c, name, value, NULL);
+}
+
+int
+interp_setvar_secret(struct interp_ctx *c, const char *name,
+    const char *value, const char *shown)
 {
     if (name != NULL && name[0] == '$')
         name++;
@@ -170,7 +209,7 @@ interp_setvar(struct interp_ctx *c, const char *name, const char *value)
         var_find(c->builtins, c->nbuiltins, name) != NULL)
         return err_set(&c->aeb, ERR_INVAL, "read_only_variable",
             "variable %s is a read-only built-in of the event", name);
-    return setvar_raw(c, name, value);
+    return setvar_raw(c, name, value, shown);
 }
 
 static int
@@ -179,11 +218,11 @@ setvar_int(struct interp_ctx *c, const char *name, long long v)
     char num[32];
 
     snprintf(num, sizeof(num), "%lld", v);
-    return setvar_raw(c, name, num);
+    return setvar_raw(c, name, num, NULL);
 }
 
-int
-interp_arg(struct interp_ctx *c, const char *param, char **out)
+static int
+arg_expand(struct interp_ctx *c, const char *param, int reveal, char **out)
 {
     const char *raw = eng_action_arg(c->a, c->pc, param);
     int         rc;
@@ -191,9 +230,22 @@ interp_arg(struct interp_ctx *c, const char *param, char **out)
     *out = NULL;
     if (raw == NULL)
         return 0;
-    if ((rc = eng_expand(raw, interp_lookup, c, out, &c->aeb)) == ERR_NOMEM)
+    if ((rc = eng_expand(raw, interp_lookup, c, reveal, out, &c->aeb)) ==
+        ERR_NOMEM)
         c->nomem = 1;
     return rc;
+}
+
+int
+interp_arg(struct interp_ctx *c, const char *param, char **out)
+{
+    return arg_expand(c, param, 0, out);
+}
+
+int
+interp_arg_reveal(struct interp_ctx *c, const char *param, char **out)
+{
+    return arg_expand(c, param, 1, out);
 }
 
 int
@@ -473,13 +525,21 @@ static int
 act_set(struct interp_ctx *c, int arg)
 {
     const char *var = arg_varname(c, "var");
-    char       *val = NULL;
+    char       *val = NULL, *full = NULL;
     int         rc;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "value", &val)) == 0)
-        rc = interp_setvar(c, var, val);
+    if ((rc = interp_arg_req(c, "value", &val)) != 0)
+        goto out;
+    if ((rc = interp_arg_reveal(c, "value", &full)) != 0)
+        goto out;
+    /* a secret flows through set whole: the copy is as secret (and as
+     * usable as a mail server) as the original */
+    rc = interp_setvar_secret(c, var, full, strcmp(full, val) != 0 ? val :
+        NULL);
+out:
     free(val);
+    sec_free_str(full);
     return rc;
 }
 
@@ -493,7 +553,7 @@ act_append(struct interp_ctx *c, int arg)
     (void)arg;
     if ((rc = interp_arg_req(c, "value", &val)) != 0)
         goto out;
-    if (name_valid(var) && (cur = interp_lookup(c, var)) != NULL) {
+    if (name_valid(var) && (cur = lookup_shown(c, var)) != NULL) {
         size_t a = strlen(cur), b = strlen(val);
 
         if ((cat = malloc(a + b + 1)) == NULL) {
@@ -528,7 +588,7 @@ act_incdec(struct interp_ctx *c, int sign)
         rc = interp_setvar(c, var, ""); /* reports the bad name */
         goto out;
     }
-    if ((cur = interp_lookup(c, var)) == NULL) {
+    if ((cur = lookup_shown(c, var)) == NULL) {
         rc = err_set(&c->aeb, ERR_INVAL, "undefined_variable",
             "%%HA_EM-3-FMPD_UNKNOWN_ENV: could not find environment "
             "variable: %s", var);
@@ -670,7 +730,7 @@ act_regexp(struct interp_ctx *c, int arg)
     }
     compiled = 1;
     if (regexec(&re, in, 4, m, 0) != 0) {
-        rc = setvar_raw(c, "_regexp_result", "0");
+        rc = setvar_raw(c, "_regexp_result", "0", NULL);
         goto out;
     }
     for (i = 0; i < 4; i++) {
@@ -693,7 +753,7 @@ act_regexp(struct interp_ctx *c, int arg)
         if (rc != 0)
             goto out;
     }
-    rc = setvar_raw(c, "_regexp_result", "1");
+    rc = setvar_raw(c, "_regexp_result", "1", NULL);
 out:
     if (compiled)
         regfree(&re);
@@ -849,6 +909,7 @@ act_context_save(struct interp_ctx *c, int arg)
     for (i = 0; i < c->nlocals; i++)
         if (fnmatch(pat, c->locals[i].name, 0) == 0 &&
             cJSON_AddStringToObject(vars, c->locals[i].name,
+                c->locals[i].shown != NULL ? c->locals[i].shown :
                 c->locals[i].value) == NULL)
             goto nomem;
     if ((rc = c->env->context_save(c->env->ud, key, vars)) != 0)
@@ -981,8 +1042,11 @@ act_mail(struct interp_ctx *c, int arg)
     int                 rc = 0;
 
     (void)arg;
+    /* only the server consumes a credential; everything else (subject,
+     * body, addresses) shows a secret masked */
     for (i = 0; i < P_N && rc == 0; i++)
-        rc = interp_arg(c, params[i], &v[i]);
+        rc = i == P_SERVER ? interp_arg_reveal(c, params[i], &v[i]) :
+            interp_arg(c, params[i], &v[i]);
     if (rc != 0)
         goto out;
     if (v[P_SERVER] == NULL || v[P_TO] == NULL || v[P_FROM] == NULL) {
@@ -1053,7 +1117,7 @@ out:
     cJSON_Delete(st);
     buf_free(&msg);
     for (i = 0; i < P_N; i++)
-        free(v[i]);
+        sec_free_str(v[i]);
     return rc;
 }
 
@@ -1365,7 +1429,8 @@ ctx_free(struct interp_ctx *c)
 
     for (i = 0; i < c->nlocals; i++) {
         free(c->locals[i].name);
-        free(c->locals[i].value);
+        sec_free_str(c->locals[i].value);
+        sec_free_str(c->locals[i].shown);
     }
     free(c->locals);
     for (i = 0; i < c->nbuiltins; i++) {
@@ -1436,7 +1501,7 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
         c.maxrun = ev->maxrun;
     c.deadline = now_mono() + c.maxrun;
     if (builtins_init(&c, builtins, nbuiltins) != 0 ||
-        setvar_raw(&c, "_exit_status", "0") != 0)
+        setvar_raw(&c, "_exit_status", "0", NULL) != 0)
         goto nomem;
     if ((c.jt = calloc(c.nactions + 1, sizeof(*c.jt))) == NULL ||
         (c.iters = calloc(c.nactions + 1, sizeof(*c.iters))) == NULL)
@@ -1499,7 +1564,7 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
             }
             log_info("interp", "event=error-ignored applet=%s label=%s "
                 "class=%s", eng_applet_name(a), label, c.aeb.code);
-            if (setvar_raw(&c, "_error", c.aeb.msg) != 0)
+            if (setvar_raw(&c, "_error", c.aeb.msg, NULL) != 0)
                 goto nomem;
             rc = 0;
         }

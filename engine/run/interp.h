@@ -31,8 +31,9 @@ struct eng_kv {
 };
 
 struct eng_run_env {
-    /* Environment lookup: returns a new string (free()) or NULL if unset. */
-    char *(*env_get)(void *ud, const char *name);
+    /* Environment lookup: returns a new string (free()) or NULL if unset;
+     * *secret is set to 1 when the variable is marked secret. */
+    char *(*env_get)(void *ud, const char *name, int *secret);
     /* mail action: 0 on success, or -ERR_* with *res filled (the run's
      * trace gets trace's content). */
     int (*mail)(void *ud, const struct eng_mail_req *req, struct cJSON *trace,
@@ -80,10 +81,24 @@ int  eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
     struct eng_run_result *out);
 void eng_run_result_clear(struct eng_run_result *r);
 
+/* A variable lookup for eng_expand: returns name's value as a new string
+ * (free()), or NULL when it is undefined. When the value is a secret,
+ * *shown (NULL on entry) receives a new string with the form it may be
+ * shown in ("user:*****@host", "*****"). */
+typedef char *(*eng_lookup_fn)(void *ud, const char *name, char **shown);
+
 /* Expands $name and ${name} in s using lookup (locals then environment).
- * Returns 0 and a new string in *out, or ERR_INVAL with eb naming the
- * undefined variable (code "undefined_variable"). Exposed for tests. */
-int eng_expand(const char *s, char *(*lookup)(void *ud, const char *name),
-    void *ud, char **out, struct errbuf *eb);
+ * A secret expands to its shown form unless reveal is set (only where a
+ * credential is consumed: a mail action's server). Returns 0 and a new
+ * string in *out, or ERR_INVAL with eb naming the undefined variable (code
+ * "undefined_variable"). */
+int eng_expand(const char *s, eng_lookup_fn lookup, void *ud, int reveal,
+    char **out, struct errbuf *eb);
+
+/* How an environment value may be shown: a server string with a password
+ * -> "user:*****@host"; any other value of a variable marked secret ->
+ * "*****"; else NULL (not a secret). New string (free()); *oom is set when
+ * memory ran out. */
+char *eng_secret_shown(const char *value, int marked_secret, int *oom);
 
 #endif

@@ -18,6 +18,8 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/redact.h"
+#include "common/sec.h"
 
 static int
 is_name_char(char ch)
@@ -26,17 +28,32 @@ is_name_char(char ch)
         (ch >= '0' && ch <= '9') || ch == '_';
 }
 
-static int
-expand_one(const char *name, size_t nlen,
-    char *(*lookup)(void *ud, const char *name), void *ud, struct buf *b,
-    struct errbuf *eb)
+char *
+eng_secret_shown(const char *value, int marked_secret, int *oom)
 {
-    char *key, *val;
+    char *r = NULL;
+
+    if (value != NULL && redact_server_has_password(value))
+        r = redact_server(value);
+    else if (marked_secret)
+        r = strdup(REDACT_MASK);
+    else
+        return NULL;
+    if (r == NULL)
+        *oom = 1;
+    return r;
+}
+
+static int
+expand_one(const char *name, size_t nlen, eng_lookup_fn lookup, void *ud,
+    int reveal, struct buf *b, struct errbuf *eb)
+{
+    char *key, *val, *shown = NULL;
     int   rc;
 
     if ((key = strndup(name, nlen)) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    val = lookup != NULL ? lookup(ud, key) : NULL;
+    val = lookup != NULL ? lookup(ud, key, &shown) : NULL;
     if (val == NULL) {
         rc = err_set(eb, ERR_INVAL, "undefined_variable",
             "%%HA_EM-3-FMPD_UNKNOWN_ENV: could not find environment "
@@ -46,15 +63,16 @@ expand_one(const char *name, size_t nlen,
         free(key);
         return rc;
     }
-    rc = buf_puts(b, val);
-    free(val);
+    rc = buf_puts(b, shown != NULL && !reveal ? shown : val);
+    sec_free_str(val);
+    sec_free_str(shown);
     free(key);
     return rc == 0 ? 0 : err_set(eb, ERR_NOMEM, "nomem", "out of memory");
 }
 
 int
-eng_expand(const char *s, char *(*lookup)(void *ud, const char *name),
-    void *ud, char **out, struct errbuf *eb)
+eng_expand(const char *s, eng_lookup_fn lookup, void *ud, int reveal,
+    char **out, struct errbuf *eb)
 {
     struct buf  b = BUF_INIT;
     const char *p = s, *q;
@@ -81,7 +99,8 @@ eng_expand(const char *s, char *(*lookup)(void *ud, const char *name),
             q = p + 1;
             while (is_name_char(*q))
                 q++;
-            rc = expand_one(p + 1, (size_t)(q - p - 1), lookup, ud, &b, eb);
+            rc = expand_one(p + 1, (size_t)(q - p - 1), lookup, ud, reveal,
+                &b, eb);
             p = q;
             continue;
         }
@@ -90,8 +109,8 @@ eng_expand(const char *s, char *(*lookup)(void *ud, const char *name),
             while (is_name_char(*q))
                 q++;
             if (*q == '}') {
-                rc = expand_one(p + 2, (size_t)(q - p - 2), lookup, ud, &b,
-                    eb);
+                rc = expand_one(p + 2, (size_t)(q - p - 2), lookup, ud,
+                    reveal, &b, eb);
                 p = q + 1;
                 continue;
             }

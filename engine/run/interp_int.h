@@ -22,6 +22,7 @@
 struct interp_var {
     char *name;
     char *value;
+    char *shown;             /* a secret's shown form; NULL: not secret */
 };
 
 /* One action's place in the block structure (the jump table). */
@@ -101,13 +102,21 @@ struct interp_ctx {
 };
 
 /* Variables (interp.c). */
-/* Lookup for eng_expand: locals, built-ins, then environment. */
-char *interp_lookup(void *ud, const char *name);
+/* Lookup for eng_expand (eng_lookup_fn): locals, built-ins, then
+ * environment. */
+char *interp_lookup(void *ud, const char *name, char **shown);
 /* Sets a local; fails for read-only built-ins and invalid names. */
 int interp_setvar(struct interp_ctx *c, const char *name, const char *value);
+/* Sets a local that holds a secret: value is what a mail server argument
+ * gets, shown what every other use sees (NULL: not a secret). */
+int interp_setvar_secret(struct interp_ctx *c, const char *name,
+    const char *value, const char *shown);
 /* Expands parameter param of the current action (NULL if absent, with
  * *out = NULL). Errors: ERR_INVAL (undefined_variable), ERR_NOMEM. */
 int interp_arg(struct interp_ctx *c, const char *param, char **out);
+/* Like interp_arg, but a secret expands to its value, not its shown
+ * form: only for the parameter that consumes a credential (mail server). */
+int interp_arg_reveal(struct interp_ctx *c, const char *param, char **out);
 /* Like interp_arg, but a missing parameter is an error. */
 int interp_arg_req(struct interp_ctx *c, const char *param, char **out);
 /* Parses a whole decimal integer (optional sign, surrounding blanks).

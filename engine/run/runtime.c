@@ -142,7 +142,7 @@ job_done(struct rt_job *j, int how, const char *status, int exit_status,
 /* ---- interpreter hooks -------------------------------------------------- */
 
 static char *
-hook_env_get(void *ud, const char *name)
+hook_env_get(void *ud, const char *name, int *secret)
 {
     struct rt_job     *j = ud;
     struct eng_env_var v;
@@ -151,6 +151,7 @@ hook_env_get(void *ud, const char *name)
     memset(&v, 0, sizeof(v));
     if (eng_store_env_get(j->rt->st, name, &v, NULL) != 0)
         return NULL;
+    *secret = v.secret;
     r = v.value ? strdup(v.value) : NULL;
     eng_env_var_clear(&v);
     return r;
@@ -922,16 +923,19 @@ on_db_change(void *ud, const char *table)
 }
 
 static char *
-env_lookup(void *ud, const char *name)
+env_lookup(void *ud, const char *name, char **shown)
 {
     struct eng_runtime *rt = ud;
     struct eng_env_var  v;
     char               *r;
+    int                 oom = 0;
 
     memset(&v, 0, sizeof(v));
     if (eng_store_env_get(rt->st, name, &v, NULL) != 0)
         return NULL;
     r = v.value ? strdup(v.value) : NULL;
+    /* an event sees a secret masked, as every other use but mail server */
+    *shown = eng_secret_shown(v.value, v.secret, &oom);
     eng_env_var_clear(&v);
     return r;
 }
@@ -982,7 +986,7 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
             err_clear(&pe);
             if (ev->type == ENG_EV_SYSLOG) {
                 if (eng_expand(ev->pattern ? ev->pattern : "", env_lookup, rt,
-                        &x, &pe) != 0
+                        0, &x, &pe) != 0
                     || eng_syslog_match_init(&regs[nr].m, x, ev->occurs,
                         ev->period, ev->priority, &pe) != 0) {
                     eng_syslog_match_free(&regs[nr].m);
@@ -1000,7 +1004,7 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
 
                 if (ev->type == ENG_EV_TIMER_CRON
                     && (eng_expand(ev->cron_entry ? ev->cron_entry : "",
-                            env_lookup, rt, &x, &pe) != 0
+                            env_lookup, rt, 0, &x, &pe) != 0
                         || eng_cron_parse(x, &c, &pe) != 0)) {
                     log_warn("runtime", "event=register-skip applet=%s "
                         "reason=\"%s\"", recs[i].name, pe.msg);

@@ -17,7 +17,8 @@
 
 #include "engine/lang/applet.h"
 
-/* The environment of the source document, without _email_cc. */
+/* The environment of the source document, without _email_cc;
+ * _email_server holds a password (2: a secret). */
 static int
 design_env(void *ctx, const char *name)
 {
@@ -26,6 +27,8 @@ design_env(void *ctx, const char *name)
     size_t i;
 
     (void)ctx;
+    if (strcmp(name, "_email_server") == 0)
+        return 2;
     for (i = 0; defined[i] != NULL; i++)
         if (strcmp(defined[i], name) == 0)
             return 1;
@@ -77,6 +80,33 @@ unset_email_cc_of_the_source_document_is_warned(void **state)
         "cc) is undefined: the mail action would fail at run time. Define "
         "it with \"event manager environment _email_cc ...\" or remove "
         "\"cc\"");
+    cJSON_Delete(w);
+}
+
+static void
+a_secret_printed_or_mailed_is_warned_but_not_as_server_or_set(void **state)
+{
+    cJSON *w = warnings_of("event manager applet S\n"
+        " event none\n"
+        " action 010 puts \"using $_email_server\"\n"
+        " action 020 set copy \"$_email_server\"\n"
+        " action 030 mail server \"$_email_server\" to \"$_email_to\" from "
+        "\"$_email_from\" subject \"via ${_email_server}\" body \"b\"\n");
+    cJSON *x;
+
+    (void)state;
+    assert_int_equal(cJSON_GetArraySize(w), 2);
+    x = cJSON_GetArrayItem(w, 0);
+    assert_string_equal(field(x, "code"), "secret_variable");
+    assert_string_equal(field(x, "label"), "010");
+    assert_string_equal(field(x, "variable"), "_email_server");
+    assert_string_equal(field(x, "message"), "$_email_server (action 010 "
+        "puts, text) holds a secret: it is shown masked here "
+        "(user:*****@host or *****); only a mail action's server receives "
+        "its value");
+    x = cJSON_GetArrayItem(w, 1);
+    assert_string_equal(field(x, "code"), "secret_variable");
+    assert_string_equal(field(x, "label"), "030");
     cJSON_Delete(w);
 }
 
@@ -233,6 +263,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(unset_email_cc_of_the_source_document_is_warned),
+        cmocka_unit_test(
+            a_secret_printed_or_mailed_is_warned_but_not_as_server_or_set),
         cmocka_unit_test(
             builtins_and_variables_the_applet_sets_are_not_warned),
         cmocka_unit_test(each_undefined_variable_is_warned_once_per_action),

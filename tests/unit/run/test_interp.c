@@ -43,12 +43,14 @@ struct fake {
     int         cancel_on_syslog;
 };
 
+/* A variable whose name starts with "secret_" is marked secret. */
 static char *
-fake_env_get(void *ud, const char *name)
+fake_env_get(void *ud, const char *name, int *secret)
 {
     struct fake *f = ud;
     size_t       i;
 
+    *secret = strncmp(name, "secret_", 7) == 0;
     for (i = 0; i < 16 && f->env[i][0] != NULL; i++)
         if (strcmp(f->env[i][0], name) == 0)
             return strdup(f->env[i][1]);
@@ -235,9 +237,13 @@ mono(void)
 /* ---- expansion -------------------------------------------------------- */
 
 static char *
-lk(void *ud, const char *name)
+lk(void *ud, const char *name, char **shown)
 {
     (void)ud;
+    if (strcmp(name, "srv") == 0) {
+        *shown = strdup("u:*****@mx");
+        return strdup("u:pw@mx");
+    }
     if (strcmp(name, "host") == 0)
         return strdup("mx1");
     if (strcmp(name, "h") == 0)
@@ -254,19 +260,115 @@ expand_should_replace_names_and_keep_a_lone_dollar(void **state)
     (void)state;
     memset(&eb, 0, sizeof(eb));
     assert_int_equal(eng_expand("to $host, ${h}ost, ^up$ 5$ \\$host $",
-        lk, NULL, &s, &eb), 0);
+        lk, NULL, 0, &s, &eb), 0);
     assert_string_equal(s, "to mx1, Host, ^up$ 5$ $host $");
     free(s);
     /* longest match: $hostname is not $host + "name" */
-    assert_int_equal(eng_expand("$hostname", lk, NULL, &s, &eb), ERR_INVAL);
+    assert_int_equal(eng_expand("$hostname", lk, NULL, 0, &s, &eb),
+        ERR_INVAL);
     assert_null(s);
     assert_string_equal(eb.code, "undefined_variable");
     assert_string_equal(eb.msg, "%HA_EM-3-FMPD_UNKNOWN_ENV: could not find "
         "environment variable: hostname");
     /* "${" without a name and "}" stays literal */
-    assert_int_equal(eng_expand("${ x} ${h", lk, NULL, &s, &eb), 0);
+    assert_int_equal(eng_expand("${ x} ${h", lk, NULL, 0, &s, &eb), 0);
     assert_string_equal(s, "${ x} ${h");
     free(s);
+}
+
+static void
+expand_should_show_a_secret_masked_unless_revealed(void **state)
+{
+    struct errbuf eb;
+    char         *s;
+
+    (void)state;
+    memset(&eb, 0, sizeof(eb));
+    assert_int_equal(eng_expand("via ${srv} to $host", lk, NULL, 0, &s, &eb),
+        0);
+    assert_string_equal(s, "via u:*****@mx to mx1");
+    free(s);
+    assert_int_equal(eng_expand("via ${srv} to $host", lk, NULL, 1, &s, &eb),
+        0);
+    assert_string_equal(s, "via u:pw@mx to mx1");
+    free(s);
+}
+
+static void
+secret_shown_should_mask_server_passwords_and_marked_values(void **state)
+{
+    int   oom = 0;
+    char *s;
+
+    (void)state;
+    s = eng_secret_shown("relay@corp:pa55@smtp.example.com:587", 0, &oom);
+    assert_string_equal(s, "relay@corp:*****@smtp.example.com:587");
+    free(s);
+    s = eng_secret_shown("hunter2", 1, &oom);
+    assert_string_equal(s, "*****");
+    free(s);
+    s = eng_secret_shown("relay:pa55@smtp.example.com", 1, &oom);
+    assert_string_equal(s, "relay:*****@smtp.example.com");
+    free(s);
+    assert_null(eng_secret_shown("smtp.example.com", 0, &oom));
+    assert_null(eng_secret_shown("relay@smtp.example.com", 0, &oom));
+    assert_int_equal(oom, 0);
+}
+
+/* Issue 11: $_email_server expanded to user:password@host in puts, syslog,
+ * set, string and mail subject/body. Only mail server may see it whole. */
+static void
+secrets_should_reach_only_the_mail_server(void **state)
+{
+    struct fake           f;
+    struct eng_run_result r;
+    const char           *out;
+    char                  ctx[2048];
+    int                   i;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    f.env[0][0] = "_email_server";
+    f.env[0][1] = "relay:pa55word@smtp.example.com";
+    f.env[1][0] = "secret_token";
+    f.env[1][1] = "t0ps3cret";
+    f.contexts = cJSON_CreateObject();
+    run_with(&f, 0,
+        " action 010 puts \"server $_email_server token $secret_token\"\n"
+        " action 020 syslog msg \"via $_email_server\"\n"
+        " action 030 set copy \"$_email_server\"\n"
+        " action 040 puts \"copy $copy\"\n"
+        " action 050 string toupper \"$copy\"\n"
+        " action 060 puts \"upper $_string_result\"\n"
+        " action 070 append copy \"!\"\n"
+        " action 080 puts \"appended $copy\"\n"
+        " action 090 set copy \"$_email_server\"\n"
+        " action 100 context save key k variable copy\n"
+        " action 110 mail server \"$copy\" to a@example.com from "
+        "b@example.com subject \"s $_email_server\" body \"b $secret_token\"\n",
+        &r);
+    assert_int_equal(r.status, ENG_RUN_SUCCESS);
+    out = buf_str(&r.output);
+    assert_non_null(strstr(out, "server relay:*****@smtp.example.com token "
+        "*****"));
+    assert_non_null(strstr(out, "copy relay:*****@smtp.example.com"));
+    assert_non_null(strstr(out, "upper RELAY:*****@SMTP.EXAMPLE.COM"));
+    assert_non_null(strstr(out, "appended relay:*****@smtp.example.com!"));
+    assert_null(strstr(out, "pa55word"));
+    assert_null(strstr(out, "PA55WORD"));
+    assert_null(strstr(out, "t0ps3cret"));
+    for (i = 0; i < f.nsyslog; i++)
+        assert_null(strstr(f.syslog[i], "pa55word"));
+    assert_true(f.nsyslog >= 1);
+    assert_non_null(strstr(f.syslog[0], "relay:*****@smtp.example.com"));
+    cJSON_PrintPreallocated(f.contexts, ctx, sizeof(ctx), 0);
+    assert_null(strstr(ctx, "pa55word"));
+    /* the copy made by set still works as a mail server */
+    assert_string_equal(f.req_server, "relay:pa55word@smtp.example.com");
+    assert_string_equal(f.req_subject, "s relay:*****@smtp.example.com");
+    assert_string_equal(f.req_body, "b *****");
+    cJSON_Delete(f.contexts);
+    eng_run_result_clear(&r);
 }
 
 /* ---- variables, output, order ------------------------------------------ */
@@ -1106,6 +1208,10 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(expand_should_replace_names_and_keep_a_lone_dollar),
+        cmocka_unit_test(expand_should_show_a_secret_masked_unless_revealed),
+        cmocka_unit_test(
+            secret_shown_should_mask_server_passwords_and_marked_values),
+        cmocka_unit_test(secrets_should_reach_only_the_mail_server),
         cmocka_unit_test(set_append_increment_should_build_locals),
         cmocka_unit_test(
             locals_should_shadow_environment_and_builtins_stay_read_only),
