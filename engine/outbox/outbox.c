@@ -14,7 +14,11 @@
  * keep one SMTP session open per server and send several messages over it,
  * and then mark each message sent, queued again with exponential backoff
  * and jitter (temporary failure), or dead (permanent failure, or the
- * lifetime is over). A message left "sending" by a crash is queued again
+ * lifetime is over). One destination (session key: server and account)
+ * occupies at most dest_sessions senders at once, so a slow or dead server
+ * cannot hold every sender while another destination has due mail; a
+ * sender picks the destination due earliest among those with a free slot.
+ * A message left "sending" by a crash is queued again
  * on start (delivery is at least once). Dead messages can be listed and
  * re-sent. Rows are read and written through the store (engine/store/store.h,
  * engine/store/store_outbox.c): no SQL here.
@@ -46,6 +50,13 @@ struct eng_outbox {
     pthread_t                  *threads;
     atomic_llong                sent, deferred, dead;
     atomic_uint                 seq;
+    /* senders working on (or holding an idle session to) a destination;
+     * under mu */
+    struct ob_slot {
+        char    *skey;
+        unsigned n;
+    }                          *slots;
+    size_t                      nslots;
 };
 
 /* One loaded message: the request JSON and a borrowed view of it. */
@@ -64,6 +75,7 @@ struct ob_sess {
     void  *h;
     char  *skey;
     double last_used;
+    char  *slot;                 /* the destination whose slot is held */
 };
 
 double
@@ -534,6 +546,91 @@ ob_stopping(struct eng_outbox *ob)
     return stop;
 }
 
+/* Takes a slot of destination skey (1), or 0 when the destination already
+ * occupies dest_sessions senders (or memory ran out). */
+static int
+ob_slot_take(struct eng_outbox *ob, const char *skey)
+{
+    struct ob_slot *v;
+    size_t          i;
+    int             ok = 0;
+
+    pthread_mutex_lock(&ob->mu);
+    for (i = 0; i < ob->nslots && strcmp(ob->slots[i].skey, skey) != 0; i++)
+        ;
+    if (i < ob->nslots) {
+        if ((ok = ob->slots[i].n < ob->o.dest_sessions))
+            ob->slots[i].n++;
+    } else if ((v = realloc(ob->slots, (ob->nslots + 1) * sizeof(*v)))
+        != NULL) {
+        ob->slots = v;
+        if ((v[ob->nslots].skey = strdup(skey)) != NULL) {
+            v[ob->nslots++].n = 1;
+            ok = 1;
+        }
+    }
+    pthread_mutex_unlock(&ob->mu);
+    return ok;
+}
+
+static void
+ob_slot_give(struct eng_outbox *ob, const char *skey)
+{
+    size_t i;
+
+    pthread_mutex_lock(&ob->mu);
+    for (i = 0; i < ob->nslots; i++) {
+        if (strcmp(ob->slots[i].skey, skey) != 0)
+            continue;
+        if (--ob->slots[i].n == 0) {
+            free(ob->slots[i].skey);
+            ob->slots[i] = ob->slots[--ob->nslots];
+        }
+        break;
+    }
+    pthread_mutex_unlock(&ob->mu);
+}
+
+/* Gives back the slot s holds, if any. */
+static void
+ob_slot_drop(struct eng_outbox *ob, struct ob_sess *s)
+{
+    if (s->slot == NULL)
+        return;
+    ob_slot_give(ob, s->slot);
+    free(s->slot);
+    s->slot = NULL;
+}
+
+/* Claims a batch for the destination due earliest among those with a free
+ * slot, other than the one s holds (tried already), and moves s there. */
+static unsigned
+ob_claim_next(struct eng_outbox *ob, struct ob_sess *s, long long now,
+    struct ob_msg **m)
+{
+    char    *keys[16];
+    unsigned nk, i, n = 0;
+
+    nk = eng_store_ob_due_keys(ob->db, now, 16, keys);
+    for (i = 0; i < nk && n == 0; i++) {
+        if (s->slot != NULL && strcmp(s->slot, keys[i]) == 0)
+            continue;
+        if (!ob_slot_take(ob, keys[i]))
+            continue;
+        if ((n = ob_claim_due(ob, keys[i], now, OB_BATCH, m)) == 0) {
+            ob_slot_give(ob, keys[i]);
+            continue;
+        }
+        ob_sess_close(ob, s);
+        ob_slot_drop(ob, s);
+        s->slot = keys[i];
+        keys[i] = NULL;
+    }
+    for (i = 0; i < nk; i++)
+        free(keys[i]);
+    return n;
+}
+
 /* Claims a batch of due messages, those for the open session first, and
  * attempts them over s. Returns how many were claimed (0: none due). */
 static unsigned
@@ -543,10 +640,10 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
     struct ob_outcome o[OB_BATCH];
     unsigned          n = 0, i;
 
-    if (s->h != NULL)
+    if (s->h != NULL && s->slot != NULL)
         n = ob_claim_due(ob, s->skey, now, OB_BATCH, m);
-    if (n == 0 && (n = ob_claim_due(ob, NULL, now, 1, m)) == 1)
-        n += ob_claim_due(ob, m[0]->skey, now, OB_BATCH - 1, m + 1);
+    if (n == 0)
+        n = ob_claim_next(ob, s, now, m);
     for (i = 0; i < n; i++) {
         if (i > 0 && ob_stopping(ob)) {
             ob_release(ob, m + i, n - i);
@@ -568,6 +665,8 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
     ob_record(ob, o, i);
     for (i = 0; i < n; i++)
         ob_msg_free(m[i]);
+    if (s->h == NULL) /* no session kept open: the slot is free again */
+        ob_slot_drop(ob, s);
     return n;
 }
 
@@ -581,6 +680,7 @@ eng_outbox_run_due(struct eng_outbox *ob, long long now_ms)
     while (n < 100000 && (k = ob_step(ob, &s, now_ms)) > 0)
         n += (int)k;
     ob_sess_close(ob, &s);
+    ob_slot_drop(ob, &s);
     return n;
 }
 
@@ -601,8 +701,10 @@ ob_main(void *arg)
             pthread_mutex_lock(&ob->mu);
             continue;
         }
-        if (s.h != NULL && clock_mono() - s.last_used >= ob->o.idle_close)
+        if (s.h != NULL && clock_mono() - s.last_used >= ob->o.idle_close) {
             ob_sess_close(ob, &s);
+            ob_slot_drop(ob, &s);
+        }
         next = ob_earliest(ob);
         wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
         if (s.h != NULL && wait > ob->o.idle_close)
@@ -624,6 +726,7 @@ ob_main(void *arg)
     }
     pthread_mutex_unlock(&ob->mu);
     ob_sess_close(ob, &s);
+    ob_slot_drop(ob, &s);
     return NULL;
 }
 
@@ -650,6 +753,8 @@ eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
         ob->o.max_delay = 3600;
     if (ob->o.idle_close <= 0)
         ob->o.idle_close = 10;
+    if (ob->o.dest_sessions == 0)
+        ob->o.dest_sessions = ob->o.senders / 4 > 0 ? ob->o.senders / 4 : 1;
     pthread_mutex_init(&ob->mu, NULL);
     pthread_cond_init(&ob->cv, NULL);
     *out = ob;
@@ -693,6 +798,9 @@ eng_outbox_free(struct eng_outbox *ob)
     for (i = 0; i < ob->nthreads; i++)
         pthread_join(ob->threads[i], NULL);
     free(ob->threads);
+    while (ob->nslots > 0)
+        free(ob->slots[--ob->nslots].skey);
+    free(ob->slots);
     pthread_cond_destroy(&ob->cv);
     pthread_mutex_destroy(&ob->mu);
     free(ob);

@@ -37,6 +37,9 @@ struct eng_outbox_opts {
     double   max_delay;          /* cap (3600) */
     double   idle_close;         /* idle session close, seconds (10) */
     unsigned senders;            /* delivery threads */
+    unsigned dest_sessions;      /* senders one destination (server and
+                                  * account) may occupy at once; 0:
+                                  * senders / 4, at least 1 */
 };
 struct eng_outbox;
 int  eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,

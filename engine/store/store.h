@@ -236,6 +236,10 @@ int eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms
  * claimed and logged (a restart queues it again). */
 unsigned eng_store_ob_claim_due(struct eng_store *db, const char *skey,
     long long now_ms, unsigned max, struct eng_ob_row *out);
+/* Up to max distinct session keys that have due messages, the key due
+ * earliest first, as new strings in keys[0..n) (free() each). Returns n. */
+unsigned eng_store_ob_due_keys(struct eng_store *db, long long now_ms,
+    unsigned max, char **keys);
 /* Puts claimed messages back in the queue (sending -> queued). */
 void eng_store_ob_release(struct eng_store *db, const long long *ids,
     unsigned n);

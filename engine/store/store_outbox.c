@@ -162,6 +162,29 @@ eng_store_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
     return n;
 }
 
+unsigned
+eng_store_ob_due_keys(struct eng_store *db, long long now_ms, unsigned max,
+    char **keys)
+{
+    sqlite3_stmt *st;
+    unsigned      n = 0;
+    int           oom = 0;
+
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT skey FROM outbox WHERE state='queued'"
+            " AND next_ms<=? GROUP BY skey ORDER BY MIN(next_ms) LIMIT ?"))
+        != NULL) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int(st, 2, (int)max);
+        while (n < max && sqlite3_step(st) == SQLITE_ROW)
+            if ((keys[n] = store_col_text(st, 0, &oom)) != NULL)
+                n++;
+        store_done(db, st);
+    }
+    store_unlock(db);
+    return n;
+}
+
 void
 eng_store_ob_release(struct eng_store *db, const long long *ids, unsigned n)
 {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,7 @@ env_open(struct env *e, double lifetime)
 {
     struct eng_outbox_transport t = { f_open, f_send, f_usable, f_close,
         &e->f };
-    struct eng_outbox_opts      o = { lifetime, 30, 3600, 10, 0 };
+    struct eng_outbox_opts      o = { lifetime, 30, 3600, 10, 0, 0 };
     struct errbuf               eb = { 0 };
 
     if (eng_store_open(e->dir, &e->db, &eb) != 0)
@@ -163,6 +164,133 @@ put(struct env *e, const char *to)
     assert_int_equal(eng_outbox_put(e->ob, 7, "A", &r, 0, &id, &eb), 0);
     assert_true(id > 0);
     return id;
+}
+
+/* ---- isolation: real sender threads and a server that hangs ---------- */
+
+/* A transport whose sends to "stuck.example" wait until the test opens the
+ * gate, like a server that drips its replies until the deadline. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    int             open;
+    int             stuck_waiting, fast_sent, stuck_sent;
+};
+
+static int
+g_open(void *ud, const struct eng_mail_req *req, void **sess, cJSON *trace,
+    struct smtp_result *res)
+{
+    (void)req;
+    (void)trace;
+    (void)res;
+    *sess = ud;
+    return 0;
+}
+
+static int
+g_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct gate *g = ud;
+
+    (void)sess;
+    (void)trace;
+    pthread_mutex_lock(&g->mu);
+    if (strstr(req->server, "stuck.example") != NULL) {
+        g->stuck_waiting++;
+        pthread_cond_broadcast(&g->cv);
+        while (!g->open)
+            pthread_cond_wait(&g->cv, &g->mu);
+        g->stuck_waiting--;
+        g->stuck_sent++;
+    } else {
+        g->fast_sent++;
+    }
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    res->code = 250;
+    return 0;
+}
+
+static void
+g_close(void *ud, void *sess)
+{
+    (void)ud;
+    (void)sess;
+}
+
+static void
+g_put(struct eng_outbox *ob, const char *server)
+{
+    struct eng_mail_req r = { 0 };
+    struct errbuf       eb = { 0 };
+    long long           id = 0;
+
+    r.server = server;
+    r.to = "noc@example.com";
+    r.from = "alerts@example.com";
+    r.subject = "s";
+    r.body = "b";
+    assert_int_equal(eng_outbox_put(ob, 0, "A", &r, 0, &id, &eb), 0);
+}
+
+/* Issue 11: 16 messages to a server that dripped its replies held a message
+ * to a healthy server for 22 s, every sender being stuck on the first. */
+static void
+a_stuck_destination_should_not_hold_the_others(void **state)
+{
+    struct gate                 g = { .open = 0 };
+    struct eng_outbox_transport t = { g_open, g_send, f_usable, g_close, &g };
+    struct eng_outbox_opts      o = { 86400, 30, 3600, 10, 4, 0 };
+    struct eng_store           *db = NULL;
+    struct eng_outbox          *ob = NULL;
+    struct errbuf               eb = { 0 };
+    struct timespec             ts;
+    char                        tmpl[] = "/tmp/herald-obiso-XXXXXX", cmd[64];
+    char                       *dir = mkdtemp(tmpl);
+    int                         i, fast;
+
+    (void)state;
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    assert_int_equal(eng_store_open(dir, &db, &eb), 0);
+    assert_int_equal(eng_outbox_new(db, &t, &o, &ob, &eb), 0);
+    assert_int_equal(eng_outbox_start(ob, &eb), 0);
+    /* one at a time, so that each wakes a sender of its own */
+    for (i = 0; i < 8; i++) {
+        g_put(ob, "u:pw@stuck.example");
+        nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+    }
+    g_put(ob, "u:pw@fast.example");
+    /* the healthy destination is served while the stuck one still hangs */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&g.mu);
+    while (g.fast_sent == 0 &&
+        pthread_cond_timedwait(&g.cv, &g.mu, &ts) == 0)
+        ;
+    fast = g.fast_sent;
+    /* 4 senders: the stuck destination may occupy only one of them */
+    assert_int_equal(g.stuck_waiting, 1);
+    assert_int_equal(g.stuck_sent, 0);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    assert_int_equal(fast, 1);
+    /* and once the server answers, everything is delivered */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&g.mu);
+    while (g.stuck_sent < 8 &&
+        pthread_cond_timedwait(&g.cv, &g.mu, &ts) == 0)
+        ;
+    assert_int_equal(g.stuck_sent, 8);
+    pthread_mutex_unlock(&g.mu);
+    eng_outbox_free(ob);
+    eng_store_close(db);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void
@@ -365,6 +493,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(backoff_should_double_up_to_the_cap_within_jitter),
+        cmocka_unit_test(a_stuck_destination_should_not_hold_the_others),
         cmocka_unit_test_setup_teardown(
             temporary_failures_should_be_retried_on_schedule, setup,
             teardown),
