@@ -4,9 +4,10 @@
  * 4954 AUTH, 8314 implicit TLS, 2034 enhanced codes) and RFC 5322 message
  * composition.
  *
- * Blocking I/O with a deadline on connect and on every reply, and limits
- * on what a reply may hold (SMTP_LINE_MAX and below), so that no server
- * can make herald read without end. One client is used by one thread at a
+ * Blocking I/O with a deadline on connect, on every reply and on every
+ * operation (smtp_open, smtp_send), and limits on what a reply may hold
+ * (SMTP_LINE_MAX and below), so that no server can hold herald without end
+ * or make it read without end. One client is used by one thread at a
  * time. A client may carry several messages over one session (RSET between
  * transactions). Secrets: the password is borrowed as a struct sec and
  * never appears in a trace or log ("AUTH PLAIN <redacted>"; every line
@@ -118,7 +119,13 @@ struct smtp_params {            /* plain data, copied by smtp_open() */
     const char       *source_interface; /* SO_BINDTODEVICE, or NULL */
     const char       *helo_name;        /* NULL: "herald.localdomain"-ish */
     unsigned          connect_timeout_ms; /* 0: 10000 */
-    unsigned          reply_timeout_ms;   /* 0: 30000 */
+    unsigned          reply_timeout_ms;   /* 0: 30000; each reply, from
+                                             its command, however fast
+                                             the server trickles bytes */
+    unsigned          transaction_timeout_ms; /* 0: 300000; smtp_open as a
+                                             whole (connect to AUTH), and
+                                             each smtp_send (RSET to the
+                                             final reply) */
     struct pki_trust *trust;    /* borrowed; must outlive the client */
 };
 
