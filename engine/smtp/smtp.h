@@ -4,11 +4,14 @@
  * 4954 AUTH, 8314 implicit TLS, 2034 enhanced codes) and RFC 5322 message
  * composition.
  *
- * Blocking I/O with a deadline on connect and on every reply; one client is
- * used by one thread at a time. A client may carry several messages over one
- * session (RSET between transactions). Secrets: the password is borrowed as
- * a struct sec and never appears in a trace or log ("AUTH PLAIN <redacted>";
- * every line after a 334 is redacted).
+ * Blocking I/O with a deadline on connect, on every reply and on every
+ * operation (smtp_open, smtp_send), and limits on what a reply may hold
+ * (SMTP_LINE_MAX and below), so that no server can hold herald without end
+ * or make it read without end. One client is used by one thread at a
+ * time. A client may carry several messages over one session (RSET between
+ * transactions). Secrets: the password is borrowed as a struct sec and
+ * never appears in a trace or log ("AUTH PLAIN <redacted>"; every line
+ * after a 334 is redacted).
  */
 #ifndef HERALD_ENGINE_SMTP_H
 #define HERALD_ENGINE_SMTP_H
@@ -76,15 +79,28 @@ int smtp_message_build(const struct smtp_message *m, struct buf *out,
 
 /* ---- replies (pure, for unit tests) ----------------------------------- */
 
+/*
+ * What one reply may cost, so that a broken or hostile server cannot make
+ * herald read without end: RFC 5321 4.5.3.1.5 allows 512 octets a reply
+ * line; herald takes 8 times that. A real EHLO reply is some 20 lines and
+ * 1 KiB; the limits are far above it and far below what hurts.
+ */
+#define SMTP_LINE_MAX    4096  /* octets of one reply line, without CRLF */
+#define SMTP_REPLY_MAX   65536 /* octets of one reply, CRLFs counted */
+#define SMTP_REPLY_LINES 1000  /* lines of one reply */
+
 struct smtp_reply {
     int    code;         /* 3 digits, or 0 while incomplete */
     char   enhanced[16]; /* "5.7.8" or "" */
-    char   text[1024];   /* lines joined by "\n", without codes */
+    char   text[1024];   /* lines joined by "\n", without codes; cut */
     size_t nlines;
+    size_t size;         /* octets of the lines so far, CRLFs counted */
     int    pending;      /* internal: code of the lines so far */
 };
 /* Feeds one line (without CRLF). Returns 1 when the reply is complete, 0 if
- * more lines follow, or ERR_PROTO for a malformed line (eb names it). */
+ * more lines follow, ERR_PROTO for a malformed line, or ERR_TOOBIG when the
+ * line or the reply passes SMTP_LINE_MAX, SMTP_REPLY_MAX or
+ * SMTP_REPLY_LINES (eb names the problem and the limit). */
 int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
     struct errbuf *eb);
 
@@ -103,7 +119,13 @@ struct smtp_params {            /* plain data, copied by smtp_open() */
     const char       *source_interface; /* SO_BINDTODEVICE, or NULL */
     const char       *helo_name;        /* NULL: "herald.localdomain"-ish */
     unsigned          connect_timeout_ms; /* 0: 10000 */
-    unsigned          reply_timeout_ms;   /* 0: 30000 */
+    unsigned          reply_timeout_ms;   /* 0: 30000; each reply, from
+                                             its command, however fast
+                                             the server trickles bytes */
+    unsigned          transaction_timeout_ms; /* 0: 300000; smtp_open as a
+                                             whole (connect to AUTH), and
+                                             each smtp_send (RSET to the
+                                             final reply) */
     struct pki_trust *trust;    /* borrowed; must outlive the client */
 };
 

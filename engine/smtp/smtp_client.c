@@ -101,6 +101,45 @@ smtp_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ms as people read it: "300 ms", "30 s", "5 min". Returns buf. */
+static const char *
+smtp_ms_str(char *buf, size_t sz, unsigned ms)
+{
+    if (ms % 60000 == 0)
+        snprintf(buf, sz, "%u min", ms / 60000);
+    else if (ms % 1000 == 0)
+        snprintf(buf, sz, "%u s", ms / 1000);
+    else
+        snprintf(buf, sz, "%u ms", ms);
+    return buf;
+}
+
+/* n with thousands separators: "9,980". Returns buf. */
+static const char *
+smtp_count_str(char *buf, size_t sz, size_t n)
+{
+    char   digits[32];
+    int    len = snprintf(digits, sizeof(digits), "%zu", n);
+    size_t o = 0;
+
+    for (int i = 0; i < len && o + 2 < sz; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Starts an operation (smtp_open, smtp_send, smtp_probe) that must end
+ * within transaction_timeout_ms; what names it in the timeout message. */
+static void
+smtp_deadline_start(struct smtp_client *c, const char *what)
+{
+    c->deadline = smtp_now_ms() + c->transaction_timeout_ms;
+    c->deadline_what = what;
+}
+
 /* ---- trace ------------------------------------------------------------- */
 
 static void
@@ -167,11 +206,49 @@ smtp_set_trace_caps(struct smtp_client *c, const struct smtp_reply *r)
     }
 }
 
+/*
+ * Traces and logs line n (from 0) of the reply being read, if the excerpt
+ * has room for it: the first SMTP_TRACE_LINES lines of a reply, at most
+ * SMTP_TRACE_LINE_MAX octets of each (cut at a UTF-8 character boundary,
+ * with a mark saying how much went), no more than SMTP_TRACE_MAX octets of
+ * server lines in one trace, and control characters shown as '?', so that
+ * a line never grows sixfold as JSON escapes. Returns 1 if the line was
+ * traced, 0 if it was left out.
+ */
+static int
+smtp_trace_reply_line(struct smtp_client *c, size_t n, const char *p,
+    size_t len)
+{
+    char   line[SMTP_TRACE_LINE_MAX + 64];
+    size_t k = len < SMTP_TRACE_LINE_MAX ? len : SMTP_TRACE_LINE_MAX;
+
+    if (n >= SMTP_TRACE_LINES || c->traced + k > SMTP_TRACE_MAX)
+        return 0;
+    while (k > 0 && k < len && ((unsigned char)p[k] & 0xc0) == 0x80)
+        k--;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char ch = (unsigned char)p[i];
+
+        line[i] = (ch < 0x20 && ch != '\t') || ch == 0x7f ? '?' : (char)ch;
+    }
+    line[k] = '\0';
+    if (k < len)
+        snprintf(line + k, sizeof(line) - k, " ... (%zu more octets cut)",
+            len - k);
+    c->traced += k;
+    smtp_trace_add(c, "S", line);
+    log_debug("smtp", "session=%016llx event=recv line=\"%s\"",
+        (unsigned long long)c->session, line);
+    return 1;
+}
+
 /* ---- the wire ----------------------------------------------------------- */
 
 int
 smtp_wait_fd(struct smtp_client *c, int for_write, long long deadline)
 {
+    if (c->deadline != 0 && c->deadline < deadline)
+        deadline = c->deadline;
     for (;;) {
         struct pollfd pfd = { c->fd, for_write ? POLLOUT : POLLIN, 0 };
         long long     left = deadline - smtp_now_ms();
@@ -322,14 +399,25 @@ static int
 smtp_io_fail(struct smtp_client *c, int rc, struct smtp_result *res)
 {
     const char *st = smtp_state_name[c->state];
+    char        ms[32];
 
     c->usable = 0;
-    if (rc == ERR_TIMEOUT)
+    if (rc == ERR_TIMEOUT && c->deadline != 0 &&
+        smtp_now_ms() >= c->deadline)
+        smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
+            "The server answers too slowly, or keeps the session busy "
+            "without finishing it; herald retries later.",
+            "%s:%u did not let the %s finish within %s (in state %s)",
+            c->host, c->port, c->deadline_what ? c->deadline_what
+            : "session", smtp_ms_str(ms, sizeof(ms),
+            c->transaction_timeout_ms), st);
+    else if (rc == ERR_TIMEOUT)
         smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
             "Check that the server and port are right and reachable; "
             "herald retries later.",
-            "no reply from %s:%u within %u ms (waiting in state %s)",
-            c->host, c->port, c->reply_timeout_ms, st);
+            "no complete reply from %s:%u within %s (waiting in state %s)",
+            c->host, c->port, smtp_ms_str(ms, sizeof(ms),
+            c->reply_timeout_ms), st);
     else if (rc == ERR_CONNECT)
         smtp_result_set(res, ERR_CONNECT, "connect", 0, NULL,
             "The server may be overloaded or dropping clients; herald "
@@ -351,62 +439,98 @@ smtp_io_fail(struct smtp_client *c, int rc, struct smtp_result *res)
     return res ? res->rc : rc;
 }
 
-/* Reads one complete reply into *r, tracing each line. */
+/* A reply that passed a limit of smtp_reply_feed (detail names it). */
+static int
+smtp_limit_fail(struct smtp_client *c, const char *detail,
+    struct smtp_result *res)
+{
+    c->usable = 0;
+    smtp_result_set(res, ERR_PROTO, "protocol", 0, NULL,
+        "A working SMTP server never sends this: check that the host and "
+        "port are the mail server you mean. herald stops reading rather "
+        "than let a server take unbounded memory or time.",
+        "%s:%u sent a %s (in state %s); herald stopped reading",
+        c->host, c->port, detail, smtp_state_name[c->state]);
+    smtp_trace_note(c, "%s", res ? res->message : detail);
+    c->state = S_BROKEN;
+    return ERR_PROTO;
+}
+
+/*
+ * Reads one complete reply into *r, tracing an excerpt of it. The reply
+ * must be complete within reply_timeout_ms of the start (right after its
+ * command was written, or after the previous reply of a pipelined group)
+ * and within c->deadline, however fast or slowly the bytes come; its lines
+ * and size are bounded by smtp_reply_feed. Errors: as smtp_io_fail, and
+ * ERR_PROTO (class protocol) for a malformed reply or a passed limit.
+ */
 static int
 smtp_reply_read(struct smtp_client *c, struct smtp_reply *r,
     struct smtp_result *res)
 {
     long long     deadline = smtp_now_ms() + c->reply_timeout_ms;
     struct errbuf eb = { 0 };
+    size_t        lines = 0, cut = 0, octets = 0;
+    int           rc;
 
+    if (c->deadline != 0 && c->deadline < deadline)
+        deadline = c->deadline;
     memset(r, 0, sizeof(*r));
     for (;;) {
         char  *nl = memchr(c->rbuf, '\n', c->rlen);
-        size_t len;
-        int    rc;
+        size_t len, used;
 
-        if (nl == NULL) {
-            if (c->rlen >= sizeof(c->rbuf)) {
-                smtp_trace_note(c, "reply line longer than %zu bytes",
-                    sizeof(c->rbuf));
-                return smtp_io_fail(c, ERR_PROTO, res);
-            }
-            if ((rc = smtp_io_fill(c, deadline)) != 0)
-                return smtp_io_fail(c, rc, res);
+        if (nl == NULL && c->rlen <= SMTP_LINE_MAX + 1) {
+            /* checked here too: a server that keeps sending never makes
+             * smtp_io_fill wait */
+            rc = smtp_now_ms() >= deadline ? ERR_TIMEOUT
+                : smtp_io_fill(c, deadline);
+            if (rc != 0)
+                break;
             continue;
         }
-        len = (size_t)(nl - c->rbuf);
-        if (len > 0 && c->rbuf[len - 1] == '\r')
+        /* a line, or more than a line may hold without its end in sight:
+         * smtp_reply_feed refuses that by its length */
+        len = nl != NULL ? (size_t)(nl - c->rbuf) : c->rlen;
+        used = nl != NULL ? len + 1 : c->rlen;
+        if (nl != NULL && len > 0 && c->rbuf[len - 1] == '\r')
             len--;
-        {
-            char line[sizeof(c->rbuf) + 1];
-
-            memcpy(line, c->rbuf, len);
-            line[len] = '\0';
-            smtp_trace_add(c, "S", line);
-            log_debug("smtp", "session=%016llx event=recv line=\"%s\"",
-                (unsigned long long)c->session, line);
-            rc = smtp_reply_feed(r, line, len, &eb);
-        }
-        c->rlen -= (size_t)(nl + 1 - c->rbuf);
-        memmove(c->rbuf, nl + 1, c->rlen);
-        if (rc < 0) {
-            smtp_trace_note(c, "%s", eb.msg);
-            smtp_io_fail(c, ERR_PROTO, res);
-            if (res != NULL)
-                snprintf(res->message, sizeof(res->message), "%s", eb.msg);
-            return ERR_PROTO;
-        }
-        if (rc == 1) {
-            c->last_code = r->code;
-            if (r->code == 421)
-                c->usable = 0;
-            /* the first reply over TLS: a TLS 1.3 ticket has arrived */
-            if (c->save_session)
-                smtp_tls_save_session(c);
-            return 0;
-        }
+        if (!smtp_trace_reply_line(c, r->nlines, c->rbuf, len))
+            cut++;
+        rc = smtp_reply_feed(r, c->rbuf, len, &eb);
+        lines++;
+        octets += used;
+        c->rlen -= used;
+        memmove(c->rbuf, c->rbuf + used, c->rlen);
+        if (rc != 0)
+            break;
     }
+    if (cut > 0) {
+        char n1[32], n2[32], n3[32];
+
+        smtp_trace_note(c, "... %s more lines cut (%s lines, %s octets "
+            "read of this reply)", smtp_count_str(n1, sizeof(n1), cut),
+            smtp_count_str(n2, sizeof(n2), lines),
+            smtp_count_str(n3, sizeof(n3), octets));
+    }
+    if (rc == ERR_TOOBIG)
+        return smtp_limit_fail(c, eb.msg, res);
+    if (rc == ERR_PROTO) {
+        smtp_trace_note(c, "%s", eb.msg);
+        smtp_io_fail(c, ERR_PROTO, res);
+        if (res != NULL)
+            snprintf(res->message, sizeof(res->message), "%s", eb.msg);
+        return ERR_PROTO;
+    }
+    if (rc != 1)
+        return smtp_io_fail(c, rc, res);
+    c->last_code = r->code;
+    if (r->code == 421)
+        c->usable = 0;
+    /* the first reply over TLS: a TLS 1.3 ticket has arrived */
+    if (c->save_session)
+        smtp_tls_save_session(c);
+    return 0;
 }
 
 /* ---- connecting -------------------------------------------------------- */
@@ -779,6 +903,7 @@ smtp_quit(struct smtp_client *c)
         return;
     c->reply_timeout_ms = c->reply_timeout_ms > 5000 ? 5000
         : c->reply_timeout_ms;
+    c->deadline = 0;
     if (smtp_cmd(c, S_QUIT, SEC_PUBLIC, "QUIT") == 0)
         smtp_reply_read(c, &r, NULL);
     c->usable = 0;
@@ -855,6 +980,8 @@ smtp_client_new(const struct smtp_params *p, struct cJSON *trace,
     c->connect_timeout_ms = p->connect_timeout_ms ? p->connect_timeout_ms
         : 10000;
     c->reply_timeout_ms = p->reply_timeout_ms ? p->reply_timeout_ms : 30000;
+    c->transaction_timeout_ms = p->transaction_timeout_ms ?
+        p->transaction_timeout_ms : SMTP_TRANSACTION_MS;
     c->trust = p->trust;
     c->trace = trace;
     if (c->host == NULL || c->helo_name == NULL ||
@@ -932,6 +1059,7 @@ smtp_open(const struct smtp_params *params, struct smtp_client **out,
         "auth=%s%s", (unsigned long long)c->session, c->host, c->port,
         smtp_secure_name(c->secure), c->user ? "yes" : "no",
         c->insecure ? " verify=OFF" : "");
+    smtp_deadline_start(c, "session setup");
     rc = smtp_session_start(c, res);
     if (rc != 0 && c->tls_resume_failed) {
         /* the server declined the cached TLS session and the connection
@@ -1359,6 +1487,7 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     struct smtp_result dummy;
     struct smtp_tx     tx;
     struct cJSON      *saved;
+    size_t             saved_traced;
     struct buf         data = BUF_INIT;
     int                rc, eightbit;
 
@@ -1372,9 +1501,13 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
             "Open a new session.", "the SMTP session is no longer usable");
         return ERR_IO;
     }
+    smtp_deadline_start(c, "transaction");
     saved = c->trace;
-    if (trace != NULL)
+    saved_traced = c->traced;
+    if (trace != NULL && trace != saved) {
         c->trace = trace;
+        c->traced = 0;
+    }
     if ((rc = smtp_send_check(from, rcpts, nrcpts, res)) != 0 ||
         (rc = smtp_send_encode(c, msg, len, &data, &eightbit, res)) != 0)
         goto out;
@@ -1406,7 +1539,10 @@ out:
         c->usable = 0;
     buf_free(&data);
     buf_free(&tx.refused);
-    c->trace = saved;
+    if (c->trace != saved) {
+        c->trace = saved;
+        c->traced = saved_traced;
+    }
     return rc;
 }
 
@@ -1439,6 +1575,7 @@ smtp_probe(const struct smtp_params *params, struct smtp_result *res)
         return NULL;
     if ((rc = smtp_client_new(params, trace, &c, res)) != 0)
         goto fail;
+    smtp_deadline_start(c, "probe");
     if ((rc = smtp_connect_tcp(c, res)) != 0)
         goto fail;
     if (c->secure == SMTP_SECURE_IMPLICIT) {

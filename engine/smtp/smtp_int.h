@@ -35,6 +35,24 @@ struct smtp_caps {
 /* Parses the EHLO reply (text lines after the first) into caps. */
 void smtp_caps_parse(const struct smtp_reply *r, struct smtp_caps *caps);
 
+/*
+ * Time and trace limits (the size limits of a reply are in smtp.h).
+ * SMTP_TRANSACTION_MS is the default of transaction_timeout_ms: a deadline
+ * for smtp_open as a whole and for each smtp_send, checked while bytes
+ * keep arriving, not only while waiting for them. The trace keeps an
+ * excerpt of each reply, and a note says what was cut, so that a trace
+ * (and the API answer that carries it) stays small whatever the server
+ * sends: at most SMTP_TRACE_LINES lines of a reply, SMTP_TRACE_LINE_MAX
+ * octets of each, and SMTP_TRACE_MAX octets of server lines in one trace
+ * (a transaction with many recipients has many replies).
+ */
+#define SMTP_TRANSACTION_MS 300000 /* 5 minutes */
+#define SMTP_TRACE_LINES    20
+#define SMTP_TRACE_LINE_MAX 1024
+#define SMTP_TRACE_MAX      65536
+/* Receive buffer: a line of SMTP_LINE_MAX with its CRLF fits, and more. */
+#define SMTP_RBUF           (2 * SMTP_LINE_MAX)
+
 /* Session states: the command whose reply is awaited. */
 enum smtp_state {
     S_INIT = 0,
@@ -86,14 +104,22 @@ struct smtp_client {
     char             *helo_name;
     unsigned          connect_timeout_ms;
     unsigned          reply_timeout_ms;
+    unsigned          transaction_timeout_ms;
+    long long         deadline;    /* smtp_now_ms() by which the current
+                                      operation ends (smtp_wait_fd and
+                                      the reply reader hold to it); 0:
+                                      none */
+    const char       *deadline_what; /* the operation: "session setup",
+                                      "transaction", "probe" */
     struct pki_trust *trust;       /* borrowed */
 
     struct cJSON     *trace;       /* borrowed; may be NULL */
+    size_t            traced;      /* octets of server lines in trace */
     struct buf       *pipe;        /* borrowed; not NULL while smtp_send
                                       builds a pipelined group (RFC 2920):
                                       smtp_cmd appends there, smtp_send
                                       writes the group at once */
-    char              rbuf[4096];  /* received, not yet consumed */
+    char              rbuf[SMTP_RBUF]; /* received, not yet consumed */
     size_t            rlen;
     int               last_code;   /* code of the last reply */
     struct smtp_caps  caps;
@@ -111,8 +137,8 @@ struct smtp_client {
                                        be tried once */
 };
 
-/* smtp_client.c: the deadline wait for the socket. Returns 0, ERR_TIMEOUT
- * or ERR_IO. */
+/* smtp_client.c: the deadline wait for the socket; c->deadline, if
+ * earlier, holds too. Returns 0, ERR_TIMEOUT or ERR_IO. */
 int smtp_wait_fd(struct smtp_client *c, int for_write, long long deadline);
 long long smtp_now_ms(void);
 /* Adds a "-" (note) line to the dialogue trace. */

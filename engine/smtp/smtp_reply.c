@@ -62,6 +62,16 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
     size_t tl, el, cur;
     int    more;
 
+    /* the limits first: what passes them is refused unread */
+    if (len > SMTP_LINE_MAX)
+        return err_set(eb, ERR_TOOBIG, "reply_too_big",
+            "reply line longer than %d octets", SMTP_LINE_MAX);
+    if (r->nlines >= SMTP_REPLY_LINES)
+        return err_set(eb, ERR_TOOBIG, "reply_too_big",
+            "reply of more than %d lines", SMTP_REPLY_LINES);
+    if ((r->nlines > 0 ? r->size : 0) + len + 2 > SMTP_REPLY_MAX)
+        return err_set(eb, ERR_TOOBIG, "reply_too_big",
+            "reply of more than %d octets", SMTP_REPLY_MAX);
     if (len < 3)
         return err_set(eb, ERR_PROTO, "bad_reply",
             "malformed SMTP reply line (%zu bytes): a reply starts with a "
@@ -94,8 +104,10 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
         r->text[0] = '\0';
         r->enhanced[0] = '\0';
         r->code = 0;
+        r->size = 0;
     }
     r->pending = code;
+    r->size += len + 2;
     line += len > 3 ? 4 : 3;
     tl = len > 3 ? len - 4 : 0;
     /* enhanced code: taken from the first line, stripped from every line */

@@ -12,8 +12,9 @@
  *   client KEY=VALUE...   parameters: user, pass, secure (none|tls|implicit),
  *                         allow_plain_auth (0|1), helo (default
  *                         herald.test), reply_timeout_ms (default 5000),
- *                         host (default 127.0.0.1; the fake server listens
- *                         on 127.0.0.1 only), source_address
+ *                         transaction_timeout_ms (default 0: the client's
+ *                         own), host (default 127.0.0.1; the fake server
+ *                         listens on 127.0.0.1 only), source_address
  *   open EXPECT...        smtp_open() to the fake server
  *   send from=A to=B,C EXPECT...
  *                         smtp_send() of the message built by the "body"
@@ -34,7 +35,17 @@
  *             one TCP segment
  *   C: TEXT   read one line from the client; it must be exactly TEXT
  *   C~ REGEX  read one line; it must match the POSIX extended REGEX
+ *   S* N TEXT send TEXT and CRLF N times (with any held S+ lines first),
+ *             in large writes; "{n}" in TEXT is the repetition's number
+ *             (from 1). If the client closes the connection meanwhile
+ *             (it gave up, as it should against a flood), the rest is
+ *             dropped and the script goes on.
+ *   D: MS TEXT drip-feed: send TEXT and CRLF every MS milliseconds until
+ *             the client closes the connection or sends something; a
+ *             client that still listens after 10 s fails the test
  *   W: MS     stay silent for MS milliseconds
+ * In every TEXT above, and in trace/notrace, "{C*N}" stands for the
+ * character C N times ("250-{x*5000}": a line of 5004 octets).
  * An empty server part means the client must not connect at all.
  * Before each S: or S+ line, the client must have sent nothing that the
  * script has not read yet: the server answers only a client that waits.
@@ -70,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -182,6 +194,31 @@ next_kv(char **p, char *key, size_t ksz, char *val, size_t vsz)
     return 1;
 }
 
+/* New string: s with each "{C*N}" replaced by N times C, and each "{n}" by
+ * num (when num is not 0). */
+static char *
+expand(const char *s, size_t num)
+{
+    struct buf b = BUF_INIT;
+
+    while (*s != '\0') {
+        char         *end;
+        unsigned long n;
+
+        if (s[0] == '{' && s[1] != '\0' && s[2] == '*' &&
+            (n = strtoul(s + 3, &end, 10)) > 0 && *end == '}') {
+            while (n-- > 0)
+                buf_putc(&b, s[1]);
+            s = end + 1;
+        } else if (num != 0 && strncmp(s, "{n}", 3) == 0) {
+            buf_printf(&b, "%zu", num);
+            s += 3;
+        } else
+            buf_putc(&b, *s++);
+    }
+    return buf_take(&b);
+}
+
 /* ---- fake server ------------------------------------------------------- */
 
 struct conn {
@@ -242,6 +279,104 @@ conn_early(struct conn *c, char *out, size_t sz)
     return 1;
 }
 
+/* Sends n bytes. Returns 0, or -1 if the client is gone (EPIPE,
+ * ECONNRESET: never SIGPIPE) or stopped reading for 10 s. */
+static int
+conn_send(struct conn *c, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* S* N TEXT after the held lines: returns 0 when all was sent or the
+ * client closed the connection, -1 (fk->err set) otherwise. */
+static int
+fake_flood(struct fake *fk, struct conn *c, size_t line, const char *arg,
+    const char *held, size_t nheld)
+{
+    struct buf    b = BUF_INIT;
+    char         *end;
+    unsigned long n = strtoul(arg, &end, 10);
+    int           gone = 0;
+
+    if (n == 0 || *end != ' ') {
+        snprintf(fk->err, sizeof(fk->err), "server script line %zu: S* "
+            "needs a count and a text", line);
+        return -1;
+    }
+    buf_append(&b, held, nheld);
+    for (unsigned long i = 1; i <= n && !gone; i++) {
+        char *t = expand(end + 1, i);
+
+        buf_printf(&b, "%s\r\n", t);
+        free(t);
+        if (b.len >= 65536 || i == n) {
+            gone = conn_send(c, b.p, b.len) != 0;
+            buf_reset(&b);
+        }
+    }
+    buf_free(&b);
+    if (gone && errno != EPIPE && errno != ECONNRESET) {
+        snprintf(fk->err, sizeof(fk->err), "server script line %zu: the "
+            "client neither read the flood nor closed the connection (%s)",
+            line, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* D: MS TEXT: returns 0 when the client closed or spoke, -1 (fk->err set)
+ * if it still listened after 10 s. */
+static int
+fake_drip(struct fake *fk, struct conn *c, size_t line, const char *arg)
+{
+    char           *end, *text;
+    long            ms = strtol(arg, &end, 10);
+    struct timespec t0, now;
+
+    if (ms <= 0 || *end != ' ') {
+        snprintf(fk->err, sizeof(fk->err), "server script line %zu: D: "
+            "needs milliseconds and a text", line);
+        return -1;
+    }
+    text = expand(end + 1, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct pollfd pfd = { c->fd, POLLIN, 0 };
+        char          msg[8192];
+        int           n;
+
+        if (poll(&pfd, 1, (int)ms) > 0) {
+            ssize_t r = read(c->fd, c->buf + c->len,
+                sizeof(c->buf) - c->len);
+
+            if (r > 0)
+                c->len += (size_t)r; /* the client spoke: go on */
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= 10) {
+            snprintf(fk->err, sizeof(fk->err), "server script line %zu: "
+                "the client still waited for the reply after 10 s of "
+                "drip-fed lines", line);
+            free(text);
+            return -1;
+        }
+        n = snprintf(msg, sizeof(msg), "%s\r\n", text);
+        if (conn_send(c, msg, (size_t)n) != 0)
+            break;
+    }
+    free(text);
+    return 0;
+}
+
 static void *
 fake_run(void *arg)
 {
@@ -253,6 +388,7 @@ fake_run(void *arg)
     int          one = 1;
     char         held[8200];
     size_t       nheld = 0;
+    struct timeval sndto = { 10, 0 };
 
     if (fk->sc->nserver == 0) {
         /* an empty server part: the client must not even connect */
@@ -267,12 +403,15 @@ fake_run(void *arg)
     }
     c->fd = accept(fk->lfd, NULL, NULL);
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &sndto, sizeof(sndto));
     for (i = 0; i < fk->sc->nserver; i++) {
         const char *l = fk->sc->server[i];
         const char *arg1 = l + 2 + (l[2] == ' ');
 
-        if (strncmp(l, "S:", 2) == 0 || strncmp(l, "S+", 2) == 0) {
-            int n;
+        if (strncmp(l, "S:", 2) == 0 || strncmp(l, "S+", 2) == 0 ||
+            strncmp(l, "S*", 2) == 0) {
+            char *text;
+            int   n;
 
             if (conn_early(c, line, sizeof(line))) {
                 snprintf(fk->err, sizeof(fk->err),
@@ -280,8 +419,16 @@ fake_run(void *arg)
                     "before the server's reply \"%s\"", i + 1, line, arg1);
                 goto out;
             }
+            if (l[1] == '*') {
+                if (fake_flood(fk, c, i + 1, arg1, held, nheld) != 0)
+                    goto out;
+                nheld = 0;
+                continue;
+            }
+            text = expand(arg1, 0);
             n = snprintf(held + nheld, sizeof(held) - nheld, "%s\r\n",
-                arg1);
+                text);
+            free(text);
             if (n < 0 || (size_t)n >= sizeof(held) - nheld) {
                 snprintf(fk->err, sizeof(fk->err),
                     "server script line %zu: too much held back", i + 1);
@@ -290,12 +437,15 @@ fake_run(void *arg)
             nheld += (size_t)n;
             if (l[1] == '+')
                 continue;
-            if (write(c->fd, held, nheld) != (ssize_t)nheld) {
+            if (conn_send(c, held, nheld) != 0) {
                 snprintf(fk->err, sizeof(fk->err),
-                    "script line %zu: cannot send \"%s\"", i + 1, arg1);
+                    "script line %zu: cannot send \"%.400s\"", i + 1, arg1);
                 goto out;
             }
             nheld = 0;
+        } else if (strncmp(l, "D:", 2) == 0) {
+            if (fake_drip(fk, c, i + 1, arg1) != 0)
+                goto out;
         } else if (strncmp(l, "W:", 2) == 0) {
             struct timespec ts;
             long            ms = atol(arg1);
@@ -341,7 +491,7 @@ fake_run(void *arg)
             goto out;
         }
     }
-    if (nheld > 0 && write(c->fd, held, nheld) != (ssize_t)nheld) {
+    if (nheld > 0 && conn_send(c, held, nheld) != 0) {
         snprintf(fk->err, sizeof(fk->err), "cannot send the held lines");
         goto out;
     }
@@ -549,6 +699,8 @@ run_script(void **state)
                     p.source_address = srcaddr;
                 } else if (strcmp(key, "reply_timeout_ms") == 0)
                     p.reply_timeout_ms = (unsigned)atoi(val);
+                else if (strcmp(key, "transaction_timeout_ms") == 0)
+                    p.transaction_timeout_ms = (unsigned)atoi(val);
                 else
                     fail_msg("%s: unknown client key %s", name, key);
             }
@@ -616,13 +768,17 @@ run_script(void **state)
     tjson = cJSON_PrintUnformatted(trace);
     for (size_t i = 0; i < cur.sc.nclient; i++) {
         const char *l = cur.sc.client[i];
+        char       *want = NULL;
 
-        if (strncmp(l, "trace ", 6) == 0 && strstr(tjson, l + 6) == NULL)
-            fail_msg("%s: the trace lacks %s\ntrace: %s", name, l + 6,
-                tjson);
-        if (strncmp(l, "notrace ", 8) == 0 && strstr(tjson, l + 8) != NULL)
-            fail_msg("%s: the trace holds %s\ntrace: %s", name, l + 8,
-                tjson);
+        if (strncmp(l, "trace ", 6) == 0 &&
+            strstr(tjson, (want = expand(l + 6, 0))) == NULL)
+            fail_msg("%s: the trace lacks %.400s\ntrace: %.4000s", name,
+                want, tjson);
+        if (strncmp(l, "notrace ", 8) == 0 &&
+            strstr(tjson, (want = expand(l + 8, 0))) != NULL)
+            fail_msg("%s: the trace holds %.400s\ntrace: %.4000s", name,
+                want, tjson);
+        free(want);
     }
 
     /* secrets: nowhere in the trace or the log */

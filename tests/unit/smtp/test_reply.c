@@ -2,8 +2,9 @@
 /*
  * tests/unit/smtp/test_reply.c: the pure SMTP reply parser
  * (smtp_reply_feed): single and multiline replies, RFC 2034 enhanced status
- * codes, and malformed lines, which must fail with a message naming the
- * problem.
+ * codes, malformed lines, which must fail with a message naming the
+ * problem, and the limits on a reply (SMTP_LINE_MAX, SMTP_REPLY_LINES,
+ * SMTP_REPLY_MAX), each taken at the limit and refused one past it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,6 +175,99 @@ reply_parser_should_truncate_huge_replies_safely(void **state)
     assert_int_equal(r.nlines, 6);
 }
 
+/* A reply line of n octets: "250-" or "250 " and then 'x'. */
+static char *
+make_line(char *buf, size_t n, int last)
+{
+    memcpy(buf, last ? "250 " : "250-", 4);
+    memset(buf + 4, 'x', n - 4);
+    return buf;
+}
+
+static void
+reply_parser_should_take_4096_octets_and_refuse_a_longer_line(
+    void **state)
+{
+    static char       line[SMTP_LINE_MAX + 2];
+    struct smtp_reply r;
+    struct errbuf     eb = { 0 };
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    make_line(line, SMTP_LINE_MAX, 1);
+    assert_int_equal(smtp_reply_feed(&r, line, SMTP_LINE_MAX, &eb), 1);
+    assert_int_equal(r.size, SMTP_LINE_MAX + 2);
+    memset(&r, 0, sizeof(r));
+    make_line(line, SMTP_LINE_MAX + 1, 1);
+    assert_int_equal(smtp_reply_feed(&r, line, SMTP_LINE_MAX + 1, &eb),
+        ERR_TOOBIG);
+    assert_string_equal(eb.code, "reply_too_big");
+    assert_string_equal(eb.msg, "reply line longer than 4096 octets");
+    assert_int_equal(r.nlines, 0);
+}
+
+static void
+reply_parser_should_take_1000_lines_and_refuse_the_1001st(void **state)
+{
+    struct smtp_reply r;
+    struct errbuf     eb = { 0 };
+    int               i;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (i = 0; i < SMTP_REPLY_LINES - 1; i++)
+        assert_int_equal(smtp_reply_feed(&r, "250-x", 5, &eb), 0);
+    assert_int_equal(smtp_reply_feed(&r, "250 x", 5, &eb), 1);
+    assert_int_equal(r.nlines, SMTP_REPLY_LINES);
+    memset(&r, 0, sizeof(r));
+    for (i = 0; i < SMTP_REPLY_LINES; i++)
+        assert_int_equal(smtp_reply_feed(&r, "250-x", 5, &eb), 0);
+    assert_int_equal(smtp_reply_feed(&r, "250 x", 5, &eb), ERR_TOOBIG);
+    assert_string_equal(eb.msg, "reply of more than 1000 lines");
+    assert_int_equal(r.code, 0); /* never complete */
+}
+
+static void
+reply_parser_should_take_64k_and_refuse_one_octet_more(void **state)
+{
+    static char       line[SMTP_LINE_MAX + 2];
+    struct smtp_reply r;
+    struct errbuf     eb = { 0 };
+    /* 16 lines of 4094 octets + CRLF are exactly 65536 */
+    size_t            n = SMTP_REPLY_MAX / 16 - 2;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < 15; i++)
+        assert_int_equal(smtp_reply_feed(&r, make_line(line, n, 0), n, &eb),
+            0);
+    assert_int_equal(smtp_reply_feed(&r, make_line(line, n, 1), n, &eb), 1);
+    assert_int_equal(r.size, SMTP_REPLY_MAX);
+    memset(&r, 0, sizeof(r));
+    for (int i = 0; i < 15; i++)
+        assert_int_equal(smtp_reply_feed(&r, make_line(line, n, 0), n, &eb),
+            0);
+    assert_int_equal(smtp_reply_feed(&r, make_line(line, n + 1, 1), n + 1,
+        &eb), ERR_TOOBIG);
+    assert_string_equal(eb.msg, "reply of more than 65536 octets");
+}
+
+static void
+reply_parser_should_count_each_reply_from_zero(void **state)
+{
+    struct smtp_reply r;
+    struct errbuf     eb = { 0 };
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(smtp_reply_feed(&r, "250-a", 5, &eb), 0);
+    assert_int_equal(smtp_reply_feed(&r, "250 b", 5, &eb), 1);
+    assert_int_equal(r.size, 14);
+    r.nlines = 0; /* the next reply, as the fuzz target and client do */
+    assert_int_equal(smtp_reply_feed(&r, "354 go", 6, &eb), 1);
+    assert_int_equal(r.size, 8);
+}
+
 int
 main(void)
 {
@@ -189,6 +283,13 @@ main(void)
         cmocka_unit_test(
             reply_parser_should_reject_a_code_change_inside_a_reply),
         cmocka_unit_test(reply_parser_should_truncate_huge_replies_safely),
+        cmocka_unit_test(
+            reply_parser_should_take_4096_octets_and_refuse_a_longer_line),
+        cmocka_unit_test(
+            reply_parser_should_take_1000_lines_and_refuse_the_1001st),
+        cmocka_unit_test(
+            reply_parser_should_take_64k_and_refuse_one_octet_more),
+        cmocka_unit_test(reply_parser_should_count_each_reply_from_zero),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
