@@ -271,7 +271,7 @@ srv_h_outbox_resend(struct srv_req *rq, struct srv_resp *rs)
     struct errbuf       eb;
     long long           id;
     cJSON              *o;
-    int                 rc;
+    int                 rc, renewed = 0;
 
     if (rt == NULL)
         return;
@@ -281,12 +281,18 @@ srv_h_outbox_resend(struct srv_req *rq, struct srv_resp *rs)
             "no outbox message with id \"%.32s\"", rq->params[0]);
         return;
     }
-    if ((rc = eng_runtime_outbox_resend(rt, id, &eb)) != 0) {
+    if ((rc = eng_runtime_outbox_resend(rt, id, &renewed, &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
     o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)id);
     cJSON_AddStringToObject(o, "state", "queued");
+    cJSON_AddStringToObject(o, "credentials", renewed ? "environment" :
+        "kept");
+    if (renewed)
+        cJSON_AddStringToObject(o, "note", "the message had dropped its "
+            "password; the credentials were taken again from the current "
+            "environment");
     srv_reply_json(rs, 200, o);
 }

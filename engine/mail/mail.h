@@ -45,6 +45,11 @@ struct eng_mail_req {               /* plain data; all borrowed */
     int         insecure_skip_verify; /* explicit opt-out */
     int         allow_plain_auth;
     const char *source_address, *source_interface;
+    const char *server_source; /* the applet's server parameter before
+                                * expansion ("$_email_server"): a resend of
+                                * a message that lost its password takes
+                                * the credentials from the environment
+                                * again through it; NULL: none */
 };
 
 /* The secure mode named by s (NULL: dflt): SMTP_SECURE_*, or ERR_INVAL

@@ -132,6 +132,7 @@ ob_req_json(const struct eng_mail_req *r)
         cJSON_AddTrueToObject(o, "allow_plain_auth");
     js_add(o, "source_address", r->source_address);
     js_add(o, "source_interface", r->source_interface);
+    js_add(o, "server_source", r->server_source);
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -172,6 +173,7 @@ ob_req_view(const cJSON *o, struct eng_mail_req *r)
             "allow_plain_auth"));
     r->source_address = js_str(o, "source_address");
     r->source_interface = js_str(o, "source_interface");
+    r->server_source = js_str(o, "server_source");
 }
 
 /* Session key: everything that decides the SMTP session, password aside. */
@@ -191,18 +193,29 @@ ob_skey(const struct eng_mail_req *r)
     return n < 0 ? NULL : k;
 }
 
+/* Frees a request, wiping the fields that may hold a password. */
+static void
+ob_json_free(cJSON *j)
+{
+    static const char *const secret[] = { "password", "server" };
+    cJSON                   *v;
+    size_t                   i;
+
+    if (j == NULL)
+        return;
+    for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+        if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j,
+                secret[i])))
+            sec_wipe(v->valuestring, strlen(v->valuestring));
+    cJSON_Delete(j);
+}
+
 static void
 ob_msg_free(struct ob_msg *m)
 {
     if (m == NULL)
         return;
-    if (m->json != NULL) {
-        cJSON *pw = cJSON_GetObjectItemCaseSensitive(m->json, "password");
-
-        if (cJSON_IsString(pw))
-            sec_wipe(pw->valuestring, strlen(pw->valuestring));
-        cJSON_Delete(m->json);
-    }
+    ob_json_free(m->json);
     free(m->skey);
     free(m);
 }
@@ -340,23 +353,29 @@ ob_release(struct eng_outbox *ob, struct ob_msg **m, unsigned n)
 }
 
 /* The request without its secrets (password field removed, password in
- * the server string masked), for a message that no longer needs them. */
+ * the server string masked, "scrubbed": true when there was one), for a
+ * message that no longer needs them: sent or dead. */
 static char *
 ob_scrub(const cJSON *req)
 {
     cJSON      *c = cJSON_Duplicate(req, 1);
     const char *srv;
     char       *m, *s;
+    int         had = 0;
 
     if (c == NULL)
         return NULL;
+    had = cJSON_GetObjectItemCaseSensitive(c, "password") != NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(c, "password");
-    if ((srv = js_str(c, "server")) != NULL
+    if ((srv = js_str(c, "server")) != NULL && redact_server_has_password(srv)
         && (m = redact_server(srv)) != NULL) {
+        had = 1;
         cJSON_ReplaceItemInObjectCaseSensitive(c, "server",
             cJSON_CreateString(m));
         free(m);
     }
+    if (had && cJSON_GetObjectItemCaseSensitive(c, "scrubbed") == NULL)
+        cJSON_AddTrueToObject(c, "scrubbed");
     s = cJSON_PrintUnformatted(c);
     cJSON_Delete(c);
     return s;
@@ -369,7 +388,7 @@ struct ob_outcome {
     struct smtp_result res;
     const char        *state; /* set by ob_record: sent, queued or dead */
     long long          now, next;
-    char              *scrubbed; /* a sent message's request, no secrets */
+    char              *scrubbed; /* sent or dead: the request, no secrets */
 };
 
 /* Decides the new state (and the next attempt for a retry). */
@@ -384,6 +403,7 @@ ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
         o->scrubbed = ob_scrub(o->m->json);
     } else if (o->res.permanent) {
         o->state = "dead";
+        o->scrubbed = ob_scrub(o->m->json);
     } else {
         jit = (double)((atomic_fetch_add(&ob->seq, 1) * 2654435761u
                   + (unsigned)o->m->id * 40503u + (unsigned)o->now) % 1000u)
@@ -391,6 +411,8 @@ ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
         o->next = o->now + (long long)(1000 * eng_outbox_backoff(
             o->m->attempts + 1, ob->o.base_delay, ob->o.max_delay, jit));
         o->state = o->next > o->m->expires_ms ? "dead" : "queued";
+        if (strcmp(o->state, "dead") == 0)
+            o->scrubbed = ob_scrub(o->m->json);
     }
 }
 
@@ -907,20 +929,83 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
     return 0;
 }
 
+/* For a message that lost its password: the request with the credentials
+ * of the current environment, and its session key (new strings). */
+static int
+ob_renew(struct eng_outbox *ob, long long id, cJSON *j, char **req,
+    char **skey, struct errbuf *eb)
+{
+    struct eng_mail_req r;
+    const char         *src = js_str(j, "server_source");
+    char               *srv = NULL;
+    int                 rc;
+
+    if (src == NULL || ob->t.credentials == NULL)
+        return err_set(eb, ERR_EXISTS, "credentials_gone",
+            "message %lld no longer holds its password (a sent or dead "
+            "message keeps none) and its server did not come from an "
+            "applet's environment: run the applet or the mail test again",
+            id);
+    if ((rc = ob->t.credentials(ob->t.ud, src, &srv, eb)) != 0)
+        return rc;
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "scrubbed");
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(j, "server",
+            cJSON_CreateString(srv))) {
+        sec_free_str(srv);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
+    sec_free_str(srv);
+    ob_req_view(j, &r);
+    *req = cJSON_PrintUnformatted(j);
+    *skey = ob_skey(&r);
+    if (*req == NULL || *skey == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    return 0;
+}
+
 int
-eng_outbox_resend(struct eng_outbox *ob, long long id, struct errbuf *eb)
+eng_outbox_resend(struct eng_outbox *ob, long long id, int *renewed,
+    struct errbuf *eb)
 {
     long long now = clock_now_ms();
-    int       rc;
+    char     *old = NULL, *req = NULL, *skey = NULL, state[16];
+    cJSON    *j = NULL;
+    int       rc, renew = 0;
 
+    if (renewed != NULL)
+        *renewed = 0;
+    if ((rc = eng_store_ob_req(ob->db, id, &old)) == ERR_NOTFOUND)
+        return err_set(eb, ERR_NOTFOUND, "not_found",
+            "no outbox message with id %lld", id);
+    if (rc != 0)
+        return err_set(eb, rc, "db_error", "cannot read message %lld", id);
+    /* only a message that may be re-sent is renewed; requeue names the
+     * state of any other */
+    if (eng_store_ob_state(ob->db, id, state, sizeof(state), NULL, NULL)
+            == 0 && (strcmp(state, "dead") == 0 ||
+            strcmp(state, "queued") == 0) &&
+        (j = cJSON_Parse(old)) != NULL &&
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "scrubbed"))) {
+        renew = 1;
+        if ((rc = ob_renew(ob, id, j, &req, &skey, eb)) != 0)
+            goto out;
+    }
     rc = eng_store_ob_requeue(ob->db, id, now,
-        now + (long long)(ob->o.lifetime * 1000), eb);
+        now + (long long)(ob->o.lifetime * 1000), req, skey, eb);
     if (rc == 0) {
-        log_info("outbox", "event=resend id=%lld", id);
+        if (renewed != NULL)
+            *renewed = renew;
+        log_info("outbox", "event=resend id=%lld credentials=%s", id,
+            renew ? "environment" : "kept");
         pthread_mutex_lock(&ob->mu);
         pthread_cond_broadcast(&ob->cv);
         pthread_mutex_unlock(&ob->mu);
     }
+out:
+    ob_json_free(j);
+    sec_free_str(old);
+    sec_free_str(req);
+    free(skey);
     return rc;
 }
 

@@ -30,6 +30,13 @@ struct eng_outbox_transport {
     int  (*usable)(void *ud, void *sess);
     void (*close)(void *ud, void *sess);
     void *ud;
+    /* The server string ("user:password@host") that source (a request's
+     * server_source) gives in the current environment, as a new string
+     * in *server; NULL: a message that lost its password cannot be re-sent.
+     * Errors: ERR_EXISTS with eb saying why (source not from the
+     * environment), ERR_NOMEM. */
+    int  (*credentials)(void *ud, const char *source, char **server,
+        struct errbuf *eb);
 };
 struct eng_outbox_opts {
     double   lifetime;           /* seconds until dead-letter */
@@ -71,7 +78,12 @@ double eng_outbox_backoff(unsigned attempt, double base, double max,
     double jitter01);
 int  eng_outbox_list(struct eng_outbox *ob, const char *state,
     struct cJSON **out, struct errbuf *eb);
-int  eng_outbox_resend(struct eng_outbox *ob, long long id,
+/* Queues a dead or queued message again. A message that lost its password
+ * (sent or dead rows keep none) takes the credentials again from the
+ * current environment through t->credentials; *renewed (may be NULL) then
+ * says so. Errors: ERR_NOTFOUND, ERR_INVAL (not dead or queued),
+ * ERR_EXISTS (the credentials cannot be taken again), ERR_DB. */
+int  eng_outbox_resend(struct eng_outbox *ob, long long id, int *renewed,
     struct errbuf *eb);
 /* Reads one message's state and attempts (for tests and traces). */
 int  eng_outbox_state(struct eng_outbox *ob, long long id, char *state,

@@ -1079,6 +1079,7 @@ act_mail(struct interp_ctx *c, int arg)
     }
     memset(&req, 0, sizeof(req));
     req.server = v[P_SERVER];
+    req.server_source = eng_action_arg(c->a, c->pc, "server");
     req.to = v[P_TO];
     req.from = v[P_FROM];
     req.cc = v[P_CC];

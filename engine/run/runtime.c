@@ -1307,6 +1307,28 @@ eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb)
     return 0;
 }
 
+/* The outbox's credentials: a mail action's server parameter expanded
+ * against the current environment only (a local variable of the run that
+ * queued the message is gone). */
+static int
+tr_credentials(void *ud, const char *source, char **server,
+    struct errbuf *eb)
+{
+    struct errbuf xe;
+    int           rc;
+
+    err_clear(&xe);
+    if ((rc = eng_expand(source, env_lookup, ud, 1, server, &xe)) == 0)
+        return 0;
+    if (rc == ERR_NOMEM)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    return err_set(eb, ERR_EXISTS, "credentials_gone", "the message no "
+        "longer holds its password (a sent or dead message keeps none), and "
+        "its server \"%s\" cannot be taken from the environment again: "
+        "$%s is not an environment variable. Define it, or run the applet "
+        "again", source, xe.field);
+}
+
 int
 eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     const struct eng_runtime_opts *opts, struct eng_runtime **out,
@@ -1315,7 +1337,7 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     struct eng_runtime         *rt;
     struct eng_runtime_opts     o;
     struct eng_outbox_transport t = { tr_open, tr_send, tr_usable, tr_close,
-        NULL };
+        NULL, tr_credentials };
     struct eng_outbox_opts      oo;
     int                         rc;
 
@@ -1539,9 +1561,9 @@ eng_runtime_outbox_list(struct eng_runtime *rt, const char *state,
 
 int
 eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
-    struct errbuf *eb)
+    int *renewed, struct errbuf *eb)
 {
-    return eng_outbox_resend(rt->ob, id, eb);
+    return eng_outbox_resend(rt->ob, id, renewed, eb);
 }
 
 long long

@@ -194,10 +194,12 @@ int eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
 int eng_runtime_outbox_list(struct eng_runtime *rt, const char *state,
     struct cJSON **out, struct errbuf *eb);
 /* Puts a dead (or queued) message back in the queue for immediate
- * delivery with a fresh lifetime. Errors: ERR_NOTFOUND, ERR_INVAL (already
- * sent), ERR_DB. */
+ * delivery with a fresh lifetime. A dead message keeps no password: it
+ * takes the credentials from the current environment again (*renewed,
+ * may be NULL, says so). Errors: ERR_NOTFOUND, ERR_INVAL (already sent),
+ * ERR_EXISTS (credentials cannot be taken again), ERR_DB. */
 int eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
-    struct errbuf *eb);
+    int *renewed, struct errbuf *eb);
 
 /* ---- metrics ---------------------------------------------------------- */
 

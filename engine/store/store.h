@@ -254,8 +254,8 @@ struct eng_ob_outcome {          /* plain data, borrowed */
     int         code;            /* SMTP reply code */
     const char *message;         /* sent: the reply; failed: the reason */
     int         permanent;
-    const char *req;             /* sent: the request without secrets, or
-                                  * NULL to keep it */
+    const char *req;             /* sent or dead: the request without
+                                  * secrets, or NULL to keep it */
 };
 /* Records n outcomes, in one transaction when n > 1 (one WAL write for a
  * batch). Failures are logged: a message left "sending" is sent again
@@ -287,10 +287,14 @@ void eng_ob_items_free(struct eng_ob_item *v, size_t n); /* wipes req */
 int eng_store_ob_list(struct eng_store *db, const char *state,
     struct eng_ob_item **out, size_t *n, struct errbuf *eb);
 /* Queues a dead or queued message again, due now_ms, dead-lettered at
- * expires_ms. Errors: ERR_NOTFOUND, ERR_INVAL (in another state),
- * ERR_DB. */
+ * expires_ms, with a new request and session key unless they are NULL.
+ * Errors: ERR_NOTFOUND, ERR_INVAL (in another state), ERR_DB. */
 int eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
-    long long expires_ms, struct errbuf *eb);
+    long long expires_ms, const char *req, const char *skey,
+    struct errbuf *eb);
+/* The request JSON of message id (a secret while it holds a password) as
+ * a new string in *req. Errors: ERR_NOTFOUND, ERR_NOMEM, ERR_DB. */
+int eng_store_ob_req(struct eng_store *db, long long id, char **req);
 /* State (into state[n]), attempts and next attempt of message id; any
  * out pointer may be NULL. Errors: ERR_NOTFOUND. */
 int eng_store_ob_state(struct eng_store *db, long long id, char *state,

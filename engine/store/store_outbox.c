@@ -185,6 +185,26 @@ eng_store_ob_due_keys(struct eng_store *db, long long now_ms, unsigned max,
     return n;
 }
 
+int
+eng_store_ob_req(struct eng_store *db, long long id, char **req)
+{
+    sqlite3_stmt *st;
+    int           rc = ERR_NOTFOUND, oom = 0;
+
+    *req = NULL;
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT req FROM outbox WHERE id=?")) == NULL)
+        rc = ERR_DB;
+    else {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rc = (*req = store_col_text(st, 0, &oom)) != NULL ? 0 : ERR_NOMEM;
+        store_done(db, st);
+    }
+    store_unlock(db);
+    return rc;
+}
+
 void
 eng_store_ob_release(struct eng_store *db, const long long *ids, unsigned n)
 {
@@ -214,7 +234,8 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
               " req=coalesce(?, req) WHERE id=?"
             : "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
               " last_klass=?, last_code=?, last_message=?,"
-              " last_permanent=?, updated_ms=? WHERE id=?")) != NULL) {
+              " last_permanent=?, updated_ms=?, req=coalesce(?, req)"
+              " WHERE id=?")) != NULL) {
         sqlite3_bind_text(st, 1, o->state, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, (int)o->attempts);
         sqlite3_bind_int64(st, 3, o->next_ms);
@@ -232,7 +253,9 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
             sqlite3_bind_text(st, 6, o->message, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int(st, 7, o->permanent);
             sqlite3_bind_int64(st, 8, o->now_ms);
-            sqlite3_bind_int64(st, 9, o->id);
+            if (o->req != NULL)
+                sqlite3_bind_text(st, 9, o->req, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 10, o->id);
         }
         if (sqlite3_step(st) != SQLITE_DONE)
             log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
@@ -375,7 +398,8 @@ eng_store_ob_list(struct eng_store *db, const char *state,
 
 int
 eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
-    long long expires_ms, struct errbuf *eb)
+    long long expires_ms, const char *req, const char *skey,
+    struct errbuf *eb)
 {
     sqlite3_stmt *st;
     char          state[16] = "";
@@ -398,12 +422,17 @@ eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
             "message %lld is %s; only dead or queued messages can be "
             "re-sent", id, state);
     } else if ((st = store_stmt(db, "UPDATE outbox SET"
-                   " state='queued', next_ms=?, expires_ms=?, updated_ms=?"
+                   " state='queued', next_ms=?, expires_ms=?, updated_ms=?,"
+                   " req=coalesce(?, req), skey=coalesce(?, skey)"
                    " WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
         sqlite3_bind_int64(st, 2, expires_ms);
         sqlite3_bind_int64(st, 3, now_ms);
-        sqlite3_bind_int64(st, 4, id);
+        if (req != NULL)
+            sqlite3_bind_text(st, 4, req, -1, SQLITE_STATIC);
+        if (skey != NULL)
+            sqlite3_bind_text(st, 5, skey, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, id);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = err_set(eb, ERR_DB, "db_error", "cannot re-queue: %s",
                 sqlite3_errmsg(db->db));

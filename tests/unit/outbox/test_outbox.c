@@ -89,6 +89,19 @@ f_close(void *ud, void *sess)
     f->closes++;
 }
 
+/* The environment a resend takes credentials from: $_email_server holds a
+ * new password by then; any other source is not in it. */
+static int
+f_credentials(void *ud, const char *source, char **server, struct errbuf *eb)
+{
+    (void)ud;
+    if (strcmp(source, "$_email_server") != 0)
+        return err_set(eb, ERR_EXISTS, "credentials_gone", "not in the "
+            "environment: %s", source);
+    *server = strdup("relay@corp.example:n3wpass@smtp.example.com");
+    return *server != NULL ? 0 : ERR_NOMEM;
+}
+
 struct env {
     char             *dir;
     struct eng_store  *db;
@@ -96,11 +109,28 @@ struct env {
     struct fake       f;
 };
 
+/* Whether any stored request holds s (read on the store's connection). */
+static int
+stored_anywhere(struct env *e, const char *s)
+{
+    sqlite3_stmt *st;
+    int           n;
+
+    assert_int_equal(sqlite3_prepare_v2(e->db->db, "SELECT COUNT(*) FROM "
+                         "outbox WHERE instr(req, ?) > 0", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 static void
 env_open(struct env *e, double lifetime)
 {
     struct eng_outbox_transport t = { f_open, f_send, f_usable, f_close,
-        &e->f };
+        &e->f, f_credentials };
     struct eng_outbox_opts      o = { lifetime, 30, 3600, 10, 0, 0 };
     struct errbuf               eb = { 0 };
 
@@ -155,6 +185,7 @@ put(struct env *e, const char *to)
     long long           id = 0;
 
     r.server = "relay@corp.example:pa55word@smtp.example.com";
+    r.server_source = "$_email_server";
     r.port = 587;
     r.secure = "tls";
     r.to = to;
@@ -241,7 +272,8 @@ static void
 a_stuck_destination_should_not_hold_the_others(void **state)
 {
     struct gate                 g = { .open = 0 };
-    struct eng_outbox_transport t = { g_open, g_send, f_usable, g_close, &g };
+    struct eng_outbox_transport t = { g_open, g_send, f_usable, g_close, &g,
+        NULL };
     struct eng_outbox_opts      o = { 86400, 30, 3600, 10, 4, 0 };
     struct eng_store           *db = NULL;
     struct eng_outbox          *ob = NULL;
@@ -353,6 +385,7 @@ permanent_failure_should_dead_letter_and_resend_should_requeue(void **state)
     cJSON        *list = NULL, *it;
     char         *txt, st[16];
     long long     id;
+    int           renewed = 0;
 
     id = put(e, "nobody@example.com");
     e->f.fail_left = 1;
@@ -376,15 +409,47 @@ permanent_failure_should_dead_letter_and_resend_should_requeue(void **state)
     cJSON_Delete(list);
     assert_int_equal(eng_outbox_list(e->ob, "lost", &list, &eb), ERR_INVAL);
     assert_non_null(strstr(eb.msg, "queued, sending, sent, dead"));
-    /* re-send: delivered this time */
-    assert_int_equal(eng_outbox_resend(e->ob, id, &eb), 0);
+    /* a dead row keeps no password (issue 11) */
+    assert_int_equal(stored_anywhere(e, "pa55word"), 0);
+    /* re-send: the credentials come from the environment again, and the
+     * message is delivered this time */
+    assert_int_equal(eng_outbox_resend(e->ob, id, &renewed, &eb), 0);
+    assert_int_equal(renewed, 1);
     assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 1);
+    assert_string_equal(e->f.last_server,
+        "relay@corp.example:n3wpass@smtp.example.com");
+    assert_int_equal(stored_anywhere(e, "n3wpass"), 0);
     assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
         0);
     assert_string_equal(st, "sent");
-    assert_int_equal(eng_outbox_resend(e->ob, id, &eb), ERR_INVAL);
+    assert_int_equal(eng_outbox_resend(e->ob, id, NULL, &eb), ERR_INVAL);
     assert_non_null(strstr(eb.msg, "is sent"));
-    assert_int_equal(eng_outbox_resend(e->ob, 9999, &eb), ERR_NOTFOUND);
+    assert_int_equal(eng_outbox_resend(e->ob, 9999, NULL, &eb), ERR_NOTFOUND);
+}
+
+static void
+resend_without_an_environment_source_should_say_why(void **state)
+{
+    struct env         *e = *state;
+    struct eng_mail_req r = { 0 };
+    struct errbuf       eb = { 0 };
+    long long           id = 0;
+    char                st[16];
+
+    r.server = "relay@corp.example:pa55word@smtp.example.com";
+    r.server_source = "$copy"; /* a local of the run, gone by now */
+    r.to = "nobody@example.com";
+    r.from = "alerts@example.com";
+    assert_int_equal(eng_outbox_put(e->ob, 7, "A", &r, 0, &id, &eb), 0);
+    e->f.fail_left = 1;
+    e->f.permanent = 1;
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 1);
+    assert_int_equal(eng_outbox_resend(e->ob, id, NULL, &eb), ERR_EXISTS);
+    assert_non_null(strstr(eb.msg, "$copy"));
+    /* and nothing changed */
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "dead");
 }
 
 static void
@@ -502,6 +567,9 @@ main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(
             lifetime_over_should_dead_letter_a_temporary_failure, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            resend_without_an_environment_source_should_say_why, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
             messages_to_one_server_should_share_a_session, setup, teardown),

@@ -219,16 +219,16 @@ sending_messages_should_resume_and_only_dead_or_queued_requeue(
     o.permanent = 1;
     eng_store_ob_record(f->db, &o, 1);
     state_of(f, dead, "dead", 1);
-    assert_int_equal(eng_store_ob_requeue(f->db, dead, 2000, 9000, &eb), 0);
+    assert_int_equal(eng_store_ob_requeue(f->db, dead, 2000, 9000, NULL, NULL, &eb), 0);
     state_of(f, dead, "queued", 1);
 
     o.state = "sent";
     o.sent = 1;
     eng_store_ob_record(f->db, &o, 1);
-    assert_int_equal(eng_store_ob_requeue(f->db, dead, 3000, 9000, &eb),
+    assert_int_equal(eng_store_ob_requeue(f->db, dead, 3000, 9000, NULL, NULL, &eb),
         ERR_INVAL);
     assert_non_null(strstr(eb.msg, "only dead or queued"));
-    assert_int_equal(eng_store_ob_requeue(f->db, 424242, 3000, 9000, &eb),
+    assert_int_equal(eng_store_ob_requeue(f->db, 424242, 3000, 9000, NULL, NULL, &eb),
         ERR_NOTFOUND);
 }
 
