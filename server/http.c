@@ -93,38 +93,10 @@ srv_req_accept_types(struct srv_req *rq, struct srv_resp *rs,
 struct cJSON *
 srv_parse_json(struct srv_req *rq, struct srv_resp *rs)
 {
-    const char *end = NULL;
-    cJSON      *j;
-    const char *p = buf_str(&rq->body);
+    struct errbuf eb = { 0 };
+    cJSON        *j = NULL;
 
-    if (rq->body.len == 0) {
-        srv_reply_errorf(rs, ERR_INVAL, "invalid_json",
-            "the request body is empty; a JSON object was expected");
-        return NULL;
-    }
-    if (strlen(p) != rq->body.len) {
-        srv_reply_errorf(rs, ERR_INVAL, "invalid_json",
-            "the request body contains a NUL byte at position %zu",
-            strlen(p));
-        return NULL;
-    }
-    j = cJSON_ParseWithOpts(p, &end, 1);
-    if (j == NULL) {
-        size_t pos = end ? (size_t)(end - p) : 0;
-        int    line = 1, col = 1;
-        struct errbuf eb = { 0 };
-
-        for (size_t i = 0; i < pos && i < rq->body.len; i++) {
-            if (p[i] == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
-        err_at(&eb, ERR_INVAL, line, col, "invalid_json",
-            "the request body is not valid JSON: error at position %zu "
-            "(line %d, column %d)", pos, line, col);
+    if (srv_json_parse(buf_str(&rq->body), rq->body.len, &j, &eb) != 0) {
         srv_reply_error(rs, ERR_INVAL, &eb);
         return NULL;
     }

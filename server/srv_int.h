@@ -124,6 +124,20 @@ void srv_reply_errorf(struct srv_resp *rs, int rc, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- srv_json.c ---- */
+/* Checks a text body: valid UTF-8, no NUL byte. what names it in the
+ * message ("the request body"). Errors: ERR_INVAL, code invalid_utf8 or
+ * invalid_text, with the offset in the message and line/column. */
+int  srv_text_check(const char *p, size_t len, const char *what,
+    struct errbuf *eb);
+/* Parses len bytes as one JSON value (any type) into a new *out
+ * (cJSON_Delete()): empty, not UTF-8, NUL bytes, a syntax error, bytes
+ * after the value, and \u0000 in a string are refused. Errors: ERR_INVAL,
+ * code invalid_json / invalid_utf8, or invalid_field with the path of the
+ * member holding \u0000 in eb->field. */
+int  srv_json_parse(const char *p, size_t len, struct cJSON **out,
+    struct errbuf *eb);
+/* The \u0000 check alone, on text that cJSON accepted. */
+int  srv_json_nul_check(const char *p, size_t len, struct errbuf *eb);
 /* Adds an RFC 3339 UTC time string ("" for t == 0 is null). */
 int  srv_json_add_time(struct cJSON *obj, const char *name, long long t);
 /* Field readers. Missing and not required: *out untouched, returns 0.
