@@ -14,6 +14,7 @@
 #define HERALD_SERVER_SRV_INT_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -45,6 +46,32 @@ struct srv {
      * srv_runtime_start() and after srv_runtime_free() (server/http.c). */
     struct eng_runtime    *runtime;
     _Atomic long long      requests;   /* completed, for srv_activity */
+    /* Open connections and their deadlines (http.c): the reaper thread
+     * closes the ones that are late with their headers or body. */
+    pthread_mutex_t        conn_lock;
+    pthread_cond_t         conn_cv;    /* wakes the reaper to stop */
+    struct srv_conn       *conns;      /* under conn_lock */
+    unsigned               nconns;
+    int                    reaper_on, reaper_stop;
+    int                    conn_default; /* max_connections not given */
+    pthread_t              reaper;
+};
+
+/* One TCP connection (MHD's socket context). */
+struct srv_conn {
+    struct srv_conn *prev, *next;
+    int              fd;
+    int              phase;      /* SRV_CONN_* */
+    double           since;      /* monotonic s: phase start */
+    double           deadline;   /* monotonic s; 0 = none */
+    unsigned         requests;   /* completed on this connection */
+    int              closing;    /* the reaper shut it down */
+};
+
+enum {
+    SRV_CONN_HEAD,   /* waiting for a request's headers (or idle) */
+    SRV_CONN_BODY,   /* headers read, receiving the body */
+    SRV_CONN_REPLY,  /* answered; MHD is sending the response */
 };
 
 #define SRV_MAX_PARAMS 4
