@@ -11,6 +11,19 @@
  * Keep-alive: MHD answers "Connection: close" when a response is queued on
  * the first call for a request, so the first call only records the request
  * and the response is queued on a later call.
+ *
+ * Slots: MHD's own timeout (--timeout) is one of inactivity, so a client
+ * that drips a byte a second would hold a slot for ever. Each connection
+ * therefore has a deadline for its whole header block (--header-timeout,
+ * from the accept or the end of the previous response) and one for its
+ * whole body (--body-timeout, from the end of the headers). A reaper thread
+ * closes late connections with shutdown(2) (after a 408 with the usual JSON
+ * error when a request was under way); MHD then sees the end of the stream
+ * and frees the slot in its own thread. When the open connections reach
+ * 7/8 of --max-connections, connections that have waited 2 s for a request
+ * are closed as well. One client address holds at most
+ * --max-connections-per-ip slots, so one address cannot take them all.
+ * --max-connections is lowered to what RLIMIT_NOFILE allows.
  */
 #include "server/srv_int.h"
 
@@ -23,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +50,11 @@
 /* a declared body over --max-body but under this is read and dropped so the
  * client sees the 413; a larger one is refused at once */
 #define SRV_DRAIN_MAX (64 * 1024 * 1024)
+/* descriptors kept free of connections: database, SMTP, syslog, MHD */
+#define SRV_FD_RESERVE 256
+/* when slots run short: waiting this long for a request closes */
+#define SRV_PRESSURE_IDLE 2.0
+#define SRV_REAPER_TICK_MS 250
 
 /* ---- request helpers ---------------------------------------------------- */
 
@@ -93,38 +112,10 @@ srv_req_accept_types(struct srv_req *rq, struct srv_resp *rs,
 struct cJSON *
 srv_parse_json(struct srv_req *rq, struct srv_resp *rs)
 {
-    const char *end = NULL;
-    cJSON      *j;
-    const char *p = buf_str(&rq->body);
+    struct errbuf eb = { 0 };
+    cJSON        *j = NULL;
 
-    if (rq->body.len == 0) {
-        srv_reply_errorf(rs, ERR_INVAL, "invalid_json",
-            "the request body is empty; a JSON object was expected");
-        return NULL;
-    }
-    if (strlen(p) != rq->body.len) {
-        srv_reply_errorf(rs, ERR_INVAL, "invalid_json",
-            "the request body contains a NUL byte at position %zu",
-            strlen(p));
-        return NULL;
-    }
-    j = cJSON_ParseWithOpts(p, &end, 1);
-    if (j == NULL) {
-        size_t pos = end ? (size_t)(end - p) : 0;
-        int    line = 1, col = 1;
-        struct errbuf eb = { 0 };
-
-        for (size_t i = 0; i < pos && i < rq->body.len; i++) {
-            if (p[i] == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
-        err_at(&eb, ERR_INVAL, line, col, "invalid_json",
-            "the request body is not valid JSON: error at position %zu "
-            "(line %d, column %d)", pos, line, col);
+    if (srv_json_parse(buf_str(&rq->body), rq->body.len, &j, &eb) != 0) {
         srv_reply_error(rs, ERR_INVAL, &eb);
         return NULL;
     }
@@ -208,6 +199,168 @@ srv_resp_clear(struct srv_resp *rs)
     memset(rs, 0, sizeof(*rs));
 }
 
+/* ---- connection deadlines ---------------------------------------------- */
+
+static double
+http_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Moves conn to phase with a deadline of secs from now (0: none); done
+ * counts a completed request. */
+static void
+http_conn_phase(struct srv *s, struct MHD_Connection *conn, int phase,
+    unsigned secs, int done)
+{
+    const union MHD_ConnectionInfo *ci;
+    struct srv_conn                *c;
+    double                          now = http_now();
+
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci == NULL || (c = ci->socket_context) == NULL)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    c->phase = phase;
+    c->since = now;
+    c->deadline = secs ? now + secs : 0;
+    c->requests += done ? 1 : 0;
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: keeps the list of open connections. MHD
+ * calls CLOSED before it closes the socket, so under conn_lock c->fd is
+ * still this connection's. */
+static void
+http_conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+    struct srv                     *s = cls;
+    struct srv_conn                *c = *ctx;
+    const union MHD_ConnectionInfo *ci;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        ci = MHD_get_connection_info(conn,
+            MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+            return; /* no deadlines; MHD's inactivity timeout holds */
+        c->fd = ci->connect_fd;
+        c->phase = SRV_CONN_HEAD;
+        c->since = http_now();
+        c->deadline = c->since + s->cfg.header_timeout_s;
+        pthread_mutex_lock(&s->conn_lock);
+        c->next = s->conns;
+        if (s->conns != NULL)
+            s->conns->prev = c;
+        s->conns = c;
+        if (s->nconns++ == 0)
+            pthread_cond_signal(&s->conn_cv);
+        pthread_mutex_unlock(&s->conn_lock);
+        *ctx = c;
+        return;
+    }
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    s->nconns--;
+    pthread_mutex_unlock(&s->conn_lock);
+    free(c);
+    *ctx = NULL;
+}
+
+/* Ends c (under conn_lock): a 408 if what (the late part) is not NULL,
+ * then shutdown(2); MHD reads the end of the stream and closes it. MHD
+ * writes nothing in the phases this is used in (HEAD, BODY), so the 408
+ * cannot mix with a response. */
+static void
+http_conn_drop(struct srv *s, struct srv_conn *c, const char *what,
+    unsigned secs, const char *flag)
+{
+    char body[256], msg[512];
+    int  n;
+
+    if (what != NULL) {
+        snprintf(body, sizeof(body), "{\"error\":{\"code\":\"timeout\","
+            "\"message\":\"the request %s did not arrive within %u s (%s); "
+            "send the request without pauses\"}}\n", what, secs, flag);
+        n = snprintf(msg, sizeof(msg), "HTTP/1.1 408 Request Timeout\r\n"
+            "Content-Type: application/json\r\n"
+            "Cache-Control: no-store\r\n"
+            "X-Content-Type-Options: nosniff\r\n"
+            "Connection: close\r\n"
+            "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+        if (n > 0 && (size_t)n < sizeof(msg))
+            (void)send(c->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    shutdown(c->fd, SHUT_RDWR);
+    c->closing = 1;
+    (void)s;
+}
+
+static void *
+http_reaper(void *arg)
+{
+    struct srv *s = arg;
+
+    pthread_mutex_lock(&s->conn_lock);
+    while (!s->reaper_stop) {
+        unsigned         lim = s->cfg.max_connections;
+        unsigned         nh = 0, nb = 0, ni = 0, open = s->nconns;
+        int              pressure = s->nconns >= lim - lim / 8;
+        double           now = http_now();
+        struct timespec  ts;
+
+        for (struct srv_conn *c = s->conns; c != NULL; c = c->next) {
+            if (c->closing || c->phase == SRV_CONN_REPLY)
+                continue;
+            if (c->deadline > 0 && now >= c->deadline) {
+                if (c->phase == SRV_CONN_BODY) {
+                    http_conn_drop(s, c, "body", s->cfg.body_timeout_s,
+                        "--body-timeout");
+                    nb++;
+                } else {
+                    /* an idle keep-alive connection just ends */
+                    http_conn_drop(s, c, c->requests ? NULL : "headers",
+                        s->cfg.header_timeout_s, "--header-timeout");
+                    nh++;
+                }
+            } else if (pressure && c->phase == SRV_CONN_HEAD &&
+                now - c->since >= SRV_PRESSURE_IDLE) {
+                http_conn_drop(s, c, c->requests ? NULL : "headers",
+                    (unsigned)SRV_PRESSURE_IDLE, "all connections in use");
+                ni++;
+            }
+        }
+        if (nh + nb + ni > 0)
+            log_info("http", "event=conn-drop header_timeout=%u "
+                "body_timeout=%u idle_when_full=%u open=%u limit=%u", nh, nb,
+                ni, open, lim);
+        if (s->conns == NULL) {
+            /* nothing to watch: sleep until a connection opens */
+            pthread_cond_wait(&s->conn_cv, &s->conn_lock);
+            continue;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += SRV_REAPER_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->conn_cv, &s->conn_lock, &ts);
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return NULL;
+}
+
 /* ---- the access handler ------------------------------------------------- */
 
 static enum MHD_Result
@@ -229,6 +382,7 @@ http_queue(struct srv_req *rq, struct srv_resp *rs)
         MHD_add_response_header(r, rs->hname[i], rs->hval[i]);
     rq->status = rs->status;
     rq->answered = 1;
+    http_conn_phase(rq->srv, rq->conn, SRV_CONN_REPLY, 0, 0);
     ret = MHD_queue_response(rq->conn, (unsigned)rs->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -259,6 +413,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
             return MHD_NO;
         }
         *req_cls = rq;
+        http_conn_phase(s, conn, SRV_CONN_BODY, s->cfg.body_timeout_s, 0);
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
             MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL) {
@@ -329,7 +484,9 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     struct timespec  t1;
     double           ms;
 
-    (void)conn;
+    /* the next request's headers are due from now */
+    http_conn_phase(cls, conn, SRV_CONN_HEAD,
+        ((struct srv *)cls)->cfg.header_timeout_s, 1);
     if (rq == NULL)
         return;
     ((struct srv *)cls)->requests++;
@@ -457,7 +614,7 @@ http_bind(struct srv *s, struct errbuf *eb)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
     if (v6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 512) != 0) {
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 4096) != 0) {
         rc = err_set(eb, ERR_IO, "listen", "cannot listen on %s: %s",
             s->listen, strerror(errno));
         close(fd);
@@ -489,14 +646,20 @@ http_bind(struct srv *s, struct errbuf *eb)
 int
 srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
 {
-    struct srv *s;
-    int         rc;
+    struct srv        *s;
+    pthread_condattr_t ca;
+    int                rc;
 
     *out = NULL;
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return err_set(eb, ERR_NOMEM, "internal", "out of memory");
     s->cfg = *cfg;
     s->listen_fd = -1;
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->conn_cv, &ca);
+    pthread_condattr_destroy(&ca);
     s->listen = strdup(cfg->listen ? cfg->listen : SRV_DEFAULT_LISTEN);
     s->data_dir = strdup(cfg->data_dir ? cfg->data_dir
                                        : SRV_DEFAULT_DATA_DIR);
@@ -513,10 +676,16 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
         s->cfg.threads = SRV_DEFAULT_THREADS;
     if (s->cfg.max_body == 0)
         s->cfg.max_body = SRV_DEFAULT_MAX_BODY;
-    if (s->cfg.max_connections == 0)
+    if (s->cfg.max_connections == 0) {
         s->cfg.max_connections = SRV_DEFAULT_MAX_CONN;
+        s->conn_default = 1;
+    }
     if (s->cfg.timeout_s == 0)
         s->cfg.timeout_s = SRV_DEFAULT_TIMEOUT;
+    if (s->cfg.header_timeout_s == 0)
+        s->cfg.header_timeout_s = SRV_DEFAULT_HEADER_TIMEOUT;
+    if (s->cfg.body_timeout_s == 0)
+        s->cfg.body_timeout_s = SRV_DEFAULT_BODY_TIMEOUT;
     s->web_dir = srv_static_dir(cfg->web_dir);
     if ((rc = eng_store_open(s->data_dir, &s->store, eb)) != 0)
         goto fail;
@@ -538,26 +707,80 @@ fail:
     return rc;
 }
 
+/*
+ * Fits --max-connections under RLIMIT_NOFILE (raising the soft limit up to
+ * the hard one first) and picks the per-address limit, below the global
+ * one. Logs the figures chosen.
+ */
+static void
+http_limits(struct srv *s)
+{
+    struct rlimit      rl;
+    unsigned long long want, nofile = 0;
+    unsigned           asked = s->cfg.max_connections, lim, per_ip;
+
+    want = (unsigned long long)asked + SRV_FD_RESERVE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+            struct rlimit up = rl;
+
+            up.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+                rl.rlim_max > want ? (rlim_t)want : rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+                rl = up;
+        }
+        nofile = rl.rlim_cur == RLIM_INFINITY ? want : rl.rlim_cur;
+        if (nofile < want) {
+            s->cfg.max_connections = nofile > 2 * SRV_FD_RESERVE
+                ? (unsigned)(nofile - SRV_FD_RESERVE)
+                : (unsigned)(nofile / 2 > 0 ? nofile / 2 : 1);
+            /* a warning only if the operator asked for more */
+            if (log_level_current >= (s->conn_default ? LOG_INFO : LOG_WARN))
+                log_emit(s->conn_default ? LOG_INFO : LOG_WARN, "http",
+                    "event=max-connections-lowered asked=%u max_conn=%u "
+                    "nofile=%llu reason=\"RLIMIT_NOFILE (hard limit) "
+                    "leaves room for %u connections; raise it (ulimit -Hn, "
+                    "LimitNOFILE=, --ulimit nofile=) for more\"", asked,
+                    s->cfg.max_connections, nofile, s->cfg.max_connections);
+        }
+    }
+    lim = s->cfg.max_connections;
+    per_ip = s->cfg.max_per_ip;
+    if (per_ip == 0) {
+        per_ip = lim / 4 < SRV_DEFAULT_PER_IP ? lim / 4
+                                              : SRV_DEFAULT_PER_IP;
+    } else if (per_ip >= lim && lim > 1) {
+        per_ip = lim / 2;
+        log_warn("http", "event=max-connections-per-ip-lowered asked=%u "
+            "per_ip=%u max_conn=%u reason=\"one address must not take "
+            "every slot\"", s->cfg.max_per_ip, per_ip, lim);
+    }
+    s->cfg.max_per_ip = per_ip > 0 ? per_ip : 1;
+    log_info("http", "event=limits max_conn=%u per_ip=%u nofile=%llu "
+        "header_timeout_s=%u body_timeout_s=%u idle_timeout_s=%u", lim,
+        s->cfg.max_per_ip, nofile, s->cfg.header_timeout_s,
+        s->cfg.body_timeout_s, s->cfg.timeout_s);
+}
+
 int
 srv_start(struct srv *s, struct errbuf *eb)
 {
-    unsigned per_ip;
-    int      rc;
+    int rc;
 
     if ((rc = http_bind(s, eb)) != 0)
         return rc;
-    /* one client may use every slot: loopback tools and tests are one IP */
-    per_ip = s->cfg.max_connections;
+    http_limits(s);
     s->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
         0, NULL, NULL, http_access, s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)per_ip,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->cfg.max_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SRV_HEADER_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s,
         MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
         MHD_OPTION_END);
     if (s->mhd == NULL) {
@@ -569,6 +792,14 @@ srv_start(struct srv *s, struct errbuf *eb)
             s->cfg.max_connections);
     }
     s->listen_fd = -1; /* MHD owns and closes it now */
+    s->reaper_stop = 0;
+    if (pthread_create(&s->reaper, NULL, http_reaper, s) != 0) {
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+        return err_set(eb, ERR_NOMEM, "internal",
+            "cannot start the connection reaper thread");
+    }
+    s->reaper_on = 1;
     log_info("http", "event=listen addr=%s:%u threads=%u max_conn=%u "
         "max_body=%zu timeout_s=%u web_dir=%s", s->host, s->port,
         s->cfg.threads, s->cfg.max_connections, s->cfg.max_body,
@@ -583,6 +814,14 @@ srv_stop(struct srv *s)
 {
     if (s == NULL || s->mhd == NULL)
         return;
+    if (s->reaper_on) {
+        pthread_mutex_lock(&s->conn_lock);
+        s->reaper_stop = 1;
+        pthread_cond_signal(&s->conn_cv);
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_join(s->reaper, NULL);
+        s->reaper_on = 0;
+    }
     MHD_stop_daemon(s->mhd); /* closes the listen socket */
     s->mhd = NULL;
 }
@@ -595,6 +834,8 @@ srv_free(struct srv *s)
     srv_stop(s);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    pthread_cond_destroy(&s->conn_cv);
+    pthread_mutex_destroy(&s->conn_lock);
     eng_trustcache_free(s->trust);
     eng_store_close(s->store);
     sec_free(s->admin_token);

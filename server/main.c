@@ -4,7 +4,9 @@
  *
  *   herald --help | --version
  *   herald serve [--listen ADDR:PORT] [--data-dir DIR] [--threads N]
- *       [--max-body BYTES] [--max-connections N] [--timeout SECS]
+ *       [--max-body BYTES] [--max-connections N]
+ *       [--max-connections-per-ip N] [--timeout SECS]
+ *       [--header-timeout SECS] [--body-timeout SECS]
  *       [--log-level L] [--web-dir DIR] [--admin-token-file F]
  *
  * Every flag also reads from HERALD_<FLAG> in the environment; flags win.
@@ -53,10 +55,25 @@ usage(FILE *f)
         "(default 4)\n"
         "  --max-body BYTES        largest request body [HERALD_MAX_BODY] "
         "(default 1048576)\n"
-        "  --max-connections N     open connections [HERALD_MAX_CONNECTIONS]"
-        " (default 256)\n"
-        "  --timeout SECS          idle connection timeout [HERALD_TIMEOUT]"
+        "  --max-connections N     open connections "
+        "[HERALD_MAX_CONNECTIONS]\n"
+        "                          (default 4096; lowered to fit "
+        "RLIMIT_NOFILE)\n"
+        "  --max-connections-per-ip N\n"
+        "                          of them from one client address\n"
+        "                          [HERALD_MAX_CONNECTIONS_PER_IP] (default "
+        "a quarter,\n"
+        "                          at most 256; raise it behind a proxy)\n"
+        "  --timeout SECS          inactivity timeout [HERALD_TIMEOUT]"
         " (default 30)\n"
+        "  --header-timeout SECS   a request's headers must be complete "
+        "this long\n"
+        "                          after the connection opened or the last "
+        "answer\n"
+        "                          (also the keep-alive idle time)\n"
+        "                          [HERALD_HEADER_TIMEOUT] (default 10)\n"
+        "  --body-timeout SECS     its body this long after the headers\n"
+        "                          [HERALD_BODY_TIMEOUT] (default 60)\n"
         "  --log-level L           error|warn|info|debug [HERALD_LOG_LEVEL]"
         " (default info)\n"
         "  --web-dir DIR           web console files [HERALD_WEB_DIR]\n"
@@ -155,7 +172,7 @@ idle_trim(struct srv *s)
 /* serve's settings as text: HERALD_* first, then the command line. */
 struct serve_args {
     const char *listen, *data, *threads, *body, *conn, *timeout, *log, *web;
-    const char *tokfile, *token;
+    const char *tokfile, *token, *per_ip, *htimeout, *btimeout;
 };
 
 static void
@@ -167,6 +184,9 @@ serve_args_env(struct serve_args *a)
     a->body = getenv("HERALD_MAX_BODY");
     a->conn = getenv("HERALD_MAX_CONNECTIONS");
     a->timeout = getenv("HERALD_TIMEOUT");
+    a->per_ip = getenv("HERALD_MAX_CONNECTIONS_PER_IP");
+    a->htimeout = getenv("HERALD_HEADER_TIMEOUT");
+    a->btimeout = getenv("HERALD_BODY_TIMEOUT");
     a->log = getenv("HERALD_LOG_LEVEL");
     a->web = getenv("HERALD_WEB_DIR");
     a->tokfile = getenv("HERALD_ADMIN_TOKEN_FILE");
@@ -179,7 +199,8 @@ static int
 serve_args_parse(int argc, char **argv, struct serve_args *a)
 {
     enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
-        O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG };
+        O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG, O_PER_IP,
+        O_HTIMEOUT, O_BTIMEOUT };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "data-dir", required_argument, NULL, O_DATA },
@@ -187,6 +208,9 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         { "max-body", required_argument, NULL, O_BODY },
         { "max-connections", required_argument, NULL, O_CONN },
         { "timeout", required_argument, NULL, O_TIMEOUT },
+        { "max-connections-per-ip", required_argument, NULL, O_PER_IP },
+        { "header-timeout", required_argument, NULL, O_HTIMEOUT },
+        { "body-timeout", required_argument, NULL, O_BTIMEOUT },
         { "log-level", required_argument, NULL, O_LOG },
         { "web-dir", required_argument, NULL, O_WEB },
         { "admin-token-file", required_argument, NULL, O_TOKFILE },
@@ -207,6 +231,9 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         case O_BODY: a->body = optarg; break;
         case O_CONN: a->conn = optarg; break;
         case O_TIMEOUT: a->timeout = optarg; break;
+        case O_PER_IP: a->per_ip = optarg; break;
+        case O_HTIMEOUT: a->htimeout = optarg; break;
+        case O_BTIMEOUT: a->btimeout = optarg; break;
         case O_LOG: a->log = optarg; break;
         case O_WEB: a->web = optarg; break;
         case O_TOKFILE: a->tokfile = optarg; a->token = NULL; break;
@@ -265,6 +292,21 @@ serve_config(const struct serve_args *a, struct srv_config *cfg)
         if (num("--timeout", a->timeout, 1, 86400, &x))
             return 2;
         cfg->timeout_s = (unsigned)x;
+    }
+    if (a->per_ip) {
+        if (num("--max-connections-per-ip", a->per_ip, 1, 100000, &x))
+            return 2;
+        cfg->max_per_ip = (unsigned)x;
+    }
+    if (a->htimeout) {
+        if (num("--header-timeout", a->htimeout, 1, 3600, &x))
+            return 2;
+        cfg->header_timeout_s = (unsigned)x;
+    }
+    if (a->btimeout) {
+        if (num("--body-timeout", a->btimeout, 1, 86400, &x))
+            return 2;
+        cfg->body_timeout_s = (unsigned)x;
     }
     if (a->log) {
         if ((level = log_level_parse(a->log)) < 0)

@@ -158,10 +158,8 @@ applet_from_body(struct srv_req *rq, struct srv_resp *rs,
             rc = err_set(&eb, ERR_INVAL, "parse_error",
                 "the body is empty; send an 'event manager applet NAME' "
                 "block");
-        else if (strlen(buf_str(&rq->body)) != rq->body.len)
-            rc = err_set(&eb, ERR_INVAL, "parse_error",
-                "the body contains a NUL byte");
-        else
+        else if ((rc = srv_text_check(buf_str(&rq->body), rq->body.len,
+                      "the applet text", &eb)) == 0)
             rc = applet_parse_text(buf_str(&rq->body), rq->body.len, &a,
                 &eb);
         if (rc == 0 && path_name &&

@@ -43,9 +43,9 @@ srv_h_config_post(struct srv_req *rq, struct srv_resp *rs)
             "the body is empty; send configuration text");
         return;
     }
-    if (strlen(buf_str(&rq->body)) != rq->body.len) {
-        srv_reply_errorf(rs, ERR_INVAL, "parse_error",
-            "the body contains a NUL byte");
+    if ((rc = srv_text_check(buf_str(&rq->body), rq->body.len,
+             "the configuration text", &eb)) != 0) {
+        srv_reply_error(rs, rc, &eb);
         return;
     }
     rc = eng_config_import(rq->srv->store, buf_str(&rq->body), rq->body.len,

@@ -165,6 +165,7 @@ srv_h_tp_cert_put(struct srv_req *rq, struct srv_resp *rs)
     static const char *const types[] = { "application/x-pem-file",
         "text/plain", "application/pkix-cert", NULL };
     struct errbuf eb = { 0 };
+    char          mt[64];
     int           rc;
 
     if (!srv_req_accept_types(rq, rs, types))
@@ -174,8 +175,14 @@ srv_h_tp_cert_put(struct srv_req *rq, struct srv_resp *rs)
             "the body is empty; paste the CA certificate (PEM)");
         return;
     }
-    if ((rc = eng_tp_set_cert(rq->srv->store, rq->params[0], rq->body.p,
-             rq->body.len, &eb)) != 0)
+    /* PEM is text; application/pkix-cert is DER, binary */
+    srv_req_media_type(rq, mt, sizeof(mt));
+    if (strcmp(mt, "application/pkix-cert") != 0 &&
+        (rc = srv_text_check(rq->body.p, rq->body.len,
+             "the certificate (PEM)", &eb)) != 0)
+        srv_reply_error(rs, rc, &eb);
+    else if ((rc = eng_tp_set_cert(rq->srv->store, rq->params[0],
+                  rq->body.p, rq->body.len, &eb)) != 0)
         srv_reply_error(rs, rc, &eb);
     else
         tp_reply(rq, rs, rq->params[0], 200);

@@ -25,16 +25,22 @@ struct srv_config {                 /* plain data, copied by srv_new() */
     const char *admin_token_file;   /* or NULL: DATA_DIR/admin.token */
     unsigned    threads;
     size_t      max_body;
-    unsigned    max_connections;
-    unsigned    timeout_s;
+    unsigned    max_connections;    /* lowered to fit RLIMIT_NOFILE */
+    unsigned    max_per_ip;         /* 0: a quarter of it, at most 256 */
+    unsigned    timeout_s;          /* inactivity */
+    unsigned    header_timeout_s;   /* whole header block, from the start */
+    unsigned    body_timeout_s;     /* whole body, from the headers' end */
 };
 
 #define SRV_DEFAULT_LISTEN   "127.0.0.1:8080"
 #define SRV_DEFAULT_DATA_DIR "./data"
 #define SRV_DEFAULT_THREADS  4
 #define SRV_DEFAULT_MAX_BODY (1024 * 1024)
-#define SRV_DEFAULT_MAX_CONN 256
+#define SRV_DEFAULT_MAX_CONN 4096
+#define SRV_DEFAULT_PER_IP   256
 #define SRV_DEFAULT_TIMEOUT  30
+#define SRV_DEFAULT_HEADER_TIMEOUT 10
+#define SRV_DEFAULT_BODY_TIMEOUT   60
 
 struct srv;
 

@@ -14,6 +14,7 @@
 #define HERALD_SERVER_SRV_INT_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -45,6 +46,32 @@ struct srv {
      * srv_runtime_start() and after srv_runtime_free() (server/http.c). */
     struct eng_runtime    *runtime;
     _Atomic long long      requests;   /* completed, for srv_activity */
+    /* Open connections and their deadlines (http.c): the reaper thread
+     * closes the ones that are late with their headers or body. */
+    pthread_mutex_t        conn_lock;
+    pthread_cond_t         conn_cv;    /* wakes the reaper to stop */
+    struct srv_conn       *conns;      /* under conn_lock */
+    unsigned               nconns;
+    int                    reaper_on, reaper_stop;
+    int                    conn_default; /* max_connections not given */
+    pthread_t              reaper;
+};
+
+/* One TCP connection (MHD's socket context). */
+struct srv_conn {
+    struct srv_conn *prev, *next;
+    int              fd;
+    int              phase;      /* SRV_CONN_* */
+    double           since;      /* monotonic s: phase start */
+    double           deadline;   /* monotonic s; 0 = none */
+    unsigned         requests;   /* completed on this connection */
+    int              closing;    /* the reaper shut it down */
+};
+
+enum {
+    SRV_CONN_HEAD,   /* waiting for a request's headers (or idle) */
+    SRV_CONN_BODY,   /* headers read, receiving the body */
+    SRV_CONN_REPLY,  /* answered; MHD is sending the response */
 };
 
 #define SRV_MAX_PARAMS 4
@@ -124,6 +151,20 @@ void srv_reply_errorf(struct srv_resp *rs, int rc, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- srv_json.c ---- */
+/* Checks a text body: valid UTF-8, no NUL byte. what names it in the
+ * message ("the request body"). Errors: ERR_INVAL, code invalid_utf8 or
+ * invalid_text, with the offset in the message and line/column. */
+int  srv_text_check(const char *p, size_t len, const char *what,
+    struct errbuf *eb);
+/* Parses len bytes as one JSON value (any type) into a new *out
+ * (cJSON_Delete()): empty, not UTF-8, NUL bytes, a syntax error, bytes
+ * after the value, and \u0000 in a string are refused. Errors: ERR_INVAL,
+ * code invalid_json / invalid_utf8, or invalid_field with the path of the
+ * member holding \u0000 in eb->field. */
+int  srv_json_parse(const char *p, size_t len, struct cJSON **out,
+    struct errbuf *eb);
+/* The \u0000 check alone, on text that cJSON accepted. */
+int  srv_json_nul_check(const char *p, size_t len, struct errbuf *eb);
 /* Adds an RFC 3339 UTC time string ("" for t == 0 is null). */
 int  srv_json_add_time(struct cJSON *obj, const char *name, long long t);
 /* Field readers. Missing and not required: *out untouched, returns 0.

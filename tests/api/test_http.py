@@ -4,10 +4,13 @@
 Authentication (401 + WWW-Authenticate, /healthz open), unknown routes
 (404), wrong methods (405 + Allow), body limits (413), content types (415),
 invalid JSON (400 with position), keep-alive, a slow client that does not
-block others, 300 concurrent connections, the command line (exit codes and
-messages) and start-up errors (data directory, database, port in use), the
-admin token file (0600, printed once).
+block others, 300 concurrent connections, header and body deadlines (408),
+the per-address connection limit, waiting connections closed when slots
+run short, --max-connections fitted to RLIMIT_NOFILE, the command line
+(exit codes and messages) and start-up errors (data directory, database,
+port in use), the admin token file (0600, printed once).
 """
+import json
 import os
 import socket
 import stat
@@ -351,6 +354,143 @@ class StaticDirTest(unittest.TestCase):
             subprocess.run(['rm', '-rf', d])
 
 
+class ConnectionLimitTest(unittest.TestCase):
+    """Slots: deadlines for the header block and the body (however the
+    client drips), the per-address limit, and waiting connections closed
+    when the slots run short. tests/soak/test_http_flood.py does the same
+    at scale."""
+
+    def drip(self, s, data, every=0.3, within=10):
+        """Sends data a byte at a time until herald closes; returns
+        (what herald sent, seconds until it closed)."""
+        s.settimeout(every)
+        got, t0, i = b'', time.monotonic(), 0
+        while time.monotonic() - t0 < within:
+            try:
+                if i < len(data):
+                    s.send(data[i:i + 1])
+                    i += 1
+                d = s.recv(4096)
+                if not d:
+                    return got, time.monotonic() - t0
+                got += d
+            except socket.timeout:
+                continue
+            except OSError:
+                return got, time.monotonic() - t0
+        self.fail('herald kept a dripping connection open for %ss' % within)
+
+    def test_header_and_body_deadlines_close_dripping_clients(self):
+        with Herald(args=['--header-timeout', '2', '--body-timeout', '2',
+                          '--timeout', '30']) as h:
+            s = socket.create_connection((h.host, h.port))
+            try:
+                got, dt = self.drip(s, b'GET /healthz HTTP/1.1\r\nHost: x\r\n'
+                                    b'X-Slow: ' + b'a' * 100)
+            finally:
+                s.close()
+            self.assertLess(dt, 2 + 1.5)
+            self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
+            self.assertIn(b'application/json', got)
+            body = json.loads(got.split(b'\r\n\r\n', 1)[1])
+            self.assertEqual(body['error']['code'], 'timeout')
+            self.assertIn('--header-timeout', body['error']['message'])
+            # a body that drips gets its own deadline
+            s = socket.create_connection((h.host, h.port))
+            try:
+                s.sendall(('PUT /api/v1/environment/slow HTTP/1.1\r\n'
+                           'Host: x\r\nAuthorization: Bearer %s\r\n'
+                           'Content-Type: application/json\r\n'
+                           'Content-Length: 100\r\n\r\n' % h.token).encode())
+                got, dt = self.drip(s, b'{"value":"' + b'x' * 100)
+            finally:
+                s.close()
+            self.assertLess(dt, 2 + 1.5)
+            self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
+            self.assertIn(b'--body-timeout', got)
+            self.assertEqual(h.request('GET', '/api/v1/environment/slow')[0],
+                             404)
+            # an idle keep-alive connection just ends, without a 408
+            c = http.client.HTTPConnection(h.host, h.port, timeout=10)
+            try:
+                c.request('GET', '/healthz')
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+                t0 = time.monotonic()
+                self.assertEqual(c.sock.recv(100), b'')
+                self.assertLess(time.monotonic() - t0, 2 + 1.5)
+            finally:
+                c.close()
+            self.assertIn('event=conn-drop', h.log())
+
+    def test_one_address_cannot_take_every_slot(self):
+        with Herald(args=['--max-connections', '64',
+                          '--max-connections-per-ip', '8']) as h:
+            socks = []
+            try:
+                for _ in range(20):
+                    s = socket.socket()
+                    s.bind(('127.0.0.2', 0))
+                    s.connect((h.host, h.port))
+                    socks.append(s)
+                time.sleep(0.5)
+                refused = 0
+                for s in socks:
+                    s.settimeout(0.05)
+                    try:
+                        refused += s.recv(1) == b''
+                    except socket.timeout:
+                        pass
+                    except ConnectionResetError:
+                        refused += 1
+                self.assertEqual(refused, 12)
+                st, _, _ = h.request('GET', '/api/v1/applets', timeout=2)
+                self.assertEqual(st, 200)
+            finally:
+                for s in socks:
+                    s.close()
+            self.assertIn('max_conn=64 per_ip=8', h.log())
+
+    def test_waiting_connections_are_closed_when_slots_run_short(self):
+        # 15 of 16 slots taken by clients that send nothing: from 7/8 on,
+        # those waiting 2 s are closed, long before --header-timeout
+        with Herald(args=['--threads', '1', '--max-connections', '16',
+                          '--max-connections-per-ip', '8',
+                          '--header-timeout', '60']) as h:
+            socks = []
+            try:
+                for addr, n in (('127.0.0.2', 8), ('127.0.0.3', 7)):
+                    for _ in range(n):
+                        s = socket.socket()
+                        s.bind((addr, 0))
+                        s.connect((h.host, h.port))
+                        socks.append(s)
+                t0 = time.monotonic()
+                for s in socks:
+                    s.settimeout(max(0.1, 6 - (time.monotonic() - t0)))
+                    got = s.recv(4096)
+                    self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
+                self.assertLess(time.monotonic() - t0, 2 + 1.5)
+                st, _, _ = h.request('GET', '/api/v1/applets', timeout=2)
+                self.assertEqual(st, 200)
+            finally:
+                for s in socks:
+                    s.close()
+            self.assertIn('idle_when_full=15', h.log())
+
+    def test_max_connections_is_lowered_to_fit_rlimit_nofile(self):
+        class Limited(Herald):
+            def command(self):
+                return ['prlimit', '--nofile=600:600'] + super().command()
+        with Limited(args=['--max-connections', '5000']) as h:
+            self.assertEqual(h.request('GET', '/healthz')[0], 200)
+            log = h.log()
+        self.assertIn('event=max-connections-lowered asked=5000 '
+                      'max_conn=344 nofile=600', log)
+        self.assertIn('event=limits max_conn=344 per_ip=86', log)
+
+
 class CliTest(unittest.TestCase):
     def test_version_and_help(self):
         code, out, _ = run_herald(['--version'])
@@ -359,7 +499,9 @@ class CliTest(unittest.TestCase):
         self.assertEqual(code, 0)
         for flag in ('--listen', '--data-dir', '--threads', '--max-body',
                      '--max-connections', '--timeout', '--log-level',
-                     '--web-dir', '--admin-token-file', 'HERALD_LISTEN'):
+                     '--web-dir', '--admin-token-file', 'HERALD_LISTEN',
+                     '--max-connections-per-ip', '--header-timeout',
+                     '--body-timeout', 'HERALD_HEADER_TIMEOUT'):
             self.assertIn(flag, out)
 
     def test_bad_flags_exit_2_with_a_message(self):
@@ -369,6 +511,10 @@ class CliTest(unittest.TestCase):
             (['serve', '--threads', '0'], '--threads'),
             (['serve', '--max-body', '-5'], '--max-body'),
             (['serve', '--timeout', '1x'], '--timeout'),
+            (['serve', '--header-timeout', '0'], '--header-timeout'),
+            (['serve', '--body-timeout', 'slow'], '--body-timeout'),
+            (['serve', '--max-connections-per-ip', '0'],
+             '--max-connections-per-ip'),
             (['serve', '--log-level', 'loud'], 'loud'),
             (['serve', '--listen', '127.0.0.1'], 'no port'),
             (['serve', '--listen', '127.0.0.1:99999'], 'port'),
