@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -259,6 +260,64 @@ srv_json_nul_check(const char *p, size_t len, struct errbuf *eb)
     return 0;
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const cJSON *const *)a)->string,
+        (*(const cJSON *const *)b)->string);
+}
+
+/* The first member name given twice in object j, or NULL. Sorted, so that
+ * an object of many members costs n log n, not n^2. */
+static const char *
+json_dup_name(const cJSON *j, int *oom)
+{
+    const cJSON  *a, **v;
+    const char   *dup = NULL;
+    size_t        n = 0, i;
+
+    for (a = j->child; a != NULL; a = a->next)
+        n++;
+    if (n < 2)
+        return NULL;
+    if ((v = malloc(n * sizeof(*v))) == NULL) {
+        *oom = 1;
+        return NULL;
+    }
+    for (i = 0, a = j->child; a != NULL; a = a->next)
+        v[i++] = a;
+    qsort(v, n, sizeof(*v), name_cmp);
+    for (i = 1; i < n && dup == NULL; i++)
+        if (strcmp(v[i - 1]->string, v[i]->string) == 0)
+            dup = v[i]->string;
+    free(v);
+    return dup;
+}
+
+/* A member name given twice in one object (cJSON would keep both and
+ * every reader take the first, silently): ERR_INVAL naming it. */
+static int
+json_dup_check(const cJSON *j, struct errbuf *eb)
+{
+    const cJSON *a;
+    const char  *dup;
+    int          rc, oom = 0;
+
+    if (cJSON_IsObject(j) && (dup = json_dup_name(j, &oom)) != NULL) {
+        rc = err_set(eb, ERR_INVAL, "invalid_json", "member \"%.64s\" is "
+            "given twice in one object; give each member once", dup);
+        snprintf(eb->field, sizeof(eb->field), "%s", dup);
+        return rc;
+    }
+    if (oom)
+        return err_set(eb, ERR_NOMEM, "internal", "out of memory");
+    if (cJSON_IsObject(j) || cJSON_IsArray(j))
+        for (a = j->child; a != NULL; a = a->next)
+            if ((rc = json_dup_check(a, eb)) != 0)
+                return rc;
+    return 0;
+}
+
 int
 srv_json_parse(const char *p, size_t len, struct cJSON **out,
     struct errbuf *eb)
@@ -298,7 +357,8 @@ srv_json_parse(const char *p, size_t len, struct cJSON **out,
             "bytes from position %zu (line %d, column %d); send one JSON "
             "value and nothing after it", len - pos, pos, line, col);
     }
-    if ((rc = srv_json_nul_check(p, len, eb)) != 0) {
+    if ((rc = srv_json_nul_check(p, len, eb)) != 0 ||
+        (rc = json_dup_check(j, eb)) != 0) {
         cJSON_Delete(j);
         return rc;
     }

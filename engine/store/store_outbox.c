@@ -221,42 +221,31 @@ eng_store_ob_release(struct eng_store *db, const long long *ids, unsigned n)
     store_unlock(db);
 }
 
-/* Writes one outcome (db lock held). */
+/* Writes one outcome (db lock held). A sent message clears the last error
+ * and records when; any outcome may replace the request (req). */
 static void
 ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
 {
     sqlite3_stmt *st;
 
-    if ((st = store_stmt(db, o->sent
-            ? "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
-              " last_klass=NULL, last_code=?, last_message=?,"
-              " last_permanent=0, sent_ms=?, updated_ms=?,"
-              " req=coalesce(?, req) WHERE id=?"
-            : "UPDATE outbox SET state=?, attempts=?, next_ms=?,"
-              " last_klass=?, last_code=?, last_message=?,"
-              " last_permanent=?, updated_ms=?, req=coalesce(?, req)"
-              " WHERE id=?")) != NULL) {
+    if ((st = store_stmt(db, "UPDATE outbox SET state=?1, attempts=?2,"
+            " next_ms=?3, last_klass=?4, last_code=?5, last_message=?6,"
+            " last_permanent=?7, sent_ms=coalesce(?8, sent_ms),"
+            " updated_ms=?9, req=coalesce(?10, req) WHERE id=?11")) != NULL) {
         sqlite3_bind_text(st, 1, o->state, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, (int)o->attempts);
         sqlite3_bind_int64(st, 3, o->next_ms);
-        if (o->sent) {
-            sqlite3_bind_int(st, 4, o->code);
-            sqlite3_bind_text(st, 5, o->message, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, 6, o->now_ms);
-            sqlite3_bind_int64(st, 7, o->now_ms);
-            if (o->req != NULL)
-                sqlite3_bind_text(st, 8, o->req, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 9, o->id);
-        } else {
+        if (!o->sent)
             sqlite3_bind_text(st, 4, o->klass, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int(st, 5, o->code);
-            sqlite3_bind_text(st, 6, o->message, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int(st, 7, o->permanent);
+        sqlite3_bind_int(st, 5, o->code);
+        sqlite3_bind_text(st, 6, o->message, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 7, o->sent ? 0 : o->permanent);
+        if (o->sent)
             sqlite3_bind_int64(st, 8, o->now_ms);
-            if (o->req != NULL)
-                sqlite3_bind_text(st, 9, o->req, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(st, 10, o->id);
-        }
+        sqlite3_bind_int64(st, 9, o->now_ms);
+        if (o->req != NULL)
+            sqlite3_bind_text(st, 10, o->req, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 11, o->id);
         if (sqlite3_step(st) != SQLITE_DONE)
             log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
                 o->id, sqlite3_errmsg(db->db));

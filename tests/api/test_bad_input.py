@@ -52,6 +52,17 @@ class BadInputTest(unittest.TestCase):
         st, _, body = self.h.request('GET', path)
         self.assertEqual(st, 404, body)
 
+    # ---- a member given twice -------------------------------------------
+
+    def test_a_member_given_twice_is_400_naming_it(self):
+        # cJSON keeps both; every reader took the first, silently
+        e = self.refused(self.send('PUT', '/api/v1/environment/dup1',
+                                   b'{"value":"shown","secret":false,'
+                                   b'"value":"stored?"}', JSON),
+                         'invalid_json', 'member "value" is given twice')
+        self.assertEqual(e['field'], 'value')
+        self.absent('/api/v1/environment/dup1')
+
     # ---- \u0000 ------------------------------------------------------------
 
     def test_nul_escape_in_a_json_string_is_400_naming_the_field(self):
