@@ -158,8 +158,8 @@ int  srv_text_check(const char *p, size_t len, const char *what,
     struct errbuf *eb);
 /* Parses len bytes as one JSON value (any type) into a new *out
  * (cJSON_Delete()): empty, not UTF-8, NUL bytes, a syntax error, bytes
- * after the value, a member given twice in one object, and \u0000 in a
- * string are refused. Errors: ERR_INVAL,
+ * after the value, a member given twice in one object, a number beyond a
+ * double's range, and \u0000 in a string are refused. Errors: ERR_INVAL,
  * code invalid_json / invalid_utf8, or invalid_field with the path of the
  * member holding \u0000 in eb->field. */
 int  srv_json_parse(const char *p, size_t len, struct cJSON **out,

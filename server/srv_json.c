@@ -294,10 +294,12 @@ json_dup_name(const cJSON *j, int *oom)
     return dup;
 }
 
-/* A member name given twice in one object (cJSON would keep both and
- * every reader take the first, silently): ERR_INVAL naming it. */
+/* What cJSON accepts but herald must not: a member name given twice in
+ * one object (cJSON keeps both and every reader takes the first,
+ * silently) and a number beyond a double's range (it reads as infinity
+ * and prints as null). ERR_INVAL naming the member. */
 static int
-json_dup_check(const cJSON *j, struct errbuf *eb)
+json_tree_check(const cJSON *j, struct errbuf *eb)
 {
     const cJSON *a;
     const char  *dup;
@@ -311,9 +313,17 @@ json_dup_check(const cJSON *j, struct errbuf *eb)
     }
     if (oom)
         return err_set(eb, ERR_NOMEM, "internal", "out of memory");
+    if (cJSON_IsNumber(j) && !isfinite(j->valuedouble)) {
+        rc = err_set(eb, ERR_INVAL, "invalid_json", "a number%s%.64s%s is "
+            "out of range (beyond +-1.8e308)", j->string ? " (member \"" :
+            "", j->string ? j->string : "", j->string ? "\")" : "");
+        if (j->string != NULL)
+            snprintf(eb->field, sizeof(eb->field), "%s", j->string);
+        return rc;
+    }
     if (cJSON_IsObject(j) || cJSON_IsArray(j))
         for (a = j->child; a != NULL; a = a->next)
-            if ((rc = json_dup_check(a, eb)) != 0)
+            if ((rc = json_tree_check(a, eb)) != 0)
                 return rc;
     return 0;
 }
@@ -358,7 +368,7 @@ srv_json_parse(const char *p, size_t len, struct cJSON **out,
             "value and nothing after it", len - pos, pos, line, col);
     }
     if ((rc = srv_json_nul_check(p, len, eb)) != 0 ||
-        (rc = json_dup_check(j, eb)) != 0) {
+        (rc = json_tree_check(j, eb)) != 0) {
         cJSON_Delete(j);
         return rc;
     }

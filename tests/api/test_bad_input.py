@@ -63,6 +63,13 @@ class BadInputTest(unittest.TestCase):
         self.assertEqual(e['field'], 'value')
         self.absent('/api/v1/environment/dup1')
 
+    def test_a_number_beyond_range_is_400_naming_it(self):
+        # cJSON reads 1e999 as infinity, which prints as null
+        e = self.refused(self.send('POST', '/api/v1/applets/nope/run',
+                                   b'{"wait":false,"timeout":1e999}', JSON),
+                         'invalid_json', 'member "timeout"', 'out of range')
+        self.assertEqual(e['field'], 'timeout')
+
     # ---- \u0000 ------------------------------------------------------------
 
     def test_nul_escape_in_a_json_string_is_400_naming_the_field(self):
