@@ -325,7 +325,7 @@ mail_msg(const struct eng_mail_req *req, struct mail_msg *mm,
 
 /* The trust for a TLS send: a reference in *out (NULL for plain SMTP, or
  * when verification is off and the trustpoints cannot be loaded). Fills
- * res and logs when the trustpoints cannot be loaded. Errors: ERR_TLS. */
+ * res when the trustpoints cannot be loaded. Errors: ERR_TLS. */
 static int
 mail_trust(struct eng_trustcache *tc, const struct mail_target *t,
     int insecure, struct pki_trust **out, struct smtp_result *res)
@@ -335,71 +335,170 @@ mail_trust(struct eng_trustcache *tc, const struct mail_target *t,
     *out = NULL;
     if (t->p.secure == SMTP_SECURE_NONE)
         return 0;
-    if ((*out = eng_trustcache_get(tc, &teb)) != NULL || insecure)
+    if (tc != NULL && (*out = eng_trustcache_get(tc, &teb)) != NULL)
+        return 0;
+    if (insecure)
         return 0;
     snprintf(res->klass, sizeof(res->klass), "certificate_untrusted");
     res->rc = ERR_TLS;
     res->permanent = 1;
     snprintf(res->message, sizeof(res->message),
-        "the trustpoints could not be loaded: %.700s", teb.msg);
+        "the trustpoints could not be loaded: %.700s",
+        tc != NULL ? teb.msg : "no trust store");
     snprintf(res->advice, sizeof(res->advice), "Fix or remove the trustpoint "
         "named in the message (revocation-check must be none).");
-    eng_mail_log_failure(t->masked ? t->masked : t->p.host, res, 0);
     return ERR_TLS;
+}
+
+struct eng_mail_sess {
+    struct mail_target  t;
+    struct smtp_client *c;
+    struct pki_trust   *trust;
+    int                 insecure; /* TLS without verification */
+};
+
+/* The server as logs and traces show it. */
+static const char *
+mail_shown(const struct eng_mail_sess *s)
+{
+    return s->t.masked ? s->t.masked : s->t.p.host ? s->t.p.host : "";
+}
+
+int
+eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
+    struct eng_mail_sess **out, struct cJSON *trace, struct smtp_result *res,
+    struct errbuf *eb)
+{
+    struct eng_mail_sess *s;
+    struct errbuf         leb;
+    int                   rc;
+
+    if (eb == NULL)
+        eb = &leb;
+    err_clear(eb);
+    memset(res, 0, sizeof(*res));
+    *out = NULL;
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        res->rc = ERR_NOMEM;
+        snprintf(res->klass, sizeof(res->klass), "internal");
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        return ERR_NOMEM;
+    }
+    if ((rc = mail_target(req, &s->t, eb)) != 0) {
+        eng_mail_invalid(res, eb, rc);
+        goto fail;
+    }
+    s->insecure = req->insecure_skip_verify &&
+        s->t.p.secure != SMTP_SECURE_NONE;
+    /* the masked server, rebuilt from the parts actually used */
+    s->t.masked = redact_server_parts(s->t.p.user, s->t.pass != NULL,
+        s->t.p.host, s->t.p.port);
+    if (trace != NULL) {
+        cJSON_AddStringToObject(trace, "server", mail_shown(s));
+        cJSON_AddStringToObject(trace, "secure",
+            smtp_secure_name(s->t.p.secure));
+        if (s->insecure)
+            cJSON_AddStringToObject(trace, "verification", "OFF");
+    }
+    if ((rc = mail_trust(tc, &s->t, req->insecure_skip_verify, &s->trust,
+             res)) != 0)
+        goto fail;
+    if (s->insecure)
+        log_warn("mail", "event=insecure server=%s verify=OFF note=\"TLS "
+            "certificate verification is OFF for this session "
+            "(insecure_skip_verify)\"", mail_shown(s));
+    s->t.p.trust = s->trust;
+    if ((rc = smtp_open(&s->t.p, &s->c, trace, res)) != 0)
+        goto fail;
+    redact_json(trace);
+    *out = s;
+    return 0;
+fail:
+    if (res->rc == 0)
+        res->rc = rc;
+    if (res->klass[0] == '\0')
+        snprintf(res->klass, sizeof(res->klass), "connect");
+    if (res->message[0] == '\0')
+        snprintf(res->message, sizeof(res->message),
+            "cannot open the SMTP session (%s)", err_name(rc));
+    redact_json(trace);
+    eng_mail_close(s);
+    return rc;
+}
+
+int
+eng_mail_deliver(struct eng_mail_sess *s, const struct eng_mail_req *req,
+    struct cJSON *trace, struct smtp_result *res, struct errbuf *eb)
+{
+    struct mail_msg mm = { .text = BUF_INIT };
+    struct errbuf   leb;
+    int             rc;
+
+    if (eb == NULL)
+        eb = &leb;
+    err_clear(eb);
+    memset(res, 0, sizeof(*res));
+    if ((rc = mail_msg(req, &mm, eb)) != 0) {
+        eng_mail_invalid(res, eb, rc);
+        goto out;
+    }
+    rc = smtp_send(s->c, mm.from[0], mm.rcpt, mm.nto + mm.ncc,
+        buf_str(&mm.text), mm.text.len, trace, res);
+out:
+    redact_json(trace);
+    mail_msg_clear(&mm);
+    return rc;
+}
+
+int
+eng_mail_usable(const struct eng_mail_sess *s)
+{
+    return s != NULL && s->c != NULL && smtp_usable(s->c);
+}
+
+void
+eng_mail_close(struct eng_mail_sess *s)
+{
+    if (s == NULL)
+        return;
+    smtp_close(s->c);
+    pki_trust_unref(s->trust);
+    mail_target_clear(&s->t);
+    free(s);
 }
 
 int
 eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
     struct cJSON *trace, struct smtp_result *res, struct errbuf *eb)
 {
-    struct mail_target  t = { 0 };
-    struct mail_msg     mm = { .text = BUF_INIT };
-    struct smtp_client *c = NULL;
-    struct pki_trust   *trust = NULL;
-    const char         *shown;
-    int                 rc, insecure;
+    struct eng_mail_sess *s = NULL;
+    struct mail_msg       mm = { .text = BUF_INIT };
+    char                 *shown = NULL;
+    int                   rc, insecure = 0;
 
-    err_clear(eb);
+    /* a message that cannot be built is refused before any connection */
     memset(res, 0, sizeof(*res));
-    if ((rc = mail_target(req, &t, eb)) != 0 ||
-        (rc = mail_msg(req, &mm, eb)) != 0) {
-        if (rc != ERR_NOMEM)
-            eng_mail_invalid(res, eb, rc);
-        goto out;
-    }
-    insecure = req->insecure_skip_verify && t.p.secure != SMTP_SECURE_NONE;
-    /* the masked server, rebuilt from the parts actually used */
-    t.masked = redact_server_parts(t.p.user, t.pass != NULL, t.p.host,
-        t.p.port);
-    shown = t.masked ? t.masked : t.p.host;
-    if ((rc = mail_trust(tc, &t, req->insecure_skip_verify, &trust,
-             res)) != 0)
-        goto out;
-    if (trace != NULL) {
-        cJSON_AddStringToObject(trace, "server", shown);
-        cJSON_AddStringToObject(trace, "secure", smtp_secure_name(t.p.secure));
-        if (insecure)
-            cJSON_AddStringToObject(trace, "verification", "OFF");
-    }
-    if (insecure)
-        log_warn("mail", "event=insecure server=%s verify=OFF note=\"TLS "
-            "certificate verification is OFF for this send "
-            "(insecure_skip_verify)\"", shown);
-    t.p.trust = trust;
-    if ((rc = smtp_open(&t.p, &c, trace, res)) == 0)
-        rc = smtp_send(c, mm.from[0], mm.rcpt, mm.nto + mm.ncc,
-            buf_str(&mm.text), mm.text.len, NULL, res);
-    if (rc != 0)
-        eng_mail_log_failure(shown, res, insecure);
-    else
-        log_info("mail", "event=sent server=%s recipients=%zu%s", shown,
-            mm.nto + mm.ncc, insecure ? " verify=OFF" : "");
-out:
-    redact_json(trace);
-    smtp_close(c);
-    pki_trust_unref(trust);
+    err_clear(eb);
+    rc = mail_msg(req, &mm, eb);
     mail_msg_clear(&mm);
-    mail_target_clear(&t);
+    if (rc != 0)
+        return rc == ERR_NOMEM ? rc : eng_mail_invalid(res, eb, rc);
+    if ((rc = eng_mail_open(tc, req, &s, trace, res, eb)) == 0) {
+        insecure = s->insecure;
+        rc = eng_mail_deliver(s, req, trace, res, eb);
+    }
+    if (rc != ERR_INVAL && rc != ERR_NOMEM) {
+        /* the server as the session showed it, or as the request gave it */
+        shown = s != NULL ? strdup(mail_shown(s))
+            : redact_server(req->server ? req->server : req->host);
+        if (rc != 0)
+            eng_mail_log_failure(shown ? shown : "", res, insecure);
+        else
+            log_info("mail", "event=sent server=%s%s", shown ? shown : "",
+                insecure ? " verify=OFF" : "");
+    }
+    free(shown);
+    eng_mail_close(s);
     return rc;
 }
 

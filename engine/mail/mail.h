@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/mail/mail.h: SMTP for callers outside the applet runs, and the trust
- * cache. The server's mail test (POST /api/v1/mail/test) sends one message
- * synchronously with eng_mail_send(): server string split, addresses
- * checked, message built, trust taken from the trust cache, SMTP session,
- * classified result, the IOS log line
+ * engine/mail/mail.h: the one delivery path, and the trust cache.
+ *
+ * A mail request becomes an SMTP session in one place: eng_mail_open()
+ * resolves it (server string split, the separate fields overriding its
+ * parts, port, secure mode, trust from the trust cache) and opens the
+ * session; eng_mail_deliver() checks the addresses, builds the message and
+ * sends it. The outbox's senders (the mail action of every run) use these
+ * two over sessions they keep; the server's mail test (POST
+ * /api/v1/mail/test) uses eng_mail_send(), which is open, deliver, close
+ * plus the IOS log line
  *   %HA_EM-3-FMPD_SMTP: Error occurred when sending mail to SMTP server:
  *   <server, password masked> : <reason>
- * plus a plain sentence saying what to do. The chain probe (POST
- * /api/v1/probe) is eng_mail_probe(). The mail action of a run goes through
- * the outbox and the runtime's transport instead; both share the trust
- * cache.
+ * So a green mail test proves the path an applet's mail takes. Every
+ * result is one struct smtp_result (class, message, advice, permanent) and
+ * every trace one shape (server, secure, the SMTP dialogue with AUTH
+ * redacted, the TLS verification and its anchor). The chain probe (POST
+ * /api/v1/probe) is eng_mail_probe().
  */
 #ifndef HERALD_ENGINE_MAIL_H
 #define HERALD_ENGINE_MAIL_H
@@ -56,6 +62,24 @@ struct eng_mail_req {               /* plain data; all borrowed */
  * naming the field "secure" and the accepted values. */
 int eng_mail_secure_parse(const char *s, const char *dflt,
     struct errbuf *eb);
+
+/* An open SMTP session for one destination (server and account). */
+struct eng_mail_sess;
+/* Resolves req and opens its session into *out (eng_mail_close()). trace
+ * (may be NULL) gets "server" (password masked), "secure", "verification"
+ * when it is off, and the dialogue and TLS trace; res is always filled.
+ * Returns 0 or -ERR_*; input errors are ERR_INVAL with res->klass
+ * "invalid_request" (and eb->field, eb may be NULL). Nothing is logged. */
+int  eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
+    struct eng_mail_sess **out, struct cJSON *trace, struct smtp_result *res,
+    struct errbuf *eb);
+/* Checks req's addresses and headers, builds its message and sends it over
+ * s. Same trace, result and errors as eng_mail_open. */
+int  eng_mail_deliver(struct eng_mail_sess *s, const struct eng_mail_req *req,
+    struct cJSON *trace, struct smtp_result *res, struct errbuf *eb);
+/* 1 if s can take another message. */
+int  eng_mail_usable(const struct eng_mail_sess *s);
+void eng_mail_close(struct eng_mail_sess *s); /* QUIT; NULL: no-op */
 
 /* Sends one message synchronously. trace (if not NULL) receives the SMTP
  * dialogue and TLS trace, secrets redacted; res is always filled. Returns 0 or -ERR_*.

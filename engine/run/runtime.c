@@ -1066,99 +1066,18 @@ out:
     return rc;
 }
 
-/* ---- the default SMTP transport for the outbox --------------------------- */
-
-struct smtp_sess {
-    struct smtp_client *c;
-    struct pki_trust   *trust;
-};
-
-static int
-tr_fail(struct smtp_result *res, int rc, const char *klass, int permanent,
-    const char *msg)
-{
-    res->rc = rc;
-    snprintf(res->klass, sizeof(res->klass), "%s", klass);
-    res->permanent = permanent;
-    snprintf(res->message, sizeof(res->message), "%s", msg);
-    return rc;
-}
+/* ---- the outbox's transport: the one delivery path (engine/mail) ------ */
 
 static int
 tr_open(void *ud, const struct eng_mail_req *req, void **sess, cJSON *trace,
     struct smtp_result *res)
 {
-    struct eng_runtime *rt = ud;
-    struct smtp_server  srv;
-    struct smtp_params  p;
-    struct smtp_sess   *s;
-    struct sec         *pass = NULL;
-    struct errbuf       eb;
-    int                 rc, secure;
+    struct eng_runtime   *rt = ud;
+    struct eng_mail_sess *s = NULL;
+    int                   rc;
 
-    memset(&srv, 0, sizeof(srv));
-    memset(&p, 0, sizeof(p));
-    err_clear(&eb);
-    *sess = NULL;
-    if (req->host != NULL && *req->host != '\0') {
-        p.host = req->host;
-        p.user = req->username;
-        if (req->password != NULL)
-            pass = sec_new(req->password, strlen(req->password));
-        p.pass = pass;
-    } else {
-        if ((rc = smtp_server_parse(req->server ? req->server : "", &srv,
-                 &eb)) != 0)
-            return tr_fail(res, rc, "invalid_request", 1, eb.msg);
-        p.host = srv.host;
-        p.user = req->username && *req->username ? req->username : srv.user;
-        if (req->password != NULL && *req->password != '\0') {
-            pass = sec_new(req->password, strlen(req->password));
-            p.pass = pass;
-        } else {
-            p.pass = srv.pass;
-        }
-        p.port = srv.port;
-    }
-    if (req->port != 0)
-        p.port = req->port;
-    if ((secure = smtp_secure_parse(req->secure ? req->secure : "none"))
-        < 0) {
-        rc = tr_fail(res, ERR_INVAL, "invalid_request", 1,
-            "secure must be tls, implicit or none");
-        goto out;
-    }
-    p.secure = secure;
-    p.allow_plain_auth = req->allow_plain_auth;
-    p.tls_name = req->tls_name;
-    p.verify = req->insecure_skip_verify ? PKI_VERIFY_NONE : PKI_VERIFY_FULL;
-    p.source_address = req->source_address;
-    p.source_interface = req->source_interface;
-    if ((s = calloc(1, sizeof(*s))) == NULL) {
-        rc = tr_fail(res, ERR_NOMEM, "internal", 0, "out of memory");
-        goto out;
-    }
-    if (secure != SMTP_SECURE_NONE) {
-        if (rt->tc == NULL
-            || (s->trust = eng_trustcache_get(rt->tc, &eb)) == NULL) {
-            free(s);
-            rc = tr_fail(res, ERR_TLS, "tls_handshake", 1, rt->tc
-                ? eb.msg : "no trust store configured");
-            goto out;
-        }
-    }
-    p.trust = s->trust;
-    if ((rc = smtp_open(&p, &s->c, trace, res)) != 0) {
-        pki_trust_unref(s->trust);
-        free(s);
-        if (res->klass[0] == '\0')
-            tr_fail(res, rc, "connect", 0, "cannot open the SMTP session");
-        goto out;
-    }
+    rc = eng_mail_open(rt->tc, req, &s, trace, res, NULL);
     *sess = s;
-out:
-    sec_free(pass);
-    smtp_server_clear(&srv);
     return rc;
 }
 
@@ -1166,69 +1085,22 @@ static int
 tr_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
     struct smtp_result *res)
 {
-    struct smtp_sess  *s = sess;
-    struct smtp_message m;
-    struct buf         msg = BUF_INIT;
-    struct errbuf      eb;
-    char             **to = NULL, **cc = NULL, **all = NULL;
-    size_t             nto = 0, ncc = 0, i;
-    int                rc;
-
     (void)ud;
-    err_clear(&eb);
-    if ((rc = smtp_addrs_parse(req->to ? req->to : "", &to, &nto, &eb)) != 0
-        || (req->cc && *req->cc
-            && (rc = smtp_addrs_parse(req->cc, &cc, &ncc, &eb)) != 0)) {
-        tr_fail(res, rc, "invalid_request", 1, eb.msg);
-        goto out;
-    }
-    if ((all = calloc(nto + ncc + 1, sizeof(*all))) == NULL) {
-        rc = tr_fail(res, ERR_NOMEM, "internal", 0, "out of memory");
-        goto out;
-    }
-    for (i = 0; i < nto; i++)
-        all[i] = to[i];
-    for (i = 0; i < ncc; i++)
-        all[nto + i] = cc[i];
-    memset(&m, 0, sizeof(m));
-    m.from = req->from ? req->from : "";
-    m.to = req->to;
-    m.cc = req->cc;
-    m.subject = req->subject ? req->subject : "";
-    m.body = req->body ? req->body : "";
-    if ((rc = smtp_message_build(&m, &msg, &eb)) != 0) {
-        tr_fail(res, rc, "invalid_request", 1, eb.msg);
-        goto out;
-    }
-    rc = smtp_send(s->c, m.from, all, nto + ncc, msg.p, msg.len, trace, res);
-out:
-    free(all);
-    smtp_addrs_free(to, nto);
-    smtp_addrs_free(cc, ncc);
-    buf_free(&msg);
-    return rc;
+    return eng_mail_deliver(sess, req, trace, res, NULL);
 }
 
 static int
 tr_usable(void *ud, void *sess)
 {
-    struct smtp_sess *s = sess;
-
     (void)ud;
-    return s != NULL && smtp_usable(s->c);
+    return eng_mail_usable(sess);
 }
 
 static void
 tr_close(void *ud, void *sess)
 {
-    struct smtp_sess *s = sess;
-
     (void)ud;
-    if (s == NULL)
-        return;
-    smtp_close(s->c);
-    pki_trust_unref(s->trust);
-    free(s);
+    eng_mail_close(sess);
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
