@@ -916,6 +916,30 @@ apply_op(struct ictx *ic, struct op *o, cJSON *sum, int *counts)
 }
 
 /* is_defined for warnings: the plan's last word, else the store. */
+/* The warnings of a certificate being authenticated (not a CA, expired,
+ * expiring soon), as GET /api/v1/trustpoints shows them, each with its
+ * trustpoint's name, appended to warns. */
+static int
+cert_warnings(const struct op *o, struct cJSON *warns, struct errbuf *eb)
+{
+    struct pki_cert *c = NULL;
+    struct errbuf    ceb = { 0 };
+    struct cJSON    *w, *it;
+
+    if (o->der == NULL || pki_cert_from_der(o->der, o->derlen, &c, &ceb) != 0)
+        return 0; /* refused when planned; nothing to add */
+    w = pki_cert_warnings(c, time(NULL));
+    pki_cert_free(c);
+    if (w == NULL)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    cJSON_ArrayForEach(it, w)
+        cJSON_AddStringToObject(it, "trustpoint", o->name);
+    while ((it = cJSON_DetachItemFromArray(w, 0)) != NULL)
+        cJSON_AddItemToArray(warns, it);
+    cJSON_Delete(w);
+    return 0;
+}
+
 static int
 import_defined(void *ctx, const char *name)
 {
@@ -1005,6 +1029,11 @@ eng_config_import(struct eng_store *st, const char *text, size_t len,
     /* 2. warnings, with the environment as it will be */
     for (i = 0; i < ic.plan.n; i++) {
         struct op *o = &ic.plan.ops[i];
+        if (o->kind == OP_TP_CERT) {
+            if ((rc = cert_warnings(o, warns, eb)) != 0)
+                goto out;
+            continue;
+        }
         if (o->kind != OP_APPLET_PUT)
             continue;
         if ((w = eng_applet_warnings(o->applet, import_defined, &ic)) ==

@@ -294,11 +294,17 @@ eng_tp_import_chain(struct eng_store *st, const struct eng_tp_import *v,
         }
     if ((rc = eng_store_begin(st, eb)) != 0)
         goto out;
-    for (i = 0; i < n && rc == 0; i++)
+    for (i = 0; i < n && rc == 0; i++) {
+        /* not given: an intermediate (not self-signed) anchors with
+         * "stop", as the probe suggests; a root with "continue" */
+        if (cv == NULL)
+            pol.chain_validation = pki_cert_is_self_signed(certs[i]) ?
+                "continue" : "stop";
         if ((rc = tp_insert(st, &pol, names[i], certs[i], eb)) == ERR_EXISTS)
             err_field(eb, ERR_EXISTS, "certificates", "conflict",
                 "trustpoint %s already exists; give another \"name\" for "
                 "certificate %zu or delete it first", names[i], i);
+    }
     if (rc != 0) {
         eng_store_rollback(st);
         goto out;

@@ -50,7 +50,8 @@ struct eng_tp_import {
     const char *name;   /* NULL: from the subject's CN (or O) */
 };
 /* Trusts n certificates as new trustpoints with the policy rev and cv
- * (NULL: none, continue), all or nothing: each is parsed and checked
+ * (rev NULL: none; cv NULL: "stop" for a certificate that is not
+ * self-signed, as the probe suggests, else "continue"), all or nothing: each is parsed and checked
  * against its confirmed SHA-256, names must be distinct and new. On
  * success *names is a new array of the n names (eng_tp_names_free()).
  * Errors: ERR_INVAL (field "certificates[i].pem" or ".name"),

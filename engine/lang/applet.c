@@ -1912,6 +1912,44 @@ warn_blocks(const struct eng_applet *a, struct cJSON *arr)
     return rc;
 }
 
+/* A mail action whose port and secure mode disagree: 465 speaks TLS from
+ * the first byte (RFC 8314), so "secure tls" (STARTTLS) there waits for a
+ * greeting that never comes; 587 and 25 with "secure implicit" the
+ * reverse. */
+static int
+warn_mail_ports(const struct eng_applet *a, struct cJSON *arr)
+{
+    const char *port, *sec, *want = NULL;
+    char        msg[512];
+    size_t      i;
+    int         rc = 0;
+
+    for (i = 0; i < a->nactions && rc == 0; i++) {
+        if (strcmp(a->actions[i].def->verb, "mail") != 0)
+            continue;
+        port = eng_action_arg(a, i, "port");
+        sec = eng_action_arg(a, i, "secure");
+        if (port == NULL || sec == NULL)
+            continue;
+        if (strcmp(port, "465") == 0 && strcmp(sec, "tls") == 0)
+            want = "implicit";
+        else if ((strcmp(port, "587") == 0 || strcmp(port, "25") == 0) &&
+            strcmp(sec, "implicit") == 0)
+            want = "tls";
+        else
+            continue;
+        snprintf(msg, sizeof(msg), "action %s: port %s with secure %s: "
+            "port %s %s, so this mail would wait for a greeting until it "
+            "times out. Use \"secure %s\"", a->actions[i].label, port, sec,
+            port, strcmp(want, "implicit") == 0 ? "speaks TLS from the "
+            "first byte (implicit TLS, RFC 8314)" : "starts in plain text "
+            "and upgrades with STARTTLS", want);
+        rc = warn_add(arr, "port_secure_mismatch", msg, a->actions[i].label,
+            NULL);
+    }
+    return rc;
+}
+
 struct cJSON *
 eng_applet_warnings(const struct eng_applet *a,
     int (*is_defined)(void *ctx, const char *name), void *ctx)
@@ -1945,6 +1983,8 @@ eng_applet_warnings(const struct eng_applet *a,
         rc = warn_label_order(a, arr);
     if (rc == 0)
         rc = warn_blocks(a, arr);
+    if (rc == 0)
+        rc = warn_mail_ports(a, arr);
     if (rc != 0) {
         cJSON_Delete(arr);
         return NULL;

@@ -114,7 +114,9 @@ struct cJSON *eng_applet_to_json(const struct eng_applet *a);
  * neither built-in, set by the applet, nor defined: is_defined(ctx, name)
  * returns nonzero for defined environment variables, 2 when the value is
  * a secret), "secret_variable" (a secret used where it is shown masked:
- * anywhere but a mail action's server or a set), "label_order"
+ * anywhere but a mail action's server or a set), "port_secure_mismatch"
+ * (mail port 465 with secure tls, or 587/25 with secure implicit),
+ * "label_order"
  * (numeric labels whose byte order differs from numeric order), or
  * "unbalanced_block". */
 struct cJSON *eng_applet_warnings(const struct eng_applet *a,

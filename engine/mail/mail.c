@@ -504,6 +504,23 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
 
 /* ---- the chain probe ---------------------------------------------------- */
 
+#define MAIL_PROBE_REPLY_MS 10000
+
+/* A STARTTLS probe that got no greeting most likely reached a port that
+ * speaks TLS from the first byte (it waits for our ClientHello while we
+ * wait for its 220): say so, and what to use. */
+static void
+mail_probe_hint(int secure, unsigned port, struct smtp_result *res)
+{
+    if (secure == SMTP_SECURE_IMPLICIT || strcmp(res->klass, "timeout") != 0
+        || strstr(res->message, "GREETING") == NULL)
+        return;
+    snprintf(res->advice, sizeof(res->advice), "No SMTP greeting within %d "
+        "s: port %u seems to speak implicit TLS (TLS from the first byte%s). "
+        "Probe it, and send to it, with secure implicit", MAIL_PROBE_REPLY_MS
+        / 1000, port, port == 465 ? ", as port 465 does" : "");
+}
+
 int
 eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
     struct cJSON **report, struct smtp_result *res, struct errbuf *eb)
@@ -526,6 +543,8 @@ eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
     p.secure = secure;
     p.tls_name = req->tls_name;
     p.verify = PKI_VERIFY_FULL;
+    /* a probe is interactive: a greeting later than this is news too */
+    p.reply_timeout_ms = MAIL_PROBE_REPLY_MS;
     if ((trust = eng_trustcache_get(tc, eb)) == NULL)
         return eb != NULL && eb->code[0] ? ERR_UNSUPPORTED : ERR_INTERNAL;
     p.trust = trust;
@@ -535,9 +554,11 @@ eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
         redact_json(*report);
         rc = 0;
     } else {
+        mail_probe_hint(secure, p.port, res);
         err_set(eb, ERR_CONNECT, res->klass[0] ? res->klass : "connect",
-            "%s", res->message[0] ? res->message
-                                  : "the server could not be reached");
+            "%s%s%s", res->message[0] ? res->message
+                                      : "the server could not be reached",
+            res->advice[0] ? ". " : "", res->advice);
         rc = ERR_CONNECT;
     }
     pki_trust_unref(trust);

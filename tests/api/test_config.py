@@ -87,6 +87,19 @@ class ConfigTest(HeraldTestCase):
         self.h.stop()
         self.assertNotIn('app-password', self.h.log())
 
+    def test_trustpoint_warnings_come_with_the_import(self):
+        # a leaf pasted where a CA belongs: the import says so, as GET
+        # /api/v1/trustpoints/{name} would
+        leaf = pki_file('leaf.pem')
+        st, _, s = self.h.request('POST', '/api/v1/config', scenario(leaf))
+        self.assertEqual(st, 200, s)
+        tw = [w for w in s['warnings'] if w.get('trustpoint')]
+        self.assertEqual([w['trustpoint'] for w in tw], ['CA-GTS-Root-R1'])
+        got = self.h.api('GET', '/api/v1/trustpoints/CA-GTS-Root-R1',
+                         expect=200)['warnings']
+        self.assertEqual([w['code'] for w in tw], [w['code'] for w in got])
+        self.assertIn('not_ca', [w['code'] for w in tw])
+
     def test_bad_line_changes_nothing(self):
         self.h.api('PUT', '/api/v1/environment/keep', {'value': 'old'},
                    expect=201)

@@ -192,6 +192,26 @@ class TrustpointTest(HeraldTestCase):
         self.assertEqual(st, 201, r)
         self.assertEqual(r['items'][0]['chain_validation'], 'stop')
 
+    def test_import_chain_default_anchors_an_intermediate_with_stop(self):
+        # what the probe suggests: trusting an intermediate means "stop
+        # there"; a self-signed root keeps "continue"
+        inter = split_pem(pki_file('chain-full.pem'))[1]
+        root = pki_file('root-a.pem')
+        st, _, r = self.h.request('POST', '/api/v1/trustpoints/import-chain',
+                                  {'certificates': [
+                                      {'pem': inter, 'name': 'DefInter',
+                                       'sha256': cert_sha256(inter)},
+                                      {'pem': root, 'name': 'DefRoot',
+                                       'sha256': cert_sha256(root)}]})
+        self.assertEqual(st, 201, r)
+        got = {t['name']: t['chain_validation'] for t in r['items']}
+        self.assertEqual(got, {'DefInter': 'stop', 'DefRoot': 'continue'})
+        # the answer carries each trustpoint's warnings, as GET does
+        for t in r['items']:
+            self.assertIn('warnings', t)
+            one = self.h.api('GET', '/api/v1/trustpoints/' + t['name'])
+            self.assertEqual(one['warnings'], t['warnings'])
+
     def test_import_chain_is_all_or_nothing(self):
         items = self.chain()
         bad = [dict(items[0]), dict(items[1])]

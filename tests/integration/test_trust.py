@@ -293,6 +293,16 @@ class TrustTest(TrustCase):
         self.assertEqual(rep.get('speaks'), 'implicit', rep)
         self.assertIs((rep.get('verdict') or {}).get('ok'), True, rep)
 
+    def test_starttls_probe_of_an_implicit_tls_port_says_use_implicit(self):
+        # herald waits for a 220 while the server waits for a ClientHello
+        st, rep = self.call('POST', '/api/v1/probe', {
+            'host': 'localhost', 'port': ENV.ports['smtps'],
+            'secure': 'tls'})
+        self.assertEqual(st, 502, rep)
+        self.assertEqual(rep['error']['code'], 'timeout', rep)
+        self.assertIn('seems to speak implicit TLS', rep['error']['message'])
+        self.assertIn('secure implicit', rep['result']['advice'])
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -111,6 +111,34 @@ a_secret_printed_or_mailed_is_warned_but_not_as_server_or_set(void **state)
 }
 
 static void
+implicit_tls_port_with_starttls_is_warned(void **state)
+{
+    cJSON *w = warnings_of("event manager applet P\n"
+        " event none\n"
+        " action 1 mail server \"$_email_server\" to \"$_email_to\" from "
+        "\"$_email_from\" subject s body b port 465 secure tls\n"
+        " action 2 mail server \"$_email_server\" to \"$_email_to\" from "
+        "\"$_email_from\" subject s body b port 587 secure implicit\n"
+        " action 3 mail server \"$_email_server\" to \"$_email_to\" from "
+        "\"$_email_from\" subject s body b port 465 secure implicit\n");
+    cJSON *x;
+
+    (void)state;
+    assert_int_equal(cJSON_GetArraySize(w), 2);
+    x = cJSON_GetArrayItem(w, 0);
+    assert_string_equal(field(x, "code"), "port_secure_mismatch");
+    assert_string_equal(field(x, "label"), "1");
+    assert_string_equal(field(x, "message"), "action 1: port 465 with "
+        "secure tls: port 465 speaks TLS from the first byte (implicit "
+        "TLS, RFC 8314), so this mail would wait for a greeting until it "
+        "times out. Use \"secure implicit\"");
+    x = cJSON_GetArrayItem(w, 1);
+    assert_string_equal(field(x, "label"), "2");
+    assert_non_null(strstr(field(x, "message"), "Use \"secure tls\""));
+    cJSON_Delete(w);
+}
+
+static void
 builtins_and_variables_the_applet_sets_are_not_warned(void **state)
 {
     cJSON *w = warnings_of("event manager applet B\n"
@@ -265,6 +293,7 @@ main(void)
         cmocka_unit_test(unset_email_cc_of_the_source_document_is_warned),
         cmocka_unit_test(
             a_secret_printed_or_mailed_is_warned_but_not_as_server_or_set),
+        cmocka_unit_test(implicit_tls_port_with_starttls_is_warned),
         cmocka_unit_test(
             builtins_and_variables_the_applet_sets_are_not_warned),
         cmocka_unit_test(each_undefined_variable_is_warned_once_per_action),
