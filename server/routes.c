@@ -36,10 +36,6 @@ static const struct srv_route srv_routes[] = {
     { "GET",    "/api/v1/runs/{id}",              srv_h_run_get, 0 },
     { "GET",    "/api/v1/outbox",                 srv_h_outbox_list, 0 },
     { "POST",   "/api/v1/outbox/{id}/resend",     srv_h_outbox_resend, 0 },
-    /* issue 4: POST /api/v1/applets/{name}/run, PUT .../webhook,
-     * POST /hooks/{name} (SRV_ROUTE_NOAUTH), GET /api/v1/runs,
-     * GET /api/v1/runs/{id}, GET /api/v1/outbox,
-     * POST /api/v1/outbox/{id}/resend */
 
     { "GET",    "/api/v1/trustpoints",            srv_h_tp_list, 0 },
     { "POST",   "/api/v1/trustpoints",            srv_h_tp_post, 0 },

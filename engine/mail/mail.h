@@ -68,8 +68,9 @@ struct eng_mail_sess;
 /* Resolves req and opens its session into *out (eng_mail_close()). trace
  * (may be NULL) gets "server" (password masked), "secure", "verification"
  * when it is off, and the dialogue and TLS trace; res is always filled.
- * Returns 0 or -ERR_*; input errors are ERR_INVAL with res->klass
- * "invalid_request" (and eb->field, eb may be NULL). Nothing is logged. */
+ * Returns 0 or an ERR_* value (negative); input errors are ERR_INVAL
+ * with res->klass "invalid_request" (and eb->field; eb may be NULL).
+ * Nothing is logged. */
 int  eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
     struct eng_mail_sess **out, struct cJSON *trace, struct smtp_result *res,
     struct errbuf *eb);
@@ -82,7 +83,8 @@ int  eng_mail_usable(const struct eng_mail_sess *s);
 void eng_mail_close(struct eng_mail_sess *s); /* QUIT; NULL: no-op */
 
 /* Sends one message synchronously. trace (if not NULL) receives the SMTP
- * dialogue and TLS trace, secrets redacted; res is always filled. Returns 0 or -ERR_*.
+ * dialogue and TLS trace, secrets redacted; res is always filled. Returns 0
+ * or an ERR_* value (negative).
  * Input errors (bad address, CR/LF in a header) return ERR_INVAL with
  * res->klass "invalid_request" and eb->field set. */
 int eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,

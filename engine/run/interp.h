@@ -34,8 +34,8 @@ struct eng_run_env {
     /* Environment lookup: returns a new string (free()) or NULL if unset;
      * *secret is set to 1 when the variable is marked secret. */
     char *(*env_get)(void *ud, const char *name, int *secret);
-    /* mail action: 0 on success, or -ERR_* with *res filled (the run's
-     * trace gets trace's content). */
+    /* mail action: 0 on success, or an ERR_* value (negative) with *res
+     * filled (the run's trace gets trace's content). */
     int (*mail)(void *ud, const struct eng_mail_req *req, struct cJSON *trace,
         struct smtp_result *res);
     /* syslog action: level 0..7, the formatted "%HA_EM-6-LOG: ..." line. */
@@ -44,7 +44,8 @@ struct eng_run_env {
      * takes nothing; retrieve returns a new object or NULL if no such key. */
     int (*context_save)(void *ud, const char *key, const struct cJSON *vars);
     struct cJSON *(*context_retrieve)(void *ud, const char *key);
-    /* policy NAME: trigger another applet (asynchronously). 0 or -ERR_*. */
+    /* policy NAME: trigger another applet (asynchronously). 0 or an ERR_*
+     * value (negative). */
     int (*policy)(void *ud, const char *name, const char *args);
     void *ud;
     double maxrun;           /* seconds; 0: the default (ENG_MAXRUN_DEFAULT) */

@@ -21,7 +21,7 @@
  *                                             dead-lettered
  *   mail_wait       HERALD_MAIL_WAIT          "queue" (default) or
  *                                             "delivery"
- *   mail_senders    HERALD_MAIL_SENDERS       4 delivery threads, each
+ *   mail_senders    HERALD_MAIL_SENDERS       8 delivery threads, each
  *                                             keeping one SMTP session open
  *   syslog_listen   HERALD_SYSLOG_LISTEN      off; "127.0.0.1:5514" or
  *                                             "[::1]:5514" listens on UDP

@@ -135,7 +135,7 @@ struct smtp_params {            /* plain data, copied by smtp_open() */
  * auth_unavailable, auth_failed, sender_rejected, recipient_rejected,
  * data_rejected, protocol. */
 struct smtp_result {
-    int  rc;             /* 0 or -ERR_* */
+    int  rc;             /* 0 or an ERR_* value (negative) */
     char klass[32];
     int  permanent;      /* 1: do not retry (5xx, trust, auth) */
     int  code;           /* last SMTP reply code, 0 if none */
@@ -152,7 +152,8 @@ struct smtp_client;
  * params->trust, EHLO again, AUTH (PLAIN or LOGIN, as offered). trace, if
  * not NULL, is a JSON object that receives "dialogue" [{t_ms, dir: "C"|"S"|
  * "-", line}], "tls" (pki_tls_verdict trace), "capabilities". Returns 0 and
- * a client in *out (free with smtp_close()), or -ERR_* with *res filled. */
+ * a client in *out (free with smtp_close()), or an ERR_* value (they are
+ * negative) with *res filled. */
 int smtp_open(const struct smtp_params *params, struct smtp_client **out,
     struct cJSON *trace, struct smtp_result *res);
 /* One transaction: (RSET if not the first) MAIL FROM, one RCPT TO per
