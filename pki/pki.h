@@ -177,5 +177,12 @@ const char *pki_verdict_code(int klass); /* "certificate_untrusted", ... */
  * Errors: ERR_INVAL (a length over 4 GiB), ERR_INTERNAL; out is zeroed. */
 int pki_hmac_sha256(const void *key, size_t klen, const void *msg,
     size_t mlen, unsigned char out[PKI_SHA256_LEN]);
+/* The same over the concatenation m1 m2 (a webhook's "<timestamp>." and
+ * its body) without copying them. Errors as pki_hmac_sha256(). */
+int pki_hmac_sha256_2(const void *key, size_t klen, const void *m1,
+    size_t l1, const void *m2, size_t l2, unsigned char out[PKI_SHA256_LEN]);
+/* SHA-256 of msg into out (webhook token digests). Errors: ERR_INVAL
+ * (over 4 GiB), ERR_INTERNAL. */
+int pki_sha256(const void *msg, size_t len, unsigned char out[PKI_SHA256_LEN]);
 
 #endif

@@ -8,6 +8,13 @@
  * one access line per request (method, path, status, ms). Bodies and the
  * Authorization header are never logged.
  *
+ * Webhooks (POST /hooks/{applet}) can come from anyone: their credentials
+ * are checked from the headers at the first call, before any of the body
+ * is read (srv_hook_early); their bodies have their own limit
+ * (--webhook-max-body), answered with 413 as soon as it is passed, without
+ * draining; and a refused one is logged in place of its access line, at
+ * most one line a second, with a count of the rest (http_hook_refused).
+ *
  * Keep-alive: MHD answers "Connection: close" when a response is queued on
  * the first call for a request, so the first call only records the request
  * and the response is queued on a later call.
@@ -45,6 +52,7 @@
 #include "engine/mail/mail.h"
 #include "engine/run/runtime.h"
 #include "engine/store/store.h"
+#include "pki/pki.h"
 
 #define SRV_HEADER_MEMORY (64 * 1024)
 /* a declared body over --max-body but under this is read and dropped so the
@@ -55,6 +63,10 @@
 /* when slots run short: waiting this long for a request closes */
 #define SRV_PRESSURE_IDLE 2.0
 #define SRV_REAPER_TICK_MS 250
+/* refused webhooks: at most one log line per this many seconds */
+#define SRV_HOOK_LOG_INTERVAL 1.0
+
+static void http_hook_flush(struct srv *s, double now, int force);
 
 /* ---- request helpers ---------------------------------------------------- */
 
@@ -315,7 +327,7 @@ http_reaper(void *arg)
     while (!s->reaper_stop) {
         unsigned         lim = s->cfg.max_connections;
         unsigned         nh = 0, nb = 0, ni = 0, open = s->nconns;
-        int              pressure = s->nconns >= lim - lim / 8;
+        int              pressure = s->nconns >= lim - lim / 8, pending;
         double           now = http_now();
         struct timespec  ts;
 
@@ -344,7 +356,11 @@ http_reaper(void *arg)
             log_info("http", "event=conn-drop header_timeout=%u "
                 "body_timeout=%u idle_when_full=%u open=%u limit=%u", nh, nb,
                 ni, open, lim);
-        if (s->conns == NULL) {
+        pthread_mutex_lock(&s->hook_log_mu);
+        http_hook_flush(s, now, 0);
+        pending = s->hook_log_suppressed > 0;
+        pthread_mutex_unlock(&s->hook_log_mu);
+        if (s->conns == NULL && !pending) {
             /* nothing to watch: sleep until a connection opens */
             pthread_cond_wait(&s->conn_cv, &s->conn_lock);
             continue;
@@ -388,6 +404,43 @@ http_queue(struct srv_req *rq, struct srv_resp *rs)
     return ret;
 }
 
+/*
+ * A webhook body (without Content-Length, e.g. chunked) went over its
+ * limit while arriving: answer 413 at once and stop reading. libmicrohttpd
+ * 0.9.75 accepts no response in the middle of a body, so the answer is
+ * written to the socket here, as the reaper writes its 408 (MHD writes
+ * nothing while it reads a body), and MHD_NO makes it close the
+ * connection.
+ */
+static enum MHD_Result
+http_too_large_now(struct srv_req *rq)
+{
+    const union MHD_ConnectionInfo *ci;
+    char                            body[256], msg[512];
+    int                             n;
+
+    snprintf(body, sizeof(body), "{\"error\":{\"code\":\"too_large\","
+        "\"message\":\"the request body is over the limit of %zu bytes "
+        "(%s)\"}}\n", rq->max_body, rq->max_flag);
+    n = snprintf(msg, sizeof(msg), "HTTP/1.1 413 Content Too Large\r\n"
+        "Content-Type: application/json\r\n"
+        "Cache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Connection: close\r\n"
+        "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+    ci = MHD_get_connection_info(rq->conn,
+        MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci != NULL && n > 0 && (size_t)n < sizeof(msg)) {
+        (void)send(ci->connect_fd, msg, (size_t)n,
+            MSG_DONTWAIT | MSG_NOSIGNAL);
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    rq->status = MHD_HTTP_CONTENT_TOO_LARGE;
+    rq->answered = 1;
+    rq->refused = 1;
+    return MHD_NO;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -413,7 +466,15 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
             return MHD_NO;
         }
         *req_cls = rq;
+        rq->max_body = s->cfg.max_body;
+        rq->max_flag = "--max-body";
         http_conn_phase(s, conn, SRV_CONN_BODY, s->cfg.body_timeout_s, 0);
+        /* a webhook's credentials are checked before its body is read */
+        if (srv_hook_early(rq, &rs)) {
+            ret = http_queue(rq, &rs);
+            srv_resp_clear(&rs);
+            return ret;
+        }
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
             MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL) {
@@ -424,21 +485,23 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
             v = strtoull(cl, &end, 10);
             if (errno == 0 && *end == '\0')
                 rq->declared_len = (size_t)v;
-            if (errno == 0 && rq->declared_len > s->cfg.max_body &&
-                rq->declared_len <= SRV_DRAIN_MAX &&
+            if (errno == 0 && rq->declared_len > rq->max_body &&
+                rq->declared_len <= SRV_DRAIN_MAX && !rq->hook &&
                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                     MHD_HTTP_HEADER_EXPECT) == NULL) {
                 /* Most clients write the whole body before they read the
                  * answer: an early 413 and a close would reach them as a
                  * broken pipe. Read and drop the body, then answer. */
                 rq->too_large = 1;
-            } else if (errno != 0 || rq->declared_len > s->cfg.max_body) {
-                /* answer now (before "100 Continue", or for a body too
-                 * big to drain); MHD closes the connection unread */
+            } else if (errno != 0 || rq->declared_len > rq->max_body) {
+                /* answer now (before "100 Continue", for a body too big
+                 * to drain, or for any webhook: anyone may send those);
+                 * MHD closes the connection unread */
                 srv_reply_errorf(&rs, ERR_TOOBIG, "too_large",
                     "the request body (Content-Length %s) is over the "
-                    "limit of %zu bytes (--max-body)",
-                    cl, s->cfg.max_body);
+                    "limit of %zu bytes (%s)",
+                    cl, rq->max_body, rq->max_flag);
+                rq->refused = rq->hook;
                 ret = http_queue(rq, &rs);
                 srv_resp_clear(&rs);
                 return ret;
@@ -452,9 +515,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
     }
     if (*upload_data_size != 0) {
         if (!rq->too_large &&
-            rq->body.len + *upload_data_size > s->cfg.max_body) {
+            rq->body.len + *upload_data_size > rq->max_body) {
             rq->too_large = 1;
             buf_free(&rq->body);
+            if (rq->hook)
+                return http_too_large_now(rq);
         }
         if (!rq->too_large &&
             buf_append(&rq->body, upload_data, *upload_data_size) != 0)
@@ -464,8 +529,8 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
     }
     if (rq->too_large)
         srv_reply_errorf(&rs, ERR_TOOBIG, "too_large",
-            "the request body is over the limit of %zu bytes (--max-body)",
-            s->cfg.max_body);
+            "the request body is over the limit of %zu bytes (%s)",
+            rq->max_body, rq->max_flag);
     else
         srv_dispatch(rq, &rs);
     if (rs.status == 0)
@@ -474,6 +539,49 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
     ret = http_queue(rq, &rs);
     srv_resp_clear(&rs);
     return ret;
+}
+
+/* ---- refused webhooks: a bounded log ----------------------------------- */
+
+/* Reports the refusals not logged since the last refusal line, if a second
+ * has passed (or force). So at most two lines a second. Under
+ * hook_log_mu. */
+static void
+http_hook_flush(struct srv *s, double now, int force)
+{
+    if (s->hook_log_suppressed == 0 ||
+        (!force && now - s->hook_log_last < SRV_HOOK_LOG_INTERVAL))
+        return;
+    log_warn("http", "event=webhook-refused-suppressed count=%llu "
+        "note=\"%llu failed webhook attempts suppressed (one is logged "
+        "a second)\"", s->hook_log_suppressed, s->hook_log_suppressed);
+    s->hook_log_suppressed = 0;
+    (void)now; /* the next refusal may still be logged at once */
+}
+
+/*
+ * One line for a refused webhook (401, 413) in place of the access line,
+ * at most one a second over all applets: a flood of bad attempts must not
+ * fill the disk. The rest are counted, and the count is logged a second
+ * later, by the next refusal or by the reaper.
+ */
+static void
+http_hook_refused(struct srv *s, struct srv_req *rq, double ms)
+{
+    double now = http_now();
+
+    pthread_mutex_lock(&s->hook_log_mu);
+    if (s->hook_log_last > 0 &&
+        now - s->hook_log_last < SRV_HOOK_LOG_INTERVAL) {
+        s->hook_log_suppressed++;
+    } else {
+        http_hook_flush(s, now, 1);
+        log_warn("http", "event=webhook-refused path=%s status=%d ms=%.1f "
+            "reason=\"%s\"", rq->path, rq->answered ? rq->status : 0, ms,
+            rq->reason[0] ? rq->reason : "body too large");
+        s->hook_log_last = now;
+    }
+    pthread_mutex_unlock(&s->hook_log_mu);
 }
 
 static void
@@ -493,9 +601,13 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 +
         (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
-    log_info("http", "event=request method=%s path=%s status=%d ms=%.1f%s",
-        rq->method, rq->path, rq->answered ? rq->status : 0, ms,
-        toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    if (rq->refused)
+        http_hook_refused(cls, rq, ms);
+    else
+        log_info("http", "event=request method=%s path=%s status=%d "
+            "ms=%.1f%s", rq->method, rq->path,
+            rq->answered ? rq->status : 0, ms,
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     for (size_t i = 0; i < rq->nparams; i++)
         free(rq->params[i]);
     buf_free(&rq->body);
@@ -656,6 +768,7 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
     s->cfg = *cfg;
     s->listen_fd = -1;
     pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_mutex_init(&s->hook_log_mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->conn_cv, &ca);
@@ -676,6 +789,8 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
         s->cfg.threads = SRV_DEFAULT_THREADS;
     if (s->cfg.max_body == 0)
         s->cfg.max_body = SRV_DEFAULT_MAX_BODY;
+    if (s->cfg.webhook_max_body == 0)
+        s->cfg.webhook_max_body = SRV_DEFAULT_WEBHOOK_MAX_BODY;
     if (s->cfg.max_connections == 0) {
         s->cfg.max_connections = SRV_DEFAULT_MAX_CONN;
         s->conn_default = 1;
@@ -687,6 +802,8 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
     if (s->cfg.body_timeout_s == 0)
         s->cfg.body_timeout_s = SRV_DEFAULT_BODY_TIMEOUT;
     s->web_dir = srv_static_dir(cfg->web_dir);
+    /* older databases hold clear webhook tokens: the store hashes them */
+    eng_store_set_digest(pki_sha256);
     if ((rc = eng_store_open(s->data_dir, &s->store, eb)) != 0)
         goto fail;
     if ((rc = eng_trustcache_new(s->store, &s->trust, eb)) != 0)
@@ -801,9 +918,10 @@ srv_start(struct srv *s, struct errbuf *eb)
     }
     s->reaper_on = 1;
     log_info("http", "event=listen addr=%s:%u threads=%u max_conn=%u "
-        "max_body=%zu timeout_s=%u web_dir=%s", s->host, s->port,
-        s->cfg.threads, s->cfg.max_connections, s->cfg.max_body,
-        s->cfg.timeout_s, s->web_dir ? s->web_dir : "-");
+        "max_body=%zu webhook_max_body=%zu timeout_s=%u web_dir=%s", s->host,
+        s->port, s->cfg.threads, s->cfg.max_connections, s->cfg.max_body,
+        s->cfg.webhook_max_body, s->cfg.timeout_s,
+        s->web_dir ? s->web_dir : "-");
     printf("herald: listening on http://%s:%u\n", s->host, s->port);
     fflush(stdout);
     return 0;
@@ -836,6 +954,7 @@ srv_free(struct srv *s)
         close(s->listen_fd);
     pthread_cond_destroy(&s->conn_cv);
     pthread_mutex_destroy(&s->conn_lock);
+    pthread_mutex_destroy(&s->hook_log_mu);
     eng_trustcache_free(s->trust);
     eng_store_close(s->store);
     sec_free(s->admin_token);

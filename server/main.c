@@ -4,7 +4,7 @@
  *
  *   herald --help | --version
  *   herald serve [--listen ADDR:PORT] [--data-dir DIR] [--threads N]
- *       [--max-body BYTES] [--max-connections N]
+ *       [--max-body BYTES] [--webhook-max-body BYTES] [--max-connections N]
  *       [--max-connections-per-ip N] [--timeout SECS]
  *       [--header-timeout SECS] [--body-timeout SECS]
  *       [--log-level L] [--web-dir DIR] [--admin-token-file F]
@@ -55,6 +55,12 @@ usage(FILE *f)
         "(default 4)\n"
         "  --max-body BYTES        largest request body [HERALD_MAX_BODY] "
         "(default 1048576)\n"
+        "  --webhook-max-body BYTES\n"
+        "                          largest POST /hooks/{applet} body, "
+        "refused with 413\n"
+        "                          as soon as it is passed "
+        "[HERALD_WEBHOOK_MAX_BODY]\n"
+        "                          (default 262144)\n"
         "  --max-connections N     open connections "
         "[HERALD_MAX_CONNECTIONS]\n"
         "                          (default 4096; lowered to fit "
@@ -172,7 +178,7 @@ idle_trim(struct srv *s)
 /* serve's settings as text: HERALD_* first, then the command line. */
 struct serve_args {
     const char *listen, *data, *threads, *body, *conn, *timeout, *log, *web;
-    const char *tokfile, *token, *per_ip, *htimeout, *btimeout;
+    const char *tokfile, *token, *per_ip, *htimeout, *btimeout, *hbody;
 };
 
 static void
@@ -182,6 +188,7 @@ serve_args_env(struct serve_args *a)
     a->data = getenv("HERALD_DATA_DIR");
     a->threads = getenv("HERALD_THREADS");
     a->body = getenv("HERALD_MAX_BODY");
+    a->hbody = getenv("HERALD_WEBHOOK_MAX_BODY");
     a->conn = getenv("HERALD_MAX_CONNECTIONS");
     a->timeout = getenv("HERALD_TIMEOUT");
     a->per_ip = getenv("HERALD_MAX_CONNECTIONS_PER_IP");
@@ -200,12 +207,13 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
 {
     enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
         O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG, O_PER_IP,
-        O_HTIMEOUT, O_BTIMEOUT };
+        O_HTIMEOUT, O_BTIMEOUT, O_HBODY };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "data-dir", required_argument, NULL, O_DATA },
         { "threads", required_argument, NULL, O_THREADS },
         { "max-body", required_argument, NULL, O_BODY },
+        { "webhook-max-body", required_argument, NULL, O_HBODY },
         { "max-connections", required_argument, NULL, O_CONN },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "max-connections-per-ip", required_argument, NULL, O_PER_IP },
@@ -229,6 +237,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         case O_DATA: a->data = optarg; break;
         case O_THREADS: a->threads = optarg; break;
         case O_BODY: a->body = optarg; break;
+        case O_HBODY: a->hbody = optarg; break;
         case O_CONN: a->conn = optarg; break;
         case O_TIMEOUT: a->timeout = optarg; break;
         case O_PER_IP: a->per_ip = optarg; break;
@@ -282,6 +291,12 @@ serve_config(const struct serve_args *a, struct srv_config *cfg)
         if (num("--max-body", a->body, 1024, 1024ULL * 1024 * 1024, &x))
             return 2;
         cfg->max_body = (size_t)x;
+    }
+    if (a->hbody) {
+        if (num("--webhook-max-body", a->hbody, 1024, 1024ULL * 1024 * 1024,
+                &x))
+            return 2;
+        cfg->webhook_max_body = (size_t)x;
     }
     if (a->conn) {
         if (num("--max-connections", a->conn, 1, 100000, &x))

@@ -151,27 +151,34 @@ srv_h_applet_webhook(struct srv_req *rq, struct srv_resp *rs)
 {
     struct eng_runtime *rt = rt_of(rq, rs);
     struct errbuf       eb;
-    char               *tok = NULL, url[320];
+    char               *tok = NULL, *sk = NULL, url[320];
     cJSON              *o;
     int                 rc;
 
     if (rt == NULL)
         return;
     err_clear(&eb);
-    if ((rc = eng_runtime_webhook_token(rt, rq->params[0], &tok, &eb)) != 0) {
+    if ((rc = eng_runtime_webhook_token(rt, rq->params[0], &tok, &sk,
+             &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
     snprintf(url, sizeof(url), "/hooks/%s", rq->params[0]);
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "token", tok);
+    cJSON_AddStringToObject(o, "signing_secret", sk);
     cJSON_AddStringToObject(o, "url", url);
-    cJSON_AddStringToObject(o, "note", "shown once: send it as "
-        "'Authorization: Bearer <token>' or sign the body with it "
-        "('X-Herald-Signature: sha256=<hex HMAC-SHA256>')");
+    cJSON_AddStringToObject(o, "note", "shown once (herald keeps only a "
+        "hash of the token): send 'Authorization: Bearer <token>', or sign "
+        "each delivery with the signing secret: 'X-Herald-Timestamp: <unix "
+        "seconds>' and 'X-Herald-Signature: sha256=<hex HMAC-SHA256("
+        "signing_secret, \"<timestamp>.<body>\")>' (accepted within 300 s, "
+        "once)");
     srv_reply_json(rs, 200, o);
     sec_wipe(tok, strlen(tok));
     free(tok);
+    sec_wipe(sk, strlen(sk));
+    free(sk);
 }
 
 /* ---- GET /api/v1/runs, GET /api/v1/runs/{id} ---------------------------- */

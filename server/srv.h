@@ -25,6 +25,7 @@ struct srv_config {                 /* plain data, copied by srv_new() */
     const char *admin_token_file;   /* or NULL: DATA_DIR/admin.token */
     unsigned    threads;
     size_t      max_body;
+    size_t      webhook_max_body;   /* POST /hooks/{applet} bodies */
     unsigned    max_connections;    /* lowered to fit RLIMIT_NOFILE */
     unsigned    max_per_ip;         /* 0: a quarter of it, at most 256 */
     unsigned    timeout_s;          /* inactivity */
@@ -36,6 +37,7 @@ struct srv_config {                 /* plain data, copied by srv_new() */
 #define SRV_DEFAULT_DATA_DIR "./data"
 #define SRV_DEFAULT_THREADS  4
 #define SRV_DEFAULT_MAX_BODY (1024 * 1024)
+#define SRV_DEFAULT_WEBHOOK_MAX_BODY (256 * 1024)
 #define SRV_DEFAULT_MAX_CONN 4096
 #define SRV_DEFAULT_PER_IP   256
 #define SRV_DEFAULT_TIMEOUT  30

@@ -55,6 +55,11 @@ struct srv {
     int                    reaper_on, reaper_stop;
     int                    conn_default; /* max_connections not given */
     pthread_t              reaper;
+    /* Refused webhooks are logged at most once a second (http.c); the
+     * rest are counted and reported as suppressed. Leaf lock. */
+    pthread_mutex_t        hook_log_mu;
+    double                 hook_log_last;       /* monotonic s */
+    unsigned long long     hook_log_suppressed;
 };
 
 /* One TCP connection (MHD's socket context). */
@@ -84,7 +89,12 @@ struct srv_req {
     char                  *path;
     struct buf             body;
     size_t                 declared_len; /* Content-Length, 0 if none */
+    size_t                 max_body;     /* this request's body limit */
+    const char            *max_flag;     /* the option that sets it */
     int                    too_large;    /* body went over max_body */
+    int                    hook;         /* POST /hooks/{applet} */
+    int                    refused;      /* a refused webhook: log limited */
+    char                   reason[256];  /* why it was refused (log only) */
     int                    answered;     /* a response was queued */
     int                    status;       /* for the access log */
     char                  *params[SRV_MAX_PARAMS]; /* path {captures} */
@@ -115,6 +125,13 @@ struct srv_route {
 
 /* ---- routes.c ---- */
 void srv_dispatch(struct srv_req *rq, struct srv_resp *rs);
+
+/* ---- routes_hooks.c ---- */
+/* At the first call for a request, before its body is read: for POST
+ * /hooks/{applet}, marks rq as a webhook (its own body limit) and checks
+ * its credentials from the headers. Returns 1 after filling rs with the
+ * refusal (answer it now, the body unread), else 0. */
+int  srv_hook_early(struct srv_req *rq, struct srv_resp *rs);
 
 /* ---- request helpers (http.c) ---- */
 const char *srv_req_header(struct srv_req *rq, const char *name);

@@ -2,16 +2,32 @@
 /*
  * engine/run/hook_auth.c: webhook authentication and payload variables.
  *
- * A webhook POST authenticates with the applet's secret token, either as
- * "Authorization: Bearer <token>" or as "X-Herald-Signature: sha256=<hex>"
- * carrying HMAC-SHA256(token, body) (RFC 2104). Both comparisons are
- * constant-time. The body becomes $_webhook_body and, for a JSON object,
- * one $_webhook_<field> per top-level field, plus $_webhook_alertname,
+ * A webhook POST authenticates with one of the applet's two credentials
+ * (PUT /api/v1/applets/{name}/webhook makes both):
+ *   - "Authorization: Bearer <token>". Only the token's SHA-256 is stored;
+ *     the digests are compared in constant time.
+ *   - "X-Herald-Timestamp: <unix seconds>" and "X-Herald-Signature:
+ *     sha256=<hex>" carrying HMAC-SHA256(signing secret, "<timestamp>.<raw
+ *     body>") (RFC 2104; the Stripe/Slack scheme). The timestamp must be
+ *     within ENG_HOOK_SKEW_S of herald's clock, and a signature is accepted
+ *     once: eng_hook_seen remembers the verified ones until their timestamp
+ *     leaves the window. The HMAC needs the secret itself, so it is stored
+ *     as it is (docs/design.md, "Webhook credentials").
+ * eng_hook_parse() looks at the request alone and its errors may be shown
+ * to the client; eng_hook_verify() compares with the applet's credentials
+ * and its errors ("denied") are for the log only, so that every refusal
+ * that depends on the applet answers alike.
+ *
+ * The body becomes $_webhook_body and, for a JSON object, one
+ * $_webhook_<field> per top-level field, plus $_webhook_alertname,
  * $_webhook_severity and $_webhook_summary for Prometheus Alertmanager and
  * Grafana notification payloads.
- * The HMAC comes from pki/ (pki_hmac_sha256), which keeps wolfSSL fenced.
+ * SHA-256 and HMAC come from pki/ (pki_sha256, pki_hmac_sha256_2), which
+ * keeps wolfSSL fenced.
  */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,65 +52,260 @@ hex_val(int c)
     return -1;
 }
 
-int
-eng_hook_verify(const char *token, const char *authorization,
-    const char *signature, const void *body, size_t len, struct errbuf *eb)
+/* 64 hex digits into 32 bytes; -1 if h is not that. */
+static int
+hex32(const char *h, unsigned char out[32])
 {
-    unsigned char mac[32], got[32];
-    size_t        i;
-    int           ok;
+    size_t i;
 
-    if (token == NULL || *token == '\0')
-        return err_set(eb, ERR_AUTH, "unauthorized",
-            "this applet has no webhook token yet; create one with PUT "
-            "/api/v1/applets/{name}/webhook");
+    if (h == NULL || strlen(h) != 64)
+        return -1;
+    for (i = 0; i < 32; i++) {
+        int hi = hex_val((unsigned char)h[2 * i]);
+        int lo = hex_val((unsigned char)h[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+#define HOOK_HOWTO                                                            \
+    "send \"Authorization: Bearer <webhook token>\", or "                     \
+    "\"X-Herald-Timestamp: <unix seconds>\" with \"X-Herald-Signature: "      \
+    "sha256=<hex HMAC-SHA256(signing secret, \"<timestamp>.<body>\")>\""
+
+int
+eng_hook_parse(const char *authorization, const char *timestamp,
+    const char *signature, long long now, struct eng_hook_auth *out,
+    struct errbuf *eb)
+{
+    const char *t;
+    size_t      n;
+    long long   ts = 0, d;
+
+    memset(out, 0, sizeof(*out));
     if (authorization != NULL && *authorization != '\0') {
-        const char *t = authorization;
-
+        t = authorization;
         if (strncasecmp(t, "Bearer ", 7) != 0)
             return err_set(eb, ERR_AUTH, "unauthorized",
                 "Authorization must be \"Bearer <webhook token>\"");
         t += 7;
         while (*t == ' ')
             t++;
-        if (!sec_equal(t, strlen(t), token, strlen(token)))
+        if (pki_sha256(t, strlen(t), out->digest) != 0)
             return err_set(eb, ERR_AUTH, "unauthorized",
-                "wrong webhook token");
+                "the bearer token cannot be read; " HOOK_HOWTO);
+        out->mode = ENG_HOOK_BEARER;
         return 0;
     }
-    if (signature != NULL && *signature != '\0') {
-        const char *h = signature;
+    if (signature == NULL || *signature == '\0')
+        return err_set(eb, ERR_AUTH, "unauthorized",
+            "missing credentials: " HOOK_HOWTO);
+    if (timestamp == NULL || *timestamp == '\0')
+        return err_set(eb, ERR_AUTH, "unauthorized",
+            "X-Herald-Signature without X-Herald-Timestamp: a signature of "
+            "the body alone is no longer accepted (it could be replayed); "
+            "send \"X-Herald-Timestamp: <unix seconds>\" and sign "
+            "\"<timestamp>.<body>\" with the signing secret from PUT "
+            "/api/v1/applets/{name}/webhook");
+    n = strlen(timestamp);
+    if (n > 18 || strspn(timestamp, "0123456789") != n)
+        return err_set(eb, ERR_AUTH, "unauthorized",
+            "X-Herald-Timestamp must be the time in unix seconds (digits "
+            "only, e.g. %lld)", now);
+    for (size_t i = 0; i < n; i++)
+        ts = ts * 10 + (timestamp[i] - '0');
+    d = now - ts;
+    if (d > ENG_HOOK_SKEW_S || d < -ENG_HOOK_SKEW_S)
+        return err_set(eb, ERR_AUTH, "unauthorized",
+            "X-Herald-Timestamp %lld is %lld s %s herald's clock (%lld); "
+            "signatures are accepted within %d s: sign each delivery with "
+            "the current time, and check the sender's clock (NTP)", ts,
+            d > 0 ? d : -d, d > 0 ? "behind" : "ahead of", now,
+            ENG_HOOK_SKEW_S);
+    if (strncasecmp(signature, "sha256=", 7) != 0)
+        return err_set(eb, ERR_AUTH, "unauthorized",
+            "X-Herald-Signature must be \"sha256=<64 hex digits>\"");
+    if (hex32(signature + 7, out->sig) != 0)
+        return err_set(eb, ERR_AUTH, "unauthorized",
+            "X-Herald-Signature must hold 64 hex digits after \"sha256=\"");
+    memcpy(out->ts_text, timestamp, n + 1);
+    out->ts = ts;
+    out->mode = ENG_HOOK_SIGNED;
+    return 0;
+}
 
-        if (strncasecmp(h, "sha256=", 7) != 0)
-            return err_set(eb, ERR_AUTH, "unauthorized",
-                "X-Herald-Signature must be \"sha256=<64 hex digits>\"");
-        h += 7;
-        if (strlen(h) != 64)
-            return err_set(eb, ERR_AUTH, "unauthorized",
-                "X-Herald-Signature must hold 64 hex digits after "
-                "\"sha256=\" (got %zu characters)", strlen(h));
-        for (i = 0; i < 32; i++) {
-            int hi = hex_val((unsigned char)h[2 * i]);
-            int lo = hex_val((unsigned char)h[2 * i + 1]);
+int
+eng_hook_verify(const struct eng_hook_auth *a, const char *token_sha256,
+    const char *secret, const void *body, size_t len, int have_body,
+    struct errbuf *eb)
+{
+    unsigned char want[32];
+    char          pre[sizeof(a->ts_text) + 1];
+    int           ok;
 
-            if (hi < 0 || lo < 0)
-                return err_set(eb, ERR_AUTH, "unauthorized",
-                    "X-Herald-Signature is not hexadecimal");
-            got[i] = (unsigned char)(hi << 4 | lo);
+    if (a->mode == ENG_HOOK_BEARER) {
+        if (token_sha256 == NULL)
+            return err_set(eb, ERR_AUTH, "denied",
+                "the applet has no webhook token (a signing secret only?); "
+                "create one with PUT /api/v1/applets/{name}/webhook");
+        if (hex32(token_sha256, want) != 0)
+            return err_set(eb, ERR_AUTH, "denied",
+                "the stored token digest is damaged; create a new token "
+                "with PUT /api/v1/applets/{name}/webhook");
+        ok = sec_equal(want, sizeof(want), a->digest, sizeof(a->digest));
+        sec_wipe(want, sizeof(want));
+        return ok ? 0 : err_set(eb, ERR_AUTH, "denied",
+            "wrong webhook token");
+    }
+    if (a->mode != ENG_HOOK_SIGNED)
+        return err_set(eb, ERR_AUTH, "denied", "no credentials parsed");
+    if (secret == NULL || *secret == '\0')
+        return err_set(eb, ERR_AUTH, "denied",
+            "the applet has no signing secret (its token predates signing "
+            "secrets); create one with PUT /api/v1/applets/{name}/webhook");
+    if (!have_body)
+        return 0;
+    snprintf(pre, sizeof(pre), "%s.", a->ts_text);
+    ok = pki_hmac_sha256_2(secret, strlen(secret), pre, strlen(pre),
+             body, len, want) == 0 &&
+        sec_equal(want, sizeof(want), a->sig, sizeof(a->sig));
+    sec_wipe(want, sizeof(want));
+    return ok ? 0 : err_set(eb, ERR_AUTH, "denied",
+        "X-Herald-Signature does not match: expected the HMAC-SHA256 of "
+        "\"<timestamp>.<exact body>\" keyed with the applet's signing "
+        "secret");
+}
+
+/* ---- seen signatures ---------------------------------------------------- */
+
+struct hook_seen_ent {
+    unsigned char sig[32];
+    long long     expires;       /* unix s: its timestamp leaves the window */
+};
+
+struct hook_seen_applet {
+    struct hook_seen_applet *next;
+    char                    *name;
+    struct hook_seen_ent    *v;
+    size_t                   n, cap;
+};
+
+struct eng_hook_seen {
+    pthread_mutex_t          mu;
+    struct hook_seen_applet *applets;
+};
+
+int
+eng_hook_seen_new(struct eng_hook_seen **out)
+{
+    if ((*out = calloc(1, sizeof(**out))) == NULL)
+        return ERR_NOMEM;
+    pthread_mutex_init(&(*out)->mu, NULL);
+    return 0;
+}
+
+void
+eng_hook_seen_free(struct eng_hook_seen *c)
+{
+    struct hook_seen_applet *a, *next;
+
+    if (c == NULL)
+        return;
+    for (a = c->applets; a != NULL; a = next) {
+        next = a->next;
+        free(a->name);
+        free(a->v);
+        free(a);
+    }
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Drops the entries of every applet whose timestamp left the window, and
+ * applets left with none. Under c->mu. */
+static void
+hook_seen_prune(struct eng_hook_seen *c, long long now)
+{
+    struct hook_seen_applet **pp = &c->applets, *a;
+
+    while ((a = *pp) != NULL) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < a->n; i++)
+            if (a->v[i].expires >= now)
+                a->v[k++] = a->v[i];
+        a->n = k;
+        if (k == 0) {
+            *pp = a->next;
+            free(a->name);
+            free(a->v);
+            free(a);
+            continue;
         }
-        ok = pki_hmac_sha256(token, strlen(token), body, len, mac) == 0 &&
-            sec_equal(mac, sizeof(mac), got, sizeof(got));
-        sec_wipe(mac, sizeof(mac));
-        if (!ok)
-            return err_set(eb, ERR_AUTH, "unauthorized",
-                "X-Herald-Signature does not match the body: expected the "
-                "HMAC-SHA256 of the exact request body keyed with the "
-                "applet's webhook token");
-        return 0;
+        pp = &a->next;
     }
-    return err_set(eb, ERR_AUTH, "unauthorized",
-        "missing credentials: send \"Authorization: Bearer <webhook token>\" "
-        "or \"X-Herald-Signature: sha256=<hex HMAC-SHA256 of the body>\"");
+}
+
+int
+eng_hook_seen_add(struct eng_hook_seen *c, const char *applet,
+    const unsigned char sig[32], long long ts, long long now)
+{
+    struct hook_seen_applet *a;
+    int                      rc = 0;
+
+    pthread_mutex_lock(&c->mu);
+    for (a = c->applets; a != NULL; a = a->next)
+        if (strcmp(a->name, applet) == 0)
+            break;
+    if (a != NULL)
+        for (size_t i = 0; i < a->n; i++)
+            if (a->v[i].expires >= now &&
+                memcmp(a->v[i].sig, sig, 32) == 0) {
+                rc = 1;
+                goto out;
+            }
+    if (a == NULL || a->n == a->cap) {
+        hook_seen_prune(c, now); /* may free a */
+        for (a = c->applets; a != NULL; a = a->next)
+            if (strcmp(a->name, applet) == 0)
+                break;
+    }
+    if (a == NULL) {
+        if ((a = calloc(1, sizeof(*a))) == NULL ||
+            (a->name = strdup(applet)) == NULL) {
+            free(a);
+            rc = ERR_NOMEM;
+            goto out;
+        }
+        a->next = c->applets;
+        c->applets = a;
+    }
+    if (a->n == a->cap) {
+        size_t                cap = a->cap ? a->cap * 2 : 16;
+        struct hook_seen_ent *nv;
+
+        if (a->cap >= ENG_HOOK_SEEN_MAX) {
+            rc = ERR_BUSY; /* refuse rather than forget one */
+            goto out;
+        }
+        if (cap > ENG_HOOK_SEEN_MAX)
+            cap = ENG_HOOK_SEEN_MAX;
+        if ((nv = realloc(a->v, cap * sizeof(*nv))) == NULL) {
+            rc = ERR_NOMEM;
+            goto out;
+        }
+        a->v = nv;
+        a->cap = cap;
+    }
+    memcpy(a->v[a->n].sig, sig, 32);
+    a->v[a->n].expires = ts + ENG_HOOK_SKEW_S;
+    a->n++;
+out:
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 /* ---- variable lists ---------------------------------------------------- */

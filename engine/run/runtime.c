@@ -76,6 +76,7 @@ struct eng_runtime {
     struct eng_timers          *kick_timers; /* rt->timers, for the hook */
     uint64_t                    applets_fp;  /* of the registered set */
     long long                   last_prune_ms;
+    struct eng_hook_seen       *hook_seen; /* verified webhook signatures */
 };
 
 struct rt_job {
@@ -664,6 +665,87 @@ eng_runtime_run(struct eng_runtime *rt, const char *name,
 
 /* ---- webhooks ----------------------------------------------------------- */
 
+/* Authenticates rq (see eng_runtime_webhook_auth); with the body, also the
+ * signature and the replay check. On success, *ap (if not NULL) gets the
+ * parsed applet (eng_applet_free). */
+static int
+hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq,
+    int have_body, struct eng_applet **ap, struct errbuf *eb)
+{
+    struct eng_applet_rec rec;
+    struct eng_applet    *a = NULL;
+    struct eng_hook_auth  ha;
+    long long             now = clock_now_ms() / 1000;
+    int                   rc;
+
+    memset(&rec, 0, sizeof(rec));
+    if (ap != NULL)
+        *ap = NULL;
+    if ((rc = eng_hook_parse(rq->authorization, rq->timestamp, rq->signature,
+             now, &ha, eb)) != 0)
+        return rc;
+    if ((rc = eng_store_applet_get(rt->st, rq->applet, &rec, eb)) != 0) {
+        if (rc == ERR_NOTFOUND)
+            rc = err_set(eb, ERR_AUTH, "denied", "no applet named \"%.64s\"",
+                rq->applet);
+        goto out;
+    }
+    if (eng_applet_parse(rec.text, strlen(rec.text), 1, &a, eb) != 0) {
+        rc = err_set(eb, ERR_AUTH, "denied", "the stored applet does not "
+            "parse (fix it with PUT /api/v1/applets/{name})");
+        goto out;
+    }
+    if (find_event(a, ENG_EV_WEBHOOK) == eng_applet_event_count(a)) {
+        rc = err_set(eb, ERR_AUTH, "denied",
+            "the applet has no \"event webhook\"");
+        goto out;
+    }
+    if (rec.webhook_token == NULL && rec.webhook_secret == NULL) {
+        rc = err_set(eb, ERR_AUTH, "denied", "the applet has no webhook "
+            "credentials yet; create them with PUT "
+            "/api/v1/applets/{name}/webhook");
+        goto out;
+    }
+    if ((rc = eng_hook_verify(&ha, rec.webhook_token, rec.webhook_secret,
+             rq->body, rq->len, have_body, eb)) != 0)
+        goto out;
+    if (have_body && ha.mode == ENG_HOOK_SIGNED) {
+        rc = eng_hook_seen_add(rt->hook_seen, rq->applet, ha.sig, ha.ts,
+            now);
+        if (rc == 1)
+            rc = err_set(eb, ERR_AUTH, "unauthorized", "replayed: this "
+                "signature was already accepted in the last %d s; sign each "
+                "delivery with its own X-Herald-Timestamp (use an "
+                "Idempotency-Key to make retries safe)", ENG_HOOK_SKEW_S);
+        else if (rc == ERR_BUSY)
+            rc = err_set(eb, ERR_BUSY, "busy", "more than %d signed "
+                "deliveries for this applet in %d s; retry later",
+                ENG_HOOK_SEEN_MAX, ENG_HOOK_SKEW_S);
+        else if (rc != 0)
+            rc = err_set(eb, rc, "nomem", "out of memory");
+        if (rc != 0)
+            goto out;
+    }
+    if (ap != NULL) {
+        *ap = a;
+        a = NULL;
+    }
+out:
+    sec_wipe(&ha, sizeof(ha));
+    eng_applet_free(a);
+    eng_applet_rec_clear(&rec);
+    return rc;
+}
+
+int
+eng_runtime_webhook_auth(struct eng_runtime *rt,
+    const struct eng_hook_req *rq, struct errbuf *eb)
+{
+    if (atomic_load(&rt->draining))
+        return err_set(eb, ERR_BUSY, "busy", "herald is shutting down");
+    return hook_auth(rt, rq, 0, NULL, eb);
+}
+
 int
 eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     long long *run_id, int *duplicate, struct errbuf *eb)
@@ -671,8 +753,8 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     struct eng_applet  *a = NULL;
     struct eng_vars     vs = { 0 };
     struct eng_run_info ri;
-    char               *token = NULL;
     const char         *k = rq->idempotency_key;
+    const char         *body = rq->body != NULL ? rq->body : "";
     long long           prev = 0;
     int                 rc, locked = 0;
     size_t              i;
@@ -682,19 +764,16 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     memset(&ri, 0, sizeof(ri));
     if (atomic_load(&rt->draining))
         return err_set(eb, ERR_BUSY, "busy", "herald is shutting down");
-    if ((rc = load_applet(rt, rq->applet, &a, &token, eb)) != 0)
-        goto out;
-    if ((rc = eng_hook_verify(token, rq->authorization, rq->signature,
-             rq->body, rq->len, eb)) != 0) {
-        log_info("runtime", "event=webhook-refused applet=%s reason=\"%s\"",
-            rq->applet, eb->msg);
-        goto out;
+    {
+        struct eng_hook_req r = *rq;
+
+        r.body = body;
+        if ((rc = hook_auth(rt, &r, 1, &a, eb)) != 0)
+            goto out;
     }
-    if (find_event(a, ENG_EV_WEBHOOK) == eng_applet_event_count(a)) {
-        rc = err_set(eb, ERR_NOTFOUND, "not_found",
-            "applet \"%s\" has no \"event webhook\"", rq->applet);
+    if (rq->body_check != NULL && (rc = rq->body_check(rq->body_check_ud,
+             body, rq->len, rq->content_type, eb)) != 0)
         goto out;
-    }
     if (k != NULL && *k != '\0') {
         if (strlen(k) > IDEM_KEY_MAX) {
             rc = err_field(eb, ERR_INVAL, "Idempotency-Key", "invalid_field",
@@ -709,7 +788,7 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
                 goto out;
             }
     }
-    if ((rc = eng_webhook_vars(rq->body, rq->len, rq->content_type, &vs,
+    if ((rc = eng_webhook_vars(body, rq->len, rq->content_type, &vs,
              eb)) != 0)
         goto out;
     if (k != NULL && *k != '\0') {
@@ -737,39 +816,76 @@ out:
     eng_run_info_clear(&ri);
     eng_vars_free(&vs);
     eng_applet_free(a);
-    if (token != NULL) {
-        sec_wipe(token, strlen(token));
-        free(token);
-    }
     return rc;
+}
+
+/* A new random secret: nbytes as lower-case hex, in a new string. */
+static int
+hook_random_hex(size_t nbytes, char **out, struct errbuf *eb)
+{
+    unsigned char raw[32];
+    char         *t;
+    size_t        i;
+
+    *out = NULL;
+    if (nbytes > sizeof(raw))
+        return err_set(eb, ERR_INTERNAL, "internal", "secret too long");
+    if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
+        return err_set(eb, ERR_IO, "io", "no randomness: %s",
+            strerror(errno));
+    if ((t = malloc(nbytes * 2 + 1)) == NULL) {
+        sec_wipe(raw, sizeof(raw));
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
+    for (i = 0; i < nbytes; i++)
+        snprintf(t + 2 * i, 3, "%02x", raw[i]);
+    sec_wipe(raw, sizeof(raw));
+    *out = t;
+    return 0;
+}
+
+static void
+hook_free_secret(char *s)
+{
+    if (s != NULL) {
+        sec_wipe(s, strlen(s));
+        free(s);
+    }
 }
 
 int
 eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
-    char **token, struct errbuf *eb)
+    char **token, char **secret, struct errbuf *eb)
 {
-    unsigned char raw[24];
-    char         *t;
+    unsigned char d[PKI_SHA256_LEN];
+    char          hex[2 * PKI_SHA256_LEN + 1];
+    char         *t = NULL, *sk = NULL;
     size_t        i;
     int           rc;
 
     *token = NULL;
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        return err_set(eb, ERR_IO, "io", "no randomness: %s",
-            strerror(errno));
-    if ((t = malloc(sizeof(raw) * 2 + 1)) == NULL)
-        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    for (i = 0; i < sizeof(raw); i++)
-        snprintf(t + 2 * i, 3, "%02x", raw[i]);
-    sec_wipe(raw, sizeof(raw));
-    if ((rc = eng_store_token_set(rt->st, name, t, eb)) != 0) {
-        sec_wipe(t, strlen(t));
-        free(t);
-        return rc;
+    *secret = NULL;
+    if ((rc = hook_random_hex(24, &t, eb)) != 0 ||
+        (rc = hook_random_hex(32, &sk, eb)) != 0)
+        goto out;
+    if (pki_sha256(t, strlen(t), d) != 0) {
+        rc = err_set(eb, ERR_INTERNAL, "internal", "cannot hash the token");
+        goto out;
     }
+    for (i = 0; i < sizeof(d); i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    if ((rc = eng_store_token_set(rt->st, name, hex, sk, eb)) != 0)
+        goto out;
     log_info("runtime", "event=webhook-token-set applet=%s", name);
     *token = t;
-    return 0;
+    *secret = sk;
+    t = sk = NULL;
+out:
+    sec_wipe(d, sizeof(d));
+    sec_wipe(hex, sizeof(hex));
+    hook_free_secret(t);
+    hook_free_secret(sk);
+    return rc;
 }
 
 /* ---- syslog and timers -------------------------------------------------- */
@@ -1239,6 +1355,10 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     t.ud = rt;
     if ((rc = eng_outbox_new(rt->st, &t, &oo, &rt->ob, eb)) != 0)
         goto fail;
+    if (eng_hook_seen_new(&rt->hook_seen) != 0) {
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        goto fail;
+    }
     *out = rt;
     return 0;
 fail:
@@ -1381,6 +1501,7 @@ eng_runtime_free(struct eng_runtime *rt)
     eng_pool_free(rt->pool); /* joins: cancelled runs end quickly */
     rt->pool = NULL;
     eng_outbox_free(rt->ob);
+    eng_hook_seen_free(rt->hook_seen);
     for (i = 0; i < rt->nrl; i++)
         free(rt->rl[i].applet);
     free(rt->rl);

@@ -154,15 +154,39 @@ int eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days,
 
 struct eng_hook_req {            /* plain data; all borrowed */
     const char *applet;          /* from the URL */
-    const char *body;
+    const char *body;            /* NULL: not read yet */
     size_t      len;
     const char *content_type;    /* header value or NULL */
-    const char *authorization;   /* "Bearer <token>" or NULL; never logged */
+    /* credentials, header values or NULL; never logged */
+    const char *authorization;   /* "Bearer <token>" */
+    const char *timestamp;       /* X-Herald-Timestamp: unix seconds */
     const char *signature;       /* X-Herald-Signature "sha256=<hex>" */
     const char *idempotency_key; /* or NULL */
+    /* Called once the request is authenticated, before the body is used
+     * (the server's UTF-8/JSON checks); a non-zero return is passed on.
+     * NULL: none. */
+    int       (*body_check)(void *ud, const char *body, size_t len,
+                  const char *content_type, struct errbuf *eb);
+    void       *body_check_ud;
 };
 
-/* Authenticates and fires an applet's "event webhook". The body becomes
+/* Authenticates a webhook from its headers alone, before its body is
+ * read: the applet exists, has an "event webhook" and credentials, and
+ * either the bearer token matches (fully verified) or the signature's
+ * timestamp is within 300 s and the applet has a signing secret (the
+ * HMAC itself needs the body: eng_runtime_webhook checks it). Errors:
+ * ERR_AUTH with code "unauthorized" (a problem of the request alone;
+ * the message is for the client) or "denied" (no such applet, no event
+ * webhook, no credentials, wrong credentials: the message says which, for
+ * the log only; answer every denial alike, so that applet names cannot be
+ * probed), ERR_BUSY, ERR_DB, ERR_NOMEM. */
+int eng_runtime_webhook_auth(struct eng_runtime *rt,
+    const struct eng_hook_req *rq, struct errbuf *eb);
+
+/* Authenticates (as eng_runtime_webhook_auth, and the signature over
+ * "<timestamp>.<body>", which is accepted once: a signature seen in the
+ * last 300 s is refused as replayed, ERR_AUTH "unauthorized"), runs
+ * rq->body_check, and fires an applet's "event webhook". The body becomes
  * $_webhook_body; a JSON object body also gives one $_webhook_<field> per
  * top-level field (non-name characters mapped to '_'; strings as-is,
  * numbers and booleans as text, null as "", objects and arrays as compact
@@ -170,19 +194,20 @@ struct eng_hook_req {            /* plain data; all borrowed */
  * $_webhook_severity and $_webhook_summary. A body that is not JSON is
  * accepted only with Content-Type text/plain. A repeated Idempotency-Key
  * (same applet, 24 h) starts nothing and returns the first run's id with
- * *duplicate = 1. Errors: ERR_NOTFOUND (no applet / no event webhook),
- * ERR_AUTH (no token configured, missing or wrong credentials),
- * ERR_INVAL (invalid JSON: eb->line/col and the byte offset in the
- * message), ERR_BUSY, ERR_DB, ERR_NOMEM. */
+ * *duplicate = 1. Errors: ERR_AUTH (as above), ERR_INVAL (invalid JSON:
+ * eb->line/col and the byte offset in the message; or body_check's),
+ * ERR_BUSY (also: too many signed deliveries for the replay cache),
+ * ERR_DB, ERR_NOMEM. */
 int eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     long long *run_id, int *duplicate, struct errbuf *eb);
 
-/* Generates a new random webhook token for applet name, stores it (the
- * old one stops working) and returns it as a new string (free(); show it
- * once, never log it). Errors: ERR_NOTFOUND, ERR_IO (no randomness),
- * ERR_DB, ERR_NOMEM. */
+/* Generates new webhook credentials for applet name: a bearer token,
+ * stored as its SHA-256 only, and a signing secret for X-Herald-Signature,
+ * stored as it is (the HMAC needs it). The old ones stop working. Returns
+ * both as new strings (free(); show them once, never log them). Errors:
+ * ERR_NOTFOUND, ERR_IO (no randomness), ERR_DB, ERR_NOMEM. */
 int eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
-    char **token, struct errbuf *eb);
+    char **token, char **secret, struct errbuf *eb);
 
 /* ---- outbox ----------------------------------------------------------- */
 

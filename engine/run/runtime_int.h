@@ -143,12 +143,56 @@ void eng_syslog_stop(struct eng_syslog_listener *l); /* NULL: no-op */
 
 /* ---- hook_auth.c: webhook authentication and payload variables --------- */
 
-/* Checks "Bearer <token>" or "sha256=<hex HMAC-SHA256(token, body)>" in
- * constant time. token NULL: ERR_AUTH "no webhook token". Errors:
- * ERR_AUTH with a message saying what was missing or wrong. */
-int eng_hook_verify(const char *token, const char *authorization,
-    const char *signature, const void *body, size_t len,
+/* A signed webhook's X-Herald-Timestamp must be within this many seconds
+ * of herald's clock. */
+#define ENG_HOOK_SKEW_S   300
+/* Verified signatures remembered per applet (40 bytes each), for as long
+ * as their timestamp is in the window: at most 640 KiB per applet, and
+ * about 54 signed deliveries a second per applet, sustained over the
+ * window; beyond that a signed delivery is refused with ERR_BUSY rather
+ * than a signature forgotten. Memory only: a restart forgets them. */
+#define ENG_HOOK_SEEN_MAX 16384
+
+enum { ENG_HOOK_BEARER = 1, ENG_HOOK_SIGNED = 2 };
+
+struct eng_hook_auth {           /* the credentials a request presents */
+    int           mode;          /* ENG_HOOK_BEARER or ENG_HOOK_SIGNED */
+    unsigned char digest[32];    /* bearer: SHA-256 of the token */
+    unsigned char sig[32];       /* signed: the HMAC sent */
+    long long     ts;            /* signed: X-Herald-Timestamp */
+    char          ts_text[20];   /* as sent (the HMAC input) */
+};
+
+/* Reads the credentials from the headers (values or NULL; never logged)
+ * into *out: a bearer token (hashed at once), or a signature with its
+ * timestamp, which must be within ENG_HOOK_SKEW_S of now (unix seconds).
+ * Looks at the request alone, so its messages may be shown to anyone.
+ * Errors: ERR_AUTH, code "unauthorized": missing or malformed credentials,
+ * a signature without X-Herald-Timestamp (the old body-only scheme), a
+ * timestamp out of the window (the message gives the skew). */
+int eng_hook_parse(const char *authorization, const char *timestamp,
+    const char *signature, long long now, struct eng_hook_auth *out,
     struct errbuf *eb);
+/* Compares parsed credentials with an applet's stored ones in constant
+ * time: token_sha256 (hex) for a bearer token, the signing secret for a
+ * signature over "<timestamp>.<body>". have_body 0: only checks that a
+ * secret exists (the body is not read yet). Errors: ERR_AUTH, code
+ * "denied", with the reason for the log only (answer every denial
+ * alike). */
+int eng_hook_verify(const struct eng_hook_auth *a, const char *token_sha256,
+    const char *secret, const void *body, size_t len, int have_body,
+    struct errbuf *eb);
+
+/* Verified signatures per applet, until their timestamp leaves the
+ * window (see ENG_HOOK_SEEN_MAX). Thread-safe. */
+struct eng_hook_seen;
+int  eng_hook_seen_new(struct eng_hook_seen **out); /* ERR_NOMEM */
+void eng_hook_seen_free(struct eng_hook_seen *c);   /* NULL: no-op */
+/* Records sig (timestamp ts) for applet. Returns 0 if it is new, 1 if it
+ * was already recorded (a replay), ERR_BUSY if the applet has
+ * ENG_HOOK_SEEN_MAX signatures in the window, ERR_NOMEM. */
+int  eng_hook_seen_add(struct eng_hook_seen *c, const char *applet,
+    const unsigned char sig[32], long long ts, long long now);
 
 /* A growable list of owned name/value pairs with an eng_kv view. */
 struct eng_vars {

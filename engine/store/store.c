@@ -30,7 +30,11 @@
 struct store_migration {
     int         version;
     const char *sql;
+    /* then this, in the same transaction (NULL: nothing) */
+    int       (*fn)(struct eng_store *, struct errbuf *);
 };
+
+static int store_hash_tokens(struct eng_store *st, struct errbuf *eb);
 
 static const struct store_migration store_migrations[] = {
     { 1,
@@ -59,10 +63,11 @@ static const struct store_migration store_migrations[] = {
       "CREATE TABLE counters ("
       " name TEXT PRIMARY KEY,"
       " value INTEGER NOT NULL);"
-      "INSERT INTO counters (name, value) VALUES ('trust_generation', 1);" },
+      "INSERT INTO counters (name, value) VALUES ('trust_generation', 1);",
+      NULL },
     /* v2: the runtime's runs, outbox, webhook_idem, contexts (store_runs.c;
      * also run on every start, so it holds the current DDL) */
-    { 2, store_runs_schema },
+    { 2, store_runs_schema, NULL },
     /* v3: fewer index pages written per run: listing runs by status and
      * the recovery at start scan the table instead; pruning uses the
      * partial index runs_done */
@@ -70,11 +75,124 @@ static const struct store_migration store_migrations[] = {
       "DROP INDEX IF EXISTS runs_status;"
       "DROP INDEX IF EXISTS runs_ended;"
       "CREATE INDEX IF NOT EXISTS runs_done ON runs(ended_ms)"
-      " WHERE ended_ms IS NOT NULL;" },
+      " WHERE ended_ms IS NOT NULL;", NULL },
+    /* v4: webhook credentials (docs/design.md, "Webhook credentials"): the
+     * bearer token only as its SHA-256, the signing secret apart from it.
+     * Clear tokens are hashed and cleared (store_hash_tokens); they keep
+     * working as bearer tokens, not as signing keys. The two columns are
+     * added there too, when missing. webhook_token is unused from here
+     * on. */
+    { 4, "", store_hash_tokens },
 };
 
 #define STORE_NMIGRATIONS                                                     \
     (sizeof(store_migrations) / sizeof(store_migrations[0]))
+
+/* ---- webhook token digests (migration v4) -------------------------------- */
+
+static int (*store_digest)(const void *, size_t, unsigned char[32]);
+
+void
+eng_store_set_digest(int (*sha256)(const void *msg, size_t len,
+    unsigned char out[32]))
+{
+    store_digest = sha256;
+}
+
+/* 1 if table has column col, 0 if not, -1 on error. */
+static int
+store_has_column(struct eng_store *st, const char *table, const char *col)
+{
+    sqlite3_stmt *s = NULL;
+    char          sql[128];
+    int           found = 0, rc;
+
+    snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (strcmp((const char *)sqlite3_column_text(s, 1), col) == 0)
+            found = 1;
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? found : -1;
+}
+
+/* Adds the columns webhook_token_sha256 and webhook_secret (unless there)
+ * and replaces every clear webhook token by the hex SHA-256 of it. */
+static int
+store_hash_tokens(struct eng_store *st, struct errbuf *eb)
+{
+    static const char *const cols[] = { "webhook_token_sha256",
+        "webhook_secret" };
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    unsigned char d[32];
+    char          hex[65], sql[128];
+    int           rc = 0, n = 0;
+
+    for (size_t i = 0; i < 2; i++) {
+        int has = store_has_column(st, "applets", cols[i]);
+
+        if (has < 0)
+            return store_dberr(st, eb, "reading the applets table");
+        snprintf(sql, sizeof(sql), "ALTER TABLE applets ADD COLUMN %s TEXT",
+            cols[i]);
+        if (has == 0 && (rc = store_exec(st, sql, eb)) != 0)
+            return rc;
+    }
+    /* the old values are zeroed in the file, not just unlinked */
+    if ((rc = store_exec(st, "PRAGMA secure_delete = ON", eb)) != 0)
+        return rc;
+    if (sqlite3_prepare_v2(st->db, "SELECT name, webhook_token FROM applets"
+            " WHERE webhook_token IS NOT NULL", -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "UPDATE applets SET webhook_token = NULL,"
+            " webhook_token_sha256 = ?1, webhook_secret = NULL"
+            " WHERE name = ?2", -1, &upd, NULL) != SQLITE_OK) {
+        rc = store_dberr(st, eb, "hashing webhook tokens");
+        goto out;
+    }
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *tok = (const char *)sqlite3_column_text(sel, 1);
+        int         len = sqlite3_column_bytes(sel, 1);
+
+        if (store_digest == NULL) {
+            rc = err_set(eb, ERR_INTERNAL, "internal", "database %s holds "
+                "clear webhook tokens to hash, and no digest function was "
+                "set (eng_store_set_digest)", st->path);
+            goto out;
+        }
+        if (tok == NULL || store_digest(tok, (size_t)len, d) != 0) {
+            rc = err_set(eb, ERR_INTERNAL, "internal",
+                "cannot hash a webhook token");
+            goto out;
+        }
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        sqlite3_reset(upd);
+        sqlite3_bind_text(upd, 1, hex, 64, SQLITE_TRANSIENT);
+        sqlite3_bind_text(upd, 2, (const char *)sqlite3_column_text(sel, 0),
+            -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(upd) != SQLITE_DONE) {
+            rc = store_dberr(st, eb, "hashing webhook tokens");
+            goto out;
+        }
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        rc = store_dberr(st, eb, "hashing webhook tokens");
+        goto out;
+    }
+    rc = 0;
+    if (n > 0)
+        log_info("store", "event=webhook-tokens-hashed count=%d note=\"bearer "
+            "tokens keep working; signing now needs a signing secret from "
+            "PUT /api/v1/applets/{name}/webhook\"", n);
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    sec_wipe(d, sizeof(d));
+    store_exec(st, "PRAGMA secure_delete = OFF", NULL);
+    return rc;
+}
 
 int
 store_schema_version(void)
@@ -355,6 +473,8 @@ store_migrate(struct eng_store *st, struct errbuf *eb)
         if (m->version <= version)
             continue;
         if ((rc = store_exec(st, m->sql, eb)) != 0)
+            goto fail;
+        if (m->fn != NULL && (rc = m->fn(st, eb)) != 0)
             goto fail;
         if ((rc = store_prepare(st,
                  "INSERT INTO schema_version (version, applied) "
@@ -839,6 +959,7 @@ store_applet_row(sqlite3_stmt *s, struct eng_applet_rec *r)
     r->webhook_token = store_col_text(s, 2, &oom);
     r->created = sqlite3_column_int64(s, 3);
     r->updated = sqlite3_column_int64(s, 4);
+    r->webhook_secret = store_col_text(s, 5, &oom);
     if (oom || r->name == NULL || r->text == NULL) {
         eng_applet_rec_clear(r);
         return ERR_NOMEM;
@@ -858,7 +979,8 @@ store_applet_clear_v(void *p)
     eng_applet_rec_clear(p);
 }
 
-#define APPLET_COLS "name, text, webhook_token, created, updated"
+#define APPLET_COLS "name, text, webhook_token_sha256, created, updated, " \
+    "webhook_secret"
 
 int
 eng_store_applet_get(struct eng_store *st, const char *name,
@@ -900,6 +1022,10 @@ eng_applet_rec_clear(struct eng_applet_rec *r)
     if (r->webhook_token) {
         sec_wipe(r->webhook_token, strlen(r->webhook_token));
         free(r->webhook_token);
+    }
+    if (r->webhook_secret) {
+        sec_wipe(r->webhook_secret, strlen(r->webhook_secret));
+        free(r->webhook_secret);
     }
     memset(r, 0, sizeof(*r));
 }

@@ -73,7 +73,10 @@ void eng_env_vars_free(struct eng_env_var *v, size_t n);
 struct eng_applet_rec {
     char     *name;
     char     *text;
-    char     *webhook_token; /* NULL unless set; a secret */
+    char     *webhook_token; /* hex SHA-256 of the webhook bearer token
+                              * (never the token); NULL unless set */
+    char     *webhook_secret; /* webhook signing secret, clear (HMAC needs
+                               * it); NULL unless set; a secret */
     long long created;
     long long updated;
 };
@@ -193,10 +196,19 @@ char *eng_store_ctx_get(struct eng_store *db, const char *key);
  * database or take locks held around store calls). cb NULL removes it. */
 void eng_store_watch(struct eng_store *db, void (*cb)(void *ud,
     const char *table), void *ud);
-/* Sets (token NULL: clears) applet's webhook token. Errors: ERR_NOTFOUND
- * (no such applet), ERR_DB. */
+/* Sets (NULL: clears) applet's webhook credentials: token_sha256 is the
+ * hex SHA-256 of the bearer token (the token itself is never stored),
+ * secret the signing secret. Errors: ERR_NOTFOUND (no such applet),
+ * ERR_DB. */
 int eng_store_token_set(struct eng_store *db, const char *applet,
-    const char *token, struct errbuf *eb);
+    const char *token_sha256, const char *secret, struct errbuf *eb);
+/* The SHA-256 function the v4 migration hashes clear webhook tokens of
+ * older databases with (the store does not link cryptography itself; the
+ * server passes pki_sha256). Call before eng_store_open(); process-wide.
+ * Without it, opening a database that still holds clear tokens fails
+ * with ERR_INTERNAL. */
+void eng_store_set_digest(int (*sha256)(const void *msg, size_t len,
+    unsigned char out[32]));
 
 
 /* ---- the outbox table (engine/store/store_outbox.c) ---------------------------- */

@@ -654,19 +654,21 @@ eng_store_watch(struct eng_store *db, void (*cb)(void *ud, const char *table),
 }
 
 int
-eng_store_token_set(struct eng_store *db, const char *applet, const char *token,
-    struct errbuf *eb)
+eng_store_token_set(struct eng_store *db, const char *applet,
+    const char *token_sha256, const char *secret, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
 
     store_lock(db);
-    st = store_stmt(db, "UPDATE applets SET webhook_token=? WHERE name=?");
+    st = store_stmt(db, "UPDATE applets SET webhook_token_sha256=?,"
+        " webhook_secret=?, webhook_token=NULL WHERE name=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "storing the webhook token");
     } else {
-        bind_text(st, 1, token);
-        bind_text(st, 2, applet);
+        bind_text(st, 1, token_sha256);
+        bind_text(st, 2, secret);
+        bind_text(st, 3, applet);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = rdb_err(db, eb, "storing the webhook token");
         else if (sqlite3_changes(db->db) == 0)

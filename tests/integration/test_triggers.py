@@ -3,11 +3,13 @@
 tests/integration/test_triggers.py: what fires applets besides a manual run
 (issue 4): webhooks, the syslog listener and timers.
 
-Webhooks: the applet's token from PUT /api/v1/applets/{name}/webhook
-authenticates POST /hooks/{name} as a bearer token or as the key of an
-HMAC-SHA256 body signature (X-Herald-Signature: sha256=<hex>); a wrong or
-missing credential and the admin token get 401, an unknown applet 404,
-invalid JSON 400 with its position; Alertmanager- and Grafana-shaped
+Webhooks: the credentials from PUT /api/v1/applets/{name}/webhook
+authenticate POST /hooks/{name}: the token as a bearer token, or the
+signing secret as the key of an HMAC-SHA256 signature over
+"<timestamp>.<body>" (X-Herald-Timestamp, X-Herald-Signature:
+sha256=<hex>); a wrong or missing credential, the admin token, an unknown
+applet and an applet without "event webhook" get the same 401 (more in
+test_webhook_auth.py); invalid JSON 400 with its position; Alertmanager- and Grafana-shaped
 payloads become mail (Postfix submission) whose subject and body use
 $_webhook_alertname, $_webhook_severity, $_webhook_summary and
 $_webhook_title; a repeated Idempotency-Key starts one run only.
@@ -34,7 +36,8 @@ import uuid
 
 from itest import (USER, ClassHeraldTest, addresses, api, body_of, call,
                    header_text, hook, list_runs, mailenv_module, matching,
-                   new_token, put_applet, put_env, secret_forms,
+                   new_creds, new_token, put_applet, put_env,
+                   secret_forms, sign,
                    server_string, start_herald, wait_count, wait_run,
                    wait_runs, zsecrets_test)
 from mailenv import free_port
@@ -71,14 +74,14 @@ class WebhookTest(unittest.TestCase):
                    % (USER, ENV.ports['submission']))
         put_applet(cls.h, 'event manager applet ManualOnly\n event none\n'
                    ' action 010 puts "x"\n')
-        cls.echo_token = new_token(cls.h, 'HookEcho')
+        cls.echo_token, cls.echo_secret = new_creds(cls.h, 'HookEcho')
 
     @classmethod
     def tearDownClass(cls):
         h, cls.h = cls.h, None
         try:
             log = h.log() + h.stdout_text()
-            for t in (cls.echo_token,):
+            for t in (cls.echo_token, cls.echo_secret):
                 if t in log:
                     raise AssertionError('a webhook token is in the log')
             for s in secret_forms(ENV):
@@ -101,7 +104,7 @@ class WebhookTest(unittest.TestCase):
 
     def test_hmac_signature_valid_accepted_wrong_or_missing_401(self):
         body = json.dumps({'signed': uuid.uuid4().hex}).encode()
-        st, _, res = hook(self.h, 'HookEcho', body, key=self.echo_token)
+        st, _, res = hook(self.h, 'HookEcho', body, key=self.echo_secret)
         self.assertEqual(st, 202, res)
         self.assertEqual(wait_run(self.h, res['run_id'])['status'],
                          'success')
@@ -109,11 +112,20 @@ class WebhookTest(unittest.TestCase):
         st, hdrs, res = hook(self.h, 'HookEcho', body, key='x' * 32)
         self.assertEqual(st, 401, res)
         self.assertEqual(res['error']['code'], 'unauthorized', res)
-        # Right key, other body.
-        sig = 'sha256=' + hmac.new(self.echo_token.encode(), body,
-                                   hashlib.sha256).hexdigest()
-        st, _, res = hook(self.h, 'HookEcho', body + b' ', signature=sig)
+        # The bearer token is not the signing key.
+        st, hdrs, res = hook(self.h, 'HookEcho', body, key=self.echo_token)
         self.assertEqual(st, 401, res)
+        # Right key, other body.
+        ts, sig = sign(self.echo_secret, body)
+        st, _, res = hook(self.h, 'HookEcho', body + b' ', signature=sig,
+                          timestamp=ts)
+        self.assertEqual(st, 401, res)
+        # The old signature of the body alone, without a timestamp.
+        sig = 'sha256=' + hmac.new(self.echo_secret.encode(), body,
+                                   hashlib.sha256).hexdigest()
+        st, _, res = hook(self.h, 'HookEcho', body, signature=sig)
+        self.assertEqual(st, 401, res)
+        self.assertIn('X-Herald-Timestamp', res['error']['message'])
         # Not hex / no prefix.
         st, _, res = hook(self.h, 'HookEcho', body, signature='sha256=zz')
         self.assertEqual(st, 401, res)
@@ -144,15 +156,16 @@ class WebhookTest(unittest.TestCase):
         app = api(self.h, 'GET', '/api/v1/applets/Rotate')
         self.assertNotIn(new, json.dumps(app))
 
-    def test_unknown_applet_is_404(self):
+    def test_unknown_applet_is_401_like_a_wrong_token(self):
         st, _, res = hook(self.h, 'NoSuchApplet', {'a': 1},
                           token=self.echo_token)
-        self.assertEqual(st, 404, res)
-        self.assertEqual(res['error']['code'], 'not_found', res)
+        self.assertEqual(st, 401, res)
+        self.assertEqual(res['error']['code'], 'unauthorized', res)
         # An applet without "event webhook" is not reachable either.
-        st, _, res = hook(self.h, 'ManualOnly', {'a': 1},
-                          token=self.echo_token)
-        self.assertIn(st, (401, 404), res)
+        st, _, res2 = hook(self.h, 'ManualOnly', {'a': 1},
+                           token=self.echo_token)
+        self.assertEqual(st, 401, res2)
+        self.assertEqual(res2, res)
 
     def test_invalid_json_is_400_with_position(self):
         body = '{\n  "alertname": "x",\n  "severity": ,\n}\n'

@@ -301,10 +301,21 @@ def find_key(obj, key, skip_none=True):
     return None
 
 
+def sign(secret, data, ts=None):
+    """(timestamp, 'sha256=<hex HMAC-SHA256(secret, "<ts>.<data>")>') for a
+    signed webhook; ts defaults to now."""
+    ts = str(int(time.time()) if ts is None else ts)
+    mac = hmac.new(secret.encode(), ts.encode() + b'.' + data,
+                   hashlib.sha256).hexdigest()
+    return ts, 'sha256=' + mac
+
+
 def hook(h, applet, body, token=None, signature=None, key=None,
-         content_type='application/json', idem=None):
+         content_type='application/json', idem=None, timestamp=None):
     """POST /hooks/{applet}. body: dict (JSON) or bytes/str as is.
-    token: bearer token; signature: header value; key: sign with it."""
+    token: bearer token; signature: X-Herald-Signature as is; key: sign
+    with this signing secret (over "<timestamp>.<body>"); timestamp:
+    X-Herald-Timestamp (default now when signing)."""
     if isinstance(body, (dict, list)):
         data = json.dumps(body).encode()
     elif isinstance(body, str):
@@ -313,8 +324,9 @@ def hook(h, applet, body, token=None, signature=None, key=None,
         data = body
     headers = {'Content-Type': content_type}
     if key is not None:
-        signature = 'sha256=' + hmac.new(key.encode(), data,
-                                         hashlib.sha256).hexdigest()
+        timestamp, signature = sign(key, data, timestamp)
+    if timestamp is not None:
+        headers['X-Herald-Timestamp'] = str(timestamp)
     if signature is not None:
         headers['X-Herald-Signature'] = signature
     if idem is not None:
@@ -324,8 +336,16 @@ def hook(h, applet, body, token=None, signature=None, key=None,
     return st, hdrs, resp
 
 
-def new_token(h, applet):
+def new_creds(h, applet):
+    """PUT /api/v1/applets/{applet}/webhook: (bearer token, signing
+    secret), both shown this once."""
     res = api(h, 'PUT', '/api/v1/applets/%s/webhook' % applet)
-    tok = res.get('token')
+    tok, sk = res.get('token'), res.get('signing_secret')
     assert isinstance(tok, str) and len(tok) >= 16, res
-    return tok
+    assert isinstance(sk, str) and len(sk) >= 32 and sk != tok, res
+    return tok, sk
+
+
+def new_token(h, applet):
+    """The bearer token of new credentials for applet."""
+    return new_creds(h, applet)[0]

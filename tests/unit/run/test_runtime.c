@@ -256,7 +256,7 @@ webhook_should_authenticate_dedupe_and_expose_fields(void **state)
     struct env        *e = *state;
     struct eng_hook_req rq = { 0 };
     struct errbuf      eb = { 0 };
-    char              *tok = NULL, auth[128];
+    char              *tok = NULL, *sk = NULL, auth[128];
     const char        *body = "{\"status\":\"firing\",\"commonLabels\":"
                               "{\"alertname\":\"LinkDown\"},\"alerts\":[],"
                               "\"receiver\":\"herald\"}";
@@ -280,9 +280,11 @@ webhook_should_authenticate_dedupe_and_expose_fields(void **state)
     rq.authorization = "Bearer guess";
     assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
         ERR_AUTH);
-    assert_non_null(strstr(eb.msg, "no webhook token"));
+    assert_non_null(strstr(eb.msg, "no webhook credentials"));
 
-    assert_int_equal(eng_runtime_webhook_token(e->rt, "Hook", &tok, &eb), 0);
+    assert_int_equal(eng_runtime_webhook_token(e->rt, "Hook", &tok, &sk,
+        &eb), 0);
+    free(sk);
     assert_true(strlen(tok) >= 32);
     snprintf(auth, sizeof(auth), "Bearer %s", tok);
     assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
@@ -323,17 +325,21 @@ webhook_should_authenticate_dedupe_and_expose_fields(void **state)
     assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
         ERR_INVAL);
     assert_int_equal(eb.col, 7);
-    rq.applet = "Missing";
+    rq.applet = "Missing"; /* answered like a wrong token */
     assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
-        ERR_NOTFOUND);
+        ERR_AUTH);
+    assert_string_equal(eb.code, "denied");
     free(tok);
-    assert_int_equal(eng_runtime_webhook_token(e->rt, "NoHook", &tok, &eb), 0);
+    assert_int_equal(eng_runtime_webhook_token(e->rt, "NoHook", &tok, &sk,
+        &eb), 0);
+    free(sk);
     snprintf(auth, sizeof(auth), "Bearer %s", tok);
     rq.applet = "NoHook";
     rq.body = "{}";
     rq.len = 2;
     assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
-        ERR_NOTFOUND);
+        ERR_AUTH);
+    assert_string_equal(eb.code, "denied");
     assert_non_null(strstr(eb.msg, "event webhook"));
     free(tok);
 }
