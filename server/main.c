@@ -93,6 +93,13 @@ usage(FILE *f)
         "                          [HERALD_QUEUE_SIZE] (default 1024)\n"
         "  --syslog-listen A:P     receive syslog on UDP+TCP A:P\n"
         "                          [HERALD_SYSLOG_LISTEN] (default off)\n"
+        "  --trigger-queue N       runs of one applet that may wait for a "
+        "worker;\n"
+        "                          a syslog or timer trigger finding N "
+        "queued is\n"
+        "                          dropped, counted and logged, with no "
+        "run record\n"
+        "                          [HERALD_TRIGGER_QUEUE] (default 16)\n"
         "  mail outbox: HERALD_MAIL_WAIT=queue|delivery (default queue),\n"
         "  HERALD_MAIL_LIFETIME secs (86400), HERALD_MAIL_SENDERS (8 SMTP\n"
         "  sessions kept open); run history:\n"
@@ -207,7 +214,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
 {
     enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
         O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG, O_PER_IP,
-        O_HTIMEOUT, O_BTIMEOUT, O_HBODY };
+        O_HTIMEOUT, O_BTIMEOUT, O_HBODY, O_TQUEUE };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "data-dir", required_argument, NULL, O_DATA },
@@ -225,6 +232,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         { "help", no_argument, NULL, O_HELP },
         { "workers", required_argument, NULL, O_WORKERS },
         { "syslog-listen", required_argument, NULL, O_SYSLOG },
+        { "trigger-queue", required_argument, NULL, O_TQUEUE },
         { NULL, 0, NULL, 0 },
     };
     unsigned long long x;
@@ -253,6 +261,11 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
             setenv("HERALD_WORKERS", optarg, 1);
             break;
         case O_SYSLOG: setenv("HERALD_SYSLOG_LISTEN", optarg, 1); break;
+        case O_TQUEUE:
+            if (num("--trigger-queue", optarg, 1, 1000000, &x))
+                return 2;
+            setenv("HERALD_TRIGGER_QUEUE", optarg, 1);
+            break;
         case ':':
             return bad("option '%s' needs a value%s", argv[optind - 1], "");
         default:

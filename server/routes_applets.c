@@ -4,7 +4,8 @@
  * (text/plain) or as the JSON model (application/json). The store keeps the
  * canonical text (eng_applet_to_text); responses carry the JSON model, the
  * text, save-time warnings (undefined variables judged against the stored
- * environment, label order) and times.
+ * environment, label order), times and the syslog and timer triggers
+ * dropped since herald started.
  */
 #include "server/srv_int.h"
 
@@ -14,6 +15,7 @@
 
 #include "engine/config/env.h"
 #include "engine/lang/applet.h"
+#include "engine/run/runtime.h"
 #include "engine/store/store.h"
 
 static const char *const applet_types[] = { "text/plain", "application/json",
@@ -24,6 +26,35 @@ applet_parse_text(const char *text, size_t len, struct eng_applet **out,
     struct errbuf *eb)
 {
     return eng_applet_parse(text, len, 1, out, eb);
+}
+
+/* {syslog, timer, queue_full, ratelimited, since, last}: the triggers of
+ * the applet dropped without a run (engine/run/runtime.h), counted in
+ * memory since herald started or the applet was created, if later. */
+static cJSON *
+applet_dropped_json(struct srv *s, const struct eng_applet_rec *r)
+{
+    struct eng_trigger_drops d;
+    cJSON                   *o;
+    long long                since;
+
+    memset(&d, 0, sizeof(d));
+    if (s->runtime != NULL)
+        eng_runtime_applet_drops(s->runtime, r->name, &d);
+    else
+        d.since_ms = (long long)s->started * 1000;
+    since = d.since_ms / 1000;
+    if (r->created > since)
+        since = r->created;
+    if ((o = cJSON_CreateObject()) == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "syslog", (double)d.syslog);
+    cJSON_AddNumberToObject(o, "timer", (double)d.timer);
+    cJSON_AddNumberToObject(o, "queue_full", (double)d.queue_full);
+    cJSON_AddNumberToObject(o, "ratelimited", (double)d.ratelimited);
+    srv_json_add_time(o, "since", since);
+    srv_json_add_time(o, "last", d.last_ms / 1000);
+    return o;
 }
 
 /* Builds the Applet object from a stored record. */
@@ -52,6 +83,7 @@ applet_json(struct srv *s, const struct eng_applet_rec *r, int full,
             eng_applet_warnings(a, eng_env_defined, s->store));
         cJSON_AddBoolToObject(j, "webhook_token_set",
             r->webhook_token != NULL);
+        cJSON_AddItemToObject(j, "dropped", applet_dropped_json(s, r));
     } else {
         cJSON *ev = cJSON_DetachItemFromObjectCaseSensitive(model, "events");
 

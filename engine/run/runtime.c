@@ -37,6 +37,8 @@
 #define IDEM_KEY_MAX   128
 /* "policy NAME" from another applet: event none, recorded as "policy" */
 #define RT_EV_POLICY   (-1)
+/* the least time between two "triggers-dropped" lines of one applet */
+#define DROP_LOG_S     10.0
 
 struct rl_entry {
     char     *applet;
@@ -59,6 +61,7 @@ struct eng_runtime {
     struct eng_outbox          *ob;
     struct eng_timers          *timers;
     struct eng_syslog_listener *sl;
+    struct eng_tbound          *tb;      /* queued runs, dropped triggers */
     pthread_mutex_t             mu;      /* rl */
     pthread_mutex_t             idem_mu; /* idempotency check + insert */
     struct rl_entry            *rl;
@@ -85,6 +88,7 @@ struct rt_job {
     struct eng_applet  *applet;
     size_t              event;
     struct eng_vars     vars;
+    char               *slot;      /* applet whose queue slot it holds */
     pthread_mutex_t     mu;
     pthread_cond_t      cv;
     int                 refs;
@@ -120,6 +124,7 @@ job_unref(struct rt_job *j)
         return;
     eng_applet_free(j->applet);
     eng_vars_free(&j->vars);
+    free(j->slot);
     free(j->output);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
@@ -138,6 +143,18 @@ job_done(struct rt_job *j, int how, const char *status, int exit_status,
         j->output = strdup(output);
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
+}
+
+/* The job leaves the queue (it starts, or is dropped at drain): its
+ * applet's slot is free for the next trigger. */
+static void
+job_unqueue(struct rt_job *j)
+{
+    if (j->slot == NULL)
+        return;
+    eng_tbound_give(j->rt->tb, j->slot);
+    free(j->slot);
+    j->slot = NULL;
 }
 
 /* ---- interpreter hooks -------------------------------------------------- */
@@ -280,6 +297,7 @@ job_run(void *arg)
     const char           *status;
 
     err_clear(&eb);
+    job_unqueue(j);
     atomic_fetch_add(&rt->n_started, 1);
     eng_store_run_start(rt->st, j->id, clock_now_ms(), &eb);
     memset(&env, 0, sizeof(env));
@@ -326,6 +344,7 @@ job_drop(void *arg)
 
     /* the run stays "queued" with its replay record; the next start
      * re-queues it */
+    job_unqueue(j);
     job_done(j, 2, "queued", 0, NULL);
     job_unref(j);
 }
@@ -482,14 +501,20 @@ add_event_vars(struct eng_vars *vs, int evtype, long long id, long long now)
     return rc ? ERR_NOMEM : 0;
 }
 
-/* Submits a recorded run. Takes a (applet) and moves *vars. */
+/* Submits a recorded run. Takes a (applet) and the queue slot of applet
+ * slot (held by the caller, or NULL), even on failure; moves *vars. */
 static int
 rt_submit(struct eng_runtime *rt, long long id, struct eng_applet *a,
-    size_t event, struct eng_vars *vars, struct rt_job **jout)
+    const char *slot, size_t event, struct eng_vars *vars,
+    struct rt_job **jout)
 {
     struct rt_job *j;
 
-    if ((j = calloc(1, sizeof(*j))) == NULL) {
+    if ((j = calloc(1, sizeof(*j))) == NULL
+        || (slot != NULL && (j->slot = strdup(slot)) == NULL)) {
+        free(j);
+        if (slot != NULL)
+            eng_tbound_give(rt->tb, slot);
         eng_applet_free(a);
         return ERR_NOMEM;
     }
@@ -505,6 +530,7 @@ rt_submit(struct eng_runtime *rt, long long id, struct eng_applet *a,
     pthread_cond_init(&j->cv, NULL);
     if (eng_pool_submit(rt->pool, job_run, job_drop, j) != 0) {
         j->refs = 1;
+        job_unqueue(j);
         job_unref(j);
         return ERR_BUSY;
     }
@@ -513,8 +539,64 @@ rt_submit(struct eng_runtime *rt, long long id, struct eng_applet *a,
     return 0;
 }
 
+/* What the trigger queue bound and the drop counts call a trigger. */
+static int
+drop_src(int evtype)
+{
+    if (evtype == ENG_EV_SYSLOG)
+        return ENG_DROP_SYSLOG;
+    if (evtype >= ENG_EV_TIMER_WATCHDOG && evtype <= ENG_EV_TIMER_CRON)
+        return ENG_DROP_TIMER;
+    return ENG_DROP_NONE;
+}
+
+static void
+log_drops(const struct eng_drop_report *r)
+{
+    long long sl = r->n[ENG_DROP_SYSLOG][ENG_DROP_QUEUE_FULL]
+        + r->n[ENG_DROP_SYSLOG][ENG_DROP_RATELIMIT];
+    long long tm = r->n[ENG_DROP_TIMER][ENG_DROP_QUEUE_FULL]
+        + r->n[ENG_DROP_TIMER][ENG_DROP_RATELIMIT];
+    long long qf = r->n[ENG_DROP_SYSLOG][ENG_DROP_QUEUE_FULL]
+        + r->n[ENG_DROP_TIMER][ENG_DROP_QUEUE_FULL];
+
+    if (!r->due)
+        return;
+    log_warn("runtime", "event=triggers-dropped applet=%s syslog=%lld "
+        "timer=%lld queue_full=%lld ratelimited=%lld seconds=%.1f "
+        "queued=%u bound=%u note=\"%lld syslog and %lld timer events "
+        "dropped without a run in the last %.1f s: %s; counts in GET "
+        "/api/v1/applets/%s\"", r->applet, sl, tm, qf, sl + tm - qf,
+        r->seconds, r->queued, r->bound, sl, tm, r->seconds,
+        qf > 0 ? "the applet had as many runs queued as the bound "
+        "(--trigger-queue); make its action faster, give the event a "
+        "ratelimit or raise the bound" : "the event's ratelimit applies",
+        r->applet);
+}
+
+/* Takes a queue slot of applet name for a trigger. Returns 1 (taken), 0
+ * (dropped and counted: out->status "dropped") or ERR_NOMEM. */
+static int
+rt_take(struct eng_runtime *rt, const char *name, int src, long long now,
+    struct eng_run_info *out, struct errbuf *eb)
+{
+    struct eng_drop_report rep;
+    int                    rc;
+
+    rc = eng_tbound_take(rt->tb, name, src, now, &rep);
+    log_drops(&rep);
+    if (rc < 0)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    if (rc == 0)
+        snprintf(out->status, sizeof(out->status), "dropped");
+    return rc;
+}
+
 /* Fires applet name (a: already parsed, taken; or NULL to load it). vars
- * holds the trigger's variables (borrowed; copied). */
+ * holds the trigger's variables (borrowed; copied). A syslog or timer
+ * trigger that finds name's queue full, or that its ratelimit drops,
+ * returns 0 with out->id 0 and status "dropped" or "ratelimited", and
+ * leaves no run record (see runtime.h). */
 static int
 rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     struct eng_applet *a, struct eng_vars *vars, int wait,
@@ -522,12 +604,13 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
 {
     const struct eng_event *ev;
     struct eng_vars         vs = { 0 };
+    struct eng_drop_report  rep;
     struct rt_job          *j = NULL;
     char                   *td = NULL, *replay = NULL;
     const char             *trig;
     long long               now = clock_now_ms(), id = 0;
     size_t                  event, i;
-    int                     rc;
+    int                     rc, src = drop_src(evtype), slot = 0;
 
     memset(out, 0, sizeof(*out));
     if (atomic_load(&rt->draining) || rt->pool == NULL) {
@@ -536,8 +619,22 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
         return err_set(eb, ERR_BUSY, "busy",
             "herald is not taking runs (starting or shutting down)");
     }
-    if (a == NULL && (rc = load_applet(rt, name, &a, NULL, eb)) != 0)
+    /* a syslog or timer trigger takes its slot before anything costly (a
+     * flood must not reach the store); the others once the applet is
+     * known to exist */
+    if (src != ENG_DROP_NONE && (rc = rt_take(rt, name, src, now, out,
+                                     eb)) <= 0) {
+        eng_applet_free(a);
         return rc;
+    }
+    slot = src != ENG_DROP_NONE;
+    if (a == NULL && (rc = load_applet(rt, name, &a, NULL, eb)) != 0)
+        goto out;
+    if (!slot) {
+        if ((rc = rt_take(rt, name, src, now, out, eb)) < 0)
+            goto out;
+        slot = 1;
+    }
     trig = trigger_name(evtype);
     if (evtype == RT_EV_POLICY)
         evtype = ENG_EV_NONE;
@@ -555,13 +652,20 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     if (td == NULL || replay == NULL)
         goto nomem;
     if (ev != NULL && ratelimited(rt, name, event, ev->ratelimit, now)) {
+        atomic_fetch_add(&rt->n_ratelimited, 1);
+        snprintf(out->status, sizeof(out->status), "ratelimited");
+        if (src != ENG_DROP_NONE) { /* counted, not recorded */
+            eng_tbound_drop(rt->tb, name, src, ENG_DROP_RATELIMIT, now,
+                &rep);
+            log_drops(&rep);
+            rc = 0;
+            goto out;
+        }
         rc = eng_store_run_insert(rt->st, name, trig, td, NULL,
             "ratelimited", now, &id, eb);
-        atomic_fetch_add(&rt->n_ratelimited, 1);
         log_info("runtime", "event=ratelimited applet=%s run=%lld "
             "window_s=%g", name, id, ev->ratelimit);
         out->id = id;
-        snprintf(out->status, sizeof(out->status), "ratelimited");
         if (rc == 0 && wait) {
             out->output = strdup("");
             eng_store_run_get(rt->st, id, &out->run, NULL);
@@ -580,8 +684,9 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     }
     if ((rc = add_event_vars(&vs, evtype, id, now)) != 0)
         goto nomem;
-    rc = rt_submit(rt, id, a, event, &vs, wait ? &j : NULL);
+    rc = rt_submit(rt, id, a, name, event, &vs, wait ? &j : NULL);
     a = NULL;
+    slot = 0;
     if (rc != 0) {
         unsigned depth = 0;
 
@@ -612,6 +717,8 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
 nomem:
     rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
 out:
+    if (slot)
+        eng_tbound_give(rt->tb, name);
     eng_applet_free(a);
     eng_vars_free(&vs);
     free(td);
@@ -998,12 +1105,20 @@ on_tick(void *ud)
 {
     struct eng_runtime    *rt = ud;
     struct eng_applet_rec *recs = NULL;
+    struct eng_drop_report reps[16];
     struct errbuf          eb;
-    size_t                 n = 0;
+    size_t                 n = 0, i;
     long long              now = clock_now_ms();
     int                    k;
 
     err_clear(&eb);
+    /* drops since an applet's last "triggers-dropped" line */
+    do {
+        n = eng_tbound_flush(rt->tb, now, reps, 16);
+        for (i = 0; i < n; i++)
+            log_drops(&reps[i]);
+    } while (n == 16);
+    n = 0;
     /* applets changed behind our back (an API route that did not call
      * eng_runtime_applets_changed, a config import): re-register */
     if (eng_store_applet_list(rt->st, &recs, &n, &eb) == 0) {
@@ -1162,6 +1277,16 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
         }
     }
     pthread_mutex_unlock(&rt->mu);
+    /* and so are their drop counts */
+    {
+        const char **keep = calloc(n ? n : 1, sizeof(*keep));
+
+        for (i = 0; keep != NULL && i < n; i++)
+            keep[i] = recs[i].name;
+        if (keep != NULL)
+            eng_tbound_forget(rt->tb, keep, n);
+        free(keep);
+    }
     log_info("runtime", "event=applets-registered applets=%zu timers=%zu "
         "syslog=%zu", n, nd, rt->nsl);
 out:
@@ -1290,6 +1415,12 @@ eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb)
             return rc;
         o->mail_senders = v;
     }
+    if (o->trigger_queue == 0) {
+        if ((rc = env_uint("HERALD_TRIGGER_QUEUE", 16, 1, 1000000, &v,
+                 eb)) != 0)
+            return rc;
+        o->trigger_queue = v;
+    }
     if (o->syslog_listen == NULL)
         o->syslog_listen = getenv("HERALD_SYSLOG_LISTEN");
     return 0;
@@ -1353,6 +1484,9 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     oo.lifetime = o.mail_lifetime;
     oo.senders = o.mail_senders;
     t.ud = rt;
+    if ((rc = eng_tbound_new(o.trigger_queue, DROP_LOG_S, clock_now_ms(),
+             &rt->tb, eb)) != 0)
+        goto fail;
     if ((rc = eng_outbox_new(rt->st, &t, &oo, &rt->ob, eb)) != 0)
         goto fail;
     if (eng_hook_seen_new(&rt->hook_seen) != 0) {
@@ -1374,6 +1508,7 @@ on_requeue(void *ud, long long id, const char *applet, const char *trigger,
     struct eng_applet  *a = NULL;
     struct eng_vars     vs = { 0 };
     struct eng_run_end  end;
+    struct eng_drop_report rep;
     struct errbuf       eb;
     cJSON              *r = replay ? cJSON_Parse(replay) : NULL, *it, *v;
     size_t              event = 0;
@@ -1395,8 +1530,14 @@ on_requeue(void *ud, long long id, const char *applet, const char *trigger,
                 eng_vars_add(&vs, it->string, it->valuestring);
         snprintf(idtxt, sizeof(idtxt), "%lld", id);
         eng_vars_add(&vs, "_event_id", idtxt);
-        if (rt_submit(rt, id, a, event, &vs, NULL) != 0)
+        /* a run already recorded takes its slot whatever the bound */
+        if (eng_tbound_take(rt->tb, applet, ENG_DROP_NONE, clock_now_ms(),
+                &rep) != 1) {
+            eng_applet_free(a);
+            why = "out of memory";
+        } else if (rt_submit(rt, id, a, applet, event, &vs, NULL) != 0) {
             why = "the run queue is full";
+        }
         a = NULL;
     }
     if (why != NULL) {
@@ -1440,8 +1581,9 @@ eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb)
     if ((rc = eng_store_runs_recover(rt->st, clock_now_ms(), on_requeue, rt,
              eb)) != 0)
         return rc;
-    log_info("runtime", "event=start workers=%u queue=%u mail_wait=%s "
-        "syslog=%s", rt->o.workers, rt->o.queue_size,
+    log_info("runtime", "event=start workers=%u queue=%u "
+        "trigger_queue=%u mail_wait=%s syslog=%s", rt->o.workers,
+        rt->o.queue_size, rt->o.trigger_queue,
         rt->o.mail_wait == ENG_MAIL_WAIT_DELIVERY ? "delivery" : "queue",
         rt->syslog_listen ? rt->syslog_listen : "off");
     return 0;
@@ -1502,6 +1644,7 @@ eng_runtime_free(struct eng_runtime *rt)
     rt->pool = NULL;
     eng_outbox_free(rt->ob);
     eng_hook_seen_free(rt->hook_seen);
+    eng_tbound_free(rt->tb);
     for (i = 0; i < rt->nrl; i++)
         free(rt->rl[i].applet);
     free(rt->rl);
@@ -1586,4 +1729,13 @@ eng_runtime_stats(struct eng_runtime *rt, struct eng_runtime_stats *s)
     pthread_mutex_unlock(&rt->sl_mu);
     eng_outbox_counts(rt->ob, &s->mail_sent, &s->mail_deferred,
         &s->mail_dead, &s->outbox_queued);
+    s->trigger_queue = rt->o.trigger_queue;
+    eng_tbound_get(rt->tb, NULL, &s->dropped);
+}
+
+void
+eng_runtime_applet_drops(struct eng_runtime *rt, const char *name,
+    struct eng_trigger_drops *out)
+{
+    eng_tbound_get(rt->tb, name, out);
 }

@@ -26,6 +26,19 @@
  *   syslog_listen   HERALD_SYSLOG_LISTEN      off; "127.0.0.1:5514" or
  *                                             "[::1]:5514" listens on UDP
  *                                             and TCP
+ *   trigger_queue   HERALD_TRIGGER_QUEUE      16 queued runs per applet:
+ *                                             a syslog or timer trigger
+ *                                             that finds its applet with
+ *                                             that many runs queued (not
+ *                                             started) is dropped
+ *
+ * Dropped triggers: a syslog or timer trigger dropped by the bound above
+ * or by its event's ratelimit leaves no run record (a flood would
+ * otherwise fill the store); it is counted per applet and in total
+ * (eng_runtime_applet_drops, eng_runtime_stats) and logged at most once
+ * every 10 s per applet (event=triggers-dropped). A manual or webhook
+ * trigger has a caller to answer: it is never dropped by the bound, and
+ * its ratelimited trigger is still recorded with status "ratelimited".
  *
  * HERALD_MAIL_WAIT: with "queue" the mail action succeeds as soon as the
  * message is durable in the outbox (committed with synchronous=FULL before
@@ -69,6 +82,9 @@ struct eng_runtime_opts {         /* plain data, copied by eng_runtime_new */
     const char *syslog_listen;    /* NULL: HERALD_SYSLOG_LISTEN, else off;
                                      "off" disables explicitly */
     unsigned    mail_senders;     /* delivery threads; 0: env or 8 */
+    unsigned    trigger_queue;    /* queued runs per applet before syslog
+                                     and timer triggers are dropped; 0:
+                                     HERALD_TRIGGER_QUEUE or 16 */
 };
 
 /* Fills the fields of o that are 0 (or NULL) from the HERALD_* variables
@@ -228,6 +244,20 @@ int eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
 
 /* ---- metrics ---------------------------------------------------------- */
 
+struct eng_trigger_drops {       /* syslog and timer triggers dropped */
+    long long syslog, timer;     /* by trigger */
+    long long queue_full;        /* by reason: the trigger queue bound */
+    long long ratelimited;       /*   or the event's ratelimit; the two
+                                      sums are equal */
+    long long last_ms;           /* the last drop, 0: none */
+    long long since_ms;          /* counting began (herald's start) */
+    unsigned  queued;            /* runs queued now (not started) */
+};
+/* The drops of applet name since the start (or since it was deleted and
+ * created again; zeros for an applet that never dropped a trigger). */
+void eng_runtime_applet_drops(struct eng_runtime *rt, const char *name,
+    struct eng_trigger_drops *out);
+
 struct eng_runtime_stats {
     unsigned  workers;
     unsigned  queue_size;
@@ -243,6 +273,8 @@ struct eng_runtime_stats {
     long long mail_deferred;     /* temporary failures (retried) */
     long long mail_dead;
     long long outbox_queued;     /* messages waiting now */
+    unsigned  trigger_queue;     /* the per-applet bound */
+    struct eng_trigger_drops dropped; /* totals of all applets */
 };
 void eng_runtime_stats(struct eng_runtime *rt, struct eng_runtime_stats *s);
 /* A number that grows with every run started or rate-limited and every

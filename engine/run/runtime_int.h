@@ -22,6 +22,7 @@
 
 struct cJSON;
 struct eng_mail_req;
+struct eng_trigger_drops; /* runtime.h */
 struct smtp_result;
 
 /* ---- pool.c: fixed worker threads over a bounded FIFO ------------------ */
@@ -140,6 +141,57 @@ unsigned eng_syslog_port(const struct eng_syslog_listener *l);
 void eng_syslog_counts(const struct eng_syslog_listener *l,
     long long *received, long long *rejected);
 void eng_syslog_stop(struct eng_syslog_listener *l); /* NULL: no-op */
+
+/* ---- trigger_bound.c: queued runs per applet, dropped triggers -------- */
+
+/* Every queued (not yet started) run holds a slot of its applet; syslog
+ * and timer triggers find no slot when the applet already has `bound`
+ * runs queued and are dropped without a run record. Drops are counted per
+ * applet and in total, and reported (for the log) at most once per
+ * interval per applet. Thread-safe. */
+enum { ENG_DROP_NONE = -1, ENG_DROP_SYSLOG = 0, ENG_DROP_TIMER,
+    ENG_DROP_NSRC };
+enum { ENG_DROP_QUEUE_FULL = 0, ENG_DROP_RATELIMIT, ENG_DROP_NWHY };
+
+struct eng_drop_report {         /* one log line's worth */
+    int       due;               /* 0: nothing to report */
+    char      applet[128];
+    long long n[ENG_DROP_NSRC][ENG_DROP_NWHY]; /* drops in the window */
+    double    seconds;           /* from the window's first drop to now */
+    unsigned  queued, bound;     /* the applet's queued runs now */
+};
+
+struct eng_tbound;
+/* interval_s: the least time between two reports of one applet. Errors:
+ * ERR_INVAL (bound 0), ERR_NOMEM. */
+int  eng_tbound_new(unsigned bound, double interval_s, long long now_ms,
+    struct eng_tbound **out, struct errbuf *eb);
+void eng_tbound_free(struct eng_tbound *tb); /* NULL: no-op */
+unsigned eng_tbound_bound(const struct eng_tbound *tb);
+/* Takes a queue slot for one run of applet. src ENG_DROP_NONE (a manual,
+ * webhook or policy run, a run re-queued at start) always gets it;
+ * ENG_DROP_SYSLOG and ENG_DROP_TIMER do not when `bound` runs of the
+ * applet are queued: the drop is counted as ENG_DROP_QUEUE_FULL. Returns
+ * 1 (taken: give it back with eng_tbound_give when the run starts or is
+ * not queued after all), 0 (dropped) or ERR_NOMEM (nothing counted).
+ * rep->due says that a report of the applet's drops is due. */
+int  eng_tbound_take(struct eng_tbound *tb, const char *applet, int src,
+    long long now_ms, struct eng_drop_report *rep);
+void eng_tbound_give(struct eng_tbound *tb, const char *applet);
+/* Counts a trigger dropped for another reason (why: ENG_DROP_RATELIMIT). */
+void eng_tbound_drop(struct eng_tbound *tb, const char *applet, int src,
+    int why, long long now_ms, struct eng_drop_report *rep);
+/* Fills reps (at most max) for the applets whose drops were not reported
+ * and whose last report is an interval old; returns how many. */
+size_t eng_tbound_flush(struct eng_tbound *tb, long long now_ms,
+    struct eng_drop_report *reps, size_t max);
+/* The counts of applet, or the totals for applet NULL (queued: all). */
+void eng_tbound_get(struct eng_tbound *tb, const char *applet,
+    struct eng_trigger_drops *out);
+/* Forgets the counts of the applets not in keep that have nothing queued
+ * (deleted applets). */
+void eng_tbound_forget(struct eng_tbound *tb, const char *const *keep,
+    size_t n);
 
 /* ---- hook_auth.c: webhook authentication and payload variables --------- */
 

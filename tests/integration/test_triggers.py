@@ -22,6 +22,12 @@ garbage does not take herald down.
 
 Timers: a watchdog of 1 s runs at least twice in a few seconds (trigger
 "timer"); bad cron entries are refused with 400 and a message.
+
+Bounds (issue 11): a syslog event's ratelimit drops the matches inside its
+window without a run record and counts them in the applet's "dropped";
+with --trigger-queue 1 and one worker, a watchdog whose action outlasts
+its period queues one run, and the fires after it are dropped and counted
+(tests/soak/test_syslog_flood.py floods the syslog listener).
 """
 
 import email
@@ -433,6 +439,39 @@ class SyslogTest(unittest.TestCase):
         self.expect_fire(n, lambda: self.udp(m), lambda: self.udp(m), t)
 
 
+    def test_6_ratelimit_drops_without_run_records(self):
+        """50 matches inside a 60 s ratelimit: one run, 49 counted as
+        dropped (ratelimited), no run recorded "ratelimited"."""
+        put_applet(self.h, 'event manager applet Limited\n'
+                   ' event syslog pattern "RL-TEST" ratelimit 60\n'
+                   ' action 010 puts "$_syslog_msg"\n')
+        time.sleep(0.3)
+        before = api(self.h, 'GET', '/api/v1/applets/Limited')['dropped']
+        self.assertEqual(before['ratelimited'], 0, before)
+        self.assertIsNone(before['last'], before)
+        line = '<187>Nov 27 17:00:01 sw1 %RL-TEST: flap\n'
+        self.tcp((line * 50).encode())
+        deadline = time.monotonic() + 10
+        while True:
+            d = api(self.h, 'GET', '/api/v1/applets/Limited')['dropped']
+            if d['syslog'] >= 49 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(d['syslog'], 49, d)
+        self.assertEqual(d['ratelimited'], 49, d)
+        self.assertEqual(d['queue_full'], 0, d)
+        self.assertEqual(d['timer'], 0, d)
+        self.assertIsNotNone(d['last'], d)
+        runs = wait_runs(self.h, 'Limited', 1)
+        time.sleep(0.3)
+        runs = list_runs(self.h, 'Limited')
+        self.assertEqual([r['status'] for r in runs], ['success'], runs)
+        log = [ln for ln in self.h.log().splitlines()
+               if 'event=triggers-dropped applet=Limited' in ln]
+        self.assertTrue(1 <= len(log) <= 2, log)
+        self.assertIn('ratelimit', log[0])
+
+
 # ---- timers ---------------------------------------------------------------
 
 class TimerTest(ClassHeraldTest):
@@ -487,6 +526,35 @@ class TimerTest(ClassHeraldTest):
                 ' action 010 puts "x"\n')
         st, _, res = call(self.h, 'PUT', '/api/v1/applets/GoodCron', text)
         self.assertIn(st, (200, 201), res)
+
+
+class TimerQueueBoundTest(unittest.TestCase):
+    """--trigger-queue 1, one worker: a watchdog firing every second whose
+    action takes 10 s runs once, queues one run and drops the rest."""
+
+    def test_watchdog_fires_beyond_the_bound_are_dropped_and_counted(self):
+        h = start_herald({'HERALD_WORKERS': '1',
+                          'HERALD_TRIGGER_QUEUE': '1'}, trust=False)
+        try:
+            put_applet(h, 'event manager applet Slow\n'
+                       ' event timer watchdog time 1\n'
+                       ' action 010 wait 10\n')
+            time.sleep(5.5)
+            d = api(h, 'GET', '/api/v1/applets/Slow')['dropped']
+            api(h, 'DELETE', '/api/v1/applets/Slow', expect=204)
+            runs = list_runs(h, 'Slow')
+            # fires at 1..5 s: one runs, one waits, the others are dropped
+            self.assertLessEqual(len(runs), 2, runs)
+            self.assertGreaterEqual(d['timer'], 2, d)
+            self.assertEqual(d['queue_full'], d['timer'], d)
+            self.assertEqual(d['syslog'], 0, d)
+            log = [ln for ln in h.log().splitlines()
+                   if 'event=triggers-dropped applet=Slow' in ln]
+            self.assertTrue(1 <= len(log) <= 2, log)
+            self.assertIn('bound=1', log[0])
+        finally:
+            h.kill()
+            h.cleanup()
 
 
 ZSecretsTest = zsecrets_test(globals())
