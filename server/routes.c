@@ -35,6 +35,7 @@ static const struct srv_route srv_routes[] = {
     { "GET",    "/api/v1/runs",                   srv_h_runs_list, 0 },
     { "GET",    "/api/v1/runs/{id}",              srv_h_run_get, 0 },
     { "GET",    "/api/v1/outbox",                 srv_h_outbox_list, 0 },
+    { "GET",    "/api/v1/outbox/{id}",            srv_h_outbox_get, 0 },
     { "POST",   "/api/v1/outbox/{id}/resend",     srv_h_outbox_resend, 0 },
 
     { "GET",    "/api/v1/trustpoints",            srv_h_tp_list, 0 },

@@ -78,9 +78,9 @@ srv_h_applet_run(struct srv_req *rq, struct srv_resp *rs)
     struct eng_run_info      ri;
     struct errbuf            eb;
     const char              *args[ENG_RUN_MAX_ARGS];
-    cJSON                   *body = NULL, *a, *it, *o;
+    cJSON                   *body = NULL, *a, *it, *o, *w;
     size_t                   nargs = 0;
-    int                      wait = 0, rc;
+    int                      wait = 0, delivery = 0, rc;
 
     if (rt == NULL)
         return;
@@ -95,8 +95,20 @@ srv_h_applet_run(struct srv_req *rq, struct srv_resp *rs)
                 "\"wait\": false}");
             goto out;
         }
+        w = cJSON_GetObjectItemCaseSensitive(body, "wait");
+        if (cJSON_IsString(w) && strcmp(w->valuestring, "delivery") == 0) {
+            wait = 1;
+            delivery = 1;
+        } else if (cJSON_IsString(w)) {
+            rc = err_field(&eb, ERR_INVAL, "wait", "invalid_field",
+                "wait must be true, false or \"delivery\" (wait for the "
+                "first delivery attempt of the run's mail)");
+            srv_reply_error(rs, rc, &eb);
+            goto out;
+        }
         if ((rc = srv_json_only(body, allowed, &eb)) != 0
-            || (rc = srv_json_bool(body, "wait", &wait, &eb)) != 0) {
+            || (!delivery
+                && (rc = srv_json_bool(body, "wait", &wait, &eb)) != 0)) {
             srv_reply_error(rs, rc, &eb);
             goto out;
         }
@@ -130,7 +142,20 @@ srv_h_applet_run(struct srv_req *rq, struct srv_resp *rs)
         srv_reply_error(rs, rc, &eb);
         goto out;
     }
-    if (wait && ri.run != NULL) {
+    if (delivery && ri.run != NULL) {
+        /* the first attempt's outcome, within the request's time */
+        unsigned t = rq->srv->cfg.timeout_s > 2 ? rq->srv->cfg.timeout_s - 1
+            : 1;
+
+        cJSON_Delete(ri.run);
+        ri.run = NULL;
+        if ((rc = eng_runtime_run_wait_delivery(rt, ri.id, t, &o, &eb))
+            != 0) {
+            srv_reply_error(rs, rc, &eb);
+            goto out;
+        }
+        srv_reply_json(rs, 200, o);
+    } else if (wait && ri.run != NULL) {
         srv_reply_json(rs, 200, ri.run);
         ri.run = NULL;
     } else {
@@ -201,6 +226,7 @@ srv_h_runs_list(struct srv_req *rq, struct srv_resp *rs)
     f.applet = srv_req_query(rq, "applet");
     f.status = srv_req_query(rq, "status");
     f.cursor = srv_req_query(rq, "cursor");
+    f.delivery = srv_req_query(rq, "delivery");
     if ((v = srv_req_query(rq, "since")) != NULL && *v != '\0'
         && parse_since(v, &f.since) != 0) {
         rc = err_field(&eb, ERR_INVAL, "since", "invalid_field",
@@ -250,7 +276,8 @@ srv_h_run_get(struct srv_req *rq, struct srv_resp *rs)
     srv_reply_json(rs, 200, out);
 }
 
-/* ---- GET /api/v1/outbox, POST /api/v1/outbox/{id}/resend --------------- */
+/* ---- GET /api/v1/outbox, GET /api/v1/outbox/{id},
+ *      POST /api/v1/outbox/{id}/resend ------------------------------------ */
 
 void
 srv_h_outbox_list(struct srv_req *rq, struct srv_resp *rs)
@@ -265,6 +292,31 @@ srv_h_outbox_list(struct srv_req *rq, struct srv_resp *rs)
     err_clear(&eb);
     if ((rc = eng_runtime_outbox_list(rt, srv_req_query(rq, "state"), &out,
              &eb)) != 0) {
+        srv_reply_error(rs, rc, &eb);
+        return;
+    }
+    srv_reply_json(rs, 200, out);
+}
+
+void
+srv_h_outbox_get(struct srv_req *rq, struct srv_resp *rs)
+{
+    struct eng_runtime *rt = rt_of(rq, rs);
+    struct errbuf       eb;
+    cJSON              *out = NULL;
+    long long           id;
+    int                 rc;
+
+    if (rt == NULL)
+        return;
+    err_clear(&eb);
+    if (parse_id(rq->params[0], &id) != 0) {
+        srv_reply_errorf(rs, ERR_NOTFOUND, "not_found",
+            "no outbox message with id \"%.32s\" (outbox ids are positive "
+            "integers)", rq->params[0]);
+        return;
+    }
+    if ((rc = eng_runtime_outbox_get(rt, id, &out, &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }

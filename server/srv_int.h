@@ -241,6 +241,7 @@ void srv_h_hook(struct srv_req *, struct srv_resp *);
 void srv_h_runs_list(struct srv_req *, struct srv_resp *);
 void srv_h_run_get(struct srv_req *, struct srv_resp *);
 void srv_h_outbox_list(struct srv_req *, struct srv_resp *);
+void srv_h_outbox_get(struct srv_req *, struct srv_resp *);
 void srv_h_outbox_resend(struct srv_req *, struct srv_resp *);
 
 /* Trustpoint record -> API JSON (routes_trustpoints.c). */

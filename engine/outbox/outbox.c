@@ -76,6 +76,8 @@ struct ob_sess {
     char  *skey;
     double last_used;
     char  *slot;                 /* the destination whose slot is held */
+    cJSON *otrace;               /* the open's trace: the transport keeps
+                                  * writing to it (QUIT) until close */
 };
 
 double
@@ -386,10 +388,35 @@ struct ob_outcome {
     struct ob_msg     *m;
     int                ok;
     struct smtp_result res;
+    cJSON             *trace; /* the attempt's trace (owned) or NULL */
     const char        *state; /* set by ob_record: sent, queued or dead */
+    int                failed; /* set by ob_record: see ob_heals */
     long long          now, next;
     char              *scrubbed; /* sent or dead: the request, no secrets */
 };
+
+/* Whether a failure may heal by itself, so that a retry can succeed
+ * without anyone acting: not when the server said it is permanent, nor
+ * for a certificate, host name or TLS failure (the trust or the server's
+ * setup must change) or a refused or impossible login (the account must
+ * change). Such a message is retried until its lifetime ends (a server may
+ * be fixed), but its run shows the mail failed meanwhile. */
+static int
+ob_heals(const struct smtp_result *res)
+{
+    static const char *const stuck[] = {
+        "certificate_untrusted", "certificate_expired", "hostname_mismatch",
+        "starttls_unavailable", "auth_failed", "auth_unavailable", NULL
+    };
+    size_t i;
+
+    if (res->permanent || strncmp(res->klass, "tls_", 4) == 0)
+        return 0;
+    for (i = 0; stuck[i] != NULL; i++)
+        if (strcmp(res->klass, stuck[i]) == 0)
+            return 0;
+    return 1;
+}
 
 /* Decides the new state (and the next attempt for a retry). */
 static void
@@ -398,6 +425,7 @@ ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
     double jit;
 
     o->now = o->next = clock_now_ms();
+    o->failed = !o->ok;
     if (o->ok) {
         o->state = "sent";
         o->scrubbed = ob_scrub(o->m->json);
@@ -405,6 +433,7 @@ ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
         o->state = "dead";
         o->scrubbed = ob_scrub(o->m->json);
     } else {
+        o->failed = !ob_heals(&o->res);
         jit = (double)((atomic_fetch_add(&ob->seq, 1) * 2654435761u
                   + (unsigned)o->m->id * 40503u + (unsigned)o->now) % 1000u)
             / 1000.0;
@@ -455,12 +484,15 @@ static void
 ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
 {
     struct eng_ob_outcome w[OB_BATCH] = { 0 };
+    char                 *tr[OB_BATCH] = { 0 };
     unsigned              i;
 
     for (i = 0; i < n; i++) {
         const struct smtp_result *res = &o[i].res;
 
         ob_outcome_state(ob, &o[i]);
+        if (o[i].trace != NULL)
+            tr[i] = cJSON_PrintUnformatted(o[i].trace);
         memset(&w[i], 0, sizeof(w[i]));
         w[i].id = o[i].m->id;
         w[i].sent = o[i].ok;
@@ -471,14 +503,33 @@ ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
         w[i].klass = res->klass[0] ? res->klass : "internal";
         w[i].code = res->code;
         w[i].message = o[i].ok ? res->reply : res->message;
+        w[i].advice = o[i].ok ? NULL : res->advice;
         w[i].permanent = res->permanent;
+        w[i].failed = o[i].failed;
         w[i].req = o[i].scrubbed;
+        w[i].trace = tr[i];
     }
     eng_store_ob_record(ob->db, w, n);
     for (i = 0; i < n; i++) {
         ob_outcome_log(ob, &o[i]);
         free(o[i].scrubbed);
+        free(tr[i]);
     }
+}
+
+/* Adds a copy of every member of src to the object dst (either may be
+ * NULL). */
+static void
+ob_trace_copy(cJSON *dst, const cJSON *src)
+{
+    const cJSON *it;
+    cJSON       *c;
+
+    if (dst == NULL || src == NULL)
+        return;
+    cJSON_ArrayForEach(it, src)
+        if ((c = cJSON_Duplicate(it, 1)) != NULL)
+            cJSON_AddItemToObject(dst, it->string, c);
 }
 
 static void
@@ -489,9 +540,15 @@ ob_sess_close(struct eng_outbox *ob, struct ob_sess *s)
     s->h = NULL;
     free(s->skey);
     s->skey = NULL;
+    cJSON_Delete(s->otrace);
+    s->otrace = NULL;
 }
 
-/* One attempt for m over session s (opened or reused). 0 if sent. */
+/* One attempt for m over session s (opened or reused). 0 if sent. trace
+ * (may be NULL) receives the attempt's trace: the session's open (server,
+ * TLS, EHLO, AUTH) when this attempt opened it, then the transaction. The
+ * session keeps its own open trace, which the transport writes to until
+ * it is closed. */
 static int
 ob_attempt(struct eng_outbox *ob, struct ob_sess *s, struct ob_msg *m,
     cJSON *trace, struct smtp_result *res)
@@ -503,12 +560,19 @@ ob_attempt(struct eng_outbox *ob, struct ob_sess *s, struct ob_msg *m,
             || !ob->t.usable(ob->t.ud, s->h)))
         ob_sess_close(ob, s);
     if (s->h == NULL) {
-        if ((rc = ob->t.open(ob->t.ud, &m->req, &s->h, trace, res)) != 0) {
+        cJSON_Delete(s->otrace);
+        s->otrace = trace != NULL ? cJSON_CreateObject() : NULL;
+        rc = ob->t.open(ob->t.ud, &m->req, &s->h, s->otrace, res);
+        ob_trace_copy(trace, s->otrace);
+        if (rc != 0) {
             s->h = NULL;
+            cJSON_Delete(s->otrace);
+            s->otrace = NULL;
             goto fail;
         }
         s->skey = strdup(m->skey);
     }
+    /* a NULL trace would send to the open's trace: the session's own */
     rc = ob->t.send(ob->t.ud, s->h, &m->req, trace, res);
     s->last_used = clock_mono();
     if (rc != 0 && !ob->t.usable(ob->t.ud, s->h))
@@ -542,10 +606,13 @@ eng_outbox_deliver_now(struct eng_outbox *ob, long long id, cJSON *trace,
             "message %lld is no longer queued", id);
         return ERR_NOTFOUND;
     }
-    rc = ob_attempt(ob, &s, o.m, trace, &o.res);
+    o.trace = cJSON_CreateObject();
+    rc = ob_attempt(ob, &s, o.m, o.trace, &o.res);
     ob_sess_close(ob, &s);
     o.ok = rc == 0;
     ob_record(ob, &o, 1);
+    ob_trace_copy(trace, o.trace);
+    cJSON_Delete(o.trace);
     *res = o.res;
     ob_msg_free(o.m);
     return rc;
@@ -673,7 +740,8 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
         }
         memset(&o[i], 0, sizeof(o[i]));
         o[i].m = m[i];
-        o[i].ok = ob_attempt(ob, s, m[i], NULL, &o[i].res) == 0;
+        o[i].trace = cJSON_CreateObject();
+        o[i].ok = ob_attempt(ob, s, m[i], o[i].trace, &o[i].res) == 0;
         if (!o[i].ok && s->h == NULL && i + 1 < n) {
             /* no session: the rest would wait for the same failure; they
              * go back to the queue untried and are claimed afresh */
@@ -685,6 +753,8 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
     /* the outcomes of a batch are written together: a crash before that
      * sends them again (delivery is at least once) */
     ob_record(ob, o, i);
+    while (i > 0)
+        cJSON_Delete(o[--i].trace);
     for (i = 0; i < n; i++)
         ob_msg_free(m[i]);
     if (s->h == NULL) /* no session kept open: the slot is free again */
@@ -834,13 +904,71 @@ static const char *const ob_states[] = {
     "queued", "sending", "sent", "dead", NULL
 };
 
+/* A Message object (docs: eng_runtime_outbox_list) for a stored message;
+ * the password is neither copied nor left in memory. NULL: no memory. */
+static cJSON *
+ob_item_json(const struct eng_ob_item *it)
+{
+    struct eng_mail_req r;
+    cJSON              *o, *req, *le;
+    char                t[40], *masked;
+
+    if ((o = cJSON_CreateObject()) == NULL)
+        return NULL;
+    cJSON_AddNumberToObject(o, "id", (double)it->id);
+    if (!it->has_run)
+        cJSON_AddNullToObject(o, "run_id");
+    else
+        cJSON_AddNumberToObject(o, "run_id", (double)it->run_id);
+    cJSON_AddStringToObject(o, "applet", it->applet ? it->applet : "");
+    cJSON_AddStringToObject(o, "state", it->state);
+    req = cJSON_Parse(it->req);
+    ob_req_view(req, &r);
+    masked = redact_server(r.server);
+    if (masked != NULL)
+        cJSON_AddStringToObject(o, "server", masked);
+    else
+        cJSON_AddNullToObject(o, "server");
+    free(masked);
+    if (r.host)
+        cJSON_AddStringToObject(o, "host", r.host);
+    if (r.port)
+        cJSON_AddNumberToObject(o, "port", r.port);
+    cJSON_AddStringToObject(o, "from", r.from ? r.from : "");
+    cJSON_AddStringToObject(o, "to", r.to ? r.to : "");
+    cJSON_AddStringToObject(o, "cc", r.cc ? r.cc : "");
+    cJSON_AddStringToObject(o, "subject", r.subject ? r.subject : "");
+    ob_json_free(req);
+    cJSON_AddNumberToObject(o, "attempts", it->attempts);
+    clock_time_fmt(it->created_ms, t, sizeof(t));
+    cJSON_AddStringToObject(o, "created", t);
+    clock_time_fmt(it->next_ms, t, sizeof(t));
+    cJSON_AddStringToObject(o, "next_attempt", t);
+    clock_time_fmt(it->expires_ms, t, sizeof(t));
+    cJSON_AddStringToObject(o, "expires", t);
+    if (it->sent_ms != 0) {
+        clock_time_fmt(it->sent_ms, t, sizeof(t));
+        cJSON_AddStringToObject(o, "sent", t);
+    }
+    if (!it->has_last_error) {
+        cJSON_AddNullToObject(o, "last_error");
+    } else {
+        le = cJSON_AddObjectToObject(o, "last_error");
+        cJSON_AddStringToObject(le, "klass", it->last_klass);
+        cJSON_AddNumberToObject(le, "code", it->last_code);
+        cJSON_AddStringToObject(le, "message",
+            it->last_message ? it->last_message : "");
+        cJSON_AddBoolToObject(le, "permanent", it->last_permanent);
+    }
+    return o;
+}
+
 int
 eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
     struct errbuf *eb)
 {
     struct eng_ob_item *v = NULL;
-    cJSON              *res, *items, *o, *req, *le;
-    char                t[40];
+    cJSON              *res, *items, *o;
     size_t              n = 0, k;
     int                 i, ok, rc;
 
@@ -865,64 +993,9 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
         return rc;
     }
     for (k = 0; k < n; k++) {
-        const struct eng_ob_item *it = &v[k];
-        struct eng_mail_req       r;
-        char                     *masked;
-
-        if ((o = cJSON_CreateObject()) == NULL)
+        if ((o = ob_item_json(&v[k])) == NULL)
             break;
         cJSON_AddItemToArray(items, o);
-        cJSON_AddNumberToObject(o, "id", (double)it->id);
-        if (!it->has_run)
-            cJSON_AddNullToObject(o, "run_id");
-        else
-            cJSON_AddNumberToObject(o, "run_id", (double)it->run_id);
-        cJSON_AddStringToObject(o, "applet", it->applet ? it->applet : "");
-        cJSON_AddStringToObject(o, "state", it->state);
-        req = cJSON_Parse(it->req);
-        ob_req_view(req, &r);
-        masked = redact_server(r.server);
-        if (masked != NULL)
-            cJSON_AddStringToObject(o, "server", masked);
-        else
-            cJSON_AddNullToObject(o, "server");
-        free(masked);
-        if (r.host)
-            cJSON_AddStringToObject(o, "host", r.host);
-        if (r.port)
-            cJSON_AddNumberToObject(o, "port", r.port);
-        cJSON_AddStringToObject(o, "from", r.from ? r.from : "");
-        cJSON_AddStringToObject(o, "to", r.to ? r.to : "");
-        cJSON_AddStringToObject(o, "cc", r.cc ? r.cc : "");
-        cJSON_AddStringToObject(o, "subject", r.subject ? r.subject : "");
-        if (req != NULL) {
-            cJSON *pw = cJSON_GetObjectItemCaseSensitive(req, "password");
-
-            if (cJSON_IsString(pw))
-                sec_wipe(pw->valuestring, strlen(pw->valuestring));
-            cJSON_Delete(req);
-        }
-        cJSON_AddNumberToObject(o, "attempts", it->attempts);
-        clock_time_fmt(it->created_ms, t, sizeof(t));
-        cJSON_AddStringToObject(o, "created", t);
-        clock_time_fmt(it->next_ms, t, sizeof(t));
-        cJSON_AddStringToObject(o, "next_attempt", t);
-        clock_time_fmt(it->expires_ms, t, sizeof(t));
-        cJSON_AddStringToObject(o, "expires", t);
-        if (it->sent_ms != 0) {
-            clock_time_fmt(it->sent_ms, t, sizeof(t));
-            cJSON_AddStringToObject(o, "sent", t);
-        }
-        if (!it->has_last_error) {
-            cJSON_AddNullToObject(o, "last_error");
-        } else {
-            le = cJSON_AddObjectToObject(o, "last_error");
-            cJSON_AddStringToObject(le, "klass", it->last_klass);
-            cJSON_AddNumberToObject(le, "code", it->last_code);
-            cJSON_AddStringToObject(le, "message",
-                it->last_message ? it->last_message : "");
-            cJSON_AddBoolToObject(le, "permanent", it->last_permanent);
-        }
     }
     eng_ob_items_free(v, n);
     *out = res;
@@ -1006,6 +1079,150 @@ out:
     sec_free_str(old);
     sec_free_str(req);
     free(skey);
+    return rc;
+}
+
+/* ---- one message and its attempts --------------------------------------- */
+
+/* The state a reader is shown: a queued message that was attempted is
+ * "retrying". */
+static const char *
+ob_shown_state(const char *state, unsigned attempts)
+{
+    return strcmp(state, "queued") == 0 && attempts > 0 ? "retrying" : state;
+}
+
+/* A stored trace (JSON text) as a new item; null when there is none. */
+static cJSON *
+ob_trace_json(const char *text)
+{
+    cJSON *j = text != NULL ? cJSON_Parse(text) : NULL;
+
+    return j != NULL ? j : cJSON_CreateNull();
+}
+
+/* {klass, code, message, advice, permanent} of an attempt. */
+static cJSON *
+ob_result_json(const struct eng_ob_attempt *a)
+{
+    cJSON *r = cJSON_CreateObject();
+
+    if (r == NULL)
+        return NULL;
+    if (a->klass != NULL)
+        cJSON_AddStringToObject(r, "klass", a->klass);
+    else
+        cJSON_AddNullToObject(r, "klass");
+    cJSON_AddNumberToObject(r, "code", a->code);
+    cJSON_AddStringToObject(r, "message", a->message ? a->message : "");
+    if (a->advice != NULL)
+        cJSON_AddStringToObject(r, "advice", a->advice);
+    else
+        cJSON_AddNullToObject(r, "advice");
+    cJSON_AddBoolToObject(r, "permanent", a->permanent);
+    return r;
+}
+
+int
+eng_outbox_get(struct eng_outbox *ob, long long id, cJSON **out,
+    struct errbuf *eb)
+{
+    struct eng_ob_item     it;
+    struct eng_ob_attempt *a = NULL;
+    size_t                 n = 0, k;
+    cJSON                 *o, *arr, *e;
+    char                   t[40];
+    int                    rc;
+
+    *out = NULL;
+    if ((rc = eng_store_ob_get(ob->db, id, &it, eb)) != 0)
+        return rc;
+    if ((rc = eng_store_ob_attempts(ob->db, id, 0, &a, &n, eb)) != 0) {
+        eng_ob_item_clear(&it);
+        return rc;
+    }
+    /* "attempts" is the list here; the count moves to attempt_count */
+    if ((o = ob_item_json(&it)) == NULL
+        || (arr = cJSON_CreateArray()) == NULL) {
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        goto out;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "attempts", arr);
+    cJSON_AddNumberToObject(o, "attempt_count", it.attempts);
+    cJSON_AddBoolToObject(o, "failed", it.failed);
+    for (k = 0; k < n; k++) {
+        if ((e = cJSON_CreateObject()) == NULL)
+            break;
+        cJSON_AddItemToArray(arr, e);
+        cJSON_AddNumberToObject(e, "n", a[k].n);
+        clock_time_fmt(a[k].at_ms, t, sizeof(t));
+        cJSON_AddStringToObject(e, "at", t);
+        cJSON_AddBoolToObject(e, "ok", a[k].ok);
+        cJSON_AddItemToObject(e, "result", ob_result_json(&a[k]));
+        cJSON_AddItemToObject(e, "trace", ob_trace_json(a[k].trace));
+    }
+    *out = o;
+    o = NULL;
+out:
+    cJSON_Delete(o);
+    eng_ob_attempts_free(a, n);
+    eng_ob_item_clear(&it);
+    return rc;
+}
+
+int
+eng_outbox_delivery(struct eng_outbox *ob, long long id, cJSON **out,
+    struct errbuf *eb)
+{
+    struct eng_ob_item     it;
+    struct eng_ob_attempt *a = NULL;
+    size_t                 n = 0;
+    cJSON                 *o, *le;
+    int                    rc;
+
+    *out = NULL;
+    if ((rc = eng_store_ob_get(ob->db, id, &it, eb)) != 0)
+        return rc;
+    if ((rc = eng_store_ob_attempts(ob->db, id, 1, &a, &n, eb)) != 0) {
+        eng_ob_item_clear(&it);
+        return rc;
+    }
+    if ((o = cJSON_CreateObject()) == NULL) {
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        goto out;
+    }
+    cJSON_AddNumberToObject(o, "outbox_id", (double)id);
+    cJSON_AddStringToObject(o, "state",
+        ob_shown_state(it.state, it.attempts));
+    cJSON_AddNumberToObject(o, "attempts", it.attempts);
+    if (n > 0 && !a[0].ok) {
+        le = cJSON_AddObjectToObject(o, "last_error");
+        cJSON_AddStringToObject(le, "klass", a[0].klass ? a[0].klass : "");
+        cJSON_AddStringToObject(le, "message",
+            a[0].message ? a[0].message : "");
+        if (a[0].advice != NULL)
+            cJSON_AddStringToObject(le, "advice", a[0].advice);
+        else
+            cJSON_AddNullToObject(le, "advice");
+        cJSON_AddBoolToObject(le, "permanent", a[0].permanent);
+    } else if (n == 0 && it.has_last_error) {
+        /* a message attempted before attempts were recorded */
+        le = cJSON_AddObjectToObject(o, "last_error");
+        cJSON_AddStringToObject(le, "klass", it.last_klass);
+        cJSON_AddStringToObject(le, "message",
+            it.last_message ? it.last_message : "");
+        cJSON_AddNullToObject(le, "advice");
+        cJSON_AddBoolToObject(le, "permanent", it.last_permanent);
+    } else {
+        cJSON_AddNullToObject(o, "last_error");
+    }
+    cJSON_AddBoolToObject(o, "failed", it.failed);
+    cJSON_AddItemToObject(o, "trace",
+        ob_trace_json(n > 0 ? a[0].trace : NULL));
+    *out = o;
+out:
+    eng_ob_attempts_free(a, n);
+    eng_ob_item_clear(&it);
     return rc;
 }
 

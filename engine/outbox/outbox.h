@@ -4,9 +4,12 @@
  * to the store before a run goes on (eng_outbox_put), then sender threads
  * deliver it through a transport, grouped into one SMTP session per
  * server and account, with exponential backoff until it is sent or its
- * lifetime ends (dead letter). Rows live in the store (engine/store/
- * store_outbox.c); the decisions (states, retry times, what a sent message
- * keeps) are made here.
+ * lifetime ends (dead letter). Every attempt is recorded with its result
+ * and trace (the session's open when the attempt opened it, then the
+ * transaction; secrets redacted by the SMTP client). Rows live in the
+ * store (engine/store/store_outbox.c); the decisions (states, retry times,
+ * what a sent message keeps, which failures will not heal by themselves)
+ * are made here.
  */
 #ifndef HERALD_ENGINE_OUTBOX_H
 #define HERALD_ENGINE_OUTBOX_H
@@ -64,8 +67,9 @@ int  eng_outbox_put(struct eng_outbox *ob, long long run_id,
     const char *applet, const struct eng_mail_req *req, int hold,
     long long *id, struct errbuf *eb);
 /* Makes one delivery attempt of message id, held by eng_outbox_put (or
- * claimed now if queued), on the calling thread; res holds the outcome.
- * Returns 0 if sent. */
+ * claimed now if queued), on the calling thread; res holds the outcome
+ * and trace (may be NULL) gets the attempt's trace, which is also stored
+ * with the attempt. Returns 0 if sent. */
 int  eng_outbox_deliver_now(struct eng_outbox *ob, long long id,
     struct cJSON *trace, struct smtp_result *res);
 /* Attempts every message due at now_ms on the calling thread, grouped
@@ -77,6 +81,25 @@ int  eng_outbox_run_due(struct eng_outbox *ob, long long now_ms);
 double eng_outbox_backoff(unsigned attempt, double base, double max,
     double jitter01);
 int  eng_outbox_list(struct eng_outbox *ob, const char *state,
+    struct cJSON **out, struct errbuf *eb);
+/* Message id as a new Message (eng_outbox_list's fields) whose
+ * "attempts" is the list of kept attempts, oldest first (the first and the
+ * last ENG_OB_ATTEMPTS_LAST): [{n, at, ok, result: {klass|null, code,
+ * message, advice|null, permanent}, trace|null}], with "attempt_count"
+ * (attempts made) and "failed" (see eng_outbox_delivery). The password is
+ * never in it. Errors: ERR_NOTFOUND, ERR_DB, ERR_NOMEM. */
+int  eng_outbox_get(struct eng_outbox *ob, long long id, struct cJSON **out,
+    struct errbuf *eb);
+/* Message id's fate, read live, as a new {outbox_id, state: queued |
+ * sending | sent | retrying (queued after a failed attempt) | dead,
+ * attempts, last_error: {klass, message, advice|null, permanent}|null,
+ * failed, trace: the latest attempt's|null}. failed is 1 for a dead
+ * message and for one retried after a failure that does not heal by
+ * itself: permanent, a certificate, host name or TLS failure (certificate_
+ * untrusted, certificate_expired, hostname_mismatch, starttls_unavailable,
+ * tls_*) or a refused login (auth_failed, auth_unavailable); a resend
+ * clears it. Errors: ERR_NOTFOUND, ERR_DB, ERR_NOMEM. */
+int  eng_outbox_delivery(struct eng_outbox *ob, long long id,
     struct cJSON **out, struct errbuf *eb);
 /* Queues a dead or queued message again. A message that lost its password
  * (sent or dead rows keep none) takes the credentials again from the

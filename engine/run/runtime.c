@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -245,6 +246,9 @@ hook_ctx_get(void *ud, const char *key)
     return o;
 }
 
+static int rt_run_get(struct eng_runtime *rt, long long id, cJSON **out,
+    struct errbuf *eb);
+static void rt_note_pending(cJSON *run);
 static int rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     struct eng_applet *a, struct eng_vars *vars, int wait,
     struct eng_run_info *out, struct errbuf *eb);
@@ -711,7 +715,8 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
         job_unref(j);
         /* a synchronous caller learns the outcome: have it on disk */
         eng_store_durable(rt->st, eng_store_mark(rt->st), NULL);
-        eng_store_run_get(rt->st, id, &out->run, NULL);
+        rt_run_get(rt, id, &out->run, NULL);
+        rt_note_pending(out->run);
     }
     goto out;
 nomem:
@@ -726,6 +731,19 @@ out:
         sec_wipe(replay, strlen(replay));
     free(replay);
     return rc;
+}
+
+/* A synchronous run whose mail is only queued says so plainly. */
+static void
+rt_note_pending(cJSON *run)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(run, "delivery");
+
+    if (cJSON_IsString(d) && strcmp(d->valuestring, "pending") == 0)
+        cJSON_AddStringToObject(run, "note", "the mail is queued in the "
+            "outbox, not delivered yet: the run's \"delivery\" (GET "
+            "/api/v1/runs/{id}) follows it, or run with \"wait\": "
+            "\"delivery\" to wait for the first attempt");
 }
 
 void
@@ -1671,11 +1689,95 @@ eng_runtime_runs_list(struct eng_runtime *rt, const struct eng_run_filter *f,
     return eng_store_runs_list(rt->st, f, out, eb);
 }
 
+/* The outbox id of a trace entry of a mail action that queued its
+ * message, or 0. */
+static long long
+trace_outbox_id(const cJSON *e)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "action");
+
+    if (!cJSON_IsString(v) || strcmp(v->valuestring, "mail") != 0)
+        return 0;
+    v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(e, "smtp"), "outbox_id");
+    return cJSON_IsNumber(v) && v->valuedouble >= 1
+        ? (long long)v->valuedouble : 0;
+}
+
+/* Run id from the store with each mail action's trace entry carrying its
+ * message's fate, read live from the outbox ("delivery"). */
+static int
+rt_run_get(struct eng_runtime *rt, long long id, cJSON **out,
+    struct errbuf *eb)
+{
+    cJSON    *e, *d;
+    long long oid;
+    int       rc;
+
+    if ((rc = eng_store_run_get(rt->st, id, out, eb)) != 0)
+        return rc;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(*out, "trace")) {
+        if ((oid = trace_outbox_id(e)) == 0)
+            continue;
+        if (eng_outbox_delivery(rt->ob, oid, &d, NULL) == 0)
+            cJSON_AddItemToObject(e, "delivery", d);
+    }
+    return 0;
+}
+
 int
 eng_runtime_run_get(struct eng_runtime *rt, long long id, cJSON **out,
     struct errbuf *eb)
 {
-    return eng_store_run_get(rt->st, id, out, eb);
+    return rt_run_get(rt, id, out, eb);
+}
+
+/* 1 when every message of a run (its Run object) had its first attempt
+ * end (or cannot be read). */
+static int
+rt_first_attempts_done(struct eng_runtime *rt, const cJSON *run)
+{
+    const cJSON *e;
+    char         state[16];
+    unsigned     att;
+    long long    oid;
+
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(run, "trace")) {
+        if ((oid = trace_outbox_id(e)) == 0)
+            continue;
+        if (eng_outbox_state(rt->ob, oid, state, sizeof(state), &att, NULL)
+            != 0)
+            continue;
+        if (att == 0 || strcmp(state, "sending") == 0)
+            return 0;
+    }
+    return 1;
+}
+
+int
+eng_runtime_run_wait_delivery(struct eng_runtime *rt, long long id,
+    double timeout_s, cJSON **out, struct errbuf *eb)
+{
+    struct timespec ts = { 0, 20 * 1000000L };
+    double          deadline = clock_mono() + timeout_s;
+    cJSON          *run = NULL;
+    int             rc, done;
+
+    *out = NULL;
+    if ((rc = eng_store_run_get(rt->st, id, &run, eb)) != 0)
+        return rc;
+    while (!(done = rt_first_attempts_done(rt, run))
+        && clock_mono() < deadline && !atomic_load(&rt->draining))
+        nanosleep(&ts, NULL);
+    cJSON_Delete(run);
+    if ((rc = rt_run_get(rt, id, &run, eb)) != 0)
+        return rc;
+    if (!done)
+        cJSON_AddStringToObject(run, "note", "the first delivery attempt "
+            "had not ended when the wait was over; the mail stays queued: "
+            "GET /api/v1/runs/{id} shows its delivery");
+    *out = run;
+    return 0;
 }
 
 int
@@ -1693,6 +1795,13 @@ eng_runtime_outbox_list(struct eng_runtime *rt, const char *state,
     cJSON **out, struct errbuf *eb)
 {
     return eng_outbox_list(rt->ob, state, out, eb);
+}
+
+int
+eng_runtime_outbox_get(struct eng_runtime *rt, long long id, cJSON **out,
+    struct errbuf *eb)
+{
+    return eng_outbox_get(rt->ob, id, out, eb);
 }
 
 int

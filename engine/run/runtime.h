@@ -153,14 +153,28 @@ int eng_runtime_run(struct eng_runtime *rt, const char *name,
 /* Returns a new {"items": [RunSummary], "next_cursor": string|null},
  * newest first. RunSummary = {id, applet, trigger, status, queued,
  * started, ended, duration_ms, exit_status, failed_label, error_class,
- * error}. Errors: ERR_INVAL (bad status or cursor, eb->field names it),
- * ERR_DB, ERR_NOMEM. */
+ * error, delivery}. delivery is the fate of the run's mail: "none" (no
+ * mail), "pending" (queued or being sent), "delivered" (all sent) or
+ * "failed" (a message is dead, or retried after a failure that does not
+ * heal by itself: eng_outbox_delivery). Errors: ERR_INVAL (bad status,
+ * delivery or cursor, eb->field names it), ERR_DB, ERR_NOMEM. */
 int eng_runtime_runs_list(struct eng_runtime *rt,
     const struct eng_run_filter *f, struct cJSON **out, struct errbuf *eb);
-/* Returns a new Run = RunSummary + {trigger_data, output, trace}.
+/* Returns a new Run = RunSummary + {trigger_data, output, trace}; each
+ * trace entry of a mail action that queued its message carries "delivery"
+ * (eng_outbox_delivery: state, attempts, last_error, the latest attempt's
+ * trace), read live from the outbox. A synchronous run (eng_runtime_run
+ * with wait) whose mail is still pending also carries a "note" saying so.
  * Errors: ERR_NOTFOUND, ERR_DB, ERR_NOMEM. */
 int eng_runtime_run_get(struct eng_runtime *rt, long long id,
     struct cJSON **out, struct errbuf *eb);
+/* Waits up to timeout_s until every message of run id had its first
+ * delivery attempt end (sent, retrying or dead), then returns the Run as
+ * eng_runtime_run_get does; after the timeout the Run carries a "note"
+ * that the wait ended first. For a run that ended (eng_runtime_run with
+ * wait). Errors: as eng_runtime_run_get. */
+int eng_runtime_run_wait_delivery(struct eng_runtime *rt, long long id,
+    double timeout_s, struct cJSON **out, struct errbuf *eb);
 /* Deletes finished runs that ended before now - days. Returns the number
  * deleted (>= 0) or ERR_DB. */
 int eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days,
@@ -233,6 +247,11 @@ int eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
  * attempts, created, next_attempt, expires, last_error: {klass, code,
  * message, permanent}|null}. Errors: ERR_INVAL (unknown state), ERR_DB. */
 int eng_runtime_outbox_list(struct eng_runtime *rt, const char *state,
+    struct cJSON **out, struct errbuf *eb);
+/* Returns message id as a new Message whose "attempts" lists the kept
+ * attempts with their result and trace (eng_outbox_get). Errors:
+ * ERR_NOTFOUND, ERR_DB, ERR_NOMEM. */
+int eng_runtime_outbox_get(struct eng_runtime *rt, long long id,
     struct cJSON **out, struct errbuf *eb);
 /* Puts a dead (or queued) message back in the queue for immediate
  * delivery with a fresh lifetime. A dead message keeps no password: it

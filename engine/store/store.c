@@ -83,6 +83,23 @@ static const struct store_migration store_migrations[] = {
      * added there too, when missing. webhook_token is unused from here
      * on. */
     { 4, "", store_hash_tokens },
+    /* v5: runs know their mail's fate (store_outbox.c): each delivery
+     * attempt's result and trace (the first and the last five of a
+     * message), a message's failed flag (dead, or retried after a failure
+     * that will not heal by itself), a run's messages by run id, and the
+     * failed ones through a small partial index */
+    { 5,
+      "CREATE TABLE IF NOT EXISTS outbox_attempts ("
+      " msg_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,"
+      " n INTEGER NOT NULL, at_ms INTEGER NOT NULL, ok INTEGER NOT NULL,"
+      " klass TEXT, code INTEGER, message TEXT, advice TEXT,"
+      " permanent INTEGER NOT NULL DEFAULT 0, trace TEXT,"
+      " PRIMARY KEY (msg_id, n));"
+      "ALTER TABLE outbox ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;"
+      "UPDATE outbox SET failed=1 WHERE state='dead';"
+      "CREATE INDEX IF NOT EXISTS outbox_run ON outbox(run_id);"
+      "CREATE INDEX IF NOT EXISTS outbox_failed ON outbox(run_id)"
+      " WHERE failed=1;", NULL },
 };
 
 #define STORE_NMIGRATIONS                                                     \

@@ -142,6 +142,8 @@ struct eng_run_filter {          /* plain data; all optional */
     long long   since;           /* unix seconds: queued at or after */
     unsigned    limit;           /* 0: 50; at most 500 */
     const char *cursor;          /* next_cursor of the previous page */
+    const char *delivery;        /* none, pending, delivered or failed
+                                  * (see eng_store_runs_list) */
 };
 
 /* Call after a commit returned: its number for eng_store_durable. */
@@ -167,6 +169,12 @@ struct eng_run_end {             /* plain data, borrowed */
 };
 int eng_store_run_finish(struct eng_store *db, long long id,
     const struct eng_run_end *e, struct errbuf *eb);
+/* A RunSummary page (engine/run/runtime.h). Its "delivery" is read from
+ * the outbox rows of the run: "none" (no mail), "failed" (a message with
+ * the failed flag: see eng_ob_outcome), "pending" (a message not yet
+ * sent), else "delivered". Filtering on "failed" starts from the index of
+ * failed messages. Errors: ERR_INVAL (bad status, delivery or cursor,
+ * eb->field names it), ERR_DB, ERR_NOMEM. */
 int eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
     struct cJSON **out, struct errbuf *eb);
 int eng_store_run_get(struct eng_store *db, long long id, struct cJSON **out,
@@ -265,13 +273,22 @@ struct eng_ob_outcome {          /* plain data, borrowed */
     const char *klass;           /* failed: error class */
     int         code;            /* SMTP reply code */
     const char *message;         /* sent: the reply; failed: the reason */
+    const char *advice;          /* failed: what to do, or NULL */
     int         permanent;
+    int         failed;          /* 1: dead, or retried after a failure
+                                  * that will not heal by itself (the
+                                  * outbox decides); cleared by a requeue */
     const char *req;             /* sent or dead: the request without
                                   * secrets, or NULL to keep it */
+    const char *trace;           /* the attempt's trace, JSON text without
+                                  * secrets, or NULL */
 };
-/* Records n outcomes, in one transaction when n > 1 (one WAL write for a
- * batch). Failures are logged: a message left "sending" is sent again
- * after a restart. */
+/* Attempts kept per message: the first and the last ENG_OB_ATTEMPTS_LAST. */
+#define ENG_OB_ATTEMPTS_LAST 5
+/* Records n outcomes and one attempt row each (table outbox_attempts,
+ * pruned to the first and the last ENG_OB_ATTEMPTS_LAST of the message),
+ * all in one transaction (one WAL write for a batch). Failures are
+ * logged: a message left "sending" is sent again after a restart. */
 void eng_store_ob_record(struct eng_store *db, const struct eng_ob_outcome *o,
     unsigned n);
 /* The earliest next attempt of a queued message, or 0 if none. */
@@ -292,14 +309,37 @@ struct eng_ob_item {             /* a listed message; free with below */
     int       has_last_error;
     char     *last_klass, *last_message;
     int       last_code, last_permanent;
+    int       failed;            /* see eng_ob_outcome */
 };
 void eng_ob_items_free(struct eng_ob_item *v, size_t n); /* wipes req */
+void eng_ob_item_clear(struct eng_ob_item *it); /* wipes req; NULL no-op */
+/* Message id into *out (clear it). Errors: ERR_NOTFOUND, ERR_NOMEM,
+ * ERR_DB. */
+int eng_store_ob_get(struct eng_store *db, long long id,
+    struct eng_ob_item *out, struct errbuf *eb);
+
+struct eng_ob_attempt {          /* a recorded attempt; free with below */
+    unsigned  n;                 /* 1: the message's first attempt */
+    long long at_ms;
+    int       ok;                /* 1: the server took the message */
+    char     *klass;             /* NULL when ok */
+    int       code;              /* last SMTP reply code, 0 if none */
+    char     *message, *advice;  /* ok: the server's reply; advice NULL */
+    int       permanent;
+    char     *trace;             /* JSON text or NULL */
+};
+void eng_ob_attempts_free(struct eng_ob_attempt *v, size_t n);
+/* The kept attempts of message id, oldest first, as a new array in *out
+ * (none: NULL, 0); with last only the newest. Errors: ERR_DB, ERR_NOMEM. */
+int eng_store_ob_attempts(struct eng_store *db, long long id, int last,
+    struct eng_ob_attempt **out, size_t *n, struct errbuf *eb);
 /* The newest 500 messages (in state unless NULL), newest first; new array
  * in *out. Errors: ERR_DB. */
 int eng_store_ob_list(struct eng_store *db, const char *state,
     struct eng_ob_item **out, size_t *n, struct errbuf *eb);
 /* Queues a dead or queued message again, due now_ms, dead-lettered at
- * expires_ms, with a new request and session key unless they are NULL.
+ * expires_ms, with a new request and session key unless they are NULL;
+ * clears its failed flag (its attempts stay).
  * Errors: ERR_NOTFOUND, ERR_INVAL (in another state), ERR_DB. */
 int eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
     long long expires_ms, const char *req, const char *skey,

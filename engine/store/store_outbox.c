@@ -221,17 +221,21 @@ eng_store_ob_release(struct eng_store *db, const long long *ids, unsigned n)
     store_unlock(db);
 }
 
-/* Writes one outcome (db lock held). A sent message clears the last error
- * and records when; any outcome may replace the request (req). */
-static void
+/* Writes one outcome and its attempt (db lock held, inside the batch's
+ * transaction); 0 or ERR_DB. A sent message clears the last error and
+ * records when; any outcome may replace the request (req). The attempt
+ * history keeps the first attempt and the last ENG_OB_ATTEMPTS_LAST. */
+static int
 ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
 {
     sqlite3_stmt *st;
+    int           rc = ERR_DB;
 
     if ((st = store_stmt(db, "UPDATE outbox SET state=?1, attempts=?2,"
             " next_ms=?3, last_klass=?4, last_code=?5, last_message=?6,"
             " last_permanent=?7, sent_ms=coalesce(?8, sent_ms),"
-            " updated_ms=?9, req=coalesce(?10, req) WHERE id=?11")) != NULL) {
+            " updated_ms=?9, req=coalesce(?10, req), failed=?12"
+            " WHERE id=?11")) != NULL) {
         sqlite3_bind_text(st, 1, o->state, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, (int)o->attempts);
         sqlite3_bind_int64(st, 3, o->next_ms);
@@ -246,29 +250,67 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
         if (o->req != NULL)
             sqlite3_bind_text(st, 10, o->req, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 11, o->id);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
-                o->id, sqlite3_errmsg(db->db));
+        sqlite3_bind_int(st, 12, o->sent ? 0 : o->failed != 0);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
         store_done(db, st);
     }
+    if (rc == 0 && (st = store_stmt(db, "INSERT OR REPLACE INTO"
+            " outbox_attempts (msg_id, n, at_ms, ok, klass, code, message,"
+            " advice, permanent, trace) VALUES (?,?,?,?,?,?,?,?,?,?)"))
+        != NULL) {
+        sqlite3_bind_int64(st, 1, o->id);
+        sqlite3_bind_int(st, 2, (int)o->attempts);
+        sqlite3_bind_int64(st, 3, o->now_ms);
+        sqlite3_bind_int(st, 4, o->sent);
+        if (!o->sent)
+            sqlite3_bind_text(st, 5, o->klass, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 6, o->code);
+        sqlite3_bind_text(st, 7, o->message, -1, SQLITE_STATIC);
+        if (!o->sent && o->advice != NULL && *o->advice != '\0')
+            sqlite3_bind_text(st, 8, o->advice, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 9, o->sent ? 0 : o->permanent);
+        if (o->trace != NULL)
+            sqlite3_bind_text(st, 10, o->trace, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
+        store_done(db, st);
+    } else if (rc == 0) {
+        rc = ERR_DB;
+    }
+    /* attempts 2 .. n-LAST go: the first and the last LAST stay */
+    if (rc == 0 && o->attempts > ENG_OB_ATTEMPTS_LAST + 1
+        && (st = store_stmt(db, "DELETE FROM outbox_attempts WHERE"
+            " msg_id=? AND n>1 AND n<=?")) != NULL) {
+        sqlite3_bind_int64(st, 1, o->id);
+        sqlite3_bind_int(st, 2, (int)(o->attempts - ENG_OB_ATTEMPTS_LAST));
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
+        store_done(db, st);
+    }
+    if (rc != 0)
+        log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
+            o->id, sqlite3_errmsg(db->db));
+    return rc;
 }
 
 void
 eng_store_ob_record(struct eng_store *db, const struct eng_ob_outcome *o,
     unsigned n)
 {
-    unsigned i;
-    int      tx;
+    struct errbuf eb;
+    unsigned      i;
+    int           rc;
 
+    err_clear(&eb);
     store_lock(db);
-    tx = n > 1 && ob_exec(db, "BEGIN") == 0;
+    if ((rc = store_tx_begin(db, &eb)) != 0) {
+        log_err("outbox", "event=begin-failed error=\"%s\"", eb.msg);
+        store_unlock(db);
+        return;
+    }
+    /* one failed row does not lose the others' outcomes */
     for (i = 0; i < n; i++)
         ob_outcome_store(db, &o[i]);
-    if (tx && ob_exec(db, "COMMIT") != 0) {
-        log_err("outbox", "event=commit-failed error=\"%s\"",
-            sqlite3_errmsg(db->db));
-        ob_exec(db, "ROLLBACK");
-    }
+    if (store_tx_end(db, 0, &eb) != 0)
+        log_err("outbox", "event=commit-failed error=\"%s\"", eb.msg);
     store_unlock(db);
 }
 
@@ -312,20 +354,63 @@ eng_store_ob_resume(struct eng_store *db)
 }
 
 void
+eng_ob_item_clear(struct eng_ob_item *it)
+{
+    if (it == NULL)
+        return;
+    free(it->applet);
+    free(it->state);
+    if (it->req != NULL)
+        explicit_bzero(it->req, strlen(it->req));
+    free(it->req);
+    free(it->last_klass);
+    free(it->last_message);
+    memset(it, 0, sizeof(*it));
+}
+
+void
 eng_ob_items_free(struct eng_ob_item *v, size_t n)
 {
     size_t i;
 
-    for (i = 0; v != NULL && i < n; i++) {
-        free(v[i].applet);
-        free(v[i].state);
-        if (v[i].req != NULL)
-            explicit_bzero(v[i].req, strlen(v[i].req));
-        free(v[i].req);
-        free(v[i].last_klass);
-        free(v[i].last_message);
-    }
+    for (i = 0; v != NULL && i < n; i++)
+        eng_ob_item_clear(&v[i]);
     free(v);
+}
+
+#define OB_ITEM_COLS "id, run_id, applet, state, req, attempts, created_ms," \
+    " next_ms, expires_ms, last_klass, last_code, last_message," \
+    " last_permanent, sent_ms, failed"
+
+/* A row selected with OB_ITEM_COLS into it; 0 or ERR_NOMEM (it cleared). */
+static int
+ob_item_load(sqlite3_stmt *st, struct eng_ob_item *it)
+{
+    memset(it, 0, sizeof(*it));
+    it->id = sqlite3_column_int64(st, 0);
+    it->has_run = sqlite3_column_type(st, 1) != SQLITE_NULL;
+    it->run_id = sqlite3_column_int64(st, 1);
+    it->applet = ob_col_dup(st, 2);
+    it->state = ob_col_dup(st, 3);
+    it->req = ob_col_dup(st, 4);
+    it->attempts = (unsigned)sqlite3_column_int(st, 5);
+    it->created_ms = sqlite3_column_int64(st, 6);
+    it->next_ms = sqlite3_column_int64(st, 7);
+    it->expires_ms = sqlite3_column_int64(st, 8);
+    it->has_last_error = sqlite3_column_type(st, 9) != SQLITE_NULL;
+    it->last_klass = ob_col_dup(st, 9);
+    it->last_code = sqlite3_column_int(st, 10);
+    it->last_message = ob_col_dup(st, 11);
+    it->last_permanent = sqlite3_column_int(st, 12);
+    it->sent_ms = sqlite3_column_type(st, 13) != SQLITE_NULL
+        ? sqlite3_column_int64(st, 13) : 0;
+    it->failed = sqlite3_column_int(st, 14);
+    if (it->state == NULL || it->req == NULL
+        || (it->has_last_error && it->last_klass == NULL)) {
+        eng_ob_item_clear(it);
+        return ERR_NOMEM;
+    }
+    return 0;
 }
 
 int
@@ -333,15 +418,13 @@ eng_store_ob_list(struct eng_store *db, const char *state,
     struct eng_ob_item **out, size_t *n, struct errbuf *eb)
 {
     sqlite3_stmt       *st;
-    struct eng_ob_item *v = NULL, *it;
+    struct eng_ob_item *v = NULL;
     size_t              cap = 0;
 
     *out = NULL;
     *n = 0;
     store_lock(db);
-    if ((st = store_stmt(db, "SELECT id, run_id, applet, state,"
-            " req, attempts, created_ms, next_ms, expires_ms, last_klass,"
-            " last_code, last_message, last_permanent, sent_ms FROM outbox"
+    if ((st = store_stmt(db, "SELECT " OB_ITEM_COLS " FROM outbox"
             " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500"))
         == NULL) {
         store_unlock(db);
@@ -359,28 +442,122 @@ eng_store_ob_list(struct eng_store *db, const char *state,
                 break;
             v = nv;
         }
-        it = &v[(*n)++];
-        memset(it, 0, sizeof(*it));
-        it->id = sqlite3_column_int64(st, 0);
-        it->has_run = sqlite3_column_type(st, 1) != SQLITE_NULL;
-        it->run_id = sqlite3_column_int64(st, 1);
-        it->applet = ob_col_dup(st, 2);
-        it->state = ob_col_dup(st, 3);
-        it->req = ob_col_dup(st, 4);
-        it->attempts = (unsigned)sqlite3_column_int(st, 5);
-        it->created_ms = sqlite3_column_int64(st, 6);
-        it->next_ms = sqlite3_column_int64(st, 7);
-        it->expires_ms = sqlite3_column_int64(st, 8);
-        it->has_last_error = sqlite3_column_type(st, 9) != SQLITE_NULL;
-        it->last_klass = ob_col_dup(st, 9);
-        it->last_code = sqlite3_column_int(st, 10);
-        it->last_message = ob_col_dup(st, 11);
-        it->last_permanent = sqlite3_column_int(st, 12);
-        it->sent_ms = sqlite3_column_type(st, 13) != SQLITE_NULL
-            ? sqlite3_column_int64(st, 13) : 0;
+        if (ob_item_load(st, &v[*n]) == 0)
+            (*n)++;
     }
     store_done(db, st);
     store_unlock(db);
+    *out = v;
+    return 0;
+}
+
+int
+eng_store_ob_get(struct eng_store *db, long long id, struct eng_ob_item *out,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int           rc, s;
+
+    memset(out, 0, sizeof(*out));
+    store_lock(db);
+    if ((st = store_stmt(db, "SELECT " OB_ITEM_COLS " FROM outbox"
+            " WHERE id=?")) == NULL) {
+        rc = err_set(eb, ERR_DB, "db_error",
+            "cannot read outbox message %lld: %s", id,
+            sqlite3_errmsg(db->db));
+    } else {
+        sqlite3_bind_int64(st, 1, id);
+        if ((s = sqlite3_step(st)) == SQLITE_ROW)
+            rc = ob_item_load(st, out) == 0 ? 0
+                : err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        else if (s == SQLITE_DONE)
+            rc = err_set(eb, ERR_NOTFOUND, "not_found",
+                "no outbox message with id %lld", id);
+        else
+            rc = err_set(eb, ERR_DB, "db_error",
+                "cannot read outbox message %lld: %s", id,
+                sqlite3_errmsg(db->db));
+        store_done(db, st);
+    }
+    store_unlock(db);
+    return rc;
+}
+
+void
+eng_ob_attempts_free(struct eng_ob_attempt *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; v != NULL && i < n; i++) {
+        free(v[i].klass);
+        free(v[i].message);
+        free(v[i].advice);
+        free(v[i].trace);
+    }
+    free(v);
+}
+
+int
+eng_store_ob_attempts(struct eng_store *db, long long id, int last,
+    struct eng_ob_attempt **out, size_t *n, struct errbuf *eb)
+{
+    sqlite3_stmt          *st;
+    struct eng_ob_attempt *v = NULL, *a;
+    size_t                 cap = 0;
+    int                    rc = 0, s, oom = 0;
+
+    *out = NULL;
+    *n = 0;
+    store_lock(db);
+    /* the newest first when only it is wanted, else oldest first */
+    st = store_stmt(db, last ? "SELECT n, at_ms, ok, klass, code, message,"
+        " advice, permanent, trace FROM outbox_attempts WHERE msg_id=?"
+        " ORDER BY n DESC LIMIT 1" : "SELECT n, at_ms, ok, klass, code,"
+        " message, advice, permanent, trace FROM outbox_attempts"
+        " WHERE msg_id=? ORDER BY n");
+    if (st == NULL) {
+        store_unlock(db);
+        return err_set(eb, ERR_DB, "db_error",
+            "cannot read the attempts of message %lld: %s", id,
+            sqlite3_errmsg(db->db));
+    }
+    sqlite3_bind_int64(st, 1, id);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            struct eng_ob_attempt *nv;
+
+            cap = cap ? cap * 2 : 8;
+            if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+                oom = 1;
+                break;
+            }
+            v = nv;
+        }
+        a = &v[(*n)++];
+        memset(a, 0, sizeof(*a));
+        a->n = (unsigned)sqlite3_column_int(st, 0);
+        a->at_ms = sqlite3_column_int64(st, 1);
+        a->ok = sqlite3_column_int(st, 2);
+        a->klass = store_col_text(st, 3, &oom);
+        a->code = sqlite3_column_int(st, 4);
+        a->message = store_col_text(st, 5, &oom);
+        a->advice = store_col_text(st, 6, &oom);
+        a->permanent = sqlite3_column_int(st, 7);
+        a->trace = store_col_text(st, 8, &oom);
+    }
+    if (oom)
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    else if (s != SQLITE_ROW && s != SQLITE_DONE)
+        rc = err_set(eb, ERR_DB, "db_error",
+            "cannot read the attempts of message %lld: %s", id,
+            sqlite3_errmsg(db->db));
+    store_done(db, st);
+    store_unlock(db);
+    if (rc != 0) {
+        eng_ob_attempts_free(v, *n);
+        *n = 0;
+        return rc;
+    }
     *out = v;
     return 0;
 }
@@ -411,7 +588,7 @@ eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
             "message %lld is %s; only dead or queued messages can be "
             "re-sent", id, state);
     } else if ((st = store_stmt(db, "UPDATE outbox SET"
-                   " state='queued', next_ms=?, expires_ms=?, updated_ms=?,"
+                   " state='queued', next_ms=?, expires_ms=?, updated_ms=?, failed=0,"
                    " req=coalesce(?, req), skey=coalesce(?, skey)"
                    " WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);

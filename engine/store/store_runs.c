@@ -268,8 +268,15 @@ add_text(cJSON *o, const char *k, sqlite3_stmt *st, int col)
         cJSON_AddStringToObject(o, k, (const char *)s);
 }
 
+/* The run's mail, from its outbox rows (index outbox_run): none, failed
+ * (a message with the failed flag), pending (one not yet sent), delivered */
+#define RUN_DELIVERY "(SELECT CASE WHEN count(*)=0 THEN 'none'" \
+    " WHEN max(o.failed)=1 THEN 'failed' WHEN min(o.state='sent')=0" \
+    " THEN 'pending' ELSE 'delivered' END FROM outbox o" \
+    " WHERE o.run_id=runs.id)"
 #define RUN_COLS "id, applet, trig, status, queued_ms, started_ms, ended_ms," \
-    " exit_status, failed_label, error_class, error"
+    " exit_status, failed_label, error_class, error, " RUN_DELIVERY \
+    " AS delivery"
 
 /* Builds a RunSummary from a row selected with RUN_COLS first. */
 static cJSON *
@@ -300,12 +307,17 @@ run_summary(sqlite3_stmt *st)
     add_text(o, "failed_label", st, 8);
     add_text(o, "error_class", st, 9);
     add_text(o, "error", st, 10);
+    add_text(o, "delivery", st, 11);
     return o;
 }
 
 static const char *const run_statuses[] = {
     "queued", "running", "success", "abort", "timeout", "cancelled",
     "ratelimited", NULL
+};
+
+static const char *const run_deliveries[] = {
+    "none", "pending", "delivered", "failed", NULL
 };
 
 int
@@ -316,7 +328,7 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
     cJSON        *res, *items, *o;
     long long     cursor = 0, last = 0;
     unsigned      limit = f && f->limit ? f->limit : 50, n = 0;
-    int           rc = 0, more = 0, i, ok;
+    int           rc = 0, more = 0, i, ok, failed = 0;
 
     *out = NULL;
     if (limit > 500)
@@ -328,6 +340,15 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
             return err_field(eb, ERR_INVAL, "status", "invalid_field",
                 "status \"%s\" is not one of queued, running, success, "
                 "abort, timeout, cancelled, ratelimited", f->status);
+    }
+    if (f && f->delivery && *f->delivery) {
+        for (i = 0, ok = 0; run_deliveries[i]; i++)
+            ok |= strcmp(run_deliveries[i], f->delivery) == 0;
+        if (!ok)
+            return err_field(eb, ERR_INVAL, "delivery", "invalid_field",
+                "delivery \"%s\" is not one of none, pending, delivered, "
+                "failed", f->delivery);
+        failed = strcmp(f->delivery, "failed") == 0;
     }
     if (f && f->cursor && *f->cursor) {
         char *end;
@@ -345,9 +366,17 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
     store_lock(db);
-    st = store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE"
+    /* failed runs are found from the few failed messages (index
+     * outbox_failed); the other values are read per run */
+    st = failed ? store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE"
+        " id IN (SELECT run_id FROM outbox WHERE failed=1)"
+        " AND (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
+        " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
+        " ORDER BY id DESC LIMIT ?5")
+        : store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE"
         " (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
         " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
+        " AND (?6 IS NULL OR delivery=?6)"
         " ORDER BY id DESC LIMIT ?5");
     if (st == NULL) {
         rc = rdb_err(db, eb, "listing runs");
@@ -360,6 +389,9 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
     if (cursor > 0)
         sqlite3_bind_int64(st, 4, cursor);
     sqlite3_bind_int(st, 5, (int)limit + 1);
+    if (!failed)
+        bind_text(st, 6, f && f->delivery && *f->delivery ? f->delivery
+            : NULL);
     while ((i = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == limit) {
             more = 1;
@@ -415,13 +447,13 @@ eng_store_run_get(struct eng_store *db, long long id, cJSON **out,
         if ((o = run_summary(st)) == NULL) {
             rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
         } else {
-            const char *td = (const char *)sqlite3_column_text(st, 11);
-            const char *tr = (const char *)sqlite3_column_text(st, 13);
+            const char *td = (const char *)sqlite3_column_text(st, 12);
+            const char *tr = (const char *)sqlite3_column_text(st, 14);
 
             j = td ? cJSON_Parse(td) : NULL;
             cJSON_AddItemToObject(o, "trigger_data",
                 j ? j : cJSON_CreateObject());
-            add_text(o, "output", st, 12);
+            add_text(o, "output", st, 13);
             j = tr ? cJSON_Parse(tr) : NULL;
             cJSON_AddItemToObject(o, "trace", j ? j : cJSON_CreateArray());
         }

@@ -422,6 +422,26 @@ class Contract(unittest.TestCase):
         expect(200, 'GET', '/api/v1/outbox?state=dead')
         expect(400, 'GET', '/api/v1/outbox?state=bogus')
         expect(404, 'POST', '/api/v1/outbox/999999999/resend')
+        expect(200, 'POST', '/api/v1/applets/JsonApplet/run',
+               {'wait': 'delivery'})
+        # a message whose first attempt fails (nothing listens on port 1)
+        c.json('PUT', '/api/v1/applets/Mailer',
+               'event manager applet Mailer\n event none\n action 1 mail'
+               ' server "127.0.0.1" to "a@example.test" from'
+               ' "b@example.test" subject "s" body "b" port 1 secure none\n',
+               ctype='text/plain')
+        expect(200, 'POST', '/api/v1/applets/Mailer/run',
+               {'wait': 'delivery'})
+        expect(400, 'POST', '/api/v1/applets/JsonApplet/run',
+               {'wait': 'forever'})
+        expect(200, 'GET', '/api/v1/runs?delivery=failed')
+        expect(400, 'GET', '/api/v1/runs?delivery=bogus')
+        st, ob = expect(200, 'GET', '/api/v1/outbox')
+        for m in (ob.get('items') or [])[:3] if st == 200 else []:
+            expect(200, 'GET', '/api/v1/outbox/%d' % m['id'])
+            if m.get('run_id'):
+                expect(200, 'GET', '/api/v1/runs/%d' % m['run_id'])
+        expect(404, 'GET', '/api/v1/outbox/999999999')
         leaked = [p for (m, p, d) in c.bodies
                   if token != 'none' and p.startswith('/api/v1/runs') and
                   token.encode() in d]

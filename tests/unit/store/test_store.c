@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "engine/store/store.h"
+#include "engine/store/store_int.h" /* store_schema_version */
 
 static char *
 tmpdir_new(void)
@@ -340,8 +341,10 @@ store_open_should_apply_every_migration_once_with_wal(void **state)
     n = sqlite3_column_int(s, 0);
     assert_int_equal(n, sqlite3_column_int(s, 1)); /* no version twice */
     maxv = sqlite3_column_int(s, 2);
-    assert_int_equal(n, maxv); /* 1..max, each once */
-    assert_true(maxv >= 1);
+    /* each once, up to the newest; the list may have gaps (a version
+     * taken by a change on another branch) */
+    assert_true(n >= 1 && n <= maxv);
+    assert_int_equal(maxv, store_schema_version());
     sqlite3_finalize(s);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s,
                          NULL), SQLITE_OK);
@@ -389,6 +392,11 @@ store_open_should_migrate_a_v2_database_to_lighter_run_indexes(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                          "DELETE FROM schema_version WHERE version > 2;"
+                         /* what later versions added */
+                         "DROP TABLE outbox_attempts;"
+                         "DROP INDEX outbox_failed;"
+                         "DROP INDEX outbox_run;"
+                         "ALTER TABLE outbox DROP COLUMN failed;"
                          "DROP INDEX runs_done;"
                          "CREATE INDEX runs_status ON runs(status, id);"
                          "CREATE INDEX runs_ended ON runs(ended_ms);"

@@ -4,7 +4,9 @@
  * API alone (engine/store/store.h, no SQL): a queued message is claimed once, a
  * batch claim keeps to one session key, outcomes of a batch are recorded,
  * a crash's "sending" messages resume, and a dead message can be re-queued
- * while a sent one cannot.
+ * while a sent one cannot; the attempt history keeps the first attempt and
+ * the last five, and the failed flag gives the run's delivery "failed"
+ * until a requeue.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "engine/store/store.h"
 
@@ -232,12 +236,171 @@ sending_messages_should_resume_and_only_dead_or_queued_requeue(
         ERR_NOTFOUND);
 }
 
+/* One failed attempt number n of message id (the row is re-claimed). */
+static void
+fail_attempt(struct fix *f, long long id, unsigned n, const char *klass,
+    int failed)
+{
+    struct eng_ob_outcome o = { 0 };
+    char                  msg[64], trace[64];
+
+    snprintf(msg, sizeof(msg), "attempt %u failed", n);
+    snprintf(trace, sizeof(trace), "{\"attempt\":%u}", n);
+    o.id = id;
+    o.state = "queued";
+    o.attempts = n;
+    o.now_ms = 1000 + n;
+    o.next_ms = 1000 + n;
+    o.klass = klass;
+    o.message = msg;
+    o.advice = "trust the issuer";
+    o.failed = failed;
+    o.trace = trace;
+    eng_store_ob_record(f->db, &o, 1);
+}
+
+static void
+attempt_history_should_keep_the_first_and_the_last_five(void **state)
+{
+    struct fix            *f = *state;
+    struct eng_ob_attempt *a = NULL;
+    struct eng_ob_outcome  o = { 0 };
+    struct errbuf          eb = { 0 };
+    struct eng_ob_item     it;
+    size_t                 n = 0, i;
+    unsigned               k;
+    long long              id = put(f, "k", 1000, 0);
+    static const unsigned  kept[] = { 1, 5, 6, 7, 8, 9 };
+
+    /* none yet */
+    assert_int_equal(eng_store_ob_attempts(f->db, id, 0, &a, &n, &eb), 0);
+    assert_int_equal(n, 0);
+    assert_null(a);
+    for (k = 1; k <= 8; k++)
+        fail_attempt(f, id, k, "certificate_untrusted", 1);
+    assert_int_equal(eng_store_ob_get(f->db, id, &it, &eb), 0);
+    assert_int_equal(it.failed, 1);
+    assert_int_equal(it.attempts, 8);
+    eng_ob_item_clear(&it);
+    o.id = id;
+    o.sent = 1;
+    o.state = "sent";
+    o.attempts = 9;
+    o.now_ms = o.next_ms = 2000;
+    o.code = 250;
+    o.message = "250 2.0.0 Ok: queued";
+    o.klass = "internal"; /* not stored for a sent message */
+    o.advice = "not stored either";
+    o.failed = 1;         /* nor this */
+    o.trace = "{\"dialogue\":[]}";
+    eng_store_ob_record(f->db, &o, 1);
+
+    assert_int_equal(eng_store_ob_attempts(f->db, id, 0, &a, &n, &eb), 0);
+    assert_int_equal(n, sizeof(kept) / sizeof(kept[0]));
+    for (i = 0; i < n; i++)
+        assert_int_equal(a[i].n, kept[i]);
+    assert_false(a[0].ok);
+    assert_int_equal(a[0].at_ms, 1001);
+    assert_string_equal(a[0].klass, "certificate_untrusted");
+    assert_string_equal(a[0].message, "attempt 1 failed");
+    assert_string_equal(a[0].advice, "trust the issuer");
+    assert_string_equal(a[0].trace, "{\"attempt\":1}");
+    assert_true(a[n - 1].ok);
+    assert_null(a[n - 1].klass);
+    assert_null(a[n - 1].advice);
+    assert_int_equal(a[n - 1].code, 250);
+    assert_string_equal(a[n - 1].trace, "{\"dialogue\":[]}");
+    eng_ob_attempts_free(a, n);
+
+    /* only the newest */
+    assert_int_equal(eng_store_ob_attempts(f->db, id, 1, &a, &n, &eb), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(a[0].n, 9);
+    eng_ob_attempts_free(a, n);
+    assert_int_equal(eng_store_ob_get(f->db, id, &it, &eb), 0);
+    assert_int_equal(it.failed, 0);
+    assert_string_equal(it.state, "sent");
+    eng_ob_item_clear(&it);
+    assert_int_equal(eng_store_ob_get(f->db, id + 1, &it, &eb),
+        ERR_NOTFOUND);
+}
+
+static void
+failed_flag_should_mark_the_run_and_a_requeue_clear_it(void **state)
+{
+    struct fix           *f = *state;
+    struct eng_run_filter flt = { 0 };
+    struct errbuf         eb = { 0 };
+    cJSON                *page = NULL, *r;
+    long long             run = 0, id;
+    struct eng_ob_new     m = { 0 };
+    const char           *want[][2] = {
+        { NULL, "none" }, { "x", "pending" }, { "y", "failed" },
+        { "z", "delivered" },
+    };
+
+    assert_int_equal(eng_store_run_insert(f->db, "A", "manual", NULL, NULL,
+                         "success", 1000, &run, &eb), 0);
+    assert_int_equal(eng_store_run_get(f->db, run, &r, &eb), 0);
+    assert_string_equal(cJSON_GetObjectItem(r, "delivery")->valuestring,
+        want[0][1]);
+    cJSON_Delete(r);
+    m.run_id = run;
+    m.applet = "A";
+    m.skey = "k";
+    m.req = "{}";
+    m.now_ms = 1000;
+    m.expires_ms = 99000;
+    assert_int_equal(eng_store_ob_put(f->db, &m, &id, &eb), 0);
+    assert_int_equal(eng_store_run_get(f->db, run, &r, &eb), 0);
+    assert_string_equal(cJSON_GetObjectItem(r, "delivery")->valuestring,
+        want[1][1]);
+    cJSON_Delete(r);
+    /* a retry after a failure that will not heal */
+    fail_attempt(f, id, 1, "auth_failed", 1);
+    assert_int_equal(eng_store_run_get(f->db, run, &r, &eb), 0);
+    assert_string_equal(cJSON_GetObjectItem(r, "delivery")->valuestring,
+        want[2][1]);
+    cJSON_Delete(r);
+    flt.delivery = "failed";
+    assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
+        1);
+    cJSON_Delete(page);
+    flt.delivery = "pending";
+    assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
+        0);
+    cJSON_Delete(page);
+    flt.delivery = "lost";
+    assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), ERR_INVAL);
+    /* the user acted: pending again, and no longer listed as failed */
+    assert_int_equal(eng_store_ob_requeue(f->db, id, 3000, 99000, NULL, NULL,
+                         &eb), 0);
+    flt.delivery = "failed";
+    assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
+        0);
+    cJSON_Delete(page);
+    flt.delivery = "pending";
+    assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
+        1);
+    cJSON_Delete(page);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             queued_message_should_be_claimed_once_with_its_request, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            attempt_history_should_keep_the_first_and_the_last_five, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            failed_flag_should_mark_the_run_and_a_requeue_clear_it, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
             batch_claim_should_keep_to_one_session_key, setup, teardown),
