@@ -35,6 +35,7 @@ struct store_migration {
 };
 
 static int store_hash_tokens(struct eng_store *st, struct errbuf *eb);
+static int store_outbox_failed(struct eng_store *st, struct errbuf *eb);
 
 static const struct store_migration store_migrations[] = {
     { 1,
@@ -95,11 +96,8 @@ static const struct store_migration store_migrations[] = {
       " klass TEXT, code INTEGER, message TEXT, advice TEXT,"
       " permanent INTEGER NOT NULL DEFAULT 0, trace TEXT,"
       " PRIMARY KEY (msg_id, n));"
-      "ALTER TABLE outbox ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;"
-      "UPDATE outbox SET failed=1 WHERE state='dead';"
-      "CREATE INDEX IF NOT EXISTS outbox_run ON outbox(run_id);"
-      "CREATE INDEX IF NOT EXISTS outbox_failed ON outbox(run_id)"
-      " WHERE failed=1;", NULL },
+      "CREATE INDEX IF NOT EXISTS outbox_run ON outbox(run_id);",
+      store_outbox_failed },
 };
 
 #define STORE_NMIGRATIONS                                                     \
@@ -134,6 +132,40 @@ store_has_column(struct eng_store *st, const char *table, const char *col)
     return rc == SQLITE_DONE ? found : -1;
 }
 
+/* ALTER TABLE table ADD COLUMN col decl, unless the column is there (a
+ * migration may meet a database that a newer binary had already changed;
+ * SQLite has no ADD COLUMN IF NOT EXISTS). Errors: ERR_DB. */
+static int
+store_add_column(struct eng_store *st, const char *table, const char *col,
+    const char *decl, struct errbuf *eb)
+{
+    char sql[192];
+    int  has = store_has_column(st, table, col);
+
+    if (has < 0)
+        return store_dberr(st, eb, "reading a table's columns");
+    if (has)
+        return 0;
+    snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table, col,
+        decl);
+    return store_exec(st, sql, eb);
+}
+
+/* Migration v5's column: a message's failed flag, set for the dead ones,
+ * and the partial index of the flagged messages by run. */
+static int
+store_outbox_failed(struct eng_store *st, struct errbuf *eb)
+{
+    int rc;
+
+    if ((rc = store_add_column(st, "outbox", "failed",
+             "INTEGER NOT NULL DEFAULT 0", eb)) != 0)
+        return rc;
+    return store_exec(st, "UPDATE outbox SET failed=1 WHERE state='dead';"
+        "CREATE INDEX IF NOT EXISTS outbox_failed ON outbox(run_id)"
+        " WHERE failed=1;", eb);
+}
+
 /* Adds the columns webhook_token_sha256 and webhook_secret (unless there)
  * and replaces every clear webhook token by the hex SHA-256 of it. */
 static int
@@ -143,19 +175,12 @@ store_hash_tokens(struct eng_store *st, struct errbuf *eb)
         "webhook_secret" };
     sqlite3_stmt *sel = NULL, *upd = NULL;
     unsigned char d[32];
-    char          hex[65], sql[128];
+    char          hex[65];
     int           rc = 0, n = 0;
 
-    for (size_t i = 0; i < 2; i++) {
-        int has = store_has_column(st, "applets", cols[i]);
-
-        if (has < 0)
-            return store_dberr(st, eb, "reading the applets table");
-        snprintf(sql, sizeof(sql), "ALTER TABLE applets ADD COLUMN %s TEXT",
-            cols[i]);
-        if (has == 0 && (rc = store_exec(st, sql, eb)) != 0)
+    for (size_t i = 0; i < 2; i++)
+        if ((rc = store_add_column(st, "applets", cols[i], "TEXT", eb)) != 0)
             return rc;
-    }
     /* the old values are zeroed in the file, not just unlinked */
     if ((rc = store_exec(st, "PRAGMA secure_delete = ON", eb)) != 0)
         return rc;
