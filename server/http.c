@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/sec.h"
 #include "engine/mail/mail.h"
 #include "engine/run/runtime.h"
@@ -382,6 +383,7 @@ http_queue(struct srv_req *rq, struct srv_resp *rs)
         MHD_add_response_header(r, rs->hname[i], rs->hval[i]);
     rq->status = rs->status;
     rq->answered = 1;
+    metrics_http(rs->status);
     http_conn_phase(rq->srv, rq->conn, SRV_CONN_REPLY, 0, 0);
     ret = MHD_queue_response(rq->conn, (unsigned)rs->status, r);
     MHD_destroy_response(r);
