@@ -841,6 +841,7 @@ srv_free(struct srv *s)
     eng_trustcache_free(s->trust);
     eng_store_close(s->store);
     sec_free(s->admin_token);
+    sec_free(s->metrics_token);
     free(s->listen);
     free(s->data_dir);
     free(s->web_dir);

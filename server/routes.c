@@ -19,6 +19,7 @@
 
 static const struct srv_route srv_routes[] = {
     { "GET",    "/healthz",                       srv_h_healthz, SRV_ROUTE_NOAUTH },
+    { "GET",    "/metrics",                       srv_h_metrics, SRV_ROUTE_NOAUTH },
     { "GET",    "/api/v1/version",                srv_h_version, 0 },
 
     { "GET",    "/api/v1/environment",            srv_h_env_list, 0 },
