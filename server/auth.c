@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * server/auth.c: the admin token for /api/v1.
+ * server/auth.c: the admin token for /api/v1, and the metrics token.
  *
  * Source, first found wins: HERALD_ADMIN_TOKEN (the environment), the file
  * named by --admin-token-file / HERALD_ADMIN_TOKEN_FILE, else
@@ -9,6 +9,11 @@
  *   herald: admin token (saved in DIR/admin.token): TOKEN
  * Requests are checked with a constant-time compare (sec_equal); the token
  * is never logged.
+ *
+ * The metrics token (optional) opens GET /metrics and nothing else, for a
+ * Prometheus server that should not hold the admin token: from
+ * HERALD_METRICS_TOKEN, or the file named by --metrics-token-file /
+ * HERALD_METRICS_TOKEN_FILE. Same rules, same compare.
  */
 #include "server/srv_int.h"
 
@@ -27,9 +32,11 @@
 
 #define AUTH_TOKEN_MAX 512
 
+/* Trims p[0..n) and stores it as the token *dst; what names it in errors
+ * ("admin token"), code the errbuf code ("admin_token"). */
 static int
-auth_set(struct srv *s, const char *p, size_t n, const char *from,
-    struct errbuf *eb)
+auth_set(struct sec **dst, const char *what, const char *code,
+    const char *p, size_t n, const char *from, struct errbuf *eb)
 {
     while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
                         p[n - 1] == ' ' || p[n - 1] == '\t'))
@@ -39,40 +46,41 @@ auth_set(struct srv *s, const char *p, size_t n, const char *from,
         n--;
     }
     if (n < 16)
-        return err_set(eb, ERR_INVAL, "admin_token",
-            "the admin token from %s is %s; use at least 16 characters",
+        return err_set(eb, ERR_INVAL, code,
+            "the %s from %s is %s; use at least 16 characters", what,
             from, n == 0 ? "empty" : "too short");
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f)
-            return err_set(eb, ERR_INVAL, "admin_token",
-                "the admin token from %s contains a space or a control "
-                "character", from);
-    if ((s->admin_token = sec_new(p, n)) == NULL)
+            return err_set(eb, ERR_INVAL, code,
+                "the %s from %s contains a space or a control "
+                "character", what, from);
+    if ((*dst = sec_new(p, n)) == NULL)
         return err_set(eb, ERR_NOMEM, "internal", "out of memory");
     return 0;
 }
 
 static int
-auth_read_file(struct srv *s, const char *path, struct errbuf *eb)
+auth_read_file(struct sec **dst, const char *what, const char *code,
+    const char *path, struct errbuf *eb)
 {
     char    buf[AUTH_TOKEN_MAX + 2];
     ssize_t n;
     int     fd, rc;
 
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return err_set(eb, ERR_IO, "admin_token",
-            "cannot read the admin token file %s: %s", path,
+        return err_set(eb, ERR_IO, code,
+            "cannot read the %s file %s: %s", what, path,
             strerror(errno));
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n < 0)
-        return err_set(eb, ERR_IO, "admin_token",
-            "cannot read the admin token file %s: %s", path,
+        return err_set(eb, ERR_IO, code,
+            "cannot read the %s file %s: %s", what, path,
             strerror(errno));
     if ((size_t)n > AUTH_TOKEN_MAX)
-        return err_set(eb, ERR_INVAL, "admin_token",
-            "the admin token file %s is too long", path);
-    rc = auth_set(s, buf, (size_t)n, path, eb);
+        return err_set(eb, ERR_INVAL, code,
+            "the %s file %s is too long", what, path);
+    rc = auth_set(dst, what, code, buf, (size_t)n, path, eb);
     sec_wipe(buf, sizeof(buf));
     return rc;
 }
@@ -106,7 +114,8 @@ auth_create(struct srv *s, const char *path, struct errbuf *eb)
         return rc;
     }
     close(fd);
-    if ((rc = auth_set(s, hex, 64, path, eb)) == 0) {
+    if ((rc = auth_set(&s->admin_token, "admin token", "admin_token", hex,
+             64, path, eb)) == 0) {
         printf("herald: admin token (saved in %s): %s\n", path, hex);
         fflush(stdout);
         log_info("auth", "event=token-created file=%s", path);
@@ -115,27 +124,62 @@ auth_create(struct srv *s, const char *path, struct errbuf *eb)
     return rc;
 }
 
-int
-srv_auth_init(struct srv *s, struct errbuf *eb)
+static int
+auth_admin_init(struct srv *s, struct errbuf *eb)
 {
     char path[4096];
 
     if (s->cfg.admin_token != NULL)
-        return auth_set(s, s->cfg.admin_token, strlen(s->cfg.admin_token),
+        return auth_set(&s->admin_token, "admin token", "admin_token",
+            s->cfg.admin_token, strlen(s->cfg.admin_token),
             "HERALD_ADMIN_TOKEN", eb);
     if (s->cfg.admin_token_file != NULL)
-        return auth_read_file(s, s->cfg.admin_token_file, eb);
+        return auth_read_file(&s->admin_token, "admin token", "admin_token",
+            s->cfg.admin_token_file, eb);
     snprintf(path, sizeof(path), "%s/admin.token", s->data_dir);
     if (access(path, F_OK) == 0)
-        return auth_read_file(s, path, eb);
+        return auth_read_file(&s->admin_token, "admin token", "admin_token",
+            path, eb);
     return auth_create(s, path, eb);
 }
 
+/* The metrics token, if one is configured; the caller's strings in s->cfg
+ * are not kept. */
+static int
+auth_metrics_init(struct srv *s, struct errbuf *eb)
+{
+    const char *tok = s->cfg.metrics_token;
+    const char *file = s->cfg.metrics_token_file;
+
+    s->cfg.metrics_token = NULL;
+    s->cfg.metrics_token_file = NULL;
+    if (tok != NULL)
+        return auth_set(&s->metrics_token, "metrics token", "metrics_token",
+            tok, strlen(tok), "HERALD_METRICS_TOKEN", eb);
+    if (file != NULL)
+        return auth_read_file(&s->metrics_token, "metrics token",
+            "metrics_token", file, eb);
+    return 0;
+}
+
 int
-srv_auth_ok(struct srv_req *rq)
+srv_auth_init(struct srv *s, struct errbuf *eb)
+{
+    int rc;
+
+    if ((rc = auth_admin_init(s, eb)) != 0) {
+        s->cfg.metrics_token = NULL;
+        s->cfg.metrics_token_file = NULL;
+        return rc;
+    }
+    return auth_metrics_init(s, eb);
+}
+
+/* 1 if the request's Authorization is "Bearer <t>". */
+static int
+auth_bearer(struct srv_req *rq, const struct sec *t)
 {
     const char *h = srv_req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
-    const struct sec *t = rq->srv->admin_token;
 
     if (h == NULL || t == NULL || strncasecmp(h, "Bearer ", 7) != 0)
         return 0;
@@ -143,6 +187,19 @@ srv_auth_ok(struct srv_req *rq)
     while (*h == ' ')
         h++;
     return sec_equal(h, strlen(h), sec_data(t), sec_len(t));
+}
+
+int
+srv_auth_ok(struct srv_req *rq)
+{
+    return auth_bearer(rq, rq->srv->admin_token);
+}
+
+int
+srv_auth_metrics_ok(struct srv_req *rq)
+{
+    return auth_bearer(rq, rq->srv->admin_token) ||
+        auth_bearer(rq, rq->srv->metrics_token);
 }
 
 void

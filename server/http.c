@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/sec.h"
 #include "engine/mail/mail.h"
 #include "engine/run/runtime.h"
@@ -398,6 +399,7 @@ http_queue(struct srv_req *rq, struct srv_resp *rs)
         MHD_add_response_header(r, rs->hname[i], rs->hval[i]);
     rq->status = rs->status;
     rq->answered = 1;
+    metrics_http(rs->status);
     http_conn_phase(rq->srv, rq->conn, SRV_CONN_REPLY, 0, 0);
     ret = MHD_queue_response(rq->conn, (unsigned)rs->status, r);
     MHD_destroy_response(r);
@@ -958,6 +960,7 @@ srv_free(struct srv *s)
     eng_trustcache_free(s->trust);
     eng_store_close(s->store);
     sec_free(s->admin_token);
+    sec_free(s->metrics_token);
     free(s->listen);
     free(s->data_dir);
     free(s->web_dir);

@@ -8,6 +8,7 @@
  *       [--max-connections-per-ip N] [--timeout SECS]
  *       [--header-timeout SECS] [--body-timeout SECS]
  *       [--log-level L] [--web-dir DIR] [--admin-token-file F]
+ *       [--metrics-token-file F]
  *
  * Every flag also reads from HERALD_<FLAG> in the environment; flags win.
  * Exit codes: 0 after SIGTERM/SIGINT, 1 when start-up fails (data dir,
@@ -88,6 +89,13 @@ usage(FILE *f)
         "HERALD_ADMIN_TOKEN gives it\n"
         "                          directly; default DATA_DIR/admin.token,\n"
         "                          created on first start\n"
+        "  --metrics-token-file F  file holding a token that opens GET "
+        "/metrics\n"
+        "                          only [HERALD_METRICS_TOKEN_FILE]; "
+        "HERALD_METRICS_TOKEN\n"
+        "                          gives it directly (default: none; the "
+        "admin\n"
+        "                          token opens /metrics too)\n"
         "  --workers N             applet worker threads [HERALD_WORKERS]\n"
         "                          (default: number of cores); queue size\n"
         "                          [HERALD_QUEUE_SIZE] (default 1024)\n"
@@ -186,6 +194,7 @@ idle_trim(struct srv *s)
 struct serve_args {
     const char *listen, *data, *threads, *body, *conn, *timeout, *log, *web;
     const char *tokfile, *token, *per_ip, *htimeout, *btimeout, *hbody;
+    const char *mtokfile, *mtoken;
 };
 
 static void
@@ -205,6 +214,8 @@ serve_args_env(struct serve_args *a)
     a->web = getenv("HERALD_WEB_DIR");
     a->tokfile = getenv("HERALD_ADMIN_TOKEN_FILE");
     a->token = getenv("HERALD_ADMIN_TOKEN");
+    a->mtokfile = getenv("HERALD_METRICS_TOKEN_FILE");
+    a->mtoken = getenv("HERALD_METRICS_TOKEN");
 }
 
 /* Reads the options over the environment's values. Returns -1 to go on, or
@@ -214,7 +225,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
 {
     enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
         O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG, O_PER_IP,
-        O_HTIMEOUT, O_BTIMEOUT, O_HBODY, O_TQUEUE };
+        O_HTIMEOUT, O_BTIMEOUT, O_HBODY, O_TQUEUE, O_MTOKFILE };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "data-dir", required_argument, NULL, O_DATA },
@@ -229,6 +240,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         { "log-level", required_argument, NULL, O_LOG },
         { "web-dir", required_argument, NULL, O_WEB },
         { "admin-token-file", required_argument, NULL, O_TOKFILE },
+        { "metrics-token-file", required_argument, NULL, O_MTOKFILE },
         { "help", no_argument, NULL, O_HELP },
         { "workers", required_argument, NULL, O_WORKERS },
         { "syslog-listen", required_argument, NULL, O_SYSLOG },
@@ -254,6 +266,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         case O_LOG: a->log = optarg; break;
         case O_WEB: a->web = optarg; break;
         case O_TOKFILE: a->tokfile = optarg; a->token = NULL; break;
+        case O_MTOKFILE: a->mtokfile = optarg; a->mtoken = NULL; break;
         case O_HELP: usage(stdout); return 0;
         case O_WORKERS:
             if (num("--workers", optarg, 1, 256, &x))
@@ -352,6 +365,9 @@ serve_config(const struct serve_args *a, struct srv_config *cfg)
     }
     cfg->admin_token_file = a->tokfile && *a->tokfile ? a->tokfile : NULL;
     cfg->admin_token = a->token && *a->token ? a->token : NULL;
+    cfg->metrics_token_file = a->mtokfile && *a->mtokfile ? a->mtokfile
+                                                          : NULL;
+    cfg->metrics_token = a->mtoken && *a->mtoken ? a->mtoken : NULL;
     return 0;
 }
 

@@ -15,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/metrics.h"
+
 static const struct srv_route srv_routes[] = {
     { "GET",    "/healthz",                       srv_h_healthz, SRV_ROUTE_NOAUTH },
+    { "GET",    "/metrics",                       srv_h_metrics, SRV_ROUTE_NOAUTH },
     { "GET",    "/api/v1/version",                srv_h_version, 0 },
 
     { "GET",    "/api/v1/environment",            srv_h_env_list, 0 },
@@ -152,6 +155,8 @@ srv_dispatch(struct srv_req *rq, struct srv_resp *rs)
             return;
         }
         hit->handler(rq, rs);
+        if (hit->handler == srv_h_hook) /* every answer of the webhook */
+            metrics_webhook(rs->status);
         return;
     }
     if (path_known) {

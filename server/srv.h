@@ -23,6 +23,8 @@ struct srv_config {                 /* plain data, copied by srv_new() */
     const char *web_dir;            /* NULL: compiled-in, then /usr/share */
     const char *admin_token;        /* from HERALD_ADMIN_TOKEN, or NULL */
     const char *admin_token_file;   /* or NULL: DATA_DIR/admin.token */
+    const char *metrics_token;      /* HERALD_METRICS_TOKEN, or NULL */
+    const char *metrics_token_file; /* or NULL: no metrics token */
     unsigned    threads;
     size_t      max_body;
     size_t      webhook_max_body;   /* POST /hooks/{applet} bodies */
@@ -51,7 +53,8 @@ struct srv;
 int srv_listen_parse(const char *s, char *host, size_t hostsz,
     unsigned *port, struct errbuf *eb);
 
-/* Errors: ERR_IO (data dir, token file), ERR_DB (database), ERR_NOMEM. */
+/* Errors: ERR_IO (data dir, token file), ERR_INVAL (a token too short),
+ * ERR_DB (database), ERR_NOMEM. */
 int  srv_new(const struct srv_config *cfg, struct srv **out,
     struct errbuf *eb);
 /* Errors: ERR_IO (address in use, cannot bind), ERR_INVAL (bad address). */

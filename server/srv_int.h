@@ -37,6 +37,7 @@ struct srv {
     struct eng_store      *store;
     struct eng_trustcache *trust;
     struct sec            *admin_token;
+    struct sec            *metrics_token; /* NULL: none (auth.c) */
     struct MHD_Daemon     *mhd;
     int                    listen_fd;
     char                   host[256];  /* as bound */
@@ -201,6 +202,8 @@ int srv_json_only(const struct cJSON *obj, const char *const *allowed,
 int  srv_auth_init(struct srv *s, struct errbuf *eb);
 /* 1 if the request carries the admin token. */
 int  srv_auth_ok(struct srv_req *rq);
+/* 1 if it carries the admin token or the metrics token. */
+int  srv_auth_metrics_ok(struct srv_req *rq);
 void srv_reply_unauthorized(struct srv_resp *rs, const char *why);
 
 /* ---- static.c ---- */
@@ -243,6 +246,9 @@ void srv_h_run_get(struct srv_req *, struct srv_resp *);
 void srv_h_outbox_list(struct srv_req *, struct srv_resp *);
 void srv_h_outbox_get(struct srv_req *, struct srv_resp *);
 void srv_h_outbox_resend(struct srv_req *, struct srv_resp *);
+/* GET /metrics (routes_metrics.c): a NOAUTH route that checks the admin
+ * or the metrics token itself */
+void srv_h_metrics(struct srv_req *, struct srv_resp *);
 
 /* Trustpoint record -> API JSON (routes_trustpoints.c). */
 struct cJSON *srv_tp_json(const struct eng_tp_rec *r);

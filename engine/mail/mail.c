@@ -29,6 +29,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/redact.h"
 #include "common/sec.h"
 #include "engine/store/store.h"
@@ -491,6 +492,8 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
         /* the server as the session showed it, or as the request gave it */
         shown = s != NULL ? strdup(mail_shown(s))
             : redact_server(req->server ? req->server : req->host);
+        metrics_delivery("mail_test", rc == 0 ? "sent" : "failed",
+            rc == 0 ? NULL : res->klass);
         if (rc != 0)
             eng_mail_log_failure(shown ? shown : "", res, insecure);
         else
@@ -561,6 +564,8 @@ eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
             res->advice[0] ? ". " : "", res->advice);
         rc = ERR_CONNECT;
     }
+    metrics_delivery("probe", rc == 0 ? "sent" : "failed",
+        rc == 0 ? NULL : res->klass);
     pki_trust_unref(trust);
     return rc;
 }

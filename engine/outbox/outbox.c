@@ -33,6 +33,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/redact.h"
 #include "common/sec.h"
 #include "engine/mail/mail.h"
@@ -453,6 +454,8 @@ ob_outcome_log(struct eng_outbox *ob, const struct ob_outcome *o)
     unsigned                  att = m->attempts + 1;
     char                     *srv;
 
+    metrics_delivery("outbox", strcmp(o->state, "queued") == 0 ? "deferred"
+        : o->state, o->ok ? NULL : res->klass);
     if (o->ok) {
         atomic_fetch_add(&ob->sent, 1);
         log_info("outbox", "event=sent id=%lld run=%lld attempts=%u", m->id,

@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/redact.h"
 #include "common/sec.h"
 #include "engine/lang/applet.h"
@@ -335,6 +336,7 @@ job_run(void *arg)
     log_info("runtime", "event=run-end run=%lld applet=%s status=%s%s%s",
         j->id, eng_applet_name(j->applet), status,
         res.failed_label[0] ? " label=" : "", res.failed_label);
+    metrics_run(eng_applet_name(j->applet), status);
     job_done(j, 1, status, res.exit_status, buf_str(&res.output));
     free(trace);
     eng_run_result_clear(&res);

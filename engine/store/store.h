@@ -354,4 +354,14 @@ int eng_store_ob_state(struct eng_store *db, long long id, char *state,
 /* Messages queued or being sent. */
 long long eng_store_ob_pending(struct eng_store *db);
 
+struct eng_ob_census {           /* the outbox now, for GET /metrics */
+    long long queued, sending, sent, dead;   /* messages in each state */
+    long long oldest_ms;         /* created_ms of the oldest message queued
+                                    or being sent; 0: none */
+};
+/* Counts the messages by state (one indexed COUNT ... GROUP BY). Errors:
+ * ERR_DB. */
+int eng_store_ob_census(struct eng_store *db, struct eng_ob_census *out,
+    struct errbuf *eb);
+
 #endif

@@ -644,3 +644,50 @@ eng_store_ob_pending(struct eng_store *db)
     return ob_scalar(db, "SELECT COUNT(*) FROM outbox"
         " WHERE state IN ('queued','sending')");
 }
+
+int
+eng_store_ob_census(struct eng_store *db, struct eng_ob_census *out,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *st;
+    int           rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    store_lock(db);
+    /* outbox_due (state, next_ms) covers the count: no row is read */
+    if ((st = store_stmt(db, "SELECT state, COUNT(*) FROM outbox"
+            " GROUP BY state")) == NULL) {
+        rc = err_set(eb, ERR_DB, "db_error", "cannot count the outbox: %s",
+            sqlite3_errmsg(db->db));
+        goto out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *s = (const char *)sqlite3_column_text(st, 0);
+        long long   n = sqlite3_column_int64(st, 1);
+
+        if (s == NULL)
+            continue;
+        if (strcmp(s, "queued") == 0)
+            out->queued = n;
+        else if (strcmp(s, "sending") == 0)
+            out->sending = n;
+        else if (strcmp(s, "sent") == 0)
+            out->sent = n;
+        else if (strcmp(s, "dead") == 0)
+            out->dead = n;
+    }
+    store_done(db, st);
+    if ((st = store_stmt(db, "SELECT MIN(created_ms) FROM outbox"
+            " WHERE state IN ('queued','sending')")) == NULL) {
+        rc = err_set(eb, ERR_DB, "db_error", "cannot read the outbox: %s",
+            sqlite3_errmsg(db->db));
+        goto out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW &&
+        sqlite3_column_type(st, 0) != SQLITE_NULL)
+        out->oldest_ms = sqlite3_column_int64(st, 0);
+    store_done(db, st);
+out:
+    store_unlock(db);
+    return rc;
+}

@@ -62,6 +62,12 @@ def _media(ct):
     return (ct or '').split(';', 1)[0].strip().lower()
 
 
+def _params(ct):
+    """The parameters of a media type, as a set of 'name=value'."""
+    return {p.strip().lower().replace(' ', '')
+            for p in (ct or '').split(';')[1:] if p.strip()}
+
+
 class Spec:
     """The OpenAPI document and the checks made with it."""
 
@@ -197,11 +203,16 @@ class Spec:
                            '(%s)' % (label, len(body), ctype or 'no type'))
             return out
         media = _media(ctype)
-        if media not in {k.lower() for k in content}:
+        if media not in {_media(k) for k in content}:
             out.append('%s: Content-Type %r is not documented (expected '
                        'one of %s)' % (label, ctype, ', '.join(content)))
             return out
-        mt = next(v for k, v in content.items() if k.lower() == media)
+        key, mt = next((k, v) for k, v in content.items()
+                       if _media(k) == media)
+        # a documented parameter ("text/plain; version=0.0.4") must be sent
+        for param in _params(key) - _params(ctype):
+            out.append('%s: Content-Type %r lacks %r (documented: %r)'
+                       % (label, ctype, param, key))
         schema = (mt or {}).get('schema')
         if schema is None:
             return out

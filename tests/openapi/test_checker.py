@@ -61,6 +61,16 @@ class Checker(unittest.TestCase):
                        {'Content-Type': 'application/json'}, b'{}')
         self.assertIn('Content-Type', v[0])
 
+    def test_a_documented_media_type_parameter_must_be_sent(self):
+        text = b'# TYPE x gauge\nx 1\n'
+        self.assertEqual(self.check(
+            'GET', '/metrics', 200, {'Content-Type': 'text/plain; '
+                                     'version=0.0.4; charset=utf-8'},
+            text), [])
+        v = self.check('GET', '/metrics', 200,
+                       {'Content-Type': 'text/plain'}, text)
+        self.assertIn('version=0.0.4', v[0])
+
     def test_a_missing_required_header_is_a_violation(self):
         v = self.check('GET', '/api/v1/version', 401, JSON,
                        err('unauthorized'))

@@ -448,6 +448,17 @@ class Contract(unittest.TestCase):
         self.assertEqual(leaked, [], 'the webhook token appears in runs')
         self.assertContract(wrong)
 
+    def test_08b_metrics(self):
+        c = self.c
+        st, _, _ = c.call('GET', '/metrics', auth=False)
+        self.assertEqual(st, 401)
+        st, _, _ = c.call('GET', '/metrics', auth='Bearer wrong-token-x')
+        self.assertEqual(st, 401)
+        st, rh, data = c.call('GET', '/metrics')
+        self.assertEqual(st, 200)
+        self.assertIn(b'# TYPE herald_deliveries_total counter', data)
+        self.assertContract()
+
     def test_09_undescribed_routes(self):
         c = self.c
         for method, path in [
@@ -458,7 +469,7 @@ class Contract(unittest.TestCase):
                 ('GET', '/hooks/SendSecureEmailEEM'),
                 ('GET', '/api/v1/trustpoints/import-chain'),
                 ('POST', '/api/v1/config/extra'), ('GET', '/api'),
-                ('GET', '/metrics'), ('GET', '/ui/../openapi/openapi.yaml'),
+                ('POST', '/metrics'), ('GET', '/ui/../openapi/openapi.yaml'),
                 ('GET', '/ui/no-such-file.js')]:
             c.call(method, path, auth=True)
         c.call('GET', '/api/v1/nope', auth=False)

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server/routes_metrics.c: GET /metrics, the Prometheus text exposition
+ * format (version 0.0.4).
+ *
+ * The route is SRV_ROUTE_NOAUTH in the table and checks here that the
+ * request carries the admin token or the metrics token (server/auth.c): the
+ * metrics token opens this route and no other.
+ *
+ * Counters come from common/metrics (incremented where each outcome is
+ * known: the outbox, the mail test and probe, the end of a run, the
+ * webhook route, every HTTP answer); gauges are read now: the outbox from
+ * the store (one indexed COUNT ... GROUP BY), the trigger queue from the
+ * runtime, the process from /proc.
+ */
+#include "server/srv_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "engine/run/runtime.h"
+#include "engine/store/store.h"
+
+#define METRICS_CTYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static int
+gauge(struct buf *b, const char *name, const char *help, double v)
+{
+    int rc;
+
+    if ((rc = metrics_write_head(b, name, "gauge", help)) == 0)
+        rc = metrics_write_sample(b, name, NULL, NULL, 0, v);
+    return rc;
+}
+
+static int
+counter(struct buf *b, const char *name, const char *help, double v)
+{
+    int rc;
+
+    if ((rc = metrics_write_head(b, name, "counter", help)) == 0)
+        rc = metrics_write_sample(b, name, NULL, NULL, 0, v);
+    return rc;
+}
+
+static int
+metrics_outbox(struct buf *b, const struct eng_ob_census *ob)
+{
+    static const char *const label[] = { "state" };
+    static const char *const state[] = { "queued", "sending", "sent", "dead" };
+    const long long n[] = { ob->queued, ob->sending, ob->sent, ob->dead };
+    long long       age = 0;
+    int             rc;
+
+    rc = metrics_write_head(b, "herald_outbox_messages", "gauge",
+        "Messages in the outbox, by state.");
+    for (size_t i = 0; i < 4 && rc == 0; i++)
+        rc = metrics_write_sample(b, "herald_outbox_messages", label, &state[i],
+            1, (double)n[i]);
+    if (ob->oldest_ms > 0 && (age = clock_now_ms() - ob->oldest_ms) < 0)
+        age = 0;
+    if (rc == 0)
+        rc = gauge(b, "herald_outbox_oldest_seconds",
+            "Age of the oldest message not yet delivered (queued or being "
+            "sent); 0 when there is none.",
+            (double)age / 1000.0);
+    return rc;
+}
+
+static int
+metrics_triggers(struct buf *b, struct eng_runtime *rt)
+{
+    struct eng_runtime_stats st;
+    int                      rc;
+
+    memset(&st, 0, sizeof(st));
+    if (rt != NULL)
+        eng_runtime_stats(rt, &st);
+    /* TODO(trigger bounds): once eng_runtime_stats has the per-applet
+     * trigger bound (trigger_queue and dropped: struct eng_trigger_drops
+     * {syslog, timer, queue_full, ratelimited, queued}), report
+     * dropped.queued as the depth and dropped.queue_full and
+     * dropped.ratelimited as herald_trigger_dropped_total{reason}. Until
+     * then: the worker pool's queue, and the busy and rate-limited
+     * triggers. */
+    rc = gauge(b, "herald_trigger_queue_depth",
+        "Runs waiting in the worker queue.", (double)st.queue_depth);
+    if (rc == 0)
+        rc = gauge(b, "herald_trigger_queue_capacity",
+            "Size of the worker queue.", (double)st.queue_size);
+    if (rc == 0)
+        rc = gauge(b, "herald_runs_running", "Runs in a worker now.",
+            (double)st.running);
+    if (rc == 0)
+        rc = counter(b, "herald_trigger_dropped_total",
+            "Triggers that started no run: refused with the queue full or "
+            "while draining, or rate-limited.",
+            (double)(st.runs_rejected_busy + st.runs_ratelimited));
+    return rc;
+}
+
+static int
+metrics_process(struct buf *b, struct srv *s)
+{
+    struct timespec ts;
+    unsigned long   size, resident = 0;
+    FILE           *f;
+    int             rc;
+
+    if ((f = fopen("/proc/self/statm", "r")) != NULL) {
+        if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        ts.tv_sec = ts.tv_nsec = 0;
+    rc = gauge(b, "process_resident_memory_bytes",
+        "Resident memory size in bytes.",
+        (double)resident * (double)sysconf(_SC_PAGESIZE));
+    if (rc == 0)
+        rc = gauge(b, "process_start_time_seconds",
+            "Start time of the process since the Unix epoch in seconds.",
+            (double)s->started);
+    if (rc == 0)
+        rc = counter(b, "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+            (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    return rc;
+}
+
+void
+srv_h_metrics(struct srv_req *rq, struct srv_resp *rs)
+{
+    static const char *const label[] = { "version" };
+    static const char *const version[] = { HERALD_VERSION };
+    struct eng_ob_census     ob;
+    struct errbuf            eb;
+    struct buf               b = BUF_INIT;
+    int                      rc;
+
+    if (!srv_auth_metrics_ok(rq)) {
+        srv_reply_unauthorized(rs,
+            srv_req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION)
+                ? "the token is wrong: /metrics takes the admin token or "
+                  "the metrics token"
+                : "this route needs 'Authorization: Bearer <admin token "
+                  "or metrics token>'");
+        return;
+    }
+    err_clear(&eb);
+    if ((rc = eng_store_ob_census(rq->srv->store, &ob, &eb)) != 0) {
+        srv_reply_error(rs, rc, &eb);
+        return;
+    }
+    rc = metrics_write_head(&b, "herald_build_info", "gauge",
+        "herald's version; always 1.");
+    if (rc == 0)
+        rc =
+            metrics_write_sample(&b, "herald_build_info", label, version, 1, 1);
+    if (rc == 0)
+        rc = metrics_write_counters(&b);
+    if (rc == 0)
+        rc = metrics_outbox(&b, &ob);
+    if (rc == 0)
+        rc = metrics_triggers(&b, rq->srv->runtime);
+    if (rc == 0)
+        rc = metrics_process(&b, rq->srv);
+    if (rc != 0) {
+        buf_free(&b);
+        srv_reply_errorf(rs, rc, "internal", "cannot build the metrics");
+        return;
+    }
+    srv_reply_text(rs, 200, METRICS_CTYPE, buf_str(&b), b.len);
+    buf_free(&b);
+}
