@@ -400,6 +400,8 @@ http_queue(struct srv_req *rq, struct srv_resp *rs)
     rq->status = rs->status;
     rq->answered = 1;
     metrics_http(rs->status);
+    if (rq->hook) /* every answer of POST /hooks/{applet}, early or not */
+        metrics_webhook(rs->status);
     http_conn_phase(rq->srv, rq->conn, SRV_CONN_REPLY, 0, 0);
     ret = MHD_queue_response(rq->conn, (unsigned)rs->status, r);
     MHD_destroy_response(r);
@@ -440,6 +442,9 @@ http_too_large_now(struct srv_req *rq)
     rq->status = MHD_HTTP_CONTENT_TOO_LARGE;
     rq->answered = 1;
     rq->refused = 1;
+    metrics_http(rq->status);
+    if (rq->hook)
+        metrics_webhook(rq->status);
     return MHD_NO;
 }
 

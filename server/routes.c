@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/metrics.h"
 
 static const struct srv_route srv_routes[] = {
     { "GET",    "/healthz",                       srv_h_healthz, SRV_ROUTE_NOAUTH },
@@ -155,8 +154,6 @@ srv_dispatch(struct srv_req *rq, struct srv_resp *rs)
             return;
         }
         hit->handler(rq, rs);
-        if (hit->handler == srv_h_hook) /* every answer of the webhook */
-            metrics_webhook(rs->status);
         return;
     }
     if (path_known) {

@@ -80,26 +80,39 @@ metrics_triggers(struct buf *b, struct eng_runtime *rt)
     memset(&st, 0, sizeof(st));
     if (rt != NULL)
         eng_runtime_stats(rt, &st);
-    /* TODO(trigger bounds): once eng_runtime_stats has the per-applet
-     * trigger bound (trigger_queue and dropped: struct eng_trigger_drops
-     * {syslog, timer, queue_full, ratelimited, queued}), report
-     * dropped.queued as the depth and dropped.queue_full and
-     * dropped.ratelimited as herald_trigger_dropped_total{reason}. Until
-     * then: the worker pool's queue, and the busy and rate-limited
-     * triggers. */
-    rc = gauge(b, "herald_trigger_queue_depth",
-        "Runs waiting in the worker queue.", (double)st.queue_depth);
-    if (rc == 0)
-        rc = gauge(b, "herald_trigger_queue_capacity",
-            "Size of the worker queue.", (double)st.queue_size);
-    if (rc == 0)
-        rc = gauge(b, "herald_runs_running", "Runs in a worker now.",
-            (double)st.running);
-    if (rc == 0)
-        rc = counter(b, "herald_trigger_dropped_total",
-            "Triggers that started no run: refused with the queue full or "
-            "while draining, or rate-limited.",
-            (double)(st.runs_rejected_busy + st.runs_ratelimited));
+    /* queued: runs waiting for a worker (not started), of every applet;
+     * the bound is per applet (--trigger-queue) */
+    {
+        static const char *const label[] = { "reason" };
+        static const char *const reason[] = { "queue_full", "ratelimited",
+            "busy" };
+        const double n[] = { (double)st.dropped.queue_full,
+            (double)(st.dropped.ratelimited + st.runs_ratelimited),
+            (double)st.runs_rejected_busy };
+
+        rc = gauge(b, "herald_trigger_queue_depth", "Runs queued for a "
+            "worker and not started yet, all applets.",
+            (double)st.dropped.queued);
+        if (rc == 0)
+            rc = gauge(b, "herald_trigger_queue_bound", "Queued runs one "
+                "applet may have before its syslog and timer triggers are "
+                "dropped (--trigger-queue).", (double)st.trigger_queue);
+        if (rc == 0)
+            rc = gauge(b, "herald_trigger_queue_capacity",
+                "Size of the worker queue.", (double)st.queue_size);
+        if (rc == 0)
+            rc = gauge(b, "herald_runs_running", "Runs in a worker now.",
+                (double)st.running);
+        if (rc == 0)
+            rc = metrics_write_head(b, "herald_trigger_dropped_total",
+                "counter", "Triggers that started no run: a syslog or timer "
+                "trigger over its applet's queue bound (queue_full), any "
+                "trigger over its event's ratelimit (ratelimited), or one "
+                "refused with the worker queue full (busy).");
+        for (size_t i = 0; i < 3 && rc == 0; i++)
+            rc = metrics_write_sample(b, "herald_trigger_dropped_total",
+                label, &reason[i], 1, n[i]);
+    }
     return rc;
 }
 

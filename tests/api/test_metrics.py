@@ -174,8 +174,14 @@ class MetricsTest(unittest.TestCase):
         self.assertLessEqual(value(m, 'process_start_time_seconds'),
                              time.time())
         for series in ('herald_trigger_queue_depth',
-                       'herald_trigger_dropped_total'):
+                       'herald_trigger_queue_bound'):
             self.assertIn((series, frozenset()), m, text)
+        self.assertEqual(value(m, 'herald_trigger_queue_bound'), 16, text)
+        for reason in ('queue_full', 'ratelimited', 'busy'):
+            key = ('herald_trigger_dropped_total',
+                   frozenset({'reason': reason}.items()))
+            self.assertIn(key, m, text)
+            self.assertEqual(m[key], 0, text)
         # every family has its HELP and TYPE
         for name in ('herald_deliveries_total', 'herald_outbox_messages',
                      'herald_outbox_oldest_seconds', 'herald_runs_total',
