@@ -251,6 +251,9 @@ applet_save(struct srv_req *rq, struct srv_resp *rs, const char *path_name)
     j = applet_json(rq->srv, &r, 1, &eb, &rc);
     eng_applet_rec_clear(&r);
     if (j != NULL)
+        cJSON_AddNumberToObject(j, "prompts_removed",
+            eng_applet_prompts_removed(a));
+    if (j != NULL)
         srv_reply_json(rs, created ? 201 : 200, j);
 out:
     if (rc != 0)

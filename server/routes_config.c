@@ -3,7 +3,9 @@
  * server/routes_config.c: /api/v1/config — the whole configuration as
  * router-style text (engine/config/config.h). GET exports a running-config with
  * secrets masked; POST imports text all or nothing (a bad line answers 400
- * parse_error with its line and changes nothing).
+ * parse_error with its line and changes nothing). With ?run=true the
+ * "event manager run" lines are then queued through the runtime, as POST
+ * /api/v1/applets/{name}/run does.
  */
 #include "server/srv_int.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "engine/config/config.h"
+#include "engine/run/runtime.h"
 
 void
 srv_h_config_get(struct srv_req *rq, struct srv_resp *rs)
@@ -28,14 +31,54 @@ srv_h_config_get(struct srv_req *rq, struct srv_resp *rs)
     buf_free(&out);
 }
 
+/* Queues one "event manager run" line; item gets run_id and status, or
+ * error {code, message}. */
+static void
+config_run(void *ud, const char *name, const char *const *args,
+    size_t nargs, cJSON *item)
+{
+    struct srv         *s = ud;
+    struct eng_run_info ri;
+    struct errbuf       eb;
+    cJSON              *e;
+    int                 rc;
+
+    err_clear(&eb);
+    memset(&ri, 0, sizeof(ri));
+    if (s->runtime == NULL)
+        rc = err_set(&eb, ERR_BUSY, "busy",
+            "the execution runtime is not running");
+    else
+        rc = eng_runtime_run(s->runtime, name, args, nargs, 0, &ri, &eb);
+    if (rc == 0) {
+        cJSON_AddNumberToObject(item, "run_id", (double)ri.id);
+        cJSON_AddStringToObject(item, "status", ri.status);
+    } else if ((e = cJSON_AddObjectToObject(item, "error")) != NULL) {
+        cJSON_AddStringToObject(e, "code", eb.code[0] ? eb.code : "error");
+        cJSON_AddStringToObject(e, "message", eb.msg);
+    }
+    eng_run_info_clear(&ri);
+}
+
 void
 srv_h_config_post(struct srv_req *rq, struct srv_resp *rs)
 {
     static const char *const types[] = { "text/plain", NULL };
+    struct eng_config_runner runner = { config_run, rq->srv };
     struct errbuf eb = { 0 };
     cJSON        *summary = NULL;
-    int           rc;
+    const char   *run = srv_req_query(rq, "run");
+    int           rc, do_run = 0;
 
+    if (run != NULL && (strcmp(run, "true") == 0 || strcmp(run, "1") == 0))
+        do_run = 1;
+    else if (run != NULL && strcmp(run, "false") != 0 &&
+        strcmp(run, "0") != 0) {
+        rc = err_field(&eb, ERR_INVAL, "run", "invalid_field",
+            "run \"%.32s\" is not true or false", run);
+        srv_reply_error(rs, rc, &eb);
+        return;
+    }
     if (!srv_req_accept_types(rq, rs, types))
         return;
     if (rq->body.len == 0) {
@@ -48,8 +91,8 @@ srv_h_config_post(struct srv_req *rq, struct srv_resp *rs)
         srv_reply_error(rs, rc, &eb);
         return;
     }
-    rc = eng_config_import(rq->srv->store, buf_str(&rq->body), rq->body.len,
-        &summary, &eb);
+    rc = eng_config_import_run(rq->srv->store, buf_str(&rq->body),
+        rq->body.len, do_run ? &runner : NULL, &summary, &eb);
     if (rc != 0) {
         if (rc == ERR_INVAL && eb.code[0] == '\0')
             snprintf(eb.code, sizeof(eb.code), "parse_error");

@@ -240,6 +240,7 @@ struct ictx {
     struct plan       plan;
     struct line      *lines;
     size_t            nlines;
+    unsigned          prompts; /* router prompts removed */
 };
 
 static int
@@ -637,8 +638,39 @@ set_cert(struct ictx *ic, int no, const char *name, const char *data,
     return 0;
 }
 
+/* 1 if s is what a router prints, not a command: a "%" message, or a line
+ * of the dialogue around "configure terminal" and "crypto pki
+ * authenticate" in a pasted terminal session. */
+static int
+ios_output(const char *s)
+{
+    static const char *const out[] = {
+        "Enter configuration commands,",
+        "Enter the base 64 encoded CA certificate.",
+        "End with a blank line or the word \"quit\" on a line by itself",
+        "Certificate has the following attributes:",
+        "Fingerprint MD5:",
+        "Fingerprint SHA1:",
+        "Trustpoint CA certificate accepted.",
+        "Building configuration...",
+        "Current configuration :",
+        NULL,
+    };
+    size_t i;
+
+    s = skip_blank(s);
+    if (*s == '%')
+        return 1;
+    for (i = 0; out[i] != NULL; i++)
+        if (strncmp(s, out[i], strlen(out[i])) == 0)
+            return 1;
+    return 0;
+}
+
 /* "crypto pki authenticate NAME", then the certificate up to "quit" or a
- * blank line. */
+ * blank line. The router's dialogue pasted with it (its instructions, the
+ * fingerprints, "% Do you accept this certificate? [yes/no]: yes") is
+ * skipped. */
 static int
 plan_authenticate(struct ictx *ic, size_t *i, const char *name)
 {
@@ -650,7 +682,8 @@ plan_authenticate(struct ictx *ic, size_t *i, const char *name)
         return ierr(ic, ERR_INVAL, no, "trustpoint %s is not defined; add "
             "\"crypto pki trustpoint %s\" before authenticating it", name,
             name);
-    while (k < ic->nlines && blank(ic->lines[k].s))
+    while (k < ic->nlines && (blank(ic->lines[k].s) ||
+        ios_output(ic->lines[k].s)))
         k++;
     for (; k < ic->nlines; k++) {
         const char *s = skip_blank(ic->lines[k].s);
@@ -744,6 +777,38 @@ plan_chain(struct ictx *ic, size_t *i, const char *name)
     return rc;
 }
 
+#define RUN_MAX_ARGS 15
+
+/* Splits the arguments of "event manager run NAME ..." in place: words,
+ * or "quoted strings" (without the quotes). Returns the count, or -1 for
+ * more than RUN_MAX_ARGS or an unterminated quote. */
+static int
+run_args(char *s, const char **args)
+{
+    int n = 0;
+
+    for (;;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == '\0')
+            return n;
+        if (n == RUN_MAX_ARGS)
+            return -1;
+        if (*s == '"') {
+            args[n++] = ++s;
+            if ((s = strchr(s, '"')) == NULL)
+                return -1;
+        } else {
+            args[n++] = s;
+            while (*s != '\0' && *s != ' ' && *s != '\t')
+                s++;
+            if (*s == '\0')
+                return n;
+        }
+        *s++ = '\0';
+    }
+}
+
 static int
 applet_known(struct ictx *ic, const char *name)
 {
@@ -770,7 +835,7 @@ plan_line(struct ictx *ic, size_t *i)
     size_t             ends[6], n;
     struct op         *o;
 
-    if (*s == '\0')
+    if (*s == '\0' || ios_output(s))
         return 0;
     if (*s == '!') {
         /* "! NAME is secret" (what export writes) marks the next value */
@@ -810,6 +875,20 @@ plan_line(struct ictx *ic, size_t *i)
             if ((o = plan_add(ic, OP_RUN, ln->no, w[3])) == NULL ||
                 (o->value = strdup(skip_blank(s + ends[3]))) == NULL)
                 return ierr(ic, ERR_NOMEM, ln->no, "out of memory");
+            {
+                const char *args[RUN_MAX_ARGS];
+                char       *tmp = strdup(o->value);
+                int         na;
+
+                if (tmp == NULL)
+                    return ierr(ic, ERR_NOMEM, ln->no, "out of memory");
+                na = run_args(tmp, args);
+                free(tmp);
+                if (na < 0)
+                    return ierr(ic, ERR_INVAL, ln->no, "event manager run "
+                        "%s: expected at most %d arguments (words or "
+                        "\"quoted strings\")", w[3], RUN_MAX_ARGS);
+            }
             return 0;
         }
         return ierr(ic, ERR_UNSUPPORTED, ln->no, "\"event manager %s\" is "
@@ -977,6 +1056,10 @@ split_lines(struct ictx *ic, char *buf)
             p[--l] = '\0';
         if (nl == NULL && l == 0)
             break;
+        if ((l = eng_prompt_len(p)) > 0) {
+            p += l;
+            ic->prompts++;
+        }
         if (ic->nlines == cap) {
             size_t       ncap = cap ? cap * 2 : 64;
             struct line *nv = realloc(ic->lines, ncap * sizeof(*nv));
@@ -993,9 +1076,51 @@ split_lines(struct ictx *ic, char *buf)
     return 0;
 }
 
+/* Runs the plan's "event manager run" lines through runner, after the
+ * commit; each gets an item {applet, line, ...} in the summary's "runs". */
+static int
+run_requested(struct ictx *ic, const struct eng_config_runner *runner,
+    cJSON *sum)
+{
+    const char *args[RUN_MAX_ARGS];
+    cJSON      *runs, *item;
+    char       *tmp;
+    size_t      i;
+    int         na;
+
+    if ((runs = cJSON_AddArrayToObject(sum, "runs")) == NULL)
+        return ERR_NOMEM;
+    for (i = 0; i < ic->plan.n; i++) {
+        struct op *o = &ic->plan.ops[i];
+
+        if (o->kind != OP_RUN)
+            continue;
+        if ((item = cJSON_CreateObject()) == NULL)
+            return ERR_NOMEM;
+        cJSON_AddItemToArray(runs, item);
+        if (cJSON_AddStringToObject(item, "applet", o->name) == NULL ||
+            cJSON_AddNumberToObject(item, "line", o->line) == NULL ||
+            (tmp = strdup(o->value != NULL ? o->value : "")) == NULL)
+            return ERR_NOMEM;
+        na = run_args(tmp, args);
+        runner->run(runner->ud, o->name, args, na > 0 ? (size_t)na : 0,
+            item);
+        free(tmp);
+    }
+    return 0;
+}
+
 int
 eng_config_import(struct eng_store *st, const char *text, size_t len,
     struct cJSON **summary, struct errbuf *eb)
+{
+    return eng_config_import_run(st, text, len, NULL, summary, eb);
+}
+
+int
+eng_config_import_run(struct eng_store *st, const char *text, size_t len,
+    const struct eng_config_runner *runner, struct cJSON **summary,
+    struct errbuf *eb)
 {
     struct ictx ic;
     char       *buf = NULL;
@@ -1067,9 +1192,15 @@ eng_config_import(struct eng_store *st, const char *text, size_t len,
     cJSON_AddNumberToObject(sum, "applets", counts[1]);
     cJSON_AddNumberToObject(sum, "trustpoints", counts[2]);
     cJSON_AddNumberToObject(sum, "certificates", counts[3]);
+    cJSON_AddNumberToObject(sum, "prompts_removed", ic.prompts);
     log_info("config", "event=import environment=%d applets=%d "
-        "trustpoints=%d certificates=%d", counts[0], counts[1], counts[2],
-        counts[3]);
+        "trustpoints=%d certificates=%d prompts_removed=%u", counts[0],
+        counts[1], counts[2], counts[3], ic.prompts);
+    if (runner != NULL && runner->run != NULL &&
+        run_requested(&ic, runner, sum) != 0) {
+        /* imported; only the report of the runs is short */
+        log_warn("config", "event=import-runs-report reason=nomem");
+    }
     if (summary != NULL) {
         *summary = sum;
         sum = NULL;

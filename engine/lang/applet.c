@@ -55,6 +55,37 @@ name_chars_ok(const char *s)
     return 1;
 }
 
+static int
+host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+size_t
+eng_prompt_len(const char *s)
+{
+    size_t p = 0, m;
+
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+        return 0;
+    while (host_char(s[p]) && p <= APPLET_MAX_NAME)
+        p++;
+    if (s[p] == '(') {
+        for (m = p + 1; host_char(s[m]) && m - p <= APPLET_MAX_NAME; m++)
+            ;
+        if (m == p + 1 || s[m] != ')')
+            return 0;
+        p = m + 1;
+    }
+    if (s[p] != '#')
+        return 0;
+    p++;
+    while (s[p] == ' ' || s[p] == '\t')
+        p++;
+    return p;
+}
+
 int
 applet_check_name(const char *name, char *msg, size_t msglen)
 {
@@ -183,6 +214,7 @@ eng_applet_free(struct eng_applet *a)
         return;
     free(a->name);
     free(a->description);
+    free(a->klass);
     for (i = 0; i < a->nevents; i++)
         applet_event_clear(&a->events[i]);
     free(a->events);
@@ -400,6 +432,24 @@ const char *
 eng_applet_description(const struct eng_applet *a)
 {
     return a->description;
+}
+
+const char *
+eng_applet_class(const struct eng_applet *a)
+{
+    return a->klass;
+}
+
+int
+eng_applet_authorization_bypass(const struct eng_applet *a)
+{
+    return a->auth_bypass;
+}
+
+unsigned
+eng_applet_prompts_removed(const struct eng_applet *a)
+{
+    return a->prompts_removed;
 }
 
 size_t
@@ -901,10 +951,9 @@ parse_params(struct pctx *pc, const struct gverb *v,
             goto out;
         if (k < 0)
             continue;
-        if (gram_check_value(v, &v->p[k], t.s, &norm, msg,
-            sizeof(msg)) != 0) {
-            rc = perr(pc, norm == NULL && strcmp(msg, "out of memory") == 0 ?
-                ERR_NOMEM : ERR_INVAL, t.col, "%s", msg);
+        if ((rc = gram_check_value(v, &v->p[k], t.s, &norm, msg,
+            sizeof(msg))) != 0) {
+            rc = perr(pc, rc, t.col, "%s", msg);
             goto out;
         }
         act->val[k] = norm;
@@ -947,6 +996,7 @@ parse_action(struct pctx *pc)
     if ((rc = parse_verb(pc, act.label, &v, &verbcol)) != 0)
         goto out;
     act.def = v;
+    act.src = pc->lineno;
     if ((rc = parse_params(pc, v, &act)) != 0 ||
         (rc = check_required(pc, v, &act, verbcol)) != 0)
         goto out;
@@ -1291,7 +1341,73 @@ out:
     return rc;
 }
 
-/* Header: "event manager applet NAME [description "..."]". */
+int
+applet_check_class(const char *v, char *msg, size_t msglen)
+{
+    if ((v[0] >= 'A' && v[0] <= 'Z' && v[1] == '\0') ||
+        strcmp(v, "default") == 0)
+        return 0;
+    snprintf(msg, msglen, "expected \"class\" A to Z or default, got "
+        "\"%.64s\"", v);
+    return ERR_INVAL;
+}
+
+/* One option of the header line after the name: "class X" or
+ * "authorization bypass". Takes t->s. */
+static int
+parse_header_option(struct pctx *pc, struct tok *t)
+{
+    struct tok v;
+    char       msg[512], *kw = t->s;
+    int        rc, col = t->col, cls;
+
+    t->s = NULL;
+    memset(&v, 0, sizeof(v));
+    cls = strcmp(kw, "class") == 0;
+    if (t->quoted || (!cls && strcmp(kw, "authorization") != 0)) {
+        if (!t->quoted && strcmp(kw, "trap") == 0)
+            rc = perr(pc, ERR_UNSUPPORTED, col, "applet option \"trap\" "
+                "(an SNMP trap when the applet ends) is router-only and not "
+                "supported by herald");
+        else
+            rc = perr(pc, ERR_INVAL, col, "unknown keyword \"%s\" after "
+                "the applet name; expected class, authorization or "
+                "description", kw);
+        goto out;
+    }
+    if ((cls && pc->a->klass != NULL) || (!cls && pc->a->auth_bypass)) {
+        rc = perr(pc, ERR_INVAL, col, "\"%s\" is given twice", kw);
+        goto out;
+    }
+    if ((rc = lex(pc, &v)) <= 0) {
+        if (rc == 0)
+            rc = perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1, "expected %s "
+                "after \"%s\"", cls ? "A to Z or default" : "bypass", kw);
+        goto out;
+    }
+    if (cls) {
+        if ((rc = applet_check_class(v.s, msg, sizeof(msg))) != 0) {
+            rc = perr(pc, rc, v.col, "%s", msg);
+            goto out;
+        }
+        pc->a->klass = v.s;
+        v.s = NULL;
+    } else if (strcmp(v.s, "bypass") != 0) {
+        rc = perr(pc, ERR_INVAL, v.col, "expected \"authorization bypass\", "
+            "got \"authorization %s\"", v.s);
+        goto out;
+    } else {
+        pc->a->auth_bypass = 1;
+    }
+    rc = 0;
+out:
+    free(kw);
+    free(v.s);
+    return rc;
+}
+
+/* Header: "event manager applet NAME [class A..Z|default] [authorization
+ * bypass] [description "..."]". */
 static int
 parse_header(struct pctx *pc)
 {
@@ -1325,13 +1441,13 @@ parse_header(struct pctx *pc)
         return rc;
     }
     pc->a->name = t.s;
-    if ((rc = lex(pc, &t)) <= 0)
-        return rc;
-    if (strcmp(t.s, "description") != 0) {
-        rc = perr(pc, ERR_INVAL, t.col, "unknown keyword \"%s\" after the "
-            "applet name; expected description", t.s);
-        free(t.s);
-        return rc;
+    for (;;) {
+        if ((rc = lex(pc, &t)) <= 0)
+            return rc;
+        if (!t.quoted && strcmp(t.s, "description") == 0)
+            break;
+        if ((rc = parse_header_option(pc, &t)) != 0)
+            return rc;
     }
     free(t.s);
     if ((rc = lex_rest(pc, &pc->a->description, &col)) != 0)
@@ -1467,9 +1583,11 @@ eng_applet_parse(const char *text, size_t len, int first_line,
                 goto out;
             }
         pc.line = line;
-        pc.pos = 0;
+        pc.pos = eng_prompt_len(line);
         pc.lineno = first_line + idx;
-        i = strspn(line, " \t");
+        if (pc.pos > 0)
+            pc.a->prompts_removed++;
+        i = pc.pos + strspn(line + pc.pos, " \t");
         if (line[i] == '\0' || line[i] == '!')
             continue;
         if (!have_header) {
@@ -1493,6 +1611,14 @@ eng_applet_parse(const char *text, size_t len, int first_line,
         else
             rc = err_at(eb, rc, first_line, 1, "parse_error", "applet %s: %s",
                 pc.a->name, msg);
+        goto out;
+    }
+    if ((rc = applet_check_blocks(pc.a, msg, sizeof(msg), &i)) != 0) {
+        if (rc == ERR_NOMEM)
+            rc = err_set(eb, rc, "nomem", "out of memory");
+        else
+            rc = err_at(eb, rc, pc.a->actions[i].src, 1, "parse_error",
+                "line %d: %s", pc.a->actions[i].src, msg);
         goto out;
     }
     (void)have_trigger;
@@ -1631,7 +1757,9 @@ eng_applet_to_text(const struct eng_applet *a)
     size_t     i;
     int        rc;
 
-    rc = buf_printf(&b, "event manager applet %s\n", a->name);
+    rc = buf_printf(&b, "event manager applet %s%s%s%s\n", a->name,
+        a->klass != NULL ? " class " : "", a->klass != NULL ? a->klass : "",
+        a->auth_bypass ? " authorization bypass" : "");
     if (rc == 0 && a->description != NULL) {
         rc = buf_puts(&b, " description ");
         rc = rc ? rc : put_quoted(&b, a->description);
@@ -1869,46 +1997,76 @@ warn_label_order(const struct eng_applet *a, struct cJSON *arr)
     return warn_add(arr, "label_order", msg, first_bad, NULL);
 }
 
-static int
-warn_blocks(const struct eng_applet *a, struct cJSON *arr)
+int
+applet_check_blocks(const struct eng_applet *a, char *msg, size_t msglen,
+    size_t *which)
 {
-    size_t *stack, sp = 0, i;
-    char    msg[512];
-    int     rc = 0;
+    struct frame {
+        size_t head, last;
+    } *st;
+    size_t sp = 0, i, j;
+    int    rc = 0;
 
-    if ((stack = calloc(a->nactions + 1, sizeof(*stack))) == NULL)
+    *which = 0;
+    if ((st = calloc(a->nactions + 1, sizeof(*st))) == NULL) {
+        snprintf(msg, msglen, "out of memory");
         return ERR_NOMEM;
+    }
     for (i = 0; i < a->nactions && rc == 0; i++) {
         const char *v = a->actions[i].def->verb;
         const char *l = a->actions[i].label;
+
+        *which = i;
         if (strcmp(v, "if") == 0 || strcmp(v, "while") == 0 ||
             strcmp(v, "foreach") == 0) {
-            stack[sp++] = i;
+            st[sp].head = st[sp].last = i;
+            sp++;
         } else if (strcmp(v, "elseif") == 0 || strcmp(v, "else") == 0) {
             if (sp == 0 ||
-                strcmp(a->actions[stack[sp - 1]].def->verb, "if") != 0) {
-                snprintf(msg, sizeof(msg), "action %s: \"%s\" outside an "
-                    "\"if\" block (actions run in label byte order)", l, v);
-                rc = warn_add(arr, "unbalanced_block", msg, l, NULL);
+                strcmp(a->actions[st[sp - 1].head].def->verb, "if") != 0) {
+                snprintf(msg, msglen, "action %s: \"%s\" without an "
+                    "opening \"if\" (actions run in label byte order)", l,
+                    v);
+                rc = ERR_INVAL;
+            } else if (strcmp(a->actions[st[sp - 1].last].def->verb,
+                "else") == 0) {
+                snprintf(msg, msglen, "action %s: \"%s\" after the "
+                    "\"else\" of action %s (actions run in label byte "
+                    "order)", l, v, a->actions[st[sp - 1].last].label);
+                rc = ERR_INVAL;
+            } else {
+                st[sp - 1].last = i;
             }
         } else if (strcmp(v, "end") == 0) {
             if (sp == 0) {
-                snprintf(msg, sizeof(msg), "action %s: \"end\" without an "
-                    "open if, while or foreach (actions run in label byte "
-                    "order)", l);
-                rc = warn_add(arr, "unbalanced_block", msg, l, NULL);
+                snprintf(msg, msglen, "action %s: \"end\" without an "
+                    "opening \"if\", \"while\" or \"foreach\" (actions "
+                    "run in label byte order)", l);
+                rc = ERR_INVAL;
             } else {
                 sp--;
             }
+        } else if (strcmp(v, "break") == 0 || strcmp(v, "continue") == 0) {
+            for (j = sp; j > 0; j--)
+                if (strcmp(a->actions[st[j - 1].head].def->verb, "if") != 0)
+                    break;
+            if (j == 0) {
+                snprintf(msg, msglen, "action %s: \"%s\" outside a "
+                    "\"while\" or \"foreach\" loop (actions run in label "
+                    "byte order)", l, v);
+                rc = ERR_INVAL;
+            }
         }
     }
-    while (sp > 0 && rc == 0) {
-        const struct applet_action *o = &a->actions[stack[--sp]];
-        snprintf(msg, sizeof(msg), "action %s: \"%s\" has no matching "
-            "\"end\"", o->label, o->def->verb);
-        rc = warn_add(arr, "unbalanced_block", msg, o->label, NULL);
+    if (rc == 0 && sp > 0) {
+        *which = st[sp - 1].head;
+        snprintf(msg, msglen, "action %s: \"%s\" is never closed: add an "
+            "\"end\" action after its block (actions run in label byte "
+            "order)", a->actions[*which].label,
+            a->actions[*which].def->verb);
+        rc = ERR_INVAL;
     }
-    free(stack);
+    free(st);
     return rc;
 }
 
@@ -1981,8 +2139,6 @@ eng_applet_warnings(const struct eng_applet *a,
     }
     if (rc == 0)
         rc = warn_label_order(a, arr);
-    if (rc == 0)
-        rc = warn_blocks(a, arr);
     if (rc == 0)
         rc = warn_mail_ports(a, arr);
     if (rc != 0) {

@@ -42,7 +42,19 @@
  *  context save    key variable       context retrieve  key [variable]
  *  policy          name [args]        publish-event sub-system type [arg1..arg4]
  *
+ *  info            type(routername)   (other types are router-only)
+ *
  * Router-only actions (cli, reload, snmp-trap, ...) are rejected by name.
+ *
+ * The header line is "event manager applet NAME [class A..Z|default]
+ * [authorization bypass] [description ...]". class is stored and shown;
+ * authorization bypass is accepted for pasted router configuration and has
+ * no effect (herald has no AAA command authorization to bypass).
+ *
+ * Text pasted from a router terminal may carry prompts: a line starting
+ * with "HOST#", "HOST(config)#", "HOST(config-applet)#", "HOST(MODE)#"
+ * (HOST: a letter, then letters, digits, '-', '_', '.'), optionally
+ * followed by blanks, has that prefix removed before it is parsed.
  */
 #ifndef HERALD_ENGINE_APPLET_H
 #define HERALD_ENGINE_APPLET_H
@@ -101,11 +113,17 @@ int eng_applet_parse(const char *text, size_t len, int first_line,
 int eng_applet_from_json(const struct cJSON *j, const char *name,
     struct eng_applet **out, struct errbuf *eb);
 
+/* The length of the router prompt at the start of line ("R1(config)#",
+ * "R1# "), including the blanks after '#', or 0 when line starts with no
+ * prompt. */
+size_t eng_prompt_len(const char *line);
+
 /* Returns new canonical CLI text (free()), ending in "\n"; NULL on ENOMEM.
  * Parsing this text gives an equal applet and prints the same text. */
 char *eng_applet_to_text(const struct eng_applet *a);
 
-/* Returns a new JSON object {name, description, events, correlate, actions}
+/* Returns a new JSON object {name, description, class, authorization,
+ * events, correlate, actions}
  * (cJSON_Delete()), or NULL on ENOMEM. */
 struct cJSON *eng_applet_to_json(const struct eng_applet *a);
 
@@ -117,13 +135,20 @@ struct cJSON *eng_applet_to_json(const struct eng_applet *a);
  * anywhere but a mail action's server or a set), "port_secure_mismatch"
  * (mail port 465 with secure tls, or 587/25 with secure implicit),
  * "label_order"
- * (numeric labels whose byte order differs from numeric order), or
- * "unbalanced_block". */
+ * (numeric labels whose byte order differs from numeric order). An
+ * unbalanced block (else/end/break without its opening, an if never
+ * closed) is not a warning: the parser and the JSON reader refuse it. */
 struct cJSON *eng_applet_warnings(const struct eng_applet *a,
     int (*is_defined)(void *ctx, const char *name), void *ctx);
 
 const char *eng_applet_name(const struct eng_applet *a);
 const char *eng_applet_description(const struct eng_applet *a); /* or NULL */
+/* "A".."Z" or "default" ("class ..." on the header line), or NULL. */
+const char *eng_applet_class(const struct eng_applet *a);
+/* 1 if the header line says "authorization bypass" (no effect here). */
+int         eng_applet_authorization_bypass(const struct eng_applet *a);
+/* How many router prompts eng_applet_parse() removed from the text. */
+unsigned    eng_applet_prompts_removed(const struct eng_applet *a);
 size_t      eng_applet_event_count(const struct eng_applet *a);
 const struct eng_event *eng_applet_event(const struct eng_applet *a, size_t i);
 /* "correlate" expression when several tagged events exist, or NULL. */

@@ -101,11 +101,14 @@ static const struct gverb verbs[] = {
     { "policy", { POS("name"), REST("args"), END } },
     { "publish-event", { KWH("sub-system"), KWH("type"), KWO("arg1"),
         KWO("arg2"), KWO("arg3"), KWO("arg4"), END } },
+    /* the other info types (snmp, cli history, syslog frequency, ...)
+     * read router state: gram_check_value() refuses them by name */
+    { "info", { { "type", GP_KW, GT_ENUM, 0, "routername", 0, 0 }, END } },
 };
 
 static const char *const router_only[] = {
     "cli", "reload", "snmp-trap", "snmp-object-value", "snmp-request",
-    "cns-event", "force-switchover", "gets", "file", "info", "track",
+    "cns-event", "force-switchover", "gets", "file", "track",
     "counter", "ipsla", "sync", "syslog-detector", NULL,
 };
 
@@ -225,6 +228,13 @@ gram_check_value(const struct gverb *v, const struct gparam *p,
 
     if (norm != NULL)
         *norm = NULL;
+    if (v != NULL && strcmp(v->verb, "info") == 0 &&
+        strcmp(p->name, "type") == 0 && strcmp(value, "routername") != 0) {
+        snprintf(msg, msglen, "\"info type %.64s\" is router-only: herald "
+            "runs off the router and has no %.64s data to read; only "
+            "\"info type routername\" is supported", value, value);
+        return ERR_UNSUPPORTED;
+    }
     if (strlen(value) > APPLET_MAX_VALUE) {
         snprintf(msg, msglen, "value of \"%s\" is %zu bytes; the limit is %d",
             p->name, strlen(value), APPLET_MAX_VALUE);

@@ -71,7 +71,8 @@ int gram_param_index(const struct gverb *v, const char *name); /* or -1 */
 /* 1 if word is a router-only action (cli, reload, ...). */
 int gram_router_only(const char *word);
 /* Checks (and for GT_VAR normalises, dropping '$') a value. Returns 0, or
- * ERR_INVAL with msg saying what was expected (no position, no field). The
+ * ERR_INVAL with msg saying what was expected (no position, no field), or
+ * ERR_UNSUPPORTED for a router-only choice ("info type snmp"). The
  * normalised value is written to *norm (new string) when not NULL. */
 int gram_check_value(const struct gverb *v, const struct gparam *p,
     const char *value, char **norm, char *msg, size_t msglen);
@@ -89,6 +90,7 @@ struct applet_event {
 struct applet_action {
     struct eng_action   pub;   /* label and verb (def->verb) */
     const struct gverb *def;
+    int                 src;   /* text: its line; JSON: index + 1; 0 */
     char               *label;
     char               *val[APPLET_MAX_PARAMS];
 };
@@ -96,6 +98,9 @@ struct applet_action {
 struct eng_applet {
     char                 *name;
     char                 *description;
+    char                 *klass;        /* "class A".."Z"|"default", or NULL */
+    int                   auth_bypass;  /* "authorization bypass" */
+    unsigned              prompts_removed;
     struct applet_event  *events;
     size_t                nevents;
     char                 *correlate;
@@ -113,6 +118,15 @@ int applet_put_action(struct eng_applet *a, struct applet_action *act);
  * with msg; *which is set to -1 (correlate) or the event index at fault. */
 int applet_check_events(struct eng_applet *a, char *msg, size_t msglen,
     int *which);
+/* Checks the block structure in run order, as the interpreter builds its
+ * jump table: else/elseif inside an if (not after its else), end closing
+ * an open if/while/foreach, break/continue inside a loop, every block
+ * closed. Returns 0, or ERR_INVAL with msg (naming the label) and *which
+ * the index of the action at fault. */
+int applet_check_blocks(const struct eng_applet *a, char *msg, size_t msglen,
+    size_t *which);
+/* Checks a "class" value (A..Z or default); 0 or ERR_INVAL with msg. */
+int applet_check_class(const char *v, char *msg, size_t msglen);
 /* Checks an applet name; 0 or ERR_INVAL with msg. */
 int applet_check_name(const char *name, char *msg, size_t msglen);
 /* Normalises a correlate expression ("event a or event b"); new string in

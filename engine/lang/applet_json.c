@@ -3,6 +3,7 @@
  * engine/lang/applet_json.c: the JSON form of an applet (engine/lang/applet.h).
  *
  *   {"name": "X", "description": "..." | null,
+ *    "class": "A".."Z" | "default" | null, "authorization": "bypass" | null,
  *    "events": [{"type": "none" | "syslog" | "timer" | "webhook",
  *                "timer": "watchdog" | "countdown" | "absolute" | "cron",
  *                "tag", "pattern", "occurs", "period", "priority", "time",
@@ -117,6 +118,9 @@ eng_applet_to_json(const struct eng_applet *a)
 
     if (o == NULL || cJSON_AddStringToObject(o, "name", a->name) == NULL ||
         add_str_or_null(o, "description", a->description) != 0 ||
+        add_str_or_null(o, "class", a->klass) != 0 ||
+        add_str_or_null(o, "authorization", a->auth_bypass ? "bypass" :
+        NULL) != 0 ||
         (evs = cJSON_AddArrayToObject(o, "events")) == NULL)
         goto fail;
     for (i = 0; i < a->nevents; i++) {
@@ -352,6 +356,7 @@ action_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
         goto out;
     }
     act.def = v;
+    act.src = (int)idx + 1;
     n = gram_nparams(v);
     cJSON_ArrayForEach(it, j) {
         if (strcmp(it->string, "label") == 0 ||
@@ -493,6 +498,8 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
     cJSON_ArrayForEach(it, j) {
         if (strcmp(it->string, "name") != 0 &&
             strcmp(it->string, "description") != 0 &&
+            strcmp(it->string, "class") != 0 &&
+            strcmp(it->string, "authorization") != 0 &&
             strcmp(it->string, "events") != 0 &&
             strcmp(it->string, "correlate") != 0 &&
             strcmp(it->string, "actions") != 0 &&
@@ -501,9 +508,11 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
             strcmp(it->string, "warnings") != 0 &&
             strcmp(it->string, "created") != 0 &&
             strcmp(it->string, "updated") != 0 &&
-            strcmp(it->string, "webhook_token_set") != 0) {
+            strcmp(it->string, "webhook_token_set") != 0 &&
+            strcmp(it->string, "prompts_removed") != 0) {
             rc = ferr(eb, ERR_INVAL, it->string, "unknown field; expected "
-                "name, description, events, correlate or actions");
+                "name, description, class, authorization, events, "
+                "correlate or actions");
             goto out;
         }
     }
@@ -519,6 +528,28 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
             rc = ferr(eb, ERR_NOMEM, "description", "out of memory");
             goto out;
         }
+    }
+    x = cJSON_GetObjectItemCaseSensitive(j, "class");
+    if (x != NULL && !cJSON_IsNull(x)) {
+        if (!cJSON_IsString(x) ||
+            applet_check_class(x->valuestring, msg, sizeof(msg)) != 0) {
+            rc = ferr(eb, ERR_INVAL, "class", "expected \"A\" to \"Z\", "
+                "\"default\" or null");
+            goto out;
+        }
+        if ((a->klass = strdup(x->valuestring)) == NULL) {
+            rc = ferr(eb, ERR_NOMEM, "class", "out of memory");
+            goto out;
+        }
+    }
+    x = cJSON_GetObjectItemCaseSensitive(j, "authorization");
+    if (x != NULL && !cJSON_IsNull(x)) {
+        if (!cJSON_IsString(x) || strcmp(x->valuestring, "bypass") != 0) {
+            rc = ferr(eb, ERR_INVAL, "authorization", "expected \"bypass\" "
+                "or null");
+            goto out;
+        }
+        a->auth_bypass = 1;
     }
     x = cJSON_GetObjectItemCaseSensitive(j, "events");
     if (x != NULL && !cJSON_IsNull(x)) {
@@ -562,6 +593,11 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
             snprintf(field, sizeof(field), "events[%d].tag", which);
         else
             snprintf(field, sizeof(field), "correlate");
+        rc = ferr(eb, rc, field, "%s", msg);
+        goto out;
+    }
+    if ((rc = applet_check_blocks(a, msg, sizeof(msg), &i)) != 0) {
+        snprintf(field, sizeof(field), "actions[%d]", a->actions[i].src - 1);
         rc = ferr(eb, rc, field, "%s", msg);
         goto out;
     }

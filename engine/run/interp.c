@@ -10,7 +10,8 @@
  * action gets one trace entry {label, action, ms, outcome, error?,
  * error_class?, smtp?}. A failing action aborts the run with IOS's
  *   %HA_EM-3-FMPD_ERROR: Error executing applet NAME statement LABEL
- * unless "handle-error type ignore" (sets $_error, goes on) or "retry".
+ * and one plain sentence saying how to fix it (abort_fix()), unless
+ * "handle-error type ignore" (sets $_error, goes on) or "retry".
  * maxrun is checked before every action and inside wait; the cancel flag
  * likewise. The interpreter performs no I/O besides sleeping: mail, syslog,
  * context and policy go through the caller's hooks.
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/sec.h"
@@ -589,7 +591,7 @@ act_incdec(struct interp_ctx *c, int sign)
         goto out;
     }
     if ((cur = lookup_shown(c, var)) == NULL) {
-        rc = err_set(&c->aeb, ERR_INVAL, "undefined_variable",
+        rc = err_field(&c->aeb, ERR_INVAL, var, "undefined_variable",
             "%%HA_EM-3-FMPD_UNKNOWN_ENV: could not find environment "
             "variable: %s", var);
         goto out;
@@ -1294,6 +1296,28 @@ act_comment(struct interp_ctx *c, int arg)
     return 0;
 }
 
+/* "info type routername": $_info_routername is the host name herald runs
+ * on (herald has no name setting of its own). The parser refuses every
+ * other info type. */
+static int
+act_info(struct interp_ctx *c, int arg)
+{
+    const char *type = eng_action_arg(c->a, c->pc, "type");
+    char        host[256];
+
+    (void)arg;
+    if (type == NULL || strcmp(type, "routername") != 0)
+        return err_set(&c->aeb, ERR_UNSUPPORTED, "unsupported_action",
+            "info type %s is router-only: herald runs off the router",
+            type != NULL ? type : "");
+    if (gethostname(host, sizeof(host)) != 0)
+        return err_set(&c->aeb, ERR_IO, "info_failed",
+            "info type routername: cannot read the host name (%s)",
+            strerror(errno));
+    host[sizeof(host) - 1] = '\0';
+    return setvar_raw(c, "_info_routername", host, NULL);
+}
+
 /* Every verb of the grammar table (engine/lang/applet_grammar.c) but the
  * "string ..." ones, which interp_string.c lists. */
 static const struct interp_action actions[] = {
@@ -1325,6 +1349,7 @@ static const struct interp_action actions[] = {
     { "policy", K_PLAIN, act_policy, 0 },
     { "publish-event", K_PLAIN, act_publish, 0 },
     { "mail", K_PLAIN, act_mail, 0 },
+    { "info", K_PLAIN, act_info, 0 },
 };
 
 const struct interp_action *
@@ -1343,11 +1368,45 @@ interp_action_find(const char *verb)
 
 /* ---- the run ---------------------------------------------------------- */
 
+/* One plain sentence that says how to fix an aborted run, after the IOS
+ * lines; "" when there is nothing better to say than the message. */
+static void
+abort_fix(const struct interp_ctx *c, const char *label, const char *klass,
+    char *out, size_t n)
+{
+    const char *var = c->aeb.field;
+
+    out[0] = '\0';
+    if (strcmp(klass, "undefined_variable") == 0 && var[0] != '\0')
+        snprintf(out, n, "Set the environment variable %s (PUT "
+            "/api/v1/environment/%s), or remove it from action %s.", var,
+            var, label);
+    else if (strcmp(klass, "unbalanced_block") == 0)
+        snprintf(out, n, "Close every if, while and foreach with an end in "
+            "label byte order and save the applet again.");
+    else if (strcmp(klass, "read_only_variable") == 0)
+        snprintf(out, n, "Use another variable name in action %s: the "
+            "event's built-ins are read-only.", label);
+    else if (strcmp(klass, "invalid_regexp") == 0)
+        snprintf(out, n, "Correct the regular expression of action %s "
+            "(POSIX extended syntax).", label);
+    else if (strcmp(klass, "invalid_argument") == 0)
+        snprintf(out, n, "Correct the arguments of action %s, or the "
+            "variables it uses, so that they hold what the action expects.",
+            label);
+    else if (strcmp(klass, "context_not_found") == 0)
+        snprintf(out, n, "Run the applet that saves this context first, or "
+            "put \"handle-error type ignore\" before action %s.", label);
+    else if (strcmp(klass, "unsupported_action") == 0)
+        snprintf(out, n, "Remove action %s: herald cannot run it.", label);
+}
+
 static void
 run_fail(struct interp_ctx *c, int status, const char *label,
     const char *klass, const char *msg)
 {
     struct buf b = BUF_INIT;
+    char       fix[384];
 
     c->out->status = status;
     copy_str(c->out->failed_label, sizeof(c->out->failed_label), label);
@@ -1360,9 +1419,10 @@ run_fail(struct interp_ctx *c, int status, const char *label,
                 "class=%s", eng_applet_name(c->a), label, klass);
         log_ios(LOG_ERR, "%%HA_EM-3-FMPD_ERROR: Error executing applet %s "
             "statement %s", eng_applet_name(c->a), label);
+        abort_fix(c, label, klass, fix, sizeof(fix));
         if (buf_printf(&b, "%s\n%%HA_EM-3-FMPD_ERROR: Error executing "
-                "applet %s statement %s", msg, eng_applet_name(c->a),
-                label) == 0)
+                "applet %s statement %s%s%s", msg, eng_applet_name(c->a),
+                label, fix[0] != '\0' ? "\n" : "", fix) == 0)
             msg = buf_str(&b);
     }
     copy_str(c->out->error, sizeof(c->out->error), msg);

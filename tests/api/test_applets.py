@@ -6,6 +6,7 @@ POST of an existing name, PUT create/replace and the path/name check, parse
 errors with line and column, 422 for router-only actions, save-time warnings
 for the source document's unset $_email_cc, and persistence across restart.
 """
+import socket
 import unittest
 
 from herald import HeraldTestCase
@@ -161,6 +162,95 @@ class AppletTest(HeraldTestCase):
                                   '/api/v1/applets/SendSecureEmailEEM')
         self.assertEqual(st, 200)
         self.assertEqual(a['text'], SOURCE_APPLET)
+
+
+    def test_pasted_prompts_class_and_authorization_are_accepted(self):
+        pasted = ('R1(config)#event manager applet Pasted class B '
+                  'authorization bypass\n'
+                  'R1(config-applet)# event none\n'
+                  'R1(config-applet)# action 0010 puts "R1# is not a '
+                  'prompt here"\n'
+                  'R1(config-applet)#end\n')
+        a = self.h.api('POST', '/api/v1/applets', pasted, expect=201)
+        self.assertEqual(a['prompts_removed'], 4)
+        self.assertEqual(a['class'], 'B')
+        self.assertEqual(a['authorization'], 'bypass')
+        self.assertEqual(a['text'],
+                         'event manager applet Pasted class B authorization '
+                         'bypass\n event none\n'
+                         ' action 0010 puts "R1# is not a prompt here"\n')
+        # the JSON form round-trips the header options
+        a['class'] = 'default'
+        b = self.h.api('PUT', '/api/v1/applets/Pasted', a, expect=200)
+        self.assertEqual(b['prompts_removed'], 0)
+        self.assertEqual(b['class'], 'default')
+        g = self.h.api('GET', '/api/v1/applets/Pasted', expect=200)
+        self.assertNotIn('prompts_removed', g)
+        self.assertTrue(g['text'].startswith(
+            'event manager applet Pasted class default authorization '
+            'bypass\n'))
+
+    def test_unbalanced_blocks_are_refused_with_line_and_label(self):
+        cases = [
+            ('event manager applet B\n event none\n action 0010 break\n',
+             3, '0010', '"break" outside a "while" or "foreach" loop'),
+            ('event manager applet B\n event none\n action 0010 puts x\n'
+             ' action 0020 else\n', 4, '0020',
+             '"else" without an opening "if"'),
+            ('event manager applet B\n event none\n action 0010 end\n',
+             3, '0010', '"end" without an opening'),
+            ('event manager applet B\n event none\n'
+             ' action 0010 while 1 eq 1\n action 0020 puts x\n', 3, '0010',
+             '"while" is never closed'),
+        ]
+        for text, line, label, what in cases:
+            st, _, b = self.h.request('POST', '/api/v1/applets', text)
+            self.assertEqual(st, 400, b)
+            self.assertEqual(b['error']['code'], 'parse_error')
+            self.assertEqual(b['error']['line'], line)
+            self.assertIn('action %s: %s' % (label, what),
+                          b['error']['message'])
+        st, _, b = self.h.request('POST', '/api/v1/applets', {
+            'name': 'J', 'events': [{'type': 'none'}],
+            'actions': [{'label': '0010', 'action': 'continue'}]})
+        self.assertEqual(st, 400, b)
+        self.assertEqual(b['error']['field'], 'actions[0]')
+        self.assertIn('action 0010: "continue" outside', b['error']['message'])
+        self.assertEqual(self.h.api('GET', '/api/v1/applets',
+                                    expect=200)['items'], [])
+
+    def test_info_type_routername_runs_and_other_types_are_refused(self):
+        self.h.api('POST', '/api/v1/applets',
+                   'event manager applet Who\n event none\n'
+                   ' action 0010 info type routername\n'
+                   ' action 0020 puts "$_info_routername"\n', expect=201)
+        r = self.h.api('POST', '/api/v1/applets/Who/run', {'wait': True},
+                       expect=200)
+        self.assertEqual(r['status'], 'success', r)
+        self.assertEqual(r['output'], socket.gethostname() + '\n')
+        st, _, b = self.h.request(
+            'POST', '/api/v1/applets',
+            'event manager applet Hist\n event none\n'
+            ' action 0010 info type cli history\n')
+        self.assertEqual(st, 422, b)
+        self.assertIn('"info type cli" is router-only: herald runs off the '
+                      'router', b['error']['message'])
+        self.assertEqual(b['error']['line'], 3)
+
+    def test_an_aborted_run_says_how_to_fix_it(self):
+        self.h.api('POST', '/api/v1/applets', SOURCE_APPLET.replace(
+            'action 0010 mail', 'action 0005 puts "$_email_cc"\n'
+            ' action 0010 mail'), expect=201)
+        r = self.h.api('POST', '/api/v1/applets/SendSecureEmailEEM/run',
+                       {'wait': True}, expect=200)
+        self.assertEqual(r['status'], 'abort', r)
+        self.assertEqual(r['error'].split('\n'), [
+            '%HA_EM-3-FMPD_UNKNOWN_ENV: could not find environment '
+            'variable: _email_cc',
+            '%HA_EM-3-FMPD_ERROR: Error executing applet SendSecureEmailEEM '
+            'statement 0005',
+            'Set the environment variable _email_cc (PUT '
+            '/api/v1/environment/_email_cc), or remove it from action 0005.'])
 
 
 if __name__ == '__main__':

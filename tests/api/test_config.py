@@ -7,6 +7,8 @@ applet, a trustpoint authenticated with a pasted PEM generated at test time,
 the exported running-config masks the password and re-imports cleanly, and
 that a bad line is reported with its number and changes nothing.
 """
+import socket
+import time
 import unittest
 
 from herald import HeraldTestCase, cert_sha256, pki_file
@@ -150,6 +152,97 @@ class ConfigTest(HeraldTestCase):
         self.assertEqual(st, 415)
         st, _, e = self.h.request('POST', '/api/v1/config', '')
         self.assertEqual(st, 400)
+
+
+    def test_a_pasted_terminal_session_imports_and_runs(self):
+        pem = pki_file('root-a.pem').strip()
+        text = ('R1#configure terminal\n'
+                'Enter configuration commands, one per line.  '
+                'End with CNTL/Z.\n'
+                'R1(config)#event manager environment greeting hello\n'
+                'R1(config)#event manager applet Pasted class A '
+                'authorization bypass\n'
+                'R1(config-applet)# event none\n'
+                'R1(config-applet)# action 0010 info type routername\n'
+                'R1(config-applet)# action 0020 puts "$greeting $_none_arg1 '
+                '# $_info_routername"\n'
+                'R1(config-applet)#exit\n'
+                'R1(config)#crypto pki trustpoint CA-Test\n'
+                'R1(ca-trustpoint)# enrollment terminal\n'
+                'R1(ca-trustpoint)# revocation-check none\n'
+                'R1(ca-trustpoint)# chain-validation stop\n'
+                'R1(ca-trustpoint)#exit\n'
+                'R1(config)#crypto pki authenticate CA-Test\n'
+                '\n'
+                'Enter the base 64 encoded CA certificate.\n'
+                'End with a blank line or the word "quit" on a line by '
+                'itself\n'
+                '\n' + pem + '\n'
+                'quit\n'
+                'Certificate has the following attributes:\n'
+                '       Fingerprint MD5: 01234567 89ABCDEF 01234567 '
+                '89ABCDEF\n'
+                '\n'
+                '% Do you accept this certificate? [yes/no]: yes\n'
+                'Trustpoint CA certificate accepted.\n'
+                '% Certificate successfully imported\n'
+                '\n'
+                'R1(config)#end\n'
+                'R1#event manager run Pasted world\n'
+                'R1#\n')
+        s = self.h.api('POST', '/api/v1/config?run=true', text, expect=200)
+        self.assertEqual((s['environment'], s['applets'], s['trustpoints'],
+                          s['certificates']), (1, 1, 1, 1))
+        self.assertEqual(s['prompts_removed'], 16)
+        self.assertEqual(s['runs_requested'], ['Pasted'])
+        self.assertEqual(len(s['runs']), 1)
+        run = s['runs'][0]
+        self.assertEqual(run['applet'], 'Pasted')
+        self.assertEqual(run['line'], text.count('\n', 0,
+                         text.index('R1#event manager run')) + 1)
+        self.assertIn(run['status'], ('queued', 'running', 'success'))
+        # the run happens
+        deadline = time.time() + 20
+        while True:
+            r = self.h.api('GET', '/api/v1/runs/%d' % run['run_id'],
+                           expect=200)
+            if r['status'] not in ('queued', 'running'):
+                break
+            self.assertLess(time.time(), deadline, r)
+            time.sleep(0.1)
+        self.assertEqual(r['status'], 'success', r)
+        self.assertEqual(r['output'],
+                         'hello world # %s\n' % socket.gethostname())
+        a = self.h.api('GET', '/api/v1/applets/Pasted', expect=200)
+        self.assertEqual((a['class'], a['authorization']), ('A', 'bypass'))
+        tp = self.h.api('GET', '/api/v1/trustpoints/CA-Test', expect=200)
+        self.assertEqual(tp['chain_validation'], 'stop')
+        self.assertEqual(tp['certificate']['fingerprints']['sha256'].upper(),
+                         cert_sha256(pem))
+        # without run=true the same text runs nothing
+        s = self.h.api('POST', '/api/v1/config', text, expect=200)
+        self.assertNotIn('runs', s)
+        st, _, e = self.h.request('POST', '/api/v1/config?run=maybe', text)
+        self.assertEqual(st, 400, e)
+        self.assertEqual(e['error']['field'], 'run')
+
+    def test_new_refusals_name_the_line(self):
+        cases = [
+            ('R1(config)#event manager applet B\nR1(config-applet)# event '
+             'none\nR1(config-applet)# action 0010 continue\n', 400, 3,
+             'action 0010: "continue" outside a "while" or "foreach" loop'),
+            ('event manager applet B\n event none\n action 0010 if 1 eq 1\n',
+             400, 3, 'action 0010: "if" is never closed'),
+            ('event manager applet B\n action 0010 info type snmp oid 1\n',
+             422, 2, '"info type snmp" is router-only'),
+        ]
+        for text, status, line, what in cases:
+            st, _, e = self.h.request('POST', '/api/v1/config?run=true', text)
+            self.assertEqual(st, status, e)
+            self.assertEqual(e['error']['line'], line)
+            self.assertIn(what, e['error']['message'])
+        self.assertEqual(self.h.api('GET', '/api/v1/applets',
+                                    expect=200)['items'], [])
 
 
 if __name__ == '__main__':

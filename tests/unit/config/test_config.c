@@ -57,7 +57,7 @@ group_setup(void **state)
     if (mkdtemp(tmpdir) == NULL)
         return -1;
     snprintf(cmd, sizeof(cmd), "cd %s && openssl req -x509 -newkey rsa:2048 "
-        "-nodes -keyout ca.key -out ca.pem -days 30 -subj '/CN=Herald Test "
+        "-nodes -keyout ca.key -out ca.pem -days 3650 -subj '/CN=Herald Test "
         "Root R1' -addext basicConstraints=critical,CA:TRUE "
         ">/dev/null 2>&1 && openssl x509 -in ca.pem -outform DER -out ca.der",
         tmpdir);
@@ -374,6 +374,19 @@ bad_configuration_lines_say_what_is_wrong(void **state)
             "\"interface Gi0/0\"; expected event manager "
             "environment|applet|run, crypto pki trustpoint|authenticate|"
             "certificate chain, or their \"no\" forms" },
+        { "R1(config)#event manager applet U\n"
+            "R1(config-applet)# event none\n"
+            "R1(config-applet)# action 0010 break\n", ERR_INVAL, 3,
+            "line 3: action 0010: \"break\" outside a \"while\" or "
+            "\"foreach\" loop (actions run in label byte order)" },
+        { "event manager applet U\n action 0010 info type cli history\n",
+            ERR_UNSUPPORTED, 2, "line 2, column 24: \"info type cli\" is "
+            "router-only: herald runs off the router and has no cli data to "
+            "read; only \"info type routername\" is supported" },
+        { "event manager applet U\n event none\n"
+            "event manager run U a b c d e f g h i j k l m n o p\n", ERR_INVAL,
+            3, "line 3: event manager run U: expected at most 15 arguments "
+            "(words or \"quoted strings\")" },
         { "event manager session cli username x\n", ERR_UNSUPPORTED, 1,
             "line 1: \"event manager session\" is not supported by herald; "
             "expected event manager environment, applet or run" },
@@ -393,6 +406,117 @@ bad_configuration_lines_say_what_is_wrong(void **state)
                 "line=%d %s", i, bad[i].text, rc, eb.line, eb.msg, bad[i].rc,
                 bad[i].line, bad[i].msg);
     }
+}
+
+/* What a network engineer copies from a terminal: prompts on every line,
+ * the router's own output in between, an exec-mode "event manager run". */
+static char *
+terminal_session(void)
+{
+    struct buf b = BUF_INIT;
+
+    buf_printf(&b,
+        "R1#configure terminal\n"
+        "Enter configuration commands, one per line.  End with CNTL/Z.\n"
+        "R1(config)#event manager environment _email_to noc@example.com\n"
+        "R1(config)#event manager applet Paste class A authorization bypass\n"
+        "R1(config-applet)# event none\n"
+        "R1(config-applet)# action 0010 info type routername\n"
+        "R1(config-applet)# action 0020 puts \"# $_info_routername #\"\n"
+        "R1(config-applet)#exit\n"
+        "R1(config)#crypto pki trustpoint CA-Test\n"
+        "R1(ca-trustpoint)# enrollment terminal\n"
+        "R1(ca-trustpoint)# revocation-check none\n"
+        "R1(ca-trustpoint)# chain-validation stop\n"
+        "R1(ca-trustpoint)#exit\n"
+        "R1(config)#crypto pki authenticate CA-Test\n"
+        "\n"
+        "Enter the base 64 encoded CA certificate.\n"
+        "End with a blank line or the word \"quit\" on a line by itself\n"
+        "\n"
+        "%s"
+        "quit\n"
+        "Certificate has the following attributes:\n"
+        "       Fingerprint MD5: 12345678 9ABCDEF0 12345678 9ABCDEF0\n"
+        "      Fingerprint SHA1: 12345678 9ABCDEF0 12345678 9ABCDEF0 "
+        "12345678\n"
+        "\n"
+        "%% Do you accept this certificate? [yes/no]: yes\n"
+        "Trustpoint CA certificate accepted.\n"
+        "%% Certificate successfully imported\n"
+        "\n"
+        "R1(config)#end\n"
+        "R1#event manager run Paste one \"two words\"\n"
+        "R1#\n", pem);
+    return buf_take(&b);
+}
+
+static void
+record_run(void *ud, const char *name, const char *const *args,
+    size_t nargs, cJSON *item)
+{
+    struct buf *b = ud;
+    size_t      i;
+
+    buf_printf(b, "%s", name);
+    for (i = 0; i < nargs; i++)
+        buf_printf(b, "|%s", args[i]);
+    cJSON_AddStringToObject(item, "status", "queued");
+}
+
+static void
+a_pasted_terminal_session_imports_and_runs(void **state)
+{
+    struct eng_store        *st = *state;
+    char                    *text = terminal_session();
+    struct buf               ran = BUF_INIT;
+    struct eng_config_runner runner = { record_run, &ran };
+    struct eng_applet_rec    ar;
+    struct errbuf            eb;
+    cJSON                   *sum = NULL, *runs, *it;
+
+    memset(&eb, 0, sizeof(eb));
+    if (eng_config_import_run(st, text, strlen(text), &runner, &sum, &eb)
+        != 0)
+        fail_msg("import failed line %d: %s", eb.line, eb.msg);
+    assert_int_equal(num(sum, "prompts_removed"), 16);
+    assert_int_equal(num(sum, "environment"), 1);
+    assert_int_equal(num(sum, "applets"), 1);
+    assert_int_equal(num(sum, "trustpoints"), 1);
+    assert_int_equal(num(sum, "certificates"), 1);
+    runs = cJSON_GetObjectItemCaseSensitive(sum, "runs");
+    assert_int_equal(cJSON_GetArraySize(runs), 1);
+    it = cJSON_GetArrayItem(runs, 0);
+    assert_string_equal(cJSON_GetObjectItem(it, "applet")->valuestring,
+        "Paste");
+    {
+        const char *p, *at = strstr(text, "R1#event manager run");
+        int         line = 1;
+
+        for (p = text; p < at; p++)
+            line += *p == '\n';
+        assert_int_equal(num(it, "line"), line);
+    }
+    assert_string_equal(cJSON_GetObjectItem(it, "status")->valuestring,
+        "queued");
+    assert_string_equal(buf_str(&ran), "Paste|one|two words");
+    memset(&ar, 0, sizeof(ar));
+    assert_int_equal(eng_store_applet_get(st, "Paste", &ar, &eb), 0);
+    assert_string_equal(ar.text, "event manager applet Paste class A "
+        "authorization bypass\n event none\n"
+        " action 0010 info type routername\n"
+        " action 0020 puts \"# $_info_routername #\"\n");
+    eng_applet_rec_clear(&ar);
+    cJSON_Delete(sum);
+    buf_free(&ran);
+
+    /* without a runner nothing runs and "runs" is absent */
+    sum = import_ok(st, text);
+    assert_null(cJSON_GetObjectItemCaseSensitive(sum, "runs"));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+        sum, "runs_requested")), 1);
+    cJSON_Delete(sum);
+    free(text);
 }
 
 static void
@@ -568,6 +692,9 @@ main(void)
             store_teardown),
         cmocka_unit_test_setup_teardown(
             bad_configuration_lines_say_what_is_wrong, store_setup,
+            store_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_pasted_terminal_session_imports_and_runs, store_setup,
             store_teardown),
         cmocka_unit_test_setup_teardown(
             export_masks_secrets_and_passwords, store_setup,

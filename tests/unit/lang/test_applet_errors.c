@@ -77,7 +77,7 @@ static const struct bad bad[] = {
         "mail, syslog, set, append, increment, decrement, add, subtract, "
         "multiply, divide, if, elseif, while, else, end, break, continue, "
         "foreach, regexp, string, wait, puts, exit, comment, handle-error, "
-        "context, policy or publish-event" },
+        "context, policy, publish-event or info" },
     { H " action 1 string reverse x\n", ERR_INVAL, 2, 18,
         "line 2, column 18: expected \"string\" operation compare, equal, "
         "first, last, index, length, match, range, replace, tolower, "
@@ -87,7 +87,7 @@ static const struct bad bad[] = {
         "syslog, set, append, increment, decrement, add, subtract, "
         "multiply, divide, if, elseif, while, else, end, break, continue, "
         "foreach, regexp, string, wait, puts, exit, comment, handle-error, "
-        "context, policy or publish-event" },
+        "context, policy, publish-event or info" },
     { H " action\n", ERR_INVAL, 2, 8,
         "line 2, column 8: expected an action label after \"action\"" },
     { H " action 0123456789012345678901234567890123 end\n", ERR_INVAL, 2, 9,
@@ -151,9 +151,58 @@ static const struct bad bad[] = {
         "A2345678901234567890123456789012345678901234567890123456789012345\n",
         ERR_INVAL, 1, 22, "line 1, column 22: applet name is 65 bytes; the "
         "limit is 64" },
-    { "event manager applet A class B\n", ERR_INVAL, 1, 24,
-        "line 1, column 24: unknown keyword \"class\" after the applet name; "
-        "expected description" },
+    { "event manager applet A klass B\n", ERR_INVAL, 1, 24,
+        "line 1, column 24: unknown keyword \"klass\" after the applet name; "
+        "expected class, authorization or description" },
+    { "event manager applet A class AB\n", ERR_INVAL, 1, 30,
+        "line 1, column 30: expected \"class\" A to Z or default, got "
+        "\"AB\"" },
+    { "event manager applet A class\n", ERR_INVAL, 1, 29,
+        "line 1, column 29: expected A to Z or default after \"class\"" },
+    { "event manager applet A class B class C\n", ERR_INVAL, 1, 32,
+        "line 1, column 32: \"class\" is given twice" },
+    { "event manager applet A authorization none\n", ERR_INVAL, 1, 38,
+        "line 1, column 38: expected \"authorization bypass\", got "
+        "\"authorization none\"" },
+    { "event manager applet A trap\n", ERR_UNSUPPORTED, 1, 24,
+        "line 1, column 24: applet option \"trap\" (an SNMP trap when the "
+        "applet ends) is router-only and not supported by herald" },
+    /* info: only routername has a meaning off the router */
+    { H " action 1 info type snmp oid 1.3.6.1 get-type exact\n",
+        ERR_UNSUPPORTED, 2, 21, "line 2, column 21: \"info type snmp\" is "
+        "router-only: herald runs off the router and has no snmp data to "
+        "read; only \"info type routername\" is supported" },
+    { H " action 1 info type cli history\n", ERR_UNSUPPORTED, 2, 21,
+        "line 2, column 21: \"info type cli\" is router-only: herald runs "
+        "off the router and has no cli data to read; only \"info type "
+        "routername\" is supported" },
+    /* blocks, in the run order of the labels */
+    { H " action 1 puts a\n action 2 break\n", ERR_INVAL, 3, 1,
+        "line 3: action 2: \"break\" outside a \"while\" or \"foreach\" "
+        "loop (actions run in label byte order)" },
+    { H " action 1 if 1 eq 1\n action 2 continue\n action 3 end\n",
+        ERR_INVAL, 3, 1, "line 3: action 2: \"continue\" outside a "
+        "\"while\" or \"foreach\" loop (actions run in label byte order)" },
+    { H " action 1 else\n", ERR_INVAL, 2, 1,
+        "line 2: action 1: \"else\" without an opening \"if\" (actions run "
+        "in label byte order)" },
+    { H " action 1 while 1 eq 1\n action 2 elseif 1 eq 2\n action 3 end\n",
+        ERR_INVAL, 3, 1, "line 3: action 2: \"elseif\" without an opening "
+        "\"if\" (actions run in label byte order)" },
+    { H " action 1 if 1 eq 1\n action 2 else\n action 3 else\n"
+        " action 4 end\n", ERR_INVAL, 4, 1, "line 4: action 3: \"else\" "
+        "after the \"else\" of action 2 (actions run in label byte order)" },
+    { H " action 0040 end\n action 0010 puts x\n", ERR_INVAL, 2, 1,
+        "line 2: action 0040: \"end\" without an opening \"if\", \"while\" "
+        "or \"foreach\" (actions run in label byte order)" },
+    { H " action 1 if 1 eq 1\n action 10 puts x\n action 2 end\n"
+        " action 3 end\n", ERR_INVAL, 5, 1, "line 5: action 3: \"end\" "
+        "without an opening \"if\", \"while\" or \"foreach\" (actions run "
+        "in label byte order)" },
+    { H " action 1 foreach x \"a b\"\n action 2 if $x eq a\n"
+        " action 3 end\n", ERR_INVAL, 2, 1, "line 2: action 1: \"foreach\" "
+        "is never closed: add an \"end\" action after its block (actions "
+        "run in label byte order)" },
     { "event manager environment x 1\n", ERR_INVAL, 1, 15,
         "line 1, column 15: expected \"event manager applet NAME\", got "
         "\"environment\"" },

@@ -149,6 +149,37 @@ json_actions_are_sorted_and_replaced_by_label(void **state)
 }
 
 static void
+class_and_authorization_are_kept_in_json_and_text(void **state)
+{
+    struct eng_applet *a = from_json_ok("{\"name\":\"C\",\"class\":\"A\","
+        "\"authorization\":\"bypass\",\"events\":[{\"type\":\"none\"}]}",
+        NULL);
+    char              *t = eng_applet_to_text(a);
+    cJSON             *j = eng_applet_to_json(a);
+
+    (void)state;
+    assert_string_equal(t, "event manager applet C class A authorization "
+        "bypass\n event none\n");
+    assert_string_equal(cJSON_GetObjectItem(j, "class")->valuestring, "A");
+    assert_string_equal(cJSON_GetObjectItem(j, "authorization")->valuestring,
+        "bypass");
+    assert_string_equal(eng_applet_class(a), "A");
+    assert_int_equal(eng_applet_authorization_bypass(a), 1);
+    free(t);
+    cJSON_Delete(j);
+    eng_applet_free(a);
+
+    a = from_json_ok("{\"name\":\"D\",\"class\":null,"
+        "\"authorization\":null}", NULL);
+    j = eng_applet_to_json(a);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "class")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "authorization")));
+    assert_null(eng_applet_class(a));
+    cJSON_Delete(j);
+    eng_applet_free(a);
+}
+
+static void
 what_get_returns_can_be_sent_back(void **state)
 {
     struct eng_applet *a = from_json_ok(design_json, NULL), *b = NULL;
@@ -181,11 +212,35 @@ struct badj {
 
 static const struct badj badj[] = {
     { "[]", ERR_INVAL, "", "an applet must be a JSON object" },
+    { "{\"name\":\"A\",\"class\":\"a\"}", ERR_INVAL, "class", "class: "
+        "expected \"A\" to \"Z\", \"default\" or null" },
+    { "{\"name\":\"A\",\"authorization\":\"yes\"}", ERR_INVAL,
+        "authorization", "authorization: expected \"bypass\" or null" },
+    /* blocks: the field is the action's index in the request */
+    { "{\"name\":\"A\",\"actions\":[{\"label\":\"2\",\"action\":\"puts\","
+        "\"text\":\"x\"},{\"label\":\"1\",\"action\":\"break\"}]}",
+        ERR_INVAL, "actions[1]", "actions[1]: action 1: \"break\" outside "
+        "a \"while\" or \"foreach\" loop (actions run in label byte "
+        "order)" },
+    { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"if\","
+        "\"left\":\"1\",\"op\":\"eq\",\"right\":\"1\"}]}", ERR_INVAL,
+        "actions[0]", "actions[0]: action 1: \"if\" is never closed: add an "
+        "\"end\" action after its block (actions run in label byte order)" },
+    { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"end\"}"
+        "]}", ERR_INVAL, "actions[0]", "actions[0]: action 1: \"end\" "
+        "without an opening \"if\", \"while\" or \"foreach\" (actions run "
+        "in label byte order)" },
+    { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"info\","
+        "\"type\":\"snmp\"}]}", ERR_UNSUPPORTED, "actions[0].type",
+        "actions[0].type: \"info type snmp\" is router-only: herald runs off "
+        "the router and has no snmp data to read; only \"info type "
+        "routername\" is supported" },
     { "{}", ERR_INVAL, "name", "name: expected the applet name as a string" },
     { "{\"name\":\"a b\"}", ERR_INVAL, "name", "name: invalid applet name "
         "\"a b\": use letters, digits, '_', '.' and '-'" },
     { "{\"name\":\"A\",\"colour\":1}", ERR_INVAL, "colour", "colour: unknown "
-        "field; expected name, description, events, correlate or actions" },
+        "field; expected name, description, class, authorization, events, "
+        "correlate or actions" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"puts\","
         "\"text\":\"x\"},{\"label\":\"2\",\"action\":\"puts\",\"text\":\"y\"},"
         "{\"label\":\"3\",\"action\":\"mail\",\"server\":\"h\",\"to\":\"t\","
@@ -270,6 +325,7 @@ main(void)
         cmocka_unit_test(json_round_trip_keeps_every_field),
         cmocka_unit_test(name_argument_wins_over_json_name),
         cmocka_unit_test(json_actions_are_sorted_and_replaced_by_label),
+        cmocka_unit_test(class_and_authorization_are_kept_in_json_and_text),
         cmocka_unit_test(what_get_returns_can_be_sent_back),
         cmocka_unit_test(bad_json_names_the_field),
     };

@@ -410,7 +410,7 @@ router_only_actions_are_refused_by_name(void **state)
 {
     static const char *const verbs[] = { "cli command \"show ver\"",
         "reload", "snmp-trap strdata x", "cns-event msg x", "gets x",
-        "file open fh f.txt r", "info type routername", "track read 1",
+        "file open fh f.txt r", "track read 1",
         "counter name c op inc value 1", "force-switchover",
         "snmp-object-value int 1" };
     char               text[256], want[160], first[32];
@@ -434,6 +434,89 @@ router_only_actions_are_refused_by_name(void **state)
         assert_int_equal(eb.line, 3);
         assert_int_equal(eb.col, 14);
     }
+}
+
+static void
+info_type_routername_is_an_action(void **state)
+{
+    struct eng_applet *a = parse_ok("event manager applet I\n event none\n"
+        " action 0010 info type routername\n"
+        " action 0020 puts \"$_info_routername\"\n");
+    char              *t = eng_applet_to_text(a);
+
+    (void)state;
+    assert_string_equal(eng_applet_action(a, 0)->verb, "info");
+    assert_string_equal(eng_action_arg(a, 0, "type"), "routername");
+    assert_string_equal(t, "event manager applet I\n event none\n"
+        " action 0010 info type routername\n"
+        " action 0020 puts \"$_info_routername\"\n");
+    free(t);
+    eng_applet_free(a);
+}
+
+/* What a terminal session shows: prompts before every line. */
+static const char *const pasted =
+    "R1(config)#event manager applet X class B authorization bypass\n"
+    "R1(config-applet)# event none\n"
+    "R1(config-applet)#action 0010 puts \"R1(config)# stays # as written\"\n"
+    "R1(config-applet)#  action 0020 syslog msg \"#1 done\"\n"
+    "R1(config-applet)#exit\n"
+    "R1(config)#\n";
+
+static void
+pasted_prompts_are_removed_and_counted(void **state)
+{
+    struct eng_applet *a = parse_ok(pasted);
+    char              *t = eng_applet_to_text(a);
+
+    (void)state;
+    assert_int_equal(eng_applet_prompts_removed(a), 6);
+    assert_string_equal(eng_applet_class(a), "B");
+    assert_int_equal(eng_applet_authorization_bypass(a), 1);
+    /* a '#' inside a value is not a prompt */
+    assert_string_equal(eng_action_arg(a, 0, "text"),
+        "R1(config)# stays # as written");
+    assert_string_equal(t, "event manager applet X class B authorization "
+        "bypass\n event none\n"
+        " action 0010 puts \"R1(config)# stays # as written\"\n"
+        " action 0020 syslog msg \"#1 done\"\n");
+    free(t);
+    eng_applet_free(a);
+    a = parse_ok("event manager applet Y\n event none\n");
+    assert_int_equal(eng_applet_prompts_removed(a), 0);
+    eng_applet_free(a);
+}
+
+static void
+only_a_prompt_at_the_start_of_a_line_matches(void **state)
+{
+    (void)state;
+    assert_int_equal(eng_prompt_len("R1#show"), 3);
+    assert_int_equal(eng_prompt_len("R1# show"), 4);
+    assert_int_equal(eng_prompt_len("core-sw1.lab_2(config)#x"), 23);
+    assert_int_equal(eng_prompt_len("R1(config-applet)#  action"), 20);
+    assert_int_equal(eng_prompt_len("R1(ca-trustpoint)#quit"), 18);
+    assert_int_equal(eng_prompt_len("R1(cfg-if)#"), 11);
+    assert_int_equal(eng_prompt_len(" R1#x"), 0);       /* indented */
+    assert_int_equal(eng_prompt_len("1R#x"), 0);        /* not a host name */
+    assert_int_equal(eng_prompt_len("R1()#x"), 0);      /* empty mode */
+    assert_int_equal(eng_prompt_len("R1(config#x"), 0); /* unclosed */
+    assert_int_equal(eng_prompt_len("action 1 puts \"a#b\""), 0);
+    assert_int_equal(eng_prompt_len("R1 #x"), 0);
+    assert_int_equal(eng_prompt_len("R1>"), 0);         /* user exec */
+    assert_int_equal(eng_prompt_len(""), 0);
+}
+
+static void
+header_options_print_in_canonical_order(void **state)
+{
+    char *t = canonical("event manager applet H authorization bypass "
+        "class default description \"d\"\n event none\n");
+
+    (void)state;
+    assert_string_equal(t, "event manager applet H class default "
+        "authorization bypass\n description \"d\"\n event none\n");
+    free(t);
 }
 
 static void
@@ -461,14 +544,14 @@ limits_on_actions_and_text_are_enforced(void **state)
     assert_non_null(text);
     len = (size_t)snprintf(text, cap, "event manager applet Big\n");
     for (i = 0; i < 10000; i++)
-        len += (size_t)snprintf(text + len, cap - len, "action %05zu end\n",
+        len += (size_t)snprintf(text + len, cap - len, "action %05zu exit\n",
             i);
     assert_true(len < 256 * 1024);
     a = parse_ok(text);
     assert_int_equal(eng_applet_action_count(a), 10000);
     eng_applet_free(a);
     a = NULL;
-    len += (size_t)snprintf(text + len, cap - len, "action x end\n");
+    len += (size_t)snprintf(text + len, cap - len, "action x exit\n");
     memset(&eb, 0, sizeof(eb));
     assert_int_equal(eng_applet_parse(text, len, 1, &a, &eb), ERR_TOOBIG);
     assert_non_null(strstr(eb.msg, "more than 10000 actions"));
@@ -504,6 +587,10 @@ main(void)
         cmocka_unit_test(unindented_lines_belong_to_the_applet),
         cmocka_unit_test(description_line_and_header_description_agree),
         cmocka_unit_test(router_only_actions_are_refused_by_name),
+        cmocka_unit_test(info_type_routername_is_an_action),
+        cmocka_unit_test(pasted_prompts_are_removed_and_counted),
+        cmocka_unit_test(only_a_prompt_at_the_start_of_a_line_matches),
+        cmocka_unit_test(header_options_print_in_canonical_order),
         cmocka_unit_test(var_names_are_letters_digits_and_underscore),
         cmocka_unit_test(limits_on_actions_and_text_are_enforced),
     };

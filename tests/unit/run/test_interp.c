@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/lang/applet.h"
+#include "engine/lang/applet_int.h" /* to build what the parser refuses */
 #include "engine/run/interp.h"
 #include "engine/mail/mail.h"
 
@@ -451,37 +453,84 @@ actions_should_run_in_bytewise_label_order(void **state)
     eng_run_result_clear(&r);
 }
 
+/* An applet whose blocks do not balance, as text an older herald stored
+ * (the parser refuses it now): verbs[i] at label "0010", "0020", ... */
+static struct eng_applet *
+unbalanced(const char *const *verbs, const char *const *labels, size_t n)
+{
+    struct eng_applet   *a = applet_new();
+    struct applet_action act;
+    size_t               i;
+
+    assert_non_null(a);
+    assert_non_null(a->name = strdup("T"));
+    for (i = 0; i < n; i++) {
+        memset(&act, 0, sizeof(act));
+        act.def = gram_verb(verbs[i]);
+        assert_non_null(act.def);
+        act.label = strdup(labels[i]);
+        if (strcmp(verbs[i], "if") == 0 || strcmp(verbs[i], "elseif") == 0) {
+            act.val[0] = strdup("1");
+            act.val[1] = strdup("eq");
+            act.val[2] = strdup("1");
+        } else if (strcmp(verbs[i], "puts") == 0) {
+            act.val[1] = strdup("x");
+        }
+        assert_int_equal(applet_put_action(a, &act), 0);
+    }
+    return a;
+}
+
+static void
+run_applet(struct eng_applet *a, struct eng_run_result *r)
+{
+    struct fake        f;
+    struct eng_run_env e;
+
+    memset(&f, 0, sizeof(f));
+    e = env_of(&f);
+    assert_int_equal(eng_interp_run(a, NULL, 0, &e, r), 0);
+    eng_applet_free(a);
+}
+
 static void
 unbalanced_blocks_should_fail_before_running(void **state)
 {
+    static const char *const v1[] = { "puts", "end" };
+    static const char *const l1[] = { "0010", "0040" };
+    static const char *const v2[] = { "if", "puts" };
+    static const char *const l2[] = { "0010", "0020" };
+    static const char *const v3[] = { "break" };
+    static const char *const l3[] = { "0010" };
+    static const char *const v4[] = { "if", "else", "elseif", "end" };
+    static const char *const l4[] = { "1", "2", "3", "4" };
     struct eng_run_result r;
 
     (void)state;
-    run(" event none\n"
-        " action 0010 puts \"never\"\n"
-        " action 0040 end\n", &r);
+    run_applet(unbalanced(v1, l1, 2), &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(r.failed_label, "0040");
     assert_string_equal(r.error_class, "unbalanced_block");
     assert_non_null(strstr(r.error,
         "label 0040: end without if/while/foreach"));
     assert_string_equal(out_str(&r), "");
+    assert_non_null(strstr(r.error, "statement 0040\nClose every if, while "
+        "and foreach with an end in label byte order and save the applet "
+        "again."));
     eng_run_result_clear(&r);
 
-    run(" event none\n action 0010 if 1 eq 1\n action 0020 puts \"x\"\n",
-        &r);
+    run_applet(unbalanced(v2, l2, 2), &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(r.failed_label, "0010");
     assert_non_null(strstr(r.error, "label 0010: if without end"));
     eng_run_result_clear(&r);
 
-    run(" event none\n action 0010 break\n", &r);
+    run_applet(unbalanced(v3, l3, 1), &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_non_null(strstr(r.error, "break outside while/foreach"));
     eng_run_result_clear(&r);
 
-    run(" event none\n action 1 if 1 eq 1\n action 2 else\n"
-        " action 3 elseif 1 eq 2\n action 4 end\n", &r);
+    run_applet(unbalanced(v4, l4, 4), &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(r.failed_label, "3");
     assert_non_null(strstr(r.error, "elseif after else"));
@@ -1122,7 +1171,43 @@ design_applet_should_fail_on_unset_email_cc(void **state)
         "_email_cc"));
     assert_non_null(strstr(r.error, "Error executing applet T statement "
         "0010"));
+    /* the IOS lines, then the fix in one sentence */
+    assert_string_equal(r.error, "%HA_EM-3-FMPD_UNKNOWN_ENV: could not find "
+        "environment variable: _email_cc\n"
+        "%HA_EM-3-FMPD_ERROR: Error executing applet T statement 0010\n"
+        "Set the environment variable _email_cc (PUT "
+        "/api/v1/environment/_email_cc), or remove it from action 0010.");
     assert_int_equal(f.mail_calls, 0);
+    eng_run_result_clear(&r);
+}
+
+static void
+info_routername_should_set_the_host_name(void **state)
+{
+    struct eng_run_result r;
+    char                  host[256], want[300];
+
+    (void)state;
+    assert_int_equal(gethostname(host, sizeof(host)), 0);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(want, sizeof(want), "%s\n", host);
+    run(" event none\n action 0010 info type routername\n"
+        " action 0020 puts \"$_info_routername\"\n", &r);
+    assert_int_equal(r.status, ENG_RUN_SUCCESS);
+    assert_string_equal(out_str(&r), want);
+    eng_run_result_clear(&r);
+}
+
+static void
+an_undefined_counter_should_name_its_fix(void **state)
+{
+    struct eng_run_result r;
+
+    (void)state;
+    run(" event none\n action 0010 increment n\n", &r);
+    assert_int_equal(r.status, ENG_RUN_ABORT);
+    assert_non_null(strstr(r.error, "\nSet the environment variable n (PUT "
+        "/api/v1/environment/n), or remove it from action 0010."));
     eng_run_result_clear(&r);
 }
 
@@ -1241,6 +1326,8 @@ main(void)
         cmocka_unit_test(context_should_save_and_retrieve_matching_locals),
         cmocka_unit_test(policy_and_publish_should_reach_hook_and_trace),
         cmocka_unit_test(design_applet_should_fail_on_unset_email_cc),
+        cmocka_unit_test(info_routername_should_set_the_host_name),
+        cmocka_unit_test(an_undefined_counter_should_name_its_fix),
         cmocka_unit_test(design_applet_should_send_once_email_cc_is_defined),
         cmocka_unit_test(mail_without_cc_should_pass_no_cc),
         cmocka_unit_test(mail_failure_should_abort_with_its_class),
