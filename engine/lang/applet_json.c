@@ -509,7 +509,8 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
             strcmp(it->string, "created") != 0 &&
             strcmp(it->string, "updated") != 0 &&
             strcmp(it->string, "webhook_token_set") != 0 &&
-            strcmp(it->string, "prompts_removed") != 0) {
+            strcmp(it->string, "prompts_removed") != 0 &&
+            strcmp(it->string, "dropped") != 0) {
             rc = ferr(eb, ERR_INVAL, it->string, "unknown field; expected "
                 "name, description, class, authorization, events, "
                 "correlate or actions");
