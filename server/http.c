@@ -5,7 +5,8 @@
  * with connection, per-IP, timeout and header-memory limits, accumulates
  * request bodies up to --max-body (413 beyond, checked against
  * Content-Length up front), hands complete requests to the router, and logs
- * one access line per request (method, path, status, ms). Bodies and the
+ * an access line per request (method, path, status, ms) with --access-log,
+ * else only for 5xx answers and aborted requests. Bodies and the
  * Authorization header are never logged.
  *
  * Webhooks (POST /hooks/{applet}) can come from anyone: their credentials
@@ -610,7 +611,11 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
     if (rq->refused)
         http_hook_refused(cls, rq, ms);
-    else
+    else if (((struct srv *)cls)->cfg.access_log || rq->status >= 500 ||
+        !rq->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ||
+        log_level_current >= LOG_DEBUG)
+        /* one line a request only when asked: a flood must not fill the
+         * disk (runs and deliveries have lines of their own) */
         log_info("http", "event=request method=%s path=%s status=%d "
             "ms=%.1f%s", rq->method, rq->path,
             rq->answered ? rq->status : 0, ms,

@@ -83,6 +83,11 @@ usage(FILE *f)
         "                          [HERALD_BODY_TIMEOUT] (default 60)\n"
         "  --log-level L           error|warn|info|debug [HERALD_LOG_LEVEL]"
         " (default info)\n"
+        "  --access-log            a log line for every HTTP request\n"
+        "                          [HERALD_ACCESS_LOG=1]; by default only "
+        "5xx answers\n"
+        "                          and aborted requests get one (all at "
+        "debug level)\n"
         "  --web-dir DIR           web console files [HERALD_WEB_DIR]\n"
         "  --admin-token-file F    file holding the admin token\n"
         "                          [HERALD_ADMIN_TOKEN_FILE]; "
@@ -194,7 +199,7 @@ idle_trim(struct srv *s)
 struct serve_args {
     const char *listen, *data, *threads, *body, *conn, *timeout, *log, *web;
     const char *tokfile, *token, *per_ip, *htimeout, *btimeout, *hbody;
-    const char *mtokfile, *mtoken;
+    const char *mtokfile, *mtoken, *alog;
 };
 
 static void
@@ -216,6 +221,7 @@ serve_args_env(struct serve_args *a)
     a->token = getenv("HERALD_ADMIN_TOKEN");
     a->mtokfile = getenv("HERALD_METRICS_TOKEN_FILE");
     a->mtoken = getenv("HERALD_METRICS_TOKEN");
+    a->alog = getenv("HERALD_ACCESS_LOG");
 }
 
 /* Reads the options over the environment's values. Returns -1 to go on, or
@@ -225,7 +231,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
 {
     enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
         O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG, O_PER_IP,
-        O_HTIMEOUT, O_BTIMEOUT, O_HBODY, O_TQUEUE, O_MTOKFILE };
+        O_HTIMEOUT, O_BTIMEOUT, O_HBODY, O_TQUEUE, O_MTOKFILE, O_ALOG };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "data-dir", required_argument, NULL, O_DATA },
@@ -245,6 +251,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         { "workers", required_argument, NULL, O_WORKERS },
         { "syslog-listen", required_argument, NULL, O_SYSLOG },
         { "trigger-queue", required_argument, NULL, O_TQUEUE },
+        { "access-log", no_argument, NULL, O_ALOG },
         { NULL, 0, NULL, 0 },
     };
     unsigned long long x;
@@ -267,6 +274,7 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         case O_WEB: a->web = optarg; break;
         case O_TOKFILE: a->tokfile = optarg; a->token = NULL; break;
         case O_MTOKFILE: a->mtokfile = optarg; a->mtoken = NULL; break;
+        case O_ALOG: a->alog = "1"; break;
         case O_HELP: usage(stdout); return 0;
         case O_WORKERS:
             if (num("--workers", optarg, 1, 256, &x))
@@ -317,6 +325,11 @@ serve_config(const struct serve_args *a, struct srv_config *cfg)
         if (num("--max-body", a->body, 1024, 1024ULL * 1024 * 1024, &x))
             return 2;
         cfg->max_body = (size_t)x;
+    }
+    if (a->alog) {
+        if (num("--access-log (HERALD_ACCESS_LOG)", a->alog, 0, 1, &x))
+            return 2;
+        cfg->access_log = (int)x;
     }
     if (a->hbody) {
         if (num("--webhook-max-body", a->hbody, 1024, 1024ULL * 1024 * 1024,

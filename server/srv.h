@@ -33,6 +33,8 @@ struct srv_config {                 /* plain data, copied by srv_new() */
     unsigned    timeout_s;          /* inactivity */
     unsigned    header_timeout_s;   /* whole header block, from the start */
     unsigned    body_timeout_s;     /* whole body, from the headers' end */
+    int         access_log;         /* a line per request; else only for
+                                     * 5xx and aborted ones (and at debug) */
 };
 
 #define SRV_DEFAULT_LISTEN   "127.0.0.1:8080"
