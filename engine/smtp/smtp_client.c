@@ -1514,7 +1514,11 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     tx.from = from;
     tx.rcpts = rcpts;
     tx.nrcpts = nrcpts;
-    tx.rset = c->ntx++ > 0;
+    /* a 250 to the message's final dot, or the RSET after a refusal,
+     * already reset the transaction (RFC 5321 4.1.1.4): RSET only when
+     * the last one was left half done */
+    tx.rset = c->tx_open;
+    c->tx_open = 1;
     tx.ncmds = (size_t)tx.rset + 1 + nrcpts + 1;
     smtp_tx_params(c, &tx, data.len, eightbit);
     rc = smtp_tx_run(c, &tx, res);
@@ -1526,13 +1530,15 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
         rc = ERR_REJECTED;
         if (c->usable && c->last_code != 421) {
             smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
-            smtp_rset(c);
-            c->ntx = 0;
+            if (smtp_rset(c) == 0)
+                c->tx_open = 0;
         } else
             c->usable = 0;
         goto out;
     }
     rc = smtp_send_content(c, &data, eightbit, res);
+    if (c->state == S_READY) /* the final reply came, whatever it said */
+        c->tx_open = 0;
 out:
     if (c->state != S_READY && c->state != S_BROKEN && rc != 0 &&
         rc != ERR_INVAL && rc != ERR_TOOBIG)

@@ -124,7 +124,9 @@ struct smtp_client {
     int               last_code;   /* code of the last reply */
     struct smtp_caps  caps;
     int               esmtp;       /* EHLO accepted (not HELO) */
-    int               ntx;         /* transactions started */
+    int               tx_open;     /* a transaction was started and not
+                                    * ended (final reply to the content,
+                                    * or RSET): the next starts with RSET */
     int               usable;
     int               insecure;    /* verification is off */
     int               save_session; /* remember the TLS session after
