@@ -200,6 +200,8 @@ applet_from_body(struct srv_req *rq, struct srv_resp *rs,
                 "applet name '%.64s' in the text does not match '%.64s' in "
                 "the path", eng_applet_name(a), path_name);
     }
+    if (rc == 0)
+        rc = eng_applet_storable(a, &eb);
     if (rc != 0) {
         eng_applet_free(a);
         srv_reply_error(rs, rc, &eb);

@@ -513,6 +513,12 @@ plan_applet(struct ictx *ic, size_t *i)
     rc = eng_applet_parse(buf_str(&b), b.len, ic->lines[first].no, &a,
         ic->eb);
     buf_free(&b);
+    if (rc == 0 && (rc = eng_applet_storable(a, ic->eb)) != 0) {
+        eng_applet_free(a);
+        a = NULL;
+        if (ic->eb != NULL)
+            ic->eb->line = ic->lines[first].no;
+    }
     if (rc != 0) {
         if (ic->eb != NULL && ic->eb->line == 0)
             ic->eb->line = ic->lines[first].no;

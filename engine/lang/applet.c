@@ -2108,6 +2108,16 @@ warn_mail_ports(const struct eng_applet *a, struct cJSON *arr)
     return rc;
 }
 
+int
+eng_applet_storable(const struct eng_applet *a, struct errbuf *eb)
+{
+    if (a->nevents > 0)
+        return 0;
+    return err_field(eb, ERR_INVAL, "events", "no_event", "applet %s has no "
+        "event, so nothing could ever run it: add an \"event\" line, e.g. "
+        "\" event none\" to run it by hand or through the API", a->name);
+}
+
 struct cJSON *
 eng_applet_warnings(const struct eng_applet *a,
     int (*is_defined)(void *ctx, const char *name), void *ctx)

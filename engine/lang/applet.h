@@ -127,6 +127,11 @@ char *eng_applet_to_text(const struct eng_applet *a);
  * (cJSON_Delete()), or NULL on ENOMEM. */
 struct cJSON *eng_applet_to_json(const struct eng_applet *a);
 
+/* What an applet must have to be stored (the parser also reads fragments,
+ * e.g. for tests): at least one event, else nothing could ever fire it.
+ * Errors: ERR_INVAL naming the applet, field "events". */
+int eng_applet_storable(const struct eng_applet *a, struct errbuf *eb);
+
 /* Save-time warnings: a new JSON array (cJSON_Delete()) of objects {code,
  * message, label?, variable?}. code is "undefined_variable" (a $var that is
  * neither built-in, set by the applet, nor defined: is_defined(ctx, name)

@@ -70,6 +70,32 @@ class BadInputTest(unittest.TestCase):
                          'invalid_json', 'member "timeout"', 'out of range')
         self.assertEqual(e['field'], 'timeout')
 
+    # ---- an applet without an event -------------------------------------
+
+    def test_an_applet_without_an_event_is_400_naming_it(self):
+        # text
+        e = self.refused(self.send('PUT', '/api/v1/applets/NoEvent',
+                                   b'event manager applet NoEvent\n'
+                                   b' action 1 puts "never"\n', TEXT),
+                         'no_event', 'applet NoEvent has no event',
+                         'event none')
+        self.assertEqual(e['field'], 'events')
+        # JSON
+        raw = json.dumps({'name': 'NoEvent', 'events': [], 'actions': [
+            {'label': '1', 'action': 'puts', 'text': 'never'}]}).encode()
+        self.refused(self.send('PUT', '/api/v1/applets/NoEvent', raw, JSON),
+                     'no_event', 'applet NoEvent has no event')
+        self.absent('/api/v1/applets/NoEvent')
+        # config import: nothing of it is stored
+        st, _, body = self.send('POST', '/api/v1/config',
+                                b'event manager environment ne_x 1\n'
+                                b'event manager applet NoEvent\n'
+                                b' action 1 puts "never"\n', TEXT)
+        self.assertEqual(st, 400, body)
+        self.assertIn('applet NoEvent has no event', body['error']['message'])
+        self.absent('/api/v1/applets/NoEvent')
+        self.absent('/api/v1/environment/ne_x')
+
     # ---- \u0000 ------------------------------------------------------------
 
     def test_nul_escape_in_a_json_string_is_400_naming_the_field(self):

@@ -600,6 +600,7 @@ literal_mail_password_in_an_applet_is_masked_and_kept(void **state)
     struct eng_applet_rec ar;
     const char           *lit =
         "event manager applet Lit\n"
+        " event none\n"
         " action 1 mail server relay@corp.example:s3cret@smtp.example.com "
         "to a@example.com from relay@corp.example subject s\n";
     const char           *s;
@@ -620,6 +621,7 @@ literal_mail_password_in_an_applet_is_masked_and_kept(void **state)
     /* a masked password that matches nothing stored is refused */
     memset(&eb, 0, sizeof(eb));
     s = "event manager applet Other\n"
+        " event none\n"
         " action 1 mail server u:*****@h to a from b subject s\n";
     assert_int_equal(eng_config_import(st, s, strlen(s), NULL, &eb),
         ERR_INVAL);
