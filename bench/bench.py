@@ -767,6 +767,10 @@ def parse_args(argv):
                    help='run only the reference (checks the mail setup)')
     p.add_argument('--log-level', default='warn',
                    help='herald --log-level during the run (default warn)')
+    p.add_argument('--repeat', type=int, default=1,
+                   help='run the herald/reference pair N times, one after '
+                   'the other, and end with the median and spread of the '
+                   'ratio, of CPU per message and of p99 (default 1)')
     p.add_argument('--json', metavar='FILE',
                    help='also write every figure to FILE as JSON')
     a = p.parse_args(argv)
@@ -776,6 +780,8 @@ def parse_args(argv):
                     % (name, getattr(a, name)))
     if a.messages < 0:
         p.error('--messages must be 0 or more, got %d' % a.messages)
+    if a.repeat < 1 or a.repeat > 50:
+        p.error('--repeat must be between 1 and 50, got %d' % a.repeat)
     if a.rate <= 0 or a.duration <= 0:
         p.error('--rate and --duration must be positive')
     if a.rate * a.duration > 1e6 or a.n > 1e6 or a.messages > 1e6:
@@ -957,8 +963,54 @@ def run(args, r):
             env.cleanup()
 
 
+def spread(xs):
+    """'median (min - max)' of the figures that were measured."""
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return '-'
+    mid = len(xs) // 2
+    med = xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+    return '%.2f (%.2f - %.2f)' % (med, xs[0], xs[-1])
+
+
+def summary(pairs):
+    """The repeated pairs side by side, then median and spread."""
+    out = ['', '== %d pairs' % len(pairs),
+           '%-5s %-12s %-10s %-10s %-9s %s' % ('pair', 'load before',
+                                               'ratio', 'CPU/msg', 'p99',
+                                               'load after')]
+    for i, (r, after) in enumerate(pairs, 1):
+        out.append('%-5d %-12.2f %-10s %-10s %-9s %.2f' % (
+            i, r['load_before'], fmt(r.get('ratio'), nd=3),
+            fmt(r.get('cpu_ms_per_msg'), ' ms', 2),
+            fmt(r.get('lat') and r['lat'].p99, ' ms'), after))
+    out.append('median (spread): ratio %s; CPU per message %s ms; '
+               'p99 at the trigger rate %s ms' % (
+                   spread([r.get('ratio') for r, _ in pairs]),
+                   spread([r.get('cpu_ms_per_msg') for r, _ in pairs]),
+                   spread([r.get('lat') and r['lat'].p99
+                           for r, _ in pairs])))
+    print('\n'.join(out))
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.repeat > 1:
+        pairs, rc = [], 0
+        for i in range(args.repeat):
+            log('pair %d of %d', i + 1, args.repeat)
+            r = {}
+            rc = main_once(args, r) or rc
+            ref, tp = r.get('ref'), r.get('tp')
+            if ref and tp and ref.deliver_rate and tp.deliver_rate:
+                r['ratio'] = tp.deliver_rate / ref.deliver_rate
+            pairs.append((r, os.getloadavg()[0]))
+        summary(pairs)
+        return rc
+    return main_once(args, {})
+
+
+def main_once(args, r):
     if not os.environ.get('HERALD_BIN') and not args.skip_herald:
         log('HERALD_BIN is not set: run bench/run, or set it to the herald '
             'binary')
@@ -966,7 +1018,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(max(1, int(args.timeout)))
-    r = {'load_before': os.getloadavg()[0]}
+    r['load_before'] = os.getloadavg()[0]
     rc = 0
     try:
         run(args, r)
