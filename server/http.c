@@ -291,6 +291,25 @@ http_conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
     *ctx = NULL;
 }
 
+/* Writes a whole JSON answer with status (e.g. "408 Request Timeout") to
+ * fd ourselves, for the moments libmicrohttpd takes no response (a late
+ * or oversized request it is still reading); best effort, never blocks. */
+static void
+http_raw_answer(int fd, const char *status, const char *body)
+{
+    char msg[640];
+    int  n;
+
+    n = snprintf(msg, sizeof(msg), "HTTP/1.1 %s\r\n"
+        "Content-Type: application/json\r\n"
+        "Cache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Connection: close\r\n"
+        "Content-Length: %zu\r\n\r\n%s", status, strlen(body), body);
+    if (n > 0 && (size_t)n < sizeof(msg))
+        (void)send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 /* Ends c (under conn_lock): a 408 if what (the late part) is not NULL,
  * then shutdown(2); MHD reads the end of the stream and closes it. MHD
  * writes nothing in the phases this is used in (HEAD, BODY), so the 408
@@ -299,21 +318,13 @@ static void
 http_conn_drop(struct srv *s, struct srv_conn *c, const char *what,
     unsigned secs, const char *flag)
 {
-    char body[256], msg[512];
-    int  n;
+    char body[256];
 
     if (what != NULL) {
         snprintf(body, sizeof(body), "{\"error\":{\"code\":\"timeout\","
             "\"message\":\"the request %s did not arrive within %u s (%s); "
             "send the request without pauses\"}}\n", what, secs, flag);
-        n = snprintf(msg, sizeof(msg), "HTTP/1.1 408 Request Timeout\r\n"
-            "Content-Type: application/json\r\n"
-            "Cache-Control: no-store\r\n"
-            "X-Content-Type-Options: nosniff\r\n"
-            "Connection: close\r\n"
-            "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
-        if (n > 0 && (size_t)n < sizeof(msg))
-            (void)send(c->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        http_raw_answer(c->fd, "408 Request Timeout", body);
     }
     shutdown(c->fd, SHUT_RDWR);
     c->closing = 1;
@@ -421,23 +432,15 @@ static enum MHD_Result
 http_too_large_now(struct srv_req *rq)
 {
     const union MHD_ConnectionInfo *ci;
-    char                            body[256], msg[512];
-    int                             n;
+    char                            body[256];
 
     snprintf(body, sizeof(body), "{\"error\":{\"code\":\"too_large\","
         "\"message\":\"the request body is over the limit of %zu bytes "
         "(%s)\"}}\n", rq->max_body, rq->max_flag);
-    n = snprintf(msg, sizeof(msg), "HTTP/1.1 413 Content Too Large\r\n"
-        "Content-Type: application/json\r\n"
-        "Cache-Control: no-store\r\n"
-        "X-Content-Type-Options: nosniff\r\n"
-        "Connection: close\r\n"
-        "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
     ci = MHD_get_connection_info(rq->conn,
         MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci != NULL && n > 0 && (size_t)n < sizeof(msg)) {
-        (void)send(ci->connect_fd, msg, (size_t)n,
-            MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (ci != NULL) {
+        http_raw_answer(ci->connect_fd, "413 Content Too Large", body);
         shutdown(ci->connect_fd, SHUT_WR);
     }
     rq->status = MHD_HTTP_CONTENT_TOO_LARGE;

@@ -251,8 +251,11 @@ srv_h_runs_list(struct srv_req *rq, struct srv_resp *rs)
     srv_reply_json(rs, 200, out);
 }
 
-void
-srv_h_run_get(struct srv_req *rq, struct srv_resp *rs)
+/* GET .../{id}: the object get() finds, or 404 naming what (run, outbox
+ * message) for an id that is not a positive integer. */
+static void
+reply_by_id(struct srv_req *rq, struct srv_resp *rs, const char *what,
+    int (*get)(struct eng_runtime *, long long, cJSON **, struct errbuf *))
 {
     struct eng_runtime *rt = rt_of(rq, rs);
     struct errbuf       eb;
@@ -265,15 +268,21 @@ srv_h_run_get(struct srv_req *rq, struct srv_resp *rs)
     err_clear(&eb);
     if (parse_id(rq->params[0], &id) != 0) {
         srv_reply_errorf(rs, ERR_NOTFOUND, "not_found",
-            "no run with id \"%.32s\" (run ids are positive integers)",
+            "no %s with id \"%.32s\" (ids are positive integers)", what,
             rq->params[0]);
         return;
     }
-    if ((rc = eng_runtime_run_get(rt, id, &out, &eb)) != 0) {
+    if ((rc = get(rt, id, &out, &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
     srv_reply_json(rs, 200, out);
+}
+
+void
+srv_h_run_get(struct srv_req *rq, struct srv_resp *rs)
+{
+    reply_by_id(rq, rs, "run", eng_runtime_run_get);
 }
 
 /* ---- GET /api/v1/outbox, GET /api/v1/outbox/{id},
@@ -301,26 +310,7 @@ srv_h_outbox_list(struct srv_req *rq, struct srv_resp *rs)
 void
 srv_h_outbox_get(struct srv_req *rq, struct srv_resp *rs)
 {
-    struct eng_runtime *rt = rt_of(rq, rs);
-    struct errbuf       eb;
-    cJSON              *out = NULL;
-    long long           id;
-    int                 rc;
-
-    if (rt == NULL)
-        return;
-    err_clear(&eb);
-    if (parse_id(rq->params[0], &id) != 0) {
-        srv_reply_errorf(rs, ERR_NOTFOUND, "not_found",
-            "no outbox message with id \"%.32s\" (outbox ids are positive "
-            "integers)", rq->params[0]);
-        return;
-    }
-    if ((rc = eng_runtime_outbox_get(rt, id, &out, &eb)) != 0) {
-        srv_reply_error(rs, rc, &eb);
-        return;
-    }
-    srv_reply_json(rs, 200, out);
+    reply_by_id(rq, rs, "outbox message", eng_runtime_outbox_get);
 }
 
 void
