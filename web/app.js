@@ -13,7 +13,7 @@
 
 (function () {
     const TOKEN_KEY = 'herald.token';
-    const PAGES = ['environment', 'applets', 'trustpoints', 'config', 'mail'];
+    const PAGES = ['environment', 'applets', 'runs', 'outbox', 'trustpoints', 'config', 'mail'];
 
     const $ = (id) => document.getElementById(id);
 
@@ -51,8 +51,47 @@
         return sessionStorage.getItem(TOKEN_KEY) || '';
     }
 
-    function setStatus(msg) {
-        $('status').textContent = msg || '';
+    /* A status line belongs to the tab that made it: setStatus(msg, page)
+     * writes into that page's own line (shown only with the page); without
+     * a page (sign in, sign out) into the line under the tabs, which a
+     * change of tab clears. */
+    function setStatus(msg, page) {
+        const el = (page && $('status-' + page)) || $('status');
+        el.textContent = msg || '';
+    }
+
+    /* Advice from the server names REST paths ("POST /api/v1/trustpoints/
+     * import-chain"); the console says where its own buttons are instead.
+     * Ordered: the first pattern that matches a place wins. The API's text
+     * is unchanged; only what the console shows. */
+    const SEG = '(?:\\{[a-z_]+\\}|[A-Za-z0-9_%-]+)';
+    const CONSOLE_WORDS = [
+        ['POST /api/v1/trustpoints/import-chain', () => 'Trustpoints tab \u2192 Probe \u2192 Trust'],
+        ['PUT /api/v1/trustpoints/' + SEG + '/certificate', () => 'Trustpoints tab \u2192 Authenticate'],
+        ['POST /api/v1/trustpoints/?(?![A-Za-z0-9_{-])', () => 'Trustpoints tab \u2192 Create trustpoint'],
+        ['GET /api/v1/trustpoints(?:/' + SEG + ')?', () => 'Trustpoints tab'],
+        ['PUT /api/v1/environment/(' + SEG + ')', (m, v) => 'Environment tab \u2192 Set variable' +
+            (v && v[0] !== '{' ? ' ' + v : '')],
+        ['(?:GET|DELETE) /api/v1/environment(?:/' + SEG + ')?', () => 'Environment tab'],
+        ['POST /api/v1/outbox/' + SEG + '/resend', () => 'Outbox tab \u2192 Resend'],
+        ['GET /api/v1/outbox(?:/' + SEG + ')?', () => 'Outbox tab'],
+        ['GET /api/v1/runs(?:/' + SEG + ')?', () => 'Runs tab'],
+        ['POST /api/v1/applets/' + SEG + '/run', () => 'Applets tab \u2192 Run'],
+        ['PUT /api/v1/applets/' + SEG + '(?![/A-Za-z0-9_{])', () => 'Applets tab \u2192 Edit \u2192 Save applet'],
+        ['POST /api/v1/applets(?![/A-Za-z0-9_])', () => 'Applets tab \u2192 Save applet'],
+        ['POST /api/v1/probe', () => 'Trustpoints tab \u2192 Probe'],
+        ['POST /api/v1/mail/test', () => 'Mail test tab'],
+        ['POST /api/v1/config', () => 'Config tab \u2192 Import configuration'],
+        ['GET /api/v1/config', () => 'Config tab \u2192 Show running-config'],
+    ].map(([re, fn]) => [new RegExp(re, 'g'), fn]);
+
+    function consoleWords(text) {
+        if (text === undefined || text === null)
+            return text;
+        let s = String(text);
+        for (const [re, fn] of CONSOLE_WORDS)
+            s = s.replace(re, fn);
+        return s;
     }
 
     /* ---- the API ------------------------------------------------------- */
@@ -185,9 +224,16 @@
             else
                 b.removeAttribute('aria-current');
         }
+        if (page !== shownPage) {
+            $('status').textContent = '';
+            stopPolling();
+            shownPage = page;
+        }
         if (on)
             loadPage(page);
     }
+
+    let shownPage = null;
 
     function loadPage(page) {
         if (page === 'environment')
@@ -198,6 +244,10 @@
             loadTrustpoints();
         else if (page === 'config')
             loadConfig();
+        else if (page === 'runs')
+            loadRuns();
+        else if (page === 'outbox')
+            loadOutbox();
     }
 
     /* ---- environment --------------------------------------------------- */
@@ -231,7 +281,7 @@
             return;
         await guarded($('env-error'), async () => {
             await api('DELETE', '/api/v1/environment/' + encodeURIComponent(name));
-            setStatus('Deleted ' + name + '.');
+            setStatus('Deleted ' + name + '.', 'environment');
             await loadEnv();
         });
     }
@@ -244,7 +294,7 @@
         await guarded($('env-error'), async () => {
             const r = await api('PUT', '/api/v1/environment/' + encodeURIComponent(name),
                 { json: { value, secret } });
-            setStatus((r.status === 201 ? 'Created ' : 'Updated ') + name + '.');
+            setStatus((r.status === 201 ? 'Created ' : 'Updated ') + name + '.', 'environment');
             $('env-value').value = '';
             $('env-secret').checked = false;
             await loadEnv();
@@ -316,7 +366,7 @@
                 w.map((x) => h('li', {},
                     h('code', {}, x.code), ' ',
                     x.label ? 'action ' + x.label + ': ' : '',
-                    x.message))));
+                    consoleWords(x.message)))));
         } else {
             box.append(h('p', { class: 'muted' }, 'No warnings.'));
         }
@@ -355,7 +405,7 @@
                 r = await api('POST', '/api/v1/applets', { text });
             setEditing(r.body.name);
             showAppletResult(r.body, (r.status === 201 ? 'Created applet ' : 'Saved applet ') + r.body.name + '.');
-            setStatus('Saved applet ' + r.body.name + '.');
+            setStatus('Saved applet ' + r.body.name + '.', 'applets');
             await loadApplets();
         } catch (e) {
             if (e instanceof ApiError) {
@@ -375,7 +425,7 @@
             await api('DELETE', '/api/v1/applets/' + encodeURIComponent(name));
             if (editing === name)
                 setEditing(null);
-            setStatus('Deleted applet ' + name + '.');
+            setStatus('Deleted applet ' + name + '.', 'applets');
             await loadApplets();
         });
     }
@@ -388,29 +438,6 @@
         $('run-name').textContent = name;
         clear($('run-result'));
         $('run-args').focus();
-    }
-
-    function renderRun(box, run) {
-        box.append(h('dl', { class: 'kv' },
-            h('dt', {}, 'Run'), h('dd', {}, String(run.id)),
-            h('dt', {}, 'Status'), h('dd', { class: 'status-' + run.status }, run.status),
-            run.failed_label ? [h('dt', {}, 'Failed action'), h('dd', {}, run.failed_label)] : null,
-            run.error_class ? [h('dt', {}, 'Class'), h('dd', {}, run.error_class)] : null,
-            run.error ? [h('dt', {}, 'Error'), h('dd', {}, run.error)] : null));
-        if (run.output)
-            box.append(h('h4', {}, 'Output'), h('pre', { class: 'code' }, run.output));
-        if (Array.isArray(run.trace) && run.trace.length) {
-            box.append(h('h4', {}, 'Trace'));
-            box.append(h('table', { class: 'list' },
-                h('thead', {}, h('tr', {}, ['Label', 'Action', 'Outcome', 'ms', 'Error'].map(
-                    (c) => h('th', { scope: 'col' }, c)))),
-                h('tbody', {}, run.trace.map((t) => h('tr', {},
-                    h('td', {}, t.label), h('td', {}, t.action), h('td', {}, t.outcome || ''),
-                    h('td', {}, t.ms === undefined ? '' : String(t.ms)), h('td', {}, t.error || ''))))));
-            for (const t of run.trace)
-                if (t.smtp)
-                    renderDeliveryTrace(box, t.smtp);
-        }
     }
 
     async function submitRun(ev) {
@@ -429,6 +456,376 @@
                 return;
             }
             renderRun(box, r.body);
+            box.append(h('div', { class: 'row' }, h('button', { type: 'button',
+                onclick: () => { openRunId = r.body.id; location.hash = 'runs'; } },
+            'Follow run ' + r.body.id + ' in the Runs tab')));
+        });
+    }
+
+    /* ---- delivery (runs and outbox) ------------------------------------ */
+
+    /* A run's delivery as the user should read it first. "failed": dead, or
+     * retried after a failure that will not heal by itself. */
+    function deliveryBadge(delivery) {
+        const map = {
+            failed: ['bad', 'delivery failed'],
+            pending: ['warn', 'mail pending'],
+            delivered: ['ok', 'mail delivered'],
+            none: ['', 'no mail'],
+        };
+        const [cls, text] = map[delivery] || ['', delivery ? 'delivery ' + delivery : 'no mail'];
+        return h('span', { class: 'badge ' + cls, 'data-delivery': delivery || 'none' }, text);
+    }
+
+    /* One message's state (queued, sending, sent, retrying, dead). */
+    function stateBadge(state, failed) {
+        let cls = '';
+        if (state === 'sent')
+            cls = 'ok';
+        else if (state === 'dead' || failed)
+            cls = 'bad';
+        else if (state === 'retrying' || state === 'queued' || state === 'sending')
+            cls = 'warn';
+        const text = state === 'dead' ? 'dead (not delivered)' : state;
+        return h('span', { class: 'badge ' + cls, 'data-state': state }, text);
+    }
+
+    function renderError(le) {
+        if (!le)
+            return null;
+        return h('dl', { class: 'kv result' },
+            h('dt', {}, 'Class'), h('dd', {}, h('strong', { class: 'klass' }, le.klass || 'error'),
+                le.permanent ? h('span', { class: 'muted' }, ' (will not heal by retrying)') : null),
+            h('dt', {}, 'What happened'), h('dd', {}, le.message || ''),
+            le.advice ? [h('dt', {}, 'What to do'), h('dd', { class: 'advice' }, consoleWords(le.advice))] : null,
+            le.code ? [h('dt', {}, 'SMTP reply'), h('dd', {}, String(le.code))] : null);
+    }
+
+    /* The SMTP dialogue and TLS trace of an attempt, folded away. */
+    function traceDetails(trace, summary, open) {
+        if (!trace || (!trace.dialogue && !trace.tls))
+            return null;
+        const d = h('details', { class: 'trace-box', open: !!open },
+            h('summary', {}, summary || 'SMTP dialogue and TLS'));
+        if (trace.server)
+            d.append(h('p', { class: 'muted' }, 'Server ' + trace.server +
+                (trace.secure ? ' (' + trace.secure + ')' : '')));
+        renderDeliveryTrace(d, trace);
+        return d;
+    }
+
+    /* host and port of a masked server string "user:*****@host:port". */
+    function serverOf(trace) {
+        const s = trace && trace.server;
+        if (!s)
+            return null;
+        const hp = s.slice(s.lastIndexOf('@') + 1);
+        const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hp);
+        return m ? { host: m[1], port: m[2] ? Number(m[2]) : 587 } : null;
+    }
+
+    function probeServer(srv) {
+        location.hash = 'trustpoints';
+        $('probe-host').value = srv.host;
+        $('probe-port').value = String(srv.port);
+        $('probe-secure').value = srv.port === 465 ? 'implicit' : 'tls';
+        $('probe-host').focus();
+        setStatus('Probe ' + srv.host + ':' + srv.port + ' to see the chain it presents.', 'trustpoints');
+    }
+
+    /* One mail action's delivery in a run. */
+    function renderMailDelivery(t) {
+        const d = t.delivery;
+        const card = h('section', { class: 'card delivery-card ' + (d.failed ? 'failed' : d.state),
+            'aria-label': 'Delivery of action ' + t.label });
+        card.append(h('h4', {}, 'Mail of action ' + t.label + ': ',
+            stateBadge(d.state, d.failed), d.failed ? ' ' : null,
+            d.failed ? h('span', { class: 'badge bad' }, 'delivery failed') : null));
+        card.append(h('dl', { class: 'kv' },
+            h('dt', {}, 'Outbox message'), h('dd', {}, String(d.outbox_id), ' ',
+                h('button', { type: 'button', 'aria-label': 'Show message ' + d.outbox_id + ' in the outbox',
+                    onclick: () => { location.hash = 'outbox'; openOutbox(d.outbox_id); } }, 'Show in outbox')),
+            h('dt', {}, 'Attempts'), h('dd', {}, String(d.attempts))));
+        if (d.last_error) {
+            card.append(h('h5', {}, 'Last failure'));
+            card.append(renderError(d.last_error));
+            const srv = serverOf(d.trace);
+            if (srv && /^(certificate_|hostname_mismatch|tls_)/.test(d.last_error.klass || ''))
+                card.append(h('div', { class: 'row' }, h('button', { type: 'button',
+                    onclick: () => probeServer(srv) }, 'Probe ' + srv.host + ':' + srv.port)));
+        } else if (d.state === 'sent') {
+            card.append(h('p', { class: 'ok' }, 'The server took the message.'));
+        } else if (d.attempts === 0) {
+            card.append(h('p', { class: 'muted' }, 'Queued; no attempt yet.'));
+        }
+        const td = traceDetails(d.trace, 'SMTP dialogue and TLS of the latest attempt');
+        if (td)
+            card.append(td);
+        return card;
+    }
+
+    /* What the trace table says of an action: a mail action's "ok" only
+     * means it was queued; its delivery says the rest. */
+    function outcomeCell(t) {
+        if (t.action === 'mail' && t.delivery) {
+            const d = t.delivery;
+            if (d.failed || d.state === 'dead')
+                return h('td', {}, h('span', { class: 'badge bad' }, 'delivery failed'));
+            if (d.state === 'sent')
+                return h('td', {}, h('span', { class: 'badge ok' }, 'mail delivered'));
+            return h('td', {}, h('span', { class: 'badge warn' }, 'mail ' + d.state));
+        }
+        return h('td', {}, t.outcome || '');
+    }
+
+    function renderRun(box, run) {
+        box.append(h('dl', { class: 'kv' },
+            h('dt', {}, 'Run'), h('dd', {}, String(run.id)),
+            run.applet ? [h('dt', {}, 'Applet'), h('dd', {}, run.applet)] : null,
+            run.trigger ? [h('dt', {}, 'Trigger'), h('dd', {}, run.trigger)] : null,
+            h('dt', {}, 'Status'), h('dd', { class: 'status-' + run.status }, run.status),
+            h('dt', {}, 'Delivery'), h('dd', {}, deliveryBadge(run.delivery)),
+            run.queued ? [h('dt', {}, 'Queued'), h('dd', {}, fmtTime(run.queued))] : null,
+            run.failed_label ? [h('dt', {}, 'Failed action'), h('dd', {}, run.failed_label)] : null,
+            run.error_class ? [h('dt', {}, 'Class'), h('dd', {}, run.error_class)] : null,
+            run.error ? [h('dt', {}, 'Error'), h('dd', {}, run.error)] : null));
+        if (run.note)
+            box.append(h('p', { class: 'advice' }, consoleWords(run.note)));
+        if (run.output)
+            box.append(h('h4', {}, 'Output'), h('pre', { class: 'code' }, run.output));
+        if (Array.isArray(run.trace) && run.trace.length) {
+            box.append(h('h4', {}, 'Actions'));
+            box.append(h('table', { class: 'list' },
+                h('thead', {}, h('tr', {}, ['Label', 'Action', 'Outcome', 'ms', 'Error'].map(
+                    (c) => h('th', { scope: 'col' }, c)))),
+                h('tbody', {}, run.trace.map((t) => h('tr', {},
+                    h('td', {}, t.label), h('td', {}, t.action), outcomeCell(t),
+                    h('td', {}, t.ms === undefined ? '' : String(t.ms)), h('td', {}, t.error || ''))))));
+            for (const t of run.trace) {
+                if (t.delivery)
+                    box.append(renderMailDelivery(t));
+                else if (t.smtp && (t.smtp.dialogue || t.smtp.tls))
+                    renderDeliveryTrace(box, t.smtp);
+            }
+        }
+    }
+
+    /* The Runs and Outbox pages follow pending mail by themselves. */
+    let pollTimer = null;
+
+    function stopPolling() {
+        if (pollTimer)
+            clearTimeout(pollTimer);
+        pollTimer = null;
+    }
+
+    function pollSoon(page, fn) {
+        stopPolling();
+        pollTimer = setTimeout(() => {
+            pollTimer = null;
+            if (signedIn() && currentPage() === page)
+                fn();
+        }, 2000);
+    }
+
+    let openRunId = null;
+
+    async function loadRunApplets() {
+        const sel = $('runs-applet');
+        try {
+            const r = await api('GET', '/api/v1/applets');
+            const keep = sel.value;
+            const names = (r.body.items || []).map((a) => a.name);
+            clear(sel).append(h('option', { value: '' }, 'any'));
+            for (const n of names)
+                sel.append(h('option', { value: n }, n));
+            if (keep && !names.includes(keep))
+                sel.append(h('option', { value: keep }, keep));
+            sel.value = keep;
+        } catch (e) {
+            /* the filter still works on "any" */
+        }
+    }
+
+    async function loadRuns(quiet) {
+        if (!quiet)
+            await loadRunApplets();
+        const q = new URLSearchParams();
+        for (const [k, id] of [['applet', 'runs-applet'], ['status', 'runs-status'], ['delivery', 'runs-delivery']])
+            if ($(id).value)
+                q.set(k, $(id).value);
+        const qs = q.toString();
+        let pending = false;
+        await guarded($('runs-error'), async () => {
+            const r = await api('GET', '/api/v1/runs' + (qs ? '?' + qs : ''));
+            const rows = clear($('runs-rows'));
+            for (const run of r.body.items || []) {
+                if (run.delivery === 'pending' || run.status === 'queued' || run.status === 'running')
+                    pending = true;
+                const cls = [run.delivery === 'failed' ? 'failed' : '',
+                    run.id === openRunId ? 'selected' : ''].join(' ').trim();
+                rows.append(h('tr', { 'data-id': run.id, class: cls || null },
+                    h('td', {}, String(run.id)),
+                    h('td', {}, h('code', {}, run.applet)),
+                    h('td', {}, run.trigger || ''),
+                    h('td', { class: 'status-' + run.status }, run.status),
+                    h('td', {}, deliveryBadge(run.delivery)),
+                    h('td', {}, fmtTime(run.queued)),
+                    h('td', { class: 'ops' }, h('button', { type: 'button',
+                        'aria-label': 'Open run ' + run.id, onclick: () => openRun(run.id) }, 'Open'))));
+            }
+            if (!rows.firstChild)
+                rows.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' },
+                    qs ? 'No runs match.' : 'No runs yet.')));
+        });
+        if (openRunId !== null)
+            pending = (await openRun(openRunId, true)) || pending;
+        if (pending)
+            pollSoon('runs', () => loadRuns(true));
+    }
+
+    /* Shows one run; resolves true while its mail is still pending. */
+    async function openRun(id, quiet) {
+        openRunId = id;
+        let pending = false;
+        await guarded($('runs-error'), async () => {
+            const r = await api('GET', '/api/v1/runs/' + encodeURIComponent(id));
+            const run = r.body;
+            pending = run.delivery === 'pending';
+            for (const tr of $('runs-rows').querySelectorAll('tr[data-id]'))
+                tr.classList.toggle('selected', Number(tr.dataset.id) === run.id);
+            const box = clear($('run-detail'));
+            box.append(h('h3', {}, 'Run ' + run.id + ' of ' + run.applet));
+            renderRun(box, run);
+            if (!quiet) {
+                setStatus('Opened run ' + run.id + '.', 'runs');
+                if (pending)
+                    pollSoon('runs', () => loadRuns(true));
+            }
+        });
+        return pending;
+    }
+
+    /* ---- outbox -------------------------------------------------------- */
+
+    let openOutboxId = null;
+
+    function canResend(m) {
+        return m.state === 'dead' || m.state === 'queued';
+    }
+
+    function resendButton(m, errBox) {
+        if (!canResend(m))
+            return null;
+        return h('button', { type: 'button', 'aria-label': 'Resend message ' + m.id,
+            onclick: () => resend(m.id, errBox) }, 'Resend');
+    }
+
+    async function loadOutbox(quiet) {
+        const want = $('outbox-state').value;
+        const serverState = want === 'retrying' ? 'queued' : want;
+        let pending = false;
+        await guarded($('outbox-error'), async () => {
+            const r = await api('GET', '/api/v1/outbox' +
+                (serverState ? '?state=' + encodeURIComponent(serverState) : ''));
+            let items = r.body.items || [];
+            if (want === 'retrying')
+                items = items.filter((m) => m.attempts > 0);
+            const rows = clear($('outbox-rows'));
+            for (const m of items) {
+                if (m.state === 'queued' || m.state === 'sending')
+                    pending = true;
+                const retrying = m.state === 'queued' && m.attempts > 0;
+                const le = m.last_error;
+                rows.append(h('tr', { 'data-id': m.id,
+                    class: [m.state === 'dead' ? 'failed' : '', m.id === openOutboxId ? 'selected' : '']
+                        .join(' ').trim() || null },
+                    h('td', {}, String(m.id)),
+                    h('td', {}, stateBadge(retrying ? 'retrying' : m.state, m.state === 'dead')),
+                    h('td', {}, m.run_id ? 'run ' + m.run_id : '', m.applet ? h('br') : null,
+                        m.applet ? h('code', {}, m.applet) : null),
+                    h('td', {}, m.to || '', h('br'), h('small', { class: 'muted' }, m.subject || '')),
+                    h('td', {}, String(m.attempts)),
+                    h('td', {}, le ? [h('strong', { class: 'klass' }, le.klass), h('br'),
+                        h('small', {}, le.message || '')] : ''),
+                    h('td', { class: 'ops' },
+                        h('button', { type: 'button', 'aria-label': 'Details of message ' + m.id,
+                            onclick: () => openOutbox(m.id) }, 'Details'),
+                        resendButton(m, $('outbox-error')))));
+            }
+            if (!rows.firstChild)
+                rows.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' },
+                    want ? 'No messages in this state.' : 'The outbox is empty.')));
+        });
+        if (openOutboxId !== null && quiet)
+            await openOutbox(openOutboxId, true);
+        if (pending)
+            pollSoon('outbox', () => loadOutbox(true));
+    }
+
+    async function openOutbox(id, quiet) {
+        openOutboxId = id;
+        await guarded($('outbox-error'), async () => {
+            const r = await api('GET', '/api/v1/outbox/' + encodeURIComponent(id));
+            const m = r.body;
+            for (const tr of $('outbox-rows').querySelectorAll('tr[data-id]'))
+                tr.classList.toggle('selected', Number(tr.dataset.id) === m.id);
+            const box = clear($('outbox-detail'));
+            const errBox = h('div', { class: 'error', role: 'alert' });
+            const card = h('article', { class: 'card delivery-card ' + (m.failed ? 'failed' : m.state),
+                'aria-label': 'Message ' + m.id },
+                h('h3', {}, 'Message ' + m.id + ' ', stateBadge(m.state, m.failed)),
+                h('dl', { class: 'kv' },
+                    m.run_id ? [h('dt', {}, 'Run'), h('dd', {}, String(m.run_id) + (m.applet ? ' (' + m.applet + ')' : ''))] : null,
+                    m.server ? [h('dt', {}, 'Server'), h('dd', {}, h('code', {}, m.server),
+                        m.port ? ' port ' + m.port : '')] : null,
+                    h('dt', {}, 'From'), h('dd', {}, m.from || ''),
+                    h('dt', {}, 'To'), h('dd', {}, m.to || '', m.cc ? ' (cc ' + m.cc + ')' : ''),
+                    h('dt', {}, 'Subject'), h('dd', {}, m.subject || ''),
+                    h('dt', {}, 'Created'), h('dd', {}, fmtTime(m.created)),
+                    m.next_attempt && m.state !== 'dead' && m.state !== 'sent'
+                        ? [h('dt', {}, 'Next attempt'), h('dd', {}, fmtTime(m.next_attempt))] : null,
+                    m.expires && m.state !== 'sent' ? [h('dt', {}, 'Gives up'), h('dd', {}, fmtTime(m.expires))] : null,
+                    m.sent ? [h('dt', {}, 'Sent'), h('dd', {}, fmtTime(m.sent))] : null,
+                    h('dt', {}, 'Attempts'), h('dd', {}, String(m.attempt_count))),
+                h('div', { class: 'row' }, resendButton(m, errBox)),
+                errBox);
+            const atts = m.attempts || [];
+            if (atts.length) {
+                card.append(h('h4', {}, 'Attempts' + (m.attempt_count > atts.length
+                    ? ' (the first and the last ' + (atts.length - 1) + ' of ' + m.attempt_count + ')' : '')));
+                card.append(h('ol', { class: 'attempts', 'aria-label': 'Attempts of message ' + m.id },
+                    atts.map((a) => h('li', { value: a.n, 'data-n': a.n },
+                        h('p', {}, h('strong', {}, 'Attempt ' + a.n), ' ', fmtTime(a.at), ' ',
+                            a.ok ? h('span', { class: 'badge ok' }, 'sent')
+                                : h('span', { class: 'badge bad' }, a.result.klass || 'failed')),
+                        a.ok ? h('p', { class: 'muted' }, a.result.message || '')
+                            : renderError(a.result),
+                        traceDetails(a.trace, 'SMTP dialogue and TLS of attempt ' + a.n)))));
+            } else {
+                card.append(h('p', { class: 'muted' }, 'No attempt yet.'));
+            }
+            box.append(card);
+            if (!quiet)
+                setStatus('Opened message ' + m.id + '.', 'outbox');
+        });
+    }
+
+    async function resend(id, errBox) {
+        const box = errBox || $('outbox-error');
+        await guarded(box, async () => {
+            const r = await api('POST', '/api/v1/outbox/' + encodeURIComponent(id) + '/resend');
+            const a = r.body || {};
+            let msg = 'Message ' + a.id + ' is ' + a.state + ' again.';
+            if (a.credentials === 'environment')
+                msg += ' Its password was taken again from the environment.';
+            else if (a.credentials === 'kept')
+                msg += ' It kept its credentials.';
+            if (a.note)
+                msg += ' (' + consoleWords(a.note) + ')';
+            setStatus(msg, 'outbox');
+            openOutboxId = id;
+            await loadOutbox(true);
         });
     }
 
@@ -462,7 +859,7 @@
         if (!list || !list.length)
             return null;
         return h('ul', { class: 'warnings', 'aria-label': label },
-            list.map((w) => h('li', {}, h('code', {}, w.code || 'warning'), ' ', w.message)));
+            list.map((w) => h('li', {}, h('code', {}, w.code || 'warning'), ' ', consoleWords(w.message))));
     }
 
     function renderTrustpoint(tp) {
@@ -482,7 +879,7 @@
                 await guarded(errBox, async () => {
                     await api('PUT', '/api/v1/trustpoints/' + encodeURIComponent(tp.name) + '/certificate',
                         { text: ta.value, contentType: 'application/x-pem-file' });
-                    setStatus('Certificate installed in ' + tp.name + '.');
+                    setStatus('Certificate installed in ' + tp.name + '.', 'trustpoints');
                     await loadTrustpoints();
                 });
             } },
@@ -511,7 +908,7 @@
             return;
         await guarded($('tp-error'), async () => {
             await api('DELETE', '/api/v1/trustpoints/' + encodeURIComponent(name));
-            setStatus('Deleted trustpoint ' + name + '.');
+            setStatus('Deleted trustpoint ' + name + '.', 'trustpoints');
             await loadTrustpoints();
         });
     }
@@ -529,7 +926,7 @@
             body.certificate = pem;
         await guarded($('tp-error'), async () => {
             await api('POST', '/api/v1/trustpoints', { json: body });
-            setStatus('Created trustpoint ' + body.name + '.');
+            setStatus('Created trustpoint ' + body.name + '.', 'trustpoints');
             $('tp-name').value = '';
             $('tp-pem').value = '';
             await loadTrustpoints();
@@ -545,7 +942,7 @@
             btn.disabled = true;
             btn.textContent = 'Trusted (' + names + ')';
             btn.setAttribute('aria-label', 'Trusted as ' + names + ': ' + cert.subject);
-            setStatus('Created trustpoint ' + names + '. Probe again to check the chain.');
+            setStatus('Created trustpoint ' + names + '. Probe again to check the chain.', 'trustpoints');
             await loadTrustpoints();
         });
     }
@@ -577,13 +974,30 @@
         for (const c of chain) {
             const errBox = h('div', { class: 'error', role: 'alert' });
             let trust = null;
-            if (withTrust && c.pem) {
+            /* The server's own (end-entity) certificate is no anchor: it
+             * changes at every renewal. It is offered only when it is all
+             * the server sent and signed itself, and then with a warning
+             * before the click does anything. */
+            const leaf = !c.ca && (c.depth === 0 || c.depth === undefined);
+            const lone = leaf && c.self_signed && chain.length === 1;
+            if (withTrust && c.pem && leaf && !lone) {
+                trust = h('small', { class: 'muted leaf-note' },
+                    'the server\u2019s own certificate: not an anchor (it changes at every renewal); trust a CA above it');
+            } else if (withTrust && c.pem) {
                 const btn = h('button', { type: 'button',
                     'aria-label': 'Trust this certificate: ' + c.subject });
                 btn.textContent = 'Trust this certificate';
-                btn.addEventListener('click', () => trustCert(c, btn, errBox));
+                btn.addEventListener('click', () => {
+                    if (lone && !confirm('This is the server\u2019s own self-signed certificate, not a CA. ' +
+                        'Trusting it pins this one certificate: mail to this server fails again when it is renewed. ' +
+                        'Trust it anyway?'))
+                        return;
+                    trustCert(c, btn, errBox);
+                });
                 trust = [btn, suggest.has(c.depth)
-                    ? h('small', { class: 'advice' }, ' suggested anchor') : null, errBox];
+                    ? h('small', { class: 'advice' }, ' suggested anchor') : null,
+                lone ? h('small', { class: 'advice' }, ' self-signed server certificate: pins this certificate only') : null,
+                errBox];
             }
             tbody.append(h('tr', {},
                 h('td', {}, String(c.depth)),
@@ -622,7 +1036,7 @@
                 h('strong', {}, v.ok ? 'Trusted' : 'Not trusted' + (v.code ? ' (' + v.code + ')' : '')),
                 v.message ? ': ' + v.message : ''));
             if (v.advice)
-                box.append(h('p', { class: 'advice' }, v.advice));
+                box.append(h('p', { class: 'advice' }, consoleWords(v.advice)));
             box.append(h('p', { class: 'muted' }, 'Server speaks ' + (rep.speaks || '?') +
                 ((rep.capabilities || []).length ? '; offers ' + rep.capabilities.join(' ') : '')));
             renderTls(box, rep.tls);
@@ -663,7 +1077,7 @@
             const w = renderWarnings(s.warnings, 'Import warnings');
             if (w)
                 box.append(h('h4', {}, 'Warnings'), w);
-            setStatus('Configuration imported.');
+            setStatus('Configuration imported.', 'config');
             await loadConfig();
         });
     }
@@ -674,7 +1088,7 @@
         box.append(h('dl', { class: 'kv result' },
             h('dt', {}, 'Outcome'), h('dd', {}, h('strong', { class: 'klass' }, res.klass || 'error')),
             h('dt', {}, 'What happened'), h('dd', {}, res.message || ''),
-            res.advice ? [h('dt', {}, 'What to do'), h('dd', { class: 'advice' }, res.advice)] : null,
+            res.advice ? [h('dt', {}, 'What to do'), h('dd', { class: 'advice' }, consoleWords(res.advice))] : null,
             res.reply ? [h('dt', {}, 'Server said'), h('dd', {}, h('code', {},
                 (res.code ? res.code + ' ' : '') + (res.enhanced ? res.enhanced + ' ' : '') + res.reply))] : null,
             res.recipient ? [h('dt', {}, 'Recipient'), h('dd', {}, res.recipient)] : null));
@@ -774,6 +1188,16 @@
         $('config-load').addEventListener('click', loadConfig);
         $('config-form').addEventListener('submit', submitConfig);
         $('mail-form').addEventListener('submit', submitMail);
+        $('runs-filter').addEventListener('submit', (ev) => {
+            ev.preventDefault();
+            openRunId = null;
+            clear($('run-detail'));
+            loadRuns();
+        });
+        $('outbox-filter').addEventListener('submit', (ev) => {
+            ev.preventDefault();
+            loadOutbox();
+        });
         render();
     }
 

@@ -9,7 +9,8 @@
  *   {base, token, screenshot, userDataDir, appletText, badAppletText,
  *    badLine, pem, tpName, configText, secretValue, and optionally
  *    smtpPort, trustDepth, closedPort, mailUser, mailPassword, mailTo,
- *    runApplet}
+ *    runApplet, and with it deliveryApplet, deliveryAppletText,
+ *    deliveryServer)
  * Prints one JSON object with what the page showed on stdout; exits 1 with
  * a message on stderr when a step fails.
  */
@@ -25,6 +26,17 @@ const { chromium } = require('playwright-core');
 const sc = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const seen = { urls: [], console_errors: [], steps: [] };
 const T = 15000;
+
+/* The texts of the status lines the user can see now. */
+async function visibleStatus(page) {
+    return page.evaluate(() => Array.from(document.querySelectorAll('[role=status]'))
+        .filter((el) => el.offsetParent !== null || el.getClientRects().length)
+        .map((el) => el.innerText.trim()).filter((t) => t));
+}
+
+function sleep(ms) {
+    return new Promise((r) => setTimeout(r, ms));
+}
 
 function step(name) {
     seen.steps.push(name);
@@ -61,8 +73,8 @@ try {
     step('wrong token is refused');
     await page.getByLabel('Admin token').fill('not-the-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('status').filter({ hasText: 'refused' }).waitFor();
-    seen.wrong_token_status = await page.getByRole('status').innerText();
+    await page.locator('#status').filter({ hasText: 'refused' }).waitFor();
+    seen.wrong_token_status = await page.locator('#status').innerText();
 
     step('sign in');
     await page.getByLabel('Admin token').fill(sc.token);
@@ -111,6 +123,53 @@ try {
     await err.filter({ hasText: 'line ' + sc.badLine }).waitFor();
     seen.parse_error = await err.innerText();
 
+    if (sc.deliveryApplet) {
+        step('environment for a real delivery');
+        await page.getByRole('button', { name: 'Environment', exact: true }).click();
+        await page.getByLabel('Name', { exact: true }).fill('_email_from');
+        await page.getByLabel('Value').fill(sc.mailUser);
+        await page.getByRole('button', { name: 'Set variable' }).click();
+        await page.locator('#status-environment').filter({ hasText: 'Created _email_from.' }).waitFor();
+        await page.getByLabel('Name', { exact: true }).fill('_email_server');
+        await page.getByLabel('Value').fill(sc.deliveryServer);
+        await page.getByLabel('Secret').check();
+        await page.getByRole('button', { name: 'Set variable' }).click();
+        await page.locator('#status-environment').filter({ hasText: 'Updated _email_server.' }).waitFor();
+
+        step('run the source document applet with no trustpoint');
+        await page.getByRole('button', { name: 'Applets', exact: true }).click();
+        await page.getByRole('button', { name: 'New applet' }).click();
+        await page.getByLabel('Applet text (EEM)').fill(sc.deliveryAppletText);
+        await page.getByRole('button', { name: 'Save applet' }).click();
+        await page.locator('#status-applets').filter({ hasText: 'Saved applet ' + sc.deliveryApplet + '.' }).waitFor();
+        await page.getByRole('button', { name: 'Run applet ' + sc.deliveryApplet, exact: true }).click();
+        await page.getByRole('button', { name: 'Run now' }).click();
+        await page.locator('#run-result dl').first().waitFor({ timeout: 30000 });
+        seen.delivery_run_result = await page.locator('#run-result').innerText();
+
+        step('the Runs page shows the delivery failed');
+        await page.getByRole('button', { name: /^Follow run \d+ in the Runs tab$/ }).click();
+        const detail = page.locator('#run-detail');
+        await detail.locator('dd .badge[data-delivery="failed"]').waitFor({ timeout: 30000 });
+        await detail.locator('.klass', { hasText: 'certificate_untrusted' }).first().waitFor();
+        await detail.locator('summary').first().click();
+        seen.run_failed_detail = await detail.innerText();
+        seen.run_failed_advice = await detail.locator('dd.advice').first().innerText();
+        await page.getByLabel('Delivery', { exact: true }).selectOption('failed');
+        await page.getByLabel('Applet', { exact: true }).selectOption(sc.deliveryApplet);
+        await page.getByRole('button', { name: 'Show runs' }).click();
+        const frow = page.locator('#runs-rows tr[data-id]').first();
+        await frow.waitFor();
+        seen.runs_failed_rows = await page.locator('#runs-rows').innerText();
+        seen.runs_failed_ids = await page.locator('#runs-rows tr[data-id]').evaluateAll(
+            (trs) => trs.map((t) => Number(t.dataset.id)));
+        seen.delivery_run_id = seen.runs_failed_ids[0];
+        await page.getByRole('button', { name: 'Open run ' + seen.delivery_run_id, exact: true }).click();
+        await detail.locator('h3', { hasText: 'Run ' + seen.delivery_run_id + ' ' }).waitFor();
+        seen.runs_page_text_failed = await page.locator('#page-runs').innerText();
+        await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-runs-failed.png'), fullPage: true });
+    }
+
     step('create a trustpoint and paste a PEM');
     await page.getByRole('button', { name: 'Trustpoints', exact: true }).click();
     await page.getByLabel('Trustpoint name').fill(sc.tpName);
@@ -140,6 +199,8 @@ try {
         seen.probe_before = await page.locator('#probe-result').innerText();
         const rows = page.locator('#probe-result table.chain tbody tr');
         seen.probe_chain_rows = await rows.count();
+        seen.probe_leaf_buttons = await rows.nth(0).getByRole('button').count();
+        seen.probe_leaf_row = await rows.nth(0).innerText();
         const trust = rows.nth(sc.trustDepth).getByRole('button', { name: /^Trust this certificate/ });
         await trust.click();
         await rows.nth(sc.trustDepth).getByRole('button', { name: /^Trusted/ }).waitFor();
@@ -147,6 +208,53 @@ try {
         await page.locator('#probe-result p.ok').waitFor();
         seen.probe_after = await page.locator('#probe-result').innerText();
         await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-probe.png'), fullPage: true });
+
+        if (sc.deliveryApplet) {
+            step('the Outbox page resends the dead message');
+            await page.getByRole('button', { name: 'Outbox', exact: true }).click();
+            await page.getByLabel('State', { exact: true }).selectOption('dead');
+            await page.getByRole('button', { name: 'Show messages' }).click();
+            const orow = page.locator('#outbox-rows tr[data-id]').first();
+            await orow.waitFor();
+            seen.outbox_dead_rows = await page.locator('#outbox-rows').innerText();
+            const oid = await orow.getAttribute('data-id');
+            seen.outbox_id = Number(oid);
+            await page.getByRole('button', { name: 'Details of message ' + oid, exact: true }).click();
+            const msg = page.getByRole('article', { name: 'Message ' + oid, exact: true });
+            await msg.waitFor();
+            await msg.locator('summary').first().click();
+            seen.outbox_detail = await msg.innerText();
+            await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-outbox.png'), fullPage: true });
+            await msg.getByRole('button', { name: 'Resend message ' + oid, exact: true }).click();
+            await page.locator('#status-outbox').filter({ hasText: 'again' }).waitFor();
+            seen.resend_status = await page.locator('#status-outbox').innerText();
+            seen.outbox_page_text = await page.locator('#page-outbox').innerText();
+
+            step('status lines stay with their tab');
+            await page.getByRole('button', { name: 'Applets', exact: true }).click();
+            await page.locator('#applet-rows tr[data-name]').first().waitFor();
+            seen.applets_visible_status = await visibleStatus(page);
+
+            step('the run shows its mail delivered');
+            await page.getByRole('button', { name: 'Runs', exact: true }).click();
+            await page.getByLabel('Delivery', { exact: true }).selectOption('delivered');
+            const drow = page.locator('#runs-rows tr[data-id="' + seen.delivery_run_id + '"]');
+            for (let i = 0; i < 40 && !(await drow.count()); i++) {
+                await page.getByRole('button', { name: 'Show runs' }).click();
+                await sleep(500);
+            }
+            await drow.waitFor();
+            seen.runs_delivered_row = await drow.innerText();
+            await page.getByRole('button', { name: 'Open run ' + seen.delivery_run_id, exact: true }).click();
+            const detail = page.locator('#run-detail');
+            await detail.locator('dd .badge[data-delivery="delivered"]').waitFor();
+            await detail.locator('summary').first().click();
+            await detail.locator('pre.trace').first().waitFor();
+            seen.run_delivered_detail = await detail.innerText();
+            seen.run_delivered_dialogue = await detail.locator('pre.trace').first().innerText();
+            seen.runs_page_text_delivered = await page.locator('#page-runs').innerText();
+            await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-runs-delivered.png'), fullPage: true });
+        }
 
         step('mail test shows the outcome class and the trace');
         await page.getByRole('button', { name: 'Mail test', exact: true }).click();
@@ -186,7 +294,7 @@ try {
         await page.getByRole('button', { name: 'Run applet ' + sc.runApplet, exact: true }).click();
         await page.getByLabel('Arguments (space separated)').fill('one two');
         await page.getByRole('button', { name: 'Run now' }).click();
-        const rr = page.locator('#run-result dl');
+        const rr = page.locator('#run-result dl').first();
         await rr.waitFor({ timeout: 60000 });
         seen.run_result = await page.locator('#run-result').innerText();
     }
@@ -195,6 +303,9 @@ try {
     seen.scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
     seen.url_at_end = page.url();
     await page.screenshot({ path: sc.screenshot, fullPage: true });
+
+    seen.body_text_end = await page.evaluate(() => document.body.textContent);
+    seen.body_html_end = await page.evaluate(() => document.body.innerHTML);
 
     step('unlabelled form controls');
     seen.unlabelled = await page.evaluate(() => {

@@ -11,7 +11,18 @@ error with its line, create a trustpoint and paste a PEM generated here with
 openssl and see its SHA-256 fingerprint, probe an aiosmtpd STARTTLS server
 (tests/lib/mailenv.py) and trust its intermediate with one click, run a
 mail test (a refused connection, then a delivery), import a
-configuration. Then it
+configuration.
+
+Issue 10 (delivery outcome where the user looks): the source document's
+applet (port adapted) is run from the console before any trustpoint holds
+the server's chain; the Runs page shows it as "delivery failed" with the
+class certificate_untrusted and the advice in console words (no REST
+path); after the probe's one-click trust, the Outbox page shows the dead
+message with its attempt and resends it (the password taken again from
+the environment); the Runs page then shows the run delivered with its
+SMTP dialogue, AUTH redacted. The leaf of the probed chain offers no Trust
+button; the Outbox tab's status line does not show in the Applets tab; no
+password appears anywhere in the page. Then it
 checks the state through the API, that the token never went into a URL or
 localStorage, that the page made no request outside herald, and that every
 form control has a label. A screenshot goes to the build directory.
@@ -19,6 +30,7 @@ form control has a label. A screenshot goes to the build directory.
 A missing chromium, node or playwright-core is a failure, not a skip.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -53,6 +65,17 @@ event manager applet FromConfig
 '''
 SECRET_VALUE = 'alerts@example.com:Console-S3cret@smtp.example.com'
 MAIL_USER = 'alerts@example.test'
+DELIVERY_APPLET = 'DeliveryOutcome'
+
+
+def delivery_applet_text(port):
+    """The source document's applet, its port adapted (no cc: that
+    variable is not set)."""
+    return ('event manager applet %s\n'
+            ' event none\n'
+            ' action 0010 mail server "$_email_server" to "$_email_to" from'
+            ' "$_email_from" subject "This is my email subject" body "This is'
+            ' my email body." port %d secure tls\n' % (DELIVERY_APPLET, port))
 
 
 def _openssl_ca(d):
@@ -132,8 +155,14 @@ class Console(unittest.TestCase):
         st, body = self.api('POST', '/api/v1/applets/NoSuchApplet/run')
         has_run = not (st == 404 and str(body.get('error', {}).get(
             'message', '')).startswith('no route'))
+        password = self.mail.users[MAIL_USER]
         if has_run:
             scenario['runApplet'] = 'FromConfig'
+            scenario['deliveryApplet'] = DELIVERY_APPLET
+            scenario['deliveryAppletText'] = delivery_applet_text(
+                self.mail.ports['aiosmtpd'])
+            scenario['deliveryServer'] = '%s:%s@localhost' % (MAIL_USER,
+                                                               password)
         else:
             sys.stderr.write('note: the server has no run route yet; the '
                              'run button was not driven\n')
@@ -176,8 +205,12 @@ class Console(unittest.TestCase):
         self.assertIn('SMTP dialogue', seen['mail_sent'])
         self.assertNotIn(self.mail.users[MAIL_USER], seen['mail_page_html'])
         self.assertIn('Imported', seen['config_result'])
+        # the leaf of the probed chain is not offered as an anchor
+        self.assertEqual(seen['probe_leaf_buttons'], 0, seen['probe_leaf_row'])
+        self.assertIn('not an anchor', seen['probe_leaf_row'])
         if has_run:
             self.assertIn('success', seen['run_result'])
+            self.check_delivery(seen, password)
         self.assertIn('_email_from', seen['running_config'])
         self.assertLessEqual(seen['scroll_width'], 1024,
                              'the console does not fit 1024 px')
@@ -215,6 +248,68 @@ class Console(unittest.TestCase):
         st, tps = self.api('GET', '/api/v1/trustpoints')
         self.assertIn(inter_fp, [t['certificate']['fingerprints']['sha256']
                                  for t in tps['items'] if t['certificate']])
+
+    def check_delivery(self, seen, password):
+        """Issue 10: what the Runs and Outbox pages showed."""
+        sys.stderr.write('\nrun result in the Applets tab:\n%s\n'
+                         % seen['delivery_run_result'])
+        self.assertIn('mail pending', seen['delivery_run_result'])
+        # failed, where the user looks first; never "mail ok"
+        rid = seen['delivery_run_id']
+        self.assertIn(rid, seen['runs_failed_ids'])
+        sys.stderr.write('runs, delivery failed:\n%s\n'
+                         % seen['runs_failed_rows'])
+        self.assertIn('delivery failed', seen['runs_failed_rows'])
+        self.assertIn('DeliveryOutcome', seen['runs_failed_rows'])
+        self.assertIn('manual', seen['runs_failed_rows'])
+        for text in (seen['runs_page_text_failed'], seen['run_failed_detail']):
+            self.assertNotIn('mail ok', text.lower())
+            self.assertNotIn('mail delivered', text)
+        d = seen['run_failed_detail']
+        self.assertIn('certificate_untrusted', d)
+        self.assertIn('dead', d)
+        self.assertIn('STARTTLS', d, 'the latest attempt\'s dialogue')
+        self.assertIn('TLS', d)
+        # the advice in console words
+        adv = seen['run_failed_advice']
+        sys.stderr.write('advice shown: %s\n' % adv)
+        self.assertIn('Trustpoints tab \u2192 Probe \u2192 Trust', adv)
+        self.assertNotIn('/api/v1/', adv)
+        # the outbox: the dead message, its attempt, the resend's answer
+        self.assertIn('dead', seen['outbox_dead_rows'])
+        self.assertIn('certificate_untrusted', seen['outbox_dead_rows'])
+        self.assertIn('Attempt 1', seen['outbox_detail'])
+        self.assertIn('STARTTLS', seen['outbox_detail'])
+        self.assertNotIn('/api/v1/', seen['outbox_detail'])
+        sys.stderr.write('resend: %s\n' % seen['resend_status'])
+        self.assertIn('queued again', seen['resend_status'])
+        self.assertIn('taken again from the environment',
+                      seen['resend_status'])
+        # the Outbox tab's message stays in the Outbox tab
+        self.assertFalse([t for t in seen['applets_visible_status']
+                          if 'again' in t or 'Message' in t],
+                         seen['applets_visible_status'])
+        # delivered, with its dialogue and AUTH redacted
+        self.assertIn('mail delivered', seen['runs_delivered_row'])
+        dd = seen['run_delivered_detail']
+        self.assertIn('sent', dd)
+        self.assertNotIn('delivery failed', dd)
+        dia = seen['run_delivered_dialogue']
+        sys.stderr.write('delivered dialogue:\n%s\n' % dia)
+        auth = [ln for ln in dia.splitlines() if 'AUTH ' in ln and 'C: ' in ln]
+        self.assertTrue(auth, dia)
+        self.assertTrue(all('redacted' in ln for ln in auth), auth)
+        self.assertIn('MAIL FROM', dia)
+        # no password anywhere in the pages
+        b64 = [base64.b64encode(x.encode()).decode() for x in (
+            '\0%s\0%s' % (MAIL_USER, password), password,
+            '%s\0%s\0%s' % (MAIL_USER, MAIL_USER, password))]
+        for name in ('runs_page_text_failed', 'run_failed_detail',
+                     'outbox_detail', 'outbox_page_text',
+                     'run_delivered_detail', 'runs_page_text_delivered',
+                     'body_text_end', 'body_html_end'):
+            for secret in [password] + b64:
+                self.assertNotIn(secret, seen[name], name)
 
 
 if __name__ == '__main__':
