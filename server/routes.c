@@ -34,6 +34,7 @@ static const struct srv_route srv_routes[] = {
     { "POST",   "/api/v1/applets/{name}/run",     srv_h_applet_run, 0 },
     { "PUT",    "/api/v1/applets/{name}/webhook", srv_h_applet_webhook, 0 },
     { "POST",   "/hooks/{name}",                  srv_h_hook, SRV_ROUTE_NOAUTH },
+    { "POST",   "/api/v1/events/application",     srv_h_event_application, 0 },
     { "GET",    "/api/v1/runs",                   srv_h_runs_list, 0 },
     { "GET",    "/api/v1/runs/{id}",              srv_h_run_get, 0 },
     { "GET",    "/api/v1/outbox",                 srv_h_outbox_list, 0 },

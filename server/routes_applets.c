@@ -28,9 +28,10 @@ applet_parse_text(const char *text, size_t len, struct eng_applet **out,
     return eng_applet_parse(text, len, 1, out, eb);
 }
 
-/* {syslog, timer, queue_full, ratelimited, since, last}: the triggers of
- * the applet dropped without a run (engine/run/runtime.h), counted in
- * memory since herald started or the applet was created, if later. */
+/* {syslog, timer, application, queue_full, ratelimited, since, last}: the
+ * triggers of the applet dropped without a run (engine/run/runtime.h),
+ * counted in memory since herald started or the applet was created, if
+ * later. */
 static cJSON *
 applet_dropped_json(struct srv *s, const struct eng_applet_rec *r)
 {
@@ -50,6 +51,7 @@ applet_dropped_json(struct srv *s, const struct eng_applet_rec *r)
         return NULL;
     cJSON_AddNumberToObject(o, "syslog", (double)d.syslog);
     cJSON_AddNumberToObject(o, "timer", (double)d.timer);
+    cJSON_AddNumberToObject(o, "application", (double)d.application);
     cJSON_AddNumberToObject(o, "queue_full", (double)d.queue_full);
     cJSON_AddNumberToObject(o, "ratelimited", (double)d.ratelimited);
     srv_json_add_time(o, "since", since);

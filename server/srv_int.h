@@ -246,6 +246,8 @@ void srv_h_run_get(struct srv_req *, struct srv_resp *);
 void srv_h_outbox_list(struct srv_req *, struct srv_resp *);
 void srv_h_outbox_get(struct srv_req *, struct srv_resp *);
 void srv_h_outbox_resend(struct srv_req *, struct srv_resp *);
+/* POST /api/v1/events/application (routes_events.c) */
+void srv_h_event_application(struct srv_req *, struct srv_resp *);
 /* GET /metrics (routes_metrics.c): a NOAUTH route that checks the admin
  * or the metrics token itself */
 void srv_h_metrics(struct srv_req *, struct srv_resp *);

@@ -171,6 +171,7 @@ eng_event_type_name(int type)
     case ENG_EV_TIMER_ABSOLUTE: return "timer absolute";
     case ENG_EV_TIMER_CRON: return "timer cron";
     case ENG_EV_WEBHOOK: return "webhook";
+    case ENG_EV_APPLICATION: return "application";
     default: return "?";
     }
 }
@@ -1014,12 +1015,12 @@ out:
 
 static const char *const ev_kw[EK_N] = {
     "pattern", "occurs", "period", "priority", "time", "cron-entry", "name",
-    "maxrun", "ratelimit",
+    "maxrun", "ratelimit", "sub-system", "type",
 };
 
 static const char *const unsupported_events[] = {
     "cli", "snmp", "snmp-notification", "snmp-object", "interface", "track",
-    "oir", "counter", "application", "config", "env", "gold", "identity",
+    "oir", "counter", "config", "env", "gold", "identity",
     "ioswdsysmon", "ipsla", "mat", "neighbor-discovery", "nf", "process",
     "resource", "rf", "routing", "rpc", "test", NULL,
 };
@@ -1040,6 +1041,8 @@ ev_allowed(int type)
         return common | (1u << EK_TIME) | (1u << EK_NAME);
     case ENG_EV_TIMER_CRON:
         return common | (1u << EK_CRON) | (1u << EK_NAME);
+    case ENG_EV_APPLICATION:
+        return common | (1u << EK_SUBSYS) | (1u << EK_APPTYPE);
     default:
         return common;
     }
@@ -1054,6 +1057,7 @@ ev_required(int type)
     case ENG_EV_TIMER_COUNTDOWN:
     case ENG_EV_TIMER_ABSOLUTE: return 1u << EK_TIME;
     case ENG_EV_TIMER_CRON: return 1u << EK_CRON;
+    case ENG_EV_APPLICATION: return (1u << EK_SUBSYS) | (1u << EK_APPTYPE);
     default: return 0;
     }
 }
@@ -1132,6 +1136,21 @@ applet_event_set(struct applet_event *ev, int k, const char *value,
         }
         dst = &ev->timer_name;
         break;
+    case EK_SUBSYS:
+    case EK_APPTYPE:
+        errno = 0;
+        l = strtol(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
+            l < 1 || l > 999) {
+            snprintf(msg, msglen, "expected \"%s\" to be an integer from 1 "
+                "to 999, got \"%s\"", ev_kw[k], value);
+            return ERR_INVAL;
+        }
+        if (k == EK_SUBSYS)
+            ev->pub.sub_system = (unsigned)l;
+        else
+            ev->pub.app_type = (unsigned)l;
+        return 0;
     case EK_OCCURS:
         errno = 0;
         l = strtol(value, &end, 10);
@@ -1185,6 +1204,8 @@ applet_event_type_parse(const char *w1, const char *w2)
         return ENG_EV_SYSLOG;
     if (strcmp(w1, "webhook") == 0)
         return ENG_EV_WEBHOOK;
+    if (strcmp(w1, "application") == 0)
+        return ENG_EV_APPLICATION;
     if (strcmp(w1, "timer") == 0 && w2 != NULL) {
         if (strcmp(w2, "watchdog") == 0)
             return ENG_EV_TIMER_WATCHDOG;
@@ -1242,7 +1263,7 @@ parse_event(struct pctx *pc)
     endcol = (int)strlen(pc->line) + 1;
     if ((rc = lex(pc, &t)) <= 0)
         return rc < 0 ? rc : perr(pc, ERR_INVAL, endcol, "expected an event "
-            "type none, syslog, timer or webhook");
+            "type none, syslog, timer, webhook or application");
     if (!t.quoted && strcmp(t.s, "tag") == 0) {
         free(t.s);
         if ((rc = lex(pc, &t)) <= 0)
@@ -1257,7 +1278,8 @@ parse_event(struct pctx *pc)
         if ((rc = lex(pc, &t)) <= 0) {
             if (rc == 0)
                 rc = perr(pc, ERR_INVAL, endcol, "expected an event type "
-                    "none, syslog, timer or webhook after the tag");
+                    "none, syslog, timer, webhook or application after the "
+                    "tag");
             goto out;
         }
     }
@@ -1278,11 +1300,11 @@ parse_event(struct pctx *pc)
                 break;
         if (unsupported_events[i] != NULL)
             rc = perr(pc, ERR_UNSUPPORTED, t.col, "event '%s' is router-only "
-                "and not supported by herald; use none, syslog, timer or "
-                "webhook", t.s);
+                "and not supported by herald; use none, syslog, timer, "
+                "webhook or application", t.s);
         else
             rc = perr(pc, ERR_INVAL, t.col, "expected an event type none, "
-                "syslog, timer or webhook, got \"%s\"", t.s);
+                "syslog, timer, webhook or application, got \"%s\"", t.s);
         goto out;
     }
     free(t.s);
@@ -1684,6 +1706,9 @@ print_event(struct buf *b, const struct applet_event *e)
         rc = buf_puts(b, " pattern ");
         rc = rc ? rc : put_quoted(b, e->pattern);
     }
+    if (rc == 0 && e->pub.type == ENG_EV_APPLICATION)
+        rc = buf_printf(b, " sub-system %u type %u", e->pub.sub_system,
+            e->pub.app_type);
     if (rc == 0 && e->pub.type == ENG_EV_SYSLOG && e->pub.occurs != 1)
         rc = buf_printf(b, " occurs %u", e->pub.occurs);
     if (rc == 0 && e->pub.period > 0) {
@@ -1780,10 +1805,21 @@ eng_applet_to_text(const struct eng_applet *a)
 
 /* ---- warnings -------------------------------------------------------- */
 
+/* Families whose members vary (arguments, webhook fields, ...). */
 static const char *const builtin_prefixes[] = {
-    "_event_", "_none_arg", "_syslog_msg", "_timer_", "_webhook_",
+    "_event_", "_none_arg", "_timer_", "_webhook_",
     "_regexp_result", "_string_result", "_result", "_remainder", "_error",
     "_exit_status", "_cli_result", "_info_", NULL,
+};
+
+/* The built-ins of a syslog run and of an application event, by name
+ * (a misspelt $_syslog_mnemonic still warns). */
+static const char *const builtin_names[] = {
+    "_syslog_msg", "_syslog_host", "_syslog_source_ip", "_syslog_facility",
+    "_syslog_subfacility", "_syslog_mnemonic", "_syslog_severity",
+    "_syslog_seq", "_syslog_timestamp", "_syslog_app", "_syslog_pri",
+    "_application_sub_system", "_application_type", "_application_data1",
+    "_application_data2", "_application_data3", "_application_data4", NULL,
 };
 
 static int
@@ -1794,6 +1830,9 @@ is_builtin(const char *name)
     for (i = 0; builtin_prefixes[i] != NULL; i++)
         if (strncmp(name, builtin_prefixes[i],
             strlen(builtin_prefixes[i])) == 0)
+            return 1;
+    for (i = 0; builtin_names[i] != NULL; i++)
+        if (strcmp(name, builtin_names[i]) == 0)
             return 1;
     return 0;
 }

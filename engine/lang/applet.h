@@ -74,6 +74,7 @@ enum eng_event_type {
     ENG_EV_TIMER_ABSOLUTE,
     ENG_EV_TIMER_CRON,
     ENG_EV_WEBHOOK,
+    ENG_EV_APPLICATION,     /* event application sub-system N type N */
 };
 
 /* A read-only view of one event line; strings are owned by the applet. */
@@ -87,6 +88,8 @@ struct eng_event {
     double      time;       /* watchdog/countdown/absolute: seconds */
     const char *cron_entry; /* cron: "m h dom mon dow" */
     const char *timer_name; /* timer: "name N" or NULL */
+    unsigned    sub_system; /* application: 1..999 */
+    unsigned    app_type;   /* application: 1..999 */
     double      maxrun;     /* seconds; 0 = herald default */
     double      ratelimit;  /* seconds; 0 = none */
 };
@@ -168,7 +171,8 @@ const char *eng_action_arg(const struct eng_applet *a, size_t i,
 
 void eng_applet_free(struct eng_applet *a); /* NULL is a no-op */
 
-/* "none", "syslog", "timer watchdog", ... "webhook"; "?" if unknown. */
+/* "none", "syslog", "timer watchdog", ... "webhook", "application"; "?"
+ * if unknown. */
 const char *eng_event_type_name(int type);
 
 /* Variable names: letters, digits, '_'. Returns 1 if s is a valid name. */

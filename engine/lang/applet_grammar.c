@@ -99,7 +99,9 @@ static const struct gverb verbs[] = {
     { "context save", { KWH("key"), KW("variable"), END } },
     { "context retrieve", { KWH("key"), KWO("variable"), END } },
     { "policy", { POS("name"), REST("args"), END } },
-    { "publish-event", { KWH("sub-system"), KWH("type"), KWO("arg1"),
+    { "publish-event", {
+        { "sub-system", GP_KW, GT_INT, 0, NULL, 1, 999 },
+        { "type", GP_KW, GT_INT, 0, NULL, 1, 999 }, KWO("arg1"),
         KWO("arg2"), KWO("arg3"), KWO("arg4"), END } },
     /* the other info types (snmp, cli history, syslog frequency, ...)
      * read router state: gram_check_value() refuses them by name */

@@ -138,7 +138,7 @@ void applet_fmt_num(double d, char *out, size_t outlen);
 
 /* Event keywords (applet.c). */
 enum { EK_PATTERN = 0, EK_OCCURS, EK_PERIOD, EK_PRIORITY, EK_TIME,
-    EK_CRON, EK_NAME, EK_MAXRUN, EK_RATELIMIT, EK_N };
+    EK_CRON, EK_NAME, EK_MAXRUN, EK_RATELIMIT, EK_SUBSYS, EK_APPTYPE, EK_N };
 int applet_event_keyword(const char *s);    /* EK_* or -1 */
 const char *applet_event_kw_name(int k);
 unsigned applet_event_allowed(int type);    /* bit per EK_* */

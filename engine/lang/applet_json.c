@@ -4,10 +4,12 @@
  *
  *   {"name": "X", "description": "..." | null,
  *    "class": "A".."Z" | "default" | null, "authorization": "bypass" | null,
- *    "events": [{"type": "none" | "syslog" | "timer" | "webhook",
+ *    "events": [{"type": "none" | "syslog" | "timer" | "webhook" |
+ *                        "application",
  *                "timer": "watchdog" | "countdown" | "absolute" | "cron",
  *                "tag", "pattern", "occurs", "period", "priority", "time",
- *                "cron_entry", "name", "maxrun", "ratelimit"}],
+ *                "cron_entry", "name", "maxrun", "ratelimit",
+ *                "sub_system", "event_type" (application: 1..999)}],
  *    "correlate": "event a or event b" | null,
  *    "actions": [{"label": "0010", "action": "mail", "server": ..., ...}]}
  *
@@ -27,7 +29,7 @@
 
 static const char *const ev_json_key[EK_N] = {
     "pattern", "occurs", "period", "priority", "time", "cron_entry", "name",
-    "maxrun", "ratelimit",
+    "maxrun", "ratelimit", "sub_system", "event_type",
 };
 
 /* ---- writer ---------------------------------------------------------- */
@@ -69,6 +71,9 @@ event_to_json(const struct eng_event *e)
         if (ok && e->priority != NULL)
             ok = cJSON_AddStringToObject(o, "priority", e->priority) != NULL;
     }
+    if (ok && e->type == ENG_EV_APPLICATION)
+        ok = cJSON_AddNumberToObject(o, "sub_system", e->sub_system) != NULL
+            && cJSON_AddNumberToObject(o, "event_type", e->app_type) != NULL;
     if (ok && (e->type == ENG_EV_TIMER_WATCHDOG ||
         e->type == ENG_EV_TIMER_COUNTDOWN || e->type == ENG_EV_TIMER_ABSOLUTE))
         ok = cJSON_AddNumberToObject(o, "time", e->time) != NULL;
@@ -216,7 +221,7 @@ event_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
     snprintf(field, sizeof(field), "events[%zu].type", idx);
     if (!cJSON_IsString(type))
         return ferr(eb, ERR_INVAL, field, "expected \"type\" none, syslog, "
-            "timer or webhook");
+            "timer, webhook or application");
     ev.pub.type = applet_event_type_parse(type->valuestring,
         cJSON_IsString(timer) ? timer->valuestring : NULL);
     if (ev.pub.type < 0) {
@@ -226,14 +231,15 @@ event_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
                 "countdown, absolute or cron");
         }
         return ferr(eb, ERR_INVAL, field, "expected \"type\" none, syslog, "
-            "timer or webhook, got \"%s\"", type->valuestring);
+            "timer, webhook or application, got \"%s\"", type->valuestring);
     }
     allowed = applet_event_allowed(ev.pub.type);
     cJSON_ArrayForEach(it, j) {
         if (strcmp(it->string, "type") == 0 ||
             (strcmp(it->string, "timer") == 0 && ev.pub.type !=
             ENG_EV_NONE && ev.pub.type != ENG_EV_SYSLOG &&
-            ev.pub.type != ENG_EV_WEBHOOK))
+            ev.pub.type != ENG_EV_WEBHOOK &&
+            ev.pub.type != ENG_EV_APPLICATION))
             continue;
         snprintf(field, sizeof(field), "events[%zu].%s", idx, it->string);
         if (cJSON_IsNull(it))

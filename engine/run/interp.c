@@ -990,40 +990,79 @@ out:
     return rc;
 }
 
+/* A publish-event number (sub-system, type) after expansion: 1..999. */
+static int
+publish_num(struct interp_ctx *c, const char *param, const char *v,
+    unsigned *out)
+{
+    char *end;
+    long  l;
+
+    l = v != NULL ? strtol(v, &end, 10) : 0;
+    if (v == NULL || v[0] < '0' || v[0] > '9' || *end != '\0' || l < 1
+        || l > 999)
+        return err_set(&c->aeb, ERR_INVAL, "invalid_argument",
+            "publish-event: %s \"%s\" is not a number from 1 to 999",
+            param, v != NULL ? v : "");
+    *out = (unsigned)l;
+    return 0;
+}
+
 static int
 act_publish(struct interp_ctx *c, int arg)
 {
     static const char *params[] = { "sub-system", "type", "arg1", "arg2",
         "arg3", "arg4" };
-    cJSON  *ev;
-    char   *v;
-    size_t  i;
-    int     rc;
+    cJSON      *ev;
+    char       *v[6] = { NULL }, msg[512];
+    const char *data[4];
+    unsigned    sub = 0, type = 0;
+    size_t      i, nd = 0;
+    int         rc = 0;
 
     (void)arg;
     if ((ev = cJSON_CreateObject()) == NULL)
         goto nomem;
     for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-        if ((rc = interp_arg(c, params[i], &v)) != 0) {
-            cJSON_Delete(ev);
-            return rc;
-        }
-        if (v != NULL && cJSON_AddStringToObject(ev, params[i], v) == NULL) {
-            free(v);
-            cJSON_Delete(ev);
+        if ((rc = interp_arg(c, params[i], &v[i])) != 0)
+            goto out;
+        if (v[i] != NULL
+            && cJSON_AddStringToObject(ev, params[i], v[i]) == NULL)
             goto nomem;
-        }
-        free(v);
     }
-    /* recorded only: herald has no application event bus */
-    if (c->entry != NULL)
+    if (c->entry != NULL) {
         cJSON_AddItemToObject(c->entry, "event", ev);
-    else
-        cJSON_Delete(ev);
-    return 0;
+        ev = NULL;
+    }
+    if (c->env->publish == NULL) /* recorded only */
+        goto out;
+    if ((rc = publish_num(c, "sub-system", v[0], &sub)) != 0
+        || (rc = publish_num(c, "type", v[1], &type)) != 0)
+        goto out;
+    /* arg1..arg4 in order; a missing argN leaves "" before a later one */
+    for (i = 2; i < 6; i++)
+        if (v[i] != NULL)
+            nd = i - 1;
+    for (i = 0; i < nd; i++)
+        data[i] = v[i + 2] != NULL ? v[i + 2] : "";
+    msg[0] = '\0';
+    if ((rc = c->env->publish(c->env->ud, sub, type, data, nd, c->entry,
+             msg, sizeof(msg))) != 0) {
+        if (rc == ERR_NOMEM)
+            goto nomem;
+        rc = err_set(&c->aeb, rc, "publish_failed",
+            "publish-event sub-system %u type %u: %s", sub, type,
+            msg[0] ? msg : err_name(rc));
+    }
+    goto out;
 nomem:
     c->nomem = 1;
-    return err_set(&c->aeb, ERR_NOMEM, "nomem", "out of memory");
+    rc = err_set(&c->aeb, ERR_NOMEM, "nomem", "out of memory");
+out:
+    cJSON_Delete(ev);
+    for (i = 0; i < 6; i++)
+        free(v[i]);
+    return rc;
 }
 
 static int

@@ -47,6 +47,14 @@ struct eng_run_env {
     /* policy NAME: trigger another applet (asynchronously). 0 or an ERR_*
      * value (negative). */
     int (*policy)(void *ud, const char *name, const char *args);
+    /* publish-event: raise application event sub_system/type (1..999,
+     * checked) with ndata (0..4) data strings; entry is the action's
+     * trace object (may be NULL) for what the hook did. 0 or an ERR_*
+     * value (negative) with msg filled. NULL: the event is only recorded
+     * in the trace. */
+    int (*publish)(void *ud, unsigned sub_system, unsigned type,
+        const char *const *data, size_t ndata, struct cJSON *entry,
+        char *msg, size_t msglen);
     void *ud;
     double maxrun;           /* seconds; 0: the default (ENG_MAXRUN_DEFAULT) */
     atomic_int *cancel;      /* set to nonzero to stop the run (SIGTERM);

@@ -39,6 +39,9 @@
 #define IDEM_KEY_MAX   128
 /* "policy NAME" from another applet: event none, recorded as "policy" */
 #define RT_EV_POLICY   (-1)
+/* an application event published by a run (publish-event): bounded and
+ * counted like syslog and timer triggers */
+#define RT_EV_PUBLISHED (-2)
 /* the least time between two "triggers-dropped" lines of one applet */
 #define DROP_LOG_S     10.0
 
@@ -52,6 +55,12 @@ struct sl_reg {
     char                   *applet;
     size_t                  event;
     struct eng_syslog_match m;
+};
+
+struct app_reg {                 /* one "event application" */
+    char    *applet;
+    size_t   event;
+    unsigned sub_system, type;
 };
 
 struct eng_runtime {
@@ -68,9 +77,11 @@ struct eng_runtime {
     pthread_mutex_t             idem_mu; /* idempotency check + insert */
     struct rl_entry            *rl;
     size_t                      nrl;
-    pthread_mutex_t             sl_mu;   /* sl_regs */
+    pthread_mutex_t             sl_mu;   /* sl_regs, app_regs */
     struct sl_reg              *sl_regs;
     size_t                      nsl;
+    struct app_reg             *app_regs;
+    size_t                      napp;
     atomic_int                  cancel;
     atomic_int                  draining;
     int                         drained;
@@ -91,6 +102,7 @@ struct rt_job {
     size_t              event;
     struct eng_vars     vars;
     char               *slot;      /* applet whose queue slot it holds */
+    unsigned            depth;     /* published events that led to it */
     pthread_mutex_t     mu;
     pthread_cond_t      cv;
     int                 refs;
@@ -108,6 +120,8 @@ trigger_name(int type)
     case ENG_EV_NONE: return "manual";
     case ENG_EV_SYSLOG: return "syslog";
     case ENG_EV_WEBHOOK: return "webhook";
+    case RT_EV_PUBLISHED:
+    case ENG_EV_APPLICATION: return "application";
     default: return "timer";
     }
 }
@@ -250,9 +264,15 @@ hook_ctx_get(void *ud, const char *key)
 static int rt_run_get(struct eng_runtime *rt, long long id, cJSON **out,
     struct errbuf *eb);
 static void rt_note_pending(cJSON *run);
-static int rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
-    struct eng_applet *a, struct eng_vars *vars, int wait,
-    struct eng_run_info *out, struct errbuf *eb);
+static int rt_trigger_d(struct eng_runtime *rt, const char *name,
+    int evtype, struct eng_applet *a, struct eng_vars *vars, int wait,
+    unsigned depth, struct eng_run_info *out, struct errbuf *eb);
+#define rt_trigger(rt, name, evtype, a, vars, wait, out, eb) \
+    rt_trigger_d(rt, name, evtype, a, vars, wait, 0, out, eb)
+static int rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
+    unsigned sub_system, unsigned type, const char *const *data,
+    size_t ndata, struct eng_app_run **runs, size_t *nruns,
+    struct errbuf *eb);
 
 static int
 hook_policy(void *ud, const char *name, const char *args)
@@ -285,6 +305,55 @@ hook_policy(void *ud, const char *name, const char *args)
     return rc;
 }
 
+/* publish-event: the applets whose "event application" matches run as
+ * their own jobs (never inside this one), bounded and ratelimited like
+ * syslog triggers; a chain of ENG_APP_DEPTH_MAX published events ends
+ * here. */
+static int
+hook_publish(void *ud, unsigned sub_system, unsigned type,
+    const char *const *data, size_t ndata, cJSON *entry, char *msg,
+    size_t msglen)
+{
+    struct rt_job      *j = ud;
+    struct eng_app_run *runs = NULL;
+    struct errbuf       eb;
+    cJSON              *arr;
+    size_t              n = 0, i;
+    int                 rc;
+
+    err_clear(&eb);
+    if (j->depth >= ENG_APP_DEPTH_MAX) {
+        snprintf(msg, msglen, "this run was started by a chain of %u "
+            "published events (the limit): an applet that publishes the "
+            "event that fires it loops; give its event a ratelimit, or "
+            "publish another event", j->depth);
+        log_warn("runtime", "event=publish-loop run=%lld applet=%s "
+            "depth=%u", j->id, eng_applet_name(j->applet), j->depth);
+        return ERR_BUSY;
+    }
+    rc = rt_publish(j->rt, RT_EV_PUBLISHED, j->depth + 1, sub_system, type,
+        data, ndata, &runs, &n, &eb);
+    if (rc != 0) {
+        snprintf(msg, msglen, "%s", eb.msg);
+        return rc;
+    }
+    if (entry != NULL && (arr = cJSON_AddArrayToObject(entry, "runs"))
+        != NULL)
+        for (i = 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+
+            if (o == NULL)
+                break;
+            cJSON_AddStringToObject(o, "applet", runs[i].applet);
+            if (runs[i].id > 0)
+                cJSON_AddNumberToObject(o, "run_id", (double)runs[i].id);
+            cJSON_AddStringToObject(o, "status", runs[i].status);
+            cJSON_AddItemToArray(arr, o);
+        }
+    free(runs);
+    return 0;
+}
+
 /* ---- the worker --------------------------------------------------------- */
 
 static void
@@ -312,6 +381,7 @@ job_run(void *arg)
     env.context_save = hook_ctx_save;
     env.context_retrieve = hook_ctx_get;
     env.policy = hook_policy;
+    env.publish = hook_publish;
     env.ud = j;
     env.maxrun = ev ? ev->maxrun : 0;
     env.cancel = &rt->cancel;
@@ -511,7 +581,7 @@ add_event_vars(struct eng_vars *vs, int evtype, long long id, long long now)
  * slot (held by the caller, or NULL), even on failure; moves *vars. */
 static int
 rt_submit(struct eng_runtime *rt, long long id, struct eng_applet *a,
-    const char *slot, size_t event, struct eng_vars *vars,
+    const char *slot, size_t event, struct eng_vars *vars, unsigned depth,
     struct rt_job **jout)
 {
     struct rt_job *j;
@@ -528,6 +598,7 @@ rt_submit(struct eng_runtime *rt, long long id, struct eng_applet *a,
     j->id = id;
     j->applet = a;
     j->event = event;
+    j->depth = depth;
     j->vars = *vars;
     memset(vars, 0, sizeof(*vars));
     j->refs = jout ? 2 : 1;
@@ -553,6 +624,8 @@ drop_src(int evtype)
         return ENG_DROP_SYSLOG;
     if (evtype >= ENG_EV_TIMER_WATCHDOG && evtype <= ENG_EV_TIMER_CRON)
         return ENG_DROP_TIMER;
+    if (evtype == RT_EV_PUBLISHED)
+        return ENG_DROP_APPLICATION;
     return ENG_DROP_NONE;
 }
 
@@ -563,17 +636,21 @@ log_drops(const struct eng_drop_report *r)
         + r->n[ENG_DROP_SYSLOG][ENG_DROP_RATELIMIT];
     long long tm = r->n[ENG_DROP_TIMER][ENG_DROP_QUEUE_FULL]
         + r->n[ENG_DROP_TIMER][ENG_DROP_RATELIMIT];
+    long long ap = r->n[ENG_DROP_APPLICATION][ENG_DROP_QUEUE_FULL]
+        + r->n[ENG_DROP_APPLICATION][ENG_DROP_RATELIMIT];
     long long qf = r->n[ENG_DROP_SYSLOG][ENG_DROP_QUEUE_FULL]
-        + r->n[ENG_DROP_TIMER][ENG_DROP_QUEUE_FULL];
+        + r->n[ENG_DROP_TIMER][ENG_DROP_QUEUE_FULL]
+        + r->n[ENG_DROP_APPLICATION][ENG_DROP_QUEUE_FULL];
 
     if (!r->due)
         return;
     log_warn("runtime", "event=triggers-dropped applet=%s syslog=%lld "
-        "timer=%lld queue_full=%lld ratelimited=%lld seconds=%.1f "
-        "queued=%u bound=%u note=\"%lld syslog and %lld timer events "
-        "dropped without a run in the last %.1f s: %s; counts in GET "
-        "/api/v1/applets/%s\"", r->applet, sl, tm, qf, sl + tm - qf,
-        r->seconds, r->queued, r->bound, sl, tm, r->seconds,
+        "timer=%lld application=%lld queue_full=%lld ratelimited=%lld "
+        "seconds=%.1f queued=%u bound=%u note=\"%lld syslog, %lld timer "
+        "and %lld published events dropped without a run in the last "
+        "%.1f s: %s; counts in GET /api/v1/applets/%s\"", r->applet, sl,
+        tm, ap, qf, sl + tm + ap - qf, r->seconds, r->queued, r->bound, sl,
+        tm, ap, r->seconds,
         qf > 0 ? "the applet had as many runs queued as the bound "
         "(--trigger-queue); make its action faster, give the event a "
         "ratelimit or raise the bound" : "the event's ratelimit applies",
@@ -604,8 +681,8 @@ rt_take(struct eng_runtime *rt, const char *name, int src, long long now,
  * returns 0 with out->id 0 and status "dropped" or "ratelimited", and
  * leaves no run record (see runtime.h). */
 static int
-rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
-    struct eng_applet *a, struct eng_vars *vars, int wait,
+rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
+    struct eng_applet *a, struct eng_vars *vars, int wait, unsigned depth,
     struct eng_run_info *out, struct errbuf *eb)
 {
     const struct eng_event *ev;
@@ -644,6 +721,8 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     trig = trigger_name(evtype);
     if (evtype == RT_EV_POLICY)
         evtype = ENG_EV_NONE;
+    else if (evtype == RT_EV_PUBLISHED)
+        evtype = ENG_EV_APPLICATION;
     event = find_event(a, evtype);
     if (event == eng_applet_event_count(a))
         event = 0; /* a manual run of an applet without "event none" */
@@ -690,7 +769,7 @@ rt_trigger(struct eng_runtime *rt, const char *name, int evtype,
     }
     if ((rc = add_event_vars(&vs, evtype, id, now)) != 0)
         goto nomem;
-    rc = rt_submit(rt, id, a, name, event, &vs, wait ? &j : NULL);
+    rc = rt_submit(rt, id, a, name, event, &vs, depth, wait ? &j : NULL);
     a = NULL;
     slot = 0;
     if (rc != 0) {
@@ -1041,11 +1120,24 @@ on_syslog(void *ud, const struct eng_syslog_msg *m)
         if (fire[i] == NULL)
             continue;
         eng_vars_addn(&vs, "_syslog_msg", m->msg, m->msg_len);
-        snprintf(t, sizeof(t), "%d", m->severity);
+        snprintf(t, sizeof(t), "%d", m->cisco ? m->csev : m->severity);
         eng_vars_add(&vs, "_syslog_severity", t);
-        snprintf(t, sizeof(t), "%d", m->facility);
-        eng_vars_add(&vs, "_syslog_facility", t);
-        eng_vars_add(&vs, "_syslog_host", m->host);
+        /* a Cisco line's facility is its name (LINK); else PRI's number */
+        if (m->cisco) {
+            eng_vars_add(&vs, "_syslog_facility", m->cfacility);
+        } else {
+            snprintf(t, sizeof(t), "%d", m->facility);
+            eng_vars_add(&vs, "_syslog_facility", t);
+        }
+        eng_vars_add(&vs, "_syslog_subfacility", m->csubfacility);
+        eng_vars_add(&vs, "_syslog_mnemonic", m->mnemonic);
+        eng_vars_add(&vs, "_syslog_seq", m->seq);
+        snprintf(t, sizeof(t), "%d", m->pri);
+        eng_vars_add(&vs, "_syslog_pri", t);
+        eng_vars_add(&vs, "_syslog_host",
+            m->host[0] != '\0' ? m->host : m->source_ip);
+        eng_vars_add(&vs, "_syslog_source_ip", m->source_ip);
+        eng_vars_add(&vs, "_syslog_timestamp", m->timestamp);
         eng_vars_add(&vs, "_syslog_app", m->app);
         if (rt_trigger(rt, fire[i], ENG_EV_SYSLOG, NULL, &vs, 0, &ri,
                 &eb) != 0)
@@ -1056,6 +1148,118 @@ on_syslog(void *ud, const struct eng_syslog_msg *m)
         free(fire[i]);
     }
     free(fire);
+}
+
+/* Fires the applets registered for sub_system/type (see
+ * eng_runtime_publish); evtype ENG_EV_APPLICATION (a caller to answer)
+ * or RT_EV_PUBLISHED (a run: bound and drops apply). */
+static int
+rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
+    unsigned sub_system, unsigned type, const char *const *data,
+    size_t ndata, struct eng_app_run **runs, size_t *nruns,
+    struct errbuf *eb)
+{
+    struct eng_app_run *r = NULL;
+    struct eng_vars     vs = { 0 };
+    char              **fire = NULL, t[24];
+    size_t              nfire = 0, i;
+    int                 rc = 0, oom = 0;
+
+    *runs = NULL;
+    *nruns = 0;
+    if (sub_system < 1 || sub_system > 999)
+        return err_field(eb, ERR_INVAL, "sub_system", "invalid_field",
+            "sub_system %u is not a number from 1 to 999", sub_system);
+    if (type < 1 || type > 999)
+        return err_field(eb, ERR_INVAL, "type", "invalid_field",
+            "type %u is not a number from 1 to 999", type);
+    if (ndata > ENG_APP_DATA_MAX)
+        return err_field(eb, ERR_INVAL, "data", "invalid_field",
+            "%zu data given; an application event carries at most %d",
+            ndata, ENG_APP_DATA_MAX);
+    pthread_mutex_lock(&rt->sl_mu);
+    if (rt->napp > 0 && (fire = calloc(rt->napp, sizeof(*fire))) == NULL)
+        oom = 1;
+    for (i = 0; fire != NULL && i < rt->napp; i++) {
+        size_t k;
+
+        if (rt->app_regs[i].sub_system != sub_system
+            || rt->app_regs[i].type != type)
+            continue;
+        for (k = 0; k < nfire; k++) /* once per applet */
+            if (fire[k] != NULL
+                && strcmp(fire[k], rt->app_regs[i].applet) == 0)
+                break;
+        if (k == nfire)
+            fire[nfire++] = strdup(rt->app_regs[i].applet);
+    }
+    pthread_mutex_unlock(&rt->sl_mu);
+    if (oom)
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    snprintf(t, sizeof(t), "%u", sub_system);
+    rc |= eng_vars_add(&vs, "_application_sub_system", t);
+    snprintf(t, sizeof(t), "%u", type);
+    rc |= eng_vars_add(&vs, "_application_type", t);
+    for (i = 0; i < ENG_APP_DATA_MAX; i++) {
+        snprintf(t, sizeof(t), "_application_data%zu", i + 1);
+        rc |= eng_vars_add(&vs, t, i < ndata && data[i] ? data[i] : "");
+    }
+    if (rc != 0 || (nfire > 0 && (r = calloc(nfire, sizeof(*r))) == NULL)) {
+        rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+        goto out;
+    }
+    for (i = 0; i < nfire; i++) {
+        struct eng_run_info ri;
+        struct errbuf       te;
+
+        err_clear(&te);
+        if (fire[i] == NULL)
+            continue;
+        if (rt_trigger_d(rt, fire[i], evtype, NULL, &vs, 0, depth, &ri,
+                &te) != 0) {
+            log_warn("runtime", "event=application-trigger-failed "
+                "applet=%s reason=\"%s\"", fire[i], te.msg);
+            /* a caller hears of a full queue; one applet that no longer
+             * parses does not stop the others */
+            if (te.code[0] != '\0' && strcmp(te.code, "busy") == 0
+                && rc == 0 && *nruns == 0)
+                rc = err_set(eb, ERR_BUSY, "busy", "%s", te.msg);
+            eng_run_info_clear(&ri);
+            continue;
+        }
+        snprintf(r[*nruns].applet, sizeof(r[*nruns].applet), "%s", fire[i]);
+        r[*nruns].id = ri.id;
+        snprintf(r[*nruns].status, sizeof(r[*nruns].status), "%s",
+            ri.status);
+        (*nruns)++;
+        eng_run_info_clear(&ri);
+    }
+    if (*nruns > 0)
+        rc = 0;
+    log_info("runtime", "event=application-published sub_system=%u "
+        "type=%u applets=%zu depth=%u", sub_system, type, nfire, depth);
+out:
+    for (i = 0; i < nfire; i++)
+        free(fire[i]);
+    free(fire);
+    eng_vars_free(&vs);
+    if (rc != 0 || *nruns == 0) {
+        free(r);
+        r = NULL;
+        if (rc != 0)
+            *nruns = 0;
+    }
+    *runs = r;
+    return rc;
+}
+
+int
+eng_runtime_publish(struct eng_runtime *rt, unsigned sub_system,
+    unsigned type, const char *const *data, size_t ndata,
+    struct eng_app_run **runs, size_t *nruns, struct errbuf *eb)
+{
+    return rt_publish(rt, ENG_EV_APPLICATION, 0, sub_system, type, data,
+        ndata, runs, nruns, eb);
 }
 
 static const char *
@@ -1197,9 +1401,11 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
     struct eng_applet_rec *recs = NULL;
     struct eng_timer_def  *defs = NULL;
     struct sl_reg         *regs = NULL, *old;
+    struct app_reg        *apps = NULL, *oldapps;
     struct eng_applet    **parsed = NULL;
     char                 **crons = NULL;
-    size_t                 n = 0, i, e, nd = 0, nr = 0, cap = 0, nold;
+    size_t                 n = 0, i, e, nd = 0, nr = 0, cap = 0, nold,
+                           na = 0;
     int                    rc;
 
     pthread_mutex_lock(&rt->reg_mu);
@@ -1223,7 +1429,9 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
     defs = calloc(cap ? cap : 1, sizeof(*defs));
     crons = calloc(cap ? cap : 1, sizeof(*crons));
     regs = calloc(cap ? cap : 1, sizeof(*regs));
-    if (parsed == NULL || defs == NULL || regs == NULL || crons == NULL) {
+    apps = calloc(cap ? cap : 1, sizeof(*apps));
+    if (parsed == NULL || defs == NULL || regs == NULL || crons == NULL
+        || apps == NULL) {
         rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
         goto out;
     }
@@ -1235,7 +1443,14 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
             char                   *x = NULL;
 
             err_clear(&pe);
-            if (ev->type == ENG_EV_SYSLOG) {
+            if (ev->type == ENG_EV_APPLICATION) {
+                if ((apps[na].applet = strdup(recs[i].name)) != NULL) {
+                    apps[na].event = e;
+                    apps[na].sub_system = ev->sub_system;
+                    apps[na].type = ev->app_type;
+                    na++;
+                }
+            } else if (ev->type == ENG_EV_SYSLOG) {
                 if (eng_expand(ev->pattern ? ev->pattern : "", env_lookup, rt,
                         0, &x, &pe) != 0
                     || eng_syslog_match_init(&regs[nr].m, x, ev->occurs,
@@ -1278,6 +1493,12 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
     nold = rt->nsl;
     rt->sl_regs = regs;
     rt->nsl = nr;
+    oldapps = rt->app_regs;
+    rt->app_regs = apps;
+    apps = oldapps;
+    i = rt->napp;
+    rt->napp = na;
+    na = i;
     pthread_mutex_unlock(&rt->sl_mu);
     regs = old;
     nr = nold;
@@ -1308,8 +1529,11 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
         free(keep);
     }
     log_info("runtime", "event=applets-registered applets=%zu timers=%zu "
-        "syslog=%zu", n, nd, rt->nsl);
+        "syslog=%zu application=%zu", n, nd, rt->nsl, rt->napp);
 out:
+    for (i = 0; apps != NULL && i < na; i++)
+        free(apps[i].applet);
+    free(apps);
     for (i = 0; regs != NULL && i < nr; i++) {
         free(regs[i].applet);
         eng_syslog_match_free(&regs[i].m);
@@ -1555,7 +1779,7 @@ on_requeue(void *ud, long long id, const char *applet, const char *trigger,
                 &rep) != 1) {
             eng_applet_free(a);
             why = "out of memory";
-        } else if (rt_submit(rt, id, a, applet, event, &vs, NULL) != 0) {
+        } else if (rt_submit(rt, id, a, applet, event, &vs, 0, NULL) != 0) {
             why = "the run queue is full";
         }
         a = NULL;
@@ -1673,6 +1897,9 @@ eng_runtime_free(struct eng_runtime *rt)
         eng_syslog_match_free(&rt->sl_regs[i].m);
     }
     free(rt->sl_regs);
+    for (i = 0; i < rt->napp; i++)
+        free(rt->app_regs[i].applet);
+    free(rt->app_regs);
     free(rt->syslog_listen);
     pthread_mutex_destroy(&rt->mu);
     pthread_mutex_destroy(&rt->sl_mu);

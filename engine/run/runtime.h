@@ -32,7 +32,8 @@
  *                                             that many runs queued (not
  *                                             started) is dropped
  *
- * Dropped triggers: a syslog or timer trigger dropped by the bound above
+ * Dropped triggers: a syslog or timer trigger, or an application event
+ * published by a run (publish-event), dropped by the bound above
  * or by its event's ratelimit leaves no run record (a flood would
  * otherwise fill the store); it is counted per applet and in total
  * (eng_runtime_applet_drops, eng_runtime_stats) and logged at most once
@@ -239,6 +240,36 @@ int eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
 int eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
     char **token, char **secret, struct errbuf *eb);
 
+/* ---- application events ----------------------------------------------- */
+
+#define ENG_APP_DATA_MAX    4
+/* publish-event chains: an applet run started by an application event
+ * that an applet run published ... this many times over cannot publish
+ * again (its publish-event action fails): a loop without a ratelimit ends
+ * there. */
+#define ENG_APP_DEPTH_MAX   8
+
+struct eng_app_run {             /* one applet an event fired */
+    char      applet[128];
+    long long id;                /* run id; 0 when not recorded */
+    char      status[16];        /* queued, ratelimited */
+};
+
+/* Raises application event sub_system/type (both 1..999), as the
+ * publish-event action does, for another program: every applet with a
+ * matching "event application" is triggered with
+ * $_application_sub_system, $_application_type and
+ * $_application_data1..4 (data[0..ndata-1], the rest ""). A caller is
+ * answered, so the trigger queue bound does not drop these; a ratelimited
+ * trigger is recorded with status "ratelimited". Returns 0 with *runs a
+ * new array (free()) of *nruns entries, 0 when no applet matched.
+ * Errors: ERR_INVAL (sub_system or type out of range, more than 4 data,
+ * a datum not a string: eb->field "sub_system", "type", "data"),
+ * ERR_BUSY, ERR_DB, ERR_NOMEM. */
+int eng_runtime_publish(struct eng_runtime *rt, unsigned sub_system,
+    unsigned type, const char *const *data, size_t ndata,
+    struct eng_app_run **runs, size_t *nruns, struct errbuf *eb);
+
 /* ---- outbox ----------------------------------------------------------- */
 
 /* Returns a new {"items": [Message]} for state NULL (all), "queued",
@@ -263,8 +294,10 @@ int eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
 
 /* ---- metrics ---------------------------------------------------------- */
 
-struct eng_trigger_drops {       /* syslog and timer triggers dropped */
+struct eng_trigger_drops {       /* syslog, timer and published
+                                    application triggers dropped */
     long long syslog, timer;     /* by trigger */
+    long long application;       /*   (publish-event from a run) */
     long long queue_full;        /* by reason: the trigger queue bound */
     long long ratelimited;       /*   or the event's ratelimit; the two
                                       sums are equal */

@@ -81,23 +81,36 @@ void eng_timers_kick(struct eng_timers *t);
 time_t eng_timer_first(const struct eng_timer_def *d,
     const struct eng_cron *cron, time_t now);
 
-/* ---- trigger_syslog.c: RFC 3164/5424 parser, framing, listener --------- */
+/* ---- trigger_syslog.c: RFC 3164/5424/Cisco parser, framing, listener -- */
 
 struct eng_syslog_msg {
     int         pri;             /* facility * 8 + severity */
-    int         facility;
-    int         severity;        /* 0 emergencies .. 7 debugging */
+    int         facility;        /* PRI / 8 */
+    int         severity;        /* PRI % 8: 0 emergencies .. 7 debugging */
     int         version;         /* 0: RFC 3164, 1: RFC 5424 */
-    char        timestamp[64];   /* as sent, or "" */
-    char        host[256];
+    char        timestamp[64];   /* as sent ("*Dec  2 10:00:00.123" with
+                                    its '*' or '.'), or "" */
+    char        host[256];       /* HOSTNAME field, or "" */
     char        app[64];
     char        procid[132];
     char        msgid[36];
-    const char *msg;             /* borrowed from the input; not NUL-ended */
+    /* a Cisco "%FAC[-SUBFAC]-SEV-MNEMONIC: text" message (cisco = 1) */
+    int         cisco;
+    char        seq[24];         /* "45" of "45: ", or "" */
+    char        cfacility[64];   /* "LINK" */
+    char        csubfacility[64];/* "" when none */
+    char        mnemonic[64];    /* "UPDOWN" */
+    int         csev;            /* its SEV 0..7 (routers send PRI's) */
+    char        source_ip[48];   /* sender (set by the listener), or "" */
+    const char *msg;             /* borrowed from the input; not NUL-ended;
+                                    a Cisco line's starts at its '%' */
     size_t      msg_len;
 };
-/* Parses one message. Errors: ERR_INVAL with a message naming what is
- * wrong ("missing <PRI>", "PRI 999 out of range", ...). */
+/* Parses one message: RFC 5424, RFC 3164, or Cisco IOS's remote format
+ * "<PRI>[SEQ: ][HOST: ][*|.]TIMESTAMP: %FAC[-SUB]-SEV-MNEMONIC: text"
+ * (also after an RFC 3164 or 5424 header). Errors: ERR_INVAL with a
+ * message naming what is wrong ("missing <PRI>", "PRI 999 out of range",
+ * ...). */
 int eng_syslog_parse(const char *p, size_t len, struct eng_syslog_msg *out,
     struct errbuf *eb);
 /* Level name (emergencies alerts critical errors warnings notifications
@@ -133,7 +146,8 @@ void eng_syslog_match_free(struct eng_syslog_match *m);
 struct eng_syslog_listener;
 /* Listens on addr ("127.0.0.1:PORT", "[::1]:PORT"; PORT 0 picks one) for
  * UDP and TCP. on_msg runs on the listener thread for each parsed
- * message. Errors: ERR_INVAL (bad address), ERR_IO (bind/listen). */
+ * message, with m->source_ip the sender's address (the datagram's, or the
+ * TCP peer's; an IPv4-mapped IPv6 address as plain IPv4). Errors: ERR_INVAL (bad address), ERR_IO (bind/listen). */
 int  eng_syslog_listen(const char *addr,
     void (*on_msg)(void *ud, const struct eng_syslog_msg *m), void *ud,
     struct eng_syslog_listener **out, struct errbuf *eb);
@@ -150,7 +164,7 @@ void eng_syslog_stop(struct eng_syslog_listener *l); /* NULL: no-op */
  * applet and in total, and reported (for the log) at most once per
  * interval per applet. Thread-safe. */
 enum { ENG_DROP_NONE = -1, ENG_DROP_SYSLOG = 0, ENG_DROP_TIMER,
-    ENG_DROP_NSRC };
+    ENG_DROP_APPLICATION, ENG_DROP_NSRC };
 enum { ENG_DROP_QUEUE_FULL = 0, ENG_DROP_RATELIMIT, ENG_DROP_NWHY };
 
 struct eng_drop_report {         /* one log line's worth */

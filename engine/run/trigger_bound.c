@@ -223,10 +223,14 @@ tb_fill(struct eng_trigger_drops *d, long long n[ENG_DROP_NSRC][ENG_DROP_NWHY],
         + n[ENG_DROP_SYSLOG][ENG_DROP_RATELIMIT];
     d->timer = n[ENG_DROP_TIMER][ENG_DROP_QUEUE_FULL]
         + n[ENG_DROP_TIMER][ENG_DROP_RATELIMIT];
+    d->application = n[ENG_DROP_APPLICATION][ENG_DROP_QUEUE_FULL]
+        + n[ENG_DROP_APPLICATION][ENG_DROP_RATELIMIT];
     d->queue_full = n[ENG_DROP_SYSLOG][ENG_DROP_QUEUE_FULL]
-        + n[ENG_DROP_TIMER][ENG_DROP_QUEUE_FULL];
+        + n[ENG_DROP_TIMER][ENG_DROP_QUEUE_FULL]
+        + n[ENG_DROP_APPLICATION][ENG_DROP_QUEUE_FULL];
     d->ratelimited = n[ENG_DROP_SYSLOG][ENG_DROP_RATELIMIT]
-        + n[ENG_DROP_TIMER][ENG_DROP_RATELIMIT];
+        + n[ENG_DROP_TIMER][ENG_DROP_RATELIMIT]
+        + n[ENG_DROP_APPLICATION][ENG_DROP_RATELIMIT];
     d->last_ms = last_ms;
     d->since_ms = since_ms;
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine/run/trigger_syslog.c: the syslog listener behind "event syslog
- * pattern". Parses RFC 3164 (BSD) and RFC 5424 messages, frames TCP
+ * pattern". Parses RFC 3164 (BSD) and RFC 5424 messages and Cisco IOS's
+ * remote format ("<189>45: R1: *Dec  2 10:00:00.123: %LINK-3-UPDOWN:
+ * ..."), also inside an RFC 3164/5424 message, frames TCP
  * streams per RFC 6587 (octet counting or newline termination), and
  * evaluates the pattern/occurs/period/priority condition of each
  * registration. Garbage is rejected with a reason, counted and logged at
@@ -157,6 +159,193 @@ sl_3164_ts(const char *p, const char *end)
         && isdigit((unsigned char)p[13]) && isdigit((unsigned char)p[14]);
 }
 
+/* Cisco: a run of [A-Za-z0-9_] (facility, subfacility, mnemonic). */
+static size_t
+sl_word(const char *p, const char *end)
+{
+    const char *s = p;
+
+    while (p < end && (isalnum((unsigned char)*p) || *p == '_'))
+        p++;
+    return (size_t)(p - s);
+}
+
+static size_t
+sl_digits(const char *p, const char *end, size_t max)
+{
+    size_t n = 0;
+
+    while (p + n < end && n <= max && isdigit((unsigned char)p[n]))
+        n++;
+    return n;
+}
+
+/* "hh:mm:ss[.fff]" at p; returns its length or 0. */
+static size_t
+sl_clock(const char *p, const char *end)
+{
+    size_t n;
+
+    if (end - p < 8 || !isdigit((unsigned char)p[0])
+        || !isdigit((unsigned char)p[1]) || p[2] != ':'
+        || !isdigit((unsigned char)p[3]) || !isdigit((unsigned char)p[4])
+        || p[5] != ':' || !isdigit((unsigned char)p[6])
+        || !isdigit((unsigned char)p[7]))
+        return 0;
+    n = 8;
+    if (p + n < end && p[n] == '.' && sl_digits(p + n + 1, end, 6) > 0)
+        n += 1 + sl_digits(p + n + 1, end, 6);
+    return n;
+}
+
+/* A Cisco timestamp ending in ": " at p: ['*'|'.'] then "Mmm dd [yyyy ]
+ * hh:mm:ss[.fff][ TZ]" or an uptime ("00:10:00[.fff]", "1d02h",
+ * "2w3d"). Returns the length up to (not with) the ':', or 0. */
+static size_t
+sl_cisco_ts(const char *p, const char *end)
+{
+    const char *s = p;
+    size_t      n;
+    int         i, mon = 0;
+
+    if (p < end && (*p == '*' || *p == '.'))
+        p++;
+    for (i = 0; i < 12 && end - p >= 4; i++)
+        if (memcmp(p, months3[i], 3) == 0 && p[3] == ' ')
+            mon = 1;
+    if (mon) {
+        p += 4;
+        if (p < end && *p == ' ')
+            p++;
+        if ((n = sl_digits(p, end, 2)) == 0 || n > 2)
+            return 0;
+        p += n;
+        if (p >= end || *p++ != ' ')
+            return 0;
+        if (sl_digits(p, end, 4) == 4 && p + 4 < end && p[4] == ' ')
+            p += 5;
+        if ((n = sl_clock(p, end)) == 0)
+            return 0;
+        p += n;
+        if (p < end && *p == ' ') { /* time zone: UTC, CET, GMT+1 */
+            const char *z = ++p;
+
+            while (p < end && p - z < 12
+                && (isalnum((unsigned char)*p) || *p == '+' || *p == '-'))
+                p++;
+            if (p == z)
+                return 0;
+        }
+    } else if ((n = sl_clock(p, end)) > 0) {
+        p += n;
+    } else {
+        /* uptime of a day or more: 1d02h, 2w3d */
+        const char *u = p;
+
+        while (p < end && p - u < 12
+            && (isdigit((unsigned char)*p) || *p == 'w' || *p == 'd'
+                || *p == 'h'))
+            p++;
+        if (p == u || !isdigit((unsigned char)*u)
+            || !isalpha((unsigned char)p[-1]))
+            return 0;
+    }
+    if (end - p < 2 || p[0] != ':' || p[1] != ' ')
+        return 0;
+    return (size_t)(p - s);
+}
+
+/* "%FAC[-SUB]-SEV-MNEMONIC:" at p: fills the Cisco fields of out and
+ * returns 1, else 0 (out untouched). */
+static int
+sl_cisco_tag(const char *p, const char *end, struct eng_syslog_msg *out)
+{
+    const char *w[4];
+    size_t      wl[4], n;
+    int         k = 0, sev;
+
+    if (p >= end || *p++ != '%')
+        return 0;
+    for (;;) {
+        if (k == 4 || (n = sl_word(p, end)) == 0 || n >= sizeof(out->mnemonic))
+            return 0;
+        w[k] = p;
+        wl[k++] = n;
+        p += n;
+        if (p < end && *p == ':')
+            break;
+        if (p >= end || *p++ != '-')
+            return 0;
+    }
+    /* FAC-SEV-MNEM or FAC-SUB-SEV-MNEM, SEV one digit 0-7 */
+    if (k < 3 || wl[k - 2] != 1 || w[k - 2][0] < '0' || w[k - 2][0] > '7'
+        || (k == 4 && wl[1] == 1 && isdigit((unsigned char)w[1][0])))
+        return 0;
+    sev = w[k - 2][0] - '0';
+    memcpy(out->cfacility, w[0], wl[0]);
+    out->cfacility[wl[0]] = '\0';
+    out->csubfacility[0] = '\0';
+    if (k == 4) {
+        memcpy(out->csubfacility, w[1], wl[1]);
+        out->csubfacility[wl[1]] = '\0';
+    }
+    memcpy(out->mnemonic, w[k - 1], wl[k - 1]);
+    out->mnemonic[wl[k - 1]] = '\0';
+    out->csev = sev;
+    out->cisco = 1;
+    return 1;
+}
+
+/* Cisco IOS's remote syslog body at [p, end): "[SEQ: ][HOST: ][TS: ]%FAC
+ * ...". On a match fills the Cisco fields (and host and timestamp when
+ * they are there), points out->msg at the '%' and returns 1; else 0 and
+ * out is as it was. */
+static int
+sl_cisco(const char *p, const char *end, struct eng_syslog_msg *out)
+{
+    struct eng_syslog_msg c = *out;
+    size_t                n;
+
+    c.seq[0] = '\0';
+    /* SEQ: the router's message counter ("service sequence-numbers") */
+    if ((n = sl_digits(p, end, 10)) > 0 && n <= 10 && end - p > (long)n + 1
+        && p[n] == ':' && p[n + 1] == ' ') {
+        memcpy(c.seq, p, n);
+        c.seq[n] = '\0';
+        p += n + 2;
+    }
+    /* HOST: "logging origin-id hostname|ip|string"; not a timestamp */
+    for (n = 0; p + n < end && p[n] != ':' && p[n] != ' '; n++)
+        ;
+    if (sl_cisco_ts(p, end) == 0 && n > 0 && end - p > (long)n + 1
+        && p[n] == ':' && p[n + 1] == ' ' && n < sizeof(c.host)) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+            if (!isalnum((unsigned char)p[i]) && p[i] != '.'
+                && p[i] != '-' && p[i] != '_')
+                break;
+        if (i == n) {
+            memcpy(c.host, p, n);
+            c.host[n] = '\0';
+            p += n + 2;
+        }
+    }
+    if ((n = sl_cisco_ts(p, end)) > 0) {
+        if (n < sizeof(c.timestamp)) {
+            memcpy(c.timestamp, p, n);
+            c.timestamp[n] = '\0';
+        }
+        p += n + 2;
+    }
+    if (!sl_cisco_tag(p, end, &c))
+        return 0;
+    c.msg = p;
+    c.msg_len = (size_t)(end - p);
+    *out = c;
+    return 1;
+}
+
 int
 eng_syslog_parse(const char *p, size_t len, struct eng_syslog_msg *out,
     struct errbuf *eb)
@@ -219,8 +408,13 @@ eng_syslog_parse(const char *p, size_t len, struct eng_syslog_msg *out,
         }
         out->msg = s;
         out->msg_len = (size_t)(end - s);
+        (void)sl_cisco(s, end, out);
         return 0;
     }
+
+    /* Cisco IOS: "<189>45: R1: *Dec  2 10:00:00.123: %LINK-3-UPDOWN: ..." */
+    if (sl_cisco(s, end, out))
+        return 0;
 
     /* RFC 3164: [TIMESTAMP SP HOSTNAME SP] MSG, MSG = [TAG[PID]: ]CONTENT */
     out->version = 0;
@@ -281,6 +475,7 @@ eng_syslog_parse(const char *p, size_t len, struct eng_syslog_msg *out,
     }
     out->msg = s;
     out->msg_len = (size_t)(end - s);
+    (void)sl_cisco(s, end, out); /* an RFC 3164 header, then Cisco's */
     return 0;
 }
 
@@ -423,6 +618,7 @@ struct sl_conn {
     int        fd;
     struct buf in;
     double     last;   /* clock_mono() of the last bytes (or the accept) */
+    char       peer[48]; /* the sender's address */
 };
 
 struct eng_syslog_listener {
@@ -437,9 +633,29 @@ struct eng_syslog_listener {
     atomic_llong     received, rejected;
 };
 
+/* The numeric address of sa ("127.0.0.2", "::1"; an IPv4-mapped IPv6
+ * address as IPv4) into out, or "". */
+static void
+sl_addr_text(const struct sockaddr_storage *sa, socklen_t len, char *out,
+    size_t n)
+{
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+    out[0] = '\0';
+    if (len == 0)
+        return;
+    if (sa->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+            (socklen_t)n);
+    else if (sa->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+        inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)n);
+    else if (sa->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &s6->sin6_addr, out, (socklen_t)n);
+}
+
 static void
 sl_handle(struct eng_syslog_listener *l, const char *p, size_t len,
-    const char *via)
+    const char *via, const char *from)
 {
     struct eng_syslog_msg m;
     struct errbuf         eb;
@@ -447,10 +663,11 @@ sl_handle(struct eng_syslog_listener *l, const char *p, size_t len,
     err_clear(&eb);
     if (eng_syslog_parse(p, len, &m, &eb) != 0) {
         atomic_fetch_add(&l->rejected, 1);
-        log_debug("syslog", "event=reject via=%s len=%zu reason=\"%s\"", via,
-            len, eb.msg);
+        log_debug("syslog", "event=reject via=%s from=%s len=%zu "
+            "reason=\"%s\"", via, from, len, eb.msg);
         return;
     }
+    snprintf(m.source_ip, sizeof(m.source_ip), "%s", from);
     atomic_fetch_add(&l->received, 1);
     l->on_msg(l->ud, &m);
 }
@@ -500,7 +717,7 @@ sl_conn_read(struct eng_syslog_listener *l, struct sl_conn *c)
     err_clear(&eb);
     while ((rc = eng_syslog_frame(c->in.p + pos, c->in.len - pos, &off,
                 &flen, &used, &eb)) == 1) {
-        sl_handle(l, c->in.p + pos + off, flen, "tcp");
+        sl_handle(l, c->in.p + pos + off, flen, "tcp", c->peer);
         pos += used;
     }
     if (rc < 0) {
@@ -542,10 +759,16 @@ sl_main(void *arg)
         if (pf[0].revents)
             break;
         if (pf[1].revents & POLLIN) {
-            ssize_t r = recv(l->udp, dgram, SYSLOG_MAX_MSG, 0);
+            struct sockaddr_storage from;
+            socklen_t               fl = sizeof(from);
+            char                    addr[48];
+            ssize_t                 r = recvfrom(l->udp, dgram,
+                SYSLOG_MAX_MSG, 0, (struct sockaddr *)&from, &fl);
 
-            if (r > 0)
-                sl_handle(l, dgram, (size_t)r, "udp");
+            if (r > 0) {
+                sl_addr_text(&from, fl, addr, sizeof(addr));
+                sl_handle(l, dgram, (size_t)r, "udp", addr);
+            }
         }
         /* connections first: accepting may reorder conns[] */
         for (i = n - 3; i-- > 0;)
@@ -553,11 +776,16 @@ sl_main(void *arg)
                 && sl_conn_read(l, &l->conns[i]) != 0)
                 sl_conn_close(l, i);
         if (pf[2].revents & POLLIN) {
-            int fd = accept(l->tcp, NULL, NULL);
+            struct sockaddr_storage from;
+            socklen_t               fl = sizeof(from);
+            int                     fd = accept(l->tcp,
+                (struct sockaddr *)&from, &fl);
 
             if (fd >= 0) {
                 if (l->nconns == SYSLOG_MAX_CONNS)
                     sl_evict_idlest(l);
+                sl_addr_text(&from, fl, l->conns[l->nconns].peer,
+                    sizeof(l->conns[l->nconns].peer));
                 l->conns[l->nconns].fd = fd;
                 l->conns[l->nconns].in = (struct buf)BUF_INIT;
                 l->conns[l->nconns].last = clock_mono();

@@ -442,6 +442,17 @@ class Contract(unittest.TestCase):
             if m.get('run_id'):
                 expect(200, 'GET', '/api/v1/runs/%d' % m['run_id'])
         expect(404, 'GET', '/api/v1/outbox/999999999')
+        # application events (issue 12)
+        c.json('PUT', '/api/v1/applets/AppEv',
+               'event manager applet AppEv\n event application sub-system'
+               ' 798 type 3\n action 1 puts "$_application_data1"\n',
+               ctype='text/plain')
+        expect(202, 'POST', '/api/v1/events/application',
+               {'sub_system': 798, 'type': 3, 'data': ['x']})
+        expect(200, 'POST', '/api/v1/events/application',
+               {'sub_system': 798, 'type': 4})
+        expect(400, 'POST', '/api/v1/events/application',
+               {'sub_system': 1000, 'type': 3})
         leaked = [p for (m, p, d) in c.bodies
                   if token != 'none' and p.startswith('/api/v1/runs') and
                   token.encode() in d]

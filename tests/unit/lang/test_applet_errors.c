@@ -120,10 +120,15 @@ static const struct bad bad[] = {
         "expected maxrun or ratelimit" },
     { H " event cli pattern \"show\"\n", ERR_UNSUPPORTED, 2, 8,
         "line 2, column 8: event 'cli' is router-only and not supported by "
-        "herald; use none, syslog, timer or webhook" },
+        "herald; use none, syslog, timer, webhook or application" },
+    { H " event application sub-system 0 type 1\n", ERR_INVAL, 2, 31,
+        "line 2, column 31: expected \"sub-system\" to be an integer from 1 "
+        "to 999, got \"0\"" },
+    { H " event application sub-system 798\n", ERR_INVAL, 2, 34,
+        "line 2, column 34: event application needs \"type\"" },
     { H " event sometimes\n", ERR_INVAL, 2, 8,
-        "line 2, column 8: expected an event type none, syslog, timer or "
-        "webhook, got \"sometimes\"" },
+        "line 2, column 8: expected an event type none, syslog, timer, "
+        "webhook or application, got \"sometimes\"" },
     { H " event tag a none\n event tag a webhook\n", ERR_INVAL, 1, 1,
         "applet A: event tag \"a\" is used twice" },
     { H " event tag a none\n event webhook\n", ERR_INVAL, 1, 1,

@@ -181,6 +181,11 @@ static const char *const corpus[] = {
     "event manager applet Hook\n"
     " event webhook maxrun 300\n"
     " action 1 puts \"$_webhook_body\"\n",
+    "event manager applet App\n"
+    " event application sub-system 798 type 12 ratelimit 5\n"
+    " action 1 puts \"$_application_data1\"\n"
+    " action 2 publish-event sub-system 798 type 13 arg1 "
+    "\"$_application_type\"\n",
     "event manager applet Empty\n",
 };
 

@@ -265,6 +265,31 @@ balanced_blocks_give_no_warning(void **state)
     cJSON_Delete(w2);
 }
 
+static void
+syslog_and_application_builtins_are_not_warned(void **state)
+{
+    cJSON *w = warnings_of("event manager applet R\n"
+        " event tag s syslog pattern \"UPDOWN\"\n"
+        " event tag a application sub-system 798 type 1\n"
+        " action 1 puts \"$_syslog_msg $_syslog_host $_syslog_source_ip "
+        "$_syslog_facility $_syslog_subfacility $_syslog_mnemonic "
+        "$_syslog_severity $_syslog_seq $_syslog_timestamp $_syslog_app "
+        "$_syslog_pri\"\n"
+        " action 2 puts \"$_application_sub_system $_application_type "
+        "$_application_data1 $_application_data2 $_application_data3 "
+        "$_application_data4\"\n"
+        " action 3 puts \"$_syslog_mnemonik $_application_data5\"\n");
+
+    (void)state;
+    /* only the two misspelt names */
+    assert_int_equal(cJSON_GetArraySize(w), 2);
+    assert_string_equal(field(cJSON_GetArrayItem(w, 0), "variable"),
+        "_syslog_mnemonik");
+    assert_string_equal(field(cJSON_GetArrayItem(w, 1), "variable"),
+        "_application_data5");
+    cJSON_Delete(w);
+}
+
 int
 main(void)
 {
@@ -282,6 +307,7 @@ main(void)
         cmocka_unit_test(padded_or_non_numeric_labels_are_not_warned),
         cmocka_unit_test(blocks_nest_by_byte_order_of_labels),
         cmocka_unit_test(balanced_blocks_give_no_warning),
+        cmocka_unit_test(syslog_and_application_builtins_are_not_warned),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

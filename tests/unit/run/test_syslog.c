@@ -58,13 +58,113 @@ parser_should_read_rfc3164(void **state)
     assert_string_equal(m.app, "su");
     assert_string_equal(m.procid, "123");
     assert_msg(&m, "'su root' failed for lonvick on /dev/pts/8");
-    /* a Cisco router line without RFC header: all of it is the message */
+    /* a Cisco router line: the message starts at its '%' */
     m = parse_ok("<187>52: *Mar  1 00:10:00.123: %LINK-3-UPDOWN: Interface "
                  "Gi0/1, changed state to down\n");
     assert_int_equal(m.severity, 3);
     assert_int_equal(m.facility, 23);
-    assert_msg(&m, "52: *Mar  1 00:10:00.123: %LINK-3-UPDOWN: Interface "
-                   "Gi0/1, changed state to down");
+    assert_int_equal(m.cisco, 1);
+    assert_string_equal(m.seq, "52");
+    assert_msg(&m, "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down");
+}
+
+static void
+parser_should_read_cisco_remote_lines(void **state)
+{
+    static const struct {
+        const char *in, *seq, *host, *ts, *fac, *sub, *mnem;
+        int         sev;
+        const char *msg;
+    } ok[] = {
+        { "<189>45: R1: *Dec  2 10:00:00.123: %LINK-3-UPDOWN: Interface "
+          "GigabitEthernet1, changed state to down", "45", "R1",
+          "*Dec  2 10:00:00.123", "LINK", "", "UPDOWN", 3,
+          "%LINK-3-UPDOWN: Interface GigabitEthernet1, changed state to "
+          "down" },
+        /* no sequence number, no host */
+        { "<189>*Dec  2 10:00:00.123: %SYS-5-CONFIG_I: Configured from "
+          "console", "", "", "*Dec  2 10:00:00.123", "SYS", "", "CONFIG_I",
+          5, "%SYS-5-CONFIG_I: Configured from console" },
+        /* host, no sequence number; '.' = was synchronised; no ms */
+        { "<187>edge-rtr.example.net: .Dec 12 01:02:03: "
+          "%LINEPROTO-5-UPDOWN: Line protocol on Interface Gi1, changed state to up", "",
+          "edge-rtr.example.net", ".Dec 12 01:02:03", "LINEPROTO", "",
+          "UPDOWN", 5, "%LINEPROTO-5-UPDOWN: Line protocol on Interface "
+          "Gi1, changed state to up" },
+        /* year, milliseconds and time zone */
+        { "<189>1234: R2: Dec  2 2025 10:00:00.123 UTC: %LINK-3-UPDOWN: x",
+          "1234", "R2", "Dec  2 2025 10:00:00.123 UTC", "LINK", "",
+          "UPDOWN", 3, "%LINK-3-UPDOWN: x" },
+        /* synchronised clock, time zone, no ms */
+        { "<189>7: Mar 31 23:59:59 CEST: %SEC_LOGIN-5-LOGIN_SUCCESS: ok",
+          "7", "", "Mar 31 23:59:59 CEST", "SEC_LOGIN", "",
+          "LOGIN_SUCCESS", 5, "%SEC_LOGIN-5-LOGIN_SUCCESS: ok" },
+        /* subfacility */
+        { "<188>12: R1: *Dec  2 10:00:00.123: %FABRIC-SP-4-CLEAR_BLOCK: "
+          "clear", "12", "R1", "*Dec  2 10:00:00.123", "FABRIC", "SP",
+          "CLEAR_BLOCK", 4, "%FABRIC-SP-4-CLEAR_BLOCK: clear" },
+        /* uptime timestamps */
+        { "<189>3: 00:10:00: %LINK-3-UPDOWN: a", "3", "", "00:10:00",
+          "LINK", "", "UPDOWN", 3, "%LINK-3-UPDOWN: a" },
+        { "<189>3: R9: 1d02h: %LINK-3-UPDOWN: a", "3", "R9", "1d02h",
+          "LINK", "", "UPDOWN", 3, "%LINK-3-UPDOWN: a" },
+        /* no timestamp at all ("no service timestamps") */
+        { "<189>%LINK-3-UPDOWN: bare", "", "", "", "LINK", "", "UPDOWN", 3,
+          "%LINK-3-UPDOWN: bare" },
+        /* after an RFC 3164 header (a relay) */
+        { "<189>Dec  2 10:00:01 R5 88: *Dec  2 10:00:00.123: "
+          "%LINK-3-UPDOWN: relayed", "88", "R5", "*Dec  2 10:00:00.123",
+          "LINK", "", "UPDOWN", 3, "%LINK-3-UPDOWN: relayed" },
+        /* after an RFC 5424 header */
+        { "<189>1 2025-12-02T10:00:00Z R6 - - - - %LINK-3-UPDOWN: new",
+          "", "R6", "2025-12-02T10:00:00Z", "LINK", "", "UPDOWN", 3,
+          "%LINK-3-UPDOWN: new" },
+    };
+    struct eng_syslog_msg m;
+    size_t                i;
+
+    (void)state;
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        m = parse_ok(ok[i].in);
+        if (!m.cisco)
+            fail_msg("%s: not read as a Cisco line", ok[i].in);
+        assert_string_equal(m.seq, ok[i].seq);
+        assert_string_equal(m.host, ok[i].host);
+        assert_string_equal(m.timestamp, ok[i].ts);
+        assert_string_equal(m.cfacility, ok[i].fac);
+        assert_string_equal(m.csubfacility, ok[i].sub);
+        assert_string_equal(m.mnemonic, ok[i].mnem);
+        assert_int_equal(m.csev, ok[i].sev);
+        assert_msg(&m, ok[i].msg);
+    }
+}
+
+static void
+parser_should_not_take_lookalikes_for_cisco_lines(void **state)
+{
+    static const char *const like[] = {
+        "<189>45: R1: *Dec  2 10:00:00.123: LINK-3-UPDOWN: no percent",
+        "<189>45: R1: *Dec  2 10:00:00.123: %LINK-9-UPDOWN: severity 9",
+        "<189>45: R1: *Dec  2 10:00:00.123: %LINK-3-UPDOWN no colon",
+        "<189>45: R1: *Dec  2 10:00:00.123: %LINK-UPDOWN: no severity",
+        "<189>45: R1: *Dec  2 10:00:00.123: %A-B-C-3-D: too many words",
+        "<189>45: hello world %LINK-3-UPDOWN: text before the tag",
+        "<189>45: R1: *Dec 32x 10:00:00: %LINK-3-UPDOWN: bad date",
+        "<189>%: empty",
+        "<189>%LINK-3-",
+    };
+    struct eng_syslog_msg m;
+    size_t                i;
+
+    (void)state;
+    for (i = 0; i < sizeof(like) / sizeof(like[0]); i++) {
+        m = parse_ok(like[i]);
+        if (m.cisco)
+            fail_msg("%s: read as a Cisco line", like[i]);
+        assert_string_equal(m.mnemonic, "");
+        assert_string_equal(m.seq, "");
+        assert_int_equal(m.severity, 5);
+    }
 }
 
 static void
@@ -200,6 +300,7 @@ match_should_need_occurs_within_period_and_priority(void **state)
 struct sink {
     pthread_mutex_t mu;
     char            got[8][128];
+    char            from[8][48];
     int             n;
 };
 
@@ -209,8 +310,10 @@ on_msg(void *ud, const struct eng_syslog_msg *m)
     struct sink *s = ud;
 
     pthread_mutex_lock(&s->mu);
-    if (s->n < 8)
+    if (s->n < 8) {
+        snprintf(s->from[s->n], 48, "%s", m->source_ip);
         snprintf(s->got[s->n++], 128, "%.*s", (int)m->msg_len, m->msg);
+    }
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -233,7 +336,8 @@ sink_count(struct sink *s, int want)
 static void
 listener_should_take_udp_and_tcp_and_count_garbage(void **state)
 {
-    struct sink                 s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, 0 };
+    struct sink                 s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } },
+        { { 0 } }, 0 };
     struct eng_syslog_listener *l = NULL;
     struct errbuf               eb = { 0 };
     struct sockaddr_in          sa = { 0 };
@@ -273,6 +377,10 @@ listener_should_take_udp_and_tcp_and_count_garbage(void **state)
     assert_string_equal(s.got[0], "via udp");
     assert_string_equal(s.got[1], "over tcp one");
     assert_string_equal(s.got[2], "over tcp two");
+    /* the sender's address, of the datagram and of the TCP peer */
+    assert_string_equal(s.from[0], "127.0.0.1");
+    assert_string_equal(s.from[1], "127.0.0.1");
+    assert_string_equal(s.from[2], "127.0.0.1");
     assert_int_equal(rec, 3);
     assert_int_equal(rej, 1);
 }
@@ -294,7 +402,8 @@ received(struct eng_syslog_listener *l, long long want)
 static void
 listener_should_close_the_longest_silent_tcp_sender_when_full(void **state)
 {
-    struct sink                 s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, 0 };
+    struct sink                 s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } },
+        { { 0 } }, 0 };
     struct eng_syslog_listener *l = NULL;
     struct errbuf               eb = { 0 };
     struct sockaddr_in          sa = { 0 };
@@ -355,6 +464,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parser_should_read_rfc3164),
         cmocka_unit_test(parser_should_read_rfc5424),
+        cmocka_unit_test(parser_should_read_cisco_remote_lines),
+        cmocka_unit_test(parser_should_not_take_lookalikes_for_cisco_lines),
         cmocka_unit_test(parser_should_reject_garbage_with_a_reason),
         cmocka_unit_test(framing_should_split_octet_counted_and_newline_streams),
         cmocka_unit_test(match_should_need_occurs_within_period_and_priority),
