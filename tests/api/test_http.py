@@ -469,10 +469,12 @@ class ConnectionLimitTest(unittest.TestCase):
                         socks.append(s)
                 t0 = time.monotonic()
                 for s in socks:
-                    s.settimeout(max(0.1, 6 - (time.monotonic() - t0)))
+                    s.settimeout(max(0.1, 15 - (time.monotonic() - t0)))
                     got = s.recv(4096)
                     self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
-                self.assertLess(time.monotonic() - t0, 2 + 1.5)
+                # 2 s plus the reaper's tick, with room for a loaded
+                # machine: what matters is long before --header-timeout 60
+                self.assertLess(time.monotonic() - t0, 15)
                 st, _, _ = h.request('GET', '/api/v1/applets', timeout=2)
                 self.assertEqual(st, 200)
             finally:
