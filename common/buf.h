@@ -11,23 +11,26 @@
 #include <stddef.h>
 
 struct buf {
-    char  *p;   /* NULL until the first append */
+    char  *p; /* NULL until the first append */
     size_t len;
     size_t cap;
 };
-#define BUF_INIT { NULL, 0, 0 }
+#define BUF_INIT                                                               \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
-int  buf_append(struct buf *b, const void *p, size_t n);
-int  buf_puts(struct buf *b, const char *s);
-int  buf_putc(struct buf *b, char c);
-int  buf_printf(struct buf *b, const char *fmt, ...)
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int  buf_reserve(struct buf *b, size_t extra);
-void buf_reset(struct buf *b);      /* len = 0, keeps storage */
-void buf_free(struct buf *b);       /* frees storage, b is BUF_INIT again */
+void buf_reset(struct buf *b); /* len = 0, keeps storage */
+void buf_free(struct buf *b);  /* frees storage, b is BUF_INIT again */
 /* Returns the string (never NULL; "" for an empty buffer; caller frees) and
  * leaves b empty. Returns NULL only on allocation failure. */
-char *buf_take(struct buf *b);
+char       *buf_take(struct buf *b);
 const char *buf_str(const struct buf *b); /* "" when empty; borrowed */
 
 #endif

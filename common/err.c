@@ -72,24 +72,43 @@ const char *
 err_name(int rc)
 {
     switch (rc) {
-    case ERR_OK: return "ERR_OK";
-    case ERR_NOMEM: return "ERR_NOMEM";
-    case ERR_INVAL: return "ERR_INVAL";
-    case ERR_NOTFOUND: return "ERR_NOTFOUND";
-    case ERR_EXISTS: return "ERR_EXISTS";
-    case ERR_TOOBIG: return "ERR_TOOBIG";
-    case ERR_UNSUPPORTED: return "ERR_UNSUPPORTED";
-    case ERR_IO: return "ERR_IO";
-    case ERR_DB: return "ERR_DB";
-    case ERR_BUSY: return "ERR_BUSY";
-    case ERR_AUTH: return "ERR_AUTH";
-    case ERR_PROTO: return "ERR_PROTO";
-    case ERR_TLS: return "ERR_TLS";
-    case ERR_TIMEOUT: return "ERR_TIMEOUT";
-    case ERR_DNS: return "ERR_DNS";
-    case ERR_CONNECT: return "ERR_CONNECT";
-    case ERR_REJECTED: return "ERR_REJECTED";
-    case ERR_INTERNAL: return "ERR_INTERNAL";
-    default: return "ERR_UNKNOWN";
+    case ERR_OK:
+        return "ERR_OK";
+    case ERR_NOMEM:
+        return "ERR_NOMEM";
+    case ERR_INVAL:
+        return "ERR_INVAL";
+    case ERR_NOTFOUND:
+        return "ERR_NOTFOUND";
+    case ERR_EXISTS:
+        return "ERR_EXISTS";
+    case ERR_TOOBIG:
+        return "ERR_TOOBIG";
+    case ERR_UNSUPPORTED:
+        return "ERR_UNSUPPORTED";
+    case ERR_IO:
+        return "ERR_IO";
+    case ERR_DB:
+        return "ERR_DB";
+    case ERR_BUSY:
+        return "ERR_BUSY";
+    case ERR_AUTH:
+        return "ERR_AUTH";
+    case ERR_PROTO:
+        return "ERR_PROTO";
+    case ERR_TLS:
+        return "ERR_TLS";
+    case ERR_TIMEOUT:
+        return "ERR_TIMEOUT";
+    case ERR_DNS:
+        return "ERR_DNS";
+    case ERR_CONNECT:
+        return "ERR_CONNECT";
+    case ERR_REJECTED:
+        return "ERR_REJECTED";
+    case ERR_INTERNAL:
+        return "ERR_INTERNAL";
+    default:
+        return "ERR_UNKNOWN";
     }
 }

@@ -55,8 +55,8 @@ int err_set(struct errbuf *eb, int rc, const char *code, const char *fmt, ...)
 int err_field(struct errbuf *eb, int rc, const char *field, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Like err_set, and records the text position. */
-int err_at(struct errbuf *eb, int rc, int line, int col, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int  err_at(struct errbuf *eb, int rc, int line, int col, const char *code,
+     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void err_clear(struct errbuf *eb);
 /* Static name of an enum err value, e.g. "ERR_INVAL". */
 const char *err_name(int rc);

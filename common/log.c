@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int log_level_current = LOG_INFO;
+int        log_level_current = LOG_INFO;
 static int log_fd = 2;
 
 int
@@ -61,16 +61,19 @@ void
 log_emit(int level, const char *sub, const char *fmt, ...)
 {
     static const char *names[] = { "error", "warn", "info", "debug" };
-    char    buf[2048];
-    size_t  n;
-    int     m;
-    va_list ap;
+    char               buf[2048];
+    size_t             n;
+    int                m;
+    va_list            ap;
 
     if (level > log_level_current)
         return;
     n = log_prefix(buf, sizeof(buf));
     m = snprintf(buf + n, sizeof(buf) - n, "level=%s sub=%s ",
-        names[level < 0 ? 0 : level > 3 ? 3 : level], sub);
+        names[level < 0     ? 0
+                : level > 3 ? 3
+                            : level],
+        sub);
     n += m > 0 ? (size_t)m : 0;
     va_start(ap, fmt);
     m = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);

@@ -30,11 +30,20 @@ void log_ios(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 #define log_err(sub, ...) log_emit(LOG_ERR, sub, __VA_ARGS__)
-#define log_warn(sub, ...)                                                    \
-    do { if (log_level_current >= LOG_WARN) log_emit(LOG_WARN, sub, __VA_ARGS__); } while (0)
-#define log_info(sub, ...)                                                    \
-    do { if (log_level_current >= LOG_INFO) log_emit(LOG_INFO, sub, __VA_ARGS__); } while (0)
-#define log_debug(sub, ...)                                                   \
-    do { if (log_level_current >= LOG_DEBUG) log_emit(LOG_DEBUG, sub, __VA_ARGS__); } while (0)
+#define log_warn(sub, ...)                                                     \
+    do {                                                                       \
+        if (log_level_current >= LOG_WARN)                                     \
+            log_emit(LOG_WARN, sub, __VA_ARGS__);                              \
+    } while (0)
+#define log_info(sub, ...)                                                     \
+    do {                                                                       \
+        if (log_level_current >= LOG_INFO)                                     \
+            log_emit(LOG_INFO, sub, __VA_ARGS__);                              \
+    } while (0)
+#define log_debug(sub, ...)                                                    \
+    do {                                                                       \
+        if (log_level_current >= LOG_DEBUG)                                    \
+            log_emit(LOG_DEBUG, sub, __VA_ARGS__);                             \
+    } while (0)
 
 #endif

@@ -58,8 +58,8 @@ redact_server(const char *s)
         return NULL;
     if ((colon = redact_server_colon(s, &at)) == NULL)
         return strdup(s);
-    if (buf_append(&b, s, (size_t)(colon - s) + 1) != 0 ||
-        buf_puts(&b, REDACT_MASK) != 0 || buf_puts(&b, at) != 0) {
+    if (buf_append(&b, s, (size_t)(colon - s) + 1) != 0
+        || buf_puts(&b, REDACT_MASK) != 0 || buf_puts(&b, at) != 0) {
         buf_free(&b);
         return NULL;
     }
@@ -74,8 +74,8 @@ redact_server_parts(const char *user, int has_password, const char *host,
     int        rc = 0;
 
     if (user != NULL)
-        rc |= buf_printf(&b, "%s%s@", user,
-            has_password ? ":" REDACT_MASK : "");
+        rc |=
+            buf_printf(&b, "%s%s@", user, has_password ? ":" REDACT_MASK : "");
     rc |= buf_printf(&b, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
     if (rc != 0) {
         buf_free(&b);
@@ -91,8 +91,8 @@ redact_json(struct cJSON *j)
 
     for (it = j ? j->child : NULL; it != NULL; it = next) {
         next = it->next; /* it may be replaced (and freed) below */
-        if (cJSON_IsObject(j) && redact_key_is_secret(it->string) &&
-            !cJSON_IsBool(it) && !cJSON_IsNull(it)) {
+        if (cJSON_IsObject(j) && redact_key_is_secret(it->string)
+            && !cJSON_IsBool(it) && !cJSON_IsNull(it)) {
             cJSON *r = cJSON_CreateString(REDACT_MASK);
 
             /* ReplaceItemViaPointer does not carry the key over */
@@ -126,8 +126,7 @@ redact_json_text(const char *text)
 }
 
 void
-redact_line(const char *line, enum redact_line_kind kind, char *out,
-    size_t n)
+redact_line(const char *line, enum redact_line_kind kind, char *out, size_t n)
 {
     const char *sp;
 

@@ -36,8 +36,8 @@ char *redact_server(const char *s);
 /* The server string shown for separate parts: "[user[:*****]@]host:port",
  * an IPv6 literal host in brackets. user may be NULL. New string (free()),
  * or NULL on ENOMEM. */
-char *redact_server_parts(const char *user, int has_password,
-    const char *host, unsigned port);
+char *redact_server_parts(const char *user, int has_password, const char *host,
+    unsigned port);
 
 /* In place and recursively: every value under a secret key becomes
  * REDACT_MASK (strings, numbers, objects and arrays alike); booleans and

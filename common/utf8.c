@@ -25,19 +25,19 @@ utf8_valid(const void *p, size_t len, size_t *bad)
         else if (c >= 0xE0 && c <= 0xEF) {
             n = 2;
             if (c == 0xE0)
-                lo = 0xA0;                  /* no overlong 3-byte form */
+                lo = 0xA0; /* no overlong 3-byte form */
             else if (c == 0xED)
-                hi = 0x9F;                  /* no surrogates */
+                hi = 0x9F; /* no surrogates */
         } else if (c >= 0xF0 && c <= 0xF4) {
             n = 3;
             if (c == 0xF0)
-                lo = 0x90;                  /* no overlong 4-byte form */
+                lo = 0x90; /* no overlong 4-byte form */
             else if (c == 0xF4)
-                hi = 0x8F;                  /* nothing above U+10FFFF */
+                hi = 0x8F; /* nothing above U+10FFFF */
         } else
-            goto invalid;                   /* 80..C1, F5..FF */
+            goto invalid; /* 80..C1, F5..FF */
         if (len - i <= n)
-            goto invalid;                   /* cut short */
+            goto invalid; /* cut short */
         if (s[i + 1] < lo || s[i + 1] > hi)
             goto invalid;
         for (size_t k = 2; k <= n; k++)

@@ -116,12 +116,18 @@ static const struct {
     const char *oid;
     const char *name;
 } attr_names[] = {
-    { "2.5.4.3", "CN" },       { "2.5.4.6", "C" },
-    { "2.5.4.7", "L" },        { "2.5.4.8", "ST" },
-    { "2.5.4.9", "STREET" },   { "2.5.4.10", "O" },
-    { "2.5.4.11", "OU" },      { "2.5.4.5", "serialNumber" },
-    { "2.5.4.12", "title" },   { "2.5.4.17", "postalCode" },
-    { "2.5.4.42", "GN" },      { "2.5.4.4", "SN" },
+    { "2.5.4.3", "CN" },
+    { "2.5.4.6", "C" },
+    { "2.5.4.7", "L" },
+    { "2.5.4.8", "ST" },
+    { "2.5.4.9", "STREET" },
+    { "2.5.4.10", "O" },
+    { "2.5.4.11", "OU" },
+    { "2.5.4.5", "serialNumber" },
+    { "2.5.4.12", "title" },
+    { "2.5.4.17", "postalCode" },
+    { "2.5.4.42", "GN" },
+    { "2.5.4.4", "SN" },
     { "2.5.4.97", "organizationIdentifier" },
     { "1.2.840.113549.1.9.1", "emailAddress" },
     { "0.9.2342.19200300.100.1.25", "DC" },
@@ -165,8 +171,8 @@ pki_name_walk(const struct der *name,
             if (der_next(&q, qend, &atv) != 0 || atv.tag != 0x30)
                 return -1;
             r = atv.v;
-            if (der_next(&r, atv.v + atv.len, &oid) != 0 || oid.tag != 0x06 ||
-                der_next(&r, atv.v + atv.len, &val) != 0)
+            if (der_next(&r, atv.v + atv.len, &oid) != 0 || oid.tag != 0x06
+                || der_next(&r, atv.v + atv.len, &val) != 0)
                 return -1;
             der_oid_str(oid.v, oid.len, obuf, sizeof(obuf));
             t = pki_attr_name(obuf);
@@ -196,9 +202,9 @@ rdn_collect(void *arg, const char *type, const char *value, int multi)
 
     for (i = 0; i < vl; i++) {
         char ch = value[i];
-        if (strchr(",+\"\\<>;=", ch) != NULL ||
-            ((i == 0) && (ch == ' ' || ch == '#')) ||
-            (i == vl - 1 && ch == ' '))
+        if (strchr(",+\"\\<>;=", ch) != NULL
+            || ((i == 0) && (ch == ' ' || ch == '#'))
+            || (i == vl - 1 && ch == ' '))
             buf_putc(&b, '\\');
         buf_putc(&b, ch);
     }
@@ -276,9 +282,9 @@ digits(const unsigned char *p, int n)
 static int
 der_time(const struct der *d, time_t *out)
 {
-    struct tm tm;
+    struct tm            tm;
     const unsigned char *p = d->v;
-    int       year;
+    int                  year;
 
     memset(&tm, 0, sizeof(tm));
     if (d->tag == 0x17 && d->len == 13 && p[12] == 'Z') {
@@ -301,8 +307,8 @@ der_time(const struct der *d, time_t *out)
     tm.tm_hour = digits(p + 4, 2);
     tm.tm_min = digits(p + 6, 2);
     tm.tm_sec = digits(p + 8, 2);
-    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_hour < 0 || tm.tm_min < 0 ||
-        tm.tm_sec < 0)
+    if (tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_hour < 0 || tm.tm_min < 0
+        || tm.tm_sec < 0)
         return -1;
     *out = timegm(&tm);
     return 0;
@@ -340,8 +346,8 @@ cert_decode(struct pki_cert *c, struct errbuf *eb)
     const unsigned char *p = c->der, *end = c->der + c->der_len, *t, *tend;
     struct der           cert, tbs, alg, sig, el, validity, nb, na;
 
-#define BAD(what)                                                           \
-    return err_set(eb, ERR_INVAL, "invalid_certificate",                    \
+#define BAD(what)                                                              \
+    return err_set(eb, ERR_INVAL, "invalid_certificate",                       \
         "not an X.509 certificate: %s", what)
 
     if (der_next(&p, end, &cert) != 0 || cert.tag != 0x30)
@@ -350,9 +356,9 @@ cert_decode(struct pki_cert *c, struct errbuf *eb)
         BAD("there is trailing data after the certificate");
     p = cert.v;
     end = cert.v + cert.len;
-    if (der_next(&p, end, &tbs) != 0 || tbs.tag != 0x30 ||
-        der_next(&p, end, &alg) != 0 || alg.tag != 0x30 ||
-        der_next(&p, end, &sig) != 0 || sig.tag != 0x03)
+    if (der_next(&p, end, &tbs) != 0 || tbs.tag != 0x30
+        || der_next(&p, end, &alg) != 0 || alg.tag != 0x30
+        || der_next(&p, end, &sig) != 0 || sig.tag != 0x03)
         BAD("expected tbsCertificate, signatureAlgorithm and signature");
     t = tbs.v;
     tend = tbs.v + tbs.len;
@@ -362,8 +368,8 @@ cert_decode(struct pki_cert *c, struct errbuf *eb)
     if (el.tag == 0xa0) {
         const unsigned char *q = el.v;
         struct der           ver;
-        if (der_next(&q, el.v + el.len, &ver) != 0 || ver.tag != 0x02 ||
-            ver.len != 1 || ver.v[0] > 2)
+        if (der_next(&q, el.v + el.len, &ver) != 0 || ver.tag != 0x02
+            || ver.len != 1 || ver.v[0] > 2)
             BAD("the version field is malformed");
         c->version = ver.v[0] + 1;
         if (der_next(&t, tend, &el) != 0)
@@ -372,19 +378,19 @@ cert_decode(struct pki_cert *c, struct errbuf *eb)
     if (el.tag != 0x02 || el.len == 0 || el.len > 40)
         BAD("the serial number is malformed");
     c->serial = el;
-    if (der_next(&t, tend, &c->sig_alg) != 0 || c->sig_alg.tag != 0x30 ||
-        der_next(&t, tend, &c->issuer_der) != 0 || c->issuer_der.tag != 0x30 ||
-        der_next(&t, tend, &validity) != 0 || validity.tag != 0x30 ||
-        der_next(&t, tend, &c->subject_der) != 0 ||
-        c->subject_der.tag != 0x30 ||
-        der_next(&t, tend, &c->spki) != 0 || c->spki.tag != 0x30)
+    if (der_next(&t, tend, &c->sig_alg) != 0 || c->sig_alg.tag != 0x30
+        || der_next(&t, tend, &c->issuer_der) != 0 || c->issuer_der.tag != 0x30
+        || der_next(&t, tend, &validity) != 0 || validity.tag != 0x30
+        || der_next(&t, tend, &c->subject_der) != 0
+        || c->subject_der.tag != 0x30 || der_next(&t, tend, &c->spki) != 0
+        || c->spki.tag != 0x30)
         BAD("the tbsCertificate is truncated or malformed");
     {
         const unsigned char *q = validity.v;
-        if (der_next(&q, validity.v + validity.len, &nb) != 0 ||
-            der_next(&q, validity.v + validity.len, &na) != 0 ||
-            der_time(&nb, &c->not_before) != 0 ||
-            der_time(&na, &c->not_after) != 0)
+        if (der_next(&q, validity.v + validity.len, &nb) != 0
+            || der_next(&q, validity.v + validity.len, &na) != 0
+            || der_time(&nb, &c->not_before) != 0
+            || der_time(&na, &c->not_after) != 0)
             BAD("the validity dates are malformed");
     }
     c->exts.len = 0;
@@ -393,13 +399,13 @@ cert_decode(struct pki_cert *c, struct errbuf *eb)
             BAD("the tbsCertificate has a malformed trailing field");
         if (el.tag == 0xa3) {
             const unsigned char *q = el.v;
-            if (der_next(&q, el.v + el.len, &c->exts) != 0 ||
-                c->exts.tag != 0x30)
+            if (der_next(&q, el.v + el.len, &c->exts) != 0
+                || c->exts.tag != 0x30)
                 BAD("the extensions are malformed");
         }
     }
-    if ((c->subject = name_str(&c->subject_der)) == NULL ||
-        (c->issuer = name_str(&c->issuer_der)) == NULL)
+    if ((c->subject = name_str(&c->subject_der)) == NULL
+        || (c->issuer = name_str(&c->issuer_der)) == NULL)
         BAD("the subject or issuer name is malformed");
 #undef BAD
     return 0;
@@ -493,9 +499,10 @@ x509_verify_by(WOLFSSL_X509 *x, WOLFSSL_X509 *by)
 int
 pki_cert_issued_by(const struct pki_cert *c, const struct pki_cert *issuer)
 {
-    if (c->issuer_der.raw_len != issuer->subject_der.raw_len ||
-        memcmp(c->issuer_der.raw, issuer->subject_der.raw,
-            c->issuer_der.raw_len) != 0) {
+    if (c->issuer_der.raw_len != issuer->subject_der.raw_len
+        || memcmp(c->issuer_der.raw, issuer->subject_der.raw,
+               c->issuer_der.raw_len)
+            != 0) {
         if (strcmp(c->issuer, issuer->subject) != 0)
             return 0;
     }
@@ -505,8 +512,7 @@ pki_cert_issued_by(const struct pki_cert *c, const struct pki_cert *issuer)
 int
 pki_cert_same(const struct pki_cert *a, const struct pki_cert *b)
 {
-    return a->der_len == b->der_len &&
-        memcmp(a->der, b->der, a->der_len) == 0;
+    return a->der_len == b->der_len && memcmp(a->der, b->der, a->der_len) == 0;
 }
 
 int
@@ -525,8 +531,7 @@ pki_cert_from_der(const unsigned char *der, size_t len, struct pki_cert **out,
         return err_set(eb, ERR_TOOBIG, "too_big",
             "the certificate is %zu bytes; at most %d are accepted", len,
             PKI_MAX_INPUT);
-    if ((c = calloc(1, sizeof(*c))) == NULL ||
-        (c->der = malloc(len)) == NULL) {
+    if ((c = calloc(1, sizeof(*c))) == NULL || (c->der = malloc(len)) == NULL) {
         free(c);
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
@@ -544,10 +549,10 @@ pki_cert_from_der(const unsigned char *der, size_t len, struct pki_cert **out,
     cert_basic_constraints(c);
     wc_Sha256Hash(c->der, (word32)c->der_len, h);
     pki_hex_colon(h, 32, c->sha256);
-    c->self_signed = c->issuer_der.raw_len == c->subject_der.raw_len &&
-        memcmp(c->issuer_der.raw, c->subject_der.raw,
-            c->issuer_der.raw_len) == 0 &&
-        x509_verify_by(c->x509, c->x509);
+    c->self_signed = c->issuer_der.raw_len == c->subject_der.raw_len
+        && memcmp(c->issuer_der.raw, c->subject_der.raw, c->issuer_der.raw_len)
+            == 0
+        && x509_verify_by(c->x509, c->x509);
     *out = c;
     return 0;
 fail:
@@ -672,7 +677,7 @@ hex_decode(const char *s, size_t len, unsigned char **out, size_t *outlen,
     if ((d = malloc(len / 2 + 1)) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     while (i < len) {
-        size_t ls = i, le;
+        size_t      ls = i, le;
         const char *w;
         while (i < len && s[i] != '\n')
             i++;
@@ -761,11 +766,11 @@ pem_parse(const char *s, size_t len, struct pki_cert ***v, size_t *n,
     char        other_label[48] = "";
 
     while (p < end) {
-        const char *b = memfind(p, (size_t)(end - p), "-----BEGIN ");
-        const char *lab, *labe, *body, *e;
-        char        label[48], endline[80];
-        unsigned char *der;
-        size_t      dlen;
+        const char      *b = memfind(p, (size_t)(end - p), "-----BEGIN ");
+        const char      *lab, *labe, *body, *e;
+        char             label[48], endline[80];
+        unsigned char   *der;
+        size_t           dlen;
         struct pki_cert *c;
 
         if (b == NULL)
@@ -774,8 +779,7 @@ pem_parse(const char *s, size_t len, struct pki_cert ***v, size_t *n,
         labe = memfind(lab, (size_t)(end - lab), "-----");
         if (labe == NULL || labe - lab >= (long)sizeof(label))
             return err_at(eb, ERR_INVAL, line_of(s, b), 0, "invalid_pem",
-                "the PEM BEGIN line at line %d is malformed",
-                line_of(s, b));
+                "the PEM BEGIN line at line %d is malformed", line_of(s, b));
         memcpy(label, lab, (size_t)(labe - lab));
         label[labe - lab] = '\0';
         body = labe + 5;
@@ -786,15 +790,16 @@ pem_parse(const char *s, size_t len, struct pki_cert ***v, size_t *n,
                 "the PEM block '%s' that starts at line %d has no END line",
                 label, line_of(s, b));
         p = e + strlen(endline);
-        if (strcmp(label, "CERTIFICATE") != 0 &&
-            strcmp(label, "X509 CERTIFICATE") != 0 &&
-            strcmp(label, "TRUSTED CERTIFICATE") != 0) {
+        if (strcmp(label, "CERTIFICATE") != 0
+            && strcmp(label, "X509 CERTIFICATE") != 0
+            && strcmp(label, "TRUSTED CERTIFICATE") != 0) {
             other++;
             snprintf(other_label, sizeof(other_label), "%s", label);
             continue;
         }
-        if ((rc = b64_decode(body, (size_t)(e - body), line_of(s, body),
-                 &der, &dlen, eb)) != 0)
+        if ((rc = b64_decode(body, (size_t)(e - body), line_of(s, body), &der,
+                 &dlen, eb))
+            != 0)
             return rc;
         rc = pki_cert_from_der(der, dlen, &c, eb);
         free(der);
@@ -814,7 +819,8 @@ pem_parse(const char *s, size_t len, struct pki_cert ***v, size_t *n,
         if (other)
             return err_set(eb, ERR_INVAL, "invalid_certificate",
                 "no certificate found: the input holds a '%s' PEM block, "
-                "not a CERTIFICATE", other_label);
+                "not a CERTIFICATE",
+                other_label);
         return err_set(eb, ERR_INVAL, "invalid_certificate",
             "no certificate found");
     }
@@ -822,8 +828,8 @@ pem_parse(const char *s, size_t len, struct pki_cert ***v, size_t *n,
 }
 
 int
-pki_certs_parse(const char *data, size_t len, struct pki_cert ***out,
-    size_t *n, struct errbuf *eb)
+pki_certs_parse(const char *data, size_t len, struct pki_cert ***out, size_t *n,
+    struct errbuf *eb)
 {
     struct pki_cert **v = NULL, *c = NULL;
     size_t            cnt = 0;
@@ -838,13 +844,13 @@ pki_certs_parse(const char *data, size_t len, struct pki_cert ***out,
         len = 0;
     if (len > PKI_MAX_INPUT)
         return err_set(eb, ERR_TOOBIG, "too_big",
-            "the certificate input is %zu bytes; at most %d are accepted",
-            len, PKI_MAX_INPUT);
+            "the certificate input is %zu bytes; at most %d are accepted", len,
+            PKI_MAX_INPUT);
     /* DER: binary, starts with SEQUENCE. */
-    if (len >= 2 && (unsigned char)data[0] == 0x30 &&
-        ((unsigned char)data[1] & 0x80)) {
-        if ((rc = pki_cert_from_der((const unsigned char *)data, len, &c,
-                 eb)) != 0)
+    if (len >= 2 && (unsigned char)data[0] == 0x30
+        && ((unsigned char)data[1] & 0x80)) {
+        if ((rc = pki_cert_from_der((const unsigned char *)data, len, &c, eb))
+            != 0)
             return rc;
         goto one;
     }
@@ -856,8 +862,8 @@ pki_certs_parse(const char *data, size_t len, struct pki_cert ***out,
     while (e > s && isspace((unsigned char)e[-1]))
         e--;
     /* A paste after "crypto pki authenticate" may end with "quit". */
-    if (e - s >= 4 && memcmp(e - 4, "quit", 4) == 0 &&
-        (e - s == 4 || isspace((unsigned char)e[-5]))) {
+    if (e - s >= 4 && memcmp(e - 4, "quit", 4) == 0
+        && (e - s == 4 || isspace((unsigned char)e[-5]))) {
         e -= 4;
         while (e > s && isspace((unsigned char)e[-1]))
             e--;
@@ -885,11 +891,11 @@ pki_certs_parse(const char *data, size_t len, struct pki_cert ***out,
                 le = e;
             while (t < le && isspace((unsigned char)*t))
                 t++;
-            if (!((size_t)(le - t) >= 11 && !strncmp(t, "certificate", 11)) &&
-                !((size_t)(le - t) >= 4 && !strncmp(t, "quit", 4))) {
+            if (!((size_t)(le - t) >= 11 && !strncmp(t, "certificate", 11))
+                && !((size_t)(le - t) >= 4 && !strncmp(t, "quit", 4))) {
                 for (; t < le; t++)
-                    if (!isxdigit((unsigned char)*t) &&
-                        !isspace((unsigned char)*t))
+                    if (!isxdigit((unsigned char)*t)
+                        && !isspace((unsigned char)*t))
                         ishex = 0;
             }
             w = le + 1;
@@ -930,7 +936,8 @@ pki_cert_parse(const char *data, size_t len, struct pki_cert **out,
         pki_certs_free(v, n);
         return err_set(eb, ERR_INVAL, "invalid_certificate",
             "more than one certificate (found %zu); a trustpoint holds one "
-            "certificate - import a chain with import-chain instead", n);
+            "certificate - import a chain with import-chain instead",
+            n);
     }
     *out = v[0];
     free(v);

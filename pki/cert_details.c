@@ -139,14 +139,13 @@ pki_cert_sans_json(const struct pki_cert *c)
 }
 
 int
-pki_cert_has_ip(const struct pki_cert *c, const unsigned char *ip,
-    size_t len)
+pki_cert_has_ip(const struct pki_cert *c, const unsigned char *ip, size_t len)
 {
     struct der           v, seq, g;
     const unsigned char *p, *end;
 
-    if (c == NULL || (len != 4 && len != 16) ||
-        pki_cert_ext(c, "2.5.29.17", &v, NULL) != 0)
+    if (c == NULL || (len != 4 && len != 16)
+        || pki_cert_ext(c, "2.5.29.17", &v, NULL) != 0)
         return 0;
     p = v.v;
     if (der_next(&p, v.v + v.len, &seq) != 0 || seq.tag != 0x30)
@@ -168,7 +167,8 @@ pki_cert_sans_str(const struct pki_cert *c)
     cJSON     *arr = pki_cert_sans_json(c), *it;
     struct buf b = BUF_INIT;
 
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         if (b.len)
             buf_puts(&b, ", ");
         buf_puts(&b, it->valuestring);
@@ -236,8 +236,8 @@ details_public_key(const struct pki_cert *c, cJSON *o)
             else
                 name = NULL;
             cJSON_AddStringToObject(pk, "algorithm", name ? name : buf);
-            if (der_next(&q, alg.v + alg.len, &param) == 0 &&
-                param.tag == 0x06) {
+            if (der_next(&q, alg.v + alg.len, &param) == 0
+                && param.tag == 0x06) {
                 der_oid_str(param.v, param.len, buf, sizeof(buf));
                 cJSON_AddStringToObject(pk, "curve", oid_name(buf));
             }
@@ -256,14 +256,13 @@ details_public_key(const struct pki_cert *c, cJSON *o)
 static void
 details_key_usage(const struct pki_cert *c, cJSON *o)
 {
-    static const char *const names[] = { "digitalSignature",
-        "nonRepudiation", "keyEncipherment", "dataEncipherment",
-        "keyAgreement", "keyCertSign", "cRLSign", "encipherOnly",
-        "decipherOnly" };
-    cJSON               *arr = cJSON_AddArrayToObject(o, "key_usage");
-    struct der           v, bs;
-    const unsigned char *p;
-    unsigned             bits = 0, i;
+    static const char *const names[] = { "digitalSignature", "nonRepudiation",
+        "keyEncipherment", "dataEncipherment", "keyAgreement", "keyCertSign",
+        "cRLSign", "encipherOnly", "decipherOnly" };
+    cJSON                   *arr = cJSON_AddArrayToObject(o, "key_usage");
+    struct der               v, bs;
+    const unsigned char     *p;
+    unsigned                 bits = 0, i;
 
     if (pki_cert_ext(c, "2.5.29.15", &v, NULL) != 0)
         return;
@@ -317,8 +316,8 @@ details_key_ids(const struct pki_cert *c, cJSON *o)
         p = v.v;
         if (der_next(&p, v.v + v.len, &seq) == 0 && seq.tag == 0x30) {
             const unsigned char *q = seq.v;
-            while (q < seq.v + seq.len &&
-                der_next(&q, seq.v + seq.len, &el) == 0)
+            while (
+                q < seq.v + seq.len && der_next(&q, seq.v + seq.len, &el) == 0)
                 if (el.tag == 0x80)
                     add_hex(o, "authority_key_id", el.v, el.len);
         }
@@ -330,8 +329,8 @@ details_key_ids(const struct pki_cert *c, cJSON *o)
 static void
 details_crldp(const struct pki_cert *c, cJSON *o)
 {
-    cJSON *arr = cJSON_AddArrayToObject(o, "crl_distribution_points");
-    struct der           v, seq, dp, el, fn;
+    cJSON     *arr = cJSON_AddArrayToObject(o, "crl_distribution_points");
+    struct der v, seq, dp, el, fn;
     const unsigned char *p, *q, *r, *s;
 
     if (pki_cert_ext(c, "2.5.29.31", &v, NULL) != 0)
@@ -355,10 +354,10 @@ details_crldp(const struct pki_cert *c, cJSON *o)
 static void
 details_aia(const struct pki_cert *c, cJSON *o)
 {
-    cJSON *aia = cJSON_AddObjectToObject(o, "authority_info_access");
-    cJSON *ocsp = cJSON_AddArrayToObject(aia, "ocsp");
-    cJSON *cai = cJSON_AddArrayToObject(aia, "ca_issuers");
-    struct der           v, seq, ad, id, g;
+    cJSON     *aia = cJSON_AddObjectToObject(o, "authority_info_access");
+    cJSON     *ocsp = cJSON_AddArrayToObject(aia, "ocsp");
+    cJSON     *cai = cJSON_AddArrayToObject(aia, "ca_issuers");
+    struct der v, seq, ad, id, g;
     const unsigned char *p, *q, *r;
     char                 buf[64];
 
@@ -371,8 +370,8 @@ details_aia(const struct pki_cert *c, cJSON *o)
     while (q < seq.v + seq.len && der_next(&q, seq.v + seq.len, &ad) == 0) {
         char *s;
         r = ad.v;
-        if (der_next(&r, ad.v + ad.len, &id) != 0 || id.tag != 0x06 ||
-            der_next(&r, ad.v + ad.len, &g) != 0)
+        if (der_next(&r, ad.v + ad.len, &id) != 0 || id.tag != 0x06
+            || der_next(&r, ad.v + ad.len, &g) != 0)
             continue;
         der_oid_str(id.v, id.len, buf, sizeof(buf));
         if ((s = general_name(&g)) == NULL)
@@ -447,8 +446,8 @@ pki_cert_details(const struct pki_cert *c)
     {
         const unsigned char *p = c->sig_alg.v;
         struct der           id;
-        if (der_next(&p, c->sig_alg.v + c->sig_alg.len, &id) == 0 &&
-            id.tag == 0x06) {
+        if (der_next(&p, c->sig_alg.v + c->sig_alg.len, &id) == 0
+            && id.tag == 0x06) {
             der_oid_str(id.v, id.len, buf, sizeof(buf));
             cJSON_AddStringToObject(o, "signature_algorithm", oid_name(buf));
         }
@@ -476,8 +475,7 @@ pki_cert_details(const struct pki_cert *c)
     return o;
 }
 
-static void
-warn(cJSON *arr, const char *code, const char *fmt, ...)
+static void warn(cJSON *arr, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -510,18 +508,19 @@ pki_cert_warnings(const struct pki_cert *c, time_t now)
             "'%s' is not a CA certificate (it looks like a server's own "
             "certificate): trusting it pins that one server and stops "
             "working when it expires on %s or is renewed; prefer the CA "
-            "that issued it ('%s')", c->subject, na, c->issuer);
+            "that issued it ('%s')",
+            c->subject, na, c->issuer);
     if (now > c->not_after)
         warn(arr, "expired",
-            "'%s' expired on %s; a chain anchored at it will fail",
-            c->subject, na);
+            "'%s' expired on %s; a chain anchored at it will fail", c->subject,
+            na);
     else if (now < c->not_before)
-        warn(arr, "not_yet_valid", "'%s' is not valid before %s",
-            c->subject, nb);
+        warn(arr, "not_yet_valid", "'%s' is not valid before %s", c->subject,
+            nb);
     else if (c->not_after - now <= 30 * 86400)
         warn(arr, "expiring_soon",
             "'%s' expires in %ld days, on %s; import its replacement "
-            "before then", c->subject,
-            (long)((c->not_after - now) / 86400), na);
+            "before then",
+            c->subject, (long)((c->not_after - now) / 86400), na);
     return arr;
 }

@@ -34,10 +34,10 @@ pki_hmac_sha256_2(const void *key, size_t klen, const void *m1, size_t l1,
         return ERR_INVAL;
     if (wc_HmacInit(&h, NULL, INVALID_DEVID) != 0)
         return ERR_INTERNAL;
-    if (wc_HmacSetKey(&h, WC_SHA256, key, (word32)klen) == 0 &&
-        (l1 == 0 || wc_HmacUpdate(&h, m1, (word32)l1) == 0) &&
-        (l2 == 0 || wc_HmacUpdate(&h, m2, (word32)l2) == 0) &&
-        wc_HmacFinal(&h, out) == 0)
+    if (wc_HmacSetKey(&h, WC_SHA256, key, (word32)klen) == 0
+        && (l1 == 0 || wc_HmacUpdate(&h, m1, (word32)l1) == 0)
+        && (l2 == 0 || wc_HmacUpdate(&h, m2, (word32)l2) == 0)
+        && wc_HmacFinal(&h, out) == 0)
         rc = 0;
     wc_HmacFree(&h);
     sec_wipe(&h, sizeof(h)); /* the keyed pads */
@@ -57,8 +57,8 @@ pki_sha256(const void *msg, size_t len, unsigned char out[PKI_SHA256_LEN])
         return ERR_INVAL;
     if (wc_InitSha256(&h) != 0)
         return ERR_INTERNAL;
-    if (wc_Sha256Update(&h, msg, (word32)len) == 0 &&
-        wc_Sha256Final(&h, out) == 0)
+    if (wc_Sha256Update(&h, msg, (word32)len) == 0
+        && wc_Sha256Final(&h, out) == 0)
         rc = 0;
     wc_Sha256Free(&h);
     sec_wipe(&h, sizeof(h)); /* the last block of a secret input */

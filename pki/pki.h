@@ -42,10 +42,10 @@ int pki_cert_parse(const char *data, size_t len, struct pki_cert **out,
     struct errbuf *eb);
 /* Like pki_cert_parse but returns every certificate in a PEM bundle, in
  * order (new array of new certs; free with pki_certs_free()). */
-int pki_certs_parse(const char *data, size_t len, struct pki_cert ***out,
-    size_t *n, struct errbuf *eb);
-int pki_cert_from_der(const unsigned char *der, size_t len,
-    struct pki_cert **out, struct errbuf *eb);
+int  pki_certs_parse(const char *data, size_t len, struct pki_cert ***out,
+     size_t *n, struct errbuf *eb);
+int  pki_cert_from_der(const unsigned char *der, size_t len,
+     struct pki_cert **out, struct errbuf *eb);
 void pki_cert_free(struct pki_cert *c);
 void pki_certs_free(struct pki_cert **v, size_t n);
 
@@ -53,13 +53,13 @@ const unsigned char *pki_cert_der(const struct pki_cert *c, size_t *len);
 char *pki_cert_pem(const struct pki_cert *c); /* new string, free() */
 /* Hex in running-config style: 8-hex-digit groups, 8 groups per line, each
  * line indented by indent spaces. New string, free(). */
-char *pki_cert_hex(const struct pki_cert *c, int indent);
+char       *pki_cert_hex(const struct pki_cert *c, int indent);
 const char *pki_cert_subject(const struct pki_cert *c); /* one-line RFC 4514 */
 const char *pki_cert_issuer(const struct pki_cert *c);
-const char *pki_cert_sha256(const struct pki_cert *c);  /* "AB:CD:..." */
-int    pki_cert_is_ca(const struct pki_cert *c);
-int    pki_cert_is_self_signed(const struct pki_cert *c);
-time_t pki_cert_not_after(const struct pki_cert *c);
+const char *pki_cert_sha256(const struct pki_cert *c); /* "AB:CD:..." */
+int         pki_cert_is_ca(const struct pki_cert *c);
+int         pki_cert_is_self_signed(const struct pki_cert *c);
+time_t      pki_cert_not_after(const struct pki_cert *c);
 
 /* Every field of IOS "show crypto pki certificates verbose" as a new JSON
  * object (cJSON_Delete()): status, version, serial (hex), subject and issuer
@@ -83,7 +83,7 @@ enum pki_revocation { PKI_REV_NONE = 0, PKI_REV_CRL, PKI_REV_OCSP };
 int pki_chain_validation_parse(const char *s);
 int pki_revocation_parse(const char *s);
 
-struct pki_trustpoint {          /* plain data, borrowed by pki_trust_new */
+struct pki_trustpoint { /* plain data, borrowed by pki_trust_new */
     const char            *name;
     int                    chain_validation; /* enum pki_chain_validation */
     int                    revocation;       /* enum pki_revocation */
@@ -104,16 +104,16 @@ struct pki_trustpoint {          /* plain data, borrowed by pki_trust_new */
  * so), ERR_INVAL, ERR_TLS, ERR_NOMEM.
  */
 struct pki_trust;
-int  pki_trust_new(const struct pki_trustpoint *tps, size_t n, unsigned flags,
+int pki_trust_new(const struct pki_trustpoint *tps, size_t n, unsigned flags,
     struct pki_trust **out, struct errbuf *eb);
 struct pki_trust *pki_trust_ref(struct pki_trust *t);
-void pki_trust_unref(struct pki_trust *t); /* NULL is a no-op */
+void              pki_trust_unref(struct pki_trust *t); /* NULL is a no-op */
 /* New JSON array of notes about trustpoints not loaded and why. */
 struct cJSON *pki_trust_notes(const struct pki_trust *t);
 
 enum pki_verify_mode {
-    PKI_VERIFY_FULL = 0,  /* chain and host name (default) */
-    PKI_VERIFY_NONE,      /* explicit opt-out: traced as INSECURE */
+    PKI_VERIFY_FULL = 0, /* chain and host name (default) */
+    PKI_VERIFY_NONE,     /* explicit opt-out: traced as INSECURE */
 };
 
 /* Prepares a new WOLFSSL for one connection: SNI = sni (a host name; none
@@ -145,14 +145,14 @@ enum pki_verdict_class {
     PKI_HANDSHAKE,         /* "tls_handshake": anything else */
 };
 struct pki_verdict {
-    int  klass;            /* enum pki_verdict_class */
-    char code[40];         /* "certificate_untrusted", ... ("" when OK) */
-    char message[512];     /* a sentence: which cert, which issuer missing */
-    char advice[512];      /* what to do: which trustpoint would fix it */
-    char anchor[128];      /* trustpoint name that anchored, or "" */
+    int  klass;        /* enum pki_verdict_class */
+    char code[40];     /* "certificate_untrusted", ... ("" when OK) */
+    char message[512]; /* a sentence: which cert, which issuer missing */
+    char advice[512];  /* what to do: which trustpoint would fix it */
+    char anchor[128];  /* trustpoint name that anchored, or "" */
     char missing_issuer[256];
-    int  insecure;         /* verification was off */
-    int  resume_failed;    /* the handshake that offered a cached session
+    int  insecure;      /* verification was off */
+    int  resume_failed; /* the handshake that offered a cached session
                               failed; the session was dropped, and a new
                               connection does a full handshake: retry once */
 };
@@ -164,9 +164,9 @@ struct pki_verdict {
  * "import chain[i]"}, hostname {checked, sans [..], result}, expires_in_days,
  * insecure. handshake_rc is wolfSSL's error code (0 when the handshake
  * succeeded). Never fails; unknown errors land in PKI_HANDSHAKE. */
-void pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl,
-    int handshake_rc, const char *verify_name, int verify_mode,
-    struct pki_verdict *v, struct cJSON *trace);
+void pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
+    const char *verify_name, int verify_mode, struct pki_verdict *v,
+    struct cJSON *trace);
 
 const char *pki_verdict_code(int klass); /* "certificate_untrusted", ... */
 
@@ -175,12 +175,12 @@ const char *pki_verdict_code(int klass); /* "certificate_untrusted", ... */
 #define PKI_SHA256_LEN 32
 /* HMAC-SHA256 of msg keyed with key into out; compare with sec_equal().
  * Errors: ERR_INVAL (a length over 4 GiB), ERR_INTERNAL; out is zeroed. */
-int pki_hmac_sha256(const void *key, size_t klen, const void *msg,
-    size_t mlen, unsigned char out[PKI_SHA256_LEN]);
+int pki_hmac_sha256(const void *key, size_t klen, const void *msg, size_t mlen,
+    unsigned char out[PKI_SHA256_LEN]);
 /* The same over the concatenation m1 m2 (a webhook's "<timestamp>." and
  * its body) without copying them. Errors as pki_hmac_sha256(). */
-int pki_hmac_sha256_2(const void *key, size_t klen, const void *m1,
-    size_t l1, const void *m2, size_t l2, unsigned char out[PKI_SHA256_LEN]);
+int pki_hmac_sha256_2(const void *key, size_t klen, const void *m1, size_t l1,
+    const void *m2, size_t l2, unsigned char out[PKI_SHA256_LEN]);
 /* SHA-256 of msg into out (webhook token digests). Errors: ERR_INVAL
  * (over 4 GiB), ERR_INTERNAL. */
 int pki_sha256(const void *msg, size_t len, unsigned char out[PKI_SHA256_LEN]);

@@ -40,21 +40,21 @@ struct pki_cert {
     unsigned char *der;
     size_t         der_len;
     WOLFSSL_X509  *x509;
-    char          *subject;      /* RFC 4514, most specific RDN first */
+    char          *subject; /* RFC 4514, most specific RDN first */
     char          *issuer;
     char           sha256[96];
-    int            version;      /* 1..3 */
+    int            version; /* 1..3 */
     int            is_ca;
-    int            path_len;     /* -1 when absent */
+    int            path_len; /* -1 when absent */
     int            self_signed;
     time_t         not_before;
     time_t         not_after;
     struct der     serial;
-    struct der     sig_alg;      /* AlgorithmIdentifier value */
-    struct der     issuer_der;   /* Name, whole element */
+    struct der     sig_alg;    /* AlgorithmIdentifier value */
+    struct der     issuer_der; /* Name, whole element */
     struct der     subject_der;
     struct der     spki;
-    struct der     exts;         /* SEQUENCE OF Extension value, or len 0 */
+    struct der     exts; /* SEQUENCE OF Extension value, or len 0 */
 };
 
 /* Short name of an attribute type OID ("CN"), or NULL. */

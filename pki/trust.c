@@ -37,9 +37,8 @@
 
 #define PKI_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
-static void
-note(struct pki_trust *t, const char *tp, const char *code, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+static void note(struct pki_trust *t, const char *tp, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 note(struct pki_trust *t, const char *tp, const char *code, const char *fmt,
@@ -76,8 +75,8 @@ reaches_anchor(const struct pki_trust *t, size_t i, int depth)
             continue;
         if (!pki_cert_issued_by(c, t->tps[j].cert))
             continue;
-        if (t->tps[j].chain_validation == PKI_CHAIN_STOP ||
-            reaches_anchor(t, j, depth + 1))
+        if (t->tps[j].chain_validation == PKI_CHAIN_STOP
+            || reaches_anchor(t, j, depth + 1))
             return 1;
     }
     return 0;
@@ -146,8 +145,7 @@ vrec_find(struct pki_trust *t, const WOLFSSL *ssl)
 }
 
 int
-trust_vrec_get(struct pki_trust *t, const WOLFSSL *ssl,
-    struct trust_vrec *out)
+trust_vrec_get(struct pki_trust *t, const WOLFSSL *ssl, struct trust_vrec *out)
 {
     struct trust_vrec *r;
     int                rc = -1;
@@ -212,8 +210,8 @@ leaf_has_ip(const unsigned char *der, int len, const struct trust_vrec *r)
     struct pki_cert *c = NULL;
     int              ok;
 
-    if (der == NULL || len <= 0 ||
-        pki_cert_from_der(der, (size_t)len, &c, NULL) != 0)
+    if (der == NULL || len <= 0
+        || pki_cert_from_der(der, (size_t)len, &c, NULL) != 0)
         return 0;
     ok = pki_cert_has_ip(c, r->ip, r->iplen);
     pki_cert_free(c);
@@ -236,8 +234,10 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
     if (ssl == NULL)
         return preverify;
     t = wolfSSL_CTX_get_ex_data(wolfSSL_get_SSL_CTX(ssl), 0);
-    log_debug("pki", "event=verify-cert depth=%d preverify=%d error=%d "
-        "reason=\"%s\"", depth, preverify, store->error,
+    log_debug("pki",
+        "event=verify-cert depth=%d preverify=%d error=%d "
+        "reason=\"%s\"",
+        depth, preverify, store->error,
         trust_verify_error_str(preverify ? 0 : store->error));
     if (t == NULL)
         return preverify;
@@ -294,8 +294,8 @@ load_cert(struct pki_trust *t, struct trust_tp *tp)
     if (rc != WOLFSSL_SUCCESS) {
         note(t, tp->name, "load_failed",
             "trustpoint '%s' ('%s') could not be loaded into the TLS "
-            "library (wolfSSL error %d); it is not used", tp->name,
-            tp->cert->subject, rc);
+            "library (wolfSSL error %d); it is not used",
+            tp->name, tp->cert->subject, rc);
         return;
     }
     tp->loaded = 1;
@@ -315,24 +315,26 @@ pki_trust_new(const struct pki_trustpoint *tps, size_t n, unsigned flags,
         if (tps[i].name == NULL || tps[i].name[0] == '\0')
             return err_field(eb, ERR_INVAL, "name", "invalid_trustpoint",
                 "trustpoint %zu has no name", i + 1);
-        if (tps[i].chain_validation != PKI_CHAIN_CONTINUE &&
-            tps[i].chain_validation != PKI_CHAIN_STOP)
+        if (tps[i].chain_validation != PKI_CHAIN_CONTINUE
+            && tps[i].chain_validation != PKI_CHAIN_STOP)
             return err_field(eb, ERR_INVAL, "chain_validation",
                 "invalid_trustpoint",
                 "trustpoint '%s': chain-validation must be 'stop' or "
-                "'continue'", tps[i].name);
-        if (tps[i].revocation == PKI_REV_CRL ||
-            tps[i].revocation == PKI_REV_OCSP)
+                "'continue'",
+                tps[i].name);
+        if (tps[i].revocation == PKI_REV_CRL
+            || tps[i].revocation == PKI_REV_OCSP)
             return err_field(eb, ERR_UNSUPPORTED, "revocation_check",
                 "unsupported",
                 "trustpoint '%s': revocation-check %s is not supported by "
-                "herald; use revocation-check none", tps[i].name,
-                tps[i].revocation == PKI_REV_CRL ? "crl" : "ocsp");
+                "herald; use revocation-check none",
+                tps[i].name, tps[i].revocation == PKI_REV_CRL ? "crl" : "ocsp");
         if (tps[i].revocation != PKI_REV_NONE)
             return err_field(eb, ERR_INVAL, "revocation_check",
                 "invalid_trustpoint",
                 "trustpoint '%s': revocation-check must be none, crl or "
-                "ocsp", tps[i].name);
+                "ocsp",
+                tps[i].name);
     }
     if ((t = calloc(1, sizeof(*t))) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
@@ -354,9 +356,10 @@ pki_trust_new(const struct pki_trustpoint *tps, size_t n, unsigned flags,
             rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
             goto fail;
         }
-        if (tps[i].cert != NULL &&
-            (rc = pki_cert_from_der(tps[i].cert->der, tps[i].cert->der_len,
-                 &tp->cert, eb)) != 0)
+        if (tps[i].cert != NULL
+            && (rc = pki_cert_from_der(tps[i].cert->der, tps[i].cert->der_len,
+                    &tp->cert, eb))
+                != 0)
             goto fail;
     }
     t->ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
@@ -369,10 +372,12 @@ pki_trust_new(const struct pki_trustpoint *tps, size_t n, unsigned flags,
     wolfSSL_CTX_set_ex_data(t->ctx, 0, t);
     if (flags & PKI_TRUST_SYSTEM_POOL) {
         if (wolfSSL_CTX_load_verify_locations_ex(t->ctx, PKI_SYSTEM_BUNDLE,
-                NULL, WOLFSSL_LOAD_FLAG_IGNORE_ERR) != WOLFSSL_SUCCESS)
+                NULL, WOLFSSL_LOAD_FLAG_IGNORE_ERR)
+            != WOLFSSL_SUCCESS)
             note(t, "", "system_pool_unavailable",
                 "the system CA pool %s could not be loaded; only "
-                "trustpoints are trusted", PKI_SYSTEM_BUNDLE);
+                "trustpoints are trusted",
+                PKI_SYSTEM_BUNDLE);
         else
             t->system_pool = 1;
     }
@@ -381,11 +386,11 @@ pki_trust_new(const struct pki_trustpoint *tps, size_t n, unsigned flags,
         if (tp->cert == NULL) {
             note(t, tp->name, "not_authenticated",
                 "trustpoint '%s' has no certificate yet (crypto pki "
-                "authenticate was not done); it anchors nothing", tp->name);
+                "authenticate was not done); it anchors nothing",
+                tp->name);
             continue;
         }
-        if (tp->chain_validation == PKI_CHAIN_STOP ||
-            tp->cert->self_signed) {
+        if (tp->chain_validation == PKI_CHAIN_STOP || tp->cert->self_signed) {
             load_cert(t, tp);
             continue;
         }
@@ -404,9 +409,10 @@ pki_trust_new(const struct pki_trustpoint *tps, size_t n, unsigned flags,
         size_t loaded = 0;
         for (i = 0; i < n; i++)
             loaded += t->tps[i].loaded;
-        log_info("pki", "event=trust-built trustpoints=%zu loaded=%zu "
-            "system_pool=%d notes=%d", n, loaded, t->system_pool,
-            cJSON_GetArraySize(t->notes));
+        log_info("pki",
+            "event=trust-built trustpoints=%zu loaded=%zu "
+            "system_pool=%d notes=%d",
+            n, loaded, t->system_pool, cJSON_GetArraySize(t->notes));
     }
     *out = t;
     return 0;
@@ -507,12 +513,12 @@ struct WOLFSSL *
 pki_tls_new(struct pki_trust *t, const char *sni, const char *verify_name,
     int verify_mode, const char *session_key, struct errbuf *eb)
 {
-    WOLFSSL          *ssl;
+    WOLFSSL           *ssl;
     struct trust_vrec *r;
-    unsigned char     ip[16] = { 0 }, tmp[16];
-    size_t            iplen, i;
-    char              key[PKI_SKEY_MAX];
-    int               cacheable = 0, sni_ok;
+    unsigned char      ip[16] = { 0 }, tmp[16];
+    size_t             iplen, i;
+    char               key[PKI_SKEY_MAX];
+    int                cacheable = 0, sni_ok;
 
     if (t == NULL || t->ctx == NULL) {
         err_set(eb, ERR_INVAL, "tls", "no verification context");
@@ -522,8 +528,8 @@ pki_tls_new(struct pki_trust *t, const char *sni, const char *verify_name,
         err_set(eb, ERR_INVAL, "tls", "unknown verify mode %d", verify_mode);
         return NULL;
     }
-    if (verify_mode == PKI_VERIFY_FULL &&
-        (verify_name == NULL || verify_name[0] == '\0')) {
+    if (verify_mode == PKI_VERIFY_FULL
+        && (verify_name == NULL || verify_name[0] == '\0')) {
         err_set(eb, ERR_INVAL, "tls",
             "no host name to verify the server's certificate against");
         return NULL;
@@ -540,8 +546,8 @@ pki_tls_new(struct pki_trust *t, const char *sni, const char *verify_name,
     }
     if (verify_mode == PKI_VERIFY_NONE) {
         wolfSSL_set_verify(ssl, WOLFSSL_VERIFY_NONE, NULL);
-    } else if (iplen == 0 && wolfSSL_check_domain_name(ssl, verify_name) !=
-        WOLFSSL_SUCCESS) {
+    } else if (iplen == 0
+        && wolfSSL_check_domain_name(ssl, verify_name) != WOLFSSL_SUCCESS) {
         /* (IP literals are checked by verify_cb) */
         err_set(eb, ERR_TLS, "tls", "cannot set the host name to verify");
         wolfSSL_free(ssl);
@@ -549,8 +555,10 @@ pki_tls_new(struct pki_trust *t, const char *sni, const char *verify_name,
     }
     /* SNI is a host name only (RFC 6066 3): none for IP literals */
     sni_ok = sni != NULL && sni[0] != '\0' && ip_parse(sni, tmp) == 0;
-    if (sni_ok && wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, sni,
-            (unsigned short)strlen(sni)) != WOLFSSL_SUCCESS) {
+    if (sni_ok
+        && wolfSSL_UseSNI(ssl, WOLFSSL_SNI_HOST_NAME, sni,
+               (unsigned short)strlen(sni))
+            != WOLFSSL_SUCCESS) {
         err_set(eb, ERR_TLS, "tls", "cannot set SNI '%s'", sni);
         wolfSSL_free(ssl);
         return NULL;
@@ -559,8 +567,9 @@ pki_tls_new(struct pki_trust *t, const char *sni, const char *verify_name,
     if (verify_mode != PKI_VERIFY_FULL)
         return ssl; /* no record: never saved, never resumed */
     if (session_key != NULL && session_key[0] != '\0')
-        cacheable = sess_key(key, sizeof(key), session_key,
-            sni_ok ? sni : "", verify_name, verify_mode) == 0;
+        cacheable = sess_key(key, sizeof(key), session_key, sni_ok ? sni : "",
+                        verify_name, verify_mode)
+            == 0;
     pthread_mutex_lock(&t->mu);
     if ((r = vrec_new(t, ssl)) == NULL) {
         pthread_mutex_unlock(&t->mu);
@@ -603,9 +612,9 @@ pki_tls_save_session(struct pki_trust *t, struct WOLFSSL *ssl,
         return; /* not a verified connection of this trust */
     trust_vrec_done(t, ssl, 2, 0);
     /* An unverified session must never be resumed by a verified one. */
-    if (r.key[0] == '\0' || r.ip_mismatch ||
-        wolfSSL_get_verify_mode(ssl) == WOLFSSL_VERIFY_NONE ||
-        !wolfSSL_is_init_finished(ssl))
+    if (r.key[0] == '\0' || r.ip_mismatch
+        || wolfSSL_get_verify_mode(ssl) == WOLFSSL_VERIFY_NONE
+        || !wolfSSL_is_init_finished(ssl))
         return;
     /* A resumed session keeps the cached one: wolfSSL 5.5.4 re-saving the
      * session of a TLS 1.3 resumption gives a ticket whose binder the

@@ -19,18 +19,18 @@
 struct trust_tp {
     char            *name;
     int              chain_validation;
-    struct pki_cert *cert;    /* own copy, or NULL */
-    int              loaded;  /* handed to wolfSSL as an anchor */
-    int              pinned;  /* a non-CA certificate (trusted peer) */
+    struct pki_cert *cert;   /* own copy, or NULL */
+    int              loaded; /* handed to wolfSSL as an anchor */
+    int              pinned; /* a non-CA certificate (trusted peer) */
 };
 
 /* What the full handshake of a cached session verified, kept with the
  * session: a resumed session runs no chain or host name check, so its trace
  * reports this instead. */
 struct trust_proof {
-    time_t at;               /* when; 0: unknown */
-    char   name[256];        /* the name (or IP) checked */
-    char   anchor[128];      /* trustpoint that anchored, or "" */
+    time_t at;          /* when; 0: unknown */
+    char   name[256];   /* the name (or IP) checked */
+    char   anchor[128]; /* trustpoint that anchored, or "" */
     char   leaf_subject[256];
     char   leaf_sha256[96];
 };
@@ -39,9 +39,9 @@ struct trust_proof {
  * caller's "host:port", the SNI, the verify name and the verify mode, so a
  * session is only resumed under the conditions it was verified under. */
 struct trust_sess {
-    char               *key;
-    WOLFSSL_SESSION    *s;    /* own copy (wolfSSL_SESSION_dup) */
-    struct trust_proof  proof;
+    char              *key;
+    WOLFSSL_SESSION   *s; /* own copy (wolfSSL_SESSION_dup) */
+    struct trust_proof proof;
 };
 
 /* Per-connection record from pki_tls_new() until the verdict and the
@@ -52,11 +52,11 @@ struct trust_sess {
 #define PKI_VREC_MAX  256 /* handshakes in flight without a verdict yet */
 struct trust_vrec {
     const WOLFSSL *ssl;
-    int            ncerts;   /* store->totalCerts */
+    int            ncerts; /* store->totalCerts */
     int            nerr;
     struct {
         int depth;
-        int err;             /* X509_V_ERR_* or wolfSSL error */
+        int err; /* X509_V_ERR_* or wolfSSL error */
     } e[PKI_VREC_ERRS];
     char               key[PKI_SKEY_MAX]; /* "" when not cacheable */
     char               name[256];         /* verify name */
@@ -71,18 +71,18 @@ struct trust_vrec {
 };
 
 struct pki_trust {
-    atomic_int        refs;
-    WOLFSSL_CTX      *ctx;
-    struct trust_tp  *tps;
-    size_t            ntps;
-    unsigned          flags;
-    int               system_pool; /* the system bundle was loaded */
-    struct cJSON     *notes;
-    pthread_mutex_t   mu;          /* guards sess and vrecs */
-    struct trust_sess sess[PKI_SESS_MAX];
-    size_t            nsess;
-    struct trust_vrec *vrecs;      /* guarded by mu */
-    size_t            nvrecs;
+    atomic_int         refs;
+    WOLFSSL_CTX       *ctx;
+    struct trust_tp   *tps;
+    size_t             ntps;
+    unsigned           flags;
+    int                system_pool; /* the system bundle was loaded */
+    struct cJSON      *notes;
+    pthread_mutex_t    mu; /* guards sess and vrecs */
+    struct trust_sess  sess[PKI_SESS_MAX];
+    size_t             nsess;
+    struct trust_vrec *vrecs; /* guarded by mu */
+    size_t             nvrecs;
 };
 
 /* Copies the record of ssl into *out (0), or -1 when none. */

@@ -71,8 +71,8 @@ chain_walk(const struct pki_trust *t, struct pki_cert **ch, int n,
             const struct trust_tp *tp = &t->tps[i];
             if (tp->cert == NULL)
                 continue;
-            if (pki_cert_same(ch[cur], tp->cert) ||
-                (tp->cert->is_ca && pki_cert_issued_by(ch[cur], tp->cert))) {
+            if (pki_cert_same(ch[cur], tp->cert)
+                || (tp->cert->is_ca && pki_cert_issued_by(ch[cur], tp->cert))) {
                 if (tp->loaded) {
                     w->anchor_tp = (int)i;
                     w->anchor_self = pki_cert_same(ch[cur], tp->cert);
@@ -124,13 +124,14 @@ dns_match(const char *pat, const char *name)
 static int
 host_matches(const struct pki_cert *leaf, const char *name)
 {
-    cJSON *sans = pki_cert_sans_json(leaf), *it;
-    int    ok = 0, isip, any = 0;
+    cJSON        *sans = pki_cert_sans_json(leaf), *it;
+    int           ok = 0, isip, any = 0;
     unsigned char tmp[16];
 
-    isip = inet_pton(AF_INET, name, tmp) == 1 ||
-        inet_pton(AF_INET6, name, tmp) == 1;
-    cJSON_ArrayForEach(it, sans) {
+    isip = inet_pton(AF_INET, name, tmp) == 1
+        || inet_pton(AF_INET6, name, tmp) == 1;
+    cJSON_ArrayForEach(it, sans)
+    {
         const char *s = it->valuestring;
         if (strncmp(s, "DNS:", 4) == 0) {
             any = 1;
@@ -157,8 +158,7 @@ host_matches(const struct pki_cert *leaf, const char *name)
     return ok;
 }
 
-static void
-fmt(char *dst, size_t sz, const char *f, ...)
+static void fmt(char *dst, size_t sz, const char *f, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -185,33 +185,34 @@ describe_untrusted(struct pki_verdict *v, const struct pki_trust *t,
     if (top->self_signed && w->top == 0) {
         fmt(v->message, sizeof(v->message),
             "the server's certificate '%s' is self-signed, and no "
-            "trustpoint holds it", top->subject);
+            "trustpoint holds it",
+            top->subject);
     } else if (top->self_signed) {
         fmt(v->message, sizeof(v->message),
             "the server's chain ends at the self-signed '%s' (chain[%d]), "
-            "which no trustpoint holds", top->subject, w->top);
+            "which no trustpoint holds",
+            top->subject, w->top);
     } else {
         snprintf(v->missing_issuer, sizeof(v->missing_issuer), "%s",
             top->issuer);
         fmt(v->message, sizeof(v->message),
             "the server's chain ends at '%s' issued by '%s', which no "
-            "trustpoint holds", top->subject, top->issuer);
+            "trustpoint holds",
+            top->subject, top->issuer);
     }
     if (w->unloaded_tp >= 0)
         fmt(v->message, sizeof(v->message),
             "; trustpoint '%s' holds '%s' but is not used "
             "(chain-validation continue without its root: set "
             "chain-validation stop or import its issuer)",
-            t->tps[w->unloaded_tp].name,
-            t->tps[w->unloaded_tp].cert->subject);
+            t->tps[w->unloaded_tp].name, t->tps[w->unloaded_tp].cert->subject);
     fmt(v->advice, sizeof(v->advice),
         "import the certificate '%s' (chain[%d], SHA-256 %s) as a "
         "trustpoint%s, e.g. with POST /api/v1/trustpoints/import-chain",
         top->subject, w->top, top->sha256,
         top->self_signed ? "" : " with chain-validation stop");
     if (!top->self_signed)
-        fmt(v->advice, sizeof(v->advice),
-            "; or import its issuer '%s'",
+        fmt(v->advice, sizeof(v->advice), "; or import its issuer '%s'",
             top->issuer);
 }
 
@@ -275,9 +276,14 @@ classify(int rc, long vr)
         break;
     }
     switch (vr) { /* X509_V_ERR_* */
-    case 2: case 18: case 19: case 20: case 21:
+    case 2:
+    case 18:
+    case 19:
+    case 20:
+    case 21:
         return PKI_UNTRUSTED;
-    case 9: case 10:
+    case 9:
+    case 10:
         return PKI_EXPIRED;
     case 62:
         return PKI_HOSTNAME_MISMATCH;
@@ -299,8 +305,8 @@ peer_chain(WOLFSSL *ssl, struct pki_cert **ch)
     for (i = 0; i < cnt && n < MAX_CHAIN; i++) {
         const unsigned char *der = wolfSSL_get_chain_cert(pc, i);
         int                  len = wolfSSL_get_chain_length(pc, i);
-        if (der != NULL && len > 0 &&
-            pki_cert_from_der(der, (size_t)len, &ch[n], NULL) == 0)
+        if (der != NULL && len > 0
+            && pki_cert_from_der(der, (size_t)len, &ch[n], NULL) == 0)
             n++;
     }
     return n;
@@ -317,13 +323,11 @@ trust_proof_fill(struct pki_trust *t, WOLFSSL *ssl, const char *name,
     snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
     chain_walk(t, ch, n, &w);
     if (w.anchor_tp >= 0)
-        snprintf(p->anchor, sizeof(p->anchor), "%s",
-            t->tps[w.anchor_tp].name);
+        snprintf(p->anchor, sizeof(p->anchor), "%s", t->tps[w.anchor_tp].name);
     if (n > 0) {
         snprintf(p->leaf_subject, sizeof(p->leaf_subject), "%s",
             ch[0]->subject);
-        snprintf(p->leaf_sha256, sizeof(p->leaf_sha256), "%s",
-            ch[0]->sha256);
+        snprintf(p->leaf_sha256, sizeof(p->leaf_sha256), "%s", ch[0]->sha256);
     }
     for (i = 0; i < n; i++)
         pki_cert_free(ch[i]);
@@ -340,14 +344,14 @@ struct facts {
     struct pki_cert       *ch[MAX_CHAIN];
     int                    n;
     struct walk            w;
-    int                    rc;        /* wolfSSL error, 0 on success */
-    long                   vr;        /* X509_V_ERR_* */
-    int                    host_ok;   /* 1, 0, or -1 not checked */
+    int                    rc;      /* wolfSSL error, 0 on success */
+    long                   vr;      /* X509_V_ERR_* */
+    int                    host_ok; /* 1, 0, or -1 not checked */
     int                    resumed;
     int                    have_vrec;
     struct trust_vrec      vrec;
     int                    chain_untrusted;
-    const struct pki_cert *top;       /* last presented cert reached */
+    const struct pki_cert *top; /* last presented cert reached */
     time_t                 now;
 };
 
@@ -375,8 +379,8 @@ facts_gather(struct facts *f, struct pki_trust *t, WOLFSSL *ssl,
     if (f->n > 0 && verify_name != NULL && verify_name[0] != '\0')
         f->host_ok = host_matches(f->ch[0], verify_name);
     f->top = f->n > 0 ? f->ch[f->w.top] : NULL;
-    f->chain_untrusted = f->n > 0 && f->w.anchor_tp < 0 &&
-        !(t != NULL && t->system_pool);
+    f->chain_untrusted =
+        f->n > 0 && f->w.anchor_tp < 0 && !(t != NULL && t->system_pool);
 }
 
 /* Sets v's class, code, anchor and resume_failed from f (and drops a cached
@@ -395,10 +399,10 @@ verdict_classify(struct pki_verdict *v, struct facts *f)
         else if (inet_pton(AF_INET6, name, ip) == 1)
             iplen = 16;
     }
-    if (iplen > 0 && v->klass != PKI_EXPIRED &&
-        ((f->have_vrec && f->vrec.ip_mismatch) ||
-         (f->rc == 0 && !f->resumed && f->n > 0 &&
-          !pki_cert_has_ip(f->ch[0], ip, iplen)))) {
+    if (iplen > 0 && v->klass != PKI_EXPIRED
+        && ((f->have_vrec && f->vrec.ip_mismatch)
+            || (f->rc == 0 && !f->resumed && f->n > 0
+                && !pki_cert_has_ip(f->ch[0], ip, iplen)))) {
         /* herald's own IP check (verify_cb) failed the handshake; or, as a
          * second line, the leaf of a finished handshake lacks the IP */
         v->klass = PKI_HOSTNAME_MISMATCH;
@@ -435,18 +439,17 @@ verdict_word_ok(struct pki_verdict *v, const struct facts *f)
         fmt(v->message, sizeof(v->message),
             "resumed a TLS session: no certificate check runs on "
             "resumption; the chain and the name '%s' were verified on "
-            "the first connection at %s", name, at);
-        if (f->have_vrec && f->vrec.offered &&
-            f->vrec.offered_proof.anchor[0])
-            fmt(v->message, sizeof(v->message),
-                ", anchored at trustpoint '%s'",
+            "the first connection at %s",
+            name, at);
+        if (f->have_vrec && f->vrec.offered && f->vrec.offered_proof.anchor[0])
+            fmt(v->message, sizeof(v->message), ", anchored at trustpoint '%s'",
                 f->vrec.offered_proof.anchor);
     } else if (f->w.anchor_tp >= 0) {
         const struct trust_tp *tp = &f->t->tps[f->w.anchor_tp];
         fmt(v->message, sizeof(v->message),
             "the server's certificate '%s' verified for '%s', anchored "
-            "at trustpoint '%s' ('%s')%s", f->n ? f->ch[0]->subject : "",
-            name, tp->name, tp->cert->subject,
+            "at trustpoint '%s' ('%s')%s",
+            f->n ? f->ch[0]->subject : "", name, tp->name, tp->cert->subject,
             f->w.anchor_self ? " (pinned certificate)" : "");
     } else {
         fmt(v->message, sizeof(v->message),
@@ -476,11 +479,13 @@ verdict_word_hostname(struct pki_verdict *v, const struct facts *f)
 
     fmt(v->message, sizeof(v->message),
         "the server's certificate '%s' is not valid for '%s': it names "
-        "%s", f->n ? f->ch[0]->subject : "?", name,
+        "%s",
+        f->n ? f->ch[0]->subject : "?", name,
         sans && sans[0] ? sans : "no subject alternative names");
     fmt(v->advice, sizeof(v->advice),
         "connect with a name the certificate holds (server host or "
-        "tls_name), or have it reissued for '%s'", name);
+        "tls_name), or have it reissued for '%s'",
+        name);
     free(sans);
     verdict_word_also_untrusted(v, f);
 }
@@ -499,11 +504,11 @@ verdict_word_expired(struct pki_verdict *v, const struct facts *f)
     }
     if (bad >= 0) {
         before = f->now < f->ch[bad]->not_before;
-        pki_time_str(before ? f->ch[bad]->not_before
-                            : f->ch[bad]->not_after, date, sizeof(date));
+        pki_time_str(before ? f->ch[bad]->not_before : f->ch[bad]->not_after,
+            date, sizeof(date));
         fmt(v->message, sizeof(v->message),
-            "the certificate '%s' (chain[%d]) %s %s", f->ch[bad]->subject,
-            bad, before ? "is not valid before" : "expired on", date);
+            "the certificate '%s' (chain[%d]) %s %s", f->ch[bad]->subject, bad,
+            before ? "is not valid before" : "expired on", date);
     } else {
         fmt(v->message, sizeof(v->message),
             "a certificate in the chain is expired or not yet valid "
@@ -535,15 +540,14 @@ verdict_word_untrusted(struct pki_verdict *v, const struct facts *f)
         if (f->now > f->ch[i]->not_after) {
             pki_time_str(f->ch[i]->not_after, date, sizeof(date));
             fmt(v->message, sizeof(v->message),
-                "; also, '%s' (chain[%d]) expired on %s",
-                f->ch[i]->subject, i, date);
+                "; also, '%s' (chain[%d]) expired on %s", f->ch[i]->subject, i,
+                date);
             break;
         }
     }
     if (f->host_ok == 0)
         fmt(v->message, sizeof(v->message),
-            "; also, the certificate is not valid for '%s'",
-            f->verify_name);
+            "; also, the certificate is not valid for '%s'", f->verify_name);
 }
 
 static void
@@ -551,8 +555,8 @@ verdict_word_handshake(struct pki_verdict *v, const struct facts *f)
 {
     char es[160];
 
-    wolfSSL_ERR_error_string_n((unsigned long)(f->rc < 0 ? -f->rc : f->rc),
-        es, sizeof(es));
+    wolfSSL_ERR_error_string_n((unsigned long)(f->rc < 0 ? -f->rc : f->rc), es,
+        sizeof(es));
     fmt(v->message, sizeof(v->message),
         "the TLS handshake failed: %s (wolfSSL error %d)", es, f->rc);
     fmt(v->advice, sizeof(v->advice),
@@ -586,8 +590,8 @@ verdict_word(struct pki_verdict *v, const struct facts *f)
             " (herald had offered a cached TLS session for resumption; it "
             "is dropped, and the next connection does a full handshake)");
         fmt(v->advice, sizeof(v->advice),
-            "%sretry: a new connection does not resume", v->advice[0]
-            ? "; " : "");
+            "%sretry: a new connection does not resume",
+            v->advice[0] ? "; " : "");
     }
 }
 
@@ -597,8 +601,8 @@ static void
 trace_resumed(cJSON *trace, const struct facts *f)
 {
     const struct trust_proof *p = &f->vrec.offered_proof;
-    char   at[32] = "";
-    cJSON *o = cJSON_CreateObject();
+    char                      at[32] = "";
+    cJSON                    *o = cJSON_CreateObject();
 
     if (p->at != 0)
         pki_time_str(p->at, at, sizeof(at));
@@ -607,7 +611,8 @@ trace_resumed(cJSON *trace, const struct facts *f)
     cJSON_AddStringToObject(o, "anchor", p->anchor);
     cJSON_AddStringToObject(o, "leaf_subject", p->leaf_subject);
     cJSON_AddStringToObject(o, "leaf_sha256", p->leaf_sha256);
-    cJSON_AddStringToObject(o, "note", "resumed: no certificate "
+    cJSON_AddStringToObject(o, "note",
+        "resumed: no certificate "
         "check runs on resumption; verification was done on the "
         "first connection at verified_at, for the same name, "
         "trustpoints and verify mode");
@@ -621,8 +626,9 @@ trace_fix(cJSON *trace, const struct pki_verdict *v, const struct facts *f)
     cJSON *o, *c, *arr;
     char   imp[32];
 
-    if (f->top == NULL || !(v->klass == PKI_UNTRUSTED ||
-            (v->klass != PKI_OK && f->chain_untrusted))) {
+    if (f->top == NULL
+        || !(v->klass == PKI_UNTRUSTED
+            || (v->klass != PKI_OK && f->chain_untrusted))) {
         set_item(trace, "fix", cJSON_CreateNull());
         return;
     }
@@ -642,8 +648,7 @@ trace_fix(cJSON *trace, const struct pki_verdict *v, const struct facts *f)
 
 /* trace.hostname: the name checked, the leaf's SANs and the result. */
 static void
-trace_hostname(cJSON *trace, const struct pki_verdict *v,
-    const struct facts *f)
+trace_hostname(cJSON *trace, const struct pki_verdict *v, const struct facts *f)
 {
     cJSON *o = cJSON_CreateObject();
     char   at[32];
@@ -653,13 +658,14 @@ trace_hostname(cJSON *trace, const struct pki_verdict *v,
     cJSON_AddItemToObject(o, "sans",
         f->n ? pki_cert_sans_json(f->ch[0]) : cJSON_CreateArray());
     cJSON_AddStringToObject(o, "result",
-        v->insecure ? "not_checked"
-        : v->klass == PKI_HOSTNAME_MISMATCH ? "mismatch"
-        : v->klass == PKI_OK ? "ok"
-        : f->host_ok == 1 ? "ok"
-        : f->host_ok == 0 ? "mismatch" : "unknown");
-    if (f->resumed && !v->insecure && f->have_vrec && f->vrec.offered &&
-        f->vrec.offered_proof.at != 0) {
+        v->insecure                             ? "not_checked"
+            : v->klass == PKI_HOSTNAME_MISMATCH ? "mismatch"
+            : v->klass == PKI_OK                ? "ok"
+            : f->host_ok == 1                   ? "ok"
+            : f->host_ok == 0                   ? "mismatch"
+                                                : "unknown");
+    if (f->resumed && !v->insecure && f->have_vrec && f->vrec.offered
+        && f->vrec.offered_proof.at != 0) {
         pki_time_str(f->vrec.offered_proof.at, at, sizeof(at));
         cJSON_AddStringToObject(o, "checked_at", at);
     }
@@ -685,17 +691,17 @@ trace_verify_errors(cJSON *trace, const struct facts *f)
 
 /* Lays the verdict and its facts out in trace (see pki.h). */
 static void
-verdict_trace(cJSON *trace, const struct pki_verdict *v,
-    const struct facts *f)
+verdict_trace(cJSON *trace, const struct pki_verdict *v, const struct facts *f)
 {
     WOLFSSL *ssl = f->ssl;
     cJSON   *o;
 
-    set_item(trace, "tls_version", cJSON_CreateString(
-        ssl ? wolfSSL_get_version(ssl) : ""));
-    set_item(trace, "cipher", cJSON_CreateString(
-        ssl && wolfSSL_get_cipher_name(ssl) ? wolfSSL_get_cipher_name(ssl)
-                                            : ""));
+    set_item(trace, "tls_version",
+        cJSON_CreateString(ssl ? wolfSSL_get_version(ssl) : ""));
+    set_item(trace, "cipher",
+        cJSON_CreateString(ssl && wolfSSL_get_cipher_name(ssl)
+                ? wolfSSL_get_cipher_name(ssl)
+                : ""));
     set_item(trace, "resumed", cJSON_CreateBool(f->resumed));
     if (f->resumed && f->have_vrec && f->vrec.offered)
         trace_resumed(trace, f);
@@ -712,14 +718,15 @@ verdict_trace(cJSON *trace, const struct pki_verdict *v,
     } else {
         set_item(trace, "anchor", cJSON_CreateNull());
     }
-    set_item(trace, "missing_issuer", v->missing_issuer[0]
-            ? cJSON_CreateString(v->missing_issuer)
-            : cJSON_CreateNull());
+    set_item(trace, "missing_issuer",
+        v->missing_issuer[0] ? cJSON_CreateString(v->missing_issuer)
+                             : cJSON_CreateNull());
     trace_fix(trace, v, f);
     trace_hostname(trace, v, f);
     if (f->n > 0)
-        set_item(trace, "expires_in_days", cJSON_CreateNumber(
-            (double)((f->ch[0]->not_after - f->now) / 86400)));
+        set_item(trace, "expires_in_days",
+            cJSON_CreateNumber(
+                (double)((f->ch[0]->not_after - f->now) / 86400)));
     else
         set_item(trace, "expires_in_days", cJSON_CreateNull());
     set_item(trace, "insecure", cJSON_CreateBool(v->insecure));
@@ -739,10 +746,11 @@ pki_tls_verdict(struct pki_trust *t, struct WOLFSSL *ssl, int handshake_rc,
     facts_gather(&f, t, ssl, handshake_rc, verify_name);
     verdict_classify(v, &f);
     verdict_word(v, &f);
-    log_info("pki", "event=tls-verdict code=%s anchor=%s chain_len=%d "
-        "leaf_sha256=%s insecure=%d rc=%d", v->code[0] ? v->code : "ok",
-        v->anchor[0] ? v->anchor : "-", f.n, f.n ? f.ch[0]->sha256 : "-",
-        v->insecure, f.rc);
+    log_info("pki",
+        "event=tls-verdict code=%s anchor=%s chain_len=%d "
+        "leaf_sha256=%s insecure=%d rc=%d",
+        v->code[0] ? v->code : "ok", v->anchor[0] ? v->anchor : "-", f.n,
+        f.n ? f.ch[0]->sha256 : "-", v->insecure, f.rc);
     if (trace != NULL)
         verdict_trace(trace, v, &f);
     if (f.have_vrec)

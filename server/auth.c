@@ -35,11 +35,12 @@
 /* Trims p[0..n) and stores it as the token *dst; what names it in errors
  * ("admin token"), code the errbuf code ("admin_token"). */
 static int
-auth_set(struct sec **dst, const char *what, const char *code,
-    const char *p, size_t n, const char *from, struct errbuf *eb)
+auth_set(struct sec **dst, const char *what, const char *code, const char *p,
+    size_t n, const char *from, struct errbuf *eb)
 {
-    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' ||
-                        p[n - 1] == ' ' || p[n - 1] == '\t'))
+    while (n > 0
+        && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' '
+            || p[n - 1] == '\t'))
         n--;
     while (n > 0 && (*p == ' ' || *p == '\t')) {
         p++;
@@ -47,13 +48,14 @@ auth_set(struct sec **dst, const char *what, const char *code,
     }
     if (n < 16)
         return err_set(eb, ERR_INVAL, code,
-            "the %s from %s is %s; use at least 16 characters", what,
-            from, n == 0 ? "empty" : "too short");
+            "the %s from %s is %s; use at least 16 characters", what, from,
+            n == 0 ? "empty" : "too short");
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f)
             return err_set(eb, ERR_INVAL, code,
                 "the %s from %s contains a space or a control "
-                "character", what, from);
+                "character",
+                what, from);
     if ((*dst = sec_new(p, n)) == NULL)
         return err_set(eb, ERR_NOMEM, "internal", "out of memory");
     return 0;
@@ -68,18 +70,16 @@ auth_read_file(struct sec **dst, const char *what, const char *code,
     int     fd, rc;
 
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return err_set(eb, ERR_IO, code,
-            "cannot read the %s file %s: %s", what, path,
-            strerror(errno));
+        return err_set(eb, ERR_IO, code, "cannot read the %s file %s: %s", what,
+            path, strerror(errno));
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n < 0)
-        return err_set(eb, ERR_IO, code,
-            "cannot read the %s file %s: %s", what, path,
-            strerror(errno));
+        return err_set(eb, ERR_IO, code, "cannot read the %s file %s: %s", what,
+            path, strerror(errno));
     if ((size_t)n > AUTH_TOKEN_MAX)
-        return err_set(eb, ERR_INVAL, code,
-            "the %s file %s is too long", what, path);
+        return err_set(eb, ERR_INVAL, code, "the %s file %s is too long", what,
+            path);
     rc = auth_set(dst, what, code, buf, (size_t)n, path, eb);
     sec_wipe(buf, sizeof(buf));
     return rc;
@@ -93,29 +93,27 @@ auth_create(struct srv *s, const char *path, struct errbuf *eb)
     int           fd, rc;
 
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        return err_set(eb, ERR_IO, "admin_token",
-            "getrandom failed: %s", strerror(errno));
+        return err_set(eb, ERR_IO, "admin_token", "getrandom failed: %s",
+            strerror(errno));
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
     sec_wipe(rnd, sizeof(rnd));
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return err_set(eb, ERR_IO, "admin_token",
-            "cannot create the admin token file %s: %s", path,
-            strerror(errno));
+            "cannot create the admin token file %s: %s", path, strerror(errno));
     fchmod(fd, 0600);
-    if (write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1 ||
-        fsync(fd) != 0) {
+    if (write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
         rc = err_set(eb, ERR_IO, "admin_token",
-            "cannot write the admin token file %s: %s", path,
-            strerror(errno));
+            "cannot write the admin token file %s: %s", path, strerror(errno));
         close(fd);
         unlink(path);
         return rc;
     }
     close(fd);
-    if ((rc = auth_set(&s->admin_token, "admin token", "admin_token", hex,
-             64, path, eb)) == 0) {
+    if ((rc = auth_set(&s->admin_token, "admin token", "admin_token", hex, 64,
+             path, eb))
+        == 0) {
         printf("herald: admin token (saved in %s): %s\n", path, hex);
         fflush(stdout);
         log_info("auth", "event=token-created file=%s", path);
@@ -198,8 +196,8 @@ srv_auth_ok(struct srv_req *rq)
 int
 srv_auth_metrics_ok(struct srv_req *rq)
 {
-    return auth_bearer(rq, rq->srv->admin_token) ||
-        auth_bearer(rq, rq->srv->metrics_token);
+    return auth_bearer(rq, rq->srv->admin_token)
+        || auth_bearer(rq, rq->srv->metrics_token);
 }
 
 void

@@ -63,7 +63,7 @@
 /* descriptors kept free of connections: database, SMTP, syslog, MHD */
 #define SRV_FD_RESERVE 256
 /* when slots run short: waiting this long for a request closes */
-#define SRV_PRESSURE_IDLE 2.0
+#define SRV_PRESSURE_IDLE  2.0
 #define SRV_REAPER_TICK_MS 250
 /* refused webhooks: at most one log line per this many seconds */
 #define SRV_HOOK_LOG_INTERVAL 1.0
@@ -81,8 +81,7 @@ srv_req_header(struct srv_req *rq, const char *name)
 const char *
 srv_req_query(struct srv_req *rq, const char *name)
 {
-    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND,
-        name);
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 const char *
@@ -106,8 +105,8 @@ int
 srv_req_accept_types(struct srv_req *rq, struct srv_resp *rs,
     const char *const *types)
 {
-    char        mt[128];
-    struct buf  b = BUF_INIT;
+    char       mt[128];
+    struct buf b = BUF_INIT;
 
     srv_req_media_type(rq, mt, sizeof(mt));
     for (size_t i = 0; types[i]; i++)
@@ -116,8 +115,8 @@ srv_req_accept_types(struct srv_req *rq, struct srv_resp *rs,
     for (size_t i = 0; types[i]; i++)
         buf_printf(&b, "%s%s", i ? ", " : "", types[i]);
     srv_reply_errorf(rs, ERR_UNSUPPORTED, "unsupported_media_type",
-        "Content-Type %s%s%s is not accepted here; send %s",
-        *mt ? "'" : "", *mt ? mt : "(none)", *mt ? "'" : "", buf_str(&b));
+        "Content-Type %s%s%s is not accepted here; send %s", *mt ? "'" : "",
+        *mt ? mt : "(none)", *mt ? "'" : "", buf_str(&b));
     rs->status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
     buf_free(&b);
     return 0;
@@ -165,8 +164,9 @@ srv_reply_json(struct srv_resp *rs, int status, struct cJSON *j)
     if (j == NULL || (s = cJSON_PrintUnformatted(j)) == NULL) {
         cJSON_Delete(j);
         rs->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        buf_puts(&rs->body, "{\"error\":{\"code\":\"internal\","
-                            "\"message\":\"out of memory\"}}");
+        buf_puts(&rs->body,
+            "{\"error\":{\"code\":\"internal\","
+            "\"message\":\"out of memory\"}}");
         return;
     }
     cJSON_Delete(j);
@@ -257,8 +257,7 @@ http_conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
     const union MHD_ConnectionInfo *ci;
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        ci = MHD_get_connection_info(conn,
-            MHD_CONNECTION_INFO_CONNECTION_FD);
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (ci == NULL || (c = calloc(1, sizeof(*c))) == NULL)
             return; /* no deadlines; MHD's inactivity timeout holds */
         c->fd = ci->connect_fd;
@@ -300,12 +299,14 @@ http_raw_answer(int fd, const char *status, const char *body)
     char msg[640];
     int  n;
 
-    n = snprintf(msg, sizeof(msg), "HTTP/1.1 %s\r\n"
+    n = snprintf(msg, sizeof(msg),
+        "HTTP/1.1 %s\r\n"
         "Content-Type: application/json\r\n"
         "Cache-Control: no-store\r\n"
         "X-Content-Type-Options: nosniff\r\n"
         "Connection: close\r\n"
-        "Content-Length: %zu\r\n\r\n%s", status, strlen(body), body);
+        "Content-Length: %zu\r\n\r\n%s",
+        status, strlen(body), body);
     if (n > 0 && (size_t)n < sizeof(msg))
         (void)send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
@@ -321,9 +322,11 @@ http_conn_drop(struct srv *s, struct srv_conn *c, const char *what,
     char body[256];
 
     if (what != NULL) {
-        snprintf(body, sizeof(body), "{\"error\":{\"code\":\"timeout\","
+        snprintf(body, sizeof(body),
+            "{\"error\":{\"code\":\"timeout\","
             "\"message\":\"the request %s did not arrive within %u s (%s); "
-            "send the request without pauses\"}}\n", what, secs, flag);
+            "send the request without pauses\"}}\n",
+            what, secs, flag);
         http_raw_answer(c->fd, "408 Request Timeout", body);
     }
     shutdown(c->fd, SHUT_RDWR);
@@ -338,11 +341,11 @@ http_reaper(void *arg)
 
     pthread_mutex_lock(&s->conn_lock);
     while (!s->reaper_stop) {
-        unsigned         lim = s->cfg.max_connections;
-        unsigned         nh = 0, nb = 0, ni = 0, open = s->nconns;
-        int              pressure = s->nconns >= lim - lim / 8, pending;
-        double           now = http_now();
-        struct timespec  ts;
+        unsigned        lim = s->cfg.max_connections;
+        unsigned        nh = 0, nb = 0, ni = 0, open = s->nconns;
+        int             pressure = s->nconns >= lim - lim / 8, pending;
+        double          now = http_now();
+        struct timespec ts;
 
         for (struct srv_conn *c = s->conns; c != NULL; c = c->next) {
             if (c->closing || c->phase == SRV_CONN_REPLY)
@@ -358,17 +361,18 @@ http_reaper(void *arg)
                         s->cfg.header_timeout_s, "--header-timeout");
                     nh++;
                 }
-            } else if (pressure && c->phase == SRV_CONN_HEAD &&
-                now - c->since >= SRV_PRESSURE_IDLE) {
+            } else if (pressure && c->phase == SRV_CONN_HEAD
+                && now - c->since >= SRV_PRESSURE_IDLE) {
                 http_conn_drop(s, c, c->requests ? NULL : "headers",
                     (unsigned)SRV_PRESSURE_IDLE, "all connections in use");
                 ni++;
             }
         }
         if (nh + nb + ni > 0)
-            log_info("http", "event=conn-drop header_timeout=%u "
-                "body_timeout=%u idle_when_full=%u open=%u limit=%u", nh, nb,
-                ni, open, lim);
+            log_info("http",
+                "event=conn-drop header_timeout=%u "
+                "body_timeout=%u idle_when_full=%u open=%u limit=%u",
+                nh, nb, ni, open, lim);
         pthread_mutex_lock(&s->hook_log_mu);
         http_hook_flush(s, now, 0);
         pending = s->hook_log_suppressed > 0;
@@ -434,11 +438,12 @@ http_too_large_now(struct srv_req *rq)
     const union MHD_ConnectionInfo *ci;
     char                            body[256];
 
-    snprintf(body, sizeof(body), "{\"error\":{\"code\":\"too_large\","
+    snprintf(body, sizeof(body),
+        "{\"error\":{\"code\":\"too_large\","
         "\"message\":\"the request body is over the limit of %zu bytes "
-        "(%s)\"}}\n", rq->max_body, rq->max_flag);
-    ci = MHD_get_connection_info(rq->conn,
-        MHD_CONNECTION_INFO_CONNECTION_FD);
+        "(%s)\"}}\n",
+        rq->max_body, rq->max_flag);
+    ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci != NULL) {
         http_raw_answer(ci->connect_fd, "413 Content Too Large", body);
         shutdown(ci->connect_fd, SHUT_WR);
@@ -457,10 +462,10 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **req_cls)
 {
-    struct srv      *s = cls;
-    struct srv_req  *rq = *req_cls;
-    struct srv_resp  rs = { 0 };
-    enum MHD_Result  ret;
+    struct srv     *s = cls;
+    struct srv_req *rq = *req_cls;
+    struct srv_resp rs = { 0 };
+    enum MHD_Result ret;
 
     (void)version;
     if (rq == NULL) {
@@ -496,10 +501,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
             v = strtoull(cl, &end, 10);
             if (errno == 0 && *end == '\0')
                 rq->declared_len = (size_t)v;
-            if (errno == 0 && rq->declared_len > rq->max_body &&
-                rq->declared_len <= SRV_DRAIN_MAX && !rq->hook &&
-                MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                    MHD_HTTP_HEADER_EXPECT) == NULL) {
+            if (errno == 0 && rq->declared_len > rq->max_body
+                && rq->declared_len <= SRV_DRAIN_MAX && !rq->hook
+                && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                       MHD_HTTP_HEADER_EXPECT)
+                    == NULL) {
                 /* Most clients write the whole body before they read the
                  * answer: an early 413 and a close would reach them as a
                  * broken pipe. Read and drop the body, then answer. */
@@ -525,15 +531,14 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
-        if (!rq->too_large &&
-            rq->body.len + *upload_data_size > rq->max_body) {
+        if (!rq->too_large && rq->body.len + *upload_data_size > rq->max_body) {
             rq->too_large = 1;
             buf_free(&rq->body);
             if (rq->hook)
                 return http_too_large_now(rq);
         }
-        if (!rq->too_large &&
-            buf_append(&rq->body, upload_data, *upload_data_size) != 0)
+        if (!rq->too_large
+            && buf_append(&rq->body, upload_data, *upload_data_size) != 0)
             return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
@@ -560,12 +565,14 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 static void
 http_hook_flush(struct srv *s, double now, int force)
 {
-    if (s->hook_log_suppressed == 0 ||
-        (!force && now - s->hook_log_last < SRV_HOOK_LOG_INTERVAL))
+    if (s->hook_log_suppressed == 0
+        || (!force && now - s->hook_log_last < SRV_HOOK_LOG_INTERVAL))
         return;
-    log_warn("http", "event=webhook-refused-suppressed count=%llu "
+    log_warn("http",
+        "event=webhook-refused-suppressed count=%llu "
         "note=\"%llu failed webhook attempts suppressed (one is logged "
-        "a second)\"", s->hook_log_suppressed, s->hook_log_suppressed);
+        "a second)\"",
+        s->hook_log_suppressed, s->hook_log_suppressed);
     s->hook_log_suppressed = 0;
     (void)now; /* the next refusal may still be logged at once */
 }
@@ -582,13 +589,15 @@ http_hook_refused(struct srv *s, struct srv_req *rq, double ms)
     double now = http_now();
 
     pthread_mutex_lock(&s->hook_log_mu);
-    if (s->hook_log_last > 0 &&
-        now - s->hook_log_last < SRV_HOOK_LOG_INTERVAL) {
+    if (s->hook_log_last > 0
+        && now - s->hook_log_last < SRV_HOOK_LOG_INTERVAL) {
         s->hook_log_suppressed++;
     } else {
         http_hook_flush(s, now, 1);
-        log_warn("http", "event=webhook-refused path=%s status=%d ms=%.1f "
-            "reason=\"%s\"", rq->path, rq->answered ? rq->status : 0, ms,
+        log_warn("http",
+            "event=webhook-refused path=%s status=%d ms=%.1f "
+            "reason=\"%s\"",
+            rq->path, rq->answered ? rq->status : 0, ms,
             rq->reason[0] ? rq->reason : "body too large");
         s->hook_log_last = now;
     }
@@ -599,9 +608,9 @@ static void
 http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
-    struct srv_req  *rq = *req_cls;
-    struct timespec  t1;
-    double           ms;
+    struct srv_req *rq = *req_cls;
+    struct timespec t1;
+    double          ms;
 
     /* the next request's headers are due from now */
     http_conn_phase(cls, conn, SRV_CONN_HEAD,
@@ -610,18 +619,19 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     ((struct srv *)cls)->requests++;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 +
-        (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
+    ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3
+        + (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
     if (rq->refused)
         http_hook_refused(cls, rq, ms);
-    else if (((struct srv *)cls)->cfg.access_log || rq->status >= 500 ||
-        !rq->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ||
-        log_level_current >= LOG_DEBUG)
+    else if (((struct srv *)cls)->cfg.access_log || rq->status >= 500
+        || !rq->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK
+        || log_level_current >= LOG_DEBUG)
         /* one line a request only when asked: a flood must not fill the
          * disk (runs and deliveries have lines of their own) */
-        log_info("http", "event=request method=%s path=%s status=%d "
-            "ms=%.1f%s", rq->method, rq->path,
-            rq->answered ? rq->status : 0, ms,
+        log_info("http",
+            "event=request method=%s path=%s status=%d "
+            "ms=%.1f%s",
+            rq->method, rq->path, rq->answered ? rq->status : 0, ms,
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     for (size_t i = 0; i < rq->nparams; i++)
         free(rq->params[i]);
@@ -662,7 +672,8 @@ srv_listen_parse(const char *s, char *host, size_t hostsz, unsigned *port,
         if (rb == NULL || rb[1] != ':')
             return err_set(eb, ERR_INVAL, "invalid_listen",
                 "listen address '%s': an IPv6 address is written "
-                "[ADDR]:PORT, e.g. [::1]:8080", s);
+                "[ADDR]:PORT, e.g. [::1]:8080",
+                s);
         h = s + 1;
         hl = (size_t)(rb - h);
         colon = rb + 1;
@@ -670,11 +681,13 @@ srv_listen_parse(const char *s, char *host, size_t hostsz, unsigned *port,
         if ((colon = strrchr(s, ':')) == NULL)
             return err_set(eb, ERR_INVAL, "invalid_listen",
                 "listen address '%s' has no port; use HOST:PORT, e.g. "
-                "127.0.0.1:8080", s);
+                "127.0.0.1:8080",
+                s);
         if (memchr(s, ':', (size_t)(colon - s)) != NULL)
             return err_set(eb, ERR_INVAL, "invalid_listen",
                 "listen address '%s': write an IPv6 address in brackets, "
-                "e.g. [::1]:8080", s);
+                "e.g. [::1]:8080",
+                s);
         hl = (size_t)(colon - s);
     }
     if (hl == 0 || hl >= hostsz)
@@ -690,12 +703,11 @@ srv_listen_parse(const char *s, char *host, size_t hostsz, unsigned *port,
     {
         unsigned char a[sizeof(struct in6_addr)];
 
-        if (strcmp(host, "localhost") != 0 &&
-            inet_pton(AF_INET, host, a) != 1 &&
-            inet_pton(AF_INET6, host, a) != 1)
+        if (strcmp(host, "localhost") != 0 && inet_pton(AF_INET, host, a) != 1
+            && inet_pton(AF_INET6, host, a) != 1)
             return err_set(eb, ERR_INVAL, "invalid_listen",
-                "listen address '%s': '%s' is not an IPv4 or IPv6 address",
-                s, host);
+                "listen address '%s': '%s' is not an IPv4 or IPv6 address", s,
+                host);
     }
     *port = (unsigned)p;
     return 0;
@@ -715,15 +727,15 @@ http_bind(struct srv *s, struct errbuf *eb)
     memset(&ss, 0, sizeof(ss));
     if (strcmp(host, "localhost") == 0)
         strcpy(host, "127.0.0.1");
-    if (inet_pton(AF_INET, host,
-            &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
         sin->sin_family = AF_INET;
         sin->sin_port = htons((uint16_t)port);
         sl = sizeof(*sin);
     } else if (inet_pton(AF_INET6, host,
-                   &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+                   &((struct sockaddr_in6 *)&ss)->sin6_addr)
+        == 1) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
         sin6->sin6_family = AF_INET6;
@@ -742,8 +754,8 @@ http_bind(struct srv *s, struct errbuf *eb)
     if (v6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 4096) != 0) {
-        rc = err_set(eb, ERR_IO, "listen", "cannot listen on %s: %s",
-            s->listen, strerror(errno));
+        rc = err_set(eb, ERR_IO, "listen", "cannot listen on %s: %s", s->listen,
+            strerror(errno));
         close(fd);
         return rc;
     }
@@ -789,8 +801,7 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
     pthread_cond_init(&s->conn_cv, &ca);
     pthread_condattr_destroy(&ca);
     s->listen = strdup(cfg->listen ? cfg->listen : SRV_DEFAULT_LISTEN);
-    s->data_dir = strdup(cfg->data_dir ? cfg->data_dir
-                                       : SRV_DEFAULT_DATA_DIR);
+    s->data_dir = strdup(cfg->data_dir ? cfg->data_dir : SRV_DEFAULT_DATA_DIR);
     if (s->listen == NULL || s->data_dir == NULL) {
         rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
         goto fail;
@@ -856,8 +867,9 @@ http_limits(struct srv *s)
         if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
             struct rlimit up = rl;
 
-            up.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
-                rl.rlim_max > want ? (rlim_t)want : rl.rlim_max;
+            up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+                ? (rlim_t)want
+                : rl.rlim_max;
             if (setrlimit(RLIMIT_NOFILE, &up) == 0)
                 rl = up;
         }
@@ -872,25 +884,28 @@ http_limits(struct srv *s)
                     "event=max-connections-lowered asked=%u max_conn=%u "
                     "nofile=%llu reason=\"RLIMIT_NOFILE (hard limit) "
                     "leaves room for %u connections; raise it (ulimit -Hn, "
-                    "LimitNOFILE=, --ulimit nofile=) for more\"", asked,
-                    s->cfg.max_connections, nofile, s->cfg.max_connections);
+                    "LimitNOFILE=, --ulimit nofile=) for more\"",
+                    asked, s->cfg.max_connections, nofile,
+                    s->cfg.max_connections);
         }
     }
     lim = s->cfg.max_connections;
     per_ip = s->cfg.max_per_ip;
     if (per_ip == 0) {
-        per_ip = lim / 4 < SRV_DEFAULT_PER_IP ? lim / 4
-                                              : SRV_DEFAULT_PER_IP;
+        per_ip = lim / 4 < SRV_DEFAULT_PER_IP ? lim / 4 : SRV_DEFAULT_PER_IP;
     } else if (per_ip >= lim && lim > 1) {
         per_ip = lim / 2;
-        log_warn("http", "event=max-connections-per-ip-lowered asked=%u "
+        log_warn("http",
+            "event=max-connections-per-ip-lowered asked=%u "
             "per_ip=%u max_conn=%u reason=\"one address must not take "
-            "every slot\"", s->cfg.max_per_ip, per_ip, lim);
+            "every slot\"",
+            s->cfg.max_per_ip, per_ip, lim);
     }
     s->cfg.max_per_ip = per_ip > 0 ? per_ip : 1;
-    log_info("http", "event=limits max_conn=%u per_ip=%u nofile=%llu "
-        "header_timeout_s=%u body_timeout_s=%u idle_timeout_s=%u", lim,
-        s->cfg.max_per_ip, nofile, s->cfg.header_timeout_s,
+    log_info("http",
+        "event=limits max_conn=%u per_ip=%u nofile=%llu "
+        "header_timeout_s=%u body_timeout_s=%u idle_timeout_s=%u",
+        lim, s->cfg.max_per_ip, nofile, s->cfg.header_timeout_s,
         s->cfg.body_timeout_s, s->cfg.timeout_s);
 }
 
@@ -902,26 +917,25 @@ srv_start(struct srv *s, struct errbuf *eb)
     if ((rc = http_bind(s, eb)) != 0)
         return rc;
     http_limits(s);
-    s->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, http_access, s,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+            | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, http_access, s, MHD_OPTION_LISTEN_SOCKET,
+        (MHD_socket)s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)s->cfg.max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->cfg.max_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SRV_HEADER_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s,
-        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
-        MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s, MHD_OPTION_END);
     if (s->mhd == NULL) {
         close(s->listen_fd);
         s->listen_fd = -1;
         return err_set(eb, ERR_IO, "listen",
             "cannot start the HTTP server on %s (threads=%u, "
-            "max-connections=%u)", s->listen, s->cfg.threads,
-            s->cfg.max_connections);
+            "max-connections=%u)",
+            s->listen, s->cfg.threads, s->cfg.max_connections);
     }
     s->listen_fd = -1; /* MHD owns and closes it now */
     s->reaper_stop = 0;
@@ -932,10 +946,11 @@ srv_start(struct srv *s, struct errbuf *eb)
             "cannot start the connection reaper thread");
     }
     s->reaper_on = 1;
-    log_info("http", "event=listen addr=%s:%u threads=%u max_conn=%u "
-        "max_body=%zu webhook_max_body=%zu timeout_s=%u web_dir=%s", s->host,
-        s->port, s->cfg.threads, s->cfg.max_connections, s->cfg.max_body,
-        s->cfg.webhook_max_body, s->cfg.timeout_s,
+    log_info("http",
+        "event=listen addr=%s:%u threads=%u max_conn=%u "
+        "max_body=%zu webhook_max_body=%zu timeout_s=%u web_dir=%s",
+        s->host, s->port, s->cfg.threads, s->cfg.max_connections,
+        s->cfg.max_body, s->cfg.webhook_max_body, s->cfg.timeout_s,
         s->web_dir ? s->web_dir : "-");
     printf("herald: listening on http://%s:%u\n", s->host, s->port);
     fflush(stdout);

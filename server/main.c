@@ -48,8 +48,8 @@ usage(FILE *f)
         "serve options (environment variable in brackets; flags win):\n"
         "  --listen ADDR:PORT      listen address, [::1]:PORT for IPv6; "
         "port 0 = any\n"
-        "                          [HERALD_LISTEN] (default "
-        SRV_DEFAULT_LISTEN ")\n"
+        "                          [HERALD_LISTEN] (default " SRV_DEFAULT_LISTEN
+        ")\n"
         "  --data-dir DIR          state directory [HERALD_DATA_DIR] "
         "(default " SRV_DEFAULT_DATA_DIR ")\n"
         "  --threads N             HTTP threads [HERALD_THREADS] "
@@ -151,8 +151,10 @@ num(const char *name, const char *v, unsigned long long min,
     return 0;
 no:
     snprintf(range, sizeof(range), "%llu..%llu", min, max);
-    fprintf(stderr, "herald: %s: '%s' is not a number in %s\n"
-                    "Try 'herald --help'.\n", name, v ? v : "", range);
+    fprintf(stderr,
+        "herald: %s: '%s' is not a number in %s\n"
+        "Try 'herald --help'.\n",
+        name, v ? v : "", range);
     return 2;
 }
 
@@ -189,9 +191,11 @@ idle_trim(struct srv *s)
 
         malloc_trim(0);
         mi = mallinfo2();
-        log_debug("main", "event=trim heap_kb=%zu in_use_kb=%zu free_kb=%zu "
-            "mmap_kb=%zu", mi.arena / 1024, mi.uordblks / 1024,
-            mi.fordblks / 1024, mi.hblkhd / 1024);
+        log_debug("main",
+            "event=trim heap_kb=%zu in_use_kb=%zu free_kb=%zu "
+            "mmap_kb=%zu",
+            mi.arena / 1024, mi.uordblks / 1024, mi.fordblks / 1024,
+            mi.hblkhd / 1024);
     }
 }
 
@@ -229,9 +233,27 @@ serve_args_env(struct serve_args *a)
 static int
 serve_args_parse(int argc, char **argv, struct serve_args *a)
 {
-    enum { O_LISTEN = 1, O_DATA, O_THREADS, O_BODY, O_CONN, O_TIMEOUT,
-        O_LOG, O_WEB, O_TOKFILE, O_HELP, O_WORKERS, O_SYSLOG, O_PER_IP,
-        O_HTIMEOUT, O_BTIMEOUT, O_HBODY, O_TQUEUE, O_MTOKFILE, O_ALOG };
+    enum {
+        O_LISTEN = 1,
+        O_DATA,
+        O_THREADS,
+        O_BODY,
+        O_CONN,
+        O_TIMEOUT,
+        O_LOG,
+        O_WEB,
+        O_TOKFILE,
+        O_HELP,
+        O_WORKERS,
+        O_SYSLOG,
+        O_PER_IP,
+        O_HTIMEOUT,
+        O_BTIMEOUT,
+        O_HBODY,
+        O_TQUEUE,
+        O_MTOKFILE,
+        O_ALOG
+    };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "data-dir", required_argument, NULL, O_DATA },
@@ -260,28 +282,64 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case O_LISTEN: a->listen = optarg; break;
-        case O_DATA: a->data = optarg; break;
-        case O_THREADS: a->threads = optarg; break;
-        case O_BODY: a->body = optarg; break;
-        case O_HBODY: a->hbody = optarg; break;
-        case O_CONN: a->conn = optarg; break;
-        case O_TIMEOUT: a->timeout = optarg; break;
-        case O_PER_IP: a->per_ip = optarg; break;
-        case O_HTIMEOUT: a->htimeout = optarg; break;
-        case O_BTIMEOUT: a->btimeout = optarg; break;
-        case O_LOG: a->log = optarg; break;
-        case O_WEB: a->web = optarg; break;
-        case O_TOKFILE: a->tokfile = optarg; a->token = NULL; break;
-        case O_MTOKFILE: a->mtokfile = optarg; a->mtoken = NULL; break;
-        case O_ALOG: a->alog = "1"; break;
-        case O_HELP: usage(stdout); return 0;
+        case O_LISTEN:
+            a->listen = optarg;
+            break;
+        case O_DATA:
+            a->data = optarg;
+            break;
+        case O_THREADS:
+            a->threads = optarg;
+            break;
+        case O_BODY:
+            a->body = optarg;
+            break;
+        case O_HBODY:
+            a->hbody = optarg;
+            break;
+        case O_CONN:
+            a->conn = optarg;
+            break;
+        case O_TIMEOUT:
+            a->timeout = optarg;
+            break;
+        case O_PER_IP:
+            a->per_ip = optarg;
+            break;
+        case O_HTIMEOUT:
+            a->htimeout = optarg;
+            break;
+        case O_BTIMEOUT:
+            a->btimeout = optarg;
+            break;
+        case O_LOG:
+            a->log = optarg;
+            break;
+        case O_WEB:
+            a->web = optarg;
+            break;
+        case O_TOKFILE:
+            a->tokfile = optarg;
+            a->token = NULL;
+            break;
+        case O_MTOKFILE:
+            a->mtokfile = optarg;
+            a->mtoken = NULL;
+            break;
+        case O_ALOG:
+            a->alog = "1";
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
         case O_WORKERS:
             if (num("--workers", optarg, 1, 256, &x))
                 return 2;
             setenv("HERALD_WORKERS", optarg, 1);
             break;
-        case O_SYSLOG: setenv("HERALD_SYSLOG_LISTEN", optarg, 1); break;
+        case O_SYSLOG:
+            setenv("HERALD_SYSLOG_LISTEN", optarg, 1);
+            break;
         case O_TQUEUE:
             if (num("--trigger-queue", optarg, 1, 1000000, &x))
                 return 2;
@@ -309,8 +367,8 @@ serve_config(const struct serve_args *a, struct srv_config *cfg)
     unsigned           port;
     int                level;
 
-    if (a->listen && srv_listen_parse(a->listen, host, sizeof(host), &port,
-                        &eb) != 0)
+    if (a->listen
+        && srv_listen_parse(a->listen, host, sizeof(host), &port, &eb) != 0)
         return bad("--listen: %s%s", eb.msg, "");
     cfg->listen = a->listen;
     if (a->data && *a->data == '\0')
@@ -365,7 +423,8 @@ serve_config(const struct serve_args *a, struct srv_config *cfg)
     if (a->log) {
         if ((level = log_level_parse(a->log)) < 0)
             return bad("--log-level: '%s' is not one of error, warn, info, "
-                       "debug%s", a->log, "");
+                       "debug%s",
+                a->log, "");
         log_set_level(level);
     }
     cfg->web_dir = a->web && *a->web ? a->web : NULL;
@@ -378,8 +437,7 @@ serve_config(const struct serve_args *a, struct srv_config *cfg)
     }
     cfg->admin_token_file = a->tokfile && *a->tokfile ? a->tokfile : NULL;
     cfg->admin_token = a->token && *a->token ? a->token : NULL;
-    cfg->metrics_token_file = a->mtokfile && *a->mtokfile ? a->mtokfile
-                                                          : NULL;
+    cfg->metrics_token_file = a->mtokfile && *a->mtokfile ? a->mtokfile : NULL;
     cfg->metrics_token = a->mtoken && *a->mtoken ? a->mtoken : NULL;
     return 0;
 }
@@ -554,8 +612,7 @@ health(int argc, char **argv)
     else if (strcmp(host, "::") == 0)
         strcpy(host, "::1");
     memset(&ss, 0, sizeof(ss));
-    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr)
-        == 1) {
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
         sl = sizeof(struct sockaddr_in);
@@ -565,25 +622,27 @@ health(int argc, char **argv)
         ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
         sl = sizeof(struct sockaddr_in6);
     }
-    if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0 ||
-        connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-        fprintf(stderr, "herald: health: cannot connect to %s: %s\n",
-            listen, strerror(errno));
+    if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0
+        || connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+        fprintf(stderr, "herald: health: cannot connect to %s: %s\n", listen,
+            strerror(errno));
         if (fd >= 0)
             close(fd);
         return 1;
     }
-    snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: %s\r\n"
-        "Connection: close\r\n\r\n", host);
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
-        health_read(fd, resp, sizeof(resp), 4000) < 0) {
+    snprintf(req, sizeof(req),
+        "GET /healthz HTTP/1.1\r\nHost: %s\r\n"
+        "Connection: close\r\n\r\n",
+        host);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)
+        || health_read(fd, resp, sizeof(resp), 4000) < 0) {
         fprintf(stderr, "herald: health: no answer from %s\n", listen);
         close(fd);
         return 1;
     }
     close(fd);
-    if (strncmp(resp, "HTTP/1.1 200", 12) != 0 ||
-        strstr(resp, "\"status\":\"ok\"") == NULL) {
+    if (strncmp(resp, "HTTP/1.1 200", 12) != 0
+        || strstr(resp, "\"status\":\"ok\"") == NULL) {
         resp[strcspn(resp, "\r\n")] = '\0';
         fprintf(stderr, "herald: health: %s answered '%s'\n", listen, resp);
         return 1;
@@ -599,13 +658,12 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
+        || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(argv[1], "--version") == 0 ||
-        strcmp(argv[1], "version") == 0) {
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("herald %s\n", HERALD_VERSION);
         return 0;
     }

@@ -60,8 +60,8 @@ gnutls_deinit(gnutls_session_t session)
 }
 
 int
-gnutls_priority_init(gnutls_priority_t *priority_cache,
-    const char *priorities, const char **err_pos)
+gnutls_priority_init(gnutls_priority_t *priority_cache, const char *priorities,
+    const char **err_pos)
 {
     (void)priority_cache;
     (void)priorities;
@@ -85,8 +85,7 @@ gnutls_priority_set(gnutls_session_t session, gnutls_priority_t priority)
 }
 
 int
-gnutls_certificate_allocate_credentials(
-    gnutls_certificate_credentials_t *res)
+gnutls_certificate_allocate_credentials(gnutls_certificate_credentials_t *res)
 {
     (void)res;
     return NOTLS;
@@ -100,7 +99,7 @@ gnutls_certificate_free_credentials(gnutls_certificate_credentials_t sc)
 
 void
 gnutls_certificate_server_set_request(gnutls_session_t session,
-    gnutls_certificate_request_t req)
+    gnutls_certificate_request_t                       req)
 {
     (void)session;
     (void)req;
@@ -108,25 +107,23 @@ gnutls_certificate_server_set_request(gnutls_session_t session,
 
 void
 gnutls_certificate_set_dh_params(gnutls_certificate_credentials_t res,
-    gnutls_dh_params_t dh_params)
+    gnutls_dh_params_t                                            dh_params)
 {
     (void)res;
     (void)dh_params;
 }
 
 void
-gnutls_certificate_set_retrieve_function2(
-    gnutls_certificate_credentials_t cred,
-    gnutls_certificate_retrieve_function2 *func)
+gnutls_certificate_set_retrieve_function2(gnutls_certificate_credentials_t cred,
+    gnutls_certificate_retrieve_function2                                 *func)
 {
     (void)cred;
     (void)func;
 }
 
 void
-gnutls_certificate_set_retrieve_function3(
-    gnutls_certificate_credentials_t cred,
-    gnutls_certificate_retrieve_function3 *func)
+gnutls_certificate_set_retrieve_function3(gnutls_certificate_credentials_t cred,
+    gnutls_certificate_retrieve_function3                                 *func)
 {
     (void)cred;
     (void)func;
@@ -205,17 +202,16 @@ gnutls_psk_free_server_credentials(gnutls_psk_server_credentials_t sc)
 }
 
 void
-gnutls_psk_set_server_credentials_function(
-    gnutls_psk_server_credentials_t cred,
-    gnutls_psk_server_credentials_function *func)
+gnutls_psk_set_server_credentials_function(gnutls_psk_server_credentials_t cred,
+    gnutls_psk_server_credentials_function                                *func)
 {
     (void)cred;
     (void)func;
 }
 
 int
-gnutls_credentials_set(gnutls_session_t session,
-    gnutls_credentials_type_t type, void *cred)
+gnutls_credentials_set(gnutls_session_t session, gnutls_credentials_type_t type,
+    void *cred)
 {
     (void)session;
     (void)type;
@@ -272,8 +268,7 @@ gnutls_bye(gnutls_session_t session, gnutls_close_request_t how)
 }
 
 ssize_t
-gnutls_record_send(gnutls_session_t session, const void *data,
-    size_t data_size)
+gnutls_record_send(gnutls_session_t session, const void *data, size_t data_size)
 {
     (void)session;
     (void)data;

@@ -83,8 +83,7 @@ applet_json(struct srv *s, const struct eng_applet_rec *r, int full,
         cJSON_AddStringToObject(j, "text", r->text);
         cJSON_AddItemToObject(j, "warnings",
             eng_applet_warnings(a, eng_env_defined, s->store));
-        cJSON_AddBoolToObject(j, "webhook_token_set",
-            r->webhook_token != NULL);
+        cJSON_AddBoolToObject(j, "webhook_token_set", r->webhook_token != NULL);
         cJSON_AddItemToObject(j, "dropped", applet_dropped_json(s, r));
     } else {
         cJSON *ev = cJSON_DetachItemFromObjectCaseSensitive(model, "events");
@@ -145,8 +144,8 @@ srv_h_applet_get(struct srv_req *rq, struct srv_resp *rs)
     int                   rc;
     cJSON                *j;
 
-    if ((rc = eng_store_applet_get(rq->srv->store, rq->params[0], &r,
-             &eb)) != 0) {
+    if ((rc = eng_store_applet_get(rq->srv->store, rq->params[0], &r, &eb))
+        != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
@@ -161,8 +160,7 @@ srv_h_applet_get(struct srv_req *rq, struct srv_resp *rs)
 /* Parses the body (text or JSON) into an applet. path_name (PUT) must match
  * the name in the body. Replies and returns NULL on error. */
 static struct eng_applet *
-applet_from_body(struct srv_req *rq, struct srv_resp *rs,
-    const char *path_name)
+applet_from_body(struct srv_req *rq, struct srv_resp *rs, const char *path_name)
 {
     struct eng_applet *a = NULL;
     struct errbuf      eb = { 0 };
@@ -173,17 +171,17 @@ applet_from_body(struct srv_req *rq, struct srv_resp *rs,
         return NULL;
     srv_req_media_type(rq, mt, sizeof(mt));
     if (strcmp(mt, "application/json") == 0) {
-        cJSON       *j = srv_parse_json(rq, rs);
-        const char  *jn = NULL;
+        cJSON      *j = srv_parse_json(rq, rs);
+        const char *jn = NULL;
 
         if (j == NULL)
             return NULL;
-        if ((rc = srv_json_string(j, "name", path_name == NULL, &jn,
-                 &eb)) == 0 &&
-            path_name && jn && strcmp(jn, path_name) != 0)
+        if ((rc = srv_json_string(j, "name", path_name == NULL, &jn, &eb)) == 0
+            && path_name && jn && strcmp(jn, path_name) != 0)
             rc = err_field(&eb, ERR_INVAL, "name", "name_mismatch",
                 "applet name '%.64s' in the body does not match '%.64s' in "
-                "the path", jn, path_name);
+                "the path",
+                jn, path_name);
         if (rc == 0)
             rc = eng_applet_from_json(j, path_name, &a, &eb);
         cJSON_Delete(j);
@@ -193,14 +191,14 @@ applet_from_body(struct srv_req *rq, struct srv_resp *rs,
                 "the body is empty; send an 'event manager applet NAME' "
                 "block");
         else if ((rc = srv_text_check(buf_str(&rq->body), rq->body.len,
-                      "the applet text", &eb)) == 0)
-            rc = applet_parse_text(buf_str(&rq->body), rq->body.len, &a,
-                &eb);
-        if (rc == 0 && path_name &&
-            strcmp(eng_applet_name(a), path_name) != 0)
+                      "the applet text", &eb))
+            == 0)
+            rc = applet_parse_text(buf_str(&rq->body), rq->body.len, &a, &eb);
+        if (rc == 0 && path_name && strcmp(eng_applet_name(a), path_name) != 0)
             rc = err_field(&eb, ERR_INVAL, "name", "name_mismatch",
                 "applet name '%.64s' in the text does not match '%.64s' in "
-                "the path", eng_applet_name(a), path_name);
+                "the path",
+                eng_applet_name(a), path_name);
     }
     if (rc == 0)
         rc = eng_applet_storable(a, &eb);
@@ -243,8 +241,8 @@ applet_save(struct srv_req *rq, struct srv_resp *rs, const char *path_name)
             goto out;
         }
     }
-    if ((rc = eng_store_applet_put(st, eng_applet_name(a), text, &created,
-             &eb)) != 0) {
+    if ((rc = eng_store_applet_put(st, eng_applet_name(a), text, &created, &eb))
+        != 0) {
         eng_store_rollback(st);
         goto out;
     }

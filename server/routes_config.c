@@ -34,8 +34,8 @@ srv_h_config_get(struct srv_req *rq, struct srv_resp *rs)
 /* Queues one "event manager run" line; item gets run_id and status, or
  * error {code, message}. */
 static void
-config_run(void *ud, const char *name, const char *const *args,
-    size_t nargs, cJSON *item)
+config_run(void *ud, const char *name, const char *const *args, size_t nargs,
+    cJSON *item)
 {
     struct srv         *s = ud;
     struct eng_run_info ri;
@@ -65,15 +65,15 @@ srv_h_config_post(struct srv_req *rq, struct srv_resp *rs)
 {
     static const char *const types[] = { "text/plain", NULL };
     struct eng_config_runner runner = { config_run, rq->srv };
-    struct errbuf eb = { 0 };
-    cJSON        *summary = NULL;
-    const char   *run = srv_req_query(rq, "run");
-    int           rc, do_run = 0;
+    struct errbuf            eb = { 0 };
+    cJSON                   *summary = NULL;
+    const char              *run = srv_req_query(rq, "run");
+    int                      rc, do_run = 0;
 
     if (run != NULL && (strcmp(run, "true") == 0 || strcmp(run, "1") == 0))
         do_run = 1;
-    else if (run != NULL && strcmp(run, "false") != 0 &&
-        strcmp(run, "0") != 0) {
+    else if (run != NULL && strcmp(run, "false") != 0
+        && strcmp(run, "0") != 0) {
         rc = err_field(&eb, ERR_INVAL, "run", "invalid_field",
             "run \"%.32s\" is not true or false", run);
         srv_reply_error(rs, rc, &eb);
@@ -87,12 +87,13 @@ srv_h_config_post(struct srv_req *rq, struct srv_resp *rs)
         return;
     }
     if ((rc = srv_text_check(buf_str(&rq->body), rq->body.len,
-             "the configuration text", &eb)) != 0) {
+             "the configuration text", &eb))
+        != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
-    rc = eng_config_import_run(rq->srv->store, buf_str(&rq->body),
-        rq->body.len, do_run ? &runner : NULL, &summary, &eb);
+    rc = eng_config_import_run(rq->srv->store, buf_str(&rq->body), rq->body.len,
+        do_run ? &runner : NULL, &summary, &eb);
     if (rc != 0) {
         if (rc == ERR_INVAL && eb.code[0] == '\0')
             snprintf(eb.code, sizeof(eb.code), "parse_error");

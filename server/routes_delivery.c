@@ -54,21 +54,21 @@ secure_field(const cJSON *j, const char **s, struct errbuf *eb)
 void
 srv_h_probe(struct srv_req *rq, struct srv_resp *rs)
 {
-    static const char *const fields[] = { "host", "port", "secure",
-        "tls_name", NULL };
-    struct eng_probe_req req = { 0 };
-    struct smtp_result   res = { 0 };
-    struct errbuf        eb = { 0 };
-    int                  rc;
-    cJSON               *j, *report = NULL;
+    static const char *const fields[] = { "host", "port", "secure", "tls_name",
+        NULL };
+    struct eng_probe_req     req = { 0 };
+    struct smtp_result       res = { 0 };
+    struct errbuf            eb = { 0 };
+    int                      rc;
+    cJSON                   *j, *report = NULL;
 
     if ((j = srv_req_json(rq, rs)) == NULL)
         return;
-    if ((rc = srv_json_only(j, fields, &eb)) != 0 ||
-        (rc = srv_json_string(j, "host", 1, &req.host, &eb)) != 0 ||
-        (rc = srv_json_uint(j, "port", 65535, &req.port, &eb)) != 0 ||
-        (rc = secure_field(j, &req.secure, &eb)) != 0 ||
-        (rc = srv_json_string(j, "tls_name", 0, &req.tls_name, &eb)) != 0)
+    if ((rc = srv_json_only(j, fields, &eb)) != 0
+        || (rc = srv_json_string(j, "host", 1, &req.host, &eb)) != 0
+        || (rc = srv_json_uint(j, "port", 65535, &req.port, &eb)) != 0
+        || (rc = secure_field(j, &req.secure, &eb)) != 0
+        || (rc = srv_json_string(j, "tls_name", 0, &req.tls_name, &eb)) != 0)
         goto out;
     rc = eng_mail_probe(rq->srv->trust, &req, &report, &res, &eb);
     if (rc == 0) {
@@ -92,31 +92,33 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
     static const char *const fields[] = { "server", "host", "username",
         "password", "port", "secure", "to", "from", "cc", "subject", "body",
         "tls_name", "insecure_skip_verify", "allow_plain_auth", NULL };
-    struct eng_mail_req req = { 0 };
-    struct smtp_result  res = { 0 };
-    struct errbuf       eb = { 0 };
-    int                 rc;
-    cJSON              *j, *trace = NULL, *out;
+    struct eng_mail_req      req = { 0 };
+    struct smtp_result       res = { 0 };
+    struct errbuf            eb = { 0 };
+    int                      rc;
+    cJSON                   *j, *trace = NULL, *out;
 
     if ((j = srv_req_json(rq, rs)) == NULL)
         return;
-    if ((rc = srv_json_only(j, fields, &eb)) != 0 ||
-        (rc = srv_json_string(j, "server", 0, &req.server, &eb)) != 0 ||
-        (rc = srv_json_string(j, "host", 0, &req.host, &eb)) != 0 ||
-        (rc = srv_json_string(j, "username", 0, &req.username, &eb)) != 0 ||
-        (rc = srv_json_string(j, "password", 0, &req.password, &eb)) != 0 ||
-        (rc = srv_json_uint(j, "port", 65535, &req.port, &eb)) != 0 ||
-        (rc = secure_field(j, &req.secure, &eb)) != 0 ||
-        (rc = srv_json_string(j, "to", 1, &req.to, &eb)) != 0 ||
-        (rc = srv_json_string(j, "from", 1, &req.from, &eb)) != 0 ||
-        (rc = srv_json_string(j, "cc", 0, &req.cc, &eb)) != 0 ||
-        (rc = srv_json_string(j, "subject", 0, &req.subject, &eb)) != 0 ||
-        (rc = srv_json_string(j, "body", 0, &req.body, &eb)) != 0 ||
-        (rc = srv_json_string(j, "tls_name", 0, &req.tls_name, &eb)) != 0 ||
-        (rc = srv_json_bool(j, "insecure_skip_verify",
-             &req.insecure_skip_verify, &eb)) != 0 ||
-        (rc = srv_json_bool(j, "allow_plain_auth", &req.allow_plain_auth,
-             &eb)) != 0)
+    if ((rc = srv_json_only(j, fields, &eb)) != 0
+        || (rc = srv_json_string(j, "server", 0, &req.server, &eb)) != 0
+        || (rc = srv_json_string(j, "host", 0, &req.host, &eb)) != 0
+        || (rc = srv_json_string(j, "username", 0, &req.username, &eb)) != 0
+        || (rc = srv_json_string(j, "password", 0, &req.password, &eb)) != 0
+        || (rc = srv_json_uint(j, "port", 65535, &req.port, &eb)) != 0
+        || (rc = secure_field(j, &req.secure, &eb)) != 0
+        || (rc = srv_json_string(j, "to", 1, &req.to, &eb)) != 0
+        || (rc = srv_json_string(j, "from", 1, &req.from, &eb)) != 0
+        || (rc = srv_json_string(j, "cc", 0, &req.cc, &eb)) != 0
+        || (rc = srv_json_string(j, "subject", 0, &req.subject, &eb)) != 0
+        || (rc = srv_json_string(j, "body", 0, &req.body, &eb)) != 0
+        || (rc = srv_json_string(j, "tls_name", 0, &req.tls_name, &eb)) != 0
+        || (rc = srv_json_bool(j, "insecure_skip_verify",
+                &req.insecure_skip_verify, &eb))
+            != 0
+        || (rc = srv_json_bool(j, "allow_plain_auth", &req.allow_plain_auth,
+                &eb))
+            != 0)
         goto out;
     if (req.server == NULL && req.host == NULL) {
         rc = err_field(&eb, ERR_INVAL, "server", "missing_field",
@@ -129,8 +131,9 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
         req.body = "This is a test message from herald.";
     trace = cJSON_CreateObject();
     rc = eng_mail_send(rq->srv->trust, &req, trace, &res, &eb);
-    if (rc != 0 && (strcmp(res.klass, "invalid_request") == 0 ||
-                       res.klass[0] == '\0')) {
+    if (rc != 0
+        && (strcmp(res.klass, "invalid_request") == 0
+            || res.klass[0] == '\0')) {
         if (!eb.code[0])
             snprintf(eb.code, sizeof(eb.code), "invalid_field");
         goto out;

@@ -70,8 +70,7 @@ srv_h_env_get(struct srv_req *rq, struct srv_resp *rs)
     struct errbuf      eb = { 0 };
     int                rc;
 
-    if ((rc = eng_store_env_get(rq->srv->store, rq->params[0], &v,
-             &eb)) != 0) {
+    if ((rc = eng_store_env_get(rq->srv->store, rq->params[0], &v, &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
@@ -83,11 +82,11 @@ void
 srv_h_env_put(struct srv_req *rq, struct srv_resp *rs)
 {
     static const char *const fields[] = { "name", "value", "secret", NULL };
-    const char        *name = rq->params[0], *value = NULL, *jname = NULL;
-    struct eng_env_var v;
-    struct errbuf      eb = { 0 };
-    int                rc, secret = 0, created = 0;
-    cJSON             *j;
+    const char              *name = rq->params[0], *value = NULL, *jname = NULL;
+    struct eng_env_var       v;
+    struct errbuf            eb = { 0 };
+    int                      rc, secret = 0, created = 0;
+    cJSON                   *j;
 
     if ((rc = eng_env_name_check(name, &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
@@ -95,10 +94,10 @@ srv_h_env_put(struct srv_req *rq, struct srv_resp *rs)
     }
     if ((j = srv_req_json(rq, rs)) == NULL)
         return;
-    if ((rc = srv_json_only(j, fields, &eb)) != 0 ||
-        (rc = srv_json_string(j, "name", 0, &jname, &eb)) != 0 ||
-        (rc = srv_json_string(j, "value", 1, &value, &eb)) != 0 ||
-        (rc = srv_json_bool(j, "secret", &secret, &eb)) != 0)
+    if ((rc = srv_json_only(j, fields, &eb)) != 0
+        || (rc = srv_json_string(j, "name", 0, &jname, &eb)) != 0
+        || (rc = srv_json_string(j, "value", 1, &value, &eb)) != 0
+        || (rc = srv_json_bool(j, "secret", &secret, &eb)) != 0)
         goto out;
     if (jname != NULL && strcmp(jname, name) != 0) {
         rc = err_field(&eb, ERR_INVAL, "name", "invalid_field",
@@ -106,8 +105,8 @@ srv_h_env_put(struct srv_req *rq, struct srv_resp *rs)
             jname, name);
         goto out;
     }
-    if ((rc = eng_env_set(rq->srv->store, name, value, secret, &created,
-             &eb)) != 0)
+    if ((rc = eng_env_set(rq->srv->store, name, value, secret, &created, &eb))
+        != 0)
         goto out;
     if ((rc = eng_store_env_get(rq->srv->store, name, &v, &eb)) != 0)
         goto out;

@@ -21,8 +21,7 @@
 
 /* sub_system or type: required, an integer from 1 to 999. */
 static int
-event_num(const cJSON *body, const char *name, unsigned *out,
-    struct errbuf *eb)
+event_num(const cJSON *body, const char *name, unsigned *out, struct errbuf *eb)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, name);
 
@@ -40,16 +39,15 @@ event_num(const cJSON *body, const char *name, unsigned *out,
 void
 srv_h_event_application(struct srv_req *rq, struct srv_resp *rs)
 {
-    static const char *const allowed[] = { "sub_system", "type", "data",
-        NULL };
-    struct eng_app_run *runs = NULL;
-    struct errbuf       eb;
-    const char         *data[ENG_APP_DATA_MAX];
-    const cJSON        *d, *it;
-    cJSON              *body, *o, *arr;
-    unsigned            sub = 0, type = 0;
-    size_t              nd = 0, nruns = 0, i, queued = 0;
-    int                 rc;
+    static const char *const allowed[] = { "sub_system", "type", "data", NULL };
+    struct eng_app_run      *runs = NULL;
+    struct errbuf            eb;
+    const char              *data[ENG_APP_DATA_MAX];
+    const cJSON             *d, *it;
+    cJSON                   *body, *o, *arr;
+    unsigned                 sub = 0, type = 0;
+    size_t                   nd = 0, nruns = 0, i, queued = 0;
+    int                      rc;
 
     if (rq->srv->runtime == NULL) {
         srv_reply_errorf(rs, ERR_BUSY, "busy",
@@ -60,7 +58,8 @@ srv_h_event_application(struct srv_req *rq, struct srv_resp *rs)
     if ((body = srv_req_json(rq, rs)) == NULL)
         return;
     if (!cJSON_IsObject(body)) {
-        srv_reply_errorf(rs, ERR_INVAL, "invalid_json", "the body must be "
+        srv_reply_errorf(rs, ERR_INVAL, "invalid_json",
+            "the body must be "
             "a JSON object {\"sub_system\": N, \"type\": N, \"data\": "
             "[...]}");
         goto out;
@@ -74,17 +73,17 @@ srv_h_event_application(struct srv_req *rq, struct srv_resp *rs)
     d = cJSON_GetObjectItemCaseSensitive(body, "data");
     if (d != NULL && !cJSON_IsNull(d) && !cJSON_IsArray(d)) {
         rc = err_field(&eb, ERR_INVAL, "data", "invalid_field",
-            "data must be an array of at most %d strings",
-            ENG_APP_DATA_MAX);
+            "data must be an array of at most %d strings", ENG_APP_DATA_MAX);
         srv_reply_error(rs, rc, &eb);
         goto out;
     }
-    cJSON_ArrayForEach(it, d) {
+    cJSON_ArrayForEach(it, d)
+    {
         if (nd == ENG_APP_DATA_MAX) {
             rc = err_field(&eb, ERR_INVAL, "data", "invalid_field",
                 "%d data given; an application event carries at most %d "
-                "($_application_data1..%d)", cJSON_GetArraySize(d),
-                ENG_APP_DATA_MAX, ENG_APP_DATA_MAX);
+                "($_application_data1..%d)",
+                cJSON_GetArraySize(d), ENG_APP_DATA_MAX, ENG_APP_DATA_MAX);
             srv_reply_error(rs, rc, &eb);
             goto out;
         }
@@ -96,8 +95,9 @@ srv_h_event_application(struct srv_req *rq, struct srv_resp *rs)
         }
         data[nd++] = it->valuestring;
     }
-    if ((rc = eng_runtime_publish(rq->srv->runtime, sub, type, data, nd,
-             &runs, &nruns, &eb)) != 0) {
+    if ((rc = eng_runtime_publish(rq->srv->runtime, sub, type, data, nd, &runs,
+             &nruns, &eb))
+        != 0) {
         srv_reply_error(rs, rc, &eb);
         goto out;
     }

@@ -36,12 +36,12 @@
 #include "engine/run/runtime.h"
 
 /* The one answer to every refusal that depends on the applet. */
-#define HOOK_DENIED                                                           \
-    "webhook authentication failed: the credentials do not match an "         \
-    "applet that has an \"event webhook\" and webhook credentials. Send "     \
-    "the applet's credentials from PUT /api/v1/applets/{name}/webhook: "     \
-    "\"Authorization: Bearer <token>\", or \"X-Herald-Timestamp: <unix "      \
-    "seconds>\" with \"X-Herald-Signature: sha256=<hex HMAC-SHA256(signing " \
+#define HOOK_DENIED                                                            \
+    "webhook authentication failed: the credentials do not match an "          \
+    "applet that has an \"event webhook\" and webhook credentials. Send "      \
+    "the applet's credentials from PUT /api/v1/applets/{name}/webhook: "       \
+    "\"Authorization: Bearer <token>\", or \"X-Herald-Timestamp: <unix "       \
+    "seconds>\" with \"X-Herald-Signature: sha256=<hex HMAC-SHA256(signing "   \
     "secret, \"<timestamp>.<body>\")>\""
 
 static void
@@ -68,8 +68,7 @@ hook_refuse(struct srv_req *rq, struct srv_resp *rs, int rc,
         srv_reply_errorf(rs, ERR_AUTH, "unauthorized", "%s", HOOK_DENIED);
     else
         srv_reply_error(rs, rc, eb);
-    srv_resp_header(rs, "WWW-Authenticate",
-        "Bearer realm=\"herald-webhook\"");
+    srv_resp_header(rs, "WWW-Authenticate", "Bearer realm=\"herald-webhook\"");
 }
 
 int
@@ -83,8 +82,7 @@ srv_hook_early(struct srv_req *rq, struct srv_resp *rs)
     size_t              n;
     int                 rc;
 
-    if (strcmp(rq->method, "POST") != 0 ||
-        strncmp(rq->path, "/hooks/", 7) != 0)
+    if (strcmp(rq->method, "POST") != 0 || strncmp(rq->path, "/hooks/", 7) != 0)
         return 0;
     n = strcspn(p, "/");
     if (n == 0 || !(p[n] == '\0' || (p[n] == '/' && p[n + 1] == '\0')))

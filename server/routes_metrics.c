@@ -86,17 +86,20 @@ metrics_triggers(struct buf *b, struct eng_runtime *rt)
         static const char *const label[] = { "reason" };
         static const char *const reason[] = { "queue_full", "ratelimited",
             "busy" };
-        const double n[] = { (double)st.dropped.queue_full,
-            (double)(st.dropped.ratelimited + st.runs_ratelimited),
-            (double)st.runs_rejected_busy };
+        const double             n[] = { (double)st.dropped.queue_full,
+                        (double)(st.dropped.ratelimited + st.runs_ratelimited),
+                        (double)st.runs_rejected_busy };
 
-        rc = gauge(b, "herald_trigger_queue_depth", "Runs queued for a "
+        rc = gauge(b, "herald_trigger_queue_depth",
+            "Runs queued for a "
             "worker and not started yet, all applets.",
             (double)st.dropped.queued);
         if (rc == 0)
-            rc = gauge(b, "herald_trigger_queue_bound", "Queued runs one "
+            rc = gauge(b, "herald_trigger_queue_bound",
+                "Queued runs one "
                 "applet may have before its syslog and timer triggers are "
-                "dropped (--trigger-queue).", (double)st.trigger_queue);
+                "dropped (--trigger-queue).",
+                (double)st.trigger_queue);
         if (rc == 0)
             rc = gauge(b, "herald_trigger_queue_capacity",
                 "Size of the worker queue.", (double)st.queue_size);
@@ -104,14 +107,15 @@ metrics_triggers(struct buf *b, struct eng_runtime *rt)
             rc = gauge(b, "herald_runs_running", "Runs in a worker now.",
                 (double)st.running);
         if (rc == 0)
-            rc = metrics_write_head(b, "herald_trigger_dropped_total",
-                "counter", "Triggers that started no run: a syslog or timer "
-                "trigger over its applet's queue bound (queue_full), any "
-                "trigger over its event's ratelimit (ratelimited), or one "
-                "refused with the worker queue full (busy).");
+            rc =
+                metrics_write_head(b, "herald_trigger_dropped_total", "counter",
+                    "Triggers that started no run: a syslog or timer "
+                    "trigger over its applet's queue bound (queue_full), any "
+                    "trigger over its event's ratelimit (ratelimited), or one "
+                    "refused with the worker queue full (busy).");
         for (size_t i = 0; i < 3 && rc == 0; i++)
-            rc = metrics_write_sample(b, "herald_trigger_dropped_total",
-                label, &reason[i], 1, n[i]);
+            rc = metrics_write_sample(b, "herald_trigger_dropped_total", label,
+                &reason[i], 1, n[i]);
     }
     return rc;
 }

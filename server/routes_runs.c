@@ -120,7 +120,8 @@ srv_h_applet_run(struct srv_req *rq, struct srv_resp *rs)
             srv_reply_error(rs, rc, &eb);
             goto out;
         }
-        cJSON_ArrayForEach(it, a) {
+        cJSON_ArrayForEach(it, a)
+        {
             if (nargs == ENG_RUN_MAX_ARGS) {
                 rc = err_field(&eb, ERR_INVAL, "args", "invalid_field",
                     "%d arguments given; an applet takes at most %d",
@@ -137,20 +138,19 @@ srv_h_applet_run(struct srv_req *rq, struct srv_resp *rs)
             args[nargs++] = it->valuestring;
         }
     }
-    if ((rc = eng_runtime_run(rt, rq->params[0], args, nargs, wait, &ri,
-             &eb)) != 0) {
+    if ((rc = eng_runtime_run(rt, rq->params[0], args, nargs, wait, &ri, &eb))
+        != 0) {
         srv_reply_error(rs, rc, &eb);
         goto out;
     }
     if (delivery && ri.run != NULL) {
         /* the first attempt's outcome, within the request's time */
-        unsigned t = rq->srv->cfg.timeout_s > 2 ? rq->srv->cfg.timeout_s - 1
-            : 1;
+        unsigned t =
+            rq->srv->cfg.timeout_s > 2 ? rq->srv->cfg.timeout_s - 1 : 1;
 
         cJSON_Delete(ri.run);
         ri.run = NULL;
-        if ((rc = eng_runtime_run_wait_delivery(rt, ri.id, t, &o, &eb))
-            != 0) {
+        if ((rc = eng_runtime_run_wait_delivery(rt, ri.id, t, &o, &eb)) != 0) {
             srv_reply_error(rs, rc, &eb);
             goto out;
         }
@@ -183,8 +183,8 @@ srv_h_applet_webhook(struct srv_req *rq, struct srv_resp *rs)
     if (rt == NULL)
         return;
     err_clear(&eb);
-    if ((rc = eng_runtime_webhook_token(rt, rq->params[0], &tok, &sk,
-             &eb)) != 0) {
+    if ((rc = eng_runtime_webhook_token(rt, rq->params[0], &tok, &sk, &eb))
+        != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
@@ -193,7 +193,8 @@ srv_h_applet_webhook(struct srv_req *rq, struct srv_resp *rs)
     cJSON_AddStringToObject(o, "token", tok);
     cJSON_AddStringToObject(o, "signing_secret", sk);
     cJSON_AddStringToObject(o, "url", url);
-    cJSON_AddStringToObject(o, "note", "shown once (herald keeps only a "
+    cJSON_AddStringToObject(o, "note",
+        "shown once (herald keeps only a "
         "hash of the token): send 'Authorization: Bearer <token>', or sign "
         "each delivery with the signing secret: 'X-Herald-Timestamp: <unix "
         "seconds>' and 'X-Herald-Signature: sha256=<hex HMAC-SHA256("
@@ -231,7 +232,8 @@ srv_h_runs_list(struct srv_req *rq, struct srv_resp *rs)
         && parse_since(v, &f.since) != 0) {
         rc = err_field(&eb, ERR_INVAL, "since", "invalid_field",
             "since \"%.64s\" is not unix seconds or an RFC 3339 UTC time "
-            "(2026-11-27T17:00:00Z)", v);
+            "(2026-11-27T17:00:00Z)",
+            v);
         srv_reply_error(rs, rc, &eb);
         return;
     }
@@ -300,7 +302,8 @@ srv_h_outbox_list(struct srv_req *rq, struct srv_resp *rs)
         return;
     err_clear(&eb);
     if ((rc = eng_runtime_outbox_list(rt, srv_req_query(rq, "state"), &out,
-             &eb)) != 0) {
+             &eb))
+        != 0) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
@@ -337,10 +340,10 @@ srv_h_outbox_resend(struct srv_req *rq, struct srv_resp *rs)
     o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", (double)id);
     cJSON_AddStringToObject(o, "state", "queued");
-    cJSON_AddStringToObject(o, "credentials", renewed ? "environment" :
-        "kept");
+    cJSON_AddStringToObject(o, "credentials", renewed ? "environment" : "kept");
     if (renewed)
-        cJSON_AddStringToObject(o, "note", "the message had dropped its "
+        cJSON_AddStringToObject(o, "note",
+            "the message had dropped its "
             "password; the credentials were taken again from the current "
             "environment");
     srv_reply_json(rs, 200, o);

@@ -57,17 +57,19 @@ void
 srv_h_settings_put(struct srv_req *rq, struct srv_resp *rs)
 {
     static const char *const fields[] = { "trustpool", NULL };
-    struct errbuf eb = { 0 };
-    int           rc, on = -1;
-    cJSON        *j;
+    struct errbuf            eb = { 0 };
+    int                      rc, on = -1;
+    cJSON                   *j;
 
     if ((j = srv_req_json(rq, rs)) == NULL)
         return;
-    if ((rc = srv_json_only(j, fields, &eb)) != 0 ||
-        (rc = srv_json_bool(j, "trustpool", &on, &eb)) != 0)
+    if ((rc = srv_json_only(j, fields, &eb)) != 0
+        || (rc = srv_json_bool(j, "trustpool", &on, &eb)) != 0)
         goto out;
-    if (on >= 0 && (rc = eng_store_setting_put(rq->srv->store, "trustpool",
-             on ? "on" : "off", &eb)) != 0)
+    if (on >= 0
+        && (rc = eng_store_setting_put(rq->srv->store, "trustpool",
+                on ? "on" : "off", &eb))
+            != 0)
         goto out;
     settings_reply(rq, rs);
 out:

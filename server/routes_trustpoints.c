@@ -32,14 +32,13 @@ srv_tp_json(const struct eng_tp_rec *r)
     cJSON_AddStringToObject(j, "chain_validation", r->chain_validation);
     cJSON_AddStringToObject(j, "enrollment", r->enrollment);
     srv_json_add_time(j, "created", r->created);
-    if (r->cert_der != NULL &&
-        pki_cert_from_der(r->cert_der, r->cert_len, &c, &eb) == 0) {
+    if (r->cert_der != NULL
+        && pki_cert_from_der(r->cert_der, r->cert_len, &c, &eb) == 0) {
         cJSON *d = pki_cert_details(c);
 
         srv_json_add_time(j, "certificate_installed", r->cert_installed);
         cJSON_AddItemToObject(j, "certificate", d ? d : cJSON_CreateNull());
-        cJSON_AddItemToObject(j, "warnings", pki_cert_warnings(c,
-            time(NULL)));
+        cJSON_AddItemToObject(j, "warnings", pki_cert_warnings(c, time(NULL)));
         pki_cert_free(c);
     } else {
         cJSON *w = cJSON_AddArrayToObject(j, "warnings");
@@ -57,8 +56,7 @@ srv_tp_json(const struct eng_tp_rec *r)
 }
 
 static void
-tp_reply(struct srv_req *rq, struct srv_resp *rs, const char *name,
-    int status)
+tp_reply(struct srv_req *rq, struct srv_resp *rs, const char *name, int status)
 {
     struct eng_tp_rec r;
     struct errbuf     eb = { 0 };
@@ -118,10 +116,10 @@ tp_policy(const cJSON *j, struct eng_tp_rec *r, struct errbuf *eb)
     const char *rev = NULL, *cv = NULL, *en = NULL;
     int         rc;
 
-    if ((rc = srv_json_string(j, "revocation_check", 0, &rev, eb)) != 0 ||
-        (rc = srv_json_string(j, "chain_validation", 0, &cv, eb)) != 0 ||
-        (rc = srv_json_string(j, "enrollment", 0, &en, eb)) != 0 ||
-        (rc = eng_tp_policy_check(rev, cv, en, eb)) != 0)
+    if ((rc = srv_json_string(j, "revocation_check", 0, &rev, eb)) != 0
+        || (rc = srv_json_string(j, "chain_validation", 0, &cv, eb)) != 0
+        || (rc = srv_json_string(j, "enrollment", 0, &en, eb)) != 0
+        || (rc = eng_tp_policy_check(rev, cv, en, eb)) != 0)
         return rc;
     r->revocation_check = (char *)rev;
     r->chain_validation = (char *)cv;
@@ -134,23 +132,24 @@ srv_h_tp_post(struct srv_req *rq, struct srv_resp *rs)
 {
     static const char *const fields[] = { "name", "revocation_check",
         "chain_validation", "enrollment", "certificate", NULL };
-    struct eng_tp_rec r = { 0 };
-    struct errbuf     eb = { 0 };
-    const char       *name = NULL, *pem = NULL;
-    int               rc;
-    cJSON            *j;
+    struct eng_tp_rec        r = { 0 };
+    struct errbuf            eb = { 0 };
+    const char              *name = NULL, *pem = NULL;
+    int                      rc;
+    cJSON                   *j;
 
     if ((j = srv_req_json(rq, rs)) == NULL)
         return;
-    if ((rc = srv_json_only(j, fields, &eb)) != 0 ||
-        (rc = srv_json_string(j, "name", 1, &name, &eb)) != 0 ||
-        (rc = eng_tp_name_check(name, &eb)) != 0 ||
-        (rc = tp_policy(j, &r, &eb)) != 0 ||
-        (rc = srv_json_string(j, "certificate", 0, &pem, &eb)) != 0)
+    if ((rc = srv_json_only(j, fields, &eb)) != 0
+        || (rc = srv_json_string(j, "name", 1, &name, &eb)) != 0
+        || (rc = eng_tp_name_check(name, &eb)) != 0
+        || (rc = tp_policy(j, &r, &eb)) != 0
+        || (rc = srv_json_string(j, "certificate", 0, &pem, &eb)) != 0)
         goto out;
     r.name = (char *)name;
     if ((rc = eng_tp_create(rq->srv->store, &r, pem, pem ? strlen(pem) : 0,
-             &eb)) != 0)
+             &eb))
+        != 0)
         goto out;
     tp_reply(rq, rs, name, 201);
 out:
@@ -162,11 +161,11 @@ out:
 void
 srv_h_tp_cert_put(struct srv_req *rq, struct srv_resp *rs)
 {
-    static const char *const types[] = { "application/x-pem-file",
-        "text/plain", "application/pkix-cert", NULL };
-    struct errbuf eb = { 0 };
-    char          mt[64];
-    int           rc;
+    static const char *const types[] = { "application/x-pem-file", "text/plain",
+        "application/pkix-cert", NULL };
+    struct errbuf            eb = { 0 };
+    char                     mt[64];
+    int                      rc;
 
     if (!srv_req_accept_types(rq, rs, types))
         return;
@@ -177,12 +176,14 @@ srv_h_tp_cert_put(struct srv_req *rq, struct srv_resp *rs)
     }
     /* PEM is text; application/pkix-cert is DER, binary */
     srv_req_media_type(rq, mt, sizeof(mt));
-    if (strcmp(mt, "application/pkix-cert") != 0 &&
-        (rc = srv_text_check(rq->body.p, rq->body.len,
-             "the certificate (PEM)", &eb)) != 0)
+    if (strcmp(mt, "application/pkix-cert") != 0
+        && (rc = srv_text_check(rq->body.p, rq->body.len,
+                "the certificate (PEM)", &eb))
+            != 0)
         srv_reply_error(rs, rc, &eb);
-    else if ((rc = eng_tp_set_cert(rq->srv->store, rq->params[0],
-                  rq->body.p, rq->body.len, &eb)) != 0)
+    else if ((rc = eng_tp_set_cert(rq->srv->store, rq->params[0], rq->body.p,
+                  rq->body.len, &eb))
+        != 0)
         srv_reply_error(rs, rc, &eb);
     else
         tp_reply(rq, rs, rq->params[0], 200);
@@ -200,9 +201,9 @@ tp_import_item(const cJSON *c, size_t i, struct eng_tp_import *it,
     if (!cJSON_IsObject(c))
         return err_field(eb, ERR_INVAL, field, "invalid_field",
             "%s must be an object {pem, sha256, name?}", field);
-    if ((rc = srv_json_string(c, "pem", 1, &it->pem, eb)) != 0 ||
-        (rc = srv_json_string(c, "sha256", 1, &it->sha256, eb)) != 0 ||
-        (rc = srv_json_string(c, "name", 0, &it->name, eb)) != 0) {
+    if ((rc = srv_json_string(c, "pem", 1, &it->pem, eb)) != 0
+        || (rc = srv_json_string(c, "sha256", 1, &it->sha256, eb)) != 0
+        || (rc = srv_json_string(c, "name", 0, &it->name, eb)) != 0) {
         snprintf(sub, sizeof(sub), "%s", eb->field);
         snprintf(msg, sizeof(msg), "%s", eb->msg);
         snprintf(eb->field, sizeof(eb->field), "%.40s.%.20s", field, sub);
@@ -216,20 +217,20 @@ srv_h_tp_import_chain(struct srv_req *rq, struct srv_resp *rs)
 {
     static const char *const fields[] = { "certificates", "chain_validation",
         "revocation_check", NULL };
-    struct eng_store     *st = rq->srv->store;
-    struct errbuf         eb = { 0 };
-    struct eng_tp_import *v = NULL;
-    struct eng_tp_rec     pol = { 0 };
-    const cJSON          *arr, *it;
-    char                **names = NULL;
-    size_t                n = 0, i = 0;
-    int                   rc = 0;
-    cJSON                *j, *root, *items;
+    struct eng_store        *st = rq->srv->store;
+    struct errbuf            eb = { 0 };
+    struct eng_tp_import    *v = NULL;
+    struct eng_tp_rec        pol = { 0 };
+    const cJSON             *arr, *it;
+    char                   **names = NULL;
+    size_t                   n = 0, i = 0;
+    int                      rc = 0;
+    cJSON                   *j, *root, *items;
 
     if ((j = srv_req_json(rq, rs)) == NULL)
         return;
-    if ((rc = srv_json_only(j, fields, &eb)) != 0 ||
-        (rc = tp_policy(j, &pol, &eb)) != 0)
+    if ((rc = srv_json_only(j, fields, &eb)) != 0
+        || (rc = tp_policy(j, &pol, &eb)) != 0)
         goto out;
     arr = cJSON_GetObjectItemCaseSensitive(j, "certificates");
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
@@ -244,13 +245,15 @@ srv_h_tp_import_chain(struct srv_req *rq, struct srv_resp *rs)
         rc = err_set(&eb, ERR_NOMEM, "internal", "out of memory");
         goto out;
     }
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         if ((rc = tp_import_item(it, i, &v[i], &eb)) != 0)
             goto out;
         i++;
     }
     if ((rc = eng_tp_import_chain(st, v, n, pol.revocation_check,
-             pol.chain_validation, &names, &eb)) != 0)
+             pol.chain_validation, &names, &eb))
+        != 0)
         goto out;
     root = cJSON_CreateObject();
     items = cJSON_AddArrayToObject(root, "items");

@@ -17,8 +17,8 @@
 
 #include "common/err.h"
 
-struct srv_config {                 /* plain data, copied by srv_new() */
-    const char *listen;             /* "HOST:PORT" or "[V6]:PORT" */
+struct srv_config {     /* plain data, copied by srv_new() */
+    const char *listen; /* "HOST:PORT" or "[V6]:PORT" */
     const char *data_dir;
     const char *web_dir;            /* NULL: compiled-in, then /usr/share */
     const char *admin_token;        /* from HERALD_ADMIN_TOKEN, or NULL */
@@ -27,38 +27,37 @@ struct srv_config {                 /* plain data, copied by srv_new() */
     const char *metrics_token_file; /* or NULL: no metrics token */
     unsigned    threads;
     size_t      max_body;
-    size_t      webhook_max_body;   /* POST /hooks/{applet} bodies */
-    unsigned    max_connections;    /* lowered to fit RLIMIT_NOFILE */
-    unsigned    max_per_ip;         /* 0: a quarter of it, at most 256 */
-    unsigned    timeout_s;          /* inactivity */
-    unsigned    header_timeout_s;   /* whole header block, from the start */
-    unsigned    body_timeout_s;     /* whole body, from the headers' end */
-    int         access_log;         /* a line per request; else only for
+    size_t      webhook_max_body; /* POST /hooks/{applet} bodies */
+    unsigned    max_connections;  /* lowered to fit RLIMIT_NOFILE */
+    unsigned    max_per_ip;       /* 0: a quarter of it, at most 256 */
+    unsigned    timeout_s;        /* inactivity */
+    unsigned    header_timeout_s; /* whole header block, from the start */
+    unsigned    body_timeout_s;   /* whole body, from the headers' end */
+    int         access_log;       /* a line per request; else only for
                                      * 5xx and aborted ones (and at debug) */
 };
 
-#define SRV_DEFAULT_LISTEN   "127.0.0.1:8080"
-#define SRV_DEFAULT_DATA_DIR "./data"
-#define SRV_DEFAULT_THREADS  4
-#define SRV_DEFAULT_MAX_BODY (1024 * 1024)
+#define SRV_DEFAULT_LISTEN           "127.0.0.1:8080"
+#define SRV_DEFAULT_DATA_DIR         "./data"
+#define SRV_DEFAULT_THREADS          4
+#define SRV_DEFAULT_MAX_BODY         (1024 * 1024)
 #define SRV_DEFAULT_WEBHOOK_MAX_BODY (256 * 1024)
-#define SRV_DEFAULT_MAX_CONN 4096
-#define SRV_DEFAULT_PER_IP   256
-#define SRV_DEFAULT_TIMEOUT  30
-#define SRV_DEFAULT_HEADER_TIMEOUT 10
-#define SRV_DEFAULT_BODY_TIMEOUT   60
+#define SRV_DEFAULT_MAX_CONN         4096
+#define SRV_DEFAULT_PER_IP           256
+#define SRV_DEFAULT_TIMEOUT          30
+#define SRV_DEFAULT_HEADER_TIMEOUT   10
+#define SRV_DEFAULT_BODY_TIMEOUT     60
 
 struct srv;
 
 /* Splits "HOST:PORT" / "[V6]:PORT" into host (without brackets) and port.
  * Errors: ERR_INVAL with a message naming the problem. */
-int srv_listen_parse(const char *s, char *host, size_t hostsz,
-    unsigned *port, struct errbuf *eb);
+int srv_listen_parse(const char *s, char *host, size_t hostsz, unsigned *port,
+    struct errbuf *eb);
 
 /* Errors: ERR_IO (data dir, token file), ERR_INVAL (a token too short),
  * ERR_DB (database), ERR_NOMEM. */
-int  srv_new(const struct srv_config *cfg, struct srv **out,
-    struct errbuf *eb);
+int srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb);
 /* Errors: ERR_IO (address in use, cannot bind), ERR_INVAL (bad address). */
 int  srv_start(struct srv *s, struct errbuf *eb);
 void srv_stop(struct srv *s);

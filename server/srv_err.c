@@ -70,18 +70,30 @@ static const char *
 srv_err_default_code(int status)
 {
     switch (status) {
-    case 400: return "invalid_request";
-    case 401: return "unauthorized";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 409: return "conflict";
-    case 413: return "too_large";
-    case 415: return "unsupported_media_type";
-    case 422: return "unsupported";
-    case 429: return "busy";
-    case 502: return "bad_gateway";
-    case 504: return "timeout";
-    default:  return "internal";
+    case 400:
+        return "invalid_request";
+    case 401:
+        return "unauthorized";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 409:
+        return "conflict";
+    case 413:
+        return "too_large";
+    case 415:
+        return "unsupported_media_type";
+    case 422:
+        return "unsupported";
+    case 429:
+        return "busy";
+    case 502:
+        return "bad_gateway";
+    case 504:
+        return "timeout";
+    default:
+        return "internal";
     }
 }
 
@@ -122,8 +134,8 @@ srv_reply_error(struct srv_resp *rs, int rc, const struct errbuf *eb)
 }
 
 void
-srv_reply_errorf(struct srv_resp *rs, int rc, const char *code,
-    const char *fmt, ...)
+srv_reply_errorf(struct srv_resp *rs, int rc, const char *code, const char *fmt,
+    ...)
 {
     struct errbuf eb = { 0 };
     va_list       ap;

@@ -30,57 +30,57 @@ struct eng_runtime;
 struct eng_tp_rec;
 
 struct srv {
-    struct srv_config      cfg;        /* strings below are owned copies */
+    struct srv_config      cfg; /* strings below are owned copies */
     char                  *listen;
     char                  *data_dir;
-    char                  *web_dir;    /* resolved; NULL: no console */
+    char                  *web_dir; /* resolved; NULL: no console */
     struct eng_store      *store;
     struct eng_trustcache *trust;
     struct sec            *admin_token;
     struct sec            *metrics_token; /* NULL: none (auth.c) */
     struct MHD_Daemon     *mhd;
     int                    listen_fd;
-    char                   host[256];  /* as bound */
+    char                   host[256]; /* as bound */
     unsigned               port;
     time_t                 started;
     /* The execution runtime (worker pool, triggers, outbox): NULL until
      * srv_runtime_start() and after srv_runtime_free() (server/http.c). */
-    struct eng_runtime    *runtime;
-    _Atomic long long      requests;   /* completed, for srv_activity */
+    struct eng_runtime *runtime;
+    _Atomic long long   requests; /* completed, for srv_activity */
     /* Open connections and their deadlines (http.c): the reaper thread
      * closes the ones that are late with their headers or body. */
-    pthread_mutex_t        conn_lock;
-    pthread_cond_t         conn_cv;    /* wakes the reaper to stop */
-    struct srv_conn       *conns;      /* under conn_lock */
-    unsigned               nconns;
-    int                    reaper_on, reaper_stop;
-    int                    conn_default; /* max_connections not given */
-    pthread_t              reaper;
+    pthread_mutex_t  conn_lock;
+    pthread_cond_t   conn_cv; /* wakes the reaper to stop */
+    struct srv_conn *conns;   /* under conn_lock */
+    unsigned         nconns;
+    int              reaper_on, reaper_stop;
+    int              conn_default; /* max_connections not given */
+    pthread_t        reaper;
     /* Refused webhooks are logged at most once a second (http.c); the
      * rest are counted and reported as suppressed. Leaf lock. */
-    pthread_mutex_t        hook_log_mu;
-    double                 hook_log_last;       /* monotonic s */
-    unsigned long long     hook_log_suppressed;
+    pthread_mutex_t    hook_log_mu;
+    double             hook_log_last; /* monotonic s */
+    unsigned long long hook_log_suppressed;
 };
 
 /* One TCP connection (MHD's socket context). */
 struct srv_conn {
     struct srv_conn *prev, *next;
     int              fd;
-    int              phase;      /* SRV_CONN_* */
-    double           since;      /* monotonic s: phase start */
-    double           deadline;   /* monotonic s; 0 = none */
-    unsigned         requests;   /* completed on this connection */
-    int              closing;    /* the reaper shut it down */
+    int              phase;    /* SRV_CONN_* */
+    double           since;    /* monotonic s: phase start */
+    double           deadline; /* monotonic s; 0 = none */
+    unsigned         requests; /* completed on this connection */
+    int              closing;  /* the reaper shut it down */
 };
 
 enum {
-    SRV_CONN_HEAD,   /* waiting for a request's headers (or idle) */
-    SRV_CONN_BODY,   /* headers read, receiving the body */
-    SRV_CONN_REPLY,  /* answered; MHD is sending the response */
+    SRV_CONN_HEAD,  /* waiting for a request's headers (or idle) */
+    SRV_CONN_BODY,  /* headers read, receiving the body */
+    SRV_CONN_REPLY, /* answered; MHD is sending the response */
 };
 
-#define SRV_MAX_PARAMS 4
+#define SRV_MAX_PARAMS  4
 #define SRV_MAX_HEADERS 6
 
 struct srv_req {
@@ -106,7 +106,7 @@ struct srv_req {
 struct srv_resp {
     int         status;
     struct buf  body;
-    const char *content_type;  /* static string */
+    const char *content_type; /* static string */
     const char *hname[SRV_MAX_HEADERS];
     char       *hval[SRV_MAX_HEADERS];
     size_t      nheaders;
@@ -118,8 +118,8 @@ typedef void (*srv_handler)(struct srv_req *rq, struct srv_resp *rs);
 #define SRV_ROUTE_NOAUTH 0x1 /* no admin token needed */
 
 struct srv_route {
-    const char *method;   /* "GET", ... */
-    const char *pattern;  /* "/api/v1/applets/{name}": {x} = one segment */
+    const char *method;  /* "GET", ... */
+    const char *pattern; /* "/api/v1/applets/{name}": {x} = one segment */
     srv_handler handler;
     unsigned    flags;
 };
@@ -132,7 +132,7 @@ void srv_dispatch(struct srv_req *rq, struct srv_resp *rs);
  * /hooks/{applet}, marks rq as a webhook (its own body limit) and checks
  * its credentials from the headers. Returns 1 after filling rs with the
  * refusal (answer it now, the body unread), else 0. */
-int  srv_hook_early(struct srv_req *rq, struct srv_resp *rs);
+int srv_hook_early(struct srv_req *rq, struct srv_resp *rs);
 
 /* ---- request helpers (http.c) ---- */
 const char *srv_req_header(struct srv_req *rq, const char *name);
@@ -155,12 +155,11 @@ void srv_reply_json(struct srv_resp *rs, int status, struct cJSON *j);
 void srv_reply_text(struct srv_resp *rs, int status, const char *ctype,
     const char *text, size_t len);
 void srv_reply_status(struct srv_resp *rs, int status); /* empty body */
-int  srv_resp_header(struct srv_resp *rs, const char *name,
-    const char *value);
+int  srv_resp_header(struct srv_resp *rs, const char *name, const char *value);
 void srv_resp_clear(struct srv_resp *rs);
 
 /* ---- srv_err.c: the only place enum err becomes an HTTP status ---- */
-int  srv_err_status(int rc, const struct errbuf *eb);
+int srv_err_status(int rc, const struct errbuf *eb);
 /* New {"error": {...}} object for rc/eb. */
 struct cJSON *srv_err_json(int rc, const struct errbuf *eb);
 void srv_reply_error(struct srv_resp *rs, int rc, const struct errbuf *eb);
@@ -172,7 +171,7 @@ void srv_reply_errorf(struct srv_resp *rs, int rc, const char *code,
 /* Checks a text body: valid UTF-8, no NUL byte. what names it in the
  * message ("the request body"). Errors: ERR_INVAL, code invalid_utf8 or
  * invalid_text, with the offset in the message and line/column. */
-int  srv_text_check(const char *p, size_t len, const char *what,
+int srv_text_check(const char *p, size_t len, const char *what,
     struct errbuf *eb);
 /* Parses len bytes as one JSON value (any type) into a new *out
  * (cJSON_Delete()): empty, not UTF-8, NUL bytes, a syntax error, bytes
@@ -180,12 +179,12 @@ int  srv_text_check(const char *p, size_t len, const char *what,
  * double's range, and \u0000 in a string are refused. Errors: ERR_INVAL,
  * code invalid_json / invalid_utf8, or invalid_field with the path of the
  * member holding \u0000 in eb->field. */
-int  srv_json_parse(const char *p, size_t len, struct cJSON **out,
+int srv_json_parse(const char *p, size_t len, struct cJSON **out,
     struct errbuf *eb);
 /* The \u0000 check alone, on text that cJSON accepted. */
-int  srv_json_nul_check(const char *p, size_t len, struct errbuf *eb);
+int srv_json_nul_check(const char *p, size_t len, struct errbuf *eb);
 /* Adds an RFC 3339 UTC time string ("" for t == 0 is null). */
-int  srv_json_add_time(struct cJSON *obj, const char *name, long long t);
+int srv_json_add_time(struct cJSON *obj, const char *name, long long t);
 /* Field readers. Missing and not required: *out untouched, returns 0.
  * Errors: ERR_INVAL with eb->field, code missing_field or invalid_field. */
 int srv_json_string(const struct cJSON *obj, const char *name, int required,
@@ -199,9 +198,9 @@ int srv_json_only(const struct cJSON *obj, const char *const *allowed,
     struct errbuf *eb);
 
 /* ---- auth.c ---- */
-int  srv_auth_init(struct srv *s, struct errbuf *eb);
+int srv_auth_init(struct srv *s, struct errbuf *eb);
 /* 1 if the request carries the admin token. */
-int  srv_auth_ok(struct srv_req *rq);
+int srv_auth_ok(struct srv_req *rq);
 /* 1 if it carries the admin token or the metrics token. */
 int  srv_auth_metrics_ok(struct srv_req *rq);
 void srv_reply_unauthorized(struct srv_resp *rs, const char *why);
@@ -211,7 +210,7 @@ void srv_reply_unauthorized(struct srv_resp *rs, const char *why);
 char *srv_static_dir(const char *configured);
 /* Serves GET/HEAD of a console path; returns 0 if it replied, -1 if the
  * path is not a console path (caller answers 404). */
-int  srv_static_serve(struct srv_req *rq, struct srv_resp *rs);
+int srv_static_serve(struct srv_req *rq, struct srv_resp *rs);
 
 /* ---- route handlers ---- */
 void srv_h_healthz(struct srv_req *, struct srv_resp *);

@@ -74,9 +74,8 @@ srv_json_uint(const struct cJSON *obj, const char *name, unsigned max,
 
     if (v == NULL || cJSON_IsNull(v))
         return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
-        v->valuedouble > (double)max ||
-        floor(v->valuedouble) != v->valuedouble)
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > (double)max
+        || floor(v->valuedouble) != v->valuedouble)
         return err_field(eb, ERR_INVAL, name, "invalid_field",
             "field '%s' must be an integer from 0 to %u", name, max);
     *out = (unsigned)v->valuedouble;
@@ -89,7 +88,8 @@ srv_json_only(const struct cJSON *obj, const char *const *allowed,
 {
     const cJSON *c;
 
-    cJSON_ArrayForEach(c, obj) {
+    cJSON_ArrayForEach(c, obj)
+    {
         size_t i;
 
         for (i = 0; allowed[i]; i++)
@@ -121,8 +121,7 @@ srv_text_pos(const char *p, size_t off, int *line, int *col)
 }
 
 int
-srv_text_check(const char *p, size_t len, const char *what,
-    struct errbuf *eb)
+srv_text_check(const char *p, size_t len, const char *what, struct errbuf *eb)
 {
     const char *nul;
     size_t      off;
@@ -140,13 +139,14 @@ srv_text_check(const char *p, size_t len, const char *what,
         srv_text_pos(p, off, &line, &col);
         return err_at(eb, ERR_INVAL, line, col, "invalid_text",
             "%s contains a NUL byte at offset %zu (line %d, column %d); "
-            "NUL is not allowed in text", what, off, line, col);
+            "NUL is not allowed in text",
+            what, off, line, col);
     }
     return 0;
 }
 
-#define JPATH_MAX   64  /* = sizeof(eb->field) */
-#define JDEPTH_MAX  64  /* deeper levels keep the path of level 64 */
+#define JPATH_MAX  64 /* = sizeof(eb->field) */
+#define JDEPTH_MAX 64 /* deeper levels keep the path of level 64 */
 
 struct jpath {
     char   s[JPATH_MAX];
@@ -154,8 +154,7 @@ struct jpath {
 };
 
 static void
-jpath_set(struct jpath *jp, size_t base, const char *add, size_t n,
-    int member)
+jpath_set(struct jpath *jp, size_t base, const char *add, size_t n, int member)
 {
     jp->len = base < JPATH_MAX ? base : JPATH_MAX - 1;
     if (member && jp->len > 0 && jp->len + 1 < JPATH_MAX)
@@ -186,14 +185,14 @@ srv_json_nul_check(const char *p, size_t len, struct errbuf *eb)
     struct {
         int    obj;
         size_t idx, base;
-    }            st[JDEPTH_MAX];
+    } st[JDEPTH_MAX];
     struct jpath jp = { "", 0 };
     size_t       depth = 0;
     int          want_key = 0;
 
     for (size_t i = 0; i < len; i++) {
-        size_t top = depth > 0 ? (depth <= JDEPTH_MAX ? depth : JDEPTH_MAX)
-                                    - 1 : 0;
+        size_t top =
+            depth > 0 ? (depth <= JDEPTH_MAX ? depth : JDEPTH_MAX) - 1 : 0;
 
         switch (p[i]) {
         case '{':
@@ -229,8 +228,8 @@ srv_json_nul_check(const char *p, size_t len, struct errbuf *eb)
             for (; i < len && p[i] != '"'; i++) {
                 if (p[i] != '\\' || i + 1 >= len)
                     continue;
-                if (p[i + 1] == 'u' && i + 5 < len &&
-                    memcmp(p + i + 2, "0000", 4) == 0)
+                if (p[i + 1] == 'u' && i + 5 < len
+                    && memcmp(p + i + 2, "0000", 4) == 0)
                     nul = 1;
                 i++; /* the escaped character */
             }
@@ -241,15 +240,15 @@ srv_json_nul_check(const char *p, size_t len, struct errbuf *eb)
                 if (nul)
                     return err_field(eb, ERR_INVAL, jp.s, "invalid_field",
                         "member name \"%s\": NUL character (\\u0000) not "
-                        "allowed", jp.s);
+                        "allowed",
+                        jp.s);
             } else if (nul) {
                 if (jp.len == 0)
                     return err_set(eb, ERR_INVAL, "invalid_json",
                         "the JSON string contains a NUL character "
                         "(\\u0000), which is not allowed");
                 return err_field(eb, ERR_INVAL, jp.s, "invalid_field",
-                    "field \"%s\": NUL character (\\u0000) not allowed",
-                    jp.s);
+                    "field \"%s\": NUL character (\\u0000) not allowed", jp.s);
             }
             break;
         }
@@ -272,9 +271,9 @@ name_cmp(const void *a, const void *b)
 static const char *
 json_dup_name(const cJSON *j, int *oom)
 {
-    const cJSON  *a, **v;
-    const char   *dup = NULL;
-    size_t        n = 0, i;
+    const cJSON *a, **v;
+    const char  *dup = NULL;
+    size_t       n = 0, i;
 
     for (a = j->child; a != NULL; a = a->next)
         n++;
@@ -306,17 +305,21 @@ json_tree_check(const cJSON *j, struct errbuf *eb)
     int          rc, oom = 0;
 
     if (cJSON_IsObject(j) && (dup = json_dup_name(j, &oom)) != NULL) {
-        rc = err_set(eb, ERR_INVAL, "invalid_json", "member \"%.64s\" is "
-            "given twice in one object; give each member once", dup);
+        rc = err_set(eb, ERR_INVAL, "invalid_json",
+            "member \"%.64s\" is "
+            "given twice in one object; give each member once",
+            dup);
         snprintf(eb->field, sizeof(eb->field), "%s", dup);
         return rc;
     }
     if (oom)
         return err_set(eb, ERR_NOMEM, "internal", "out of memory");
     if (cJSON_IsNumber(j) && !isfinite(j->valuedouble)) {
-        rc = err_set(eb, ERR_INVAL, "invalid_json", "a number%s%.64s%s is "
-            "out of range (beyond +-1.8e308)", j->string ? " (member \"" :
-            "", j->string ? j->string : "", j->string ? "\")" : "");
+        rc = err_set(eb, ERR_INVAL, "invalid_json",
+            "a number%s%.64s%s is "
+            "out of range (beyond +-1.8e308)",
+            j->string ? " (member \"" : "", j->string ? j->string : "",
+            j->string ? "\")" : "");
         if (j->string != NULL)
             snprintf(eb->field, sizeof(eb->field), "%s", j->string);
         return rc;
@@ -329,8 +332,7 @@ json_tree_check(const cJSON *j, struct errbuf *eb)
 }
 
 int
-srv_json_parse(const char *p, size_t len, struct cJSON **out,
-    struct errbuf *eb)
+srv_json_parse(const char *p, size_t len, struct cJSON **out, struct errbuf *eb)
 {
     const char *end = NULL;
     cJSON      *j;
@@ -354,7 +356,8 @@ srv_json_parse(const char *p, size_t len, struct cJSON **out,
         srv_text_pos(p, pos, &line, &col);
         return err_at(eb, ERR_INVAL, line, col, "invalid_json",
             "the request body is not valid JSON: error at position %zu "
-            "(line %d, column %d)", pos, line, col);
+            "(line %d, column %d)",
+            pos, line, col);
     }
     pos = (size_t)(end - p);
     while (pos < len && strchr(" \t\r\n", p[pos]) != NULL)
@@ -365,10 +368,11 @@ srv_json_parse(const char *p, size_t len, struct cJSON **out,
         return err_at(eb, ERR_INVAL, line, col, "invalid_json",
             "the request body goes on after the JSON value: %zu more "
             "bytes from position %zu (line %d, column %d); send one JSON "
-            "value and nothing after it", len - pos, pos, line, col);
+            "value and nothing after it",
+            len - pos, pos, line, col);
     }
-    if ((rc = srv_json_nul_check(p, len, eb)) != 0 ||
-        (rc = json_tree_check(j, eb)) != 0) {
+    if ((rc = srv_json_nul_check(p, len, eb)) != 0
+        || (rc = json_tree_check(j, eb)) != 0) {
         cJSON_Delete(j);
         return rc;
     }

@@ -110,8 +110,8 @@ srv_static_serve(struct srv_req *rq, struct srv_resp *rs)
     if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0)
         return -1;
     rel = rq->path;
-    if (strcmp(rel, "/") == 0 || strcmp(rel, "/ui") == 0 ||
-        strcmp(rel, "/ui/") == 0)
+    if (strcmp(rel, "/") == 0 || strcmp(rel, "/ui") == 0
+        || strcmp(rel, "/ui/") == 0)
         rel = "index.html";
     else if (strncmp(rel, "/ui/", 4) == 0)
         rel += 4;
@@ -119,16 +119,15 @@ srv_static_serve(struct srv_req *rq, struct srv_resp *rs)
         rel += 1;
     if (!static_path_ok(rel))
         return -1;
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, rel) >=
-        sizeof(path))
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, rel) >= sizeof(path))
         return -1;
     if ((real = realpath(path, NULL)) == NULL)
         return -1;
     dl = strlen(dir);
     if (strncmp(real, dir, dl) != 0 || real[dl] != '/')
         goto no;
-    if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0 ||
-        !S_ISREG(sb.st_mode) || sb.st_size > STATIC_MAX_FILE)
+    if ((fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0
+        || !S_ISREG(sb.st_mode) || sb.st_size > STATIC_MAX_FILE)
         goto no;
     if (buf_reserve(&b, (size_t)sb.st_size + 1) != 0)
         goto no;

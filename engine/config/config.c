@@ -32,8 +32,8 @@
 #include "engine/config/trustpoint.h"
 #include "pki/pki.h"
 
-#define CFG_MASK       REDACT_MASK
-#define CFG_MAX_TEXT   (4 * 1024 * 1024)
+#define CFG_MASK     REDACT_MASK
+#define CFG_MAX_TEXT (4 * 1024 * 1024)
 
 /* ---- masking --------------------------------------------------------- */
 
@@ -80,12 +80,13 @@ mask_applet_text(const char *text)
     if ((j = eng_applet_to_json(a)) == NULL)
         goto out;
     acts = cJSON_GetObjectItemCaseSensitive(j, "actions");
-    cJSON_ArrayForEach(act, acts) {
+    cJSON_ArrayForEach(act, acts)
+    {
         verb = cJSON_GetObjectItemCaseSensitive(act, "action");
         server = cJSON_GetObjectItemCaseSensitive(act, "server");
-        if (!cJSON_IsString(verb) || strcmp(verb->valuestring, "mail") != 0 ||
-            !cJSON_IsString(server) ||
-            (m = mask_userpass(server->valuestring)) == NULL)
+        if (!cJSON_IsString(verb) || strcmp(verb->valuestring, "mail") != 0
+            || !cJSON_IsString(server)
+            || (m = mask_userpass(server->valuestring)) == NULL)
             continue;
         cJSON_ReplaceItemInObjectCaseSensitive(act, "server",
             cJSON_CreateString(m));
@@ -116,17 +117,20 @@ export_trustpoint(struct buf *out, const struct eng_tp_rec *tp,
     char            *hex = NULL;
     int              rc;
 
-    rc = buf_printf(out, "crypto pki trustpoint %s\n enrollment %s\n"
-        " revocation-check %s\n chain-validation %s\n!\n", tp->name,
-        tp->enrollment ? tp->enrollment : "terminal",
+    rc = buf_printf(out,
+        "crypto pki trustpoint %s\n enrollment %s\n"
+        " revocation-check %s\n chain-validation %s\n!\n",
+        tp->name, tp->enrollment ? tp->enrollment : "terminal",
         tp->revocation_check ? tp->revocation_check : "none",
         tp->chain_validation ? tp->chain_validation : "continue");
     if (rc != 0 || tp->cert_der == NULL)
         goto out;
     if ((rc = pki_cert_from_der(tp->cert_der, tp->cert_len, &c, eb)) != 0) {
         /* a stored certificate that no longer parses: say so, keep going */
-        rc = buf_printf(out, "! trustpoint %s: stored certificate cannot be "
-            "read: %s\n!\n", tp->name, eb ? eb->msg : "");
+        rc = buf_printf(out,
+            "! trustpoint %s: stored certificate cannot be "
+            "read: %s\n!\n",
+            tp->name, eb ? eb->msg : "");
         goto out;
     }
     d = pki_cert_details(c);
@@ -135,9 +139,10 @@ export_trustpoint(struct buf *out, const struct eng_tp_rec *tp,
         rc = ERR_NOMEM;
         goto out;
     }
-    rc = buf_printf(out, "crypto pki certificate chain %s\n certificate ca "
-        "%s\n%s  quit\n!\n", tp->name,
-        cJSON_IsString(serial) ? serial->valuestring : "01", hex);
+    rc = buf_printf(out,
+        "crypto pki certificate chain %s\n certificate ca "
+        "%s\n%s  quit\n!\n",
+        tp->name, cJSON_IsString(serial) ? serial->valuestring : "01", hex);
 out:
     free(hex);
     cJSON_Delete(d);
@@ -155,17 +160,19 @@ eng_config_export(struct eng_store *st, struct buf *out, struct errbuf *eb)
     char                  *m;
     int                    rc;
 
-    if ((rc = eng_store_env_list(st, &env, &nenv, eb)) != 0 ||
-        (rc = eng_store_applet_list(st, &ap, &nap, eb)) != 0 ||
-        (rc = eng_store_tp_list(st, &tp, &ntp, eb)) != 0)
+    if ((rc = eng_store_env_list(st, &env, &nenv, eb)) != 0
+        || (rc = eng_store_applet_list(st, &ap, &nap, eb)) != 0
+        || (rc = eng_store_tp_list(st, &tp, &ntp, eb)) != 0)
         goto out;
     rc = buf_puts(out, "! herald running-config\n!\n");
     for (i = 0; i < ntp && rc == 0; i++)
         rc = export_trustpoint(out, &tp[i], eb);
     for (i = 0; i < nenv && rc == 0; i++) {
         if (env[i].secret) {
-            rc = buf_printf(out, "! %s is secret\nevent manager environment "
-                "%s %s\n", env[i].name, env[i].name, CFG_MASK);
+            rc = buf_printf(out,
+                "! %s is secret\nevent manager environment "
+                "%s %s\n",
+                env[i].name, env[i].name, CFG_MASK);
         } else if ((m = mask_userpass(env[i].value)) != NULL) {
             rc = buf_printf(out, "event manager environment %s %s\n",
                 env[i].name, m);
@@ -210,15 +217,15 @@ enum op_kind {
 };
 
 struct op {
-    int            kind;
-    int            line;
-    char          *name;
-    char          *value;   /* env value, applet text, run args */
-    int            secret;  /* env: -1 keep stored flag */
-    int            keep;    /* env: masked, keep the stored value */
-    const char    *rev, *cv, *enr; /* trustpoint fields set, or NULL */
-    unsigned char *der;
-    size_t         derlen;
+    int                kind;
+    int                line;
+    char              *name;
+    char              *value;          /* env value, applet text, run args */
+    int                secret;         /* env: -1 keep stored flag */
+    int                keep;           /* env: masked, keep the stored value */
+    const char        *rev, *cv, *enr; /* trustpoint fields set, or NULL */
+    unsigned char     *der;
+    size_t             derlen;
     struct eng_applet *applet;
 };
 
@@ -243,8 +250,7 @@ struct ictx {
     unsigned          prompts; /* router prompts removed */
 };
 
-static int
-ierr(struct ictx *ic, int rc, int line, const char *fmt, ...)
+static int ierr(struct ictx *ic, int rc, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int
@@ -258,8 +264,9 @@ ierr(struct ictx *ic, int rc, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m, sizeof(m), fmt, ap);
     va_end(ap);
-    return err_at(ic->eb, rc, line, 0, rc == ERR_UNSUPPORTED ? "unsupported"
-        : "parse_error", "line %d: %s", line, m);
+    return err_at(ic->eb, rc, line, 0,
+        rc == ERR_UNSUPPORTED ? "unsupported" : "parse_error", "line %d: %s",
+        line, m);
 }
 
 static struct op *
@@ -360,8 +367,8 @@ plan_find(struct plan *p, int kput, int kdel, const char *name)
 
     for (i = p->n; i > 0; i--) {
         struct op *o = &p->ops[i - 1];
-        if ((o->kind == kput || o->kind == kdel) && o->name != NULL &&
-            strcmp(o->name, name) == 0)
+        if ((o->kind == kput || o->kind == kdel) && o->name != NULL
+            && strcmp(o->name, name) == 0)
             return o;
     }
     return NULL;
@@ -391,12 +398,15 @@ plan_env(struct ictx *ic, const struct line *ln, const char *rest, int del)
 
     n = words(rest, w, 1, ends);
     if (n == 0)
-        return ierr(ic, ERR_INVAL, ln->no, "expected a variable name after "
+        return ierr(ic, ERR_INVAL, ln->no,
+            "expected a variable name after "
             "\"event manager environment\"");
     if (!env_name_ok(w[0]))
-        return ierr(ic, ERR_INVAL, ln->no, "invalid environment variable "
+        return ierr(ic, ERR_INVAL, ln->no,
+            "invalid environment variable "
             "name \"%s\": letters, digits and _, not starting with a digit, "
-            "at most %d bytes", w[0], ENG_ENV_NAME_MAX);
+            "at most %d bytes",
+            w[0], ENG_ENV_NAME_MAX);
     value = skip_blank(rest + ends[0]);
     if (del) {
         if ((o = plan_add(ic, OP_ENV_DEL, ln->no, w[0])) == NULL)
@@ -404,13 +414,17 @@ plan_env(struct ictx *ic, const struct line *ln, const char *rest, int del)
         return 0;
     }
     if (*value == '\0')
-        return ierr(ic, ERR_INVAL, ln->no, "expected a value after \"event "
-            "manager environment %s\"", w[0]);
+        return ierr(ic, ERR_INVAL, ln->no,
+            "expected a value after \"event "
+            "manager environment %s\"",
+            w[0]);
     if (strlen(value) > ENG_ENV_VALUE_MAX)
-        return ierr(ic, ERR_TOOBIG, ln->no, "value of %s is %zu bytes; the "
-            "limit is %d", w[0], strlen(value), ENG_ENV_VALUE_MAX);
-    if ((o = plan_add(ic, OP_ENV_PUT, ln->no, w[0])) == NULL ||
-        (o->value = strdup(value)) == NULL)
+        return ierr(ic, ERR_TOOBIG, ln->no,
+            "value of %s is %zu bytes; the "
+            "limit is %d",
+            w[0], strlen(value), ENG_ENV_VALUE_MAX);
+    if ((o = plan_add(ic, OP_ENV_PUT, ln->no, w[0])) == NULL
+        || (o->value = strdup(value)) == NULL)
         return ierr(ic, ERR_NOMEM, ln->no, "out of memory");
     /* trailing blanks of a pasted line are not part of the value */
     n = strlen(o->value);
@@ -426,15 +440,15 @@ plan_env(struct ictx *ic, const struct line *ln, const char *rest, int del)
     if (rc == ERR_NOTFOUND) {
         rc = 0;
     } else if (rc != 0) {
-        err_at(ic->eb, rc, ln->no, 0, geb.code, "line %d: %s", ln->no,
-            geb.msg);
+        err_at(ic->eb, rc, ln->no, 0, geb.code, "line %d: %s", ln->no, geb.msg);
         return rc;
     }
     if (have && is_masked_form(&cur, value))
         o->keep = 1;
-    else if (strcmp(value, CFG_MASK) == 0 ||
-        strstr(value, ":" CFG_MASK "@") != NULL)
-        rc = ierr(ic, ERR_INVAL, ln->no, "the value of %s is masked (%s) "
+    else if (strcmp(value, CFG_MASK) == 0
+        || strstr(value, ":" CFG_MASK "@") != NULL)
+        rc = ierr(ic, ERR_INVAL, ln->no,
+            "the value of %s is masked (%s) "
             "and does not match a stored value; write the real value",
             w[0], value);
     eng_env_var_clear(&cur);
@@ -452,11 +466,11 @@ applet_line(const char *s)
     n = words(s, w, 2, NULL);
     if (n == 0)
         return 1;
-    if (strcmp(w[0], "action") == 0 || strcmp(w[0], "description") == 0 ||
-        strcmp(w[0], "trigger") == 0 || strcmp(w[0], "correlate") == 0)
+    if (strcmp(w[0], "action") == 0 || strcmp(w[0], "description") == 0
+        || strcmp(w[0], "trigger") == 0 || strcmp(w[0], "correlate") == 0)
         return 1;
-    return strcmp(w[0], "event") == 0 && (n < 2 ||
-        strcmp(w[1], "manager") != 0);
+    return strcmp(w[0], "event") == 0
+        && (n < 2 || strcmp(w[1], "manager") != 0);
 }
 
 /* An applet whose mail server password is masked ("user:*****@host", as
@@ -473,8 +487,8 @@ keep_masked_applet(struct ictx *ic, struct op *o)
     memset(&r, 0, sizeof(r));
     memset(&geb, 0, sizeof(geb));
     rc = eng_store_applet_get(ic->st, o->name, &r, &geb);
-    if (rc == 0 && (m = mask_applet_text(r.text)) != NULL &&
-        strcmp(m, o->value) == 0) {
+    if (rc == 0 && (m = mask_applet_text(r.text)) != NULL
+        && strcmp(m, o->value) == 0) {
         same = 1;
         free(o->value);
         o->value = r.text;
@@ -484,9 +498,11 @@ keep_masked_applet(struct ictx *ic, struct op *o)
     eng_applet_rec_clear(&r);
     if (same)
         return 0;
-    return ierr(ic, ERR_INVAL, o->line, "applet %s: a mail server password "
+    return ierr(ic, ERR_INVAL, o->line,
+        "applet %s: a mail server password "
         "is masked (%s) and does not match the stored applet; write the real "
-        "password or use an environment variable", o->name, CFG_MASK);
+        "password or use an environment variable",
+        o->name, CFG_MASK);
 }
 
 static int
@@ -502,16 +518,16 @@ plan_applet(struct ictx *ic, size_t *i)
     while (last < ic->nlines && applet_line(ic->lines[last].s))
         last++;
     /* trailing blank and comment lines are not the applet's */
-    while (last > first + 1 && (blank(ic->lines[last - 1].s) ||
-        *skip_blank(ic->lines[last - 1].s) == '!'))
+    while (last > first + 1
+        && (blank(ic->lines[last - 1].s)
+            || *skip_blank(ic->lines[last - 1].s) == '!'))
         last--;
     for (k = first; k < last; k++)
         if (buf_puts(&b, ic->lines[k].s) != 0 || buf_putc(&b, '\n') != 0) {
             buf_free(&b);
             return ierr(ic, ERR_NOMEM, ic->lines[k].no, "out of memory");
         }
-    rc = eng_applet_parse(buf_str(&b), b.len, ic->lines[first].no, &a,
-        ic->eb);
+    rc = eng_applet_parse(buf_str(&b), b.len, ic->lines[first].no, &a, ic->eb);
     buf_free(&b);
     if (rc == 0 && (rc = eng_applet_storable(a, ic->eb)) != 0) {
         eng_applet_free(a);
@@ -527,9 +543,10 @@ plan_applet(struct ictx *ic, size_t *i)
                 ic->eb->line);
         return rc;
     }
-    if ((text = eng_applet_to_text(a)) == NULL ||
-        (o = plan_add(ic, OP_APPLET_PUT, ic->lines[first].no,
-        eng_applet_name(a))) == NULL) {
+    if ((text = eng_applet_to_text(a)) == NULL
+        || (o = plan_add(ic, OP_APPLET_PUT, ic->lines[first].no,
+                eng_applet_name(a)))
+            == NULL) {
         free(text);
         eng_applet_free(a);
         return ierr(ic, ERR_NOMEM, ic->lines[first].no, "out of memory");
@@ -589,14 +606,16 @@ plan_trustpoint(struct ictx *ic, size_t *i, const char *name)
             o->enr = "terminal";
         } else if (strcmp(w[0], "revocation-check") == 0) {
             if (n != 2)
-                return ierr(ic, ERR_INVAL, ln->no, "expected "
+                return ierr(ic, ERR_INVAL, ln->no,
+                    "expected "
                     "\"revocation-check\" none, crl or ocsp");
             if ((rc = eng_tp_policy_check(w[1], NULL, NULL, &teb)) != 0)
                 return ierr(ic, rc, ln->no, "%s", teb.msg);
             o->rev = "none";
         } else if (strcmp(w[0], "chain-validation") == 0) {
             if (n != 2)
-                return ierr(ic, ERR_INVAL, ln->no, "expected "
+                return ierr(ic, ERR_INVAL, ln->no,
+                    "expected "
                     "\"chain-validation\" stop or continue");
             if ((rc = eng_tp_policy_check(NULL, w[1], NULL, &teb)) != 0)
                 return ierr(ic, rc, ln->no, "%s", teb.msg);
@@ -604,9 +623,11 @@ plan_trustpoint(struct ictx *ic, size_t *i, const char *name)
         } else if (strcmp(w[0], "exit") == 0 && indented(ln->s)) {
             /* leaves the sub-mode */
         } else if (indented(ln->s)) {
-            return ierr(ic, ERR_UNSUPPORTED, ln->no, "trustpoint setting "
+            return ierr(ic, ERR_UNSUPPORTED, ln->no,
+                "trustpoint setting "
                 "\"%s\" is not supported by herald; expected enrollment "
-                "terminal, revocation-check or chain-validation", w[0]);
+                "terminal, revocation-check or chain-validation",
+                w[0]);
         } else {
             break;
         }
@@ -628,13 +649,15 @@ set_cert(struct ictx *ic, int no, const char *name, const char *data,
     if ((rc = pki_cert_parse(data, len, &c, ic->eb)) != 0) {
         char m[608];
         snprintf(m, sizeof(m), "%.600s", ic->eb ? ic->eb->msg : "");
-        return err_at(ic->eb, rc, no, 0, rc == ERR_NOMEM ? "nomem" :
-            "invalid_certificate", "line %d: certificate for trustpoint %s: "
-            "%s", no, name, m);
+        return err_at(ic->eb, rc, no, 0,
+            rc == ERR_NOMEM ? "nomem" : "invalid_certificate",
+            "line %d: certificate for trustpoint %s: "
+            "%s",
+            no, name, m);
     }
     der = pki_cert_der(c, &dl);
-    if ((o = plan_add(ic, OP_TP_CERT, no, name)) == NULL ||
-        (o->der = malloc(dl)) == NULL) {
+    if ((o = plan_add(ic, OP_TP_CERT, no, name)) == NULL
+        || (o->der = malloc(dl)) == NULL) {
         pki_cert_free(c);
         return ierr(ic, ERR_NOMEM, no, "out of memory");
     }
@@ -685,11 +708,12 @@ plan_authenticate(struct ictx *ic, size_t *i, const char *name)
     size_t     k = *i + 1;
 
     if (!tp_known(ic, name))
-        return ierr(ic, ERR_INVAL, no, "trustpoint %s is not defined; add "
-            "\"crypto pki trustpoint %s\" before authenticating it", name,
-            name);
-    while (k < ic->nlines && (blank(ic->lines[k].s) ||
-        ios_output(ic->lines[k].s)))
+        return ierr(ic, ERR_INVAL, no,
+            "trustpoint %s is not defined; add "
+            "\"crypto pki trustpoint %s\" before authenticating it",
+            name, name);
+    while (
+        k < ic->nlines && (blank(ic->lines[k].s) || ios_output(ic->lines[k].s)))
         k++;
     for (; k < ic->nlines; k++) {
         const char *s = skip_blank(ic->lines[k].s);
@@ -702,15 +726,17 @@ plan_authenticate(struct ictx *ic, size_t *i, const char *name)
     }
     if (b.len == 0) {
         buf_free(&b);
-        return ierr(ic, ERR_INVAL, no, "expected a certificate (PEM or "
+        return ierr(ic, ERR_INVAL, no,
+            "expected a certificate (PEM or "
             "base64) after \"crypto pki authenticate %s\", ended by "
-            "\"quit\" or a blank line", name);
+            "\"quit\" or a blank line",
+            name);
     }
     rc = set_cert(ic, no, name, buf_str(&b), b.len);
     buf_free(&b);
     /* the "yes" IOS asks for after showing the fingerprint */
-    if (k + 1 < ic->nlines && strcmp(skip_blank(ic->lines[k + 1].s), "yes")
-        == 0)
+    if (k + 1 < ic->nlines
+        && strcmp(skip_blank(ic->lines[k + 1].s), "yes") == 0)
         k++;
     *i = k < ic->nlines ? k : ic->nlines - 1;
     return rc;
@@ -727,7 +753,8 @@ plan_chain(struct ictx *ic, size_t *i, const char *name)
     size_t     n;
 
     if (!tp_known(ic, name))
-        return ierr(ic, ERR_INVAL, no, "trustpoint %s is not defined; add "
+        return ierr(ic, ERR_INVAL, no,
+            "trustpoint %s is not defined; add "
             "\"crypto pki trustpoint %s\" before its certificate chain",
             name, name);
     while (*i + 1 < ic->nlines && rc == 0) {
@@ -740,45 +767,55 @@ plan_chain(struct ictx *ic, size_t *i, const char *name)
             continue;
         if (strcmp(w[0], "certificate") == 0) {
             if (start != 0) {
-                rc = ierr(ic, ERR_INVAL, ln->no, "expected \"quit\" to end "
-                    "the certificate started on line %d", start);
+                rc = ierr(ic, ERR_INVAL, ln->no,
+                    "expected \"quit\" to end "
+                    "the certificate started on line %d",
+                    start);
                 break;
             }
             ca = n >= 2 && strcmp(w[1], "ca") == 0;
             start = ln->no;
             buf_reset(&b);
             if (ca && ncert++ > 0)
-                rc = ierr(ic, ERR_UNSUPPORTED, ln->no, "trustpoint %s has "
+                rc = ierr(ic, ERR_UNSUPPORTED, ln->no,
+                    "trustpoint %s has "
                     "more than one CA certificate; herald keeps one per "
-                    "trustpoint", name);
+                    "trustpoint",
+                    name);
             continue;
         }
         if (strcmp(w[0], "quit") == 0) {
             if (start == 0) {
-                rc = ierr(ic, ERR_INVAL, ln->no, "\"quit\" without a "
+                rc = ierr(ic, ERR_INVAL, ln->no,
+                    "\"quit\" without a "
                     "\"certificate\" line");
                 break;
             }
             if (ca)
                 rc = set_cert(ic, start, name, buf_str(&b), b.len);
             else
-                log_info("config", "event=import-skip-cert trustpoint=%s "
-                    "line=%d reason=not-ca", name, start);
+                log_info("config",
+                    "event=import-skip-cert trustpoint=%s "
+                    "line=%d reason=not-ca",
+                    name, start);
             start = 0;
             continue;
         }
         if (start == 0) {
-            rc = ierr(ic, ERR_INVAL, ln->no, "expected \"certificate ca "
-                "SERIAL\" in the certificate chain of %s, got \"%s\"", name,
-                w[0]);
+            rc = ierr(ic, ERR_INVAL, ln->no,
+                "expected \"certificate ca "
+                "SERIAL\" in the certificate chain of %s, got \"%s\"",
+                name, w[0]);
             break;
         }
         if (buf_puts(&b, ln->s) != 0 || buf_putc(&b, '\n') != 0)
             rc = ierr(ic, ERR_NOMEM, ln->no, "out of memory");
     }
     if (rc == 0 && start != 0)
-        rc = ierr(ic, ERR_INVAL, start, "the certificate of %s is not ended "
-            "by \"quit\"", name);
+        rc = ierr(ic, ERR_INVAL, start,
+            "the certificate of %s is not ended "
+            "by \"quit\"",
+            name);
     buf_free(&b);
     return rc;
 }
@@ -818,8 +855,7 @@ run_args(char *s, const char **args)
 static int
 applet_known(struct ictx *ic, const char *name)
 {
-    struct op            *o = plan_find(&ic->plan, OP_APPLET_PUT,
-        OP_APPLET_DEL, name);
+    struct op *o = plan_find(&ic->plan, OP_APPLET_PUT, OP_APPLET_DEL, name);
     struct eng_applet_rec r;
     struct errbuf         geb;
     int                   rc;
@@ -846,11 +882,11 @@ plan_line(struct ictx *ic, size_t *i)
     if (*s == '!') {
         /* "! NAME is secret" (what export writes) marks the next value */
         char want[128];
-        if (sscanf(s, "! %79s", nm) == 1 && env_name_ok(nm) &&
-            snprintf(want, sizeof(want), "! %s is secret", nm) > 0 &&
-            strcmp(s, want) == 0) {
-            nv = realloc(ic->plan.secret_names, (ic->plan.nsecret + 1) *
-                sizeof(*nv));
+        if (sscanf(s, "! %79s", nm) == 1 && env_name_ok(nm)
+            && snprintf(want, sizeof(want), "! %s is secret", nm) > 0
+            && strcmp(s, want) == 0) {
+            nv = realloc(ic->plan.secret_names,
+                (ic->plan.nsecret + 1) * sizeof(*nv));
             if (nv == NULL)
                 return ierr(ic, ERR_NOMEM, ln->no, "out of memory");
             ic->plan.secret_names = nv;
@@ -862,24 +898,25 @@ plan_line(struct ictx *ic, size_t *i)
     }
     n = words(s, w, 6, ends);
     if ((n == 1 && (strcmp(w[0], "end") == 0 || strcmp(w[0], "exit") == 0))
-        || (n == 2 && (strcmp(w[0], "configure") == 0 ||
-        strcmp(w[0], "conf") == 0) && (strcmp(w[1], "terminal") == 0 ||
-        strcmp(w[1], "t") == 0)))
+        || (n == 2
+            && (strcmp(w[0], "configure") == 0 || strcmp(w[0], "conf") == 0)
+            && (strcmp(w[1], "terminal") == 0 || strcmp(w[1], "t") == 0)))
         return 0;
-    if (n >= 3 && strcmp(w[0], "event") == 0 &&
-        strcmp(w[1], "manager") == 0) {
+    if (n >= 3 && strcmp(w[0], "event") == 0 && strcmp(w[1], "manager") == 0) {
         if (strcmp(w[2], "environment") == 0)
             return plan_env(ic, ln, s + ends[2], 0);
         if (strcmp(w[2], "applet") == 0)
             return plan_applet(ic, i);
         if (strcmp(w[2], "run") == 0) {
             if (n < 4)
-                return ierr(ic, ERR_INVAL, ln->no, "expected an applet name "
+                return ierr(ic, ERR_INVAL, ln->no,
+                    "expected an applet name "
                     "after \"event manager run\"");
             if (!applet_known(ic, w[3]))
-                return ierr(ic, ERR_INVAL, ln->no, "event manager run: no applet named %s", w[3]);
-            if ((o = plan_add(ic, OP_RUN, ln->no, w[3])) == NULL ||
-                (o->value = strdup(skip_blank(s + ends[3]))) == NULL)
+                return ierr(ic, ERR_INVAL, ln->no,
+                    "event manager run: no applet named %s", w[3]);
+            if ((o = plan_add(ic, OP_RUN, ln->no, w[3])) == NULL
+                || (o->value = strdup(skip_blank(s + ends[3]))) == NULL)
                 return ierr(ic, ERR_NOMEM, ln->no, "out of memory");
             {
                 const char *args[RUN_MAX_ARGS];
@@ -891,18 +928,22 @@ plan_line(struct ictx *ic, size_t *i)
                 na = run_args(tmp, args);
                 free(tmp);
                 if (na < 0)
-                    return ierr(ic, ERR_INVAL, ln->no, "event manager run "
+                    return ierr(ic, ERR_INVAL, ln->no,
+                        "event manager run "
                         "%s: expected at most %d arguments (words or "
-                        "\"quoted strings\")", w[3], RUN_MAX_ARGS);
+                        "\"quoted strings\")",
+                        w[3], RUN_MAX_ARGS);
             }
             return 0;
         }
-        return ierr(ic, ERR_UNSUPPORTED, ln->no, "\"event manager %s\" is "
+        return ierr(ic, ERR_UNSUPPORTED, ln->no,
+            "\"event manager %s\" is "
             "not supported by herald; expected event manager environment, "
-            "applet or run", w[2]);
+            "applet or run",
+            w[2]);
     }
-    if (n >= 4 && strcmp(w[0], "no") == 0 && strcmp(w[1], "event") == 0 &&
-        strcmp(w[2], "manager") == 0) {
+    if (n >= 4 && strcmp(w[0], "no") == 0 && strcmp(w[1], "event") == 0
+        && strcmp(w[2], "manager") == 0) {
         if (strcmp(w[3], "environment") == 0)
             return plan_env(ic, ln, s + ends[3], 1);
         if (strcmp(w[3], "applet") == 0 && n >= 5) {
@@ -916,17 +957,18 @@ plan_line(struct ictx *ic, size_t *i)
             return plan_trustpoint(ic, i, w[3]);
         if (strcmp(w[2], "authenticate") == 0)
             return plan_authenticate(ic, i, w[3]);
-        if (n >= 5 && strcmp(w[2], "certificate") == 0 &&
-            strcmp(w[3], "chain") == 0)
+        if (n >= 5 && strcmp(w[2], "certificate") == 0
+            && strcmp(w[3], "chain") == 0)
             return plan_chain(ic, i, w[4]);
     }
-    if (n >= 5 && strcmp(w[0], "no") == 0 && strcmp(w[1], "crypto") == 0 &&
-        strcmp(w[2], "pki") == 0 && strcmp(w[3], "trustpoint") == 0) {
+    if (n >= 5 && strcmp(w[0], "no") == 0 && strcmp(w[1], "crypto") == 0
+        && strcmp(w[2], "pki") == 0 && strcmp(w[3], "trustpoint") == 0) {
         if ((o = plan_add(ic, OP_TP_DEL, ln->no, w[4])) == NULL)
             return ierr(ic, ERR_NOMEM, ln->no, "out of memory");
         return 0;
     }
-    return ierr(ic, ERR_INVAL, ln->no, "unknown command \"%s\"; expected "
+    return ierr(ic, ERR_INVAL, ln->no,
+        "unknown command \"%s\"; expected "
         "event manager environment|applet|run, crypto pki "
         "trustpoint|authenticate|certificate chain, or their \"no\" forms",
         s);
@@ -937,11 +979,11 @@ plan_line(struct ictx *ic, size_t *i)
 static int
 apply_op(struct ictx *ic, struct op *o, cJSON *sum, int *counts)
 {
-    struct eng_env_var cur;
-    struct eng_tp_rec  tp, old;
+    struct eng_env_var    cur;
+    struct eng_tp_rec     tp, old;
     struct eng_applet_rec ar;
-    struct errbuf      geb;
-    int                rc = 0, secret, have;
+    struct errbuf         geb;
+    int                   rc = 0, secret, have;
 
     switch (o->kind) {
     case OP_ENV_PUT:
@@ -974,12 +1016,15 @@ apply_op(struct ictx *ic, struct op *o, cJSON *sum, int *counts)
         have = eng_store_tp_get(ic->st, o->name, &old, &geb) == 0;
         memset(&tp, 0, sizeof(tp));
         tp.name = o->name;
-        tp.enrollment = (char *)(o->enr ? o->enr : have && old.enrollment ?
-            old.enrollment : "terminal");
-        tp.revocation_check = (char *)(o->rev ? o->rev : have &&
-            old.revocation_check ? old.revocation_check : "none");
-        tp.chain_validation = (char *)(o->cv ? o->cv : have &&
-            old.chain_validation ? old.chain_validation : "continue");
+        tp.enrollment = (char *)(o->enr  ? o->enr
+                : have && old.enrollment ? old.enrollment
+                                         : "terminal");
+        tp.revocation_check = (char *)(o->rev  ? o->rev
+                : have && old.revocation_check ? old.revocation_check
+                                               : "none");
+        tp.chain_validation = (char *)(o->cv   ? o->cv
+                : have && old.chain_validation ? old.chain_validation
+                                               : "continue");
         rc = eng_store_tp_put(ic->st, &tp, NULL, ic->eb);
         eng_tp_rec_clear(&old);
         return rc;
@@ -994,7 +1039,10 @@ apply_op(struct ictx *ic, struct op *o, cJSON *sum, int *counts)
             ic->eb);
     case OP_RUN:
         return cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sum,
-            "runs_requested"), cJSON_CreateString(o->name)) ? 0 : ERR_NOMEM;
+                                        "runs_requested"),
+                   cJSON_CreateString(o->name))
+            ? 0
+            : ERR_NOMEM;
     default:
         return 0;
     }
@@ -1104,13 +1152,12 @@ run_requested(struct ictx *ic, const struct eng_config_runner *runner,
         if ((item = cJSON_CreateObject()) == NULL)
             return ERR_NOMEM;
         cJSON_AddItemToArray(runs, item);
-        if (cJSON_AddStringToObject(item, "applet", o->name) == NULL ||
-            cJSON_AddNumberToObject(item, "line", o->line) == NULL ||
-            (tmp = strdup(o->value != NULL ? o->value : "")) == NULL)
+        if (cJSON_AddStringToObject(item, "applet", o->name) == NULL
+            || cJSON_AddNumberToObject(item, "line", o->line) == NULL
+            || (tmp = strdup(o->value != NULL ? o->value : "")) == NULL)
             return ERR_NOMEM;
         na = run_args(tmp, args);
-        runner->run(runner->ud, o->name, args, na > 0 ? (size_t)na : 0,
-            item);
+        runner->run(runner->ud, o->name, args, na > 0 ? (size_t)na : 0, item);
         free(tmp);
     }
     return 0;
@@ -1140,16 +1187,19 @@ eng_config_import_run(struct eng_store *st, const char *text, size_t len,
     ic.st = st;
     ic.eb = eb;
     if (len > CFG_MAX_TEXT)
-        return err_set(eb, ERR_TOOBIG, "too_large", "configuration text is "
-            "%zu bytes; the limit is %d", len, CFG_MAX_TEXT);
+        return err_set(eb, ERR_TOOBIG, "too_large",
+            "configuration text is "
+            "%zu bytes; the limit is %d",
+            len, CFG_MAX_TEXT);
     if (memchr(text, '\0', len) != NULL)
-        return err_set(eb, ERR_INVAL, "parse_error", "configuration text "
+        return err_set(eb, ERR_INVAL, "parse_error",
+            "configuration text "
             "contains a NUL byte");
-    if ((buf = strndup(text, len)) == NULL ||
-        (sum = cJSON_CreateObject()) == NULL ||
-        cJSON_AddArrayToObject(sum, "runs_requested") == NULL ||
-        (warns = cJSON_AddArrayToObject(sum, "warnings")) == NULL ||
-        split_lines(&ic, buf) != 0) {
+    if ((buf = strndup(text, len)) == NULL
+        || (sum = cJSON_CreateObject()) == NULL
+        || cJSON_AddArrayToObject(sum, "runs_requested") == NULL
+        || (warns = cJSON_AddArrayToObject(sum, "warnings")) == NULL
+        || split_lines(&ic, buf) != 0) {
         rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
         goto out;
     }
@@ -1167,8 +1217,7 @@ eng_config_import_run(struct eng_store *st, const char *text, size_t len,
         }
         if (o->kind != OP_APPLET_PUT)
             continue;
-        if ((w = eng_applet_warnings(o->applet, import_defined, &ic)) ==
-            NULL) {
+        if ((w = eng_applet_warnings(o->applet, import_defined, &ic)) == NULL) {
             rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
             goto out;
         }
@@ -1199,11 +1248,12 @@ eng_config_import_run(struct eng_store *st, const char *text, size_t len,
     cJSON_AddNumberToObject(sum, "trustpoints", counts[2]);
     cJSON_AddNumberToObject(sum, "certificates", counts[3]);
     cJSON_AddNumberToObject(sum, "prompts_removed", ic.prompts);
-    log_info("config", "event=import environment=%d applets=%d "
-        "trustpoints=%d certificates=%d prompts_removed=%u", counts[0],
-        counts[1], counts[2], counts[3], ic.prompts);
-    if (runner != NULL && runner->run != NULL &&
-        run_requested(&ic, runner, sum) != 0) {
+    log_info("config",
+        "event=import environment=%d applets=%d "
+        "trustpoints=%d certificates=%d prompts_removed=%u",
+        counts[0], counts[1], counts[2], counts[3], ic.prompts);
+    if (runner != NULL && runner->run != NULL
+        && run_requested(&ic, runner, sum) != 0) {
         /* imported; only the report of the runs is short */
         log_warn("config", "event=import-runs-report reason=nomem");
     }

@@ -33,8 +33,7 @@ struct cJSON;
 struct eng_store;
 
 /* Appends the running-config to out. Errors: ERR_DB, ERR_NOMEM. */
-int eng_config_export(struct eng_store *st, struct buf *out,
-    struct errbuf *eb);
+int eng_config_export(struct eng_store *st, struct buf *out, struct errbuf *eb);
 
 /* Imports text. On success *summary (if not NULL) is a new JSON object
  * {environment: n, applets: n, trustpoints: n, certificates: n,
@@ -58,8 +57,8 @@ struct eng_config_runner {
  * not NULL, calls runner->run for each "event manager run" line in order
  * and adds "runs": [item] to the summary. A run that fails to start does
  * not undo the import (its item says why). */
-int eng_config_import_run(struct eng_store *st, const char *text,
-    size_t len, const struct eng_config_runner *runner,
-    struct cJSON **summary, struct errbuf *eb);
+int eng_config_import_run(struct eng_store *st, const char *text, size_t len,
+    const struct eng_config_runner *runner, struct cJSON **summary,
+    struct errbuf *eb);
 
 #endif

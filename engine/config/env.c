@@ -15,18 +15,19 @@ eng_env_name_check(const char *n, struct errbuf *eb)
     if (len == 0 || len > ENG_ENV_NAME_MAX)
         return err_field(eb, ERR_INVAL, "name", "invalid_field",
             "variable name must be 1 to %d characters", ENG_ENV_NAME_MAX);
-    if (!((n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= 'a' && n[0] <= 'z') ||
-            n[0] == '_'))
+    if (!((n[0] >= 'A' && n[0] <= 'Z') || (n[0] >= 'a' && n[0] <= 'z')
+            || n[0] == '_'))
         goto bad;
     for (size_t i = 1; i < len; i++)
-        if (!((n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= 'a' && n[i] <= 'z') ||
-                (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
+        if (!((n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= 'a' && n[i] <= 'z')
+                || (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
             goto bad;
     return 0;
 bad:
     return err_field(eb, ERR_INVAL, "name", "invalid_field",
         "variable name '%.64s' is not valid: use letters, digits and '_', "
-        "not starting with a digit", n);
+        "not starting with a digit",
+        n);
 }
 
 int
@@ -48,8 +49,8 @@ eng_env_set(struct eng_store *st, const char *name, const char *value,
 {
     int rc;
 
-    if ((rc = eng_env_name_check(name, eb)) != 0 ||
-        (rc = eng_env_value_check(value, eb)) != 0)
+    if ((rc = eng_env_name_check(name, eb)) != 0
+        || (rc = eng_env_value_check(value, eb)) != 0)
         return rc;
     return eng_store_env_put(st, name, value, secret, created, eb);
 }

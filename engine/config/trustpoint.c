@@ -23,11 +23,12 @@ eng_tp_name_check(const char *n, struct errbuf *eb)
         return err_field(eb, ERR_INVAL, "name", "invalid_field",
             "trustpoint name must be 1 to %d characters", ENG_TP_NAME_MAX);
     for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)n[i]) && n[i] != '-' && n[i] != '_' &&
-            n[i] != '.')
+        if (!isalnum((unsigned char)n[i]) && n[i] != '-' && n[i] != '_'
+            && n[i] != '.')
             return err_field(eb, ERR_INVAL, "name", "invalid_field",
                 "trustpoint name '%.64s' may hold only letters, digits, "
-                "'-', '_' and '.'", n);
+                "'-', '_' and '.'",
+                n);
     if (strcmp(n, "import-chain") == 0) /* POST .../import-chain */
         return err_field(eb, ERR_INVAL, "name", "invalid_field",
             "'import-chain' is reserved for POST /api/v1/trustpoints/"
@@ -46,13 +47,16 @@ eng_tp_policy_check(const char *rev, const char *cv, const char *enr,
         case PKI_REV_CRL:
         case PKI_REV_OCSP:
             return err_field(eb, ERR_UNSUPPORTED, "revocation_check",
-                "unsupported", "revocation-check %.32s is not supported by "
+                "unsupported",
+                "revocation-check %.32s is not supported by "
                 "herald (no CRL or OCSP fetching); use revocation-check "
-                "none", rev);
+                "none",
+                rev);
         default:
-            return err_field(eb, ERR_INVAL, "revocation_check",
-                "invalid_field", "expected \"revocation-check\" none, crl "
-                "or ocsp, got \"%.32s\"", rev);
+            return err_field(eb, ERR_INVAL, "revocation_check", "invalid_field",
+                "expected \"revocation-check\" none, crl "
+                "or ocsp, got \"%.32s\"",
+                rev);
         }
     }
     if (cv != NULL && pki_chain_validation_parse(cv) < 0)
@@ -62,7 +66,8 @@ eng_tp_policy_check(const char *rev, const char *cv, const char *enr,
     if (enr != NULL && strcmp(enr, "terminal") != 0)
         return err_field(eb, ERR_UNSUPPORTED, "enrollment", "unsupported",
             "enrollment %.32s is not supported; herald takes certificates "
-            "pasted by hand (\"terminal\")", enr);
+            "pasted by hand (\"terminal\")",
+            enr);
     return 0;
 }
 
@@ -86,13 +91,13 @@ tp_cert_parse(const char *data, size_t len, const char *field,
 /* Inside a transaction: ERR_EXISTS if name is taken, else puts r (named
  * name) with the certificate. */
 static int
-tp_insert(struct eng_store *st, const struct eng_tp_rec *pol,
-    const char *name, const struct pki_cert *cert, struct errbuf *eb)
+tp_insert(struct eng_store *st, const struct eng_tp_rec *pol, const char *name,
+    const struct pki_cert *cert, struct errbuf *eb)
 {
-    struct eng_tp_rec r = *pol, old;
+    struct eng_tp_rec    r = *pol, old;
     const unsigned char *der;
-    size_t            derlen;
-    int               rc;
+    size_t               derlen;
+    int                  rc;
 
     if (eng_store_tp_get(st, name, &old, NULL) == 0) {
         eng_tp_rec_clear(&old);
@@ -118,19 +123,20 @@ tp_policy_fill(struct eng_tp_rec *pol, const char *rev, const char *cv,
 }
 
 int
-eng_tp_create(struct eng_store *st, const struct eng_tp_rec *r,
-    const char *pem, size_t len, struct errbuf *eb)
+eng_tp_create(struct eng_store *st, const struct eng_tp_rec *r, const char *pem,
+    size_t len, struct errbuf *eb)
 {
     struct eng_tp_rec pol;
     struct pki_cert  *cert = NULL;
     int               rc;
 
-    if ((rc = eng_tp_name_check(r->name, eb)) != 0 ||
-        (rc = eng_tp_policy_check(r->revocation_check, r->chain_validation,
-             r->enrollment, eb)) != 0)
+    if ((rc = eng_tp_name_check(r->name, eb)) != 0
+        || (rc = eng_tp_policy_check(r->revocation_check, r->chain_validation,
+                r->enrollment, eb))
+            != 0)
         return rc;
-    if (pem != NULL &&
-        (rc = tp_cert_parse(pem, len, "certificate", &cert, eb)) != 0)
+    if (pem != NULL
+        && (rc = tp_cert_parse(pem, len, "certificate", &cert, eb)) != 0)
         return rc;
     tp_policy_fill(&pol, r->revocation_check, r->chain_validation,
         r->enrollment);
@@ -139,8 +145,8 @@ eng_tp_create(struct eng_store *st, const struct eng_tp_rec *r,
     if ((rc = tp_insert(st, &pol, r->name, cert, eb)) != 0) {
         eng_store_rollback(st);
         if (rc == ERR_EXISTS)
-            err_set(eb, ERR_EXISTS, "conflict",
-                "trustpoint %s already exists", r->name);
+            err_set(eb, ERR_EXISTS, "conflict", "trustpoint %s already exists",
+                r->name);
         goto out;
     }
     rc = eng_store_commit(st, eb);
@@ -188,8 +194,8 @@ tp_name_from_subject(const char *subj, size_t idx, char *out, size_t sz)
     size_t      n = 0;
     int         dash = 0;
 
-    for (const char *key = "CN="; ; key = "O=") {
-        for (const char *s = subj; s && *s; ) {
+    for (const char *key = "CN=";; key = "O=") {
+        for (const char *s = subj; s && *s;) {
             if (strncmp(s, key, strlen(key)) == 0) {
                 p = s + strlen(key);
                 break;
@@ -221,16 +227,15 @@ tp_name_from_subject(const char *subj, size_t idx, char *out, size_t sz)
 
 /* Parses certificate i, checks its fingerprint and picks its name. */
 static int
-tp_import_one(const struct eng_tp_import *it, size_t i,
-    struct pki_cert **cert, char name[ENG_TP_NAME_MAX + 1],
-    char (*prev)[ENG_TP_NAME_MAX + 1], struct errbuf *eb)
+tp_import_one(const struct eng_tp_import *it, size_t i, struct pki_cert **cert,
+    char           name[ENG_TP_NAME_MAX + 1], char (*prev)[ENG_TP_NAME_MAX + 1],
+    struct errbuf *eb)
 {
     char field[64], want[160], have[160];
     int  rc;
 
     snprintf(field, sizeof(field), "certificates[%zu].pem", i);
-    if ((rc = tp_cert_parse(it->pem, strlen(it->pem), field, cert,
-             eb)) != 0)
+    if ((rc = tp_cert_parse(it->pem, strlen(it->pem), field, cert, eb)) != 0)
         return rc;
     tp_fp_norm(it->sha256, want, sizeof(want));
     tp_fp_norm(pki_cert_sha256(*cert), have, sizeof(have));
@@ -238,8 +243,8 @@ tp_import_one(const struct eng_tp_import *it, size_t i,
         snprintf(field, sizeof(field), "certificates[%zu].sha256", i);
         return err_field(eb, ERR_UNSUPPORTED, field, "fingerprint_mismatch",
             "certificate %zu (%s) has SHA-256 %s, not the %s you "
-            "confirmed; nothing was imported", i, pki_cert_subject(*cert),
-            pki_cert_sha256(*cert), it->sha256);
+            "confirmed; nothing was imported",
+            i, pki_cert_subject(*cert), pki_cert_sha256(*cert), it->sha256);
     }
     if (it->name != NULL) {
         snprintf(field, sizeof(field), "certificates[%zu].name", i);
@@ -256,21 +261,21 @@ tp_import_one(const struct eng_tp_import *it, size_t i,
         if (strcmp(prev[k], name) == 0)
             return err_field(eb, ERR_INVAL, field, "invalid_field",
                 "two certificates would both be named %s; give "
-                "\"name\" for one of them", name);
+                "\"name\" for one of them",
+                name);
     return 0;
 }
 
 int
 eng_tp_import_chain(struct eng_store *st, const struct eng_tp_import *v,
-    size_t n, const char *rev, const char *cv, char ***out,
-    struct errbuf *eb)
+    size_t n, const char *rev, const char *cv, char ***out, struct errbuf *eb)
 {
-    struct pki_cert  **certs = NULL;
-    char             (*names)[ENG_TP_NAME_MAX + 1] = NULL;
-    struct eng_tp_rec  pol;
-    char             **res = NULL;
-    size_t             i;
-    int                rc;
+    struct pki_cert **certs = NULL;
+    char(*names)[ENG_TP_NAME_MAX + 1] = NULL;
+    struct eng_tp_rec pol;
+    char            **res = NULL;
+    size_t            i;
+    int               rc;
 
     *out = NULL;
     if ((rc = eng_tp_policy_check(rev, cv, NULL, eb)) != 0)
@@ -284,8 +289,7 @@ eng_tp_import_chain(struct eng_store *st, const struct eng_tp_import *v,
         goto out;
     }
     for (i = 0; i < n; i++)
-        if ((rc = tp_import_one(&v[i], i, &certs[i], names[i], names,
-                 eb)) != 0)
+        if ((rc = tp_import_one(&v[i], i, &certs[i], names[i], names, eb)) != 0)
             goto out;
     for (i = 0; i < n; i++)
         if ((res[i] = strdup(names[i])) == NULL) {
@@ -298,12 +302,13 @@ eng_tp_import_chain(struct eng_store *st, const struct eng_tp_import *v,
         /* not given: an intermediate (not self-signed) anchors with
          * "stop", as the probe suggests; a root with "continue" */
         if (cv == NULL)
-            pol.chain_validation = pki_cert_is_self_signed(certs[i]) ?
-                "continue" : "stop";
+            pol.chain_validation =
+                pki_cert_is_self_signed(certs[i]) ? "continue" : "stop";
         if ((rc = tp_insert(st, &pol, names[i], certs[i], eb)) == ERR_EXISTS)
             err_field(eb, ERR_EXISTS, "certificates", "conflict",
                 "trustpoint %s already exists; give another \"name\" for "
-                "certificate %zu or delete it first", names[i], i);
+                "certificate %zu or delete it first",
+                names[i], i);
     }
     if (rc != 0) {
         eng_store_rollback(st);

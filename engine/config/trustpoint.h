@@ -57,9 +57,9 @@ struct eng_tp_import {
  * Errors: ERR_INVAL (field "certificates[i].pem" or ".name"),
  * ERR_UNSUPPORTED ("fingerprint_mismatch", field "certificates[i].sha256",
  * or a policy), ERR_EXISTS, ERR_DB, ERR_NOMEM. */
-int eng_tp_import_chain(struct eng_store *st, const struct eng_tp_import *v,
-    size_t n, const char *rev, const char *cv, char ***names,
-    struct errbuf *eb);
+int  eng_tp_import_chain(struct eng_store *st, const struct eng_tp_import *v,
+     size_t n, const char *rev, const char *cv, char ***names,
+     struct errbuf *eb);
 void eng_tp_names_free(char **names, size_t n);
 
 #endif

@@ -36,8 +36,8 @@ eng_var_name_valid(const char *s)
         return 0;
     for (i = 0; s[i] != '\0'; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                || (c >= '0' && c <= '9') || c == '_'))
             return 0;
     }
     return i <= APPLET_MAX_NAME;
@@ -48,8 +48,8 @@ name_chars_ok(const char *s)
 {
     for (; *s != '\0'; s++) {
         char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
             return 0;
     }
     return 1;
@@ -58,8 +58,8 @@ name_chars_ok(const char *s)
 static int
 host_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
 size_t
@@ -99,8 +99,10 @@ applet_check_name(const char *name, char *msg, size_t msglen)
         return ERR_INVAL;
     }
     if (!name_chars_ok(name)) {
-        snprintf(msg, msglen, "invalid applet name \"%s\": use letters, "
-            "digits, '_', '.' and '-'", name);
+        snprintf(msg, msglen,
+            "invalid applet name \"%s\": use letters, "
+            "digits, '_', '.' and '-'",
+            name);
         return ERR_INVAL;
     }
     return 0;
@@ -116,15 +118,18 @@ check_label(const char *label, char *msg, size_t msglen)
         return ERR_INVAL;
     }
     if (strlen(label) > APPLET_MAX_LABEL) {
-        snprintf(msg, msglen, "action label \"%s\" is %zu bytes; the limit "
-            "is %d", label, strlen(label), APPLET_MAX_LABEL);
+        snprintf(msg, msglen,
+            "action label \"%s\" is %zu bytes; the limit "
+            "is %d",
+            label, strlen(label), APPLET_MAX_LABEL);
         return ERR_INVAL;
     }
     for (p = label; *p != '\0'; p++) {
-        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\' ||
-            *p == 0x7f) {
-            snprintf(msg, msglen, "invalid action label \"%s\": no spaces, "
-                "quotes or backslashes", label);
+        if ((unsigned char)*p <= ' ' || *p == '"' || *p == '\\' || *p == 0x7f) {
+            snprintf(msg, msglen,
+                "invalid action label \"%s\": no spaces, "
+                "quotes or backslashes",
+                label);
             return ERR_INVAL;
         }
     }
@@ -134,10 +139,12 @@ check_label(const char *label, char *msg, size_t msglen)
 static int
 check_tag(const char *tag, char *msg, size_t msglen)
 {
-    if (tag[0] == '\0' || strlen(tag) > APPLET_MAX_LABEL ||
-        !name_chars_ok(tag)) {
-        snprintf(msg, msglen, "invalid event tag \"%s\": use up to %d "
-            "letters, digits, '_', '.' or '-'", tag, APPLET_MAX_LABEL);
+    if (tag[0] == '\0' || strlen(tag) > APPLET_MAX_LABEL
+        || !name_chars_ok(tag)) {
+        snprintf(msg, msglen,
+            "invalid event tag \"%s\": use up to %d "
+            "letters, digits, '_', '.' or '-'",
+            tag, APPLET_MAX_LABEL);
         return ERR_INVAL;
     }
     return 0;
@@ -164,15 +171,24 @@ const char *
 eng_event_type_name(int type)
 {
     switch (type) {
-    case ENG_EV_NONE: return "none";
-    case ENG_EV_SYSLOG: return "syslog";
-    case ENG_EV_TIMER_WATCHDOG: return "timer watchdog";
-    case ENG_EV_TIMER_COUNTDOWN: return "timer countdown";
-    case ENG_EV_TIMER_ABSOLUTE: return "timer absolute";
-    case ENG_EV_TIMER_CRON: return "timer cron";
-    case ENG_EV_WEBHOOK: return "webhook";
-    case ENG_EV_APPLICATION: return "application";
-    default: return "?";
+    case ENG_EV_NONE:
+        return "none";
+    case ENG_EV_SYSLOG:
+        return "syslog";
+    case ENG_EV_TIMER_WATCHDOG:
+        return "timer watchdog";
+    case ENG_EV_TIMER_COUNTDOWN:
+        return "timer countdown";
+    case ENG_EV_TIMER_ABSOLUTE:
+        return "timer absolute";
+    case ENG_EV_TIMER_CRON:
+        return "timer cron";
+    case ENG_EV_WEBHOOK:
+        return "webhook";
+    case ENG_EV_APPLICATION:
+        return "application";
+    default:
+        return "?";
     }
 }
 
@@ -301,8 +317,7 @@ applet_add_event(struct eng_applet *a, struct applet_event *ev)
 }
 
 int
-applet_parse_correlate(const char *expr, char **out, char *msg,
-    size_t msglen)
+applet_parse_correlate(const char *expr, char **out, char *msg, size_t msglen)
 {
     struct buf  b = BUF_INIT;
     const char *p = expr, *q;
@@ -322,14 +337,18 @@ applet_parse_correlate(const char *expr, char **out, char *msg,
         n = (size_t)(q - p);
         snprintf(word, sizeof(word), "%.*s", (int)n, p);
         if (want == 0 && strcmp(word, "event") != 0) {
-            snprintf(msg, msglen, "expected \"event\" in correlate, got "
-                "\"%s\"", word);
+            snprintf(msg, msglen,
+                "expected \"event\" in correlate, got "
+                "\"%s\"",
+                word);
             goto bad;
         }
         if (want == 2 && strcmp(word, "or") != 0) {
             if (strcmp(word, "and") == 0 || strcmp(word, "andnot") == 0) {
-                snprintf(msg, msglen, "correlate operator \"%s\" is not "
-                    "supported by herald; use \"or\"", word);
+                snprintf(msg, msglen,
+                    "correlate operator \"%s\" is not "
+                    "supported by herald; use \"or\"",
+                    word);
                 buf_free(&b);
                 return ERR_UNSUPPORTED;
             }
@@ -339,14 +358,14 @@ applet_parse_correlate(const char *expr, char **out, char *msg,
         }
         if (want == 1 && check_tag(word, msg, msglen) != 0)
             goto bad;
-        if ((b.len > 0 && buf_putc(&b, ' ') != 0) ||
-            buf_append(&b, p, n) != 0)
+        if ((b.len > 0 && buf_putc(&b, ' ') != 0) || buf_append(&b, p, n) != 0)
             goto nomem;
         want = (want + 1) % 3;
         p = q;
     }
     if (want != 2) {
-        snprintf(msg, msglen, "correlate is incomplete: expected \"event "
+        snprintf(msg, msglen,
+            "correlate is incomplete: expected \"event "
             "TAG [or event TAG ...]\"");
         goto bad;
     }
@@ -363,8 +382,7 @@ bad:
 }
 
 int
-applet_check_events(struct eng_applet *a, char *msg, size_t msglen,
-    int *which)
+applet_check_events(struct eng_applet *a, char *msg, size_t msglen, int *which)
 {
     size_t      i, j;
     const char *p, *q;
@@ -375,13 +393,15 @@ applet_check_events(struct eng_applet *a, char *msg, size_t msglen,
     for (i = 0; i < a->nevents; i++) {
         if (a->nevents > 1 && a->events[i].tag == NULL) {
             *which = (int)i;
-            snprintf(msg, msglen, "an applet with %zu events needs \"event "
-                "tag TAG ...\" on each of them", a->nevents);
+            snprintf(msg, msglen,
+                "an applet with %zu events needs \"event "
+                "tag TAG ...\" on each of them",
+                a->nevents);
             return ERR_INVAL;
         }
         for (j = 0; j < i; j++) {
-            if (a->events[i].tag != NULL && a->events[j].tag != NULL &&
-                strcmp(a->events[i].tag, a->events[j].tag) == 0) {
+            if (a->events[i].tag != NULL && a->events[j].tag != NULL
+                && strcmp(a->events[i].tag, a->events[j].tag) == 0) {
                 *which = (int)i;
                 snprintf(msg, msglen, "event tag \"%s\" is used twice",
                     a->events[i].tag);
@@ -398,20 +418,22 @@ applet_check_events(struct eng_applet *a, char *msg, size_t msglen,
                 q++;
             snprintf(tag, sizeof(tag), "%.*s", (int)(q - p), p);
             for (j = 0; j < a->nevents; j++)
-                if (a->events[j].tag != NULL &&
-                    strcmp(a->events[j].tag, tag) == 0)
+                if (a->events[j].tag != NULL
+                    && strcmp(a->events[j].tag, tag) == 0)
                     break;
             if (j == a->nevents) {
-                snprintf(msg, msglen, "correlate names event \"%s\", but "
-                    "no event has that tag", tag);
+                snprintf(msg, msglen,
+                    "correlate names event \"%s\", but "
+                    "no event has that tag",
+                    tag);
                 return ERR_INVAL;
             }
             p = q;
         }
     } else if (a->nevents > 1) {
         for (i = 0; i < a->nevents; i++)
-            if (buf_printf(&b, "%sevent %s", i ? " or " : "",
-                a->events[i].tag) != 0) {
+            if (buf_printf(&b, "%sevent %s", i ? " or " : "", a->events[i].tag)
+                != 0) {
                 buf_free(&b);
                 return ERR_NOMEM;
             }
@@ -497,10 +519,10 @@ eng_action_arg(const struct eng_applet *a, size_t i, const char *param)
 /* ---- lexer ----------------------------------------------------------- */
 
 struct tok {
-    char  *s;      /* unescaped value (new) */
-    int    col;    /* 1-based column of its first byte */
+    char  *s;   /* unescaped value (new) */
+    int    col; /* 1-based column of its first byte */
     int    quoted;
-    size_t start;  /* byte offset in the line */
+    size_t start; /* byte offset in the line */
 };
 
 struct pctx {
@@ -511,8 +533,7 @@ struct pctx {
     int                lineno;
 };
 
-static int
-perr(struct pctx *pc, int rc, int col, const char *fmt, ...)
+static int perr(struct pctx *pc, int rc, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static int
@@ -592,11 +613,14 @@ lex(struct pctx *pc, struct tok *t)
             p++;
         }
         if (s[p] != '"')
-            return perr(pc, ERR_INVAL, t->col, "unterminated quoted string "
+            return perr(pc, ERR_INVAL, t->col,
+                "unterminated quoted string "
                 "(no closing '\"')");
         if (s[p + 1] != '\0' && !is_blank(s[p + 1]))
-            return perr(pc, ERR_INVAL, (int)p + 2, "expected a space after "
-                "the closing quote, got '%c'", s[p + 1]);
+            return perr(pc, ERR_INVAL, (int)p + 2,
+                "expected a space after "
+                "the closing quote, got '%c'",
+                s[p + 1]);
         t->quoted = 1;
         t->s = unescape(s + b, p - b);
         pc->pos = p + 1;
@@ -608,7 +632,8 @@ lex(struct pctx *pc, struct tok *t)
                 continue;
             }
             if (s[p] == '"')
-                return perr(pc, ERR_INVAL, (int)p + 1, "unexpected '\"' "
+                return perr(pc, ERR_INVAL, (int)p + 1,
+                    "unexpected '\"' "
                     "inside a word; quote the whole value");
             p++;
         }
@@ -639,7 +664,7 @@ lex_rest(struct pctx *pc, char **out, int *col)
     while (e > p && is_blank(s[e - 1]))
         e--;
     if (s[p] == '"') {
-        struct pctx probe = *pc;
+        struct pctx   probe = *pc;
         struct errbuf peb;
 
         probe.eb = &peb;
@@ -685,16 +710,15 @@ usage(const struct gverb *v, char *out, size_t outlen)
                 p->name, ch, c);
             break;
         case GP_FLAG:
-            len += (size_t)snprintf(out + len, outlen - len, " [%s]",
-                p->name);
+            len += (size_t)snprintf(out + len, outlen - len, " [%s]", p->name);
             break;
         case GP_REST:
-            len += (size_t)snprintf(out + len, outlen - len, " %s<%s...>%s",
-                o, p->name, c);
+            len += (size_t)snprintf(out + len, outlen - len, " %s<%s...>%s", o,
+                p->name, c);
             break;
         default:
-            len += (size_t)snprintf(out + len, outlen - len, " %s%s%s", o,
-                ch, c);
+            len +=
+                (size_t)snprintf(out + len, outlen - len, " %s%s%s", o, ch, c);
             break;
         }
     }
@@ -786,8 +810,9 @@ parse_label(struct pctx *pc, struct applet_action *act)
 
     memset(&t, 0, sizeof(t));
     if ((rc = lex(pc, &t)) <= 0)
-        return rc < 0 ? rc : perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
-            "expected an action label after \"action\"");
+        return rc < 0 ? rc
+                      : perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
+                          "expected an action label after \"action\"");
     if (check_label(t.s, msg, sizeof(msg)) != 0) {
         rc = perr(pc, ERR_INVAL, t.col, "%s", msg);
         free(t.s);
@@ -820,8 +845,10 @@ parse_verb(struct pctx *pc, const char *label, const struct gverb **out,
     }
     *col = t.col;
     if (gram_router_only(t.s)) {
-        rc = perr(pc, ERR_UNSUPPORTED, t.col, "action '%s' is router-only "
-            "and not supported by herald", t.s);
+        rc = perr(pc, ERR_UNSUPPORTED, t.col,
+            "action '%s' is router-only "
+            "and not supported by herald",
+            t.s);
         goto out;
     }
     if (strcmp(t.s, "string") == 0 || strcmp(t.s, "context") == 0) {
@@ -835,14 +862,18 @@ parse_verb(struct pctx *pc, const char *label, const struct gverb **out,
         }
         snprintf(verb, sizeof(verb), "%s %s", t.s, w2.s);
         if ((*out = gram_verb(verb)) == NULL) {
-            rc = perr(pc, ERR_INVAL, w2.col, "expected \"%s\" operation %s, "
-                "got \"%s\"", t.s, us, w2.s);
+            rc = perr(pc, ERR_INVAL, w2.col,
+                "expected \"%s\" operation %s, "
+                "got \"%s\"",
+                t.s, us, w2.s);
             goto out;
         }
     } else if ((*out = gram_verb(t.s)) == NULL) {
         verb_list(NULL, us, sizeof(us));
-        rc = perr(pc, ERR_INVAL, t.col, "unknown action \"%s\"; expected "
-            "one of %s", t.s, us);
+        rc = perr(pc, ERR_INVAL, t.col,
+            "unknown action \"%s\"; expected "
+            "one of %s",
+            t.s, us);
         goto out;
     }
     rc = 0;
@@ -866,8 +897,9 @@ parse_rest(struct pctx *pc, const struct gverb *v, size_t posi,
     if (act->val[posi][0] == '\0') {
         free(act->val[posi]);
         act->val[posi] = NULL;
-    } else if (gram_check_value(v, &v->p[posi], act->val[posi], NULL,
-        msg, sizeof(msg)) != 0) {
+    } else if (gram_check_value(v, &v->p[posi], act->val[posi], NULL, msg,
+                   sizeof(msg))
+        != 0) {
         return perr(pc, ERR_INVAL, col, "%s", msg);
     }
     return 0;
@@ -887,8 +919,8 @@ param_slot(struct pctx *pc, const struct gverb *v, struct applet_action *act,
     *k = -1;
     if (!t->quoted) {
         for (i = 0; i < n; i++)
-            if ((v->p[i].kind == GP_KW || v->p[i].kind == GP_FLAG) &&
-                strcmp(v->p[i].name, t->s) == 0)
+            if ((v->p[i].kind == GP_KW || v->p[i].kind == GP_FLAG)
+                && strcmp(v->p[i].name, t->s) == 0)
                 *k = (int)i;
     }
     if (*k < 0) {
@@ -898,12 +930,16 @@ param_slot(struct pctx *pc, const struct gverb *v, struct applet_action *act,
         }
         if (keywords_only(v) && n > 0) {
             keyword_list(v, us, sizeof(us));
-            return perr(pc, ERR_INVAL, t->col, "unknown keyword \"%s\" "
-                "for action %s; expected %s", t->s, v->verb, us);
+            return perr(pc, ERR_INVAL, t->col,
+                "unknown keyword \"%s\" "
+                "for action %s; expected %s",
+                t->s, v->verb, us);
         }
         usage(v, us, sizeof(us));
-        return perr(pc, ERR_INVAL, t->col, "unexpected \"%s\": "
-            "usage: %s", t->s, us);
+        return perr(pc, ERR_INVAL, t->col,
+            "unexpected \"%s\": "
+            "usage: %s",
+            t->s, us);
     }
     if (act->val[*k] != NULL)
         return perr(pc, ERR_INVAL, t->col, "\"%s\" is given twice",
@@ -926,8 +962,7 @@ param_slot(struct pctx *pc, const struct gverb *v, struct applet_action *act,
 
 /* Reads the parameters of verb v up to the end of the line. */
 static int
-parse_params(struct pctx *pc, const struct gverb *v,
-    struct applet_action *act)
+parse_params(struct pctx *pc, const struct gverb *v, struct applet_action *act)
 {
     struct tok t;
     char       msg[512], *norm;
@@ -937,8 +972,8 @@ parse_params(struct pctx *pc, const struct gverb *v,
     memset(&t, 0, sizeof(t));
     for (;;) {
         /* the next positional slot */
-        while (posi < n && v->p[posi].kind != GP_POS &&
-            v->p[posi].kind != GP_REST)
+        while (
+            posi < n && v->p[posi].kind != GP_POS && v->p[posi].kind != GP_REST)
             posi++;
         if (posi < n && v->p[posi].kind == GP_REST) {
             if ((rc = parse_rest(pc, v, posi, act)) != 0)
@@ -952,8 +987,8 @@ parse_params(struct pctx *pc, const struct gverb *v,
             goto out;
         if (k < 0)
             continue;
-        if ((rc = gram_check_value(v, &v->p[k], t.s, &norm, msg,
-            sizeof(msg))) != 0) {
+        if ((rc = gram_check_value(v, &v->p[k], t.s, &norm, msg, sizeof(msg)))
+            != 0) {
             rc = perr(pc, rc, t.col, "%s", msg);
             goto out;
         }
@@ -977,8 +1012,10 @@ check_required(struct pctx *pc, const struct gverb *v,
     for (i = 0; i < n; i++) {
         if (!(v->p[i].flags & GP_OPT) && act->val[i] == NULL) {
             usage(v, us, sizeof(us));
-            return perr(pc, ERR_INVAL, verbcol, "action %s needs \"%s\" "
-                "(usage: %s)", v->verb, v->p[i].name, us);
+            return perr(pc, ERR_INVAL, verbcol,
+                "action %s needs \"%s\" "
+                "(usage: %s)",
+                v->verb, v->p[i].name, us);
         }
     }
     return 0;
@@ -998,8 +1035,8 @@ parse_action(struct pctx *pc)
         goto out;
     act.def = v;
     act.src = pc->lineno;
-    if ((rc = parse_params(pc, v, &act)) != 0 ||
-        (rc = check_required(pc, v, &act, verbcol)) != 0)
+    if ((rc = parse_params(pc, v, &act)) != 0
+        || (rc = check_required(pc, v, &act, verbcol)) != 0)
         goto out;
     rc = applet_put_action(pc->a, &act);
     if (rc == ERR_TOOBIG)
@@ -1014,15 +1051,44 @@ out:
 }
 
 static const char *const ev_kw[EK_N] = {
-    "pattern", "occurs", "period", "priority", "time", "cron-entry", "name",
-    "maxrun", "ratelimit", "sub-system", "type",
+    "pattern",
+    "occurs",
+    "period",
+    "priority",
+    "time",
+    "cron-entry",
+    "name",
+    "maxrun",
+    "ratelimit",
+    "sub-system",
+    "type",
 };
 
 static const char *const unsupported_events[] = {
-    "cli", "snmp", "snmp-notification", "snmp-object", "interface", "track",
-    "oir", "counter", "config", "env", "gold", "identity",
-    "ioswdsysmon", "ipsla", "mat", "neighbor-discovery", "nf", "process",
-    "resource", "rf", "routing", "rpc", "test", NULL,
+    "cli",
+    "snmp",
+    "snmp-notification",
+    "snmp-object",
+    "interface",
+    "track",
+    "oir",
+    "counter",
+    "config",
+    "env",
+    "gold",
+    "identity",
+    "ioswdsysmon",
+    "ipsla",
+    "mat",
+    "neighbor-discovery",
+    "nf",
+    "process",
+    "resource",
+    "rf",
+    "routing",
+    "rpc",
+    "test",
+    NULL,
 };
 
 /* Which keywords each event type takes (bit per EK_*), and which it needs. */
@@ -1033,8 +1099,8 @@ ev_allowed(int type)
 
     switch (type) {
     case ENG_EV_SYSLOG:
-        return common | (1u << EK_PATTERN) | (1u << EK_OCCURS) |
-            (1u << EK_PERIOD) | (1u << EK_PRIORITY);
+        return common | (1u << EK_PATTERN) | (1u << EK_OCCURS)
+            | (1u << EK_PERIOD) | (1u << EK_PRIORITY);
     case ENG_EV_TIMER_WATCHDOG:
     case ENG_EV_TIMER_COUNTDOWN:
     case ENG_EV_TIMER_ABSOLUTE:
@@ -1052,13 +1118,18 @@ static unsigned
 ev_required(int type)
 {
     switch (type) {
-    case ENG_EV_SYSLOG: return 1u << EK_PATTERN;
+    case ENG_EV_SYSLOG:
+        return 1u << EK_PATTERN;
     case ENG_EV_TIMER_WATCHDOG:
     case ENG_EV_TIMER_COUNTDOWN:
-    case ENG_EV_TIMER_ABSOLUTE: return 1u << EK_TIME;
-    case ENG_EV_TIMER_CRON: return 1u << EK_CRON;
-    case ENG_EV_APPLICATION: return (1u << EK_SUBSYS) | (1u << EK_APPTYPE);
-    default: return 0;
+    case ENG_EV_TIMER_ABSOLUTE:
+        return 1u << EK_TIME;
+    case ENG_EV_TIMER_CRON:
+        return 1u << EK_CRON;
+    case ENG_EV_APPLICATION:
+        return (1u << EK_SUBSYS) | (1u << EK_APPTYPE);
+    default:
+        return 0;
     }
 }
 
@@ -1093,21 +1164,24 @@ check_cron(const char *s, char *msg, size_t msglen)
 }
 
 int
-applet_event_set(struct applet_event *ev, int k, const char *value,
-    char *msg, size_t msglen)
+applet_event_set(struct applet_event *ev, int k, const char *value, char *msg,
+    size_t msglen)
 {
     static const struct gparam num = { "", GP_KW, GT_NUM, 0, NULL, 0, 0 };
     static const struct gparam prio = { "priority", GP_KW, GT_ENUM, 0,
         "all|emergencies|alerts|critical|errors|warnings|notifications|"
-        "informational|debugging", 0, 0 };
-    struct gparam p;
-    char        **dst = NULL, *end;
-    double        d;
-    long          l;
+        "informational|debugging",
+        0, 0 };
+    struct gparam              p;
+    char                     **dst = NULL, *end;
+    double                     d;
+    long                       l;
 
     if (strchr(value, '\r') != NULL || strchr(value, '\n') != NULL) {
-        snprintf(msg, msglen, "value of \"%s\" must not contain a line "
-            "break", ev_kw[k]);
+        snprintf(msg, msglen,
+            "value of \"%s\" must not contain a line "
+            "break",
+            ev_kw[k]);
         return ERR_INVAL;
     }
     switch (k) {
@@ -1130,8 +1204,10 @@ applet_event_set(struct applet_event *ev, int k, const char *value,
         break;
     case EK_NAME:
         if (check_tag(value, msg, msglen) != 0) {
-            snprintf(msg, msglen, "invalid timer name \"%s\": use letters, "
-                "digits, '_', '.' or '-'", value);
+            snprintf(msg, msglen,
+                "invalid timer name \"%s\": use letters, "
+                "digits, '_', '.' or '-'",
+                value);
             return ERR_INVAL;
         }
         dst = &ev->timer_name;
@@ -1140,10 +1216,12 @@ applet_event_set(struct applet_event *ev, int k, const char *value,
     case EK_APPTYPE:
         errno = 0;
         l = strtol(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
-            l < 1 || l > 999) {
-            snprintf(msg, msglen, "expected \"%s\" to be an integer from 1 "
-                "to 999, got \"%s\"", ev_kw[k], value);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0
+            || l < 1 || l > 999) {
+            snprintf(msg, msglen,
+                "expected \"%s\" to be an integer from 1 "
+                "to 999, got \"%s\"",
+                ev_kw[k], value);
             return ERR_INVAL;
         }
         if (k == EK_SUBSYS)
@@ -1154,10 +1232,12 @@ applet_event_set(struct applet_event *ev, int k, const char *value,
     case EK_OCCURS:
         errno = 0;
         l = strtol(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
-            l < 1 || l > 1000000) {
-            snprintf(msg, msglen, "expected \"occurs\" to be an integer from "
-                "1 to 1000000, got \"%s\"", value);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0
+            || l < 1 || l > 1000000) {
+            snprintf(msg, msglen,
+                "expected \"occurs\" to be an integer from "
+                "1 to 1000000, got \"%s\"",
+                value);
             return ERR_INVAL;
         }
         ev->pub.occurs = (unsigned)l;
@@ -1165,10 +1245,12 @@ applet_event_set(struct applet_event *ev, int k, const char *value,
     default:
         p = num;
         p.name = ev_kw[k];
-        if (gram_check_value(NULL, &p, value, NULL, msg, msglen) != 0 ||
-            strchr(value, '$') != NULL) {
-            snprintf(msg, msglen, "expected \"%s\" to be a number of seconds "
-                "(e.g. 60 or 0.5), got \"%s\"", ev_kw[k], value);
+        if (gram_check_value(NULL, &p, value, NULL, msg, msglen) != 0
+            || strchr(value, '$') != NULL) {
+            snprintf(msg, msglen,
+                "expected \"%s\" to be a number of seconds "
+                "(e.g. 60 or 0.5), got \"%s\"",
+                ev_kw[k], value);
             return ERR_INVAL;
         }
         d = strtod(value, NULL);
@@ -1262,13 +1344,17 @@ parse_event(struct pctx *pc)
     ev.pub.occurs = 1;
     endcol = (int)strlen(pc->line) + 1;
     if ((rc = lex(pc, &t)) <= 0)
-        return rc < 0 ? rc : perr(pc, ERR_INVAL, endcol, "expected an event "
-            "type none, syslog, timer, webhook or application");
+        return rc < 0 ? rc
+                      : perr(pc, ERR_INVAL, endcol,
+                          "expected an event "
+                          "type none, syslog, timer, webhook or application");
     if (!t.quoted && strcmp(t.s, "tag") == 0) {
         free(t.s);
         if ((rc = lex(pc, &t)) <= 0)
-            return rc < 0 ? rc : perr(pc, ERR_INVAL, endcol, "expected an "
-                "event tag after \"tag\"");
+            return rc < 0 ? rc
+                          : perr(pc, ERR_INVAL, endcol,
+                              "expected an "
+                              "event tag after \"tag\"");
         if (check_tag(t.s, msg, sizeof(msg)) != 0) {
             rc = perr(pc, ERR_INVAL, t.col, "%s", msg);
             goto out;
@@ -1277,7 +1363,8 @@ parse_event(struct pctx *pc)
         t.s = NULL;
         if ((rc = lex(pc, &t)) <= 0) {
             if (rc == 0)
-                rc = perr(pc, ERR_INVAL, endcol, "expected an event type "
+                rc = perr(pc, ERR_INVAL, endcol,
+                    "expected an event type "
                     "none, syslog, timer, webhook or application after the "
                     "tag");
             goto out;
@@ -1286,9 +1373,10 @@ parse_event(struct pctx *pc)
     if (strcmp(t.s, "timer") == 0) {
         if ((rc = lex(pc, &t2)) < 0)
             goto out;
-        if (rc == 0 || (ev.pub.type = applet_event_type_parse("timer", t2.s))
-            < 0) {
-            rc = perr(pc, ERR_INVAL, rc == 0 ? endcol : t2.col, "expected "
+        if (rc == 0
+            || (ev.pub.type = applet_event_type_parse("timer", t2.s)) < 0) {
+            rc = perr(pc, ERR_INVAL, rc == 0 ? endcol : t2.col,
+                "expected "
                 "\"timer\" type watchdog, countdown, absolute or cron%s%s%s",
                 rc == 0 ? "" : ", got \"", rc == 0 ? "" : t2.s,
                 rc == 0 ? "" : "\"");
@@ -1299,12 +1387,16 @@ parse_event(struct pctx *pc)
             if (strcmp(unsupported_events[i], t.s) == 0)
                 break;
         if (unsupported_events[i] != NULL)
-            rc = perr(pc, ERR_UNSUPPORTED, t.col, "event '%s' is router-only "
+            rc = perr(pc, ERR_UNSUPPORTED, t.col,
+                "event '%s' is router-only "
                 "and not supported by herald; use none, syslog, timer, "
-                "webhook or application", t.s);
+                "webhook or application",
+                t.s);
         else
-            rc = perr(pc, ERR_INVAL, t.col, "expected an event type none, "
-                "syslog, timer, webhook or application, got \"%s\"", t.s);
+            rc = perr(pc, ERR_INVAL, t.col,
+                "expected an event type none, "
+                "syslog, timer, webhook or application, got \"%s\"",
+                t.s);
         goto out;
     }
     free(t.s);
@@ -1318,9 +1410,10 @@ parse_event(struct pctx *pc)
         k = t.quoted ? -1 : applet_event_keyword(t.s);
         if (k < 0 || !(allowed & (1u << k))) {
             ev_kw_list(allowed, list, sizeof(list));
-            rc = perr(pc, ERR_INVAL, t.col, "unknown keyword \"%s\" for "
-                "event %s; expected %s", t.s,
-                eng_event_type_name(ev.pub.type), list);
+            rc = perr(pc, ERR_INVAL, t.col,
+                "unknown keyword \"%s\" for "
+                "event %s; expected %s",
+                t.s, eng_event_type_name(ev.pub.type), list);
             goto out;
         }
         if (seen & (1u << k)) {
@@ -1366,11 +1459,13 @@ out:
 int
 applet_check_class(const char *v, char *msg, size_t msglen)
 {
-    if ((v[0] >= 'A' && v[0] <= 'Z' && v[1] == '\0') ||
-        strcmp(v, "default") == 0)
+    if ((v[0] >= 'A' && v[0] <= 'Z' && v[1] == '\0')
+        || strcmp(v, "default") == 0)
         return 0;
-    snprintf(msg, msglen, "expected \"class\" A to Z or default, got "
-        "\"%.64s\"", v);
+    snprintf(msg, msglen,
+        "expected \"class\" A to Z or default, got "
+        "\"%.64s\"",
+        v);
     return ERR_INVAL;
 }
 
@@ -1388,13 +1483,16 @@ parse_header_option(struct pctx *pc, struct tok *t)
     cls = strcmp(kw, "class") == 0;
     if (t->quoted || (!cls && strcmp(kw, "authorization") != 0)) {
         if (!t->quoted && strcmp(kw, "trap") == 0)
-            rc = perr(pc, ERR_UNSUPPORTED, col, "applet option \"trap\" "
+            rc = perr(pc, ERR_UNSUPPORTED, col,
+                "applet option \"trap\" "
                 "(an SNMP trap when the applet ends) is router-only and not "
                 "supported by herald");
         else
-            rc = perr(pc, ERR_INVAL, col, "unknown keyword \"%s\" after "
+            rc = perr(pc, ERR_INVAL, col,
+                "unknown keyword \"%s\" after "
                 "the applet name; expected class, authorization or "
-                "description", kw);
+                "description",
+                kw);
         goto out;
     }
     if ((cls && pc->a->klass != NULL) || (!cls && pc->a->auth_bypass)) {
@@ -1403,8 +1501,10 @@ parse_header_option(struct pctx *pc, struct tok *t)
     }
     if ((rc = lex(pc, &v)) <= 0) {
         if (rc == 0)
-            rc = perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1, "expected %s "
-                "after \"%s\"", cls ? "A to Z or default" : "bypass", kw);
+            rc = perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
+                "expected %s "
+                "after \"%s\"",
+                cls ? "A to Z or default" : "bypass", kw);
         goto out;
     }
     if (cls) {
@@ -1415,8 +1515,10 @@ parse_header_option(struct pctx *pc, struct tok *t)
         pc->a->klass = v.s;
         v.s = NULL;
     } else if (strcmp(v.s, "bypass") != 0) {
-        rc = perr(pc, ERR_INVAL, v.col, "expected \"authorization bypass\", "
-            "got \"authorization %s\"", v.s);
+        rc = perr(pc, ERR_INVAL, v.col,
+            "expected \"authorization bypass\", "
+            "got \"authorization %s\"",
+            v.s);
         goto out;
     } else {
         pc->a->auth_bypass = 1;
@@ -1434,9 +1536,9 @@ static int
 parse_header(struct pctx *pc)
 {
     static const char *const words[] = { "event", "manager", "applet" };
-    struct tok t;
-    char       msg[512];
-    int        rc, i, col;
+    struct tok               t;
+    char                     msg[512];
+    int                      rc, i, col;
 
     for (i = 0; i < 3; i++) {
         if ((rc = lex(pc, &t)) < 0)
@@ -1445,9 +1547,11 @@ parse_header(struct pctx *pc)
             col = rc == 0 ? (int)strlen(pc->line) + 1 : t.col;
             {
                 int got = rc;
-                rc = perr(pc, ERR_INVAL, col, "expected \"event manager "
-                    "applet NAME\"%s%s%s", got == 0 ? "" : ", got \"",
-                    got == 0 ? "" : t.s, got == 0 ? "" : "\"");
+                rc = perr(pc, ERR_INVAL, col,
+                    "expected \"event manager "
+                    "applet NAME\"%s%s%s",
+                    got == 0 ? "" : ", got \"", got == 0 ? "" : t.s,
+                    got == 0 ? "" : "\"");
             }
             free(t.s);
             return rc;
@@ -1455,8 +1559,10 @@ parse_header(struct pctx *pc)
         free(t.s);
     }
     if ((rc = lex(pc, &t)) <= 0)
-        return rc < 0 ? rc : perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
-            "expected an applet name after \"event manager applet\"");
+        return rc < 0
+            ? rc
+            : perr(pc, ERR_INVAL, (int)strlen(pc->line) + 1,
+                "expected an applet name after \"event manager applet\"");
     if (applet_check_name(t.s, msg, sizeof(msg)) != 0) {
         rc = perr(pc, ERR_INVAL, t.col, "%s", msg);
         free(t.s);
@@ -1474,10 +1580,12 @@ parse_header(struct pctx *pc)
     free(t.s);
     if ((rc = lex_rest(pc, &pc->a->description, &col)) != 0)
         return rc;
-    if (strchr(pc->a->description, '\n') != NULL ||
-        strlen(pc->a->description) > APPLET_MAX_VALUE)
-        return perr(pc, ERR_INVAL, col, "description must be one line of "
-            "at most %d bytes", APPLET_MAX_VALUE);
+    if (strchr(pc->a->description, '\n') != NULL
+        || strlen(pc->a->description) > APPLET_MAX_VALUE)
+        return perr(pc, ERR_INVAL, col,
+            "description must be one line of "
+            "at most %d bytes",
+            APPLET_MAX_VALUE);
     return 0;
 }
 
@@ -1497,13 +1605,14 @@ parse_line(struct pctx *pc, int *have_trigger)
         return parse_action(pc);
     }
     if (strcmp(t.s, "event") == 0) {
-        size_t save = pc->pos;
+        size_t     save = pc->pos;
         struct tok t2;
         if (lex(pc, &t2) == 1) {
             int is_mgr = strcmp(t2.s, "manager") == 0;
             free(t2.s);
             if (is_mgr) {
-                rc = perr(pc, ERR_INVAL, t.col, "a second \"event manager\" "
+                rc = perr(pc, ERR_INVAL, t.col,
+                    "a second \"event manager\" "
                     "line inside applet %s; send one applet at a time",
                     pc->a->name);
                 free(t.s);
@@ -1520,19 +1629,23 @@ parse_line(struct pctx *pc, int *have_trigger)
         pc->a->description = NULL;
         if ((rc = lex_rest(pc, &pc->a->description, &col)) != 0)
             return rc;
-        if (strchr(pc->a->description, '\n') != NULL ||
-            strlen(pc->a->description) > APPLET_MAX_VALUE)
-            return perr(pc, ERR_INVAL, col, "description must be one line "
-                "of at most %d bytes", APPLET_MAX_VALUE);
+        if (strchr(pc->a->description, '\n') != NULL
+            || strlen(pc->a->description) > APPLET_MAX_VALUE)
+            return perr(pc, ERR_INVAL, col,
+                "description must be one line "
+                "of at most %d bytes",
+                APPLET_MAX_VALUE);
         return 0;
     }
     if (strcmp(t.s, "trigger") == 0) {
         free(t.s);
         if ((rc = lex(pc, &t)) != 0) {
             if (rc > 0) {
-                rc = perr(pc, ERR_UNSUPPORTED, t.col, "trigger option \"%s\" "
+                rc = perr(pc, ERR_UNSUPPORTED, t.col,
+                    "trigger option \"%s\" "
                     "is not supported by herald; write \"trigger\" alone "
-                    "and a \"correlate\" line", t.s);
+                    "and a \"correlate\" line",
+                    t.s);
                 free(t.s);
             }
             return rc;
@@ -1547,8 +1660,7 @@ parse_line(struct pctx *pc, int *have_trigger)
             return rc;
         free(pc->a->correlate);
         pc->a->correlate = NULL;
-        rc = applet_parse_correlate(expr, &pc->a->correlate, msg,
-            sizeof(msg));
+        rc = applet_parse_correlate(expr, &pc->a->correlate, msg, sizeof(msg));
         free(expr);
         if (rc != 0)
             return perr(pc, rc, col, "%s", msg);
@@ -1559,8 +1671,10 @@ parse_line(struct pctx *pc, int *have_trigger)
         return 0;
     }
 unknown:
-    rc = perr(pc, ERR_INVAL, t.col, "expected \"description\", \"event\", "
-        "\"trigger\", \"correlate\" or \"action\", got \"%s\"", t.s);
+    rc = perr(pc, ERR_INVAL, t.col,
+        "expected \"description\", \"event\", "
+        "\"trigger\", \"correlate\" or \"action\", got \"%s\"",
+        t.s);
     free(t.s);
     return rc;
 }
@@ -1579,14 +1693,17 @@ eng_applet_parse(const char *text, size_t len, int first_line,
     memset(&pc, 0, sizeof(pc));
     pc.eb = eb;
     if (len > APPLET_MAX_TEXT)
-        return err_set(eb, ERR_TOOBIG, "too_large", "applet text is %zu "
-            "bytes; the limit is %d", len, APPLET_MAX_TEXT);
+        return err_set(eb, ERR_TOOBIG, "too_large",
+            "applet text is %zu "
+            "bytes; the limit is %d",
+            len, APPLET_MAX_TEXT);
     for (i = 0; i < len; i++)
         if (text[i] == '\0')
-            return err_set(eb, ERR_INVAL, "parse_error", "applet text "
-                "contains a NUL byte at offset %zu", i);
-    if ((buf = strndup(text, len)) == NULL ||
-        (pc.a = applet_new()) == NULL) {
+            return err_set(eb, ERR_INVAL, "parse_error",
+                "applet text "
+                "contains a NUL byte at offset %zu",
+                i);
+    if ((buf = strndup(text, len)) == NULL || (pc.a = applet_new()) == NULL) {
         free(buf);
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
@@ -1600,8 +1717,10 @@ eng_applet_parse(const char *text, size_t len, int first_line,
         for (i = 0; i < ll; i++)
             if ((unsigned char)line[i] < ' ' && line[i] != '\t') {
                 pc.lineno = first_line + idx;
-                rc = perr(&pc, ERR_INVAL, (int)i + 1, "control character "
-                    "0x%02x is not allowed", (unsigned char)line[i]);
+                rc = perr(&pc, ERR_INVAL, (int)i + 1,
+                    "control character "
+                    "0x%02x is not allowed",
+                    (unsigned char)line[i]);
                 goto out;
             }
         pc.line = line;
@@ -1622,7 +1741,8 @@ eng_applet_parse(const char *text, size_t len, int first_line,
             goto out;
     }
     if (!have_header) {
-        rc = err_at(eb, ERR_INVAL, first_line, 1, "parse_error", "line %d, "
+        rc = err_at(eb, ERR_INVAL, first_line, 1, "parse_error",
+            "line %d, "
             "column 1: expected \"event manager applet NAME\", got no text",
             first_line);
         goto out;
@@ -1673,8 +1793,8 @@ put_quoted(struct buf *b, const char *s)
             rc = buf_puts(b, "\\\"");
         else if (*s == '\n')
             rc = buf_puts(b, "\\n");
-        else if (*s == '\\' && (s[1] == '"' || s[1] == '\\' || s[1] == 'n' ||
-            s[1] == '\0'))
+        else if (*s == '\\'
+            && (s[1] == '"' || s[1] == '\\' || s[1] == 'n' || s[1] == '\0'))
             rc = buf_puts(b, "\\\\");
         else
             rc = buf_putc(b, *s);
@@ -1717,9 +1837,10 @@ print_event(struct buf *b, const struct applet_event *e)
     }
     if (rc == 0 && e->priority != NULL)
         rc = buf_printf(b, " priority %s", e->priority);
-    if (rc == 0 && (e->pub.type == ENG_EV_TIMER_WATCHDOG ||
-        e->pub.type == ENG_EV_TIMER_COUNTDOWN ||
-        e->pub.type == ENG_EV_TIMER_ABSOLUTE)) {
+    if (rc == 0
+        && (e->pub.type == ENG_EV_TIMER_WATCHDOG
+            || e->pub.type == ENG_EV_TIMER_COUNTDOWN
+            || e->pub.type == ENG_EV_TIMER_ABSOLUTE)) {
         applet_fmt_num(e->pub.time, num, sizeof(num));
         rc = buf_printf(b, " time %s", num);
     }
@@ -1807,19 +1928,42 @@ eng_applet_to_text(const struct eng_applet *a)
 
 /* Families whose members vary (arguments, webhook fields, ...). */
 static const char *const builtin_prefixes[] = {
-    "_event_", "_none_arg", "_timer_", "_webhook_",
-    "_regexp_result", "_string_result", "_result", "_remainder", "_error",
-    "_exit_status", "_cli_result", "_info_", NULL,
+    "_event_",
+    "_none_arg",
+    "_timer_",
+    "_webhook_",
+    "_regexp_result",
+    "_string_result",
+    "_result",
+    "_remainder",
+    "_error",
+    "_exit_status",
+    "_cli_result",
+    "_info_",
+    NULL,
 };
 
 /* The built-ins of a syslog run and of an application event, by name
  * (a misspelt $_syslog_mnemonic still warns). */
 static const char *const builtin_names[] = {
-    "_syslog_msg", "_syslog_host", "_syslog_source_ip", "_syslog_facility",
-    "_syslog_subfacility", "_syslog_mnemonic", "_syslog_severity",
-    "_syslog_seq", "_syslog_timestamp", "_syslog_app", "_syslog_pri",
-    "_application_sub_system", "_application_type", "_application_data1",
-    "_application_data2", "_application_data3", "_application_data4", NULL,
+    "_syslog_msg",
+    "_syslog_host",
+    "_syslog_source_ip",
+    "_syslog_facility",
+    "_syslog_subfacility",
+    "_syslog_mnemonic",
+    "_syslog_severity",
+    "_syslog_seq",
+    "_syslog_timestamp",
+    "_syslog_app",
+    "_syslog_pri",
+    "_application_sub_system",
+    "_application_type",
+    "_application_data1",
+    "_application_data2",
+    "_application_data3",
+    "_application_data4",
+    NULL,
 };
 
 static int
@@ -1828,8 +1972,8 @@ is_builtin(const char *name)
     size_t i;
 
     for (i = 0; builtin_prefixes[i] != NULL; i++)
-        if (strncmp(name, builtin_prefixes[i],
-            strlen(builtin_prefixes[i])) == 0)
+        if (strncmp(name, builtin_prefixes[i], strlen(builtin_prefixes[i]))
+            == 0)
             return 1;
     for (i = 0; builtin_names[i] != NULL; i++)
         if (strcmp(name, builtin_names[i]) == 0)
@@ -1843,9 +1987,15 @@ static int
 applet_sets(const struct eng_applet *a, const char *name, int *any)
 {
     static const char *const setters[][2] = {
-        { "set", "var" }, { "append", "var" }, { "increment", "var" },
-        { "decrement", "var" }, { "foreach", "var" }, { "regexp", "match" },
-        { "regexp", "sub1" }, { "regexp", "sub2" }, { "regexp", "sub3" },
+        { "set", "var" },
+        { "append", "var" },
+        { "increment", "var" },
+        { "decrement", "var" },
+        { "foreach", "var" },
+        { "regexp", "match" },
+        { "regexp", "sub1" },
+        { "regexp", "sub2" },
+        { "regexp", "sub3" },
         { "context retrieve", "variable" },
     };
     size_t i, j;
@@ -1854,14 +2004,15 @@ applet_sets(const struct eng_applet *a, const char *name, int *any)
     for (i = 0; i < a->nactions; i++) {
         const struct applet_action *act = &a->actions[i];
         for (j = 0; j < sizeof(setters) / sizeof(setters[0]); j++) {
-            int k;
+            int         k;
             const char *v;
             if (strcmp(act->def->verb, setters[j][0]) != 0)
                 continue;
             k = gram_param_index(act->def, setters[j][1]);
             v = k >= 0 ? act->val[k] : NULL;
-            if (strcmp(setters[j][0], "context retrieve") == 0 &&
-                (v == NULL || !eng_var_name_valid(v[0] == '$' ? v + 1 : v))) {
+            if (strcmp(setters[j][0], "context retrieve") == 0
+                && (v == NULL
+                    || !eng_var_name_valid(v[0] == '$' ? v + 1 : v))) {
                 *any = 1;
                 continue;
             }
@@ -1875,8 +2026,8 @@ applet_sets(const struct eng_applet *a, const char *name, int *any)
 static int
 is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9') || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9') || c == '_';
 }
 
 static int
@@ -1885,11 +2036,11 @@ warn_add(struct cJSON *arr, const char *code, const char *message,
 {
     struct cJSON *o = cJSON_CreateObject();
 
-    if (o == NULL || cJSON_AddStringToObject(o, "code", code) == NULL ||
-        cJSON_AddStringToObject(o, "message", message) == NULL ||
-        (label != NULL && cJSON_AddStringToObject(o, "label", label) == NULL)
-        || (var != NULL && cJSON_AddStringToObject(o, "variable", var) ==
-        NULL)) {
+    if (o == NULL || cJSON_AddStringToObject(o, "code", code) == NULL
+        || cJSON_AddStringToObject(o, "message", message) == NULL
+        || (label != NULL && cJSON_AddStringToObject(o, "label", label) == NULL)
+        || (var != NULL
+            && cJSON_AddStringToObject(o, "variable", var) == NULL)) {
         cJSON_Delete(o);
         return ERR_NOMEM;
     }
@@ -1904,12 +2055,14 @@ warned(struct cJSON *arr, const char *name, const char *label)
 {
     struct cJSON *it, *v, *l;
 
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         v = cJSON_GetObjectItemCaseSensitive(it, "variable");
         l = cJSON_GetObjectItemCaseSensitive(it, "label");
-        if (cJSON_IsString(v) && strcmp(v->valuestring, name) == 0 &&
-            ((label == NULL && l == NULL) || (label != NULL &&
-            cJSON_IsString(l) && strcmp(l->valuestring, label) == 0)))
+        if (cJSON_IsString(v) && strcmp(v->valuestring, name) == 0
+            && ((label == NULL && l == NULL)
+                || (label != NULL && cJSON_IsString(l)
+                    && strcmp(l->valuestring, label) == 0)))
             return 1;
     }
     return 0;
@@ -1920,8 +2073,8 @@ warned(struct cJSON *arr, const char *name, const char *label)
 static int
 consumes_secret(const char *verb, const char *param)
 {
-    return (strcmp(verb, "mail") == 0 && strcmp(param, "server") == 0) ||
-        (strcmp(verb, "set") == 0 && strcmp(param, "value") == 0);
+    return (strcmp(verb, "mail") == 0 && strcmp(param, "server") == 0)
+        || (strcmp(verb, "set") == 0 && strcmp(param, "value") == 0);
 }
 
 /* Scans one value for $name / ${name} references. */
@@ -1956,12 +2109,13 @@ warn_vars_in(const struct eng_applet *a, const char *val, const char *label,
             continue;
         defined = is_defined != NULL ? is_defined(ctx, name) : 0;
         if (defined == 2 && label != NULL && !consumes_secret(verb, param)) {
-            snprintf(msg, sizeof(msg), "$%s (action %s %s, %s) holds a "
+            snprintf(msg, sizeof(msg),
+                "$%s (action %s %s, %s) holds a "
                 "secret: it is shown masked here (user:*****@host or *****)"
-                "; only a mail action's server receives its value", name,
-                label, verb, param);
-            if (!warned(arr, name, label) &&
-                warn_add(arr, "secret_variable", msg, label, name) != 0)
+                "; only a mail action's server receives its value",
+                name, label, verb, param);
+            if (!warned(arr, name, label)
+                && warn_add(arr, "secret_variable", msg, label, name) != 0)
                 return ERR_NOMEM;
             continue;
         }
@@ -1970,15 +2124,19 @@ warn_vars_in(const struct eng_applet *a, const char *val, const char *label,
         if (warned(arr, name, label))
             continue;
         if (label != NULL)
-            snprintf(msg, sizeof(msg), "$%s (action %s %s, %s) is undefined: "
+            snprintf(msg, sizeof(msg),
+                "$%s (action %s %s, %s) is undefined: "
                 "the %s action would fail at run time. Define it with "
-                "\"event manager environment %s ...\"%s%s%s", name, label,
-                verb, param, verb, name, optional ? " or remove \"" : "",
-                optional ? param : "", optional ? "\"" : "");
+                "\"event manager environment %s ...\"%s%s%s",
+                name, label, verb, param, verb, name,
+                optional ? " or remove \"" : "", optional ? param : "",
+                optional ? "\"" : "");
         else
-            snprintf(msg, sizeof(msg), "$%s (in the event %s) is undefined: "
+            snprintf(msg, sizeof(msg),
+                "$%s (in the event %s) is undefined: "
                 "the event cannot be registered. Define it with \"event "
-                "manager environment %s ...\"", name, param, name);
+                "manager environment %s ...\"",
+                name, param, name);
         if (warn_add(arr, "undefined_variable", msg, label, name) != 0)
             return ERR_NOMEM;
     }
@@ -1988,8 +2146,8 @@ warn_vars_in(const struct eng_applet *a, const char *val, const char *label,
 static int
 label_numeric(const char *s, double *d)
 {
-    char *end;
-    int   dots = 0;
+    char       *end;
+    int         dots = 0;
     const char *p;
 
     for (p = s; *p != '\0'; p++) {
@@ -2007,9 +2165,9 @@ label_numeric(const char *s, double *d)
 static int
 warn_label_order(const struct eng_applet *a, struct cJSON *arr)
 {
-    size_t i, len = 0, shown;
-    double prev = 0, d;
-    char   msg[768];
+    size_t      i, len = 0, shown;
+    double      prev = 0, d;
+    char        msg[768];
     const char *first_bad = NULL;
 
     if (a->nactions < 2)
@@ -2023,14 +2181,16 @@ warn_label_order(const struct eng_applet *a, struct cJSON *arr)
     }
     if (first_bad == NULL)
         return 0;
-    len = (size_t)snprintf(msg, sizeof(msg), "numeric labels run in byte "
+    len = (size_t)snprintf(msg, sizeof(msg),
+        "numeric labels run in byte "
         "order, not numeric order: ");
     for (i = 0, shown = 0; i < a->nactions && shown < 12; i++, shown++)
-        len += (size_t)snprintf(msg + len, len < sizeof(msg) ?
-            sizeof(msg) - len : 0, "%s%s", i ? ", " : "",
+        len += (size_t)snprintf(msg + len,
+            len < sizeof(msg) ? sizeof(msg) - len : 0, "%s%s", i ? ", " : "",
             a->actions[i].label);
     if (len < sizeof(msg))
-        snprintf(msg + len, sizeof(msg) - len, "%s. Give the labels equal "
+        snprintf(msg + len, sizeof(msg) - len,
+            "%s. Give the labels equal "
             "width (e.g. 0010, 0020, 0100) to run them in numeric order",
             a->nactions > shown ? ", ..." : "");
     return warn_add(arr, "label_order", msg, first_bad, NULL);
@@ -2042,7 +2202,7 @@ applet_check_blocks(const struct eng_applet *a, char *msg, size_t msglen,
 {
     struct frame {
         size_t head, last;
-    } *st;
+    } * st;
     size_t sp = 0, i, j;
     int    rc = 0;
 
@@ -2056,31 +2216,36 @@ applet_check_blocks(const struct eng_applet *a, char *msg, size_t msglen,
         const char *l = a->actions[i].label;
 
         *which = i;
-        if (strcmp(v, "if") == 0 || strcmp(v, "while") == 0 ||
-            strcmp(v, "foreach") == 0) {
+        if (strcmp(v, "if") == 0 || strcmp(v, "while") == 0
+            || strcmp(v, "foreach") == 0) {
             st[sp].head = st[sp].last = i;
             sp++;
         } else if (strcmp(v, "elseif") == 0 || strcmp(v, "else") == 0) {
-            if (sp == 0 ||
-                strcmp(a->actions[st[sp - 1].head].def->verb, "if") != 0) {
-                snprintf(msg, msglen, "action %s: \"%s\" without an "
-                    "opening \"if\" (actions run in label byte order)", l,
-                    v);
+            if (sp == 0
+                || strcmp(a->actions[st[sp - 1].head].def->verb, "if") != 0) {
+                snprintf(msg, msglen,
+                    "action %s: \"%s\" without an "
+                    "opening \"if\" (actions run in label byte order)",
+                    l, v);
                 rc = ERR_INVAL;
-            } else if (strcmp(a->actions[st[sp - 1].last].def->verb,
-                "else") == 0) {
-                snprintf(msg, msglen, "action %s: \"%s\" after the "
+            } else if (strcmp(a->actions[st[sp - 1].last].def->verb, "else")
+                == 0) {
+                snprintf(msg, msglen,
+                    "action %s: \"%s\" after the "
                     "\"else\" of action %s (actions run in label byte "
-                    "order)", l, v, a->actions[st[sp - 1].last].label);
+                    "order)",
+                    l, v, a->actions[st[sp - 1].last].label);
                 rc = ERR_INVAL;
             } else {
                 st[sp - 1].last = i;
             }
         } else if (strcmp(v, "end") == 0) {
             if (sp == 0) {
-                snprintf(msg, msglen, "action %s: \"end\" without an "
+                snprintf(msg, msglen,
+                    "action %s: \"end\" without an "
                     "opening \"if\", \"while\" or \"foreach\" (actions "
-                    "run in label byte order)", l);
+                    "run in label byte order)",
+                    l);
                 rc = ERR_INVAL;
             } else {
                 sp--;
@@ -2090,19 +2255,22 @@ applet_check_blocks(const struct eng_applet *a, char *msg, size_t msglen,
                 if (strcmp(a->actions[st[j - 1].head].def->verb, "if") != 0)
                     break;
             if (j == 0) {
-                snprintf(msg, msglen, "action %s: \"%s\" outside a "
+                snprintf(msg, msglen,
+                    "action %s: \"%s\" outside a "
                     "\"while\" or \"foreach\" loop (actions run in label "
-                    "byte order)", l, v);
+                    "byte order)",
+                    l, v);
                 rc = ERR_INVAL;
             }
         }
     }
     if (rc == 0 && sp > 0) {
         *which = st[sp - 1].head;
-        snprintf(msg, msglen, "action %s: \"%s\" is never closed: add an "
+        snprintf(msg, msglen,
+            "action %s: \"%s\" is never closed: add an "
             "\"end\" action after its block (actions run in label byte "
-            "order)", a->actions[*which].label,
-            a->actions[*which].def->verb);
+            "order)",
+            a->actions[*which].label, a->actions[*which].def->verb);
         rc = ERR_INVAL;
     }
     free(st);
@@ -2130,17 +2298,22 @@ warn_mail_ports(const struct eng_applet *a, struct cJSON *arr)
             continue;
         if (strcmp(port, "465") == 0 && strcmp(sec, "tls") == 0)
             want = "implicit";
-        else if ((strcmp(port, "587") == 0 || strcmp(port, "25") == 0) &&
-            strcmp(sec, "implicit") == 0)
+        else if ((strcmp(port, "587") == 0 || strcmp(port, "25") == 0)
+            && strcmp(sec, "implicit") == 0)
             want = "tls";
         else
             continue;
-        snprintf(msg, sizeof(msg), "action %s: port %s with secure %s: "
+        snprintf(msg, sizeof(msg),
+            "action %s: port %s with secure %s: "
             "port %s %s, so this mail would wait for a greeting until it "
-            "times out. Use \"secure %s\"", a->actions[i].label, port, sec,
-            port, strcmp(want, "implicit") == 0 ? "speaks TLS from the "
-            "first byte (implicit TLS, RFC 8314)" : "starts in plain text "
-            "and upgrades with STARTTLS", want);
+            "times out. Use \"secure %s\"",
+            a->actions[i].label, port, sec, port,
+            strcmp(want, "implicit") == 0
+                ? "speaks TLS from the "
+                  "first byte (implicit TLS, RFC 8314)"
+                : "starts in plain text "
+                  "and upgrades with STARTTLS",
+            want);
         rc = warn_add(arr, "port_secure_mismatch", msg, a->actions[i].label,
             NULL);
     }
@@ -2152,9 +2325,11 @@ eng_applet_storable(const struct eng_applet *a, struct errbuf *eb)
 {
     if (a->nevents > 0)
         return 0;
-    return err_field(eb, ERR_INVAL, "events", "no_event", "applet %s has no "
+    return err_field(eb, ERR_INVAL, "events", "no_event",
+        "applet %s has no "
         "event, so nothing could ever run it: add an \"event\" line, e.g. "
-        "\" event none\" to run it by hand or through the API", a->name);
+        "\" event none\" to run it by hand or through the API",
+        a->name);
 }
 
 struct cJSON *
@@ -2181,10 +2356,9 @@ eng_applet_warnings(const struct eng_applet *a,
         n = gram_nparams(act->def);
         for (j = 0; j < n && rc == 0; j++)
             if (act->val[j] != NULL && act->def->p[j].type != GT_VAR)
-                rc = warn_vars_in(a, act->val[j], act->label,
-                    act->def->verb, act->def->p[j].name,
-                    (act->def->p[j].flags & GP_OPT) != 0, is_defined, ctx,
-                    arr);
+                rc = warn_vars_in(a, act->val[j], act->label, act->def->verb,
+                    act->def->p[j].name, (act->def->p[j].flags & GP_OPT) != 0,
+                    is_defined, ctx, arr);
     }
     if (rc == 0)
         rc = warn_label_order(a, arr);

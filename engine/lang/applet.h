@@ -74,7 +74,7 @@ enum eng_event_type {
     ENG_EV_TIMER_ABSOLUTE,
     ENG_EV_TIMER_CRON,
     ENG_EV_WEBHOOK,
-    ENG_EV_APPLICATION,     /* event application sub-system N type N */
+    ENG_EV_APPLICATION, /* event application sub-system N type N */
 };
 
 /* A read-only view of one event line; strings are owned by the applet. */
@@ -154,17 +154,17 @@ const char *eng_applet_description(const struct eng_applet *a); /* or NULL */
 /* "A".."Z" or "default" ("class ..." on the header line), or NULL. */
 const char *eng_applet_class(const struct eng_applet *a);
 /* 1 if the header line says "authorization bypass" (no effect here). */
-int         eng_applet_authorization_bypass(const struct eng_applet *a);
+int eng_applet_authorization_bypass(const struct eng_applet *a);
 /* How many router prompts eng_applet_parse() removed from the text. */
-unsigned    eng_applet_prompts_removed(const struct eng_applet *a);
-size_t      eng_applet_event_count(const struct eng_applet *a);
+unsigned                eng_applet_prompts_removed(const struct eng_applet *a);
+size_t                  eng_applet_event_count(const struct eng_applet *a);
 const struct eng_event *eng_applet_event(const struct eng_applet *a, size_t i);
 /* "correlate" expression when several tagged events exist, or NULL. */
 const char *eng_applet_correlate(const struct eng_applet *a);
 size_t      eng_applet_action_count(const struct eng_applet *a);
 /* i-th action in run order (0..count-1). */
 const struct eng_action *eng_applet_action(const struct eng_applet *a,
-    size_t i);
+    size_t                                                          i);
 /* Value of parameter param of action i (unexpanded), or NULL if absent. */
 const char *eng_action_arg(const struct eng_applet *a, size_t i,
     const char *param);

@@ -50,23 +50,23 @@ enum gp_type {
 
 struct gparam {
     const char   *name;
-    unsigned char kind;    /* enum gp_kind */
-    unsigned char type;    /* enum gp_type */
-    unsigned char flags;   /* GP_* */
-    const char   *choices; /* GT_ENUM: "tls|none|implicit" */
+    unsigned char kind;     /* enum gp_kind */
+    unsigned char type;     /* enum gp_type */
+    unsigned char flags;    /* GP_* */
+    const char   *choices;  /* GT_ENUM: "tls|none|implicit" */
     long          min, max; /* GT_INT literal range when min < max */
 };
 
 struct gverb {
-    const char   *verb; /* canonical, "string trim" */
+    const char   *verb;                 /* canonical, "string trim" */
     struct gparam p[APPLET_MAX_PARAMS]; /* ends at name == NULL */
 };
 
 /* applet_grammar.c */
 const struct gverb *gram_verb(const char *verb); /* exact name or NULL */
-size_t gram_verb_count(void);
+size_t              gram_verb_count(void);
 const struct gverb *gram_verb_at(size_t i);
-size_t gram_nparams(const struct gverb *v);
+size_t              gram_nparams(const struct gverb *v);
 int gram_param_index(const struct gverb *v, const char *name); /* or -1 */
 /* 1 if word is a router-only action (cli, reload, ...). */
 int gram_router_only(const char *word);
@@ -84,13 +84,13 @@ int gram_is_keyword(const struct gverb *v, const char *s);
 /* A stored event: pub points into the owned strings. */
 struct applet_event {
     struct eng_event pub;
-    char *tag, *pattern, *priority, *cron_entry, *timer_name;
+    char            *tag, *pattern, *priority, *cron_entry, *timer_name;
 };
 
 struct applet_action {
-    struct eng_action   pub;   /* label and verb (def->verb) */
+    struct eng_action   pub; /* label and verb (def->verb) */
     const struct gverb *def;
-    int                 src;   /* text: its line; JSON: index + 1; 0 */
+    int                 src; /* text: its line; JSON: index + 1; 0 */
     char               *label;
     char               *val[APPLET_MAX_PARAMS];
 };
@@ -98,8 +98,8 @@ struct applet_action {
 struct eng_applet {
     char                 *name;
     char                 *description;
-    char                 *klass;        /* "class A".."Z"|"default", or NULL */
-    int                   auth_bypass;  /* "authorization bypass" */
+    char                 *klass;       /* "class A".."Z"|"default", or NULL */
+    int                   auth_bypass; /* "authorization bypass" */
     unsigned              prompts_removed;
     struct applet_event  *events;
     size_t                nevents;
@@ -137,12 +137,24 @@ int applet_parse_correlate(const char *expr, char **out, char *msg,
 void applet_fmt_num(double d, char *out, size_t outlen);
 
 /* Event keywords (applet.c). */
-enum { EK_PATTERN = 0, EK_OCCURS, EK_PERIOD, EK_PRIORITY, EK_TIME,
-    EK_CRON, EK_NAME, EK_MAXRUN, EK_RATELIMIT, EK_SUBSYS, EK_APPTYPE, EK_N };
-int applet_event_keyword(const char *s);    /* EK_* or -1 */
+enum {
+    EK_PATTERN = 0,
+    EK_OCCURS,
+    EK_PERIOD,
+    EK_PRIORITY,
+    EK_TIME,
+    EK_CRON,
+    EK_NAME,
+    EK_MAXRUN,
+    EK_RATELIMIT,
+    EK_SUBSYS,
+    EK_APPTYPE,
+    EK_N
+};
+int         applet_event_keyword(const char *s); /* EK_* or -1 */
 const char *applet_event_kw_name(int k);
-unsigned applet_event_allowed(int type);    /* bit per EK_* */
-unsigned applet_event_required(int type);
+unsigned    applet_event_allowed(int type); /* bit per EK_* */
+unsigned    applet_event_required(int type);
 /* Event type from its words ("timer", "cron"), or -1. */
 int applet_event_type_parse(const char *w1, const char *w2);
 /* Checks one keyword value and stores it in ev. 0, ERR_INVAL or ERR_NOMEM
@@ -150,7 +162,7 @@ int applet_event_type_parse(const char *w1, const char *w2);
 int applet_event_set(struct applet_event *ev, int k, const char *value,
     char *msg, size_t msglen);
 /* Appends ev to a; takes ev's strings, even on failure. */
-int applet_add_event(struct eng_applet *a, struct applet_event *ev);
+int  applet_add_event(struct eng_applet *a, struct applet_event *ev);
 void applet_event_clear(struct applet_event *ev);
 void applet_action_clear(struct applet_action *act);
 

@@ -28,8 +28,17 @@
 #include "engine/lang/applet_int.h"
 
 static const char *const ev_json_key[EK_N] = {
-    "pattern", "occurs", "period", "priority", "time", "cron_entry", "name",
-    "maxrun", "ratelimit", "sub_system", "event_type",
+    "pattern",
+    "occurs",
+    "period",
+    "priority",
+    "time",
+    "cron_entry",
+    "name",
+    "maxrun",
+    "ratelimit",
+    "sub_system",
+    "event_type",
 };
 
 /* ---- writer ---------------------------------------------------------- */
@@ -50,22 +59,32 @@ event_to_json(const struct eng_event *e)
     int         ok = o != NULL;
 
     switch (e->type) {
-    case ENG_EV_TIMER_WATCHDOG: w = "watchdog"; break;
-    case ENG_EV_TIMER_COUNTDOWN: w = "countdown"; break;
-    case ENG_EV_TIMER_ABSOLUTE: w = "absolute"; break;
-    case ENG_EV_TIMER_CRON: w = "cron"; break;
-    default: break;
+    case ENG_EV_TIMER_WATCHDOG:
+        w = "watchdog";
+        break;
+    case ENG_EV_TIMER_COUNTDOWN:
+        w = "countdown";
+        break;
+    case ENG_EV_TIMER_ABSOLUTE:
+        w = "absolute";
+        break;
+    case ENG_EV_TIMER_CRON:
+        w = "cron";
+        break;
+    default:
+        break;
     }
     if (ok && e->tag != NULL)
         ok = cJSON_AddStringToObject(o, "tag", e->tag) != NULL;
     if (ok)
-        ok = cJSON_AddStringToObject(o, "type", w != NULL ? "timer" :
-            eng_event_type_name(e->type)) != NULL;
+        ok = cJSON_AddStringToObject(o, "type",
+                 w != NULL ? "timer" : eng_event_type_name(e->type))
+            != NULL;
     if (ok && w != NULL)
         ok = cJSON_AddStringToObject(o, "timer", w) != NULL;
     if (ok && e->type == ENG_EV_SYSLOG) {
-        ok = cJSON_AddStringToObject(o, "pattern", e->pattern) != NULL &&
-            cJSON_AddNumberToObject(o, "occurs", e->occurs) != NULL;
+        ok = cJSON_AddStringToObject(o, "pattern", e->pattern) != NULL
+            && cJSON_AddNumberToObject(o, "occurs", e->occurs) != NULL;
         if (ok && e->period > 0)
             ok = cJSON_AddNumberToObject(o, "period", e->period) != NULL;
         if (ok && e->priority != NULL)
@@ -74,8 +93,10 @@ event_to_json(const struct eng_event *e)
     if (ok && e->type == ENG_EV_APPLICATION)
         ok = cJSON_AddNumberToObject(o, "sub_system", e->sub_system) != NULL
             && cJSON_AddNumberToObject(o, "event_type", e->app_type) != NULL;
-    if (ok && (e->type == ENG_EV_TIMER_WATCHDOG ||
-        e->type == ENG_EV_TIMER_COUNTDOWN || e->type == ENG_EV_TIMER_ABSOLUTE))
+    if (ok
+        && (e->type == ENG_EV_TIMER_WATCHDOG
+            || e->type == ENG_EV_TIMER_COUNTDOWN
+            || e->type == ENG_EV_TIMER_ABSOLUTE))
         ok = cJSON_AddNumberToObject(o, "time", e->time) != NULL;
     if (ok && e->cron_entry != NULL)
         ok = cJSON_AddStringToObject(o, "cron_entry", e->cron_entry) != NULL;
@@ -103,8 +124,8 @@ value_to_json(const struct gparam *p, const char *v)
 
     if (p->kind == GP_FLAG)
         return cJSON_CreateBool(1);
-    if ((p->type == GT_INT || p->type == GT_NUM) && v[0] != '\0' &&
-        strchr(v, '$') == NULL) {
+    if ((p->type == GT_INT || p->type == GT_NUM) && v[0] != '\0'
+        && strchr(v, '$') == NULL) {
         d = strtod(v, &end);
         if (*end == '\0') {
             applet_fmt_num(d, num, sizeof(num));
@@ -121,28 +142,28 @@ eng_applet_to_json(const struct eng_applet *a)
     cJSON *o = cJSON_CreateObject(), *evs, *acts, *x, *item;
     size_t i, j, n;
 
-    if (o == NULL || cJSON_AddStringToObject(o, "name", a->name) == NULL ||
-        add_str_or_null(o, "description", a->description) != 0 ||
-        add_str_or_null(o, "class", a->klass) != 0 ||
-        add_str_or_null(o, "authorization", a->auth_bypass ? "bypass" :
-        NULL) != 0 ||
-        (evs = cJSON_AddArrayToObject(o, "events")) == NULL)
+    if (o == NULL || cJSON_AddStringToObject(o, "name", a->name) == NULL
+        || add_str_or_null(o, "description", a->description) != 0
+        || add_str_or_null(o, "class", a->klass) != 0
+        || add_str_or_null(o, "authorization", a->auth_bypass ? "bypass" : NULL)
+            != 0
+        || (evs = cJSON_AddArrayToObject(o, "events")) == NULL)
         goto fail;
     for (i = 0; i < a->nevents; i++) {
         if ((x = event_to_json(&a->events[i].pub)) == NULL)
             goto fail;
         cJSON_AddItemToArray(evs, x);
     }
-    if (add_str_or_null(o, "correlate", a->correlate) != 0 ||
-        (acts = cJSON_AddArrayToObject(o, "actions")) == NULL)
+    if (add_str_or_null(o, "correlate", a->correlate) != 0
+        || (acts = cJSON_AddArrayToObject(o, "actions")) == NULL)
         goto fail;
     for (i = 0; i < a->nactions; i++) {
         const struct applet_action *act = &a->actions[i];
         if ((x = cJSON_CreateObject()) == NULL)
             goto fail;
         cJSON_AddItemToArray(acts, x);
-        if (cJSON_AddStringToObject(x, "label", act->label) == NULL ||
-            cJSON_AddStringToObject(x, "action", act->def->verb) == NULL)
+        if (cJSON_AddStringToObject(x, "label", act->label) == NULL
+            || cJSON_AddStringToObject(x, "action", act->def->verb) == NULL)
             goto fail;
         n = gram_nparams(act->def);
         for (j = 0; j < n; j++) {
@@ -161,9 +182,8 @@ fail:
 
 /* ---- reader ---------------------------------------------------------- */
 
-static int
-ferr(struct errbuf *eb, int rc, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int ferr(struct errbuf *eb, int rc, const char *field, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 static int
 ferr(struct errbuf *eb, int rc, const char *field, const char *fmt, ...)
@@ -176,8 +196,9 @@ ferr(struct errbuf *eb, int rc, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m, sizeof(m), fmt, ap);
     va_end(ap);
-    return err_field(eb, rc, field, rc == ERR_UNSUPPORTED ? "unsupported" :
-        "invalid_field", "%s: %s", field, m);
+    return err_field(eb, rc, field,
+        rc == ERR_UNSUPPORTED ? "unsupported" : "invalid_field", "%s: %s",
+        field, m);
 }
 
 /* Value text of a JSON scalar: a new string, or NULL with *why set. */
@@ -220,26 +241,30 @@ event_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
     timer = cJSON_GetObjectItemCaseSensitive(j, "timer");
     snprintf(field, sizeof(field), "events[%zu].type", idx);
     if (!cJSON_IsString(type))
-        return ferr(eb, ERR_INVAL, field, "expected \"type\" none, syslog, "
+        return ferr(eb, ERR_INVAL, field,
+            "expected \"type\" none, syslog, "
             "timer, webhook or application");
     ev.pub.type = applet_event_type_parse(type->valuestring,
         cJSON_IsString(timer) ? timer->valuestring : NULL);
     if (ev.pub.type < 0) {
         if (strcmp(type->valuestring, "timer") == 0) {
             snprintf(field, sizeof(field), "events[%zu].timer", idx);
-            return ferr(eb, ERR_INVAL, field, "expected \"timer\" watchdog, "
+            return ferr(eb, ERR_INVAL, field,
+                "expected \"timer\" watchdog, "
                 "countdown, absolute or cron");
         }
-        return ferr(eb, ERR_INVAL, field, "expected \"type\" none, syslog, "
-            "timer, webhook or application, got \"%s\"", type->valuestring);
+        return ferr(eb, ERR_INVAL, field,
+            "expected \"type\" none, syslog, "
+            "timer, webhook or application, got \"%s\"",
+            type->valuestring);
     }
     allowed = applet_event_allowed(ev.pub.type);
-    cJSON_ArrayForEach(it, j) {
-        if (strcmp(it->string, "type") == 0 ||
-            (strcmp(it->string, "timer") == 0 && ev.pub.type !=
-            ENG_EV_NONE && ev.pub.type != ENG_EV_SYSLOG &&
-            ev.pub.type != ENG_EV_WEBHOOK &&
-            ev.pub.type != ENG_EV_APPLICATION))
+    cJSON_ArrayForEach(it, j)
+    {
+        if (strcmp(it->string, "type") == 0
+            || (strcmp(it->string, "timer") == 0 && ev.pub.type != ENG_EV_NONE
+                && ev.pub.type != ENG_EV_SYSLOG && ev.pub.type != ENG_EV_WEBHOOK
+                && ev.pub.type != ENG_EV_APPLICATION))
             continue;
         snprintf(field, sizeof(field), "events[%zu].%s", idx, it->string);
         if (cJSON_IsNull(it))
@@ -261,11 +286,13 @@ event_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
             len = 0;
             for (k = 0; k < EK_N; k++)
                 if (allowed & (1u << k))
-                    len += (size_t)snprintf(list + len, len < sizeof(list) ?
-                        sizeof(list) - len : 0, ", %s", ev_json_key[k]);
-            rc = ferr(eb, ERR_INVAL, field, "unknown field for event %s; "
-                "expected type, tag%s", eng_event_type_name(ev.pub.type),
-                list);
+                    len += (size_t)snprintf(list + len,
+                        len < sizeof(list) ? sizeof(list) - len : 0, ", %s",
+                        ev_json_key[k]);
+            rc = ferr(eb, ERR_INVAL, field,
+                "unknown field for event %s; "
+                "expected type, tag%s",
+                eng_event_type_name(ev.pub.type), list);
             goto out;
         }
         if ((val = scalar_text(it, 0, &why)) == NULL) {
@@ -282,10 +309,9 @@ event_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
     }
     if (ev.tag != NULL) {
         snprintf(field, sizeof(field), "events[%zu].tag", idx);
-        if (ev.tag[0] == '\0' || strchr(ev.tag, ' ') != NULL ||
-            strlen(ev.tag) > APPLET_MAX_LABEL) {
-            rc = ferr(eb, ERR_INVAL, field, "invalid event tag \"%s\"",
-                ev.tag);
+        if (ev.tag[0] == '\0' || strchr(ev.tag, ' ') != NULL
+            || strlen(ev.tag) > APPLET_MAX_LABEL) {
+            rc = ferr(eb, ERR_INVAL, field, "invalid event tag \"%s\"", ev.tag);
             goto out;
         }
     }
@@ -294,8 +320,7 @@ event_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
         for (k = 0; k < EK_N; k++)
             if (missing & (1u << k))
                 break;
-        snprintf(field, sizeof(field), "events[%zu].%s", idx,
-            ev_json_key[k]);
+        snprintf(field, sizeof(field), "events[%zu].%s", idx, ev_json_key[k]);
         rc = ferr(eb, ERR_INVAL, field, "event %s needs \"%s\"",
             eng_event_type_name(ev.pub.type), ev_json_key[k]);
         goto out;
@@ -330,54 +355,63 @@ action_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
     if (label == NULL || (act.label = scalar_text(label, 0, &why)) == NULL)
         return ferr(eb, label == NULL || why ? ERR_INVAL : ERR_NOMEM, field,
             "expected a label string such as \"0010\"");
-    if (act.label[0] == '\0' || strlen(act.label) > APPLET_MAX_LABEL ||
-        strpbrk(act.label, " \t\r\n\"\\") != NULL) {
-        rc = ferr(eb, ERR_INVAL, field, "invalid action label \"%s\": up to "
-            "%d bytes, no spaces, quotes or backslashes", act.label,
-            APPLET_MAX_LABEL);
+    if (act.label[0] == '\0' || strlen(act.label) > APPLET_MAX_LABEL
+        || strpbrk(act.label, " \t\r\n\"\\") != NULL) {
+        rc = ferr(eb, ERR_INVAL, field,
+            "invalid action label \"%s\": up to "
+            "%d bytes, no spaces, quotes or backslashes",
+            act.label, APPLET_MAX_LABEL);
         goto out;
     }
     snprintf(field, sizeof(field), "actions[%zu].action", idx);
     if (!cJSON_IsString(verb)) {
-        rc = ferr(eb, ERR_INVAL, field, "expected the action verb, e.g. "
+        rc = ferr(eb, ERR_INVAL, field,
+            "expected the action verb, e.g. "
             "\"mail\"");
         goto out;
     }
-    if (gram_router_only(verb->valuestring) ||
-        (strchr(verb->valuestring, ' ') != NULL &&
-        strncmp(verb->valuestring, "file ", 5) == 0)) {
-        rc = ferr(eb, ERR_UNSUPPORTED, field, "action '%s' is router-only "
-            "and not supported by herald", verb->valuestring);
+    if (gram_router_only(verb->valuestring)
+        || (strchr(verb->valuestring, ' ') != NULL
+            && strncmp(verb->valuestring, "file ", 5) == 0)) {
+        rc = ferr(eb, ERR_UNSUPPORTED, field,
+            "action '%s' is router-only "
+            "and not supported by herald",
+            verb->valuestring);
         goto out;
     }
     if ((v = gram_verb(verb->valuestring)) == NULL) {
         len = 0;
         list[0] = '\0';
         for (i = 0; i < gram_verb_count(); i++)
-            len += (size_t)snprintf(list + len, len < sizeof(list) ?
-                sizeof(list) - len : 0, "%s%s", i ? ", " : "",
-                gram_verb_at(i)->verb);
-        rc = ferr(eb, ERR_INVAL, field, "unknown action \"%s\"; expected "
-            "one of %s", verb->valuestring, list);
+            len += (size_t)snprintf(list + len,
+                len < sizeof(list) ? sizeof(list) - len : 0, "%s%s",
+                i ? ", " : "", gram_verb_at(i)->verb);
+        rc = ferr(eb, ERR_INVAL, field,
+            "unknown action \"%s\"; expected "
+            "one of %s",
+            verb->valuestring, list);
         goto out;
     }
     act.def = v;
     act.src = (int)idx + 1;
     n = gram_nparams(v);
-    cJSON_ArrayForEach(it, j) {
-        if (strcmp(it->string, "label") == 0 ||
-            strcmp(it->string, "action") == 0)
+    cJSON_ArrayForEach(it, j)
+    {
+        if (strcmp(it->string, "label") == 0
+            || strcmp(it->string, "action") == 0)
             continue;
         snprintf(field, sizeof(field), "actions[%zu].%s", idx, it->string);
         if ((k = gram_param_index(v, it->string)) < 0) {
             len = 0;
             list[0] = '\0';
             for (i = 0; i < n; i++)
-                len += (size_t)snprintf(list + len, len < sizeof(list) ?
-                    sizeof(list) - len : 0, ", %s", v->p[i].name);
-            rc = ferr(eb, ERR_INVAL, field, "unknown parameter \"%s\" for "
-                "action %s; expected label, action%s", it->string, v->verb,
-                list);
+                len += (size_t)snprintf(list + len,
+                    len < sizeof(list) ? sizeof(list) - len : 0, ", %s",
+                    v->p[i].name);
+            rc = ferr(eb, ERR_INVAL, field,
+                "unknown parameter \"%s\" for "
+                "action %s; expected label, action%s",
+                it->string, v->verb, list);
             goto out;
         }
         if (cJSON_IsNull(it))
@@ -431,8 +465,10 @@ action_from_json(struct eng_applet *a, const cJSON *j, size_t idx,
     snprintf(field, sizeof(field), "actions[%zu]", idx);
     rc = applet_put_action(a, &act);
     if (rc == ERR_TOOBIG)
-        return err_field(eb, rc, "actions", "too_large", "more than %d "
-            "actions", APPLET_MAX_ACTIONS);
+        return err_field(eb, rc, "actions", "too_large",
+            "more than %d "
+            "actions",
+            APPLET_MAX_ACTIONS);
     if (rc != 0)
         return ferr(eb, rc, field, "out of memory");
     return 0;
@@ -466,7 +502,8 @@ applet_json_printable(const struct eng_applet *a, struct errbuf *eb)
         return err_set(eb, rc, "nomem", "out of memory");
     return err_field(eb, ERR_INVAL, "", "invalid_field",
         "this applet cannot be written as EEM text (a value holds a control "
-        "character or a name is not valid there): %s", pe.msg);
+        "character or a name is not valid there): %s",
+        pe.msg);
 }
 
 int
@@ -481,7 +518,8 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
 
     *out = NULL;
     if (!cJSON_IsObject(j))
-        return err_field(eb, ERR_INVAL, "", "invalid_json", "an applet must "
+        return err_field(eb, ERR_INVAL, "", "invalid_json",
+            "an applet must "
             "be a JSON object");
     if ((a = applet_new()) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
@@ -501,23 +539,25 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
         rc = ferr(eb, ERR_NOMEM, "name", "out of memory");
         goto out;
     }
-    cJSON_ArrayForEach(it, j) {
-        if (strcmp(it->string, "name") != 0 &&
-            strcmp(it->string, "description") != 0 &&
-            strcmp(it->string, "class") != 0 &&
-            strcmp(it->string, "authorization") != 0 &&
-            strcmp(it->string, "events") != 0 &&
-            strcmp(it->string, "correlate") != 0 &&
-            strcmp(it->string, "actions") != 0 &&
+    cJSON_ArrayForEach(it, j)
+    {
+        if (strcmp(it->string, "name") != 0
+            && strcmp(it->string, "description") != 0
+            && strcmp(it->string, "class") != 0
+            && strcmp(it->string, "authorization") != 0
+            && strcmp(it->string, "events") != 0
+            && strcmp(it->string, "correlate") != 0
+            && strcmp(it->string, "actions") != 0 &&
             /* tolerated: what GET returns besides the model */
-            strcmp(it->string, "text") != 0 &&
-            strcmp(it->string, "warnings") != 0 &&
-            strcmp(it->string, "created") != 0 &&
-            strcmp(it->string, "updated") != 0 &&
-            strcmp(it->string, "webhook_token_set") != 0 &&
-            strcmp(it->string, "prompts_removed") != 0 &&
-            strcmp(it->string, "dropped") != 0) {
-            rc = ferr(eb, ERR_INVAL, it->string, "unknown field; expected "
+            strcmp(it->string, "text") != 0
+            && strcmp(it->string, "warnings") != 0
+            && strcmp(it->string, "created") != 0
+            && strcmp(it->string, "updated") != 0
+            && strcmp(it->string, "webhook_token_set") != 0
+            && strcmp(it->string, "prompts_removed") != 0
+            && strcmp(it->string, "dropped") != 0) {
+            rc = ferr(eb, ERR_INVAL, it->string,
+                "unknown field; expected "
                 "name, description, class, authorization, events, "
                 "correlate or actions");
             goto out;
@@ -525,10 +565,12 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
     }
     x = cJSON_GetObjectItemCaseSensitive(j, "description");
     if (x != NULL && !cJSON_IsNull(x)) {
-        if (!cJSON_IsString(x) || strpbrk(x->valuestring, "\r\n") != NULL ||
-            strlen(x->valuestring) > APPLET_MAX_VALUE) {
-            rc = ferr(eb, ERR_INVAL, "description", "expected one line of "
-                "text of at most %d bytes", APPLET_MAX_VALUE);
+        if (!cJSON_IsString(x) || strpbrk(x->valuestring, "\r\n") != NULL
+            || strlen(x->valuestring) > APPLET_MAX_VALUE) {
+            rc = ferr(eb, ERR_INVAL, "description",
+                "expected one line of "
+                "text of at most %d bytes",
+                APPLET_MAX_VALUE);
             goto out;
         }
         if ((a->description = strdup(x->valuestring)) == NULL) {
@@ -538,9 +580,10 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
     }
     x = cJSON_GetObjectItemCaseSensitive(j, "class");
     if (x != NULL && !cJSON_IsNull(x)) {
-        if (!cJSON_IsString(x) ||
-            applet_check_class(x->valuestring, msg, sizeof(msg)) != 0) {
-            rc = ferr(eb, ERR_INVAL, "class", "expected \"A\" to \"Z\", "
+        if (!cJSON_IsString(x)
+            || applet_check_class(x->valuestring, msg, sizeof(msg)) != 0) {
+            rc = ferr(eb, ERR_INVAL, "class",
+                "expected \"A\" to \"Z\", "
                 "\"default\" or null");
             goto out;
         }
@@ -552,7 +595,8 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
     x = cJSON_GetObjectItemCaseSensitive(j, "authorization");
     if (x != NULL && !cJSON_IsNull(x)) {
         if (!cJSON_IsString(x) || strcmp(x->valuestring, "bypass") != 0) {
-            rc = ferr(eb, ERR_INVAL, "authorization", "expected \"bypass\" "
+            rc = ferr(eb, ERR_INVAL, "authorization",
+                "expected \"bypass\" "
                 "or null");
             goto out;
         }
@@ -565,7 +609,8 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
             goto out;
         }
         i = 0;
-        cJSON_ArrayForEach(it, x) {
+        cJSON_ArrayForEach(it, x)
+        {
             if ((rc = event_from_json(a, it, i++, eb)) != 0)
                 goto out;
         }
@@ -573,12 +618,14 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
     x = cJSON_GetObjectItemCaseSensitive(j, "correlate");
     if (x != NULL && !cJSON_IsNull(x)) {
         if (!cJSON_IsString(x)) {
-            rc = ferr(eb, ERR_INVAL, "correlate", "expected a string such "
+            rc = ferr(eb, ERR_INVAL, "correlate",
+                "expected a string such "
                 "as \"event e1 or event e2\"");
             goto out;
         }
         if ((rc = applet_parse_correlate(x->valuestring, &a->correlate, msg,
-            sizeof(msg))) != 0) {
+                 sizeof(msg)))
+            != 0) {
             rc = ferr(eb, rc, "correlate", "%s", msg);
             goto out;
         }
@@ -590,7 +637,8 @@ eng_applet_from_json(const struct cJSON *j, const char *name,
             goto out;
         }
         i = 0;
-        cJSON_ArrayForEach(it, x) {
+        cJSON_ArrayForEach(it, x)
+        {
             if ((rc = action_from_json(a, it, i++, eb)) != 0)
                 goto out;
         }

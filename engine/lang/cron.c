@@ -14,19 +14,15 @@
 
 #include "engine/lang/cron.h"
 
-static const char *const cron_field_name[5] = {
-    "minute", "hour", "day of month", "month", "day of week"
-};
-static const int cron_lo[5] = { 0, 0, 1, 1, 0 };
-static const int cron_hi[5] = { 59, 23, 31, 12, 7 };
+static const char *const cron_field_name[5] = { "minute", "hour",
+    "day of month", "month", "day of week" };
+static const int         cron_lo[5] = { 0, 0, 1, 1, 0 };
+static const int         cron_hi[5] = { 59, 23, 31, 12, 7 };
 
-static const char *const cron_months[12] = {
-    "jan", "feb", "mar", "apr", "may", "jun",
-    "jul", "aug", "sep", "oct", "nov", "dec"
-};
-static const char *const cron_days[7] = {
-    "sun", "mon", "tue", "wed", "thu", "fri", "sat"
-};
+static const char *const cron_months[12] = { "jan", "feb", "mar", "apr", "may",
+    "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
+static const char *const cron_days[7] = { "sun", "mon", "tue", "wed", "thu",
+    "fri", "sat" };
 
 /* Reads a number or (months, weekdays) a three-letter name at *pp. */
 static int
@@ -64,8 +60,8 @@ cron_value(const char **pp, int field, int *v)
 
 /* Parses one field (text of length len) into the bit set *bits. */
 static int
-cron_field(const char *text, size_t len, int field, uint64_t *bits,
-    int *any, struct errbuf *eb)
+cron_field(const char *text, size_t len, int field, uint64_t *bits, int *any,
+    struct errbuf *eb)
 {
     char        tmp[128];
     const char *p, *item;
@@ -134,9 +130,11 @@ cron_field(const char *text, size_t len, int field, uint64_t *bits,
 bad:
     return err_set(eb, ERR_INVAL, "invalid_cron",
         "cron %s field \"%s\" is not valid: expected a number%s, \"*\", a "
-        "range a-b, a list a,b or a step */n", cron_field_name[field], tmp,
-        field == 3 ? " or month name (jan)" :
-        field == 4 ? " or day name (sun)" : "");
+        "range a-b, a list a,b or a step */n",
+        cron_field_name[field], tmp,
+        field == 3       ? " or month name (jan)"
+            : field == 4 ? " or day name (sun)"
+                         : "");
 }
 
 int
@@ -156,8 +154,8 @@ eng_cron_parse(const char *s, struct eng_cron *out, struct errbuf *eb)
         if (*p == '\0')
             return err_set(eb, ERR_INVAL, "invalid_cron",
                 "cron entry \"%s\" has %d field%s; expected 5 "
-                "(minute hour day-of-month month day-of-week)", s, i,
-                i == 1 ? "" : "s");
+                "(minute hour day-of-month month day-of-week)",
+                s, i, i == 1 ? "" : "s");
         start[i] = p;
         while (*p != '\0' && *p != ' ' && *p != '\t')
             p++;
@@ -168,7 +166,8 @@ eng_cron_parse(const char *s, struct eng_cron *out, struct errbuf *eb)
     if (*p != '\0')
         return err_set(eb, ERR_INVAL, "invalid_cron",
             "cron entry \"%s\" has more than 5 fields (minute hour "
-            "day-of-month month day-of-week)", s);
+            "day-of-month month day-of-week)",
+            s);
     for (i = 0; i < 5; i++)
         if ((rc = cron_field(start[i], len[i], i, &bits[i], &any[i], eb)) != 0)
             return rc;

@@ -69,8 +69,7 @@ eng_trustcache_free(struct eng_trustcache *tc)
 
 /* Builds a new pki_trust from the store's trustpoints and settings. */
 static int
-eng_trust_build(struct eng_store *st, struct pki_trust **out,
-    struct errbuf *eb)
+eng_trust_build(struct eng_store *st, struct pki_trust **out, struct errbuf *eb)
 {
     struct eng_tp_rec     *recs = NULL;
     struct pki_trustpoint *tps = NULL;
@@ -83,35 +82,38 @@ eng_trust_build(struct eng_store *st, struct pki_trust **out,
     if (st != NULL) {
         if ((rc = eng_store_tp_list(st, &recs, &n, eb)) != 0)
             return rc;
-        if (eng_store_setting_get(st, "trustpool", &pool, NULL) == 0 &&
-            pool != NULL && strcasecmp(pool, "on") == 0)
+        if (eng_store_setting_get(st, "trustpool", &pool, NULL) == 0
+            && pool != NULL && strcasecmp(pool, "on") == 0)
             flags |= PKI_TRUST_SYSTEM_POOL;
         free(pool);
     }
-    if (n > 0 && ((tps = calloc(n, sizeof(*tps))) == NULL ||
-        (certs = calloc(n, sizeof(*certs))) == NULL)) {
+    if (n > 0
+        && ((tps = calloc(n, sizeof(*tps))) == NULL
+            || (certs = calloc(n, sizeof(*certs))) == NULL)) {
         rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        int cv = pki_chain_validation_parse(recs[i].chain_validation
-            ? recs[i].chain_validation : "continue");
-        int rv = pki_revocation_parse(recs[i].revocation_check
-            ? recs[i].revocation_check : "none");
+        int cv = pki_chain_validation_parse(
+            recs[i].chain_validation ? recs[i].chain_validation : "continue");
+        int rv = pki_revocation_parse(
+            recs[i].revocation_check ? recs[i].revocation_check : "none");
 
         tps[i].name = recs[i].name;
         tps[i].chain_validation = cv < 0 ? PKI_CHAIN_CONTINUE : cv;
         tps[i].revocation = rv < 0 ? PKI_REV_NONE : rv;
-        if (recs[i].cert_der != NULL && recs[i].cert_len > 0 &&
-            (rc = pki_cert_from_der(recs[i].cert_der, recs[i].cert_len,
-                 &certs[i], eb)) != 0) {
+        if (recs[i].cert_der != NULL && recs[i].cert_len > 0
+            && (rc = pki_cert_from_der(recs[i].cert_der, recs[i].cert_len,
+                    &certs[i], eb))
+                != 0) {
             char msg[sizeof(eb->msg)];
 
             if (eb != NULL) {
                 snprintf(msg, sizeof(msg), "%s", eb->msg);
                 err_set(eb, rc, "invalid_certificate",
                     "trustpoint %s holds a certificate that cannot be read: "
-                    "%s", recs[i].name, msg);
+                    "%s",
+                    recs[i].name, msg);
             }
             goto out;
         }
@@ -172,7 +174,8 @@ eng_mail_secure_parse(const char *s, const char *dflt, struct errbuf *eb)
     if ((v = smtp_secure_parse(s)) < 0)
         return err_field(eb, ERR_INVAL, "secure", "invalid_field",
             "secure must be \"tls\" (STARTTLS), \"implicit\" (TLS from the "
-            "first byte) or \"none\", not '%.32s'", s);
+            "first byte) or \"none\", not '%.32s'",
+            s);
     return v;
 }
 
@@ -203,13 +206,16 @@ static void
 eng_mail_log_failure(const char *masked, const struct smtp_result *res,
     int insecure)
 {
-    log_ios(LOG_ERR, "%%HA_EM-3-FMPD_SMTP: Error occurred when sending mail "
-        "to SMTP server: %s : %s (%s: %s)%s", masked,
-        eng_mail_ios_reason(res->klass), res->klass, res->message,
+    log_ios(LOG_ERR,
+        "%%HA_EM-3-FMPD_SMTP: Error occurred when sending mail "
+        "to SMTP server: %s : %s (%s: %s)%s",
+        masked, eng_mail_ios_reason(res->klass), res->klass, res->message,
         insecure ? " [certificate verification was OFF]" : "");
-    log_err("mail", "event=send-failed server=%s reason=%s permanent=%d "
-        "code=%d%s advice=\"%s\"", masked, res->klass, res->permanent,
-        res->code, insecure ? " verify=OFF" : "", res->advice);
+    log_err("mail",
+        "event=send-failed server=%s reason=%s permanent=%d "
+        "code=%d%s advice=\"%s\"",
+        masked, res->klass, res->permanent, res->code,
+        insecure ? " verify=OFF" : "", res->advice);
 }
 
 /* Where and as whom a mail test connects: the server string split, with
@@ -238,25 +244,27 @@ mail_target(const struct eng_mail_req *req, struct mail_target *t,
     struct smtp_params *p = &t->p;
     int                 rc;
 
-    if (req->server != NULL && *req->server != '\0' &&
-        (rc = smtp_server_parse(req->server, &t->srv, eb)) != 0)
+    if (req->server != NULL && *req->server != '\0'
+        && (rc = smtp_server_parse(req->server, &t->srv, eb)) != 0)
         return rc;
     p->host = req->host && *req->host ? req->host : t->srv.host;
     p->user = req->username && *req->username ? req->username : t->srv.user;
     if (p->host == NULL)
         return err_field(eb, ERR_INVAL, "server", "missing_field",
             "no SMTP server given (server or host)");
-    if (strpbrk(p->host, "\r\n \t") != NULL ||
-        (p->user != NULL && strpbrk(p->user, "\r\n") != NULL) ||
-        (req->password != NULL && strpbrk(req->password, "\r\n") != NULL))
-        return err_field(eb, ERR_INVAL, strpbrk(p->host, "\r\n \t") ? "host"
-            : p->user && strpbrk(p->user, "\r\n") ? "username" : "password",
+    if (strpbrk(p->host, "\r\n \t") != NULL
+        || (p->user != NULL && strpbrk(p->user, "\r\n") != NULL)
+        || (req->password != NULL && strpbrk(req->password, "\r\n") != NULL))
+        return err_field(eb, ERR_INVAL,
+            strpbrk(p->host, "\r\n \t")               ? "host"
+                : p->user && strpbrk(p->user, "\r\n") ? "username"
+                                                      : "password",
             "invalid_field", "CR, LF or space where none is allowed");
     if (req->password != NULL && *req->password != '\0') {
         if ((t->pass = sec_new(req->password, strlen(req->password))) == NULL)
             return ERR_NOMEM;
-    } else if (t->srv.pass != NULL &&
-        (t->pass = sec_dup(t->srv.pass)) == NULL) {
+    } else if (t->srv.pass != NULL
+        && (t->pass = sec_dup(t->srv.pass)) == NULL) {
         return ERR_NOMEM;
     }
     if ((p->secure = eng_mail_secure_parse(req->secure, "none", eb)) < 0)
@@ -270,9 +278,11 @@ mail_target(const struct eng_mail_req *req, struct mail_target *t,
     p->tls_name = req->tls_name && *req->tls_name ? req->tls_name : NULL;
     p->verify = req->insecure_skip_verify ? PKI_VERIFY_NONE : PKI_VERIFY_FULL;
     p->source_address = req->source_address && *req->source_address
-        ? req->source_address : NULL;
+        ? req->source_address
+        : NULL;
     p->source_interface = req->source_interface && *req->source_interface
-        ? req->source_interface : NULL;
+        ? req->source_interface
+        : NULL;
     return 0;
 }
 
@@ -295,8 +305,7 @@ mail_msg_clear(struct mail_msg *m)
 
 /* Errors: ERR_INVAL naming the field, ERR_NOMEM. */
 static int
-mail_msg(const struct eng_mail_req *req, struct mail_msg *mm,
-    struct errbuf *eb)
+mail_msg(const struct eng_mail_req *req, struct mail_msg *mm, struct errbuf *eb)
 {
     struct smtp_message m = { 0 };
     int                 rc;
@@ -312,9 +321,9 @@ mail_msg(const struct eng_mail_req *req, struct mail_msg *mm,
     if ((rc = smtp_message_build(&m, &mm->text, eb)) != 0)
         return rc;
     /* the builder checked them; parse again to get the RCPT list */
-    if ((rc = smtp_addrs_parse(req->from, &mm->from, &mm->nfrom, eb)) != 0 ||
-        (rc = smtp_addrs_parse(req->to, &mm->to, &mm->nto, eb)) != 0 ||
-        (rc = smtp_addrs_parse(req->cc, &mm->cc, &mm->ncc, eb)) != 0)
+    if ((rc = smtp_addrs_parse(req->from, &mm->from, &mm->nfrom, eb)) != 0
+        || (rc = smtp_addrs_parse(req->to, &mm->to, &mm->nto, eb)) != 0
+        || (rc = smtp_addrs_parse(req->cc, &mm->cc, &mm->ncc, eb)) != 0)
         return rc;
     if ((mm->rcpt = calloc(mm->nto + mm->ncc, sizeof(*mm->rcpt))) == NULL)
         return ERR_NOMEM;
@@ -328,8 +337,8 @@ mail_msg(const struct eng_mail_req *req, struct mail_msg *mm,
  * when verification is off and the trustpoints cannot be loaded). Fills
  * res when the trustpoints cannot be loaded. Errors: ERR_TLS. */
 static int
-mail_trust(struct eng_trustcache *tc, const struct mail_target *t,
-    int insecure, struct pki_trust **out, struct smtp_result *res)
+mail_trust(struct eng_trustcache *tc, const struct mail_target *t, int insecure,
+    struct pki_trust **out, struct smtp_result *res)
 {
     struct errbuf teb = { 0 };
 
@@ -346,7 +355,8 @@ mail_trust(struct eng_trustcache *tc, const struct mail_target *t,
     snprintf(res->message, sizeof(res->message),
         "the trustpoints could not be loaded: %.700s",
         tc != NULL ? teb.msg : "no trust store");
-    snprintf(res->advice, sizeof(res->advice), "Fix or remove the trustpoint "
+    snprintf(res->advice, sizeof(res->advice),
+        "Fix or remove the trustpoint "
         "named in the message (revocation-check must be none).");
     return ERR_TLS;
 }
@@ -389,8 +399,8 @@ eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
         eng_mail_invalid(res, eb, rc);
         goto fail;
     }
-    s->insecure = req->insecure_skip_verify &&
-        s->t.p.secure != SMTP_SECURE_NONE;
+    s->insecure =
+        req->insecure_skip_verify && s->t.p.secure != SMTP_SECURE_NONE;
     /* the masked server, rebuilt from the parts actually used */
     s->t.masked = redact_server_parts(s->t.p.user, s->t.pass != NULL,
         s->t.p.host, s->t.p.port);
@@ -401,13 +411,15 @@ eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
         if (s->insecure)
             cJSON_AddStringToObject(trace, "verification", "OFF");
     }
-    if ((rc = mail_trust(tc, &s->t, req->insecure_skip_verify, &s->trust,
-             res)) != 0)
+    if ((rc = mail_trust(tc, &s->t, req->insecure_skip_verify, &s->trust, res))
+        != 0)
         goto fail;
     if (s->insecure)
-        log_warn("mail", "event=insecure server=%s verify=OFF note=\"TLS "
+        log_warn("mail",
+            "event=insecure server=%s verify=OFF note=\"TLS "
             "certificate verification is OFF for this session "
-            "(insecure_skip_verify)\"", mail_shown(s));
+            "(insecure_skip_verify)\"",
+            mail_shown(s));
     s->t.p.trust = s->trust;
     if ((rc = smtp_open(&s->t.p, &s->c, trace, res)) != 0)
         goto fail;
@@ -490,7 +502,8 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
     }
     if (rc != ERR_INVAL && rc != ERR_NOMEM) {
         /* the server as the session showed it, or as the request gave it */
-        shown = s != NULL ? strdup(mail_shown(s))
+        shown = s != NULL
+            ? strdup(mail_shown(s))
             : redact_server(req->server ? req->server : req->host);
         metrics_delivery("mail_test", rc == 0 ? "sent" : "failed",
             rc == 0 ? NULL : res->klass);
@@ -518,10 +531,12 @@ mail_probe_hint(int secure, unsigned port, struct smtp_result *res)
     if (secure == SMTP_SECURE_IMPLICIT || strcmp(res->klass, "timeout") != 0
         || strstr(res->message, "GREETING") == NULL)
         return;
-    snprintf(res->advice, sizeof(res->advice), "No SMTP greeting within %d "
+    snprintf(res->advice, sizeof(res->advice),
+        "No SMTP greeting within %d "
         "s: port %u seems to speak implicit TLS (TLS from the first byte%s). "
-        "Probe it, and send to it, with secure implicit", MAIL_PROBE_REPLY_MS
-        / 1000, port, port == 465 ? ", as port 465 does" : "");
+        "Probe it, and send to it, with secure implicit",
+        MAIL_PROBE_REPLY_MS / 1000, port,
+        port == 465 ? ", as port 465 does" : "");
 }
 
 int
@@ -536,13 +551,15 @@ eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
     memset(res, 0, sizeof(*res));
     if ((secure = eng_mail_secure_parse(req->secure, "tls", eb)) < 0)
         return secure;
-    if (req->host == NULL || *req->host == '\0' ||
-        strpbrk(req->host, "\r\n /") != NULL)
+    if (req->host == NULL || *req->host == '\0'
+        || strpbrk(req->host, "\r\n /") != NULL)
         return err_field(eb, ERR_INVAL, "host", "invalid_field",
             "host must be a host name or IP address");
     p.host = req->host;
-    p.port = req->port ? req->port : secure == SMTP_SECURE_IMPLICIT ? 465
-        : secure == SMTP_SECURE_TLS ? 587 : 25;
+    p.port = req->port                   ? req->port
+        : secure == SMTP_SECURE_IMPLICIT ? 465
+        : secure == SMTP_SECURE_TLS      ? 587
+                                         : 25;
     p.secure = secure;
     p.tls_name = req->tls_name;
     p.verify = PKI_VERIFY_FULL;
@@ -559,8 +576,8 @@ eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
     } else {
         mail_probe_hint(secure, p.port, res);
         err_set(eb, ERR_CONNECT, res->klass[0] ? res->klass : "connect",
-            "%s%s%s", res->message[0] ? res->message
-                                      : "the server could not be reached",
+            "%s%s%s",
+            res->message[0] ? res->message : "the server could not be reached",
             res->advice[0] ? ". " : "", res->advice);
         rc = ERR_CONNECT;
     }

@@ -31,23 +31,23 @@ struct eng_store;
  * when eng_store_trust_generation() changes. Thread-safe. */
 struct eng_trustcache;
 int  eng_trustcache_new(struct eng_store *st, struct eng_trustcache **out,
-    struct errbuf *eb);
+     struct errbuf *eb);
 void eng_trustcache_free(struct eng_trustcache *tc);
 /* Returns a referenced pki_trust (pki_trust_unref() when done), or NULL with
  * eb set (e.g. a trustpoint with revocation-check crl). */
 struct pki_trust *eng_trustcache_get(struct eng_trustcache *tc,
-    struct errbuf *eb);
+    struct errbuf                                          *eb);
 
 /* A mail request: what the mail action and POST /api/v1/mail/test take. */
-struct eng_mail_req {               /* plain data; all borrowed */
-    const char *server;   /* "user:pass@host[:port]" or NULL if host given */
-    const char *host;     /* separate fields (override the server string) */
+struct eng_mail_req {   /* plain data; all borrowed */
+    const char *server; /* "user:pass@host[:port]" or NULL if host given */
+    const char *host;   /* separate fields (override the server string) */
     const char *username;
     const char *password;
-    unsigned    port;     /* 0: from server string, else 25 */
-    const char *secure;   /* "tls" | "implicit" | "none"; NULL: "none" */
+    unsigned    port;   /* 0: from server string, else 25 */
+    const char *secure; /* "tls" | "implicit" | "none"; NULL: "none" */
     const char *to, *cc, *from, *subject, *body;
-    const char *tls_name;         /* host name override for verification */
+    const char *tls_name;             /* host name override for verification */
     int         insecure_skip_verify; /* explicit opt-out */
     int         allow_plain_auth;
     const char *source_address, *source_interface;
@@ -60,8 +60,7 @@ struct eng_mail_req {               /* plain data; all borrowed */
 
 /* The secure mode named by s (NULL: dflt): SMTP_SECURE_*, or ERR_INVAL
  * naming the field "secure" and the accepted values. */
-int eng_mail_secure_parse(const char *s, const char *dflt,
-    struct errbuf *eb);
+int eng_mail_secure_parse(const char *s, const char *dflt, struct errbuf *eb);
 
 /* An open SMTP session for one destination (server and account). */
 struct eng_mail_sess;
@@ -71,12 +70,12 @@ struct eng_mail_sess;
  * Returns 0 or an ERR_* value (negative); input errors are ERR_INVAL
  * with res->klass "invalid_request" (and eb->field; eb may be NULL).
  * Nothing is logged. */
-int  eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
+int eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
     struct eng_mail_sess **out, struct cJSON *trace, struct smtp_result *res,
     struct errbuf *eb);
 /* Checks req's addresses and headers, builds its message and sends it over
  * s. Same trace, result and errors as eng_mail_open. */
-int  eng_mail_deliver(struct eng_mail_sess *s, const struct eng_mail_req *req,
+int eng_mail_deliver(struct eng_mail_sess *s, const struct eng_mail_req *req,
     struct cJSON *trace, struct smtp_result *res, struct errbuf *eb);
 /* 1 if s can take another message. */
 int  eng_mail_usable(const struct eng_mail_sess *s);
@@ -92,11 +91,11 @@ int eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
 
 /* A chain probe: connect, STARTTLS or implicit TLS, capture and verify the
  * presented chain against the trust cache. */
-struct eng_probe_req {           /* plain data; all borrowed */
+struct eng_probe_req { /* plain data; all borrowed */
     const char *host;
-    unsigned    port;            /* 0: 465 implicit, 587 tls, 25 none */
-    const char *secure;          /* NULL: "tls" */
-    const char *tls_name;        /* host name override for verification */
+    unsigned    port;     /* 0: 465 implicit, 587 tls, 25 none */
+    const char *secure;   /* NULL: "tls" */
+    const char *tls_name; /* host name override for verification */
 };
 /* Returns 0 and the report in *report (new; cJSON_Delete(), secrets
  * redacted) when the server was reached, also when verification failed.

@@ -41,7 +41,7 @@
 #include "engine/store/store.h"
 
 struct eng_outbox {
-    struct eng_store             *db;
+    struct eng_store           *db;
     struct eng_outbox_transport t;
     struct eng_outbox_opts      o;
     pthread_mutex_t             mu;
@@ -56,8 +56,8 @@ struct eng_outbox {
     struct ob_slot {
         char    *skey;
         unsigned n;
-    }                          *slots;
-    size_t                      nslots;
+    } * slots;
+    size_t nslots;
 };
 
 /* One loaded message: the request JSON and a borrowed view of it. */
@@ -76,14 +76,13 @@ struct ob_sess {
     void  *h;
     char  *skey;
     double last_used;
-    char  *slot;                 /* the destination whose slot is held */
-    cJSON *otrace;               /* the open's trace: the transport keeps
+    char  *slot;   /* the destination whose slot is held */
+    cJSON *otrace; /* the open's trace: the transport keeps
                                   * writing to it (QUIT) until close */
 };
 
 double
-eng_outbox_backoff(unsigned attempt, double base, double max,
-    double jitter01)
+eng_outbox_backoff(unsigned attempt, double base, double max, double jitter01)
 {
     double   d = base;
     unsigned i;
@@ -168,12 +167,10 @@ ob_req_view(const cJSON *o, struct eng_mail_req *r)
     r->subject = js_str(o, "subject");
     r->body = js_str(o, "body");
     r->tls_name = js_str(o, "tls_name");
-    r->insecure_skip_verify =
-        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
-            "insecure_skip_verify"));
+    r->insecure_skip_verify = cJSON_IsTrue(
+        cJSON_GetObjectItemCaseSensitive(o, "insecure_skip_verify"));
     r->allow_plain_auth =
-        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
-            "allow_plain_auth"));
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "allow_plain_auth"));
     r->source_address = js_str(o, "source_address");
     r->source_interface = js_str(o, "source_interface");
     r->server_source = js_str(o, "server_source");
@@ -207,8 +204,7 @@ ob_json_free(cJSON *j)
     if (j == NULL)
         return;
     for (i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-        if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j,
-                secret[i])))
+        if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(j, secret[i])))
             sec_wipe(v->valuestring, strlen(v->valuestring));
     cJSON_Delete(j);
 }
@@ -229,11 +225,9 @@ ob_msg_free(struct ob_msg *m)
  * small enough that the other senders get work under load. */
 #define OB_BATCH 8
 
-
 int
 eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
-    const struct eng_mail_req *req, int hold, long long *id,
-    struct errbuf *eb)
+    const struct eng_mail_req *req, int hold, long long *id, struct errbuf *eb)
 {
     struct eng_ob_new m;
     char             *js = ob_req_json(req), *skey = ob_skey(req);
@@ -389,8 +383,8 @@ struct ob_outcome {
     struct ob_msg     *m;
     int                ok;
     struct smtp_result res;
-    cJSON             *trace; /* the attempt's trace (owned) or NULL */
-    const char        *state; /* set by ob_record: sent, queued or dead */
+    cJSON             *trace;  /* the attempt's trace (owned) or NULL */
+    const char        *state;  /* set by ob_record: sent, queued or dead */
     int                failed; /* set by ob_record: see ob_heals */
     long long          now, next;
     char              *scrubbed; /* sent or dead: the request, no secrets */
@@ -405,11 +399,10 @@ struct ob_outcome {
 static int
 ob_heals(const struct smtp_result *res)
 {
-    static const char *const stuck[] = {
-        "certificate_untrusted", "certificate_expired", "hostname_mismatch",
-        "starttls_unavailable", "auth_failed", "auth_unavailable", NULL
-    };
-    size_t i;
+    static const char *const stuck[] = { "certificate_untrusted",
+        "certificate_expired", "hostname_mismatch", "starttls_unavailable",
+        "auth_failed", "auth_unavailable", NULL };
+    size_t                   i;
 
     if (res->permanent || strncmp(res->klass, "tls_", 4) == 0)
         return 0;
@@ -436,10 +429,13 @@ ob_outcome_state(struct eng_outbox *ob, struct ob_outcome *o)
     } else {
         o->failed = !ob_heals(&o->res);
         jit = (double)((atomic_fetch_add(&ob->seq, 1) * 2654435761u
-                  + (unsigned)o->m->id * 40503u + (unsigned)o->now) % 1000u)
+                           + (unsigned)o->m->id * 40503u + (unsigned)o->now)
+                  % 1000u)
             / 1000.0;
-        o->next = o->now + (long long)(1000 * eng_outbox_backoff(
-            o->m->attempts + 1, ob->o.base_delay, ob->o.max_delay, jit));
+        o->next = o->now
+            + (long long)(1000
+                * eng_outbox_backoff(o->m->attempts + 1, ob->o.base_delay,
+                    ob->o.max_delay, jit));
         o->state = o->next > o->m->expires_ms ? "dead" : "queued";
         if (strcmp(o->state, "dead") == 0)
             o->scrubbed = ob_scrub(o->m->json);
@@ -454,8 +450,9 @@ ob_outcome_log(struct eng_outbox *ob, const struct ob_outcome *o)
     unsigned                  att = m->attempts + 1;
     char                     *srv;
 
-    metrics_delivery("outbox", strcmp(o->state, "queued") == 0 ? "deferred"
-        : o->state, o->ok ? NULL : res->klass);
+    metrics_delivery("outbox",
+        strcmp(o->state, "queued") == 0 ? "deferred" : o->state,
+        o->ok ? NULL : res->klass);
     if (o->ok) {
         atomic_fetch_add(&ob->sent, 1);
         log_info("outbox", "event=sent id=%lld run=%lld attempts=%u", m->id,
@@ -463,21 +460,25 @@ ob_outcome_log(struct eng_outbox *ob, const struct ob_outcome *o)
         return;
     }
     srv = redact_server(m->req.server ? m->req.server
-        : m->req.host ? m->req.host : "");
-    log_ios(LOG_ERR, "%%HA_EM-3-FMPD_SMTP: Error occurred when sending "
-        "mail to SMTP server: %s : %s", srv ? srv : "",
-        res->message[0] ? res->message : res->klass);
+            : m->req.host             ? m->req.host
+                                      : "");
+    log_ios(LOG_ERR,
+        "%%HA_EM-3-FMPD_SMTP: Error occurred when sending "
+        "mail to SMTP server: %s : %s",
+        srv ? srv : "", res->message[0] ? res->message : res->klass);
     free(srv);
     if (strcmp(o->state, "dead") == 0) {
         atomic_fetch_add(&ob->dead, 1);
-        log_warn("outbox", "event=dead id=%lld run=%lld attempts=%u "
-            "class=%s permanent=%d reason=\"%s\"", m->id, m->run_id, att,
-            res->klass, res->permanent, res->message);
+        log_warn("outbox",
+            "event=dead id=%lld run=%lld attempts=%u "
+            "class=%s permanent=%d reason=\"%s\"",
+            m->id, m->run_id, att, res->klass, res->permanent, res->message);
     } else {
         atomic_fetch_add(&ob->deferred, 1);
-        log_info("outbox", "event=deferred id=%lld attempts=%u class=%s "
-            "retry_in_s=%lld reason=\"%s\"", m->id, att, res->klass,
-            (o->next - o->now) / 1000, res->message);
+        log_info("outbox",
+            "event=deferred id=%lld attempts=%u class=%s "
+            "retry_in_s=%lld reason=\"%s\"",
+            m->id, att, res->klass, (o->next - o->now) / 1000, res->message);
     }
 }
 
@@ -530,9 +531,8 @@ ob_trace_copy(cJSON *dst, const cJSON *src)
 
     if (dst == NULL || src == NULL)
         return;
-    cJSON_ArrayForEach(it, src)
-        if ((c = cJSON_Duplicate(it, 1)) != NULL)
-            cJSON_AddItemToObject(dst, it->string, c);
+    cJSON_ArrayForEach(it, src) if ((c = cJSON_Duplicate(it, 1)) != NULL)
+        cJSON_AddItemToObject(dst, it->string, c);
 }
 
 static void
@@ -559,8 +559,8 @@ ob_attempt(struct eng_outbox *ob, struct ob_sess *s, struct ob_msg *m,
     int rc;
 
     memset(res, 0, sizeof(*res));
-    if (s->h != NULL && (strcmp(s->skey, m->skey) != 0
-            || !ob->t.usable(ob->t.ud, s->h)))
+    if (s->h != NULL
+        && (strcmp(s->skey, m->skey) != 0 || !ob->t.usable(ob->t.ud, s->h)))
         ob_sess_close(ob, s);
     if (s->h == NULL) {
         cJSON_Delete(s->otrace);
@@ -588,8 +588,8 @@ fail:
     if (res->klass[0] == '\0')
         snprintf(res->klass, sizeof(res->klass), "internal");
     if (res->message[0] == '\0')
-        snprintf(res->message, sizeof(res->message),
-            "delivery failed (%s)", err_name(rc));
+        snprintf(res->message, sizeof(res->message), "delivery failed (%s)",
+            err_name(rc));
     return rc ? rc : ERR_INTERNAL;
 }
 
@@ -829,8 +829,7 @@ ob_main(void *arg)
 
 int
 eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
-    const struct eng_outbox_opts *o, struct eng_outbox **out,
-    struct errbuf *eb)
+    const struct eng_outbox_opts *o, struct eng_outbox **out, struct errbuf *eb)
 {
     struct eng_outbox *ob;
 
@@ -864,8 +863,10 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
 
     resumed = eng_store_ob_resume(ob->db);
     if (resumed > 0)
-        log_warn("outbox", "event=resume interrupted=%d note=\"messages "
-            "being sent at the last stop are sent again\"", resumed);
+        log_warn("outbox",
+            "event=resume interrupted=%d note=\"messages "
+            "being sent at the last stop are sent again\"",
+            resumed);
     if (ob->o.senders == 0)
         return 0;
     if ((ob->threads = calloc(ob->o.senders, sizeof(*ob->threads))) == NULL)
@@ -903,9 +904,8 @@ eng_outbox_free(struct eng_outbox *ob)
 
 /* ---- listing and re-sending -------------------------------------------- */
 
-static const char *const ob_states[] = {
-    "queued", "sending", "sent", "dead", NULL
-};
+static const char *const ob_states[] = { "queued", "sending", "sent", "dead",
+    NULL };
 
 /* A Message object (docs: eng_runtime_outbox_list) for a stored message;
  * the password is neither copied nor left in memory. NULL: no memory. */
@@ -1008,8 +1008,8 @@ eng_outbox_list(struct eng_outbox *ob, const char *state, cJSON **out,
 /* For a message that lost its password: the request with the credentials
  * of the current environment, and its session key (new strings). */
 static int
-ob_renew(struct eng_outbox *ob, long long id, cJSON *j, char **req,
-    char **skey, struct errbuf *eb)
+ob_renew(struct eng_outbox *ob, long long id, cJSON *j, char **req, char **skey,
+    struct errbuf *eb)
 {
     struct eng_mail_req r;
     const char         *src = js_str(j, "server_source");
@@ -1057,11 +1057,10 @@ eng_outbox_resend(struct eng_outbox *ob, long long id, int *renewed,
         return err_set(eb, rc, "db_error", "cannot read message %lld", id);
     /* only a message that may be re-sent is renewed; requeue names the
      * state of any other */
-    if (eng_store_ob_state(ob->db, id, state, sizeof(state), NULL, NULL)
-            == 0 && (strcmp(state, "dead") == 0 ||
-            strcmp(state, "queued") == 0) &&
-        (j = cJSON_Parse(old)) != NULL &&
-        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "scrubbed"))) {
+    if (eng_store_ob_state(ob->db, id, state, sizeof(state), NULL, NULL) == 0
+        && (strcmp(state, "dead") == 0 || strcmp(state, "queued") == 0)
+        && (j = cJSON_Parse(old)) != NULL
+        && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "scrubbed"))) {
         renew = 1;
         if ((rc = ob_renew(ob, id, j, &req, &skey, eb)) != 0)
             goto out;
@@ -1195,8 +1194,7 @@ eng_outbox_delivery(struct eng_outbox *ob, long long id, cJSON **out,
         goto out;
     }
     cJSON_AddNumberToObject(o, "outbox_id", (double)id);
-    cJSON_AddStringToObject(o, "state",
-        ob_shown_state(it.state, it.attempts));
+    cJSON_AddStringToObject(o, "state", ob_shown_state(it.state, it.attempts));
     cJSON_AddNumberToObject(o, "attempts", it.attempts);
     if (n > 0 && !a[0].ok) {
         le = cJSON_AddObjectToObject(o, "last_error");
@@ -1220,8 +1218,7 @@ eng_outbox_delivery(struct eng_outbox *ob, long long id, cJSON **out,
         cJSON_AddNullToObject(o, "last_error");
     }
     cJSON_AddBoolToObject(o, "failed", it.failed);
-    cJSON_AddItemToObject(o, "trace",
-        ob_trace_json(n > 0 ? a[0].trace : NULL));
+    cJSON_AddItemToObject(o, "trace", ob_trace_json(n > 0 ? a[0].trace : NULL));
     *out = o;
 out:
     eng_ob_attempts_free(a, n);

@@ -26,11 +26,11 @@ struct smtp_result;
 /* How a message is actually sent; the default (runtime.c) uses smtp.h,
  * tests use fakes. sess is the transport's session handle. */
 struct eng_outbox_transport {
-    int  (*open)(void *ud, const struct eng_mail_req *req, void **sess,
+    int (*open)(void *ud, const struct eng_mail_req *req, void **sess,
         struct cJSON *trace, struct smtp_result *res);
-    int  (*send)(void *ud, void *sess, const struct eng_mail_req *req,
+    int (*send)(void *ud, void *sess, const struct eng_mail_req *req,
         struct cJSON *trace, struct smtp_result *res);
-    int  (*usable)(void *ud, void *sess);
+    int (*usable)(void *ud, void *sess);
     void (*close)(void *ud, void *sess);
     void *ud;
     /* The server string ("user:password@host") that source (a request's
@@ -38,21 +38,21 @@ struct eng_outbox_transport {
      * in *server; NULL: a message that lost its password cannot be re-sent.
      * Errors: ERR_EXISTS with eb saying why (source not from the
      * environment), ERR_NOMEM. */
-    int  (*credentials)(void *ud, const char *source, char **server,
+    int (*credentials)(void *ud, const char *source, char **server,
         struct errbuf *eb);
 };
 struct eng_outbox_opts {
-    double   lifetime;           /* seconds until dead-letter */
-    double   base_delay;         /* first retry delay, seconds (30) */
-    double   max_delay;          /* cap (3600) */
-    double   idle_close;         /* idle session close, seconds (10) */
-    unsigned senders;            /* delivery threads */
-    unsigned dest_sessions;      /* senders one destination (server and
+    double   lifetime;      /* seconds until dead-letter */
+    double   base_delay;    /* first retry delay, seconds (30) */
+    double   max_delay;     /* cap (3600) */
+    double   idle_close;    /* idle session close, seconds (10) */
+    unsigned senders;       /* delivery threads */
+    unsigned dest_sessions; /* senders one destination (server and
                                   * account) may occupy at once; 0:
                                   * senders / 4, at least 1 */
 };
 struct eng_outbox;
-int  eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
+int eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
     const struct eng_outbox_opts *o, struct eng_outbox **out,
     struct errbuf *eb);
 /* Resumes: messages left "sending" by a crash go back to "queued".
@@ -63,32 +63,31 @@ void eng_outbox_free(struct eng_outbox *ob); /* stops the senders */
  * the message is stored already claimed ("sending") for the caller's
  * eng_outbox_deliver_now, so no sender races it (a crash before that
  * attempt leaves it to the resume on start). */
-int  eng_outbox_put(struct eng_outbox *ob, long long run_id,
-    const char *applet, const struct eng_mail_req *req, int hold,
-    long long *id, struct errbuf *eb);
+int eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
+    const struct eng_mail_req *req, int hold, long long *id, struct errbuf *eb);
 /* Makes one delivery attempt of message id, held by eng_outbox_put (or
  * claimed now if queued), on the calling thread; res holds the outcome
  * and trace (may be NULL) gets the attempt's trace, which is also stored
  * with the attempt. Returns 0 if sent. */
-int  eng_outbox_deliver_now(struct eng_outbox *ob, long long id,
+int eng_outbox_deliver_now(struct eng_outbox *ob, long long id,
     struct cJSON *trace, struct smtp_result *res);
 /* Attempts every message due at now_ms on the calling thread, grouped
  * into sessions per server. Returns the number of attempts. */
-int  eng_outbox_run_due(struct eng_outbox *ob, long long now_ms);
+int eng_outbox_run_due(struct eng_outbox *ob, long long now_ms);
 /* Retry delay (seconds) before attempt number `attempt` + 1, for
  * attempt >= 1: base * 2^(attempt-1), capped at max, then scaled by
  * jitter01 in [0,1) into [0.8, 1.2) of that value. */
 double eng_outbox_backoff(unsigned attempt, double base, double max,
     double jitter01);
-int  eng_outbox_list(struct eng_outbox *ob, const char *state,
-    struct cJSON **out, struct errbuf *eb);
+int    eng_outbox_list(struct eng_outbox *ob, const char *state,
+       struct cJSON **out, struct errbuf *eb);
 /* Message id as a new Message (eng_outbox_list's fields) whose
  * "attempts" is the list of kept attempts, oldest first (the first and the
  * last ENG_OB_ATTEMPTS_LAST): [{n, at, ok, result: {klass|null, code,
  * message, advice|null, permanent}, trace|null}], with "attempt_count"
  * (attempts made) and "failed" (see eng_outbox_delivery). The password is
  * never in it. Errors: ERR_NOTFOUND, ERR_DB, ERR_NOMEM. */
-int  eng_outbox_get(struct eng_outbox *ob, long long id, struct cJSON **out,
+int eng_outbox_get(struct eng_outbox *ob, long long id, struct cJSON **out,
     struct errbuf *eb);
 /* Message id's fate, read live, as a new {outbox_id, state: queued |
  * sending | sent | retrying (queued after a failed attempt) | dead,
@@ -99,18 +98,18 @@ int  eng_outbox_get(struct eng_outbox *ob, long long id, struct cJSON **out,
  * untrusted, certificate_expired, hostname_mismatch, starttls_unavailable,
  * tls_*) or a refused login (auth_failed, auth_unavailable); a resend
  * clears it. Errors: ERR_NOTFOUND, ERR_DB, ERR_NOMEM. */
-int  eng_outbox_delivery(struct eng_outbox *ob, long long id,
-    struct cJSON **out, struct errbuf *eb);
+int eng_outbox_delivery(struct eng_outbox *ob, long long id, struct cJSON **out,
+    struct errbuf *eb);
 /* Queues a dead or queued message again. A message that lost its password
  * (sent or dead rows keep none) takes the credentials again from the
  * current environment through t->credentials; *renewed (may be NULL) then
  * says so. Errors: ERR_NOTFOUND, ERR_INVAL (not dead or queued),
  * ERR_EXISTS (the credentials cannot be taken again), ERR_DB. */
-int  eng_outbox_resend(struct eng_outbox *ob, long long id, int *renewed,
+int eng_outbox_resend(struct eng_outbox *ob, long long id, int *renewed,
     struct errbuf *eb);
 /* Reads one message's state and attempts (for tests and traces). */
-int  eng_outbox_state(struct eng_outbox *ob, long long id, char *state,
-    size_t n, unsigned *attempts, long long *next_ms);
+int eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
+    unsigned *attempts, long long *next_ms);
 void eng_outbox_counts(struct eng_outbox *ob, long long *sent,
     long long *deferred, long long *dead, long long *queued);
 

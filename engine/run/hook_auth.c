@@ -71,9 +71,9 @@ hex32(const char *h, unsigned char out[32])
     return 0;
 }
 
-#define HOOK_HOWTO                                                            \
-    "send \"Authorization: Bearer <webhook token>\", or "                     \
-    "\"X-Herald-Timestamp: <unix seconds>\" with \"X-Herald-Signature: "      \
+#define HOOK_HOWTO                                                             \
+    "send \"Authorization: Bearer <webhook token>\", or "                      \
+    "\"X-Herald-Timestamp: <unix seconds>\" with \"X-Herald-Signature: "       \
     "sha256=<hex HMAC-SHA256(signing secret, \"<timestamp>.<body>\")>\""
 
 int
@@ -114,7 +114,8 @@ eng_hook_parse(const char *authorization, const char *timestamp,
     if (n > 18 || strspn(timestamp, "0123456789") != n)
         return err_set(eb, ERR_AUTH, "unauthorized",
             "X-Herald-Timestamp must be the time in unix seconds (digits "
-            "only, e.g. %lld)", now);
+            "only, e.g. %lld)",
+            now);
     for (size_t i = 0; i < n; i++)
         ts = ts * 10 + (timestamp[i] - '0');
     d = now - ts;
@@ -122,8 +123,8 @@ eng_hook_parse(const char *authorization, const char *timestamp,
         return err_set(eb, ERR_AUTH, "unauthorized",
             "X-Herald-Timestamp %lld is %lld s %s herald's clock (%lld); "
             "signatures are accepted within %d s: sign each delivery with "
-            "the current time, and check the sender's clock (NTP)", ts,
-            d > 0 ? d : -d, d > 0 ? "behind" : "ahead of", now,
+            "the current time, and check the sender's clock (NTP)",
+            ts, d > 0 ? d : -d, d > 0 ? "behind" : "ahead of", now,
             ENG_HOOK_SKEW_S);
     if (strncasecmp(signature, "sha256=", 7) != 0)
         return err_set(eb, ERR_AUTH, "unauthorized",
@@ -157,8 +158,7 @@ eng_hook_verify(const struct eng_hook_auth *a, const char *token_sha256,
                 "with PUT /api/v1/applets/{name}/webhook");
         ok = sec_equal(want, sizeof(want), a->digest, sizeof(a->digest));
         sec_wipe(want, sizeof(want));
-        return ok ? 0 : err_set(eb, ERR_AUTH, "denied",
-            "wrong webhook token");
+        return ok ? 0 : err_set(eb, ERR_AUTH, "denied", "wrong webhook token");
     }
     if (a->mode != ENG_HOOK_SIGNED)
         return err_set(eb, ERR_AUTH, "denied", "no credentials parsed");
@@ -169,21 +169,24 @@ eng_hook_verify(const struct eng_hook_auth *a, const char *token_sha256,
     if (!have_body)
         return 0;
     snprintf(pre, sizeof(pre), "%s.", a->ts_text);
-    ok = pki_hmac_sha256_2(secret, strlen(secret), pre, strlen(pre),
-             body, len, want) == 0 &&
-        sec_equal(want, sizeof(want), a->sig, sizeof(a->sig));
+    ok = pki_hmac_sha256_2(secret, strlen(secret), pre, strlen(pre), body, len,
+             want)
+            == 0
+        && sec_equal(want, sizeof(want), a->sig, sizeof(a->sig));
     sec_wipe(want, sizeof(want));
-    return ok ? 0 : err_set(eb, ERR_AUTH, "denied",
-        "X-Herald-Signature does not match: expected the HMAC-SHA256 of "
-        "\"<timestamp>.<exact body>\" keyed with the applet's signing "
-        "secret");
+    return ok
+        ? 0
+        : err_set(eb, ERR_AUTH, "denied",
+            "X-Herald-Signature does not match: expected the HMAC-SHA256 of "
+            "\"<timestamp>.<exact body>\" keyed with the applet's signing "
+            "secret");
 }
 
 /* ---- seen signatures ---------------------------------------------------- */
 
 struct hook_seen_ent {
     unsigned char sig[32];
-    long long     expires;       /* unix s: its timestamp leaves the window */
+    long long     expires; /* unix s: its timestamp leaves the window */
 };
 
 struct hook_seen_applet {
@@ -262,8 +265,7 @@ eng_hook_seen_add(struct eng_hook_seen *c, const char *applet,
             break;
     if (a != NULL)
         for (size_t i = 0; i < a->n; i++)
-            if (a->v[i].expires >= now &&
-                memcmp(a->v[i].sig, sig, 32) == 0) {
+            if (a->v[i].expires >= now && memcmp(a->v[i].sig, sig, 32) == 0) {
                 rc = 1;
                 goto out;
             }
@@ -274,8 +276,8 @@ eng_hook_seen_add(struct eng_hook_seen *c, const char *applet,
                 break;
     }
     if (a == NULL) {
-        if ((a = calloc(1, sizeof(*a))) == NULL ||
-            (a->name = strdup(applet)) == NULL) {
+        if ((a = calloc(1, sizeof(*a))) == NULL
+            || (a->name = strdup(applet)) == NULL) {
             free(a);
             rc = ERR_NOMEM;
             goto out;
@@ -408,8 +410,8 @@ static const cJSON *
 hook_path(const cJSON *root, const char *obj, const char *key)
 {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, obj);
-    const cJSON *v = cJSON_IsObject(o)
-        ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+    const cJSON *v =
+        cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
 
     return cJSON_IsString(v) && *v->valuestring ? v : NULL;
 }
@@ -420,19 +422,19 @@ static int
 hook_alert_vars(struct eng_vars *vs, const cJSON *root)
 {
     const cJSON *alerts = cJSON_GetObjectItemCaseSensitive(root, "alerts");
-    const cJSON *first = cJSON_IsArray(alerts)
-        ? cJSON_GetArrayItem(alerts, 0) : NULL;
+    const cJSON *first =
+        cJSON_IsArray(alerts) ? cJSON_GetArrayItem(alerts, 0) : NULL;
     const cJSON *v;
     int          am, gf, rc;
     static const struct {
         const char *var, *common, *key, *in_alert, *fallback1, *fallback2;
     } map[3] = {
         { "_webhook_alertname", "commonLabels", "alertname", "labels",
-          "ruleName", "title" },
-        { "_webhook_severity", "commonLabels", "severity", "labels",
-          NULL, NULL },
+            "ruleName", "title" },
+        { "_webhook_severity", "commonLabels", "severity", "labels", NULL,
+            NULL },
         { "_webhook_summary", "commonAnnotations", "summary", "annotations",
-          "message", "title" },
+            "message", "title" },
     };
     size_t i;
 
@@ -458,8 +460,7 @@ hook_alert_vars(struct eng_vars *vs, const cJSON *root)
             if (!cJSON_IsString(v) || !*v->valuestring)
                 v = NULL;
         }
-        if ((rc = eng_vars_add(vs, map[i].var,
-                 v ? v->valuestring : "")) != 0)
+        if ((rc = eng_vars_add(vs, map[i].var, v ? v->valuestring : "")) != 0)
             return rc;
     }
     return 0;
@@ -478,11 +479,11 @@ int
 eng_webhook_vars(const char *body, size_t len, const char *content_type,
     struct eng_vars *out, struct errbuf *eb)
 {
-    const char  *end = NULL;
-    cJSON       *root, *it;
-    char         name[sizeof("_webhook_") + HOOK_NAME_MAX];
-    size_t       i, nfields = 0;
-    int          rc;
+    const char *end = NULL;
+    cJSON      *root, *it;
+    char        name[sizeof("_webhook_") + HOOK_NAME_MAX];
+    size_t      i, nfields = 0;
+    int         rc;
 
     if (body == NULL)
         body = "";
@@ -518,7 +519,8 @@ eng_webhook_vars(const char *body, size_t len, const char *content_type,
         return 0;
     }
     rc = 0;
-    cJSON_ArrayForEach(it, root) {
+    cJSON_ArrayForEach(it, root)
+    {
         size_t k, n;
 
         if (it->string == NULL || *it->string == '\0')

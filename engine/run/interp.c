@@ -71,8 +71,8 @@ name_valid(const char *s)
     if (s == NULL || *s == '\0')
         return 0;
     for (p = s; *p != '\0'; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                (*p >= '0' && *p <= '9') || *p == '_'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                || (*p >= '0' && *p <= '9') || *p == '_'))
             return 0;
     return 1;
 }
@@ -81,11 +81,16 @@ const char *
 eng_run_status_name(int status)
 {
     switch (status) {
-    case ENG_RUN_SUCCESS: return "success";
-    case ENG_RUN_ABORT: return "abort";
-    case ENG_RUN_TIMEOUT: return "timeout";
-    case ENG_RUN_CANCELLED: return "cancelled";
-    default: return "unknown";
+    case ENG_RUN_SUCCESS:
+        return "success";
+    case ENG_RUN_ABORT:
+        return "abort";
+    case ENG_RUN_TIMEOUT:
+        return "timeout";
+    case ENG_RUN_CANCELLED:
+        return "cancelled";
+    default:
+        return "unknown";
     }
 }
 
@@ -121,14 +126,14 @@ interp_lookup(void *ud, const char *name, char **shown)
     int                secret = 0, oom = 0;
 
     *shown = NULL;
-    if ((v = var_find(c->locals, c->nlocals, name)) != NULL ||
-        (v = var_find(c->builtins, c->nbuiltins, name)) != NULL) {
+    if ((v = var_find(c->locals, c->nlocals, name)) != NULL
+        || (v = var_find(c->builtins, c->nbuiltins, name)) != NULL) {
         if (v->shown != NULL && (*shown = strdup(v->shown)) == NULL)
             return NULL;
         return strdup(v->value);
     }
-    if (c->env == NULL || c->env->env_get == NULL ||
-        (val = c->env->env_get(c->env->ud, name, &secret)) == NULL)
+    if (c->env == NULL || c->env->env_get == NULL
+        || (val = c->env->env_get(c->env->ud, name, &secret)) == NULL)
         return NULL;
     *shown = eng_secret_shown(val, secret, &oom);
     if (oom) {
@@ -160,8 +165,8 @@ setvar_raw(struct interp_ctx *c, const char *name, const char *value,
     struct interp_var *v;
     char              *dup, *sdup = NULL;
 
-    if ((dup = strdup(value)) == NULL ||
-        (shown != NULL && (sdup = strdup(shown)) == NULL))
+    if ((dup = strdup(value)) == NULL
+        || (shown != NULL && (sdup = strdup(shown)) == NULL))
         goto nomem;
     if ((v = var_find(c->locals, c->nlocals, name)) != NULL) {
         sec_free_str(v->value);
@@ -198,8 +203,8 @@ interp_setvar(struct interp_ctx *c, const char *name, const char *value)
 }
 
 int
-interp_setvar_secret(struct interp_ctx *c, const char *name,
-    const char *value, const char *shown)
+interp_setvar_secret(struct interp_ctx *c, const char *name, const char *value,
+    const char *shown)
 {
     if (name != NULL && name[0] == '$')
         name++;
@@ -207,8 +212,8 @@ interp_setvar_secret(struct interp_ctx *c, const char *name,
         return err_set(&c->aeb, ERR_INVAL, "invalid_argument",
             "invalid variable name \"%s\": use letters, digits and _",
             name != NULL ? name : "");
-    if (strcmp(name, "_exit_status") != 0 &&
-        var_find(c->builtins, c->nbuiltins, name) != NULL)
+    if (strcmp(name, "_exit_status") != 0
+        && var_find(c->builtins, c->nbuiltins, name) != NULL)
         return err_set(&c->aeb, ERR_INVAL, "read_only_variable",
             "variable %s is a read-only built-in of the event", name);
     return setvar_raw(c, name, value, shown);
@@ -232,8 +237,8 @@ arg_expand(struct interp_ctx *c, const char *param, int reveal, char **out)
     *out = NULL;
     if (raw == NULL)
         return 0;
-    if ((rc = eng_expand(raw, interp_lookup, c, reveal, out, &c->aeb)) ==
-        ERR_NOMEM)
+    if ((rc = eng_expand(raw, interp_lookup, c, reveal, out, &c->aeb))
+        == ERR_NOMEM)
         c->nomem = 1;
     return rc;
 }
@@ -277,16 +282,15 @@ arg_varname(struct interp_ctx *c, const char *param)
 }
 
 int
-interp_int(struct interp_ctx *c, const char *what, const char *s,
-    long long *v)
+interp_int(struct interp_ctx *c, const char *what, const char *s, long long *v)
 {
     const char *p = s;
     char       *end;
 
     while (*p == ' ' || *p == '\t')
         p++;
-    if ((*p >= '0' && *p <= '9') ||
-        ((*p == '-' || *p == '+') && p[1] >= '0' && p[1] <= '9')) {
+    if ((*p >= '0' && *p <= '9')
+        || ((*p == '-' || *p == '+') && p[1] >= '0' && p[1] <= '9')) {
         errno = 0;
         *v = strtoll(p, &end, 10);
         while (*end == ' ' || *end == '\t')
@@ -321,7 +325,8 @@ trace_add(struct interp_ctx *c, const char *label, const char *verb)
         cJSON_AddStringToObject(e, "action", "truncated");
         cJSON_AddNumberToObject(e, "ms", 0);
         cJSON_AddStringToObject(e, "outcome", "skipped");
-        cJSON_AddStringToObject(e, "error", "trace truncated: more than "
+        cJSON_AddStringToObject(e, "error",
+            "trace truncated: more than "
             "10000 actions ran; later actions are not recorded");
         cJSON_AddItemToArray(c->out->trace, e);
         return NULL;
@@ -343,8 +348,8 @@ interp_sleep(struct interp_ctx *c, double secs)
     struct timespec ts;
 
     for (;;) {
-        if (c->env->cancel != NULL &&
-            atomic_load_explicit(c->env->cancel, memory_order_relaxed)) {
+        if (c->env->cancel != NULL
+            && atomic_load_explicit(c->env->cancel, memory_order_relaxed)) {
             c->out->status = ENG_RUN_CANCELLED;
             return ERR_TIMEOUT;
         }
@@ -388,14 +393,14 @@ is_integer(const char *s, long long *v)
 static int
 cond_eval(struct interp_ctx *c, int *truth)
 {
-    char      *l = NULL, *op = NULL, *r = NULL;
-    long long  a, b;
-    int        cmp, rc;
+    char     *l = NULL, *op = NULL, *r = NULL;
+    long long a, b;
+    int       cmp, rc;
 
     *truth = 0;
-    if ((rc = interp_arg_req(c, "left", &l)) != 0 ||
-        (rc = interp_arg_req(c, "op", &op)) != 0 ||
-        (rc = interp_arg_req(c, "right", &r)) != 0)
+    if ((rc = interp_arg_req(c, "left", &l)) != 0
+        || (rc = interp_arg_req(c, "op", &op)) != 0
+        || (rc = interp_arg_req(c, "right", &r)) != 0)
         goto out;
     if (is_integer(l, &a) && is_integer(r, &b))
         cmp = a < b ? -1 : a > b;
@@ -438,7 +443,7 @@ jt_build(struct interp_ctx *c)
 {
     struct frame {
         size_t head, last;
-    } *st;
+    } * st;
     size_t n = c->nactions, sp = 0, i, j, k;
     int    rc = 0, kind;
 
@@ -477,8 +482,7 @@ jt_build(struct interp_ctx *c)
         case K_END:
             if (sp == 0) {
                 rc = err_set(&c->aeb, ERR_INVAL, "unbalanced_block",
-                    "label %s: end without if/while/foreach",
-                    label_of(c, i));
+                    "label %s: end without if/while/foreach", label_of(c, i));
                 break;
             }
             sp--;
@@ -537,8 +541,8 @@ act_set(struct interp_ctx *c, int arg)
         goto out;
     /* a secret flows through set whole: the copy is as secret (and as
      * usable as a mail server) as the original */
-    rc = interp_setvar_secret(c, var, full, strcmp(full, val) != 0 ? val :
-        NULL);
+    rc =
+        interp_setvar_secret(c, var, full, strcmp(full, val) != 0 ? val : NULL);
 out:
     free(val);
     sec_free_str(full);
@@ -593,13 +597,14 @@ act_incdec(struct interp_ctx *c, int sign)
     if ((cur = lookup_shown(c, var)) == NULL) {
         rc = err_field(&c->aeb, ERR_INVAL, var, "undefined_variable",
             "%%HA_EM-3-FMPD_UNKNOWN_ENV: could not find environment "
-            "variable: %s", var);
+            "variable: %s",
+            var);
         goto out;
     }
     if ((rc = interp_int(c, var, cur, &a)) != 0)
         goto out;
-    if (sign > 0 ? __builtin_add_overflow(a, b, &r) :
-                   __builtin_sub_overflow(a, b, &r)) {
+    if (sign > 0 ? __builtin_add_overflow(a, b, &r)
+                 : __builtin_sub_overflow(a, b, &r)) {
         rc = err_set(&c->aeb, ERR_INVAL, "invalid_argument",
             "%s: integer overflow", var);
         goto out;
@@ -623,15 +628,21 @@ act_math(struct interp_ctx *c, int op)
     long long a, b, res = 0;
     int       rc, ovf = 0;
 
-    if ((rc = interp_arg_req(c, "left", &l)) != 0 ||
-        (rc = interp_arg_req(c, "right", &r)) != 0 ||
-        (rc = interp_int(c, "left operand", l, &a)) != 0 ||
-        (rc = interp_int(c, "right operand", r, &b)) != 0)
+    if ((rc = interp_arg_req(c, "left", &l)) != 0
+        || (rc = interp_arg_req(c, "right", &r)) != 0
+        || (rc = interp_int(c, "left operand", l, &a)) != 0
+        || (rc = interp_int(c, "right operand", r, &b)) != 0)
         goto out;
     switch (op) {
-    case '+': ovf = __builtin_add_overflow(a, b, &res); break;
-    case '-': ovf = __builtin_sub_overflow(a, b, &res); break;
-    case '*': ovf = __builtin_mul_overflow(a, b, &res); break;
+    case '+':
+        ovf = __builtin_add_overflow(a, b, &res);
+        break;
+    case '-':
+        ovf = __builtin_sub_overflow(a, b, &res);
+        break;
+    case '*':
+        ovf = __builtin_mul_overflow(a, b, &res);
+        break;
     default:
         if (b == 0) {
             rc = err_set(&c->aeb, ERR_INVAL, "invalid_argument",
@@ -663,9 +674,8 @@ static int
 syslog_priority(const char *s)
 {
     static const char *names[] = { "emergencies", "alerts", "critical",
-        "errors", "warnings", "notifications", "informational",
-        "debugging" };
-    size_t i;
+        "errors", "warnings", "notifications", "informational", "debugging" };
+    size_t             i;
 
     if (s == NULL)
         return 6;
@@ -685,18 +695,20 @@ act_syslog(struct interp_ctx *c, int arg)
     int        rc, level;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "msg", &msg)) != 0 ||
-        (rc = interp_arg(c, "priority", &pri)) != 0)
+    if ((rc = interp_arg_req(c, "msg", &msg)) != 0
+        || (rc = interp_arg(c, "priority", &pri)) != 0)
         goto out;
     if ((level = syslog_priority(pri)) < 0) {
         rc = err_set(&c->aeb, ERR_INVAL, "invalid_argument",
             "syslog priority \"%s\" unknown: use emergencies, alerts, "
             "critical, errors, warnings, notifications, informational, "
-            "debugging or 0..7", pri);
+            "debugging or 0..7",
+            pri);
         goto out;
     }
     if (buf_printf(&line, "%%HA_EM-%d-LOG: %s: %s", level,
-            eng_applet_name(c->a), msg) != 0) {
+            eng_applet_name(c->a), msg)
+        != 0) {
         c->nomem = 1;
         rc = err_set(&c->aeb, ERR_NOMEM, "nomem", "out of memory");
         goto out;
@@ -714,15 +726,15 @@ static int
 act_regexp(struct interp_ctx *c, int arg)
 {
     static const char *vars[] = { "match", "sub1", "sub2", "sub3" };
-    char       *pat = NULL, *in = NULL, ebuf[256];
-    regex_t     re;
-    regmatch_t  m[4];
-    int         rc, erc, compiled = 0;
-    size_t      i;
+    char              *pat = NULL, *in = NULL, ebuf[256];
+    regex_t            re;
+    regmatch_t         m[4];
+    int                rc, erc, compiled = 0;
+    size_t             i;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "pattern", &pat)) != 0 ||
-        (rc = interp_arg_req(c, "input", &in)) != 0)
+    if ((rc = interp_arg_req(c, "pattern", &pat)) != 0
+        || (rc = interp_arg_req(c, "input", &in)) != 0)
         goto out;
     if ((erc = regcomp(&re, pat, REG_EXTENDED)) != 0) {
         regerror(erc, &re, ebuf, sizeof(ebuf));
@@ -846,9 +858,9 @@ act_handle_error(struct interp_ctx *c, int arg)
     int       rc, t;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "type", &type)) != 0 ||
-        (rc = interp_arg(c, "count", &count)) != 0 ||
-        (rc = interp_arg(c, "delay", &delay)) != 0)
+    if ((rc = interp_arg_req(c, "type", &type)) != 0
+        || (rc = interp_arg(c, "count", &count)) != 0
+        || (rc = interp_arg(c, "delay", &delay)) != 0)
         goto out;
     if (strcmp(type, "exit") == 0)
         t = HE_EXIT;
@@ -862,8 +874,8 @@ act_handle_error(struct interp_ctx *c, int arg)
             type);
         goto out;
     }
-    if (count != NULL && ((rc = interp_int(c, "handle-error count", count,
-            &n)) != 0))
+    if (count != NULL
+        && ((rc = interp_int(c, "handle-error count", count, &n)) != 0))
         goto out;
     if (n < 0 || n > 1000) {
         rc = err_set(&c->aeb, ERR_INVAL, "invalid_argument",
@@ -874,8 +886,7 @@ act_handle_error(struct interp_ctx *c, int arg)
         d = strtod(delay, &end);
         if (end == delay || *end != '\0' || !(d >= 0) || d > 86400) {
             rc = err_set(&c->aeb, ERR_INVAL, "invalid_argument",
-                "handle-error delay: not a number of seconds: \"%s\"",
-                delay);
+                "handle-error delay: not a number of seconds: \"%s\"", delay);
             goto out;
         }
     }
@@ -898,8 +909,8 @@ act_context_save(struct interp_ctx *c, int arg)
     int    rc;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "key", &key)) != 0 ||
-        (rc = interp_arg_req(c, "variable", &pat)) != 0)
+    if ((rc = interp_arg_req(c, "key", &key)) != 0
+        || (rc = interp_arg_req(c, "variable", &pat)) != 0)
         goto out;
     if (c->env->context_save == NULL) {
         rc = err_set(&c->aeb, ERR_UNSUPPORTED, "context_unavailable",
@@ -909,10 +920,11 @@ act_context_save(struct interp_ctx *c, int arg)
     if ((vars = cJSON_CreateObject()) == NULL)
         goto nomem;
     for (i = 0; i < c->nlocals; i++)
-        if (fnmatch(pat, c->locals[i].name, 0) == 0 &&
-            cJSON_AddStringToObject(vars, c->locals[i].name,
-                c->locals[i].shown != NULL ? c->locals[i].shown :
-                c->locals[i].value) == NULL)
+        if (fnmatch(pat, c->locals[i].name, 0) == 0
+            && cJSON_AddStringToObject(vars, c->locals[i].name,
+                   c->locals[i].shown != NULL ? c->locals[i].shown
+                                              : c->locals[i].value)
+                == NULL)
             goto nomem;
     if ((rc = c->env->context_save(c->env->ud, key, vars)) != 0)
         rc = err_set(&c->aeb, rc, "context_failed",
@@ -937,8 +949,8 @@ act_context_retrieve(struct interp_ctx *c, int arg)
     int          rc;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "key", &key)) != 0 ||
-        (rc = interp_arg(c, "variable", &pat)) != 0)
+    if ((rc = interp_arg_req(c, "key", &key)) != 0
+        || (rc = interp_arg(c, "variable", &pat)) != 0)
         goto out;
     if (c->env->context_retrieve == NULL) {
         rc = err_set(&c->aeb, ERR_UNSUPPORTED, "context_unavailable",
@@ -950,7 +962,8 @@ act_context_retrieve(struct interp_ctx *c, int arg)
             "context retrieve: nothing was saved under key %s", key);
         goto out;
     }
-    cJSON_ArrayForEach(it, vars) {
+    cJSON_ArrayForEach(it, vars)
+    {
         if (!cJSON_IsString(it) || it->string == NULL)
             continue;
         if (pat != NULL && fnmatch(pat, it->string, 0) != 0)
@@ -972,13 +985,12 @@ act_policy(struct interp_ctx *c, int arg)
     int   rc;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "name", &name)) != 0 ||
-        (rc = interp_arg(c, "args", &args)) != 0)
+    if ((rc = interp_arg_req(c, "name", &name)) != 0
+        || (rc = interp_arg(c, "args", &args)) != 0)
         goto out;
     if (c->env->policy == NULL) {
         rc = err_set(&c->aeb, ERR_UNSUPPORTED, "policy_unavailable",
-            "policy %s: applets cannot start other applets in this run",
-            name);
+            "policy %s: applets cannot start other applets in this run", name);
         goto out;
     }
     if ((rc = c->env->policy(c->env->ud, name, args)) != 0)
@@ -1002,8 +1014,8 @@ publish_num(struct interp_ctx *c, const char *param, const char *v,
     if (v == NULL || v[0] < '0' || v[0] > '9' || *end != '\0' || l < 1
         || l > 999)
         return err_set(&c->aeb, ERR_INVAL, "invalid_argument",
-            "publish-event: %s \"%s\" is not a number from 1 to 999",
-            param, v != NULL ? v : "");
+            "publish-event: %s \"%s\" is not a number from 1 to 999", param,
+            v != NULL ? v : "");
     *out = (unsigned)l;
     return 0;
 }
@@ -1013,12 +1025,12 @@ act_publish(struct interp_ctx *c, int arg)
 {
     static const char *params[] = { "sub-system", "type", "arg1", "arg2",
         "arg3", "arg4" };
-    cJSON      *ev;
-    char       *v[6] = { NULL }, msg[512];
-    const char *data[4];
-    unsigned    sub = 0, type = 0;
-    size_t      i, nd = 0;
-    int         rc = 0;
+    cJSON             *ev;
+    char              *v[6] = { NULL }, msg[512];
+    const char        *data[4];
+    unsigned           sub = 0, type = 0;
+    size_t             i, nd = 0;
+    int                rc = 0;
 
     (void)arg;
     if ((ev = cJSON_CreateObject()) == NULL)
@@ -1046,8 +1058,9 @@ act_publish(struct interp_ctx *c, int arg)
     for (i = 0; i < nd; i++)
         data[i] = v[i + 2] != NULL ? v[i + 2] : "";
     msg[0] = '\0';
-    if ((rc = c->env->publish(c->env->ud, sub, type, data, nd, c->entry,
-             msg, sizeof(msg))) != 0) {
+    if ((rc = c->env->publish(c->env->ud, sub, type, data, nd, c->entry, msg,
+             sizeof(msg)))
+        != 0) {
         if (rc == ERR_NOMEM)
             goto nomem;
         rc = err_set(&c->aeb, rc, "publish_failed",
@@ -1068,11 +1081,23 @@ out:
 static int
 act_mail(struct interp_ctx *c, int arg)
 {
-    enum { P_SERVER, P_TO, P_FROM, P_CC, P_SUBJECT, P_BODY, P_SRCIF,
-        P_SRCADDR, P_PORT, P_SECURE, P_TLSNAME, P_N };
-    static const char *params[P_N] = { "server", "to", "from", "cc",
-        "subject", "body", "source-interface", "source-address", "port",
-        "secure", "tls-name" };
+    enum {
+        P_SERVER,
+        P_TO,
+        P_FROM,
+        P_CC,
+        P_SUBJECT,
+        P_BODY,
+        P_SRCIF,
+        P_SRCADDR,
+        P_PORT,
+        P_SECURE,
+        P_TLSNAME,
+        P_N
+    };
+    static const char  *params[P_N] = { "server", "to", "from", "cc", "subject",
+         "body", "source-interface", "source-address", "port", "secure",
+         "tls-name" };
     struct eng_mail_req req;
     struct smtp_result  res;
     struct buf          msg = BUF_INIT;
@@ -1086,14 +1111,16 @@ act_mail(struct interp_ctx *c, int arg)
     /* only the server consumes a credential; everything else (subject,
      * body, addresses) shows a secret masked */
     for (i = 0; i < P_N && rc == 0; i++)
-        rc = i == P_SERVER ? interp_arg_reveal(c, params[i], &v[i]) :
-            interp_arg(c, params[i], &v[i]);
+        rc = i == P_SERVER ? interp_arg_reveal(c, params[i], &v[i])
+                           : interp_arg(c, params[i], &v[i]);
     if (rc != 0)
         goto out;
     if (v[P_SERVER] == NULL || v[P_TO] == NULL || v[P_FROM] == NULL) {
         rc = err_set(&c->aeb, ERR_INVAL, "invalid_argument",
-            "mail: %s is required", v[P_SERVER] == NULL ? "server" :
-            v[P_TO] == NULL ? "to" : "from");
+            "mail: %s is required",
+            v[P_SERVER] == NULL   ? "server"
+                : v[P_TO] == NULL ? "to"
+                                  : "from");
         goto out;
     }
     if (v[P_PORT] != NULL) {
@@ -1105,9 +1132,9 @@ act_mail(struct interp_ctx *c, int arg)
             goto out;
         }
     }
-    if (v[P_SECURE] != NULL && strcmp(v[P_SECURE], "tls") != 0 &&
-        strcmp(v[P_SECURE], "none") != 0 &&
-        strcmp(v[P_SECURE], "implicit") != 0) {
+    if (v[P_SECURE] != NULL && strcmp(v[P_SECURE], "tls") != 0
+        && strcmp(v[P_SECURE], "none") != 0
+        && strcmp(v[P_SECURE], "implicit") != 0) {
         rc = err_set(&c->aeb, ERR_INVAL, "invalid_argument",
             "mail secure \"%s\" unknown: use tls, implicit or none",
             v[P_SECURE]);
@@ -1144,10 +1171,11 @@ act_mail(struct interp_ctx *c, int arg)
         st = NULL;
     }
     if (rc != 0) {
-        if (buf_puts(&msg, res.message[0] != '\0' ? res.message :
-                "mail delivery failed") != 0 ||
-            (res.advice[0] != '\0' && buf_printf(&msg, " %s",
-                res.advice) != 0)) {
+        if (buf_puts(&msg,
+                res.message[0] != '\0' ? res.message : "mail delivery failed")
+                != 0
+            || (res.advice[0] != '\0'
+                && buf_printf(&msg, " %s", res.advice) != 0)) {
             c->nomem = 1;
             rc = err_set(&c->aeb, ERR_NOMEM, "nomem", "out of memory");
             goto out;
@@ -1182,8 +1210,8 @@ split_list(const char *list, const char *delim, struct interp_iter *it)
             if (*p == '\0')
                 break;
             q = p;
-            while (*q != '\0' && *q != ' ' && *q != '\t' && *q != '\n' &&
-                *q != '\r')
+            while (*q != '\0' && *q != ' ' && *q != '\t' && *q != '\n'
+                && *q != '\r')
                 q++;
         } else {
             q = p;
@@ -1226,11 +1254,12 @@ act_foreach(struct interp_ctx *c, int again, size_t *next)
 
     if (!again) {
         iter_clear(it);
-        if ((rc = interp_arg_req(c, "list", &list)) != 0 ||
-            (rc = interp_arg(c, "delim", &delim)) != 0)
+        if ((rc = interp_arg_req(c, "list", &list)) != 0
+            || (rc = interp_arg(c, "delim", &delim)) != 0)
             goto done;
-        if (split_list(list, delim != NULL && delim[0] != '\0' ? delim :
-                NULL, it) != 0) {
+        if (split_list(list, delim != NULL && delim[0] != '\0' ? delim : NULL,
+                it)
+            != 0) {
             c->nomem = 1;
             rc = err_set(&c->aeb, ERR_NOMEM, "nomem", "out of memory");
             goto done;
@@ -1260,8 +1289,8 @@ run_once(struct interp_ctx *c, int branch, int again, size_t *next,
     int *skipped)
 {
     const struct interp_jump *j = &c->jt[c->pc];
-    const char *verb = eng_applet_action(c->a, c->pc)->verb;
-    int         truth, rc;
+    const char               *verb = eng_applet_action(c->a, c->pc)->verb;
+    int                       truth, rc;
 
     switch (j->kind) {
     case K_IF:
@@ -1320,7 +1349,8 @@ run_once(struct interp_ctx *c, int branch, int again, size_t *next,
         return err_set(&c->aeb, ERR_UNSUPPORTED, "unsupported_action",
             "action %s is not supported: use string compare, equal, first, "
             "index, last, length, match, range, replace, tolower, toupper, "
-            "trim, trimleft or trimright", verb);
+            "trim, trimleft or trimright",
+            verb);
     return err_set(&c->aeb, ERR_UNSUPPORTED, "unsupported_action",
         "action %s is not supported by herald", verb);
 }
@@ -1417,32 +1447,41 @@ abort_fix(const struct interp_ctx *c, const char *label, const char *klass,
 
     out[0] = '\0';
     if (strcmp(klass, "undefined_variable") == 0 && var[0] != '\0')
-        snprintf(out, n, "Set the environment variable %s (PUT "
-            "/api/v1/environment/%s), or remove it from action %s.", var,
-            var, label);
+        snprintf(out, n,
+            "Set the environment variable %s (PUT "
+            "/api/v1/environment/%s), or remove it from action %s.",
+            var, var, label);
     else if (strcmp(klass, "unbalanced_block") == 0)
-        snprintf(out, n, "Close every if, while and foreach with an end in "
+        snprintf(out, n,
+            "Close every if, while and foreach with an end in "
             "label byte order and save the applet again.");
     else if (strcmp(klass, "read_only_variable") == 0)
-        snprintf(out, n, "Use another variable name in action %s: the "
-            "event's built-ins are read-only.", label);
+        snprintf(out, n,
+            "Use another variable name in action %s: the "
+            "event's built-ins are read-only.",
+            label);
     else if (strcmp(klass, "invalid_regexp") == 0)
-        snprintf(out, n, "Correct the regular expression of action %s "
-            "(POSIX extended syntax).", label);
+        snprintf(out, n,
+            "Correct the regular expression of action %s "
+            "(POSIX extended syntax).",
+            label);
     else if (strcmp(klass, "invalid_argument") == 0)
-        snprintf(out, n, "Correct the arguments of action %s, or the "
+        snprintf(out, n,
+            "Correct the arguments of action %s, or the "
             "variables it uses, so that they hold what the action expects.",
             label);
     else if (strcmp(klass, "context_not_found") == 0)
-        snprintf(out, n, "Run the applet that saves this context first, or "
-            "put \"handle-error type ignore\" before action %s.", label);
+        snprintf(out, n,
+            "Run the applet that saves this context first, or "
+            "put \"handle-error type ignore\" before action %s.",
+            label);
     else if (strcmp(klass, "unsupported_action") == 0)
         snprintf(out, n, "Remove action %s: herald cannot run it.", label);
 }
 
 static void
-run_fail(struct interp_ctx *c, int status, const char *label,
-    const char *klass, const char *msg)
+run_fail(struct interp_ctx *c, int status, const char *label, const char *klass,
+    const char *msg)
 {
     struct buf b = BUF_INIT;
     char       fix[384];
@@ -1454,14 +1493,21 @@ run_fail(struct interp_ctx *c, int status, const char *label,
         if (msg[0] == '%')
             log_ios(LOG_ERR, "%s", msg);
         else
-            log_info("interp", "event=action-failed applet=%s label=%s "
-                "class=%s", eng_applet_name(c->a), label, klass);
-        log_ios(LOG_ERR, "%%HA_EM-3-FMPD_ERROR: Error executing applet %s "
-            "statement %s", eng_applet_name(c->a), label);
+            log_info("interp",
+                "event=action-failed applet=%s label=%s "
+                "class=%s",
+                eng_applet_name(c->a), label, klass);
+        log_ios(LOG_ERR,
+            "%%HA_EM-3-FMPD_ERROR: Error executing applet %s "
+            "statement %s",
+            eng_applet_name(c->a), label);
         abort_fix(c, label, klass, fix, sizeof(fix));
-        if (buf_printf(&b, "%s\n%%HA_EM-3-FMPD_ERROR: Error executing "
-                "applet %s statement %s%s%s", msg, eng_applet_name(c->a),
-                label, fix[0] != '\0' ? "\n" : "", fix) == 0)
+        if (buf_printf(&b,
+                "%s\n%%HA_EM-3-FMPD_ERROR: Error executing "
+                "applet %s statement %s%s%s",
+                msg, eng_applet_name(c->a), label, fix[0] != '\0' ? "\n" : "",
+                fix)
+            == 0)
             msg = buf_str(&b);
     }
     copy_str(c->out->error, sizeof(c->out->error), msg);
@@ -1476,7 +1522,9 @@ entry_finish(struct interp_ctx *c, double t0, int rc, int skipped)
     cJSON_AddNumberToObject(c->entry, "ms",
         (double)(long long)((now_mono() - t0) * 1e6) / 1e3);
     cJSON_AddStringToObject(c->entry, "outcome",
-        rc != 0 ? "error" : skipped ? "skipped" : "ok");
+        rc != 0       ? "error"
+            : skipped ? "skipped"
+                      : "ok");
     if (rc != 0) {
         cJSON_AddStringToObject(c->entry, "error", c->aeb.msg);
         cJSON_AddStringToObject(c->entry, "error_class", c->aeb.code);
@@ -1488,10 +1536,10 @@ builtins_init(struct interp_ctx *c, const struct eng_kv *kv, size_t n)
 {
     static const char *pub[] = { "_event_pub_sec", "_event_pub_msec",
         "_event_pub_time" };
-    struct timespec ts;
-    struct tm       tm;
-    char            val[3][64];
-    size_t          i;
+    struct timespec    ts;
+    struct tm          tm;
+    char               val[3][64];
+    size_t             i;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
@@ -1506,8 +1554,8 @@ builtins_init(struct interp_ctx *c, const struct eng_kv *kv, size_t n)
         c->builtins[c->nbuiltins].name = strdup(kv[i].name);
         c->builtins[c->nbuiltins].value =
             strdup(kv[i].value != NULL ? kv[i].value : "");
-        if (c->builtins[c->nbuiltins].name == NULL ||
-            c->builtins[c->nbuiltins++].value == NULL)
+        if (c->builtins[c->nbuiltins].name == NULL
+            || c->builtins[c->nbuiltins++].value == NULL)
             return ERR_NOMEM;
     }
     for (i = 0; i < 3; i++) {
@@ -1515,8 +1563,8 @@ builtins_init(struct interp_ctx *c, const struct eng_kv *kv, size_t n)
             continue;
         c->builtins[c->nbuiltins].name = strdup(pub[i]);
         c->builtins[c->nbuiltins].value = strdup(val[i]);
-        if (c->builtins[c->nbuiltins].name == NULL ||
-            c->builtins[c->nbuiltins++].value == NULL)
+        if (c->builtins[c->nbuiltins].name == NULL
+            || c->builtins[c->nbuiltins++].value == NULL)
             return ERR_NOMEM;
     }
     return 0;
@@ -1562,8 +1610,8 @@ run_action(struct interp_ctx *c, int branch, int again, size_t *next,
         c->again = 0;
         err_clear(&c->aeb);
         rc = run_once(c, branch, again, next, skipped);
-        if (rc == 0 || c->out->status != ENG_RUN_SUCCESS || c->nomem ||
-            attempt >= tries)
+        if (rc == 0 || c->out->status != ENG_RUN_SUCCESS || c->nomem
+            || attempt >= tries)
             return rc;
         log_info("interp", "event=retry applet=%s label=%s attempt=%ld",
             eng_applet_name(c->a), label_of(c, c->pc), attempt + 1);
@@ -1574,17 +1622,16 @@ run_action(struct interp_ctx *c, int branch, int again, size_t *next,
 
 int
 eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
-    size_t nbuiltins, const struct eng_run_env *env,
-    struct eng_run_result *out)
+    size_t nbuiltins, const struct eng_run_env *env, struct eng_run_result *out)
 {
     static const struct eng_run_env noenv;
-    struct interp_ctx c;
-    const struct eng_event *ev;
-    size_t  next;
-    double  t0;
-    int     rc = 0, skipped, branch = 0, again = 0;
-    long long es;
-    const struct interp_var *xs;
+    struct interp_ctx               c;
+    const struct eng_event         *ev;
+    size_t                          next;
+    double                          t0;
+    int                             rc = 0, skipped, branch = 0, again = 0;
+    long long                       es;
+    const struct interp_var        *xs;
 
     memset(out, 0, sizeof(*out));
     memset(&c, 0, sizeof(c));
@@ -1596,21 +1643,20 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
         goto nomem;
     c.nactions = eng_applet_action_count(a);
     c.maxrun = c.env->maxrun > 0 ? c.env->maxrun : ENG_MAXRUN_DEFAULT;
-    if (eng_applet_event_count(a) > 0 &&
-        (ev = eng_applet_event(a, 0)) != NULL && ev->maxrun > 0)
+    if (eng_applet_event_count(a) > 0 && (ev = eng_applet_event(a, 0)) != NULL
+        && ev->maxrun > 0)
         c.maxrun = ev->maxrun;
     c.deadline = now_mono() + c.maxrun;
-    if (builtins_init(&c, builtins, nbuiltins) != 0 ||
-        setvar_raw(&c, "_exit_status", "0", NULL) != 0)
+    if (builtins_init(&c, builtins, nbuiltins) != 0
+        || setvar_raw(&c, "_exit_status", "0", NULL) != 0)
         goto nomem;
-    if ((c.jt = calloc(c.nactions + 1, sizeof(*c.jt))) == NULL ||
-        (c.iters = calloc(c.nactions + 1, sizeof(*c.iters))) == NULL)
+    if ((c.jt = calloc(c.nactions + 1, sizeof(*c.jt))) == NULL
+        || (c.iters = calloc(c.nactions + 1, sizeof(*c.iters))) == NULL)
         goto nomem;
     if ((rc = jt_build(&c)) != 0) {
         if (rc == ERR_NOMEM)
             goto nomem;
-        run_fail(&c, ENG_RUN_ABORT, label_of(&c, c.pc), c.aeb.code,
-            c.aeb.msg);
+        run_fail(&c, ENG_RUN_ABORT, label_of(&c, c.pc), c.aeb.code, c.aeb.msg);
         rc = 0;
         goto out;
     }
@@ -1619,8 +1665,8 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
     for (c.pc = 0; c.pc < c.nactions;) {
         const char *label = label_of(&c, c.pc);
 
-        if (c.env->cancel != NULL &&
-            atomic_load_explicit(c.env->cancel, memory_order_relaxed)) {
+        if (c.env->cancel != NULL
+            && atomic_load_explicit(c.env->cancel, memory_order_relaxed)) {
             run_fail(&c, ENG_RUN_CANCELLED, label, "cancelled",
                 "the run was cancelled");
             break;
@@ -1628,8 +1674,10 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
         if (now_mono() >= c.deadline) {
             char m[160];
 
-            snprintf(m, sizeof(m), "maxrun of %.3g s exceeded before "
-                "statement %s", c.maxrun, label);
+            snprintf(m, sizeof(m),
+                "maxrun of %.3g s exceeded before "
+                "statement %s",
+                c.maxrun, label);
             run_fail(&c, ENG_RUN_TIMEOUT, label, "maxrun", m);
             break;
         }
@@ -1644,8 +1692,10 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
         if (out->status == ENG_RUN_TIMEOUT) {
             char m[160];
 
-            snprintf(m, sizeof(m), "maxrun of %.3g s exceeded in "
-                "statement %s", c.maxrun, label);
+            snprintf(m, sizeof(m),
+                "maxrun of %.3g s exceeded in "
+                "statement %s",
+                c.maxrun, label);
             run_fail(&c, ENG_RUN_TIMEOUT, label, "maxrun", m);
             rc = 0;
             break;
@@ -1662,8 +1712,10 @@ eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
                 rc = 0;
                 break;
             }
-            log_info("interp", "event=error-ignored applet=%s label=%s "
-                "class=%s", eng_applet_name(a), label, c.aeb.code);
+            log_info("interp",
+                "event=error-ignored applet=%s label=%s "
+                "class=%s",
+                eng_applet_name(a), label, c.aeb.code);
             if (setvar_raw(&c, "_error", c.aeb.msg, NULL) != 0)
                 goto nomem;
             rc = 0;
@@ -1679,8 +1731,8 @@ nomem:
     copy_str(out->error, sizeof(out->error), "out of memory");
     rc = ERR_NOMEM;
 out:
-    if ((xs = var_find(c.locals, c.nlocals, "_exit_status")) != NULL &&
-        is_integer(xs->value, &es) && es >= INT_MIN && es <= INT_MAX)
+    if ((xs = var_find(c.locals, c.nlocals, "_exit_status")) != NULL
+        && is_integer(xs->value, &es) && es >= INT_MIN && es <= INT_MAX)
         out->exit_status = (int)es;
     ctx_free(&c);
     return rc;

@@ -53,11 +53,11 @@ struct eng_run_env {
      * value (negative) with msg filled. NULL: the event is only recorded
      * in the trace. */
     int (*publish)(void *ud, unsigned sub_system, unsigned type,
-        const char *const *data, size_t ndata, struct cJSON *entry,
-        char *msg, size_t msglen);
-    void *ud;
-    double maxrun;           /* seconds; 0: the default (ENG_MAXRUN_DEFAULT) */
-    atomic_int *cancel;      /* set to nonzero to stop the run (SIGTERM);
+        const char *const *data, size_t ndata, struct cJSON *entry, char *msg,
+        size_t msglen);
+    void       *ud;
+    double      maxrun; /* seconds; 0: the default (ENG_MAXRUN_DEFAULT) */
+    atomic_int *cancel; /* set to nonzero to stop the run (SIGTERM);
                               * may be stored from another thread */
 };
 
@@ -72,13 +72,13 @@ enum eng_run_status {
 const char *eng_run_status_name(int status); /* "success", "abort", ... */
 
 struct eng_run_result {
-    int        status;        /* enum eng_run_status */
-    int        exit_status;   /* $_exit_status */
-    char       failed_label[32];
-    char       error_class[32];  /* e.g. "undefined_variable", mail klass */
-    char       error[768];       /* message */
-    struct buf output;           /* puts output */
-    struct cJSON *trace;         /* array of {label, action, ms, outcome,
+    int           status;      /* enum eng_run_status */
+    int           exit_status; /* $_exit_status */
+    char          failed_label[32];
+    char          error_class[32]; /* e.g. "undefined_variable", mail klass */
+    char          error[768];      /* message */
+    struct buf    output;          /* puts output */
+    struct cJSON *trace;           /* array of {label, action, ms, outcome,
                                     error?, smtp?} (cJSON_Delete) */
 };
 
@@ -86,8 +86,8 @@ struct eng_run_result {
  * members with eng_run_result_clear()). Returns 0 (whatever the run's
  * status) or ERR_NOMEM. */
 int  eng_interp_run(const struct eng_applet *a, const struct eng_kv *builtins,
-    size_t nbuiltins, const struct eng_run_env *env,
-    struct eng_run_result *out);
+     size_t nbuiltins, const struct eng_run_env *env,
+     struct eng_run_result *out);
 void eng_run_result_clear(struct eng_run_result *r);
 
 /* A variable lookup for eng_expand: returns name's value as a new string

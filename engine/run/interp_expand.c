@@ -24,8 +24,8 @@
 static int
 is_name_char(char ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-        (ch >= '0' && ch <= '9') || ch == '_';
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+        || (ch >= '0' && ch <= '9') || ch == '_';
 }
 
 char *
@@ -57,7 +57,8 @@ expand_one(const char *name, size_t nlen, eng_lookup_fn lookup, void *ud,
     if (val == NULL) {
         rc = err_set(eb, ERR_INVAL, "undefined_variable",
             "%%HA_EM-3-FMPD_UNKNOWN_ENV: could not find environment "
-            "variable: %s", key);
+            "variable: %s",
+            key);
         if (eb != NULL)
             snprintf(eb->field, sizeof(eb->field), "%s", key);
         free(key);
@@ -99,8 +100,8 @@ eng_expand(const char *s, eng_lookup_fn lookup, void *ud, int reveal,
             q = p + 1;
             while (is_name_char(*q))
                 q++;
-            rc = expand_one(p + 1, (size_t)(q - p - 1), lookup, ud, reveal,
-                &b, eb);
+            rc = expand_one(p + 1, (size_t)(q - p - 1), lookup, ud, reveal, &b,
+                eb);
             p = q;
             continue;
         }
@@ -109,8 +110,8 @@ eng_expand(const char *s, eng_lookup_fn lookup, void *ud, int reveal,
             while (is_name_char(*q))
                 q++;
             if (*q == '}') {
-                rc = expand_one(p + 2, (size_t)(q - p - 2), lookup, ud,
-                    reveal, &b, eb);
+                rc = expand_one(p + 2, (size_t)(q - p - 2), lookup, ud, reveal,
+                    &b, eb);
                 p = q + 1;
                 continue;
             }

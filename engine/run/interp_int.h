@@ -16,13 +16,13 @@
 #include "common/err.h"
 #include "engine/run/interp.h"
 
-#define INTERP_TRACE_MAX  10000          /* entries, then one "truncated" */
-#define INTERP_OUTPUT_MAX (64 * 1024)    /* bytes of puts output */
+#define INTERP_TRACE_MAX  10000       /* entries, then one "truncated" */
+#define INTERP_OUTPUT_MAX (64 * 1024) /* bytes of puts output */
 
 struct interp_var {
     char *name;
     char *value;
-    char *shown;             /* a secret's shown form; NULL: not secret */
+    char *shown; /* a secret's shown form; NULL: not secret */
 };
 
 /* One action's place in the block structure (the jump table). */
@@ -46,25 +46,25 @@ struct interp_ctx;
  * Control-flow verbs have run == NULL: run_once() handles them. */
 struct interp_action {
     const char *verb;
-    int         kind;   /* enum interp_kind */
-    int       (*run)(struct interp_ctx *c, int arg);
-    int         arg;
+    int         kind; /* enum interp_kind */
+    int (*run)(struct interp_ctx *c, int arg);
+    int arg;
 };
 
 struct interp_jump {
-    int    kind;   /* enum interp_kind */
-    const struct interp_action *act; /* NULL: not a verb herald runs */
-    size_t next;   /* if/elseif: the next elseif/else/end of the chain */
-    size_t end;    /* if/elseif/else/while/foreach: the matching end */
-    size_t head;   /* end of a loop, break, continue: the loop's head */
+    int                         kind; /* enum interp_kind */
+    const struct interp_action *act;  /* NULL: not a verb herald runs */
+    size_t next;     /* if/elseif: the next elseif/else/end of the chain */
+    size_t end;      /* if/elseif/else/while/foreach: the matching end */
+    size_t head;     /* end of a loop, break, continue: the loop's head */
     int    loop_end; /* K_END: 1 if it closes a loop */
 };
 
 /* Per-foreach iteration state. */
 struct interp_iter {
-    char  **items;
-    size_t  n;
-    size_t  pos;
+    char **items;
+    size_t n;
+    size_t pos;
 };
 
 struct interp_ctx {
@@ -74,30 +74,30 @@ struct interp_ctx {
 
     struct interp_var *locals;
     size_t             nlocals, caplocals;
-    struct interp_var *builtins;   /* read-only (copied) */
+    struct interp_var *builtins; /* read-only (copied) */
     size_t             nbuiltins;
 
     struct interp_jump *jt;
     struct interp_iter *iters;
     size_t              nactions;
 
-    double deadline;         /* monotonic seconds */
+    double deadline; /* monotonic seconds */
     double maxrun;
     size_t ntrace;
     int    output_truncated;
 
     /* handle-error policy */
-    int    he_type;          /* 0 exit, 1 ignore, 2 retry */
+    int    he_type; /* 0 exit, 1 ignore, 2 retry */
     long   he_count;
     double he_delay;
 
     /* the action being run */
     size_t        pc;
-    struct errbuf aeb;       /* code = error class, msg = message */
-    struct cJSON *entry;     /* its trace entry (borrowed from trace) */
-    int           stop;      /* exit action ran */
-    int           branch;    /* next visit evaluates an elseif/else */
-    int           again;     /* next visit of a loop head continues it */
+    struct errbuf aeb;    /* code = error class, msg = message */
+    struct cJSON *entry;  /* its trace entry (borrowed from trace) */
+    int           stop;   /* exit action ran */
+    int           branch; /* next visit evaluates an elseif/else */
+    int           again;  /* next visit of a loop head continues it */
     int           nomem;
 };
 

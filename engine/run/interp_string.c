@@ -30,18 +30,18 @@
 
 /* Resolves a Tcl index against a string of length len. */
 static int
-str_index(struct interp_ctx *c, const char *what, const char *s,
-    size_t len, long long *out)
+str_index(struct interp_ctx *c, const char *what, const char *s, size_t len,
+    long long *out)
 {
     long long off = 0;
 
     if (strncmp(s, "end", 3) == 0) {
         if (s[3] != '\0') {
-            if ((s[3] != '-' && s[3] != '+') || s[4] < '0' || s[4] > '9' ||
-                interp_int(c, what, s + 3, &off) != 0)
+            if ((s[3] != '-' && s[3] != '+') || s[4] < '0' || s[4] > '9'
+                || interp_int(c, what, s + 3, &off) != 0)
                 return err_set(&c->aeb, ERR_INVAL, "invalid_argument",
-                    "%s: bad index \"%s\": use an integer, end or end-N",
-                    what, s);
+                    "%s: bad index \"%s\": use an integer, end or end-N", what,
+                    s);
         }
         *out = (long long)len - 1 + off;
         return 0;
@@ -106,8 +106,8 @@ op_compare(struct interp_ctx *c, int equal)
     char *l = NULL, *r = NULL;
     int   rc, cmp;
 
-    if ((rc = interp_arg_req(c, "left", &l)) != 0 ||
-        (rc = interp_arg_req(c, "right", &r)) != 0)
+    if ((rc = interp_arg_req(c, "left", &l)) != 0
+        || (rc = interp_arg_req(c, "right", &r)) != 0)
         goto out;
     cmp = nocase(c) ? strcasecmp(l, r) : strcmp(l, r);
     cmp = cmp < 0 ? -1 : cmp > 0;
@@ -126,9 +126,9 @@ op_first_last(struct interp_ctx *c, int last)
     size_t    nl, hl;
     int       rc;
 
-    if ((rc = interp_arg_req(c, "needle", &needle)) != 0 ||
-        (rc = interp_arg_req(c, "haystack", &hay)) != 0 ||
-        (rc = interp_arg(c, "index", &idx)) != 0)
+    if ((rc = interp_arg_req(c, "needle", &needle)) != 0
+        || (rc = interp_arg_req(c, "haystack", &hay)) != 0
+        || (rc = interp_arg(c, "index", &idx)) != 0)
         goto out;
     nl = strlen(needle);
     hl = strlen(hay);
@@ -175,8 +175,8 @@ op_index(struct interp_ctx *c, int arg)
     int       rc;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "string", &s)) != 0 ||
-        (rc = interp_arg_req(c, "index", &idx)) != 0)
+    if ((rc = interp_arg_req(c, "string", &s)) != 0
+        || (rc = interp_arg_req(c, "index", &idx)) != 0)
         goto out;
     len = strlen(s);
     if ((rc = str_index(c, "index", idx, len, &i)) != 0)
@@ -211,11 +211,10 @@ op_match(struct interp_ctx *c, int arg)
     int   rc;
 
     (void)arg;
-    if ((rc = interp_arg_req(c, "pattern", &pat)) != 0 ||
-        (rc = interp_arg_req(c, "string", &s)) != 0)
+    if ((rc = interp_arg_req(c, "pattern", &pat)) != 0
+        || (rc = interp_arg_req(c, "string", &s)) != 0)
         goto out;
-    rc = set_result_int(c,
-        fnmatch(pat, s, nocase(c) ? FNM_CASEFOLD : 0) == 0);
+    rc = set_result_int(c, fnmatch(pat, s, nocase(c) ? FNM_CASEFOLD : 0) == 0);
 out:
     free(pat);
     free(s);
@@ -236,10 +235,11 @@ get_range(struct interp_ctx *c, int opt, char **s, long long *first,
     if ((rc = interp_arg_req(c, "string", s)) != 0)
         goto out;
     len = strlen(*s);
-    if ((rc = opt ? interp_arg(c, "first", &f) :
-                    interp_arg_req(c, "first", &f)) != 0 ||
-        (rc = opt ? interp_arg(c, "last", &l) :
-                    interp_arg_req(c, "last", &l)) != 0)
+    if ((rc = opt ? interp_arg(c, "first", &f) : interp_arg_req(c, "first", &f))
+            != 0
+        || (rc = opt ? interp_arg(c, "last", &l)
+                     : interp_arg_req(c, "last", &l))
+            != 0)
         goto out;
     *first = 0;
     if (f != NULL && (rc = str_index(c, "first", f, len, first)) != 0)
@@ -269,8 +269,8 @@ op_range(struct interp_ctx *c, int arg)
 
     (void)arg;
     if ((rc = get_range(c, 0, &s, &f, &l, &empty)) == 0)
-        rc = empty ? set_result(c, "") :
-                     set_result_n(c, s + f, (size_t)(l - f + 1));
+        rc = empty ? set_result(c, "")
+                   : set_result_n(c, s + f, (size_t)(l - f + 1));
     free(s);
     return rc;
 }
@@ -284,8 +284,8 @@ op_replace(struct interp_ctx *c, int arg)
     int       rc, empty;
 
     (void)arg;
-    if ((rc = get_range(c, 0, &s, &f, &l, &empty)) != 0 ||
-        (rc = interp_arg(c, "new", &nw)) != 0)
+    if ((rc = get_range(c, 0, &s, &f, &l, &empty)) != 0
+        || (rc = interp_arg(c, "new", &nw)) != 0)
         goto out;
     if (empty) {
         rc = set_result(c, s);
@@ -321,8 +321,8 @@ op_case(struct interp_ctx *c, int upper)
         goto out;
     if (!empty)
         for (i = f; i <= l; i++)
-            s[i] = (char)(upper ? toupper((unsigned char)s[i]) :
-                                  tolower((unsigned char)s[i]));
+            s[i] = (char)(upper ? toupper((unsigned char)s[i])
+                                : tolower((unsigned char)s[i]));
     rc = set_result(c, s);
 out:
     free(s);
@@ -336,8 +336,8 @@ op_trim(struct interp_ctx *c, int left, int right)
     const char *set, *b, *e;
     int         rc;
 
-    if ((rc = interp_arg_req(c, "string", &s)) != 0 ||
-        (rc = interp_arg(c, "chars", &chars)) != 0)
+    if ((rc = interp_arg_req(c, "string", &s)) != 0
+        || (rc = interp_arg(c, "chars", &chars)) != 0)
         goto out;
     set = chars != NULL ? chars : WHITESPACE;
     b = s;

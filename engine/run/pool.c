@@ -22,8 +22,8 @@ struct pool_job {
 
 struct eng_pool {
     pthread_mutex_t  mu;
-    pthread_cond_t   work;     /* a job was queued, or stopping */
-    pthread_cond_t   idle;     /* a job finished */
+    pthread_cond_t   work; /* a job was queued, or stopping */
+    pthread_cond_t   idle; /* a job finished */
     struct pool_job *ring;
     unsigned         cap, head, count;
     unsigned         running;

@@ -38,12 +38,12 @@
 #define IDEM_WINDOW_MS (24LL * 3600 * 1000)
 #define IDEM_KEY_MAX   128
 /* "policy NAME" from another applet: event none, recorded as "policy" */
-#define RT_EV_POLICY   (-1)
+#define RT_EV_POLICY (-1)
 /* an application event published by a run (publish-event): bounded and
  * counted like syslog and timer triggers */
 #define RT_EV_PUBLISHED (-2)
 /* the least time between two "triggers-dropped" lines of one applet */
-#define DROP_LOG_S     10.0
+#define DROP_LOG_S 10.0
 
 struct rl_entry {
     char     *applet;
@@ -57,7 +57,7 @@ struct sl_reg {
     struct eng_syslog_match m;
 };
 
-struct app_reg {                 /* one "event application" */
+struct app_reg { /* one "event application" */
     char    *applet;
     size_t   event;
     unsigned sub_system, type;
@@ -77,7 +77,7 @@ struct eng_runtime {
     pthread_mutex_t             idem_mu; /* idempotency check + insert */
     struct rl_entry            *rl;
     size_t                      nrl;
-    pthread_mutex_t             sl_mu;   /* sl_regs, app_regs */
+    pthread_mutex_t             sl_mu; /* sl_regs, app_regs */
     struct sl_reg              *sl_regs;
     size_t                      nsl;
     struct app_reg             *app_regs;
@@ -87,8 +87,8 @@ struct eng_runtime {
     int                         drained;
     int                         started;
     atomic_llong                n_started, n_busy, n_ratelimited;
-    pthread_mutex_t             reg_mu;  /* one re-registration at a time */
-    pthread_mutex_t             kick_mu; /* leaf lock: kick_timers */
+    pthread_mutex_t             reg_mu;      /* one re-registration at a time */
+    pthread_mutex_t             kick_mu;     /* leaf lock: kick_timers */
     struct eng_timers          *kick_timers; /* rt->timers, for the hook */
     uint64_t                    applets_fp;  /* of the registered set */
     long long                   last_prune_ms;
@@ -101,12 +101,12 @@ struct rt_job {
     struct eng_applet  *applet;
     size_t              event;
     struct eng_vars     vars;
-    char               *slot;      /* applet whose queue slot it holds */
-    unsigned            depth;     /* published events that led to it */
+    char               *slot;  /* applet whose queue slot it holds */
+    unsigned            depth; /* published events that led to it */
     pthread_mutex_t     mu;
     pthread_cond_t      cv;
     int                 refs;
-    int                 done;      /* 1 ran, 2 dropped */
+    int                 done; /* 1 ran, 2 dropped */
     char                status[16];
     int                 exit_status;
     char               *output;
@@ -116,13 +116,19 @@ static const char *
 trigger_name(int type)
 {
     switch (type) {
-    case RT_EV_POLICY: return "policy";
-    case ENG_EV_NONE: return "manual";
-    case ENG_EV_SYSLOG: return "syslog";
-    case ENG_EV_WEBHOOK: return "webhook";
+    case RT_EV_POLICY:
+        return "policy";
+    case ENG_EV_NONE:
+        return "manual";
+    case ENG_EV_SYSLOG:
+        return "syslog";
+    case ENG_EV_WEBHOOK:
+        return "webhook";
     case RT_EV_PUBLISHED:
-    case ENG_EV_APPLICATION: return "application";
-    default: return "timer";
+    case ENG_EV_APPLICATION:
+        return "application";
+    default:
+        return "timer";
     }
 }
 
@@ -204,7 +210,8 @@ hook_mail(void *ud, const struct eng_mail_req *req, cJSON *trace,
     memset(res, 0, sizeof(*res));
     err_clear(&eb);
     if ((rc = eng_outbox_put(rt->ob, j->id, eng_applet_name(j->applet), req,
-             rt->o.mail_wait == ENG_MAIL_WAIT_DELIVERY, &oid, &eb)) != 0) {
+             rt->o.mail_wait == ENG_MAIL_WAIT_DELIVERY, &oid, &eb))
+        != 0) {
         res->rc = rc;
         res->permanent = 1;
         snprintf(res->klass, sizeof(res->klass), "outbox");
@@ -229,8 +236,10 @@ hook_mail(void *ud, const struct eng_mail_req *req, cJSON *trace,
 static void
 hook_syslog(void *ud, int priority, const char *line)
 {
-    int lvl = priority <= 3 ? LOG_ERR : priority == 4 ? LOG_WARN
-        : priority <= 6 ? LOG_INFO : LOG_DEBUG;
+    int lvl = priority <= 3 ? LOG_ERR
+        : priority == 4     ? LOG_WARN
+        : priority <= 6     ? LOG_INFO
+                            : LOG_DEBUG;
 
     (void)ud;
     log_ios(lvl, "%s", line);
@@ -261,18 +270,17 @@ hook_ctx_get(void *ud, const char *key)
     return o;
 }
 
-static int rt_run_get(struct eng_runtime *rt, long long id, cJSON **out,
-    struct errbuf *eb);
+static int  rt_run_get(struct eng_runtime *rt, long long id, cJSON **out,
+     struct errbuf *eb);
 static void rt_note_pending(cJSON *run);
-static int rt_trigger_d(struct eng_runtime *rt, const char *name,
-    int evtype, struct eng_applet *a, struct eng_vars *vars, int wait,
-    unsigned depth, struct eng_run_info *out, struct errbuf *eb);
-#define rt_trigger(rt, name, evtype, a, vars, wait, out, eb) \
+static int  rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
+     struct eng_applet *a, struct eng_vars *vars, int wait, unsigned depth,
+     struct eng_run_info *out, struct errbuf *eb);
+#define rt_trigger(rt, name, evtype, a, vars, wait, out, eb)                   \
     rt_trigger_d(rt, name, evtype, a, vars, wait, 0, out, eb)
 static int rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
-    unsigned sub_system, unsigned type, const char *const *data,
-    size_t ndata, struct eng_app_run **runs, size_t *nruns,
-    struct errbuf *eb);
+    unsigned sub_system, unsigned type, const char *const *data, size_t ndata,
+    struct eng_app_run **runs, size_t *nruns, struct errbuf *eb);
 
 static int
 hook_policy(void *ud, const char *name, const char *args)
@@ -281,9 +289,8 @@ hook_policy(void *ud, const char *name, const char *args)
     struct eng_run_info ri;
     struct errbuf       eb;
     struct eng_vars     vs = { 0 };
-    char                nm[24], *copy = args ? strdup(args) : NULL, *tok,
-                       *save = NULL;
-    int                 n = 0, rc;
+    char nm[24], *copy = args ? strdup(args) : NULL, *tok, *save = NULL;
+    int  n = 0, rc;
 
     memset(&ri, 0, sizeof(ri));
     err_clear(&eb);
@@ -300,8 +307,10 @@ hook_policy(void *ud, const char *name, const char *args)
     eng_vars_free(&vs);
     eng_run_info_clear(&ri);
     if (rc != 0)
-        log_warn("runtime", "event=policy-failed run=%lld applet=%s "
-            "reason=\"%s\"", j->id, name, eb.msg);
+        log_warn("runtime",
+            "event=policy-failed run=%lld applet=%s "
+            "reason=\"%s\"",
+            j->id, name, eb.msg);
     return rc;
 }
 
@@ -323,12 +332,16 @@ hook_publish(void *ud, unsigned sub_system, unsigned type,
 
     err_clear(&eb);
     if (j->depth >= ENG_APP_DEPTH_MAX) {
-        snprintf(msg, msglen, "this run was started by a chain of %u "
+        snprintf(msg, msglen,
+            "this run was started by a chain of %u "
             "published events (the limit): an applet that publishes the "
             "event that fires it loops; give its event a ratelimit, or "
-            "publish another event", j->depth);
-        log_warn("runtime", "event=publish-loop run=%lld applet=%s "
-            "depth=%u", j->id, eng_applet_name(j->applet), j->depth);
+            "publish another event",
+            j->depth);
+        log_warn("runtime",
+            "event=publish-loop run=%lld applet=%s "
+            "depth=%u",
+            j->id, eng_applet_name(j->applet), j->depth);
         return ERR_BUSY;
     }
     rc = rt_publish(j->rt, RT_EV_PUBLISHED, j->depth + 1, sub_system, type,
@@ -337,8 +350,7 @@ hook_publish(void *ud, unsigned sub_system, unsigned type,
         snprintf(msg, msglen, "%s", eb.msg);
         return rc;
     }
-    if (entry != NULL && (arr = cJSON_AddArrayToObject(entry, "runs"))
-        != NULL)
+    if (entry != NULL && (arr = cJSON_AddArrayToObject(entry, "runs")) != NULL)
         for (i = 0; i < n; i++) {
             cJSON *o = cJSON_CreateObject();
 
@@ -359,16 +371,17 @@ hook_publish(void *ud, unsigned sub_system, unsigned type,
 static void
 job_run(void *arg)
 {
-    struct rt_job        *j = arg;
-    struct eng_runtime   *rt = j->rt;
+    struct rt_job          *j = arg;
+    struct eng_runtime     *rt = j->rt;
     const struct eng_event *ev = eng_applet_event_count(j->applet) > j->event
-        ? eng_applet_event(j->applet, j->event) : NULL;
-    struct eng_run_env    env;
-    struct eng_run_result res;
-    struct eng_run_end    end;
-    struct errbuf         eb;
-    char                 *trace = NULL;
-    const char           *status;
+        ? eng_applet_event(j->applet, j->event)
+        : NULL;
+    struct eng_run_env      env;
+    struct eng_run_result   res;
+    struct eng_run_end      end;
+    struct errbuf           eb;
+    char                   *trace = NULL;
+    const char             *status;
 
     err_clear(&eb);
     job_unqueue(j);
@@ -403,8 +416,8 @@ job_run(void *arg)
     if (eng_store_run_finish(rt->st, j->id, &end, &eb) != 0)
         log_err("runtime", "event=run-record-failed run=%lld reason=\"%s\"",
             j->id, eb.msg);
-    log_info("runtime", "event=run-end run=%lld applet=%s status=%s%s%s",
-        j->id, eng_applet_name(j->applet), status,
+    log_info("runtime", "event=run-end run=%lld applet=%s status=%s%s%s", j->id,
+        eng_applet_name(j->applet), status,
         res.failed_label[0] ? " label=" : "", res.failed_label);
     metrics_run(eng_applet_name(j->applet), status);
     job_done(j, 1, status, res.exit_status, buf_str(&res.output));
@@ -644,16 +657,18 @@ log_drops(const struct eng_drop_report *r)
 
     if (!r->due)
         return;
-    log_warn("runtime", "event=triggers-dropped applet=%s syslog=%lld "
+    log_warn("runtime",
+        "event=triggers-dropped applet=%s syslog=%lld "
         "timer=%lld application=%lld queue_full=%lld ratelimited=%lld "
         "seconds=%.1f queued=%u bound=%u note=\"%lld syslog, %lld timer "
         "and %lld published events dropped without a run in the last "
-        "%.1f s: %s; counts in GET /api/v1/applets/%s\"", r->applet, sl,
-        tm, ap, qf, sl + tm + ap - qf, r->seconds, r->queued, r->bound, sl,
-        tm, ap, r->seconds,
+        "%.1f s: %s; counts in GET /api/v1/applets/%s\"",
+        r->applet, sl, tm, ap, qf, sl + tm + ap - qf, r->seconds, r->queued,
+        r->bound, sl, tm, ap, r->seconds,
         qf > 0 ? "the applet had as many runs queued as the bound "
-        "(--trigger-queue); make its action faster, give the event a "
-        "ratelimit or raise the bound" : "the event's ratelimit applies",
+                 "(--trigger-queue); make its action faster, give the event a "
+                 "ratelimit or raise the bound"
+               : "the event's ratelimit applies",
         r->applet);
 }
 
@@ -705,8 +720,8 @@ rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
     /* a syslog or timer trigger takes its slot before anything costly (a
      * flood must not reach the store); the others once the applet is
      * known to exist */
-    if (src != ENG_DROP_NONE && (rc = rt_take(rt, name, src, now, out,
-                                     eb)) <= 0) {
+    if (src != ENG_DROP_NONE
+        && (rc = rt_take(rt, name, src, now, out, eb)) <= 0) {
         eng_applet_free(a);
         return rc;
     }
@@ -740,16 +755,17 @@ rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
         atomic_fetch_add(&rt->n_ratelimited, 1);
         snprintf(out->status, sizeof(out->status), "ratelimited");
         if (src != ENG_DROP_NONE) { /* counted, not recorded */
-            eng_tbound_drop(rt->tb, name, src, ENG_DROP_RATELIMIT, now,
-                &rep);
+            eng_tbound_drop(rt->tb, name, src, ENG_DROP_RATELIMIT, now, &rep);
             log_drops(&rep);
             rc = 0;
             goto out;
         }
-        rc = eng_store_run_insert(rt->st, name, trig, td, NULL,
-            "ratelimited", now, &id, eb);
-        log_info("runtime", "event=ratelimited applet=%s run=%lld "
-            "window_s=%g", name, id, ev->ratelimit);
+        rc = eng_store_run_insert(rt->st, name, trig, td, NULL, "ratelimited",
+            now, &id, eb);
+        log_info("runtime",
+            "event=ratelimited applet=%s run=%lld "
+            "window_s=%g",
+            name, id, ev->ratelimit);
         out->id = id;
         if (rc == 0 && wait) {
             out->output = strdup("");
@@ -758,7 +774,8 @@ rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
         goto out;
     }
     if ((rc = eng_store_run_insert(rt->st, name, trig, td, replay, "queued",
-             now, &id, eb)) != 0)
+             now, &id, eb))
+        != 0)
         goto out;
     /* the trigger is acknowledged when this returns: the queued run (with
      * what it needs to run again) is on disk first; what the run then
@@ -780,7 +797,9 @@ rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
         eng_pool_counts(rt->pool, &depth, NULL);
         rc = err_set(eb, rc, rc == ERR_BUSY ? "busy" : "nomem",
             rc == ERR_BUSY ? "the run queue is full (%u jobs waiting); "
-            "retry later" : "out of memory (%u)", depth);
+                             "retry later"
+                           : "out of memory (%u)",
+            depth);
         goto out;
     }
     out->id = id;
@@ -821,7 +840,8 @@ rt_note_pending(cJSON *run)
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(run, "delivery");
 
     if (cJSON_IsString(d) && strcmp(d->valuestring, "pending") == 0)
-        cJSON_AddStringToObject(run, "note", "the mail is queued in the "
+        cJSON_AddStringToObject(run, "note",
+            "the mail is queued in the "
             "outbox, not delivered yet: the run's \"delivery\" (GET "
             "/api/v1/runs/{id}) follows it, or run with \"wait\": "
             "\"delivery\" to wait for the first attempt");
@@ -839,8 +859,8 @@ eng_run_info_clear(struct eng_run_info *ri)
 
 int
 eng_runtime_run(struct eng_runtime *rt, const char *name,
-    const char *const *args, size_t nargs, int wait,
-    struct eng_run_info *out, struct errbuf *eb)
+    const char *const *args, size_t nargs, int wait, struct eng_run_info *out,
+    struct errbuf *eb)
 {
     struct eng_vars vs = { 0 };
     char            nm[24];
@@ -875,8 +895,8 @@ eng_runtime_run(struct eng_runtime *rt, const char *name,
  * signature and the replay check. On success, *ap (if not NULL) gets the
  * parsed applet (eng_applet_free). */
 static int
-hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq,
-    int have_body, struct eng_applet **ap, struct errbuf *eb)
+hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq, int have_body,
+    struct eng_applet **ap, struct errbuf *eb)
 {
     struct eng_applet_rec rec;
     struct eng_applet    *a = NULL;
@@ -888,7 +908,8 @@ hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq,
     if (ap != NULL)
         *ap = NULL;
     if ((rc = eng_hook_parse(rq->authorization, rq->timestamp, rq->signature,
-             now, &ha, eb)) != 0)
+             now, &ha, eb))
+        != 0)
         return rc;
     if ((rc = eng_store_applet_get(rt->st, rq->applet, &rec, eb)) != 0) {
         if (rc == ERR_NOTFOUND)
@@ -897,7 +918,8 @@ hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq,
         goto out;
     }
     if (eng_applet_parse(rec.text, strlen(rec.text), 1, &a, eb) != 0) {
-        rc = err_set(eb, ERR_AUTH, "denied", "the stored applet does not "
+        rc = err_set(eb, ERR_AUTH, "denied",
+            "the stored applet does not "
             "parse (fix it with PUT /api/v1/applets/{name})");
         goto out;
     }
@@ -907,24 +929,28 @@ hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq,
         goto out;
     }
     if (rec.webhook_token == NULL && rec.webhook_secret == NULL) {
-        rc = err_set(eb, ERR_AUTH, "denied", "the applet has no webhook "
+        rc = err_set(eb, ERR_AUTH, "denied",
+            "the applet has no webhook "
             "credentials yet; create them with PUT "
             "/api/v1/applets/{name}/webhook");
         goto out;
     }
     if ((rc = eng_hook_verify(&ha, rec.webhook_token, rec.webhook_secret,
-             rq->body, rq->len, have_body, eb)) != 0)
+             rq->body, rq->len, have_body, eb))
+        != 0)
         goto out;
     if (have_body && ha.mode == ENG_HOOK_SIGNED) {
-        rc = eng_hook_seen_add(rt->hook_seen, rq->applet, ha.sig, ha.ts,
-            now);
+        rc = eng_hook_seen_add(rt->hook_seen, rq->applet, ha.sig, ha.ts, now);
         if (rc == 1)
-            rc = err_set(eb, ERR_AUTH, "unauthorized", "replayed: this "
+            rc = err_set(eb, ERR_AUTH, "unauthorized",
+                "replayed: this "
                 "signature was already accepted in the last %d s; sign each "
                 "delivery with its own X-Herald-Timestamp (use an "
-                "Idempotency-Key to make retries safe)", ENG_HOOK_SKEW_S);
+                "Idempotency-Key to make retries safe)",
+                ENG_HOOK_SKEW_S);
         else if (rc == ERR_BUSY)
-            rc = err_set(eb, ERR_BUSY, "busy", "more than %d signed "
+            rc = err_set(eb, ERR_BUSY, "busy",
+                "more than %d signed "
                 "deliveries for this applet in %d s; retry later",
                 ENG_HOOK_SEEN_MAX, ENG_HOOK_SKEW_S);
         else if (rc != 0)
@@ -944,8 +970,8 @@ out:
 }
 
 int
-eng_runtime_webhook_auth(struct eng_runtime *rt,
-    const struct eng_hook_req *rq, struct errbuf *eb)
+eng_runtime_webhook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq,
+    struct errbuf *eb)
 {
     if (atomic_load(&rt->draining))
         return err_set(eb, ERR_BUSY, "busy", "herald is shutting down");
@@ -977,8 +1003,10 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
         if ((rc = hook_auth(rt, &r, 1, &a, eb)) != 0)
             goto out;
     }
-    if (rq->body_check != NULL && (rc = rq->body_check(rq->body_check_ud,
-             body, rq->len, rq->content_type, eb)) != 0)
+    if (rq->body_check != NULL
+        && (rc = rq->body_check(rq->body_check_ud, body, rq->len,
+                rq->content_type, eb))
+            != 0)
         goto out;
     if (k != NULL && *k != '\0') {
         if (strlen(k) > IDEM_KEY_MAX) {
@@ -989,19 +1017,18 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
         for (i = 0; k[i]; i++)
             if ((unsigned char)k[i] < 32 || (unsigned char)k[i] > 126) {
                 rc = err_field(eb, ERR_INVAL, "Idempotency-Key",
-                    "invalid_field",
-                    "Idempotency-Key must be printable ASCII");
+                    "invalid_field", "Idempotency-Key must be printable ASCII");
                 goto out;
             }
     }
-    if ((rc = eng_webhook_vars(body, rq->len, rq->content_type, &vs,
-             eb)) != 0)
+    if ((rc = eng_webhook_vars(body, rq->len, rq->content_type, &vs, eb)) != 0)
         goto out;
     if (k != NULL && *k != '\0') {
         pthread_mutex_lock(&rt->idem_mu);
         locked = 1;
         if (eng_store_idem_get(rt->st, rq->applet, k,
-                clock_now_ms() - IDEM_WINDOW_MS, &prev) == 1) {
+                clock_now_ms() - IDEM_WINDOW_MS, &prev)
+            == 1) {
             *run_id = prev;
             *duplicate = 1;
             log_info("runtime", "event=webhook-duplicate applet=%s run=%lld",
@@ -1037,8 +1064,7 @@ hook_random_hex(size_t nbytes, char **out, struct errbuf *eb)
     if (nbytes > sizeof(raw))
         return err_set(eb, ERR_INTERNAL, "internal", "secret too long");
     if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes)
-        return err_set(eb, ERR_IO, "io", "no randomness: %s",
-            strerror(errno));
+        return err_set(eb, ERR_IO, "io", "no randomness: %s", strerror(errno));
     if ((t = malloc(nbytes * 2 + 1)) == NULL) {
         sec_wipe(raw, sizeof(raw));
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
@@ -1071,8 +1097,8 @@ eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
 
     *token = NULL;
     *secret = NULL;
-    if ((rc = hook_random_hex(24, &t, eb)) != 0 ||
-        (rc = hook_random_hex(32, &sk, eb)) != 0)
+    if ((rc = hook_random_hex(24, &t, eb)) != 0
+        || (rc = hook_random_hex(32, &sk, eb)) != 0)
         goto out;
     if (pki_sha256(t, strlen(t), d) != 0) {
         rc = err_set(eb, ERR_INTERNAL, "internal", "cannot hash the token");
@@ -1139,10 +1165,11 @@ on_syslog(void *ud, const struct eng_syslog_msg *m)
         eng_vars_add(&vs, "_syslog_source_ip", m->source_ip);
         eng_vars_add(&vs, "_syslog_timestamp", m->timestamp);
         eng_vars_add(&vs, "_syslog_app", m->app);
-        if (rt_trigger(rt, fire[i], ENG_EV_SYSLOG, NULL, &vs, 0, &ri,
-                &eb) != 0)
-            log_warn("runtime", "event=syslog-trigger-failed applet=%s "
-                "reason=\"%s\"", fire[i], eb.msg);
+        if (rt_trigger(rt, fire[i], ENG_EV_SYSLOG, NULL, &vs, 0, &ri, &eb) != 0)
+            log_warn("runtime",
+                "event=syslog-trigger-failed applet=%s "
+                "reason=\"%s\"",
+                fire[i], eb.msg);
         eng_run_info_clear(&ri);
         eng_vars_free(&vs);
         free(fire[i]);
@@ -1155,9 +1182,8 @@ on_syslog(void *ud, const struct eng_syslog_msg *m)
  * or RT_EV_PUBLISHED (a run: bound and drops apply). */
 static int
 rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
-    unsigned sub_system, unsigned type, const char *const *data,
-    size_t ndata, struct eng_app_run **runs, size_t *nruns,
-    struct errbuf *eb)
+    unsigned sub_system, unsigned type, const char *const *data, size_t ndata,
+    struct eng_app_run **runs, size_t *nruns, struct errbuf *eb)
 {
     struct eng_app_run *r = NULL;
     struct eng_vars     vs = { 0 };
@@ -1175,8 +1201,8 @@ rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
             "type %u is not a number from 1 to 999", type);
     if (ndata > ENG_APP_DATA_MAX)
         return err_field(eb, ERR_INVAL, "data", "invalid_field",
-            "%zu data given; an application event carries at most %d",
-            ndata, ENG_APP_DATA_MAX);
+            "%zu data given; an application event carries at most %d", ndata,
+            ENG_APP_DATA_MAX);
     pthread_mutex_lock(&rt->sl_mu);
     if (rt->napp > 0 && (fire = calloc(rt->napp, sizeof(*fire))) == NULL)
         oom = 1;
@@ -1187,8 +1213,7 @@ rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
             || rt->app_regs[i].type != type)
             continue;
         for (k = 0; k < nfire; k++) /* once per applet */
-            if (fire[k] != NULL
-                && strcmp(fire[k], rt->app_regs[i].applet) == 0)
+            if (fire[k] != NULL && strcmp(fire[k], rt->app_regs[i].applet) == 0)
                 break;
         if (k == nfire)
             fire[nfire++] = strdup(rt->app_regs[i].applet);
@@ -1215,29 +1240,32 @@ rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
         err_clear(&te);
         if (fire[i] == NULL)
             continue;
-        if (rt_trigger_d(rt, fire[i], evtype, NULL, &vs, 0, depth, &ri,
-                &te) != 0) {
-            log_warn("runtime", "event=application-trigger-failed "
-                "applet=%s reason=\"%s\"", fire[i], te.msg);
+        if (rt_trigger_d(rt, fire[i], evtype, NULL, &vs, 0, depth, &ri, &te)
+            != 0) {
+            log_warn("runtime",
+                "event=application-trigger-failed "
+                "applet=%s reason=\"%s\"",
+                fire[i], te.msg);
             /* a caller hears of a full queue; one applet that no longer
              * parses does not stop the others */
-            if (te.code[0] != '\0' && strcmp(te.code, "busy") == 0
-                && rc == 0 && *nruns == 0)
+            if (te.code[0] != '\0' && strcmp(te.code, "busy") == 0 && rc == 0
+                && *nruns == 0)
                 rc = err_set(eb, ERR_BUSY, "busy", "%s", te.msg);
             eng_run_info_clear(&ri);
             continue;
         }
         snprintf(r[*nruns].applet, sizeof(r[*nruns].applet), "%s", fire[i]);
         r[*nruns].id = ri.id;
-        snprintf(r[*nruns].status, sizeof(r[*nruns].status), "%s",
-            ri.status);
+        snprintf(r[*nruns].status, sizeof(r[*nruns].status), "%s", ri.status);
         (*nruns)++;
         eng_run_info_clear(&ri);
     }
     if (*nruns > 0)
         rc = 0;
-    log_info("runtime", "event=application-published sub_system=%u "
-        "type=%u applets=%zu depth=%u", sub_system, type, nfire, depth);
+    log_info("runtime",
+        "event=application-published sub_system=%u "
+        "type=%u applets=%zu depth=%u",
+        sub_system, type, nfire, depth);
 out:
     for (i = 0; i < nfire; i++)
         free(fire[i]);
@@ -1254,23 +1282,28 @@ out:
 }
 
 int
-eng_runtime_publish(struct eng_runtime *rt, unsigned sub_system,
-    unsigned type, const char *const *data, size_t ndata,
-    struct eng_app_run **runs, size_t *nruns, struct errbuf *eb)
+eng_runtime_publish(struct eng_runtime *rt, unsigned sub_system, unsigned type,
+    const char *const *data, size_t ndata, struct eng_app_run **runs,
+    size_t *nruns, struct errbuf *eb)
 {
-    return rt_publish(rt, ENG_EV_APPLICATION, 0, sub_system, type, data,
-        ndata, runs, nruns, eb);
+    return rt_publish(rt, ENG_EV_APPLICATION, 0, sub_system, type, data, ndata,
+        runs, nruns, eb);
 }
 
 static const char *
 timer_type_name(int type)
 {
     switch (type) {
-    case ENG_EV_TIMER_WATCHDOG: return "watchdog";
-    case ENG_EV_TIMER_COUNTDOWN: return "countdown";
-    case ENG_EV_TIMER_ABSOLUTE: return "absolute";
-    case ENG_EV_TIMER_CRON: return "cron";
-    default: return "unknown";
+    case ENG_EV_TIMER_WATCHDOG:
+        return "watchdog";
+    case ENG_EV_TIMER_COUNTDOWN:
+        return "countdown";
+    case ENG_EV_TIMER_ABSOLUTE:
+        return "absolute";
+    case ENG_EV_TIMER_CRON:
+        return "cron";
+    default:
+        return "unknown";
     }
 }
 
@@ -1290,8 +1323,10 @@ on_timer(void *ud, const struct eng_timer_fire *f)
     snprintf(t, sizeof(t), "%.0f", f->remain);
     eng_vars_add(&vs, "_timer_remain", t);
     if (rt_trigger(rt, f->applet, f->type, NULL, &vs, 0, &ri, &eb) != 0)
-        log_warn("runtime", "event=timer-trigger-failed applet=%s "
-            "reason=\"%s\"", f->applet, eb.msg);
+        log_warn("runtime",
+            "event=timer-trigger-failed applet=%s "
+            "reason=\"%s\"",
+            f->applet, eb.msg);
     eng_run_info_clear(&ri);
     eng_vars_free(&vs);
 }
@@ -1307,8 +1342,8 @@ fnv(uint64_t h, const char *s)
 /* Fingerprint of what registration depends on: applets and environment
  * (event lines may use $variables). 0 if the store cannot be read. */
 static uint64_t
-applets_fingerprint(struct eng_runtime *rt,
-    const struct eng_applet_rec *recs, size_t n)
+applets_fingerprint(struct eng_runtime *rt, const struct eng_applet_rec *recs,
+    size_t n)
 {
     struct eng_env_var *vars = NULL;
     size_t              nv = 0, i;
@@ -1359,8 +1394,8 @@ on_tick(void *ud)
     rt->last_prune_ms = now;
     k = eng_runtime_runs_prune(rt, rt->o.retention_days, &eb);
     if (k > 0)
-        log_info("runtime", "event=runs-pruned count=%d retention_days=%u",
-            k, rt->o.retention_days);
+        log_info("runtime", "event=runs-pruned count=%d retention_days=%u", k,
+            rt->o.retention_days);
 }
 
 /* An applet or variable row changed (store write in progress): have the
@@ -1404,8 +1439,7 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
     struct app_reg        *apps = NULL, *oldapps;
     struct eng_applet    **parsed = NULL;
     char                 **crons = NULL;
-    size_t                 n = 0, i, e, nd = 0, nr = 0, cap = 0, nold,
-                           na = 0;
+    size_t                 n = 0, i, e, nd = 0, nr = 0, cap = 0, nold, na = 0;
     int                    rc;
 
     pthread_mutex_lock(&rt->reg_mu);
@@ -1418,10 +1452,13 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
         struct errbuf pe;
 
         err_clear(&pe);
-        if (eng_applet_parse(recs[i].text, strlen(recs[i].text), 1,
-                &parsed[i], &pe) != 0) {
-            log_warn("runtime", "event=register-skip applet=%s "
-                "reason=\"%s\"", recs[i].name, pe.msg);
+        if (eng_applet_parse(recs[i].text, strlen(recs[i].text), 1, &parsed[i],
+                &pe)
+            != 0) {
+            log_warn("runtime",
+                "event=register-skip applet=%s "
+                "reason=\"%s\"",
+                recs[i].name, pe.msg);
             continue;
         }
         cap += eng_applet_event_count(parsed[i]);
@@ -1436,8 +1473,7 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
         goto out;
     }
     for (i = 0; i < n; i++) {
-        for (e = 0; parsed[i] && e < eng_applet_event_count(parsed[i]);
-             e++) {
+        for (e = 0; parsed[i] && e < eng_applet_event_count(parsed[i]); e++) {
             const struct eng_event *ev = eng_applet_event(parsed[i], e);
             struct errbuf           pe;
             char                   *x = NULL;
@@ -1452,12 +1488,16 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
                 }
             } else if (ev->type == ENG_EV_SYSLOG) {
                 if (eng_expand(ev->pattern ? ev->pattern : "", env_lookup, rt,
-                        0, &x, &pe) != 0
+                        0, &x, &pe)
+                        != 0
                     || eng_syslog_match_init(&regs[nr].m, x, ev->occurs,
-                        ev->period, ev->priority, &pe) != 0) {
+                           ev->period, ev->priority, &pe)
+                        != 0) {
                     eng_syslog_match_free(&regs[nr].m);
-                    log_warn("runtime", "event=register-skip applet=%s "
-                        "reason=\"%s\"", recs[i].name, pe.msg);
+                    log_warn("runtime",
+                        "event=register-skip applet=%s "
+                        "reason=\"%s\"",
+                        recs[i].name, pe.msg);
                 } else {
                     regs[nr].applet = strdup(recs[i].name);
                     regs[nr].event = e;
@@ -1470,10 +1510,13 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
 
                 if (ev->type == ENG_EV_TIMER_CRON
                     && (eng_expand(ev->cron_entry ? ev->cron_entry : "",
-                            env_lookup, rt, 0, &x, &pe) != 0
+                            env_lookup, rt, 0, &x, &pe)
+                            != 0
                         || eng_cron_parse(x, &c, &pe) != 0)) {
-                    log_warn("runtime", "event=register-skip applet=%s "
-                        "reason=\"%s\"", recs[i].name, pe.msg);
+                    log_warn("runtime",
+                        "event=register-skip applet=%s "
+                        "reason=\"%s\"",
+                        recs[i].name, pe.msg);
                     free(x);
                     continue;
                 }
@@ -1484,8 +1527,8 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
             }
         }
     }
-    if (rt->timers != NULL && (rc = eng_timers_set(rt->timers, defs, nd,
-                                   eb)) != 0)
+    if (rt->timers != NULL
+        && (rc = eng_timers_set(rt->timers, defs, nd, eb)) != 0)
         goto out;
     rt->applets_fp = applets_fingerprint(rt, recs, n);
     pthread_mutex_lock(&rt->sl_mu);
@@ -1528,8 +1571,10 @@ eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb)
             eng_tbound_forget(rt->tb, keep, n);
         free(keep);
     }
-    log_info("runtime", "event=applets-registered applets=%zu timers=%zu "
-        "syslog=%zu application=%zu", n, nd, rt->nsl, rt->napp);
+    log_info("runtime",
+        "event=applets-registered applets=%zu timers=%zu "
+        "syslog=%zu application=%zu",
+        n, nd, rt->nsl, rt->napp);
 out:
     for (i = 0; apps != NULL && i < na; i++)
         free(apps[i].applet);
@@ -1619,26 +1664,27 @@ eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb)
     int         rc;
 
     if (o->workers == 0) {
-        if ((rc = env_uint("HERALD_WORKERS", ncpu < 2 ? 2 : (unsigned)ncpu,
-                 1, 256, &v, eb)) != 0)
+        if ((rc = env_uint("HERALD_WORKERS", ncpu < 2 ? 2 : (unsigned)ncpu, 1,
+                 256, &v, eb))
+            != 0)
             return rc;
         o->workers = v;
     }
     if (o->queue_size == 0) {
-        if ((rc = env_uint("HERALD_QUEUE_SIZE", 1024, 1, 1000000, &v,
-                 eb)) != 0)
+        if ((rc = env_uint("HERALD_QUEUE_SIZE", 1024, 1, 1000000, &v, eb)) != 0)
             return rc;
         o->queue_size = v;
     }
     if (o->retention_days == 0) {
-        if ((rc = env_uint("HERALD_RUN_RETENTION_DAYS", 30, 1, 36500, &v,
-                 eb)) != 0)
+        if ((rc = env_uint("HERALD_RUN_RETENTION_DAYS", 30, 1, 36500, &v, eb))
+            != 0)
             return rc;
         o->retention_days = v;
     }
     if (o->mail_lifetime <= 0) {
         if ((rc = env_uint("HERALD_MAIL_LIFETIME", 86400, 1, 30 * 86400, &v,
-                 eb)) != 0)
+                 eb))
+            != 0)
             return rc;
         o->mail_lifetime = v;
     }
@@ -1650,8 +1696,7 @@ eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb)
             o->mail_wait = ENG_MAIL_WAIT_DELIVERY;
         else
             return err_set(eb, ERR_INVAL, "invalid_config",
-                "HERALD_MAIL_WAIT=\"%s\" must be \"queue\" or \"delivery\"",
-                s);
+                "HERALD_MAIL_WAIT=\"%s\" must be \"queue\" or \"delivery\"", s);
     }
     if (o->mail_senders == 0) {
         /* one open SMTP session per sender thread */
@@ -1660,8 +1705,8 @@ eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb)
         o->mail_senders = v;
     }
     if (o->trigger_queue == 0) {
-        if ((rc = env_uint("HERALD_TRIGGER_QUEUE", 16, 1, 1000000, &v,
-                 eb)) != 0)
+        if ((rc = env_uint("HERALD_TRIGGER_QUEUE", 16, 1, 1000000, &v, eb))
+            != 0)
             return rc;
         o->trigger_queue = v;
     }
@@ -1674,8 +1719,7 @@ eng_runtime_opts_resolve(struct eng_runtime_opts *o, struct errbuf *eb)
  * against the current environment only (a local variable of the run that
  * queued the message is gone). */
 static int
-tr_credentials(void *ud, const char *source, char **server,
-    struct errbuf *eb)
+tr_credentials(void *ud, const char *source, char **server, struct errbuf *eb)
 {
     struct errbuf xe;
     int           rc;
@@ -1685,11 +1729,13 @@ tr_credentials(void *ud, const char *source, char **server,
         return 0;
     if (rc == ERR_NOMEM)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    return err_set(eb, ERR_EXISTS, "credentials_gone", "the message no "
+    return err_set(eb, ERR_EXISTS, "credentials_gone",
+        "the message no "
         "longer holds its password (a sent or dead message keeps none), and "
         "its server \"%s\" cannot be taken from the environment again: "
         "$%s is not an environment variable. Define it, or run the applet "
-        "again", source, xe.field);
+        "again",
+        source, xe.field);
 }
 
 int
@@ -1729,7 +1775,8 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     oo.senders = o.mail_senders;
     t.ud = rt;
     if ((rc = eng_tbound_new(o.trigger_queue, DROP_LOG_S, clock_now_ms(),
-             &rt->tb, eb)) != 0)
+             &rt->tb, eb))
+        != 0)
         goto fail;
     if ((rc = eng_outbox_new(rt->st, &t, &oo, &rt->ob, eb)) != 0)
         goto fail;
@@ -1748,15 +1795,15 @@ static void
 on_requeue(void *ud, long long id, const char *applet, const char *trigger,
     const char *replay)
 {
-    struct eng_runtime *rt = ud;
-    struct eng_applet  *a = NULL;
-    struct eng_vars     vs = { 0 };
-    struct eng_run_end  end;
+    struct eng_runtime    *rt = ud;
+    struct eng_applet     *a = NULL;
+    struct eng_vars        vs = { 0 };
+    struct eng_run_end     end;
     struct eng_drop_report rep;
-    struct errbuf       eb;
-    cJSON              *r = replay ? cJSON_Parse(replay) : NULL, *it, *v;
-    size_t              event = 0;
-    const char         *why = NULL;
+    struct errbuf          eb;
+    cJSON                 *r = replay ? cJSON_Parse(replay) : NULL, *it, *v;
+    size_t                 event = 0;
+    const char            *why = NULL;
 
     (void)trigger;
     err_clear(&eb);
@@ -1769,14 +1816,14 @@ on_requeue(void *ud, long long id, const char *applet, const char *trigger,
         event = cJSON_IsNumber(v) ? (size_t)v->valuedouble : 0;
         char idtxt[24];
 
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r, "vars"))
-            if (cJSON_IsString(it))
-                eng_vars_add(&vs, it->string, it->valuestring);
+        cJSON_ArrayForEach(it,
+            cJSON_GetObjectItemCaseSensitive(r, "vars")) if (cJSON_IsString(it))
+            eng_vars_add(&vs, it->string, it->valuestring);
         snprintf(idtxt, sizeof(idtxt), "%lld", id);
         eng_vars_add(&vs, "_event_id", idtxt);
         /* a run already recorded takes its slot whatever the bound */
-        if (eng_tbound_take(rt->tb, applet, ENG_DROP_NONE, clock_now_ms(),
-                &rep) != 1) {
+        if (eng_tbound_take(rt->tb, applet, ENG_DROP_NONE, clock_now_ms(), &rep)
+            != 1) {
             eng_applet_free(a);
             why = "out of memory";
         } else if (rt_submit(rt, id, a, applet, event, &vs, 0, NULL) != 0) {
@@ -1804,8 +1851,8 @@ eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb)
 
     if (rt->started)
         return 0;
-    if ((rc = eng_pool_new(rt->o.workers, rt->o.queue_size, &rt->pool,
-             eb)) != 0)
+    if ((rc = eng_pool_new(rt->o.workers, rt->o.queue_size, &rt->pool, eb))
+        != 0)
         return rc;
     rt->started = 1;
     if ((rc = eng_outbox_start(rt->ob, eb)) != 0)
@@ -1820,14 +1867,17 @@ eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb)
         return rc;
     if (rt->syslog_listen != NULL
         && (rc = eng_syslog_listen(rt->syslog_listen, on_syslog, rt, &rt->sl,
-                eb)) != 0)
+                eb))
+            != 0)
         return rc;
     if ((rc = eng_store_runs_recover(rt->st, clock_now_ms(), on_requeue, rt,
-             eb)) != 0)
+             eb))
+        != 0)
         return rc;
-    log_info("runtime", "event=start workers=%u queue=%u "
-        "trigger_queue=%u mail_wait=%s syslog=%s", rt->o.workers,
-        rt->o.queue_size, rt->o.trigger_queue,
+    log_info("runtime",
+        "event=start workers=%u queue=%u "
+        "trigger_queue=%u mail_wait=%s syslog=%s",
+        rt->o.workers, rt->o.queue_size, rt->o.trigger_queue,
         rt->o.mail_wait == ENG_MAIL_WAIT_DELIVERY ? "delivery" : "queue",
         rt->syslog_listen ? rt->syslog_listen : "off");
     return 0;
@@ -1865,9 +1915,11 @@ eng_runtime_drain(struct eng_runtime *rt, double timeout_s)
     if (rt->pool != NULL) {
         left = eng_pool_drain(rt->pool, timeout_s);
         if (left > 0) {
-            log_warn("runtime", "event=drain-timeout left=%d note=\"runs "
+            log_warn("runtime",
+                "event=drain-timeout left=%d note=\"runs "
                 "still running are cancelled; queued runs resume at the "
-                "next start\"", left);
+                "next start\"",
+                left);
             atomic_store(&rt->cancel, 1);
         }
     }
@@ -1927,17 +1979,17 @@ trace_outbox_id(const cJSON *e)
 
     if (!cJSON_IsString(v) || strcmp(v->valuestring, "mail") != 0)
         return 0;
-    v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(e, "smtp"), "outbox_id");
-    return cJSON_IsNumber(v) && v->valuedouble >= 1
-        ? (long long)v->valuedouble : 0;
+    v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e,
+                                             "smtp"),
+        "outbox_id");
+    return cJSON_IsNumber(v) && v->valuedouble >= 1 ? (long long)v->valuedouble
+                                                    : 0;
 }
 
 /* Run id from the store with each mail action's trace entry carrying its
  * message's fate, read live from the outbox ("delivery"). */
 static int
-rt_run_get(struct eng_runtime *rt, long long id, cJSON **out,
-    struct errbuf *eb)
+rt_run_get(struct eng_runtime *rt, long long id, cJSON **out, struct errbuf *eb)
 {
     cJSON    *e, *d;
     long long oid;
@@ -1945,7 +1997,8 @@ rt_run_get(struct eng_runtime *rt, long long id, cJSON **out,
 
     if ((rc = eng_store_run_get(rt->st, id, out, eb)) != 0)
         return rc;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(*out, "trace")) {
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(*out, "trace"))
+    {
         if ((oid = trace_outbox_id(e)) == 0)
             continue;
         if (eng_outbox_delivery(rt->ob, oid, &d, NULL) == 0)
@@ -1971,7 +2024,8 @@ rt_first_attempts_done(struct eng_runtime *rt, const cJSON *run)
     unsigned     att;
     long long    oid;
 
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(run, "trace")) {
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(run, "trace"))
+    {
         if ((oid = trace_outbox_id(e)) == 0)
             continue;
         if (eng_outbox_state(rt->ob, oid, state, sizeof(state), &att, NULL)
@@ -1995,14 +2049,15 @@ eng_runtime_run_wait_delivery(struct eng_runtime *rt, long long id,
     *out = NULL;
     if ((rc = eng_store_run_get(rt->st, id, &run, eb)) != 0)
         return rc;
-    while (!(done = rt_first_attempts_done(rt, run))
-        && clock_mono() < deadline && !atomic_load(&rt->draining))
+    while (!(done = rt_first_attempts_done(rt, run)) && clock_mono() < deadline
+        && !atomic_load(&rt->draining))
         nanosleep(&ts, NULL);
     cJSON_Delete(run);
     if ((rc = rt_run_get(rt, id, &run, eb)) != 0)
         return rc;
     if (!done)
-        cJSON_AddStringToObject(run, "note", "the first delivery attempt "
+        cJSON_AddStringToObject(run, "note",
+            "the first delivery attempt "
             "had not ended when the wait was over; the mail stays queued: "
             "GET /api/v1/runs/{id} shows its delivery");
     *out = run;
@@ -2010,8 +2065,7 @@ eng_runtime_run_wait_delivery(struct eng_runtime *rt, long long id,
 }
 
 int
-eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days,
-    struct errbuf *eb)
+eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days, struct errbuf *eb)
 {
     if (days == 0)
         days = rt->o.retention_days;
@@ -2020,8 +2074,8 @@ eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days,
 }
 
 int
-eng_runtime_outbox_list(struct eng_runtime *rt, const char *state,
-    cJSON **out, struct errbuf *eb)
+eng_runtime_outbox_list(struct eng_runtime *rt, const char *state, cJSON **out,
+    struct errbuf *eb)
 {
     return eng_outbox_list(rt->ob, state, out, eb);
 }
@@ -2034,8 +2088,8 @@ eng_runtime_outbox_get(struct eng_runtime *rt, long long id, cJSON **out,
 }
 
 int
-eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
-    int *renewed, struct errbuf *eb)
+eng_runtime_outbox_resend(struct eng_runtime *rt, long long id, int *renewed,
+    struct errbuf *eb)
 {
     return eng_outbox_resend(rt->ob, id, renewed, eb);
 }
@@ -2046,8 +2100,8 @@ eng_runtime_activity(struct eng_runtime *rt)
     long long sent, deferred, dead;
 
     eng_outbox_counts(rt->ob, &sent, &deferred, &dead, NULL);
-    return atomic_load(&rt->n_started) + atomic_load(&rt->n_ratelimited)
-        + sent + deferred + dead;
+    return atomic_load(&rt->n_started) + atomic_load(&rt->n_ratelimited) + sent
+        + deferred + dead;
 }
 
 void
@@ -2065,8 +2119,8 @@ eng_runtime_stats(struct eng_runtime *rt, struct eng_runtime_stats *s)
     eng_syslog_counts(rt->sl, &s->syslog_received, &s->syslog_rejected);
     s->syslog_port = rt->sl ? eng_syslog_port(rt->sl) : 0;
     pthread_mutex_unlock(&rt->sl_mu);
-    eng_outbox_counts(rt->ob, &s->mail_sent, &s->mail_deferred,
-        &s->mail_dead, &s->outbox_queued);
+    eng_outbox_counts(rt->ob, &s->mail_sent, &s->mail_deferred, &s->mail_dead,
+        &s->outbox_queued);
     s->trigger_queue = rt->o.trigger_queue;
     eng_tbound_get(rt->tb, NULL, &s->dropped);
 }

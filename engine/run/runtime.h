@@ -74,16 +74,16 @@ enum eng_mail_wait {
     ENG_MAIL_WAIT_DELIVERY,
 };
 
-struct eng_runtime_opts {         /* plain data, copied by eng_runtime_new */
-    unsigned    workers;          /* 0: HERALD_WORKERS or core count */
-    unsigned    queue_size;       /* 0: HERALD_QUEUE_SIZE or 1024 */
-    unsigned    retention_days;   /* 0: HERALD_RUN_RETENTION_DAYS or 30 */
-    double      mail_lifetime;    /* seconds; 0: HERALD_MAIL_LIFETIME/24 h */
-    int         mail_wait;        /* enum eng_mail_wait */
-    const char *syslog_listen;    /* NULL: HERALD_SYSLOG_LISTEN, else off;
+struct eng_runtime_opts {       /* plain data, copied by eng_runtime_new */
+    unsigned    workers;        /* 0: HERALD_WORKERS or core count */
+    unsigned    queue_size;     /* 0: HERALD_QUEUE_SIZE or 1024 */
+    unsigned    retention_days; /* 0: HERALD_RUN_RETENTION_DAYS or 30 */
+    double      mail_lifetime;  /* seconds; 0: HERALD_MAIL_LIFETIME/24 h */
+    int         mail_wait;      /* enum eng_mail_wait */
+    const char *syslog_listen;  /* NULL: HERALD_SYSLOG_LISTEN, else off;
                                      "off" disables explicitly */
-    unsigned    mail_senders;     /* delivery threads; 0: env or 8 */
-    unsigned    trigger_queue;    /* queued runs per applet before syslog
+    unsigned    mail_senders;   /* delivery threads; 0: env or 8 */
+    unsigned    trigger_queue;  /* queued runs per applet before syslog
                                      and timer triggers are dropped; 0:
                                      HERALD_TRIGGER_QUEUE or 16 */
 };
@@ -115,7 +115,7 @@ int eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb);
  * then cancels what still runs; runs not started stay "queued" in the store
  * and are re-queued by the next start. Outbox messages stay durable.
  * Returns the number of runs that had to be cancelled or left queued. */
-int  eng_runtime_drain(struct eng_runtime *rt, double timeout_s);
+int eng_runtime_drain(struct eng_runtime *rt, double timeout_s);
 /* Drains (if not done) with a short timeout and frees. NULL is a no-op. */
 void eng_runtime_free(struct eng_runtime *rt);
 
@@ -128,13 +128,13 @@ int eng_runtime_applets_changed(struct eng_runtime *rt, struct errbuf *eb);
 
 #define ENG_RUN_MAX_ARGS 15
 
-struct eng_run_info {            /* filled by a synchronous run */
-    long long id;
-    char      status[16];        /* queued running success abort timeout
+struct eng_run_info { /* filled by a synchronous run */
+    long long     id;
+    char          status[16]; /* queued running success abort timeout
                                     cancelled ratelimited */
-    int       exit_status;
-    char     *output;            /* new string (free()), puts output */
-    struct cJSON *run;           /* new Run object (cJSON_Delete), or NULL */
+    int           exit_status;
+    char         *output; /* new string (free()), puts output */
+    struct cJSON *run;    /* new Run object (cJSON_Delete), or NULL */
 };
 void eng_run_info_clear(struct eng_run_info *ri);
 
@@ -147,8 +147,8 @@ void eng_run_info_clear(struct eng_run_info *ri);
  * applet that does not parse), ERR_BUSY (queue full or draining; retry
  * later), ERR_DB, ERR_NOMEM. */
 int eng_runtime_run(struct eng_runtime *rt, const char *name,
-    const char *const *args, size_t nargs, int wait,
-    struct eng_run_info *out, struct errbuf *eb);
+    const char *const *args, size_t nargs, int wait, struct eng_run_info *out,
+    struct errbuf *eb);
 
 /* struct eng_run_filter: engine/store/store.h */
 /* Returns a new {"items": [RunSummary], "next_cursor": string|null},
@@ -183,11 +183,11 @@ int eng_runtime_runs_prune(struct eng_runtime *rt, unsigned days,
 
 /* ---- webhooks --------------------------------------------------------- */
 
-struct eng_hook_req {            /* plain data; all borrowed */
-    const char *applet;          /* from the URL */
-    const char *body;            /* NULL: not read yet */
+struct eng_hook_req {   /* plain data; all borrowed */
+    const char *applet; /* from the URL */
+    const char *body;   /* NULL: not read yet */
     size_t      len;
-    const char *content_type;    /* header value or NULL */
+    const char *content_type; /* header value or NULL */
     /* credentials, header values or NULL; never logged */
     const char *authorization;   /* "Bearer <token>" */
     const char *timestamp;       /* X-Herald-Timestamp: unix seconds */
@@ -196,9 +196,9 @@ struct eng_hook_req {            /* plain data; all borrowed */
     /* Called once the request is authenticated, before the body is used
      * (the server's UTF-8/JSON checks); a non-zero return is passed on.
      * NULL: none. */
-    int       (*body_check)(void *ud, const char *body, size_t len,
-                  const char *content_type, struct errbuf *eb);
-    void       *body_check_ud;
+    int (*body_check)(void *ud, const char *body, size_t len,
+        const char *content_type, struct errbuf *eb);
+    void *body_check_ud;
 };
 
 /* Authenticates a webhook from its headers alone, before its body is
@@ -242,17 +242,17 @@ int eng_runtime_webhook_token(struct eng_runtime *rt, const char *name,
 
 /* ---- application events ----------------------------------------------- */
 
-#define ENG_APP_DATA_MAX    4
+#define ENG_APP_DATA_MAX 4
 /* publish-event chains: an applet run started by an application event
  * that an applet run published ... this many times over cannot publish
  * again (its publish-event action fails): a loop without a ratelimit ends
  * there. */
-#define ENG_APP_DEPTH_MAX   8
+#define ENG_APP_DEPTH_MAX 8
 
-struct eng_app_run {             /* one applet an event fired */
+struct eng_app_run { /* one applet an event fired */
     char      applet[128];
-    long long id;                /* run id; 0 when not recorded */
-    char      status[16];        /* queued, ratelimited */
+    long long id;         /* run id; 0 when not recorded */
+    char      status[16]; /* queued, ratelimited */
 };
 
 /* Raises application event sub_system/type (both 1..999), as the
@@ -294,16 +294,16 @@ int eng_runtime_outbox_resend(struct eng_runtime *rt, long long id,
 
 /* ---- metrics ---------------------------------------------------------- */
 
-struct eng_trigger_drops {       /* syslog, timer and published
+struct eng_trigger_drops {   /* syslog, timer and published
                                     application triggers dropped */
-    long long syslog, timer;     /* by trigger */
-    long long application;       /*   (publish-event from a run) */
-    long long queue_full;        /* by reason: the trigger queue bound */
-    long long ratelimited;       /*   or the event's ratelimit; the two
+    long long syslog, timer; /* by trigger */
+    long long application;   /*   (publish-event from a run) */
+    long long queue_full;    /* by reason: the trigger queue bound */
+    long long ratelimited;   /*   or the event's ratelimit; the two
                                       sums are equal */
-    long long last_ms;           /* the last drop, 0: none */
-    long long since_ms;          /* counting began (herald's start) */
-    unsigned  queued;            /* runs queued now (not started) */
+    long long last_ms;       /* the last drop, 0: none */
+    long long since_ms;      /* counting began (herald's start) */
+    unsigned  queued;        /* runs queued now (not started) */
 };
 /* The drops of applet name since the start (or since it was deleted and
  * created again; zeros for an applet that never dropped a trigger). */
@@ -311,22 +311,22 @@ void eng_runtime_applet_drops(struct eng_runtime *rt, const char *name,
     struct eng_trigger_drops *out);
 
 struct eng_runtime_stats {
-    unsigned  workers;
-    unsigned  queue_size;
-    unsigned  queue_depth;       /* jobs waiting */
-    unsigned  running;           /* jobs in a worker */
-    long long runs_started;
-    long long runs_rejected_busy;
-    long long runs_ratelimited;
-    unsigned  syslog_port;       /* bound port, 0 when off */
-    long long syslog_received;
-    long long syslog_rejected;   /* unparsable messages */
-    long long mail_sent;
-    long long mail_deferred;     /* temporary failures (retried) */
-    long long mail_dead;
-    long long outbox_queued;     /* messages waiting now */
-    unsigned  trigger_queue;     /* the per-applet bound */
-    struct eng_trigger_drops dropped; /* totals of all applets */
+    unsigned                 workers;
+    unsigned                 queue_size;
+    unsigned                 queue_depth; /* jobs waiting */
+    unsigned                 running;     /* jobs in a worker */
+    long long                runs_started;
+    long long                runs_rejected_busy;
+    long long                runs_ratelimited;
+    unsigned                 syslog_port; /* bound port, 0 when off */
+    long long                syslog_received;
+    long long                syslog_rejected; /* unparsable messages */
+    long long                mail_sent;
+    long long                mail_deferred; /* temporary failures (retried) */
+    long long                mail_dead;
+    long long                outbox_queued; /* messages waiting now */
+    unsigned                 trigger_queue; /* the per-applet bound */
+    struct eng_trigger_drops dropped;       /* totals of all applets */
 };
 void eng_runtime_stats(struct eng_runtime *rt, struct eng_runtime_stats *s);
 /* A number that grows with every run started or rate-limited and every

@@ -40,7 +40,7 @@ int eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
 /* Stops accepting jobs, waits up to timeout_s for the queue to empty and
  * the workers to go idle, then drops what is still queued. Returns the
  * number of jobs dropped plus those still running. */
-int  eng_pool_drain(struct eng_pool *p, double timeout_s);
+int eng_pool_drain(struct eng_pool *p, double timeout_s);
 /* Joins the workers (they finish their current job first). NULL: no-op. */
 void eng_pool_free(struct eng_pool *p);
 void eng_pool_counts(struct eng_pool *p, unsigned *depth, unsigned *running);
@@ -49,30 +49,30 @@ void eng_pool_counts(struct eng_pool *p, unsigned *depth, unsigned *running);
 
 /* ---- trigger_timer.c: watchdog, countdown, absolute, cron -------------- */
 
-struct eng_timer_def {           /* plain data, copied by eng_timers_set */
+struct eng_timer_def { /* plain data, copied by eng_timers_set */
     const char *applet;
-    size_t      event;           /* index of the event in the applet */
-    int         type;            /* ENG_EV_TIMER_* */
-    double      time;            /* seconds (watchdog/countdown) or epoch */
+    size_t      event; /* index of the event in the applet */
+    int         type;  /* ENG_EV_TIMER_* */
+    double      time;  /* seconds (watchdog/countdown) or epoch */
     const char *cron_entry;
-    const char *identity;        /* applet text: unchanged -> keep state */
+    const char *identity; /* applet text: unchanged -> keep state */
 };
-struct eng_timer_fire {          /* passed to the fire callback */
+struct eng_timer_fire { /* passed to the fire callback */
     const char *applet;
     size_t      event;
     int         type;
-    time_t      when;            /* scheduled time */
-    double      remain;          /* seconds to the next fire, 0 if none */
+    time_t      when;   /* scheduled time */
+    double      remain; /* seconds to the next fire, 0 if none */
 };
 struct eng_timers;
-int  eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
+int eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
     void (*tick)(void *ud), void *ud, struct eng_timers **out,
     struct errbuf *eb);
 /* Replaces the registrations. A definition whose applet, event and
  * identity are unchanged keeps its schedule (a countdown is not restarted).
  * Errors: ERR_INVAL (bad cron entry; eb names the applet), ERR_NOMEM. */
 int  eng_timers_set(struct eng_timers *t, const struct eng_timer_def *d,
-    size_t n, struct errbuf *eb);
+     size_t n, struct errbuf *eb);
 void eng_timers_free(struct eng_timers *t); /* stops the thread */
 /* Makes the thread call the tick callback now (thread-safe, no I/O). */
 void eng_timers_kick(struct eng_timers *t);
@@ -84,25 +84,25 @@ time_t eng_timer_first(const struct eng_timer_def *d,
 /* ---- trigger_syslog.c: RFC 3164/5424/Cisco parser, framing, listener -- */
 
 struct eng_syslog_msg {
-    int         pri;             /* facility * 8 + severity */
-    int         facility;        /* PRI / 8 */
-    int         severity;        /* PRI % 8: 0 emergencies .. 7 debugging */
-    int         version;         /* 0: RFC 3164, 1: RFC 5424 */
-    char        timestamp[64];   /* as sent ("*Dec  2 10:00:00.123" with
+    int  pri;           /* facility * 8 + severity */
+    int  facility;      /* PRI / 8 */
+    int  severity;      /* PRI % 8: 0 emergencies .. 7 debugging */
+    int  version;       /* 0: RFC 3164, 1: RFC 5424 */
+    char timestamp[64]; /* as sent ("*Dec  2 10:00:00.123" with
                                     its '*' or '.'), or "" */
-    char        host[256];       /* HOSTNAME field, or "" */
-    char        app[64];
-    char        procid[132];
-    char        msgid[36];
+    char host[256];     /* HOSTNAME field, or "" */
+    char app[64];
+    char procid[132];
+    char msgid[36];
     /* a Cisco "%FAC[-SUBFAC]-SEV-MNEMONIC: text" message (cisco = 1) */
     int         cisco;
-    char        seq[24];         /* "45" of "45: ", or "" */
-    char        cfacility[64];   /* "LINK" */
-    char        csubfacility[64];/* "" when none */
-    char        mnemonic[64];    /* "UPDOWN" */
-    int         csev;            /* its SEV 0..7 (routers send PRI's) */
-    char        source_ip[48];   /* sender (set by the listener), or "" */
-    const char *msg;             /* borrowed from the input; not NUL-ended;
+    char        seq[24];          /* "45" of "45: ", or "" */
+    char        cfacility[64];    /* "LINK" */
+    char        csubfacility[64]; /* "" when none */
+    char        mnemonic[64];     /* "UPDOWN" */
+    int         csev;             /* its SEV 0..7 (routers send PRI's) */
+    char        source_ip[48];    /* sender (set by the listener), or "" */
+    const char *msg;              /* borrowed from the input; not NUL-ended;
                                     a Cisco line's starts at its '%' */
     size_t      msg_len;
 };
@@ -129,18 +129,18 @@ int eng_syslog_frame(const char *p, size_t len, size_t *off, size_t *flen,
 struct eng_syslog_match {
     regex_t  re;
     int      re_ok;
-    unsigned occurs;             /* >= 1 */
-    double   period;             /* seconds, 0 = no window */
-    int      max_severity;       /* match severity <= this; 7 = any */
-    double  *hits;               /* ring of match times */
+    unsigned occurs;       /* >= 1 */
+    double   period;       /* seconds, 0 = no window */
+    int      max_severity; /* match severity <= this; 7 = any */
+    double  *hits;         /* ring of match times */
     size_t   nhits;
 };
-int  eng_syslog_match_init(struct eng_syslog_match *m, const char *pattern,
+int eng_syslog_match_init(struct eng_syslog_match *m, const char *pattern,
     unsigned occurs, double period, const char *priority, struct errbuf *eb);
 /* 1 when this message completes the occurs/period condition (the window is
  * then reset), else 0. */
 int  eng_syslog_match_feed(struct eng_syslog_match *m,
-    const struct eng_syslog_msg *msg, double now);
+     const struct eng_syslog_msg *msg, double now);
 void eng_syslog_match_free(struct eng_syslog_match *m);
 
 struct eng_syslog_listener;
@@ -148,12 +148,12 @@ struct eng_syslog_listener;
  * UDP and TCP. on_msg runs on the listener thread for each parsed
  * message, with m->source_ip the sender's address (the datagram's, or the
  * TCP peer's; an IPv4-mapped IPv6 address as plain IPv4). Errors: ERR_INVAL (bad address), ERR_IO (bind/listen). */
-int  eng_syslog_listen(const char *addr,
-    void (*on_msg)(void *ud, const struct eng_syslog_msg *m), void *ud,
-    struct eng_syslog_listener **out, struct errbuf *eb);
+int      eng_syslog_listen(const char *addr,
+         void (*on_msg)(void *ud, const struct eng_syslog_msg *m), void *ud,
+         struct eng_syslog_listener **out, struct errbuf *eb);
 unsigned eng_syslog_port(const struct eng_syslog_listener *l);
-void eng_syslog_counts(const struct eng_syslog_listener *l,
-    long long *received, long long *rejected);
+void eng_syslog_counts(const struct eng_syslog_listener *l, long long *received,
+    long long *rejected);
 void eng_syslog_stop(struct eng_syslog_listener *l); /* NULL: no-op */
 
 /* ---- trigger_bound.c: queued runs per applet, dropped triggers -------- */
@@ -163,24 +163,29 @@ void eng_syslog_stop(struct eng_syslog_listener *l); /* NULL: no-op */
  * runs queued and are dropped without a run record. Drops are counted per
  * applet and in total, and reported (for the log) at most once per
  * interval per applet. Thread-safe. */
-enum { ENG_DROP_NONE = -1, ENG_DROP_SYSLOG = 0, ENG_DROP_TIMER,
-    ENG_DROP_APPLICATION, ENG_DROP_NSRC };
+enum {
+    ENG_DROP_NONE = -1,
+    ENG_DROP_SYSLOG = 0,
+    ENG_DROP_TIMER,
+    ENG_DROP_APPLICATION,
+    ENG_DROP_NSRC
+};
 enum { ENG_DROP_QUEUE_FULL = 0, ENG_DROP_RATELIMIT, ENG_DROP_NWHY };
 
-struct eng_drop_report {         /* one log line's worth */
-    int       due;               /* 0: nothing to report */
+struct eng_drop_report { /* one log line's worth */
+    int       due;       /* 0: nothing to report */
     char      applet[128];
     long long n[ENG_DROP_NSRC][ENG_DROP_NWHY]; /* drops in the window */
-    double    seconds;           /* from the window's first drop to now */
-    unsigned  queued, bound;     /* the applet's queued runs now */
+    double    seconds;       /* from the window's first drop to now */
+    unsigned  queued, bound; /* the applet's queued runs now */
 };
 
 struct eng_tbound;
 /* interval_s: the least time between two reports of one applet. Errors:
  * ERR_INVAL (bound 0), ERR_NOMEM. */
-int  eng_tbound_new(unsigned bound, double interval_s, long long now_ms,
-    struct eng_tbound **out, struct errbuf *eb);
-void eng_tbound_free(struct eng_tbound *tb); /* NULL: no-op */
+int      eng_tbound_new(unsigned bound, double interval_s, long long now_ms,
+         struct eng_tbound **out, struct errbuf *eb);
+void     eng_tbound_free(struct eng_tbound *tb); /* NULL: no-op */
 unsigned eng_tbound_bound(const struct eng_tbound *tb);
 /* Takes a queue slot for one run of applet. src ENG_DROP_NONE (a manual,
  * webhook or policy run, a run re-queued at start) always gets it;
@@ -190,7 +195,7 @@ unsigned eng_tbound_bound(const struct eng_tbound *tb);
  * not queued after all), 0 (dropped) or ERR_NOMEM (nothing counted).
  * rep->due says that a report of the applet's drops is due. */
 int  eng_tbound_take(struct eng_tbound *tb, const char *applet, int src,
-    long long now_ms, struct eng_drop_report *rep);
+     long long now_ms, struct eng_drop_report *rep);
 void eng_tbound_give(struct eng_tbound *tb, const char *applet);
 /* Counts a trigger dropped for another reason (why: ENG_DROP_RATELIMIT). */
 void eng_tbound_drop(struct eng_tbound *tb, const char *applet, int src,
@@ -211,7 +216,7 @@ void eng_tbound_forget(struct eng_tbound *tb, const char *const *keep,
 
 /* A signed webhook's X-Herald-Timestamp must be within this many seconds
  * of herald's clock. */
-#define ENG_HOOK_SKEW_S   300
+#define ENG_HOOK_SKEW_S 300
 /* Verified signatures remembered per applet (40 bytes each), for as long
  * as their timestamp is in the window: at most 640 KiB per applet, and
  * about 54 signed deliveries a second per applet, sustained over the
@@ -221,12 +226,12 @@ void eng_tbound_forget(struct eng_tbound *tb, const char *const *keep,
 
 enum { ENG_HOOK_BEARER = 1, ENG_HOOK_SIGNED = 2 };
 
-struct eng_hook_auth {           /* the credentials a request presents */
-    int           mode;          /* ENG_HOOK_BEARER or ENG_HOOK_SIGNED */
-    unsigned char digest[32];    /* bearer: SHA-256 of the token */
-    unsigned char sig[32];       /* signed: the HMAC sent */
-    long long     ts;            /* signed: X-Herald-Timestamp */
-    char          ts_text[20];   /* as sent (the HMAC input) */
+struct eng_hook_auth {         /* the credentials a request presents */
+    int           mode;        /* ENG_HOOK_BEARER or ENG_HOOK_SIGNED */
+    unsigned char digest[32];  /* bearer: SHA-256 of the token */
+    unsigned char sig[32];     /* signed: the HMAC sent */
+    long long     ts;          /* signed: X-Herald-Timestamp */
+    char          ts_text[20]; /* as sent (the HMAC input) */
 };
 
 /* Reads the credentials from the headers (values or NULL; never logged)
@@ -257,19 +262,19 @@ void eng_hook_seen_free(struct eng_hook_seen *c);   /* NULL: no-op */
 /* Records sig (timestamp ts) for applet. Returns 0 if it is new, 1 if it
  * was already recorded (a replay), ERR_BUSY if the applet has
  * ENG_HOOK_SEEN_MAX signatures in the window, ERR_NOMEM. */
-int  eng_hook_seen_add(struct eng_hook_seen *c, const char *applet,
+int eng_hook_seen_add(struct eng_hook_seen *c, const char *applet,
     const unsigned char sig[32], long long ts, long long now);
 
 /* A growable list of owned name/value pairs with an eng_kv view. */
 struct eng_vars {
-    struct eng_kv *v;            /* strings owned by the list */
+    struct eng_kv *v; /* strings owned by the list */
     size_t         n, cap;
 };
-int  eng_vars_add(struct eng_vars *vs, const char *name, const char *value);
-int  eng_vars_addn(struct eng_vars *vs, const char *name, const char *value,
+int eng_vars_add(struct eng_vars *vs, const char *name, const char *value);
+int eng_vars_addn(struct eng_vars *vs, const char *name, const char *value,
     size_t vlen);
 const char *eng_vars_get(const struct eng_vars *vs, const char *name);
-void eng_vars_free(struct eng_vars *vs);
+void        eng_vars_free(struct eng_vars *vs);
 /* Adds $_webhook_body and the per-field variables for a body (see
  * runtime.h). Errors: ERR_INVAL (invalid JSON; eb->line/col and offset). */
 int eng_webhook_vars(const char *body, size_t len, const char *content_type,

@@ -15,12 +15,12 @@
 
 struct tb_ent {
     char     *applet;
-    unsigned  queued;                        /* runs not started yet */
+    unsigned  queued;                          /* runs not started yet */
     long long n[ENG_DROP_NSRC][ENG_DROP_NWHY]; /* since counting began */
     long long w[ENG_DROP_NSRC][ENG_DROP_NWHY]; /* not reported yet */
-    long long first_ms;                      /* first unreported drop */
-    long long last_ms;                       /* last drop, 0: none */
-    long long reported_ms;                   /* last report, 0: none */
+    long long first_ms;                        /* first unreported drop */
+    long long last_ms;                         /* last drop, 0: none */
+    long long reported_ms;                     /* last report, 0: none */
 };
 
 struct eng_tbound {

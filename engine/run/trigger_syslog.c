@@ -32,13 +32,10 @@
 #define SYSLOG_MAX_MSG   65536
 #define SYSLOG_MAX_CONNS 64
 
-static const char *const sev_long[8] = {
-    "emergencies", "alerts", "critical", "errors",
-    "warnings", "notifications", "informational", "debugging"
-};
-static const char *const sev_short[8] = {
-    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
-};
+static const char *const sev_long[8] = { "emergencies", "alerts", "critical",
+    "errors", "warnings", "notifications", "informational", "debugging" };
+static const char *const sev_short[8] = { "emerg", "alert", "crit", "err",
+    "warning", "notice", "info", "debug" };
 
 int
 eng_syslog_severity_parse(const char *s)
@@ -135,10 +132,8 @@ sl_parse_sd(const char **pp, const char *end, struct errbuf *eb)
     return 0;
 }
 
-static const char *const months3[12] = {
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-};
+static const char *const months3[12] = { "Jan", "Feb", "Mar", "Apr", "May",
+    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 /* "Mmm dd hh:mm:ss" (RFC 3164 TIMESTAMP), dd may be space-padded. */
 static int
@@ -322,8 +317,8 @@ sl_cisco(const char *p, const char *end, struct eng_syslog_msg *out)
         size_t i;
 
         for (i = 0; i < n; i++)
-            if (!isalnum((unsigned char)p[i]) && p[i] != '.'
-                && p[i] != '-' && p[i] != '_')
+            if (!isalnum((unsigned char)p[i]) && p[i] != '.' && p[i] != '-'
+                && p[i] != '_')
                 break;
         if (i == n) {
             memcpy(c.host, p, n);
@@ -364,7 +359,8 @@ eng_syslog_parse(const char *p, size_t len, struct eng_syslog_msg *out,
     if (*p != '<')
         return err_set(eb, ERR_INVAL, "syslog_invalid",
             "missing <PRI> at the start (got 0x%02x); expected e.g. "
-            "\"<13>\"", (unsigned char)*p);
+            "\"<13>\"",
+            (unsigned char)*p);
     for (s = p + 1; s < end && isdigit((unsigned char)*s) && nd < 4; s++, nd++)
         pri = pri * 10 + (*s - '0');
     if (nd == 0 || s >= end || *s != '>')
@@ -383,9 +379,11 @@ eng_syslog_parse(const char *p, size_t len, struct eng_syslog_msg *out,
         out->version = s[0] - '0';
         s += 2;
         if ((rc = sl_field(&s, end, out->timestamp, sizeof(out->timestamp),
-                 "TIMESTAMP", eb)) != 0
-            || (rc = sl_field(&s, end, out->host, sizeof(out->host),
-                 "HOSTNAME", eb)) != 0
+                 "TIMESTAMP", eb))
+                != 0
+            || (rc = sl_field(&s, end, out->host, sizeof(out->host), "HOSTNAME",
+                    eb))
+                != 0
             || (rc = sl_field(&s, end, out->app, 49, "APP-NAME", eb)) != 0
             || (rc = sl_field(&s, end, out->procid, 129, "PROCID", eb)) != 0
             || (rc = sl_field(&s, end, out->msgid, 33, "MSGID", eb)) != 0)
@@ -492,8 +490,7 @@ eng_syslog_frame(const char *p, size_t len, size_t *off, size_t *flen,
             n = n * 10 + (size_t)(p[i] - '0');
             if (n > SYSLOG_MAX_MSG || i > 6)
                 return err_set(eb, ERR_PROTO, "syslog_frame",
-                    "octet-counted frame longer than %d bytes",
-                    SYSLOG_MAX_MSG);
+                    "octet-counted frame longer than %d bytes", SYSLOG_MAX_MSG);
         }
         if (i == len)
             return 0;
@@ -541,7 +538,8 @@ eng_syslog_match_init(struct eng_syslog_match *m, const char *pattern,
             return err_set(eb, ERR_INVAL, "invalid_priority",
                 "syslog priority \"%s\" is not a level (emergencies alerts "
                 "critical errors warnings notifications informational "
-                "debugging, or 0-7)", priority);
+                "debugging, or 0-7)",
+                priority);
     }
     if (m->occurs > 10000)
         return err_set(eb, ERR_INVAL, "invalid_occurs",
@@ -552,8 +550,8 @@ eng_syslog_match_init(struct eng_syslog_match *m, const char *pattern,
     if ((rc = regcomp(&m->re, pattern, REG_EXTENDED | REG_NOSUB)) != 0) {
         regerror(rc, &m->re, msg, sizeof(msg));
         return err_set(eb, ERR_INVAL, "invalid_pattern",
-            "syslog pattern \"%s\" is not a POSIX extended regex: %s",
-            pattern, msg);
+            "syslog pattern \"%s\" is not a POSIX extended regex: %s", pattern,
+            msg);
     }
     m->re_ok = 1;
     if ((m->hits = calloc(m->occurs, sizeof(*m->hits))) == NULL) {
@@ -617,20 +615,20 @@ eng_syslog_match_free(struct eng_syslog_match *m)
 struct sl_conn {
     int        fd;
     struct buf in;
-    double     last;   /* clock_mono() of the last bytes (or the accept) */
+    double     last;     /* clock_mono() of the last bytes (or the accept) */
     char       peer[48]; /* the sender's address */
 };
 
 struct eng_syslog_listener {
-    int              udp, tcp, wake[2];
-    unsigned         port;
-    pthread_t        thread;
-    int              started;
-    void           (*on_msg)(void *, const struct eng_syslog_msg *);
-    void            *ud;
-    struct sl_conn   conns[SYSLOG_MAX_CONNS];
-    size_t           nconns;
-    atomic_llong     received, rejected;
+    int       udp, tcp, wake[2];
+    unsigned  port;
+    pthread_t thread;
+    int       started;
+    void (*on_msg)(void *, const struct eng_syslog_msg *);
+    void          *ud;
+    struct sl_conn conns[SYSLOG_MAX_CONNS];
+    size_t         nconns;
+    atomic_llong   received, rejected;
 };
 
 /* The numeric address of sa ("127.0.0.2", "::1"; an IPv4-mapped IPv6
@@ -663,8 +661,10 @@ sl_handle(struct eng_syslog_listener *l, const char *p, size_t len,
     err_clear(&eb);
     if (eng_syslog_parse(p, len, &m, &eb) != 0) {
         atomic_fetch_add(&l->rejected, 1);
-        log_debug("syslog", "event=reject via=%s from=%s len=%zu "
-            "reason=\"%s\"", via, from, len, eb.msg);
+        log_debug("syslog",
+            "event=reject via=%s from=%s len=%zu "
+            "reason=\"%s\"",
+            via, from, len, eb.msg);
         return;
     }
     snprintf(m.source_ip, sizeof(m.source_ip), "%s", from);
@@ -691,7 +691,8 @@ sl_evict_idlest(struct eng_syslog_listener *l)
     for (i = 1; i < l->nconns; i++)
         if (l->conns[i].last < l->conns[old].last)
             old = i;
-    log_warn("syslog", "event=tcp-evict idle_s=%.0f reason=\"all %d "
+    log_warn("syslog",
+        "event=tcp-evict idle_s=%.0f reason=\"all %d "
         "connections taken; the one silent longest was closed\"",
         clock_mono() - l->conns[old].last, SYSLOG_MAX_CONNS);
     sl_conn_close(l, old);
@@ -715,8 +716,9 @@ sl_conn_read(struct eng_syslog_listener *l, struct sl_conn *c)
     if (buf_append(&c->in, tmp, (size_t)n) != 0)
         return -1;
     err_clear(&eb);
-    while ((rc = eng_syslog_frame(c->in.p + pos, c->in.len - pos, &off,
-                &flen, &used, &eb)) == 1) {
+    while ((rc = eng_syslog_frame(c->in.p + pos, c->in.len - pos, &off, &flen,
+                &used, &eb))
+        == 1) {
         sl_handle(l, c->in.p + pos + off, flen, "tcp", c->peer);
         pos += used;
     }
@@ -748,8 +750,8 @@ sl_main(void *arg)
         pf[1] = (struct pollfd){ .fd = l->udp, .events = POLLIN };
         pf[2] = (struct pollfd){ .fd = l->tcp, .events = POLLIN };
         for (i = 0; i < l->nconns; i++)
-            pf[3 + i] = (struct pollfd){ .fd = l->conns[i].fd,
-                .events = POLLIN };
+            pf[3 + i] =
+                (struct pollfd){ .fd = l->conns[i].fd, .events = POLLIN };
         n = 3 + l->nconns;
         if (poll(pf, n, -1) < 0) {
             if (errno == EINTR)
@@ -762,8 +764,8 @@ sl_main(void *arg)
             struct sockaddr_storage from;
             socklen_t               fl = sizeof(from);
             char                    addr[48];
-            ssize_t                 r = recvfrom(l->udp, dgram,
-                SYSLOG_MAX_MSG, 0, (struct sockaddr *)&from, &fl);
+            ssize_t r = recvfrom(l->udp, dgram, SYSLOG_MAX_MSG, 0,
+                (struct sockaddr *)&from, &fl);
 
             if (r > 0) {
                 sl_addr_text(&from, fl, addr, sizeof(addr));
@@ -772,14 +774,12 @@ sl_main(void *arg)
         }
         /* connections first: accepting may reorder conns[] */
         for (i = n - 3; i-- > 0;)
-            if (pf[3 + i].revents
-                && sl_conn_read(l, &l->conns[i]) != 0)
+            if (pf[3 + i].revents && sl_conn_read(l, &l->conns[i]) != 0)
                 sl_conn_close(l, i);
         if (pf[2].revents & POLLIN) {
             struct sockaddr_storage from;
             socklen_t               fl = sizeof(from);
-            int                     fd = accept(l->tcp,
-                (struct sockaddr *)&from, &fl);
+            int fd = accept(l->tcp, (struct sockaddr *)&from, &fl);
 
             if (fd >= 0) {
                 if (l->nconns == SYSLOG_MAX_CONNS)
@@ -798,8 +798,7 @@ sl_main(void *arg)
 }
 
 static int
-sl_split_addr(const char *addr, char *host, size_t hn, char *port,
-    size_t pn)
+sl_split_addr(const char *addr, char *host, size_t hn, char *port, size_t pn)
 {
     const char *colon;
     size_t      len;
@@ -844,8 +843,8 @@ eng_syslog_listen(const char *addr,
     int                         one = 1, rc, g, e;
 
     *out = NULL;
-    if (addr == NULL || sl_split_addr(addr, host, sizeof(host), port,
-            sizeof(port)) != 0)
+    if (addr == NULL
+        || sl_split_addr(addr, host, sizeof(host), port, sizeof(port)) != 0)
         return err_set(eb, ERR_INVAL, "invalid_listen",
             "syslog listen address \"%s\" is not HOST:PORT or [V6]:PORT",
             addr ? addr : "");
@@ -876,16 +875,15 @@ eng_syslog_listen(const char *addr,
         sl = sizeof(ss);
         if (getsockname(l->udp, (struct sockaddr *)&ss, &sl) == 0)
             l->port = ntohs(ss.ss_family == AF_INET6
-                ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                : ((struct sockaddr_in *)&ss)->sin_port);
+                    ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                    : ((struct sockaddr_in *)&ss)->sin_port);
         if (ss.ss_family == AF_INET6)
             ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons(l->port);
         else
             ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons(l->port);
-        if ((l->tcp = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0))
-                >= 0
-            && setsockopt(l->tcp, SOL_SOCKET, SO_REUSEADDR, &one,
-                   sizeof(one)) == 0
+        if ((l->tcp = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0
+            && setsockopt(l->tcp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))
+                == 0
             && bind(l->tcp, ai->ai_addr, ai->ai_addrlen) == 0
             && listen(l->tcp, 16) == 0)
             break;

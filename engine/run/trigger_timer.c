@@ -26,7 +26,7 @@ struct tm_reg {
     int             type;
     double          time;
     struct eng_cron cron;
-    double          next;      /* epoch seconds; < 0: never again */
+    double          next; /* epoch seconds; < 0: never again */
 };
 
 struct eng_timers {
@@ -38,9 +38,9 @@ struct eng_timers {
     int             kick;
     pthread_t       thread;
     double          next_tick;
-    void          (*fire)(void *, const struct eng_timer_fire *);
-    void          (*tick)(void *);
-    void           *ud;
+    void (*fire)(void *, const struct eng_timer_fire *);
+    void (*tick)(void *);
+    void *ud;
 };
 
 static double

@@ -31,7 +31,7 @@ enum smtp_secure {
     SMTP_SECURE_TLS,      /* "tls": STARTTLS, never downgraded */
     SMTP_SECURE_IMPLICIT, /* "implicit": TLS from the first byte (465) */
 };
-int smtp_secure_parse(const char *s); /* value or -1 */
+int         smtp_secure_parse(const char *s); /* value or -1 */
 const char *smtp_secure_name(int secure);
 
 /* ---- the server string ------------------------------------------------ */
@@ -47,7 +47,7 @@ struct smtp_server {
 };
 /* Errors: ERR_INVAL ("empty host", "CR or LF in server string", ...). */
 int  smtp_server_parse(const char *s, struct smtp_server *out,
-    struct errbuf *eb);
+     struct errbuf *eb);
 void smtp_server_clear(struct smtp_server *s);
 /* Masked for logs and traces by redact_server() (common/redact.h). */
 
@@ -57,13 +57,13 @@ void smtp_server_clear(struct smtp_server *s);
  * (no CR/LF, one '@', no spaces, <= 254 bytes). New array of new strings
  * (free with smtp_addrs_free()). Errors: ERR_INVAL naming the address. */
 int  smtp_addrs_parse(const char *list, char ***out, size_t *n,
-    struct errbuf *eb);
+     struct errbuf *eb);
 void smtp_addrs_free(char **v, size_t n);
 
-struct smtp_message {      /* plain data; all borrowed */
+struct smtp_message { /* plain data; all borrowed */
     const char *from;
-    const char *to;        /* list as given by the user */
-    const char *cc;        /* may be NULL or "" */
+    const char *to; /* list as given by the user */
+    const char *cc; /* may be NULL or "" */
     const char *subject;
     const char *body;
     const char *msgid_domain; /* right side of Message-ID; default: from's */
@@ -94,8 +94,8 @@ struct smtp_reply {
     char   enhanced[16]; /* "5.7.8" or "" */
     char   text[1024];   /* lines joined by "\n", without codes; cut */
     size_t nlines;
-    size_t size;         /* octets of the lines so far, CRLFs counted */
-    int    pending;      /* internal: code of the lines so far */
+    size_t size;    /* octets of the lines so far, CRLFs counted */
+    int    pending; /* internal: code of the lines so far */
 };
 /* Feeds one line (without CRLF). Returns 1 when the reply is complete, 0 if
  * more lines follow, ERR_PROTO for a malformed line, or ERR_TOOBIG when the
@@ -106,18 +106,18 @@ int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
 
 /* ---- the client -------------------------------------------------------- */
 
-struct smtp_params {            /* plain data, copied by smtp_open() */
+struct smtp_params { /* plain data, copied by smtp_open() */
     const char       *host;
-    unsigned          port;     /* 0: 25 */
-    int               secure;   /* enum smtp_secure */
-    const char       *user;     /* NULL: no AUTH */
-    const struct sec *pass;     /* borrowed; never logged */
+    unsigned          port;             /* 0: 25 */
+    int               secure;           /* enum smtp_secure */
+    const char       *user;             /* NULL: no AUTH */
+    const struct sec *pass;             /* borrowed; never logged */
     int               allow_plain_auth; /* AUTH without TLS allowed */
     const char       *tls_name; /* name checked against the cert; NULL=host */
     int               verify;   /* enum pki_verify_mode */
-    const char       *source_address;   /* bind local side, or NULL */
-    const char       *source_interface; /* SO_BINDTODEVICE, or NULL */
-    const char       *helo_name;        /* NULL: "herald.localdomain"-ish */
+    const char       *source_address;     /* bind local side, or NULL */
+    const char       *source_interface;   /* SO_BINDTODEVICE, or NULL */
+    const char       *helo_name;          /* NULL: "herald.localdomain"-ish */
     unsigned          connect_timeout_ms; /* 0: 10000 */
     unsigned          reply_timeout_ms;   /* 0: 30000; each reply, from
                                              its command, however fast
@@ -126,7 +126,7 @@ struct smtp_params {            /* plain data, copied by smtp_open() */
                                              whole (connect to AUTH), and
                                              each smtp_send (RSET to the
                                              final reply) */
-    struct pki_trust *trust;    /* borrowed; must outlive the client */
+    struct pki_trust *trust; /* borrowed; must outlive the client */
 };
 
 /* Classified outcome of an operation. klass is "" on success, else one of:
@@ -135,10 +135,10 @@ struct smtp_params {            /* plain data, copied by smtp_open() */
  * auth_unavailable, auth_failed, sender_rejected, recipient_rejected,
  * data_rejected, protocol. */
 struct smtp_result {
-    int  rc;             /* 0 or an ERR_* value (negative) */
+    int  rc; /* 0 or an ERR_* value (negative) */
     char klass[32];
-    int  permanent;      /* 1: do not retry (5xx, trust, auth) */
-    int  code;           /* last SMTP reply code, 0 if none */
+    int  permanent; /* 1: do not retry (5xx, trust, auth) */
+    int  code;      /* last SMTP reply code, 0 if none */
     char enhanced[16];
     char reply[512];     /* server reply quoted (never a secret) */
     char message[768];   /* what happened, one sentence */
@@ -176,6 +176,6 @@ void smtp_close(struct smtp_client *c);
  * [..], tls {...pki trace...}, verdict {ok, code, message, advice}} or NULL
  * with *res filled. */
 struct cJSON *smtp_probe(const struct smtp_params *params,
-    struct smtp_result *res);
+    struct smtp_result                            *res);
 
 #endif

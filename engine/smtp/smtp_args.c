@@ -41,10 +41,14 @@ const char *
 smtp_secure_name(int secure)
 {
     switch (secure) {
-    case SMTP_SECURE_NONE: return "none";
-    case SMTP_SECURE_TLS: return "tls";
-    case SMTP_SECURE_IMPLICIT: return "implicit";
-    default: return "unknown";
+    case SMTP_SECURE_NONE:
+        return "none";
+    case SMTP_SECURE_TLS:
+        return "tls";
+    case SMTP_SECURE_IMPLICIT:
+        return "implicit";
+    default:
+        return "unknown";
     }
 }
 
@@ -69,8 +73,8 @@ smtp_unescape(const char *s, size_t n)
     if (out == NULL)
         return NULL;
     for (i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && smtp_hexval(s[i + 1]) >= 0 &&
-            smtp_hexval(s[i + 2]) >= 0) {
+        if (s[i] == '%' && i + 2 < n && smtp_hexval(s[i + 1]) >= 0
+            && smtp_hexval(s[i + 2]) >= 0) {
             int v = smtp_hexval(s[i + 1]) * 16 + smtp_hexval(s[i + 2]);
 
             if (v == '@' || v == ':') {
@@ -103,8 +107,8 @@ smtp_host_check(const char *h, struct errbuf *eb)
         if (!isalnum(ch) && ch != '.' && ch != '-' && ch != '_')
             return err_field(eb, ERR_INVAL, "server", "invalid_field",
                 "host \"%.64s\" contains '%c'; a host is a name, an IPv4 "
-                "address or an IPv6 address in brackets", h,
-                isprint(ch) ? ch : '?');
+                "address or an IPv6 address in brackets",
+                h, isprint(ch) ? ch : '?');
     }
     return 0;
 }
@@ -173,8 +177,8 @@ smtp_server_parse(const char *s, struct smtp_server *out, struct errbuf *eb)
                     "empty password after ':' in server string");
                 goto out;
             }
-            if ((pw = smtp_unescape(colon + 1, plen)) == NULL ||
-                (out->pass = sec_new(pw, strlen(pw))) == NULL) {
+            if ((pw = smtp_unescape(colon + 1, plen)) == NULL
+                || (out->pass = sec_new(pw, strlen(pw))) == NULL) {
                 rc = ERR_NOMEM;
                 goto out;
             }
@@ -185,8 +189,8 @@ smtp_server_parse(const char *s, struct smtp_server *out, struct errbuf *eb)
         goto out;
     }
     if (hostport[0] == '[') {
-        char            *end = strchr(hostport, ']');
-        struct in6_addr  a6;
+        char           *end = strchr(hostport, ']');
+        struct in6_addr a6;
 
         if (end == NULL) {
             rc = err_field(eb, ERR_INVAL, "server", "invalid_field",
@@ -209,15 +213,16 @@ smtp_server_parse(const char *s, struct smtp_server *out, struct errbuf *eb)
         }
         out->host = strdup(hostport + 1);
     } else {
-        char            *c1 = strchr(hostport, ':');
-        struct in6_addr  a6;
+        char           *c1 = strchr(hostport, ':');
+        struct in6_addr a6;
 
         if (c1 != NULL && strchr(c1 + 1, ':') != NULL) {
             /* a bare IPv6 literal: no port possible */
             if (inet_pton(AF_INET6, hostport, &a6) != 1) {
                 rc = err_field(eb, ERR_INVAL, "server", "invalid_field",
                     "\"%.64s\" is not host[:port]; write an IPv6 address "
-                    "with a port as [address]:port", hostport);
+                    "with a port as [address]:port",
+                    hostport);
                 goto out;
             }
         } else if (c1 != NULL) {
@@ -276,7 +281,8 @@ smtp_addr_check(const char *a, size_t n, struct errbuf *eb)
         } else if (ch < 0x20 || ch == 0x7f || strchr("<>()[],;:\"\\", ch))
             return err_set(eb, ERR_INVAL, "invalid_address",
                 "address \"%.*s\" contains a character not allowed in an "
-                "address ('%c')", (int)n, a, isprint(ch) ? ch : '?');
+                "address ('%c')",
+                (int)n, a, isprint(ch) ? ch : '?');
     }
     if (at == NULL)
         return err_set(eb, ERR_INVAL, "invalid_address",
@@ -311,8 +317,8 @@ smtp_addrs_parse(const char *list, char ***out, size_t *n, struct errbuf *eb)
         if (*p == '\0')
             break;
         s = p;
-        while (*p != '\0' && *p != ',' && *p != ';' &&
-            !isspace((unsigned char)*p))
+        while (
+            *p != '\0' && *p != ',' && *p != ';' && !isspace((unsigned char)*p))
             p++;
         len = (size_t)(p - s);
         if (len >= 2 && s[0] == '<' && s[len - 1] == '>') {

@@ -63,7 +63,7 @@ static const char b64tab[] =
 static char *
 smtp_b64_new(const unsigned char *p, size_t n)
 {
-    char  *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
+    char *out = malloc(4 * ((n + 2) / 3) + 1), *o = out;
 
     if (out == NULL)
         return NULL;
@@ -157,8 +157,8 @@ smtp_trace_add(struct smtp_client *c, const char *dir, const char *line)
     if (d == NULL || (e = cJSON_CreateObject()) == NULL)
         return;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    ms = (long long)(ts.tv_sec - c->t0.tv_sec) * 1000 +
-        (ts.tv_nsec - c->t0.tv_nsec) / 1000000;
+    ms = (long long)(ts.tv_sec - c->t0.tv_sec) * 1000
+        + (ts.tv_nsec - c->t0.tv_nsec) / 1000000;
     cJSON_AddNumberToObject(e, "t_ms", (double)ms);
     cJSON_AddStringToObject(e, "dir", dir);
     cJSON_AddStringToObject(e, "line", line);
@@ -178,8 +178,7 @@ smtp_trace_note(struct smtp_client *c, const char *fmt, ...)
     va_end(ap);
     smtp_trace_add(c, "-", line);
     log_debug("smtp", "session=%016llx event=note%s note=\"%s\"",
-        (unsigned long long)c->session, c->insecure ? " verify=OFF" : "",
-        line);
+        (unsigned long long)c->session, c->insecure ? " verify=OFF" : "", line);
 }
 
 static void
@@ -280,7 +279,8 @@ smtp_io_write(struct smtp_client *c, const char *p, size_t n)
             w = send(c->fd, p, n, MSG_NOSIGNAL);
             if (w < 0)
                 want = (errno == EAGAIN || errno == EWOULDBLOCK) ? 2
-                    : errno == EINTR ? 3 : 0;
+                    : errno == EINTR                             ? 3
+                                                                 : 0;
         }
         if (w > 0) {
             p += w;
@@ -309,13 +309,14 @@ smtp_io_fill(struct smtp_client *c, long long deadline)
         if (c->rlen >= sizeof(c->rbuf))
             return ERR_IO;
         if (c->ssl != NULL)
-            r = smtp_tls_read(c, c->rbuf + c->rlen,
-                sizeof(c->rbuf) - c->rlen, &want);
+            r = smtp_tls_read(c, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen,
+                &want);
         else {
             r = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, 0);
             if (r < 0)
                 want = (errno == EAGAIN || errno == EWOULDBLOCK) ? 1
-                    : errno == EINTR ? 3 : 0;
+                    : errno == EINTR                             ? 3
+                                                                 : 0;
         }
         if (r > 0) {
             c->rlen += (size_t)r;
@@ -346,9 +347,9 @@ smtp_io_fill(struct smtp_client *c, long long deadline)
 static int
 smtp_cmd(struct smtp_client *c, int next, int sens, const char *fmt, ...)
 {
-    char    *line = NULL, shown[600];
-    va_list  ap;
-    int      n, rc = 0;
+    char   *line = NULL, shown[600];
+    va_list ap;
+    int     n, rc = 0;
 
     if (c->pipe != NULL && fmt != NULL) {
         if (sens != SEC_PUBLIC || c->last_code == 334)
@@ -375,8 +376,10 @@ smtp_cmd(struct smtp_client *c, int next, int sens, const char *fmt, ...)
     va_end(ap);
     if (c->last_code == 334)
         sens = SEC_SECRET;
-    redact_line(line, sens == SEC_SECRET ? REDACT_LINE_SECRET
-        : sens == SEC_VERB ? REDACT_LINE_VERB : REDACT_LINE_PUBLIC,
+    redact_line(line,
+        sens == SEC_SECRET     ? REDACT_LINE_SECRET
+            : sens == SEC_VERB ? REDACT_LINE_VERB
+                               : REDACT_LINE_PUBLIC,
         shown, sizeof(shown));
     smtp_trace_add(c, "C", shown);
     log_debug("smtp", "session=%016llx event=send line=\"%s\"%s",
@@ -402,33 +405,30 @@ smtp_io_fail(struct smtp_client *c, int rc, struct smtp_result *res)
     char        ms[32];
 
     c->usable = 0;
-    if (rc == ERR_TIMEOUT && c->deadline != 0 &&
-        smtp_now_ms() >= c->deadline)
+    if (rc == ERR_TIMEOUT && c->deadline != 0 && smtp_now_ms() >= c->deadline)
         smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
             "The server answers too slowly, or keeps the session busy "
             "without finishing it; herald retries later.",
-            "%s:%u did not let the %s finish within %s (in state %s)",
-            c->host, c->port, c->deadline_what ? c->deadline_what
-            : "session", smtp_ms_str(ms, sizeof(ms),
-            c->transaction_timeout_ms), st);
+            "%s:%u did not let the %s finish within %s (in state %s)", c->host,
+            c->port, c->deadline_what ? c->deadline_what : "session",
+            smtp_ms_str(ms, sizeof(ms), c->transaction_timeout_ms), st);
     else if (rc == ERR_TIMEOUT)
         smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
             "Check that the server and port are right and reachable; "
             "herald retries later.",
             "no complete reply from %s:%u within %s (waiting in state %s)",
-            c->host, c->port, smtp_ms_str(ms, sizeof(ms),
-            c->reply_timeout_ms), st);
+            c->host, c->port, smtp_ms_str(ms, sizeof(ms), c->reply_timeout_ms),
+            st);
     else if (rc == ERR_CONNECT)
         smtp_result_set(res, ERR_CONNECT, "connect", 0, NULL,
             "The server may be overloaded or dropping clients; herald "
             "retries later.",
-            "%s:%u closed the connection (in state %s)", c->host, c->port,
-            st);
+            "%s:%u closed the connection (in state %s)", c->host, c->port, st);
     else if (rc == ERR_PROTO)
         smtp_result_set(res, ERR_PROTO, "protocol", 0, NULL,
             "Check that the port speaks SMTP (and whether it expects "
-            "implicit TLS).", "%s:%u sent a malformed reply (in state %s)",
-            c->host, c->port, st);
+            "implicit TLS).",
+            "%s:%u sent a malformed reply (in state %s)", c->host, c->port, st);
     else
         smtp_result_set(res, rc, "connect", 0, NULL,
             "Check the network path to the server; herald retries later.",
@@ -449,8 +449,8 @@ smtp_limit_fail(struct smtp_client *c, const char *detail,
         "A working SMTP server never sends this: check that the host and "
         "port are the mail server you mean. herald stops reading rather "
         "than let a server take unbounded memory or time.",
-        "%s:%u sent a %s (in state %s); herald stopped reading",
-        c->host, c->port, detail, smtp_state_name[c->state]);
+        "%s:%u sent a %s (in state %s); herald stopped reading", c->host,
+        c->port, detail, smtp_state_name[c->state]);
     smtp_trace_note(c, "%s", res ? res->message : detail);
     c->state = S_BROKEN;
     return ERR_PROTO;
@@ -484,7 +484,7 @@ smtp_reply_read(struct smtp_client *c, struct smtp_reply *r,
             /* checked here too: a server that keeps sending never makes
              * smtp_io_fill wait */
             rc = smtp_now_ms() >= deadline ? ERR_TIMEOUT
-                : smtp_io_fill(c, deadline);
+                                           : smtp_io_fill(c, deadline);
             if (rc != 0)
                 break;
             continue;
@@ -508,8 +508,10 @@ smtp_reply_read(struct smtp_client *c, struct smtp_reply *r,
     if (cut > 0) {
         char n1[32], n2[32], n3[32];
 
-        smtp_trace_note(c, "... %s more lines cut (%s lines, %s octets "
-            "read of this reply)", smtp_count_str(n1, sizeof(n1), cut),
+        smtp_trace_note(c,
+            "... %s more lines cut (%s lines, %s octets "
+            "read of this reply)",
+            smtp_count_str(n1, sizeof(n1), cut),
             smtp_count_str(n2, sizeof(n2), lines),
             smtp_count_str(n3, sizeof(n3), octets));
     }
@@ -539,9 +541,10 @@ static int
 smtp_bind_source(struct smtp_client *c, int fd, int family,
     struct smtp_result *res)
 {
-    if (c->source_interface != NULL &&
-        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, c->source_interface,
-            (socklen_t)strlen(c->source_interface)) != 0) {
+    if (c->source_interface != NULL
+        && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, c->source_interface,
+               (socklen_t)strlen(c->source_interface))
+            != 0) {
         smtp_result_set(res, ERR_CONNECT, "connect", 1, NULL,
             "Give an existing interface name, or remove source-interface "
             "(binding to a device needs CAP_NET_RAW).",
@@ -563,8 +566,9 @@ smtp_bind_source(struct smtp_client *c, int fd, int family,
         if (g != 0) {
             smtp_result_set(res, ERR_CONNECT, "connect", 1, NULL,
                 "Use an address configured on this host, or remove "
-                "source-address.", "cannot bind to source-address %s: %s",
-                c->source_address, strerror(errno));
+                "source-address.",
+                "cannot bind to source-address %s: %s", c->source_address,
+                strerror(errno));
             return ERR_CONNECT;
         }
     }
@@ -585,8 +589,8 @@ smtp_connect_tcp(struct smtp_client *c, struct smtp_result *res)
     if ((g = getaddrinfo(c->host, port, &hints, &ai)) != 0) {
         smtp_result_set(res, ERR_DNS, "dns", 0, NULL,
             "Check the server name for typos and that this host's DNS "
-            "resolver works.", "cannot resolve %s: %s", c->host,
-            gai_strerror(g));
+            "resolver works.",
+            "cannot resolve %s: %s", c->host, gai_strerror(g));
         smtp_trace_note(c, "%s", res->message);
         return ERR_DNS;
     }
@@ -596,8 +600,8 @@ smtp_connect_tcp(struct smtp_client *c, struct smtp_result *res)
 
         getnameinfo(a->ai_addr, a->ai_addrlen, addr, sizeof(addr), NULL, 0,
             NI_NUMERICHOST);
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
-            SOCK_CLOEXEC, a->ai_protocol);
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+            a->ai_protocol);
         if (fd < 0) {
             last_errno = errno;
             continue;
@@ -617,16 +621,15 @@ smtp_connect_tcp(struct smtp_client *c, struct smtp_result *res)
         if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
             if (errno != EINPROGRESS) {
                 last_errno = errno;
-                smtp_trace_note(c, "connect to %s: %s", addr,
-                    strerror(errno));
+                smtp_trace_note(c, "connect to %s: %s", addr, strerror(errno));
                 close(fd);
                 c->fd = -1;
                 continue;
             }
             rc = smtp_wait_fd(c, 1, smtp_now_ms() + c->connect_timeout_ms);
-            if (rc == 0 &&
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 &&
-                soerr == 0)
+            if (rc == 0
+                && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0
+                && soerr == 0)
                 goto connected;
             if (rc == ERR_TIMEOUT) {
                 timeouts++;
@@ -651,15 +654,17 @@ connected:
         smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
             "Check that a firewall lets this host reach the server's port; "
             "herald retries later.",
-            "connecting to %s port %u timed out after %u ms", c->host,
-            c->port, c->connect_timeout_ms);
+            "connecting to %s port %u timed out after %u ms", c->host, c->port,
+            c->connect_timeout_ms);
         return ERR_TIMEOUT;
     }
     if (tries == 0 && c->source_address != NULL) {
         smtp_result_set(res, ERR_CONNECT, "connect", 1, NULL,
             "Use a source-address of the same family (IPv4/IPv6) as the "
-            "server's addresses.", "no address of %s matches the family of "
-            "source-address %s", c->host, c->source_address);
+            "server's addresses.",
+            "no address of %s matches the family of "
+            "source-address %s",
+            c->host, c->source_address);
         return ERR_CONNECT;
     }
     smtp_result_set(res, ERR_CONNECT, "connect", 0, NULL,
@@ -691,8 +696,7 @@ smtp_ehlo(struct smtp_client *c, struct smtp_result *res)
     if (r.code == 421) {
         smtp_result_set(res, ERR_REJECTED, "protocol", 0, &r,
             "The server is closing the session; herald retries later.",
-            "%s:%u refused EHLO and is closing the session", c->host,
-            c->port);
+            "%s:%u refused EHLO and is closing the session", c->host, c->port);
         return ERR_REJECTED;
     }
     /* an old server: fall back to HELO (no extensions) */
@@ -730,8 +734,9 @@ smtp_greeting(struct smtp_client *c, struct smtp_result *res)
         c->usable = 0;
         smtp_result_set(res, ERR_REJECTED, "connect", r.code / 100 == 5, &r,
             r.code / 100 == 4 ? "The server is busy or in maintenance; "
-            "herald retries later." : "The server refuses this client; ask "
-            "its administrator, or use another server.",
+                                "herald retries later."
+                              : "The server refuses this client; ask "
+                                "its administrator, or use another server.",
             "%s:%u refused the session: %d %s", c->host, c->port, r.code,
             r.text);
         return ERR_REJECTED;
@@ -751,8 +756,8 @@ smtp_starttls(struct smtp_client *c, struct smtp_result *res)
             "implicit for 465). If the server should offer it, something on "
             "the path may be stripping STARTTLS: herald never falls back to "
             "plain text.",
-            "%s:%u does not offer STARTTLS%s; secure tls requires it",
-            c->host, c->port, c->esmtp ? "" : " (it does not speak ESMTP)");
+            "%s:%u does not offer STARTTLS%s; secure tls requires it", c->host,
+            c->port, c->esmtp ? "" : " (it does not speak ESMTP)");
         smtp_trace_note(c, "%s", res->message);
         return ERR_TLS;
     }
@@ -761,18 +766,19 @@ smtp_starttls(struct smtp_client *c, struct smtp_result *res)
     if ((rc = smtp_reply_read(c, &r, res)) != 0)
         return rc;
     if (r.code != 220) {
-        smtp_result_set(res, ERR_TLS, "starttls_unavailable",
-            r.code / 100 == 5, &r,
+        smtp_result_set(res, ERR_TLS, "starttls_unavailable", r.code / 100 == 5,
+            &r,
             "The server offered STARTTLS but refused it; ask its "
             "administrator. herald never falls back to plain text.",
-            "%s:%u refused STARTTLS: %d %s", c->host, c->port, r.code,
-            r.text);
+            "%s:%u refused STARTTLS: %d %s", c->host, c->port, r.code, r.text);
         return ERR_TLS;
     }
     if (c->rlen > 0) {
         /* bytes sent before the handshake would be read as if protected */
-        smtp_trace_note(c, "discarded %zu bytes received before the TLS "
-            "handshake (STARTTLS injection)", c->rlen);
+        smtp_trace_note(c,
+            "discarded %zu bytes received before the TLS "
+            "handshake (STARTTLS injection)",
+            c->rlen);
         sec_wipe(c->rbuf, c->rlen);
         c->rlen = 0;
     }
@@ -791,12 +797,15 @@ smtp_auth_fail(struct smtp_client *c, const struct smtp_reply *r,
     int perm = r->code / 100 != 4;
 
     smtp_result_set(res, ERR_AUTH, "auth_failed", perm, r,
-        r->code == 534 ? "The server wants a stronger login: for Gmail or "
-        "Microsoft 365, create an app password, or enable SMTP AUTH for the "
-        "account." : "Check the user name and password (many providers need "
-        "an app password for SMTP).",
-        "%s:%u refused the login for user %s: %d %s", c->host, c->port,
-        c->user, r->code, r->text);
+        r->code == 534
+            ? "The server wants a stronger login: for Gmail or "
+              "Microsoft 365, create an app password, or enable SMTP AUTH for "
+              "the "
+              "account."
+            : "Check the user name and password (many providers need "
+              "an app password for SMTP).",
+        "%s:%u refused the login for user %s: %d %s", c->host, c->port, c->user,
+        r->code, r->text);
     return ERR_AUTH;
 }
 
@@ -813,7 +822,8 @@ smtp_auth(struct smtp_client *c, struct smtp_result *res)
             "Use secure tls (STARTTLS, port 587) or secure implicit (465); "
             "or set allow_plain_auth only if the network path is trusted.",
             "herald will not send the password for %s over an unencrypted "
-            "connection to %s:%u", c->user, c->host, c->port);
+            "connection to %s:%u",
+            c->user, c->host, c->port);
         smtp_trace_note(c, "%s", res->message);
         return ERR_AUTH;
     }
@@ -842,8 +852,7 @@ smtp_auth(struct smtp_client *c, struct smtp_result *res)
         if (tok == NULL)
             return ERR_NOMEM;
         rc = smtp_cmd(c, S_AUTH, SEC_VERB, "AUTH PLAIN %s", tok);
-        if (rc == 0 && (rc = smtp_reply_read(c, &r, res)) == 0 &&
-            r.code == 334)
+        if (rc == 0 && (rc = smtp_reply_read(c, &r, res)) == 0 && r.code == 334)
             /* a server that wants the response on its own line */
             if ((rc = smtp_cmd(c, S_AUTH_PASS, SEC_SECRET, "%s", tok)) == 0)
                 rc = smtp_reply_read(c, &r, res);
@@ -858,8 +867,8 @@ smtp_auth(struct smtp_client *c, struct smtp_result *res)
         if ((rc = smtp_reply_read(c, &r, res)) != 0)
             return rc;
         if (r.code == 334) {
-            if ((tok = smtp_b64_new((const unsigned char *)c->user, ul)) ==
-                NULL)
+            if ((tok = smtp_b64_new((const unsigned char *)c->user, ul))
+                == NULL)
                 return ERR_NOMEM;
             rc = smtp_cmd(c, S_AUTH_USER, SEC_SECRET, "%s", tok);
             smtp_secret_free(tok);
@@ -901,8 +910,8 @@ smtp_quit(struct smtp_client *c)
 
     if (c->fd < 0 || !c->usable)
         return;
-    c->reply_timeout_ms = c->reply_timeout_ms > 5000 ? 5000
-        : c->reply_timeout_ms;
+    c->reply_timeout_ms =
+        c->reply_timeout_ms > 5000 ? 5000 : c->reply_timeout_ms;
     c->deadline = 0;
     if (smtp_cmd(c, S_QUIT, SEC_PUBLIC, "QUIT") == 0)
         smtp_reply_read(c, &r, NULL);
@@ -948,12 +957,12 @@ smtp_client_new(const struct smtp_params *p, struct cJSON *trace,
             "missing or invalid SMTP host");
         return ERR_INVAL;
     }
-    if ((p->user && strpbrk(p->user, "\r\n")) ||
-        (p->helo_name && strpbrk(p->helo_name, "\r\n "))) {
+    if ((p->user && strpbrk(p->user, "\r\n"))
+        || (p->helo_name && strpbrk(p->helo_name, "\r\n "))) {
         smtp_result_set(res, ERR_INVAL, "protocol", 1, NULL,
             "Remove the line break.", "CR, LF or space in %s",
             p->helo_name && strpbrk(p->helo_name, "\r\n ") ? "helo name"
-            : "user name");
+                                                           : "user name");
         return ERR_INVAL;
     }
     if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -966,26 +975,27 @@ smtp_client_new(const struct smtp_params *p, struct cJSON *trace,
     c->port = p->port ? p->port : 25;
     c->secure = p->secure;
     c->user = p->user && *p->user ? strdup(p->user) : NULL;
-    c->pass = p->user && *p->user ? (p->pass ? sec_dup(p->pass)
-        : sec_new("", 0)) : NULL;
+    c->pass = p->user && *p->user
+        ? (p->pass ? sec_dup(p->pass) : sec_new("", 0))
+        : NULL;
     c->allow_plain_auth = p->allow_plain_auth;
     c->tls_name = smtp_strdup0(p->tls_name);
     c->verify = p->verify;
-    c->insecure = p->verify == PKI_VERIFY_NONE && p->secure !=
-        SMTP_SECURE_NONE;
+    c->insecure = p->verify == PKI_VERIFY_NONE && p->secure != SMTP_SECURE_NONE;
     c->source_address = smtp_strdup0(p->source_address);
     c->source_interface = smtp_strdup0(p->source_interface);
-    c->helo_name = strdup(p->helo_name && *p->helo_name ? p->helo_name
-        : "herald.localdomain");
-    c->connect_timeout_ms = p->connect_timeout_ms ? p->connect_timeout_ms
-        : 10000;
+    c->helo_name = strdup(
+        p->helo_name && *p->helo_name ? p->helo_name : "herald.localdomain");
+    c->connect_timeout_ms =
+        p->connect_timeout_ms ? p->connect_timeout_ms : 10000;
     c->reply_timeout_ms = p->reply_timeout_ms ? p->reply_timeout_ms : 30000;
-    c->transaction_timeout_ms = p->transaction_timeout_ms ?
-        p->transaction_timeout_ms : SMTP_TRANSACTION_MS;
+    c->transaction_timeout_ms = p->transaction_timeout_ms
+        ? p->transaction_timeout_ms
+        : SMTP_TRANSACTION_MS;
     c->trust = p->trust;
     c->trace = trace;
-    if (c->host == NULL || c->helo_name == NULL ||
-        (c->user != NULL && c->pass == NULL)) {
+    if (c->host == NULL || c->helo_name == NULL
+        || (c->user != NULL && c->pass == NULL)) {
         smtp_client_free(c);
         return ERR_NOMEM;
     }
@@ -1017,7 +1027,8 @@ smtp_session_start(struct smtp_client *c, struct smtp_result *res)
     int rc;
 
     if (c->insecure)
-        smtp_trace_note(c, "certificate verification is OFF "
+        smtp_trace_note(c,
+            "certificate verification is OFF "
             "(insecure_skip_verify): the server is not authenticated");
     if ((rc = smtp_connect_tcp(c, res)) != 0)
         return rc;
@@ -1051,12 +1062,13 @@ smtp_open(const struct smtp_params *params, struct smtp_client **out,
     *out = NULL;
     if ((rc = smtp_client_new(params, trace, &c, res)) != 0) {
         if (rc == ERR_NOMEM)
-            smtp_result_set(res, rc, "protocol", 0, NULL, "",
-                "out of memory");
+            smtp_result_set(res, rc, "protocol", 0, NULL, "", "out of memory");
         return rc;
     }
-    log_debug("smtp", "session=%016llx event=open host=%s port=%u secure=%s "
-        "auth=%s%s", (unsigned long long)c->session, c->host, c->port,
+    log_debug("smtp",
+        "session=%016llx event=open host=%s port=%u secure=%s "
+        "auth=%s%s",
+        (unsigned long long)c->session, c->host, c->port,
         smtp_secure_name(c->secure), c->user ? "yes" : "no",
         c->insecure ? " verify=OFF" : "");
     smtp_deadline_start(c, "session setup");
@@ -1065,7 +1077,8 @@ smtp_open(const struct smtp_params *params, struct smtp_client **out,
         /* the server declined the cached TLS session and the connection
          * is gone: the cache entry is dropped, so one fresh connection
          * does a full handshake. A failed resumption never fails a send. */
-        smtp_trace_note(c, "resuming the cached TLS session failed; "
+        smtp_trace_note(c,
+            "resuming the cached TLS session failed; "
             "reconnecting with a full handshake");
         smtp_session_reset(c);
         memset(res, 0, sizeof(*res));
@@ -1096,8 +1109,8 @@ smtp_rset(struct smtp_client *c)
 
     if (!c->usable)
         return ERR_IO;
-    if (smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET") != 0 ||
-        smtp_reply_read(c, &r, NULL) != 0 || r.code != 250) {
+    if (smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET") != 0
+        || smtp_reply_read(c, &r, NULL) != 0 || r.code != 250) {
         c->usable = 0;
         return ERR_PROTO;
     }
@@ -1128,19 +1141,19 @@ smtp_has_8bit(const char *s)
 /* One transaction of smtp_send. Its commands are numbered in wire order:
  * [RSET] MAIL, one RCPT per recipient, DATA. */
 struct smtp_tx {
-    const char   *from;
-    char *const  *rcpts;
-    size_t        nrcpts;
-    int           rset;       /* command 0 is RSET */
-    size_t        ncmds;
-    char          params[96]; /* MAIL FROM parameters */
-    int           failed;     /* S_MAIL, S_RCPT or S_DATA: the state of
+    const char  *from;
+    char *const *rcpts;
+    size_t       nrcpts;
+    int          rset; /* command 0 is RSET */
+    size_t       ncmds;
+    char         params[96]; /* MAIL FROM parameters */
+    int          failed;     /* S_MAIL, S_RCPT or S_DATA: the state of
                                  the first refusal, which is in res */
-    int           stop;       /* no further reply can be read */
-    int           go;         /* DATA was answered 354: send the content */
-    struct buf    refused;    /* refused recipients, ", " separated */
-    int           any5;
-    int           last_refused_code;
+    int          stop;       /* no further reply can be read */
+    int          go;         /* DATA was answered 354: send the content */
+    struct buf   refused;    /* refused recipients, ", " separated */
+    int          any5;
+    int          last_refused_code;
 };
 
 /* The state (command) of command k; *rcpt is its recipient for S_RCPT. */
@@ -1182,19 +1195,18 @@ smtp_tx_write(struct smtp_client *c, struct smtp_tx *tx, size_t first,
         c->pipe = &group;
     else
         end = first + 1;
-    for (k = first; rc == 0 && k < end &&
-        (k == first || group.len < SMTP_PIPE_MAX); k++) {
+    for (k = first;
+         rc == 0 && k < end && (k == first || group.len < SMTP_PIPE_MAX); k++) {
         switch (smtp_tx_state(tx, k, &i)) {
         case S_RSET:
             rc = smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET");
             break;
         case S_MAIL:
-            rc = smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s",
-                tx->from, tx->params);
+            rc = smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s", tx->from,
+                tx->params);
             break;
         case S_RCPT:
-            rc = smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>",
-                tx->rcpts[i]);
+            rc = smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>", tx->rcpts[i]);
             break;
         default:
             rc = smtp_cmd(c, S_DATA, SEC_PUBLIC, "DATA");
@@ -1222,17 +1234,19 @@ smtp_tx_sender_refused(struct smtp_client *c, const struct smtp_tx *tx,
     char advice[512];
 
     if (c->user != NULL)
-        snprintf(advice, sizeof(advice), "The From address must match "
+        snprintf(advice, sizeof(advice),
+            "The From address must match "
             "the account you log in with (%s), or be an alias the "
-            "server allows for it.", c->user);
+            "server allows for it.",
+            c->user);
     else
-        snprintf(advice, sizeof(advice), "Use a From address the server "
+        snprintf(advice, sizeof(advice),
+            "Use a From address the server "
             "accepts; many servers require logging in (user:password@"
             "host) and a From that matches the account.");
-    smtp_result_set(res, ERR_REJECTED, "sender_rejected",
-        r->code / 100 == 5, r, advice,
-        "%s:%u refused the sender %s: %d %s", c->host, c->port, tx->from,
-        r->code, r->text);
+    smtp_result_set(res, ERR_REJECTED, "sender_rejected", r->code / 100 == 5, r,
+        advice, "%s:%u refused the sender %s: %d %s", c->host, c->port,
+        tx->from, r->code, r->text);
 }
 
 /*
@@ -1276,8 +1290,8 @@ smtp_tx_reply(struct smtp_client *c, struct smtp_tx *tx, size_t k,
         if (tx->failed == S_MAIL || r.code / 100 == 2)
             return 0;
         if (tx->refused.len == 0)
-            smtp_result_set(res, ERR_REJECTED, "recipient_rejected", 0, &r,
-                "", "refused");
+            smtp_result_set(res, ERR_REJECTED, "recipient_rejected", 0, &r, "",
+                "refused");
         buf_printf(&tx->refused, "%s%s", tx->refused.len ? ", " : "",
             tx->rcpts[i]);
         tx->last_refused_code = r.code;
@@ -1289,7 +1303,8 @@ smtp_tx_reply(struct smtp_client *c, struct smtp_tx *tx, size_t k,
         /* only a pipelined DATA after a refusal, hence with a single
          * recipient: none is valid, yet the server wants the content. End
          * it at once: an empty message that can go to no one. */
-        smtp_trace_note(c, "DATA answered 354 after a refusal; ending the "
+        smtp_trace_note(c,
+            "DATA answered 354 after a refusal; ending the "
             "message without content");
         if ((rc = smtp_cmd(c, S_BODY, SEC_PUBLIC, ".")) != 0) {
             tx->stop = 1;
@@ -1302,10 +1317,11 @@ smtp_tx_reply(struct smtp_client *c, struct smtp_tx *tx, size_t k,
         if (r.code == 421)
             tx->stop = 1;
     } else if (r.code != 354) {
-        smtp_result_set(res, ERR_REJECTED, "data_rejected",
-            r.code / 100 == 5, &r, "The server refused to take the message "
-            "body; see its reply.", "%s:%u refused DATA: %d %s", c->host,
-            c->port, r.code, r.text);
+        smtp_result_set(res, ERR_REJECTED, "data_rejected", r.code / 100 == 5,
+            &r,
+            "The server refused to take the message "
+            "body; see its reply.",
+            "%s:%u refused DATA: %d %s", c->host, c->port, r.code, r.text);
         tx->failed = S_DATA;
     } else
         tx->go = 1;
@@ -1319,8 +1335,9 @@ smtp_send_check(const char *from, char *const *rcpts, size_t nrcpts,
     struct smtp_result *res)
 {
     if (from == NULL || strpbrk(from, "\r\n<> ") || nrcpts == 0) {
-        smtp_result_set(res, ERR_INVAL, nrcpts ? "sender_rejected"
-            : "recipient_rejected", 1, NULL, "Fix the address.",
+        smtp_result_set(res, ERR_INVAL,
+            nrcpts ? "sender_rejected" : "recipient_rejected", 1, NULL,
+            "Fix the address.",
             nrcpts ? "invalid sender address" : "no recipient given");
         return ERR_INVAL;
     }
@@ -1349,11 +1366,12 @@ smtp_send_encode(struct smtp_client *c, const char *msg, size_t len,
                 "Build the message with smtp_message_build, which encodes "
                 "long lines as quoted-printable.",
                 "line %zu of the message is longer than the 998 bytes SMTP "
-                "allows", badline);
+                "allows",
+                badline);
         return rc;
     }
-    if ((c->caps.flags & SMTP_CAP_SIZE) && c->caps.size_max > 0 &&
-        data->len > c->caps.size_max) {
+    if ((c->caps.flags & SMTP_CAP_SIZE) && c->caps.size_max > 0
+        && data->len > c->caps.size_max) {
         smtp_result_set(res, ERR_TOOBIG, "data_rejected", 1, NULL,
             "Shorten the message body.",
             "the message is %zu bytes; %s:%u accepts at most %zu (SIZE)",
@@ -1366,8 +1384,8 @@ smtp_send_encode(struct smtp_client *c, const char *msg, size_t len,
 /* The MAIL FROM parameters the server's extensions allow: SIZE, BODY,
  * SMTPUTF8. */
 static void
-smtp_tx_params(const struct smtp_client *c, struct smtp_tx *tx,
-    size_t size, int eightbit)
+smtp_tx_params(const struct smtp_client *c, struct smtp_tx *tx, size_t size,
+    int eightbit)
 {
     int utf8 = smtp_has_8bit(tx->from), pn = 0;
 
@@ -1380,8 +1398,7 @@ smtp_tx_params(const struct smtp_client *c, struct smtp_tx *tx,
         pn += snprintf(tx->params + pn, sizeof(tx->params) - (size_t)pn,
             " BODY=8BITMIME");
     if (utf8 && (c->caps.flags & SMTP_CAP_SMTPUTF8))
-        snprintf(tx->params + pn, sizeof(tx->params) - (size_t)pn,
-            " SMTPUTF8");
+        snprintf(tx->params + pn, sizeof(tx->params) - (size_t)pn, " SMTPUTF8");
 }
 
 /*
@@ -1401,24 +1418,25 @@ smtp_tx_params(const struct smtp_client *c, struct smtp_tx *tx,
  * error as smtp_tx_write and smtp_tx_reply.
  */
 static int
-smtp_tx_run(struct smtp_client *c, struct smtp_tx *tx,
-    struct smtp_result *res)
+smtp_tx_run(struct smtp_client *c, struct smtp_tx *tx, struct smtp_result *res)
 {
     size_t group, sent = 0, done = 0;
     int    rc = 0;
 
     group = !(c->caps.flags & SMTP_CAP_PIPELINING) ? 1
-        : tx->nrcpts == 1 ? tx->ncmds : tx->ncmds - 1;
+        : tx->nrcpts == 1                          ? tx->ncmds
+                                                   : tx->ncmds - 1;
     while (done < tx->ncmds && !tx->stop) {
         if (done == sent) {
             /* nothing in flight: write the next command or group, unless
              * the sender was refused (nothing more to do) or DATA is next
              * after a refusal */
-            if (tx->failed == S_MAIL || (tx->failed &&
-                smtp_tx_state(tx, sent, NULL) == S_DATA))
+            if (tx->failed == S_MAIL
+                || (tx->failed && smtp_tx_state(tx, sent, NULL) == S_DATA))
                 break;
             if ((rc = smtp_tx_write(c, tx, sent,
-                     sent < group ? group : tx->ncmds, &sent, res)) != 0)
+                     sent < group ? group : tx->ncmds, &sent, res))
+                != 0)
                 break;
         }
         if ((rc = smtp_tx_reply(c, tx, done++, res)) != 0)
@@ -1439,19 +1457,21 @@ smtp_tx_refusal(const struct smtp_client *c, const struct smtp_tx *tx,
     res->permanent = tx->any5;
     snprintf(res->message, sizeof(res->message),
         "%s:%u refused the recipient%s %s (%d); the message was not "
-        "sent to anyone", c->host, c->port,
-        strchr(buf_str(&tx->refused), ',') ? "s" : "",
+        "sent to anyone",
+        c->host, c->port, strchr(buf_str(&tx->refused), ',') ? "s" : "",
         buf_str(&tx->refused), code ? code : tx->last_refused_code);
-    snprintf(res->advice, sizeof(res->advice), "Check the spelling of "
+    snprintf(res->advice, sizeof(res->advice),
+        "Check the spelling of "
         "%s; a relay may also refuse outside domains unless you log "
-        "in.", buf_str(&tx->refused));
+        "in.",
+        buf_str(&tx->refused));
 }
 
 /* Sends the content after a 354 and reads the final reply. Errors: as
  * smtp_io_fail, ERR_REJECTED. */
 static int
-smtp_send_content(struct smtp_client *c, const struct buf *data,
-    int eightbit, struct smtp_result *res)
+smtp_send_content(struct smtp_client *c, const struct buf *data, int eightbit,
+    struct smtp_result *res)
 {
     struct smtp_reply r;
     int               rc;
@@ -1464,17 +1484,21 @@ smtp_send_content(struct smtp_client *c, const struct buf *data,
     if ((rc = smtp_reply_read(c, &r, res)) != 0)
         return rc;
     if (r.code / 100 != 2) {
-        smtp_result_set(res, ERR_REJECTED, "data_rejected",
-            r.code / 100 == 5, &r, r.code / 100 == 5 ? "The server refused "
-            "the message content (spam or policy filter, size); see its "
-            "reply." : "The server deferred the message; herald retries "
-            "later.", "%s:%u refused the message after DATA: %d %s",
-            c->host, c->port, r.code, r.text);
+        smtp_result_set(res, ERR_REJECTED, "data_rejected", r.code / 100 == 5,
+            &r,
+            r.code / 100 == 5
+                ? "The server refused "
+                  "the message content (spam or policy filter, size); see its "
+                  "reply."
+                : "The server deferred the message; herald retries "
+                  "later.",
+            "%s:%u refused the message after DATA: %d %s", c->host, c->port,
+            r.code, r.text);
         smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
         return ERR_REJECTED;
     }
-    smtp_result_set(res, 0, "", 0, &r, "", "accepted by %s:%u: %d %s",
-        c->host, c->port, r.code, r.text);
+    smtp_result_set(res, 0, "", 0, &r, "", "accepted by %s:%u: %d %s", c->host,
+        c->port, r.code, r.text);
     smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
     return 0;
 }
@@ -1497,8 +1521,8 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     memset(&tx, 0, sizeof(tx));
     tx.refused = (struct buf)BUF_INIT;
     if (!smtp_usable(c)) {
-        smtp_result_set(res, ERR_IO, "connect", 0, NULL,
-            "Open a new session.", "the SMTP session is no longer usable");
+        smtp_result_set(res, ERR_IO, "connect", 0, NULL, "Open a new session.",
+            "the SMTP session is no longer usable");
         return ERR_IO;
     }
     smtp_deadline_start(c, "transaction");
@@ -1508,8 +1532,8 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
         c->trace = trace;
         c->traced = 0;
     }
-    if ((rc = smtp_send_check(from, rcpts, nrcpts, res)) != 0 ||
-        (rc = smtp_send_encode(c, msg, len, &data, &eightbit, res)) != 0)
+    if ((rc = smtp_send_check(from, rcpts, nrcpts, res)) != 0
+        || (rc = smtp_send_encode(c, msg, len, &data, &eightbit, res)) != 0)
         goto out;
     tx.from = from;
     tx.rcpts = rcpts;
@@ -1540,8 +1564,8 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     if (c->state == S_READY) /* the final reply came, whatever it said */
         c->tx_open = 0;
 out:
-    if (c->state != S_READY && c->state != S_BROKEN && rc != 0 &&
-        rc != ERR_INVAL && rc != ERR_TOOBIG)
+    if (c->state != S_READY && c->state != S_BROKEN && rc != 0
+        && rc != ERR_INVAL && rc != ERR_TOOBIG)
         c->usable = 0;
     buf_free(&data);
     buf_free(&tx.refused);
@@ -1609,15 +1633,16 @@ smtp_probe(const struct smtp_params *params, struct smtp_result *res)
     cJSON_AddStringToObject(out, "host", c->host);
     cJSON_AddNumberToObject(out, "port", c->port);
     cJSON_AddStringToObject(out, "secure", smtp_secure_name(c->secure));
-    cJSON_AddStringToObject(out, "speaks", c->ssl != NULL ||
-        (c->secure == SMTP_SECURE_IMPLICIT) ? "implicit" : "plain");
-    if (c->secure == SMTP_SECURE_TLS && (c->caps.flags & SMTP_CAP_STARTTLS
-        || c->ssl != NULL))
-        cJSON_ReplaceItemInObject(out, "speaks", cJSON_CreateString(
-            "starttls"));
+    cJSON_AddStringToObject(out, "speaks",
+        c->ssl != NULL || (c->secure == SMTP_SECURE_IMPLICIT) ? "implicit"
+                                                              : "plain");
+    if (c->secure == SMTP_SECURE_TLS
+        && (c->caps.flags & SMTP_CAP_STARTTLS || c->ssl != NULL))
+        cJSON_ReplaceItemInObject(out, "speaks",
+            cJSON_CreateString("starttls"));
     caps = cJSON_DetachItemFromObjectCaseSensitive(trace, "capabilities");
-    cJSON_AddItemToObject(out, "capabilities", caps ? caps
-        : cJSON_CreateArray());
+    cJSON_AddItemToObject(out, "capabilities",
+        caps ? caps : cJSON_CreateArray());
     v = cJSON_DetachItemFromObjectCaseSensitive(trace, "tls");
     cJSON_AddItemToObject(out, "tls", v ? v : cJSON_CreateObject());
     v = cJSON_AddObjectToObject(out, "verdict");
@@ -1628,9 +1653,10 @@ smtp_probe(const struct smtp_params *params, struct smtp_result *res)
             vr = res;
         cJSON_AddBoolToObject(v, "ok", rc == 0);
         cJSON_AddStringToObject(v, "code", vr ? vr->klass : "");
-        cJSON_AddStringToObject(v, "message", vr ? vr->message
-            : c->ssl ? "the server's certificate chain and name verified"
-            : "the server answered");
+        cJSON_AddStringToObject(v, "message",
+            vr           ? vr->message
+                : c->ssl ? "the server's certificate chain and name verified"
+                         : "the server answered");
         cJSON_AddStringToObject(v, "advice", vr ? vr->advice : "");
     }
     v = cJSON_DetachItemFromObjectCaseSensitive(trace, "dialogue");

@@ -29,8 +29,8 @@
 
 struct smtp_caps {
     unsigned flags;
-    size_t   size_max;       /* 0 if SIZE gave no number */
-    char     auth_mechs[128];/* as offered, space separated */
+    size_t   size_max;        /* 0 if SIZE gave no number */
+    char     auth_mechs[128]; /* as offered, space separated */
 };
 /* Parses the EHLO reply (text lines after the first) into caps. */
 void smtp_caps_parse(const struct smtp_reply *r, struct smtp_caps *caps);
@@ -51,7 +51,7 @@ void smtp_caps_parse(const struct smtp_reply *r, struct smtp_caps *caps);
 #define SMTP_TRACE_LINE_MAX 1024
 #define SMTP_TRACE_MAX      65536
 /* Receive buffer: a line of SMTP_LINE_MAX with its CRLF fits, and more. */
-#define SMTP_RBUF           (2 * SMTP_LINE_MAX)
+#define SMTP_RBUF (2 * SMTP_LINE_MAX)
 
 /* Session states: the command whose reply is awaited. */
 enum smtp_state {
@@ -85,11 +85,11 @@ enum smtp_sens {
 };
 
 struct smtp_client {
-    int               fd;
-    int               state;       /* enum smtp_state */
-    struct WOLFSSL   *ssl;         /* NULL until TLS is up */
-    uint64_t          session;     /* random id for logs */
-    struct timespec   t0;
+    int             fd;
+    int             state;   /* enum smtp_state */
+    struct WOLFSSL *ssl;     /* NULL until TLS is up */
+    uint64_t        session; /* random id for logs */
+    struct timespec t0;
 
     char             *host;
     unsigned          port;
@@ -105,34 +105,34 @@ struct smtp_client {
     unsigned          connect_timeout_ms;
     unsigned          reply_timeout_ms;
     unsigned          transaction_timeout_ms;
-    long long         deadline;    /* smtp_now_ms() by which the current
+    long long         deadline;      /* smtp_now_ms() by which the current
                                       operation ends (smtp_wait_fd and
                                       the reply reader hold to it); 0:
                                       none */
     const char       *deadline_what; /* the operation: "session setup",
                                       "transaction", "probe" */
-    struct pki_trust *trust;       /* borrowed */
+    struct pki_trust *trust;         /* borrowed */
 
-    struct cJSON     *trace;       /* borrowed; may be NULL */
-    size_t            traced;      /* octets of server lines in trace */
-    struct buf       *pipe;        /* borrowed; not NULL while smtp_send
+    struct cJSON    *trace;           /* borrowed; may be NULL */
+    size_t           traced;          /* octets of server lines in trace */
+    struct buf      *pipe;            /* borrowed; not NULL while smtp_send
                                       builds a pipelined group (RFC 2920):
                                       smtp_cmd appends there, smtp_send
                                       writes the group at once */
-    char              rbuf[SMTP_RBUF]; /* received, not yet consumed */
-    size_t            rlen;
-    int               last_code;   /* code of the last reply */
-    struct smtp_caps  caps;
-    int               esmtp;       /* EHLO accepted (not HELO) */
-    int               tx_open;     /* a transaction was started and not
+    char             rbuf[SMTP_RBUF]; /* received, not yet consumed */
+    size_t           rlen;
+    int              last_code; /* code of the last reply */
+    struct smtp_caps caps;
+    int              esmtp;   /* EHLO accepted (not HELO) */
+    int              tx_open; /* a transaction was started and not
                                     * ended (final reply to the content,
                                     * or RSET): the next starts with RSET */
-    int               usable;
-    int               insecure;    /* verification is off */
-    int               save_session; /* remember the TLS session after
+    int              usable;
+    int              insecure;          /* verification is off */
+    int              save_session;      /* remember the TLS session after
                                        the next reply (TLS 1.3 tickets
                                        arrive after the handshake) */
-    int               tls_resume_failed; /* the handshake that offered a
+    int              tls_resume_failed; /* the handshake that offered a
                                        cached TLS session failed; the
                                        session is dropped: a new
                                        connection (full handshake) may
@@ -149,7 +149,7 @@ void smtp_trace_note(struct smtp_client *c, const char *fmt, ...)
 
 /* smtp_tls.c. Handshake on c->fd, verification through c->trust; fills res
  * and c->trace["tls"]. Errors: ERR_TLS, ERR_TIMEOUT, ERR_NOMEM. */
-int  smtp_tls_start(struct smtp_client *c, struct smtp_result *res);
+int smtp_tls_start(struct smtp_client *c, struct smtp_result *res);
 /* Return bytes moved (> 0), 0 on EOF, or -1 with *want set to 1 (wait for
  * read), 2 (wait for write) or 0 (fatal error). */
 long smtp_tls_read(struct smtp_client *c, char *buf, size_t n, int *want);

@@ -61,12 +61,12 @@ smtp_date(time_t t, char *out, size_t sz)
         "Sat" };
     static const char *mons[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    struct tm tm;
+    struct tm          tm;
 
     gmtime_r(&t, &tm);
-    snprintf(out, sz, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-        days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
-        tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(out, sz, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday],
+        tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+        tm.tm_sec);
 }
 
 /* Does s need RFC 2047 encoding (8-bit or control characters)? */
@@ -104,8 +104,11 @@ smtp_hostname_ok(const char *d)
 {
     size_t n = strlen(d);
 
-    return n > 0 && n <= 253 && d[strspn(d, "abcdefghijklmnopqrstuvwxyz"
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:")] == '\0';
+    return n > 0 && n <= 253
+        && d[strspn(d,
+               "abcdefghijklmnopqrstuvwxyz"
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:")]
+        == '\0';
 }
 
 static int
@@ -117,8 +120,8 @@ smtp_put_subject(struct buf *out, const char *s)
     if ((rc = buf_puts(out, "Subject:")) != 0)
         return rc;
     col = 8;
-    if (!smtp_needs_2047(s) && strstr(s, "=?") == NULL &&
-        smtp_longest_word(s) < 900) {
+    if (!smtp_needs_2047(s) && strstr(s, "=?") == NULL
+        && smtp_longest_word(s) < 900) {
         /* plain ASCII: fold at spaces to stay near 78 columns */
         const char *p = s;
 
@@ -153,15 +156,14 @@ smtp_put_subject(struct buf *out, const char *s)
 
         /* never split a UTF-8 sequence: back up to a lead byte */
         if (i + take < n)
-            while (take > 0 &&
-                ((unsigned char)s[i + take] & 0xC0) == 0x80)
+            while (take > 0 && ((unsigned char)s[i + take] & 0xC0) == 0x80)
                 take--;
         if (take == 0)
             take = n - i > 39 ? 39 : n - i;
-        if ((rc = buf_puts(out, i == 0 ? " " : "\r\n ")) != 0 ||
-            (rc = buf_puts(out, "=?UTF-8?B?")) != 0 ||
-            (rc = smtp_b64(out, (const unsigned char *)s + i, take)) != 0 ||
-            (rc = buf_puts(out, "?=")) != 0)
+        if ((rc = buf_puts(out, i == 0 ? " " : "\r\n ")) != 0
+            || (rc = buf_puts(out, "=?UTF-8?B?")) != 0
+            || (rc = smtp_b64(out, (const unsigned char *)s + i, take)) != 0
+            || (rc = buf_puts(out, "?=")) != 0)
             return rc;
         i += take;
         if (n == 0)
@@ -239,8 +241,8 @@ static int
 smtp_qp(struct buf *out, const char *t, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t col = 0;
-    int    rc;
+    size_t            col = 0;
+    int               rc;
 
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)t[i];
@@ -255,8 +257,8 @@ smtp_qp(struct buf *out, const char *t, size_t n)
             col = 0;
             continue;
         }
-        if ((c >= 33 && c <= 126 && c != '=') ||
-            ((c == ' ' || c == '\t') && !eol)) {
+        if ((c >= 33 && c <= 126 && c != '=')
+            || ((c == ' ' || c == '\t') && !eol)) {
             enc[0] = (char)c;
             el = 1;
         } else {
@@ -281,19 +283,19 @@ int
 smtp_message_build(const struct smtp_message *m, struct buf *out,
     struct errbuf *eb)
 {
-    char      **to = NULL, **cc = NULL, **from = NULL;
-    size_t      nto = 0, ncc = 0, nfrom = 0, longest;
-    struct buf  body = BUF_INIT;
-    char        date[64];
+    char        **to = NULL, **cc = NULL, **from = NULL;
+    size_t        nto = 0, ncc = 0, nfrom = 0, longest;
+    struct buf    body = BUF_INIT;
+    char          date[64];
     unsigned char rnd[12];
-    const char *dom;
-    int         rc, eightbit, ctl;
+    const char   *dom;
+    int           rc, eightbit, ctl;
 
-    if ((rc = smtp_hdr_check("from", m->from, eb)) != 0 ||
-        (rc = smtp_hdr_check("to", m->to, eb)) != 0 ||
-        (rc = smtp_hdr_check("cc", m->cc, eb)) != 0 ||
-        (rc = smtp_hdr_check("subject", m->subject, eb)) != 0 ||
-        (rc = smtp_hdr_check("msgid_domain", m->msgid_domain, eb)) != 0)
+    if ((rc = smtp_hdr_check("from", m->from, eb)) != 0
+        || (rc = smtp_hdr_check("to", m->to, eb)) != 0
+        || (rc = smtp_hdr_check("cc", m->cc, eb)) != 0
+        || (rc = smtp_hdr_check("subject", m->subject, eb)) != 0
+        || (rc = smtp_hdr_check("msgid_domain", m->msgid_domain, eb)) != 0)
         return rc;
     if ((rc = smtp_addrs_parse(m->from, &from, &nfrom, eb)) != 0) {
         if (eb != NULL)
@@ -321,7 +323,7 @@ smtp_message_build(const struct smtp_message *m, struct buf *out,
         goto out;
     }
     dom = m->msgid_domain && *m->msgid_domain ? m->msgid_domain
-        : strchr(from[0], '@') + 1;
+                                              : strchr(from[0], '@') + 1;
     if (!smtp_hostname_ok(dom)) {
         if (dom == m->msgid_domain) {
             rc = err_field(eb, ERR_INVAL, "msgid_domain", "invalid_field",
@@ -336,33 +338,36 @@ smtp_message_build(const struct smtp_message *m, struct buf *out,
         goto out;
     }
     smtp_date(m->date ? m->date : time(NULL), date, sizeof(date));
-    if ((rc = buf_printf(out, "Date: %s\r\n", date)) != 0 ||
-        (rc = buf_puts(out, "Message-ID: <")) != 0)
+    if ((rc = buf_printf(out, "Date: %s\r\n", date)) != 0
+        || (rc = buf_puts(out, "Message-ID: <")) != 0)
         goto out;
     for (size_t i = 0; i < sizeof(rnd); i++)
         if ((rc = buf_printf(out, "%02x", rnd[i])) != 0)
             goto out;
-    if ((rc = buf_printf(out, ".%lld@%s>\r\n", (long long)time(NULL),
-             dom)) != 0 ||
-        (rc = buf_printf(out, "From: %s\r\n", from[0])) != 0 ||
-        (rc = smtp_put_addrs(out, "To", to, nto)) != 0 ||
-        (ncc > 0 && (rc = smtp_put_addrs(out, "Cc", cc, ncc)) != 0) ||
-        (rc = smtp_put_subject(out, m->subject ? m->subject : "")) != 0 ||
-        (rc = buf_puts(out, "MIME-Version: 1.0\r\n"
-             "Content-Type: text/plain; charset=UTF-8\r\n")) != 0)
+    if ((rc = buf_printf(out, ".%lld@%s>\r\n", (long long)time(NULL), dom)) != 0
+        || (rc = buf_printf(out, "From: %s\r\n", from[0])) != 0
+        || (rc = smtp_put_addrs(out, "To", to, nto)) != 0
+        || (ncc > 0 && (rc = smtp_put_addrs(out, "Cc", cc, ncc)) != 0)
+        || (rc = smtp_put_subject(out, m->subject ? m->subject : "")) != 0
+        || (rc = buf_puts(out,
+                "MIME-Version: 1.0\r\n"
+                "Content-Type: text/plain; charset=UTF-8\r\n"))
+            != 0)
         goto out;
-    if ((rc = smtp_body_lines(m->body ? m->body : "", &body, &eightbit,
-             &ctl, &longest)) != 0)
+    if ((rc = smtp_body_lines(m->body ? m->body : "", &body, &eightbit, &ctl,
+             &longest))
+        != 0)
         goto out;
     if (ctl || longest > 998) {
         if ((rc = buf_puts(out,
-                 "Content-Transfer-Encoding: quoted-printable\r\n\r\n")) != 0 ||
-            (rc = smtp_qp(out, buf_str(&body), body.len)) != 0)
+                 "Content-Transfer-Encoding: quoted-printable\r\n\r\n"))
+                != 0
+            || (rc = smtp_qp(out, buf_str(&body), body.len)) != 0)
             goto out;
-    } else if ((rc = buf_printf(out,
-                    "Content-Transfer-Encoding: %s\r\n\r\n",
-                    eightbit ? "8bit" : "7bit")) != 0 ||
-        (rc = buf_append(out, buf_str(&body), body.len)) != 0)
+    } else if ((rc = buf_printf(out, "Content-Transfer-Encoding: %s\r\n\r\n",
+                    eightbit ? "8bit" : "7bit"))
+            != 0
+        || (rc = buf_append(out, buf_str(&body), body.len)) != 0)
         goto out;
 out:
     buf_free(&body);
@@ -400,9 +405,9 @@ smtp_data_encode(const char *msg, size_t len, struct buf *out, int *eightbit,
                 i++;
             i++;
         }
-        if ((e > s && msg[s] == '.' && (rc = buf_putc(out, '.')) != 0) ||
-            (rc = buf_append(out, msg + s, e - s)) != 0 ||
-            (rc = buf_puts(out, "\r\n")) != 0)
+        if ((e > s && msg[s] == '.' && (rc = buf_putc(out, '.')) != 0)
+            || (rc = buf_append(out, msg + s, e - s)) != 0
+            || (rc = buf_puts(out, "\r\n")) != 0)
             return rc;
     }
     return buf_puts(out, ".\r\n");

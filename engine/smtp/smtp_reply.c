@@ -75,12 +75,14 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
     if (len < 3)
         return err_set(eb, ERR_PROTO, "bad_reply",
             "malformed SMTP reply line (%zu bytes): a reply starts with a "
-            "3-digit code", len);
+            "3-digit code",
+            len);
     for (int i = 0; i < 3; i++)
         if (!isdigit((unsigned char)line[i]))
             return err_set(eb, ERR_PROTO, "bad_reply",
                 "malformed SMTP reply line \"%.*s\": it does not start with "
-                "a 3-digit code", smtp_show(len), line);
+                "a 3-digit code",
+                smtp_show(len), line);
     code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
     if (line[0] < '2' || line[0] > '5')
         return err_set(eb, ERR_PROTO, "bad_reply",
@@ -89,16 +91,19 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len,
     if (len > 3 && line[3] != ' ' && line[3] != '-')
         return err_set(eb, ERR_PROTO, "bad_reply",
             "malformed SMTP reply line \"%.*s\": the code must be followed "
-            "by a space or '-'", smtp_show(len), line);
+            "by a space or '-'",
+            smtp_show(len), line);
     for (size_t i = 0; i < len; i++)
         if (line[i] == '\0' || line[i] == '\r' || line[i] == '\n')
             return err_set(eb, ERR_PROTO, "bad_reply",
                 "malformed SMTP reply line \"%.*s\": NUL, CR or LF inside "
-                "the line", smtp_show(len), line);
+                "the line",
+                smtp_show(len), line);
     if (r->nlines > 0 && r->pending != code)
         return err_set(eb, ERR_PROTO, "bad_reply",
             "malformed SMTP reply: line %zu has code %d but the reply started "
-            "with %d", r->nlines + 1, code, r->pending);
+            "with %d",
+            r->nlines + 1, code, r->pending);
     more = len > 3 && line[3] == '-';
     if (r->nlines == 0) {
         r->text[0] = '\0';
@@ -144,8 +149,8 @@ smtp_kw(const char *line, size_t n, const char *kw)
 {
     size_t k = strlen(kw);
 
-    return n >= k && strncasecmp(line, kw, k) == 0 &&
-        (n == k || line[k] == ' ' || line[k] == '=');
+    return n >= k && strncasecmp(line, kw, k) == 0
+        && (n == k || line[k] == ' ' || line[k] == '=');
 }
 
 void

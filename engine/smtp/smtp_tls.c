@@ -33,10 +33,14 @@ static const char *
 smtp_verdict_klass(int klass)
 {
     switch (klass) {
-    case PKI_UNTRUSTED: return "certificate_untrusted";
-    case PKI_HOSTNAME_MISMATCH: return "hostname_mismatch";
-    case PKI_EXPIRED: return "certificate_expired";
-    default: return "tls_handshake";
+    case PKI_UNTRUSTED:
+        return "certificate_untrusted";
+    case PKI_HOSTNAME_MISMATCH:
+        return "hostname_mismatch";
+    case PKI_EXPIRED:
+        return "certificate_expired";
+    default:
+        return "tls_handshake";
     }
 }
 
@@ -46,16 +50,15 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
     struct pki_verdict v;
     struct errbuf      eb = { 0 };
     char               key[300];
-    const char        *vname = c->tls_name && *c->tls_name ? c->tls_name
-        : c->host;
-    cJSON             *tt = NULL;
-    long long          deadline;
-    WOLFSSL           *ssl;
-    int                ret, err = 0, rc;
+    const char *vname = c->tls_name && *c->tls_name ? c->tls_name : c->host;
+    cJSON      *tt = NULL;
+    long long   deadline;
+    WOLFSSL    *ssl;
+    int         ret, err = 0, rc;
 
     snprintf(key, sizeof(key), "%s:%u", c->host, c->port);
-    ssl = pki_tls_new(c->trust, smtp_tls_is_ip(c->host) ? NULL : c->host,
-        vname, c->verify, key, &eb);
+    ssl = pki_tls_new(c->trust, smtp_tls_is_ip(c->host) ? NULL : c->host, vname,
+        c->verify, key, &eb);
     if (ssl == NULL) {
         smtp_result_set(res, ERR_TLS, "tls_handshake", 1, NULL,
             "Check the trustpoints and trust settings.",
@@ -82,7 +85,8 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
         if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) {
             c->fd = wolfSSL_get_fd(ssl);
             if ((rc = smtp_wait_fd(c, err == WOLFSSL_ERROR_WANT_WRITE,
-                     deadline)) != 0) {
+                     deadline))
+                != 0) {
                 wolfSSL_free(ssl);
                 smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
                     "Check that the port speaks TLS (implicit TLS is usually "
@@ -108,19 +112,23 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
      * keep every sender thread's memory flat instead */
     pki_thread_cleanup();
     if (err != 0 || (v.klass != PKI_OK && !v.insecure)) {
-        const char *k = smtp_verdict_klass(err == 0 && v.klass == PKI_OK
-            ? PKI_HANDSHAKE : v.klass);
+        const char *k = smtp_verdict_klass(
+            err == 0 && v.klass == PKI_OK ? PKI_HANDSHAKE : v.klass);
 
         /* a failed resumption is not the server's certificate: the cached
          * session is gone, and a retry does a full handshake */
         c->tls_resume_failed = v.resume_failed;
-        smtp_result_set(res, ERR_TLS, k, !v.resume_failed &&
-            (v.klass == PKI_UNTRUSTED || v.klass == PKI_HOSTNAME_MISMATCH ||
-             v.klass == PKI_EXPIRED), NULL,
-            v.advice[0] ? v.advice : "Check that the server speaks TLS on "
-            "this port and supports TLS 1.2 or 1.3.",
-            "TLS with %s failed: %s", key, v.message[0] ? v.message
-            : wolfSSL_ERR_reason_error_string((unsigned long)err));
+        smtp_result_set(res, ERR_TLS, k,
+            !v.resume_failed
+                && (v.klass == PKI_UNTRUSTED || v.klass == PKI_HOSTNAME_MISMATCH
+                    || v.klass == PKI_EXPIRED),
+            NULL,
+            v.advice[0] ? v.advice
+                        : "Check that the server speaks TLS on "
+                          "this port and supports TLS 1.2 or 1.3.",
+            "TLS with %s failed: %s", key,
+            v.message[0] ? v.message
+                         : wolfSSL_ERR_reason_error_string((unsigned long)err));
         smtp_trace_note(c, "%s", res->message);
         log_info("smtp", "session=%016llx event=tls result=%s host=%s",
             (unsigned long long)c->session, k, key);
@@ -133,7 +141,8 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
         wolfSSL_get_cipher(ssl) ? wolfSSL_get_cipher(ssl) : "",
         v.anchor[0] ? ", anchored at trustpoint " : "", v.anchor);
     if (v.insecure)
-        smtp_trace_note(c, "certificate verification is OFF: the server's "
+        smtp_trace_note(c,
+            "certificate verification is OFF: the server's "
             "identity was not checked");
     return 0;
 }
@@ -149,7 +158,8 @@ smtp_tls_read(struct smtp_client *c, char *buf, size_t n, int *want)
     if (e == WOLFSSL_ERROR_ZERO_RETURN)
         return 0;
     *want = e == WOLFSSL_ERROR_WANT_READ ? 1
-        : e == WOLFSSL_ERROR_WANT_WRITE ? 2 : 0;
+        : e == WOLFSSL_ERROR_WANT_WRITE  ? 2
+                                         : 0;
     if (*want == 0 && (e == SOCKET_PEER_CLOSED_E || e == SOCKET_ERROR_E))
         return 0;
     return -1;
@@ -164,7 +174,8 @@ smtp_tls_write(struct smtp_client *c, const char *buf, size_t n, int *want)
         return r;
     e = wolfSSL_get_error(c->ssl, r);
     *want = e == WOLFSSL_ERROR_WANT_READ ? 1
-        : e == WOLFSSL_ERROR_WANT_WRITE ? 2 : 0;
+        : e == WOLFSSL_ERROR_WANT_WRITE  ? 2
+                                         : 0;
     return -1;
 }
 

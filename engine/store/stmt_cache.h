@@ -30,8 +30,7 @@ void stmt_cache_free(struct stmt_cache *c);
 /* A statement for sql, ready to bind and step, in *out. Returns SQLITE_OK
  * or SQLite's error code from preparing (the message is on the
  * connection: sqlite3_errmsg). */
-int stmt_cache_get(struct stmt_cache *c, const char *sql,
-    sqlite3_stmt **out);
+int stmt_cache_get(struct stmt_cache *c, const char *sql, sqlite3_stmt **out);
 /* Gives st back: reset with its bindings cleared if it is cached,
  * finalized if not. NULL is a no-op. */
 void stmt_cache_put(struct stmt_cache *c, sqlite3_stmt *st);

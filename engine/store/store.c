@@ -31,7 +31,7 @@ struct store_migration {
     int         version;
     const char *sql;
     /* then this, in the same transaction (NULL: nothing) */
-    int       (*fn)(struct eng_store *, struct errbuf *);
+    int (*fn)(struct eng_store *, struct errbuf *);
 };
 
 static int store_hash_tokens(struct eng_store *st, struct errbuf *eb);
@@ -39,33 +39,33 @@ static int store_outbox_failed(struct eng_store *st, struct errbuf *eb);
 
 static const struct store_migration store_migrations[] = {
     { 1,
-      "CREATE TABLE environment ("
-      " name TEXT PRIMARY KEY,"
-      " value TEXT NOT NULL,"
-      " secret INTEGER NOT NULL DEFAULT 0,"
-      " updated INTEGER NOT NULL);"
-      "CREATE TABLE applets ("
-      " name TEXT PRIMARY KEY,"
-      " text TEXT NOT NULL,"
-      " webhook_token TEXT,"
-      " created INTEGER NOT NULL,"
-      " updated INTEGER NOT NULL);"
-      "CREATE TABLE trustpoints ("
-      " name TEXT PRIMARY KEY,"
-      " revocation_check TEXT NOT NULL DEFAULT 'none',"
-      " chain_validation TEXT NOT NULL DEFAULT 'continue',"
-      " enrollment TEXT NOT NULL DEFAULT 'terminal',"
-      " cert_der BLOB,"
-      " created INTEGER NOT NULL,"
-      " cert_installed INTEGER NOT NULL DEFAULT 0);"
-      "CREATE TABLE settings ("
-      " key TEXT PRIMARY KEY,"
-      " value TEXT NOT NULL);"
-      "CREATE TABLE counters ("
-      " name TEXT PRIMARY KEY,"
-      " value INTEGER NOT NULL);"
-      "INSERT INTO counters (name, value) VALUES ('trust_generation', 1);",
-      NULL },
+        "CREATE TABLE environment ("
+        " name TEXT PRIMARY KEY,"
+        " value TEXT NOT NULL,"
+        " secret INTEGER NOT NULL DEFAULT 0,"
+        " updated INTEGER NOT NULL);"
+        "CREATE TABLE applets ("
+        " name TEXT PRIMARY KEY,"
+        " text TEXT NOT NULL,"
+        " webhook_token TEXT,"
+        " created INTEGER NOT NULL,"
+        " updated INTEGER NOT NULL);"
+        "CREATE TABLE trustpoints ("
+        " name TEXT PRIMARY KEY,"
+        " revocation_check TEXT NOT NULL DEFAULT 'none',"
+        " chain_validation TEXT NOT NULL DEFAULT 'continue',"
+        " enrollment TEXT NOT NULL DEFAULT 'terminal',"
+        " cert_der BLOB,"
+        " created INTEGER NOT NULL,"
+        " cert_installed INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE settings ("
+        " key TEXT PRIMARY KEY,"
+        " value TEXT NOT NULL);"
+        "CREATE TABLE counters ("
+        " name TEXT PRIMARY KEY,"
+        " value INTEGER NOT NULL);"
+        "INSERT INTO counters (name, value) VALUES ('trust_generation', 1);",
+        NULL },
     /* v2: the runtime's runs, outbox, webhook_idem, contexts (store_runs.c;
      * also run on every start, so it holds the current DDL) */
     { 2, store_runs_schema, NULL },
@@ -73,10 +73,11 @@ static const struct store_migration store_migrations[] = {
      * the recovery at start scan the table instead; pruning uses the
      * partial index runs_done */
     { 3,
-      "DROP INDEX IF EXISTS runs_status;"
-      "DROP INDEX IF EXISTS runs_ended;"
-      "CREATE INDEX IF NOT EXISTS runs_done ON runs(ended_ms)"
-      " WHERE ended_ms IS NOT NULL;", NULL },
+        "DROP INDEX IF EXISTS runs_status;"
+        "DROP INDEX IF EXISTS runs_ended;"
+        "CREATE INDEX IF NOT EXISTS runs_done ON runs(ended_ms)"
+        " WHERE ended_ms IS NOT NULL;",
+        NULL },
     /* v4: webhook credentials (docs/design.md, "Webhook credentials"): the
      * bearer token only as its SHA-256, the signing secret apart from it.
      * Clear tokens are hashed and cleared (store_hash_tokens); they keep
@@ -90,17 +91,17 @@ static const struct store_migration store_migrations[] = {
      * that will not heal by itself), a run's messages by run id, and the
      * failed ones through a small partial index */
     { 5,
-      "CREATE TABLE IF NOT EXISTS outbox_attempts ("
-      " msg_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,"
-      " n INTEGER NOT NULL, at_ms INTEGER NOT NULL, ok INTEGER NOT NULL,"
-      " klass TEXT, code INTEGER, message TEXT, advice TEXT,"
-      " permanent INTEGER NOT NULL DEFAULT 0, trace TEXT,"
-      " PRIMARY KEY (msg_id, n));"
-      "CREATE INDEX IF NOT EXISTS outbox_run ON outbox(run_id);",
-      store_outbox_failed },
+        "CREATE TABLE IF NOT EXISTS outbox_attempts ("
+        " msg_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,"
+        " n INTEGER NOT NULL, at_ms INTEGER NOT NULL, ok INTEGER NOT NULL,"
+        " klass TEXT, code INTEGER, message TEXT, advice TEXT,"
+        " permanent INTEGER NOT NULL DEFAULT 0, trace TEXT,"
+        " PRIMARY KEY (msg_id, n));"
+        "CREATE INDEX IF NOT EXISTS outbox_run ON outbox(run_id);",
+        store_outbox_failed },
 };
 
-#define STORE_NMIGRATIONS                                                     \
+#define STORE_NMIGRATIONS                                                      \
     (sizeof(store_migrations) / sizeof(store_migrations[0]))
 
 /* ---- webhook token digests (migration v4) -------------------------------- */
@@ -108,8 +109,8 @@ static const struct store_migration store_migrations[] = {
 static int (*store_digest)(const void *, size_t, unsigned char[32]);
 
 void
-eng_store_set_digest(int (*sha256)(const void *msg, size_t len,
-    unsigned char out[32]))
+eng_store_set_digest(
+    int (*sha256)(const void *msg, size_t len, unsigned char out[32]))
 {
     store_digest = sha256;
 }
@@ -159,11 +160,14 @@ store_outbox_failed(struct eng_store *st, struct errbuf *eb)
     int rc;
 
     if ((rc = store_add_column(st, "outbox", "failed",
-             "INTEGER NOT NULL DEFAULT 0", eb)) != 0)
+             "INTEGER NOT NULL DEFAULT 0", eb))
+        != 0)
         return rc;
-    return store_exec(st, "UPDATE outbox SET failed=1 WHERE state='dead';"
+    return store_exec(st,
+        "UPDATE outbox SET failed=1 WHERE state='dead';"
         "CREATE INDEX IF NOT EXISTS outbox_failed ON outbox(run_id)"
-        " WHERE failed=1;", eb);
+        " WHERE failed=1;",
+        eb);
 }
 
 /* Adds the columns webhook_token_sha256 and webhook_secret (unless there)
@@ -173,10 +177,10 @@ store_hash_tokens(struct eng_store *st, struct errbuf *eb)
 {
     static const char *const cols[] = { "webhook_token_sha256",
         "webhook_secret" };
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    unsigned char d[32];
-    char          hex[65];
-    int           rc = 0, n = 0;
+    sqlite3_stmt            *sel = NULL, *upd = NULL;
+    unsigned char            d[32];
+    char                     hex[65];
+    int                      rc = 0, n = 0;
 
     for (size_t i = 0; i < 2; i++)
         if ((rc = store_add_column(st, "applets", cols[i], "TEXT", eb)) != 0)
@@ -184,11 +188,17 @@ store_hash_tokens(struct eng_store *st, struct errbuf *eb)
     /* the old values are zeroed in the file, not just unlinked */
     if ((rc = store_exec(st, "PRAGMA secure_delete = ON", eb)) != 0)
         return rc;
-    if (sqlite3_prepare_v2(st->db, "SELECT name, webhook_token FROM applets"
-            " WHERE webhook_token IS NOT NULL", -1, &sel, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "UPDATE applets SET webhook_token = NULL,"
-            " webhook_token_sha256 = ?1, webhook_secret = NULL"
-            " WHERE name = ?2", -1, &upd, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(st->db,
+            "SELECT name, webhook_token FROM applets"
+            " WHERE webhook_token IS NOT NULL",
+            -1, &sel, NULL)
+            != SQLITE_OK
+        || sqlite3_prepare_v2(st->db,
+               "UPDATE applets SET webhook_token = NULL,"
+               " webhook_token_sha256 = ?1, webhook_secret = NULL"
+               " WHERE name = ?2",
+               -1, &upd, NULL)
+            != SQLITE_OK) {
         rc = store_dberr(st, eb, "hashing webhook tokens");
         goto out;
     }
@@ -197,9 +207,11 @@ store_hash_tokens(struct eng_store *st, struct errbuf *eb)
         int         len = sqlite3_column_bytes(sel, 1);
 
         if (store_digest == NULL) {
-            rc = err_set(eb, ERR_INTERNAL, "internal", "database %s holds "
+            rc = err_set(eb, ERR_INTERNAL, "internal",
+                "database %s holds "
                 "clear webhook tokens to hash, and no digest function was "
-                "set (eng_store_set_digest)", st->path);
+                "set (eng_store_set_digest)",
+                st->path);
             goto out;
         }
         if (tok == NULL || store_digest(tok, (size_t)len, d) != 0) {
@@ -211,8 +223,8 @@ store_hash_tokens(struct eng_store *st, struct errbuf *eb)
             snprintf(hex + 2 * i, 3, "%02x", d[i]);
         sqlite3_reset(upd);
         sqlite3_bind_text(upd, 1, hex, 64, SQLITE_TRANSIENT);
-        sqlite3_bind_text(upd, 2, (const char *)sqlite3_column_text(sel, 0),
-            -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(upd, 2, (const char *)sqlite3_column_text(sel, 0), -1,
+            SQLITE_TRANSIENT);
         if (sqlite3_step(upd) != SQLITE_DONE) {
             rc = store_dberr(st, eb, "hashing webhook tokens");
             goto out;
@@ -225,9 +237,11 @@ store_hash_tokens(struct eng_store *st, struct errbuf *eb)
     }
     rc = 0;
     if (n > 0)
-        log_info("store", "event=webhook-tokens-hashed count=%d note=\"bearer "
+        log_info("store",
+            "event=webhook-tokens-hashed count=%d note=\"bearer "
             "tokens keep working; signing now needs a signing secret from "
-            "PUT /api/v1/applets/{name}/webhook\"", n);
+            "PUT /api/v1/applets/{name}/webhook\"",
+            n);
 out:
     sqlite3_finalize(sel);
     sqlite3_finalize(upd);
@@ -259,8 +273,8 @@ store_unlock(struct eng_store *st)
 int
 store_dberr(struct eng_store *st, struct errbuf *eb, const char *what)
 {
-    return err_set(eb, ERR_DB, "database_error",
-        "database error during %s: %s", what, sqlite3_errmsg(st->db));
+    return err_set(eb, ERR_DB, "database_error", "database error during %s: %s",
+        what, sqlite3_errmsg(st->db));
 }
 
 int
@@ -358,7 +372,8 @@ store_counter_bump(struct eng_store *st, const char *name, struct errbuf *eb)
     if ((rc = store_prepare(st,
              "INSERT INTO counters (name, value) VALUES (?1, 1) "
              "ON CONFLICT(name) DO UPDATE SET value = value + 1",
-             &s, eb)) != 0)
+             &s, eb))
+        != 0)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
@@ -385,7 +400,7 @@ store_mkdirs(const char *dir, struct errbuf *eb)
     }
     if ((p = strdup(dir)) == NULL)
         return err_set(eb, ERR_NOMEM, "internal", "out of memory");
-    for (q = p + 1; ; q++) {
+    for (q = p + 1;; q++) {
         if (*q != '/' && *q != '\0')
             continue;
         char c = *q;
@@ -439,7 +454,8 @@ store_busy(struct eng_store *st, struct errbuf *eb)
 {
     return err_set(eb, ERR_DB, "database_busy",
         "database %s is in use by another process (is another herald "
-        "running on this data directory?)", st->path);
+        "running on this data directory?)",
+        st->path);
 }
 
 static int
@@ -471,8 +487,9 @@ store_get_version(struct eng_store *st, int *version, struct errbuf *eb)
     if (!have)
         return 0;
     if (sqlite3_prepare_v2(st->db, "SELECT max(version) FROM schema_version",
-            -1, &s, NULL) != SQLITE_OK ||
-        sqlite3_step(s) != SQLITE_ROW) {
+            -1, &s, NULL)
+            != SQLITE_OK
+        || sqlite3_step(s) != SQLITE_ROW) {
         sqlite3_finalize(s);
         return store_dberr(st, eb, "reading schema_version");
     }
@@ -502,11 +519,12 @@ store_migrate(struct eng_store *st, struct errbuf *eb)
             st->path, version, HERALD_VERSION, store_schema_version());
         goto fail;
     }
-    if (version == 0 &&
-        (rc = store_exec(st,
-             "CREATE TABLE schema_version (version INTEGER NOT NULL, "
-             "applied INTEGER NOT NULL)",
-             eb)) != 0)
+    if (version == 0
+        && (rc = store_exec(st,
+                "CREATE TABLE schema_version (version INTEGER NOT NULL, "
+                "applied INTEGER NOT NULL)",
+                eb))
+            != 0)
         goto fail;
     for (size_t i = 0; i < STORE_NMIGRATIONS; i++) {
         const struct store_migration *m = &store_migrations[i];
@@ -521,7 +539,8 @@ store_migrate(struct eng_store *st, struct errbuf *eb)
         if ((rc = store_prepare(st,
                  "INSERT INTO schema_version (version, applied) "
                  "VALUES (?1, ?2)",
-                 &s, eb)) != 0)
+                 &s, eb))
+            != 0)
             goto fail;
         sqlite3_bind_int(s, 1, m->version);
         sqlite3_bind_int64(s, 2, store_now());
@@ -572,9 +591,9 @@ eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb)
     }
     snprintf(st->path, n, "%s/herald.db", dir);
     if (sqlite3_open_v2(st->path, &st->db,
-            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                SQLITE_OPEN_FULLMUTEX,
-            NULL) != SQLITE_OK) {
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+            NULL)
+        != SQLITE_OK) {
         rc = err_set(eb, ERR_IO, "database_open",
             "database %s cannot be opened: %s", st->path,
             st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -600,7 +619,8 @@ eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb)
         goto fail;
     }
     if ((rc = store_exec(st,
-             "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", eb)) != 0)
+             "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", eb))
+        != 0)
         goto fail;
     if ((rc = store_migrate(st, eb)) != 0)
         goto fail;
@@ -765,14 +785,16 @@ eng_store_env_put(struct eng_store *st, const char *name, const char *value,
     if ((rc = store_tx_begin(st, eb)) != 0)
         goto out;
     if ((rc = store_exists(st, "SELECT 1 FROM environment WHERE name = ?1",
-             name, &exists, eb)) != 0)
+             name, &exists, eb))
+        != 0)
         goto end;
     if ((rc = store_prepare(st,
              "INSERT INTO environment (name, value, secret, updated) "
              "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
              "value = excluded.value, secret = excluded.secret, "
              "updated = excluded.updated",
-             &s, eb)) != 0)
+             &s, eb))
+        != 0)
         goto end;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
@@ -829,9 +851,9 @@ out:
  * cleared with clear() and nothing is returned. Errors: ERR_DB, ERR_NOMEM.
  */
 static int
-store_list(struct eng_store *st, const char *sql, const char *what,
-    size_t sz, int (*row)(sqlite3_stmt *, void *), void (*clear)(void *),
-    void **out, size_t *n, struct errbuf *eb)
+store_list(struct eng_store *st, const char *sql, const char *what, size_t sz,
+    int (*row)(sqlite3_stmt *, void *), void (*clear)(void *), void **out,
+    size_t *n, struct errbuf *eb)
 {
     sqlite3_stmt *s = NULL;
     char         *v = NULL, *nv;
@@ -908,9 +930,10 @@ eng_store_env_get(struct eng_store *st, const char *name,
     struct eng_env_var *out, struct errbuf *eb)
 {
     memset(out, 0, sizeof(*out));
-    return store_get(st, "SELECT name, value, secret, updated FROM "
-        "environment WHERE name = ?1", name, "environment variable",
-        store_env_row_v, out, eb);
+    return store_get(st,
+        "SELECT name, value, secret, updated FROM "
+        "environment WHERE name = ?1",
+        name, "environment variable", store_env_row_v, out, eb);
 }
 
 int
@@ -925,9 +948,11 @@ eng_store_env_list(struct eng_store *st, struct eng_env_var **out, size_t *n,
     struct errbuf *eb)
 {
     void *v;
-    int   rc = store_list(st, "SELECT name, value, secret, updated FROM "
-        "environment ORDER BY name", "environment list", sizeof(**out),
-        store_env_row_v, store_env_clear_v, &v, n, eb);
+    int   rc = store_list(st,
+          "SELECT name, value, secret, updated FROM "
+            "environment ORDER BY name",
+          "environment list", sizeof(**out), store_env_row_v, store_env_clear_v,
+          &v, n, eb);
 
     *out = v;
     return rc;
@@ -966,14 +991,16 @@ eng_store_applet_put(struct eng_store *st, const char *name, const char *text,
     store_lock(st);
     if ((rc = store_tx_begin(st, eb)) != 0)
         goto out;
-    if ((rc = store_exists(st, "SELECT 1 FROM applets WHERE name = ?1",
-             name, &exists, eb)) != 0)
+    if ((rc = store_exists(st, "SELECT 1 FROM applets WHERE name = ?1", name,
+             &exists, eb))
+        != 0)
         goto end;
     if ((rc = store_prepare(st,
              "INSERT INTO applets (name, text, created, updated) "
              "VALUES (?1, ?2, ?3, ?3) ON CONFLICT(name) DO UPDATE SET "
              "text = excluded.text, updated = excluded.updated",
-             &s, eb)) != 0)
+             &s, eb))
+        != 0)
         goto end;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
@@ -1021,7 +1048,8 @@ store_applet_clear_v(void *p)
     eng_applet_rec_clear(p);
 }
 
-#define APPLET_COLS "name, text, webhook_token_sha256, created, updated, " \
+#define APPLET_COLS                                                            \
+    "name, text, webhook_token_sha256, created, updated, "                     \
     "webhook_secret"
 
 int
@@ -1034,8 +1062,7 @@ eng_store_applet_get(struct eng_store *st, const char *name,
 }
 
 int
-eng_store_applet_del(struct eng_store *st, const char *name,
-    struct errbuf *eb)
+eng_store_applet_del(struct eng_store *st, const char *name, struct errbuf *eb)
 {
     return store_del_by_name(st, "DELETE FROM applets WHERE name = ?1", name,
         "applet", 0, eb);
@@ -1046,9 +1073,11 @@ eng_store_applet_list(struct eng_store *st, struct eng_applet_rec **out,
     size_t *n, struct errbuf *eb)
 {
     void *v;
-    int   rc = store_list(st, "SELECT " APPLET_COLS " FROM applets ORDER BY "
-        "name", "applet list", sizeof(**out), store_applet_row_v,
-        store_applet_clear_v, &v, n, eb);
+    int   rc = store_list(st,
+          "SELECT " APPLET_COLS " FROM applets ORDER BY "
+            "name",
+          "applet list", sizeof(**out), store_applet_row_v, store_applet_clear_v,
+          &v, n, eb);
 
     *out = v;
     return rc;
@@ -1093,7 +1122,8 @@ eng_store_tp_put(struct eng_store *st, const struct eng_tp_rec *tp,
     if ((rc = store_tx_begin(st, eb)) != 0)
         goto out;
     if ((rc = store_exists(st, "SELECT 1 FROM trustpoints WHERE name = ?1",
-             tp->name, &exists, eb)) != 0)
+             tp->name, &exists, eb))
+        != 0)
         goto end;
     if ((rc = store_prepare(st,
              "INSERT INTO trustpoints (name, revocation_check, "
@@ -1102,13 +1132,15 @@ eng_store_tp_put(struct eng_store *st, const struct eng_tp_rec *tp,
              "revocation_check = excluded.revocation_check, "
              "chain_validation = excluded.chain_validation, "
              "enrollment = excluded.enrollment",
-             &s, eb)) != 0)
+             &s, eb))
+        != 0)
         goto end;
     sqlite3_bind_text(s, 1, tp->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, tp->revocation_check ? tp->revocation_check
-                                                  : "none", -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, tp->chain_validation ? tp->chain_validation
-                                                  : "continue", -1,
+    sqlite3_bind_text(s, 2,
+        tp->revocation_check ? tp->revocation_check : "none", -1,
+        SQLITE_STATIC);
+    sqlite3_bind_text(s, 3,
+        tp->chain_validation ? tp->chain_validation : "continue", -1,
         SQLITE_STATIC);
     sqlite3_bind_text(s, 4, tp->enrollment ? tp->enrollment : "terminal", -1,
         SQLITE_STATIC);
@@ -1140,7 +1172,8 @@ eng_store_tp_set_cert(struct eng_store *st, const char *name,
     if ((rc = store_prepare(st,
              "UPDATE trustpoints SET cert_der = ?2, cert_installed = ?3 "
              "WHERE name = ?1",
-             &s, eb)) != 0)
+             &s, eb))
+        != 0)
         goto end;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     if (der != NULL) {
@@ -1207,13 +1240,13 @@ store_tp_clear_v(void *p)
     eng_tp_rec_clear(p);
 }
 
-#define TP_COLS                                                               \
-    "name, revocation_check, chain_validation, enrollment, cert_der, "       \
+#define TP_COLS                                                                \
+    "name, revocation_check, chain_validation, enrollment, cert_der, "         \
     "created, cert_installed"
 
 int
-eng_store_tp_get(struct eng_store *st, const char *name,
-    struct eng_tp_rec *out, struct errbuf *eb)
+eng_store_tp_get(struct eng_store *st, const char *name, struct eng_tp_rec *out,
+    struct errbuf *eb)
 {
     memset(out, 0, sizeof(*out));
     return store_get(st, "SELECT " TP_COLS " FROM trustpoints WHERE name = ?1",
@@ -1232,9 +1265,11 @@ eng_store_tp_list(struct eng_store *st, struct eng_tp_rec **out, size_t *n,
     struct errbuf *eb)
 {
     void *v;
-    int   rc = store_list(st, "SELECT " TP_COLS " FROM trustpoints ORDER BY "
-        "name", "trustpoint list", sizeof(**out), store_tp_row_v,
-        store_tp_clear_v, &v, n, eb);
+    int   rc = store_list(st,
+          "SELECT " TP_COLS " FROM trustpoints ORDER BY "
+            "name",
+          "trustpoint list", sizeof(**out), store_tp_row_v, store_tp_clear_v, &v,
+          n, eb);
 
     *out = v;
     return rc;
@@ -1270,8 +1305,9 @@ eng_store_trust_generation(struct eng_store *st)
     store_lock(st);
     if (sqlite3_prepare_v2(st->db,
             "SELECT value FROM counters WHERE name = 'trust_generation'", -1,
-            &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
+            &s, NULL)
+            == SQLITE_OK
+        && sqlite3_step(s) == SQLITE_ROW)
         gen = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     store_unlock(st);
@@ -1289,8 +1325,9 @@ eng_store_setting_get(struct eng_store *st, const char *key, char **value,
 
     *value = NULL;
     store_lock(st);
-    if ((rc = store_prepare(st, "SELECT value FROM settings WHERE key = ?1",
-             &s, eb)) != 0)
+    if ((rc = store_prepare(st, "SELECT value FROM settings WHERE key = ?1", &s,
+             eb))
+        != 0)
         goto out;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     r = sqlite3_step(s);
@@ -1299,8 +1336,8 @@ eng_store_setting_get(struct eng_store *st, const char *key, char **value,
         if (oom || *value == NULL)
             rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
     } else if (r == SQLITE_DONE) {
-        rc = err_set(eb, ERR_NOTFOUND, "not_found",
-            "setting %s is not set", key);
+        rc = err_set(eb, ERR_NOTFOUND, "not_found", "setting %s is not set",
+            key);
     } else {
         rc = store_dberr(st, eb, "setting lookup");
     }
@@ -1313,8 +1350,8 @@ out:
 /* Settings whose key starts with "trust" (trustpool, ...) change what is
  * trusted: they bump the trust generation. */
 int
-eng_store_setting_put(struct eng_store *st, const char *key,
-    const char *value, struct errbuf *eb)
+eng_store_setting_put(struct eng_store *st, const char *key, const char *value,
+    struct errbuf *eb)
 {
     sqlite3_stmt *s = NULL;
     int           rc;
@@ -1325,7 +1362,8 @@ eng_store_setting_put(struct eng_store *st, const char *key,
     if ((rc = store_prepare(st,
              "INSERT INTO settings (key, value) VALUES (?1, ?2) "
              "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-             &s, eb)) != 0)
+             &s, eb))
+        != 0)
         goto end;
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);

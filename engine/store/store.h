@@ -39,13 +39,12 @@ struct eng_store;
 /* Opens or creates DATA_DIR/herald.db (creating dir with mode 0700 if
  * needed) and migrates the schema. Errors: ERR_IO (dir missing/unwritable;
  * eb says which path and why), ERR_DB (corrupt or newer schema). */
-int  eng_store_open(const char *dir, struct eng_store **out,
-    struct errbuf *eb);
+int  eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb);
 void eng_store_close(struct eng_store *st); /* NULL is a no-op */
 const char *eng_store_dir(const struct eng_store *st);
 
-int eng_store_begin(struct eng_store *st, struct errbuf *eb);
-int eng_store_commit(struct eng_store *st, struct errbuf *eb);
+int  eng_store_begin(struct eng_store *st, struct errbuf *eb);
+int  eng_store_commit(struct eng_store *st, struct errbuf *eb);
 void eng_store_rollback(struct eng_store *st);
 
 /* environment variables */
@@ -57,15 +56,15 @@ struct eng_env_var {
 };
 /* Creates or replaces. Returns 0 or ERR_DB. *created (may be NULL) is 1 if
  * the variable did not exist. */
-int eng_store_env_put(struct eng_store *st, const char *name,
-    const char *value, int secret, int *created, struct errbuf *eb);
+int eng_store_env_put(struct eng_store *st, const char *name, const char *value,
+    int secret, int *created, struct errbuf *eb);
 int eng_store_env_get(struct eng_store *st, const char *name,
     struct eng_env_var *out, struct errbuf *eb); /* ERR_NOTFOUND */
 int eng_store_env_del(struct eng_store *st, const char *name,
     struct errbuf *eb); /* ERR_NOTFOUND */
 /* All variables ordered by name. */
-int eng_store_env_list(struct eng_store *st, struct eng_env_var **out,
-    size_t *n, struct errbuf *eb);
+int  eng_store_env_list(struct eng_store *st, struct eng_env_var **out,
+     size_t *n, struct errbuf *eb);
 void eng_env_var_clear(struct eng_env_var *v);
 void eng_env_vars_free(struct eng_env_var *v, size_t n);
 
@@ -73,21 +72,21 @@ void eng_env_vars_free(struct eng_env_var *v, size_t n);
 struct eng_applet_rec {
     char     *name;
     char     *text;
-    char     *webhook_token; /* hex SHA-256 of the webhook bearer token
+    char     *webhook_token;  /* hex SHA-256 of the webhook bearer token
                               * (never the token); NULL unless set */
     char     *webhook_secret; /* webhook signing secret, clear (HMAC needs
                                * it); NULL unless set; a secret */
     long long created;
     long long updated;
 };
-int eng_store_applet_put(struct eng_store *st, const char *name,
-    const char *text, int *created, struct errbuf *eb);
-int eng_store_applet_get(struct eng_store *st, const char *name,
-    struct eng_applet_rec *out, struct errbuf *eb); /* ERR_NOTFOUND */
-int eng_store_applet_del(struct eng_store *st, const char *name,
-    struct errbuf *eb); /* ERR_NOTFOUND */
-int eng_store_applet_list(struct eng_store *st, struct eng_applet_rec **out,
-    size_t *n, struct errbuf *eb);
+int  eng_store_applet_put(struct eng_store *st, const char *name,
+     const char *text, int *created, struct errbuf *eb);
+int  eng_store_applet_get(struct eng_store *st, const char *name,
+     struct eng_applet_rec *out, struct errbuf *eb); /* ERR_NOTFOUND */
+int  eng_store_applet_del(struct eng_store *st, const char *name,
+     struct errbuf *eb); /* ERR_NOTFOUND */
+int  eng_store_applet_list(struct eng_store *st, struct eng_applet_rec **out,
+     size_t *n, struct errbuf *eb);
 void eng_applet_rec_clear(struct eng_applet_rec *r);
 void eng_applet_recs_free(struct eng_applet_rec *r, size_t n);
 
@@ -100,20 +99,20 @@ struct eng_tp_rec {
     unsigned char *cert_der;         /* NULL until authenticated */
     size_t         cert_len;
     long long      created;
-    long long      cert_installed;   /* 0 if no certificate */
+    long long      cert_installed; /* 0 if no certificate */
 };
 /* Creates or updates the policy fields; keeps an existing certificate. */
 int eng_store_tp_put(struct eng_store *st, const struct eng_tp_rec *r,
     int *created, struct errbuf *eb);
 /* Sets (or with der == NULL clears) the certificate. ERR_NOTFOUND. */
-int eng_store_tp_set_cert(struct eng_store *st, const char *name,
-    const unsigned char *der, size_t len, struct errbuf *eb);
-int eng_store_tp_get(struct eng_store *st, const char *name,
-    struct eng_tp_rec *out, struct errbuf *eb); /* ERR_NOTFOUND */
-int eng_store_tp_del(struct eng_store *st, const char *name,
-    struct errbuf *eb); /* ERR_NOTFOUND */
-int eng_store_tp_list(struct eng_store *st, struct eng_tp_rec **out,
-    size_t *n, struct errbuf *eb);
+int  eng_store_tp_set_cert(struct eng_store *st, const char *name,
+     const unsigned char *der, size_t len, struct errbuf *eb);
+int  eng_store_tp_get(struct eng_store *st, const char *name,
+     struct eng_tp_rec *out, struct errbuf *eb); /* ERR_NOTFOUND */
+int  eng_store_tp_del(struct eng_store *st, const char *name,
+     struct errbuf *eb); /* ERR_NOTFOUND */
+int  eng_store_tp_list(struct eng_store *st, struct eng_tp_rec **out, size_t *n,
+     struct errbuf *eb);
 void eng_tp_rec_clear(struct eng_tp_rec *r);
 void eng_tp_recs_free(struct eng_tp_rec *r, size_t n);
 /* Increases on every trustpoint or trust-setting change (also across
@@ -122,8 +121,8 @@ void eng_tp_recs_free(struct eng_tp_rec *r, size_t n);
 uint64_t eng_store_trust_generation(struct eng_store *st);
 
 /* settings: small key/value pairs ("trustpool" = "on"|"off", ...) */
-int eng_store_setting_get(struct eng_store *st, const char *key,
-    char **value, struct errbuf *eb); /* new string, ERR_NOTFOUND */
+int eng_store_setting_get(struct eng_store *st, const char *key, char **value,
+    struct errbuf *eb); /* new string, ERR_NOTFOUND */
 int eng_store_setting_put(struct eng_store *st, const char *key,
     const char *value, struct errbuf *eb);
 
@@ -136,13 +135,13 @@ int eng_store_setting_put(struct eng_store *st, const char *key,
  */
 struct cJSON;
 
-struct eng_run_filter {          /* plain data; all optional */
+struct eng_run_filter { /* plain data; all optional */
     const char *applet;
-    const char *status;          /* one status name */
-    long long   since;           /* unix seconds: queued at or after */
-    unsigned    limit;           /* 0: 50; at most 500 */
-    const char *cursor;          /* next_cursor of the previous page */
-    const char *delivery;        /* none, pending, delivered or failed
+    const char *status;   /* one status name */
+    long long   since;    /* unix seconds: queued at or after */
+    unsigned    limit;    /* 0: 50; at most 500 */
+    const char *cursor;   /* next_cursor of the previous page */
+    const char *delivery; /* none, pending, delivered or failed
                                   * (see eng_store_runs_list) */
 };
 
@@ -160,12 +159,12 @@ int eng_store_run_insert(struct eng_store *db, const char *applet,
 int eng_store_run_delete(struct eng_store *db, long long id);
 int eng_store_run_start(struct eng_store *db, long long id, long long now_ms,
     struct errbuf *eb);
-struct eng_run_end {             /* plain data, borrowed */
+struct eng_run_end { /* plain data, borrowed */
     const char *status;
     long long   ended_ms;
     int         exit_status;
     const char *failed_label, *error_class, *error, *output;
-    const char *trace;           /* JSON text or NULL */
+    const char *trace; /* JSON text or NULL */
 };
 int eng_store_run_finish(struct eng_store *db, long long id,
     const struct eng_run_end *e, struct errbuf *eb);
@@ -187,23 +186,23 @@ int eng_store_runs_prune(struct eng_store *db, long long before_ms,
  * called for each queued run. */
 int eng_store_runs_recover(struct eng_store *db, long long now_ms,
     void (*requeue)(void *ud, long long id, const char *applet,
-        const char *trigger, const char *replay), void *ud,
-    struct errbuf *eb);
+        const char *trigger, const char *replay),
+    void *ud, struct errbuf *eb);
 
 /* Idempotency keys: 1 and *run_id if (applet, key) was seen at or after
  * since_ms, 0 if not, <0 on error. */
-int eng_store_idem_get(struct eng_store *db, const char *applet, const char *key,
-    long long since_ms, long long *run_id);
-int eng_store_idem_put(struct eng_store *db, const char *applet, const char *key,
-    long long run_id, long long now_ms);
+int eng_store_idem_get(struct eng_store *db, const char *applet,
+    const char *key, long long since_ms, long long *run_id);
+int eng_store_idem_put(struct eng_store *db, const char *applet,
+    const char *key, long long run_id, long long now_ms);
 int eng_store_ctx_save(struct eng_store *db, const char *key, const char *json);
 char *eng_store_ctx_get(struct eng_store *db, const char *key);
 /* Calls cb(ud, table) after each row change of the tables "applets" and
  * "environment" made on this connection (a hook on the connection; cb runs
  * inside the write with the connection locked: it must not touch the
  * database or take locks held around store calls). cb NULL removes it. */
-void eng_store_watch(struct eng_store *db, void (*cb)(void *ud,
-    const char *table), void *ud);
+void eng_store_watch(struct eng_store *db,
+    void (*cb)(void *ud, const char *table), void *ud);
 /* Sets (NULL: clears) applet's webhook credentials: token_sha256 is the
  * hex SHA-256 of the bearer token (the token itself is never stored),
  * secret the signing secret. Errors: ERR_NOTFOUND (no such applet),
@@ -215,9 +214,8 @@ int eng_store_token_set(struct eng_store *db, const char *applet,
  * server passes pki_sha256). Call before eng_store_open(); process-wide.
  * Without it, opening a database that still holds clear tokens fails
  * with ERR_INTERNAL. */
-void eng_store_set_digest(int (*sha256)(const void *msg, size_t len,
-    unsigned char out[32]));
-
+void eng_store_set_digest(
+    int (*sha256)(const void *msg, size_t len, unsigned char out[32]));
 
 /* ---- the outbox table (engine/store/store_outbox.c) ---------------------------- */
 /*
@@ -225,31 +223,31 @@ void eng_store_set_digest(int (*sha256)(const void *msg, size_t len,
  * The request text (req) is JSON that holds the SMTP password: a secret,
  * wiped by the *_clear/_free functions.
  */
-struct eng_ob_new {              /* plain data, borrowed */
-    long long   run_id;          /* <= 0: none (stored as NULL) */
+struct eng_ob_new {     /* plain data, borrowed */
+    long long   run_id; /* <= 0: none (stored as NULL) */
     const char *applet;
-    int         hold;            /* stored claimed ("sending"), not queued */
-    const char *skey;            /* session key: same server and account */
-    const char *req;             /* request JSON (secret) */
+    int         hold; /* stored claimed ("sending"), not queued */
+    const char *skey; /* session key: same server and account */
+    const char *req;  /* request JSON (secret) */
     long long   now_ms, expires_ms;
 };
 /* Stores a new message; *id (may be NULL) its id. Errors: ERR_DB. */
 int eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m,
     long long *id, struct errbuf *eb);
 
-struct eng_ob_row {              /* a claimed message; clear with below */
-    long long id, run_id;        /* run_id 0: none */
-    unsigned  attempts;          /* attempts made so far */
+struct eng_ob_row {       /* a claimed message; clear with below */
+    long long id, run_id; /* run_id 0: none */
+    unsigned  attempts;   /* attempts made so far */
     long long expires_ms;
     char     *skey;
-    char     *req;               /* request JSON (secret) */
+    char     *req; /* request JSON (secret) */
 };
 void eng_ob_row_clear(struct eng_ob_row *r); /* wipes req; NULL no-op */
 /* Loads message id, which the caller stored held, into *out (clear it).
  * Errors: ERR_NOTFOUND (gone or no longer queued/sending), ERR_DB,
  * ERR_NOMEM. */
-int eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
-    struct eng_ob_row *out);
+int eng_store_ob_claim_held(struct eng_store *db, long long id,
+    long long now_ms, struct eng_ob_row *out);
 /* Claims up to max due messages (queued -> sending) in one write, oldest
  * due first, only those for session key skey unless it is NULL, into
  * out[0..n) (clear each). Returns n. A row that cannot be loaded is left
@@ -264,23 +262,23 @@ unsigned eng_store_ob_due_keys(struct eng_store *db, long long now_ms,
 void eng_store_ob_release(struct eng_store *db, const long long *ids,
     unsigned n);
 
-struct eng_ob_outcome {          /* plain data, borrowed */
+struct eng_ob_outcome { /* plain data, borrowed */
     long long   id;
-    int         sent;            /* 1: delivered */
-    const char *state;           /* "sent", "queued" or "dead" */
-    unsigned    attempts;        /* including this one */
+    int         sent;     /* 1: delivered */
+    const char *state;    /* "sent", "queued" or "dead" */
+    unsigned    attempts; /* including this one */
     long long   now_ms, next_ms;
-    const char *klass;           /* failed: error class */
-    int         code;            /* SMTP reply code */
-    const char *message;         /* sent: the reply; failed: the reason */
-    const char *advice;          /* failed: what to do, or NULL */
+    const char *klass;   /* failed: error class */
+    int         code;    /* SMTP reply code */
+    const char *message; /* sent: the reply; failed: the reason */
+    const char *advice;  /* failed: what to do, or NULL */
     int         permanent;
-    int         failed;          /* 1: dead, or retried after a failure
+    int         failed; /* 1: dead, or retried after a failure
                                   * that will not heal by itself (the
                                   * outbox decides); cleared by a requeue */
-    const char *req;             /* sent or dead: the request without
+    const char *req;    /* sent or dead: the request without
                                   * secrets, or NULL to keep it */
-    const char *trace;           /* the attempt's trace, JSON text without
+    const char *trace;  /* the attempt's trace, JSON text without
                                   * secrets, or NULL */
 };
 /* Attempts kept per message: the first and the last ENG_OB_ATTEMPTS_LAST. */
@@ -297,19 +295,19 @@ long long eng_store_ob_earliest(struct eng_store *db);
  * many. */
 int eng_store_ob_resume(struct eng_store *db);
 
-struct eng_ob_item {             /* a listed message; free with below */
+struct eng_ob_item { /* a listed message; free with below */
     long long id;
-    int       has_run;           /* run_id is set */
+    int       has_run; /* run_id is set */
     long long run_id;
     char     *applet, *state;
-    char     *req;               /* request JSON (secret) */
+    char     *req; /* request JSON (secret) */
     unsigned  attempts;
     long long created_ms, next_ms, expires_ms;
-    long long sent_ms;           /* 0: not sent */
+    long long sent_ms; /* 0: not sent */
     int       has_last_error;
     char     *last_klass, *last_message;
     int       last_code, last_permanent;
-    int       failed;            /* see eng_ob_outcome */
+    int       failed; /* see eng_ob_outcome */
 };
 void eng_ob_items_free(struct eng_ob_item *v, size_t n); /* wipes req */
 void eng_ob_item_clear(struct eng_ob_item *it); /* wipes req; NULL no-op */
@@ -318,15 +316,15 @@ void eng_ob_item_clear(struct eng_ob_item *it); /* wipes req; NULL no-op */
 int eng_store_ob_get(struct eng_store *db, long long id,
     struct eng_ob_item *out, struct errbuf *eb);
 
-struct eng_ob_attempt {          /* a recorded attempt; free with below */
-    unsigned  n;                 /* 1: the message's first attempt */
+struct eng_ob_attempt { /* a recorded attempt; free with below */
+    unsigned  n;        /* 1: the message's first attempt */
     long long at_ms;
-    int       ok;                /* 1: the server took the message */
-    char     *klass;             /* NULL when ok */
-    int       code;              /* last SMTP reply code, 0 if none */
-    char     *message, *advice;  /* ok: the server's reply; advice NULL */
+    int       ok;               /* 1: the server took the message */
+    char     *klass;            /* NULL when ok */
+    int       code;             /* last SMTP reply code, 0 if none */
+    char     *message, *advice; /* ok: the server's reply; advice NULL */
     int       permanent;
-    char     *trace;             /* JSON text or NULL */
+    char     *trace; /* JSON text or NULL */
 };
 void eng_ob_attempts_free(struct eng_ob_attempt *v, size_t n);
 /* The kept attempts of message id, oldest first, as a new array in *out
@@ -342,8 +340,7 @@ int eng_store_ob_list(struct eng_store *db, const char *state,
  * clears its failed flag (its attempts stay).
  * Errors: ERR_NOTFOUND, ERR_INVAL (in another state), ERR_DB. */
 int eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
-    long long expires_ms, const char *req, const char *skey,
-    struct errbuf *eb);
+    long long expires_ms, const char *req, const char *skey, struct errbuf *eb);
 /* The request JSON of message id (a secret while it holds a password) as
  * a new string in *req. Errors: ERR_NOTFOUND, ERR_NOMEM, ERR_DB. */
 int eng_store_ob_req(struct eng_store *db, long long id, char **req);
@@ -354,9 +351,9 @@ int eng_store_ob_state(struct eng_store *db, long long id, char *state,
 /* Messages queued or being sent. */
 long long eng_store_ob_pending(struct eng_store *db);
 
-struct eng_ob_census {           /* the outbox now, for GET /metrics */
-    long long queued, sending, sent, dead;   /* messages in each state */
-    long long oldest_ms;         /* created_ms of the oldest message queued
+struct eng_ob_census { /* the outbox now, for GET /metrics */
+    long long queued, sending, sent, dead; /* messages in each state */
+    long long oldest_ms; /* created_ms of the oldest message queued
                                     or being sent; 0: none */
 };
 /* Counts the messages by state (one indexed COUNT ... GROUP BY). Errors:

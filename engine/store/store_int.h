@@ -62,14 +62,14 @@ struct eng_store {
     int                tx_failed; /* a rollback was asked inside nesting */
     /* group commit (eng_store_durable): the WAL file, commits counted and
      * commits known to be on disk */
-    int                wal_fd;    /* -1: not in WAL mode, commits sync */
-    pthread_mutex_t    sync_mu;
-    _Atomic long long  committed;
-    long long          synced;    /* under sync_mu */
+    int               wal_fd; /* -1: not in WAL mode, commits sync */
+    pthread_mutex_t   sync_mu;
+    _Atomic long long committed;
+    long long         synced; /* under sync_mu */
     /* eng_store_watch's callback (sqlite3_update_hook's argument is the
      * handle itself, so there is no process-wide slot) */
-    void             (*watch_cb)(void *ud, const char *table);
-    void              *watch_ud;
+    void (*watch_cb)(void *ud, const char *table);
+    void *watch_ud;
 };
 
 /* The schema version this binary writes (the last migration). */

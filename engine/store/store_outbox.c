@@ -40,16 +40,18 @@ ob_exec(struct eng_store *db, const char *sql)
 }
 
 int
-eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id,
-    struct errbuf *eb)
+eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m,
+    long long *id, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
 
     store_lock(db);
-    if ((st = store_stmt(db, "INSERT INTO outbox (run_id, applet,"
-            " state, skey, req, created_ms, next_ms, expires_ms, updated_ms)"
-            " VALUES (?,?,?,?,?,?,?,?,?)")) == NULL) {
+    if ((st = store_stmt(db,
+             "INSERT INTO outbox (run_id, applet,"
+             " state, skey, req, created_ms, next_ms, expires_ms, updated_ms)"
+             " VALUES (?,?,?,?,?,?,?,?,?)"))
+        == NULL) {
         rc = err_set(eb, ERR_DB, "db_error", "cannot queue the message: %s",
             sqlite3_errmsg(db->db));
     } else {
@@ -65,8 +67,8 @@ eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id
         sqlite3_bind_int64(st, 8, m->expires_ms);
         sqlite3_bind_int64(st, 9, m->now_ms);
         if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = err_set(eb, ERR_DB, "db_error",
-                "cannot queue the message: %s", sqlite3_errmsg(db->db));
+            rc = err_set(eb, ERR_DB, "db_error", "cannot queue the message: %s",
+                sqlite3_errmsg(db->db));
         } else if (id != NULL) {
             *id = sqlite3_last_insert_rowid(db->db);
         }
@@ -116,9 +118,11 @@ eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
 
     memset(out, 0, sizeof(*out));
     store_lock(db);
-    if ((st = store_stmt(db, "UPDATE outbox SET updated_ms=? WHERE"
-            " id=? AND state IN ('queued','sending') RETURNING id, run_id,"
-            " attempts, expires_ms, skey, req")) != NULL) {
+    if ((st = store_stmt(db,
+             "UPDATE outbox SET updated_ms=? WHERE"
+             " id=? AND state IN ('queued','sending') RETURNING id, run_id,"
+             " attempts, expires_ms, skey, req"))
+        != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
         sqlite3_bind_int64(st, 2, id);
         if (sqlite3_step(st) == SQLITE_ROW)
@@ -141,11 +145,13 @@ eng_store_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
     unsigned      n = 0;
 
     store_lock(db);
-    if ((st = store_stmt(db, "UPDATE outbox SET state='sending',"
-            " updated_ms=?1 WHERE id IN (SELECT id FROM outbox WHERE"
-            " state='queued' AND next_ms<=?1 AND (?2 IS NULL OR skey=?2)"
-            " ORDER BY next_ms, id LIMIT ?3) RETURNING id, run_id, attempts,"
-            " expires_ms, skey, req")) != NULL) {
+    if ((st = store_stmt(db,
+             "UPDATE outbox SET state='sending',"
+             " updated_ms=?1 WHERE id IN (SELECT id FROM outbox WHERE"
+             " state='queued' AND next_ms<=?1 AND (?2 IS NULL OR skey=?2)"
+             " ORDER BY next_ms, id LIMIT ?3) RETURNING id, run_id, attempts,"
+             " expires_ms, skey, req"))
+        != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
         if (skey != NULL)
             sqlite3_bind_text(st, 2, skey, -1, SQLITE_TRANSIENT);
@@ -171,8 +177,9 @@ eng_store_ob_due_keys(struct eng_store *db, long long now_ms, unsigned max,
     int           oom = 0;
 
     store_lock(db);
-    if ((st = store_stmt(db, "SELECT skey FROM outbox WHERE state='queued'"
-            " AND next_ms<=? GROUP BY skey ORDER BY MIN(next_ms) LIMIT ?"))
+    if ((st = store_stmt(db,
+             "SELECT skey FROM outbox WHERE state='queued'"
+             " AND next_ms<=? GROUP BY skey ORDER BY MIN(next_ms) LIMIT ?"))
         != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
         sqlite3_bind_int(st, 2, (int)max);
@@ -212,8 +219,10 @@ eng_store_ob_release(struct eng_store *db, const long long *ids, unsigned n)
 
     store_lock(db);
     for (unsigned i = 0; i < n; i++)
-        if ((st = store_stmt(db, "UPDATE outbox SET state='queued'"
-                " WHERE id=? AND state='sending'")) != NULL) {
+        if ((st = store_stmt(db,
+                 "UPDATE outbox SET state='queued'"
+                 " WHERE id=? AND state='sending'"))
+            != NULL) {
             sqlite3_bind_int64(st, 1, ids[i]);
             sqlite3_step(st);
             store_done(db, st);
@@ -231,11 +240,13 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
     sqlite3_stmt *st;
     int           rc = ERR_DB;
 
-    if ((st = store_stmt(db, "UPDATE outbox SET state=?1, attempts=?2,"
-            " next_ms=?3, last_klass=?4, last_code=?5, last_message=?6,"
-            " last_permanent=?7, sent_ms=coalesce(?8, sent_ms),"
-            " updated_ms=?9, req=coalesce(?10, req), failed=?12"
-            " WHERE id=?11")) != NULL) {
+    if ((st = store_stmt(db,
+             "UPDATE outbox SET state=?1, attempts=?2,"
+             " next_ms=?3, last_klass=?4, last_code=?5, last_message=?6,"
+             " last_permanent=?7, sent_ms=coalesce(?8, sent_ms),"
+             " updated_ms=?9, req=coalesce(?10, req), failed=?12"
+             " WHERE id=?11"))
+        != NULL) {
         sqlite3_bind_text(st, 1, o->state, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, (int)o->attempts);
         sqlite3_bind_int64(st, 3, o->next_ms);
@@ -254,10 +265,12 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
         store_done(db, st);
     }
-    if (rc == 0 && (st = store_stmt(db, "INSERT OR REPLACE INTO"
-            " outbox_attempts (msg_id, n, at_ms, ok, klass, code, message,"
-            " advice, permanent, trace) VALUES (?,?,?,?,?,?,?,?,?,?)"))
-        != NULL) {
+    if (rc == 0
+        && (st = store_stmt(db,
+                "INSERT OR REPLACE INTO"
+                " outbox_attempts (msg_id, n, at_ms, ok, klass, code, message,"
+                " advice, permanent, trace) VALUES (?,?,?,?,?,?,?,?,?,?)"))
+            != NULL) {
         sqlite3_bind_int64(st, 1, o->id);
         sqlite3_bind_int(st, 2, (int)o->attempts);
         sqlite3_bind_int64(st, 3, o->now_ms);
@@ -278,16 +291,18 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
     }
     /* attempts 2 .. n-LAST go: the first and the last LAST stay */
     if (rc == 0 && o->attempts > ENG_OB_ATTEMPTS_LAST + 1
-        && (st = store_stmt(db, "DELETE FROM outbox_attempts WHERE"
-            " msg_id=? AND n>1 AND n<=?")) != NULL) {
+        && (st = store_stmt(db,
+                "DELETE FROM outbox_attempts WHERE"
+                " msg_id=? AND n>1 AND n<=?"))
+            != NULL) {
         sqlite3_bind_int64(st, 1, o->id);
         sqlite3_bind_int(st, 2, (int)(o->attempts - ENG_OB_ATTEMPTS_LAST));
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_DB;
         store_done(db, st);
     }
     if (rc != 0)
-        log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
-            o->id, sqlite3_errmsg(db->db));
+        log_err("outbox", "event=update-failed id=%lld error=\"%s\"", o->id,
+            sqlite3_errmsg(db->db));
     return rc;
 }
 
@@ -378,8 +393,9 @@ eng_ob_items_free(struct eng_ob_item *v, size_t n)
     free(v);
 }
 
-#define OB_ITEM_COLS "id, run_id, applet, state, req, attempts, created_ms," \
-    " next_ms, expires_ms, last_klass, last_code, last_message," \
+#define OB_ITEM_COLS                                                           \
+    "id, run_id, applet, state, req, attempts, created_ms,"                    \
+    " next_ms, expires_ms, last_klass, last_code, last_message,"               \
     " last_permanent, sent_ms, failed"
 
 /* A row selected with OB_ITEM_COLS into it; 0 or ERR_NOMEM (it cleared). */
@@ -403,7 +419,8 @@ ob_item_load(sqlite3_stmt *st, struct eng_ob_item *it)
     it->last_message = ob_col_dup(st, 11);
     it->last_permanent = sqlite3_column_int(st, 12);
     it->sent_ms = sqlite3_column_type(st, 13) != SQLITE_NULL
-        ? sqlite3_column_int64(st, 13) : 0;
+        ? sqlite3_column_int64(st, 13)
+        : 0;
     it->failed = sqlite3_column_int(st, 14);
     if (it->state == NULL || it->req == NULL
         || (it->has_last_error && it->last_klass == NULL)) {
@@ -424,8 +441,9 @@ eng_store_ob_list(struct eng_store *db, const char *state,
     *out = NULL;
     *n = 0;
     store_lock(db);
-    if ((st = store_stmt(db, "SELECT " OB_ITEM_COLS " FROM outbox"
-            " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500"))
+    if ((st = store_stmt(db,
+             "SELECT " OB_ITEM_COLS " FROM outbox"
+             " WHERE (?1 IS NULL OR state=?1) ORDER BY id DESC LIMIT 500"))
         == NULL) {
         store_unlock(db);
         return err_set(eb, ERR_DB, "db_error", "cannot list the outbox: %s",
@@ -460,15 +478,17 @@ eng_store_ob_get(struct eng_store *db, long long id, struct eng_ob_item *out,
 
     memset(out, 0, sizeof(*out));
     store_lock(db);
-    if ((st = store_stmt(db, "SELECT " OB_ITEM_COLS " FROM outbox"
-            " WHERE id=?")) == NULL) {
+    if ((st = store_stmt(db,
+             "SELECT " OB_ITEM_COLS " FROM outbox"
+             " WHERE id=?"))
+        == NULL) {
         rc = err_set(eb, ERR_DB, "db_error",
-            "cannot read outbox message %lld: %s", id,
-            sqlite3_errmsg(db->db));
+            "cannot read outbox message %lld: %s", id, sqlite3_errmsg(db->db));
     } else {
         sqlite3_bind_int64(st, 1, id);
         if ((s = sqlite3_step(st)) == SQLITE_ROW)
-            rc = ob_item_load(st, out) == 0 ? 0
+            rc = ob_item_load(st, out) == 0
+                ? 0
                 : err_set(eb, ERR_NOMEM, "nomem", "out of memory");
         else if (s == SQLITE_DONE)
             rc = err_set(eb, ERR_NOTFOUND, "not_found",
@@ -510,11 +530,13 @@ eng_store_ob_attempts(struct eng_store *db, long long id, int last,
     *n = 0;
     store_lock(db);
     /* the newest first when only it is wanted, else oldest first */
-    st = store_stmt(db, last ? "SELECT n, at_ms, ok, klass, code, message,"
-        " advice, permanent, trace FROM outbox_attempts WHERE msg_id=?"
-        " ORDER BY n DESC LIMIT 1" : "SELECT n, at_ms, ok, klass, code,"
-        " message, advice, permanent, trace FROM outbox_attempts"
-        " WHERE msg_id=? ORDER BY n");
+    st = store_stmt(db,
+        last ? "SELECT n, at_ms, ok, klass, code, message,"
+               " advice, permanent, trace FROM outbox_attempts WHERE msg_id=?"
+               " ORDER BY n DESC LIMIT 1"
+             : "SELECT n, at_ms, ok, klass, code,"
+               " message, advice, permanent, trace FROM outbox_attempts"
+               " WHERE msg_id=? ORDER BY n");
     if (st == NULL) {
         store_unlock(db);
         return err_set(eb, ERR_DB, "db_error",
@@ -564,16 +586,14 @@ eng_store_ob_attempts(struct eng_store *db, long long id, int last,
 
 int
 eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
-    long long expires_ms, const char *req, const char *skey,
-    struct errbuf *eb)
+    long long expires_ms, const char *req, const char *skey, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     char          state[16] = "";
     int           rc = 0;
 
     store_lock(db);
-    if ((st = store_stmt(db, "SELECT state FROM outbox WHERE id=?"))
-        != NULL) {
+    if ((st = store_stmt(db, "SELECT state FROM outbox WHERE id=?")) != NULL) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW)
             snprintf(state, sizeof(state), "%s",
@@ -586,11 +606,15 @@ eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
     } else if (strcmp(state, "dead") != 0 && strcmp(state, "queued") != 0) {
         rc = err_set(eb, ERR_INVAL, "invalid_state",
             "message %lld is %s; only dead or queued messages can be "
-            "re-sent", id, state);
-    } else if ((st = store_stmt(db, "UPDATE outbox SET"
-                   " state='queued', next_ms=?, expires_ms=?, updated_ms=?, failed=0,"
-                   " req=coalesce(?, req), skey=coalesce(?, skey)"
-                   " WHERE id=?")) != NULL) {
+            "re-sent",
+            id, state);
+    } else if ((st = store_stmt(db,
+                    "UPDATE outbox SET"
+                    " state='queued', next_ms=?, expires_ms=?, updated_ms=?, "
+                    "failed=0,"
+                    " req=coalesce(?, req), skey=coalesce(?, skey)"
+                    " WHERE id=?"))
+        != NULL) {
         sqlite3_bind_int64(st, 1, now_ms);
         sqlite3_bind_int64(st, 2, expires_ms);
         sqlite3_bind_int64(st, 3, now_ms);
@@ -619,8 +643,10 @@ eng_store_ob_state(struct eng_store *db, long long id, char *state, size_t n,
     int           rc = ERR_NOTFOUND;
 
     store_lock(db);
-    if ((st = store_stmt(db, "SELECT state, attempts, next_ms FROM"
-            " outbox WHERE id=?")) != NULL) {
+    if ((st = store_stmt(db,
+             "SELECT state, attempts, next_ms FROM"
+             " outbox WHERE id=?"))
+        != NULL) {
         sqlite3_bind_int64(st, 1, id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             if (state != NULL)
@@ -641,7 +667,8 @@ eng_store_ob_state(struct eng_store *db, long long id, char *state, size_t n,
 long long
 eng_store_ob_pending(struct eng_store *db)
 {
-    return ob_scalar(db, "SELECT COUNT(*) FROM outbox"
+    return ob_scalar(db,
+        "SELECT COUNT(*) FROM outbox"
         " WHERE state IN ('queued','sending')");
 }
 
@@ -655,8 +682,10 @@ eng_store_ob_census(struct eng_store *db, struct eng_ob_census *out,
     memset(out, 0, sizeof(*out));
     store_lock(db);
     /* outbox_due (state, next_ms) covers the count: no row is read */
-    if ((st = store_stmt(db, "SELECT state, COUNT(*) FROM outbox"
-            " GROUP BY state")) == NULL) {
+    if ((st = store_stmt(db,
+             "SELECT state, COUNT(*) FROM outbox"
+             " GROUP BY state"))
+        == NULL) {
         rc = err_set(eb, ERR_DB, "db_error", "cannot count the outbox: %s",
             sqlite3_errmsg(db->db));
         goto out;
@@ -677,14 +706,16 @@ eng_store_ob_census(struct eng_store *db, struct eng_ob_census *out,
             out->dead = n;
     }
     store_done(db, st);
-    if ((st = store_stmt(db, "SELECT MIN(created_ms) FROM outbox"
-            " WHERE state IN ('queued','sending')")) == NULL) {
+    if ((st = store_stmt(db,
+             "SELECT MIN(created_ms) FROM outbox"
+             " WHERE state IN ('queued','sending')"))
+        == NULL) {
         rc = err_set(eb, ERR_DB, "db_error", "cannot read the outbox: %s",
             sqlite3_errmsg(db->db));
         goto out;
     }
-    if (sqlite3_step(st) == SQLITE_ROW &&
-        sqlite3_column_type(st, 0) != SQLITE_NULL)
+    if (sqlite3_step(st) == SQLITE_ROW
+        && sqlite3_column_type(st, 0) != SQLITE_NULL)
         out->oldest_ms = sqlite3_column_int64(st, 0);
     store_done(db, st);
 out:

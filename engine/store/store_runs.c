@@ -62,8 +62,8 @@ const char store_runs_schema[] =
 static int
 rdb_err(struct eng_store *db, struct errbuf *eb, const char *what)
 {
-    return err_set(eb, ERR_DB, "db_error", "database error while %s: %s",
-        what, sqlite3_errmsg(db->db));
+    return err_set(eb, ERR_DB, "db_error", "database error while %s: %s", what,
+        sqlite3_errmsg(db->db));
 }
 
 static void
@@ -99,8 +99,8 @@ store_open_wal(struct eng_store *db)
     if (f == NULL || *f == '\0' || asprintf(&path, "%s-wal", f) < 0)
         return;
     if ((db->wal_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        log_err("runtime", "event=no-group-commit path=%s error=\"%s\"",
-            path, strerror(errno));
+        log_err("runtime", "event=no-group-commit path=%s error=\"%s\"", path,
+            strerror(errno));
     free(path);
 }
 
@@ -123,9 +123,11 @@ eng_store_durable(struct eng_store *db, long long seq, struct errbuf *eb)
         /* every commit marked up to here finished before this sync */
         upto = atomic_load(&db->committed);
         if (fdatasync(db->wal_fd) != 0) {
-            rc = err_set(eb, ERR_IO, "io", "cannot sync the database to "
+            rc = err_set(eb, ERR_IO, "io",
+                "cannot sync the database to "
                 "disk (%s); check the disk that holds the data directory "
-                "(full, read-only or failing), then retry", strerror(errno));
+                "(full, read-only or failing), then retry",
+                strerror(errno));
             log_err("runtime", "event=sync-failed error=\"%s\"",
                 strerror(errno));
         } else {
@@ -145,7 +147,8 @@ eng_store_run_insert(struct eng_store *db, const char *applet,
     int           rc = 0;
 
     store_lock(db);
-    st = store_stmt(db, "INSERT INTO runs (applet, trig, trigger_data,"
+    st = store_stmt(db,
+        "INSERT INTO runs (applet, trig, trigger_data,"
         " replay, status, queued_ms, ended_ms) VALUES (?,?,?,?,?,?,?)");
     if (st == NULL) {
         rc = rdb_err(db, eb, "recording a run");
@@ -196,7 +199,8 @@ eng_store_run_start(struct eng_store *db, long long id, long long now_ms,
 
     store_lock(db);
     /* replay stays until the run finishes: a crash mid-run re-runs it */
-    st = store_stmt(db, "UPDATE runs SET status='running', started_ms=?"
+    st = store_stmt(db,
+        "UPDATE runs SET status='running', started_ms=?"
         " WHERE id=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "starting a run");
@@ -219,7 +223,8 @@ eng_store_run_finish(struct eng_store *db, long long id,
     int           rc = 0;
 
     store_lock(db);
-    st = store_stmt(db, "UPDATE runs SET status=?, ended_ms=?,"
+    st = store_stmt(db,
+        "UPDATE runs SET status=?, ended_ms=?,"
         " exit_status=?, failed_label=?, error_class=?, error=?, output=?,"
         " trace=?, replay=NULL WHERE id=?");
     if (st == NULL) {
@@ -228,10 +233,10 @@ eng_store_run_finish(struct eng_store *db, long long id,
         bind_text(st, 1, e->status);
         sqlite3_bind_int64(st, 2, e->ended_ms);
         sqlite3_bind_int(st, 3, e->exit_status);
-        bind_text(st, 4, e->failed_label && *e->failed_label
-            ? e->failed_label : NULL);
-        bind_text(st, 5, e->error_class && *e->error_class
-            ? e->error_class : NULL);
+        bind_text(st, 4,
+            e->failed_label && *e->failed_label ? e->failed_label : NULL);
+        bind_text(st, 5,
+            e->error_class && *e->error_class ? e->error_class : NULL);
         bind_text(st, 6, e->error && *e->error ? e->error : NULL);
         bind_text(st, 7, e->output);
         bind_text(st, 8, e->trace);
@@ -270,12 +275,14 @@ add_text(cJSON *o, const char *k, sqlite3_stmt *st, int col)
 
 /* The run's mail, from its outbox rows (index outbox_run): none, failed
  * (a message with the failed flag), pending (one not yet sent), delivered */
-#define RUN_DELIVERY "(SELECT CASE WHEN count(*)=0 THEN 'none'" \
-    " WHEN max(o.failed)=1 THEN 'failed' WHEN min(o.state='sent')=0" \
-    " THEN 'pending' ELSE 'delivered' END FROM outbox o" \
+#define RUN_DELIVERY                                                           \
+    "(SELECT CASE WHEN count(*)=0 THEN 'none'"                                 \
+    " WHEN max(o.failed)=1 THEN 'failed' WHEN min(o.state='sent')=0"           \
+    " THEN 'pending' ELSE 'delivered' END FROM outbox o"                       \
     " WHERE o.run_id=runs.id)"
-#define RUN_COLS "id, applet, trig, status, queued_ms, started_ms, ended_ms," \
-    " exit_status, failed_label, error_class, error, " RUN_DELIVERY \
+#define RUN_COLS                                                               \
+    "id, applet, trig, status, queued_ms, started_ms, ended_ms,"               \
+    " exit_status, failed_label, error_class, error, " RUN_DELIVERY            \
     " AS delivery"
 
 /* Builds a RunSummary from a row selected with RUN_COLS first. */
@@ -311,14 +318,11 @@ run_summary(sqlite3_stmt *st)
     return o;
 }
 
-static const char *const run_statuses[] = {
-    "queued", "running", "success", "abort", "timeout", "cancelled",
-    "ratelimited", NULL
-};
+static const char *const run_statuses[] = { "queued", "running", "success",
+    "abort", "timeout", "cancelled", "ratelimited", NULL };
 
-static const char *const run_deliveries[] = {
-    "none", "pending", "delivered", "failed", NULL
-};
+static const char *const run_deliveries[] = { "none", "pending", "delivered",
+    "failed", NULL };
 
 int
 eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
@@ -339,7 +343,8 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
         if (!ok)
             return err_field(eb, ERR_INVAL, "status", "invalid_field",
                 "status \"%s\" is not one of queued, running, success, "
-                "abort, timeout, cancelled, ratelimited", f->status);
+                "abort, timeout, cancelled, ratelimited",
+                f->status);
     }
     if (f && f->delivery && *f->delivery) {
         for (i = 0, ok = 0; run_deliveries[i]; i++)
@@ -347,7 +352,8 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
         if (!ok)
             return err_field(eb, ERR_INVAL, "delivery", "invalid_field",
                 "delivery \"%s\" is not one of none, pending, delivered, "
-                "failed", f->delivery);
+                "failed",
+                f->delivery);
         failed = strcmp(f->delivery, "failed") == 0;
     }
     if (f && f->cursor && *f->cursor) {
@@ -358,7 +364,8 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
         if (*end != '\0' || cursor <= 0 || errno != 0)
             return err_field(eb, ERR_INVAL, "cursor", "invalid_field",
                 "cursor \"%s\" is not a next_cursor value from a previous "
-                "page", f->cursor);
+                "page",
+                f->cursor);
     }
     if ((res = cJSON_CreateObject()) == NULL
         || (items = cJSON_AddArrayToObject(res, "items")) == NULL) {
@@ -368,16 +375,19 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
     store_lock(db);
     /* failed runs are found from the few failed messages (index
      * outbox_failed); the other values are read per run */
-    st = failed ? store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE"
-        " id IN (SELECT run_id FROM outbox WHERE failed=1)"
-        " AND (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
-        " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
-        " ORDER BY id DESC LIMIT ?5")
-        : store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE"
-        " (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
-        " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
-        " AND (?6 IS NULL OR delivery=?6)"
-        " ORDER BY id DESC LIMIT ?5");
+    st = failed
+        ? store_stmt(db,
+            "SELECT " RUN_COLS " FROM runs WHERE"
+            " id IN (SELECT run_id FROM outbox WHERE failed=1)"
+            " AND (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
+            " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
+            " ORDER BY id DESC LIMIT ?5")
+        : store_stmt(db,
+            "SELECT " RUN_COLS " FROM runs WHERE"
+            " (?1 IS NULL OR applet=?1) AND (?2 IS NULL OR status=?2)"
+            " AND (?3 IS NULL OR queued_ms>=?3) AND (?4 IS NULL OR id<?4)"
+            " AND (?6 IS NULL OR delivery=?6)"
+            " ORDER BY id DESC LIMIT ?5");
     if (st == NULL) {
         rc = rdb_err(db, eb, "listing runs");
         goto out;
@@ -390,8 +400,7 @@ eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
         sqlite3_bind_int64(st, 4, cursor);
     sqlite3_bind_int(st, 5, (int)limit + 1);
     if (!failed)
-        bind_text(st, 6, f && f->delivery && *f->delivery ? f->delivery
-            : NULL);
+        bind_text(st, 6, f && f->delivery && *f->delivery ? f->delivery : NULL);
     while ((i = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == limit) {
             more = 1;
@@ -436,7 +445,8 @@ eng_store_run_get(struct eng_store *db, long long id, cJSON **out,
 
     *out = NULL;
     store_lock(db);
-    st = store_stmt(db, "SELECT " RUN_COLS ", trigger_data, output, trace"
+    st = store_stmt(db,
+        "SELECT " RUN_COLS ", trigger_data, output, trace"
         " FROM runs WHERE id=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "reading a run");
@@ -458,8 +468,7 @@ eng_store_run_get(struct eng_store *db, long long id, cJSON **out,
             cJSON_AddItemToObject(o, "trace", j ? j : cJSON_CreateArray());
         }
     } else if (s == SQLITE_DONE) {
-        rc = err_set(eb, ERR_NOTFOUND, "not_found", "no run with id %lld",
-            id);
+        rc = err_set(eb, ERR_NOTFOUND, "not_found", "no run with id %lld", id);
     } else {
         rc = rdb_err(db, eb, "reading a run");
     }
@@ -481,7 +490,8 @@ eng_store_runs_prune(struct eng_store *db, long long before_ms,
     int           rc;
 
     store_lock(db);
-    st = store_stmt(db, "DELETE FROM runs WHERE ended_ms IS NOT NULL"
+    st = store_stmt(db,
+        "DELETE FROM runs WHERE ended_ms IS NOT NULL"
         " AND ended_ms < ? AND status NOT IN ('queued','running')");
     if (st == NULL) {
         rc = rdb_err(db, eb, "pruning runs");
@@ -494,8 +504,8 @@ eng_store_runs_prune(struct eng_store *db, long long before_ms,
         store_done(db, st);
     }
     if (rc >= 0) { /* idempotency keys live 24 h */
-        sqlite3_stmt *s2 = store_stmt(db,
-            "DELETE FROM webhook_idem WHERE created_ms < ?");
+        sqlite3_stmt *s2 =
+            store_stmt(db, "DELETE FROM webhook_idem WHERE created_ms < ?");
 
         if (s2 != NULL) {
             sqlite3_bind_int64(s2, 1, clock_now_ms() - 86400000LL);
@@ -510,8 +520,8 @@ eng_store_runs_prune(struct eng_store *db, long long before_ms,
 int
 eng_store_runs_recover(struct eng_store *db, long long now_ms,
     void (*requeue)(void *ud, long long id, const char *applet,
-        const char *trigger, const char *replay), void *ud,
-    struct errbuf *eb)
+        const char *trigger, const char *replay),
+    void *ud, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     struct rq {
@@ -523,13 +533,15 @@ eng_store_runs_recover(struct eng_store *db, long long now_ms,
 
     store_lock(db);
     /* interrupted runs that can be replayed run again (at least once) */
-    st = store_stmt(db, "UPDATE runs SET status='queued', started_ms=NULL"
+    st = store_stmt(db,
+        "UPDATE runs SET status='queued', started_ms=NULL"
         " WHERE status='running' AND replay IS NOT NULL");
     if (st != NULL) {
         sqlite3_step(st);
         store_done(db, st);
     }
-    st = store_stmt(db, "UPDATE runs SET status='abort', ended_ms=?,"
+    st = store_stmt(db,
+        "UPDATE runs SET status='abort', ended_ms=?,"
         " error_class='interrupted', error='herald stopped while this run "
         "was running', replay=NULL WHERE status='running'");
     if (st != NULL) {
@@ -537,7 +549,8 @@ eng_store_runs_recover(struct eng_store *db, long long now_ms,
         sqlite3_step(st);
         store_done(db, st);
     }
-    st = store_stmt(db, "SELECT id, applet, trig, replay FROM runs"
+    st = store_stmt(db,
+        "SELECT id, applet, trig, replay FROM runs"
         " WHERE status='queued' ORDER BY id");
     if (st == NULL) {
         rc = rdb_err(db, eb, "recovering runs");
@@ -557,7 +570,8 @@ eng_store_runs_recover(struct eng_store *db, long long now_ms,
         v[n].applet = strdup((const char *)sqlite3_column_text(st, 1));
         v[n].trig = strdup((const char *)sqlite3_column_text(st, 2));
         v[n].replay = sqlite3_column_text(st, 3)
-            ? strdup((const char *)sqlite3_column_text(st, 3)) : NULL;
+            ? strdup((const char *)sqlite3_column_text(st, 3))
+            : NULL;
         n++;
     }
     store_done(db, st);
@@ -583,8 +597,10 @@ eng_store_idem_get(struct eng_store *db, const char *applet, const char *key,
     int           rc = ERR_DB, s;
 
     store_lock(db);
-    if ((st = store_stmt(db, "SELECT run_id FROM webhook_idem WHERE applet=?"
-             " AND key=? AND created_ms>=?")) != NULL) {
+    if ((st = store_stmt(db,
+             "SELECT run_id FROM webhook_idem WHERE applet=?"
+             " AND key=? AND created_ms>=?"))
+        != NULL) {
         bind_text(st, 1, applet);
         bind_text(st, 2, key);
         sqlite3_bind_int64(st, 3, since_ms);
@@ -609,8 +625,10 @@ eng_store_idem_put(struct eng_store *db, const char *applet, const char *key,
     int           rc = ERR_DB;
 
     store_lock(db);
-    if ((st = store_stmt(db, "INSERT OR REPLACE INTO webhook_idem"
-             " (applet, key, run_id, created_ms) VALUES (?,?,?,?)")) != NULL) {
+    if ((st = store_stmt(db,
+             "INSERT OR REPLACE INTO webhook_idem"
+             " (applet, key, run_id, created_ms) VALUES (?,?,?,?)"))
+        != NULL) {
         bind_text(st, 1, applet);
         bind_text(st, 2, key);
         sqlite3_bind_int64(st, 3, run_id);
@@ -629,8 +647,10 @@ eng_store_ctx_save(struct eng_store *db, const char *key, const char *json)
     int           rc = ERR_DB;
 
     store_lock(db);
-    if ((st = store_stmt(db, "INSERT OR REPLACE INTO contexts (key, vars,"
-             " updated_ms) VALUES (?,?,?)")) != NULL) {
+    if ((st = store_stmt(db,
+             "INSERT OR REPLACE INTO contexts (key, vars,"
+             " updated_ms) VALUES (?,?,?)"))
+        != NULL) {
         bind_text(st, 1, key);
         bind_text(st, 2, json);
         sqlite3_bind_int64(st, 3, clock_now_ms());
@@ -668,20 +688,19 @@ rdb_update_hook(void *arg, int op, const char *dbname, const char *table,
     (void)op;
     (void)dbname;
     (void)rowid;
-    if (w->watch_cb != NULL && (strcmp(table, "applets") == 0
-            || strcmp(table, "environment") == 0))
+    if (w->watch_cb != NULL
+        && (strcmp(table, "applets") == 0 || strcmp(table, "environment") == 0))
         w->watch_cb(w->watch_ud, table);
 }
 
 void
 eng_store_watch(struct eng_store *db, void (*cb)(void *ud, const char *table),
-    void *ud)
+    void                         *ud)
 {
     store_lock(db);
     db->watch_cb = cb;
     db->watch_ud = ud;
-    sqlite3_update_hook(db->db, cb ? rdb_update_hook : NULL,
-        cb ? db : NULL);
+    sqlite3_update_hook(db->db, cb ? rdb_update_hook : NULL, cb ? db : NULL);
     store_unlock(db);
 }
 
@@ -693,7 +712,8 @@ eng_store_token_set(struct eng_store *db, const char *applet,
     int           rc = 0;
 
     store_lock(db);
-    st = store_stmt(db, "UPDATE applets SET webhook_token_sha256=?,"
+    st = store_stmt(db,
+        "UPDATE applets SET webhook_token_sha256=?,"
         " webhook_secret=?, webhook_token=NULL WHERE name=?");
     if (st == NULL) {
         rc = rdb_err(db, eb, "storing the webhook token");

@@ -74,8 +74,8 @@ on_crash(int sig)
 {
     int fd;
 
-    if (cur_data != NULL &&
-        (fd = open(crash_path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0) {
+    if (cur_data != NULL
+        && (fd = open(crash_path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0) {
         ssize_t w = write(fd, cur_data, cur_size);
 
         (void)w;
@@ -114,8 +114,8 @@ load_corpus(const char *dir)
     FILE          *f;
 
     if ((d = opendir(dir)) == NULL) {
-        fprintf(stderr, "fuzz_%s: cannot open corpus %s: %s\n", FUZZ_NAME,
-            dir, strerror(errno));
+        fprintf(stderr, "fuzz_%s: cannot open corpus %s: %s\n", FUZZ_NAME, dir,
+            strerror(errno));
         return -1;
     }
     while ((de = readdir(d)) != NULL) {
@@ -124,8 +124,8 @@ load_corpus(const char *dir)
         if (de->d_name[0] == '.')
             continue;
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        if (stat(path, &stb) != 0 || !S_ISREG(stb.st_mode) ||
-            stb.st_size > FUZZ_MAX_INPUT)
+        if (stat(path, &stb) != 0 || !S_ISREG(stb.st_mode)
+            || stb.st_size > FUZZ_MAX_INPUT)
             continue;
         if ((s = realloc(seeds, (nseeds + 1) * sizeof(*seeds))) == NULL)
             abort();
@@ -134,8 +134,7 @@ load_corpus(const char *dir)
         s->n = (size_t)stb.st_size;
         s->p = malloc(s->n ? s->n : 1); /* exact: overreads show */
         s->name = strdup(de->d_name);
-        if (s->p == NULL || s->name == NULL ||
-            (f = fopen(path, "rb")) == NULL)
+        if (s->p == NULL || s->name == NULL || (f = fopen(path, "rb")) == NULL)
             abort();
         if (fread(s->p, 1, s->n, f) != s->n)
             abort();
@@ -149,13 +148,57 @@ load_corpus(const char *dir)
 }
 
 static const char *const tokens[] = {
-    "\0", "\r", "\n", "\r\n", "\"", "$", "\\", "{", "}", "${", "$_", "\\\"",
-    "\\$", "@", ":", "%40", "%3A", ",", ";", " ", "\t", "!", "<", ">", "=",
-    "\xff", "\xc3\xa9", "\xe2\x80\x8b", "-----BEGIN CERTIFICATE-----\n",
-    "-----END CERTIFICATE-----\n", "quit\n", "\n\n", " action 9999 ",
-    "event manager applet ", " event ", "0000", "99999999999999999999",
-    "-1", "250-", "250 ", "5.7.8", "[::1]", "{\"", "\":", "[]", "null",
-    "\\u0000", "crypto pki ", "..", "*/", "=?utf-8?",
+    "\0",
+    "\r",
+    "\n",
+    "\r\n",
+    "\"",
+    "$",
+    "\\",
+    "{",
+    "}",
+    "${",
+    "$_",
+    "\\\"",
+    "\\$",
+    "@",
+    ":",
+    "%40",
+    "%3A",
+    ",",
+    ";",
+    " ",
+    "\t",
+    "!",
+    "<",
+    ">",
+    "=",
+    "\xff",
+    "\xc3\xa9",
+    "\xe2\x80\x8b",
+    "-----BEGIN CERTIFICATE-----\n",
+    "-----END CERTIFICATE-----\n",
+    "quit\n",
+    "\n\n",
+    " action 9999 ",
+    "event manager applet ",
+    " event ",
+    "0000",
+    "99999999999999999999",
+    "-1",
+    "250-",
+    "250 ",
+    "5.7.8",
+    "[::1]",
+    "{\"",
+    "\":",
+    "[]",
+    "null",
+    "\\u0000",
+    "crypto pki ",
+    "..",
+    "*/",
+    "=?utf-8?",
 };
 
 /* Applies 1-4 random mutations to buf (len *n, capacity FUZZ_MAX_INPUT). */
@@ -235,8 +278,8 @@ mutate(uint8_t *buf, size_t *n)
             }
             break;
         case 7: /* interesting byte */ {
-            static const uint8_t b[] = {0, '\r', '\n', '"', '$', '\\', '{',
-                '}', ' ', 0x7f, 0x80, 0xff, '0', '9', ':', '@', '<', '>'};
+            static const uint8_t b[] = { 0, '\r', '\n', '"', '$', '\\', '{',
+                '}', ' ', 0x7f, 0x80, 0xff, '0', '9', ':', '@', '<', '>' };
 
             if (len > 0)
                 buf[below(len)] = b[below(sizeof(b))];
@@ -321,7 +364,8 @@ main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
     printf("fuzz_%s: %zu seeds, %lu mutations in %.1f s, no property "
-        "violated\n", FUZZ_NAME, nseeds, done, now - t0);
+           "violated\n",
+        FUZZ_NAME, nseeds, done, now - t0);
     free(buf);
     for (s = 0; s < nseeds; s++) {
         free(seeds[s].p);

@@ -30,32 +30,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Prints what was violated and aborts (libFuzzer and the driver then save
  * the input). */
-#define fuzz_fail(...)                                                        \
-    do {                                                                      \
-        fprintf(stderr, "fuzz: property violated at %s:%d: ", __FILE__,       \
-            __LINE__);                                                        \
-        fprintf(stderr, __VA_ARGS__);                                         \
-        fputc('\n', stderr);                                                  \
-        abort();                                                              \
+#define fuzz_fail(...)                                                         \
+    do {                                                                       \
+        fprintf(stderr, "fuzz: property violated at %s:%d: ", __FILE__,        \
+            __LINE__);                                                         \
+        fprintf(stderr, __VA_ARGS__);                                          \
+        fputc('\n', stderr);                                                   \
+        abort();                                                               \
     } while (0)
 
-#define fuzz_check(cond, ...)                                                 \
-    do {                                                                      \
-        if (!(cond))                                                          \
-            fuzz_fail(__VA_ARGS__);                                           \
+#define fuzz_check(cond, ...)                                                  \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            fuzz_fail(__VA_ARGS__);                                            \
     } while (0)
 
 /* A failing call must say why: rc is an enum err, and a non-zero rc with an
  * empty message breaks herald's error rule. */
-#define fuzz_check_err(what, rc, eb)                                          \
-    do {                                                                      \
-        fuzz_check((rc) <= 0, "%s returned %d, not 0 or a negative enum err", \
-            (what), (rc));                                                    \
-        fuzz_check((rc) == 0 || (eb)->msg[0] != '\0',                         \
-            "%s failed with %s (%d) but left no message in the errbuf",       \
-            (what), err_name(rc), (rc));                                      \
-        fuzz_check(memchr((eb)->msg, '\0', sizeof((eb)->msg)) != NULL,        \
-            "%s: errbuf message is not NUL-terminated", (what));              \
+#define fuzz_check_err(what, rc, eb)                                           \
+    do {                                                                       \
+        fuzz_check((rc) <= 0, "%s returned %d, not 0 or a negative enum err",  \
+            (what), (rc));                                                     \
+        fuzz_check((rc) == 0 || (eb)->msg[0] != '\0',                          \
+            "%s failed with %s (%d) but left no message in the errbuf",        \
+            (what), err_name(rc), (rc));                                       \
+        fuzz_check(memchr((eb)->msg, '\0', sizeof((eb)->msg)) != NULL,         \
+            "%s: errbuf message is not NUL-terminated", (what));               \
     } while (0)
 
 /* New NUL-terminated copy of data (aborts on ENOMEM: not a finding). */

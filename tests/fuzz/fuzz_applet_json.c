@@ -27,9 +27,10 @@ check_applet(struct eng_applet *a)
     fuzz_check(t1 != NULL, "eng_applet_to_text returned NULL");
     memset(&eb, 0, sizeof(eb));
     rc = eng_applet_parse(t1, strlen(t1), 1, &a2, &eb);
-    fuzz_check(rc == 0, "text of an applet built from JSON does not parse "
-        "(%s: %s, line %d col %d):\n%s", err_name(rc), eb.msg, eb.line,
-        eb.col, t1);
+    fuzz_check(rc == 0,
+        "text of an applet built from JSON does not parse "
+        "(%s: %s, line %d col %d):\n%s",
+        err_name(rc), eb.msg, eb.line, eb.col, t1);
     t2 = eng_applet_to_text(a2);
     fuzz_check(t2 != NULL && strcmp(t1, t2) == 0,
         "canonical text changes when re-parsed:\n--- first\n%s--- second\n%s",
@@ -39,12 +40,15 @@ check_applet(struct eng_applet *a)
     fuzz_check(j != NULL, "eng_applet_to_json returned NULL");
     memset(&eb, 0, sizeof(eb));
     rc = eng_applet_from_json(j, NULL, &a3, &eb);
-    fuzz_check(rc == 0, "to_json output is refused by from_json (%s: %s, "
-        "field %s)", err_name(rc), eb.msg, eb.field);
+    fuzz_check(rc == 0,
+        "to_json output is refused by from_json (%s: %s, "
+        "field %s)",
+        err_name(rc), eb.msg, eb.field);
     t3 = eng_applet_to_text(a3);
     fuzz_check(t3 != NULL && strcmp(t1, t3) == 0,
         "to_json -> from_json changes the applet:\n--- before\n%s"
-        "--- after\n%s", t1, t3 ? t3 : "(null)");
+        "--- after\n%s",
+        t1, t3 ? t3 : "(null)");
 
     cJSON_Delete(j);
     free(t1);

@@ -26,10 +26,10 @@ no_env_defined(void *ctx, const char *name)
 static void
 touch_model(const struct eng_applet *a)
 {
-    static const char *params[] = {"server", "to", "msg", "var", "value",
+    static const char *params[] = { "server", "to", "msg", "var", "value",
         "left", "op", "right", "pattern", "string", "text", "type", "key",
-        "name", "nocase", "bogus"};
-    size_t i, j;
+        "name", "nocase", "bogus" };
+    size_t             i, j;
 
     fuzz_check(eng_applet_name(a) != NULL && eng_applet_name(a)[0] != '\0',
         "accepted applet has no name");
@@ -55,7 +55,8 @@ touch_model(const struct eng_applet *a)
 
             fuzz_check(strcmp(prev->label, ac->label) < 0,
                 "actions not in strictly ascending byte order: \"%s\" "
-                "then \"%s\"", prev->label, ac->label);
+                "then \"%s\"",
+                prev->label, ac->label);
         }
         for (j = 0; j < sizeof(params) / sizeof(params[0]); j++) {
             const char *v = eng_action_arg(a, i, params[j]);
@@ -95,8 +96,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "canonical text does not end in a newline");
     memset(&eb, 0, sizeof(eb));
     rc = eng_applet_parse(t1, strlen(t1), 1, &a2, &eb);
-    fuzz_check(rc == 0, "canonical text does not parse again (%s: %s, "
-        "line %d col %d):\n%s", err_name(rc), eb.msg, eb.line, eb.col, t1);
+    fuzz_check(rc == 0,
+        "canonical text does not parse again (%s: %s, "
+        "line %d col %d):\n%s",
+        err_name(rc), eb.msg, eb.line, eb.col, t1);
     t2 = eng_applet_to_text(a2);
     fuzz_check(t2 != NULL && strcmp(t1, t2) == 0,
         "canonical text changes when re-parsed:\n--- first\n%s--- second\n%s",
@@ -108,13 +111,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&eb, 0, sizeof(eb));
     rc = eng_applet_from_json(j, NULL, &a3, &eb);
     jtxt = cJSON_PrintUnformatted(j);
-    fuzz_check(rc == 0, "JSON form of an accepted applet is refused (%s: "
-        "%s, field %s):\n%s", err_name(rc), eb.msg, eb.field,
-        jtxt ? jtxt : "?");
+    fuzz_check(rc == 0,
+        "JSON form of an accepted applet is refused (%s: "
+        "%s, field %s):\n%s",
+        err_name(rc), eb.msg, eb.field, jtxt ? jtxt : "?");
     t3 = eng_applet_to_text(a3);
     fuzz_check(t3 != NULL && strcmp(t1, t3) == 0,
         "JSON round trip changes the applet:\n--- text\n%s--- via JSON\n%s"
-        "--- JSON\n%s", t1, t3 ? t3 : "(null)", jtxt ? jtxt : "?");
+        "--- JSON\n%s",
+        t1, t3 ? t3 : "(null)", jtxt ? jtxt : "?");
 
     free(jtxt);
     free(t1);

@@ -25,8 +25,10 @@ same_der(const struct pki_cert *c, const char *text, const char *form)
     fuzz_check(text != NULL, "pki_cert_%s returned NULL", form);
     memset(&eb, 0, sizeof(eb));
     rc = pki_cert_parse(text, strlen(text), &c2, &eb);
-    fuzz_check(rc == 0, "the %s form of an accepted certificate does not "
-        "parse (%s: %s):\n%s", form, err_name(rc), eb.msg, text);
+    fuzz_check(rc == 0,
+        "the %s form of an accepted certificate does not "
+        "parse (%s: %s):\n%s",
+        form, err_name(rc), eb.msg, text);
     d1 = pki_cert_der(c, &l1);
     d2 = pki_cert_der(c2, &l2);
     fuzz_check(l1 == l2 && memcmp(d1, d2, l1) == 0,
@@ -46,8 +48,7 @@ check_cert(const struct pki_cert *c)
     fuzz_check(der != NULL && len > 0, "accepted certificate has no DER");
     fuzz_check(pki_cert_subject(c) != NULL && pki_cert_issuer(c) != NULL,
         "accepted certificate has no subject or issuer string");
-    fuzz_check(pki_cert_sha256(c) != NULL &&
-        strlen(pki_cert_sha256(c)) == 95,
+    fuzz_check(pki_cert_sha256(c) != NULL && strlen(pki_cert_sha256(c)) == 95,
         "SHA-256 fingerprint is not 32 hex pairs: \"%s\"",
         pki_cert_sha256(c) ? pki_cert_sha256(c) : "(null)");
     (void)pki_cert_is_ca(c);
@@ -73,11 +74,11 @@ check_cert(const struct pki_cert *c)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int        init;
-    struct pki_cert  *c = NULL, **v = NULL;
-    struct errbuf     eb;
-    size_t            n = 0, i;
-    int               rc;
+    static int       init;
+    struct pki_cert *c = NULL, **v = NULL;
+    struct errbuf    eb;
+    size_t           n = 0, i;
+    int              rc;
 
     if (!init) {
         fuzz_quiet_logs();

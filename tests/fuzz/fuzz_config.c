@@ -145,11 +145,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     export_to(&after);
     if (rc != 0) {
         fuzz_check(summary == NULL, "failed import returned a summary");
-        fuzz_check(before.len == after.len &&
-            memcmp(buf_str(&before), buf_str(&after), before.len) == 0,
+        fuzz_check(before.len == after.len
+                && memcmp(buf_str(&before), buf_str(&after), before.len) == 0,
             "failed import (%s: %s, line %d) changed the store:\n"
-            "--- before\n%s--- after\n%s", err_name(rc), eb.msg, eb.line,
-            buf_str(&before), buf_str(&after));
+            "--- before\n%s--- after\n%s",
+            err_name(rc), eb.msg, eb.line, buf_str(&before), buf_str(&after));
         goto out;
     }
     fuzz_check(summary != NULL && cJSON_IsObject(summary),
@@ -160,14 +160,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     summary = NULL;
     memset(&eb, 0, sizeof(eb));
     rc = eng_config_import(store, buf_str(&after), after.len, &summary, &eb);
-    fuzz_check(rc == 0, "exported configuration is refused by import "
-        "(%s: %s, line %d):\n%s", err_name(rc), eb.msg, eb.line,
-        buf_str(&after));
+    fuzz_check(rc == 0,
+        "exported configuration is refused by import "
+        "(%s: %s, line %d):\n%s",
+        err_name(rc), eb.msg, eb.line, buf_str(&after));
     export_to(&again);
-    fuzz_check(after.len == again.len &&
-        memcmp(buf_str(&after), buf_str(&again), after.len) == 0,
+    fuzz_check(after.len == again.len
+            && memcmp(buf_str(&after), buf_str(&again), after.len) == 0,
         "export -> import -> export changes the configuration:\n"
-        "--- first\n%s--- second\n%s", buf_str(&after), buf_str(&again));
+        "--- first\n%s--- second\n%s",
+        buf_str(&after), buf_str(&again));
     reset_store();
 out:
     cJSON_Delete(summary);

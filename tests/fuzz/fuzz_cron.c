@@ -30,8 +30,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = eng_cron_parse(s, &c, &eb);
     fuzz_check_err("eng_cron_parse", rc, &eb);
     if (rc == 0) {
-        fuzz_check(c.minute != 0 && c.hour != 0 && c.dom != 0 &&
-            c.month != 0 && c.dow != 0,
+        fuzz_check(c.minute != 0 && c.hour != 0 && c.dom != 0 && c.month != 0
+                && c.dow != 0,
             "accepted cron entry \"%s\" has an empty field", s);
         next = eng_cron_next(&c, start);
         if (next != (time_t)-1) {
@@ -39,11 +39,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 "next fire %lld is not a whole minute after %lld",
                 (long long)next, (long long)start);
             localtime_r(&next, &tm);
-            fuzz_check((c.minute >> tm.tm_min) & 1 &&
-                (c.hour >> tm.tm_hour) & 1 &&
-                (c.month >> (tm.tm_mon + 1)) & 1,
-                "next fire time %lld does not match \"%s\"",
-                (long long)next, s);
+            fuzz_check((c.minute >> tm.tm_min) & 1 && (c.hour >> tm.tm_hour) & 1
+                    && (c.month >> (tm.tm_mon + 1)) & 1,
+                "next fire time %lld does not match \"%s\"", (long long)next,
+                s);
         }
     }
     free(s);

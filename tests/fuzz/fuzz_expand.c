@@ -16,14 +16,14 @@
 #include "fuzz.h"
 
 static const char *const vars[][2] = {
-    {"_email_to", "noc@example.com"},
-    {"_email_from", "alerts@example.com"},
-    {"_email_cc", ""},
-    {"x", "$_email_to"},           /* must not be expanded again */
-    {"brace", "${x}"},
-    {"_none_arg1", "a b\tc\r\nd"},
-    {"n1", "100"},
-    {"q", "say \"hi\" \\ $"},
+    { "_email_to", "noc@example.com" },
+    { "_email_from", "alerts@example.com" },
+    { "_email_cc", "" },
+    { "x", "$_email_to" }, /* must not be expanded again */
+    { "brace", "${x}" },
+    { "_none_arg1", "a b\tc\r\nd" },
+    { "n1", "100" },
+    { "q", "say \"hi\" \\ $" },
 };
 
 static const char *
@@ -69,8 +69,8 @@ lookup(void *ud, const char *name, char **shown)
 static int
 is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9') || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9') || c == '_';
 }
 
 /* Reference for input without '\' and '{': 0 and the expansion in *b, or
@@ -117,8 +117,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check_err("eng_expand", rc, &eb);
     if (rc != 0) {
         fuzz_check(out == NULL, "failed expansion returned a string");
-        fuzz_check(rc != ERR_INVAL ||
-            strcmp(eb.code, "undefined_variable") == 0,
+        fuzz_check(rc != ERR_INVAL
+                || strcmp(eb.code, "undefined_variable") == 0,
             "expansion failed with code \"%s\", not undefined_variable",
             eb.code);
     } else {
@@ -134,8 +134,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 "\"%s\" expands to \"%s\", EEM.md says \"%s\"", s,
                 rc == 0 ? out : eb.msg, buf_str(&ref));
         else if (rr == -1)
-            fuzz_check(rc == ERR_INVAL, "\"%s\" uses an undefined variable "
-                "but expansion gave %d", s, rc);
+            fuzz_check(rc == ERR_INVAL,
+                "\"%s\" uses an undefined variable "
+                "but expansion gave %d",
+                s, rc);
     }
     buf_free(&ref);
     free(out);

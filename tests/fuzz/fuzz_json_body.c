@@ -28,8 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check_err("srv_json_parse", rc, &eb);
     if (!utf8)
         fuzz_check(rc == ERR_INVAL && strcmp(eb.code, "invalid_utf8") == 0,
-            "input that is not UTF-8 accepted or refused as \"%s\"",
-            eb.code);
+            "input that is not UTF-8 accepted or refused as \"%s\"", eb.code);
     if (rc != 0) {
         fuzz_check(j == NULL, "a refused body left a value");
         return 0;
@@ -39,9 +38,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((txt = cJSON_PrintUnformatted(j)) != NULL) {
         memset(&eb, 0, sizeof(eb));
         rc = srv_json_parse(txt, strlen(txt), &k, &eb);
-        fuzz_check(rc == 0, "the printed form of an accepted body is "
-            "refused: %s", eb.msg);
-        fuzz_check(cJSON_Compare(j, k, 1), "the printed form reads back "
+        fuzz_check(rc == 0,
+            "the printed form of an accepted body is "
+            "refused: %s",
+            eb.msg);
+        fuzz_check(cJSON_Compare(j, k, 1),
+            "the printed form reads back "
             "to a different value");
         free(txt);
     }

@@ -19,18 +19,18 @@
 static void
 check_message(const char *m, size_t len)
 {
-    static const char *once[] = {"Date", "Message-ID", "From", "To",
-        "Subject", "MIME-Version"};
-    unsigned count[sizeof(once) / sizeof(once[0])] = {0};
-    size_t   i, start = 0, k;
-    int      in_headers = 1, nheaders = 0;
+    static const char *once[] = { "Date", "Message-ID", "From", "To", "Subject",
+        "MIME-Version" };
+    unsigned           count[sizeof(once) / sizeof(once[0])] = { 0 };
+    size_t             i, start = 0, k;
+    int                in_headers = 1, nheaders = 0;
 
     fuzz_check(len >= 2 && m[len - 2] == '\r' && m[len - 1] == '\n',
         "message does not end in CRLF");
     for (i = 0; i < len; i++) {
         if (m[i] == '\r')
-            fuzz_check(i + 1 < len && m[i + 1] == '\n',
-                "bare CR at byte %zu", i);
+            fuzz_check(i + 1 < len && m[i + 1] == '\n', "bare CR at byte %zu",
+                i);
         if (m[i] == '\0')
             fuzz_fail("NUL byte at %zu of the message", i);
         if (m[i] != '\n')
@@ -46,19 +46,22 @@ check_message(const char *m, size_t len)
             if (ll == 0) {
                 in_headers = 0;
             } else if (l[0] == ' ' || l[0] == '\t') {
-                fuzz_check(nheaders > 0, "header block starts with a "
+                fuzz_check(nheaders > 0,
+                    "header block starts with a "
                     "continuation line");
             } else {
                 const char *colon = memchr(l, ':', ll);
 
-                fuzz_check(colon != NULL, "header line without a colon: "
-                    "%.*s", (int)ll, l);
+                fuzz_check(colon != NULL,
+                    "header line without a colon: "
+                    "%.*s",
+                    (int)ll, l);
                 for (k = 0; l + k < colon; k++)
                     fuzz_check(l[k] > 32 && l[k] < 127,
                         "bad header field name: %.*s", (int)ll, l);
                 for (k = 0; k < sizeof(once) / sizeof(once[0]); k++)
-                    if ((size_t)(colon - l) == strlen(once[k]) &&
-                        strncasecmp(l, once[k], strlen(once[k])) == 0)
+                    if ((size_t)(colon - l) == strlen(once[k])
+                        && strncasecmp(l, once[k], strlen(once[k])) == 0)
                         count[k]++;
                 nheaders++;
             }
@@ -103,9 +106,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&eb, 0, sizeof(eb));
     rc = smtp_message_build(&msg, &out, &eb);
     fuzz_check_err("smtp_message_build", rc, &eb);
-    injected = fuzz_has_crlf(msg.from) || fuzz_has_crlf(msg.to) ||
-        fuzz_has_crlf(msg.cc) || fuzz_has_crlf(msg.subject) ||
-        fuzz_has_crlf(msg.msgid_domain);
+    injected = fuzz_has_crlf(msg.from) || fuzz_has_crlf(msg.to)
+        || fuzz_has_crlf(msg.cc) || fuzz_has_crlf(msg.subject)
+        || fuzz_has_crlf(msg.msgid_domain);
     if (injected)
         fuzz_check(rc != 0, "a header value with CR or LF was accepted");
     if (rc == 0)

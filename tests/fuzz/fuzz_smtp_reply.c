@@ -51,13 +51,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             "smtp_reply_feed returned %d, not 0, 1, ERR_PROTO or ERR_TOOBIG",
             rc);
         fuzz_check_err("smtp_reply_feed", rc < 0 ? rc : 0, &eb);
-        fuzz_check(rc != ERR_TOOBIG || strstr(eb.msg, "more than") != NULL ||
-            strstr(eb.msg, "longer than") != NULL,
+        fuzz_check(rc != ERR_TOOBIG || strstr(eb.msg, "more than") != NULL
+                || strstr(eb.msg, "longer than") != NULL,
             "ERR_TOOBIG without naming the limit: \"%s\"", eb.msg);
-        fuzz_check(rc != ERR_TOOBIG || len > SMTP_LINE_MAX ||
-            r.nlines >= SMTP_REPLY_LINES || r.size + len + 2 > SMTP_REPLY_MAX,
-            "ERR_TOOBIG for a %zu-octet line %zu of a reply of %zu octets",
-            len, r.nlines + 1, r.size);
+        fuzz_check(rc != ERR_TOOBIG || len > SMTP_LINE_MAX
+                || r.nlines >= SMTP_REPLY_LINES
+                || r.size + len + 2 > SMTP_REPLY_MAX,
+            "ERR_TOOBIG for a %zu-octet line %zu of a reply of %zu octets", len,
+            r.nlines + 1, r.size);
         if (rc == 1)
             check_complete(&r);
         if (rc != 0)

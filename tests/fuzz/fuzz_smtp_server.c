@@ -46,12 +46,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char        shown[4096];
 
             if (colon != NULL && strlen(s) < sizeof(shown) - 8) {
-                snprintf(shown, sizeof(shown), "%.*s:*****%s",
-                    (int)(colon - s), s, at);
+                snprintf(shown, sizeof(shown), "%.*s:*****%s", (int)(colon - s),
+                    s, at);
                 if (strstr(shown, sec_data(srv.pass)) == NULL)
                     fuzz_check(strstr(masked, sec_data(srv.pass)) == NULL,
                         "masked server string still shows the password: "
-                        "%s", masked);
+                        "%s",
+                        masked);
             }
         }
         free(masked);

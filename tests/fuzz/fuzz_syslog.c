@@ -28,16 +28,16 @@ check_msg(const char *p, size_t len)
         return;
     fuzz_check(m.pri >= 0 && m.pri <= 191, "PRI %d accepted", m.pri);
     fuzz_check(m.facility == m.pri / 8 && m.severity == m.pri % 8,
-        "facility %d / severity %d do not match PRI %d", m.facility,
-        m.severity, m.pri);
-    fuzz_check(memchr(m.timestamp, '\0', sizeof(m.timestamp)) &&
-        memchr(m.host, '\0', sizeof(m.host)) &&
-        memchr(m.app, '\0', sizeof(m.app)) &&
-        memchr(m.procid, '\0', sizeof(m.procid)) &&
-        memchr(m.msgid, '\0', sizeof(m.msgid)),
+        "facility %d / severity %d do not match PRI %d", m.facility, m.severity,
+        m.pri);
+    fuzz_check(memchr(m.timestamp, '\0', sizeof(m.timestamp))
+            && memchr(m.host, '\0', sizeof(m.host))
+            && memchr(m.app, '\0', sizeof(m.app))
+            && memchr(m.procid, '\0', sizeof(m.procid))
+            && memchr(m.msgid, '\0', sizeof(m.msgid)),
         "a header field is not NUL-terminated");
-    fuzz_check(m.msg_len == 0 || (m.msg != NULL && m.msg >= p &&
-        m.msg + m.msg_len <= p + len),
+    fuzz_check(m.msg_len == 0
+            || (m.msg != NULL && m.msg >= p && m.msg + m.msg_len <= p + len),
         "message text lies outside the input");
 }
 
@@ -65,8 +65,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         fuzz_check(used > 0 && used <= size - pos,
             "frame consumed %zu of %zu bytes", used, size - pos);
-        fuzz_check(off + flen <= used, "frame [%zu, +%zu) beyond the %zu "
-            "bytes consumed", off, flen, used);
+        fuzz_check(off + flen <= used,
+            "frame [%zu, +%zu) beyond the %zu "
+            "bytes consumed",
+            off, flen, used);
         check_msg(p + pos + off, flen);
         pos += used;
         frames++;

@@ -60,10 +60,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += (size_t)n;
     }
     got = utf8_valid(data, size, &bad);
-    fuzz_check(got == want, "utf8_valid says %d, RFC 3629 says %d", got,
-        want);
+    fuzz_check(got == want, "utf8_valid says %d, RFC 3629 says %d", got, want);
     if (!want)
-        fuzz_check(bad == off, "first bad sequence at %zu, validator says "
-            "%zu", off, bad);
+        fuzz_check(bad == off,
+            "first bad sequence at %zu, validator says "
+            "%zu",
+            off, bad);
     return 0;
 }

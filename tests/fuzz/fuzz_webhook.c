@@ -20,8 +20,8 @@ name_ok(const char *s)
     size_t i;
 
     for (i = 0; s[i] != '\0'; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-            (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')
+                || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
             return 0;
     return i > 0 && i <= 9 + 64;
 }
@@ -29,13 +29,13 @@ name_ok(const char *s)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *ctypes[] = {"application/json", "text/plain",
-        NULL, "text/plain; charset=utf-8", "application/x-www-form-urlencoded"};
-    struct eng_vars vs;
-    struct errbuf   eb;
-    const char     *ct, *body;
-    size_t          i, n = 0;
-    int             rc;
+    static const char *ctypes[] = { "application/json", "text/plain", NULL,
+        "text/plain; charset=utf-8", "application/x-www-form-urlencoded" };
+    struct eng_vars    vs;
+    struct errbuf      eb;
+    const char        *ct, *body;
+    size_t             i, n = 0;
+    int                rc;
 
     fuzz_quiet_logs();
     if (size == 0)
@@ -64,8 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 vs.v[i].name);
         }
         if (ct != NULL && strncmp(ct, "text/plain", 10) == 0)
-            fuzz_check(vs.n == 1, "a text/plain body gave %zu variables",
-                vs.n);
+            fuzz_check(vs.n == 1, "a text/plain body gave %zu variables", vs.n);
     }
     eng_vars_free(&vs);
     return 0;

@@ -26,9 +26,9 @@ server_string_should_hide_only_the_password(void **state)
         int         has;
     } cases[] = {
         { "alerts@example.com:app-password@smtp.gmail.com",
-          "alerts@example.com:*****@smtp.gmail.com", 1 },
+            "alerts@example.com:*****@smtp.gmail.com", 1 },
         { "relay@corp.example:p@ss@smtp-relay.example:587",
-          "relay@corp.example:*****@smtp-relay.example:587", 1 },
+            "relay@corp.example:*****@smtp-relay.example:587", 1 },
         { "u:p%3Ass@[2001:db8::1]:587", "u:*****@[2001:db8::1]:587", 1 },
         { "u:p:ss@h", "u:*****@h", 1 },
         { "user@mx.example", "user@mx.example", 0 },
@@ -46,8 +46,7 @@ server_string_should_hide_only_the_password(void **state)
         assert_string_equal(m, cases[i].out);
         assert_null(strstr(m, "p@ss"));
         assert_null(strstr(m, "app-password"));
-        assert_int_equal(redact_server_has_password(cases[i].in),
-            cases[i].has);
+        assert_int_equal(redact_server_has_password(cases[i].in), cases[i].has);
         free(m);
     }
     assert_null(redact_server(NULL));
@@ -75,8 +74,8 @@ static void
 key_names_should_be_secret_in_any_case(void **state)
 {
     static const char *const secret[] = { "password", "Password",
-        "_email_password", "smtp_passwd", "SECRET", "client_secret",
-        "token", "_webhook_token", "private_key", "Authorization", NULL };
+        "_email_password", "smtp_passwd", "SECRET", "client_secret", "token",
+        "_webhook_token", "private_key", "Authorization", NULL };
     static const char *const public[] = { "user", "server", "host", "to",
         "passage", "pass", "key", NULL };
 
@@ -93,19 +92,20 @@ key_names_should_be_secret_in_any_case(void **state)
 static void
 json_should_mask_secret_values_at_any_depth(void **state)
 {
-    const char *in = "{\"user\":\"u\",\"Password\":\"hunter22\","
+    const char *in =
+        "{\"user\":\"u\",\"Password\":\"hunter22\","
         "\"auth\":{\"token\":12345,\"list\":[{\"SECRET\":\"s1\"}]},"
         "\"private_key\":{\"pem\":\"k1\"},\"api_TOKENS\":[\"t1\",\"t2\"],"
         "\"password_set\":true,\"secret_hint\":null,"
         "\"headers\":{\"authorization\":\"Bearer b1\"}}";
-    char       *out = redact_json_text(in);
-    cJSON      *j;
+    char  *out = redact_json_text(in);
+    cJSON *j;
 
     (void)state;
     assert_non_null(out);
     for (size_t i = 0; i < 6; i++) {
-        static const char *const leaked[] = { "hunter22", "12345", "s1",
-            "k1", "t1", "b1" };
+        static const char *const leaked[] = { "hunter22", "12345", "s1", "k1",
+            "t1", "b1" };
 
         if (strstr(out, leaked[i]) != NULL)
             fail_msg("%s leaked in %s", leaked[i], out);

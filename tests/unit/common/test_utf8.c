@@ -19,12 +19,10 @@ static void
 utf8_should_accept_well_formed_text(void **state)
 {
     static const char *const ok[] = {
-        "",
-        "plain ASCII, with \t and \r\n",
-        "caf\xc3\xa9",                      /* U+00E9 */
-        "\xc2\x80\xdf\xbf",                 /* U+0080, U+07FF */
-        "\xe0\xa0\x80\xef\xbf\xbf",         /* U+0800, U+FFFF */
-        "\xed\x9f\xbf\xee\x80\x80",         /* U+D7FF, U+E000 */
+        "", "plain ASCII, with \t and \r\n", "caf\xc3\xa9", /* U+00E9 */
+        "\xc2\x80\xdf\xbf",                                 /* U+0080, U+07FF */
+        "\xe0\xa0\x80\xef\xbf\xbf",                         /* U+0800, U+FFFF */
+        "\xed\x9f\xbf\xee\x80\x80",                         /* U+D7FF, U+E000 */
         "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", /* U+10000, U+10FFFF */
         "\xe2\x82\xac 5 \xf0\x9f\x93\xa7",  /* euro sign, envelope */
     };
@@ -46,22 +44,26 @@ utf8_should_name_the_offset_of_the_first_bad_sequence(void **state)
         const char *s;
         size_t      off;
     } bad[] = {
-        { "a\xff" "b", 1 },                 /* never in UTF-8 */
-        { "\x80", 0 },                      /* stray continuation byte */
-        { "ab\xc3\xa9\xbf", 4 },            /* one continuation too many */
-        { "\xc0\xaf", 0 },                  /* overlong '/' */
-        { "\xc1\xbf", 0 },                  /* overlong U+007F */
-        { "x\xe0\x9f\xbf", 1 },             /* overlong U+07FF */
-        { "\xf0\x8f\xbf\xbf", 0 },          /* overlong U+FFFF */
-        { "ok \xed\xa0\x80", 3 },           /* U+D800, a surrogate */
-        { "\xed\xbf\xbf", 0 },              /* U+DFFF */
-        { "\xf4\x90\x80\x80", 0 },          /* U+110000 */
-        { "\xf5\x80\x80\x80", 0 },          /* lead byte F5 */
-        { "\xc3", 0 },                      /* cut short: 2 bytes */
-        { "abc\xe2\x82", 3 },               /* cut short: 3 bytes */
-        { "\xf0\x9f\x93", 0 },              /* cut short: 4 bytes */
-        { "\xe2" "a\xac", 0 },              /* ASCII inside a sequence */
-        { "latin-1 \xe9t\xe9", 8 },         /* ISO-8859-1 text */
+        { "a\xff"
+          "b",
+            1 },                   /* never in UTF-8 */
+        { "\x80", 0 },             /* stray continuation byte */
+        { "ab\xc3\xa9\xbf", 4 },   /* one continuation too many */
+        { "\xc0\xaf", 0 },         /* overlong '/' */
+        { "\xc1\xbf", 0 },         /* overlong U+007F */
+        { "x\xe0\x9f\xbf", 1 },    /* overlong U+07FF */
+        { "\xf0\x8f\xbf\xbf", 0 }, /* overlong U+FFFF */
+        { "ok \xed\xa0\x80", 3 },  /* U+D800, a surrogate */
+        { "\xed\xbf\xbf", 0 },     /* U+DFFF */
+        { "\xf4\x90\x80\x80", 0 }, /* U+110000 */
+        { "\xf5\x80\x80\x80", 0 }, /* lead byte F5 */
+        { "\xc3", 0 },             /* cut short: 2 bytes */
+        { "abc\xe2\x82", 3 },      /* cut short: 3 bytes */
+        { "\xf0\x9f\x93", 0 },     /* cut short: 4 bytes */
+        { "\xe2"
+          "a\xac",
+            0 },                    /* ASCII inside a sequence */
+        { "latin-1 \xe9t\xe9", 8 }, /* ISO-8859-1 text */
     };
 
     (void)state;

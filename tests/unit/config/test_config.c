@@ -22,17 +22,17 @@
 #include "engine/store/store.h"
 #include "pki/pki.h"
 
-static char  tmpdir[] = "/tmp/herald-test-config-XXXXXX";
-static char *pem;       /* the CA certificate, PEM */
+static char           tmpdir[] = "/tmp/herald-test-config-XXXXXX";
+static char          *pem; /* the CA certificate, PEM */
 static unsigned char *der;
-static size_t derlen;
+static size_t         derlen;
 
 static char *
 slurp(const char *path, size_t *len)
 {
-    FILE  *f = fopen(path, "rb");
-    char  *p;
-    long   n;
+    FILE *f = fopen(path, "rb");
+    char *p;
+    long  n;
 
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
@@ -56,7 +56,8 @@ group_setup(void **state)
     (void)state;
     if (mkdtemp(tmpdir) == NULL)
         return -1;
-    snprintf(cmd, sizeof(cmd), "cd %s && openssl req -x509 -newkey rsa:2048 "
+    snprintf(cmd, sizeof(cmd),
+        "cd %s && openssl req -x509 -newkey rsa:2048 "
         "-nodes -keyout ca.key -out ca.pem -days 3650 -subj '/CN=Herald Test "
         "Root R1' -addext basicConstraints=critical,CA:TRUE "
         ">/dev/null 2>&1 && openssl x509 -in ca.pem -outform DER -out ca.der",
@@ -149,8 +150,8 @@ design_config(int bare)
         " chain-validation stop\n"
         "crypto pki authenticate CA-GTS-Root-R1\n"
         "%s%s"
-        "event manager run SendSecureEmailEEM\n", cert,
-        bare ? "quit\n" : "\n");
+        "event manager run SendSecureEmailEEM\n",
+        cert, bare ? "quit\n" : "\n");
     free(cert);
     return buf_take(&b);
 }
@@ -231,9 +232,10 @@ design_scenario_is_imported_as_pasted(void **state)
     free(v);
     memset(&eb, 0, sizeof(eb));
     memset(&ar, 0, sizeof(ar));
-    assert_int_equal(eng_store_applet_get(st, "SendSecureEmailEEM", &ar,
-        &eb), 0);
-    assert_non_null(strstr(ar.text, " action 0010 mail server "
+    assert_int_equal(eng_store_applet_get(st, "SendSecureEmailEEM", &ar, &eb),
+        0);
+    assert_non_null(strstr(ar.text,
+        " action 0010 mail server "
         "\"$_email_server\" to \"$_email_to\""));
     eng_applet_rec_clear(&ar);
     memset(&tp, 0, sizeof(tp));
@@ -270,8 +272,8 @@ bare_base64_ended_by_quit_is_accepted(void **state)
 static void
 a_bad_line_changes_nothing_and_is_named(void **state)
 {
-    struct eng_store   *st = *state;
-    const char         *text =
+    struct eng_store *st = *state;
+    const char       *text =
         "configure terminal\n"                                  /* 1 */
         "event manager environment _email_to ops@example.com\n" /* 2 */
         "event manager environment fresh 1\n"                   /* 3 */
@@ -287,14 +289,16 @@ a_bad_line_changes_nothing_and_is_named(void **state)
     cJSON              *sum = NULL;
     char               *v;
 
-    cJSON_Delete(import_ok(st, "event manager environment _email_to "
+    cJSON_Delete(import_ok(st,
+        "event manager environment _email_to "
         "noc@example.com\n"));
     memset(&eb, 0, sizeof(eb));
     assert_int_equal(eng_config_import(st, text, strlen(text), &sum, &eb),
         ERR_INVAL);
     assert_null(sum);
     assert_int_equal(eb.line, 7);
-    assert_string_equal(eb.msg, "line 7: invalid environment variable name "
+    assert_string_equal(eb.msg,
+        "line 7: invalid environment variable name "
         "\"9bad\": letters, digits and _, not starting with a digit, at "
         "most 64 bytes");
     /* nothing changed */
@@ -318,14 +322,15 @@ applet_errors_carry_the_line_in_the_whole_text(void **state)
         "event manager applet X\n"
         " event none\n"
         " action 0010 mail server h to t from f subject s secure ssl\n";
-    struct errbuf     eb;
+    struct errbuf eb;
 
     memset(&eb, 0, sizeof(eb));
     assert_int_equal(eng_config_import(st, text, strlen(text), NULL, &eb),
         ERR_INVAL);
     assert_int_equal(eb.line, 4);
     assert_int_equal(eb.col, 57);
-    assert_string_equal(eb.msg, "line 4, column 57: expected \"secure\" "
+    assert_string_equal(eb.msg,
+        "line 4, column 57: expected \"secure\" "
         "value tls, none or implicit, got \"ssl\"");
     assert_null(env_value(st, "a", NULL));
 }
@@ -343,8 +348,9 @@ bad_configuration_lines_say_what_is_wrong(void **state)
         { "crypto pki authenticate Nope\nMIIB\nquit\n", ERR_INVAL, 1,
             "line 1: trustpoint Nope is not defined; add \"crypto pki "
             "trustpoint Nope\" before authenticating it" },
-        { "crypto pki trustpoint T\n revocation-check crl\n",
-            ERR_UNSUPPORTED, 2, "line 2: revocation-check crl is not "
+        { "crypto pki trustpoint T\n revocation-check crl\n", ERR_UNSUPPORTED,
+            2,
+            "line 2: revocation-check crl is not "
             "supported by herald (no CRL or OCSP fetching); use "
             "revocation-check none" },
         { "crypto pki trustpoint T\n chain-validation maybe\n", ERR_INVAL, 2,
@@ -354,33 +360,41 @@ bad_configuration_lines_say_what_is_wrong(void **state)
             "line 2: trustpoint setting \"rsakeypair\" is not supported by "
             "herald; expected enrollment terminal, revocation-check or "
             "chain-validation" },
-        { "crypto pki trustpoint T\ncrypto pki authenticate T\n\n\n",
-            ERR_INVAL, 2, "line 2: expected a certificate (PEM or base64) "
+        { "crypto pki trustpoint T\ncrypto pki authenticate T\n\n\n", ERR_INVAL,
+            2,
+            "line 2: expected a certificate (PEM or base64) "
             "after \"crypto pki authenticate T\", ended by \"quit\" or a "
             "blank line" },
-        { "event manager run Ghost\n", ERR_INVAL, 1, "line 1: event manager "
+        { "event manager run Ghost\n", ERR_INVAL, 1,
+            "line 1: event manager "
             "run: no applet named Ghost" },
-        { "event manager environment x\n", ERR_INVAL, 1, "line 1: expected a "
+        { "event manager environment x\n", ERR_INVAL, 1,
+            "line 1: expected a "
             "value after \"event manager environment x\"" },
-        { "event manager environment pw *****\n", ERR_INVAL, 1, "line 1: the "
+        { "event manager environment pw *****\n", ERR_INVAL, 1,
+            "line 1: the "
             "value of pw is masked (*****) and does not match a stored "
             "value; write the real value" },
-        { "interface Gi0/0\n", ERR_INVAL, 1, "line 1: unknown command "
+        { "interface Gi0/0\n", ERR_INVAL, 1,
+            "line 1: unknown command "
             "\"interface Gi0/0\"; expected event manager "
             "environment|applet|run, crypto pki trustpoint|authenticate|"
             "certificate chain, or their \"no\" forms" },
         { "R1(config)#event manager applet U\n"
-            "R1(config-applet)# event none\n"
-            "R1(config-applet)# action 0010 break\n", ERR_INVAL, 3,
+          "R1(config-applet)# event none\n"
+          "R1(config-applet)# action 0010 break\n",
+            ERR_INVAL, 3,
             "line 3: action 0010: \"break\" outside a \"while\" or "
             "\"foreach\" loop (actions run in label byte order)" },
         { "event manager applet U\n action 0010 info type cli history\n",
-            ERR_UNSUPPORTED, 2, "line 2, column 24: \"info type cli\" is "
+            ERR_UNSUPPORTED, 2,
+            "line 2, column 24: \"info type cli\" is "
             "router-only: herald runs off the router and has no cli data to "
             "read; only \"info type routername\" is supported" },
         { "event manager applet U\n event none\n"
-            "event manager run U a b c d e f g h i j k l m n o p\n", ERR_INVAL,
-            3, "line 3: event manager run U: expected at most 15 arguments "
+          "event manager run U a b c d e f g h i j k l m n o p\n",
+            ERR_INVAL, 3,
+            "line 3: event manager run U: expected at most 15 arguments "
             "(words or \"quoted strings\")" },
         { "event manager session cli username x\n", ERR_UNSUPPORTED, 1,
             "line 1: \"event manager session\" is not supported by herald; "
@@ -393,13 +407,13 @@ bad_configuration_lines_say_what_is_wrong(void **state)
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&eb, 0, sizeof(eb));
-        rc = eng_config_import(st, bad[i].text, strlen(bad[i].text), NULL,
-            &eb);
-        if (rc != bad[i].rc || eb.line != bad[i].line ||
-            strcmp(eb.msg, bad[i].msg) != 0)
+        rc = eng_config_import(st, bad[i].text, strlen(bad[i].text), NULL, &eb);
+        if (rc != bad[i].rc || eb.line != bad[i].line
+            || strcmp(eb.msg, bad[i].msg) != 0)
             fail_msg("case %zu:\n%s\ngot rc=%d line=%d %s\nwant rc=%d "
-                "line=%d %s", i, bad[i].text, rc, eb.line, eb.msg, bad[i].rc,
-                bad[i].line, bad[i].msg);
+                     "line=%d %s",
+                i, bad[i].text, rc, eb.line, eb.msg, bad[i].rc, bad[i].line,
+                bad[i].msg);
     }
 }
 
@@ -442,13 +456,14 @@ terminal_session(void)
         "\n"
         "R1(config)#end\n"
         "R1#event manager run Paste one \"two words\"\n"
-        "R1#\n", pem);
+        "R1#\n",
+        pem);
     return buf_take(&b);
 }
 
 static void
-record_run(void *ud, const char *name, const char *const *args,
-    size_t nargs, cJSON *item)
+record_run(void *ud, const char *name, const char *const *args, size_t nargs,
+    cJSON *item)
 {
     struct buf *b = ud;
     size_t      i;
@@ -471,8 +486,7 @@ a_pasted_terminal_session_imports_and_runs(void **state)
     cJSON                   *sum = NULL, *runs, *it;
 
     memset(&eb, 0, sizeof(eb));
-    if (eng_config_import_run(st, text, strlen(text), &runner, &sum, &eb)
-        != 0)
+    if (eng_config_import_run(st, text, strlen(text), &runner, &sum, &eb) != 0)
         fail_msg("import failed line %d: %s", eb.line, eb.msg);
     assert_int_equal(num(sum, "prompts_removed"), 16);
     assert_int_equal(num(sum, "environment"), 1);
@@ -497,7 +511,8 @@ a_pasted_terminal_session_imports_and_runs(void **state)
     assert_string_equal(buf_str(&ran), "Paste|one|two words");
     memset(&ar, 0, sizeof(ar));
     assert_int_equal(eng_store_applet_get(st, "Paste", &ar, &eb), 0);
-    assert_string_equal(ar.text, "event manager applet Paste class A "
+    assert_string_equal(ar.text,
+        "event manager applet Paste class A "
         "authorization bypass\n event none\n"
         " action 0010 info type routername\n"
         " action 0020 puts \"# $_info_routername #\"\n");
@@ -508,8 +523,9 @@ a_pasted_terminal_session_imports_and_runs(void **state)
     /* without a runner nothing runs and "runs" is absent */
     sum = import_ok(st, text);
     assert_null(cJSON_GetObjectItemCaseSensitive(sum, "runs"));
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
-        sum, "runs_requested")), 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sum,
+                         "runs_requested")),
+        1);
     cJSON_Delete(sum);
     free(text);
 }
@@ -526,31 +542,39 @@ export_masks_secrets_and_passwords(void **state)
     cJSON_Delete(import_ok(st, text));
     free(text);
     memset(&eb, 0, sizeof(eb));
-    assert_int_equal(eng_store_env_put(st, "_pw", "hunter2", 1, NULL, &eb),
-        0);
+    assert_int_equal(eng_store_env_put(st, "_pw", "hunter2", 1, NULL, &eb), 0);
     assert_int_equal(eng_store_env_put(st, "relay",
-        "relay@corp.example:pass@smtp-relay.gmail.com", 0, NULL, &eb), 0);
+                         "relay@corp.example:pass@smtp-relay.gmail.com", 0,
+                         NULL, &eb),
+        0);
     assert_int_equal(eng_config_export(st, &out, &eb), 0);
     s = buf_str(&out);
     assert_null(strstr(s, "hunter2"));
     assert_null(strstr(s, "app-password"));
     assert_null(strstr(s, ":pass@"));
-    assert_non_null(strstr(s, "! _pw is secret\n"
+    assert_non_null(strstr(s,
+        "! _pw is secret\n"
         "event manager environment _pw *****\n"));
-    assert_non_null(strstr(s, "event manager environment _email_server "
+    assert_non_null(strstr(s,
+        "event manager environment _email_server "
         "alerts@example.com:*****@smtp.gmail.com\n"));
     /* split at the last @: the relay account keeps its own @ */
-    assert_non_null(strstr(s, "event manager environment relay "
+    assert_non_null(strstr(s,
+        "event manager environment relay "
         "relay@corp.example:*****@smtp-relay.gmail.com\n"));
-    assert_non_null(strstr(s, "event manager environment _email_to "
+    assert_non_null(strstr(s,
+        "event manager environment _email_to "
         "noc@example.com\n"));
-    assert_non_null(strstr(s, "crypto pki trustpoint CA-GTS-Root-R1\n"
+    assert_non_null(strstr(s,
+        "crypto pki trustpoint CA-GTS-Root-R1\n"
         " enrollment terminal\n revocation-check none\n"
         " chain-validation stop\n"));
-    assert_non_null(strstr(s, "crypto pki certificate chain CA-GTS-Root-R1\n"
+    assert_non_null(strstr(s,
+        "crypto pki certificate chain CA-GTS-Root-R1\n"
         " certificate ca "));
     assert_non_null(strstr(s, "  quit\n"));
-    assert_non_null(strstr(s, "event manager applet SendSecureEmailEEM\n"
+    assert_non_null(strstr(s,
+        "event manager applet SendSecureEmailEEM\n"
         " event none\n"));
     buf_free(&out);
 }
@@ -568,8 +592,7 @@ export_then_import_gives_back_the_same_configuration(void **state)
     cJSON_Delete(import_ok(st, text));
     free(text);
     memset(&eb, 0, sizeof(eb));
-    assert_int_equal(eng_store_env_put(st, "_pw", "hunter2", 1, NULL, &eb),
-        0);
+    assert_int_equal(eng_store_env_put(st, "_pw", "hunter2", 1, NULL, &eb), 0);
     assert_int_equal(eng_config_export(st, &out1, &eb), 0);
     sum = import_ok(st, buf_str(&out1));
     assert_int_equal(num(sum, "environment"), 4);
@@ -603,14 +626,15 @@ literal_mail_password_in_an_applet_is_masked_and_kept(void **state)
         " event none\n"
         " action 1 mail server relay@corp.example:s3cret@smtp.example.com "
         "to a@example.com from relay@corp.example subject s\n";
-    const char           *s;
+    const char *s;
 
     cJSON_Delete(import_ok(st, lit));
     memset(&eb, 0, sizeof(eb));
     assert_int_equal(eng_config_export(st, &out, &eb), 0);
     s = buf_str(&out);
     assert_null(strstr(s, "s3cret"));
-    assert_non_null(strstr(s, " action 1 mail server "
+    assert_non_null(strstr(s,
+        " action 1 mail server "
         "relay@corp.example:*****@smtp.example.com to"));
     cJSON_Delete(import_ok(st, s));
     memset(&ar, 0, sizeof(ar));
@@ -623,10 +647,10 @@ literal_mail_password_in_an_applet_is_masked_and_kept(void **state)
     s = "event manager applet Other\n"
         " event none\n"
         " action 1 mail server u:*****@h to a from b subject s\n";
-    assert_int_equal(eng_config_import(st, s, strlen(s), NULL, &eb),
-        ERR_INVAL);
+    assert_int_equal(eng_config_import(st, s, strlen(s), NULL, &eb), ERR_INVAL);
     assert_int_equal(eb.line, 1);
-    assert_string_equal(eb.msg, "line 1: applet Other: a mail server "
+    assert_string_equal(eb.msg,
+        "line 1: applet Other: a mail server "
         "password is masked (*****) and does not match the stored applet; "
         "write the real password or use an environment variable");
 }
@@ -642,7 +666,8 @@ no_forms_remove_what_they_name(void **state)
 
     cJSON_Delete(import_ok(st, text));
     free(text);
-    cJSON_Delete(import_ok(st, "no event manager environment _email_to\n"
+    cJSON_Delete(import_ok(st,
+        "no event manager environment _email_to\n"
         "no event manager applet SendSecureEmailEEM\n"
         "no crypto pki trustpoint CA-GTS-Root-R1\n"
         "no event manager environment never_existed\n"));
@@ -650,8 +675,8 @@ no_forms_remove_what_they_name(void **state)
     memset(&eb, 0, sizeof(eb));
     memset(&ar, 0, sizeof(ar));
     memset(&tp, 0, sizeof(tp));
-    assert_int_equal(eng_store_applet_get(st, "SendSecureEmailEEM", &ar,
-        &eb), ERR_NOTFOUND);
+    assert_int_equal(eng_store_applet_get(st, "SendSecureEmailEEM", &ar, &eb),
+        ERR_NOTFOUND);
     assert_int_equal(eng_store_tp_get(st, "CA-GTS-Root-R1", &tp, &eb),
         ERR_NOTFOUND);
 }
@@ -663,7 +688,8 @@ secret_comment_marks_a_new_value_secret(void **state)
     int               secret = 0;
     char             *v;
 
-    cJSON_Delete(import_ok(st, "! token is secret\n"
+    cJSON_Delete(import_ok(st,
+        "! token is secret\n"
         "event manager environment token s3cr3t value  \r\n"));
     v = env_value(st, "token", &secret);
     assert_string_equal(v, "s3cr3t value");
@@ -675,15 +701,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            design_scenario_is_imported_as_pasted, store_setup,
-            store_teardown),
-        cmocka_unit_test_setup_teardown(
-            bare_base64_ended_by_quit_is_accepted, store_setup,
-            store_teardown),
-        cmocka_unit_test_setup_teardown(
-            a_bad_line_changes_nothing_and_is_named, store_setup,
-            store_teardown),
+        cmocka_unit_test_setup_teardown(design_scenario_is_imported_as_pasted,
+            store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(bare_base64_ended_by_quit_is_accepted,
+            store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(a_bad_line_changes_nothing_and_is_named,
+            store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(
             applet_errors_carry_the_line_in_the_whole_text, store_setup,
             store_teardown),
@@ -693,20 +716,18 @@ main(void)
         cmocka_unit_test_setup_teardown(
             a_pasted_terminal_session_imports_and_runs, store_setup,
             store_teardown),
+        cmocka_unit_test_setup_teardown(export_masks_secrets_and_passwords,
+            store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(
-            export_masks_secrets_and_passwords, store_setup,
+            export_then_import_gives_back_the_same_configuration, store_setup,
             store_teardown),
         cmocka_unit_test_setup_teardown(
-            export_then_import_gives_back_the_same_configuration,
-            store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(
-            literal_mail_password_in_an_applet_is_masked_and_kept,
-            store_setup, store_teardown),
+            literal_mail_password_in_an_applet_is_masked_and_kept, store_setup,
+            store_teardown),
         cmocka_unit_test_setup_teardown(no_forms_remove_what_they_name,
             store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(
-            secret_comment_marks_a_new_value_secret, store_setup,
-            store_teardown),
+        cmocka_unit_test_setup_teardown(secret_comment_marks_a_new_value_secret,
+            store_setup, store_teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

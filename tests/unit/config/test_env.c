@@ -18,8 +18,8 @@ names_should_start_with_a_letter_or_underscore(void **state)
 {
     static const char *const good[] = { "_email_to", "a", "X9_y", NULL };
     static const char *const bad[] = { "", "9a", "a-b", "a b", "é", NULL };
-    struct errbuf eb;
-    char          longname[ENG_ENV_NAME_MAX + 2];
+    struct errbuf            eb;
+    char                     longname[ENG_ENV_NAME_MAX + 2];
 
     (void)state;
     for (size_t i = 0; good[i]; i++)
@@ -44,8 +44,7 @@ values_should_refuse_line_breaks_and_excess(void **state)
 
     (void)state;
     assert_int_equal(eng_env_value_check("u:p@smtp.example", NULL), 0);
-    assert_int_equal(eng_env_value_check("a\r\nRCPT TO:<x@y>", &eb),
-        ERR_INVAL);
+    assert_int_equal(eng_env_value_check("a\r\nRCPT TO:<x@y>", &eb), ERR_INVAL);
     assert_string_equal(eb.field, "value");
     memset(big, 'v', sizeof(big) - 1);
     assert_int_equal(eng_env_value_check(big, NULL), ERR_INVAL);

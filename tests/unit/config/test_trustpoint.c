@@ -19,10 +19,10 @@ names_should_be_short_plain_and_not_reserved(void **state)
 {
     static const char *const good[] = { "CA-GTS-Root-R1", "a", "x.y_z",
         "import-chain2", NULL };
-    static const char *const bad[] = { "", "bad name!", "import-chain",
-        "a/b", "\xc3\xa9", NULL };
-    struct errbuf eb;
-    char          longname[ENG_TP_NAME_MAX + 2];
+    static const char *const bad[] = { "", "bad name!", "import-chain", "a/b",
+        "\xc3\xa9", NULL };
+    struct errbuf            eb;
+    char                     longname[ENG_TP_NAME_MAX + 2];
 
     (void)state;
     for (size_t i = 0; good[i]; i++)
@@ -49,18 +49,15 @@ policies_should_name_the_field_and_what_is_supported(void **state)
 
     (void)state;
     assert_int_equal(eng_tp_policy_check(NULL, NULL, NULL, NULL), 0);
-    assert_int_equal(eng_tp_policy_check("none", "stop", "terminal", NULL),
-        0);
+    assert_int_equal(eng_tp_policy_check("none", "stop", "terminal", NULL), 0);
     assert_int_equal(eng_tp_policy_check("none", "continue", NULL, NULL), 0);
     assert_int_equal(eng_tp_policy_check("crl", NULL, NULL, &eb),
         ERR_UNSUPPORTED);
     assert_string_equal(eb.field, "revocation_check");
     assert_non_null(strstr(eb.msg, "crl"));
-    assert_int_equal(eng_tp_policy_check("maybe", NULL, NULL, &eb),
-        ERR_INVAL);
+    assert_int_equal(eng_tp_policy_check("maybe", NULL, NULL, &eb), ERR_INVAL);
     assert_string_equal(eb.field, "revocation_check");
-    assert_int_equal(eng_tp_policy_check(NULL, "maybe", NULL, &eb),
-        ERR_INVAL);
+    assert_int_equal(eng_tp_policy_check(NULL, "maybe", NULL, &eb), ERR_INVAL);
     assert_string_equal(eb.field, "chain_validation");
     assert_int_equal(eng_tp_policy_check(NULL, NULL, "url", &eb),
         ERR_UNSUPPORTED);
@@ -72,8 +69,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names_should_be_short_plain_and_not_reserved),
-        cmocka_unit_test(
-            policies_should_name_the_field_and_what_is_supported),
+        cmocka_unit_test(policies_should_name_the_field_and_what_is_supported),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,13 +26,17 @@ struct bad {
 
 static const struct bad bad[] = {
     { H " action 0010 mail server h to t from f subject s secure ssl\n",
-        ERR_INVAL, 2, 57, "line 2, column 57: expected \"secure\" value tls, "
+        ERR_INVAL, 2, 57,
+        "line 2, column 57: expected \"secure\" value tls, "
         "none or implicit, got \"ssl\"" },
     { H " event none\n action 0010 mail server h to t from f subject s "
-        "port 25x\n", ERR_INVAL, 3, 55, "line 3, column 55: expected "
+        "port 25x\n",
+        ERR_INVAL, 3, 55,
+        "line 3, column 55: expected "
         "\"port\" to be an integer, got \"25x\"" },
-    { H " action 1 mail server h to t from f subject s port 70000\n",
-        ERR_INVAL, 2, 52, "line 2, column 52: expected \"port\" between 1 "
+    { H " action 1 mail server h to t from f subject s port 70000\n", ERR_INVAL,
+        2, 52,
+        "line 2, column 52: expected \"port\" between 1 "
         "and 65535, got \"70000\"" },
     { H " action 1 mail server h to t from f\n", ERR_INVAL, 2, 11,
         "line 2, column 11: action mail needs \"subject\" (usage: mail "
@@ -114,7 +118,8 @@ static const struct bad bad[] = {
         "line 2, column 30: cron entry \"0 8 * *\" has 4 fields; expected 5 "
         "(minute hour day-of-month month day-of-week)" },
     { H " event timer cron cron-entry \"61 8 * * *\"\n", ERR_INVAL, 2, 30,
-        "line 2, column 30: cron minute field \"61\": value out of range 0-59" },
+        "line 2, column 30: cron minute field \"61\": value out of range "
+        "0-59" },
     { H " event none sync yes\n", ERR_INVAL, 2, 13,
         "line 2, column 13: unknown keyword \"sync\" for event none; "
         "expected maxrun or ratelimit" },
@@ -135,7 +140,8 @@ static const struct bad bad[] = {
         "applet A: an applet with 2 events needs \"event tag TAG ...\" on "
         "each of them" },
     { H " event tag a none\n event tag b none\n trigger\n  correlate event a "
-        "and event b\n", ERR_UNSUPPORTED, 5, 13,
+        "and event b\n",
+        ERR_UNSUPPORTED, 5, 13,
         "line 5, column 13: correlate operator \"and\" is not supported by "
         "herald; use \"or\"" },
     { H " event tag a none\n trigger\n  correlate event z\n", ERR_INVAL, 1, 1,
@@ -153,8 +159,9 @@ static const struct bad bad[] = {
         "line 1, column 22: invalid applet name \"bad/name\": use letters, "
         "digits, '_', '.' and '-'" },
     { "event manager applet "
-        "A2345678901234567890123456789012345678901234567890123456789012345\n",
-        ERR_INVAL, 1, 22, "line 1, column 22: applet name is 65 bytes; the "
+      "A2345678901234567890123456789012345678901234567890123456789012345\n",
+        ERR_INVAL, 1, 22,
+        "line 1, column 22: applet name is 65 bytes; the "
         "limit is 64" },
     { "event manager applet A klass B\n", ERR_INVAL, 1, 24,
         "line 1, column 24: unknown keyword \"klass\" after the applet name; "
@@ -174,7 +181,8 @@ static const struct bad bad[] = {
         "applet ends) is router-only and not supported by herald" },
     /* info: only routername has a meaning off the router */
     { H " action 1 info type snmp oid 1.3.6.1 get-type exact\n",
-        ERR_UNSUPPORTED, 2, 21, "line 2, column 21: \"info type snmp\" is "
+        ERR_UNSUPPORTED, 2, 21,
+        "line 2, column 21: \"info type snmp\" is "
         "router-only: herald runs off the router and has no snmp data to "
         "read; only \"info type routername\" is supported" },
     { H " action 1 info type cli history\n", ERR_UNSUPPORTED, 2, 21,
@@ -185,38 +193,48 @@ static const struct bad bad[] = {
     { H " action 1 puts a\n action 2 break\n", ERR_INVAL, 3, 1,
         "line 3: action 2: \"break\" outside a \"while\" or \"foreach\" "
         "loop (actions run in label byte order)" },
-    { H " action 1 if 1 eq 1\n action 2 continue\n action 3 end\n",
-        ERR_INVAL, 3, 1, "line 3: action 2: \"continue\" outside a "
+    { H " action 1 if 1 eq 1\n action 2 continue\n action 3 end\n", ERR_INVAL,
+        3, 1,
+        "line 3: action 2: \"continue\" outside a "
         "\"while\" or \"foreach\" loop (actions run in label byte order)" },
     { H " action 1 else\n", ERR_INVAL, 2, 1,
         "line 2: action 1: \"else\" without an opening \"if\" (actions run "
         "in label byte order)" },
     { H " action 1 while 1 eq 1\n action 2 elseif 1 eq 2\n action 3 end\n",
-        ERR_INVAL, 3, 1, "line 3: action 2: \"elseif\" without an opening "
+        ERR_INVAL, 3, 1,
+        "line 3: action 2: \"elseif\" without an opening "
         "\"if\" (actions run in label byte order)" },
     { H " action 1 if 1 eq 1\n action 2 else\n action 3 else\n"
-        " action 4 end\n", ERR_INVAL, 4, 1, "line 4: action 3: \"else\" "
+        " action 4 end\n",
+        ERR_INVAL, 4, 1,
+        "line 4: action 3: \"else\" "
         "after the \"else\" of action 2 (actions run in label byte order)" },
     { H " action 0040 end\n action 0010 puts x\n", ERR_INVAL, 2, 1,
         "line 2: action 0040: \"end\" without an opening \"if\", \"while\" "
         "or \"foreach\" (actions run in label byte order)" },
     { H " action 1 if 1 eq 1\n action 10 puts x\n action 2 end\n"
-        " action 3 end\n", ERR_INVAL, 5, 1, "line 5: action 3: \"end\" "
+        " action 3 end\n",
+        ERR_INVAL, 5, 1,
+        "line 5: action 3: \"end\" "
         "without an opening \"if\", \"while\" or \"foreach\" (actions run "
         "in label byte order)" },
     { H " action 1 foreach x \"a b\"\n action 2 if $x eq a\n"
-        " action 3 end\n", ERR_INVAL, 2, 1, "line 2: action 1: \"foreach\" "
+        " action 3 end\n",
+        ERR_INVAL, 2, 1,
+        "line 2: action 1: \"foreach\" "
         "is never closed: add an \"end\" action after its block (actions "
         "run in label byte order)" },
     { "event manager environment x 1\n", ERR_INVAL, 1, 15,
         "line 1, column 15: expected \"event manager applet NAME\", got "
         "\"environment\"" },
-    { "", ERR_INVAL, 1, 1, "line 1, column 1: expected \"event manager "
+    { "", ERR_INVAL, 1, 1,
+        "line 1, column 1: expected \"event manager "
         "applet NAME\", got no text" },
     { H " action 1 puts a\tb\x01\n", ERR_INVAL, 2, 19,
         "line 2, column 19: control character 0x01 is not allowed" },
-    { H " action 1 mail server h to \"a\\nb\" from f subject s\n", ERR_INVAL,
-        2, 28, "line 2, column 28: value of \"to\" must not contain a line "
+    { H " action 1 mail server h to \"a\\nb\" from f subject s\n", ERR_INVAL, 2,
+        28,
+        "line 2, column 28: value of \"to\" must not contain a line "
         "break" },
 };
 
@@ -233,15 +251,15 @@ every_bad_input_gets_position_and_expected_text(void **state)
         a = NULL;
         memset(&eb, 0, sizeof(eb));
         rc = eng_applet_parse(bad[i].text, strlen(bad[i].text), 1, &a, &eb);
-        if (rc != bad[i].rc || eb.line != bad[i].line ||
-            eb.col != bad[i].col || strcmp(eb.msg, bad[i].msg) != 0)
+        if (rc != bad[i].rc || eb.line != bad[i].line || eb.col != bad[i].col
+            || strcmp(eb.msg, bad[i].msg) != 0)
             fail_msg("case %zu:\n%s\ngot rc=%d line=%d col=%d\n  %s\n"
-                "want rc=%d line=%d col=%d\n  %s", i, bad[i].text, rc,
-                eb.line, eb.col, eb.msg, bad[i].rc, bad[i].line,
-                bad[i].col, bad[i].msg);
+                     "want rc=%d line=%d col=%d\n  %s",
+                i, bad[i].text, rc, eb.line, eb.col, eb.msg, bad[i].rc,
+                bad[i].line, bad[i].col, bad[i].msg);
         assert_null(a);
-        assert_string_equal(eb.code, rc == ERR_UNSUPPORTED ? "unsupported" :
-            "parse_error");
+        assert_string_equal(eb.code,
+            rc == ERR_UNSUPPORTED ? "unsupported" : "parse_error");
     }
 }
 
@@ -272,7 +290,8 @@ nul_byte_in_text_is_refused(void **state)
     memset(&eb, 0, sizeof(eb));
     assert_int_equal(eng_applet_parse(text, sizeof(text) - 1, 1, &a, &eb),
         ERR_INVAL);
-    assert_string_equal(eb.msg, "applet text contains a NUL byte at offset "
+    assert_string_equal(eb.msg,
+        "applet text contains a NUL byte at offset "
         "39");
 }
 

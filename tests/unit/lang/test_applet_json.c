@@ -98,8 +98,12 @@ json_round_trip_keeps_every_field(void **state)
     act = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "actions"), 4);
     assert_string_equal(cJSON_GetObjectItem(act, "status")->valuestring,
         "$code");
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(
-        cJSON_GetObjectItem(j, "events"), 1), "timer")->valuestring, "cron");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "events"),
+                                1),
+            "timer")
+            ->valuestring,
+        "cron");
     assert_string_equal(cJSON_GetObjectItem(j, "correlate")->valuestring,
         "event s or event w or event c");
 
@@ -136,10 +140,12 @@ name_argument_wins_over_json_name(void **state)
 static void
 json_actions_are_sorted_and_replaced_by_label(void **state)
 {
-    struct eng_applet *a = from_json_ok("{\"name\":\"S\",\"actions\":["
-        "{\"label\":\"2\",\"action\":\"puts\",\"text\":\"b\"},"
-        "{\"label\":\"10\",\"action\":\"puts\",\"text\":\"a\"},"
-        "{\"label\":\"2\",\"action\":\"puts\",\"text\":\"c\"}]}", NULL);
+    struct eng_applet *a =
+        from_json_ok("{\"name\":\"S\",\"actions\":["
+                     "{\"label\":\"2\",\"action\":\"puts\",\"text\":\"b\"},"
+                     "{\"label\":\"10\",\"action\":\"puts\",\"text\":\"a\"},"
+                     "{\"label\":\"2\",\"action\":\"puts\",\"text\":\"c\"}]}",
+            NULL);
 
     (void)state;
     assert_int_equal(eng_applet_action_count(a), 2);
@@ -152,13 +158,15 @@ static void
 class_and_authorization_are_kept_in_json_and_text(void **state)
 {
     struct eng_applet *a = from_json_ok("{\"name\":\"C\",\"class\":\"A\","
-        "\"authorization\":\"bypass\",\"events\":[{\"type\":\"none\"}]}",
+                                        "\"authorization\":\"bypass\","
+                                        "\"events\":[{\"type\":\"none\"}]}",
         NULL);
     char              *t = eng_applet_to_text(a);
     cJSON             *j = eng_applet_to_json(a);
 
     (void)state;
-    assert_string_equal(t, "event manager applet C class A authorization "
+    assert_string_equal(t,
+        "event manager applet C class A authorization "
         "bypass\n event none\n");
     assert_string_equal(cJSON_GetObjectItem(j, "class")->valuestring, "A");
     assert_string_equal(cJSON_GetObjectItem(j, "authorization")->valuestring,
@@ -170,7 +178,8 @@ class_and_authorization_are_kept_in_json_and_text(void **state)
     eng_applet_free(a);
 
     a = from_json_ok("{\"name\":\"D\",\"class\":null,"
-        "\"authorization\":null}", NULL);
+                     "\"authorization\":null}",
+        NULL);
     j = eng_applet_to_json(a);
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "class")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "authorization")));
@@ -212,81 +221,105 @@ struct badj {
 
 static const struct badj badj[] = {
     { "[]", ERR_INVAL, "", "an applet must be a JSON object" },
-    { "{\"name\":\"A\",\"class\":\"a\"}", ERR_INVAL, "class", "class: "
+    { "{\"name\":\"A\",\"class\":\"a\"}", ERR_INVAL, "class",
+        "class: "
         "expected \"A\" to \"Z\", \"default\" or null" },
-    { "{\"name\":\"A\",\"authorization\":\"yes\"}", ERR_INVAL,
-        "authorization", "authorization: expected \"bypass\" or null" },
+    { "{\"name\":\"A\",\"authorization\":\"yes\"}", ERR_INVAL, "authorization",
+        "authorization: expected \"bypass\" or null" },
     /* blocks: the field is the action's index in the request */
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"2\",\"action\":\"puts\","
-        "\"text\":\"x\"},{\"label\":\"1\",\"action\":\"break\"}]}",
-        ERR_INVAL, "actions[1]", "actions[1]: action 1: \"break\" outside "
+      "\"text\":\"x\"},{\"label\":\"1\",\"action\":\"break\"}]}",
+        ERR_INVAL, "actions[1]",
+        "actions[1]: action 1: \"break\" outside "
         "a \"while\" or \"foreach\" loop (actions run in label byte "
         "order)" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"if\","
-        "\"left\":\"1\",\"op\":\"eq\",\"right\":\"1\"}]}", ERR_INVAL,
-        "actions[0]", "actions[0]: action 1: \"if\" is never closed: add an "
+      "\"left\":\"1\",\"op\":\"eq\",\"right\":\"1\"}]}",
+        ERR_INVAL, "actions[0]",
+        "actions[0]: action 1: \"if\" is never closed: add an "
         "\"end\" action after its block (actions run in label byte order)" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"end\"}"
-        "]}", ERR_INVAL, "actions[0]", "actions[0]: action 1: \"end\" "
+      "]}",
+        ERR_INVAL, "actions[0]",
+        "actions[0]: action 1: \"end\" "
         "without an opening \"if\", \"while\" or \"foreach\" (actions run "
         "in label byte order)" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"info\","
-        "\"type\":\"snmp\"}]}", ERR_UNSUPPORTED, "actions[0].type",
+      "\"type\":\"snmp\"}]}",
+        ERR_UNSUPPORTED, "actions[0].type",
         "actions[0].type: \"info type snmp\" is router-only: herald runs off "
         "the router and has no snmp data to read; only \"info type "
         "routername\" is supported" },
     { "{}", ERR_INVAL, "name", "name: expected the applet name as a string" },
-    { "{\"name\":\"a b\"}", ERR_INVAL, "name", "name: invalid applet name "
+    { "{\"name\":\"a b\"}", ERR_INVAL, "name",
+        "name: invalid applet name "
         "\"a b\": use letters, digits, '_', '.' and '-'" },
-    { "{\"name\":\"A\",\"colour\":1}", ERR_INVAL, "colour", "colour: unknown "
+    { "{\"name\":\"A\",\"colour\":1}", ERR_INVAL, "colour",
+        "colour: unknown "
         "field; expected name, description, class, authorization, events, "
         "correlate or actions" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"puts\","
-        "\"text\":\"x\"},{\"label\":\"2\",\"action\":\"puts\",\"text\":\"y\"},"
-        "{\"label\":\"3\",\"action\":\"mail\",\"server\":\"h\",\"to\":\"t\","
-        "\"from\":\"f\",\"subject\":\"s\",\"secure\":\"ssl\"}]}", ERR_INVAL,
-        "actions[2].secure", "actions[2].secure: expected \"secure\" value "
+      "\"text\":\"x\"},{\"label\":\"2\",\"action\":\"puts\",\"text\":\"y\"},"
+      "{\"label\":\"3\",\"action\":\"mail\",\"server\":\"h\",\"to\":\"t\","
+      "\"from\":\"f\",\"subject\":\"s\",\"secure\":\"ssl\"}]}",
+        ERR_INVAL, "actions[2].secure",
+        "actions[2].secure: expected \"secure\" value "
         "tls, none or implicit, got \"ssl\"" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"mail\","
-        "\"server\":\"h\",\"to\":\"t\",\"from\":\"f\"}]}", ERR_INVAL,
-        "actions[0].subject", "actions[0].subject: action mail needs "
+      "\"server\":\"h\",\"to\":\"t\",\"from\":\"f\"}]}",
+        ERR_INVAL, "actions[0].subject",
+        "actions[0].subject: action mail needs "
         "\"subject\"" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"cli\","
-        "\"command\":\"enable\"}]}", ERR_UNSUPPORTED, "actions[0].action",
+      "\"command\":\"enable\"}]}",
+        ERR_UNSUPPORTED, "actions[0].action",
         "actions[0].action: action 'cli' is router-only and not supported by "
         "herald" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"puts\","
-        "\"txt\":\"x\"}]}", ERR_INVAL, "actions[0].txt", "actions[0].txt: "
+      "\"txt\":\"x\"}]}",
+        ERR_INVAL, "actions[0].txt",
+        "actions[0].txt: "
         "unknown parameter \"txt\" for action puts; expected label, action, "
         "nonewline, text" },
     { "{\"name\":\"A\",\"actions\":[{\"action\":\"puts\",\"text\":\"x\"}]}",
-        ERR_INVAL, "actions[0].label", "actions[0].label: expected a label "
+        ERR_INVAL, "actions[0].label",
+        "actions[0].label: expected a label "
         "string such as \"0010\"" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"puts\","
-        "\"text\":[1]}]}", ERR_INVAL, "actions[0].text", "actions[0].text: "
+      "\"text\":[1]}]}",
+        ERR_INVAL, "actions[0].text",
+        "actions[0].text: "
         "expected a string" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"regexp\","
-        "\"pattern\":\"x\",\"input\":\"y\",\"sub1\":\"s\"}]}", ERR_INVAL,
-        "actions[0].sub1", "actions[0].sub1: \"sub1\" needs \"match\" as "
+      "\"pattern\":\"x\",\"input\":\"y\",\"sub1\":\"s\"}]}",
+        ERR_INVAL, "actions[0].sub1",
+        "actions[0].sub1: \"sub1\" needs \"match\" as "
         "well" },
     { "{\"name\":\"A\",\"actions\":[{\"label\":\"1\",\"action\":\"mail\","
-        "\"server\":\"h\",\"to\":\"a\\r\\nRCPT TO:<x>\",\"from\":\"f\","
-        "\"subject\":\"s\"}]}", ERR_INVAL, "actions[0].to", "actions[0].to: "
+      "\"server\":\"h\",\"to\":\"a\\r\\nRCPT TO:<x>\",\"from\":\"f\","
+      "\"subject\":\"s\"}]}",
+        ERR_INVAL, "actions[0].to",
+        "actions[0].to: "
         "value of \"to\" must not contain a line break" },
     { "{\"name\":\"A\",\"events\":[{\"type\":\"timer\",\"timer\":\"weekly\"}]}",
-        ERR_INVAL, "events[0].timer", "events[0].timer: expected \"timer\" "
+        ERR_INVAL, "events[0].timer",
+        "events[0].timer: expected \"timer\" "
         "watchdog, countdown, absolute or cron" },
     { "{\"name\":\"A\",\"events\":[{\"type\":\"syslog\"}]}", ERR_INVAL,
-        "events[0].pattern", "events[0].pattern: event syslog needs "
+        "events[0].pattern",
+        "events[0].pattern: event syslog needs "
         "\"pattern\"" },
     { "{\"name\":\"A\",\"events\":[{\"type\":\"none\",\"pattern\":\"x\"}]}",
-        ERR_INVAL, "events[0].pattern", "events[0].pattern: unknown field "
+        ERR_INVAL, "events[0].pattern",
+        "events[0].pattern: unknown field "
         "for event none; expected type, tag, maxrun, ratelimit" },
     { "{\"name\":\"A\",\"events\":[{\"type\":\"none\",\"tag\":\"a\"},"
-        "{\"type\":\"webhook\",\"tag\":\"a\"}]}", ERR_INVAL, "events[1].tag",
+      "{\"type\":\"webhook\",\"tag\":\"a\"}]}",
+        ERR_INVAL, "events[1].tag",
         "events[1].tag: event tag \"a\" is used twice" },
     { "{\"name\":\"A\",\"events\":[{\"type\":\"none\",\"tag\":\"a\"}],"
-        "\"correlate\":\"event a and event a\"}", ERR_UNSUPPORTED, "correlate",
+      "\"correlate\":\"event a and event a\"}",
+        ERR_UNSUPPORTED, "correlate",
         "correlate: correlate operator \"and\" is not supported by herald; "
         "use \"or\"" },
 };
@@ -308,11 +341,12 @@ bad_json_names_the_field(void **state)
         memset(&eb, 0, sizeof(eb));
         rc = eng_applet_from_json(j, NULL, &a, &eb);
         cJSON_Delete(j);
-        if (rc != badj[i].rc || strcmp(eb.field, badj[i].field) != 0 ||
-            strcmp(eb.msg, badj[i].msg) != 0)
+        if (rc != badj[i].rc || strcmp(eb.field, badj[i].field) != 0
+            || strcmp(eb.msg, badj[i].msg) != 0)
             fail_msg("case %zu: %s\ngot rc=%d field=%s\n  %s\nwant rc=%d "
-                "field=%s\n  %s", i, badj[i].json, rc, eb.field, eb.msg,
-                badj[i].rc, badj[i].field, badj[i].msg);
+                     "field=%s\n  %s",
+                i, badj[i].json, rc, eb.field, eb.msg, badj[i].rc,
+                badj[i].field, badj[i].msg);
         assert_null(a);
     }
 }

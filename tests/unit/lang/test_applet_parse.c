@@ -244,8 +244,7 @@ every_verb_of_the_corpus_is_parsed_with_its_params(void **state)
             assert_string_equal(eng_action_arg(a, i, "left"), "A");
         }
         if (strcmp(x->label, "0001") == 0)
-            assert_string_equal(eng_action_arg(a, i, "text"),
-                "check the link");
+            assert_string_equal(eng_action_arg(a, i, "text"), "check the link");
         if (strcmp(x->label, "0087") == 0)
             assert_string_equal(eng_action_arg(a, i, "args"), "arg1 arg2");
         if (strcmp(x->label, "0088") == 0)
@@ -284,8 +283,9 @@ tagged_events_keep_tags_and_correlate(void **state)
 static void
 several_events_without_correlate_get_or_of_all(void **state)
 {
-    struct eng_applet *a = parse_ok("event manager applet X\n"
-        " event tag a none\n event tag b webhook\n");
+    struct eng_applet *a =
+        parse_ok("event manager applet X\n"
+                 " event tag a none\n event tag b webhook\n");
 
     (void)state;
     assert_string_equal(eng_applet_correlate(a), "event a or event b");
@@ -296,10 +296,10 @@ static void
 labels_run_in_byte_order_not_numeric_order(void **state)
 {
     struct eng_applet *a = parse_ok("event manager applet L\n"
-        " event none\n"
-        " action 2.0 puts two\n"
-        " action 10.0 puts ten\n"
-        " action 1.0 puts one\n");
+                                    " event none\n"
+                                    " action 2.0 puts two\n"
+                                    " action 10.0 puts ten\n"
+                                    " action 1.0 puts one\n");
 
     (void)state;
     assert_int_equal(eng_applet_action_count(a), 3);
@@ -314,17 +314,18 @@ static void
 reentering_a_label_replaces_the_action(void **state)
 {
     struct eng_applet *a = parse_ok("event manager applet R\n"
-        " action 0010 puts first\n"
-        " action 0020 puts second\n"
-        " action 0010 syslog msg replaced\n");
-    char *t = eng_applet_to_text(a);
+                                    " action 0010 puts first\n"
+                                    " action 0020 puts second\n"
+                                    " action 0010 syslog msg replaced\n");
+    char              *t = eng_applet_to_text(a);
 
     (void)state;
     assert_int_equal(eng_applet_action_count(a), 2);
     assert_string_equal(eng_applet_action(a, 0)->verb, "syslog");
     assert_string_equal(eng_action_arg(a, 0, "msg"), "replaced");
     assert_null(eng_action_arg(a, 0, "text"));
-    assert_string_equal(t, "event manager applet R\n"
+    assert_string_equal(t,
+        "event manager applet R\n"
         " action 0010 syslog msg replaced\n"
         " action 0020 puts second\n");
     free(t);
@@ -334,11 +335,12 @@ reentering_a_label_replaces_the_action(void **state)
 static void
 escapes_in_quotes_are_undone_and_reprinted(void **state)
 {
-    struct eng_applet *a = parse_ok("event manager applet Q\n"
-        " action 1 set x \"say \\\"hi\\\" \\\\ costs \\$5\\nbye\"\n"
-        " action 2 regexp \"^a\\.b$\" \"$x\"\n"
-        " action 3 set y \"\"\n"
-        " action 4 puts \"nonewline\"\n");
+    struct eng_applet *a =
+        parse_ok("event manager applet Q\n"
+                 " action 1 set x \"say \\\"hi\\\" \\\\ costs \\$5\\nbye\"\n"
+                 " action 2 regexp \"^a\\.b$\" \"$x\"\n"
+                 " action 3 set y \"\"\n"
+                 " action 4 puts \"nonewline\"\n");
     char *t;
 
     (void)state;
@@ -352,7 +354,8 @@ escapes_in_quotes_are_undone_and_reprinted(void **state)
     assert_string_equal(eng_action_arg(a, 3, "text"), "nonewline");
     t = eng_applet_to_text(a);
     /* a backslash that escapes nothing prints as itself */
-    assert_string_equal(t, "event manager applet Q\n"
+    assert_string_equal(t,
+        "event manager applet Q\n"
         " action 1 set x \"say \\\"hi\\\" \\ costs \\$5\\nbye\"\n"
         " action 2 regexp \"^a\\.b$\" \"$x\"\n"
         " action 3 set y \"\"\n"
@@ -360,27 +363,28 @@ escapes_in_quotes_are_undone_and_reprinted(void **state)
     free(t);
     eng_applet_free(a);
     free(canonical("event manager applet Q2\n"
-        " action 1 set x \"a\\\\\"\n"
-        " action 2 set x \"\\\\n and \\\\$\"\n"
-        " action 3 comment say \"hi\" now\n"
-        " action 4 comment \"\\\"quoted\\\"\"\n"));
+                   " action 1 set x \"a\\\\\"\n"
+                   " action 2 set x \"\\\\n and \\\\$\"\n"
+                   " action 3 comment say \"hi\" now\n"
+                   " action 4 comment \"\\\"quoted\\\"\"\n"));
 }
 
 static void
 comments_blank_lines_and_crlf_are_tolerated(void **state)
 {
-    const char *text = "! a comment before\r\n"
-        "event manager applet C\r\n"
-        "\r\n"
-        " ! inside\r\n"
-        " event none\r\n"
-        "   \r\n"
-        " action 1 puts hi\r\n";
+    const char        *text = "! a comment before\r\n"
+                              "event manager applet C\r\n"
+                              "\r\n"
+                              " ! inside\r\n"
+                              " event none\r\n"
+                              "   \r\n"
+                              " action 1 puts hi\r\n";
     struct eng_applet *a = parse_ok(text);
-    char *t = eng_applet_to_text(a);
+    char              *t = eng_applet_to_text(a);
 
     (void)state;
-    assert_string_equal(t, "event manager applet C\n event none\n"
+    assert_string_equal(t,
+        "event manager applet C\n event none\n"
         " action 1 puts hi\n");
     free(t);
     eng_applet_free(a);
@@ -390,7 +394,7 @@ static void
 unindented_lines_belong_to_the_applet(void **state)
 {
     struct eng_applet *a = parse_ok("event manager applet U\n"
-        "event none\naction 1 puts x\n");
+                                    "event none\naction 1 puts x\n");
 
     (void)state;
     assert_int_equal(eng_applet_action_count(a), 1);
@@ -413,23 +417,26 @@ description_line_and_header_description_agree(void **state)
 static void
 router_only_actions_are_refused_by_name(void **state)
 {
-    static const char *const verbs[] = { "cli command \"show ver\"",
-        "reload", "snmp-trap strdata x", "cns-event msg x", "gets x",
-        "file open fh f.txt r", "track read 1",
-        "counter name c op inc value 1", "force-switchover",
-        "snmp-object-value int 1" };
-    char               text[256], want[160], first[32];
-    struct eng_applet *a = NULL;
-    struct errbuf      eb;
-    size_t             i;
+    static const char *const verbs[] = { "cli command \"show ver\"", "reload",
+        "snmp-trap strdata x", "cns-event msg x", "gets x",
+        "file open fh f.txt r", "track read 1", "counter name c op inc value 1",
+        "force-switchover", "snmp-object-value int 1" };
+    char                     text[256], want[160], first[32];
+    struct eng_applet       *a = NULL;
+    struct errbuf            eb;
+    size_t                   i;
 
     (void)state;
     for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-        snprintf(text, sizeof(text), "event manager applet R\n event none\n"
-            " action 0010 %s\n", verbs[i]);
+        snprintf(text, sizeof(text),
+            "event manager applet R\n event none\n"
+            " action 0010 %s\n",
+            verbs[i]);
         sscanf(verbs[i], "%31s", first);
-        snprintf(want, sizeof(want), "line 3, column 14: action '%s' is "
-            "router-only and not supported by herald", first);
+        snprintf(want, sizeof(want),
+            "line 3, column 14: action '%s' is "
+            "router-only and not supported by herald",
+            first);
         memset(&eb, 0, sizeof(eb));
         assert_int_equal(eng_applet_parse(text, strlen(text), 1, &a, &eb),
             ERR_UNSUPPORTED);
@@ -444,15 +451,17 @@ router_only_actions_are_refused_by_name(void **state)
 static void
 info_type_routername_is_an_action(void **state)
 {
-    struct eng_applet *a = parse_ok("event manager applet I\n event none\n"
-        " action 0010 info type routername\n"
-        " action 0020 puts \"$_info_routername\"\n");
-    char              *t = eng_applet_to_text(a);
+    struct eng_applet *a =
+        parse_ok("event manager applet I\n event none\n"
+                 " action 0010 info type routername\n"
+                 " action 0020 puts \"$_info_routername\"\n");
+    char *t = eng_applet_to_text(a);
 
     (void)state;
     assert_string_equal(eng_applet_action(a, 0)->verb, "info");
     assert_string_equal(eng_action_arg(a, 0, "type"), "routername");
-    assert_string_equal(t, "event manager applet I\n event none\n"
+    assert_string_equal(t,
+        "event manager applet I\n event none\n"
         " action 0010 info type routername\n"
         " action 0020 puts \"$_info_routername\"\n");
     free(t);
@@ -481,7 +490,8 @@ pasted_prompts_are_removed_and_counted(void **state)
     /* a '#' inside a value is not a prompt */
     assert_string_equal(eng_action_arg(a, 0, "text"),
         "R1(config)# stays # as written");
-    assert_string_equal(t, "event manager applet X class B authorization "
+    assert_string_equal(t,
+        "event manager applet X class B authorization "
         "bypass\n event none\n"
         " action 0010 puts \"R1(config)# stays # as written\"\n"
         " action 0020 syslog msg \"#1 done\"\n");
@@ -508,7 +518,7 @@ only_a_prompt_at_the_start_of_a_line_matches(void **state)
     assert_int_equal(eng_prompt_len("R1(config#x"), 0); /* unclosed */
     assert_int_equal(eng_prompt_len("action 1 puts \"a#b\""), 0);
     assert_int_equal(eng_prompt_len("R1 #x"), 0);
-    assert_int_equal(eng_prompt_len("R1>"), 0);         /* user exec */
+    assert_int_equal(eng_prompt_len("R1>"), 0); /* user exec */
     assert_int_equal(eng_prompt_len(""), 0);
 }
 
@@ -516,10 +526,11 @@ static void
 header_options_print_in_canonical_order(void **state)
 {
     char *t = canonical("event manager applet H authorization bypass "
-        "class default description \"d\"\n event none\n");
+                        "class default description \"d\"\n event none\n");
 
     (void)state;
-    assert_string_equal(t, "event manager applet H class default "
+    assert_string_equal(t,
+        "event manager applet H class default "
         "authorization bypass\n description \"d\"\n event none\n");
     free(t);
 }
@@ -549,8 +560,8 @@ limits_on_actions_and_text_are_enforced(void **state)
     assert_non_null(text);
     len = (size_t)snprintf(text, cap, "event manager applet Big\n");
     for (i = 0; i < 10000; i++)
-        len += (size_t)snprintf(text + len, cap - len, "action %05zu exit\n",
-            i);
+        len +=
+            (size_t)snprintf(text + len, cap - len, "action %05zu exit\n", i);
     assert_true(len < 256 * 1024);
     a = parse_ok(text);
     assert_int_equal(eng_applet_action_count(a), 10000);
@@ -569,7 +580,8 @@ limits_on_actions_and_text_are_enforced(void **state)
     memset(&eb, 0, sizeof(eb));
     assert_int_equal(eng_applet_parse(text, 300 * 1024, 1, &a, &eb),
         ERR_TOOBIG);
-    assert_string_equal(eb.msg, "applet text is 307200 bytes; the limit is "
+    assert_string_equal(eb.msg,
+        "applet text is 307200 bytes; the limit is "
         "262144");
     free(text);
 }

@@ -44,7 +44,8 @@ print_of(const char *text)
 static void
 keywords_print_in_grammar_order(void **state)
 {
-    char *t = print_of("event manager applet O\n"
+    char *t = print_of(
+        "event manager applet O\n"
         " action 1 mail secure tls port 587 body b subject s cc c from f "
         "to t server h\n"
         " action 2 syslog msg m priority errors\n"
@@ -52,7 +53,8 @@ keywords_print_in_grammar_order(void **state)
         " action 4 context save variable \"*\" key k\n");
 
     (void)state;
-    assert_string_equal(t, "event manager applet O\n"
+    assert_string_equal(t,
+        "event manager applet O\n"
         " action 1 mail server h to t from f cc c subject s body b port 587 "
         "secure tls\n"
         " action 2 syslog priority errors msg m\n"
@@ -65,18 +67,19 @@ static void
 values_are_quoted_only_when_needed(void **state)
 {
     char *t = print_of("event manager applet Q\n"
-        " action 1 set plain \"word\"\n"
-        " action 2 set spaced \"two words\"\n"
-        " action 3 set dollar \"$x\"\n"
-        " action 4 set empty \"\"\n"
-        " action 5 set slash \"a\\\\b\"\n"
-        " action 6 set bang \"!x\"\n"
-        " action 7 puts \"nonewline\"\n"
-        " action 8 string compare \"nocase\" x\n"
-        " action 9 set tab \"a\tb\"\n");
+                       " action 1 set plain \"word\"\n"
+                       " action 2 set spaced \"two words\"\n"
+                       " action 3 set dollar \"$x\"\n"
+                       " action 4 set empty \"\"\n"
+                       " action 5 set slash \"a\\\\b\"\n"
+                       " action 6 set bang \"!x\"\n"
+                       " action 7 puts \"nonewline\"\n"
+                       " action 8 string compare \"nocase\" x\n"
+                       " action 9 set tab \"a\tb\"\n");
 
     (void)state;
-    assert_string_equal(t, "event manager applet Q\n"
+    assert_string_equal(t,
+        "event manager applet Q\n"
         " action 1 set plain word\n"
         " action 2 set spaced \"two words\"\n"
         " action 3 set dollar \"$x\"\n"
@@ -92,13 +95,15 @@ values_are_quoted_only_when_needed(void **state)
 static void
 numbers_print_in_shortest_form(void **state)
 {
-    char *t = print_of("event manager applet N\n"
+    char *t = print_of(
+        "event manager applet N\n"
         " event syslog pattern x period 1.50 maxrun 120.0 ratelimit 0.25\n"
         " action 1 wait 0.5\n");
 
     (void)state;
     /* event numbers are numbers; action values are kept as written */
-    assert_string_equal(t, "event manager applet N\n"
+    assert_string_equal(t,
+        "event manager applet N\n"
         " event syslog pattern \"x\" period 1.5 maxrun 120 ratelimit 0.25\n"
         " action 1 wait 0.5\n");
     free(t);
@@ -107,12 +112,14 @@ numbers_print_in_shortest_form(void **state)
 static void
 dollar_var_prefix_is_dropped_from_variable_names(void **state)
 {
-    char *t = print_of("event manager applet V\n"
+    char *t = print_of(
+        "event manager applet V\n"
         " action 1 set $x 1\n action 2 foreach $i \"a b\"\n action 3 end\n"
         " action 4 regexp \"(a)\" \"a\" $m $s\n");
 
     (void)state;
-    assert_string_equal(t, "event manager applet V\n"
+    assert_string_equal(t,
+        "event manager applet V\n"
         " action 1 set x 1\n action 2 foreach i \"a b\"\n action 3 end\n"
         " action 4 regexp (a) a m s\n");
     free(t);
@@ -121,7 +128,8 @@ dollar_var_prefix_is_dropped_from_variable_names(void **state)
 static void
 json_values_with_quotes_and_newlines_print_escaped(void **state)
 {
-    cJSON             *j = cJSON_Parse("{\"name\":\"E\",\"actions\":[{"
+    cJSON *j = cJSON_Parse(
+        "{\"name\":\"E\",\"actions\":[{"
         "\"label\":\"1\",\"action\":\"puts\",\"text\":\"a \\\"q\\\"\\nb\\\\\"}"
         "]}");
     struct eng_applet *a = NULL;
@@ -133,7 +141,8 @@ json_values_with_quotes_and_newlines_print_escaped(void **state)
     memset(&eb, 0, sizeof(eb));
     assert_int_equal(eng_applet_from_json(j, NULL, &a, &eb), 0);
     t = eng_applet_to_text(a);
-    assert_string_equal(t, "event manager applet E\n"
+    assert_string_equal(t,
+        "event manager applet E\n"
         " action 1 puts \"a \\\"q\\\"\\nb\\\\\"\n");
     t2 = print_of(t);
     assert_string_equal(t, t2);

@@ -24,7 +24,7 @@ design_env(void *ctx, const char *name)
 {
     static const char *const defined[] = { "_email_from", "_email_to",
         "_email_server", NULL };
-    size_t i;
+    size_t                   i;
 
     (void)ctx;
     if (strcmp(name, "_email_server") == 0)
@@ -63,7 +63,8 @@ field(const cJSON *o, const char *k)
 static void
 unset_email_cc_of_the_source_document_is_warned(void **state)
 {
-    cJSON *w = warnings_of("event manager applet SendSecureEmailEEM\n"
+    cJSON *w = warnings_of(
+        "event manager applet SendSecureEmailEEM\n"
         " event none\n"
         " action 0010 mail server \"$_email_server\" to \"$_email_to\" from "
         "\"$_email_from\" cc \"$_email_cc\" subject \"This is my email "
@@ -76,7 +77,8 @@ unset_email_cc_of_the_source_document_is_warned(void **state)
     assert_string_equal(field(x, "code"), "undefined_variable");
     assert_string_equal(field(x, "variable"), "_email_cc");
     assert_string_equal(field(x, "label"), "0010");
-    assert_string_equal(field(x, "message"), "$_email_cc (action 0010 mail, "
+    assert_string_equal(field(x, "message"),
+        "$_email_cc (action 0010 mail, "
         "cc) is undefined: the mail action would fail at run time. Define "
         "it with \"event manager environment _email_cc ...\" or remove "
         "\"cc\"");
@@ -86,7 +88,8 @@ unset_email_cc_of_the_source_document_is_warned(void **state)
 static void
 a_secret_printed_or_mailed_is_warned_but_not_as_server_or_set(void **state)
 {
-    cJSON *w = warnings_of("event manager applet S\n"
+    cJSON *w = warnings_of(
+        "event manager applet S\n"
         " event none\n"
         " action 010 puts \"using $_email_server\"\n"
         " action 020 set copy \"$_email_server\"\n"
@@ -100,7 +103,8 @@ a_secret_printed_or_mailed_is_warned_but_not_as_server_or_set(void **state)
     assert_string_equal(field(x, "code"), "secret_variable");
     assert_string_equal(field(x, "label"), "010");
     assert_string_equal(field(x, "variable"), "_email_server");
-    assert_string_equal(field(x, "message"), "$_email_server (action 010 "
+    assert_string_equal(field(x, "message"),
+        "$_email_server (action 010 "
         "puts, text) holds a secret: it is shown masked here "
         "(user:*****@host or *****); only a mail action's server receives "
         "its value");
@@ -113,7 +117,8 @@ a_secret_printed_or_mailed_is_warned_but_not_as_server_or_set(void **state)
 static void
 implicit_tls_port_with_starttls_is_warned(void **state)
 {
-    cJSON *w = warnings_of("event manager applet P\n"
+    cJSON *w = warnings_of(
+        "event manager applet P\n"
         " event none\n"
         " action 1 mail server \"$_email_server\" to \"$_email_to\" from "
         "\"$_email_from\" subject s body b port 465 secure tls\n"
@@ -128,7 +133,8 @@ implicit_tls_port_with_starttls_is_warned(void **state)
     x = cJSON_GetArrayItem(w, 0);
     assert_string_equal(field(x, "code"), "port_secure_mismatch");
     assert_string_equal(field(x, "label"), "1");
-    assert_string_equal(field(x, "message"), "action 1: port 465 with "
+    assert_string_equal(field(x, "message"),
+        "action 1: port 465 with "
         "secure tls: port 465 speaks TLS from the first byte (implicit "
         "TLS, RFC 8314), so this mail would wait for a greeting until it "
         "times out. Use \"secure implicit\"");
@@ -141,7 +147,8 @@ implicit_tls_port_with_starttls_is_warned(void **state)
 static void
 builtins_and_variables_the_applet_sets_are_not_warned(void **state)
 {
-    cJSON *w = warnings_of("event manager applet B\n"
+    cJSON *w = warnings_of(
+        "event manager applet B\n"
         " event syslog pattern \"down\"\n"
         " action 01 puts \"$_event_type $_syslog_msg $_none_arg1 $_none_argc "
         "$_timer_time $_webhook_body $_event_pub_sec\"\n"
@@ -166,8 +173,8 @@ static void
 each_undefined_variable_is_warned_once_per_action(void **state)
 {
     cJSON *w = warnings_of("event manager applet U\n"
-        " action 1 puts \"$nope $nope ${other}\"\n"
-        " action 2 puts \"$nope\"\n");
+                           " action 1 puts \"$nope $nope ${other}\"\n"
+                           " action 2 puts \"$nope\"\n");
     cJSON *x;
     int    i, n;
 
@@ -179,8 +186,7 @@ each_undefined_variable_is_warned_once_per_action(void **state)
         assert_string_equal(field(x, "code"), "undefined_variable");
     }
     assert_string_equal(field(cJSON_GetArrayItem(w, 0), "variable"), "nope");
-    assert_string_equal(field(cJSON_GetArrayItem(w, 1), "variable"),
-        "other");
+    assert_string_equal(field(cJSON_GetArrayItem(w, 1), "variable"), "other");
     assert_string_equal(field(cJSON_GetArrayItem(w, 2), "label"), "2");
     cJSON_Delete(w);
 }
@@ -189,8 +195,8 @@ static void
 context_retrieve_of_unknown_variables_silences_undefined(void **state)
 {
     cJSON *w = warnings_of("event manager applet C\n"
-        " action 1 context retrieve key k\n"
-        " action 2 puts \"$saved\"\n");
+                           " action 1 context retrieve key k\n"
+                           " action 2 puts \"$saved\"\n");
 
     (void)state;
     assert_int_equal(cJSON_GetArraySize(w), 0);
@@ -200,8 +206,9 @@ context_retrieve_of_unknown_variables_silences_undefined(void **state)
 static void
 numeric_labels_out_of_numeric_order_are_warned(void **state)
 {
-    cJSON *w = warnings_of("event manager applet N\n"
-        " action 1 puts a\n action 2 puts b\n action 10 puts c\n");
+    cJSON *w =
+        warnings_of("event manager applet N\n"
+                    " action 1 puts a\n action 2 puts b\n action 10 puts c\n");
     cJSON *x;
 
     (void)state;
@@ -209,7 +216,8 @@ numeric_labels_out_of_numeric_order_are_warned(void **state)
     x = cJSON_GetArrayItem(w, 0);
     assert_string_equal(field(x, "code"), "label_order");
     assert_string_equal(field(x, "label"), "2");
-    assert_string_equal(field(x, "message"), "numeric labels run in byte "
+    assert_string_equal(field(x, "message"),
+        "numeric labels run in byte "
         "order, not numeric order: 1, 10, 2. Give the labels equal width "
         "(e.g. 0010, 0020, 0100) to run them in numeric order");
     cJSON_Delete(w);
@@ -218,11 +226,13 @@ numeric_labels_out_of_numeric_order_are_warned(void **state)
 static void
 padded_or_non_numeric_labels_are_not_warned(void **state)
 {
-    cJSON *w = warnings_of("event manager applet P\n"
+    cJSON *w = warnings_of(
+        "event manager applet P\n"
         " action 0001 puts a\n action 0002 puts b\n action 0010 puts c\n"
         " action 0010.5 puts d\n");
-    cJSON *w2 = warnings_of("event manager applet Q\n"
-        " action a puts a\n action 10 puts b\n action 2 puts c\n");
+    cJSON *w2 =
+        warnings_of("event manager applet Q\n"
+                    " action a puts a\n action 10 puts b\n action 2 puts c\n");
 
     (void)state;
     /* 0001 0002 0010 0010.5 is also numeric order */
@@ -238,15 +248,15 @@ blocks_nest_by_byte_order_of_labels(void **state)
     /* written as if/puts/end with labels 1, 2, 10: the run order is
      * 1 (if), 10 (end), 2 (puts): the block is closed, but puts is out of
      * it; the label_order warning says why */
-    cJSON *w = warnings_of("event manager applet O\n"
-        " action 1 if 1 eq 1\n action 2 puts x\n action 10 end\n");
+    cJSON *w =
+        warnings_of("event manager applet O\n"
+                    " action 1 if 1 eq 1\n action 2 puts x\n action 10 end\n");
 
     (void)state;
     /* run order 1 (if), 10 (puts), 2 (end), 3 (end) has one end too many:
      * the parser refuses it (test_applet_errors.c) */
     assert_int_equal(cJSON_GetArraySize(w), 1);
-    assert_string_equal(field(cJSON_GetArrayItem(w, 0), "code"),
-        "label_order");
+    assert_string_equal(field(cJSON_GetArrayItem(w, 0), "code"), "label_order");
     cJSON_Delete(w);
 }
 
@@ -255,7 +265,8 @@ blocks_nest_by_byte_order_of_labels(void **state)
 static void
 balanced_blocks_give_no_warning(void **state)
 {
-    cJSON *w2 = warnings_of("event manager applet OK\n"
+    cJSON *w2 = warnings_of(
+        "event manager applet OK\n"
         " action 01 if 1 eq 1\n action 02 elseif 1 eq 2\n action 03 else\n"
         " action 04 end\n action 05 while 1 eq 1\n action 06 if 1 eq 1\n"
         " action 07 break\n action 08 end\n action 09 end\n");
@@ -268,7 +279,8 @@ balanced_blocks_give_no_warning(void **state)
 static void
 syslog_and_application_builtins_are_not_warned(void **state)
 {
-    cJSON *w = warnings_of("event manager applet R\n"
+    cJSON *w = warnings_of(
+        "event manager applet R\n"
         " event tag s syslog pattern \"UPDOWN\"\n"
         " event tag a application sub-system 798 type 1\n"
         " action 1 puts \"$_syslog_msg $_syslog_host $_syslog_source_ip "
@@ -298,8 +310,7 @@ main(void)
         cmocka_unit_test(
             a_secret_printed_or_mailed_is_warned_but_not_as_server_or_set),
         cmocka_unit_test(implicit_tls_port_with_starttls_is_warned),
-        cmocka_unit_test(
-            builtins_and_variables_the_applet_sets_are_not_warned),
+        cmocka_unit_test(builtins_and_variables_the_applet_sets_are_not_warned),
         cmocka_unit_test(each_undefined_variable_is_warned_once_per_action),
         cmocka_unit_test(
             context_retrieve_of_unknown_variables_silences_undefined),

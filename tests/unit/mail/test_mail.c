@@ -95,8 +95,7 @@ mini_run(void *arg)
             } else {
                 size_t dl = strlen(m->data);
 
-                snprintf(m->data + dl, sizeof(m->data) - dl, "%.1000s\n",
-                    line);
+                snprintf(m->data + dl, sizeof(m->data) - dl, "%.1000s\n", line);
             }
         } else if (strncmp(line, "EHLO", 4) == 0)
             say(fd, "250-mini\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n");
@@ -109,8 +108,7 @@ mini_run(void *arg)
         } else if (strncmp(line, "RCPT", 4) == 0) {
             size_t rl = strlen(m->rcpts);
 
-            snprintf(m->rcpts + rl, sizeof(m->rcpts) - rl, "%.200s ",
-                line + 8);
+            snprintf(m->rcpts + rl, sizeof(m->rcpts) - rl, "%.200s ", line + 8);
             say(fd, "250 ok\r\n");
         } else if (strcmp(line, "DATA") == 0) {
             in_data = 1;
@@ -148,7 +146,7 @@ static void
 mini_stop(struct mini *m, pthread_t th)
 {
     /* wake the thread if the client never came */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int                fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
 
     memset(&sa, 0, sizeof(sa));
@@ -206,24 +204,48 @@ bad_input_should_name_the_field(void **state)
         struct eng_mail_req req;
         const char         *field;
     } cases[] = {
-        { { .server = "mx.example", .to = "noc.example.com",
-            .from = "a@example.com", .subject = "s", .body = "b" }, "to" },
-        { { .server = "mx.example", .to = "noc@example.com",
-            .from = "a@example.com", .subject = "s\r\nBcc: x@example.net",
-            .body = "b" }, "subject" },
-        { { .server = "mx.example", .to = "noc@example.com",
-            .from = "a@example.com", .cc = "bad", .subject = "s",
-            .body = "b" }, "cc" },
-        { { .server = "mx.example", .to = "noc@example.com",
-            .from = "a@example.com", .secure = "ssl", .subject = "s",
-            .body = "b" }, "secure" },
-        { { .server = "u:p@mx.example:99999", .to = "noc@example.com",
-            .from = "a@example.com", .subject = "s", .body = "b" },
-          "server" },
-        { { .to = "noc@example.com", .from = "a@example.com",
-            .subject = "s", .body = "b" }, "server" },
-        { { .server = "mx.example", .to = "noc@example.com",
-            .subject = "s", .body = "b" }, "from" },
+        { { .server = "mx.example",
+              .to = "noc.example.com",
+              .from = "a@example.com",
+              .subject = "s",
+              .body = "b" },
+            "to" },
+        { { .server = "mx.example",
+              .to = "noc@example.com",
+              .from = "a@example.com",
+              .subject = "s\r\nBcc: x@example.net",
+              .body = "b" },
+            "subject" },
+        { { .server = "mx.example",
+              .to = "noc@example.com",
+              .from = "a@example.com",
+              .cc = "bad",
+              .subject = "s",
+              .body = "b" },
+            "cc" },
+        { { .server = "mx.example",
+              .to = "noc@example.com",
+              .from = "a@example.com",
+              .secure = "ssl",
+              .subject = "s",
+              .body = "b" },
+            "secure" },
+        { { .server = "u:p@mx.example:99999",
+              .to = "noc@example.com",
+              .from = "a@example.com",
+              .subject = "s",
+              .body = "b" },
+            "server" },
+        { { .to = "noc@example.com",
+              .from = "a@example.com",
+              .subject = "s",
+              .body = "b" },
+            "server" },
+        { { .server = "mx.example",
+              .to = "noc@example.com",
+              .subject = "s",
+              .body = "b" },
+            "from" },
     };
 
     (void)state;
@@ -257,8 +279,10 @@ relay_account_with_at_sign_should_log_in_and_deliver(void **state)
     (void)state;
     mini_start(&m, &th);
     /* CSCwe75439: '@' in the user name and in the password */
-    snprintf(server, sizeof(server), "relay@corp.example:p@ss-W0rd@"
-        "127.0.0.1:%u", m.port);
+    snprintf(server, sizeof(server),
+        "relay@corp.example:p@ss-W0rd@"
+        "127.0.0.1:%u",
+        m.port);
     req.server = server;
     req.secure = "none";
     req.allow_plain_auth = 1;
@@ -332,11 +356,14 @@ refused_sender_should_log_the_ios_line_masked_and_the_advice(void **state)
     char               *log;
 
     (void)state;
-    snprintf(m.mail_reply, sizeof(m.mail_reply), "553 5.7.1 Sender address "
+    snprintf(m.mail_reply, sizeof(m.mail_reply),
+        "553 5.7.1 Sender address "
         "rejected: not owned by user alerts@example.com\r\n");
     mini_start(&m, &th);
-    snprintf(server, sizeof(server), "alerts@example.com:Hunter2-Pw@"
-        "127.0.0.1:%u", m.port);
+    snprintf(server, sizeof(server),
+        "alerts@example.com:Hunter2-Pw@"
+        "127.0.0.1:%u",
+        m.port);
     req.server = server;
     req.allow_plain_auth = 1;
     req.from = "ceo@example.com";
@@ -344,15 +371,16 @@ refused_sender_should_log_the_ios_line_masked_and_the_advice(void **state)
     req.subject = "s";
     req.body = "b";
     cap_start();
-    assert_int_equal(eng_mail_send(NULL, &req, NULL, &res, &eb),
-        ERR_REJECTED);
+    assert_int_equal(eng_mail_send(NULL, &req, NULL, &res, &eb), ERR_REJECTED);
     log = cap_end();
     mini_stop(&m, th);
     assert_string_equal(res.klass, "sender_rejected");
     assert_int_equal(res.permanent, 1);
-    assert_non_null(strstr(log, "%HA_EM-3-FMPD_SMTP: Error occurred when "
+    assert_non_null(strstr(log,
+        "%HA_EM-3-FMPD_SMTP: Error occurred when "
         "sending mail to SMTP server: alerts@example.com:*****@127.0.0.1:"));
-    assert_non_null(strstr(log, "must match the account you log in with "
+    assert_non_null(strstr(log,
+        "must match the account you log in with "
         "(alerts@example.com)"));
     assert_null(strstr(log, "Hunter2-Pw"));
     free(log);
@@ -447,8 +475,7 @@ trust_cache_should_rebuild_when_trustpoints_change(void **state)
 
     (void)state;
     assert_non_null(mkdtemp(dir));
-    snprintf(cmd, sizeof(cmd), "sh %s/lib/mkpki.sh %s/pki", TEST_SRC_DIR,
-        dir);
+    snprintf(cmd, sizeof(cmd), "sh %s/lib/mkpki.sh %s/pki", TEST_SRC_DIR, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "%s/pki/root-a.der", dir);
     f = fopen(cmd, "rb");

@@ -27,7 +27,7 @@
 
 struct fake {
     int  opens, sends, closes;
-    int  fail_left;       /* fail this many sends */
+    int  fail_left; /* fail this many sends */
     int  permanent;
     char last_server[96];
     char last_to[64];
@@ -96,17 +96,19 @@ f_credentials(void *ud, const char *source, char **server, struct errbuf *eb)
 {
     (void)ud;
     if (strcmp(source, "$_email_server") != 0)
-        return err_set(eb, ERR_EXISTS, "credentials_gone", "not in the "
-            "environment: %s", source);
+        return err_set(eb, ERR_EXISTS, "credentials_gone",
+            "not in the "
+            "environment: %s",
+            source);
     *server = strdup("relay@corp.example:n3wpass@smtp.example.com");
     return *server != NULL ? 0 : ERR_NOMEM;
 }
 
 struct env {
-    char             *dir;
+    char              *dir;
     struct eng_store  *db;
     struct eng_outbox *ob;
-    struct fake       f;
+    struct fake        f;
 };
 
 /* Whether any stored request holds s (read on the store's connection). */
@@ -116,8 +118,10 @@ stored_anywhere(struct env *e, const char *s)
     sqlite3_stmt *st;
     int           n;
 
-    assert_int_equal(sqlite3_prepare_v2(e->db->db, "SELECT COUNT(*) FROM "
-                         "outbox WHERE instr(req, ?) > 0", -1, &st, NULL),
+    assert_int_equal(sqlite3_prepare_v2(e->db->db,
+                         "SELECT COUNT(*) FROM "
+                         "outbox WHERE instr(req, ?) > 0",
+                         -1, &st, NULL),
         SQLITE_OK);
     sqlite3_bind_text(st, 1, s, -1, SQLITE_STATIC);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -129,8 +133,8 @@ stored_anywhere(struct env *e, const char *s)
 static void
 env_open(struct env *e, double lifetime)
 {
-    struct eng_outbox_transport t = { f_open, f_send, f_usable, f_close,
-        &e->f, f_credentials };
+    struct eng_outbox_transport t = { f_open, f_send, f_usable, f_close, &e->f,
+        f_credentials };
     struct eng_outbox_opts      o = { lifetime, 30, 3600, 10, 0, 0 };
     struct errbuf               eb = { 0 };
 
@@ -299,8 +303,7 @@ a_stuck_destination_should_not_hold_the_others(void **state)
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 10;
     pthread_mutex_lock(&g.mu);
-    while (g.fast_sent == 0 &&
-        pthread_cond_timedwait(&g.cv, &g.mu, &ts) == 0)
+    while (g.fast_sent == 0 && pthread_cond_timedwait(&g.cv, &g.mu, &ts) == 0)
         ;
     fast = g.fast_sent;
     /* 4 senders: the stuck destination may occupy only one of them */
@@ -314,8 +317,7 @@ a_stuck_destination_should_not_hold_the_others(void **state)
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 10;
     pthread_mutex_lock(&g.mu);
-    while (g.stuck_sent < 8 &&
-        pthread_cond_timedwait(&g.cv, &g.mu, &ts) == 0)
+    while (g.stuck_sent < 8 && pthread_cond_timedwait(&g.cv, &g.mu, &ts) == 0)
         ;
     assert_int_equal(g.stuck_sent, 8);
     pthread_mutex_unlock(&g.mu);
@@ -401,7 +403,9 @@ permanent_failure_should_dead_letter_and_resend_should_requeue(void **state)
     assert_string_equal(cJSON_GetObjectItem(it, "server")->valuestring,
         "relay@corp.example:*****@smtp.example.com");
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(it,
-                            "last_error"), "klass")->valuestring,
+                                                "last_error"),
+                            "klass")
+                            ->valuestring,
         "data_rejected");
     txt = cJSON_PrintUnformatted(list);
     assert_null(strstr(txt, "pa55word"));
@@ -486,34 +490,37 @@ messages_to_one_server_should_share_a_session(void **state)
 static void
 queued_messages_should_resume_after_reopen(void **state)
 {
-    struct env *e = *state;
-    char        st[16];
-    long long   a, b;
+    struct env   *e = *state;
+    char          st[16];
+    long long     a, b;
     sqlite3_stmt *s;
 
     a = put(e, "first@example.com");
     b = put(e, "second@example.com");
     /* b was being sent when the process died */
-    assert_int_equal(sqlite3_exec(e->db->db, "UPDATE outbox SET "
+    assert_int_equal(sqlite3_exec(e->db->db,
+                         "UPDATE outbox SET "
                          "state='sending' WHERE id=(SELECT MAX(id) FROM "
-                         "outbox)", NULL, NULL, NULL), SQLITE_OK);
+                         "outbox)",
+                         NULL, NULL, NULL),
+        SQLITE_OK);
     env_close(e);
     memset(&e->f, 0, sizeof(e->f));
     env_open(e, 86400);
     assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 2);
-    assert_int_equal(eng_outbox_state(e->ob, a, st, sizeof(st), NULL, NULL),
-        0);
+    assert_int_equal(eng_outbox_state(e->ob, a, st, sizeof(st), NULL, NULL), 0);
     assert_string_equal(st, "sent");
-    assert_int_equal(eng_outbox_state(e->ob, b, st, sizeof(st), NULL, NULL),
-        0);
+    assert_int_equal(eng_outbox_state(e->ob, b, st, sizeof(st), NULL, NULL), 0);
     assert_string_equal(st, "sent");
     /* the stored request still had the password for the server */
     assert_string_equal(e->f.last_server,
         "relay@corp.example:pa55word@smtp.example.com");
     /* once sent, the stored request no longer holds the password (read
      * on the store's connection: it holds the database exclusively) */
-    assert_int_equal(sqlite3_prepare_v2(e->db->db, "SELECT COUNT(*) FROM "
-                         "outbox WHERE req LIKE '%pa55word%'", -1, &s, NULL),
+    assert_int_equal(sqlite3_prepare_v2(e->db->db,
+                         "SELECT COUNT(*) FROM "
+                         "outbox WHERE req LIKE '%pa55word%'",
+                         -1, &s, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 0), 0);
@@ -560,8 +567,7 @@ main(void)
         cmocka_unit_test(backoff_should_double_up_to_the_cap_within_jitter),
         cmocka_unit_test(a_stuck_destination_should_not_hold_the_others),
         cmocka_unit_test_setup_teardown(
-            temporary_failures_should_be_retried_on_schedule, setup,
-            teardown),
+            temporary_failures_should_be_retried_on_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(
             permanent_failure_should_dead_letter_and_resend_should_requeue,
             setup, teardown),

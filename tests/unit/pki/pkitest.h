@@ -34,8 +34,7 @@ pkitest_make(void)
     snprintf(pki_dir, sizeof(pki_dir), "/tmp/herald-pkitest.XXXXXX");
     if (mkdtemp(pki_dir) == NULL)
         return -1;
-    snprintf(cmd, sizeof(cmd), "sh %s/lib/mkpki.sh %s", TEST_SRC_DIR,
-        pki_dir);
+    snprintf(cmd, sizeof(cmd), "sh %s/lib/mkpki.sh %s", TEST_SRC_DIR, pki_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -66,9 +65,9 @@ pkitest_path(const char *name)
 static __attribute__((unused)) char *
 pkitest_read(const char *name, size_t *len)
 {
-    FILE  *f = fopen(pkitest_path(name), "rb");
-    char  *buf;
-    long   n;
+    FILE *f = fopen(pkitest_path(name), "rb");
+    char *buf;
+    long  n;
 
     if (f == NULL)
         return NULL;
@@ -101,8 +100,8 @@ pkitest_write(const char *name, const char *data, size_t len)
 }
 
 /* Output of a shell command, trailing newline stripped (new string). */
-static __attribute__((unused)) char *
-pkitest_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static __attribute__((unused)) char *pkitest_cmd(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 static __attribute__((unused)) char *
 pkitest_cmd(const char *fmt, ...)
@@ -144,8 +143,8 @@ pkitest_free_port(void)
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0
+        && getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
         port = ntohs(sa.sin_port);
     if (fd >= 0)
         close(fd);
@@ -175,10 +174,10 @@ static __attribute__((unused)) int
 pkitest_server_start(struct pkitest_server *s, const char *cert,
     const char *chain, const char *key, const char *extra)
 {
-    char  port[16], cp[512], kp[512], chp[512];
-    int   i, fd;
+    char        port[16], cp[512], kp[512], chp[512];
+    int         i, fd;
     const char *argv[24];
-    int   a = 0;
+    int         a = 0;
 
     s->pid = -1;
     if ((s->port = pkitest_free_port()) < 0)

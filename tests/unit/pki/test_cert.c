@@ -59,9 +59,8 @@ jarr_has(cJSON *arr, const char *s)
 {
     cJSON *it;
 
-    cJSON_ArrayForEach(it, arr)
-        if (cJSON_IsString(it) && strcmp(it->valuestring, s) == 0)
-            return 1;
+    cJSON_ArrayForEach(it, arr) if (cJSON_IsString(it)
+        && strcmp(it->valuestring, s) == 0) return 1;
     return 0;
 }
 
@@ -164,8 +163,8 @@ bad_input_should_get_a_message_naming_the_problem(void **state)
     free(data);
 
     /* DER that is not a certificate, and a truncated one. */
-    assert_int_equal(pki_cert_parse("\x30\x82\x00\x03\x02\x01\x05", 7, &c,
-                         &eb), ERR_INVAL);
+    assert_int_equal(pki_cert_parse("\x30\x82\x00\x03\x02\x01\x05", 7, &c, &eb),
+        ERR_INVAL);
     assert_non_null(strstr(eb.msg, "not an X.509 certificate"));
     data = pkitest_read("root-a.der", &len);
     assert_int_equal(pki_cert_parse(data, len - 10, &c, &eb), ERR_INVAL);
@@ -199,8 +198,8 @@ a_bundle_should_parse_in_order(void **state)
     assert_int_equal(pki_certs_parse(data, len, &v, &n, &eb), 0);
     assert_int_equal(n, 3);
     for (i = 0; i < 3; i++) {
-        char *subj = ossl_field(files[i], "-subject -nameopt RFC2253",
-            "subject=");
+        char *subj =
+            ossl_field(files[i], "-subject -nameopt RFC2253", "subject=");
         assert_string_equal(pki_cert_subject(v[i]), subj);
         free(subj);
     }
@@ -220,9 +219,9 @@ details_should_match_what_openssl_says(void **state)
     (void)state;
     for (i = 0; i < 3; i++) {
         struct pki_cert *c = load(files[i]);
-        cJSON *d = pki_cert_details(c), *fp, *pk;
-        char  *s, *text, buf[64];
-        const char *alg;
+        cJSON           *d = pki_cert_details(c), *fp, *pk;
+        char            *s, *text, buf[64];
+        const char      *alg;
 
         assert_non_null(d);
         fp = cJSON_GetObjectItem(d, "fingerprints");
@@ -249,13 +248,11 @@ details_should_match_what_openssl_says(void **state)
         s[10] = 'T';
         assert_string_equal(jstr(d, "not_after"), s);
         free(s);
-        s = ossl_field(files[i], "-startdate -dateopt iso_8601",
-            "notBefore=");
+        s = ossl_field(files[i], "-startdate -dateopt iso_8601", "notBefore=");
         s[10] = 'T';
         assert_string_equal(jstr(d, "not_before"), s);
         free(s);
-        s = ossl_field(files[i], "-ext subjectKeyIdentifier",
-            "Identifier: \n");
+        s = ossl_field(files[i], "-ext subjectKeyIdentifier", "Identifier: \n");
         {
             char *t = s;
             while (*t == ' ')
@@ -273,8 +270,10 @@ details_should_match_what_openssl_says(void **state)
         snprintf(buf, sizeof(buf), "Public-Key: (%d bit)",
             (int)cJSON_GetNumberValue(cJSON_GetObjectItem(pk, "bits")));
         assert_non_null(strstr(text, buf));
-        assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItem(
-            cJSON_GetObjectItem(d, "basic_constraints"), "ca")),
+        assert_int_equal(cJSON_IsTrue(
+                             cJSON_GetObjectItem(cJSON_GetObjectItem(d,
+                                                     "basic_constraints"),
+                                 "ca")),
             strstr(text, "CA:TRUE") != NULL);
         assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItem(d, "self_signed")),
             i == 1);
@@ -284,27 +283,30 @@ details_should_match_what_openssl_says(void **state)
             cJSON *aia = cJSON_GetObjectItem(d, "authority_info_access");
             cJSON *it;
             int    n = 0;
-            cJSON_ArrayForEach(it, arr) {
+            cJSON_ArrayForEach(it, arr)
+            {
                 snprintf(buf, sizeof(buf), "URI:%s", it->valuestring);
                 assert_non_null(strstr(text, buf));
                 n++;
             }
             assert_int_equal(n, strstr(text, "CRL Distribution") ? 1 : 0);
-            cJSON_ArrayForEach(it, cJSON_GetObjectItem(aia, "ocsp")) {
+            cJSON_ArrayForEach(it, cJSON_GetObjectItem(aia, "ocsp"))
+            {
                 snprintf(buf, sizeof(buf), "OCSP - URI:%s", it->valuestring);
                 assert_non_null(strstr(text, buf));
                 n++;
             }
-            cJSON_ArrayForEach(it, cJSON_GetObjectItem(aia, "ca_issuers")) {
+            cJSON_ArrayForEach(it, cJSON_GetObjectItem(aia, "ca_issuers"))
+            {
                 snprintf(buf, sizeof(buf), "CA Issuers - URI:%s",
                     it->valuestring);
                 assert_non_null(strstr(text, buf));
                 n++;
             }
-            assert_int_equal(n, strstr(text, "Authority Information") ? 3
-                                                                      : 0);
+            assert_int_equal(n, strstr(text, "Authority Information") ? 3 : 0);
             n = 0;
-            cJSON_ArrayForEach(it, cJSON_GetObjectItem(d, "policies")) {
+            cJSON_ArrayForEach(it, cJSON_GetObjectItem(d, "policies"))
+            {
                 snprintf(buf, sizeof(buf), "Policy: %s", it->valuestring);
                 assert_non_null(strstr(text, buf));
                 n++;
@@ -328,8 +330,8 @@ details_should_match_what_openssl_says(void **state)
             assert_int_equal(cJSON_GetArraySize(sans), 3);
             assert_true(jarr_has(cJSON_GetObjectItem(d, "key_usage"),
                 "digitalSignature"));
-            assert_true(jarr_has(cJSON_GetObjectItem(d,
-                "extended_key_usage"), "serverAuth"));
+            assert_true(jarr_has(cJSON_GetObjectItem(d, "extended_key_usage"),
+                "serverAuth"));
             aki = ossl_field("inter.pem", "-ext subjectKeyIdentifier",
                 "Identifier: \n");
             {
@@ -341,8 +343,8 @@ details_should_match_what_openssl_says(void **state)
             free(aki);
         }
         if (i == 1)
-            assert_true(jarr_has(cJSON_GetObjectItem(d, "key_usage"),
-                "keyCertSign"));
+            assert_true(
+                jarr_has(cJSON_GetObjectItem(d, "key_usage"), "keyCertSign"));
         free(text);
         cJSON_Delete(d);
         pki_cert_free(c);
@@ -359,8 +361,8 @@ details_should_show_email_and_uri_names(void **state)
     (void)state;
     assert_true(jarr_has(sans, "email:client@herald.test"));
     assert_true(jarr_has(sans, "URI:https://herald.test/client"));
-    assert_true(jarr_has(cJSON_GetObjectItem(d, "extended_key_usage"),
-        "clientAuth"));
+    assert_true(
+        jarr_has(cJSON_GetObjectItem(d, "extended_key_usage"), "clientAuth"));
     cJSON_Delete(d);
     pki_cert_free(c);
 }
@@ -370,10 +372,11 @@ has_warning(cJSON *w, const char *code)
 {
     cJSON *it;
 
-    cJSON_ArrayForEach(it, w) {
+    cJSON_ArrayForEach(it, w)
+    {
         const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(it, "code"));
-        const char *m = cJSON_GetStringValue(
-            cJSON_GetObjectItem(it, "message"));
+        const char *m =
+            cJSON_GetStringValue(cJSON_GetObjectItem(it, "message"));
         assert_non_null(m);
         assert_true(strlen(m) > 10);
         if (c && strcmp(c, code) == 0)
@@ -388,8 +391,8 @@ warnings_should_flag_leaf_expired_and_expiring(void **state)
     struct pki_cert *root = load("root-a.pem"), *leaf = load("nonca.pem");
     struct pki_cert *old = load("leaf-expired.pem"),
                     *soon = load("expiring.pem");
-    time_t           now = time(NULL);
-    cJSON           *w;
+    time_t now = time(NULL);
+    cJSON *w;
 
     (void)state;
     w = pki_cert_warnings(root, now);
@@ -409,8 +412,8 @@ warnings_should_flag_leaf_expired_and_expiring(void **state)
     cJSON_Delete(w);
     /* Root A seen from the day before it became valid. */
     {
-        char *s = ossl_field("root-a.pem", "-startdate -dateopt iso_8601",
-            "notBefore=");
+        char     *s = ossl_field("root-a.pem", "-startdate -dateopt iso_8601",
+                "notBefore=");
         struct tm tm;
         memset(&tm, 0, sizeof(tm));
         assert_non_null(strptime(s, "%Y-%m-%d %H:%M:%S", &tm));

@@ -152,10 +152,16 @@ expect_ok(struct result *r, const char *anchor)
         fail_msg("expected success, got %s: %s", r->v.code, r->v.message);
     assert_string_equal(r->v.code, "");
     assert_string_equal(r->v.anchor, anchor);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
-        cJSON_GetObjectItem(r->trace, "anchor"), "trustpoint")), anchor);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
-        cJSON_GetObjectItem(r->trace, "hostname"), "result")), "ok");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(cJSON_GetObjectItem(r->trace,
+                                                    "anchor"),
+                                "trustpoint")),
+        anchor);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(cJSON_GetObjectItem(r->trace,
+                                                    "hostname"),
+                                "result")),
+        "ok");
     assert_false(r->v.insecure);
 }
 
@@ -176,8 +182,8 @@ setup(void **state)
     both = malloc(strlen(a) + strlen(b) + 1);
     strcpy(both, a);
     strcat(both, b);
-    if (pkitest_write("rest-full.pem", both, strlen(both)) != 0 ||
-        pkitest_write("rest-inter.pem", a, strlen(a)) != 0)
+    if (pkitest_write("rest-full.pem", both, strlen(both)) != 0
+        || pkitest_write("rest-inter.pem", a, strlen(a)) != 0)
         return -1;
     free(a);
     free(b);
@@ -209,14 +215,17 @@ root_only_should_verify_the_gmail_shaped_chain(void **state)
     expect_ok(&r, "ROOT-A");
     chain = cJSON_GetObjectItem(r.trace, "chain");
     assert_int_equal(cJSON_GetArraySize(chain), 3);
-    {   /* each presented certificate with its PEM, as the file holds it */
+    { /* each presented certificate with its PEM, as the file holds it */
         char *pem = pkitest_read("inter.pem", NULL);
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
-            cJSON_GetArrayItem(chain, 1), "pem")), pem);
+        assert_string_equal(cJSON_GetStringValue(
+                                cJSON_GetObjectItem(cJSON_GetArrayItem(chain,
+                                                        1),
+                                    "pem")),
+            pem);
         free(pem);
     }
-    assert_non_null(cJSON_GetStringValue(cJSON_GetObjectItem(r.trace,
-        "tls_version")));
+    assert_non_null(
+        cJSON_GetStringValue(cJSON_GetObjectItem(r.trace, "tls_version")));
     result_free(&r);
     pki_trust_unref(t);
 }
@@ -293,15 +302,18 @@ no_trustpoint_should_name_the_missing_issuer(void **state)
     assert_string_equal(r.v.code, "certificate_untrusted");
     assert_string_equal(pki_verdict_code(r.v.klass), "certificate_untrusted");
     cross_subject = pkitest_cmd("openssl x509 -in '%s' -noout -subject "
-        "-nameopt RFC2253 | sed 's/^subject=//'",
+                                "-nameopt RFC2253 | sed 's/^subject=//'",
         pkitest_path("root-a-cross.pem"));
     old_subject = pkitest_cmd("openssl x509 -in '%s' -noout -subject "
-        "-nameopt RFC2253 | sed 's/^subject=//'",
+                              "-nameopt RFC2253 | sed 's/^subject=//'",
         pkitest_path("root-old.pem"));
     cross_fp = pkitest_cmd("openssl x509 -in '%s' -noout -fingerprint "
-        "-sha256 | sed 's/^.*=//'", pkitest_path("root-a-cross.pem"));
-    snprintf(want, sizeof(want), "the server's chain ends at '%s' issued by "
-        "'%s', which no trustpoint holds", cross_subject, old_subject);
+                           "-sha256 | sed 's/^.*=//'",
+        pkitest_path("root-a-cross.pem"));
+    snprintf(want, sizeof(want),
+        "the server's chain ends at '%s' issued by "
+        "'%s', which no trustpoint holds",
+        cross_subject, old_subject);
     assert_string_equal(r.v.message, want);
     assert_string_equal(r.v.missing_issuer, old_subject);
     assert_non_null(strstr(r.v.advice, cross_fp));
@@ -309,18 +321,21 @@ no_trustpoint_should_name_the_missing_issuer(void **state)
     assert_non_null(strstr(r.v.advice, "import-chain"));
     assert_string_equal(r.v.anchor, "");
     fix = cJSON_GetObjectItem(r.trace, "fix");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(fix,
-        "action")), "import chain[2]");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(r.trace,
-        "missing_issuer")), old_subject);
-    {   /* the verify callback saw the leaf fail with "no local issuer" */
-        cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(r.trace,
-            "verify_errors"), 0);
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(fix, "action")),
+        "import chain[2]");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(r.trace, "missing_issuer")),
+        old_subject);
+    { /* the verify callback saw the leaf fail with "no local issuer" */
+        cJSON *e =
+            cJSON_GetArrayItem(cJSON_GetObjectItem(r.trace, "verify_errors"),
+                0);
         assert_non_null(e);
-        assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(e,
-            "depth")), 0);
-        assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(e,
-            "error")), 20);
+        assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "depth")),
+            0);
+        assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "error")),
+            20);
     }
     result_free(&r);
     /* A wrong host hides the untrusted chain in wolfSSL: both are told. */
@@ -344,8 +359,8 @@ self_signed_leaf_should_be_untrusted(void **state)
     struct result     r;
 
     (void)state;
-    run_case(t, "leaf-selfsigned.pem", NULL, "leaf-selfsigned.key",
-        "localhost", PKI_VERIFY_FULL, &r);
+    run_case(t, "leaf-selfsigned.pem", NULL, "leaf-selfsigned.key", "localhost",
+        PKI_VERIFY_FULL, &r);
     assert_int_equal(r.v.klass, PKI_UNTRUSTED);
     assert_non_null(strstr(r.v.message, "self-signed"));
     result_free(&r);
@@ -366,8 +381,11 @@ wrong_host_should_be_a_hostname_mismatch(void **state)
     assert_string_equal(r.v.code, "hostname_mismatch");
     assert_non_null(strstr(r.v.message, "DNS:wrong.example"));
     assert_non_null(strstr(r.v.message, "'localhost'"));
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
-        cJSON_GetObjectItem(r.trace, "hostname"), "result")), "mismatch");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(cJSON_GetObjectItem(r.trace,
+                                                    "hostname"),
+                                "result")),
+        "mismatch");
     result_free(&r);
     /* An IP literal is checked against the IP SANs. */
     run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "127.0.0.1",
@@ -410,12 +428,14 @@ continue_with_only_the_intermediate_should_be_untrusted(void **state)
     (void)state;
     assert_int_equal(cJSON_GetArraySize(notes), 1);
     n0 = cJSON_GetArrayItem(notes, 0);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(n0,
-        "trustpoint")), "INTER");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(n0,
-        "code")), "continue_without_root");
-    assert_non_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(n0,
-        "message")), "chain-validation stop"));
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(n0, "trustpoint")),
+        "INTER");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(n0, "code")),
+        "continue_without_root");
+    assert_non_null(
+        strstr(cJSON_GetStringValue(cJSON_GetObjectItem(n0, "message")),
+            "chain-validation stop"));
     cJSON_Delete(notes);
     run_case(t, "leaf.pem", "rest-inter.pem", "leaf.key", "localhost",
         PKI_VERIFY_FULL, &r);
@@ -426,12 +446,11 @@ continue_with_only_the_intermediate_should_be_untrusted(void **state)
 }
 
 static void
-continue_with_its_root_should_load_and_anchor_at_the_intermediate(
-    void **state)
+continue_with_its_root_should_load_and_anchor_at_the_intermediate(void **state)
 {
-    struct tp_spec s[] = { { "INTER", "inter.pem", PKI_CHAIN_CONTINUE },
-        { "ROOT-A", "root-a.pem", PKI_CHAIN_CONTINUE },
-        { "EMPTY", NULL, PKI_CHAIN_CONTINUE } };
+    struct tp_spec    s[] = { { "INTER", "inter.pem", PKI_CHAIN_CONTINUE },
+           { "ROOT-A", "root-a.pem", PKI_CHAIN_CONTINUE },
+           { "EMPTY", NULL, PKI_CHAIN_CONTINUE } };
     struct pki_trust *t = trust(s, 3, 0);
     struct result     r;
     cJSON            *notes = pki_trust_notes(t);
@@ -439,8 +458,10 @@ continue_with_its_root_should_load_and_anchor_at_the_intermediate(
     (void)state;
     /* only the trustpoint without a certificate is reported */
     assert_int_equal(cJSON_GetArraySize(notes), 1);
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(
-        cJSON_GetArrayItem(notes, 0), "code")), "not_authenticated");
+    assert_string_equal(cJSON_GetStringValue(
+                            cJSON_GetObjectItem(cJSON_GetArrayItem(notes, 0),
+                                "code")),
+        "not_authenticated");
     cJSON_Delete(notes);
     run_case(t, "leaf.pem", "rest-inter.pem", "leaf.key", "localhost",
         PKI_VERIFY_FULL, &r);
@@ -472,8 +493,7 @@ system_pool_should_load_and_not_trust_the_test_pki(void **state)
 static void
 revocation_crl_should_be_refused_clearly(void **state)
 {
-    struct pki_trustpoint tp = { "CRL", PKI_CHAIN_CONTINUE, PKI_REV_CRL,
-        NULL };
+    struct pki_trustpoint tp = { "CRL", PKI_CHAIN_CONTINUE, PKI_REV_CRL, NULL };
     struct pki_trust     *t = NULL;
     struct errbuf         eb = { 0 };
 
@@ -497,8 +517,8 @@ verify_none_should_connect_and_say_insecure(void **state)
     struct result     r;
 
     (void)state;
-    run_case(t, "leaf-selfsigned.pem", NULL, "leaf-selfsigned.key",
-        "localhost", PKI_VERIFY_NONE, &r);
+    run_case(t, "leaf-selfsigned.pem", NULL, "leaf-selfsigned.key", "localhost",
+        PKI_VERIFY_NONE, &r);
     assert_int_equal(r.v.klass, PKI_OK);
     assert_true(r.v.insecure);
     assert_non_null(strstr(r.v.message, "insecure"));
@@ -510,9 +530,8 @@ verify_none_should_connect_and_say_insecure(void **state)
 static void
 rebuilding_the_trust_should_drop_cached_sessions(void **state)
 {
-    struct tp_spec        s[] = { { "ROOT-A", "root-a.pem",
-        PKI_CHAIN_CONTINUE } };
-    struct pki_trust     *t = trust(s, 1, 0), *t2;
+    struct tp_spec    s[] = { { "ROOT-A", "root-a.pem", PKI_CHAIN_CONTINUE } };
+    struct pki_trust *t = trust(s, 1, 0), *t2;
     struct pkitest_server srv;
     struct result         r;
     const char           *vers[] = { "-tls1_2", "-tls1_3" };
@@ -520,8 +539,9 @@ rebuilding_the_trust_should_drop_cached_sessions(void **state)
 
     (void)state;
     for (i = 0; i < 2; i++) {
-        if (pkitest_server_start(&srv, "leaf.pem", "rest-full.pem",
-                "leaf.key", vers[i]) != 0) {
+        if (pkitest_server_start(&srv, "leaf.pem", "rest-full.pem", "leaf.key",
+                vers[i])
+            != 0) {
             pkitest_server_stop(&srv);
             fail_msg("openssl s_server did not start");
         }
@@ -576,9 +596,8 @@ worker_run(void *arg)
 static void
 one_trust_should_serve_concurrent_handshakes(void **state)
 {
-    struct tp_spec        s[] = { { "ROOT-A", "root-a.pem",
-        PKI_CHAIN_CONTINUE } };
-    struct pki_trust     *t = trust(s, 1, 0);
+    struct tp_spec    s[] = { { "ROOT-A", "root-a.pem", PKI_CHAIN_CONTINUE } };
+    struct pki_trust *t = trust(s, 1, 0);
     struct pkitest_server srv;
     struct worker         w[4];
     pthread_t             th[4];
@@ -586,7 +605,8 @@ one_trust_should_serve_concurrent_handshakes(void **state)
 
     (void)state;
     if (pkitest_server_start(&srv, "leaf.pem", "rest-full.pem", "leaf.key",
-            "-tls1_2") != 0) {
+            "-tls1_2")
+        != 0) {
         pkitest_server_stop(&srv);
         fail_msg("openssl s_server did not start");
     }
@@ -609,8 +629,10 @@ one_trust_should_serve_concurrent_handshakes(void **state)
 static const char *
 trace_str(cJSON *trace, const char *obj, const char *key)
 {
-    return cJSON_GetStringValue(cJSON_GetObjectItem(obj != NULL
-        ? cJSON_GetObjectItem(trace, obj) : trace, key));
+    return cJSON_GetStringValue(
+        cJSON_GetObjectItem(obj != NULL ? cJSON_GetObjectItem(trace, obj)
+                                        : trace,
+            key));
 }
 
 static void
@@ -623,8 +645,8 @@ ipv6_literal_should_be_checked_against_the_ip_sans(void **state)
     (void)state;
     /* leaf.pem holds IP:::1 (mkpki.sh); the server listens on 127.0.0.1,
      * the name checked is what matters. wolfSSL 5.5.4 alone says -322. */
-    run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "::1",
-        PKI_VERIFY_FULL, &r);
+    run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "::1", PKI_VERIFY_FULL,
+        &r);
     expect_ok(&r, "ROOT-A");
     assert_string_equal(trace_str(r.trace, "hostname", "checked"), "::1");
     result_free(&r);
@@ -633,20 +655,18 @@ ipv6_literal_should_be_checked_against_the_ip_sans(void **state)
         PKI_VERIFY_FULL, &r);
     expect_ok(&r, "ROOT-A");
     result_free(&r);
-    run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "::2",
-        PKI_VERIFY_FULL, &r);
+    run_case(t, "leaf.pem", "rest-full.pem", "leaf.key", "::2", PKI_VERIFY_FULL,
+        &r);
     assert_int_equal(r.v.klass, PKI_HOSTNAME_MISMATCH);
     assert_string_equal(r.v.code, "hostname_mismatch");
     assert_non_null(strstr(r.v.message, "not valid for '::2'"));
     assert_non_null(strstr(r.v.message, "IP:::1"));
-    assert_string_equal(trace_str(r.trace, "hostname", "result"),
-        "mismatch");
-    {   /* the verify callback's own IP check is in the trace */
+    assert_string_equal(trace_str(r.trace, "hostname", "result"), "mismatch");
+    { /* the verify callback's own IP check is in the trace */
         cJSON *e, *errs = cJSON_GetObjectItem(r.trace, "verify_errors");
         int    seen = 0;
-        cJSON_ArrayForEach(e, errs)
-            seen |= cJSON_GetNumberValue(cJSON_GetObjectItem(e, "error"))
-                == 64;
+        cJSON_ArrayForEach(e, errs) seen |=
+            cJSON_GetNumberValue(cJSON_GetObjectItem(e, "error")) == 64;
         assert_true(seen);
     }
     result_free(&r);
@@ -669,9 +689,8 @@ ipv6_literal_should_be_checked_against_the_ip_sans(void **state)
 static void
 cached_session_should_not_skip_the_check_of_another_name(void **state)
 {
-    struct tp_spec        s[] = { { "ROOT-A", "root-a.pem",
-        PKI_CHAIN_CONTINUE } };
-    struct pki_trust     *t = trust(s, 1, 0);
+    struct tp_spec    s[] = { { "ROOT-A", "root-a.pem", PKI_CHAIN_CONTINUE } };
+    struct pki_trust *t = trust(s, 1, 0);
     struct pkitest_server srv;
     struct result         r;
     const char           *vers[] = { "-tls1_2", "-tls1_3" };
@@ -680,8 +699,9 @@ cached_session_should_not_skip_the_check_of_another_name(void **state)
 
     (void)state;
     for (i = 0; i < 2; i++) {
-        if (pkitest_server_start(&srv, "leaf.pem", "rest-full.pem",
-                "leaf.key", vers[i]) != 0) {
+        if (pkitest_server_start(&srv, "leaf.pem", "rest-full.pem", "leaf.key",
+                vers[i])
+            != 0) {
             pkitest_server_stop(&srv);
             fail_msg("openssl s_server did not start");
         }
@@ -693,8 +713,8 @@ cached_session_should_not_skip_the_check_of_another_name(void **state)
         result_free(&r);
         /* Another name for the same server must be checked, not resumed
          * from the session verified for "localhost". */
-        handshake_key(t, srv.port, "mail.example.test", PKI_VERIFY_FULL,
-            key, &r);
+        handshake_key(t, srv.port, "mail.example.test", PKI_VERIFY_FULL, key,
+            &r);
         if (r.resumed || r.v.klass != PKI_HOSTNAME_MISMATCH)
             fail_msg("%s: resumed=%d class=%s: %s", vers[i], r.resumed,
                 r.v.code, r.v.message);
@@ -710,16 +730,19 @@ cached_session_should_not_skip_the_check_of_another_name(void **state)
         assert_int_equal(r.v.klass, PKI_OK);
         if (!r.resumed)
             fail_msg("%s: the same name did not resume", vers[i]);
-        assert_non_null(strstr(r.v.message, "verified on the first "
+        assert_non_null(strstr(r.v.message,
+            "verified on the first "
             "connection at 20"));
         assert_non_null(strstr(r.v.message, "'localhost'"));
         assert_non_null(strstr(r.v.message, "trustpoint 'ROOT-A'"));
+        assert_string_equal(trace_str(r.trace, "resumed_verification", "name"),
+            "localhost");
         assert_string_equal(trace_str(r.trace, "resumed_verification",
-            "name"), "localhost");
-        assert_string_equal(trace_str(r.trace, "resumed_verification",
-            "anchor"), "ROOT-A");
+                                "anchor"),
+            "ROOT-A");
         assert_int_equal(strlen(trace_str(r.trace, "resumed_verification",
-            "verified_at")), 20); /* 2026-01-02T03:04:05Z */
+                             "verified_at")),
+            20); /* 2026-01-02T03:04:05Z */
         assert_non_null(trace_str(r.trace, "hostname", "checked_at"));
         result_free(&r);
         pkitest_server_stop(&srv);
@@ -730,9 +753,8 @@ cached_session_should_not_skip_the_check_of_another_name(void **state)
 static void
 consecutive_resumptions_should_all_succeed(void **state)
 {
-    struct tp_spec        s[] = { { "ROOT-A", "root-a.pem",
-        PKI_CHAIN_CONTINUE } };
-    struct pki_trust     *t = trust(s, 1, 0);
+    struct tp_spec    s[] = { { "ROOT-A", "root-a.pem", PKI_CHAIN_CONTINUE } };
+    struct pki_trust *t = trust(s, 1, 0);
     struct pkitest_server srv;
     struct result         r;
     int                   i, resumed = 0;
@@ -741,7 +763,8 @@ consecutive_resumptions_should_all_succeed(void **state)
     /* A resumed TLS 1.3 session re-saved by wolfSSL 5.5.4 made the next
      * resumption fail ("binder does not verify"). */
     if (pkitest_server_start(&srv, "leaf.pem", "rest-full.pem", "leaf.key",
-            "-tls1_3") != 0) {
+            "-tls1_3")
+        != 0) {
         pkitest_server_stop(&srv);
         fail_msg("openssl s_server did not start");
     }

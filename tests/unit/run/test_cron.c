@@ -52,8 +52,8 @@ cron_should_parse_ranges_lists_steps_and_names(void **state)
 
     (void)state;
     c = parse_ok("*/15 9-17 * * mon-fri");
-    assert_true(c.minute == ((1ULL << 0) | (1ULL << 15) | (1ULL << 30)
-        | (1ULL << 45)));
+    assert_true(
+        c.minute == ((1ULL << 0) | (1ULL << 15) | (1ULL << 30) | (1ULL << 45)));
     assert_int_equal(c.hour, 0x3fe00); /* 9..17 */
     assert_int_equal(c.dow, 0x3e);     /* 1..5 */
     assert_true(c.dom_any);
@@ -64,8 +64,8 @@ cron_should_parse_ranges_lists_steps_and_names(void **state)
     assert_int_equal(c.month, (1u << 1) | (1u << 7));
     assert_int_equal(c.dow, 1); /* 7 is Sunday */
     c = parse_ok("5-20/5 * * * *");
-    assert_true(c.minute == ((1ULL << 5) | (1ULL << 10) | (1ULL << 15)
-        | (1ULL << 20)));
+    assert_true(
+        c.minute == ((1ULL << 5) | (1ULL << 10) | (1ULL << 15) | (1ULL << 20)));
 }
 
 static void
@@ -110,13 +110,13 @@ cron_next_should_find_the_following_matching_minute(void **state)
         utc(2026, 11, 27, 17, 30));
     c = parse_ok("30 8 * * mon-fri"); /* Friday 17:00 -> Monday 08:30 */
     assert_int_equal(eng_cron_next(&c, T0), utc(2026, 11, 30, 8, 30));
-    c = parse_ok("0 0 1 jan *");       /* next new year */
+    c = parse_ok("0 0 1 jan *"); /* next new year */
     assert_int_equal(eng_cron_next(&c, T0), utc(2027, 1, 1, 0, 0));
-    c = parse_ok("0 12 29 feb *");     /* leap day: 2028 */
+    c = parse_ok("0 12 29 feb *"); /* leap day: 2028 */
     assert_int_equal(eng_cron_next(&c, T0), utc(2028, 2, 29, 12, 0));
-    c = parse_ok("0 0 13 * fri");      /* dom OR dow (Vixie) */
+    c = parse_ok("0 0 13 * fri"); /* dom OR dow (Vixie) */
     assert_int_equal(eng_cron_next(&c, T0), utc(2026, 12, 4, 0, 0));
-    c = parse_ok("0 0 31 2 *");        /* never */
+    c = parse_ok("0 0 31 2 *"); /* never */
     assert_int_equal(eng_cron_next(&c, T0), -1);
 }
 

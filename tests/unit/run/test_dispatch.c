@@ -31,8 +31,7 @@ every_grammar_verb_should_have_a_handler(void **state)
         assert_non_null(v);
         act = interp_action_find(v->verb);
         if (act == NULL)
-            fail_msg("grammar verb \"%s\" has no interpreter handler",
-                v->verb);
+            fail_msg("grammar verb \"%s\" has no interpreter handler", v->verb);
         assert_string_equal(act->verb, v->verb);
         /* a plain action runs its handler; control flow is run_once's */
         if (act->kind == K_PLAIN && act->run == NULL)

@@ -35,26 +35,27 @@ hmac_should_match_rfc4231_vector(void **state)
     char          h[65];
 
     (void)state;
-    assert_int_equal(pki_hmac_sha256("Jefe", 4,
-        "what do ya want for nothing?", 28, mac), 0);
+    assert_int_equal(pki_hmac_sha256("Jefe", 4, "what do ya want for nothing?",
+                         28, mac),
+        0);
     hex(mac, 32, h);
-    assert_string_equal(h, "5bdcc146bf60754e6a042426089575c7"
-                           "5a003f089d2739839dec58b964ec3843");
+    assert_string_equal(h,
+        "5bdcc146bf60754e6a042426089575c7"
+        "5a003f089d2739839dec58b964ec3843");
 }
 
 #define NOW 1700000000LL
 
 /* sha256=<hex HMAC-SHA256(key, "<ts>.<body>")> */
 static void
-sign(const char *key, const char *ts, const char *body, char *sig,
-    size_t sz)
+sign(const char *key, const char *ts, const char *body, char *sig, size_t sz)
 {
     unsigned char mac[32];
     char          msg[512], h[65];
 
     snprintf(msg, sizeof(msg), "%s.%s", ts, body);
-    assert_int_equal(pki_hmac_sha256(key, strlen(key), msg, strlen(msg),
-        mac), 0);
+    assert_int_equal(pki_hmac_sha256(key, strlen(key), msg, strlen(msg), mac),
+        0);
     hex(mac, 32, h);
     snprintf(sig, sz, "sha256=%s", h);
 }
@@ -76,14 +77,14 @@ sha256_should_match_fips_vector(void **state)
 
     (void)state;
     digest("abc", h);
-    assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223"
-                           "b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(h,
+        "ba7816bf8f01cfea414140de5dae2223"
+        "b00361a396177a9cb410ff61f20015ad");
 }
 
 static int
-check(const char *tokhash, const char *secret, const char *auth,
-    const char *ts, const char *sig, const char *body, long long now,
-    struct errbuf *eb)
+check(const char *tokhash, const char *secret, const char *auth, const char *ts,
+    const char *sig, const char *body, long long now, struct errbuf *eb)
 {
     struct eng_hook_auth a;
     int                  rc;
@@ -104,11 +105,14 @@ verify_should_compare_the_bearer_token_by_its_digest(void **state)
     (void)state;
     digest(tok, th);
     assert_int_equal(check(th, NULL, "Bearer s3cr3t-token", NULL, NULL, body,
-        NOW, &eb), 0);
-    assert_int_equal(check(th, NULL, "bearer   s3cr3t-token", NULL, NULL,
-        body, NOW, &eb), 0);
+                         NOW, &eb),
+        0);
+    assert_int_equal(check(th, NULL, "bearer   s3cr3t-token", NULL, NULL, body,
+                         NOW, &eb),
+        0);
     assert_int_equal(check(th, NULL, "Bearer wrong", NULL, NULL, body, NOW,
-        &eb), ERR_AUTH);
+                         &eb),
+        ERR_AUTH);
     assert_string_equal(eb.code, "denied");
     assert_non_null(strstr(eb.msg, "wrong webhook token"));
     /* the digest itself is not a token */
@@ -119,16 +123,16 @@ verify_should_compare_the_bearer_token_by_its_digest(void **state)
         assert_int_equal(check(th, NULL, auth, NULL, NULL, body, NOW, &eb),
             ERR_AUTH);
     }
-    assert_int_equal(check(th, NULL, "Basic abc", NULL, NULL, body, NOW,
-        &eb), ERR_AUTH);
+    assert_int_equal(check(th, NULL, "Basic abc", NULL, NULL, body, NOW, &eb),
+        ERR_AUTH);
     assert_string_equal(eb.code, "unauthorized");
     assert_non_null(strstr(eb.msg, "Bearer"));
     assert_int_equal(check(th, NULL, NULL, NULL, NULL, body, NOW, &eb),
         ERR_AUTH);
     assert_non_null(strstr(eb.msg, "missing credentials"));
     /* no token stored: nothing gets in */
-    assert_int_equal(check(NULL, "sk", "Bearer ", NULL, NULL, body, NOW,
-        &eb), ERR_AUTH);
+    assert_int_equal(check(NULL, "sk", "Bearer ", NULL, NULL, body, NOW, &eb),
+        ERR_AUTH);
     assert_string_equal(eb.code, "denied");
     assert_null(strstr(eb.msg, tok));
 }
@@ -150,10 +154,8 @@ verify_should_take_a_timestamped_signature_within_300_s(void **state)
             sig[i] = (char)(sig[i] - 32);
     assert_int_equal(check(NULL, sk, NULL, ts, sig, body, NOW, &eb), 0);
     /* the edges of the window, and one second past them */
-    assert_int_equal(check(NULL, sk, NULL, ts, sig, body, NOW + 300, &eb),
-        0);
-    assert_int_equal(check(NULL, sk, NULL, ts, sig, body, NOW - 300, &eb),
-        0);
+    assert_int_equal(check(NULL, sk, NULL, ts, sig, body, NOW + 300, &eb), 0);
+    assert_int_equal(check(NULL, sk, NULL, ts, sig, body, NOW - 300, &eb), 0);
     assert_int_equal(check(NULL, sk, NULL, ts, sig, body, NOW + 301, &eb),
         ERR_AUTH);
     assert_string_equal(eb.code, "unauthorized");
@@ -162,8 +164,7 @@ verify_should_take_a_timestamped_signature_within_300_s(void **state)
         ERR_AUTH);
     assert_non_null(strstr(eb.msg, "301 s ahead"));
     /* another body, another timestamp, another key */
-    assert_int_equal(check(NULL, sk, NULL, ts, sig, "{}", NOW, &eb),
-        ERR_AUTH);
+    assert_int_equal(check(NULL, sk, NULL, ts, sig, "{}", NOW, &eb), ERR_AUTH);
     assert_string_equal(eb.code, "denied");
     assert_non_null(strstr(eb.msg, "does not match"));
     assert_int_equal(check(NULL, sk, NULL, "1700000001", sig, body, NOW, &eb),
@@ -204,8 +205,8 @@ verify_should_refuse_the_old_body_only_signature(void **state)
     struct errbuf eb;
 
     (void)state;
-    assert_int_equal(pki_hmac_sha256(sk, strlen(sk), body, strlen(body),
-        mac), 0);
+    assert_int_equal(pki_hmac_sha256(sk, strlen(sk), body, strlen(body), mac),
+        0);
     hex(mac, 32, h);
     snprintf(sig, sizeof(sig), "sha256=%s", h);
     assert_int_equal(check(NULL, sk, NULL, NULL, sig, body, NOW, &eb),
@@ -273,7 +274,8 @@ vars_should_flatten_top_level_fields(void **state)
 
     (void)state;
     assert_int_equal(eng_webhook_vars(body, strlen(body), "application/json",
-                         &vs, &eb), 0);
+                         &vs, &eb),
+        0);
     assert_string_equal(eng_vars_get(&vs, "_webhook_body"), body);
     assert_string_equal(eng_vars_get(&vs, "_webhook_host"), "r1");
     assert_string_equal(eng_vars_get(&vs, "_webhook_count"), "3");
@@ -295,7 +297,8 @@ vars_should_derive_alert_fields_from_alertmanager(void **state)
         "{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"HighCPU\\\"}\","
         "\"status\":\"firing\",\"receiver\":\"herald\","
         "\"groupLabels\":{\"alertname\":\"HighCPU\"},"
-        "\"commonLabels\":{\"alertname\":\"HighCPU\",\"severity\":\"critical\"},"
+        "\"commonLabels\":{\"alertname\":\"HighCPU\",\"severity\":\"critical\"}"
+        ","
         "\"commonAnnotations\":{\"summary\":\"CPU above 90% on r1\"},"
         "\"externalURL\":\"http://am:9093\",\"alerts\":[{\"status\":\"firing\","
         "\"labels\":{\"alertname\":\"HighCPU\",\"severity\":\"critical\"},"
@@ -321,7 +324,8 @@ vars_should_derive_alert_fields_from_alertmanager(void **state)
     eng_vars_free(&vs);
     /* common labels empty: taken from the first alert */
     assert_int_equal(eng_webhook_vars(only_alert, strlen(only_alert),
-                         "application/json; charset=utf-8", &vs, &eb), 0);
+                         "application/json; charset=utf-8", &vs, &eb),
+        0);
     assert_string_equal(eng_vars_get(&vs, "_webhook_alertname"), "DiskFull");
     assert_string_equal(eng_vars_get(&vs, "_webhook_severity"), "warning");
     assert_string_equal(eng_vars_get(&vs, "_webhook_summary"), "/var is full");
@@ -345,12 +349,10 @@ vars_should_read_grafana_payloads(void **state)
         "[Alerting] Link down");
     assert_string_equal(eng_vars_get(&vs, "_webhook_state"), "alerting");
     assert_string_equal(eng_vars_get(&vs, "_webhook_ruleId"), "1");
-    assert_string_equal(eng_vars_get(&vs, "_webhook_message"),
-        "Gi0/1 is down");
+    assert_string_equal(eng_vars_get(&vs, "_webhook_message"), "Gi0/1 is down");
     assert_string_equal(eng_vars_get(&vs, "_webhook_evalMatches"), "[]");
     assert_string_equal(eng_vars_get(&vs, "_webhook_alertname"), "Link down");
-    assert_string_equal(eng_vars_get(&vs, "_webhook_summary"),
-        "Gi0/1 is down");
+    assert_string_equal(eng_vars_get(&vs, "_webhook_summary"), "Gi0/1 is down");
     assert_string_equal(eng_vars_get(&vs, "_webhook_severity"), "");
     eng_vars_free(&vs);
 }
@@ -364,13 +366,15 @@ vars_should_take_text_plain_and_refuse_invalid_json(void **state)
 
     (void)state;
     assert_int_equal(eng_webhook_vars("link down on r1", 15,
-                         "text/plain; charset=utf-8", &vs, &eb), 0);
+                         "text/plain; charset=utf-8", &vs, &eb),
+        0);
     assert_string_equal(eng_vars_get(&vs, "_webhook_body"), "link down on r1");
     assert_int_equal(vs.n, 1);
     eng_vars_free(&vs);
 
-    assert_int_equal(eng_webhook_vars("link down on r1", 15,
-                         "application/json", &vs, &eb), ERR_INVAL);
+    assert_int_equal(eng_webhook_vars("link down on r1", 15, "application/json",
+                         &vs, &eb),
+        ERR_INVAL);
     assert_string_equal(eb.code, "invalid_json");
     assert_non_null(strstr(eb.msg, "text/plain"));
     eng_vars_free(&vs);

@@ -29,9 +29,9 @@
 /* ---- fakes ------------------------------------------------------------ */
 
 struct fake {
-    const char *env[16][2];    /* environment name/value */
+    const char *env[16][2]; /* environment name/value */
     int         mail_calls;
-    int         mail_fail;     /* fail this many calls first */
+    int         mail_fail; /* fail this many calls first */
     char        req_server[256], req_to[256], req_from[256], req_cc[256];
     char        req_subject[256], req_body[256], req_secure[16];
     int         req_has_cc;
@@ -39,7 +39,7 @@ struct fake {
     char        syslog[8][512];
     int         nsyslog;
     int         syslog_prio;
-    cJSON      *contexts;      /* key -> saved object */
+    cJSON      *contexts; /* key -> saved object */
     char        policy[128];
     atomic_int  cancel;
     int         cancel_on_syslog;
@@ -125,8 +125,8 @@ fake_ctx_retrieve(void *ud, const char *key)
     struct fake *f = ud;
     cJSON       *o;
 
-    if (f->contexts == NULL ||
-        (o = cJSON_GetObjectItem(f->contexts, key)) == NULL)
+    if (f->contexts == NULL
+        || (o = cJSON_GetObjectItem(f->contexts, key)) == NULL)
         return NULL;
     return cJSON_Duplicate(o, 1);
 }
@@ -182,7 +182,7 @@ run_with(struct fake *f, double maxrun, const char *body,
     struct eng_applet *a = parse(body);
     struct eng_run_env e = env_of(f);
     struct eng_kv      kv[] = { { "_event_type_string", "none" },
-        { "_none_argc", "1" }, { "_none_arg1", "first" } };
+             { "_none_argc", "1" }, { "_none_arg1", "first" } };
 
     e.maxrun = maxrun;
     assert_int_equal(eng_interp_run(a, kv, 3, &e, r), 0);
@@ -210,7 +210,8 @@ trace_entry(const struct eng_run_result *r, const char *label)
 {
     const cJSON *e, *found = NULL;
 
-    cJSON_ArrayForEach(e, r->trace) {
+    cJSON_ArrayForEach(e, r->trace)
+    {
         const cJSON *l = cJSON_GetObjectItem(e, "label");
 
         if (cJSON_IsString(l) && strcmp(l->valuestring, label) == 0)
@@ -261,16 +262,17 @@ expand_should_replace_names_and_keep_a_lone_dollar(void **state)
 
     (void)state;
     memset(&eb, 0, sizeof(eb));
-    assert_int_equal(eng_expand("to $host, ${h}ost, ^up$ 5$ \\$host $",
-        lk, NULL, 0, &s, &eb), 0);
+    assert_int_equal(eng_expand("to $host, ${h}ost, ^up$ 5$ \\$host $", lk,
+                         NULL, 0, &s, &eb),
+        0);
     assert_string_equal(s, "to mx1, Host, ^up$ 5$ $host $");
     free(s);
     /* longest match: $hostname is not $host + "name" */
-    assert_int_equal(eng_expand("$hostname", lk, NULL, 0, &s, &eb),
-        ERR_INVAL);
+    assert_int_equal(eng_expand("$hostname", lk, NULL, 0, &s, &eb), ERR_INVAL);
     assert_null(s);
     assert_string_equal(eb.code, "undefined_variable");
-    assert_string_equal(eb.msg, "%HA_EM-3-FMPD_UNKNOWN_ENV: could not find "
+    assert_string_equal(eb.msg,
+        "%HA_EM-3-FMPD_UNKNOWN_ENV: could not find "
         "environment variable: hostname");
     /* "${" without a name and "}" stays literal */
     assert_int_equal(eng_expand("${ x} ${h", lk, NULL, 0, &s, &eb), 0);
@@ -351,7 +353,8 @@ secrets_should_reach_only_the_mail_server(void **state)
         &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     out = buf_str(&r.output);
-    assert_non_null(strstr(out, "server relay:*****@smtp.example.com token "
+    assert_non_null(strstr(out,
+        "server relay:*****@smtp.example.com token "
         "*****"));
     assert_non_null(strstr(out, "copy relay:*****@smtp.example.com"));
     assert_non_null(strstr(out, "upper RELAY:*****@SMTP.EXAMPLE.COM"));
@@ -392,7 +395,8 @@ set_append_increment_should_build_locals(void **state)
         " action 080 puts \"$x $n\"\n"
         " action 090 puts nonewline \"no\"\n"
         " action 100 puts \"-end\"\n"
-        " action 110 puts \"${x}y \\$x cost 5$\"\n", &r);
+        " action 110 puts \"${x}y \\$x cost 5$\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r),
         "abfirst 12\nno-end\nabfirsty $x cost 5$\n");
@@ -410,11 +414,13 @@ locals_should_shadow_environment_and_builtins_stay_read_only(void **state)
     memset(&f, 0, sizeof(f));
     f.env[0][0] = "site";
     f.env[0][1] = "paris";
-    run_with(&f, 0, " event none\n"
+    run_with(&f, 0,
+        " event none\n"
         " action 1 puts \"$site\"\n"
         " action 2 set site \"lyon\"\n"
         " action 3 puts \"$site $_event_pub_sec\"\n"
-        " action 4 set _none_arg1 \"changed\"\n", &r);
+        " action 4 set _none_arg1 \"changed\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(r.failed_label, "4");
     assert_string_equal(r.error_class, "read_only_variable");
@@ -435,7 +441,8 @@ actions_should_run_in_bytewise_label_order(void **state)
     run(" event none\n"
         " action 1 puts \"one\"\n"
         " action 2 puts \"two\"\n"
-        " action 10 puts \"ten\"\n", &r);
+        " action 10 puts \"ten\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r), "one\nten\ntwo\n");
     eng_run_result_clear(&r);
@@ -447,7 +454,8 @@ actions_should_run_in_bytewise_label_order(void **state)
         " action 2 end\n"
         " action 10 if $x eq \"b\"\n"
         " action 15 puts \"inside\"\n"
-        " action 3 puts \"after\"\n", &r);
+        " action 3 puts \"after\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r), "after\n");
     eng_run_result_clear(&r);
@@ -504,17 +512,18 @@ unbalanced_blocks_should_fail_before_running(void **state)
     static const char *const l3[] = { "0010" };
     static const char *const v4[] = { "if", "else", "elseif", "end" };
     static const char *const l4[] = { "1", "2", "3", "4" };
-    struct eng_run_result r;
+    struct eng_run_result    r;
 
     (void)state;
     run_applet(unbalanced(v1, l1, 2), &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(r.failed_label, "0040");
     assert_string_equal(r.error_class, "unbalanced_block");
-    assert_non_null(strstr(r.error,
-        "label 0040: end without if/while/foreach"));
+    assert_non_null(
+        strstr(r.error, "label 0040: end without if/while/foreach"));
     assert_string_equal(out_str(&r), "");
-    assert_non_null(strstr(r.error, "statement 0040\nClose every if, while "
+    assert_non_null(strstr(r.error,
+        "statement 0040\nClose every if, while "
         "and foreach with an end in label byte order and save the applet "
         "again."));
     eng_run_result_clear(&r);
@@ -549,14 +558,17 @@ undefined_variable_should_abort_with_ios_messages(void **state)
     run(" event none\n"
         " action 0010 puts \"before\"\n"
         " action 0020 puts \"$nosuch\"\n"
-        " action 0030 puts \"after\"\n", &r);
+        " action 0030 puts \"after\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(eng_run_status_name(r.status), "abort");
     assert_string_equal(r.failed_label, "0020");
     assert_string_equal(r.error_class, "undefined_variable");
-    assert_non_null(strstr(r.error, "%HA_EM-3-FMPD_UNKNOWN_ENV: could not "
+    assert_non_null(strstr(r.error,
+        "%HA_EM-3-FMPD_UNKNOWN_ENV: could not "
         "find environment variable: nosuch"));
-    assert_non_null(strstr(r.error, "%HA_EM-3-FMPD_ERROR: Error executing "
+    assert_non_null(strstr(r.error,
+        "%HA_EM-3-FMPD_ERROR: Error executing "
         "applet T statement 0020"));
     assert_string_equal(out_str(&r), "before\n");
     e = trace_entry(&r, "0020");
@@ -581,13 +593,14 @@ handle_error_ignore_should_set_error_and_go_on(void **state)
         " action 0020 puts \"$nosuch\"\n"
         " action 0030 puts \"went on: $_error\"\n"
         " action 0040 divide 1 0\n"
-        " action 0050 puts \"$_error\"\n", &r);
+        " action 0050 puts \"$_error\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
-    assert_non_null(strstr(out_str(&r), "went on: %HA_EM-3-FMPD_UNKNOWN_ENV: "
+    assert_non_null(strstr(out_str(&r),
+        "went on: %HA_EM-3-FMPD_UNKNOWN_ENV: "
         "could not find environment variable: nosuch\n"));
     assert_non_null(strstr(out_str(&r), "division by zero"));
-    assert_string_equal(entry_str(trace_entry(&r, "0020"), "outcome"),
-        "error");
+    assert_string_equal(entry_str(trace_entry(&r, "0020"), "outcome"), "error");
     eng_run_result_clear(&r);
 }
 
@@ -597,7 +610,8 @@ handle_error_retry_should_repeat_then_fail(void **state)
     struct fake           f;
     struct eng_run_result r;
     double                t0;
-    const char           *body = " event none\n"
+    const char           *body =
+        " event none\n"
         " action 0010 handle-error type retry count 2 delay 0.05\n"
         " action 0020 mail server \"mx\" to \"a@b.example\" from "
         "\"c@d.example\" subject \"s\" body \"b\"\n"
@@ -676,16 +690,16 @@ if_elseif_else_should_pick_one_branch(void **state)
 {
     struct eng_run_result r;
     const char           *tmpl = " event none\n"
-        " action 10 set v \"%s\"\n"
-        " action 20 if $v eq \"abc\"\n"
-        " action 21  puts \"abc\"\n"
-        " action 30 elseif $v gt 9\n"
-        " action 31  puts \"big\"\n"
-        " action 40 else\n"
-        " action 41  puts \"other\"\n"
-        " action 50 end\n"
-        " action 60 puts \"done\"\n";
-    char body[1024];
+                                 " action 10 set v \"%s\"\n"
+                                 " action 20 if $v eq \"abc\"\n"
+                                 " action 21  puts \"abc\"\n"
+                                 " action 30 elseif $v gt 9\n"
+                                 " action 31  puts \"big\"\n"
+                                 " action 40 else\n"
+                                 " action 41  puts \"other\"\n"
+                                 " action 50 end\n"
+                                 " action 60 puts \"done\"\n";
+    char                  body[1024];
 
     (void)state;
     /* 10 gt 9 as integers (as strings "10" < "9") */
@@ -694,8 +708,7 @@ if_elseif_else_should_pick_one_branch(void **state)
     assert_string_equal(out_str(&r), "big\ndone\n");
     /* the else after the taken branch is passed over, not entered */
     assert_string_equal(entry_str(trace_entry(&r, "30"), "outcome"), "ok");
-    assert_string_equal(entry_str(trace_entry(&r, "40"), "outcome"),
-        "skipped");
+    assert_string_equal(entry_str(trace_entry(&r, "40"), "outcome"), "skipped");
     assert_null(trace_entry(&r, "41"));
     eng_run_result_clear(&r);
     snprintf(body, sizeof(body), tmpl, "abc");
@@ -723,7 +736,8 @@ comparisons_should_use_integers_only_when_both_are(void **state)
         " action 09 end\n"
         " action 10 if -3 le -3\n action 11 puts \"le\"\n action 12 end\n"
         " action 13 if \"x\" ne \"x\"\n action 14 puts \"ne\"\n"
-        " action 15 end\n", &r);
+        " action 15 end\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r), "int\nstr\nge\nle\n");
     eng_run_result_clear(&r);
@@ -744,7 +758,8 @@ foreach_should_split_on_whitespace_or_delimiter(void **state)
         " action 20 foreach $p \"a,b;c,,d\" \",;\"\n"
         " action 21  puts nonewline \"<$p>\"\n"
         " action 22 end\n"
-        " action 30 puts \"\"\n", &r);
+        " action 30 puts \"\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r), "[mx1][mx2][mx3]<a><b><c><><d>\n");
     eng_run_result_clear(&r);
@@ -768,7 +783,8 @@ while_should_honour_break_and_continue(void **state)
         " action 27  end\n"
         " action 28  puts nonewline \"$i \"\n"
         " action 29 end\n"
-        " action 30 puts \"i=$i\"\n", &r);
+        " action 30 puts \"i=$i\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r), "1 3 4 i=5\n");
     eng_run_result_clear(&r);
@@ -788,7 +804,8 @@ nested_loops_should_restart_inner_foreach(void **state)
         " action 14   end\n"
         " action 15   puts nonewline \"$a$b \"\n"
         " action 16  end\n"
-        " action 17 end\n", &r);
+        " action 17 end\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r), "1x 2x ");
     eng_run_result_clear(&r);
@@ -806,7 +823,8 @@ trace_should_be_capped(void **state)
         " action 2 while $i lt 6000\n"
         " action 3  increment i\n"
         " action 4 end\n"
-        " action 5 puts \"$i\"\n", &r);
+        " action 5 puts \"$i\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r), "6000\n");
     assert_int_equal(cJSON_GetArraySize(r.trace), 10001);
@@ -833,7 +851,8 @@ output_should_be_capped_at_64k(void **state)
         " action 7  puts nonewline \"$line\"\n"
         " action 8  increment i\n"
         " action 9 end\n"
-        " action 91 puts \"i=$i\"\n", &r);
+        " action 91 puts \"i=$i\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_true(r.output.len >= 65536 && r.output.len < 65536 + 100);
     assert_non_null(strstr(out_str(&r), "[output truncated at 65536 bytes]"));
@@ -855,9 +874,11 @@ regexp_should_capture_submatches(void **state)
         "all name num st\n"
         " action 2 puts \"$_regexp_result|$all|$name|$num|$st\"\n"
         " action 3 regexp \"x+\" \"abc\" m\n"
-        " action 4 puts \"$_regexp_result\"\n", &r);
+        " action 4 puts \"$_regexp_result\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
-    assert_string_equal(out_str(&r), "1|Interface Gi1/0/2, changed state to "
+    assert_string_equal(out_str(&r),
+        "1|Interface Gi1/0/2, changed state to "
         "down|Gi|1/0/2|down\n0\n");
     eng_run_result_clear(&r);
 
@@ -875,8 +896,10 @@ string_op(const char *action, char *buf, size_t n)
     char                  body[1024];
     struct eng_run_result r;
 
-    snprintf(body, sizeof(body), " event none\n action 1 string %s\n"
-        " action 2 puts nonewline \"$_string_result\"\n", action);
+    snprintf(body, sizeof(body),
+        " event none\n action 1 string %s\n"
+        " action 2 puts nonewline \"$_string_result\"\n",
+        action);
     run(body, &r);
     if (r.status != ENG_RUN_SUCCESS)
         fail_msg("string %s failed: %s", action, r.error);
@@ -884,11 +907,11 @@ string_op(const char *action, char *buf, size_t n)
     eng_run_result_clear(&r);
 }
 
-#define assert_string_op(action, expect)                                    \
-    do {                                                                    \
-        char got_[512];                                                     \
-        string_op(action, got_, sizeof(got_));                              \
-        assert_string_equal(got_, expect);                                  \
+#define assert_string_op(action, expect)                                       \
+    do {                                                                       \
+        char got_[512];                                                        \
+        string_op(action, got_, sizeof(got_));                                 \
+        assert_string_equal(got_, expect);                                     \
     } while (0)
 
 static void
@@ -953,8 +976,10 @@ maxrun_should_stop_a_long_wait(void **state)
     (void)state;
     memset(&f, 0, sizeof(f));
     t0 = mono();
-    run_with(&f, 0.2, " event none\n action 1 puts \"a\"\n"
-        " action 2 wait 30\n action 3 puts \"b\"\n", &r);
+    run_with(&f, 0.2,
+        " event none\n action 1 puts \"a\"\n"
+        " action 2 wait 30\n action 3 puts \"b\"\n",
+        &r);
     assert_true(mono() - t0 < 2.0);
     assert_int_equal(r.status, ENG_RUN_TIMEOUT);
     assert_string_equal(eng_run_status_name(r.status), "timeout");
@@ -973,8 +998,10 @@ maxrun_should_stop_an_endless_while(void **state)
     (void)state;
     memset(&f, 0, sizeof(f));
     t0 = mono();
-    run_with(&f, 0.2, " event none\n action 1 while 1 eq 1\n"
-        " action 2  comment spin\n action 3 end\n", &r);
+    run_with(&f, 0.2,
+        " event none\n action 1 while 1 eq 1\n"
+        " action 2  comment spin\n action 3 end\n",
+        &r);
     assert_true(mono() - t0 < 2.0);
     assert_int_equal(r.status, ENG_RUN_TIMEOUT);
     assert_true(r.failed_label[0] != '\0');
@@ -999,8 +1026,10 @@ event_maxrun_should_win_over_the_default(void **state)
     /* a short wait within maxrun completes */
     memset(&f, 0, sizeof(f));
     t0 = mono();
-    run_with(&f, 5, " event none\n action 1 wait 0.1\n action 2 puts "
-        "\"ok\"\n", &r);
+    run_with(&f, 5,
+        " event none\n action 1 wait 0.1\n action 2 puts "
+        "\"ok\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_true(mono() - t0 >= 0.09);
     assert_string_equal(out_str(&r), "ok\n");
@@ -1030,8 +1059,10 @@ cancel_should_stop_the_run(void **state)
     memset(&f, 0, sizeof(f));
     t0 = mono();
     assert_int_equal(pthread_create(&th, NULL, cancel_later, &f), 0);
-    run_with(&f, 0, " event none\n action 1 puts \"a\"\n"
-        " action 2 wait 30\n action 3 puts \"never\"\n", &r);
+    run_with(&f, 0,
+        " event none\n action 1 puts \"a\"\n"
+        " action 2 wait 30\n action 3 puts \"never\"\n",
+        &r);
     pthread_join(th, NULL);
     assert_true(mono() - t0 < 2.0);
     assert_int_equal(r.status, ENG_RUN_CANCELLED);
@@ -1042,8 +1073,10 @@ cancel_should_stop_the_run(void **state)
     /* a hook that cancels: the next action does not start */
     memset(&f, 0, sizeof(f));
     f.cancel_on_syslog = 1;
-    run_with(&f, 0, " event none\n action 1 syslog msg \"x\"\n"
-        " action 2 puts \"never\"\n", &r);
+    run_with(&f, 0,
+        " event none\n action 1 syslog msg \"x\"\n"
+        " action 2 puts \"never\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_CANCELLED);
     assert_string_equal(r.failed_label, "2");
     assert_string_equal(out_str(&r), "");
@@ -1059,7 +1092,8 @@ exit_should_end_successfully_with_status(void **state)
 
     (void)state;
     run(" event none\n action 1 puts \"a\"\n action 2 exit 3\n"
-        " action 3 puts \"b\"\n", &r);
+        " action 3 puts \"b\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_int_equal(r.exit_status, 3);
     assert_string_equal(out_str(&r), "a\n");
@@ -1079,8 +1113,10 @@ syslog_should_format_the_ios_line(void **state)
 
     (void)state;
     memset(&f, 0, sizeof(f));
-    run_with(&f, 0, " event none\n action 1 syslog msg \"arg=$_none_arg1\"\n"
-        " action 2 syslog priority critical msg \"bad\"\n", &r);
+    run_with(&f, 0,
+        " event none\n action 1 syslog msg \"arg=$_none_arg1\"\n"
+        " action 2 syslog priority critical msg \"bad\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_int_equal(f.nsyslog, 2);
     assert_string_equal(f.syslog[0], "%HA_EM-6-LOG: T: arg=first");
@@ -1097,19 +1133,22 @@ context_should_save_and_retrieve_matching_locals(void **state)
 
     (void)state;
     memset(&f, 0, sizeof(f));
-    run_with(&f, 0, " event none\n action 1 set cnt_a \"1\"\n"
+    run_with(&f, 0,
+        " event none\n action 1 set cnt_a \"1\"\n"
         " action 2 set cnt_b \"2\"\n action 3 set other \"3\"\n"
-        " action 4 context save key k1 variable \"cnt_*\"\n", &r);
+        " action 4 context save key k1 variable \"cnt_*\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     eng_run_result_clear(&r);
-    run_with(&f, 0, " event none\n action 1 context retrieve key k1\n"
-        " action 2 puts \"$cnt_a $cnt_b\"\n action 3 puts \"$other\"\n", &r);
+    run_with(&f, 0,
+        " event none\n action 1 context retrieve key k1\n"
+        " action 2 puts \"$cnt_a $cnt_b\"\n action 3 puts \"$other\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(out_str(&r), "1 2\n");
     assert_string_equal(r.failed_label, "3"); /* other was not saved */
     eng_run_result_clear(&r);
-    run_with(&f, 0, " event none\n action 1 context retrieve key nokey\n",
-        &r);
+    run_with(&f, 0, " event none\n action 1 context retrieve key nokey\n", &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(r.error_class, "context_not_found");
     eng_run_result_clear(&r);
@@ -1125,9 +1164,11 @@ policy_and_publish_should_reach_hook_and_trace(void **state)
 
     (void)state;
     memset(&f, 0, sizeof(f));
-    run_with(&f, 0, " event none\n action 1 policy Other a $_none_arg1\n"
+    run_with(&f, 0,
+        " event none\n action 1 policy Other a $_none_arg1\n"
         " action 2 publish-event sub-system 798 type 1 arg1 \"x$_none_argc\"\n"
-        " action 3 comment nothing $at all\n", &r);
+        " action 3 comment nothing $at all\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(f.policy, "Other|a first");
     e = cJSON_GetObjectItem(trace_entry(&r, "2"), "event");
@@ -1138,7 +1179,8 @@ policy_and_publish_should_reach_hook_and_trace(void **state)
 
 /* ---- mail ------------------------------------------------------------- */
 
-static const char *design_applet = " event none\n"
+static const char *design_applet =
+    " event none\n"
     " action 0010 mail server \"$_email_server\" to \"$_email_to\" from "
     "\"$_email_from\" cc \"$_email_cc\" subject \"This is my email subject\" "
     "body \"This is my email body.\" port 587 secure tls\n";
@@ -1167,12 +1209,15 @@ design_applet_should_fail_on_unset_email_cc(void **state)
     assert_int_equal(r.status, ENG_RUN_ABORT);
     assert_string_equal(r.failed_label, "0010");
     assert_string_equal(r.error_class, "undefined_variable");
-    assert_non_null(strstr(r.error, "could not find environment variable: "
+    assert_non_null(strstr(r.error,
+        "could not find environment variable: "
         "_email_cc"));
-    assert_non_null(strstr(r.error, "Error executing applet T statement "
+    assert_non_null(strstr(r.error,
+        "Error executing applet T statement "
         "0010"));
     /* the IOS lines, then the fix in one sentence */
-    assert_string_equal(r.error, "%HA_EM-3-FMPD_UNKNOWN_ENV: could not find "
+    assert_string_equal(r.error,
+        "%HA_EM-3-FMPD_UNKNOWN_ENV: could not find "
         "environment variable: _email_cc\n"
         "%HA_EM-3-FMPD_ERROR: Error executing applet T statement 0010\n"
         "Set the environment variable _email_cc (PUT "
@@ -1192,7 +1237,8 @@ info_routername_should_set_the_host_name(void **state)
     host[sizeof(host) - 1] = '\0';
     snprintf(want, sizeof(want), "%s\n", host);
     run(" event none\n action 0010 info type routername\n"
-        " action 0020 puts \"$_info_routername\"\n", &r);
+        " action 0020 puts \"$_info_routername\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_string_equal(out_str(&r), want);
     eng_run_result_clear(&r);
@@ -1206,7 +1252,8 @@ an_undefined_counter_should_name_its_fix(void **state)
     (void)state;
     run(" event none\n action 0010 increment n\n", &r);
     assert_int_equal(r.status, ENG_RUN_ABORT);
-    assert_non_null(strstr(r.error, "\nSet the environment variable n (PUT "
+    assert_non_null(strstr(r.error,
+        "\nSet the environment variable n (PUT "
         "/api/v1/environment/n), or remove it from action 0010."));
     eng_run_result_clear(&r);
 }
@@ -1249,9 +1296,11 @@ mail_without_cc_should_pass_no_cc(void **state)
 
     (void)state;
     memset(&f, 0, sizeof(f));
-    run_with(&f, 0, " event none\n action 1 set who \"ops\"\n"
+    run_with(&f, 0,
+        " event none\n action 1 set who \"ops\"\n"
         " action 2 mail server \"mx.example\" to \"$who@example.com\" from "
-        "\"me@example.com\" subject \"arg $_none_arg1\" body \"b\"\n", &r);
+        "\"me@example.com\" subject \"arg $_none_arg1\" body \"b\"\n",
+        &r);
     assert_int_equal(r.status, ENG_RUN_SUCCESS);
     assert_int_equal(f.req_has_cc, 0);
     assert_int_equal(f.req_port, 0);

@@ -71,8 +71,8 @@ wait_running(struct eng_pool *p, unsigned want)
 static void
 pool_should_refuse_when_queue_is_full_then_recover(void **state)
 {
-    struct gate      g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-        0, 0, 0 };
+    struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+        0 };
     struct eng_pool *p = NULL;
     struct errbuf    eb = { 0 };
     unsigned         depth = 0;
@@ -82,12 +82,10 @@ pool_should_refuse_when_queue_is_full_then_recover(void **state)
     assert_int_equal(eng_pool_new(2, 3, &p, &eb), 0);
     /* two jobs occupy both workers, three fill the queue */
     for (i = 0; i < 2; i++)
-        assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g),
-            0);
+        assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
     wait_running(p, 2);
     for (i = 0; i < 3; i++)
-        assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g),
-            0);
+        assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
     eng_pool_counts(p, &depth, NULL);
     assert_int_equal(depth, 3);
     assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g),
@@ -107,8 +105,8 @@ pool_should_refuse_when_queue_is_full_then_recover(void **state)
 static void
 pool_drain_should_drop_queued_jobs_after_timeout(void **state)
 {
-    struct gate      g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-        0, 0, 0 };
+    struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+        0 };
     struct eng_pool *p = NULL;
     struct errbuf    eb = { 0 };
     int              i, left;
@@ -116,8 +114,7 @@ pool_drain_should_drop_queued_jobs_after_timeout(void **state)
     (void)state;
     assert_int_equal(eng_pool_new(1, 10, &p, &eb), 0);
     for (i = 0; i < 4; i++)
-        assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g),
-            0);
+        assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
     wait_running(p, 1);
     left = eng_pool_drain(p, 0.2);
     /* one still running, three dropped */

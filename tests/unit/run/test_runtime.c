@@ -77,9 +77,9 @@ wait_first_run(struct env *e, const char *applet, double timeout_s)
         assert_int_equal(eng_runtime_runs_list(e->rt, &f, &page, &eb), 0);
         it = cJSON_GetArrayItem(cJSON_GetObjectItem(page, "items"), 0);
         if (it != NULL && !cJSON_IsNull(cJSON_GetObjectItem(it, "ended"))) {
-            long long id = (long long)cJSON_GetObjectItem(it, "id")
-                ->valuedouble;
-            cJSON    *r = NULL;
+            long long id =
+                (long long)cJSON_GetObjectItem(it, "id")->valuedouble;
+            cJSON *r = NULL;
 
             cJSON_Delete(page);
             assert_int_equal(eng_runtime_run_get(e->rt, id, &r, &eb), 0);
@@ -150,11 +150,12 @@ sync_run_should_return_output_and_status(void **state)
     struct errbuf       eb = { 0 };
     const char         *args[] = { "r1", "Gi0/1" };
 
-    put_applet(e, "Echo", "event manager applet Echo\n"
-                          " event none\n"
-                          " action 1.0 puts \"$_none_argc $_none_arg1 "
-                          "$_none_arg2 $_event_type_string\"\n"
-                          " action 2.0 exit 3\n");
+    put_applet(e, "Echo",
+        "event manager applet Echo\n"
+        " event none\n"
+        " action 1.0 puts \"$_none_argc $_none_arg1 "
+        "$_none_arg2 $_event_type_string\"\n"
+        " action 2.0 exit 3\n");
     rt_open(e, 2, 8);
     assert_int_equal(eng_runtime_run(e->rt, "Echo", args, 2, 1, &ri, &eb), 0);
     assert_true(ri.id > 0);
@@ -174,8 +175,8 @@ sync_run_should_return_output_and_status(void **state)
         const char *many[16] = { "a", "a", "a", "a", "a", "a", "a", "a", "a",
             "a", "a", "a", "a", "a", "a", "a" };
 
-        assert_int_equal(eng_runtime_run(e->rt, "Echo", many, 16, 1, &ri,
-                             &eb), ERR_INVAL);
+        assert_int_equal(eng_runtime_run(e->rt, "Echo", many, 16, 1, &ri, &eb),
+            ERR_INVAL);
         assert_non_null(strstr(eb.msg, "at most 15"));
     }
 }
@@ -189,9 +190,10 @@ ratelimit_should_drop_and_record_triggers_in_the_window(void **state)
     struct errbuf         eb = { 0 };
     cJSON                *page = NULL;
 
-    put_applet(e, "Slow", "event manager applet Slow\n"
-                          " event none ratelimit 60\n"
-                          " action 1 puts \"ran\"\n");
+    put_applet(e, "Slow",
+        "event manager applet Slow\n"
+        " event none ratelimit 60\n"
+        " action 1 puts \"ran\"\n");
     rt_open(e, 2, 8);
     assert_int_equal(eng_runtime_run(e->rt, "Slow", NULL, 0, 1, &ri, &eb), 0);
     assert_string_equal(ri.status, "success");
@@ -202,8 +204,7 @@ ratelimit_should_drop_and_record_triggers_in_the_window(void **state)
     eng_run_info_clear(&ri);
     f.status = "ratelimited";
     assert_int_equal(eng_runtime_runs_list(e->rt, &f, &page, &eb), 0);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
-        1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")), 1);
     cJSON_Delete(page);
 }
 
@@ -218,9 +219,10 @@ full_queue_should_answer_busy_then_recover(void **state)
     cJSON                   *r;
     int                      i;
 
-    put_applet(e, "Wait", "event manager applet Wait\n"
-                          " event none\n"
-                          " action 1 wait 1\n");
+    put_applet(e, "Wait",
+        "event manager applet Wait\n"
+        " event none\n"
+        " action 1 wait 1\n");
     rt_open(e, 1, 1);
     assert_int_equal(eng_runtime_run(e->rt, "Wait", NULL, 0, 0, &ri, &eb), 0);
     first = ri.id;
@@ -253,24 +255,26 @@ full_queue_should_answer_busy_then_recover(void **state)
 static void
 webhook_should_authenticate_dedupe_and_expose_fields(void **state)
 {
-    struct env        *e = *state;
+    struct env         *e = *state;
     struct eng_hook_req rq = { 0 };
-    struct errbuf      eb = { 0 };
-    char              *tok = NULL, *sk = NULL, auth[128];
-    const char        *body = "{\"status\":\"firing\",\"commonLabels\":"
-                              "{\"alertname\":\"LinkDown\"},\"alerts\":[],"
-                              "\"receiver\":\"herald\"}";
-    long long          id = 0, id2 = 0;
-    int                dup = 0;
-    cJSON             *r;
+    struct errbuf       eb = { 0 };
+    char               *tok = NULL, *sk = NULL, auth[128];
+    const char         *body = "{\"status\":\"firing\",\"commonLabels\":"
+                               "{\"alertname\":\"LinkDown\"},\"alerts\":[],"
+                               "\"receiver\":\"herald\"}";
+    long long           id = 0, id2 = 0;
+    int                 dup = 0;
+    cJSON              *r;
 
-    put_applet(e, "Hook", "event manager applet Hook\n"
-                          " event webhook ratelimit 1\n"
-                          " action 1 puts \"$_webhook_status "
-                          "$_webhook_alertname\"\n");
-    put_applet(e, "NoHook", "event manager applet NoHook\n"
-                            " event none\n"
-                            " action 1 puts \"x\"\n");
+    put_applet(e, "Hook",
+        "event manager applet Hook\n"
+        " event webhook ratelimit 1\n"
+        " action 1 puts \"$_webhook_status "
+        "$_webhook_alertname\"\n");
+    put_applet(e, "NoHook",
+        "event manager applet NoHook\n"
+        " event none\n"
+        " action 1 puts \"x\"\n");
     rt_open(e, 2, 8);
     rq.applet = "Hook";
     rq.body = body;
@@ -278,17 +282,15 @@ webhook_should_authenticate_dedupe_and_expose_fields(void **state)
     rq.content_type = "application/json";
     /* before a token exists nothing gets in */
     rq.authorization = "Bearer guess";
-    assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
-        ERR_AUTH);
+    assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb), ERR_AUTH);
     assert_non_null(strstr(eb.msg, "no webhook credentials"));
 
-    assert_int_equal(eng_runtime_webhook_token(e->rt, "Hook", &tok, &sk,
-        &eb), 0);
+    assert_int_equal(eng_runtime_webhook_token(e->rt, "Hook", &tok, &sk, &eb),
+        0);
     free(sk);
     assert_true(strlen(tok) >= 32);
     snprintf(auth, sizeof(auth), "Bearer %s", tok);
-    assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
-        ERR_AUTH);
+    assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb), ERR_AUTH);
     rq.authorization = auth;
     rq.idempotency_key = "evt-1";
     assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb), 0);
@@ -311,8 +313,8 @@ webhook_should_authenticate_dedupe_and_expose_fields(void **state)
     assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb), 0);
     r = wait_run(e, id);
     {
-        char *txt = cJSON_PrintUnformatted(cJSON_GetObjectItem(r,
-            "trigger_data"));
+        char *txt =
+            cJSON_PrintUnformatted(cJSON_GetObjectItem(r, "trigger_data"));
 
         assert_null(strstr(txt, "hunter22"));
         assert_non_null(strstr(txt, "_webhook_user"));
@@ -326,19 +328,17 @@ webhook_should_authenticate_dedupe_and_expose_fields(void **state)
         ERR_INVAL);
     assert_int_equal(eb.col, 7);
     rq.applet = "Missing"; /* answered like a wrong token */
-    assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
-        ERR_AUTH);
+    assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb), ERR_AUTH);
     assert_string_equal(eb.code, "denied");
     free(tok);
-    assert_int_equal(eng_runtime_webhook_token(e->rt, "NoHook", &tok, &sk,
-        &eb), 0);
+    assert_int_equal(eng_runtime_webhook_token(e->rt, "NoHook", &tok, &sk, &eb),
+        0);
     free(sk);
     snprintf(auth, sizeof(auth), "Bearer %s", tok);
     rq.applet = "NoHook";
     rq.body = "{}";
     rq.len = 2;
-    assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb),
-        ERR_AUTH);
+    assert_int_equal(eng_runtime_webhook(e->rt, &rq, &id, &dup, &eb), ERR_AUTH);
     assert_string_equal(eb.code, "denied");
     assert_non_null(strstr(eb.msg, "event webhook"));
     free(tok);
@@ -353,11 +353,12 @@ mail_action_should_commit_to_the_outbox_before_success(void **state)
     cJSON              *list = NULL, *msg;
     char               *txt;
 
-    put_applet(e, "Mail", "event manager applet Mail\n"
-                          " event none\n"
-                          " action 1 mail server \"u:secretpw@127.0.0.1\" to "
-                          "\"noc@example.com\" from \"a@example.com\" "
-                          "subject \"s\" body \"b\" port 1 secure none\n");
+    put_applet(e, "Mail",
+        "event manager applet Mail\n"
+        " event none\n"
+        " action 1 mail server \"u:secretpw@127.0.0.1\" to "
+        "\"noc@example.com\" from \"a@example.com\" "
+        "subject \"s\" body \"b\" port 1 secure none\n");
     rt_open(e, 2, 8);
     assert_int_equal(eng_runtime_run(e->rt, "Mail", NULL, 0, 1, &ri, &eb), 0);
     assert_string_equal(ri.status, "success");
@@ -381,16 +382,17 @@ mail_action_should_commit_to_the_outbox_before_success(void **state)
 static void
 queued_runs_should_survive_a_restart(void **state)
 {
-    struct env   *e = *state;
+    struct env         *e = *state;
     struct eng_run_info ri;
-    struct errbuf eb = { 0 };
-    long long     a, b;
-    cJSON        *r;
+    struct errbuf       eb = { 0 };
+    long long           a, b;
+    cJSON              *r;
 
-    put_applet(e, "Wait", "event manager applet Wait\n"
-                          " event none\n"
-                          " action 1 wait 1\n"
-                          " action 2 puts \"done $_none_arg1 id=$_event_id\"\n");
+    put_applet(e, "Wait",
+        "event manager applet Wait\n"
+        " event none\n"
+        " action 1 wait 1\n"
+        " action 2 puts \"done $_none_arg1 id=$_event_id\"\n");
     rt_open(e, 1, 4);
     assert_int_equal(eng_runtime_run(e->rt, "Wait", NULL, 0, 0, &ri, &eb), 0);
     a = ri.id;
@@ -419,8 +421,8 @@ queued_runs_should_survive_a_restart(void **state)
         char want[64];
 
         snprintf(want, sizeof(want), "done later id=%lld", b);
-        assert_non_null(strstr(cJSON_GetObjectItem(r, "output")->valuestring,
-            want));
+        assert_non_null(
+            strstr(cJSON_GetObjectItem(r, "output")->valuestring, want));
     }
     cJSON_Delete(r);
     r = wait_run(e, a);
@@ -436,9 +438,10 @@ timers_should_fire_registered_and_changed_applets(void **state)
     struct errbuf eb = { 0 };
     cJSON        *r;
 
-    put_applet(e, "Soon", "event manager applet Soon\n"
-                          " event timer countdown time 1\n"
-                          " action 1 puts \"$_timer_type $_event_type_string\"\n");
+    put_applet(e, "Soon",
+        "event manager applet Soon\n"
+        " event timer countdown time 1\n"
+        " action 1 puts \"$_timer_type $_event_type_string\"\n");
     rt_open(e, 2, 8);
     r = wait_first_run(e, "Soon", 5);
     assert_non_null(r);
@@ -449,23 +452,25 @@ timers_should_fire_registered_and_changed_applets(void **state)
     cJSON_Delete(r);
     /* an applet saved later is registered without being told (the
      * store's write wakes the runtime) */
-    put_applet(e, "Dog", "event manager applet Dog\n"
-                         " event timer watchdog time 1\n"
-                         " action 1 puts \"$_timer_type\"\n");
+    put_applet(e, "Dog",
+        "event manager applet Dog\n"
+        " event timer watchdog time 1\n"
+        " action 1 puts \"$_timer_type\"\n");
     r = wait_first_run(e, "Dog", 3);
     assert_non_null(r);
-    assert_non_null(strstr(cJSON_GetObjectItem(r, "output")->valuestring,
-        "watchdog"));
+    assert_non_null(
+        strstr(cJSON_GetObjectItem(r, "output")->valuestring, "watchdog"));
     cJSON_Delete(r);
     /* and an explicit call works too */
-    put_applet(e, "Dog2", "event manager applet Dog2\n"
-                          " event timer countdown time 1\n"
-                          " action 1 puts \"$_timer_type\"\n");
+    put_applet(e, "Dog2",
+        "event manager applet Dog2\n"
+        " event timer countdown time 1\n"
+        " action 1 puts \"$_timer_type\"\n");
     assert_int_equal(eng_runtime_applets_changed(e->rt, &eb), 0);
     r = wait_first_run(e, "Dog2", 5);
     assert_non_null(r);
-    assert_non_null(strstr(cJSON_GetObjectItem(r, "output")->valuestring,
-        "countdown"));
+    assert_non_null(
+        strstr(cJSON_GetObjectItem(r, "output")->valuestring, "countdown"));
     cJSON_Delete(r);
 }
 
@@ -479,10 +484,11 @@ syslog_pattern_should_fire_after_occurs_matches(void **state)
     cJSON                   *r;
     int                      fd;
 
-    put_applet(e, "Link", "event manager applet Link\n"
-                          " event syslog pattern \"LINK-3-UPDOWN\" occurs 2 "
-                          "period 60\n"
-                          " action 1 puts \"got $_syslog_msg\"\n");
+    put_applet(e, "Link",
+        "event manager applet Link\n"
+        " event syslog pattern \"LINK-3-UPDOWN\" occurs 2 "
+        "period 60\n"
+        " action 1 puts \"got $_syslog_msg\"\n");
     rt_open_syslog(e, 2, 8, "127.0.0.1:0");
     eng_runtime_stats(e->rt, &s);
     assert_true(s.syslog_port > 0);
@@ -490,14 +496,15 @@ syslog_pattern_should_fire_after_occurs_matches(void **state)
     sa.sin_port = htons((uint16_t)s.syslog_port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd = socket(AF_INET, SOCK_DGRAM, 0);
-    assert_true(sendto(fd, m1, strlen(m1), 0, (struct sockaddr *)&sa,
-                    sizeof(sa)) > 0);
-    assert_true(sendto(fd, "not syslog", 10, 0, (struct sockaddr *)&sa,
-                    sizeof(sa)) > 0);
+    assert_true(
+        sendto(fd, m1, strlen(m1), 0, (struct sockaddr *)&sa, sizeof(sa)) > 0);
+    assert_true(
+        sendto(fd, "not syslog", 10, 0, (struct sockaddr *)&sa, sizeof(sa))
+        > 0);
     /* one match is not enough */
     assert_null(wait_first_run(e, "Link", 0.3));
-    assert_true(sendto(fd, m1, strlen(m1), 0, (struct sockaddr *)&sa,
-                    sizeof(sa)) > 0);
+    assert_true(
+        sendto(fd, m1, strlen(m1), 0, (struct sockaddr *)&sa, sizeof(sa)) > 0);
     close(fd);
     r = wait_first_run(e, "Link", 5);
     assert_non_null(r);
@@ -519,23 +526,24 @@ policy_should_start_another_applet_with_args(void **state)
     struct errbuf       eb = { 0 };
     cJSON              *r;
 
-    put_applet(e, "Caller", "event manager applet Caller\n"
-                            " event none\n"
-                            " action 1 policy Callee \"a1 a2\"\n");
-    put_applet(e, "Callee", "event manager applet Callee\n"
-                            " event none\n"
-                            " action 1 puts \"$_none_argc $_none_arg2\"\n");
+    put_applet(e, "Caller",
+        "event manager applet Caller\n"
+        " event none\n"
+        " action 1 policy Callee \"a1 a2\"\n");
+    put_applet(e, "Callee",
+        "event manager applet Callee\n"
+        " event none\n"
+        " action 1 puts \"$_none_argc $_none_arg2\"\n");
     rt_open(e, 2, 8);
-    assert_int_equal(eng_runtime_run(e->rt, "Caller", NULL, 0, 1, &ri, &eb),
-        0);
+    assert_int_equal(eng_runtime_run(e->rt, "Caller", NULL, 0, 1, &ri, &eb), 0);
     assert_string_equal(ri.status, "success");
     eng_run_info_clear(&ri);
     r = wait_first_run(e, "Callee", 5);
     assert_non_null(r);
     assert_string_equal(cJSON_GetObjectItem(r, "trigger")->valuestring,
         "policy");
-    assert_non_null(strstr(cJSON_GetObjectItem(r, "output")->valuestring,
-        "2 a2"));
+    assert_non_null(
+        strstr(cJSON_GetObjectItem(r, "output")->valuestring, "2 a2"));
     cJSON_Delete(r);
 }
 
@@ -556,11 +564,10 @@ main(void)
         cmocka_unit_test_setup_teardown(
             mail_action_should_commit_to_the_outbox_before_success, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(queued_runs_should_survive_a_restart,
+            setup, teardown),
         cmocka_unit_test_setup_teardown(
-            queued_runs_should_survive_a_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            timers_should_fire_registered_and_changed_applets, setup,
-            teardown),
+            timers_should_fire_registered_and_changed_applets, setup, teardown),
         cmocka_unit_test_setup_teardown(
             syslog_pattern_should_fire_after_occurs_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -77,48 +77,53 @@ parser_should_read_cisco_remote_lines(void **state)
         const char *msg;
     } ok[] = {
         { "<189>45: R1: *Dec  2 10:00:00.123: %LINK-3-UPDOWN: Interface "
-          "GigabitEthernet1, changed state to down", "45", "R1",
-          "*Dec  2 10:00:00.123", "LINK", "", "UPDOWN", 3,
-          "%LINK-3-UPDOWN: Interface GigabitEthernet1, changed state to "
-          "down" },
+          "GigabitEthernet1, changed state to down",
+            "45", "R1", "*Dec  2 10:00:00.123", "LINK", "", "UPDOWN", 3,
+            "%LINK-3-UPDOWN: Interface GigabitEthernet1, changed state to "
+            "down" },
         /* no sequence number, no host */
         { "<189>*Dec  2 10:00:00.123: %SYS-5-CONFIG_I: Configured from "
-          "console", "", "", "*Dec  2 10:00:00.123", "SYS", "", "CONFIG_I",
-          5, "%SYS-5-CONFIG_I: Configured from console" },
+          "console",
+            "", "", "*Dec  2 10:00:00.123", "SYS", "", "CONFIG_I", 5,
+            "%SYS-5-CONFIG_I: Configured from console" },
         /* host, no sequence number; '.' = was synchronised; no ms */
         { "<187>edge-rtr.example.net: .Dec 12 01:02:03: "
-          "%LINEPROTO-5-UPDOWN: Line protocol on Interface Gi1, changed state to up", "",
-          "edge-rtr.example.net", ".Dec 12 01:02:03", "LINEPROTO", "",
-          "UPDOWN", 5, "%LINEPROTO-5-UPDOWN: Line protocol on Interface "
-          "Gi1, changed state to up" },
+          "%LINEPROTO-5-UPDOWN: Line protocol on Interface Gi1, changed state "
+          "to up",
+            "", "edge-rtr.example.net", ".Dec 12 01:02:03", "LINEPROTO", "",
+            "UPDOWN", 5,
+            "%LINEPROTO-5-UPDOWN: Line protocol on Interface "
+            "Gi1, changed state to up" },
         /* year, milliseconds and time zone */
         { "<189>1234: R2: Dec  2 2025 10:00:00.123 UTC: %LINK-3-UPDOWN: x",
-          "1234", "R2", "Dec  2 2025 10:00:00.123 UTC", "LINK", "",
-          "UPDOWN", 3, "%LINK-3-UPDOWN: x" },
+            "1234", "R2", "Dec  2 2025 10:00:00.123 UTC", "LINK", "", "UPDOWN",
+            3, "%LINK-3-UPDOWN: x" },
         /* synchronised clock, time zone, no ms */
-        { "<189>7: Mar 31 23:59:59 CEST: %SEC_LOGIN-5-LOGIN_SUCCESS: ok",
-          "7", "", "Mar 31 23:59:59 CEST", "SEC_LOGIN", "",
-          "LOGIN_SUCCESS", 5, "%SEC_LOGIN-5-LOGIN_SUCCESS: ok" },
+        { "<189>7: Mar 31 23:59:59 CEST: %SEC_LOGIN-5-LOGIN_SUCCESS: ok", "7",
+            "", "Mar 31 23:59:59 CEST", "SEC_LOGIN", "", "LOGIN_SUCCESS", 5,
+            "%SEC_LOGIN-5-LOGIN_SUCCESS: ok" },
         /* subfacility */
         { "<188>12: R1: *Dec  2 10:00:00.123: %FABRIC-SP-4-CLEAR_BLOCK: "
-          "clear", "12", "R1", "*Dec  2 10:00:00.123", "FABRIC", "SP",
-          "CLEAR_BLOCK", 4, "%FABRIC-SP-4-CLEAR_BLOCK: clear" },
+          "clear",
+            "12", "R1", "*Dec  2 10:00:00.123", "FABRIC", "SP", "CLEAR_BLOCK",
+            4, "%FABRIC-SP-4-CLEAR_BLOCK: clear" },
         /* uptime timestamps */
-        { "<189>3: 00:10:00: %LINK-3-UPDOWN: a", "3", "", "00:10:00",
-          "LINK", "", "UPDOWN", 3, "%LINK-3-UPDOWN: a" },
-        { "<189>3: R9: 1d02h: %LINK-3-UPDOWN: a", "3", "R9", "1d02h",
-          "LINK", "", "UPDOWN", 3, "%LINK-3-UPDOWN: a" },
+        { "<189>3: 00:10:00: %LINK-3-UPDOWN: a", "3", "", "00:10:00", "LINK",
+            "", "UPDOWN", 3, "%LINK-3-UPDOWN: a" },
+        { "<189>3: R9: 1d02h: %LINK-3-UPDOWN: a", "3", "R9", "1d02h", "LINK",
+            "", "UPDOWN", 3, "%LINK-3-UPDOWN: a" },
         /* no timestamp at all ("no service timestamps") */
         { "<189>%LINK-3-UPDOWN: bare", "", "", "", "LINK", "", "UPDOWN", 3,
-          "%LINK-3-UPDOWN: bare" },
+            "%LINK-3-UPDOWN: bare" },
         /* after an RFC 3164 header (a relay) */
         { "<189>Dec  2 10:00:01 R5 88: *Dec  2 10:00:00.123: "
-          "%LINK-3-UPDOWN: relayed", "88", "R5", "*Dec  2 10:00:00.123",
-          "LINK", "", "UPDOWN", 3, "%LINK-3-UPDOWN: relayed" },
+          "%LINK-3-UPDOWN: relayed",
+            "88", "R5", "*Dec  2 10:00:00.123", "LINK", "", "UPDOWN", 3,
+            "%LINK-3-UPDOWN: relayed" },
         /* after an RFC 5424 header */
-        { "<189>1 2025-12-02T10:00:00Z R6 - - - - %LINK-3-UPDOWN: new",
-          "", "R6", "2025-12-02T10:00:00Z", "LINK", "", "UPDOWN", 3,
-          "%LINK-3-UPDOWN: new" },
+        { "<189>1 2025-12-02T10:00:00Z R6 - - - - %LINK-3-UPDOWN: new", "",
+            "R6", "2025-12-02T10:00:00Z", "LINK", "", "UPDOWN", 3,
+            "%LINK-3-UPDOWN: new" },
     };
     struct eng_syslog_msg m;
     size_t                i;
@@ -173,9 +178,11 @@ parser_should_read_rfc5424(void **state)
     struct eng_syslog_msg m;
 
     (void)state;
-    m = parse_ok("<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog"
-                 " - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"App\\]x\"]"
-                 " \xEF\xBB\xBF" "An application event log entry");
+    m = parse_ok(
+        "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog"
+        " - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"App\\]x\"]"
+        " \xEF\xBB\xBF"
+        "An application event log entry");
     assert_int_equal(m.version, 1);
     assert_int_equal(m.severity, 5);
     assert_int_equal(m.facility, 20);
@@ -218,7 +225,8 @@ parser_should_reject_garbage_with_a_reason(void **state)
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&eb, 0, sizeof(eb));
         assert_int_equal(eng_syslog_parse(bad[i].in, strlen(bad[i].in), &m,
-                             &eb), ERR_INVAL);
+                             &eb),
+            ERR_INVAL);
         if (strstr(eb.msg, bad[i].why) == NULL)
             fail_msg("\"%s\": message \"%s\" does not say \"%s\"", bad[i].in,
                 eb.msg, bad[i].why);
@@ -242,22 +250,27 @@ framing_should_split_octet_counted_and_newline_streams(void **state)
     assert_memory_equal(s + off, "<13>hello x", 11);
     pos += used;
     assert_int_equal(eng_syslog_frame(s + pos, strlen(s) - pos, &off, &flen,
-                         &used, &eb), 1);
+                         &used, &eb),
+        1);
     assert_memory_equal(s + pos + off, "<13>world\n\n", 11);
     pos += used;
     assert_int_equal(eng_syslog_frame(s + pos, strlen(s) - pos, &off, &flen,
-                         &used, &eb), 1);
+                         &used, &eb),
+        1);
     assert_int_equal(flen, 9);
     assert_memory_equal(s + pos + off, "<14>third", 9);
     pos += used;
     /* "rest" has no terminator yet */
     assert_int_equal(eng_syslog_frame(s + pos, strlen(s) - pos, &off, &flen,
-                         &used, &eb), 0);
+                         &used, &eb),
+        0);
     /* incomplete octet count waits, absurd one is an error */
     assert_int_equal(eng_syslog_frame("20 <13>short", 12, &off, &flen, &used,
-                         &eb), 0);
+                         &eb),
+        0);
     assert_int_equal(eng_syslog_frame("99999999 x", 10, &off, &flen, &used,
-                         &eb), ERR_PROTO);
+                         &eb),
+        ERR_PROTO);
     assert_int_equal(eng_syslog_frame("12x<13>", 7, &off, &flen, &used, &eb),
         ERR_PROTO);
 }
@@ -273,7 +286,8 @@ match_should_need_occurs_within_period_and_priority(void **state)
 
     (void)state;
     assert_int_equal(eng_syslog_match_init(&m, "UPDOWN: .* down$", 3, 10,
-                         "errors", &eb), 0);
+                         "errors", &eb),
+        0);
     assert_int_equal(eng_syslog_match_feed(&m, &down, 100.0), 0);
     assert_int_equal(eng_syslog_match_feed(&m, &other, 101.0), 0);
     assert_int_equal(eng_syslog_match_feed(&m, &info, 101.5), 0); /* sev 6 */
@@ -336,8 +350,7 @@ sink_count(struct sink *s, int want)
 static void
 listener_should_take_udp_and_tcp_and_count_garbage(void **state)
 {
-    struct sink                 s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } },
-        { { 0 } }, 0 };
+    struct sink s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, { { 0 } }, 0 };
     struct eng_syslog_listener *l = NULL;
     struct errbuf               eb = { 0 };
     struct sockaddr_in          sa = { 0 };
@@ -346,8 +359,7 @@ listener_should_take_udp_and_tcp_and_count_garbage(void **state)
     int                         fd, i;
 
     (void)state;
-    assert_int_equal(eng_syslog_listen("127.0.0.1:0", on_msg, &s, &l, &eb),
-        0);
+    assert_int_equal(eng_syslog_listen("127.0.0.1:0", on_msg, &s, &l, &eb), 0);
     assert_true(eng_syslog_port(l) > 0);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)eng_syslog_port(l));
@@ -355,10 +367,11 @@ listener_should_take_udp_and_tcp_and_count_garbage(void **state)
 
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     assert_true(fd >= 0);
-    assert_true(sendto(fd, "<13>via udp", 11, 0, (struct sockaddr *)&sa,
-                    sizeof(sa)) == 11);
-    assert_true(sendto(fd, "garbage", 7, 0, (struct sockaddr *)&sa,
-                    sizeof(sa)) == 7);
+    assert_true(
+        sendto(fd, "<13>via udp", 11, 0, (struct sockaddr *)&sa, sizeof(sa))
+        == 11);
+    assert_true(
+        sendto(fd, "garbage", 7, 0, (struct sockaddr *)&sa, sizeof(sa)) == 7);
     close(fd);
     assert_int_equal(sink_count(&s, 1), 1);
 
@@ -402,8 +415,7 @@ received(struct eng_syslog_listener *l, long long want)
 static void
 listener_should_close_the_longest_silent_tcp_sender_when_full(void **state)
 {
-    struct sink                 s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } },
-        { { 0 } }, 0 };
+    struct sink s = { PTHREAD_MUTEX_INITIALIZER, { { 0 } }, { { 0 } }, 0 };
     struct eng_syslog_listener *l = NULL;
     struct errbuf               eb = { 0 };
     struct sockaddr_in          sa = { 0 };
@@ -412,8 +424,7 @@ listener_should_close_the_longest_silent_tcp_sender_when_full(void **state)
     char                        c;
 
     (void)state;
-    assert_int_equal(eng_syslog_listen("127.0.0.1:0", on_msg, &s, &l, &eb),
-        0);
+    assert_int_equal(eng_syslog_listen("127.0.0.1:0", on_msg, &s, &l, &eb), 0);
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)eng_syslog_port(l));
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -421,8 +432,7 @@ listener_should_close_the_longest_silent_tcp_sender_when_full(void **state)
      * send a message, so the first is the one silent longest */
     for (i = 0; i < 64; i++) {
         fd[i] = socket(AF_INET, SOCK_STREAM, 0);
-        assert_int_equal(connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)),
-            0);
+        assert_int_equal(connect(fd[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
         if (i == 0)
             usleep(50000);
     }
@@ -467,7 +477,8 @@ main(void)
         cmocka_unit_test(parser_should_read_cisco_remote_lines),
         cmocka_unit_test(parser_should_not_take_lookalikes_for_cisco_lines),
         cmocka_unit_test(parser_should_reject_garbage_with_a_reason),
-        cmocka_unit_test(framing_should_split_octet_counted_and_newline_streams),
+        cmocka_unit_test(
+            framing_should_split_octet_counted_and_newline_streams),
         cmocka_unit_test(match_should_need_occurs_within_period_and_priority),
         cmocka_unit_test(listener_should_take_udp_and_tcp_and_count_garbage),
         cmocka_unit_test(listener_should_refuse_a_bad_address),

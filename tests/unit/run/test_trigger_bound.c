@@ -31,8 +31,7 @@ tb_new(unsigned bound)
 }
 
 static void
-bound_should_drop_syslog_and_timer_triggers_when_the_queue_is_full(
-    void **state)
+bound_should_drop_syslog_and_timer_triggers_when_the_queue_is_full(void **state)
 {
     struct eng_tbound       *tb = tb_new(2);
     struct eng_drop_report   rep;
@@ -50,8 +49,7 @@ bound_should_drop_syslog_and_timer_triggers_when_the_queue_is_full(
     assert_int_equal(rep.n[ENG_DROP_SYSLOG][ENG_DROP_QUEUE_FULL], 1);
     assert_int_equal(rep.queued, 2);
     assert_int_equal(rep.bound, 2);
-    assert_int_equal(eng_tbound_take(tb, "A", ENG_DROP_TIMER, T0 + 2, &rep),
-        0);
+    assert_int_equal(eng_tbound_take(tb, "A", ENG_DROP_TIMER, T0 + 2, &rep), 0);
     assert_int_equal(rep.due, 0);
     /* another applet has its own queue */
     assert_int_equal(eng_tbound_take(tb, "B", ENG_DROP_SYSLOG, T0, &rep), 1);
@@ -78,10 +76,10 @@ bound_should_take_again_once_a_run_started(void **state)
     (void)state;
     assert_int_equal(eng_tbound_take(tb, "A", ENG_DROP_SYSLOG, T0, &rep), 1);
     assert_int_equal(eng_tbound_take(tb, "A", ENG_DROP_SYSLOG, T0, &rep), 0);
-    eng_tbound_give(tb, "A");          /* the run started */
+    eng_tbound_give(tb, "A"); /* the run started */
     assert_int_equal(eng_tbound_take(tb, "A", ENG_DROP_SYSLOG, T0, &rep), 1);
     eng_tbound_give(tb, "A");
-    eng_tbound_give(tb, "A");          /* one too many: no underflow */
+    eng_tbound_give(tb, "A"); /* one too many: no underflow */
     eng_tbound_give(tb, "nobody");
     eng_tbound_get(tb, "A", &d);
     assert_int_equal(d.queued, 0);
@@ -90,21 +88,19 @@ bound_should_take_again_once_a_run_started(void **state)
 }
 
 static void
-bound_should_report_at_most_once_per_interval_and_flush_the_rest(
-    void **state)
+bound_should_report_at_most_once_per_interval_and_flush_the_rest(void **state)
 {
-    struct eng_tbound      *tb = tb_new(1);
-    struct eng_drop_report  rep, reps[4];
-    long long               t;
-    int                     due = 0, i;
+    struct eng_tbound     *tb = tb_new(1);
+    struct eng_drop_report rep, reps[4];
+    long long              t;
+    int                    due = 0, i;
 
     (void)state;
     assert_int_equal(eng_tbound_take(tb, "A", ENG_DROP_SYSLOG, T0, &rep), 1);
     /* 10,000 drops within 5 s: one report, the first */
     for (i = 0; i < 10000; i++) {
         t = T0 + i / 2;
-        assert_int_equal(eng_tbound_take(tb, "A", ENG_DROP_SYSLOG, t, &rep),
-            0);
+        assert_int_equal(eng_tbound_take(tb, "A", ENG_DROP_SYSLOG, t, &rep), 0);
         due += rep.due;
     }
     assert_int_equal(due, 1);
@@ -138,7 +134,7 @@ bound_should_count_ratelimit_drops_apart_and_keep_totals(void **state)
     eng_tbound_drop(tb, "A", ENG_DROP_SYSLOG, ENG_DROP_RATELIMIT, T0, &rep);
     eng_tbound_drop(tb, "B", ENG_DROP_TIMER, ENG_DROP_RATELIMIT, T0, &rep);
     eng_tbound_drop(tb, "B", ENG_DROP_NONE, ENG_DROP_RATELIMIT, T0, &rep);
-    assert_int_equal(rep.due, 0);      /* not a bounded trigger: ignored */
+    assert_int_equal(rep.due, 0); /* not a bounded trigger: ignored */
     eng_tbound_get(tb, "A", &d);
     assert_int_equal(d.syslog, 1);
     assert_int_equal(d.ratelimited, 1);

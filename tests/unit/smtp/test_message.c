@@ -239,7 +239,8 @@ long_ascii_subject_should_be_folded(void **state)
 {
     struct smtp_message m = { 0 };
     char               *msg, *v, *h;
-    const char         *subj = "word word word word word word word word word "
+    const char         *subj =
+        "word word word word word word word word word "
         "word word word word word word word word word word word word end";
 
     (void)state;
@@ -261,19 +262,24 @@ static void
 header_values_with_cr_or_lf_should_be_refused_naming_the_field(void **state)
 {
     static const struct {
-        const char *field;
+        const char         *field;
         struct smtp_message m;
     } cases[] = {
-        { "subject", { "a@example.com", "b@example.com", NULL,
-          "hi\r\nBcc: victim@example.net", "x", NULL, 0 } },
-        { "subject", { "a@example.com", "b@example.com", NULL, "hi\nX: y",
-          "x", NULL, 0 } },
-        { "from", { "a@example.com\r\nBcc: v@example.net", "b@example.com",
-          NULL, "s", "x", NULL, 0 } },
-        { "to", { "a@example.com", "b@example.com\nBcc: v@example.net", NULL,
-          "s", "x", NULL, 0 } },
-        { "cc", { "a@example.com", "b@example.com", "c@example.com\r",
-          "s", "x", NULL, 0 } },
+        { "subject",
+            { "a@example.com", "b@example.com", NULL,
+                "hi\r\nBcc: victim@example.net", "x", NULL, 0 } },
+        { "subject",
+            { "a@example.com", "b@example.com", NULL, "hi\nX: y", "x", NULL,
+                0 } },
+        { "from",
+            { "a@example.com\r\nBcc: v@example.net", "b@example.com", NULL, "s",
+                "x", NULL, 0 } },
+        { "to",
+            { "a@example.com", "b@example.com\nBcc: v@example.net", NULL, "s",
+                "x", NULL, 0 } },
+        { "cc",
+            { "a@example.com", "b@example.com", "c@example.com\r", "s", "x",
+                NULL, 0 } },
     };
 
     (void)state;
@@ -281,8 +287,7 @@ header_values_with_cr_or_lf_should_be_refused_naming_the_field(void **state)
         struct buf    b = BUF_INIT;
         struct errbuf eb = { 0 };
 
-        assert_int_equal(smtp_message_build(&cases[i].m, &b, &eb),
-            ERR_INVAL);
+        assert_int_equal(smtp_message_build(&cases[i].m, &b, &eb), ERR_INVAL);
         assert_string_equal(eb.field, cases[i].field);
         assert_non_null(strstr(eb.msg, "CR or LF"));
         assert_int_equal(b.len, 0);
@@ -390,14 +395,15 @@ utf8_body_should_be_8bit_and_long_lines_quoted_printable(void **state)
 static void
 data_encoding_should_dot_stuff_and_terminate(void **state)
 {
-    struct buf b = BUF_INIT;
-    size_t     bad;
-    int        eight;
+    struct buf  b = BUF_INIT;
+    size_t      bad;
+    int         eight;
     const char *msg = "Subject: x\n\n.hidden line\n..two dots\nlast\n.";
 
     (void)state;
     assert_int_equal(smtp_data_encode(msg, strlen(msg), &b, &eight, &bad), 0);
-    assert_string_equal(buf_str(&b), "Subject: x\r\n\r\n..hidden line\r\n"
+    assert_string_equal(buf_str(&b),
+        "Subject: x\r\n\r\n..hidden line\r\n"
         "...two dots\r\nlast\r\n..\r\n.\r\n");
     assert_int_equal(eight, 0);
     buf_free(&b);

@@ -92,10 +92,10 @@
 #define PROTO_DIR TEST_SRC_DIR "/proto/smtp"
 
 struct script {
-    char  *text;      /* whole file, split in place */
-    char **client;    /* client lines */
+    char  *text;   /* whole file, split in place */
+    char **client; /* client lines */
     size_t nclient;
-    char **server;    /* server lines */
+    char **server; /* server lines */
     size_t nserver;
 };
 
@@ -112,10 +112,10 @@ struct fake {
 static void
 script_load(const char *path, struct script *sc)
 {
-    FILE  *f = fopen(path, "rb");
-    long   n;
-    char  *p, *line;
-    int    in_server = 0;
+    FILE *f = fopen(path, "rb");
+    long  n;
+    char *p, *line;
+    int   in_server = 0;
 
     memset(sc, 0, sizeof(*sc));
     if (f == NULL)
@@ -205,8 +205,8 @@ expand(const char *s, size_t num)
         char         *end;
         unsigned long n;
 
-        if (s[0] == '{' && s[1] != '\0' && s[2] == '*' &&
-            (n = strtoul(s + 3, &end, 10)) > 0 && *end == '}') {
+        if (s[0] == '{' && s[1] != '\0' && s[2] == '*'
+            && (n = strtoul(s + 3, &end, 10)) > 0 && *end == '}') {
             while (n-- > 0)
                 buf_putc(&b, s[1]);
             s = end + 1;
@@ -307,8 +307,10 @@ fake_flood(struct fake *fk, struct conn *c, size_t line, const char *arg,
     int           gone = 0;
 
     if (n == 0 || *end != ' ') {
-        snprintf(fk->err, sizeof(fk->err), "server script line %zu: S* "
-            "needs a count and a text", line);
+        snprintf(fk->err, sizeof(fk->err),
+            "server script line %zu: S* "
+            "needs a count and a text",
+            line);
         return -1;
     }
     buf_append(&b, held, nheld);
@@ -324,7 +326,8 @@ fake_flood(struct fake *fk, struct conn *c, size_t line, const char *arg,
     }
     buf_free(&b);
     if (gone && errno != EPIPE && errno != ECONNRESET) {
-        snprintf(fk->err, sizeof(fk->err), "server script line %zu: the "
+        snprintf(fk->err, sizeof(fk->err),
+            "server script line %zu: the "
             "client neither read the flood nor closed the connection (%s)",
             line, strerror(errno));
         return -1;
@@ -342,8 +345,10 @@ fake_drip(struct fake *fk, struct conn *c, size_t line, const char *arg)
     struct timespec t0, now;
 
     if (ms <= 0 || *end != ' ') {
-        snprintf(fk->err, sizeof(fk->err), "server script line %zu: D: "
-            "needs milliseconds and a text", line);
+        snprintf(fk->err, sizeof(fk->err),
+            "server script line %zu: D: "
+            "needs milliseconds and a text",
+            line);
         return -1;
     }
     text = expand(end + 1, 0);
@@ -354,8 +359,7 @@ fake_drip(struct fake *fk, struct conn *c, size_t line, const char *arg)
         int           n;
 
         if (poll(&pfd, 1, (int)ms) > 0) {
-            ssize_t r = read(c->fd, c->buf + c->len,
-                sizeof(c->buf) - c->len);
+            ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 
             if (r > 0)
                 c->len += (size_t)r; /* the client spoke: go on */
@@ -363,9 +367,11 @@ fake_drip(struct fake *fk, struct conn *c, size_t line, const char *arg)
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - t0.tv_sec >= 10) {
-            snprintf(fk->err, sizeof(fk->err), "server script line %zu: "
+            snprintf(fk->err, sizeof(fk->err),
+                "server script line %zu: "
                 "the client still waited for the reply after 10 s of "
-                "drip-fed lines", line);
+                "drip-fed lines",
+                line);
             free(text);
             return -1;
         }
@@ -380,20 +386,21 @@ fake_drip(struct fake *fk, struct conn *c, size_t line, const char *arg)
 static void *
 fake_run(void *arg)
 {
-    struct fake *fk = arg;
-    struct conn *c = calloc(1, sizeof(*c));
-    char         line[8192];
-    size_t       i;
-    struct pollfd pfd = { fk->lfd, POLLIN, 0 };
-    int          one = 1;
-    char         held[8200];
-    size_t       nheld = 0;
+    struct fake   *fk = arg;
+    struct conn   *c = calloc(1, sizeof(*c));
+    char           line[8192];
+    size_t         i;
+    struct pollfd  pfd = { fk->lfd, POLLIN, 0 };
+    int            one = 1;
+    char           held[8200];
+    size_t         nheld = 0;
     struct timeval sndto = { 10, 0 };
 
     if (fk->sc->nserver == 0) {
         /* an empty server part: the client must not even connect */
         if (poll(&pfd, 1, 1000) > 0)
-            snprintf(fk->err, sizeof(fk->err), "the client connected, but "
+            snprintf(fk->err, sizeof(fk->err),
+                "the client connected, but "
                 "the script has no server part");
         goto out;
     }
@@ -408,15 +415,16 @@ fake_run(void *arg)
         const char *l = fk->sc->server[i];
         const char *arg1 = l + 2 + (l[2] == ' ');
 
-        if (strncmp(l, "S:", 2) == 0 || strncmp(l, "S+", 2) == 0 ||
-            strncmp(l, "S*", 2) == 0) {
+        if (strncmp(l, "S:", 2) == 0 || strncmp(l, "S+", 2) == 0
+            || strncmp(l, "S*", 2) == 0) {
             char *text;
             int   n;
 
             if (conn_early(c, line, sizeof(line))) {
                 snprintf(fk->err, sizeof(fk->err),
                     "server script line %zu: the client sent \"%.400s\" "
-                    "before the server's reply \"%s\"", i + 1, line, arg1);
+                    "before the server's reply \"%s\"",
+                    i + 1, line, arg1);
                 goto out;
             }
             if (l[1] == '*') {
@@ -426,8 +434,7 @@ fake_run(void *arg)
                 continue;
             }
             text = expand(arg1, 0);
-            n = snprintf(held + nheld, sizeof(held) - nheld, "%s\r\n",
-                text);
+            n = snprintf(held + nheld, sizeof(held) - nheld, "%s\r\n", text);
             free(text);
             if (n < 0 || (size_t)n >= sizeof(held) - nheld) {
                 snprintf(fk->err, sizeof(fk->err),
@@ -459,14 +466,16 @@ fake_run(void *arg)
             if (r <= 0) {
                 snprintf(fk->err, sizeof(fk->err),
                     "server script line %zu: expected the client to send "
-                    "\"%s\" but it %s", i + 1, arg1,
+                    "\"%s\" but it %s",
+                    i + 1, arg1,
                     r == 0 ? "closed the connection" : "sent nothing");
                 goto out;
             }
             if (l[1] == ':' && strcmp(line, arg1) != 0) {
                 snprintf(fk->err, sizeof(fk->err),
                     "server script line %zu: expected \"%s\", client sent "
-                    "\"%.400s\"", i + 1, arg1, line);
+                    "\"%.400s\"",
+                    i + 1, arg1, line);
                 goto out;
             }
             if (l[1] == '~') {
@@ -481,7 +490,8 @@ fake_run(void *arg)
                 if (r != 0) {
                     snprintf(fk->err, sizeof(fk->err),
                         "server script line %zu: client sent \"%.400s\", "
-                        "which does not match /%s/", i + 1, line, arg1);
+                        "which does not match /%s/",
+                        i + 1, line, arg1);
                     goto out;
                 }
             }
@@ -497,8 +507,10 @@ fake_run(void *arg)
     }
     /* the client must not say anything more */
     if (conn_line(c, line, sizeof(line), 3000) == 1)
-        snprintf(fk->err, sizeof(fk->err), "client sent \"%.400s\" after the "
-            "end of the script", line);
+        snprintf(fk->err, sizeof(fk->err),
+            "client sent \"%.400s\" after the "
+            "end of the script",
+            line);
 out:
     if (c->fd > 0)
         close(c->fd);
@@ -518,16 +530,15 @@ check_result(const char *name, const char *what, int rc,
         if (strcmp(key, "expect") == 0) {
             if (strcmp(val, "ok") == 0) {
                 if (rc != 0)
-                    fail_msg("%s: %s failed (%s): %s", name, what,
-                        res->klass, res->message);
+                    fail_msg("%s: %s failed (%s): %s", name, what, res->klass,
+                        res->message);
                 assert_string_equal(res->klass, "");
             } else {
                 if (rc == 0)
-                    fail_msg("%s: %s succeeded, expected %s", name, what,
-                        val);
+                    fail_msg("%s: %s succeeded, expected %s", name, what, val);
                 if (strcmp(res->klass, val) != 0)
-                    fail_msg("%s: %s: klass \"%s\" (%s), expected \"%s\"",
-                        name, what, res->klass, res->message, val);
+                    fail_msg("%s: %s: klass \"%s\" (%s), expected \"%s\"", name,
+                        what, res->klass, res->message, val);
                 assert_true(res->rc < 0);
                 assert_true(res->message[0] != '\0');
             }
@@ -537,8 +548,8 @@ check_result(const char *name, const char *what, int rc,
                     res->permanent, val);
         } else if (strcmp(key, "code") == 0) {
             if (res->code != atoi(val))
-                fail_msg("%s: %s: code=%d, expected %s", name, what,
-                    res->code, val);
+                fail_msg("%s: %s: code=%d, expected %s", name, what, res->code,
+                    val);
         } else if (strcmp(key, "recipient") == 0) {
             if (strcmp(res->recipient, val) != 0)
                 fail_msg("%s: %s: recipient \"%s\", expected \"%s\"", name,
@@ -565,7 +576,7 @@ b64(const char *p, size_t n)
 {
     static const char t[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char  *out = calloc(1, 4 * ((n + 2) / 3) + 1), *o = out;
+    char *out = calloc(1, 4 * ((n + 2) / 3) + 1), *o = out;
 
     for (size_t i = 0; i < n; i += 3) {
         unsigned v = (unsigned)(unsigned char)p[i] << 16;
@@ -634,17 +645,16 @@ run_script(void **state)
     struct sockaddr_in sa;
     socklen_t          sl = sizeof(sa);
     struct smtp_params p;
-    struct sec         *pass = NULL;
-    cJSON              *trace = cJSON_CreateObject();
-    char               user[512] = "", passwd[512] = "", helo[512] =
-        "herald.test";
-    char               host[512] = "127.0.0.1", srcaddr[512] = "";
-    char               logpath[] = "/tmp/herald-proto-log-XXXXXX";
-    int                logfd;
-    struct buf         msg = BUF_INIT;
-    char              *tjson, *logtxt;
-    long               loglen;
-    FILE              *lf;
+    struct sec        *pass = NULL;
+    cJSON             *trace = cJSON_CreateObject();
+    char       user[512] = "", passwd[512] = "", helo[512] = "herald.test";
+    char       host[512] = "127.0.0.1", srcaddr[512] = "";
+    char       logpath[] = "/tmp/herald-proto-log-XXXXXX";
+    int        logfd;
+    struct buf msg = BUF_INIT;
+    char      *tjson, *logtxt;
+    long       loglen;
+    FILE      *lf;
 
     memset(&cur, 0, sizeof(cur));
     cur.fk.lfd = -1;
@@ -730,8 +740,8 @@ run_script(void **state)
                     snprintf(to, sizeof(to), "%s", val);
             }
             buf_reset(&msg);
-            while (i + 1 < cur.sc.nclient &&
-                strncmp(cur.sc.client[i + 1], "body", 4) == 0) {
+            while (i + 1 < cur.sc.nclient
+                && strncmp(cur.sc.client[i + 1], "body", 4) == 0) {
                 const char *b = cur.sc.client[++i] + 4;
 
                 if (*b == ' ')
@@ -749,8 +759,8 @@ run_script(void **state)
         } else if (strcmp(l, "close") == 0) {
             smtp_close(cur.cl);
             cur.cl = NULL;
-        } else if (strncmp(l, "trace", 5) == 0 ||
-            strncmp(l, "notrace", 7) == 0) {
+        } else if (strncmp(l, "trace", 5) == 0
+            || strncmp(l, "notrace", 7) == 0) {
             /* checked below, after the session */
         } else
             fail_msg("%s: unknown client directive \"%s\"", name, l);
@@ -770,14 +780,14 @@ run_script(void **state)
         const char *l = cur.sc.client[i];
         char       *want = NULL;
 
-        if (strncmp(l, "trace ", 6) == 0 &&
-            strstr(tjson, (want = expand(l + 6, 0))) == NULL)
-            fail_msg("%s: the trace lacks %.400s\ntrace: %.4000s", name,
-                want, tjson);
-        if (strncmp(l, "notrace ", 8) == 0 &&
-            strstr(tjson, (want = expand(l + 8, 0))) != NULL)
-            fail_msg("%s: the trace holds %.400s\ntrace: %.4000s", name,
-                want, tjson);
+        if (strncmp(l, "trace ", 6) == 0
+            && strstr(tjson, (want = expand(l + 6, 0))) == NULL)
+            fail_msg("%s: the trace lacks %.400s\ntrace: %.4000s", name, want,
+                tjson);
+        if (strncmp(l, "notrace ", 8) == 0
+            && strstr(tjson, (want = expand(l + 8, 0))) != NULL)
+            fail_msg("%s: the trace holds %.400s\ntrace: %.4000s", name, want,
+                tjson);
         free(want);
     }
 

@@ -36,9 +36,9 @@ feed_all(struct smtp_reply *r, const char *const *lines, struct errbuf *eb)
 static void
 reply_parser_should_read_a_single_line(void **state)
 {
-    const char *l[] = { "220 mx.example ESMTP ready", NULL };
+    const char       *l[] = { "220 mx.example ESMTP ready", NULL };
     struct smtp_reply r;
-    struct errbuf eb = { 0 };
+    struct errbuf     eb = { 0 };
 
     (void)state;
     assert_int_equal(feed_all(&r, l, &eb), 1);
@@ -51,10 +51,10 @@ reply_parser_should_read_a_single_line(void **state)
 static void
 reply_parser_should_join_multiline(void **state)
 {
-    const char *l[] = { "250-mx.example Hello", "250-PIPELINING",
-        "250-SIZE 10240000", "250 AUTH PLAIN LOGIN", NULL };
+    const char       *l[] = { "250-mx.example Hello", "250-PIPELINING",
+              "250-SIZE 10240000", "250 AUTH PLAIN LOGIN", NULL };
     struct smtp_reply r;
-    struct errbuf eb = { 0 };
+    struct errbuf     eb = { 0 };
 
     (void)state;
     memset(&r, 0, sizeof(r));
@@ -72,16 +72,17 @@ reply_parser_should_join_multiline(void **state)
 static void
 reply_parser_should_split_enhanced_codes(void **state)
 {
-    const char *l[] = { "535-5.7.8 Username and Password not accepted.",
-        "535 5.7.8 Learn more at https://support.example/", NULL };
+    const char       *l[] = { "535-5.7.8 Username and Password not accepted.",
+              "535 5.7.8 Learn more at https://support.example/", NULL };
     struct smtp_reply r;
-    struct errbuf eb = { 0 };
+    struct errbuf     eb = { 0 };
 
     (void)state;
     assert_int_equal(feed_all(&r, l, &eb), 1);
     assert_int_equal(r.code, 535);
     assert_string_equal(r.enhanced, "5.7.8");
-    assert_string_equal(r.text, "Username and Password not accepted.\n"
+    assert_string_equal(r.text,
+        "Username and Password not accepted.\n"
         "Learn more at https://support.example/");
 }
 
@@ -89,9 +90,9 @@ static void
 reply_parser_should_not_take_a_mismatched_class_as_enhanced(void **state)
 {
     /* "4.1.1" cannot be the enhanced code of a 5xx reply: it is text */
-    const char *l[] = { "550 4.1.1 odd", NULL };
+    const char       *l[] = { "550 4.1.1 odd", NULL };
     struct smtp_reply r;
-    struct errbuf eb = { 0 };
+    struct errbuf     eb = { 0 };
 
     (void)state;
     assert_int_equal(feed_all(&r, l, &eb), 1);
@@ -102,9 +103,9 @@ reply_parser_should_not_take_a_mismatched_class_as_enhanced(void **state)
 static void
 reply_parser_should_accept_a_bare_code(void **state)
 {
-    const char *l[] = { "250", NULL };
+    const char       *l[] = { "250", NULL };
     struct smtp_reply r;
-    struct errbuf eb = { 0 };
+    struct errbuf     eb = { 0 };
 
     (void)state;
     assert_int_equal(feed_all(&r, l, &eb), 1);
@@ -134,8 +135,9 @@ reply_parser_should_reject_malformed_lines_with_a_reason(void **state)
         struct errbuf     eb = { 0 };
 
         memset(&r, 0, sizeof(r));
-        assert_int_equal(smtp_reply_feed(&r, bad[i].line,
-            strlen(bad[i].line), &eb), ERR_PROTO);
+        assert_int_equal(smtp_reply_feed(&r, bad[i].line, strlen(bad[i].line),
+                             &eb),
+            ERR_PROTO);
         if (strstr(eb.msg, bad[i].why) == NULL)
             fail_msg("line \"%s\": message \"%s\" lacks \"%s\"", bad[i].line,
                 eb.msg, bad[i].why);
@@ -147,7 +149,7 @@ static void
 reply_parser_should_reject_a_code_change_inside_a_reply(void **state)
 {
     struct smtp_reply r;
-    struct errbuf eb = { 0 };
+    struct errbuf     eb = { 0 };
 
     (void)state;
     memset(&r, 0, sizeof(r));
@@ -160,8 +162,8 @@ static void
 reply_parser_should_truncate_huge_replies_safely(void **state)
 {
     struct smtp_reply r;
-    struct errbuf eb = { 0 };
-    char line[600];
+    struct errbuf     eb = { 0 };
+    char              line[600];
 
     (void)state;
     memset(&r, 0, sizeof(r));
@@ -185,8 +187,7 @@ make_line(char *buf, size_t n, int last)
 }
 
 static void
-reply_parser_should_take_4096_octets_and_refuse_a_longer_line(
-    void **state)
+reply_parser_should_take_4096_octets_and_refuse_a_longer_line(void **state)
 {
     static char       line[SMTP_LINE_MAX + 2];
     struct smtp_reply r;
@@ -234,21 +235,19 @@ reply_parser_should_take_64k_and_refuse_one_octet_more(void **state)
     struct smtp_reply r;
     struct errbuf     eb = { 0 };
     /* 16 lines of 4094 octets + CRLF are exactly 65536 */
-    size_t            n = SMTP_REPLY_MAX / 16 - 2;
+    size_t n = SMTP_REPLY_MAX / 16 - 2;
 
     (void)state;
     memset(&r, 0, sizeof(r));
     for (int i = 0; i < 15; i++)
-        assert_int_equal(smtp_reply_feed(&r, make_line(line, n, 0), n, &eb),
-            0);
+        assert_int_equal(smtp_reply_feed(&r, make_line(line, n, 0), n, &eb), 0);
     assert_int_equal(smtp_reply_feed(&r, make_line(line, n, 1), n, &eb), 1);
     assert_int_equal(r.size, SMTP_REPLY_MAX);
     memset(&r, 0, sizeof(r));
     for (int i = 0; i < 15; i++)
-        assert_int_equal(smtp_reply_feed(&r, make_line(line, n, 0), n, &eb),
-            0);
-    assert_int_equal(smtp_reply_feed(&r, make_line(line, n + 1, 1), n + 1,
-        &eb), ERR_TOOBIG);
+        assert_int_equal(smtp_reply_feed(&r, make_line(line, n, 0), n, &eb), 0);
+    assert_int_equal(smtp_reply_feed(&r, make_line(line, n + 1, 1), n + 1, &eb),
+        ERR_TOOBIG);
     assert_string_equal(eb.msg, "reply of more than 65536 octets");
 }
 

@@ -32,19 +32,19 @@ server_string_should_split_at_the_last_at_sign(void **state)
         { "smtp.example.com", NULL, NULL, "smtp.example.com", 0 },
         { "smtp.example.com:587", NULL, NULL, "smtp.example.com", 587 },
         { "alerts@example.com@smtp.gmail.com", "alerts@example.com", NULL,
-          "smtp.gmail.com", 0 },
+            "smtp.gmail.com", 0 },
         { "alerts@example.com:app-password@smtp.gmail.com",
-          "alerts@example.com", "app-password", "smtp.gmail.com", 0 },
+            "alerts@example.com", "app-password", "smtp.gmail.com", 0 },
         /* CSCwe75439: '@' in user and in password */
         { "relay@corp.example:p@ss@smtp-relay.example", "relay@corp.example",
-          "p@ss", "smtp-relay.example", 0 },
+            "p@ss", "smtp-relay.example", 0 },
         { "relay@corp.example:pass@smtp-relay.gmail.com:587",
-          "relay@corp.example", "pass", "smtp-relay.gmail.com", 587 },
+            "relay@corp.example", "pass", "smtp-relay.gmail.com", 587 },
         /* password holding ':' — only the first ':' splits */
         { "u:pa:ss@h.example", "u", "pa:ss", "h.example", 0 },
         /* escapes */
         { "relay%40corp.example:p%3Ass%40x@mx.example:2525",
-          "relay@corp.example", "p:ss@x", "mx.example", 2525 },
+            "relay@corp.example", "p:ss@x", "mx.example", 2525 },
         { "user%3aname:pw@mx.example", "user:name", "pw", "mx.example", 0 },
         /* other % sequences stay as they are */
         { "u:100%25@mx.example", "u", "100%25", "mx.example", 0 },
@@ -118,8 +118,8 @@ server_string_should_refuse_bad_input_naming_the_problem(void **state)
         if (smtp_server_parse(bad[i].in, &s, &eb) != ERR_INVAL)
             fail_msg("\"%s\" was accepted", bad[i].in);
         if (strstr(eb.msg, bad[i].why) == NULL)
-            fail_msg("\"%s\": message \"%s\" lacks \"%s\"", bad[i].in,
-                eb.msg, bad[i].why);
+            fail_msg("\"%s\": message \"%s\" lacks \"%s\"", bad[i].in, eb.msg,
+                bad[i].why);
         assert_string_equal(eb.field, "server");
         assert_null(s.host);
         assert_null(s.user);
@@ -147,7 +147,9 @@ address_list_should_split_on_commas_semicolons_and_spaces(void **state)
 
     (void)state;
     assert_int_equal(smtp_addrs_parse(" noc@example.com, ops@example.com;"
-        "  <lead@example.org>\tx@y.example ,", &v, &n, &eb), 0);
+                                      "  <lead@example.org>\tx@y.example ,",
+                         &v, &n, &eb),
+        0);
     assert_int_equal(n, 4);
     assert_string_equal(v[0], "noc@example.com");
     assert_string_equal(v[1], "ops@example.com");
@@ -185,8 +187,8 @@ address_list_should_refuse_bad_addresses_naming_them(void **state)
 
         assert_int_equal(smtp_addrs_parse(bad[i].in, &v, &n, &eb), ERR_INVAL);
         if (strstr(eb.msg, bad[i].why) == NULL)
-            fail_msg("\"%s\": message \"%s\" lacks \"%s\"", bad[i].in,
-                eb.msg, bad[i].why);
+            fail_msg("\"%s\": message \"%s\" lacks \"%s\"", bad[i].in, eb.msg,
+                bad[i].why);
         assert_null(v);
         assert_int_equal(n, 0);
     }
@@ -213,8 +215,7 @@ main(void)
         cmocka_unit_test(secure_names_should_round_trip),
         cmocka_unit_test(
             address_list_should_split_on_commas_semicolons_and_spaces),
-        cmocka_unit_test(
-            address_list_should_refuse_bad_addresses_naming_them),
+        cmocka_unit_test(address_list_should_refuse_bad_addresses_naming_them),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,17 +37,17 @@ static char pkidir[128];
 struct tls_fake {
     int         lfd;
     unsigned    port;
-    const char *chain;    /* file in pkidir */
+    const char *chain; /* file in pkidir */
     const char *key;
     int         implicit;
-    int         inject;   /* send bytes right after "220 go ahead" */
+    int         inject; /* send bytes right after "220 go ahead" */
     int         expect_auth;
     /* results */
-    int         tls_up;
-    int         ehlo_after_tls;
-    int         auth_seen;
-    int         quit_seen;
-    char        err[1200];
+    int  tls_up;
+    int  ehlo_after_tls;
+    int  auth_seen;
+    int  quit_seen;
+    char err[1200];
 };
 
 static int
@@ -59,8 +59,7 @@ setup(void **state)
     snprintf(pkidir, sizeof(pkidir), "/tmp/herald-smtp-tls.XXXXXX");
     if (mkdtemp(pkidir) == NULL)
         return -1;
-    snprintf(cmd, sizeof(cmd), "sh %s/lib/mkpki.sh %s", TEST_SRC_DIR,
-        pkidir);
+    snprintf(cmd, sizeof(cmd), "sh %s/lib/mkpki.sh %s", TEST_SRC_DIR, pkidir);
     if (system(cmd) != 0) {
         fprintf(stderr, "tests/lib/mkpki.sh failed: no test PKI\n");
         return -1;
@@ -103,8 +102,8 @@ trust_of(const char *file, int chain_validation)
     struct errbuf         eb = { 0 };
 
     if (file != NULL) {
-        FILE *f = fopen(path(file), "rb");
-        char  buf[16384];
+        FILE  *f = fopen(path(file), "rb");
+        char   buf[16384];
         size_t n;
 
         assert_non_null(f);
@@ -154,8 +153,7 @@ io_line(struct io *io, char *out, size_t sz)
 
             if (poll(&pfd, 1, 5000) <= 0)
                 return 0;
-            r = (int)read(io->fd, io->buf + io->len,
-                sizeof(io->buf) - io->len);
+            r = (int)read(io->fd, io->buf + io->len, sizeof(io->buf) - io->len);
         }
         if (r <= 0)
             return 0;
@@ -189,27 +187,30 @@ tls_fake_run(void *arg)
     setsockopt(io.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     if (!fk->implicit) {
         io_send(&io, "220 fake ESMTP\r\n");
-        if (!io_line(&io, line, sizeof(line)) ||
-            strncmp(line, "EHLO ", 5) != 0) {
+        if (!io_line(&io, line, sizeof(line))
+            || strncmp(line, "EHLO ", 5) != 0) {
             snprintf(fk->err, sizeof(fk->err), "expected EHLO, got %s", line);
             goto out;
         }
         io_send(&io, "250-fake\r\n250-STARTTLS\r\n250 SIZE 100000\r\n");
-        if (!io_line(&io, line, sizeof(line)) ||
-            strcmp(line, "STARTTLS") != 0) {
+        if (!io_line(&io, line, sizeof(line))
+            || strcmp(line, "STARTTLS") != 0) {
             snprintf(fk->err, sizeof(fk->err), "expected STARTTLS, got %s",
                 line);
             goto out;
         }
-        io_send(&io, fk->inject ? "220 go ahead\r\n250-injected\r\n"
-            "250 AUTH PLAIN\r\n" : "220 go ahead\r\n");
+        io_send(&io,
+            fk->inject ? "220 go ahead\r\n250-injected\r\n"
+                         "250 AUTH PLAIN\r\n"
+                       : "220 go ahead\r\n");
     }
     ctx = wolfSSL_CTX_new(wolfTLS_server_method());
-    if (ctx == NULL ||
-        wolfSSL_CTX_use_certificate_chain_file(ctx, path(fk->chain)) !=
-            WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_use_PrivateKey_file(ctx, path(fk->key),
-            WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+    if (ctx == NULL
+        || wolfSSL_CTX_use_certificate_chain_file(ctx, path(fk->chain))
+            != WOLFSSL_SUCCESS
+        || wolfSSL_CTX_use_PrivateKey_file(ctx, path(fk->key),
+               WOLFSSL_FILETYPE_PEM)
+            != WOLFSSL_SUCCESS) {
         snprintf(fk->err, sizeof(fk->err), "cannot load %s", fk->chain);
         goto out;
     }
@@ -221,8 +222,10 @@ tls_fake_run(void *arg)
     if (fk->implicit)
         io_send(&io, "220 fake ESMTP over TLS\r\n");
     if (!io_line(&io, line, sizeof(line)) || strncmp(line, "EHLO ", 5) != 0) {
-        snprintf(fk->err, sizeof(fk->err), "expected EHLO after TLS, got "
-            "\"%s\"", line);
+        snprintf(fk->err, sizeof(fk->err),
+            "expected EHLO after TLS, got "
+            "\"%s\"",
+            line);
         goto out;
     }
     fk->ehlo_after_tls = 1;
@@ -299,7 +302,8 @@ static void
 starttls_should_verify_the_chain_and_say_ehlo_again(void **state)
 {
     struct tls_fake    fk = { .chain = "chain-full.pem",
-        .key = "chain-full.key", .expect_auth = 1 };
+           .key = "chain-full.key",
+           .expect_auth = 1 };
     struct pki_trust  *t = trust_of("root-a.pem", PKI_CHAIN_CONTINUE);
     struct smtp_result res;
     cJSON             *trace = cJSON_CreateObject();
@@ -307,8 +311,8 @@ starttls_should_verify_the_chain_and_say_ehlo_again(void **state)
     int                rc;
 
     (void)state;
-    rc = run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, "localhost", trace,
-        &res);
+    rc =
+        run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, "localhost", trace, &res);
     if (rc != 0)
         fail_msg("open failed: %s: %s", res.klass, res.message);
     assert_string_equal(fk.err, "");
@@ -332,14 +336,15 @@ static void
 implicit_tls_should_verify_from_the_first_byte(void **state)
 {
     struct tls_fake    fk = { .chain = "chain-full.pem",
-        .key = "chain-full.key", .implicit = 1 };
+           .key = "chain-full.key",
+           .implicit = 1 };
     struct pki_trust  *t = trust_of("root-a.pem", PKI_CHAIN_CONTINUE);
     struct smtp_result res;
     int                rc;
 
     (void)state;
-    rc = run(&fk, t, SMTP_SECURE_IMPLICIT, PKI_VERIFY_FULL, "localhost",
-        NULL, &res);
+    rc = run(&fk, t, SMTP_SECURE_IMPLICIT, PKI_VERIFY_FULL, "localhost", NULL,
+        &res);
     if (rc != 0)
         fail_msg("open failed: %s: %s", res.klass, res.message);
     assert_true(fk.ehlo_after_tls);
@@ -351,13 +356,15 @@ static void
 untrusted_chain_should_fail_permanently_without_auth(void **state)
 {
     struct tls_fake    fk = { .chain = "chain-full.pem",
-        .key = "chain-full.key", .expect_auth = 1 };
+           .key = "chain-full.key",
+           .expect_auth = 1 };
     struct pki_trust  *t = trust_of(NULL, 0);
     struct smtp_result res;
 
     (void)state;
-    assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL,
-        "localhost", NULL, &res), ERR_TLS);
+    assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, "localhost",
+                         NULL, &res),
+        ERR_TLS);
     assert_string_equal(res.klass, "certificate_untrusted");
     print_message("message: %s\nadvice: %s\n", res.message, res.advice);
     assert_true(res.advice[0] != '\0');
@@ -372,13 +379,14 @@ static void
 wrong_host_should_fail_as_hostname_mismatch(void **state)
 {
     struct tls_fake    fk = { .chain = "chain-wronghost.pem",
-        .key = "chain-wronghost.key" };
+           .key = "chain-wronghost.key" };
     struct pki_trust  *t = trust_of("root-a.pem", PKI_CHAIN_CONTINUE);
     struct smtp_result res;
 
     (void)state;
-    assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL,
-        "localhost", NULL, &res), ERR_TLS);
+    assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, "localhost",
+                         NULL, &res),
+        ERR_TLS);
     assert_string_equal(res.klass, "hostname_mismatch");
     print_message("message: %s\nadvice: %s\n", res.message, res.advice);
     assert_true(res.advice[0] != '\0');
@@ -390,13 +398,14 @@ static void
 expired_leaf_should_fail_as_certificate_expired(void **state)
 {
     struct tls_fake    fk = { .chain = "chain-expired.pem",
-        .key = "chain-expired.key" };
+           .key = "chain-expired.key" };
     struct pki_trust  *t = trust_of("root-a.pem", PKI_CHAIN_CONTINUE);
     struct smtp_result res;
 
     (void)state;
-    assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL,
-        "localhost", NULL, &res), ERR_TLS);
+    assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, "localhost",
+                         NULL, &res),
+        ERR_TLS);
     assert_string_equal(res.klass, "certificate_expired");
     print_message("message: %s\nadvice: %s\n", res.message, res.advice);
     assert_true(res.advice[0] != '\0');
@@ -406,21 +415,21 @@ expired_leaf_should_fail_as_certificate_expired(void **state)
 static void
 verification_off_should_connect_and_say_so_in_the_trace(void **state)
 {
-    struct tls_fake    fk = { .chain = "chain-full.pem",
-        .key = "chain-full.key" };
+    struct tls_fake fk = { .chain = "chain-full.pem", .key = "chain-full.key" };
     struct pki_trust  *t = trust_of(NULL, 0);
     struct smtp_result res;
     cJSON             *trace = cJSON_CreateObject(), *d, *e;
     int                rc;
 
     (void)state;
-    rc = run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_NONE, "localhost", trace,
-        &res);
+    rc =
+        run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_NONE, "localhost", trace, &res);
     if (rc != 0)
         fail_msg("open failed: %s: %s", res.klass, res.message);
     d = cJSON_GetObjectItem(trace, "dialogue");
     assert_true(cJSON_GetArraySize(d) > 5);
-    cJSON_ArrayForEach(e, d) {
+    cJSON_ArrayForEach(e, d)
+    {
         const cJSON *v = cJSON_GetObjectItem(e, "verification");
 
         assert_true(cJSON_IsString(v));
@@ -434,7 +443,8 @@ static void
 bytes_injected_before_the_handshake_should_be_discarded(void **state)
 {
     struct tls_fake    fk = { .chain = "chain-full.pem",
-        .key = "chain-full.key", .inject = 1 };
+           .key = "chain-full.key",
+           .inject = 1 };
     struct pki_trust  *t = trust_of("root-a.pem", PKI_CHAIN_CONTINUE);
     struct smtp_result res;
     cJSON             *trace = cJSON_CreateObject();
@@ -442,8 +452,8 @@ bytes_injected_before_the_handshake_should_be_discarded(void **state)
     int                rc;
 
     (void)state;
-    rc = run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, "localhost", trace,
-        &res);
+    rc =
+        run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, "localhost", trace, &res);
     if (rc != 0)
         fail_msg("open failed: %s: %s", res.klass, res.message);
     js = cJSON_PrintUnformatted(trace);
@@ -491,8 +501,7 @@ probe(struct tls_fake *fk, struct pki_trust *trust, struct smtp_result *res)
 static void
 probe_should_report_capabilities_chain_and_a_good_verdict(void **state)
 {
-    struct tls_fake    fk = { .chain = "chain-full.pem",
-        .key = "chain-full.key" };
+    struct tls_fake fk = { .chain = "chain-full.pem", .key = "chain-full.key" };
     struct pki_trust  *t = trust_of("root-a.pem", PKI_CHAIN_CONTINUE);
     struct smtp_result res;
     cJSON             *r, *v;
@@ -507,8 +516,7 @@ probe_should_report_capabilities_chain_and_a_good_verdict(void **state)
     v = cJSON_GetObjectItem(r, "verdict");
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(v, "ok")));
     assert_true(cJSON_IsObject(cJSON_GetObjectItem(r, "tls")));
-    assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(r,
-        "capabilities")) > 0);
+    assert_true(cJSON_GetArraySize(cJSON_GetObjectItem(r, "capabilities")) > 0);
     assert_true(fk.quit_seen);
     assert_false(fk.auth_seen);
     cJSON_Delete(r);
@@ -520,7 +528,8 @@ probe_of_an_untrusted_server_should_still_report_with_a_bad_verdict(
     void **state)
 {
     struct tls_fake    fk = { .chain = "chain-full.pem",
-        .key = "chain-full.key", .implicit = 1 };
+           .key = "chain-full.key",
+           .implicit = 1 };
     struct pki_trust  *t = trust_of(NULL, 0);
     struct smtp_result res;
     cJSON             *r, *v;
@@ -558,8 +567,7 @@ ip_literal_names_should_be_checked_against_the_ip_sans(void **state)
         struct tls_fake fk = { .chain = "chain-full.pem",
             .key = "chain-full.key" };
 
-        rc = run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, ok[i], NULL,
-            &res);
+        rc = run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, ok[i], NULL, &res);
         if (rc != 0)
             fail_msg("%s: %s: %s", ok[i], res.klass, res.message);
         assert_true(fk.ehlo_after_tls);
@@ -569,13 +577,14 @@ ip_literal_names_should_be_checked_against_the_ip_sans(void **state)
             .key = "chain-full.key" };
         char            want[64];
 
-        assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL,
-            bad[i], NULL, &res), ERR_TLS);
+        assert_int_equal(run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_FULL, bad[i],
+                             NULL, &res),
+            ERR_TLS);
         assert_string_equal(res.klass, "hostname_mismatch");
         assert_int_equal(res.permanent, 1);
         snprintf(want, sizeof(want), "not valid for '%s'", bad[i]);
-        if (strstr(res.message, want) == NULL ||
-            strstr(res.message, "IP:::1") == NULL)
+        if (strstr(res.message, want) == NULL
+            || strstr(res.message, "IP:::1") == NULL)
             fail_msg("message does not name the address and the SANs: %s",
                 res.message);
         assert_false(fk.ehlo_after_tls);

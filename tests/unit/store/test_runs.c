@@ -23,7 +23,7 @@
 #define DAY_MS 86400000LL
 
 struct env {
-    char           *dir;
+    char             *dir;
     struct eng_store *db;
 };
 
@@ -65,8 +65,8 @@ add_run(struct env *e, const char *applet, const char *status, long long t)
     long long          id = 0;
 
     assert_int_equal(eng_store_run_insert(e->db, applet, "manual",
-                         "{\"_none_argc\":\"0\"}", NULL, "queued", t, &id,
-                         &eb), 0);
+                         "{\"_none_argc\":\"0\"}", NULL, "queued", t, &id, &eb),
+        0);
     assert_int_equal(eng_store_run_start(e->db, id, t + 500, &eb), 0);
     if (strcmp(status, "running") != 0)
         assert_int_equal(eng_store_run_finish(e->db, id, &end, &eb), 0);
@@ -86,13 +86,14 @@ run_should_be_recorded_with_its_outcome(void **state)
     assert_string_equal(cJSON_GetObjectItem(r, "applet")->valuestring, "A");
     assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring,
         "success");
-    assert_int_equal(cJSON_GetObjectItem(r, "duration_ms")->valuedouble,
-        1000);
-    assert_string_equal(cJSON_GetObjectItem(r, "output")->valuestring,
-        "out\n");
+    assert_int_equal(cJSON_GetObjectItem(r, "duration_ms")->valuedouble, 1000);
+    assert_string_equal(cJSON_GetObjectItem(r, "output")->valuestring, "out\n");
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(r, "trace")));
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(r,
-                            "trigger_data"), "_none_argc")->valuestring, "0");
+                                                "trigger_data"),
+                            "_none_argc")
+                            ->valuestring,
+        "0");
     cJSON_Delete(r);
     assert_int_equal(eng_store_run_get(e->db, id + 100, &r, &eb), ERR_NOTFOUND);
     assert_non_null(strstr(eb.msg, "no run with id"));
@@ -117,8 +118,10 @@ list_should_filter_and_paginate(void **state)
         assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), 0);
         items = cJSON_GetObjectItem(page, "items");
         for (i = 0; i < cJSON_GetArraySize(items); i++) {
-            long long id = (long long)cJSON_GetObjectItem(
-                cJSON_GetArrayItem(items, i), "id")->valuedouble;
+            long long id =
+                (long long)cJSON_GetObjectItem(cJSON_GetArrayItem(items, i),
+                    "id")
+                    ->valuedouble;
 
             if (prev_id != 0)
                 assert_true(id < prev_id); /* newest first, no repeats */
@@ -137,14 +140,12 @@ list_should_filter_and_paginate(void **state)
     memset(&f, 0, sizeof(f));
     f.applet = "B";
     assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), 0);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
-        3);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")), 3);
     cJSON_Delete(page);
     f.applet = NULL;
     f.status = "abort";
     assert_int_equal(eng_store_runs_list(e->db, &f, &page, &eb), 0);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
-        1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")), 1);
     cJSON_Delete(page);
     f.status = NULL;
     f.since = (now - 2500) / 1000 + 1; /* the last two (or so) */
@@ -208,14 +209,15 @@ recover_should_abort_running_and_requeue_queued(void **state)
 
     running = add_run(e, "A", "running", now);
     assert_int_equal(eng_store_run_insert(e->db, "A", "manual", "{}",
-                         "{\"vars\":{}}", "queued", now, &queued, &eb), 0);
+                         "{\"vars\":{}}", "queued", now, &queued, &eb),
+        0);
     requeued = 0;
     assert_int_equal(eng_store_runs_recover(e->db, now, count_requeue, NULL,
-                         &eb), 0);
+                         &eb),
+        0);
     assert_int_equal(requeued, 1);
     assert_int_equal(eng_store_run_get(e->db, running, &r, &eb), 0);
-    assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring,
-        "abort");
+    assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring, "abort");
     assert_string_equal(cJSON_GetObjectItem(r, "error_class")->valuestring,
         "interrupted");
     cJSON_Delete(r);
@@ -227,26 +229,30 @@ idempotency_keys_should_expire_after_the_window(void **state)
     struct env *e = *state;
     long long   now = clock_now_ms(), id = 0;
 
-    assert_int_equal(eng_store_idem_get(e->db, "A", "k1", now - DAY_MS, &id), 0);
+    assert_int_equal(eng_store_idem_get(e->db, "A", "k1", now - DAY_MS, &id),
+        0);
     assert_int_equal(eng_store_idem_put(e->db, "A", "k1", 42, now), 0);
-    assert_int_equal(eng_store_idem_get(e->db, "A", "k1", now - DAY_MS, &id), 1);
+    assert_int_equal(eng_store_idem_get(e->db, "A", "k1", now - DAY_MS, &id),
+        1);
     assert_int_equal(id, 42);
     /* per applet */
-    assert_int_equal(eng_store_idem_get(e->db, "B", "k1", now - DAY_MS, &id), 0);
+    assert_int_equal(eng_store_idem_get(e->db, "B", "k1", now - DAY_MS, &id),
+        0);
     /* older than the window: not a duplicate */
     assert_int_equal(eng_store_idem_put(e->db, "A", "k2", 7, now - 2 * DAY_MS),
         0);
-    assert_int_equal(eng_store_idem_get(e->db, "A", "k2", now - DAY_MS, &id), 0);
+    assert_int_equal(eng_store_idem_get(e->db, "A", "k2", now - DAY_MS, &id),
+        0);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            run_should_be_recorded_with_its_outcome, setup, teardown),
-        cmocka_unit_test_setup_teardown(list_should_filter_and_paginate,
+        cmocka_unit_test_setup_teardown(run_should_be_recorded_with_its_outcome,
             setup, teardown),
+        cmocka_unit_test_setup_teardown(list_should_filter_and_paginate, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(
             prune_should_delete_only_old_finished_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -57,26 +57,29 @@ open_ok(const char *dir)
 static void
 store_should_persist_records_across_close_and_open(void **state)
 {
-    char              *dir = tmpdir_new();
-    struct eng_store  *st = open_ok(dir);
-    struct errbuf      eb = { 0 };
-    struct eng_env_var v;
-    struct eng_tp_rec  tp = { 0 };
+    char                 *dir = tmpdir_new();
+    struct eng_store     *st = open_ok(dir);
+    struct errbuf         eb = { 0 };
+    struct eng_env_var    v;
+    struct eng_tp_rec     tp = { 0 };
     struct eng_applet_rec ar;
-    char              *val = NULL;
-    int                created = -1;
-    unsigned char      der[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+    char                 *val = NULL;
+    int                   created = -1;
+    unsigned char         der[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
 
     (void)state;
     assert_int_equal(eng_store_env_put(st, "_email_to", "noc@example.com", 0,
-                         &created, &eb), 0);
+                         &created, &eb),
+        0);
     assert_int_equal(created, 1);
     assert_int_equal(eng_store_env_put(st, "_email_to", "ops@example.com", 1,
-                         &created, &eb), 0);
+                         &created, &eb),
+        0);
     assert_int_equal(created, 0);
     assert_int_equal(eng_store_applet_put(st, "A1",
                          "event manager applet A1\n event none\n", &created,
-                         &eb), 0);
+                         &eb),
+        0);
     assert_int_equal(created, 1);
     tp.name = "CA1";
     tp.chain_validation = "stop";
@@ -146,12 +149,12 @@ store_should_list_in_name_order_and_report_missing(void **state)
 static void
 store_rollback_should_undo_every_joined_write(void **state)
 {
-    char              *dir = tmpdir_new();
-    struct eng_store  *st = open_ok(dir);
-    struct errbuf      eb = { 0 };
-    struct eng_env_var v;
+    char                  *dir = tmpdir_new();
+    struct eng_store      *st = open_ok(dir);
+    struct errbuf          eb = { 0 };
+    struct eng_env_var     v;
     struct eng_applet_rec *as = NULL;
-    size_t             n = 9;
+    size_t                 n = 9;
 
     (void)state;
     assert_int_equal(eng_store_env_put(st, "keep", "old", 0, NULL, &eb), 0);
@@ -307,7 +310,8 @@ store_open_should_refuse_a_newer_schema(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                          "INSERT INTO schema_version VALUES (9999, 0)", NULL,
-                         NULL, NULL), SQLITE_OK);
+                         NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     st = NULL;
     assert_int_equal(eng_store_open(dir, &st, &eb), ERR_DB);
@@ -335,7 +339,8 @@ store_open_should_apply_every_migration_once_with_wal(void **state)
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db,
                          "SELECT count(*), count(DISTINCT version), "
-                         "max(version) FROM schema_version", -1, &s, NULL),
+                         "max(version) FROM schema_version",
+                         -1, &s, NULL),
         SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     n = sqlite3_column_int(s, 0);
@@ -347,7 +352,8 @@ store_open_should_apply_every_migration_once_with_wal(void **state)
     assert_int_equal(maxv, store_schema_version());
     sqlite3_finalize(s);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s,
-                         NULL), SQLITE_OK);
+                         NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
     sqlite3_finalize(s);
@@ -366,13 +372,15 @@ runs_indexes(const char *dir, char *out, size_t n)
     out[0] = '\0';
     snprintf(path, sizeof(path), "%s/herald.db", dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master"
+    assert_int_equal(sqlite3_prepare_v2(db,
+                         "SELECT name FROM sqlite_master"
                          " WHERE type='index' AND tbl_name='runs' AND sql"
-                         " IS NOT NULL ORDER BY name", -1, &s, NULL),
+                         " IS NOT NULL ORDER BY name",
+                         -1, &s, NULL),
         SQLITE_OK);
     while (sqlite3_step(s) == SQLITE_ROW)
-        snprintf(out + strlen(out), n - strlen(out), "%s%s",
-            out[0] ? "," : "", (const char *)sqlite3_column_text(s, 0));
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", out[0] ? "," : "",
+            (const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
     sqlite3_close(db);
 }
@@ -402,7 +410,8 @@ store_open_should_migrate_a_v2_database_to_lighter_run_indexes(void **state)
                          "CREATE INDEX runs_ended ON runs(ended_ms);"
                          "INSERT INTO runs (applet, trig, status, queued_ms,"
                          " ended_ms) VALUES ('a', 'manual', 'success', 1, 2)",
-                         NULL, NULL, NULL), SQLITE_OK);
+                         NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     runs_indexes(dir, idx, sizeof(idx));
     assert_string_equal(idx, "runs_applet,runs_ended,runs_status");
@@ -416,9 +425,11 @@ store_open_should_migrate_a_v2_database_to_lighter_run_indexes(void **state)
         sqlite3_stmt *s;
 
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM runs"
-                             " WHERE applet='a' AND ended_ms=2", -1, &s,
-                             NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                             "SELECT count(*) FROM runs"
+                             " WHERE applet='a' AND ended_ms=2",
+                             -1, &s, NULL),
+            SQLITE_OK);
         assert_int_equal(sqlite3_step(s), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(s, 0), 1);
         sqlite3_finalize(s);
@@ -444,8 +455,7 @@ trust_generation_should_grow_on_trust_changes_and_persist(void **state)
     assert_int_equal(eng_store_tp_put(st, &tp, NULL, &eb), 0);
     g1 = eng_store_trust_generation(st);
     assert_true(g1 > g0);
-    assert_int_equal(eng_store_tp_set_cert(st, "T", der, sizeof(der), &eb),
-        0);
+    assert_int_equal(eng_store_tp_set_cert(st, "T", der, sizeof(der), &eb), 0);
     g2 = eng_store_trust_generation(st);
     assert_true(g2 > g1);
     /* unrelated writes leave it alone */
@@ -484,8 +494,7 @@ main(void)
         cmocka_unit_test(store_open_should_refuse_a_newer_schema),
         cmocka_unit_test(
             store_open_should_migrate_a_v2_database_to_lighter_run_indexes),
-        cmocka_unit_test(
-            store_open_should_apply_every_migration_once_with_wal),
+        cmocka_unit_test(store_open_should_apply_every_migration_once_with_wal),
         cmocka_unit_test(
             trust_generation_should_grow_on_trust_changes_and_persist),
     };

@@ -24,7 +24,7 @@
 #include "engine/store/store.h"
 
 struct fix {
-    char             dir[64];
+    char              dir[64];
     struct eng_store *db;
 };
 
@@ -193,8 +193,7 @@ batch_outcomes_should_be_recorded_and_a_sent_request_replaced(void **state)
 }
 
 static void
-sending_messages_should_resume_and_only_dead_or_queued_requeue(
-    void **state)
+sending_messages_should_resume_and_only_dead_or_queued_requeue(void **state)
 {
     struct fix           *f = *state;
     struct eng_ob_row     r;
@@ -223,16 +222,20 @@ sending_messages_should_resume_and_only_dead_or_queued_requeue(
     o.permanent = 1;
     eng_store_ob_record(f->db, &o, 1);
     state_of(f, dead, "dead", 1);
-    assert_int_equal(eng_store_ob_requeue(f->db, dead, 2000, 9000, NULL, NULL, &eb), 0);
+    assert_int_equal(eng_store_ob_requeue(f->db, dead, 2000, 9000, NULL, NULL,
+                         &eb),
+        0);
     state_of(f, dead, "queued", 1);
 
     o.state = "sent";
     o.sent = 1;
     eng_store_ob_record(f->db, &o, 1);
-    assert_int_equal(eng_store_ob_requeue(f->db, dead, 3000, 9000, NULL, NULL, &eb),
+    assert_int_equal(eng_store_ob_requeue(f->db, dead, 3000, 9000, NULL, NULL,
+                         &eb),
         ERR_INVAL);
     assert_non_null(strstr(eb.msg, "only dead or queued"));
-    assert_int_equal(eng_store_ob_requeue(f->db, 424242, 3000, 9000, NULL, NULL, &eb),
+    assert_int_equal(eng_store_ob_requeue(f->db, 424242, 3000, 9000, NULL, NULL,
+                         &eb),
         ERR_NOTFOUND);
 }
 
@@ -291,7 +294,7 @@ attempt_history_should_keep_the_first_and_the_last_five(void **state)
     o.message = "250 2.0.0 Ok: queued";
     o.klass = "internal"; /* not stored for a sent message */
     o.advice = "not stored either";
-    o.failed = 1;         /* nor this */
+    o.failed = 1; /* nor this */
     o.trace = "{\"dialogue\":[]}";
     eng_store_ob_record(f->db, &o, 1);
 
@@ -321,8 +324,7 @@ attempt_history_should_keep_the_first_and_the_last_five(void **state)
     assert_int_equal(it.failed, 0);
     assert_string_equal(it.state, "sent");
     eng_ob_item_clear(&it);
-    assert_int_equal(eng_store_ob_get(f->db, id + 1, &it, &eb),
-        ERR_NOTFOUND);
+    assert_int_equal(eng_store_ob_get(f->db, id + 1, &it, &eb), ERR_NOTFOUND);
 }
 
 static void
@@ -335,12 +337,15 @@ failed_flag_should_mark_the_run_and_a_requeue_clear_it(void **state)
     long long             run = 0, id;
     struct eng_ob_new     m = { 0 };
     const char           *want[][2] = {
-        { NULL, "none" }, { "x", "pending" }, { "y", "failed" },
-        { "z", "delivered" },
+                  { NULL, "none" },
+                  { "x", "pending" },
+                  { "y", "failed" },
+                  { "z", "delivered" },
     };
 
     assert_int_equal(eng_store_run_insert(f->db, "A", "manual", NULL, NULL,
-                         "success", 1000, &run, &eb), 0);
+                         "success", 1000, &run, &eb),
+        0);
     assert_int_equal(eng_store_run_get(f->db, run, &r, &eb), 0);
     assert_string_equal(cJSON_GetObjectItem(r, "delivery")->valuestring,
         want[0][1]);
@@ -364,28 +369,25 @@ failed_flag_should_mark_the_run_and_a_requeue_clear_it(void **state)
     cJSON_Delete(r);
     flt.delivery = "failed";
     assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), 0);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
-        1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")), 1);
     cJSON_Delete(page);
     flt.delivery = "pending";
     assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), 0);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
-        0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")), 0);
     cJSON_Delete(page);
     flt.delivery = "lost";
     assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), ERR_INVAL);
     /* the user acted: pending again, and no longer listed as failed */
     assert_int_equal(eng_store_ob_requeue(f->db, id, 3000, 99000, NULL, NULL,
-                         &eb), 0);
+                         &eb),
+        0);
     flt.delivery = "failed";
     assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), 0);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
-        0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")), 0);
     cJSON_Delete(page);
     flt.delivery = "pending";
     assert_int_equal(eng_store_runs_list(f->db, &flt, &page, &eb), 0);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")),
-        1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(page, "items")), 1);
     cJSON_Delete(page);
 }
 
