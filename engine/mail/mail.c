@@ -522,6 +522,26 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
 
 #define MAIL_PROBE_REPLY_MS 10000
 
+/* Counts a probe by its outcome: "sent" when the server was reached and
+ * its chain verified, else "failed" with the class, the verdict's (e.g.
+ * hostname_mismatch) when it was reached, as the mail test and the outbox
+ * count the same failure. */
+static void
+mail_probe_count(int rc, const cJSON *report, const struct smtp_result *res)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(report, "verdict");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(v, "code");
+
+    if (rc != 0)
+        metrics_delivery("probe", "failed", res->klass);
+    else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "ok")))
+        metrics_delivery("probe", "sent", NULL);
+    else
+        metrics_delivery("probe", "failed",
+            cJSON_IsString(code) && *code->valuestring ? code->valuestring
+                                                       : "unknown");
+}
+
 /* A STARTTLS probe that got no greeting most likely reached a port that
  * speaks TLS from the first byte (it waits for our ClientHello while we
  * wait for its 220): say so, and what to use. */
@@ -581,8 +601,7 @@ eng_mail_probe(struct eng_trustcache *tc, const struct eng_probe_req *req,
             res->advice[0] ? ". " : "", res->advice);
         rc = ERR_CONNECT;
     }
-    metrics_delivery("probe", rc == 0 ? "sent" : "failed",
-        rc == 0 ? NULL : res->klass);
+    mail_probe_count(rc, *report, res);
     pki_trust_unref(trust);
     return rc;
 }
