@@ -73,10 +73,20 @@ def wait_delivery(h, run_id, want, timeout=20.0):
 
 
 def add_trustpoint(h):
-    api(h, 'POST', '/api/v1/trustpoints', {
-        'name': TRUSTPOINT, 'revocation_check': 'none',
-        'chain_validation': 'stop', 'enrollment': 'terminal',
-        'certificate': read_pem('root-a.pem')}, expect=201)
+    """As a user would: probe the server, then trust the intermediate the
+    chain presents through import-chain, without chain_validation: an
+    intermediate gets "stop" by default, which is what makes it an anchor
+    here."""
+    rep = api(h, 'POST', '/api/v1/probe', {
+        'host': 'localhost', 'port': ENV.ports['submission'],
+        'secure': 'tls'})
+    chain = (rep.get('tls') or {}).get('chain') or []
+    inter = [c for c in chain if c.get('ca') and not c.get('self_signed')]
+    assert inter, json.dumps(rep)[:3000]
+    res = api(h, 'POST', '/api/v1/trustpoints/import-chain', {
+        'certificates': [{'pem': inter[0]['pem'], 'name': TRUSTPOINT,
+                          'sha256': inter[0]['sha256']}]}, expect=201)
+    assert res['items'][0]['chain_validation'] == 'stop', res
 
 
 def dialogue(trace):
