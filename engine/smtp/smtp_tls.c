@@ -29,21 +29,6 @@ smtp_tls_is_ip(const char *h)
     return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
 }
 
-static const char *
-smtp_verdict_klass(int klass)
-{
-    switch (klass) {
-    case PKI_UNTRUSTED:
-        return "certificate_untrusted";
-    case PKI_HOSTNAME_MISMATCH:
-        return "hostname_mismatch";
-    case PKI_EXPIRED:
-        return "certificate_expired";
-    default:
-        return "tls_handshake";
-    }
-}
-
 int
 smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
 {
@@ -112,7 +97,7 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
      * keep every sender thread's memory flat instead */
     pki_thread_cleanup();
     if (err != 0 || (v.klass != PKI_OK && !v.insecure)) {
-        const char *k = smtp_verdict_klass(
+        const char *k = pki_verdict_code(
             err == 0 && v.klass == PKI_OK ? PKI_HANDSHAKE : v.klass);
 
         /* a failed resumption is not the server's certificate: the cached
