@@ -86,9 +86,10 @@ metrics_triggers(struct buf *b, struct eng_runtime *rt)
         static const char *const label[] = { "reason" };
         static const char *const reason[] = { "queue_full", "ratelimited",
             "busy" };
-        const double             n[] = { (double)st.dropped.queue_full,
-                        (double)(st.dropped.ratelimited + st.runs_ratelimited),
-                        (double)st.runs_rejected_busy };
+        /* runs_ratelimited counts every trigger's, the dropped syslog
+         * and timer ones (dropped.ratelimited) included */
+        const double n[] = { (double)st.dropped.queue_full,
+            (double)st.runs_ratelimited, (double)st.runs_rejected_busy };
 
         rc = gauge(b, "herald_trigger_queue_depth",
             "Runs queued for a "

@@ -183,10 +183,9 @@ struct eng_drop_report { /* one log line's worth */
 struct eng_tbound;
 /* interval_s: the least time between two reports of one applet. Errors:
  * ERR_INVAL (bound 0), ERR_NOMEM. */
-int      eng_tbound_new(unsigned bound, double interval_s, long long now_ms,
-         struct eng_tbound **out, struct errbuf *eb);
-void     eng_tbound_free(struct eng_tbound *tb); /* NULL: no-op */
-unsigned eng_tbound_bound(const struct eng_tbound *tb);
+int  eng_tbound_new(unsigned bound, double interval_s, long long now_ms,
+     struct eng_tbound **out, struct errbuf *eb);
+void eng_tbound_free(struct eng_tbound *tb); /* NULL: no-op */
 /* Takes a queue slot for one run of applet. src ENG_DROP_NONE (a manual,
  * webhook or policy run, a run re-queued at start) always gets it;
  * ENG_DROP_SYSLOG and ENG_DROP_TIMER do not when `bound` runs of the

@@ -68,12 +68,6 @@ eng_tbound_free(struct eng_tbound *tb)
     free(tb);
 }
 
-unsigned
-eng_tbound_bound(const struct eng_tbound *tb)
-{
-    return tb->bound;
-}
-
 /* The applet's entry, created if need be; NULL when out of memory. Called
  * with tb->mu held. */
 static struct tb_ent *

@@ -439,6 +439,14 @@ class SyslogTest(unittest.TestCase):
         self.expect_fire(n, lambda: self.udp(m), lambda: self.udp(m), t)
 
 
+    def dropped_metric(self, reason):
+        st, _, text = self.h.request('GET', '/metrics')
+        self.assertEqual(st, 200, text)
+        line = 'herald_trigger_dropped_total{reason="%s"} ' % reason
+        got = [ln for ln in text.splitlines() if ln.startswith(line)]
+        self.assertEqual(len(got), 1, text)
+        return float(got[0][len(line):])
+
     def test_6_ratelimit_drops_without_run_records(self):
         """50 matches inside a 60 s ratelimit: one run, 49 counted as
         dropped (ratelimited), no run recorded "ratelimited"."""
@@ -448,6 +456,7 @@ class SyslogTest(unittest.TestCase):
         time.sleep(0.3)
         before = api(self.h, 'GET', '/api/v1/applets/Limited')['dropped']
         self.assertEqual(before['ratelimited'], 0, before)
+        m0 = self.dropped_metric('ratelimited')
         self.assertIsNone(before['last'], before)
         line = '<187>Nov 27 17:00:01 sw1 %RL-TEST: flap\n'
         self.tcp((line * 50).encode())
@@ -462,6 +471,8 @@ class SyslogTest(unittest.TestCase):
         self.assertEqual(d['queue_full'], 0, d)
         self.assertEqual(d['timer'], 0, d)
         self.assertIsNotNone(d['last'], d)
+        # /metrics counts each drop once
+        self.assertEqual(self.dropped_metric('ratelimited') - m0, 49)
         runs = wait_runs(self.h, 'Limited', 1)
         time.sleep(0.3)
         runs = list_runs(self.h, 'Limited')
