@@ -26,6 +26,14 @@ struct cJSON;
 struct pki_trust;
 struct sec;
 
+enum smtp_oauth_mech {
+    SMTP_OAUTH_NONE = 0,
+    SMTP_OAUTH_XOAUTH2,     /* "xoauth2": user=..^Aauth=Bearer ..^A^A */
+    SMTP_OAUTH_OAUTHBEARER, /* "oauthbearer": RFC 7628 */
+};
+int         smtp_oauth_mech_parse(const char *s); /* value or -1 */
+const char *smtp_oauth_mech_name(int mech);
+
 enum smtp_secure {
     SMTP_SECURE_NONE = 0, /* "none": plain */
     SMTP_SECURE_TLS,      /* "tls": STARTTLS, never downgraded */
@@ -112,6 +120,10 @@ struct smtp_params { /* plain data, copied by smtp_open() */
     int               secure;           /* enum smtp_secure */
     const char       *user;             /* NULL: no AUTH */
     const struct sec *pass;             /* borrowed; never logged */
+    const struct sec *oauth_token;      /* borrowed; not NULL: AUTH with
+                                           oauth_mech and this bearer token
+                                           instead of pass; never logged */
+    int               oauth_mech;       /* enum smtp_oauth_mech */
     int               allow_plain_auth; /* AUTH without TLS allowed */
     const char       *tls_name; /* name checked against the cert; NULL=host */
     int               verify;   /* enum pki_verify_mode */
@@ -144,6 +156,9 @@ struct smtp_result {
     char message[768];   /* what happened, one sentence */
     char advice[512];    /* what to do */
     char recipient[256]; /* refused recipient, if any */
+    int  token_refused;  /* AUTH with oauth_token failed (535, OAUTHBEARER
+                            error): the caller discards the token and
+                            retries once with a fresh one */
 };
 
 struct smtp_client;
