@@ -13,13 +13,14 @@ set(allow_pki           "common;pki")
 set(allow_engine/smtp   "common;pki;engine/smtp")
 set(allow_engine/lang   "common;engine/lang")
 set(allow_engine/store  "common;engine/store")
-set(allow_engine/mail   "common;pki;engine/smtp;engine/store;engine/mail")
-set(allow_engine/outbox "common;engine/smtp;engine/store;engine/mail;engine/outbox")
+set(allow_engine/oauth  "common;pki;engine/smtp;engine/oauth")
+set(allow_engine/mail   "common;pki;engine/smtp;engine/store;engine/oauth;engine/mail")
+set(allow_engine/outbox "common;engine/smtp;engine/store;engine/oauth;engine/mail;engine/outbox")
 set(allow_engine/config "common;pki;engine/lang;engine/store;engine/config")
-set(allow_engine/run    "common;pki;engine/smtp;engine/lang;engine/store;engine/mail;engine/outbox;engine/run")
-set(allow_server        "common;pki;engine/lang;engine/store;engine/mail;engine/outbox;engine/config;engine/run;server")
+set(allow_engine/run    "common;pki;engine/smtp;engine/lang;engine/store;engine/oauth;engine/mail;engine/outbox;engine/run")
+set(allow_server        "common;pki;engine/lang;engine/store;engine/oauth;engine/mail;engine/outbox;engine/config;engine/run;server")
 
-set(modules common pki engine/smtp engine/lang engine/store engine/mail
+set(modules common pki engine/smtp engine/lang engine/store engine/oauth engine/mail
   engine/outbox engine/config engine/run server)
 
 set(errors "")
