@@ -40,15 +40,32 @@
 #include "engine/outbox/outbox.h"
 #include "engine/store/store.h"
 
+/* A sender thread's wake-up: each sender sleeps on its own condition
+ * variable, so a new message wakes the one sender that can take it (the
+ * one holding an idle session to its destination, else one with no
+ * destination while the destination has a free slot) and not every sender.
+ * Under the outbox's mu. */
+struct ob_waiter {
+    struct eng_outbox *ob;
+    pthread_cond_t     cv;
+    const char        *slot; /* the destination it holds while idle, or
+                                NULL (borrowed from its ob_sess) */
+    int                idle; /* sleeping, and not woken yet */
+};
+
 struct eng_outbox {
     struct eng_store           *db;
     struct eng_outbox_transport t;
     struct eng_outbox_opts      o;
     pthread_mutex_t             mu;
-    pthread_cond_t              cv;
     int                         stop;
+    unsigned long long          gen; /* work arrived: puts, resends, slots
+                                        given back (under mu); a sender
+                                        that saw it change while it looked
+                                        for work looks again */
     unsigned                    nthreads;
     pthread_t                  *threads;
+    struct ob_waiter           *waiters; /* one per sender thread */
     atomic_llong                sent, deferred, dead;
     atomic_uint                 seq;
     /* senders working on (or holding an idle session to) a destination;
@@ -59,6 +76,8 @@ struct eng_outbox {
     } * slots;
     size_t nslots;
 };
+
+static void ob_wake(struct eng_outbox *ob, const char *skey);
 
 /* One loaded message: the request JSON and a borrowed view of it. */
 struct ob_msg {
@@ -247,11 +266,8 @@ eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
     m.now_ms = now;
     m.expires_ms = now + (long long)(ob->o.lifetime * 1000);
     rc = eng_store_ob_put(ob->db, &m, id, eb);
-    if (rc == 0 && !hold) {
-        pthread_mutex_lock(&ob->mu);
-        pthread_cond_broadcast(&ob->cv);
-        pthread_mutex_unlock(&ob->mu);
-    }
+    if (rc == 0 && !hold)
+        ob_wake(ob, skey);
 out:
     if (js != NULL)
         sec_wipe(js, strlen(js));
@@ -638,6 +654,74 @@ ob_stopping(struct eng_outbox *ob)
     return stop;
 }
 
+/* Senders of destination skey now (under mu). */
+static unsigned
+ob_slot_count(const struct eng_outbox *ob, const char *skey)
+{
+    size_t i;
+
+    for (i = 0; i < ob->nslots; i++)
+        if (strcmp(ob->slots[i].skey, skey) == 0)
+            return ob->slots[i].n;
+    return 0;
+}
+
+/*
+ * Work for destination skey arrived (under mu): wakes the sender that
+ * will take it. That is an idle sender holding skey's session; else, while
+ * skey has a free slot, an idle sender holding none (or any idle one, which
+ * leaves its own destination). When every slot of skey is held by a busy
+ * sender, nobody: a busy sender claims again before it sleeps, and gen
+ * tells one that was looking for work when this arrived to look again.
+ */
+static void
+ob_wake_locked(struct eng_outbox *ob, const char *skey)
+{
+    struct ob_waiter *w, *holder = NULL, *free_one = NULL, *any = NULL;
+    unsigned          i;
+
+    ob->gen++;
+    for (i = 0; ob->waiters != NULL && i < ob->o.senders && holder == NULL;
+         i++) {
+        w = &ob->waiters[i];
+        if (!w->idle)
+            continue;
+        if (w->slot != NULL && strcmp(w->slot, skey) == 0)
+            holder = w;
+        else if (w->slot == NULL && free_one == NULL)
+            free_one = w;
+        else if (any == NULL)
+            any = w;
+    }
+    if (holder == NULL && ob_slot_count(ob, skey) < ob->o.dest_sessions)
+        holder = free_one != NULL ? free_one : any;
+    if (holder != NULL) {
+        holder->idle = 0; /* the next arrival wakes another */
+        pthread_cond_signal(&holder->cv);
+    }
+}
+
+static void
+ob_wake(struct eng_outbox *ob, const char *skey)
+{
+    pthread_mutex_lock(&ob->mu);
+    ob_wake_locked(ob, skey);
+    pthread_mutex_unlock(&ob->mu);
+}
+
+/* Wakes every sender (stop, a re-sent message). Under mu. */
+static void
+ob_wake_all_locked(struct eng_outbox *ob)
+{
+    unsigned i;
+
+    ob->gen++;
+    for (i = 0; ob->waiters != NULL && i < ob->o.senders; i++) {
+        ob->waiters[i].idle = 0;
+        pthread_cond_signal(&ob->waiters[i].cv);
+    }
+}
+
 /* Takes a slot of destination skey (1), or 0 when the destination already
  * occupies dest_sessions senders (or memory ran out). */
 static int
@@ -680,6 +764,9 @@ ob_slot_give(struct eng_outbox *ob, const char *skey)
         }
         break;
     }
+    /* the destination may have due mail that a sender without one can
+     * take now */
+    ob_wake_locked(ob, skey);
     pthread_mutex_unlock(&ob->mu);
 }
 
@@ -779,17 +866,41 @@ eng_outbox_run_due(struct eng_outbox *ob, long long now_ms)
     return n;
 }
 
+/* How long a sender that found nothing to claim sleeps: until the earliest
+ * retry is due, at most idle_close while it holds a session. When mail is
+ * due but every destination it could take is at its slot limit, it waits
+ * to be woken (a put, a slot given back), looking again after a second. */
+static double
+ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now)
+{
+    long long next = ob_earliest(ob);
+    double    wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
+
+    if (next > 0 && next <= now)
+        wait = 1.0;
+    if (s->h != NULL && wait > ob->o.idle_close)
+        wait = ob->o.idle_close;
+    if (wait < 0.05)
+        wait = 0.05;
+    if (wait > 60)
+        wait = 60;
+    return wait;
+}
+
 static void *
 ob_main(void *arg)
 {
-    struct eng_outbox *ob = arg;
+    struct ob_waiter  *w = arg;
+    struct eng_outbox *ob = w->ob;
     struct ob_sess     s = { 0 };
     struct timespec    ts;
-    long long          now, next;
+    unsigned long long gen;
+    long long          now;
     double             wait;
 
     pthread_mutex_lock(&ob->mu);
     while (!ob->stop) {
+        gen = ob->gen;
         pthread_mutex_unlock(&ob->mu);
         now = clock_now_ms();
         if (ob_step(ob, &s, now)) {
@@ -800,14 +911,7 @@ ob_main(void *arg)
             ob_sess_close(ob, &s);
             ob_slot_drop(ob, &s);
         }
-        next = ob_earliest(ob);
-        wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
-        if (s.h != NULL && wait > ob->o.idle_close)
-            wait = ob->o.idle_close;
-        if (wait < 0.05)
-            wait = 0.05;
-        if (wait > 60)
-            wait = 60;
+        wait = ob_idle_wait(ob, &s, now);
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += (time_t)wait;
         ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
@@ -816,8 +920,13 @@ ob_main(void *arg)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&ob->mu);
-        if (!ob->stop)
-            pthread_cond_timedwait(&ob->cv, &ob->mu, &ts);
+        if (ob->stop || ob->gen != gen)
+            continue; /* work arrived while this sender looked */
+        w->slot = s.h != NULL ? s.slot : NULL;
+        w->idle = 1;
+        pthread_cond_timedwait(&w->cv, &ob->mu, &ts);
+        w->idle = 0;
+        w->slot = NULL;
     }
     pthread_mutex_unlock(&ob->mu);
     ob_sess_close(ob, &s);
@@ -850,7 +959,6 @@ eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
     if (ob->o.dest_sessions == 0)
         ob->o.dest_sessions = ob->o.senders / 4 > 0 ? ob->o.senders / 4 : 1;
     pthread_mutex_init(&ob->mu, NULL);
-    pthread_cond_init(&ob->cv, NULL);
     *out = ob;
     return 0;
 }
@@ -869,10 +977,16 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
             resumed);
     if (ob->o.senders == 0)
         return 0;
-    if ((ob->threads = calloc(ob->o.senders, sizeof(*ob->threads))) == NULL)
+    if ((ob->threads = calloc(ob->o.senders, sizeof(*ob->threads))) == NULL
+        || (ob->waiters = calloc(ob->o.senders, sizeof(*ob->waiters))) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     for (i = 0; i < ob->o.senders; i++) {
-        if (pthread_create(&ob->threads[i], NULL, ob_main, ob) != 0)
+        ob->waiters[i].ob = ob;
+        pthread_cond_init(&ob->waiters[i].cv, NULL);
+    }
+    for (i = 0; i < ob->o.senders; i++) {
+        if (pthread_create(&ob->threads[i], NULL, ob_main, &ob->waiters[i])
+            != 0)
             return err_set(eb, ERR_INTERNAL, "thread",
                 "cannot start mail sender thread");
         ob->nthreads++;
@@ -889,15 +1003,18 @@ eng_outbox_free(struct eng_outbox *ob)
         return;
     pthread_mutex_lock(&ob->mu);
     ob->stop = 1;
-    pthread_cond_broadcast(&ob->cv);
+    if (ob->waiters != NULL)
+        ob_wake_all_locked(ob);
     pthread_mutex_unlock(&ob->mu);
     for (i = 0; i < ob->nthreads; i++)
         pthread_join(ob->threads[i], NULL);
     free(ob->threads);
+    for (i = 0; ob->waiters != NULL && i < ob->o.senders; i++)
+        pthread_cond_destroy(&ob->waiters[i].cv);
+    free(ob->waiters);
     while (ob->nslots > 0)
         free(ob->slots[--ob->nslots].skey);
     free(ob->slots);
-    pthread_cond_destroy(&ob->cv);
     pthread_mutex_destroy(&ob->mu);
     free(ob);
 }
@@ -1073,7 +1190,7 @@ eng_outbox_resend(struct eng_outbox *ob, long long id, int *renewed,
         log_info("outbox", "event=resend id=%lld credentials=%s", id,
             renew ? "environment" : "kept");
         pthread_mutex_lock(&ob->mu);
-        pthread_cond_broadcast(&ob->cv);
+        ob_wake_all_locked(ob);
         pthread_mutex_unlock(&ob->mu);
     }
 out:
