@@ -957,7 +957,7 @@ eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
     if (ob->o.idle_close <= 0)
         ob->o.idle_close = 10;
     if (ob->o.dest_sessions == 0)
-        ob->o.dest_sessions = ob->o.senders / 4 > 0 ? ob->o.senders / 4 : 1;
+        ob->o.dest_sessions = ob->o.senders / 2 > 0 ? ob->o.senders / 2 : 1;
     pthread_mutex_init(&ob->mu, NULL);
     *out = ob;
     return 0;

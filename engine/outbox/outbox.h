@@ -49,7 +49,7 @@ struct eng_outbox_opts {
     unsigned senders;       /* delivery threads */
     unsigned dest_sessions; /* senders one destination (server and
                                   * account) may occupy at once; 0:
-                                  * senders / 4, at least 1 */
+                                  * senders / 2, at least 1 */
 };
 struct eng_outbox;
 int eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
