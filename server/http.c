@@ -1037,6 +1037,12 @@ srv_activity(struct srv *s)
 }
 
 void
+srv_release_memory(struct srv *s)
+{
+    eng_store_release_memory(s->store);
+}
+
+void
 srv_runtime_applets_changed(struct srv *s)
 {
     struct errbuf eb;

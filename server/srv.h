@@ -77,5 +77,8 @@ void srv_runtime_applets_changed(struct srv *s);
 /* A number that grows with every completed request, run and delivery
  * attempt: unchanged between two calls means herald was idle. */
 long long srv_activity(struct srv *s);
+/* For an idle process: the store gives its cached pages back to the heap
+ * (the caller then trims the heap). */
+void srv_release_memory(struct srv *s);
 
 #endif

@@ -653,6 +653,14 @@ eng_store_close(struct eng_store *st)
     free(st);
 }
 
+void
+eng_store_release_memory(struct eng_store *st)
+{
+    store_lock(st);
+    sqlite3_db_release_memory(st->db);
+    store_unlock(st);
+}
+
 const char *
 eng_store_dir(const struct eng_store *st)
 {

@@ -41,6 +41,10 @@ struct eng_store;
  * eb says which path and why), ERR_DB (corrupt or newer schema). */
 int  eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb);
 void eng_store_close(struct eng_store *st); /* NULL is a no-op */
+/* Gives the page cache's pages back to the heap (sqlite3_db_release_memory):
+ * for an idle process, before malloc_trim(). The next query reads them
+ * again from the file (the OS page cache). */
+void        eng_store_release_memory(struct eng_store *st);
 const char *eng_store_dir(const struct eng_store *st);
 
 int  eng_store_begin(struct eng_store *st, struct errbuf *eb);
