@@ -1126,7 +1126,7 @@ apply_cred_del(struct ictx *ic, struct op *o)
     if ((rc = eng_cred_used_by(ic->st, o->name, &user, ic->eb)) != 0)
         return rc;
     if (user != NULL) {
-        rc = err_at(ic->eb, ERR_EXISTS, o->line, 0, "credential_in_use",
+        rc = err_at(ic->eb, ERR_EXISTS, o->line, 0, "conflict",
             "line %d: credential %s is used by applet %s", o->line, o->name,
             user);
         free(user);

@@ -171,8 +171,8 @@ eng_cred_prepare(struct eng_store *st, const char *name,
     const struct eng_cred_in *in, struct eng_cred_rec *out, struct errbuf *eb)
 {
     struct eng_cred_rec cur;
-    struct errbuf       geb = { 0 };
-    int                 rc, have;
+    struct errbuf       geb = { 0 }, seb = { 0 };
+    int                 rc, crc, have;
 
     memset(out, 0, sizeof(*out));
     memset(&cur, 0, sizeof(cur));
@@ -198,15 +198,21 @@ eng_cred_prepare(struct eng_store *st, const char *name,
             != 0)
         goto out;
     if ((rc = cred_secret(&out->client_secret, in->client_secret,
-             cur.client_secret, have, "client_secret", eb))
-            != 0
-        || (rc = cred_secret(&out->refresh_token, in->refresh_token,
-                cur.refresh_token, have, "refresh_token", eb))
-            != 0)
+             cur.client_secret, have, "client_secret", &seb))
+        == 0)
+        rc = cred_secret(&out->refresh_token, in->refresh_token,
+            cur.refresh_token, have, "refresh_token", &seb);
+    if (rc == ERR_NOMEM)
         goto out;
-    /* the text rules first for what was given, so a masked or missing
-     * secret is never the field blamed for a control character elsewhere */
-    rc = eng_cred_check(out, eb);
+    /* a masked secret with nothing stored is blamed only when every other
+     * field is right: the first bad field of the request is named */
+    if ((crc = eng_cred_check(out, eb)) != 0
+        && (rc == 0 || strcmp(eb != NULL ? eb->field : "", seb.field) != 0)) {
+        rc = crc;
+        goto out;
+    }
+    if (rc != 0 && eb != NULL)
+        *eb = seb;
 out:
     if (rc == ERR_NOMEM)
         err_set(eb, rc, "nomem", "out of memory");
@@ -281,7 +287,7 @@ eng_cred_delete(struct eng_store *st, const char *name, struct errbuf *eb)
     if ((rc = eng_cred_used_by(st, name, &user, eb)) != 0)
         return rc;
     if (user != NULL) {
-        rc = err_set(eb, ERR_EXISTS, "credential_in_use",
+        rc = err_set(eb, ERR_EXISTS, "conflict",
             "credential %s is used by applet %s: change or delete the "
             "applet's mail action first",
             name, user);
