@@ -92,8 +92,13 @@ oauth_text(const char *s, size_t n, size_t max, char *out, size_t sz)
             continue;
         }
         if (o + space + 1 > lim) {
-            while (o > 0 && ((unsigned char)out[o] & 0xc0) == 0x80)
-                o--;
+            /* not in the middle of a UTF-8 character */
+            if ((ch & 0xc0) == 0x80) {
+                while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+                    o--;
+                if (o > 0 && (unsigned char)out[o - 1] >= 0xc0)
+                    o--;
+            }
             memcpy(out + o, "...", 4);
             return;
         }
