@@ -35,16 +35,16 @@ enum eng_oauth_grant {
 int         eng_oauth_grant_parse(const char *s); /* value or -1 */
 const char *eng_oauth_grant_name(int grant);
 
-#define ENG_OAUTH_EARLY_S    60        /* refresh this long before expiry */
-#define ENG_OAUTH_REPLY_MAX  (64 * 1024) /* the endpoint's whole answer */
+#define ENG_OAUTH_EARLY_S   60          /* refresh this long before expiry */
+#define ENG_OAUTH_REPLY_MAX (64 * 1024) /* the endpoint's whole answer */
 
 /* A credential as the token client needs it: plain data, all borrowed. */
 struct eng_oauth_cred {
-    const char       *name;          /* cache key */
-    long long         generation;    /* changes when the stored credential
-                                        changes: its cached token is dropped */
-    int               grant;         /* enum eng_oauth_grant */
-    const char       *token_url;     /* "https://host[:port]/path" */
+    const char       *name;       /* cache key */
+    long long         generation; /* changes when the stored credential
+                                     changes: its cached token is dropped */
+    int               grant;      /* enum eng_oauth_grant */
+    const char       *token_url;  /* "https://host[:port]/path" */
     const char       *client_id;
     const struct sec *client_secret; /* NULL: none (public client) */
     const struct sec *refresh_token; /* the refresh_token grant's */
@@ -79,15 +79,16 @@ void eng_oauth_cache_forget(struct eng_oauth_cache *c, const char *name);
  *                   as for the mail server, naming the token endpoint
  *   protocol        not HTTP, no access_token, answer over the limit
  *   invalid_request token_url not https://, grant incomplete */
-int eng_oauth_token(struct eng_oauth_cache *c, const struct eng_oauth_cred *cred,
-    struct pki_trust *trust, const struct sec *stale, struct sec **token,
-    struct cJSON *trace, struct smtp_result *res);
+int eng_oauth_token(struct eng_oauth_cache *c,
+    const struct eng_oauth_cred *cred, struct pki_trust *trust,
+    const struct sec *stale, struct sec **token, struct cJSON *trace,
+    struct smtp_result *res);
 
 struct eng_oauth_stats {
-    unsigned long long fetched;    /* tokens issued to herald */
-    unsigned long long cached;     /* answers from the cache */
-    unsigned long long refused;    /* endpoint refusals (auth_failed) */
-    unsigned long long failed;     /* endpoint unreachable, bad answer */
+    unsigned long long fetched; /* tokens issued to herald */
+    unsigned long long cached;  /* answers from the cache */
+    unsigned long long refused; /* endpoint refusals (auth_failed) */
+    unsigned long long failed;  /* endpoint unreachable, bad answer */
 };
 void eng_oauth_stats(struct eng_oauth_cache *c, struct eng_oauth_stats *out);
 
