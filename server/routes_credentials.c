@@ -9,8 +9,8 @@
  * "client_secret_set" and "refresh_token_set". On a replace, a secret
  * left out or given masked ("*****") keeps the stored one; "" removes it.
  * DELETE answers 204, or 409 naming the applet whose mail uses the
- * credential. A change gives the credential a new generation, so a token
- * cached for the old one is not used again.
+ * credential. A change or a delete drops the credential's cached token
+ * (the new generation would too, on its next use).
  */
 #include "server/srv_int.h"
 
@@ -20,6 +20,8 @@
 
 #include "common/sec.h"
 #include "engine/config/credential.h"
+#include "engine/mail/mail.h"
+#include "engine/oauth/oauth.h"
 #include "engine/store/store.h"
 
 static cJSON *
@@ -142,6 +144,7 @@ srv_h_cred_put(struct srv_req *rq, struct srv_resp *rs)
     }
     if ((rc = eng_cred_set(rq->srv->store, name, &in, &created, &eb)) != 0)
         goto out;
+    eng_oauth_cache_forget(eng_trustcache_oauth(rq->srv->trust), name);
     if ((rc = eng_store_cred_get(rq->srv->store, name, &r, &eb)) != 0)
         goto out;
     srv_reply_json(rs, created ? 201 : 200, cred_json(&r));
@@ -162,5 +165,6 @@ srv_h_cred_del(struct srv_req *rq, struct srv_resp *rs)
         srv_reply_error(rs, rc, &eb);
         return;
     }
+    eng_oauth_cache_forget(eng_trustcache_oauth(rq->srv->trust), rq->params[0]);
     srv_reply_status(rs, 204);
 }
