@@ -171,8 +171,8 @@ eng_cred_prepare(struct eng_store *st, const char *name,
     const struct eng_cred_in *in, struct eng_cred_rec *out, struct errbuf *eb)
 {
     struct eng_cred_rec cur;
-    struct errbuf       geb = { 0 }, seb = { 0 };
-    int                 rc, crc, have;
+    struct errbuf       geb = { 0 }, seb = { 0 }, reb = { 0 }, ceb = { 0 };
+    int                 rc, rrc, crc, have;
 
     memset(out, 0, sizeof(*out));
     memset(&cur, 0, sizeof(cur));
@@ -197,17 +197,27 @@ eng_cred_prepare(struct eng_store *st, const char *name,
                 in->mechanism ? in->mechanism : "xoauth2"))
             != 0)
         goto out;
-    if ((rc = cred_secret(&out->client_secret, in->client_secret,
-             cur.client_secret, have, "client_secret", &seb))
-        == 0)
-        rc = cred_secret(&out->refresh_token, in->refresh_token,
-            cur.refresh_token, have, "refresh_token", &seb);
-    if (rc == ERR_NOMEM)
+    /* each secret merged on its own; a masked one with nothing stored is
+     * remembered (seb: the first) and blamed only when the fields given
+     * are otherwise right, so the first bad field of the request is named */
+    rc = cred_secret(&out->client_secret, in->client_secret, cur.client_secret,
+        have, "client_secret", &seb);
+    if (rc == ERR_NOMEM
+        || (rrc = cred_secret(&out->refresh_token, in->refresh_token,
+                cur.refresh_token, have, "refresh_token",
+                rc != 0 ? &reb : &seb))
+            == ERR_NOMEM) {
+        rc = ERR_NOMEM;
         goto out;
-    /* a masked secret with nothing stored is blamed only when every other
-     * field is right: the first bad field of the request is named */
-    if ((crc = eng_cred_check(out, eb)) != 0
-        && (rc == 0 || strcmp(eb != NULL ? eb->field : "", seb.field) != 0)) {
+    }
+    if (rc == 0)
+        rc = rrc;
+    if ((crc = eng_cred_check(out, &ceb)) != 0
+        && (rc == 0
+            || (strcmp(ceb.field, seb.field) != 0
+                && (rrc == 0 || strcmp(ceb.field, "refresh_token") != 0)))) {
+        if (eb != NULL)
+            *eb = ceb;
         rc = crc;
         goto out;
     }
