@@ -1052,9 +1052,10 @@ smtp_auth_oauth(struct smtp_client *c, struct smtp_result *res)
         "mailbox and that the app's service principal has permission on "
         "the mailbox (Exchange Online: Add-MailboxPermission), and that "
         "the user name is that mailbox.",
-        "%s:%u refused the OAuth token (AUTH %s) for %s: %d %s%s%s%s", c->host,
-        c->port, mname, c->user, r.code, r.text, challenge[0] ? " (" : "",
-        challenge, challenge[0] ? ")" : "");
+        "%s:%u refused the OAuth token (AUTH %s) for %s: %d %s%s%s%s%s%s",
+        c->host, c->port, mname, c->user, r.code, r.enhanced,
+        r.enhanced[0] ? " " : "", r.text, challenge[0] ? " (" : "", challenge,
+        challenge[0] ? ")" : "");
     /* 5xx (535) or an error challenge: this token will not do; 4xx is the
      * server's trouble and says nothing about the token */
     res->token_refused = perm || challenge[0] != '\0';
