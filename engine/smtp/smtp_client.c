@@ -2,8 +2,11 @@
 /*
  * engine/smtp/smtp_client.c: the SMTP submission client (RFC 5321), with
  * STARTTLS (RFC 3207), implicit TLS (RFC 8314), AUTH PLAIN/LOGIN (RFC 4954),
- * SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and
- * PIPELINING (RFC 2920) of the transaction commands.
+ * AUTH XOAUTH2 and OAUTHBEARER (RFC 7628) with a bearer token, SIZE (RFC
+ * 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and PIPELINING (RFC
+ * 2920) of the transaction commands. Its transport (connect, TLS, reads
+ * and writes against a deadline) also serves the OAuth token client
+ * through net.h (smtp_net_*, at the end of this file).
  *
  * Blocking in shape, non-blocking underneath: every connect, read and write
  * waits with poll() against a deadline. smtp_cmd() is the only wire writer
