@@ -435,6 +435,11 @@ oauth_answer(const struct eng_oauth_cred *cred, const struct sec *refresh,
         goto out;
     }
     at = oauth_str(j, "access_token");
+    if ((at == NULL || *at == '\0') && oauth_str(j, "error") != NULL) {
+        /* a refusal with status 200 (seen behind some gateways) */
+        rc = oauth_refusal(cred, u, r->status, j, res);
+        goto out;
+    }
     if (at == NULL || *at == '\0') {
         oauth_result(res, ERR_PROTO, "protocol", 1,
             "Check token_url: it must be the provider's OAuth 2.0 token "

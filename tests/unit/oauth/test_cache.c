@@ -622,6 +622,8 @@ endpoint_errors_should_be_classified_with_advice(void **state)
         { "200|{\"access_token\":\"AT-x\",\"token_type\":\"mac\"}", ERR_PROTO,
             "protocol", 1, "\"mac\", not Bearer", "" },
         { "200|[1,2]", ERR_PROTO, "protocol", 1, "without a JSON object", "" },
+        { "200|{\"error\":\"invalid_client\"}", ERR_AUTH, "auth_failed", 1,
+            "(HTTP 200): invalid_client", "client_secret" },
     };
 
     (void)state;
