@@ -115,17 +115,18 @@ oauth_text(const char *s, size_t n, size_t max, char *out, size_t sz)
 struct oauth_entry {
     struct oauth_entry *next;
     char               *name;
-    long long           cred_gen; /* credential generation of token */
-    struct sec         *token;    /* NULL: none */
-    long long           due_ms;   /* fetch a new one from then on */
-    struct sec         *refresh;  /* rotated refresh token, not yet in
+    long long           cred_gen;    /* credential generation of token */
+    struct sec         *token;       /* NULL: none */
+    long long           due_ms;      /* fetch a new one from then on */
+    struct sec         *refresh;     /* rotated refresh token, not yet in
                                        the credential (cred_gen's) */
-    unsigned long long  epoch;    /* bumped by forget: an in-flight fetch
+    unsigned long long  epoch;       /* bumped by forget: an in-flight fetch
                                        does not store its token */
-    int                 fetching; /* one caller is fetching */
-    unsigned long long  done;     /* fetches ended */
-    int                 last_rc;  /* the last fetch's outcome, for */
-    struct smtp_result  last_res; /* its waiters */
+    int                 fetching;    /* one caller is fetching */
+    unsigned long long  fetch_epoch; /* epoch when it started */
+    unsigned long long  done;        /* fetches ended */
+    int                 last_rc;     /* the last fetch's outcome, for */
+    struct smtp_result  last_res;    /* its waiters */
 };
 
 struct eng_oauth_cache {
@@ -434,6 +435,11 @@ oauth_answer(const struct eng_oauth_cred *cred, const struct sec *refresh,
         goto out;
     }
     at = oauth_str(j, "access_token");
+    if ((at == NULL || *at == '\0') && oauth_str(j, "error") != NULL) {
+        /* a refusal with status 200 (seen behind some gateways) */
+        rc = oauth_refusal(cred, u, r->status, j, res);
+        goto out;
+    }
     if (at == NULL || *at == '\0') {
         oauth_result(res, ERR_PROTO, "protocol", 1,
             "Check token_url: it must be the provider's OAuth 2.0 token "
@@ -574,7 +580,7 @@ eng_oauth_token(struct eng_oauth_cache *c, const struct eng_oauth_cred *cred,
     unsigned long long  epoch;
     long long           life = 0, t0;
     cJSON              *tt;
-    int                 rc;
+    int                 rc, current;
 
     if (res == NULL)
         res = &dummy;
@@ -622,17 +628,22 @@ eng_oauth_token(struct eng_oauth_cache *c, const struct eng_oauth_cred *cred,
 
             while (e->fetching && e->done == done)
                 pthread_cond_wait(&c->cv, &c->mu);
-            if (e->done != done && e->last_rc != 0) {
-                /* the fetch this caller waited for failed: share it */
+            if (e->done != done && e->last_rc != 0
+                && e->fetch_epoch == e->epoch) {
+                /* the fetch this caller waited for failed: share it,
+                 * unless the credential changed meanwhile (a fixed
+                 * secret must not get the old one's refusal) */
                 *res = e->last_res;
                 rc = e->last_rc;
                 pthread_mutex_unlock(&c->mu);
+                if ((tt = oauth_trace_new(trace, cred, 0)) != NULL)
+                    cJSON_AddBoolToObject(tt, "shared", 1);
                 return rc;
             }
         }
     }
     e->fetching = 1;
-    epoch = e->epoch;
+    e->fetch_epoch = epoch = e->epoch;
     if (cred->grant == ENG_OAUTH_REFRESH_TOKEN)
         refresh = e->refresh      ? sec_dup(e->refresh)
             : cred->refresh_token ? sec_dup(cred->refresh_token)
@@ -648,6 +659,7 @@ eng_oauth_token(struct eng_oauth_cache *c, const struct eng_oauth_cred *cred,
         rotated ? " rotated=yes" : "");
 
     pthread_mutex_lock(&c->mu);
+    current = e->epoch == epoch && e->cred_gen == cred->generation;
     e->fetching = 0;
     e->done++;
     e->last_rc = rc;
@@ -659,7 +671,7 @@ eng_oauth_token(struct eng_oauth_cache *c, const struct eng_oauth_cred *cred,
             c->st.failed++;
     } else {
         c->st.fetched++;
-        if (e->epoch == epoch && e->cred_gen == cred->generation) {
+        if (current) {
             long long early =
                 life / 2 < ENG_OAUTH_EARLY_S ? life / 2 : ENG_OAUTH_EARLY_S;
 
@@ -675,7 +687,9 @@ eng_oauth_token(struct eng_oauth_cache *c, const struct eng_oauth_cred *cred,
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
 
-    if (rotated != NULL && c->rotate != NULL)
+    /* a rotated token of a credential changed or deleted meanwhile would
+     * overwrite what was stored since: dropped */
+    if (rotated != NULL && c->rotate != NULL && current)
         c->rotate(c->rctx, cred->name, rotated);
     sec_free(rotated);
     sec_free(refresh);

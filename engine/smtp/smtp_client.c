@@ -2,8 +2,11 @@
 /*
  * engine/smtp/smtp_client.c: the SMTP submission client (RFC 5321), with
  * STARTTLS (RFC 3207), implicit TLS (RFC 8314), AUTH PLAIN/LOGIN (RFC 4954),
- * SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and
- * PIPELINING (RFC 2920) of the transaction commands.
+ * AUTH XOAUTH2 and OAUTHBEARER (RFC 7628) with a bearer token, SIZE (RFC
+ * 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and PIPELINING (RFC
+ * 2920) of the transaction commands. Its transport (connect, TLS, reads
+ * and writes against a deadline) also serves the OAuth token client
+ * through net.h (smtp_net_*, at the end of this file).
  *
  * Blocking in shape, non-blocking underneath: every connect, read and write
  * waits with poll() against a deadline. smtp_cmd() is the only wire writer
@@ -1052,9 +1055,10 @@ smtp_auth_oauth(struct smtp_client *c, struct smtp_result *res)
         "mailbox and that the app's service principal has permission on "
         "the mailbox (Exchange Online: Add-MailboxPermission), and that "
         "the user name is that mailbox.",
-        "%s:%u refused the OAuth token (AUTH %s) for %s: %d %s%s%s%s", c->host,
-        c->port, mname, c->user, r.code, r.text, challenge[0] ? " (" : "",
-        challenge, challenge[0] ? ")" : "");
+        "%s:%u refused the OAuth token (AUTH %s) for %s: %d %s%s%s%s%s%s",
+        c->host, c->port, mname, c->user, r.code, r.enhanced,
+        r.enhanced[0] ? " " : "", r.text, challenge[0] ? " (" : "", challenge,
+        challenge[0] ? ")" : "");
     /* 5xx (535) or an error challenge: this token will not do; 4xx is the
      * server's trouble and says nothing about the token */
     res->token_refused = perm || challenge[0] != '\0';

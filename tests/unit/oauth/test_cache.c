@@ -38,6 +38,7 @@ struct fake {
     char            answer[4096]; /* raw HTTP; "{n}" in it: calls so far */
     int             delay_ms;
     int             fail_rc; /* transport failure instead of an answer */
+    const char     *ok_if;   /* a request holding this gets a token */
     char            last_request[4096];
 };
 
@@ -92,7 +93,9 @@ fake_exchange(void *ctx, const struct oauth_req *req, char *buf, size_t cap,
             req->url->port);
         return fk.fail_rc;
     }
-    a = strdup(fk.answer);
+    a = strdup(fk.ok_if && strstr(req->data, fk.ok_if)
+            ? http(200, "{\"access_token\":\"AT-{n}\"}")
+            : fk.answer);
     while ((n = strstr(a, "{n}")) != NULL) {
         char num[8];
 
@@ -488,6 +491,66 @@ forget_and_a_new_generation_should_drop_the_token(void **state)
     eng_oauth_cache_free(c);
 }
 
+static void *
+late_caller(void *arg)
+{
+    struct worker  *w = arg;
+    struct timespec ts = { 0, 100 * 1000000L };
+
+    nanosleep(&ts, NULL); /* the first caller's fetch is in flight */
+    return worker_run(w);
+}
+
+static void
+a_changed_credential_should_not_inherit_a_fetch_in_flight(void **state)
+{
+    struct eng_oauth_cache *c = cache_new();
+    struct sec             *good = sec_new("fixed-Secret", 12);
+    struct worker           w[2];
+    pthread_t               th[2];
+
+    (void)state;
+    /* the old secret is refused; while that fetch is in flight the
+     * credential is fixed (generation 2): its caller fetches anew */
+    fake_reset(http(401, "{\"error\":\"invalid_client\"}"));
+    fk.ok_if = "client_secret=fixed-Secret";
+    fk.delay_ms = 300;
+    memset(w, 0, sizeof(w));
+    w[0].c = w[1].c = c;
+    w[0].cred = cc_cred();
+    w[1].cred = cc_cred();
+    w[1].cred.generation = 2;
+    w[1].cred.client_secret = good;
+    assert_int_equal(pthread_create(&th[0], NULL, worker_run, &w[0]), 0);
+    assert_int_equal(pthread_create(&th[1], NULL, late_caller, &w[1]), 0);
+    pthread_join(th[0], NULL);
+    pthread_join(th[1], NULL);
+    assert_int_equal(w[0].rc, ERR_AUTH);
+    assert_int_equal(w[1].rc, 0);
+    assert_string_equal(w[1].token, "AT-002");
+    assert_int_equal(fk.calls, 2);
+    eng_oauth_cache_free(c);
+
+    /* a refresh in flight when the credential is deleted: its rotated
+     * token is not handed to the store */
+    c = cache_new();
+    fake_reset(http(200,
+        "{\"access_token\":\"AT-{n}\","
+        "\"refresh_token\":\"RT-rotated\"}"));
+    fk.delay_ms = 300;
+    memset(w, 0, sizeof(w));
+    w[0].c = c;
+    w[0].cred = rt_cred();
+    assert_int_equal(pthread_create(&th[0], NULL, worker_run, &w[0]), 0);
+    usleep(100000);
+    eng_oauth_cache_forget(c, "google");
+    pthread_join(th[0], NULL);
+    assert_int_equal(w[0].rc, 0);
+    assert_int_equal(rot.calls, 0);
+    sec_free(good);
+    eng_oauth_cache_free(c);
+}
+
 static void
 rotated_refresh_token_should_reach_the_callback_and_be_used(void **state)
 {
@@ -559,6 +622,8 @@ endpoint_errors_should_be_classified_with_advice(void **state)
         { "200|{\"access_token\":\"AT-x\",\"token_type\":\"mac\"}", ERR_PROTO,
             "protocol", 1, "\"mac\", not Bearer", "" },
         { "200|[1,2]", ERR_PROTO, "protocol", 1, "without a JSON object", "" },
+        { "200|{\"error\":\"invalid_client\"}", ERR_AUTH, "auth_failed", 1,
+            "(HTTP 200): invalid_client", "client_secret" },
     };
 
     (void)state;
@@ -659,6 +724,8 @@ main(void)
         cmocka_unit_test(concurrent_callers_should_share_one_failure),
         cmocka_unit_test(stale_token_should_be_replaced_once_for_all_holders),
         cmocka_unit_test(forget_and_a_new_generation_should_drop_the_token),
+        cmocka_unit_test(
+            a_changed_credential_should_not_inherit_a_fetch_in_flight),
         cmocka_unit_test(
             rotated_refresh_token_should_reach_the_callback_and_be_used),
         cmocka_unit_test(endpoint_errors_should_be_classified_with_advice),
