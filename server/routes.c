@@ -25,6 +25,11 @@ static const struct srv_route srv_routes[] = {
     { "PUT", "/api/v1/environment/{name}", srv_h_env_put, 0 },
     { "DELETE", "/api/v1/environment/{name}", srv_h_env_del, 0 },
 
+    { "GET", "/api/v1/credentials", srv_h_cred_list, 0 },
+    { "GET", "/api/v1/credentials/{name}", srv_h_cred_get, 0 },
+    { "PUT", "/api/v1/credentials/{name}", srv_h_cred_put, 0 },
+    { "DELETE", "/api/v1/credentials/{name}", srv_h_cred_del, 0 },
+
     { "GET", "/api/v1/applets", srv_h_applet_list, 0 },
     { "POST", "/api/v1/applets", srv_h_applet_post, 0 },
     { "GET", "/api/v1/applets/{name}", srv_h_applet_get, 0 },

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/config/credential.h"
 #include "engine/config/env.h"
 #include "engine/lang/applet.h"
 #include "engine/run/runtime.h"
@@ -81,8 +82,11 @@ applet_json(struct srv *s, const struct eng_applet_rec *r, int full,
     if (full) {
         j = model;
         cJSON_AddStringToObject(j, "text", r->text);
-        cJSON_AddItemToObject(j, "warnings",
-            eng_applet_warnings(a, eng_env_defined, s->store));
+        cJSON *w = eng_applet_warnings(a, eng_env_defined, s->store);
+
+        if (w != NULL)
+            eng_applet_credential_warnings(a, eng_cred_exists, s->store, w);
+        cJSON_AddItemToObject(j, "warnings", w);
         cJSON_AddBoolToObject(j, "webhook_token_set", r->webhook_token != NULL);
         cJSON_AddItemToObject(j, "dropped", applet_dropped_json(s, r));
     } else {

@@ -7,7 +7,9 @@
  * 200 with the report also when verification fails, 502 when the server
  * cannot be reached. POST /api/v1/mail/test: one message through
  * eng_mail_send, 200 {"delivered": bool, "result"?, "trace"}. The password
- * is never echoed: eng_mail_send redacts the trace.
+ * is never echoed: eng_mail_send redacts the trace. With "credential" the
+ * message goes with an OAuth 2.0 access token of that credential (server
+ * "user@host"); an unknown credential is 400 naming the field.
  * (Import of a probed chain is POST /api/v1/trustpoints/import-chain, in
  * routes_trustpoints.c.)
  */
@@ -91,7 +93,8 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
 {
     static const char *const fields[] = { "server", "host", "username",
         "password", "port", "secure", "to", "from", "cc", "subject", "body",
-        "tls_name", "insecure_skip_verify", "allow_plain_auth", NULL };
+        "tls_name", "insecure_skip_verify", "allow_plain_auth", "credential",
+        NULL };
     struct eng_mail_req      req = { 0 };
     struct smtp_result       res = { 0 };
     struct errbuf            eb = { 0 };
@@ -113,6 +116,7 @@ srv_h_mail_test(struct srv_req *rq, struct srv_resp *rs)
         || (rc = srv_json_string(j, "subject", 0, &req.subject, &eb)) != 0
         || (rc = srv_json_string(j, "body", 0, &req.body, &eb)) != 0
         || (rc = srv_json_string(j, "tls_name", 0, &req.tls_name, &eb)) != 0
+        || (rc = srv_json_string(j, "credential", 0, &req.credential, &eb)) != 0
         || (rc = srv_json_bool(j, "insecure_skip_verify",
                 &req.insecure_skip_verify, &eb))
             != 0

@@ -22,6 +22,8 @@
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "engine/mail/mail.h"
+#include "engine/oauth/oauth.h"
 #include "engine/run/runtime.h"
 #include "engine/store/store.h"
 
@@ -121,6 +123,32 @@ metrics_triggers(struct buf *b, struct eng_runtime *rt)
     return rc;
 }
 
+/* herald_oauth_tokens_total{outcome}: the token cache's answers, all
+ * credentials together (engine/oauth/oauth.h's eng_oauth_stats). */
+static int
+metrics_oauth(struct buf *b, struct srv *s)
+{
+    static const char *const label[] = { "outcome" };
+    static const char *const outcome[] = { "fetched", "cached", "refused",
+        "failed" };
+    struct eng_oauth_stats   st;
+    int                      rc;
+
+    memset(&st, 0, sizeof(st));
+    if (eng_trustcache_oauth(s->trust) != NULL)
+        eng_oauth_stats(eng_trustcache_oauth(s->trust), &st);
+    const double n[] = { (double)st.fetched, (double)st.cached,
+        (double)st.refused, (double)st.failed };
+    rc = metrics_write_head(b, "herald_oauth_tokens_total", "counter",
+        "OAuth 2.0 access tokens for SMTP AUTH: fetched from a token "
+        "endpoint, answered from the cache, refused by the endpoint "
+        "(auth_failed), or failed (endpoint unreachable, bad answer).");
+    for (size_t i = 0; i < 4 && rc == 0; i++)
+        rc = metrics_write_sample(b, "herald_oauth_tokens_total", label,
+            &outcome[i], 1, n[i]);
+    return rc;
+}
+
 static int
 metrics_process(struct buf *b, struct srv *s)
 {
@@ -185,6 +213,8 @@ srv_h_metrics(struct srv_req *rq, struct srv_resp *rs)
         rc = metrics_outbox(&b, &ob);
     if (rc == 0)
         rc = metrics_triggers(&b, rq->srv->runtime);
+    if (rc == 0)
+        rc = metrics_oauth(&b, rq->srv);
     if (rc == 0)
         rc = metrics_process(&b, rq->srv);
     if (rc != 0) {

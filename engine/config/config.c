@@ -5,7 +5,9 @@
  *
  * Export writes a running-config: trustpoints with their certificate as the
  * hex dump IOS shows ("crypto pki certificate chain"), environment variables
- * with secrets masked, and applets in canonical text.
+ * with secrets masked, OAuth 2.0 credentials ("herald credential NAME", a
+ * herald extension) with their secrets masked, and applets in canonical
+ * text.
  *
  * Import reads such text, and the source document's form ("crypto pki
  * authenticate NAME" and a pasted PEM or bare base64 certificate ended by
@@ -26,7 +28,9 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "common/sec.h"
 #include "engine/lang/applet.h"
+#include "engine/config/credential.h"
 #include "engine/config/env.h"
 #include "engine/store/store.h"
 #include "engine/config/trustpoint.h"
@@ -150,19 +154,42 @@ out:
     return rc;
 }
 
+/* A credential as herald's extension block; the secrets masked. */
+static int
+export_credential(struct buf *out, const struct eng_cred_rec *c)
+{
+    int rc;
+
+    rc = buf_printf(out,
+        "herald credential %s\n type %s\n grant %s\n token-url %s\n"
+        " client-id %s\n",
+        c->name, c->type, c->grant, c->token_url, c->client_id);
+    if (rc == 0 && c->client_secret != NULL)
+        rc = buf_printf(out, " client-secret %s\n", CFG_MASK);
+    if (rc == 0 && c->refresh_token != NULL)
+        rc = buf_printf(out, " refresh-token %s\n", CFG_MASK);
+    if (rc == 0 && c->scope != NULL)
+        rc = buf_printf(out, " scope %s\n", c->scope);
+    if (rc == 0)
+        rc = buf_printf(out, " mechanism %s\n!\n", c->mechanism);
+    return rc;
+}
+
 int
 eng_config_export(struct eng_store *st, struct buf *out, struct errbuf *eb)
 {
     struct eng_env_var    *env = NULL;
     struct eng_applet_rec *ap = NULL;
     struct eng_tp_rec     *tp = NULL;
-    size_t                 nenv = 0, nap = 0, ntp = 0, i;
+    struct eng_cred_rec   *cr = NULL;
+    size_t                 nenv = 0, nap = 0, ntp = 0, ncr = 0, i;
     char                  *m;
     int                    rc;
 
     if ((rc = eng_store_env_list(st, &env, &nenv, eb)) != 0
         || (rc = eng_store_applet_list(st, &ap, &nap, eb)) != 0
-        || (rc = eng_store_tp_list(st, &tp, &ntp, eb)) != 0)
+        || (rc = eng_store_tp_list(st, &tp, &ntp, eb)) != 0
+        || (rc = eng_store_cred_list(st, &cr, &ncr, eb)) != 0)
         goto out;
     rc = buf_puts(out, "! herald running-config\n!\n");
     for (i = 0; i < ntp && rc == 0; i++)
@@ -184,6 +211,8 @@ eng_config_export(struct eng_store *st, struct buf *out, struct errbuf *eb)
     }
     if (rc == 0 && nenv > 0)
         rc = buf_puts(out, "!\n");
+    for (i = 0; i < ncr && rc == 0; i++)
+        rc = export_credential(out, &cr[i]);
     for (i = 0; i < nap && rc == 0; i++) {
         if ((m = mask_applet_text(ap[i].text)) == NULL) {
             rc = ERR_NOMEM;
@@ -200,6 +229,7 @@ out:
     eng_env_vars_free(env, nenv);
     eng_applet_recs_free(ap, nap);
     eng_tp_recs_free(tp, ntp);
+    eng_cred_recs_free(cr, ncr);
     return rc;
 }
 
@@ -214,19 +244,22 @@ enum op_kind {
     OP_TP_DEL,
     OP_TP_CERT,
     OP_RUN,
+    OP_CRED_PUT,
+    OP_CRED_DEL,
 };
 
 struct op {
-    int                kind;
-    int                line;
-    char              *name;
-    char              *value;          /* env value, applet text, run args */
-    int                secret;         /* env: -1 keep stored flag */
-    int                keep;           /* env: masked, keep the stored value */
-    const char        *rev, *cv, *enr; /* trustpoint fields set, or NULL */
-    unsigned char     *der;
-    size_t             derlen;
-    struct eng_applet *applet;
+    int                  kind;
+    int                  line;
+    char                *name;
+    char                *value;  /* env value, applet text, run args */
+    int                  secret; /* env: -1 keep stored flag */
+    int                  keep;   /* env: masked, keep the stored value */
+    const char          *rev, *cv, *enr; /* trustpoint fields set, or NULL */
+    unsigned char       *der;
+    size_t               derlen;
+    struct eng_applet   *applet;
+    struct eng_cred_rec *cred; /* OP_CRED_PUT: checked, secrets merged */
 };
 
 struct plan {
@@ -302,6 +335,10 @@ plan_free(struct plan *p)
         free(p->ops[i].value);
         free(p->ops[i].der);
         eng_applet_free(p->ops[i].applet);
+        if (p->ops[i].cred != NULL) {
+            eng_cred_rec_clear(p->ops[i].cred);
+            free(p->ops[i].cred);
+        }
     }
     free(p->ops);
     for (i = 0; i < p->nsecret; i++)
@@ -868,6 +905,87 @@ applet_known(struct ictx *ic, const char *name)
     return rc == 0;
 }
 
+/* "herald credential NAME" and its indented settings, one per line:
+ * "type", "grant", "token-url", "client-id", "client-secret",
+ * "refresh-token", "scope", "mechanism", each with the rest of the line as
+ * its value. A masked secret keeps the stored one (engine/config/
+ * credential.h); the result is checked now and stored when applied. */
+static int
+plan_credential(struct ictx *ic, size_t *i, const char *name)
+{
+    static const char *const keys[] = { "type", "grant", "token-url",
+        "client-id", "client-secret", "refresh-token", "scope", "mechanism",
+        NULL };
+    char                    *vals[8] = { 0 };
+    struct eng_cred_in       in;
+    struct errbuf            ceb = { 0 };
+    struct op               *o;
+    char                     w[1][80];
+    size_t                   ends[1] = { 0 }, k, n;
+    int                      no = ic->lines[*i].no, rc = 0;
+
+    if ((rc = eng_cred_name_check(name, &ceb)) != 0)
+        return ierr(ic, rc, no, "%s", ceb.msg);
+    while (*i + 1 < ic->nlines && rc == 0) {
+        const struct line *ln = &ic->lines[*i + 1];
+        const char        *v;
+
+        if (!indented(ln->s) && !blank(ln->s))
+            break;
+        if (blank(ln->s) || *skip_blank(ln->s) == '!') {
+            (*i)++;
+            continue;
+        }
+        words(ln->s, w, 1, ends);
+        (*i)++;
+        if (strcmp(w[0], "exit") == 0)
+            continue;
+        for (k = 0; keys[k] != NULL && strcmp(keys[k], w[0]) != 0; k++)
+            ;
+        if (keys[k] == NULL) {
+            rc = ierr(ic, ERR_UNSUPPORTED, ln->no,
+                "credential setting \"%s\" is not known; expected type, "
+                "grant, token-url, client-id, client-secret, refresh-token, "
+                "scope or mechanism",
+                w[0]);
+            break;
+        }
+        v = skip_blank(ln->s + ends[0]);
+        free(vals[k]);
+        if ((vals[k] = strdup(v)) == NULL) {
+            rc = ierr(ic, ERR_NOMEM, ln->no, "out of memory");
+            break;
+        }
+        n = strlen(vals[k]);
+        while (n > 0 && (vals[k][n - 1] == ' ' || vals[k][n - 1] == '\t'))
+            vals[k][--n] = '\0';
+    }
+    if (rc == 0) {
+        memset(&in, 0, sizeof(in));
+        in.type = vals[0];
+        in.grant = vals[1];
+        in.token_url = vals[2];
+        in.client_id = vals[3];
+        /* not given in the text: none (the text is the whole credential),
+         * unlike the API's PUT where a missing secret keeps the stored one */
+        in.client_secret = vals[4] ? vals[4] : "";
+        in.refresh_token = vals[5] ? vals[5] : "";
+        in.scope = vals[6];
+        in.mechanism = vals[7];
+        if ((o = plan_add(ic, OP_CRED_PUT, no, name)) == NULL
+            || (o->cred = calloc(1, sizeof(*o->cred))) == NULL)
+            rc = ierr(ic, ERR_NOMEM, no, "out of memory");
+        else if ((rc = eng_cred_prepare(ic->st, name, &in, o->cred, &ceb)) != 0)
+            rc = ierr(ic, rc, no, "credential %s: %s", name, ceb.msg);
+    }
+    for (k = 0; k < 8; k++)
+        if (vals[k] != NULL) {
+            sec_wipe(vals[k], strlen(vals[k]));
+            free(vals[k]);
+        }
+    return rc;
+}
+
 static int
 plan_line(struct ictx *ic, size_t *i)
 {
@@ -961,6 +1079,19 @@ plan_line(struct ictx *ic, size_t *i)
             && strcmp(w[3], "chain") == 0)
             return plan_chain(ic, i, w[4]);
     }
+    if (n >= 2 && strcmp(w[0], "herald") == 0
+        && strcmp(w[1], "credential") == 0) {
+        if (n < 3)
+            return ierr(ic, ERR_INVAL, ln->no,
+                "expected a credential name after \"herald credential\"");
+        return plan_credential(ic, i, w[2]);
+    }
+    if (n >= 4 && strcmp(w[0], "no") == 0 && strcmp(w[1], "herald") == 0
+        && strcmp(w[2], "credential") == 0) {
+        if ((o = plan_add(ic, OP_CRED_DEL, ln->no, w[3])) == NULL)
+            return ierr(ic, ERR_NOMEM, ln->no, "out of memory");
+        return 0;
+    }
     if (n >= 5 && strcmp(w[0], "no") == 0 && strcmp(w[1], "crypto") == 0
         && strcmp(w[2], "pki") == 0 && strcmp(w[3], "trustpoint") == 0) {
         if ((o = plan_add(ic, OP_TP_DEL, ln->no, w[4])) == NULL)
@@ -970,11 +1101,39 @@ plan_line(struct ictx *ic, size_t *i)
     return ierr(ic, ERR_INVAL, ln->no,
         "unknown command \"%s\"; expected "
         "event manager environment|applet|run, crypto pki "
-        "trustpoint|authenticate|certificate chain, or their \"no\" forms",
+        "trustpoint|authenticate|certificate chain, herald credential, or "
+        "their \"no\" forms",
         s);
 }
 
 /* ---- import: apply --------------------------------------------------- */
+
+/* "no herald credential NAME": gone if stored, refused while an applet
+ * (as the plan has left them so far) uses it. */
+static int
+apply_cred_del(struct ictx *ic, struct op *o)
+{
+    struct eng_cred_rec c;
+    struct errbuf       geb;
+    char               *user = NULL;
+    int                 rc, have;
+
+    memset(&c, 0, sizeof(c));
+    have = eng_store_cred_get(ic->st, o->name, &c, &geb) == 0;
+    eng_cred_rec_clear(&c);
+    if (!have)
+        return 0;
+    if ((rc = eng_cred_used_by(ic->st, o->name, &user, ic->eb)) != 0)
+        return rc;
+    if (user != NULL) {
+        rc = err_at(ic->eb, ERR_EXISTS, o->line, 0, "conflict",
+            "line %d: credential %s is used by applet %s", o->line, o->name,
+            user);
+        free(user);
+        return rc;
+    }
+    return eng_store_cred_del(ic->st, o->name, ic->eb);
+}
 
 static int
 apply_op(struct ictx *ic, struct op *o, cJSON *sum, int *counts)
@@ -1037,6 +1196,11 @@ apply_op(struct ictx *ic, struct op *o, cJSON *sum, int *counts)
         counts[3]++;
         return eng_store_tp_set_cert(ic->st, o->name, o->der, o->derlen,
             ic->eb);
+    case OP_CRED_PUT:
+        counts[4]++;
+        return eng_store_cred_put(ic->st, o->cred, NULL, ic->eb);
+    case OP_CRED_DEL:
+        return apply_cred_del(ic, o);
     case OP_RUN:
         return cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sum,
                                         "runs_requested"),
@@ -1093,6 +1257,19 @@ import_defined(void *ctx, const char *name)
         rc = rc == 0 ? eng_env_kind(v.value, v.secret) : 0;
     eng_env_var_clear(&v);
     return rc;
+}
+
+/* exists for unknown_credential warnings: the plan's last word, else the
+ * store. */
+static int
+import_cred_exists(void *ctx, const char *name)
+{
+    struct ictx *ic = ctx;
+    struct op   *o = plan_find(&ic->plan, OP_CRED_PUT, OP_CRED_DEL, name);
+
+    if (o != NULL)
+        return o->kind == OP_CRED_PUT;
+    return eng_cred_exists(ic->st, name);
 }
 
 static int
@@ -1179,7 +1356,7 @@ eng_config_import_run(struct eng_store *st, const char *text, size_t len,
     char       *buf = NULL;
     cJSON      *sum = NULL, *warns, *w, *it;
     size_t      i;
-    int         rc = 0, counts[4] = { 0, 0, 0, 0 }, began = 0;
+    int         rc = 0, counts[5] = { 0, 0, 0, 0, 0 }, began = 0;
 
     if (summary != NULL)
         *summary = NULL;
@@ -1221,6 +1398,13 @@ eng_config_import_run(struct eng_store *st, const char *text, size_t len,
             rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
             goto out;
         }
+        if (eng_applet_credential_warnings(o->applet, import_cred_exists, &ic,
+                w)
+            != 0) {
+            cJSON_Delete(w);
+            rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+            goto out;
+        }
         cJSON_ArrayForEach(it, w)
             cJSON_AddStringToObject(it, "applet", o->name);
         while ((it = cJSON_DetachItemFromArray(w, 0)) != NULL)
@@ -1247,11 +1431,12 @@ eng_config_import_run(struct eng_store *st, const char *text, size_t len,
     cJSON_AddNumberToObject(sum, "applets", counts[1]);
     cJSON_AddNumberToObject(sum, "trustpoints", counts[2]);
     cJSON_AddNumberToObject(sum, "certificates", counts[3]);
+    cJSON_AddNumberToObject(sum, "credentials", counts[4]);
     cJSON_AddNumberToObject(sum, "prompts_removed", ic.prompts);
     log_info("config",
         "event=import environment=%d applets=%d "
-        "trustpoints=%d certificates=%d prompts_removed=%u",
-        counts[0], counts[1], counts[2], counts[3], ic.prompts);
+        "trustpoints=%d certificates=%d credentials=%d prompts_removed=%u",
+        counts[0], counts[1], counts[2], counts[3], counts[4], ic.prompts);
     if (runner != NULL && runner->run != NULL
         && run_requested(&ic, runner, sum) != 0) {
         /* imported; only the report of the runs is short */

@@ -5,8 +5,20 @@
  * Export writes a running-config: "event manager environment" lines, applets
  * (canonical text), "crypto pki trustpoint" blocks and "crypto pki
  * certificate chain NAME" with the certificate as hex, as IOS shows it.
- * Secret values are masked ("event manager environment _pw *****"; the
- * password part of user:password@host as "user:*****@host").
+ * OAuth 2.0 credentials are herald's extension block
+ *   herald credential NAME
+ *    type oauth2
+ *    grant client_credentials|refresh_token
+ *    token-url https://...
+ *    client-id ID
+ *    client-secret *****
+ *    refresh-token *****
+ *    scope SCOPE
+ *    mechanism xoauth2|oauthbearer
+ * ("no herald credential NAME" deletes one; a secret line left out means
+ * none). Secret values are masked ("event manager environment _pw *****";
+ * the password part of user:password@host as "user:*****@host"; a
+ * credential's client-secret and refresh-token).
  *
  * Import accepts such text and also the source document's form: "crypto pki
  * authenticate NAME" followed by a pasted certificate (PEM, or bare base64
@@ -37,7 +49,7 @@ int eng_config_export(struct eng_store *st, struct buf *out, struct errbuf *eb);
 
 /* Imports text. On success *summary (if not NULL) is a new JSON object
  * {environment: n, applets: n, trustpoints: n, certificates: n,
- *  prompts_removed: n, runs_requested: [names], warnings: [...]}
+ *  credentials: n, prompts_removed: n, runs_requested: [names], warnings: [...]}
  * (cJSON_Delete()). On error nothing changed and eb->line says which line.
  * Errors: ERR_INVAL, ERR_UNSUPPORTED, ERR_TOOBIG, ERR_DB, ERR_NOMEM. */
 int eng_config_import(struct eng_store *st, const char *text, size_t len,

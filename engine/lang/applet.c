@@ -2321,6 +2321,36 @@ warn_mail_ports(const struct eng_applet *a, struct cJSON *arr)
 }
 
 int
+eng_applet_credential_warnings(const struct eng_applet *a,
+    int (*exists)(void *ctx, const char *name), void *ctx, struct cJSON *arr)
+{
+    const char   *name;
+    struct cJSON *o;
+    char          msg[512];
+    size_t        i;
+
+    for (i = 0; i < a->nactions; i++) {
+        if (strcmp(a->actions[i].def->verb, "mail") != 0
+            || (name = eng_action_arg(a, i, "credential")) == NULL
+            || strchr(name, '$') != NULL
+            || (exists != NULL && exists(ctx, name)))
+            continue;
+        snprintf(msg, sizeof(msg),
+            "action %s: credential %.64s does not exist: this mail would "
+            "fail at run time. Create it with PUT /api/v1/credentials/%.64s "
+            "(or \"herald credential %.64s\" in the config text)",
+            a->actions[i].label, name, name, name);
+        if (warn_add(arr, "unknown_credential", msg, a->actions[i].label, NULL)
+                != 0
+            || (o = cJSON_GetArrayItem(arr, cJSON_GetArraySize(arr) - 1))
+                == NULL
+            || cJSON_AddStringToObject(o, "credential", name) == NULL)
+            return ERR_NOMEM;
+    }
+    return 0;
+}
+
+int
 eng_applet_storable(const struct eng_applet *a, struct errbuf *eb)
 {
     if (a->nevents > 0)

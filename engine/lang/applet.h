@@ -20,6 +20,8 @@
  *
  *  mail            server to from cc subject body source-interface
  *                  source-address port secure(tls|none|implicit) tls-name
+ *                  credential (herald: an OAuth 2.0 credential's name;
+ *                  server is then "user@host" without a password)
  *  syslog          priority msg facility
  *  set|append      var value          increment|decrement  var [value]
  *  add|subtract|multiply|divide       left right
@@ -148,6 +150,13 @@ int eng_applet_storable(const struct eng_applet *a, struct errbuf *eb);
  * closed) is not a warning: the parser and the JSON reader refuse it. */
 struct cJSON *eng_applet_warnings(const struct eng_applet *a,
     int (*is_defined)(void *ctx, const char *name), void *ctx);
+
+/* Appends to arr (eng_applet_warnings' array) an "unknown_credential"
+ * warning {code, message, label, credential} for every mail action whose
+ * literal credential (one without '$') does not exist: exists(ctx, name)
+ * returns nonzero for a stored credential. Returns 0 or ERR_NOMEM. */
+int eng_applet_credential_warnings(const struct eng_applet *a,
+    int (*exists)(void *ctx, const char *name), void *ctx, struct cJSON *arr);
 
 const char *eng_applet_name(const struct eng_applet *a);
 const char *eng_applet_description(const struct eng_applet *a); /* or NULL */

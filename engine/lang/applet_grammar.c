@@ -75,7 +75,7 @@ static const struct gverb verbs[] = {
             KWO("body"), KWHO("source-interface"), KWHO("source-address"),
             { "port", GP_KW, GT_INT, GP_OPT, NULL, 1, 65535 },
             { "secure", GP_KW, GT_ENUM, GP_OPT, "tls|none|implicit", 0, 0 },
-            KWHO("tls-name"), END } },
+            KWHO("tls-name"), KWHO("credential"), END } },
     { "syslog",
         { { "priority", GP_KW, GT_ENUM, GP_OPT, SYSLOG_LEVELS, 0, 0 },
             KW("msg"), KWHO("facility"), END } },

@@ -27,7 +27,7 @@
 #define APPLET_MAX_ACTIONS 10000
 #define APPLET_MAX_LABEL   31
 #define APPLET_MAX_NAME    64
-#define APPLET_MAX_PARAMS  12
+#define APPLET_MAX_PARAMS  13
 #define APPLET_MAX_VALUE   4096
 
 enum gp_kind {

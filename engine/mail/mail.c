@@ -32,15 +32,39 @@
 #include "common/metrics.h"
 #include "common/redact.h"
 #include "common/sec.h"
+#include "engine/oauth/oauth.h"
 #include "engine/store/store.h"
 #include "pki/pki.h"
 
 struct eng_trustcache {
-    pthread_mutex_t   mu;
-    struct eng_store *st;    /* borrowed */
-    struct pki_trust *trust; /* NULL until first built */
-    uint64_t          gen;
+    pthread_mutex_t         mu;
+    struct eng_store       *st;    /* borrowed */
+    struct pki_trust       *trust; /* NULL until first built */
+    uint64_t                gen;
+    struct eng_oauth_cache *oauth; /* owned; the process's tokens */
 };
+
+/* The token cache's rotate callback: stores a refresh token the endpoint
+ * rotated (the old one may no longer work). */
+static void
+mail_oauth_rotate(void *ctx, const char *name, const struct sec *rt)
+{
+    struct eng_trustcache *tc = ctx;
+    struct errbuf          eb = { 0 };
+
+    if (tc->st == NULL)
+        return;
+    if (eng_store_cred_rotate(tc->st, name, sec_data(rt), &eb) != 0)
+        log_err("mail",
+            "event=oauth-rotate-failed credential=%s error=\"%s\" "
+            "note=\"the endpoint rotated the refresh token and herald could "
+            "not store the new one; set it again with PUT "
+            "/api/v1/credentials/%s\"",
+            name, eb.msg, name);
+    else
+        log_info("mail", "event=oauth-refresh-token-rotated credential=%s",
+            name);
+}
 
 int
 eng_trustcache_new(struct eng_store *st, struct eng_trustcache **out,
@@ -51,6 +75,10 @@ eng_trustcache_new(struct eng_store *st, struct eng_trustcache **out,
     *out = NULL;
     if ((tc = calloc(1, sizeof(*tc))) == NULL)
         return err_set(eb, ERR_NOMEM, "internal", "out of memory");
+    if (eng_oauth_cache_new(mail_oauth_rotate, tc, &tc->oauth) != 0) {
+        free(tc);
+        return err_set(eb, ERR_NOMEM, "internal", "out of memory");
+    }
     pthread_mutex_init(&tc->mu, NULL);
     tc->st = st;
     *out = tc;
@@ -62,9 +90,16 @@ eng_trustcache_free(struct eng_trustcache *tc)
 {
     if (tc == NULL)
         return;
+    eng_oauth_cache_free(tc->oauth);
     pki_trust_unref(tc->trust);
     pthread_mutex_destroy(&tc->mu);
     free(tc);
+}
+
+struct eng_oauth_cache *
+eng_trustcache_oauth(struct eng_trustcache *tc)
+{
+    return tc != NULL ? tc->oauth : NULL;
 }
 
 /* Builds a new pki_trust from the store's trustpoints and settings. */
@@ -366,7 +401,183 @@ struct eng_mail_sess {
     struct smtp_client *c;
     struct pki_trust   *trust;
     int                 insecure; /* TLS without verification */
+    struct sec         *token;    /* the OAuth access token, or NULL */
 };
+
+/* A credential loaded for one session: the record and its secrets as
+ * struct sec, and the view the token client takes. */
+struct mail_cred {
+    struct eng_cred_rec   rec;
+    struct sec           *secret, *refresh;
+    struct eng_oauth_cred oc;
+    int                   mech; /* enum smtp_oauth_mech */
+};
+
+static void
+mail_cred_clear(struct mail_cred *mc)
+{
+    sec_free(mc->secret);
+    sec_free(mc->refresh);
+    eng_cred_rec_clear(&mc->rec);
+    memset(mc, 0, sizeof(*mc));
+}
+
+/* Loads credential name for the session's user. Errors: ERR_INVAL naming
+ * the field (no such credential, a password given too, no user),
+ * ERR_NOMEM, ERR_DB. */
+static int
+mail_cred_load(struct eng_trustcache *tc, const char *name,
+    const struct mail_target *t, struct mail_cred *mc, struct errbuf *eb)
+{
+    struct errbuf geb = { 0 };
+    int           rc;
+
+    memset(mc, 0, sizeof(*mc));
+    if (t->pass != NULL)
+        return err_field(eb, ERR_INVAL, "server", "invalid_field",
+            "with credential %.64s the server is user@host without a "
+            "password: the credential's access token replaces it",
+            name);
+    if (t->p.user == NULL || *t->p.user == '\0')
+        return err_field(eb, ERR_INVAL, "server", "invalid_field",
+            "with credential %.64s the server must name the mailbox to "
+            "log in as: user@host",
+            name);
+    if (tc == NULL || tc->st == NULL || tc->oauth == NULL)
+        return err_field(eb, ERR_INVAL, "credential", "invalid_field",
+            "credential %.64s cannot be used here: no credential store", name);
+    rc = eng_store_cred_get(tc->st, name, &mc->rec, &geb);
+    if (rc == ERR_NOTFOUND)
+        return err_field(eb, ERR_INVAL, "credential", "unknown_credential",
+            "credential %.64s does not exist: create it with PUT "
+            "/api/v1/credentials/%.64s",
+            name, name);
+    if (rc != 0) {
+        if (eb != NULL)
+            *eb = geb;
+        return rc;
+    }
+    if ((mc->rec.client_secret != NULL
+            && (mc->secret = sec_new(mc->rec.client_secret,
+                    strlen(mc->rec.client_secret)))
+                == NULL)
+        || (mc->rec.refresh_token != NULL
+            && (mc->refresh = sec_new(mc->rec.refresh_token,
+                    strlen(mc->rec.refresh_token)))
+                == NULL))
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    mc->oc.name = mc->rec.name;
+    mc->oc.generation = mc->rec.generation;
+    mc->oc.grant = eng_oauth_grant_parse(mc->rec.grant);
+    mc->oc.token_url = mc->rec.token_url;
+    mc->oc.client_id = mc->rec.client_id;
+    mc->oc.client_secret = mc->secret;
+    mc->oc.refresh_token = mc->refresh;
+    mc->oc.scope = mc->rec.scope;
+    mc->mech = smtp_oauth_mech_parse(mc->rec.mechanism);
+    if (mc->mech <= 0)
+        mc->mech = SMTP_OAUTH_XOAUTH2;
+    return 0;
+}
+
+/* The token endpoint is always TLS: its trust, whatever the mail server's
+ * secure mode. Fills res when the trustpoints cannot be loaded. */
+static int
+mail_oauth_trust(struct eng_trustcache *tc, struct pki_trust **out,
+    struct smtp_result *res)
+{
+    struct errbuf teb = { 0 };
+
+    if ((*out = eng_trustcache_get(tc, &teb)) != NULL)
+        return 0;
+    snprintf(res->klass, sizeof(res->klass), "certificate_untrusted");
+    res->rc = ERR_TLS;
+    res->permanent = 1;
+    snprintf(res->message, sizeof(res->message),
+        "the trustpoints could not be loaded to verify the token endpoint: "
+        "%.680s",
+        teb.msg);
+    snprintf(res->advice, sizeof(res->advice),
+        "Fix or remove the trustpoint "
+        "named in the message (revocation-check must be none).");
+    return ERR_TLS;
+}
+
+/* Before a second open: the refused attempt's dialogue is kept apart, the
+ * rest of its trace goes (the second open writes it again). */
+static void
+mail_trace_retry(cJSON *trace)
+{
+    cJSON *d;
+
+    if (trace == NULL)
+        return;
+    if ((d = cJSON_DetachItemFromObjectCaseSensitive(trace, "dialogue"))
+        != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(trace, "refused_dialogue");
+        cJSON_AddItemToObject(trace, "refused_dialogue", d);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(trace, "capabilities");
+    cJSON_DeleteItemFromObjectCaseSensitive(trace, "tls");
+}
+
+/* Opens s's SMTP session with an access token of credential name: fetch
+ * (or take the cached one), open; when the server refuses the token,
+ * discard it, fetch once more and open once more. */
+static int
+mail_open_oauth(struct eng_trustcache *tc, struct eng_mail_sess *s,
+    const char *name, cJSON *trace, struct smtp_result *res, struct errbuf *eb)
+{
+    struct mail_cred  mc;
+    struct pki_trust *otrust = NULL;
+    struct sec       *stale = NULL;
+    int               rc;
+
+    if ((rc = mail_cred_load(tc, name, &s->t, &mc, eb)) != 0) {
+        if (rc == ERR_INVAL)
+            eng_mail_invalid(res, eb, rc);
+        goto out;
+    }
+    if ((rc = mail_oauth_trust(tc, &otrust, res)) != 0)
+        goto out;
+    if ((rc = eng_oauth_token(tc->oauth, &mc.oc, otrust, NULL, &s->token, trace,
+             res))
+        != 0) {
+        if (strcmp(res->klass, "invalid_request") == 0)
+            err_field(eb, rc, "credential", "invalid_field", "%s",
+                res->message);
+        goto out;
+    }
+    s->t.p.oauth_token = s->token;
+    s->t.p.oauth_mech = mc.mech;
+    if ((rc = smtp_open(&s->t.p, &s->c, trace, res)) == 0
+        || !res->token_refused)
+        goto out;
+    /* refused: one fresh token (shared with every sender that holds the
+     * same stale one), one more try */
+    log_info("mail",
+        "event=oauth-token-refused credential=%s note=\"fetching "
+        "a new token and trying once more\"",
+        name);
+    smtp_close(s->c);
+    s->c = NULL;
+    stale = s->token;
+    s->token = NULL;
+    s->t.p.oauth_token = NULL;
+    mail_trace_retry(trace);
+    memset(res, 0, sizeof(*res));
+    if ((rc = eng_oauth_token(tc->oauth, &mc.oc, otrust, stale, &s->token,
+             trace, res))
+        != 0)
+        goto out;
+    s->t.p.oauth_token = s->token;
+    rc = smtp_open(&s->t.p, &s->c, trace, res);
+out:
+    sec_free(stale);
+    pki_trust_unref(otrust);
+    mail_cred_clear(&mc);
+    return rc;
+}
 
 /* The server as logs and traces show it. */
 static const char *
@@ -421,8 +632,12 @@ eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
             "(insecure_skip_verify)\"",
             mail_shown(s));
     s->t.p.trust = s->trust;
-    if ((rc = smtp_open(&s->t.p, &s->c, trace, res)) != 0)
+    if (req->credential != NULL && *req->credential != '\0') {
+        if ((rc = mail_open_oauth(tc, s, req->credential, trace, res, eb)) != 0)
+            goto fail;
+    } else if ((rc = smtp_open(&s->t.p, &s->c, trace, res)) != 0) {
         goto fail;
+    }
     redact_json(trace);
     *out = s;
     return 0;
@@ -476,6 +691,7 @@ eng_mail_close(struct eng_mail_sess *s)
         return;
     smtp_close(s->c);
     pki_trust_unref(s->trust);
+    sec_free(s->token);
     mail_target_clear(&s->t);
     free(s);
 }

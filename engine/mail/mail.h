@@ -28,7 +28,12 @@ struct cJSON;
 struct eng_store;
 
 /* The trust cache: one pki_trust built from the store's trustpoints, rebuilt
- * when eng_store_trust_generation() changes. Thread-safe. */
+ * when eng_store_trust_generation() changes. Thread-safe. It also owns the
+ * one OAuth 2.0 token cache (engine/oauth/oauth.h) of the process, so that
+ * everything that sends mail (the outbox's senders, the mail test) shares
+ * the cached tokens: the trust cache is the mail context every sender
+ * already has. A refresh token rotated by a token endpoint is stored
+ * (eng_store_cred_rotate). */
 struct eng_trustcache;
 int  eng_trustcache_new(struct eng_store *st, struct eng_trustcache **out,
      struct errbuf *eb);
@@ -37,6 +42,9 @@ void eng_trustcache_free(struct eng_trustcache *tc);
  * eb set (e.g. a trustpoint with revocation-check crl). */
 struct pki_trust *eng_trustcache_get(struct eng_trustcache *tc,
     struct errbuf                                          *eb);
+/* The OAuth 2.0 token cache (borrowed: lives as long as tc), for its
+ * statistics and to forget a deleted credential's token. */
+struct eng_oauth_cache *eng_trustcache_oauth(struct eng_trustcache *tc);
 
 /* A mail request: what the mail action and POST /api/v1/mail/test take. */
 struct eng_mail_req {   /* plain data; all borrowed */
@@ -56,6 +64,10 @@ struct eng_mail_req {   /* plain data; all borrowed */
                                 * a message that lost its password takes
                                 * the credentials from the environment
                                 * again through it; NULL: none */
+    const char *credential;    /* an OAuth 2.0 credential's name: AUTH
+                                * XOAUTH2/OAUTHBEARER with its access
+                                * token (server "user@host", no password);
+                                * NULL: password or no AUTH */
 };
 
 /* The secure mode named by s (NULL: dflt): SMTP_SECURE_*, or ERR_INVAL
@@ -69,7 +81,15 @@ struct eng_mail_sess;
  * when it is off, and the dialogue and TLS trace; res is always filled.
  * Returns 0 or an ERR_* value (negative); input errors are ERR_INVAL
  * with res->klass "invalid_request" (and eb->field; eb may be NULL).
- * Nothing is logged. */
+ * With req->credential, the access token comes from the trust cache's
+ * token cache (fetched from the credential's token endpoint when due;
+ * trace gets "token_endpoint") and a failure there is classified like a
+ * mail server's (auth_failed, dns, connect, tls_handshake,
+ * certificate_untrusted, ...). A token the mail server refuses is
+ * discarded and the session opened once more with a fresh one (the
+ * refused dialogue is kept in the trace as "refused_dialogue"). An
+ * unknown credential is ERR_INVAL with field "credential". Nothing is
+ * logged. */
 int eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
     struct eng_mail_sess **out, struct cJSON *trace, struct smtp_result *res,
     struct errbuf *eb);

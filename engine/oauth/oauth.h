@@ -42,7 +42,7 @@ const char *eng_oauth_grant_name(int grant);
 struct eng_oauth_cred {
     const char       *name;       /* cache key */
     long long         generation; /* changes when the stored credential
-                                        changes: its cached token is dropped */
+                                     changes: its cached token is dropped */
     int               grant;      /* enum eng_oauth_grant */
     const char       *token_url;  /* "https://host[:port]/path" */
     const char       *client_id;
@@ -52,24 +52,38 @@ struct eng_oauth_cred {
     const char       *tls_name;      /* NULL: the URL's host */
 };
 
-/* Called (outside the cache's lock) with a rotated refresh token returned
- * by the endpoint; it stores it for the credential named name. */
+/* Called (outside the cache's lock, on the thread that fetched) with a
+ * rotated refresh token returned by the endpoint; it stores it for the
+ * credential named name. refresh_token is borrowed for the call (sec_dup()
+ * to keep it). The cache also keeps it and sends it on the next refresh
+ * until cred->generation changes; a store that bumps the generation when it
+ * saves the rotated token costs one extra fetch, nothing more. */
 typedef void (*eng_oauth_rotate_fn)(void *ctx, const char *name,
     const struct sec *refresh_token);
 
 struct eng_oauth_cache;
+/* Returns 0 and a new cache in *out (free with eng_oauth_cache_free()), or
+ * ERR_NOMEM. rotate may be NULL (rotated tokens are then only kept in
+ * memory); ctx is passed to it. */
 int  eng_oauth_cache_new(eng_oauth_rotate_fn rotate, void *ctx,
      struct eng_oauth_cache **out);
 void eng_oauth_cache_free(struct eng_oauth_cache *c); /* NULL: no-op */
-/* Drops the cached token of the credential named name (deleted, changed). */
+/* Drops the cached token (and a rotated refresh token) of the credential
+ * named name (deleted, changed). A fetch in flight for it still answers its
+ * callers but is not cached. */
 void eng_oauth_cache_forget(struct eng_oauth_cache *c, const char *name);
 
 /* An access token for cred, new in *token (sec_free()). stale, if not NULL,
  * is a token the mail server refused: when it is still the cached one it is
  * discarded and a new one fetched (once, shared by every caller holding the
  * same stale token). trust verifies the endpoint's chain (borrowed). trace,
- * if not NULL, receives "token_endpoint": {url, status, cached, tls {...}}
- * with no secret. Returns 0, or an ERR_* value with res filled:
+ * if not NULL, receives "token_endpoint": {url (without its query),
+ * credential, grant, cached, and for a fetch status, dialogue [connection
+ * notes], tls {...pki_tls_verdict trace}} with no secret. When a fetch is
+ * already in flight for cred->name the call waits for it (at most its 30 s
+ * deadline) and shares its outcome, a failure included. res->code is the
+ * endpoint's HTTP status when it answered. Returns 0, or an ERR_* value
+ * with res filled:
  *   auth_failed     the endpoint refused (HTTP 400/401, "invalid_client",
  *                   "invalid_grant", ...): message quotes its error and
  *                   error_description, advice says what to do (wrong client
@@ -77,8 +91,11 @@ void eng_oauth_cache_forget(struct eng_oauth_cache *c, const char *name);
  *   dns, connect, timeout, tls_handshake, certificate_untrusted,
  *   hostname_mismatch, certificate_expired
  *                   as for the mail server, naming the token endpoint
- *   protocol        not HTTP, no access_token, answer over the limit
- *   invalid_request token_url not https://, grant incomplete */
+ *   protocol        not HTTP, no access_token, token_type not Bearer,
+ *                   another HTTP status (5xx, 429: not permanent), answer
+ *                   over the limit (ERR_PROTO, ERR_TOOBIG)
+ *   invalid_request token_url not https://, grant incomplete (ERR_INVAL;
+ *                   nothing is sent) */
 int eng_oauth_token(struct eng_oauth_cache *c,
     const struct eng_oauth_cred *cred, struct pki_trust *trust,
     const struct sec *stale, struct sec **token, struct cJSON *trace,

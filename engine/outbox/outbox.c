@@ -154,6 +154,7 @@ ob_req_json(const struct eng_mail_req *r)
     js_add(o, "source_address", r->source_address);
     js_add(o, "source_interface", r->source_interface);
     js_add(o, "server_source", r->server_source);
+    js_add(o, "credential", r->credential);
     s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -193,21 +194,25 @@ ob_req_view(const cJSON *o, struct eng_mail_req *r)
     r->source_address = js_str(o, "source_address");
     r->source_interface = js_str(o, "source_interface");
     r->server_source = js_str(o, "server_source");
+    r->credential = js_str(o, "credential");
 }
 
-/* Session key: everything that decides the SMTP session, password aside. */
+/* Session key: everything that decides the SMTP session, password aside
+ * (an OAuth credential is named, its token never stored: a session, and
+ * a resend, fetch it). */
 static char *
 ob_skey(const struct eng_mail_req *r)
 {
     char *m = redact_server(r->server), *k;
     int   n;
 
-    n = asprintf(&k, "%s|%s|%u|%s|%s|%s|%d|%d|%s|%s", m ? m : "",
+    n = asprintf(&k, "%s|%s|%u|%s|%s|%s|%d|%d|%s|%s|%s", m ? m : "",
         r->host ? r->host : "", r->port, r->secure ? r->secure : "",
         r->username ? r->username : "", r->tls_name ? r->tls_name : "",
         r->insecure_skip_verify, r->allow_plain_auth,
         r->source_address ? r->source_address : "",
-        r->source_interface ? r->source_interface : "");
+        r->source_interface ? r->source_interface : "",
+        r->credential ? r->credential : "");
     free(m);
     return n < 0 ? NULL : k;
 }

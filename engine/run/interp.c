@@ -1093,11 +1093,12 @@ act_mail(struct interp_ctx *c, int arg)
         P_PORT,
         P_SECURE,
         P_TLSNAME,
+        P_CRED,
         P_N
     };
     static const char  *params[P_N] = { "server", "to", "from", "cc", "subject",
          "body", "source-interface", "source-address", "port", "secure",
-         "tls-name" };
+         "tls-name", "credential" };
     struct eng_mail_req req;
     struct smtp_result  res;
     struct buf          msg = BUF_INIT;
@@ -1158,6 +1159,7 @@ act_mail(struct interp_ctx *c, int arg)
     req.port = (unsigned)port;
     req.secure = v[P_SECURE];
     req.tls_name = v[P_TLSNAME];
+    req.credential = v[P_CRED];
     memset(&res, 0, sizeof(res));
     if ((st = cJSON_CreateObject()) == NULL) {
         c->nomem = 1;

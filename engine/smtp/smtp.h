@@ -9,9 +9,12 @@
  * (SMTP_LINE_MAX and below), so that no server can hold herald without end
  * or make it read without end. One client is used by one thread at a
  * time. A client may carry several messages over one session (RSET between
- * transactions). Secrets: the password is borrowed as a struct sec and
- * never appears in a trace or log ("AUTH PLAIN <redacted>"; every line
- * after a 334 is redacted).
+ * transactions). Secrets: the password and an OAuth bearer token are
+ * borrowed as struct sec and never appear in a trace or log ("AUTH PLAIN
+ * <redacted>", "AUTH XOAUTH2 <redacted>"; every line after a 334 is
+ * redacted). A token is sent only over TLS. engine/smtp/net.h exports the
+ * client's transport (connect, TLS with verification) to the OAuth token
+ * client.
  */
 #ifndef HERALD_ENGINE_SMTP_H
 #define HERALD_ENGINE_SMTP_H
@@ -31,7 +34,9 @@ enum smtp_oauth_mech {
     SMTP_OAUTH_XOAUTH2,     /* "xoauth2": user=..^Aauth=Bearer ..^A^A */
     SMTP_OAUTH_OAUTHBEARER, /* "oauthbearer": RFC 7628 */
 };
-int         smtp_oauth_mech_parse(const char *s); /* value or -1 */
+/* "xoauth2", "oauthbearer" (any case): value or -1. The name of
+ * SMTP_OAUTH_NONE is "none". */
+int         smtp_oauth_mech_parse(const char *s);
 const char *smtp_oauth_mech_name(int mech);
 
 enum smtp_secure {
@@ -123,7 +128,9 @@ struct smtp_params { /* plain data, copied by smtp_open() */
     const struct sec *oauth_token;      /* borrowed; not NULL: AUTH with
                                            oauth_mech and this bearer token
                                            instead of pass; never logged */
-    int               oauth_mech;       /* enum smtp_oauth_mech */
+    int               oauth_mech;       /* enum smtp_oauth_mech; NONE:
+                                           XOAUTH2 if offered, else
+                                           OAUTHBEARER */
     int               allow_plain_auth; /* AUTH without TLS allowed */
     const char       *tls_name; /* name checked against the cert; NULL=host */
     int               verify;   /* enum pki_verify_mode */
@@ -145,7 +152,8 @@ struct smtp_params { /* plain data, copied by smtp_open() */
  * dns, connect, timeout, starttls_unavailable, tls_handshake,
  * certificate_untrusted, hostname_mismatch, certificate_expired,
  * auth_unavailable, auth_failed, sender_rejected, recipient_rejected,
- * data_rejected, protocol. */
+ * data_rejected, protocol; and for the OAuth token client (engine/oauth),
+ * invalid_request. */
 struct smtp_result {
     int  rc; /* 0 or an ERR_* value (negative) */
     char klass[32];
@@ -164,7 +172,14 @@ struct smtp_result {
 struct smtp_client;
 
 /* Connects, EHLO, STARTTLS or implicit TLS with verification through
- * params->trust, EHLO again, AUTH (PLAIN or LOGIN, as offered). trace, if
+ * params->trust, EHLO again, AUTH (PLAIN or LOGIN, as offered; with
+ * oauth_token, XOAUTH2 or OAUTHBEARER as oauth_mech says, if the server
+ * offers it, else auth_unavailable naming what it offers; never without
+ * TLS, whatever allow_plain_auth says). oauth_token needs user (the
+ * mailbox) and must be printable ASCII without spaces (else ERR_INVAL,
+ * auth_unavailable). A refused token gives auth_failed with
+ * res->token_refused set (5xx, or an error challenge whose status and
+ * scope the message quotes). trace, if
  * not NULL, is a JSON object that receives "dialogue" [{t_ms, dir: "C"|"S"|
  * "-", line}], "tls" (pki_tls_verdict trace), "capabilities". Returns 0 and
  * a client in *out (free with smtp_close()), or an ERR_* value (they are

@@ -52,6 +52,33 @@ smtp_secure_name(int secure)
     }
 }
 
+int
+smtp_oauth_mech_parse(const char *s)
+{
+    if (s == NULL)
+        return -1;
+    if (strcasecmp(s, "xoauth2") == 0)
+        return SMTP_OAUTH_XOAUTH2;
+    if (strcasecmp(s, "oauthbearer") == 0)
+        return SMTP_OAUTH_OAUTHBEARER;
+    return -1;
+}
+
+const char *
+smtp_oauth_mech_name(int mech)
+{
+    switch (mech) {
+    case SMTP_OAUTH_XOAUTH2:
+        return "xoauth2";
+    case SMTP_OAUTH_OAUTHBEARER:
+        return "oauthbearer";
+    case SMTP_OAUTH_NONE:
+        return "none";
+    default:
+        return "unknown";
+    }
+}
+
 static int
 smtp_hexval(char c)
 {

@@ -2,8 +2,11 @@
 /*
  * engine/smtp/smtp_client.c: the SMTP submission client (RFC 5321), with
  * STARTTLS (RFC 3207), implicit TLS (RFC 8314), AUTH PLAIN/LOGIN (RFC 4954),
- * SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and
- * PIPELINING (RFC 2920) of the transaction commands.
+ * AUTH XOAUTH2 and OAUTHBEARER (RFC 7628) with a bearer token, SIZE (RFC
+ * 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and PIPELINING (RFC
+ * 2920) of the transaction commands. Its transport (connect, TLS, reads
+ * and writes against a deadline) also serves the OAuth token client
+ * through net.h (smtp_net_*, at the end of this file).
  *
  * Blocking in shape, non-blocking underneath: every connect, read and write
  * waits with poll() against a deadline. smtp_cmd() is the only wire writer
@@ -14,6 +17,7 @@
  * received before the handshake are discarded (CVE-2011-0411 class).
  */
 #include "engine/smtp/smtp_int.h"
+#include "engine/smtp/net.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -297,31 +301,26 @@ smtp_io_write(struct smtp_client *c, const char *p, size_t n)
     return 0;
 }
 
-/* Reads more bytes into rbuf. Returns 0, ERR_TIMEOUT, ERR_IO, or
- * ERR_CONNECT on EOF. */
-static int
-smtp_io_fill(struct smtp_client *c, long long deadline)
+/* Reads up to n bytes into p, waiting until deadline. Returns the count
+ * (> 0), or ERR_CONNECT on EOF, ERR_TIMEOUT, ERR_IO. */
+static long
+smtp_io_recv(struct smtp_client *c, char *p, size_t n, long long deadline)
 {
     for (;;) {
         long r;
         int  want = 1, rc;
 
-        if (c->rlen >= sizeof(c->rbuf))
-            return ERR_IO;
         if (c->ssl != NULL)
-            r = smtp_tls_read(c, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen,
-                &want);
+            r = smtp_tls_read(c, p, n, &want);
         else {
-            r = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, 0);
+            r = recv(c->fd, p, n, 0);
             if (r < 0)
                 want = (errno == EAGAIN || errno == EWOULDBLOCK) ? 1
                     : errno == EINTR                             ? 3
                                                                  : 0;
         }
-        if (r > 0) {
-            c->rlen += (size_t)r;
-            return 0;
-        }
+        if (r > 0)
+            return r;
         if (r == 0)
             return ERR_CONNECT;
         if (want == 3)
@@ -331,6 +330,22 @@ smtp_io_fill(struct smtp_client *c, long long deadline)
         if ((rc = smtp_wait_fd(c, want == 2, deadline)) != 0)
             return rc;
     }
+}
+
+/* Reads more bytes into rbuf. Returns 0, ERR_TIMEOUT, ERR_IO, or
+ * ERR_CONNECT on EOF. */
+static int
+smtp_io_fill(struct smtp_client *c, long long deadline)
+{
+    long r;
+
+    if (c->rlen >= sizeof(c->rbuf))
+        return ERR_IO;
+    r = smtp_io_recv(c, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, deadline);
+    if (r < 0)
+        return (int)r;
+    c->rlen += (size_t)r;
+    return 0;
 }
 
 /*
@@ -809,6 +824,247 @@ smtp_auth_fail(struct smtp_client *c, const struct smtp_reply *r,
     return ERR_AUTH;
 }
 
+/* ---- AUTH with an OAuth 2.0 bearer token (XOAUTH2, RFC 7628) ------------ */
+
+/* Decodes base64 text (n bytes) into out (size sz, NUL-terminated, cut).
+ * Returns the decoded length, or -1 for invalid base64. */
+static long
+smtp_b64_decode(const char *in, size_t n, char *out, size_t sz)
+{
+    unsigned v = 0;
+    size_t   o = 0;
+    int      bits = 0;
+
+    if (sz == 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *q;
+
+        if (in[i] == '=')
+            break;
+        if (in[i] == ' ' || in[i] == '\t')
+            continue;
+        if ((q = strchr(b64tab, in[i])) == NULL || in[i] == '\0')
+            return -1;
+        v = (v << 6) | (unsigned)(q - b64tab);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 < sz)
+                out[o++] = (char)((v >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* Copies the JSON string member key of the decoded challenge into out,
+ * printable ASCII only (the status and scope of RFC 7628 3.2.2, Google's
+ * XOAUTH2 error), or "" when absent. Never a secret: the server's answer
+ * about the token, not the token. */
+static void
+smtp_oauth_member(const cJSON *j, const char *key, char *out, size_t sz)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    size_t       o = 0;
+
+    out[0] = '\0';
+    if (!cJSON_IsString(v) || v->valuestring == NULL)
+        return;
+    for (const char *p = v->valuestring; *p != '\0' && o + 1 < sz; p++)
+        out[o++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+    out[o] = '\0';
+}
+
+/* The server's error challenge (334 base64(JSON)) as a phrase for the
+ * result: "status invalid_token, scope https://mail.google.com/". */
+static void
+smtp_oauth_challenge(const struct smtp_reply *r, char *out, size_t sz)
+{
+    char   dec[768], status[64], scope[200];
+    cJSON *j;
+    long   n = smtp_b64_decode(r->text, strlen(r->text), dec, sizeof(dec));
+
+    out[0] = '\0';
+    if (n <= 0 || (j = cJSON_ParseWithLength(dec, (size_t)n)) == NULL) {
+        snprintf(out, sz, "an error challenge that is not base64 JSON");
+        return;
+    }
+    smtp_oauth_member(j, "status", status, sizeof(status));
+    smtp_oauth_member(j, "scope", scope, sizeof(scope));
+    cJSON_Delete(j);
+    snprintf(out, sz, "status %s%s%s", status[0] ? status : "(none)",
+        scope[0] ? ", scope " : "", scope);
+}
+
+/* OAUTHBEARER's gs2 authzid: ',' and '=' escaped as =2C and =3D (RFC
+ * 5801). Returns the length written (without the NUL) or 0 if it does not
+ * fit. */
+static size_t
+smtp_gs2_name(const char *user, char *out, size_t sz)
+{
+    size_t o = 0;
+
+    for (; *user != '\0'; user++) {
+        const char *esc = *user == ',' ? "=2C" : *user == '=' ? "=3D" : NULL;
+        size_t      k = esc ? 3 : 1;
+
+        if (o + k + 1 > sz)
+            return 0;
+        if (esc)
+            memcpy(out + o, esc, 3);
+        else
+            out[o] = *user;
+        o += k;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* The initial client response of XOAUTH2 or OAUTHBEARER, base64-encoded,
+ * as a new string (smtp_secret_free()), or NULL on ENOMEM. */
+static char *
+smtp_oauth_response(const struct smtp_client *c, int mech)
+{
+    char   name[600], *raw, *tok;
+    size_t tl = sec_len(c->oauth_token), cap, n;
+
+    if (smtp_gs2_name(c->user, name, sizeof(name)) == 0)
+        return NULL;
+    cap = strlen(name) + strlen(c->host) + tl + 96;
+    if ((raw = malloc(cap)) == NULL)
+        return NULL;
+    if (mech == SMTP_OAUTH_XOAUTH2)
+        n = (size_t)snprintf(raw, cap, "user=%s\001auth=Bearer %s\001\001",
+            c->user, sec_data(c->oauth_token));
+    else
+        n = (size_t)snprintf(raw, cap,
+            "n,a=%s,\001host=%s\001port=%u\001auth=Bearer %s\001\001", name,
+            c->host, c->port, sec_data(c->oauth_token));
+    tok = n < cap ? smtp_b64_new((unsigned char *)raw, n) : NULL;
+    sec_wipe(raw, cap);
+    free(raw);
+    return tok;
+}
+
+/* The mechanism to use: the wanted one if the server offers it (NONE:
+ * XOAUTH2, else OAUTHBEARER), or SMTP_OAUTH_NONE. */
+static int
+smtp_oauth_pick(const struct smtp_client *c)
+{
+    unsigned f = c->caps.flags;
+
+    switch (c->oauth_mech) {
+    case SMTP_OAUTH_XOAUTH2:
+        return f & SMTP_CAP_AUTH_XOAUTH2 ? SMTP_OAUTH_XOAUTH2 : SMTP_OAUTH_NONE;
+    case SMTP_OAUTH_OAUTHBEARER:
+        return f & SMTP_CAP_AUTH_OAUTHBEARER ? SMTP_OAUTH_OAUTHBEARER
+                                             : SMTP_OAUTH_NONE;
+    default:
+        return f & SMTP_CAP_AUTH_XOAUTH2    ? SMTP_OAUTH_XOAUTH2
+            : f & SMTP_CAP_AUTH_OAUTHBEARER ? SMTP_OAUTH_OAUTHBEARER
+                                            : SMTP_OAUTH_NONE;
+    }
+}
+
+/*
+ * AUTH XOAUTH2 or AUTH OAUTHBEARER with the bearer token, only over TLS
+ * (allow_plain_auth does not loosen that: a token is a password that also
+ * works elsewhere). A refusal says token_refused, so that the caller can
+ * discard the token and retry once with a fresh one. On failure the server
+ * sends 334 and a base64 JSON status (RFC 7628 3.2.2; Google's XOAUTH2
+ * too): herald records its status and scope, ends the exchange (an empty
+ * line for XOAUTH2, a lone ^A for OAUTHBEARER) and reads the final 535.
+ * Errors: ERR_AUTH (auth_unavailable, auth_failed), ERR_PROTO, transport
+ * errors as smtp_io_fail, ERR_NOMEM.
+ */
+static int
+smtp_auth_oauth(struct smtp_client *c, struct smtp_result *res)
+{
+    struct smtp_reply r;
+    const char       *mname;
+    char             *tok, challenge[320] = "";
+    int               mech, rc, perm;
+
+    if (c->ssl == NULL) {
+        smtp_result_set(res, ERR_AUTH, "auth_unavailable", 1, NULL,
+            "Use secure tls (STARTTLS, port 587) or secure implicit (465); "
+            "herald sends an OAuth token only over TLS, whatever "
+            "allow_plain_auth says.",
+            "herald will not send the OAuth token for %s over an "
+            "unencrypted connection to %s:%u",
+            c->user, c->host, c->port);
+        smtp_trace_note(c, "%s", res->message);
+        return ERR_AUTH;
+    }
+    if ((mech = smtp_oauth_pick(c)) == SMTP_OAUTH_NONE) {
+        smtp_result_set(res, ERR_AUTH, "auth_unavailable", 1, NULL,
+            "Choose a mechanism the server offers (xoauth2 or oauthbearer) "
+            "in the credential, or check that this is the provider's "
+            "submission server (Microsoft 365: smtp.office365.com:587, "
+            "Google: smtp.gmail.com:587).",
+            "%s:%u does not offer AUTH %s; it offers %s", c->host, c->port,
+            c->oauth_mech == SMTP_OAUTH_OAUTHBEARER ? "OAUTHBEARER"
+                : c->oauth_mech == SMTP_OAUTH_XOAUTH2
+                ? "XOAUTH2"
+                : "XOAUTH2 or OAUTHBEARER",
+            c->caps.auth_mechs[0] ? c->caps.auth_mechs : "no AUTH mechanism");
+        smtp_trace_note(c, "%s", res->message);
+        return ERR_AUTH;
+    }
+    mname = mech == SMTP_OAUTH_XOAUTH2 ? "XOAUTH2" : "OAUTHBEARER";
+    if ((tok = smtp_oauth_response(c, mech)) == NULL)
+        return ERR_NOMEM;
+    rc = smtp_cmd(c, S_AUTH, SEC_VERB, "AUTH %s %s", mname, tok);
+    smtp_secret_free(tok);
+    if (rc != 0)
+        return smtp_io_fail(c, rc, res);
+    if ((rc = smtp_reply_read(c, &r, res)) != 0)
+        return rc;
+    if (r.code == 334) {
+        /* the error challenge: note it, then end the exchange so that the
+         * server sends its final reply (a secret line by rule: after 334) */
+        smtp_oauth_challenge(&r, challenge, sizeof(challenge));
+        smtp_trace_note(c, "AUTH %s error challenge: %s", mname, challenge);
+        rc = mech == SMTP_OAUTH_XOAUTH2
+            ? smtp_cmd(c, S_AUTH_PASS, SEC_SECRET, "%s", "")
+            : smtp_cmd(c, S_AUTH_PASS, SEC_SECRET, "%s", "AQ==");
+        if (rc != 0)
+            return smtp_io_fail(c, rc, res);
+        if ((rc = smtp_reply_read(c, &r, res)) != 0)
+            return rc;
+        if (r.code == 334) {
+            smtp_cmd(c, S_AUTH, SEC_PUBLIC, "*");
+            smtp_reply_read(c, &r, NULL);
+            smtp_result_set(res, ERR_PROTO, "protocol", 1, &r, "",
+                "%s:%u sent a second AUTH %s challenge", c->host, c->port,
+                mname);
+            return ERR_PROTO;
+        }
+    }
+    if (r.code == 235) {
+        smtp_trace_note(c, "authenticated as %s (%s)", c->user, mname);
+        return 0;
+    }
+    perm = r.code / 100 != 4;
+    smtp_result_set(res, ERR_AUTH, "auth_failed", perm, &r,
+        "The mail server refused the OAuth token: check that the app has "
+        "the mail scope (Microsoft 365: https://outlook.office365.com/"
+        ".default with the SMTP.SendAsApp permission; Google: "
+        "https://mail.google.com/), that SMTP AUTH is enabled for the "
+        "mailbox and that the app's service principal has permission on "
+        "the mailbox (Exchange Online: Add-MailboxPermission), and that "
+        "the user name is that mailbox.",
+        "%s:%u refused the OAuth token (AUTH %s) for %s: %d %s%s%s%s%s%s",
+        c->host, c->port, mname, c->user, r.code, r.enhanced,
+        r.enhanced[0] ? " " : "", r.text, challenge[0] ? " (" : "", challenge,
+        challenge[0] ? ")" : "");
+    /* 5xx (535) or an error challenge: this token will not do; 4xx is the
+     * server's trouble and says nothing about the token */
+    res->token_refused = perm || challenge[0] != '\0';
+    return ERR_AUTH;
+}
+
 static int
 smtp_auth(struct smtp_client *c, struct smtp_result *res)
 {
@@ -817,6 +1073,8 @@ smtp_auth(struct smtp_client *c, struct smtp_result *res)
     size_t            ul, pl;
     int               rc;
 
+    if (c->oauth_token != NULL)
+        return smtp_auth_oauth(c, res);
     if (c->ssl == NULL && !c->allow_plain_auth) {
         smtp_result_set(res, ERR_AUTH, "auth_unavailable", 1, NULL,
             "Use secure tls (STARTTLS, port 587) or secure implicit (465); "
@@ -935,6 +1193,7 @@ smtp_client_free(struct smtp_client *c)
     free(c->host);
     free(c->user);
     sec_free(c->pass);
+    sec_free(c->oauth_token);
     free(c->tls_name);
     free(c->source_address);
     free(c->source_interface);
@@ -965,6 +1224,26 @@ smtp_client_new(const struct smtp_params *p, struct cJSON *trace,
                                                            : "user name");
         return ERR_INVAL;
     }
+    if (p->oauth_token != NULL) {
+        const char *t = sec_data(p->oauth_token);
+        size_t      n = sec_len(p->oauth_token);
+        int         bad = n == 0;
+
+        for (size_t i = 0; i < n && !bad; i++)
+            bad = (unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f;
+        if (p->user == NULL || *p->user == '\0' || strchr(p->user, '\001')
+            || bad) {
+            smtp_result_set(res, ERR_INVAL, "auth_unavailable", 1, NULL,
+                bad ? "Fetch a new token: a bearer token is printable "
+                      "ASCII without spaces."
+                    : "Give the mailbox as the user (user@host in the "
+                      "server string).",
+                bad ? "the OAuth token is empty or holds a space or "
+                      "control character"
+                    : "AUTH with an OAuth token needs the mailbox user name");
+            return ERR_INVAL;
+        }
+    }
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return ERR_NOMEM;
     c->fd = -1;
@@ -978,6 +1257,8 @@ smtp_client_new(const struct smtp_params *p, struct cJSON *trace,
     c->pass = p->user && *p->user
         ? (p->pass ? sec_dup(p->pass) : sec_new("", 0))
         : NULL;
+    c->oauth_token = p->oauth_token && c->user ? sec_dup(p->oauth_token) : NULL;
+    c->oauth_mech = p->oauth_mech;
     c->allow_plain_auth = p->allow_plain_auth;
     c->tls_name = smtp_strdup0(p->tls_name);
     c->verify = p->verify;
@@ -995,7 +1276,9 @@ smtp_client_new(const struct smtp_params *p, struct cJSON *trace,
     c->trust = p->trust;
     c->trace = trace;
     if (c->host == NULL || c->helo_name == NULL
-        || (c->user != NULL && c->pass == NULL)) {
+        || (c->user != NULL && c->pass == NULL)
+        || (p->oauth_token != NULL && c->user != NULL
+            && c->oauth_token == NULL)) {
         smtp_client_free(c);
         return ERR_NOMEM;
     }
@@ -1069,7 +1352,10 @@ smtp_open(const struct smtp_params *params, struct smtp_client **out,
         "session=%016llx event=open host=%s port=%u secure=%s "
         "auth=%s%s",
         (unsigned long long)c->session, c->host, c->port,
-        smtp_secure_name(c->secure), c->user ? "yes" : "no",
+        smtp_secure_name(c->secure),
+        c->oauth_token ? "oauth"
+            : c->user  ? "yes"
+                       : "no",
         c->insecure ? " verify=OFF" : "");
     smtp_deadline_start(c, "session setup");
     rc = smtp_session_start(c, res);
@@ -1676,4 +1962,163 @@ fail:
         smtp_result_set(res, rc ? rc : ERR_INTERNAL, "protocol", 0, NULL, "",
             "probe failed");
     return NULL;
+}
+
+/* ---- the transport for other clients (net.h) --------------------------- */
+
+struct smtp_net {
+    struct smtp_client *c;
+    char                what[48];
+    int                 read_once; /* a read succeeded (session saved) */
+};
+
+/* Prefixes res->message with "<what> HOST:PORT: " and, for the failures
+ * whose SMTP advice names mail ports, gives advice that fits any peer. */
+static void
+smtp_net_name(const struct smtp_net *n, struct smtp_result *res)
+{
+    char msg[sizeof(res->message)], head[400];
+    int  k = snprintf(head, sizeof(head), "%s %s:%u: ", n->what, n->c->host,
+         n->c->port);
+
+    if (k < 0 || (size_t)k >= sizeof(head))
+        k = 0;
+    memcpy(msg, head, (size_t)k);
+    snprintf(msg + k, sizeof(msg) - (size_t)k, "%s", res->message);
+    memcpy(res->message, msg, sizeof(msg));
+    if (strcmp(res->klass, "connect") == 0
+        || strcmp(res->klass, "timeout") == 0)
+        snprintf(res->advice, sizeof(res->advice),
+            "Check the host and port of the %s and that this host can "
+            "reach it (firewall, proxy); herald retries later.",
+            n->what);
+}
+
+static int
+smtp_net_start(struct smtp_net *n, struct smtp_result *res)
+{
+    int rc;
+
+    if ((rc = smtp_connect_tcp(n->c, res)) != 0)
+        return rc;
+    smtp_cmd(n->c, S_TLS, SEC_PUBLIC, NULL);
+    return smtp_tls_start(n->c, res);
+}
+
+int
+smtp_net_open(const struct smtp_net_params *np, struct smtp_net **out,
+    struct cJSON *trace, struct smtp_result *res)
+{
+    struct smtp_params p;
+    struct smtp_net   *n;
+    int                rc;
+
+    *out = NULL;
+    memset(res, 0, sizeof(*res));
+    memset(&p, 0, sizeof(p));
+    p.host = np->host;
+    p.port = np->port;
+    p.secure = SMTP_SECURE_IMPLICIT;
+    p.tls_name = np->tls_name;
+    p.verify = np->verify;
+    p.source_address = np->source_address;
+    p.source_interface = np->source_interface;
+    p.connect_timeout_ms = np->connect_timeout_ms;
+    p.reply_timeout_ms = np->timeout_ms ? np->timeout_ms : 30000;
+    p.transaction_timeout_ms = p.reply_timeout_ms;
+    p.trust = np->trust;
+    if (np->port == 0) {
+        smtp_result_set(res, ERR_INVAL, "invalid_request", 1, NULL, "",
+            "no port given for %s", np->host ? np->host : "the peer");
+        return ERR_INVAL;
+    }
+    if ((n = calloc(1, sizeof(*n))) == NULL)
+        return ERR_NOMEM;
+    snprintf(n->what, sizeof(n->what), "%s", np->what ? np->what : "server");
+    if ((rc = smtp_client_new(&p, trace, &n->c, res)) != 0) {
+        free(n);
+        return rc;
+    }
+    smtp_deadline_start(n->c, n->what);
+    if (n->c->insecure)
+        smtp_trace_note(n->c,
+            "certificate verification is OFF: the %s is not "
+            "authenticated",
+            n->what);
+    rc = smtp_net_start(n, res);
+    if (rc != 0 && n->c->tls_resume_failed) {
+        smtp_trace_note(n->c,
+            "resuming the cached TLS session failed; "
+            "reconnecting with a full handshake");
+        smtp_session_reset(n->c);
+        memset(res, 0, sizeof(*res));
+        rc = smtp_net_start(n, res);
+    }
+    if (rc != 0) {
+        smtp_net_name(n, res);
+        smtp_net_close(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Fills res for a transport error of a read or write. */
+static int
+smtp_net_fail(struct smtp_net *n, int rc, const char *doing,
+    struct smtp_result *res)
+{
+    struct smtp_client *c = n->c;
+    char                ms[32];
+
+    c->usable = 0;
+    if (rc == ERR_TIMEOUT)
+        smtp_result_set(res, ERR_TIMEOUT, "timeout", 0, NULL,
+            "The peer answers too slowly; herald retries later.",
+            "%s %s:%u did not complete the exchange within %s (%s)", n->what,
+            c->host, c->port,
+            smtp_ms_str(ms, sizeof(ms), c->transaction_timeout_ms), doing);
+    else
+        smtp_result_set(res, rc, "connect", 0, NULL,
+            "Check the network path; herald retries later.",
+            "%s %s:%u: I/O error while %s", n->what, c->host, c->port, doing);
+    smtp_trace_note(c, "%s", res->message);
+    return res->rc;
+}
+
+int
+smtp_net_write(struct smtp_net *n, const void *p, size_t len,
+    struct smtp_result *res)
+{
+    int rc = smtp_io_write(n->c, p, len);
+
+    return rc == 0 ? 0 : smtp_net_fail(n, rc, "sending", res);
+}
+
+long
+smtp_net_read(struct smtp_net *n, void *p, size_t len, struct smtp_result *res)
+{
+    long r;
+
+    if (len == 0)
+        return 0;
+    r = smtp_io_recv(n->c, p, len, n->c->deadline);
+    if (r == ERR_CONNECT)
+        return 0;
+    if (r < 0)
+        return smtp_net_fail(n, (int)r, "reading the answer", res);
+    /* the first read over TLS: a TLS 1.3 ticket has arrived */
+    if (n->c->save_session)
+        smtp_tls_save_session(n->c);
+    return r;
+}
+
+void
+smtp_net_close(struct smtp_net *n)
+{
+    if (n == NULL)
+        return;
+    smtp_cmd(n->c, S_CLOSED, SEC_PUBLIC, NULL);
+    smtp_client_free(n->c);
+    free(n);
 }

@@ -18,14 +18,16 @@
 #include "pki/pki.h"
 
 /* Capabilities from the EHLO reply. */
-#define SMTP_CAP_STARTTLS   0x01u
-#define SMTP_CAP_AUTH       0x02u
-#define SMTP_CAP_SIZE       0x04u
-#define SMTP_CAP_8BITMIME   0x08u
-#define SMTP_CAP_SMTPUTF8   0x10u
-#define SMTP_CAP_PIPELINING 0x20u
-#define SMTP_CAP_AUTH_PLAIN 0x40u
-#define SMTP_CAP_AUTH_LOGIN 0x80u
+#define SMTP_CAP_STARTTLS         0x01u
+#define SMTP_CAP_AUTH             0x02u
+#define SMTP_CAP_SIZE             0x04u
+#define SMTP_CAP_8BITMIME         0x08u
+#define SMTP_CAP_SMTPUTF8         0x10u
+#define SMTP_CAP_PIPELINING       0x20u
+#define SMTP_CAP_AUTH_PLAIN       0x40u
+#define SMTP_CAP_AUTH_LOGIN       0x80u
+#define SMTP_CAP_AUTH_XOAUTH2     0x100u
+#define SMTP_CAP_AUTH_OAUTHBEARER 0x200u
 
 struct smtp_caps {
     unsigned flags;
@@ -96,6 +98,8 @@ struct smtp_client {
     int               secure;
     char             *user;
     struct sec       *pass;
+    struct sec       *oauth_token; /* not NULL: AUTH with a bearer token */
+    int               oauth_mech;  /* enum smtp_oauth_mech */
     int               allow_plain_auth;
     char             *tls_name;
     int               verify;

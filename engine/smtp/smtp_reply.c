@@ -208,6 +208,10 @@ smtp_caps_parse(const struct smtp_reply *r, struct smtp_caps *caps)
                             caps->flags |= SMTP_CAP_AUTH_PLAIN;
                         else if (strcasecmp(word, "LOGIN") == 0)
                             caps->flags |= SMTP_CAP_AUTH_LOGIN;
+                        else if (strcasecmp(word, "XOAUTH2") == 0)
+                            caps->flags |= SMTP_CAP_AUTH_XOAUTH2;
+                        else if (strcasecmp(word, "OAUTHBEARER") == 0)
+                            caps->flags |= SMTP_CAP_AUTH_OAUTHBEARER;
                     }
                     m += w;
                     ml -= w;

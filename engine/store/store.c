@@ -99,6 +99,30 @@ static const struct store_migration store_migrations[] = {
         " PRIMARY KEY (msg_id, n));"
         "CREATE INDEX IF NOT EXISTS outbox_run ON outbox(run_id);",
         store_outbox_failed },
+    /* v6: OAuth 2.0 credentials for SMTP AUTH XOAUTH2/OAUTHBEARER (issue
+     * 13). Secrets (client_secret, refresh_token) are kept like the SMTP
+     * password and secret variables: in this file only, never in a
+     * response. generation is the value of the counter
+     * "credential_generation" at the last change of the row: a token
+     * cached for an older generation is dropped. A rotated refresh token
+     * does not change it. */
+    { 6,
+        "CREATE TABLE IF NOT EXISTS credentials ("
+        " name TEXT PRIMARY KEY,"
+        " type TEXT NOT NULL DEFAULT 'oauth2',"
+        " grant_type TEXT NOT NULL,"
+        " token_url TEXT NOT NULL,"
+        " client_id TEXT NOT NULL,"
+        " client_secret TEXT,"
+        " refresh_token TEXT,"
+        " scope TEXT,"
+        " mechanism TEXT NOT NULL DEFAULT 'xoauth2',"
+        " created INTEGER NOT NULL,"
+        " updated INTEGER NOT NULL,"
+        " generation INTEGER NOT NULL DEFAULT 1);"
+        "INSERT OR IGNORE INTO counters (name, value)"
+        " VALUES ('credential_generation', 0);",
+        NULL },
 };
 
 #define STORE_NMIGRATIONS                                                      \
@@ -1385,4 +1409,237 @@ out:
     store_done(st, s);
     store_unlock(st);
     return rc;
+}
+
+/* ---- credentials (migration v6) ----------------------------------------- */
+
+static void
+store_wipe_free(char *s)
+{
+    if (s != NULL) {
+        sec_wipe(s, strlen(s));
+        free(s);
+    }
+}
+
+/* The counter's value after bumping it (inside a write). Errors: ERR_DB. */
+static int
+store_counter_next(struct eng_store *st, const char *name, long long *out,
+    struct errbuf *eb)
+{
+    sqlite3_stmt *s = NULL;
+    int           rc;
+
+    if ((rc = store_counter_bump(st, name, eb)) != 0)
+        return rc;
+    if ((rc = store_prepare(st, "SELECT value FROM counters WHERE name = ?1",
+             &s, eb))
+        != 0)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else
+        rc = store_dberr(st, eb, "counter read");
+    store_done(st, s);
+    return rc;
+}
+
+int
+eng_store_cred_put(struct eng_store *st, const struct eng_cred_rec *r,
+    int *created, struct errbuf *eb)
+{
+    sqlite3_stmt *s = NULL;
+    long long     gen = 0;
+    int           rc, exists = 0;
+
+    store_lock(st);
+    if ((rc = store_tx_begin(st, eb)) != 0)
+        goto out;
+    if ((rc = store_exists(st, "SELECT 1 FROM credentials WHERE name = ?1",
+             r->name, &exists, eb))
+        != 0)
+        goto end;
+    if ((rc = store_counter_next(st, "credential_generation", &gen, eb)) != 0)
+        goto end;
+    if ((rc = store_prepare(st,
+             "INSERT INTO credentials (name, type, grant_type, token_url, "
+             "client_id, client_secret, refresh_token, scope, mechanism, "
+             "created, updated, generation) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11) "
+             "ON CONFLICT(name) DO UPDATE SET type = excluded.type, "
+             "grant_type = excluded.grant_type, "
+             "token_url = excluded.token_url, "
+             "client_id = excluded.client_id, "
+             "client_secret = excluded.client_secret, "
+             "refresh_token = excluded.refresh_token, "
+             "scope = excluded.scope, mechanism = excluded.mechanism, "
+             "updated = excluded.updated, generation = excluded.generation",
+             &s, eb))
+        != 0)
+        goto end;
+    sqlite3_bind_text(s, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->type ? r->type : "oauth2", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, r->grant ? r->grant : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, r->token_url ? r->token_url : "", -1,
+        SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, r->client_id ? r->client_id : "", -1,
+        SQLITE_STATIC);
+    if (r->client_secret != NULL)
+        sqlite3_bind_text(s, 6, r->client_secret, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 6);
+    if (r->refresh_token != NULL)
+        sqlite3_bind_text(s, 7, r->refresh_token, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 7);
+    if (r->scope != NULL && *r->scope != '\0')
+        sqlite3_bind_text(s, 8, r->scope, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 8);
+    sqlite3_bind_text(s, 9, r->mechanism ? r->mechanism : "xoauth2", -1,
+        SQLITE_STATIC);
+    sqlite3_bind_int64(s, 10, store_now());
+    sqlite3_bind_int64(s, 11, gen);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = store_dberr(st, eb, "credential update");
+end:
+    rc = store_tx_end(st, rc, eb);
+out:
+    store_done(st, s);
+    store_unlock(st);
+    if (rc == 0 && created)
+        *created = !exists;
+    return rc;
+}
+
+int
+eng_store_cred_rotate(struct eng_store *st, const char *name,
+    const char *refresh_token, struct errbuf *eb)
+{
+    sqlite3_stmt *s = NULL;
+    int           rc;
+
+    store_lock(st);
+    if ((rc = store_tx_begin(st, eb)) != 0)
+        goto out;
+    if ((rc = store_prepare(st,
+             "UPDATE credentials SET refresh_token = ?2, updated = ?3 "
+             "WHERE name = ?1",
+             &s, eb))
+        != 0)
+        goto end;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, refresh_token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, store_now());
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = store_dberr(st, eb, "credential refresh token update");
+    else if (sqlite3_changes(st->db) == 0)
+        rc = err_set(eb, ERR_NOTFOUND, "not_found",
+            "credential %s does not exist", name);
+end:
+    rc = store_tx_end(st, rc, eb);
+out:
+    store_done(st, s);
+    store_unlock(st);
+    return rc;
+}
+
+static int
+store_cred_row(sqlite3_stmt *s, struct eng_cred_rec *r)
+{
+    int oom = 0;
+
+    memset(r, 0, sizeof(*r));
+    r->name = store_col_text(s, 0, &oom);
+    r->type = store_col_text(s, 1, &oom);
+    r->grant = store_col_text(s, 2, &oom);
+    r->token_url = store_col_text(s, 3, &oom);
+    r->client_id = store_col_text(s, 4, &oom);
+    r->client_secret = store_col_text(s, 5, &oom);
+    r->refresh_token = store_col_text(s, 6, &oom);
+    r->scope = store_col_text(s, 7, &oom);
+    r->mechanism = store_col_text(s, 8, &oom);
+    r->created = sqlite3_column_int64(s, 9);
+    r->updated = sqlite3_column_int64(s, 10);
+    r->generation = sqlite3_column_int64(s, 11);
+    if (oom || r->name == NULL || r->type == NULL || r->grant == NULL
+        || r->token_url == NULL || r->client_id == NULL
+        || r->mechanism == NULL) {
+        eng_cred_rec_clear(r);
+        return ERR_NOMEM;
+    }
+    return 0;
+}
+
+static int
+store_cred_row_v(sqlite3_stmt *s, void *p)
+{
+    return store_cred_row(s, p);
+}
+
+static void
+store_cred_clear_v(void *p)
+{
+    eng_cred_rec_clear(p);
+}
+
+#define CRED_COLS                                                              \
+    "name, type, grant_type, token_url, client_id, client_secret, "            \
+    "refresh_token, scope, mechanism, created, updated, generation"
+
+int
+eng_store_cred_get(struct eng_store *st, const char *name,
+    struct eng_cred_rec *out, struct errbuf *eb)
+{
+    memset(out, 0, sizeof(*out));
+    return store_get(st,
+        "SELECT " CRED_COLS " FROM credentials WHERE name = ?1", name,
+        "credential", store_cred_row_v, out, eb);
+}
+
+int
+eng_store_cred_del(struct eng_store *st, const char *name, struct errbuf *eb)
+{
+    return store_del_by_name(st, "DELETE FROM credentials WHERE name = ?1",
+        name, "credential", 0, eb);
+}
+
+int
+eng_store_cred_list(struct eng_store *st, struct eng_cred_rec **out, size_t *n,
+    struct errbuf *eb)
+{
+    void *v;
+    int   rc =
+        store_list(st, "SELECT " CRED_COLS " FROM credentials ORDER BY name",
+            "credential list", sizeof(**out), store_cred_row_v,
+            store_cred_clear_v, &v, n, eb);
+
+    *out = v;
+    return rc;
+}
+
+void
+eng_cred_rec_clear(struct eng_cred_rec *r)
+{
+    if (r == NULL)
+        return;
+    free(r->name);
+    free(r->type);
+    free(r->grant);
+    free(r->token_url);
+    free(r->client_id);
+    store_wipe_free(r->client_secret);
+    store_wipe_free(r->refresh_token);
+    free(r->scope);
+    free(r->mechanism);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+eng_cred_recs_free(struct eng_cred_rec *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        eng_cred_rec_clear(&r[i]);
+    free(r);
 }

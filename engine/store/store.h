@@ -130,6 +130,43 @@ int eng_store_setting_get(struct eng_store *st, const char *key, char **value,
 int eng_store_setting_put(struct eng_store *st, const char *key,
     const char *value, struct errbuf *eb);
 
+/* OAuth 2.0 credentials for SMTP AUTH (migration v6; the rules are
+ * engine/config/credential.h's). client_secret and refresh_token are
+ * secrets: returned because the engine needs them, wiped by the clear
+ * functions, never to be printed. */
+struct eng_cred_rec {
+    char     *name;
+    char     *type;      /* "oauth2" */
+    char     *grant;     /* "client_credentials" | "refresh_token" */
+    char     *token_url; /* "https://..." */
+    char     *client_id;
+    char     *client_secret;    /* NULL: none; a secret */
+    char     *refresh_token;    /* NULL: none; a secret */
+    char     *scope;            /* NULL: none */
+    char     *mechanism;        /* "xoauth2" | "oauthbearer" */
+    long long created, updated; /* unix seconds */
+    long long generation; /* changes with every put (never with a rotation):
+                           * tokens cached for another one are stale */
+};
+/* Creates or replaces r (its created, updated and generation are ignored;
+ * a new generation is taken from a stored counter). *created (may be
+ * NULL) is 1 if it did not exist. Errors: ERR_DB. */
+int eng_store_cred_put(struct eng_store *st, const struct eng_cred_rec *r,
+    int *created, struct errbuf *eb);
+/* Stores a refresh token rotated by the token endpoint; the generation
+ * stays. Errors: ERR_NOTFOUND, ERR_DB. */
+int eng_store_cred_rotate(struct eng_store *st, const char *name,
+    const char *refresh_token, struct errbuf *eb);
+int eng_store_cred_get(struct eng_store *st, const char *name,
+    struct eng_cred_rec *out, struct errbuf *eb); /* ERR_NOTFOUND */
+int eng_store_cred_del(struct eng_store *st, const char *name,
+    struct errbuf *eb); /* ERR_NOTFOUND */
+/* All credentials ordered by name. */
+int  eng_store_cred_list(struct eng_store *st, struct eng_cred_rec **out,
+     size_t *n, struct errbuf *eb);
+void eng_cred_rec_clear(struct eng_cred_rec *r); /* wipes the secrets */
+void eng_cred_recs_free(struct eng_cred_rec *r, size_t n);
+
 /* ---- the runtime's tables (engine/store/store_runs.c) ------------------------- */
 /*
  * Run history (runs), the mail outbox, webhook idempotency keys

@@ -185,6 +185,52 @@ class Contract(unittest.TestCase):
         self.assertEqual(names, sorted(names))
         self.assertContract()
 
+    def test_02c_credentials(self):
+        c = self.c
+        body = {'type': 'oauth2', 'grant': 'client_credentials',
+                'token_url': 'https://login.example.test/t/oauth2/v2.0/token',
+                'client_id': 'app-1', 'client_secret': SECRET,
+                'scope': 'https://outlook.office365.com/.default',
+                'mechanism': 'xoauth2'}
+        st, v = c.json('PUT', '/api/v1/credentials/M365', body)
+        self.assertEqual(st, 201, v)
+        self.assertTrue(v['client_secret_set'])
+        body['client_secret'] = '*****'
+        st, v = c.json('PUT', '/api/v1/credentials/M365', body)
+        self.assertEqual(st, 200, v)
+        st, _ = c.json('GET', '/api/v1/credentials')
+        self.assertEqual(st, 200)
+        st, _ = c.json('GET', '/api/v1/credentials/M365')
+        self.assertEqual(st, 200)
+        st, _ = c.json('GET', '/api/v1/credentials/Nope')
+        self.assertEqual(st, 404)
+        st, e = c.json('PUT', '/api/v1/credentials/Bad',
+                       dict(body, token_url='http://x/token'))
+        self.assertEqual(st, 400)
+        self.assertEqual(e['error'].get('field'), 'token_url', e)
+        st, e = c.json('PUT', '/api/v1/credentials/Bad', 'x',
+                       ctype='text/plain')
+        self.assertEqual(st, 415)
+        st, e = c.json('PUT', '/api/v1/credentials/Bad',
+                       dict(body, client_id='x' * (2 * 1024 * 1024)))
+        self.assertEqual(st, 413)
+        applet = ('event manager applet UsesM365\n event none\n'
+                  ' action 1 mail server a@smtp.example.test to t@x.test '
+                  'from f@x.test subject s credential M365\n')
+        st, _ = c.json('PUT', '/api/v1/applets/UsesM365', applet,
+                       ctype='text/plain')
+        self.assertIn(st, (200, 201))
+        st, e = c.json('DELETE', '/api/v1/credentials/M365')
+        self.assertEqual(st, 409)
+        self.assertIn('UsesM365', e['error']['message'])
+        st, _ = c.json('DELETE', '/api/v1/applets/UsesM365')
+        self.assertEqual(st, 204)
+        st, _ = c.json('DELETE', '/api/v1/credentials/M365')
+        self.assertEqual(st, 204)
+        st, _ = c.json('DELETE', '/api/v1/credentials/M365')
+        self.assertEqual(st, 404)
+        self.assertContract()
+
     def test_03_applets(self):
         c = self.c
         st, a = c.json('POST', '/api/v1/applets', DESIGN_APPLET,

@@ -379,7 +379,7 @@ bad_configuration_lines_say_what_is_wrong(void **state)
             "line 1: unknown command "
             "\"interface Gi0/0\"; expected event manager "
             "environment|applet|run, crypto pki trustpoint|authenticate|"
-            "certificate chain, or their \"no\" forms" },
+            "certificate chain, herald credential, or their \"no\" forms" },
         { "R1(config)#event manager applet U\n"
           "R1(config-applet)# event none\n"
           "R1(config-applet)# action 0010 break\n",

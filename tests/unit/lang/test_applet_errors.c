@@ -43,11 +43,12 @@ static const struct bad bad[] = {
         "server <server> to <to> from <from> [cc <cc>] subject <subject> "
         "[body <body>] [source-interface <source-interface>] "
         "[source-address <source-address>] [port <port>] [secure "
-        "tls|none|implicit] [tls-name <tls-name>])" },
+        "tls|none|implicit] [tls-name <tls-name>] [credential "
+        "<credential>])" },
     { H " action 1 mail sever h to t\n", ERR_INVAL, 2, 16,
         "line 2, column 16: unknown keyword \"sever\" for action mail; "
         "expected server, to, from, cc, subject, body, source-interface, "
-        "source-address, port, secure or tls-name" },
+        "source-address, port, secure, tls-name or credential" },
     { H " action 1 mail server h to t to u\n", ERR_INVAL, 2, 30,
         "line 2, column 30: \"to\" is given twice" },
     { H " action 1 mail server\n", ERR_INVAL, 2, 22,

@@ -31,6 +31,7 @@ struct fake {
     int  permanent;
     char last_server[96];
     char last_to[64];
+    char last_credential[64];
 };
 
 static int
@@ -59,6 +60,8 @@ f_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
     snprintf(f->last_server, sizeof(f->last_server), "%s",
         req->server ? req->server : "");
     snprintf(f->last_to, sizeof(f->last_to), "%s", req->to ? req->to : "");
+    snprintf(f->last_credential, sizeof(f->last_credential), "%s",
+        req->credential ? req->credential : "");
     if (f->fail_left > 0) {
         f->fail_left--;
         res->rc = ERR_REJECTED;
@@ -456,6 +459,44 @@ resend_without_an_environment_source_should_say_why(void **state)
     assert_string_equal(st, "dead");
 }
 
+/* An OAuth 2.0 credential (issue 13) is kept by name: the row holds no
+ * token or password, so a dead message is re-sent as it was (the session
+ * fetches a token again), without taking anything from the
+ * environment. */
+static void
+credential_message_should_resend_as_it_was(void **state)
+{
+    struct env         *e = *state;
+    struct eng_mail_req r = { 0 };
+    struct errbuf       eb = { 0 };
+    long long           id = 0;
+    int                 renewed = -1;
+    char                st[16];
+
+    r.server = "alerts@example.com@smtp.office365.com";
+    r.credential = "M365";
+    r.to = "nobody@example.com";
+    r.from = "alerts@example.com";
+    assert_int_equal(eng_outbox_put(e->ob, 8, "A", &r, 0, &id, &eb), 0);
+    e->f.fail_left = 1;
+    e->f.permanent = 1;
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 1);
+    assert_string_equal(e->f.last_credential, "M365");
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "dead");
+    assert_int_equal(eng_outbox_resend(e->ob, id, &renewed, &eb), 0);
+    assert_int_equal(renewed, 0);
+    e->f.last_credential[0] = '\0';
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 1);
+    assert_string_equal(e->f.last_credential, "M365");
+    assert_string_equal(e->f.last_server,
+        "alerts@example.com@smtp.office365.com");
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), NULL, NULL),
+        0);
+    assert_string_equal(st, "sent");
+}
+
 static void
 lifetime_over_should_dead_letter_a_temporary_failure(void **state)
 {
@@ -574,6 +615,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             lifetime_over_should_dead_letter_a_temporary_failure, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            credential_message_should_resend_as_it_was, setup, teardown),
         cmocka_unit_test_setup_teardown(
             resend_without_an_environment_source_should_say_why, setup,
             teardown),

@@ -14,7 +14,12 @@
  *                         herald.test), reply_timeout_ms (default 5000),
  *                         transaction_timeout_ms (default 0: the client's
  *                         own), host (default 127.0.0.1; the fake server
- *                         listens on 127.0.0.1 only), source_address
+ *                         listens on 127.0.0.1 only), source_address,
+ *                         token (an OAuth bearer token: AUTH XOAUTH2 or
+ *                         OAUTHBEARER instead of the password), mech
+ *                         (xoauth2|oauthbearer); with secure tls or
+ *                         implicit the client trusts the test PKI's root A
+ *                         and checks the name "localhost"
  *   open EXPECT...        smtp_open() to the fake server
  *   send from=A to=B,C EXPECT...
  *                         smtp_send() of the message built by the "body"
@@ -44,8 +49,13 @@
  *             the client closes the connection or sends something; a
  *             client that still listens after 10 s fails the test
  *   W: MS     stay silent for MS milliseconds
- * In every TEXT above, and in trace/notrace, "{C*N}" stands for the
- * character C N times ("250-{x*5000}": a line of 5004 octets).
+ *   T: NAME   TLS handshake (server side) with NAME.pem and NAME.key of
+ *             the test PKI (tests/lib/mkpki.sh, e.g. chain-full); the
+ *             rest of the script goes over TLS
+ * In every TEXT above (C: lines too), and in trace/notrace, "{C*N}" stands
+ * for the character C N times ("250-{x*5000}": a line of 5004 octets), and
+ * "{xoauth2}", "{oauthbearer}" for the base64 initial responses the client
+ * must send for its user and token (OAUTHBEARER's holds the fake's port).
  * An empty server part means the client must not connect at all.
  * Before each S: or S+ line, the client must have sent nothing that the
  * script has not read yet: the server answers only a client that waits.
@@ -60,13 +70,17 @@
  *
  * Secrets: whenever the client has a password, the test also checks that
  * neither the password, nor its base64, nor the AUTH PLAIN token appear in
- * the trace JSON or in the log captured at debug level.
+ * the trace JSON or in the log captured at debug level; whenever it has an
+ * OAuth token, the same for the token and both initial responses.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -88,6 +102,7 @@
 #include "common/log.h"
 #include "common/sec.h"
 #include "engine/smtp/smtp.h"
+#include "pki/pki.h"
 
 #define PROTO_DIR TEST_SRC_DIR "/proto/smtp"
 
@@ -100,6 +115,7 @@ struct script {
 };
 
 struct fake {
+    WOLFSSL_CTX   *ctx; /* after a T: line */
     int            lfd;
     unsigned       port;
     struct script *sc;
@@ -194,8 +210,18 @@ next_kv(char **p, char *key, size_t ksz, char *val, size_t vsz)
     return 1;
 }
 
-/* New string: s with each "{C*N}" replaced by N times C, and each "{n}" by
- * num (when num is not 0). */
+/* The OAuth initial responses of the script's session, base64 (set before
+ * the fake server starts): "{xoauth2}" and "{oauthbearer}" in a TEXT. */
+static char oauth_xoauth2[2048], oauth_bearer[2048];
+
+/* The test PKI (tests/lib/mkpki.sh) for sessions with TLS, and a trust
+ * anchored at its root A. */
+static char              pkidir[128];
+static struct pki_trust *trust;
+
+/* New string: s with each "{C*N}" replaced by N times C, each "{n}" by num
+ * (when num is not 0), and "{xoauth2}", "{oauthbearer}" by the session's
+ * OAuth initial responses. */
 static char *
 expand(const char *s, size_t num)
 {
@@ -213,6 +239,12 @@ expand(const char *s, size_t num)
         } else if (num != 0 && strncmp(s, "{n}", 3) == 0) {
             buf_printf(&b, "%zu", num);
             s += 3;
+        } else if (strncmp(s, "{xoauth2}", 9) == 0) {
+            buf_puts(&b, oauth_xoauth2);
+            s += 9;
+        } else if (strncmp(s, "{oauthbearer}", 13) == 0) {
+            buf_puts(&b, oauth_bearer);
+            s += 13;
         } else
             buf_putc(&b, *s++);
     }
@@ -222,19 +254,43 @@ expand(const char *s, size_t num)
 /* ---- fake server ------------------------------------------------------- */
 
 struct conn {
-    int    fd;
-    char   buf[65536];
-    size_t len;
+    int      fd;
+    WOLFSSL *ssl; /* after a T: line */
+    char     buf[65536];
+    size_t   len;
 };
+
+/* Reads what is available (waiting up to timeout_ms) into c->buf. Returns
+ * the count, 0 on EOF or error, -1 on timeout. */
+static long
+conn_read(struct conn *c, int timeout_ms)
+{
+    struct pollfd pfd = { c->fd, POLLIN, 0 };
+    long          r;
+
+    if (c->len >= sizeof(c->buf))
+        return 0;
+    if (c->ssl == NULL || wolfSSL_pending(c->ssl) == 0)
+        if (poll(&pfd, 1, timeout_ms) <= 0)
+            return -1;
+    if (c->ssl != NULL)
+        r = wolfSSL_read(c->ssl, c->buf + c->len,
+            (int)(sizeof(c->buf) - c->len));
+    else
+        r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+    if (r <= 0)
+        return 0;
+    c->len += (size_t)r;
+    return r;
+}
 
 /* Reads one line (without CRLF). Returns 1, 0 on EOF, -1 on timeout. */
 static int
 conn_line(struct conn *c, char *out, size_t sz, int timeout_ms)
 {
     for (;;) {
-        char         *nl = memchr(c->buf, '\n', c->len);
-        struct pollfd pfd = { c->fd, POLLIN, 0 };
-        ssize_t       r;
+        char *nl = memchr(c->buf, '\n', c->len);
+        long  r;
 
         if (nl != NULL) {
             size_t n = (size_t)(nl - c->buf);
@@ -246,12 +302,10 @@ conn_line(struct conn *c, char *out, size_t sz, int timeout_ms)
             memmove(c->buf, nl + 1, c->len);
             return 1;
         }
-        if (poll(&pfd, 1, timeout_ms) <= 0)
+        if ((r = conn_read(c, timeout_ms)) < 0)
             return -1;
-        r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-        if (r <= 0)
+        if (r == 0)
             return 0;
-        c->len += (size_t)r;
     }
 }
 
@@ -261,16 +315,10 @@ conn_line(struct conn *c, char *out, size_t sz, int timeout_ms)
 static int
 conn_early(struct conn *c, char *out, size_t sz)
 {
-    struct pollfd pfd = { c->fd, POLLIN, 0 };
-    ssize_t       r;
-    size_t        n;
+    size_t n;
 
-    while (c->len < sizeof(c->buf) && poll(&pfd, 1, 0) > 0) {
-        r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-        if (r <= 0)
-            break;
-        c->len += (size_t)r;
-    }
+    while (c->len < sizeof(c->buf) && conn_read(c, 0) > 0)
+        ;
     if (c->len == 0)
         return 0;
     for (n = 0; n < c->len && c->buf[n] != '\r' && c->buf[n] != '\n'; n++)
@@ -285,7 +333,8 @@ static int
 conn_send(struct conn *c, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        ssize_t w = c->ssl != NULL ? wolfSSL_write(c->ssl, p, (int)n)
+                                   : send(c->fd, p, n, MSG_NOSIGNAL);
 
         if (w <= 0)
             return -1;
@@ -383,6 +432,42 @@ fake_drip(struct fake *fk, struct conn *c, size_t line, const char *arg)
     return 0;
 }
 
+/* T: NAME: the TLS handshake, server side, with NAME.pem and NAME.key of
+ * the test PKI; what follows goes over TLS. Returns 0, or -1 (fk->err). */
+static int
+fake_tls(struct fake *fk, struct conn *c, size_t line, const char *name)
+{
+    char path[300], kpath[300];
+
+    if (c->len > 0) {
+        snprintf(fk->err, sizeof(fk->err),
+            "server script line %zu: the client sent data before the TLS "
+            "handshake",
+            line);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/%s.pem", pkidir, name);
+    snprintf(kpath, sizeof(kpath), "%s/%s.key", pkidir, name);
+    fk->ctx = wolfSSL_CTX_new(wolfTLS_server_method());
+    if (fk->ctx == NULL
+        || wolfSSL_CTX_use_certificate_chain_file(fk->ctx, path)
+            != WOLFSSL_SUCCESS
+        || wolfSSL_CTX_use_PrivateKey_file(fk->ctx, kpath, WOLFSSL_FILETYPE_PEM)
+            != WOLFSSL_SUCCESS) {
+        snprintf(fk->err, sizeof(fk->err),
+            "server script line %zu: cannot load %s", line, path);
+        return -1;
+    }
+    c->ssl = wolfSSL_new(fk->ctx);
+    wolfSSL_set_fd(c->ssl, c->fd);
+    if (wolfSSL_accept(c->ssl) != WOLFSSL_SUCCESS) {
+        snprintf(fk->err, sizeof(fk->err),
+            "server script line %zu: the TLS handshake failed", line);
+        return -1;
+    }
+    return 0;
+}
+
 static void *
 fake_run(void *arg)
 {
@@ -453,6 +538,9 @@ fake_run(void *arg)
         } else if (strncmp(l, "D:", 2) == 0) {
             if (fake_drip(fk, c, i + 1, arg1) != 0)
                 goto out;
+        } else if (strncmp(l, "T:", 2) == 0) {
+            if (fake_tls(fk, c, i + 1, arg1) != 0)
+                goto out;
         } else if (strncmp(l, "W:", 2) == 0) {
             struct timespec ts;
             long            ms = atol(arg1);
@@ -471,12 +559,18 @@ fake_run(void *arg)
                     r == 0 ? "closed the connection" : "sent nothing");
                 goto out;
             }
-            if (l[1] == ':' && strcmp(line, arg1) != 0) {
-                snprintf(fk->err, sizeof(fk->err),
-                    "server script line %zu: expected \"%s\", client sent "
-                    "\"%.400s\"",
-                    i + 1, arg1, line);
-                goto out;
+            if (l[1] == ':') {
+                char *want = expand(arg1, 0);
+                int   differ = strcmp(line, want) != 0;
+
+                if (differ)
+                    snprintf(fk->err, sizeof(fk->err),
+                        "server script line %zu: expected \"%.400s\", "
+                        "client sent \"%.400s\"",
+                        i + 1, want, line);
+                free(want);
+                if (differ)
+                    goto out;
             }
             if (l[1] == '~') {
                 regex_t re;
@@ -512,9 +606,16 @@ fake_run(void *arg)
             "end of the script",
             line);
 out:
+    if (c->ssl != NULL) {
+        wolfSSL_shutdown(c->ssl);
+        wolfSSL_free(c->ssl);
+    }
+    wolfSSL_CTX_free(fk->ctx);
+    fk->ctx = NULL;
     if (c->fd > 0)
         close(c->fd);
     free(c);
+    pki_thread_cleanup();
     return NULL;
 }
 
@@ -562,6 +663,10 @@ check_result(const char *name, const char *what, int rc,
             if (strstr(res->message, val) == NULL)
                 fail_msg("%s: %s: message \"%s\" lacks \"%s\"", name, what,
                     res->message, val);
+        } else if (strcmp(key, "token_refused") == 0) {
+            if (res->token_refused != atoi(val))
+                fail_msg("%s: %s: token_refused=%d, expected %s", name, what,
+                    res->token_refused, val);
         } else if (strcmp(key, "usable") == 0) {
             if (smtp_usable(cl) != atoi(val))
                 fail_msg("%s: %s: usable=%d, expected %s", name, what,
@@ -647,14 +752,16 @@ run_script(void **state)
     struct smtp_params p;
     struct sec        *pass = NULL;
     cJSON             *trace = cJSON_CreateObject();
-    char       user[512] = "", passwd[512] = "", helo[512] = "herald.test";
-    char       host[512] = "127.0.0.1", srcaddr[512] = "";
-    char       logpath[] = "/tmp/herald-proto-log-XXXXXX";
-    int        logfd;
-    struct buf msg = BUF_INIT;
-    char      *tjson, *logtxt;
-    long       loglen;
-    FILE      *lf;
+    char        user[512] = "", passwd[512] = "", helo[512] = "herald.test";
+    char        host[512] = "127.0.0.1", srcaddr[512] = "";
+    char        token[512] = "";
+    struct sec *tok = NULL;
+    char        logpath[] = "/tmp/herald-proto-log-XXXXXX";
+    int         logfd;
+    struct buf  msg = BUF_INIT;
+    char       *tjson, *logtxt;
+    long        loglen;
+    FILE       *lf;
 
     memset(&cur, 0, sizeof(cur));
     cur.fk.lfd = -1;
@@ -682,6 +789,39 @@ run_script(void **state)
     p.helo_name = helo;
     p.reply_timeout_ms = 5000;
     p.connect_timeout_ms = 5000;
+    p.trust = trust;
+    p.tls_name = "localhost";
+    /* the OAuth initial responses the fake server expects ({xoauth2},
+     * {oauthbearer}): the client line is read ahead for user and token */
+    oauth_xoauth2[0] = oauth_bearer[0] = '\0';
+    for (size_t i = 0; i < cur.sc.nclient; i++) {
+        char *rest = cur.sc.client[i] + 6, key[64], val[512];
+
+        if (strncmp(cur.sc.client[i], "client", 6) != 0)
+            continue;
+        while (next_kv(&rest, key, sizeof(key), val, sizeof(val)))
+            if (strcmp(key, "user") == 0)
+                snprintf(user, sizeof(user), "%s", val);
+            else if (strcmp(key, "token") == 0)
+                snprintf(token, sizeof(token), "%s", val);
+    }
+    if (token[0] != '\0') {
+        char  raw[1600];
+        char *e;
+        int   n;
+
+        n = snprintf(raw, sizeof(raw), "user=%s\001auth=Bearer %s\001\001",
+            user, token);
+        e = b64(raw, (size_t)n);
+        snprintf(oauth_xoauth2, sizeof(oauth_xoauth2), "%s", e);
+        free(e);
+        n = snprintf(raw, sizeof(raw),
+            "n,a=%s,\001host=%s\001port=%u\001auth=Bearer %s\001\001", user,
+            host, cur.fk.port, token);
+        e = b64(raw, (size_t)n);
+        snprintf(oauth_bearer, sizeof(oauth_bearer), "%s", e);
+        free(e);
+    }
     assert_int_equal(pthread_create(&cur.th, NULL, fake_run, &cur.fk), 0);
     cur.started = 1;
 
@@ -696,6 +836,10 @@ run_script(void **state)
                     snprintf(user, sizeof(user), "%s", val);
                 else if (strcmp(key, "pass") == 0)
                     snprintf(passwd, sizeof(passwd), "%s", val);
+                else if (strcmp(key, "token") == 0)
+                    snprintf(token, sizeof(token), "%s", val);
+                else if (strcmp(key, "mech") == 0)
+                    p.oauth_mech = smtp_oauth_mech_parse(val);
                 else if (strcmp(key, "secure") == 0)
                     p.secure = smtp_secure_parse(val);
                 else if (strcmp(key, "allow_plain_auth") == 0)
@@ -722,6 +866,10 @@ run_script(void **state)
                 p.user = user;
                 pass = sec_new(passwd, strlen(passwd));
                 p.pass = pass;
+            }
+            if (token[0] != '\0') {
+                tok = sec_new(token, strlen(token));
+                p.oauth_token = tok;
             }
             rc = smtp_open(&p, &cur.cl, trace, &res);
             check_result(name, "open", rc, &res, rest, cur.cl);
@@ -823,13 +971,76 @@ run_script(void **state)
         free(b64pass);
         free(b64plain);
     }
+    if (token[0] != '\0') {
+        assert_no_secret(name, "trace", tjson, token);
+        assert_no_secret(name, "trace", tjson, oauth_xoauth2);
+        assert_no_secret(name, "trace", tjson, oauth_bearer);
+        assert_no_secret(name, "log", logtxt, token);
+        assert_no_secret(name, "log", logtxt, oauth_xoauth2);
+        assert_no_secret(name, "log", logtxt, oauth_bearer);
+        assert_non_null(strstr(logtxt, "event=send"));
+    }
     free(logtxt);
     free(tjson);
     cJSON_Delete(trace);
     sec_free(pass);
+    sec_free(tok);
     buf_free(&msg);
     script_free(&cur.sc);
     memset(&cur.sc, 0, sizeof(cur.sc));
+}
+
+/* The test PKI and a trust anchored at root A, for scripts with T: */
+static int
+proto_group_setup(void **state)
+{
+    struct pki_trustpoint tp = { "TEST-TP", PKI_CHAIN_CONTINUE, PKI_REV_NONE,
+        NULL };
+    struct pki_cert      *cert = NULL;
+    struct errbuf         eb = { 0 };
+    char                  cmd[300], buf[16384];
+    FILE                 *f;
+    size_t                len;
+
+    (void)state;
+    snprintf(pkidir, sizeof(pkidir), "/tmp/herald-smtp-proto.XXXXXX");
+    if (mkdtemp(pkidir) == NULL || pki_init() != 0)
+        return -1;
+    snprintf(cmd, sizeof(cmd), "sh %s/lib/mkpki.sh %s", TEST_SRC_DIR, pkidir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "tests/lib/mkpki.sh failed: no test PKI\n");
+        return -1;
+    }
+    snprintf(cmd, sizeof(cmd), "%s/root-a.pem", pkidir);
+    if ((f = fopen(cmd, "rb")) == NULL)
+        return -1;
+    len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (pki_cert_parse(buf, len, &cert, &eb) != 0)
+        return -1;
+    tp.cert = cert;
+    if (pki_trust_new(&tp, 1, 0, &trust, &eb) != 0) {
+        fprintf(stderr, "pki_trust_new: %s\n", eb.msg);
+        pki_cert_free(cert);
+        return -1;
+    }
+    pki_cert_free(cert);
+    return 0;
+}
+
+static int
+proto_group_teardown(void **state)
+{
+    char cmd[300];
+
+    (void)state;
+    pki_trust_unref(trust);
+    trust = NULL;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pkidir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", pkidir);
+    pki_cleanup();
+    return 0;
 }
 
 static int
@@ -875,7 +1086,8 @@ main(void)
         tests[i].teardown_func = proto_teardown;
         tests[i].initial_state = paths[i];
     }
-    rc = _cmocka_run_group_tests("smtp_proto", tests, n, NULL, NULL);
+    rc = _cmocka_run_group_tests("smtp_proto", tests, n, proto_group_setup,
+        proto_group_teardown);
     for (size_t i = 0; i < n; i++)
         free(paths[i]);
     free(paths);

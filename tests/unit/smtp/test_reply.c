@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine/smtp/smtp.h"
+#include "engine/smtp/smtp_int.h"
 
 /* Feeds NULL-terminated lines; returns the last feed result. */
 static int
@@ -267,6 +268,34 @@ reply_parser_should_count_each_reply_from_zero(void **state)
     assert_int_equal(r.size, 8);
 }
 
+static void
+ehlo_caps_should_flag_the_oauth_mechanisms(void **state)
+{
+    const char *l[] = { "250-smtp.gmail.com at your service",
+        "250-AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH",
+        "250 STARTTLS", NULL };
+    const char *l2[] = { "250-mx", "250-AUTH=LOGIN", "250 AUTH xoauth2", NULL };
+    struct smtp_reply r;
+    struct smtp_caps  caps;
+    struct errbuf     eb = { 0 };
+
+    (void)state;
+    assert_int_equal(feed_all(&r, l, &eb), 1);
+    smtp_caps_parse(&r, &caps);
+    assert_true(caps.flags & SMTP_CAP_AUTH_XOAUTH2);
+    assert_true(caps.flags & SMTP_CAP_AUTH_OAUTHBEARER);
+    assert_true(caps.flags & SMTP_CAP_AUTH_PLAIN);
+    assert_true(caps.flags & SMTP_CAP_STARTTLS);
+    assert_string_equal(caps.auth_mechs,
+        "LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH");
+    /* case-insensitive; XOAUTH and PLAIN-CLIENTTOKEN are not XOAUTH2 */
+    assert_int_equal(feed_all(&r, l2, &eb), 1);
+    smtp_caps_parse(&r, &caps);
+    assert_true(caps.flags & SMTP_CAP_AUTH_XOAUTH2);
+    assert_false(caps.flags & SMTP_CAP_AUTH_OAUTHBEARER);
+    assert_false(caps.flags & SMTP_CAP_AUTH_PLAIN);
+}
+
 int
 main(void)
 {
@@ -289,6 +318,7 @@ main(void)
         cmocka_unit_test(
             reply_parser_should_take_64k_and_refuse_one_octet_more),
         cmocka_unit_test(reply_parser_should_count_each_reply_from_zero),
+        cmocka_unit_test(ehlo_caps_should_flag_the_oauth_mechanisms),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

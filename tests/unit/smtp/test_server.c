@@ -139,6 +139,22 @@ secure_names_should_round_trip(void **state)
 }
 
 static void
+oauth_mechanism_names_should_round_trip(void **state)
+{
+    (void)state;
+    assert_int_equal(smtp_oauth_mech_parse("xoauth2"), SMTP_OAUTH_XOAUTH2);
+    assert_int_equal(smtp_oauth_mech_parse("OAUTHBEARER"),
+        SMTP_OAUTH_OAUTHBEARER);
+    assert_int_equal(smtp_oauth_mech_parse("plain"), -1);
+    assert_int_equal(smtp_oauth_mech_parse(""), -1);
+    assert_int_equal(smtp_oauth_mech_parse(NULL), -1);
+    assert_string_equal(smtp_oauth_mech_name(SMTP_OAUTH_XOAUTH2), "xoauth2");
+    assert_string_equal(smtp_oauth_mech_name(SMTP_OAUTH_OAUTHBEARER),
+        "oauthbearer");
+    assert_string_equal(smtp_oauth_mech_name(SMTP_OAUTH_NONE), "none");
+}
+
+static void
 address_list_should_split_on_commas_semicolons_and_spaces(void **state)
 {
     char        **v = NULL;
@@ -213,6 +229,7 @@ main(void)
         cmocka_unit_test(
             server_string_should_refuse_bad_input_naming_the_problem),
         cmocka_unit_test(secure_names_should_round_trip),
+        cmocka_unit_test(oauth_mechanism_names_should_round_trip),
         cmocka_unit_test(
             address_list_should_split_on_commas_semicolons_and_spaces),
         cmocka_unit_test(address_list_should_refuse_bad_addresses_naming_them),
