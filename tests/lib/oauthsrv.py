@@ -371,19 +371,24 @@ class OAuthServer:
     # ---- configuration (tests) -------------------------------------------
 
     def add_client(self, client_id=None, secret=None, user=None, scope=None,
-                   public=False):
+                   public=False, expires_in=None, token_lifetime=None,
+                   rotate_refresh=None, delay=None):
         """Registers a client. user: the mailbox its tokens stand for (what
         the introspection answers as username and email); scope: the scopes
         it may have (space-separated; None: any). public: no secret (a
-        refresh_token grant needs only client_id). Returns a dict with
-        client_id, client_secret, user."""
+        refresh_token grant needs only client_id). expires_in,
+        token_lifetime, rotate_refresh, delay: this client's own settings
+        (None: the server's). Returns a dict with client_id, client_secret,
+        user."""
         client_id = client_id or 'client-' + secrets.token_hex(4)
         if not public and secret is None:
             secret = _token('cs-')
         with self._lock:
             self._clients[client_id] = {
                 'secret': None if public else secret, 'user': user,
-                'scope': scope}
+                'scope': scope, 'expires_in': expires_in,
+                'lifetime': token_lifetime, 'rotate': rotate_refresh,
+                'delay': delay}
         return {'client_id': client_id, 'client_secret': secret,
                 'user': user}
 
@@ -577,6 +582,10 @@ class OAuthServer:
     def _token_request(self, headers, form, raw):
         with self._lock:
             delay = self._delay
+            cid = self._client_auth(headers, form or {})[0]
+            c = self._clients.get(cid)
+            if c is not None and c['delay'] is not None:
+                delay = c['delay']
         if delay:
             time.sleep(delay)
         with self._lock:
@@ -649,24 +658,30 @@ class OAuthServer:
                              'Token has been expired or %s.' % r['why']}, None
             user = r['user']
             entry['refresh'] = 'valid'
-            if self._rotate:
+            rotate = self._rotate if c['rotate'] is None else c['rotate']
+            if rotate:
                 r['valid'] = False
                 r['why'] = 'rotated'
                 rotated = _token('rt-')
                 self._refresh[rotated] = {'client': cid, 'user': user,
                                           'valid': True, 'why': None}
         tok = _token('at-')
-        life = self._lifetime if self._lifetime is not None \
-            else self._expires_in
+        expires_in = self._expires_in if c['expires_in'] is None \
+            else c['expires_in']
+        if c['expires_in'] is not None:
+            life = c['lifetime'] if c['lifetime'] is not None else expires_in
+        else:
+            life = self._lifetime if self._lifetime is not None \
+                else expires_in
         self._issued_n += 1
         self._access[tok] = {'client': cid, 'user': user,
                              'exp': time.time() + life, 'revoked': False,
                              'scope': scope, 'grant': grant,
-                             'expires_in': self._expires_in,
-                             'n': self._issued_n}
+                             'expires_in': expires_in, 'issued_at':
+                             time.monotonic(), 'n': self._issued_n}
         entry['issued'] = self._issued_n
         obj = {'access_token': tok, 'token_type': 'Bearer',
-               'expires_in': self._expires_in}
+               'expires_in': expires_in}
         if scope:
             obj['scope'] = scope
         if rotated is not None:
