@@ -407,8 +407,10 @@ class TokenLifecycleTest(OAuthCase):
             put_oauth_applet(self.h, 'Burst%d' % i, 'expiring',
                              subject=subjects[i])
         results = {}
+        spans = {}
 
         def send(i):
+            t_start = time.monotonic()
             try:
                 if i % 2:
                     results[i] = mail_test(self.h, 'expiring',
@@ -417,6 +419,7 @@ class TokenLifecycleTest(OAuthCase):
                     results[i] = run_delivery(self.h, 'Burst%d' % i)[0]
             except Exception as e:  # reported below
                 results[i] = {'exception': repr(e)}
+            spans[i] = (t_start, time.monotonic())
 
         threads = [threading.Thread(target=send, args=(i,))
                    for i in range(k)]
@@ -435,39 +438,60 @@ class TokenLifecycleTest(OAuthCase):
                          'expected exactly one refresh for %d concurrent '
                          'senders after the token (expires_in %d s) '
                          'expired: %s' % (k, life, SRV.summary()))
+        # and they were concurrent: the new token was handed out (1 s
+        # after it was asked for) while at least two senders were waiting
+        t1 = SRV.issued(cid)[1]['issued_at']
+        waiting = [i for i, (a, b) in spans.items() if a < t1 < b]
+        print('\nexpiry: %d senders, %d in flight while the one refresh '
+              'was fetched' % (k, len(waiting)))
+        self.assertGreaterEqual(len(waiting), 2, (spans, t1))
 
     def test_revoked_token_is_fetched_again_once(self):
+        # revoked at the server: Dovecot's introspection says inactive, and
+        # Postfix answers 535 (after an error challenge: XOAUTH2's JSON,
+        # OAUTHBEARER's RFC 7628 status that the client ends with ^A);
+        # herald fetches a new token and delivers
+        for mech in MECHS:
+            with self.subTest(mechanism=mech):
+                self.revoked_once(mech)
+
+    def revoked_once(self, mech):
         client, _ = oauth_client()
         cid = client['client_id']
-        put_credential(self.h, 'revoked', credential_body(client))
-        self.assertDelivered(mail_test(self.h, 'revoked'))
+        name = 'revoked_%s' % mech
+        put_credential(self.h, name, credential_body(client, mechanism=mech))
+        self.assertDelivered(mail_test(self.h, name))
         self.assertEqual(SRV.issued_count(cid), 1)
-        # revoked at the server: Dovecot's introspection says inactive,
-        # Postfix answers 535, herald fetches a new one and delivers
         SRV.revoke(SRV.last_token(cid))
-        s = 'after revocation %s' % tag()
-        self.assertDelivered(mail_test(self.h, 'revoked', subject=s))
+        s = 'after revocation %s %s' % (mech, tag())
+        res = mail_test(self.h, name, subject=s)
+        self.assertDelivered(res)
         self.delivered_mail(s)
         self.assertEqual(SRV.issued_count(cid), 2, SRV.summary())
         # the same through the outbox
         SRV.revoke(SRV.last_token(cid))
-        s = 'applet after revocation %s' % tag()
-        put_oauth_applet(self.h, 'Revoked', 'revoked', subject=s)
-        run, d = self.assertRunDelivered('Revoked', s)
+        s = 'applet after revocation %s %s' % (mech, tag())
+        put_oauth_applet(self.h, 'Revoked_%s' % mech, name, subject=s)
+        self.assertRunDelivered('Revoked_%s' % mech, s)
         self.assertEqual(SRV.issued_count(cid), 3, SRV.summary())
 
     def test_token_refused_again_fails_after_one_refetch(self):
         # every token of this client stands for another mailbox than the
         # login: Dovecot refuses each; herald must try a new one once,
-        # then give up with auth_failed (not loop)
-        client, _ = oauth_client(user=OTHER)
-        cid = client['client_id']
-        put_credential(self.h, 'mismatch', credential_body(client))
-        res = mail_test(self.h, 'mismatch', user=USER)
-        self.assertFailed(res, 'auth_failed')
-        self.assertEqual(SRV.issued_count(cid), 2,
-                         'one fetch and exactly one refetch: '
-                         + SRV.summary())
+        # then give up with auth_failed (not loop), for either mechanism
+        for mech in MECHS:
+            with self.subTest(mechanism=mech):
+                client, _ = oauth_client(user=OTHER)
+                cid = client['client_id']
+                name = 'mismatch_%s' % mech
+                put_credential(self.h, name, credential_body(
+                    client, mechanism=mech))
+                res = mail_test(self.h, name, user=USER)
+                r = self.assertFailed(res, 'auth_failed')
+                self.assertEqual(SRV.issued_count(cid), 2,
+                                 'one fetch and exactly one refetch: '
+                                 + SRV.summary())
+                self.assertEqual(r.get('code'), 535, self.explain(res))
 
     def test_rotated_refresh_token_is_stored_and_used(self):
         client, rt = oauth_client(OTHER, 'refresh_token',
