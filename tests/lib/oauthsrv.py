@@ -13,8 +13,10 @@ threads, so nothing is left behind (also used as a context manager).
 
     srv = OAuthServer(expires_in=3600)
     srv.start()
-    c = srv.add_client('herald-cc', user='alerts@example.test')
-    rt = srv.issue_refresh_token('herald-rt-client')   # the consent step
+    c = srv.add_client(user='alerts@example.test')     # id and secret made
+    g = srv.add_client(user='relay@corp.example.test', expires_in=10,
+                       rotate_refresh=True, delay=1.0)  # its own settings
+    rt = srv.issue_refresh_token(g['client_id'])       # the consent step
     srv.token_url, srv.introspect_url, srv.ca_file
     srv.issued_count(), srv.revoke(token), srv.revoke_refresh(rt), ...
     srv.stop()
@@ -462,7 +464,9 @@ class OAuthServer:
 
     def issued(self, client_id=None):
         """The access tokens issued (oldest first), each a dict: token,
-        client, user, grant, expires_in, revoked, active, n."""
+        client, user, grant, scope, expires_in, exp (time.time() when it
+        stops being active), issued_at (time.monotonic() when it was
+        handed out), revoked, active, n (1, 2, ... across clients)."""
         now = time.time()
         with self._lock:
             out = []
