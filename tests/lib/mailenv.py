@@ -19,7 +19,11 @@ MailEnv starts, entirely under one temporary directory, on 127.0.0.1 and
                   extra_chains, presenting another certificate chain
                   (e.g. chain-expired, chain-wronghost, chain-inter);
   * a private Dovecot (dovecot -c CONF) that serves only SASL to Postfix
-    over QUEUE/private/auth, with a passwd-file user table;
+    over QUEUE/private/auth, with a passwd-file user table; with
+    MailEnv(oauth=...) it also offers XOAUTH2 and OAUTHBEARER through its
+    oauth2 passdb, validating each bearer token by RFC 7662 introspection
+    (POST) against the given endpoint over TLS (tests/lib/oauthsrv.py), so
+    that Postfix's submission services offer them after STARTTLS;
   * aiosmtpd (tests/lib/mailenv/capture_smtpd.py) as a second independent
     server: "aiosmtpd" requires STARTTLS and AUTH and saves each message's
     exact bytes; "aiosmtpd-nostarttls" offers no STARTTLS at all.
@@ -261,8 +265,21 @@ class MailEnv:
     """
 
     def __init__(self, chain='chain-full', extra_chains=DEFAULT_EXTRA_CHAINS,
-                 postfix=True, aiosmtpd=True, start_timeout=30.0):
+                 postfix=True, aiosmtpd=True, start_timeout=30.0,
+                 oauth=None, oauth_ca=None):
+        """oauth: None (password logins only, the default), an introspection
+        URL (https://...), or an object with introspect_url and ca_file (an
+        oauthsrv.OAuthServer): Dovecot then also accepts XOAUTH2 and
+        OAUTHBEARER tokens it validates there, the token's username (or
+        email) being the login. oauth_ca: the CA file that verifies the
+        introspection endpoint (default: the object's ca_file, else the
+        test root A)."""
         self.chain = chain
+        if oauth is not None and not isinstance(oauth, str):
+            oauth_ca = oauth_ca or getattr(oauth, 'ca_file', None)
+            oauth = oauth.introspect_url
+        self.oauth_url = oauth
+        self.oauth_ca = oauth_ca
         self.extra_chains = tuple(extra_chains or ())
         self.want_postfix = postfix
         self.want_aiosmtpd = aiosmtpd
@@ -420,16 +437,16 @@ protocols =
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechs}
 auth_verbose = yes
 auth_username_format = %u
 default_login_user = dovenull
 default_internal_user = dovecot
 passdb {{
   driver = passwd-file
-  args = scheme=SHA256 username_format=%u {users}
+  args = scheme=SHA256 username_format=%u {users}{passwd_mechs}
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
   args = uid=65534 gid=65534 home=/nonexistent
 }}
@@ -441,7 +458,7 @@ service auth {{
   }}
 }}
 '''.format(d=d, log=self.dovecot_log, users=users, queue=queue,
-           tag=os.path.basename(self.dir)))
+           tag=os.path.basename(self.dir), **self._dovecot_oauth(d)))
         # The daemon keeps inherited descriptors: never give it a pipe.
         rc, out = _run_daemon(['dovecot', '-c', conf],
                               os.path.join(d, 'start.out'))
@@ -466,6 +483,54 @@ service auth {{
         raise MailEnvError('dovecot: no auth socket %s after %.0fs:\n%s'
                            % (sock, self.start_timeout,
                               _read(self.dovecot_log)))
+
+    def _dovecot_oauth(self, d):
+        """The dovecot.conf pieces for MailEnv(oauth=...): none by default
+        (the configuration stays exactly what it was). With it, the
+        passwd-file passdb serves PLAIN and LOGIN only and an oauth2
+        passdb XOAUTH2 and OAUTHBEARER, introspecting every token (no
+        cache: auth_cache_size stays 0, so a revoked token is refused at
+        once)."""
+        if not self.oauth_url:
+            return {'oauth_mechs': '', 'passwd_mechs': '',
+                    'oauth_passdb': ''}
+        ca_src = self.oauth_ca or os.path.join(self.pki, 'root-a.pem')
+        # a copy the auth process (user dovecot) can surely read
+        ca = os.path.join(d, 'oauth-ca.pem')
+        shutil.copyfile(ca_src, ca)
+        os.chmod(ca, 0o644)
+        ext = os.path.join(d, 'dovecot-oauth2.conf.ext')
+        with open(ext, 'w') as f:
+            f.write('''# oauth2 passdb: RFC 7662 introspection, herald's tests
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+tls_ca_cert_file = {ca}
+timeout_msecs = 10000
+max_idle_time_msecs = 1000
+'''.format(url=self.oauth_url, ca=ca))
+        os.chmod(ext, 0o644)
+        self.dovecot_oauth_conf = ext
+        # Herald's OAuth tests fail logins on purpose (revoked, expired
+        # tokens), all from 127.0.0.1: without anvil's auth penalty each
+        # failure would delay the next login from there by 2, 4, 8, 15 s.
+        return {'oauth_mechs': ' xoauth2 oauthbearer\n'
+                'auth_failure_delay = 0\n'
+                'service anvil {\n'
+                '  unix_listener anvil-auth-penalty {\n'
+                '    mode = 0\n'
+                '  }\n'
+                '}',
+                'passwd_mechs': '\n  mechanisms = plain login',
+                'oauth_passdb': '''passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {ext}
+}}
+'''.format(ext=ext)}
 
     # ---- Postfix -----------------------------------------------------
 

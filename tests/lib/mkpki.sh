@@ -3,9 +3,9 @@
 #
 # tests/lib/mkpki.sh DIR: generate herald's test PKI into DIR with the
 # openssl CLI (EC P-256, SHA-256). Idempotent: when DIR already holds a
-# complete PKI (DIR/.complete) nothing is done. Prints nothing on success;
-# exits non-zero with a message on failure. Never use these keys for anything
-# but tests.
+# complete PKI (DIR/.complete and DIR/.complete-untrusted) nothing is done.
+# Prints nothing on success; exits non-zero with a message on failure.
+# Never use these keys for anything but tests.
 #
 # Files (every .pem has a matching .key unless noted):
 #   root-a.pem/.key         self-signed CA "CN=Herald Test Root A"
@@ -35,6 +35,16 @@
 #   root-a.b64              root A as bare base64 lines (no armor, no key)
 #   root-a.hex              root A as running-config hex ("crypto pki
 #                           certificate chain" style, 8 groups a line)
+#   untrusted-root.pem/.key self-signed CA "CN=Herald Test Untrusted Root",
+#                           never a trustpoint: the TLS-intercepting proxy
+#   leaf-untrusted.pem/.key server cert CN=localhost with the leaf's SANs,
+#                           issued by untrusted-root
+#   chain-untrusted.pem/.key leaf-untrusted + untrusted-root (a token
+#                           endpoint nobody trusts, tests/lib/oauthsrv.py)
+#
+# The untrusted set came later: it is generated on its own (marker
+# DIR/.complete-untrusted) into a DIR that an older mkpki.sh completed,
+# without touching the files already there.
 #
 # The leaf certificates carry CRL distribution point, AIA (OCSP + CA issuers)
 # and certificate policy extensions so that detail parsing can be tested.
@@ -46,7 +56,10 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
     exit 2
 fi
 DIR=$1
-if [ -f "$DIR/.complete" ]; then
+complete() {
+    [ -f "$DIR/.complete" ] && [ -f "$DIR/.complete-untrusted" ]
+}
+if complete; then
     exit 0
 fi
 command -v openssl >/dev/null 2>&1 || {
@@ -58,7 +71,7 @@ mkdir -p "$DIR" || { echo "mkpki.sh: cannot create $DIR" >&2; exit 1; }
 if command -v flock >/dev/null 2>&1; then
     exec 9>"$DIR/.lock"
     flock 9 || { echo "mkpki.sh: cannot lock $DIR/.lock" >&2; exit 1; }
-    if [ -f "$DIR/.complete" ]; then
+    if complete; then
         exit 0
     fi
 fi
@@ -163,6 +176,7 @@ issue() {
         -extfile "$TMP/ext.cnf" -extensions "$5" -out "$TMP/$1.pem"
 }
 
+if [ ! -f "$DIR/.complete" ]; then
 selfca root-a "Herald Test Root A" 3650
 selfca root-old "Herald Test Old Root" 7300
 issue root-a-cross root-a "/O=Herald Test/CN=Herald Test Root A" root-old \
@@ -254,3 +268,29 @@ for f in root-a-cross.pem ca-bundle.pem root-a.der root-a.b64 root-a.hex; do
 done
 chmod 600 "$DIR"/*.key
 : >"$DIR/.complete"
+fi
+
+# The untrusted set: a CA no test makes a trustpoint, and a localhost leaf
+# it issued, presented with it.
+if [ ! -f "$DIR/.complete-untrusted" ]; then
+    selfca untrusted-root "Herald Test Untrusted Root" 3650
+    key leaf-untrusted
+    issue leaf-untrusted leaf-untrusted "/CN=localhost" untrusted-root leaf 825
+    cat "$TMP/leaf-untrusted.pem" "$TMP/untrusted-root.pem" \
+        >"$TMP/chain-untrusted.pem"
+    cp "$TMP/leaf-untrusted.key" "$TMP/chain-untrusted.key"
+    openssl verify -CAfile "$TMP/untrusted-root.pem" \
+        "$TMP/leaf-untrusted.pem" >>"$LOG" 2>&1 ||
+        fail "leaf-untrusted does not verify to the untrusted root"
+    if openssl verify -CAfile "$DIR/root-a.pem" \
+        -untrusted "$DIR/inter.pem" "$TMP/leaf-untrusted.pem" \
+        >>"$LOG" 2>&1; then
+        fail "leaf-untrusted verifies to root A"
+    fi
+    for f in untrusted-root leaf-untrusted chain-untrusted; do
+        mv -f "$TMP/$f.pem" "$TMP/$f.key" "$DIR/" ||
+            fail "cannot move $f into $DIR"
+        chmod 600 "$DIR/$f.key"
+    done
+    : >"$DIR/.complete-untrusted"
+fi
