@@ -83,7 +83,7 @@ struct eng_mail_sess;
  * with res->klass "invalid_request" (and eb->field; eb may be NULL).
  * With req->credential, the access token comes from the trust cache's
  * token cache (fetched from the credential's token endpoint when due;
- * trace gets "token_endpoint") and a failure there is classified like a
+ * trace gets "oauth_endpoint") and a failure there is classified like a
  * mail server's (auth_failed, dns, connect, tls_handshake,
  * certificate_untrusted, ...). A token the mail server refuses is
  * discarded and the session opened once more with a fresh one (the

@@ -475,8 +475,8 @@ oauth_trace_new(cJSON *trace, const struct eng_oauth_cred *cred, int cached)
 
     if (trace == NULL)
         return NULL;
-    cJSON_DeleteItemFromObjectCaseSensitive(trace, "token_endpoint");
-    if ((t = cJSON_AddObjectToObject(trace, "token_endpoint")) == NULL)
+    cJSON_DeleteItemFromObjectCaseSensitive(trace, "oauth_endpoint");
+    if ((t = cJSON_AddObjectToObject(trace, "oauth_endpoint")) == NULL)
         return NULL;
     if (oauth_url_parse(cred->token_url, &u, NULL) == 0) {
         /* without the query: nothing in a URL is needed to read a trace */

@@ -5,8 +5,9 @@
  *
  * A credential names a token endpoint and a grant (client_credentials or
  * refresh_token, RFC 6749 §4.4 and §6). eng_oauth_token() returns an access
- * token for it: the cached one while it has more than ENG_OAUTH_EARLY_S
- * seconds left, else one fetched from token_url over TLS (wolfSSL, verified
+ * token for it: the cached one until ENG_OAUTH_EARLY_S seconds before it
+ * expires (half its lifetime before, for a token that lives less than
+ * twice that), else one fetched from token_url over TLS (wolfSSL, verified
  * against the same pki_trust as the mail server's chain, with the same
  * verdict and advice when it fails). One cache serves every sender: when a
  * token is due, one caller fetches and the others wait for its result (one
@@ -77,7 +78,7 @@ void eng_oauth_cache_forget(struct eng_oauth_cache *c, const char *name);
  * is a token the mail server refused: when it is still the cached one it is
  * discarded and a new one fetched (once, shared by every caller holding the
  * same stale token). trust verifies the endpoint's chain (borrowed). trace,
- * if not NULL, receives "token_endpoint": {url (without its query),
+ * if not NULL, receives "oauth_endpoint": {url (without its query),
  * credential, grant, cached, and for a fetch status, dialogue [connection
  * notes], tls {...pki_tls_verdict trace}} with no secret. When a fetch is
  * already in flight for cred->name the call waits for it (at most its 30 s

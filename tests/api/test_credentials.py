@@ -16,6 +16,7 @@ import re
 import socket
 import time
 import unittest
+import urllib.parse
 
 from herald import HeraldTestCase
 
@@ -251,7 +252,11 @@ class CredentialsTest(HeraldTestCase):
         self.assertEqual(st, 200, r)
         self.assertIs(r['delivered'], False)
         self.assertEqual(r['result']['klass'], 'connect', r)
-        self.assertIn('token_endpoint', r['trace'])
+        # where the token was asked for is shown, not masked as a secret
+        ep = r['trace']['oauth_endpoint']
+        self.assertIsInstance(ep, dict, r['trace'])
+        self.assertEqual(ep['url'], 'https://127.0.0.1:%d/token'
+                         % urllib.parse.urlsplit(ep['url']).port, ep)
         self.assertNotIn('dialogue', r['trace'])
         self.assertNoSecret(json.dumps(r))
         # a password together with a credential is refused

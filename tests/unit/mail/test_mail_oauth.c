@@ -133,7 +133,7 @@ unreachable_token_endpoint_should_be_a_connect_failure(void **state)
 
     assert_int_not_equal(eng_mail_send(f->tc, &req, trace, &res, &eb), 0);
     assert_string_equal(res.klass, "connect");
-    assert_non_null(cJSON_GetObjectItem(trace, "token_endpoint"));
+    assert_non_null(cJSON_GetObjectItem(trace, "oauth_endpoint"));
     assert_null(cJSON_GetObjectItem(trace, "dialogue")); /* never sent */
     txt = cJSON_PrintUnformatted(trace);
     assert_null(strstr(txt, "Cl1ent-S3cret"));

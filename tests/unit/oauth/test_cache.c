@@ -244,7 +244,7 @@ token_should_be_fetched_once_then_cached_until_due(void **state)
     assert_non_null(strstr(fk.last_request, "POST /tenant/oauth2/v2.0/token "));
     no_secret_in(&res, trace);
     {
-        cJSON *te = cJSON_GetObjectItem(trace, "token_endpoint");
+        cJSON *te = cJSON_GetObjectItem(trace, "oauth_endpoint");
 
         assert_non_null(te);
         assert_string_equal(cJSON_GetObjectItem(te, "url")->valuestring,
@@ -258,7 +258,7 @@ token_should_be_fetched_once_then_cached_until_due(void **state)
     assert_int_equal(eng_oauth_token(c, &cred, NULL, NULL, &t, trace, &res), 0);
     assert_string_equal(sec_data(t), "AT-001");
     assert_true(cJSON_IsTrue(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(trace, "token_endpoint"),
+        cJSON_GetObjectItem(cJSON_GetObjectItem(trace, "oauth_endpoint"),
             "cached")));
     sec_free(t);
     fake_ms += 2000;

@@ -276,7 +276,7 @@ token_should_come_over_verified_tls(void **state)
     assert_non_null(strstr(ep.request,
         "\r\n\r\ngrant_type=client_credentials&client_id=herald-test&"
         "client_secret=" SECRET "&scope=smtp"));
-    te = cJSON_GetObjectItem(trace, "token_endpoint");
+    te = cJSON_GetObjectItem(trace, "oauth_endpoint");
     assert_non_null(te);
     assert_int_equal(cJSON_GetObjectItem(te, "status")->valueint, 200);
     assert_non_null(cJSON_GetObjectItem(te, "tls"));
@@ -328,7 +328,7 @@ untrusted_chain_should_name_the_missing_issuer(void **state)
     assert_true(res.advice[0] != '\0');
     assert_int_equal(ep.requests, 0); /* the secret never went out */
     assert_non_null(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(trace, "token_endpoint"),
+        cJSON_GetObjectItem(cJSON_GetObjectItem(trace, "oauth_endpoint"),
             "tls"));
     no_secret(&res, trace);
     cJSON_Delete(trace);
