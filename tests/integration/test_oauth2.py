@@ -369,12 +369,16 @@ class TokenLifecycleTest(OAuthCase):
         self.assertEqual(SRV.issued_count(client['client_id']), 1,
                          '%d mails must use one token: %s'
                          % (n, SRV.summary()))
-        # the one token really was presented each time
-        self.assertGreaterEqual(SRV.count('introspect_active') - intro, n)
+        # the one token really was presented at each login: every mail
+        # test opens a session of its own; the applets' mails share the
+        # outbox's, which stays open between them
+        logins = SRV.count('introspect_active') - intro
+        self.assertGreaterEqual(logins, n // 2 + 1)
+        # one fetch, and the cache answered every other login
         self.assertEqual(metric(self.h, 'herald_oauth_tokens_total',
                                 outcome='fetched'), 1)
-        self.assertGreaterEqual(metric(self.h, 'herald_oauth_tokens_total',
-                                       outcome='cached'), n - 1)
+        self.assertEqual(metric(self.h, 'herald_oauth_tokens_total',
+                                outcome='cached'), logins - 1)
         print('\n%d mails, %d token(s) issued' % (
             n, SRV.issued_count(client['client_id'])))
 
