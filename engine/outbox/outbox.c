@@ -994,6 +994,8 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
             != 0)
             return err_set(eb, ERR_INTERNAL, "thread",
                 "cannot start mail sender thread");
+        /* top, ps -L and perf show which thread is which */
+        pthread_setname_np(ob->threads[i], "herald-send");
         ob->nthreads++;
     }
     return 0;

@@ -95,6 +95,7 @@ eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
             return err_set(eb, ERR_INTERNAL, "thread",
                 "cannot start worker thread %u: %s", i, strerror(rc));
         }
+        pthread_setname_np(p->threads[i], "herald-run");
         p->nthreads++;
     }
     *out = p;

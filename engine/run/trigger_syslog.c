@@ -910,6 +910,7 @@ eng_syslog_listen(const char *addr,
         rc = ERR_INTERNAL;
         goto fail;
     }
+    pthread_setname_np(l->thread, "herald-syslog");
     l->started = 1;
     freeaddrinfo(ai);
     log_info("syslog", "event=listen addr=%s port=%u proto=udp,tcp", host,

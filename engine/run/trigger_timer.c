@@ -202,6 +202,7 @@ eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
         return err_set(eb, ERR_INTERNAL, "thread",
             "cannot start the timer thread");
     }
+    pthread_setname_np(t->thread, "herald-timer");
     *out = t;
     return 0;
 }
