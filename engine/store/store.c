@@ -12,6 +12,7 @@
  * across restarts.
  */
 #include "engine/store/store_int.h"
+#include "engine/store/store_vfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -614,9 +615,14 @@ eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb)
         goto fail;
     }
     snprintf(st->path, n, "%s/herald.db", dir);
+    /* the default VFS, but a WAL frame in one write (store_vfs.h) */
+    if (store_vfs_register() != SQLITE_OK)
+        log_warn("store",
+            "event=vfs-unavailable note=\"the default SQLite "
+            "VFS writes each WAL frame in two calls\"");
     if (sqlite3_open_v2(st->path, &st->db,
             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-            NULL)
+            sqlite3_vfs_find(STORE_VFS_NAME) != NULL ? STORE_VFS_NAME : NULL)
         != SQLITE_OK) {
         rc = err_set(eb, ERR_IO, "database_open",
             "database %s cannot be opened: %s", st->path,
