@@ -7,13 +7,17 @@
  * sent only as "Authorization: Bearer"; it is never put in a URL. Everything
  * the server returns is inserted as text (textContent), never as HTML.
  * Secret values are never displayed: the API does not return them, and the
- * console shows "set" instead.
+ * console shows "set" instead. Secrets typed into a form (a credential's
+ * client secret or refresh token, a mail test's password) go only into the
+ * JSON body of the request, never into localStorage or a URL; a
+ * credential's secret inputs are emptied once it is saved, and every
+ * password input at sign-out.
  */
 'use strict';
 
 (function () {
     const TOKEN_KEY = 'herald.token';
-    const PAGES = ['environment', 'applets', 'runs', 'outbox', 'trustpoints', 'config', 'mail'];
+    const PAGES = ['environment', 'applets', 'runs', 'outbox', 'trustpoints', 'credentials', 'config', 'mail'];
 
     const $ = (id) => document.getElementById(id);
 
@@ -80,6 +84,9 @@
         ['PUT /api/v1/applets/' + SEG + '(?![/A-Za-z0-9_{])', () => 'Applets tab \u2192 Edit \u2192 Save applet'],
         ['POST /api/v1/applets(?![/A-Za-z0-9_])', () => 'Applets tab \u2192 Save applet'],
         ['POST /api/v1/probe', () => 'Trustpoints tab \u2192 Probe'],
+        ['PUT /api/v1/credentials/(' + SEG + ')', (m, v) => 'Credentials tab \u2192 Save credential' +
+            (v && v[0] !== '{' ? ' ' + v : '')],
+        ['(?:GET|DELETE) /api/v1/credentials(?:/' + SEG + ')?', () => 'Credentials tab'],
         ['POST /api/v1/mail/test', () => 'Mail test tab'],
         ['POST /api/v1/config', () => 'Config tab \u2192 Import configuration'],
         ['GET /api/v1/config', () => 'Config tab \u2192 Show running-config'],
@@ -200,6 +207,9 @@
 
     function signOut(msg) {
         sessionStorage.removeItem(TOKEN_KEY);
+        /* nothing typed into a secret field outlives the session */
+        for (const el of document.querySelectorAll('input[type=password]'))
+            el.value = '';
         render();
         setStatus(msg || 'Signed out.');
     }
@@ -248,6 +258,10 @@
             loadRuns();
         else if (page === 'outbox')
             loadOutbox();
+        else if (page === 'credentials')
+            loadCredentials();
+        else if (page === 'mail')
+            loadMailCredentials();
     }
 
     /* ---- environment --------------------------------------------------- */
@@ -1054,6 +1068,233 @@
         }
     }
 
+    /* ---- credentials --------------------------------------------------- */
+
+    /* The editor's inputs by the API's field names: an error answer names
+     * the field (error.field), and its message goes next to that input. */
+    const CRED_FIELDS = {
+        name: 'cred-name', grant: 'cred-grant', token_url: 'cred-token-url',
+        client_id: 'cred-client-id', client_secret: 'cred-client-secret',
+        refresh_token: 'cred-refresh-token', scope: 'cred-scope', mechanism: 'cred-mechanism',
+    };
+    /* The write-only fields: what the editor says of each. */
+    const CRED_SECRETS = {
+        client_secret: { input: 'cred-client-secret', what: 'client secret',
+            needed: 'required for the client credentials grant' },
+        refresh_token: { input: 'cred-refresh-token', what: 'refresh token',
+            needed: 'required for the refresh token grant' },
+    };
+    let credEditing = null; /* name of the credential open in the editor, or null */
+    let credNames = []; /* the names listed last */
+
+    function mechName(m) {
+        return m === 'oauthbearer' ? 'OAUTHBEARER' : m === 'xoauth2' ? 'XOAUTH2' : String(m || '');
+    }
+
+    function fieldLabel(id) {
+        const l = document.querySelector('label[for="' + id + '"]');
+        return l ? l.textContent.trim() : id;
+    }
+
+    function clearCredErrors() {
+        clear($('cred-error'));
+        for (const [f, id] of Object.entries(CRED_FIELDS)) {
+            clear($('cred-' + f + '-error'));
+            $(id).removeAttribute('aria-invalid');
+        }
+    }
+
+    /* An error answer: next to the field it names (marked invalid and
+     * focused), with a pointer to it above; else above the list. */
+    function showCredError(e) {
+        const id = e.field && CRED_FIELDS[e.field];
+        if (!id) {
+            showError($('cred-error'), e);
+            return;
+        }
+        $('cred-' + e.field + '-error').append(h('strong', {},
+            e.code === 'missing_field' ? 'Required: ' : 'Not accepted: '), String(e.message || ''));
+        $(id).setAttribute('aria-invalid', 'true');
+        $('cred-error').append(h('p', {}, h('strong', {}, 'Not saved: '),
+            fieldLabel(id) + (e.code === 'missing_field' ? ' is required' : ' was not accepted') +
+            '; see the message next to it.'));
+        $(id).focus();
+    }
+
+    /* A write-only field in the editor: always empty; says whether herald
+     * holds one, and offers to remove a stored one. */
+    function setSecretState(field, stored) {
+        const s = CRED_SECRETS[field];
+        const input = $(s.input);
+        input.value = '';
+        input.disabled = false;
+        input.placeholder = stored ? 'stored (leave empty to keep it)' : '';
+        $(s.input + '-remove').checked = false;
+        $(s.input + '-remove-box').hidden = !stored;
+        $('cred-' + field + '-state').textContent = stored
+            ? 'A ' + s.what + ' is stored. Leave this empty to keep it, or type a new one to replace it.'
+            : 'None stored; ' + s.needed + '.';
+    }
+
+    /* Opens rec (as GET shows it: no secrets) in the editor, or a new one. */
+    function setCredEditing(rec) {
+        credEditing = rec ? rec.name : null;
+        $('cred-mode').textContent = rec ? '(editing ' + rec.name + ')' : '(new credential)';
+        $('cred-name').value = rec ? rec.name : '';
+        $('cred-name').readOnly = !!rec;
+        $('cred-grant').value = rec ? rec.grant : 'client_credentials';
+        $('cred-token-url').value = rec ? rec.token_url : '';
+        $('cred-client-id').value = rec ? rec.client_id : '';
+        $('cred-scope').value = rec && rec.scope ? rec.scope : '';
+        $('cred-mechanism').value = rec ? rec.mechanism : 'xoauth2';
+        setSecretState('client_secret', !!(rec && rec.client_secret_set));
+        setSecretState('refresh_token', !!(rec && rec.refresh_token_set));
+        clearCredErrors();
+        for (const tr of document.querySelectorAll('#cred-rows tr[data-name]'))
+            tr.classList.toggle('selected', tr.dataset.name === credEditing);
+    }
+
+    function setCell(set) {
+        return h('td', {}, h('em', {}, set ? 'set' : 'not set'));
+    }
+
+    async function loadCredentials() {
+        await guarded($('cred-error'), async () => {
+            const r = await api('GET', '/api/v1/credentials');
+            const items = r.body.items || [];
+            credNames = items.map((c) => c.name);
+            const rows = clear($('cred-rows'));
+            for (const c of items) {
+                rows.append(h('tr', { 'data-name': c.name, class: c.name === credEditing ? 'selected' : null },
+                    h('td', {}, h('code', {}, c.name)),
+                    h('td', {}, c.grant === 'refresh_token' ? 'refresh token' : 'client credentials'),
+                    h('td', { class: 'wrap' }, h('code', {}, c.token_url),
+                        c.scope ? [h('br'), h('small', { class: 'muted' }, 'scope: ' + c.scope)] : null),
+                    h('td', { class: 'wrap' }, c.client_id),
+                    h('td', {}, mechName(c.mechanism)),
+                    setCell(c.client_secret_set),
+                    setCell(c.refresh_token_set),
+                    h('td', { class: 'ops' },
+                        h('button', { type: 'button', 'aria-label': 'Edit credential ' + c.name,
+                            onclick: () => openCredential(c.name) }, 'Edit'),
+                        h('button', { type: 'button', class: 'danger',
+                            'aria-label': 'Delete credential ' + c.name,
+                            onclick: () => deleteCredential(c.name) }, 'Delete'))));
+            }
+            if (!rows.firstChild)
+                rows.append(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No credentials yet.')));
+        });
+    }
+
+    async function openCredential(name) {
+        await guarded($('cred-error'), async () => {
+            const r = await api('GET', '/api/v1/credentials/' + encodeURIComponent(name));
+            setCredEditing(r.body);
+            setStatus('Opened credential ' + name + '.', 'credentials');
+            $('cred-token-url').focus();
+        });
+    }
+
+    async function saveCredential(ev) {
+        ev.preventDefault();
+        clearCredErrors();
+        setStatus('', 'credentials'); /* an earlier "Updated" must not stand next to an error */
+        const name = credEditing || $('cred-name').value.trim();
+        if (!name) {
+            showCredError({ field: 'name', code: 'missing_field',
+                message: 'give the credential a name (letters, digits and _, not starting with a digit)' });
+            return;
+        }
+        if (!credEditing && credNames.includes(name) &&
+            !confirm('Credential ' + name + ' exists. Replace it? Secrets left empty keep the stored ones.'))
+            return;
+        const body = {
+            type: 'oauth2',
+            grant: $('cred-grant').value,
+            token_url: $('cred-token-url').value.trim(),
+            client_id: $('cred-client-id').value.trim(),
+            scope: $('cred-scope').value.trim(),
+            mechanism: $('cred-mechanism').value,
+        };
+        /* The API's rule for a replace: a secret left out keeps the stored
+         * one, "" removes it. An empty input means "keep"; only the remove
+         * box sends "". The console never sends the mask "*****". */
+        for (const [field, s] of Object.entries(CRED_SECRETS)) {
+            const v = $(s.input).value;
+            if (v !== '')
+                body[field] = v;
+            else if ($(s.input + '-remove').checked)
+                body[field] = '';
+        }
+        try {
+            const r = await api('PUT', '/api/v1/credentials/' + encodeURIComponent(name), { json: body });
+            setCredEditing(r.body); /* empties the secret inputs */
+            setStatus((r.status === 201 ? 'Created credential ' : 'Updated credential ') + name + '.', 'credentials');
+            await loadCredentials();
+        } catch (e) {
+            if (e instanceof ApiError)
+                showCredError(e);
+            else
+                showError($('cred-error'), { message: String(e) });
+        }
+    }
+
+    async function deleteCredential(name) {
+        if (!confirm('Delete credential ' + name + '?'))
+            return;
+        clear($('cred-error'));
+        try {
+            await api('DELETE', '/api/v1/credentials/' + encodeURIComponent(name));
+            if (credEditing === name)
+                setCredEditing(null);
+            setStatus('Deleted credential ' + name + '.', 'credentials');
+            await loadCredentials();
+        } catch (e) {
+            if (!(e instanceof ApiError)) {
+                showError($('cred-error'), { message: String(e) });
+                return;
+            }
+            if (e.status !== 409) {
+                showError($('cred-error'), e);
+                return;
+            }
+            /* in use: say so plainly, and lead to the applet */
+            setStatus('Credential ' + name + ' was not deleted.', 'credentials');
+            const m = /\bapplet ([A-Za-z_][A-Za-z0-9_]*)/.exec(e.message || '');
+            $('cred-error').append(h('p', { class: 'conflict' },
+                h('strong', {}, 'Not deleted, in use: '), consoleWords(e.message)),
+            m ? h('div', { class: 'row' }, h('button', { type: 'button',
+                onclick: () => { location.hash = 'applets'; openApplet(m[1]); } },
+            'Open applet ' + m[1] + ' in the Applets tab')) : null);
+        }
+    }
+
+    /* The mail test's credential list. */
+    async function loadMailCredentials() {
+        const sel = $('mail-credential');
+        const keep = sel.value;
+        try {
+            const r = await api('GET', '/api/v1/credentials');
+            clear(sel);
+            sel.append(h('option', { value: '' }, 'none (password login)'));
+            for (const c of r.body.items || [])
+                sel.append(h('option', { value: c.name }, c.name + ' (' + mechName(c.mechanism) + ')'));
+            sel.value = (r.body.items || []).some((c) => c.name === keep) ? keep : '';
+        } catch (e) {
+            if (e instanceof ApiError && e.status !== 401)
+                showError($('mail-error'), e);
+        }
+        mailCredentialChanged();
+    }
+
+    /* With a credential the access token replaces the password. */
+    function mailCredentialChanged() {
+        const on = $('mail-credential').value !== '';
+        $('mail-password').disabled = on;
+        if (on)
+            $('mail-password').value = '';
+    }
+
     /* ---- config -------------------------------------------------------- */
 
     async function loadConfig() {
@@ -1097,6 +1338,16 @@
     function renderDeliveryTrace(box, trace) {
         if (!trace)
             return;
+        const oe = trace.oauth_endpoint;
+        if (oe) {
+            box.append(h('h4', {}, 'OAuth 2.0 token'));
+            box.append(h('dl', { class: 'kv' },
+                h('dt', {}, 'Credential'), h('dd', {}, String(oe.credential || '')),
+                oe.url ? [h('dt', {}, 'Token endpoint'), h('dd', {}, h('code', {}, oe.url))] : null,
+                h('dt', {}, 'Token'), h('dd', {}, oe.cached ? 'cached (no request)'
+                    : 'requested' + (oe.status ? ': HTTP ' + oe.status : '')),
+                oe.grant ? [h('dt', {}, 'Grant'), h('dd', {}, oe.grant)] : null));
+        }
         if (Array.isArray(trace.dialogue) && trace.dialogue.length) {
             box.append(h('h4', {}, 'SMTP dialogue'));
             box.append(h('pre', { class: 'code trace', 'aria-label': 'SMTP dialogue' },
@@ -1127,7 +1378,10 @@
             if (v)
                 body[k] = v;
         }
-        if ($('mail-password').value)
+        const credential = $('mail-credential').value;
+        if (credential)
+            body.credential = credential;
+        else if ($('mail-password').value)
             body.password = $('mail-password').value;
         if ($('mail-insecure').checked)
             body.insecure_skip_verify = true;
@@ -1188,6 +1442,19 @@
         $('config-load').addEventListener('click', loadConfig);
         $('config-form').addEventListener('submit', submitConfig);
         $('mail-form').addEventListener('submit', submitMail);
+        $('mail-credential').addEventListener('change', mailCredentialChanged);
+        $('cred-form').addEventListener('submit', saveCredential);
+        $('cred-new').addEventListener('click', () => {
+            setCredEditing(null);
+            setStatus('', 'credentials');
+            $('cred-name').focus();
+        });
+        for (const s of Object.values(CRED_SECRETS)) {
+            $(s.input + '-remove').addEventListener('change', (ev) => {
+                $(s.input).value = '';
+                $(s.input).disabled = ev.target.checked;
+            });
+        }
         $('runs-filter').addEventListener('submit', (ev) => {
             ev.preventDefault();
             openRunId = null;
@@ -1198,6 +1465,7 @@
             ev.preventDefault();
             loadOutbox();
         });
+        setCredEditing(null);
         render();
     }
 

@@ -10,7 +10,9 @@
  *    badLine, pem, tpName, configText, secretValue, and optionally
  *    smtpPort, trustDepth, closedPort, mailUser, mailPassword, mailTo,
  *    runApplet, and with it deliveryApplet, deliveryAppletText,
- *    deliveryServer)
+ *    deliveryServer; credName, and with it credSecret, credTokenUrl,
+ *    credClientId, credScope, credScope2, credBadTokenUrl, credApplet,
+ *    credAppletText)
  * Prints one JSON object with what the page showed on stdout; exits 1 with
  * a message on stderr when a step fails.
  */
@@ -43,6 +45,145 @@ function step(name) {
     process.stderr.write('step: ' + name + '\n');
 }
 
+/* Everything the page holds now: its HTML, every input's value, and both
+ * storages (a secret must be in none of them). */
+async function pageState(page) {
+    return page.evaluate(() => [
+        document.documentElement.outerHTML,
+        Array.from(document.querySelectorAll('input, textarea, select')).map((el) => el.value).join('\n'),
+        JSON.stringify(localStorage), JSON.stringify(sessionStorage),
+    ].join('\n'));
+}
+
+/* Issue 13 in the console: the Credentials tab. */
+async function credentials(page) {
+    const cp = page.locator('#page-credentials');
+    const row = page.locator('#cred-rows tr[data-name="' + sc.credName + '"]');
+    const secretInput = cp.getByLabel('Client secret', { exact: true });
+    const save = () => cp.getByRole('button', { name: 'Save credential' }).click();
+    const status = page.locator('#status-credentials');
+
+    step('create an OAuth 2.0 credential');
+    await page.getByRole('button', { name: 'Credentials', exact: true }).click();
+    await cp.getByLabel('Credential name').fill(sc.credName);
+    await cp.getByLabel('Grant').selectOption('client_credentials');
+    await cp.getByLabel('Token URL').fill(sc.credTokenUrl);
+    await cp.getByLabel('Client ID').fill(sc.credClientId);
+    await secretInput.fill(sc.credSecret);
+    await cp.getByLabel('Scope (optional)').fill(sc.credScope);
+    await cp.getByLabel('SASL mechanism').selectOption('xoauth2');
+    await save();
+    await status.filter({ hasText: 'Created credential ' + sc.credName + '.' }).waitFor();
+    await row.waitFor();
+    seen.cred_row = await row.innerText();
+    seen.cred_head = await cp.locator('table.creds thead').innerText();
+    seen.cred_secret_input_after_create = await secretInput.inputValue();
+    seen.cred_state_after_create = await pageState(page);
+    seen.cred_scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
+    await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-credentials.png'), fullPage: true });
+
+    step('edit the credential, keeping its secret');
+    await cp.getByRole('button', { name: 'Edit credential ' + sc.credName, exact: true }).click();
+    await page.locator('#cred-mode').filter({ hasText: 'editing ' + sc.credName }).waitFor();
+    seen.cred_edit_form = {
+        token_url: await cp.getByLabel('Token URL').inputValue(),
+        client_id: await cp.getByLabel('Client ID').inputValue(),
+        secret: await secretInput.inputValue(),
+        secret_type: await secretInput.getAttribute('type'),
+        secret_note: await page.locator('#cred-client_secret-state').innerText(),
+    };
+    await cp.getByLabel('Scope (optional)').fill(sc.credScope2);
+    await cp.getByLabel('SASL mechanism').selectOption('oauthbearer');
+    await save();
+    await status.filter({ hasText: 'Updated credential ' + sc.credName + '.' }).waitFor();
+    await row.filter({ hasText: 'OAUTHBEARER' }).waitFor();
+    seen.cred_row_edited = await row.innerText();
+    seen.cred_state_after_edit = await pageState(page);
+    /* the stored credential, asked from here (not the page) */
+    const r = await fetch(sc.base + '/api/v1/credentials/' + sc.credName,
+        { headers: { Authorization: 'Bearer ' + sc.token } });
+    seen.cred_api_after_edit = await r.json();
+
+    step('a bad token URL shows next to its field');
+    await cp.getByLabel('Token URL').fill(sc.credBadTokenUrl);
+    await save();
+    const fe = page.locator('#cred-token_url-error');
+    await fe.filter({ hasText: /\S/ }).waitFor();
+    seen.cred_field_error = await fe.innerText();
+    seen.cred_field_error_placed = await page.evaluate(() => {
+        const e = document.getElementById('cred-token_url-error');
+        const i = document.getElementById('cred-token-url');
+        return {
+            same_box: e.parentElement === i.parentElement,
+            invalid: i.getAttribute('aria-invalid'),
+            described: (i.getAttribute('aria-describedby') || '').split(' ').includes(e.id),
+            focused: document.activeElement === i,
+            others: Array.from(document.querySelectorAll('#cred-form .field-error'))
+                .filter((x) => x !== e && x.textContent.trim()).map((x) => x.id),
+        };
+    });
+    seen.cred_error_summary = await page.locator('#cred-error').innerText();
+    seen.cred_status_after_bad = await status.innerText();
+    await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-credentials-error.png'), fullPage: true });
+
+    step('a new refresh-token credential without its token');
+    await cp.getByRole('button', { name: 'New credential' }).click();
+    await page.locator('#cred-mode').filter({ hasText: 'new credential' }).waitFor();
+    await cp.getByLabel('Credential name').fill(sc.credName + '_RT');
+    await cp.getByLabel('Grant').selectOption('refresh_token');
+    await cp.getByLabel('Token URL').fill(sc.credTokenUrl);
+    await cp.getByLabel('Client ID').fill(sc.credClientId);
+    await save();
+    const rte = page.locator('#cred-refresh_token-error');
+    await rte.filter({ hasText: /\S/ }).waitFor();
+    seen.cred_rt_error = await rte.innerText();
+    seen.cred_token_url_error_cleared = await page.locator('#cred-token_url-error').innerText();
+    await cp.getByRole('button', { name: 'New credential' }).click();
+
+    if (sc.smtpPort) {
+        step('mail test with the credential');
+        await page.getByRole('button', { name: 'Mail test', exact: true }).click();
+        const mf = page.locator('#page-mail');
+        const pick = mf.getByLabel('OAuth 2.0 credential');
+        await pick.locator('option[value="' + sc.credName + '"]').waitFor({ state: 'attached' });
+        await pick.selectOption(sc.credName);
+        seen.mail_password_disabled = await mf.getByLabel('Password', { exact: true }).isDisabled();
+        await mf.getByRole('button', { name: 'Send test message' }).click();
+        await page.locator('#mail-result .klass').waitFor({ timeout: 30000 });
+        seen.mail_cred_result = await page.locator('#mail-result').innerText();
+        await pick.selectOption('');
+    }
+
+    step('a credential an applet uses is not deleted');
+    await page.getByRole('button', { name: 'Applets', exact: true }).click();
+    await page.getByRole('button', { name: 'New applet' }).click();
+    await page.getByLabel('Applet text (EEM)').fill(sc.credAppletText);
+    await page.getByRole('button', { name: 'Save applet' }).click();
+    await page.locator('#status-applets').filter({ hasText: 'Saved applet ' + sc.credApplet + '.' }).waitFor();
+    await page.getByRole('button', { name: 'Credentials', exact: true }).click();
+    await row.waitFor();
+    await cp.getByRole('button', { name: 'Delete credential ' + sc.credName, exact: true }).click();
+    await page.locator('#cred-error .conflict').waitFor();
+    seen.cred_conflict = await page.locator('#cred-error').innerText();
+    seen.cred_conflict_status = await status.innerText();
+    seen.cred_rows_after_conflict = await row.count();
+    await page.screenshot({ path: sc.screenshot.replace(/\.png$/, '-credentials-409.png'), fullPage: true });
+
+    step('delete the applet from the 409, then the credential');
+    await cp.getByRole('button', { name: 'Open applet ' + sc.credApplet + ' in the Applets tab' }).click();
+    await page.locator('#editor-mode').filter({ hasText: 'editing ' + sc.credApplet }).waitFor();
+    await page.getByRole('button', { name: 'Delete applet ' + sc.credApplet, exact: true }).click();
+    await page.locator('#status-applets').filter({ hasText: 'Deleted applet ' + sc.credApplet + '.' }).waitFor();
+    await page.getByRole('button', { name: 'Credentials', exact: true }).click();
+    await row.waitFor();
+    await cp.getByRole('button', { name: 'Delete credential ' + sc.credName, exact: true }).click();
+    await status.filter({ hasText: 'Deleted credential ' + sc.credName + '.' }).waitFor();
+    await row.waitFor({ state: 'detached' });
+    seen.cred_error_after_delete = await page.locator('#cred-error').innerText();
+    seen.cred_rows_end = await page.locator('#cred-rows').innerText();
+    seen.cred_state_end = await pageState(page);
+}
+
 const ctx = await chromium.launchPersistentContext(sc.userDataDir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -58,7 +199,14 @@ let failed = null;
 try {
     const page = ctx.pages()[0] || await ctx.newPage();
     page.setDefaultTimeout(T);
-    page.on('request', (r) => seen.urls.push(r.url()));
+    page.on('request', (r) => {
+        seen.urls.push(r.url());
+        /* what the console sent about credentials, to check which secret
+         * fields it left out */
+        if (/\/api\/v1\/(credentials|mail\/test)/.test(r.url()) && r.method() !== 'GET')
+            (seen.cred_requests = seen.cred_requests || []).push(
+                { method: r.method(), url: r.url(), body: r.postData() });
+    });
     page.on('console', (m) => {
         if (m.type() === 'error')
             seen.console_errors.push(m.text());
@@ -97,7 +245,7 @@ try {
     step('set a secret variable');
     await page.getByLabel('Name', { exact: true }).fill('_email_server');
     await page.getByLabel('Value').fill(sc.secretValue);
-    await page.getByLabel('Secret').check();
+    await page.getByLabel('Secret', { exact: true }).check();
     await page.getByRole('button', { name: 'Set variable' }).click();
     const secRow = page.locator('#env-rows tr[data-name="_email_server"]');
     await secRow.waitFor();
@@ -132,7 +280,7 @@ try {
         await page.locator('#status-environment').filter({ hasText: 'Created _email_from.' }).waitFor();
         await page.getByLabel('Name', { exact: true }).fill('_email_server');
         await page.getByLabel('Value').fill(sc.deliveryServer);
-        await page.getByLabel('Secret').check();
+        await page.getByLabel('Secret', { exact: true }).check();
         await page.getByRole('button', { name: 'Set variable' }).click();
         await page.locator('#status-environment').filter({ hasText: 'Updated _email_server.' }).waitFor();
 
@@ -287,6 +435,9 @@ try {
     seen.config_result = await res.innerText();
     await page.locator('#config-running').filter({ hasText: 'event manager' }).waitFor();
     seen.running_config = await page.locator('#config-running').innerText();
+
+    if (sc.credName)
+        await credentials(page);
 
     if (sc.runApplet) {
         step('run an applet by hand');

@@ -22,8 +22,18 @@ message with its attempt and resends it (the password taken again from
 the environment); the Runs page then shows the run delivered with its
 SMTP dialogue, AUTH redacted. The leaf of the probed chain offers no Trust
 button; the Outbox tab's status line does not show in the Applets tab; no
-password appears anywhere in the page. Then it
-checks the state through the API, that the token never went into a URL or
+password appears anywhere in the page.
+
+Issue 13 (OAuth 2.0 credentials) in the Credentials tab: create a
+client-credentials credential, see it listed with its secret as "set" and
+the secret nowhere in the page (HTML, input values, storage, URLs); edit it
+with the secret input left empty (the request leaves client_secret out, the
+API still says client_secret_set); a token URL with http:// shows the API's
+message next to the Token URL field, a refresh-token credential without its
+token next to the Refresh token field; the mail test picks the credential
+(no password sent; the unreachable token endpoint is the failure shown);
+delete is refused with the 409 naming the applet that uses it, then works
+once that applet is deleted. Then it checks the state through the API, that the token never went into a URL or
 localStorage, that the page made no request outside herald, and that every
 form control has a label. A screenshot goes to the build directory.
 
@@ -65,6 +75,9 @@ event manager applet FromConfig
 '''
 SECRET_VALUE = 'alerts@example.com:Console-S3cret@smtp.example.com'
 MAIL_USER = 'alerts@example.test'
+CRED = 'CONSOLE_OAUTH'
+CRED_SECRET = 'Cred-Console-S3cret-7f4e'
+CRED_APPLET = 'UsesCredential'
 DELIVERY_APPLET = 'DeliveryOutcome'
 
 
@@ -166,6 +179,23 @@ class Console(unittest.TestCase):
         else:
             sys.stderr.write('note: the server has no run route yet; the '
                              'run button was not driven\n')
+        closed = scenario['closedPort']
+        scenario.update({
+            'credName': CRED, 'credSecret': CRED_SECRET,
+            # nothing listens there: the mail test's token fetch fails
+            'credTokenUrl': 'https://127.0.0.1:%d/tenant/oauth2/v2.0/token'
+                            % closed,
+            'credBadTokenUrl': 'http://127.0.0.1:%d/token' % closed,
+            'credClientId': 'console-client-id',
+            'credScope': 'https://outlook.office365.com/.default',
+            'credScope2': 'https://mail.google.com/',
+            'credApplet': CRED_APPLET,
+            'credAppletText': (
+                'event manager applet %s\n event none\n action 0010 mail'
+                ' server "%s@127.0.0.1" to "noc@example.test" from "%s"'
+                ' subject "s" body "b" port 587 secure tls credential %s\n'
+                % (CRED_APPLET, MAIL_USER, MAIL_USER, CRED)),
+        })
         sc_path = os.path.join(self.tmp, 'scenario.json')
         with open(sc_path, 'w') as f:
             json.dump(scenario, f)
@@ -211,6 +241,7 @@ class Console(unittest.TestCase):
         if has_run:
             self.assertIn('success', seen['run_result'])
             self.check_delivery(seen, password)
+        self.check_credentials(seen)
         self.assertIn('_email_from', seen['running_config'])
         self.assertLessEqual(seen['scroll_width'], 1024,
                              'the console does not fit 1024 px')
@@ -248,6 +279,95 @@ class Console(unittest.TestCase):
         st, tps = self.api('GET', '/api/v1/trustpoints')
         self.assertIn(inter_fp, [t['certificate']['fingerprints']['sha256']
                                  for t in tps['items'] if t['certificate']])
+        st, _ = self.api('GET', '/api/v1/credentials/' + CRED)
+        self.assertEqual(st, 404, 'the credential was not deleted')
+        st, _ = self.api('GET', '/api/v1/credentials/' + CRED + '_RT')
+        self.assertEqual(st, 404, 'a credential with an error was stored')
+        st, _ = self.api('GET', '/api/v1/applets/' + CRED_APPLET)
+        self.assertEqual(st, 404)
+
+    def check_credentials(self, seen):
+        """Issue 13: what the Credentials tab showed and sent."""
+        # listed: grant, token URL, client id, mechanism, secrets as "set"
+        head = seen['cred_head']
+        for col in ('Grant', 'Token URL', 'Client ID', 'Mechanism',
+                    'Client secret', 'Refresh token'):
+            self.assertIn(col, head)
+        row = seen['cred_row']
+        sys.stderr.write('\ncredential row: %r\n' % row)
+        self.assertIn(CRED, row)
+        self.assertIn('client credentials', row)
+        self.assertIn('/tenant/oauth2/v2.0/token', row)
+        self.assertIn('console-client-id', row)
+        self.assertIn('XOAUTH2', row)
+        cells = row.split('\t')
+        self.assertIn('set', cells)       # the client secret
+        self.assertIn('not set', cells)   # no refresh token
+        self.assertEqual(seen['cred_secret_input_after_create'], '')
+        self.assertLessEqual(seen['cred_scroll_width'], 1024)
+        # the edit: form filled but for the secret, which is kept
+        f = seen['cred_edit_form']
+        self.assertIn('/tenant/oauth2/v2.0/token', f['token_url'])
+        self.assertEqual(f['client_id'], 'console-client-id')
+        self.assertEqual((f['secret'], f['secret_type']), ('', 'password'))
+        self.assertIn('leave this empty to keep it', f['secret_note'].lower())
+        self.assertIn('OAUTHBEARER', seen['cred_row_edited'])
+        self.assertIn('https://mail.google.com/', seen['cred_row_edited'])
+        api = seen['cred_api_after_edit']
+        self.assertIs(api['client_secret_set'], True, api)
+        self.assertIs(api['refresh_token_set'], False, api)
+        self.assertEqual(api['mechanism'], 'oauthbearer')
+        self.assertEqual(api['scope'], 'https://mail.google.com/')
+        self.assertNotIn('client_secret', api)
+        # what went over the wire: the secret once, in the create's body;
+        # the edit left it out (keep), never "" or the mask
+        puts = [json.loads(r['body']) for r in seen['cred_requests']
+                if r['method'] == 'PUT']
+        self.assertEqual(puts[0].get('client_secret'), CRED_SECRET)
+        self.assertNotIn('client_secret', puts[1])
+        self.assertNotIn('refresh_token', puts[1])
+        for p in puts:
+            self.assertNotIn('*****', json.dumps(p))
+        for r in seen['cred_requests']:
+            self.assertNotIn(CRED_SECRET, r['url'])
+        # the field error sits next to the field the API named
+        sys.stderr.write('token_url error: %r\n' % seen['cred_field_error'])
+        self.assertIn('token_url', seen['cred_field_error'])
+        self.assertIn('https', seen['cred_field_error'])
+        placed = seen['cred_field_error_placed']
+        self.assertEqual(placed, {'same_box': True, 'invalid': 'true',
+                                  'described': True, 'focused': True,
+                                  'others': []})
+        self.assertIn('Token URL', seen['cred_error_summary'])
+        self.assertNotIn('Updated', seen['cred_status_after_bad'])
+        self.assertIn('refresh_token', seen['cred_rt_error'])
+        self.assertEqual(seen['cred_token_url_error_cleared'], '')
+        # the mail test with the credential: no password sent; the token
+        # endpoint (nothing listening) is what failed
+        if 'mail_cred_result' in seen:
+            sys.stderr.write('mail test with credential:\n%s\n'
+                             % seen['mail_cred_result'])
+            self.assertTrue(seen['mail_password_disabled'])
+            mt = [json.loads(r['body']) for r in seen['cred_requests']
+                  if r['url'].endswith('/api/v1/mail/test')]
+            self.assertEqual(mt[-1].get('credential'), CRED)
+            self.assertNotIn('password', mt[-1])
+            self.assertIn('connect', seen['mail_cred_result'])
+            self.assertIn('OAuth 2.0 token', seen['mail_cred_result'])
+        # the 409, plainly, naming the applet; the row stays
+        sys.stderr.write('409 shown: %r\n' % seen['cred_conflict'])
+        self.assertIn('Not deleted', seen['cred_conflict'])
+        self.assertIn(CRED_APPLET, seen['cred_conflict'])
+        self.assertIn('not deleted', seen['cred_conflict_status'])
+        self.assertEqual(seen['cred_rows_after_conflict'], 1)
+        self.assertEqual(seen['cred_error_after_delete'], '')
+        self.assertNotIn(CRED, seen['cred_rows_end'])
+        # the secret: nowhere in the page, its inputs, storage or a URL
+        for name in ('cred_state_after_create', 'cred_state_after_edit',
+                     'cred_state_end', 'body_html_end', 'body_text_end'):
+            self.assertNotIn(CRED_SECRET, seen[name], name)
+        for u in seen['urls'] + [seen['url_at_end']]:
+            self.assertNotIn(CRED_SECRET, u)
 
     def check_delivery(self, seen, password):
         """Issue 10: what the Runs and Outbox pages showed."""
