@@ -170,11 +170,13 @@ message_should_carry_the_rfc5322_headers(void **state)
     free(msg);
 }
 
+/* 64 messages: more than one refill of the random pool (21 ids each) */
 static void
 message_ids_should_differ_between_messages(void **state)
 {
     struct smtp_message m = { 0 };
-    char               *a, *b, *ia, *ib;
+    char               *msg, *id[64];
+    size_t              i, j, k;
 
     (void)state;
     m.from = "a@example.com";
@@ -182,16 +184,21 @@ message_ids_should_differ_between_messages(void **state)
     m.subject = "s";
     m.body = "b";
     m.msgid_domain = "herald.test";
-    a = build(&m);
-    b = build(&m);
-    ia = header(a, "Message-ID");
-    ib = header(b, "Message-ID");
-    assert_string_not_equal(ia, ib);
-    assert_non_null(strstr(ia, "@herald.test>"));
-    free(ia);
-    free(ib);
-    free(a);
-    free(b);
+    for (i = 0; i < 64; i++) {
+        msg = build(&m);
+        id[i] = header(msg, "Message-ID");
+        free(msg);
+        /* <24 hex digits.unix time@domain> */
+        assert_int_equal(id[i][0], '<');
+        for (k = 1; k <= 24; k++)
+            assert_non_null(strchr("0123456789abcdef", id[i][k]));
+        assert_int_equal(id[i][25], '.');
+        assert_non_null(strstr(id[i], "@herald.test>"));
+        for (j = 0; j < i; j++)
+            assert_string_not_equal(id[i], id[j]);
+    }
+    for (i = 0; i < 64; i++)
+        free(id[i]);
 }
 
 static void
