@@ -22,6 +22,12 @@ int  log_level_parse(const char *s);
 void log_set_level(int level);
 /* Redirects output to fd (default 2). For tests. */
 void log_set_fd(int fd);
+/* A line identical to the one before it (but for the time) is counted,
+ * not written; the count is written as one line ("event=repeated
+ * count=N line=...") before the next different line, or by log_flush()
+ * once the fold is a second old (at once with all). Call it every second,
+ * and with all at exit. */
+void log_flush(int all);
 
 void log_emit(int level, const char *sub, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -611,13 +611,14 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     struct srv_req *rq = *req_cls;
     struct timespec t1;
     double          ms;
+    long long       nreq;
 
     /* the next request's headers are due from now */
     http_conn_phase(cls, conn, SRV_CONN_HEAD,
         ((struct srv *)cls)->cfg.header_timeout_s, 1);
     if (rq == NULL)
         return;
-    ((struct srv *)cls)->requests++;
+    nreq = ++((struct srv *)cls)->requests;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3
         + (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
@@ -627,11 +628,12 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         || !rq->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK
         || log_level_current >= LOG_DEBUG)
         /* one line a request only when asked: a flood must not fill the
-         * disk (runs and deliveries have lines of their own) */
+         * disk (runs and deliveries have lines of their own); its number
+         * keeps identical requests from folding (common/log.h) */
         log_info("http",
-            "event=request method=%s path=%s status=%d "
+            "event=request req=%lld method=%s path=%s status=%d "
             "ms=%.1f%s",
-            rq->method, rq->path, rq->answered ? rq->status : 0, ms,
+            nreq, rq->method, rq->path, rq->answered ? rq->status : 0, ms,
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     for (size_t i = 0; i < rq->nparams; i++)
         free(rq->params[i]);

@@ -517,20 +517,26 @@ serve_start(const struct srv_config *cfg, struct srv **out)
     return 0;
 }
 
-/* Waits for SIGTERM or SIGINT, trimming the heap when idle. */
+/* Waits for SIGTERM or SIGINT, trimming the heap when idle and writing
+ * the count of folded log lines (common/log.h). */
 static void
 serve_wait(struct srv *s, const sigset_t *old)
 {
     sigset_t wait = *old;
+    unsigned ticks = 0;
 
     sigdelset(&wait, SIGTERM);
     sigdelset(&wait, SIGINT);
     while (!got_signal) {
-        struct timespec tick = { 2, 0 };
+        struct timespec tick = { 1, 0 };
 
-        if (ppoll(NULL, 0, &tick, &wait) == 0)
-            idle_trim(s);
+        if (ppoll(NULL, 0, &tick, &wait) == 0) {
+            log_flush(0);
+            if (++ticks % 2 == 0)
+                idle_trim(s);
+        }
     }
+    log_flush(1);
 }
 
 static int

@@ -399,7 +399,7 @@ job_run(void *arg)
     env.maxrun = ev ? ev->maxrun : 0;
     env.cancel = &rt->cancel;
     memset(&res, 0, sizeof(res));
-    log_info("runtime", "event=run-start run=%lld applet=%s", j->id,
+    log_debug("runtime", "event=run-start run=%lld applet=%s", j->id,
         eng_applet_name(j->applet));
     if (eng_interp_run(j->applet, j->vars.v, j->vars.n, &env, &res) != 0
         && res.error[0] == '\0') {
