@@ -20,37 +20,7 @@
 
 #include "engine/store/store.h"
 #include "engine/store/store_int.h" /* store_schema_version */
-
-static char *
-tmpdir_new(void)
-{
-    char  tmpl[] = "/tmp/herald-cred-XXXXXX";
-    char *d = mkdtemp(tmpl);
-
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void
-tmpdir_free(char *d)
-{
-    char cmd[512];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free(d);
-}
-
-static struct eng_store *
-open_ok(const char *dir)
-{
-    struct eng_store *st = NULL;
-    struct errbuf     eb = { 0 };
-
-    if (eng_store_open(dir, &st, &eb) != 0)
-        fail_msg("open %s: %s", dir, eb.msg);
-    return st;
-}
+#include "storetest.h"
 
 static struct eng_cred_rec
 cred(const char *name, const char *secret)

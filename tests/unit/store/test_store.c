@@ -21,38 +21,7 @@
 
 #include "engine/store/store.h"
 #include "engine/store/store_int.h" /* store_schema_version */
-
-static char *
-tmpdir_new(void)
-{
-    char  tmpl[] = "/tmp/herald-store-XXXXXX";
-    char *d = mkdtemp(tmpl);
-
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void
-tmpdir_free(char *d)
-{
-    char cmd[512];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free(d);
-}
-
-static struct eng_store *
-open_ok(const char *dir)
-{
-    struct eng_store *st = NULL;
-    struct errbuf     eb = { 0 };
-    int               rc = eng_store_open(dir, &st, &eb);
-
-    if (rc != 0)
-        fail_msg("open %s: %s", dir, eb.msg);
-    return st;
-}
+#include "storetest.h"
 
 static void
 store_should_persist_records_across_close_and_open(void **state)

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "engine/store/store_vfs.h"
+#include "storetest.h"
 
 #define ROWS 300
 #define PAGE 4096
@@ -60,16 +61,14 @@ count_rows(sqlite3 *db)
 static void
 a_killed_process_wal_should_read_back_whole_with_the_default_vfs(void **state)
 {
-    char          tmpl[] = "/tmp/herald-vfs-XXXXXX", path[128], copy[256];
-    char          cmd[768], blob[1000];
-    char         *dir = mkdtemp(tmpl);
+    char          path[128], copy[256], cmd[768], blob[1000];
+    char         *dir = tmpdir_new();
     sqlite3      *db = NULL, *back = NULL;
     sqlite3_stmt *ins, *chk;
     long long     wal;
     int           i;
 
     (void)state;
-    assert_non_null(dir);
     assert_int_equal(store_vfs_register(), SQLITE_OK);
     assert_non_null(sqlite3_vfs_find(STORE_VFS_NAME));
     assert_ptr_not_equal(sqlite3_vfs_find(STORE_VFS_NAME),
@@ -117,8 +116,7 @@ a_killed_process_wal_should_read_back_whole_with_the_default_vfs(void **state)
     /* and the writer itself reads its rows back through the shim */
     assert_int_equal(count_rows(db), ROWS);
     sqlite3_close(db);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tmpdir_free(dir);
 }
 
 int
