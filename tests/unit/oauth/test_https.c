@@ -34,23 +34,16 @@
 #include "common/sec.h"
 #include "engine/oauth/oauth.h"
 #include "pki/pki.h"
+#include "tests/unit/pki/pkitest.h"
 
 #define SECRET "https-Client-Secret-5"
-
-static char pkidir[128];
 
 static int
 setup(void **state)
 {
-    char cmd[300];
-
     (void)state;
     log_set_level(LOG_WARN);
-    snprintf(pkidir, sizeof(pkidir), "/tmp/herald-oauth-https.XXXXXX");
-    if (mkdtemp(pkidir) == NULL)
-        return -1;
-    snprintf(cmd, sizeof(cmd), "sh %s/lib/mkpki.sh %s", TEST_SRC_DIR, pkidir);
-    if (system(cmd) != 0) {
+    if (pkitest_make() != 0) {
         fprintf(stderr, "tests/lib/mkpki.sh failed: no test PKI\n");
         return -1;
     }
@@ -60,12 +53,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    char cmd[300];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pkidir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", pkidir);
+    pkitest_remove();
     pki_cleanup();
     return 0;
 }
@@ -82,7 +71,7 @@ trust_of(const char *file)
     FILE                 *f;
     size_t                n;
 
-    snprintf(path, sizeof(path), "%s/%s", pkidir, file);
+    snprintf(path, sizeof(path), "%s/%s", pki_dir, file);
     assert_non_null(f = fopen(path, "rb"));
     n = fread(buf, 1, sizeof(buf), f);
     fclose(f);
@@ -121,8 +110,8 @@ endpoint_run(void *arg)
     struct timeval   tv = { 5, 0 };
     int              fd;
 
-    snprintf(path, sizeof(path), "%s/%s.pem", pkidir, ep->chain);
-    snprintf(kpath, sizeof(kpath), "%s/%s.key", pkidir, ep->chain);
+    snprintf(path, sizeof(path), "%s/%s.pem", pki_dir, ep->chain);
+    snprintf(kpath, sizeof(kpath), "%s/%s.key", pki_dir, ep->chain);
     if (wolfSSL_CTX_use_certificate_chain_file(ctx, path) != WOLFSSL_SUCCESS
         || wolfSSL_CTX_use_PrivateKey_file(ctx, kpath, WOLFSSL_FILETYPE_PEM)
             != WOLFSSL_SUCCESS) {
