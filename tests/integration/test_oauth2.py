@@ -48,8 +48,8 @@ import uuid
 
 from itest import (RESPONSES, USER, api, call, find_key, put_applet,
                    run_applet, start_herald, wait_count)
-from mailenv import MailEnv, read_pem
-from oauthsrv import OAuthServer
+from mailenv import read_pem
+from oauthsrv import OAuthServer, start_with_mailenv, stop_with_mailenv
 
 OTHER = 'relay@corp.example.test'   # the refresh-token grant's mailbox
 TO = 'noc@example.test'
@@ -65,26 +65,13 @@ EXTRA_SECRETS = []  # secrets given to herald that the server never knew
 
 def setUpModule():
     global SRV, ENV
-    SRV = OAuthServer(expires_in=3600)
-    SRV.start()
-    try:
-        ENV = MailEnv(oauth=SRV, aiosmtpd=False, extra_chains=())
-        ENV.start()
-    except BaseException:
-        SRV.stop()
-        raise
+    SRV, ENV = start_with_mailenv()
 
 
 def tearDownModule():
     global SRV, ENV
-    try:
-        if ENV is not None:
-            ENV.stop()
-            ENV.cleanup()
-    finally:
-        if SRV is not None:
-            SRV.stop()
-        SRV = ENV = None
+    stop_with_mailenv(SRV, ENV)
+    SRV = ENV = None
 
 
 def closed_port():

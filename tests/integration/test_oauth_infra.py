@@ -26,8 +26,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from mailenv import MailEnv
-from oauthsrv import OAuthServer
+from oauthsrv import OAuthServer, start_with_mailenv, stop_with_mailenv
 
 USER = 'alerts@example.test'
 OTHER = 'relay@corp.example.test'
@@ -37,32 +36,20 @@ ENV = None
 
 def setUpModule():
     global SRV, ENV
-    SRV = OAuthServer(expires_in=3600)
-    SRV.start()
-    try:
-        ENV = MailEnv(oauth=SRV, aiosmtpd=False, extra_chains=())
-        ENV.start()
-    except BaseException:
-        SRV.stop()
-        raise
+    SRV, ENV = start_with_mailenv()
 
 
 def tearDownModule():
     global SRV, ENV
-    try:
-        if ENV is not None:
-            ENV.stop()
-            ENV.cleanup()
-    finally:
-        if SRV is not None:
-            port = SRV.port
-            SRV.stop()
-            # nothing is left listening
-            with socket.socket() as s:
-                s.settimeout(2)
-                if s.connect_ex(('127.0.0.1', port)) == 0:
-                    raise AssertionError('the token server still listens')
-        SRV = ENV = None
+    port = SRV.port if SRV is not None else None
+    stop_with_mailenv(SRV, ENV)
+    SRV = ENV = None
+    if port is not None:
+        # nothing is left listening
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            if sock.connect_ex(('127.0.0.1', port)) == 0:
+                raise AssertionError('the token server still listens')
 
 
 def logs():

@@ -720,6 +720,33 @@ class OAuthServer:
                 None
 
 
+def start_with_mailenv():
+    """A token server and a MailEnv whose Dovecot validates its tokens
+    (XOAUTH2 and OAUTHBEARER after STARTTLS): (server, env), both
+    started; the server is stopped again if the mail servers fail."""
+    from mailenv import MailEnv
+    srv = OAuthServer(expires_in=3600)
+    srv.start()
+    try:
+        env = MailEnv(oauth=srv, aiosmtpd=False, extra_chains=())
+        env.start()
+    except BaseException:
+        srv.stop()
+        raise
+    return srv, env
+
+
+def stop_with_mailenv(srv, env):
+    """Stops what start_with_mailenv started (either may be None)."""
+    try:
+        if env is not None:
+            env.stop()
+            env.cleanup()
+    finally:
+        if srv is not None:
+            srv.stop()
+
+
 def main(argv=None):
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
