@@ -13,12 +13,12 @@ tests/integration's.
 """
 import json
 import re
-import socket
 import time
 import unittest
 import urllib.parse
 
 from herald import HeraldTestCase
+from mailenv import free_port
 
 SECRET = 'Cl1ent-S3cret-0auth'
 REFRESH = 'R3fresh-T0ken-0auth'
@@ -38,14 +38,6 @@ GOOGLE = {
     'client_secret': SECRET, 'refresh_token': REFRESH,
     'scope': 'https://mail.google.com/', 'mechanism': 'oauthbearer',
 }
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def applet(name, cred, server='alerts@smtp.example.test'):
@@ -236,7 +228,7 @@ class CredentialsTest(HeraldTestCase):
                          [])
 
     def test_mail_test_with_a_credential(self):
-        base = {'server': 'alerts@127.0.0.1', 'port': closed_port(),
+        base = {'server': 'alerts@127.0.0.1', 'port': free_port(),
                 'secure': 'tls', 'from': 'alerts@example.test',
                 'to': 'noc@example.test'}
         st, _, e = self.h.request('POST', '/api/v1/mail/test',
@@ -246,7 +238,7 @@ class CredentialsTest(HeraldTestCase):
         self.assertIn('Nope', e['error']['message'])
         # a token endpoint nobody listens on: classified like a mail server
         self.put('Closed', dict(M365, token_url='https://127.0.0.1:%d/token'
-                                % closed_port()), expect=201)
+                                % free_port()), expect=201)
         st, _, r = self.h.request('POST', '/api/v1/mail/test',
                                   dict(base, credential='Closed'), timeout=60)
         self.assertEqual(st, 200, r)
@@ -277,7 +269,7 @@ class CredentialsTest(HeraldTestCase):
     def test_secrets_are_in_no_response_and_no_log(self):
         self.put('Google', GOOGLE, expect=201)
         self.put('Closed', dict(M365, token_url='https://127.0.0.1:%d/token'
-                                % closed_port()), expect=201)
+                                % free_port()), expect=201)
         seen = []
         seen.append(self.h.api('GET', '/api/v1/credentials'))
         seen.append(self.h.api('GET', '/api/v1/credentials/Google'))

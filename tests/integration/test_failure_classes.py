@@ -12,24 +12,16 @@ Dovecot SASL, aiosmtpd without STARTTLS), each case through each source.
 import json
 import re
 import shutil
-import socket
 import subprocess
 import unittest
 
 from itest import (USER, mailenv_module, run_applet, start_herald)
+from mailenv import free_port
 
 ENV = None
 setUpModule, tearDownModule = mailenv_module(globals())
 
 WRONG = 'wrong-pw-for-classes-Zq'
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def cases():
@@ -47,7 +39,7 @@ def cases():
               tls_name='wrong.example', to='noc@example.test',
               sender=USER)),
         ('nothing listening', 'connect', True,
-         dict(server='%s:%s@127.0.0.1' % (USER, pw), port=closed_port(),
+         dict(server='%s:%s@127.0.0.1' % (USER, pw), port=free_port(),
               secure='tls', to='noc@example.test', sender=USER)),
         ('no STARTTLS offered', 'starttls_unavailable', True,
          dict(server='%s:%s@localhost' % (USER, pw),

@@ -40,7 +40,6 @@ exact early-refresh margin), so it sleeps about 10 s.
 
 import json
 import re
-import socket
 import threading
 import time
 import unittest
@@ -48,7 +47,7 @@ import uuid
 
 from itest import (RESPONSES, USER, api, call, find_key, put_applet,
                    run_applet, start_herald, wait_count)
-from mailenv import read_pem
+from mailenv import free_port, read_pem
 from oauthsrv import OAuthServer, start_with_mailenv, stop_with_mailenv
 
 OTHER = 'relay@corp.example.test'   # the refresh-token grant's mailbox
@@ -72,14 +71,6 @@ def tearDownModule():
     global SRV, ENV
     stop_with_mailenv(SRV, ENV)
     SRV = ENV = None
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def tag():
@@ -601,7 +592,7 @@ class EndpointFailureTest(OAuthCase):
 
     def test_endpoint_down_is_connect(self):
         client, _ = oauth_client()
-        port = closed_port()
+        port = free_port()
         put_credential(self.h, 'down', credential_body(
             client, token_url='https://localhost:%d/token' % port))
         r = self.check_everywhere('down', 'connect', [], outcome='failed')
