@@ -824,6 +824,20 @@ smtp_auth_fail(struct smtp_client *c, const struct smtp_reply *r,
     return ERR_AUTH;
 }
 
+/* A 334 where the mechanism has no more to say (what: "an unexpected AUTH
+ * challenge"): cancels the exchange ("*", RFC 4954), reads its reply and
+ * fails with class protocol. */
+static int
+smtp_auth_cancel(struct smtp_client *c, struct smtp_reply *r, const char *what,
+    struct smtp_result *res)
+{
+    smtp_cmd(c, S_AUTH, SEC_PUBLIC, "*");
+    smtp_reply_read(c, r, NULL);
+    smtp_result_set(res, ERR_PROTO, "protocol", 1, r, "", "%s:%u sent %s",
+        c->host, c->port, what);
+    return ERR_PROTO;
+}
+
 /* ---- AUTH with an OAuth 2.0 bearer token (XOAUTH2, RFC 7628) ------------ */
 
 /* Decodes base64 text (n bytes) into out (size sz, NUL-terminated, cut).
@@ -1034,12 +1048,10 @@ smtp_auth_oauth(struct smtp_client *c, struct smtp_result *res)
         if ((rc = smtp_reply_read(c, &r, res)) != 0)
             return rc;
         if (r.code == 334) {
-            smtp_cmd(c, S_AUTH, SEC_PUBLIC, "*");
-            smtp_reply_read(c, &r, NULL);
-            smtp_result_set(res, ERR_PROTO, "protocol", 1, &r, "",
-                "%s:%u sent a second AUTH %s challenge", c->host, c->port,
-                mname);
-            return ERR_PROTO;
+            char what[64];
+
+            snprintf(what, sizeof(what), "a second AUTH %s challenge", mname);
+            return smtp_auth_cancel(c, &r, what, res);
         }
     }
     if (r.code == 235) {
@@ -1147,14 +1159,8 @@ smtp_auth(struct smtp_client *c, struct smtp_result *res)
                 return rc;
         }
     }
-    if (r.code == 334) {
-        /* more challenges than the mechanism has: cancel */
-        smtp_cmd(c, S_AUTH, SEC_PUBLIC, "*");
-        smtp_reply_read(c, &r, NULL);
-        smtp_result_set(res, ERR_PROTO, "protocol", 1, &r, "",
-            "%s:%u sent an unexpected AUTH challenge", c->host, c->port);
-        return ERR_PROTO;
-    }
+    if (r.code == 334) /* more challenges than the mechanism has */
+        return smtp_auth_cancel(c, &r, "an unexpected AUTH challenge", res);
     if (r.code != 235)
         return smtp_auth_fail(c, &r, res);
     smtp_trace_note(c, "authenticated as %s", c->user);
