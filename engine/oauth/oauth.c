@@ -538,7 +538,10 @@ oauth_fetch(struct eng_oauth_cache *c, const struct eng_oauth_cred *cred,
     rc = c->exchange(c->xctx, &req, ans, ENG_OAUTH_REPLY_MAX, &alen, tt, res);
     if (rc != 0) {
         if (res->klass[0] == '\0')
-            oauth_result(res, rc, "protocol", 0, "",
+            oauth_result(res, rc, "protocol", 0,
+                "Check that token_url is the provider's OAuth 2.0 token "
+                "endpoint and that it answers over HTTPS; the trace's "
+                "oauth_endpoint shows how far the exchange got.",
                 "token endpoint %s:%u: exchange failed", u.host, u.port);
         goto out;
     }
