@@ -300,8 +300,7 @@ class HttpTest(unittest.TestCase):
         self.h.request('PUT', '/api/v1/environment/logcheck',
                        {'value': 'body-secret-4711'},
                        headers={'X-Trace': '1'})
-        time.sleep(0.2)
-        log = self.h.log()
+        log = self.h.wait_log('path=/api/v1/environment/logcheck')
         self.assertIn('path=/api/v1/environment/logcheck status=201', log)
         self.assertNotIn('body-secret-4711', log)
         self.assertNotIn(self.h.token, log)
@@ -423,7 +422,7 @@ class ConnectionLimitTest(unittest.TestCase):
                 self.assertLess(time.monotonic() - t0, 2 + 1.5)
             finally:
                 c.close()
-            self.assertIn('event=conn-drop', h.log())
+            self.assertIn('event=conn-drop', h.wait_log('event=conn-drop'))
 
     def test_one_address_cannot_take_every_slot(self):
         with Herald(args=['--max-connections', '64',
@@ -480,7 +479,7 @@ class ConnectionLimitTest(unittest.TestCase):
             finally:
                 for s in socks:
                     s.close()
-            self.assertIn('idle_when_full=15', h.log())
+            self.assertIn('idle_when_full=15', h.wait_log('idle_when_full=15'))
 
     def test_max_connections_is_lowered_to_fit_rlimit_nofile(self):
         class Limited(Herald):

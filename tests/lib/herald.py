@@ -252,6 +252,22 @@ class Herald:
         """Everything herald wrote to stderr, across restarts."""
         return self._old_logs + (self._err.text() if self._err else '')
 
+    def wait_log(self, text, timeout=10):
+        """The log once it holds text (herald wrote the line before the
+        event the test saw, but the reader thread may not have read it
+        yet on a loaded machine), or the log as it is after timeout."""
+        deadline = time.monotonic() + timeout
+        r = self._err
+        while text not in self.log() and r is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            with r.cond:
+                if r.eof:
+                    break
+                r.cond.wait(min(left, 0.5))
+        return self.log()
+
     def stdout_text(self):
         return self._old_out + (self._out.text() if self._out else '')
 
