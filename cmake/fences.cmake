@@ -5,7 +5,7 @@
 #
 # A module may include the headers of the modules listed for it (and its
 # own); a *_int.h header only from its own folder; sqlite3.h only in the
-# store; wolfSSL only in pki/ and engine/smtp/smtp_tls.c; microhttpd.h
+# store, libpq-fe.h only in its pg* files; wolfSSL only in pki/ and engine/smtp/smtp_tls.c; microhttpd.h
 # only in server/.
 
 set(allow_common        "common")
@@ -34,6 +34,8 @@ foreach(mod ${modules})
         "\\1" h "${line}")
       if(h MATCHES "^sqlite3\\.h$" AND NOT mod STREQUAL "engine/store")
         string(APPEND errors "  ${rel}: includes ${h}: only engine/store/ talks to SQLite\n")
+      elseif(h MATCHES "^libpq-fe\\.h$" AND NOT rel MATCHES "^engine/store/pg")
+        string(APPEND errors "  ${rel}: includes ${h}: only engine/store/pg*.c talk to PostgreSQL\n")
       elseif(h MATCHES "^wolfssl/" AND NOT mod STREQUAL "pki"
           AND NOT rel STREQUAL "engine/smtp/smtp_tls.c")
         string(APPEND errors "  ${rel}: includes ${h}: only pki/ and engine/smtp/smtp_tls.c use wolfSSL\n")

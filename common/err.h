@@ -13,23 +13,25 @@
 
 enum err {
     ERR_OK = 0,
-    ERR_NOMEM = -1,       /* allocation failed */
-    ERR_INVAL = -2,       /* bad input: syntax, value, field (HTTP 400/422) */
-    ERR_NOTFOUND = -3,    /* no such object (404) */
-    ERR_EXISTS = -4,      /* already exists / conflict (409) */
-    ERR_TOOBIG = -5,      /* input over a limit (413) */
-    ERR_UNSUPPORTED = -6, /* understood, but not supported (422) */
-    ERR_IO = -7,          /* file system / socket I/O */
-    ERR_DB = -8,          /* SQLite failure */
-    ERR_BUSY = -9,        /* queue full, try later (429/503) */
-    ERR_AUTH = -10,       /* authentication failed (401) */
-    ERR_PROTO = -11,      /* peer violated its protocol */
-    ERR_TLS = -12,        /* TLS handshake / verification */
-    ERR_TIMEOUT = -13,    /* deadline passed */
-    ERR_DNS = -14,        /* name did not resolve */
-    ERR_CONNECT = -15,    /* TCP connect failed */
-    ERR_REJECTED = -16,   /* peer refused (SMTP 4xx/5xx) */
-    ERR_INTERNAL = -17,   /* broken invariant */
+    ERR_NOMEM = -1,        /* allocation failed */
+    ERR_INVAL = -2,        /* bad input: syntax, value, field (HTTP 400/422) */
+    ERR_NOTFOUND = -3,     /* no such object (404) */
+    ERR_EXISTS = -4,       /* already exists / conflict (409) */
+    ERR_TOOBIG = -5,       /* input over a limit (413) */
+    ERR_UNSUPPORTED = -6,  /* understood, but not supported (422) */
+    ERR_IO = -7,           /* file system / socket I/O */
+    ERR_DB = -8,           /* SQLite failure */
+    ERR_BUSY = -9,         /* queue full, try later (429/503) */
+    ERR_AUTH = -10,        /* authentication failed (401) */
+    ERR_PROTO = -11,       /* peer violated its protocol */
+    ERR_TLS = -12,         /* TLS handshake / verification */
+    ERR_TIMEOUT = -13,     /* deadline passed */
+    ERR_DNS = -14,         /* name did not resolve */
+    ERR_CONNECT = -15,     /* TCP connect failed */
+    ERR_REJECTED = -16,    /* peer refused (SMTP 4xx/5xx) */
+    ERR_INTERNAL = -17,    /* broken invariant */
+    ERR_UNAVAILABLE = -18, /* a service herald needs (the database) cannot
+                            * be reached: try later (503) */
 };
 
 /*

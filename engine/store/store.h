@@ -1,21 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/store/store.h: durable state in SQLite (DATA_DIR/herald.db); the one
- * data-access layer: every table is read and written through this header.
+ * engine/store/store.h: durable state; the one data-access layer: every
+ * table is read and written through this header.
  *
- * The seam for a second backend (PostgreSQL): nothing here names SQLite or
- * SQL. The handle is opaque (struct eng_store), records are
+ * Two backends behind one interface, chosen at open (docs/storage.md):
+ * - SQLite, the embedded default: DATA_DIR/herald.db, one process
+ *   (engine/store/sqlite*.c);
+ * - PostgreSQL, for several instances sharing one database
+ *   (engine/store/pg*.c, through libpq): outbox claims and queued runs are
+ *   leased per instance, timers fire on one leader per cluster, and changes
+ *   made by other instances are seen through eng_store_tick.
+ * Nothing here names SQL. The handle is opaque (struct eng_store, which
+ * dispatches through an ops table: engine/store/store_int.h), records are
  * plain data, ownership and errors are stated per function, and callbacks
- * into the caller (eng_store_watch, eng_store_runs_recover) are parameters. A
- * backend implements these functions in its own store files (today
- * store.c, store_runs.c, store_outbox.c over engine/store/store_int.h); the
- * backend chosen at start can be dispatched behind the handles (an ops
- * table in the handle) without changing any caller.
+ * into the caller (eng_store_watch, eng_store_runs_recover) are parameters.
  *
- * WAL, foreign keys, a versioned schema with forward migrations (table
- * schema_version), every write in a transaction. One connection guarded by a
- * mutex: every function is thread-safe. Opening gives a clear error for a
- * missing/unwritable directory or a corrupt database.
+ * A versioned schema with forward migrations (table schema_version), every
+ * write in a transaction. One connection guarded by a mutex: every
+ * function is thread-safe. Opening gives a clear error for a
+ * missing/unwritable directory, a corrupt database or an unreachable
+ * server. When a PostgreSQL server cannot be reached, calls fail with
+ * ERR_UNAVAILABLE (eb says why) and the next call reconnects.
  *
  * Records returned by *_get and *_list are new copies owned by the caller and
  * freed with the matching *_free function. Secret values are returned (the
@@ -39,11 +44,26 @@ struct eng_store;
 /* Opens or creates DATA_DIR/herald.db (creating dir with mode 0700 if
  * needed) and migrates the schema. Errors: ERR_IO (dir missing/unwritable;
  * eb says which path and why), ERR_DB (corrupt or newer schema). */
-int  eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb);
+int eng_store_open(const char *dir, struct eng_store **out, struct errbuf *eb);
+/* With url NULL or "": eng_store_open(dir). Else url is a PostgreSQL
+ * connection URI ("postgresql://user:pass@host:port/db?...") or key=value
+ * string: connects, and migrates the schema under an advisory lock (two
+ * instances starting together do not race); dir is kept for
+ * eng_store_dir. Errors: ERR_INVAL (not a PostgreSQL URL; eb never
+ * repeats the password), ERR_UNAVAILABLE (server unreachable or login
+ * refused: eb says which), ERR_DB (newer schema, migration failed). */
+int eng_store_open_url(const char *dir, const char *url, struct eng_store **out,
+    struct errbuf *eb);
 void eng_store_close(struct eng_store *st); /* NULL is a no-op */
-/* Gives the page cache's pages back to the heap (sqlite3_db_release_memory):
- * for an idle process, before malloc_trim(). The next query reads them
- * again from the file (the OS page cache). */
+/* "sqlite" or "postgresql". */
+const char *eng_store_backend(const struct eng_store *st);
+/* 1 if other instances may share the database (PostgreSQL), else 0. */
+int eng_store_shared(const struct eng_store *st);
+/* This instance's name in leases ("host:pid:random"); "" on SQLite. */
+const char *eng_store_instance(const struct eng_store *st);
+/* Gives the page cache's pages back to the heap (SQLite:
+ * sqlite3_db_release_memory): for an idle process, before malloc_trim().
+ * The next query reads them again from the file (the OS page cache). */
 void        eng_store_release_memory(struct eng_store *st);
 const char *eng_store_dir(const struct eng_store *st);
 
@@ -167,7 +187,7 @@ int  eng_store_cred_list(struct eng_store *st, struct eng_cred_rec **out,
 void eng_cred_rec_clear(struct eng_cred_rec *r); /* wipes the secrets */
 void eng_cred_recs_free(struct eng_cred_rec *r, size_t n);
 
-/* ---- the runtime's tables (engine/store/store_runs.c) ------------------------- */
+/* ---- the runtime's tables (engine/store/sqlite_runs.c, pg_runs.c) ------------- */
 /*
  * Run history (runs), the mail outbox, webhook idempotency keys
  * (webhook_idem) and "context save" variables (contexts), on the same
@@ -191,7 +211,9 @@ long long eng_store_mark(struct eng_store *db);
 /* Returns once commit seq (eng_store_mark) is on disk: waits, outside the lock,
  * for an fdatasync() of the WAL that started after that commit; one sync
  * serves every commit made meanwhile (group commit). Commits themselves use
- * synchronous=NORMAL. Errors: ERR_IO (committed, but a power loss could
+ * synchronous=NORMAL. PostgreSQL: a commit is durable when it returns
+ * (synchronous_commit), so this returns 0. Errors: ERR_IO (committed, but
+ * a power loss could
  * undo it). */
 int eng_store_durable(struct eng_store *db, long long seq, struct errbuf *eb);
 int eng_store_run_insert(struct eng_store *db, const char *applet,
@@ -258,7 +280,33 @@ int eng_store_token_set(struct eng_store *db, const char *applet,
 void eng_store_set_digest(
     int (*sha256)(const void *msg, size_t len, unsigned char out[32]));
 
-/* ---- the outbox table (engine/store/store_outbox.c) ---------------------------- */
+/* ---- several instances (PostgreSQL; trivial on SQLite) ------------------ */
+
+/* Once a second, from one thread, outside any transaction: for a shared
+ * database renews this instance's leases (queued and running runs, messages
+ * being sent), reads the generations other instances moved (then calls the
+ * eng_store_watch callback for "applets" and "environment", and
+ * eng_store_trust_generation moves), and tries for the timer leadership.
+ * Reconnects a lost connection. Returns 0, or ERR_UNAVAILABLE (the
+ * database is unreachable: eb says why). SQLite: returns 0. */
+int eng_store_tick(struct eng_store *st, long long now_ms, struct errbuf *eb);
+/* 1 if the database answered the last call (or tick), else 0 and eb (may
+ * be NULL) says why; does not itself contact the server. SQLite: 1. */
+int eng_store_ready(struct eng_store *st, struct errbuf *eb);
+/* 1 if this instance fires the cluster's timers: it holds the leader
+ * lock (a PostgreSQL advisory lock taken by eng_store_tick; lost with the
+ * connection). SQLite: 1. */
+int eng_store_leader(struct eng_store *st);
+/* Runs whose lease expired (their instance died) are taken over by this
+ * one as eng_store_runs_recover does at start: with a replay record they
+ * are queued again and requeue is called, else they are aborted, class
+ * "interrupted". Returns how many were taken. SQLite: 0. */
+int eng_store_runs_adopt(struct eng_store *db, long long now_ms,
+    void (*requeue)(void *ud, long long id, const char *applet,
+        const char *trigger, const char *replay),
+    void *ud, struct errbuf *eb);
+
+/* ---- the outbox table (engine/store/sqlite_outbox.c, pg_outbox.c) ---------------------------- */
 /*
  * Rows only: the outbox (engine/outbox/outbox.c) decides states and retry times.
  * The request text (req) is JSON that holds the SMTP password: a secret,

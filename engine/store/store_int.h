@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine/store/store_int.h: the inside of the store, shared by the store's own
- * files (engine/store/store.c: open, migrations, environment, applets,
- * trustpoints, settings; store_runs.c: run history, idempotency keys,
- * contexts; store_outbox.c: the outbox rows).
+ * files: engine/store/store.c dispatches the public functions through the
+ * handle's ops table; the SQLite backend is sqlite.c (open, migrations,
+ * environment, applets, trustpoints, settings, credentials),
+ * sqlite_runs.c (run history, idempotency keys, contexts) and
+ * sqlite_outbox.c (the outbox rows); the PostgreSQL backend is pg*.c over
+ * engine/store/pg_int.h.
  *
- * One SQLite connection guarded by one recursive mutex. A function that
+ * SQLite: one connection guarded by one recursive mutex. A function that
  * touches the database takes the lock with store_lock(), and a write wraps
  * its statements in store_tx_begin()/store_tx_end(): outside an explicit
  * transaction (eng_store_begin) that is BEGIN IMMEDIATE ... COMMIT; inside
@@ -15,7 +18,7 @@
  * rollback releases the lock.
  *
  * Schema changes are forward migrations: append one entry to
- * store_migrations[] in engine/store/store.c with the next version number; never
+ * store_migrations[] in engine/store/sqlite.c with the next version number; never
  * edit a migration that has shipped.
  *
  *   int
@@ -52,14 +55,168 @@
 #include "engine/store/stmt_cache.h"
 #include "engine/store/store.h"
 
+/* ---- the backends' ops tables (engine/store/store.c dispatches) ---------- */
+/*
+ * One ops table per backend: sqlite*.c and pg*.c each fill the part for
+ * their file (store_sqlite_ops, store_pg_ops in their main file), with
+ * static functions of the same signatures as the public ones in
+ * engine/store/store.h.
+ */
+struct store_cfg_ops {
+    void (*release_memory)(struct eng_store *st);
+    int (*begin)(struct eng_store *st, struct errbuf *eb);
+    int (*commit)(struct eng_store *st, struct errbuf *eb);
+    void (*rollback)(struct eng_store *st);
+    int (*env_put)(struct eng_store *st, const char *name, const char *value,
+        int secret, int *created, struct errbuf *eb);
+    int (*env_get)(struct eng_store *st, const char *name,
+        struct eng_env_var *out, struct errbuf *eb);
+    int (*env_del)(struct eng_store *st, const char *name, struct errbuf *eb);
+    int (*env_list)(struct eng_store *st, struct eng_env_var **out, size_t *n,
+        struct errbuf *eb);
+    int (*applet_put)(struct eng_store *st, const char *name, const char *text,
+        int *created, struct errbuf *eb);
+    int (*applet_get)(struct eng_store *st, const char *name,
+        struct eng_applet_rec *out, struct errbuf *eb);
+    int (
+        *applet_del)(struct eng_store *st, const char *name, struct errbuf *eb);
+    int (*applet_list)(struct eng_store *st, struct eng_applet_rec **out,
+        size_t *n, struct errbuf *eb);
+    int (*tp_put)(struct eng_store *st, const struct eng_tp_rec *r,
+        int *created, struct errbuf *eb);
+    int (*tp_set_cert)(struct eng_store *st, const char *name,
+        const unsigned char *der, size_t len, struct errbuf *eb);
+    int (*tp_get)(struct eng_store *st, const char *name,
+        struct eng_tp_rec *out, struct errbuf *eb);
+    int (*tp_del)(struct eng_store *st, const char *name, struct errbuf *eb);
+    int (*tp_list)(struct eng_store *st, struct eng_tp_rec **out, size_t *n,
+        struct errbuf *eb);
+    uint64_t (*trust_generation)(struct eng_store *st);
+    int (*setting_get)(struct eng_store *st, const char *key, char **value,
+        struct errbuf *eb);
+    int (*setting_put)(struct eng_store *st, const char *key, const char *value,
+        struct errbuf *eb);
+    int (*cred_put)(struct eng_store *st, const struct eng_cred_rec *r,
+        int *created, struct errbuf *eb);
+    int (*cred_rotate)(struct eng_store *st, const char *name,
+        const char *refresh_token, struct errbuf *eb);
+    int (*cred_get)(struct eng_store *st, const char *name,
+        struct eng_cred_rec *out, struct errbuf *eb);
+    int (*cred_del)(struct eng_store *st, const char *name, struct errbuf *eb);
+    int (*cred_list)(struct eng_store *st, struct eng_cred_rec **out, size_t *n,
+        struct errbuf *eb);
+};
+
+struct store_run_ops {
+    long long (*mark)(struct eng_store *db);
+    int (*durable)(struct eng_store *db, long long seq, struct errbuf *eb);
+    int (*run_insert)(struct eng_store *db, const char *applet,
+        const char *trigger, const char *trigger_data, const char *replay,
+        const char *status, long long now_ms, long long *id, struct errbuf *eb);
+    int (*run_delete)(struct eng_store *db, long long id);
+    int (*run_start)(struct eng_store *db, long long id, long long now_ms,
+        struct errbuf *eb);
+    int (*run_finish)(struct eng_store *db, long long id,
+        const struct eng_run_end *e, struct errbuf *eb);
+    int (*runs_list)(struct eng_store *db, const struct eng_run_filter *f,
+        struct cJSON **out, struct errbuf *eb);
+    int (*run_get)(struct eng_store *db, long long id, struct cJSON **out,
+        struct errbuf *eb);
+    int (*runs_prune)(struct eng_store *db, long long before_ms,
+        struct errbuf *eb);
+    int (*runs_recover)(struct eng_store *db, long long now_ms,
+        void (*requeue)(void *ud, long long id, const char *applet,
+            const char *trigger, const char *replay),
+        void *ud, struct errbuf *eb);
+    int (*idem_get)(struct eng_store *db, const char *applet, const char *key,
+        long long since_ms, long long *run_id);
+    int (*idem_put)(struct eng_store *db, const char *applet, const char *key,
+        long long run_id, long long now_ms);
+    int (*ctx_save)(struct eng_store *db, const char *key, const char *json);
+    char *(*ctx_get)(struct eng_store *db, const char *key);
+    void (*watch)(struct eng_store *db, void (*cb)(void *ud, const char *table),
+        void                       *ud);
+    int (*token_set)(struct eng_store *db, const char *applet,
+        const char *token_sha256, const char *secret, struct errbuf *eb);
+};
+
+struct store_ob_ops {
+    int (*ob_put)(struct eng_store *db, const struct eng_ob_new *m,
+        long long *id, struct errbuf *eb);
+    int (*ob_claim_held)(struct eng_store *db, long long id, long long now_ms,
+        struct eng_ob_row *out);
+    unsigned (*ob_claim_due)(struct eng_store *db, const char *skey,
+        long long now_ms, unsigned max, struct eng_ob_row *out);
+    unsigned (*ob_due_keys)(struct eng_store *db, long long now_ms,
+        unsigned max, char **keys);
+    int (*ob_req)(struct eng_store *db, long long id, char **req);
+    void (*ob_release)(struct eng_store *db, const long long *ids, unsigned n);
+    void (*ob_record)(struct eng_store *db, const struct eng_ob_outcome *o,
+        unsigned n);
+    long long (*ob_earliest)(struct eng_store *db);
+    int (*ob_resume)(struct eng_store *db);
+    int (*ob_list)(struct eng_store *db, const char *state,
+        struct eng_ob_item **out, size_t *n, struct errbuf *eb);
+    int (*ob_get)(struct eng_store *db, long long id, struct eng_ob_item *out,
+        struct errbuf *eb);
+    int (*ob_attempts)(struct eng_store *db, long long id, int last,
+        struct eng_ob_attempt **out, size_t *n, struct errbuf *eb);
+    int (*ob_requeue)(struct eng_store *db, long long id, long long now_ms,
+        long long expires_ms, const char *req, const char *skey,
+        struct errbuf *eb);
+    int (*ob_state)(struct eng_store *db, long long id, char *state, size_t n,
+        unsigned *attempts, long long *next_ms);
+    long long (*ob_pending)(struct eng_store *db);
+    int (*ob_census)(struct eng_store *db, struct eng_ob_census *out,
+        struct errbuf *eb);
+};
+
+struct store_cluster_ops {
+    int (*tick)(struct eng_store *st, long long now_ms, struct errbuf *eb);
+    int (*ready)(struct eng_store *st, struct errbuf *eb);
+    int (*leader)(struct eng_store *st);
+    const char *(*instance)(const struct eng_store *st);
+    int (*runs_adopt)(struct eng_store *db, long long now_ms,
+        void (*requeue)(void *ud, long long id, const char *applet,
+            const char *trigger, const char *replay),
+        void *ud, struct errbuf *eb);
+};
+
+struct store_ops {
+    const char *name; /* eng_store_backend */
+    void (*close)(struct eng_store *st);
+    const struct store_cfg_ops     *cfg;
+    const struct store_run_ops     *run;
+    const struct store_ob_ops      *ob;
+    const struct store_cluster_ops *cluster; /* NULL: one instance */
+};
+
+extern const struct store_cfg_ops sqlite_cfg_ops;   /* sqlite.c */
+extern const struct store_run_ops sqlite_run_ops;   /* sqlite_runs.c */
+extern const struct store_ob_ops  sqlite_ob_ops;    /* sqlite_outbox.c */
+extern const struct store_ops     store_sqlite_ops; /* sqlite.c */
+/* sqlite.c: opens DATA_DIR/herald.db (eng_store_open); *out is set up and
+ * uses store_sqlite_ops. */
+int sqlite_open(const char *dir, struct eng_store **out, struct errbuf *eb);
+
+struct pg; /* engine/store/pg_int.h */
+/* pg.c: connects to url and migrates (eng_store_open_url). */
+int pg_open(const char *dir, const char *url, struct eng_store **out,
+    struct errbuf *eb);
+
+/* The handle. ops is every backend's; the SQLite fields below are used by
+ * sqlite*.c only, pg by pg*.c only; tx_depth/tx_failed, mu, dir and the
+ * watch callback by both. */
 struct eng_store {
-    sqlite3           *db;
-    struct stmt_cache *sc;        /* store_prepare's statements */
-    pthread_mutex_t    mu;        /* recursive; guards everything below */
-    char              *dir;       /* DATA_DIR as given */
-    char              *path;      /* DATA_DIR/herald.db */
-    int                tx_depth;  /* eng_store_begin nesting; 0 = none */
-    int                tx_failed; /* a rollback was asked inside nesting */
+    const struct store_ops *ops;
+    struct pg              *pg; /* PostgreSQL's state; NULL on SQLite */
+    sqlite3                *db;
+    struct stmt_cache      *sc;        /* store_prepare's statements */
+    pthread_mutex_t         mu;        /* recursive; guards everything below */
+    char                   *dir;       /* DATA_DIR as given */
+    char                   *path;      /* DATA_DIR/herald.db */
+    int                     tx_depth;  /* eng_store_begin nesting; 0 = none */
+    int                     tx_failed; /* a rollback was asked inside nesting */
     /* group commit (eng_store_durable): the WAL file, commits counted and
      * commits known to be on disk */
     int               wal_fd; /* -1: not in WAL mode, commits sync */
@@ -107,10 +264,10 @@ int store_counter_bump(struct eng_store *st, const char *name,
     struct errbuf *eb);
 
 /* Migration v2: the runtime's tables (runs, outbox, ...), defined in
- * engine/store/store_runs.c; idempotent (CREATE ... IF NOT EXISTS). */
+ * engine/store/sqlite_runs.c; idempotent (CREATE ... IF NOT EXISTS). */
 extern const char store_runs_schema[];
 
-/* ---- the runtime's tables (engine/store/store_runs.c, store_outbox.c) ---- */
+/* ---- the runtime's tables (engine/store/sqlite_runs.c, sqlite_outbox.c) ---- */
 
 /* With the lock held: a prepared statement for sql (cached; pass a string
  * literal), or NULL (logged). Give it back with store_done() before

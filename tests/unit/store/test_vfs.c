@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/unit/store/test_vfs.c: the store's VFS (engine/store/store_vfs.h)
+ * tests/unit/store/test_vfs.c: the store's VFS (engine/store/sqlite_vfs.h)
  * writes a WAL that the default VFS reads back whole. After each commit
  * returns, the -wal file holds whole frames only (32-byte header, then
  * frames of 24 + page bytes: nothing held back), and a copy of the
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/store/store_vfs.h"
+#include "engine/store/sqlite_vfs.h"
 #include "storetest.h"
 
 #define ROWS 300

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine/store/store_vfs.c: the default VFS with WAL frames written in one
- * call (engine/store/store_vfs.h).
+ * call (engine/store/sqlite_vfs.h).
  *
  * A shim: every method forwards to the file of the default VFS, which
  * lives right after our struct in the same allocation (szOsFile is ours
@@ -10,7 +10,7 @@
  * header ends, goes out as header + page from one buffer. Every other
  * method first writes a held header.
  */
-#include "engine/store/store_vfs.h"
+#include "engine/store/sqlite_vfs.h"
 
 #include <pthread.h>
 #include <sqlite3.h>

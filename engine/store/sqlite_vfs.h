@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/store/store_vfs.h: the store's SQLite VFS, the default one with
+ * engine/store/sqlite_vfs.h: the store's SQLite VFS, the default one with
  * one change: a WAL frame goes to the file in one write, not two.
  *
  * SQLite writes each WAL frame as its 24-byte header and then the page,

@@ -104,14 +104,14 @@ store_open_wal(struct eng_store *db)
     free(path);
 }
 
-long long
-eng_store_mark(struct eng_store *db)
+static long long
+sq_mark(struct eng_store *db)
 {
     return atomic_fetch_add(&db->committed, 1) + 1;
 }
 
-int
-eng_store_durable(struct eng_store *db, long long seq, struct errbuf *eb)
+static int
+sq_durable(struct eng_store *db, long long seq, struct errbuf *eb)
 {
     long long upto;
     int       rc = 0;
@@ -138,10 +138,10 @@ eng_store_durable(struct eng_store *db, long long seq, struct errbuf *eb)
     return rc;
 }
 
-int
-eng_store_run_insert(struct eng_store *db, const char *applet,
-    const char *trigger, const char *trigger_data, const char *replay,
-    const char *status, long long now_ms, long long *id, struct errbuf *eb)
+static int
+sq_run_insert(struct eng_store *db, const char *applet, const char *trigger,
+    const char *trigger_data, const char *replay, const char *status,
+    long long now_ms, long long *id, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
@@ -174,8 +174,8 @@ out:
     return rc;
 }
 
-int
-eng_store_run_delete(struct eng_store *db, long long id)
+static int
+sq_run_delete(struct eng_store *db, long long id)
 {
     sqlite3_stmt *st;
     int           rc = ERR_DB;
@@ -190,8 +190,8 @@ eng_store_run_delete(struct eng_store *db, long long id)
     return rc;
 }
 
-int
-eng_store_run_start(struct eng_store *db, long long id, long long now_ms,
+static int
+sq_run_start(struct eng_store *db, long long id, long long now_ms,
     struct errbuf *eb)
 {
     sqlite3_stmt *st;
@@ -215,9 +215,9 @@ eng_store_run_start(struct eng_store *db, long long id, long long now_ms,
     return rc;
 }
 
-int
-eng_store_run_finish(struct eng_store *db, long long id,
-    const struct eng_run_end *e, struct errbuf *eb)
+static int
+sq_run_finish(struct eng_store *db, long long id, const struct eng_run_end *e,
+    struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
@@ -324,9 +324,9 @@ static const char *const run_statuses[] = { "queued", "running", "success",
 static const char *const run_deliveries[] = { "none", "pending", "delivered",
     "failed", NULL };
 
-int
-eng_store_runs_list(struct eng_store *db, const struct eng_run_filter *f,
-    cJSON **out, struct errbuf *eb)
+static int
+sq_runs_list(struct eng_store *db, const struct eng_run_filter *f, cJSON **out,
+    struct errbuf *eb)
 {
     sqlite3_stmt *st;
     cJSON        *res, *items, *o;
@@ -435,9 +435,8 @@ out:
     return 0;
 }
 
-int
-eng_store_run_get(struct eng_store *db, long long id, cJSON **out,
-    struct errbuf *eb)
+static int
+sq_run_get(struct eng_store *db, long long id, cJSON **out, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     cJSON        *o = NULL, *j;
@@ -482,9 +481,8 @@ out:
     return rc;
 }
 
-int
-eng_store_runs_prune(struct eng_store *db, long long before_ms,
-    struct errbuf *eb)
+static int
+sq_runs_prune(struct eng_store *db, long long before_ms, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc;
@@ -517,8 +515,8 @@ eng_store_runs_prune(struct eng_store *db, long long before_ms,
     return rc;
 }
 
-int
-eng_store_runs_recover(struct eng_store *db, long long now_ms,
+static int
+sq_runs_recover(struct eng_store *db, long long now_ms,
     void (*requeue)(void *ud, long long id, const char *applet,
         const char *trigger, const char *replay),
     void *ud, struct errbuf *eb)
@@ -589,8 +587,8 @@ eng_store_runs_recover(struct eng_store *db, long long now_ms,
 
 /* ---- idempotency, contexts, tokens ------------------------------------- */
 
-int
-eng_store_idem_get(struct eng_store *db, const char *applet, const char *key,
+static int
+sq_idem_get(struct eng_store *db, const char *applet, const char *key,
     long long since_ms, long long *run_id)
 {
     sqlite3_stmt *st;
@@ -617,8 +615,8 @@ eng_store_idem_get(struct eng_store *db, const char *applet, const char *key,
     return rc;
 }
 
-int
-eng_store_idem_put(struct eng_store *db, const char *applet, const char *key,
+static int
+sq_idem_put(struct eng_store *db, const char *applet, const char *key,
     long long run_id, long long now_ms)
 {
     sqlite3_stmt *st;
@@ -640,8 +638,8 @@ eng_store_idem_put(struct eng_store *db, const char *applet, const char *key,
     return rc;
 }
 
-int
-eng_store_ctx_save(struct eng_store *db, const char *key, const char *json)
+static int
+sq_ctx_save(struct eng_store *db, const char *key, const char *json)
 {
     sqlite3_stmt *st;
     int           rc = ERR_DB;
@@ -661,8 +659,8 @@ eng_store_ctx_save(struct eng_store *db, const char *key, const char *json)
     return rc;
 }
 
-char *
-eng_store_ctx_get(struct eng_store *db, const char *key)
+static char *
+sq_ctx_get(struct eng_store *db, const char *key)
 {
     sqlite3_stmt *st;
     char         *r = NULL;
@@ -693,9 +691,9 @@ rdb_update_hook(void *arg, int op, const char *dbname, const char *table,
         w->watch_cb(w->watch_ud, table);
 }
 
-void
-eng_store_watch(struct eng_store *db, void (*cb)(void *ud, const char *table),
-    void                         *ud)
+static void
+sq_watch(struct eng_store *db, void (*cb)(void *ud, const char *table),
+    void                  *ud)
 {
     store_lock(db);
     db->watch_cb = cb;
@@ -704,9 +702,9 @@ eng_store_watch(struct eng_store *db, void (*cb)(void *ud, const char *table),
     store_unlock(db);
 }
 
-int
-eng_store_token_set(struct eng_store *db, const char *applet,
-    const char *token_sha256, const char *secret, struct errbuf *eb)
+static int
+sq_token_set(struct eng_store *db, const char *applet, const char *token_sha256,
+    const char *secret, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
@@ -731,3 +729,22 @@ eng_store_token_set(struct eng_store *db, const char *applet,
     store_unlock(db);
     return rc;
 }
+
+const struct store_run_ops sqlite_run_ops = {
+    .mark = sq_mark,
+    .durable = sq_durable,
+    .run_insert = sq_run_insert,
+    .run_delete = sq_run_delete,
+    .run_start = sq_run_start,
+    .run_finish = sq_run_finish,
+    .runs_list = sq_runs_list,
+    .run_get = sq_run_get,
+    .runs_prune = sq_runs_prune,
+    .runs_recover = sq_runs_recover,
+    .idem_get = sq_idem_get,
+    .idem_put = sq_idem_put,
+    .ctx_save = sq_ctx_save,
+    .ctx_get = sq_ctx_get,
+    .watch = sq_watch,
+    .token_set = sq_token_set,
+};

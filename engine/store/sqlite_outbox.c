@@ -39,9 +39,9 @@ ob_exec(struct eng_store *db, const char *sql)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ERR_DB;
 }
 
-int
-eng_store_ob_put(struct eng_store *db, const struct eng_ob_new *m,
-    long long *id, struct errbuf *eb)
+static int
+sq_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id,
+    struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
@@ -109,8 +109,8 @@ ob_row_load(sqlite3_stmt *st, struct eng_ob_row *r)
     return 0;
 }
 
-int
-eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
+static int
+sq_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     struct eng_ob_row *out)
 {
     sqlite3_stmt *st;
@@ -137,8 +137,8 @@ eng_store_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     return rc;
 }
 
-unsigned
-eng_store_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
+static unsigned
+sq_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
     unsigned max, struct eng_ob_row *out)
 {
     sqlite3_stmt *st;
@@ -168,8 +168,8 @@ eng_store_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
     return n;
 }
 
-unsigned
-eng_store_ob_due_keys(struct eng_store *db, long long now_ms, unsigned max,
+static unsigned
+sq_ob_due_keys(struct eng_store *db, long long now_ms, unsigned max,
     char **keys)
 {
     sqlite3_stmt *st;
@@ -192,8 +192,8 @@ eng_store_ob_due_keys(struct eng_store *db, long long now_ms, unsigned max,
     return n;
 }
 
-int
-eng_store_ob_req(struct eng_store *db, long long id, char **req)
+static int
+sq_ob_req(struct eng_store *db, long long id, char **req)
 {
     sqlite3_stmt *st;
     int           rc = ERR_NOTFOUND, oom = 0;
@@ -212,8 +212,8 @@ eng_store_ob_req(struct eng_store *db, long long id, char **req)
     return rc;
 }
 
-void
-eng_store_ob_release(struct eng_store *db, const long long *ids, unsigned n)
+static void
+sq_ob_release(struct eng_store *db, const long long *ids, unsigned n)
 {
     sqlite3_stmt *st;
 
@@ -306,9 +306,8 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
     return rc;
 }
 
-void
-eng_store_ob_record(struct eng_store *db, const struct eng_ob_outcome *o,
-    unsigned n)
+static void
+sq_ob_record(struct eng_store *db, const struct eng_ob_outcome *o, unsigned n)
 {
     struct errbuf eb;
     unsigned      i;
@@ -348,15 +347,15 @@ ob_scalar(struct eng_store *db, const char *sql)
     return v;
 }
 
-long long
-eng_store_ob_earliest(struct eng_store *db)
+static long long
+sq_ob_earliest(struct eng_store *db)
 {
     return ob_scalar(db,
         "SELECT MIN(next_ms) FROM outbox WHERE state='queued'");
 }
 
-int
-eng_store_ob_resume(struct eng_store *db)
+static int
+sq_ob_resume(struct eng_store *db)
 {
     int n = 0;
 
@@ -430,9 +429,9 @@ ob_item_load(sqlite3_stmt *st, struct eng_ob_item *it)
     return 0;
 }
 
-int
-eng_store_ob_list(struct eng_store *db, const char *state,
-    struct eng_ob_item **out, size_t *n, struct errbuf *eb)
+static int
+sq_ob_list(struct eng_store *db, const char *state, struct eng_ob_item **out,
+    size_t *n, struct errbuf *eb)
 {
     sqlite3_stmt       *st;
     struct eng_ob_item *v = NULL;
@@ -469,8 +468,8 @@ eng_store_ob_list(struct eng_store *db, const char *state,
     return 0;
 }
 
-int
-eng_store_ob_get(struct eng_store *db, long long id, struct eng_ob_item *out,
+static int
+sq_ob_get(struct eng_store *db, long long id, struct eng_ob_item *out,
     struct errbuf *eb)
 {
     sqlite3_stmt *st;
@@ -517,8 +516,8 @@ eng_ob_attempts_free(struct eng_ob_attempt *v, size_t n)
     free(v);
 }
 
-int
-eng_store_ob_attempts(struct eng_store *db, long long id, int last,
+static int
+sq_ob_attempts(struct eng_store *db, long long id, int last,
     struct eng_ob_attempt **out, size_t *n, struct errbuf *eb)
 {
     sqlite3_stmt          *st;
@@ -584,8 +583,8 @@ eng_store_ob_attempts(struct eng_store *db, long long id, int last,
     return 0;
 }
 
-int
-eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
+static int
+sq_ob_requeue(struct eng_store *db, long long id, long long now_ms,
     long long expires_ms, const char *req, const char *skey, struct errbuf *eb)
 {
     sqlite3_stmt *st;
@@ -635,8 +634,8 @@ eng_store_ob_requeue(struct eng_store *db, long long id, long long now_ms,
     return rc;
 }
 
-int
-eng_store_ob_state(struct eng_store *db, long long id, char *state, size_t n,
+static int
+sq_ob_state(struct eng_store *db, long long id, char *state, size_t n,
     unsigned *attempts, long long *next_ms)
 {
     sqlite3_stmt *st;
@@ -664,17 +663,16 @@ eng_store_ob_state(struct eng_store *db, long long id, char *state, size_t n,
     return rc;
 }
 
-long long
-eng_store_ob_pending(struct eng_store *db)
+static long long
+sq_ob_pending(struct eng_store *db)
 {
     return ob_scalar(db,
         "SELECT COUNT(*) FROM outbox"
         " WHERE state IN ('queued','sending')");
 }
 
-int
-eng_store_ob_census(struct eng_store *db, struct eng_ob_census *out,
-    struct errbuf *eb)
+static int
+sq_ob_census(struct eng_store *db, struct eng_ob_census *out, struct errbuf *eb)
 {
     sqlite3_stmt *st;
     int           rc = 0;
@@ -722,3 +720,22 @@ out:
     store_unlock(db);
     return rc;
 }
+
+const struct store_ob_ops sqlite_ob_ops = {
+    .ob_put = sq_ob_put,
+    .ob_claim_held = sq_ob_claim_held,
+    .ob_claim_due = sq_ob_claim_due,
+    .ob_due_keys = sq_ob_due_keys,
+    .ob_req = sq_ob_req,
+    .ob_release = sq_ob_release,
+    .ob_record = sq_ob_record,
+    .ob_earliest = sq_ob_earliest,
+    .ob_resume = sq_ob_resume,
+    .ob_list = sq_ob_list,
+    .ob_get = sq_ob_get,
+    .ob_attempts = sq_ob_attempts,
+    .ob_requeue = sq_ob_requeue,
+    .ob_state = sq_ob_state,
+    .ob_pending = sq_ob_pending,
+    .ob_census = sq_ob_census,
+};
