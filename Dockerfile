@@ -6,6 +6,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake \
       pkg-config libmicrohttpd-dev libwolfssl-dev libcjson-dev libsqlite3-dev \
+      libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -25,7 +26,7 @@ FROM debian:bookworm-slim
 # (server/mhd_notls.c), so neither it nor GnuTLS is needed at run time
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libwolfssl35 \
-      libcjson1 libsqlite3-0 ca-certificates \
+      libcjson1 libsqlite3-0 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/herald --shell /usr/sbin/nologin herald \
  && mkdir -p /var/lib/herald && chown herald:herald /var/lib/herald && chmod 0700 /var/lib/herald
