@@ -74,6 +74,8 @@ struct pg {
      * eng_store_tick calls the watch callback / trust generation moves */
     long long       config_gen;
     _Atomic int64_t trust_gen;
+    /* counters bumped in the open transaction (0: none), seen on commit */
+    long long config_pending, trust_pending;
 };
 
 /* Parameters of one statement: text values (NULL is SQL NULL), or bytea
