@@ -51,8 +51,8 @@ pg_down(struct pg *pg, const char *why)
     pg->why[n] = '\0';
 }
 
-/* libpq's message msg as one line into out: newlines become spaces, the
- * trailing ones go, and the connection's password, should it appear, is
+/* libpq's message msg as one line into out: runs of blanks and newlines
+ * become one space, the trailing ones go, and the connection's password, should it appear, is
  * masked. */
 static void
 pg_reason(PGconn *conn, const char *msg, char *out, size_t n)
@@ -70,7 +70,12 @@ pg_reason(PGconn *conn, const char *msg, char *out, size_t n)
             msg += pl;
             continue;
         }
-        out[o++] = (*msg == '\n' || *msg == '\r' || *msg == '\t') ? ' ' : *msg;
+        if (*msg == '\n' || *msg == '\r' || *msg == '\t' || *msg == ' ') {
+            if (o > 0 && out[o - 1] != ' ')
+                out[o++] = ' ';
+        } else {
+            out[o++] = *msg;
+        }
         msg++;
     }
     while (o > 0 && out[o - 1] == ' ')
@@ -1611,22 +1616,28 @@ pg_try_leader(struct eng_store *st, struct errbuf *eb)
     return 0;
 }
 
-/* With the lock: each step is tried; the first error is returned. */
+/* With the lock: each step is tried (a failed one does not keep the
+ * others from their work) until the database cannot be reached; the first
+ * error is returned. */
 static int
 pg_tick_locked(struct eng_store *st, long long now_ms, struct errbuf *eb)
 {
-    int rc, first = 0;
+    int rc = 0, first = 0;
 
-    if ((rc = pg_connected(st, eb)) != 0)
-        return rc;
-    if ((rc = pg_runs_renew(st, now_ms, eb)) != 0)
-        first = first ? first : rc;
-    if ((rc = pg_outbox_renew(st, now_ms, first ? NULL : eb)) != 0)
-        first = first ? first : rc;
-    if ((rc = pg_read_generations(st, 1, first ? NULL : eb)) != 0)
-        first = first ? first : rc;
-    if (!st->pg->leader && (rc = pg_try_leader(st, first ? NULL : eb)) != 0)
-        first = first ? first : rc;
+    for (int step = 0; step < 4 && rc != ERR_UNAVAILABLE; step++) {
+        struct errbuf *e = first ? NULL : eb;
+
+        if (step == 0)
+            rc = pg_runs_renew(st, now_ms, e);
+        else if (step == 1)
+            rc = pg_outbox_renew(st, now_ms, e);
+        else if (step == 2)
+            rc = pg_read_generations(st, 1, e);
+        else
+            rc = st->pg->leader ? 0 : pg_try_leader(st, e);
+        if (first == 0)
+            first = rc;
+    }
     return first;
 }
 
