@@ -175,7 +175,8 @@ pg_mono_ms(void)
 
 /*
  * With the lock held, before a statement: 0 if the connection is good.
- * Outside a transaction a bad one is reset (at most once a second; a reset
+ * Outside a transaction a bad one is reset (after a failed attempt, not
+ * again within a second: in between, statements fail at once; a reset
  * loses the leader lock); inside one it just fails: the transaction is
  * gone with the connection. Errors: ERR_UNAVAILABLE.
  */
@@ -198,6 +199,7 @@ pg_connected(struct eng_store *st, struct errbuf *eb)
             PQreset(pg->conn);
             pg->in_tx = 0;
             if (PQstatus(pg->conn) == CONNECTION_OK) {
+                pg->reset_ms = 0; /* the next loss resets at once */
                 pg_up(pg);
                 return 0;
             }
@@ -311,12 +313,28 @@ pg_run(struct eng_store *st, const char *sql, const struct pg_args *a,
     return rc;
 }
 
+/* 1 if sql may run again when its connection dropped under it outside a
+ * transaction: it changed nothing, or nothing that outlives the session. */
+static int
+pg_repeatable(const char *sql)
+{
+    return strcmp(sql, "BEGIN") == 0 || strncmp(sql, "SELECT ", 7) == 0;
+}
+
 int
 pg_query(struct eng_store *st, const char *sql, const struct pg_args *a,
     PGresult **res, struct errbuf *eb)
 {
+    struct pg *pg = st->pg;
+    int        idle =
+        st->tx_depth == 0 && !pg->in_tx && PQstatus(pg->conn) == CONNECTION_OK;
     int rc = pg_run(st, sql, a, 0, res, eb);
 
+    /* an idle connection the server dropped (a restart, a failover): the
+     * first statement finds out; a repeatable one runs again on a new
+     * connection rather than failing */
+    if (rc == ERR_UNAVAILABLE && idle && pg_repeatable(sql))
+        rc = pg_run(st, sql, a, 0, res, eb);
     if (pg_ends_tx(sql))
         st->pg->in_tx = 0;
     return rc;
@@ -902,7 +920,11 @@ pg_commit(struct eng_store *st, struct errbuf *eb)
         return err_set(eb, ERR_INTERNAL, "internal",
             "commit without a transaction");
     if (--st->tx_depth == 0) {
-        if (st->tx_failed) {
+        if (st->tx_failed && PQstatus(st->pg->conn) != CONNECTION_OK) {
+            pg_rollback_now(st);
+            rc = err_set(eb, ERR_UNAVAILABLE, "database_unavailable",
+                "transaction rolled back: %s", st->pg->why);
+        } else if (st->tx_failed) {
             pg_rollback_now(st);
             rc = err_set(eb, ERR_DB, "database_error",
                 "transaction rolled back: an operation inside it failed");
@@ -1627,12 +1649,12 @@ pg_tick_locked(struct eng_store *st, long long now_ms, struct errbuf *eb)
     for (int step = 0; step < 4 && rc != ERR_UNAVAILABLE; step++) {
         struct errbuf *e = first ? NULL : eb;
 
-        if (step == 0)
-            rc = pg_runs_renew(st, now_ms, e);
-        else if (step == 1)
-            rc = pg_outbox_renew(st, now_ms, e);
-        else if (step == 2)
+        if (step == 0) /* first: repeatable, it finds a dropped session */
             rc = pg_read_generations(st, 1, e);
+        else if (step == 1)
+            rc = pg_runs_renew(st, now_ms, e);
+        else if (step == 2)
+            rc = pg_outbox_renew(st, now_ms, e);
         else
             rc = st->pg->leader ? 0 : pg_try_leader(st, e);
         if (first == 0)
