@@ -52,8 +52,8 @@ pg_down(struct pg *pg, const char *why)
 }
 
 /* libpq's message msg as one line into out: runs of blanks and newlines
- * become one space, the trailing ones go, and the connection's password, should it appear, is
- * masked. */
+ * become one space, the trailing ones go, and the connection's password,
+ * should it appear, is masked. */
 static void
 pg_reason(PGconn *conn, const char *msg, char *out, size_t n)
 {
