@@ -425,8 +425,10 @@ pg_blob(const PGresult *res, int r, int c, unsigned char **out, size_t *n)
 /* ---- transactions and counters -------------------------------------------- */
 
 /* The counters bumped in the transaction that just committed are this
- * handle's now. config_generation only when no other instance's change
- * came in between (eng_store_tick then still calls the watch callback). */
+ * handle's now. config_generation only when it moved by this one change
+ * alone: else another instance's change may have come in between, and
+ * eng_store_tick still calls the watch callback (once too often after a
+ * transaction of several config writes: harmless). */
 static void
 pg_committed(struct pg *pg)
 {
@@ -496,15 +498,16 @@ pg_counter_bump(struct eng_store *st, const char *name, long long *value,
     int            rc;
 
     pg_arg_text(&a, name);
-    if ((rc = pg_query_row(st,
-             "INSERT INTO counters (name, value) VALUES ($1, 1) "
-             "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 "
-             "RETURNING value",
-             &a, &r, eb))
-        != 0)
-        return rc == ERR_NOTFOUND ? err_set(eb, ERR_DB, "database_error",
-                   "database error during counter update: no row returned")
-                                  : rc;
+    rc = pg_query_row(st,
+        "INSERT INTO counters (name, value) VALUES ($1, 1) "
+        "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 "
+        "RETURNING value",
+        &a, &r, eb);
+    if (rc == ERR_NOTFOUND) /* RETURNING always has its row */
+        rc = err_set(eb, ERR_INTERNAL, "internal", "counter %s not updated",
+            name);
+    if (rc != 0)
+        return rc;
     v = pg_int(r, 0, 0);
     PQclear(r);
     if (value != NULL)
