@@ -303,6 +303,9 @@ class PgServer:
         accepts logins."""
         if self.running():
             return self
+        if not self._owner:
+            raise PgError('the shared test server (%s) is started by the '
+                          'ctest fixture pg/start' % ENV_STATE)
         timeout = timeout or self.start_timeout
         fixed = self.port is not None
         for attempt in range(5):
@@ -372,6 +375,9 @@ class PgServer:
         start_server(). mode 'fast' (SIGINT: clients are disconnected,
         a clean shutdown; SIGKILL after timeout) or 'kill' (SIGKILL to
         the server and its backends at once, a crash)."""
+        if not self._owner:
+            raise PgError('the shared test server (%s) is not for one test '
+                          'to stop: start a PgServer of your own' % ENV_STATE)
         if self.pid is None:
             return
         if mode == 'kill':
