@@ -74,6 +74,8 @@ struct pg {
      * eng_store_tick calls the watch callback / trust generation moves */
     long long       config_gen;
     _Atomic int64_t trust_gen;
+    int in_tx; /* the session is inside BEGIN: a lost connection is not
+                * reset until the transaction's end is asked for */
     /* counters bumped in the open transaction (0: none), seen on commit */
     long long config_pending, trust_pending;
 };
