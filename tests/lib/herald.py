@@ -20,7 +20,8 @@ without a database of its own (database_url=, --database-url in args,
 HERALD_DATABASE_URL[_FILE] in env) gets a fresh PostgreSQL database on the
 test server (tests/lib/pgsrv.py: the one named by HERALD_TEST_PG, else one
 private to this process) and runs with --database-url; a later Herald on the
-same data_dir gets the same database, and cleanup() drops the ones it made.
+same data_dir gets the same database, and cleanup() drops the ones it made;
+stop() fails if the database password shows in herald's output.
 A test about SQLite itself says @sqlite_only(reason).
 """
 import atexit
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 
 __all__ = ['Herald', 'HeraldError', 'HeraldTestCase', 'herald_bin',
            'run_herald', 'backend', 'sqlite_only', 'database_url_for']
@@ -293,7 +295,18 @@ class Herald:
             raise HeraldError('herald exited with %s, expected %s; '
                               'stderr:\n%s' % (code, expect_code,
                                                self._old_logs[-4000:]))
+        pw = self._db_password()
+        if pw and (pw in self._old_logs or pw in self._old_out):
+            raise HeraldError('the database password is in herald\'s output')
         return code
+
+    def _db_password(self):
+        if not self.database_url:
+            return None
+        try:
+            return urllib.parse.urlsplit(self.database_url).password
+        except ValueError:
+            return None
 
     def kill(self):
         if self.proc is None:
