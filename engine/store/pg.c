@@ -833,7 +833,7 @@ pg_open(const char *dir, const char *url, struct eng_store **out,
     int                 rc;
 
     *out = NULL;
-    if ((rc = pg_check_url(url, eb)) != 0)
+    if ((rc = pg_lib_load(eb)) != 0 || (rc = pg_check_url(url, eb)) != 0)
         return rc;
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return err_set(eb, ERR_NOMEM, "internal", "out of memory");

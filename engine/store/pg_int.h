@@ -46,12 +46,13 @@
 #ifndef HERALD_ENGINE_STORE_PG_INT_H
 #define HERALD_ENGINE_STORE_PG_INT_H
 
-#include <libpq-fe.h>
+#include <libpq-fe.h> /* types; the functions via pg_lib.h */
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"
+#include "engine/store/pg_lib.h"
 #include "engine/store/store_int.h"
 
 /* A lease lasts this long past the last tick that renewed it. */
