@@ -832,7 +832,10 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
     s->web_dir = srv_static_dir(cfg->web_dir);
     /* older databases hold clear webhook tokens: the store hashes them */
     eng_store_set_digest(pki_sha256);
-    if ((rc = eng_store_open(s->data_dir, &s->store, eb)) != 0)
+    /* SQLite in the data directory, or PostgreSQL (srv_db.c); the URL
+     * is not kept */
+    s->cfg.database_url = NULL;
+    if ((rc = srv_db_open(s, cfg->database_url, eb)) != 0)
         goto fail;
     if ((rc = eng_trustcache_new(s->store, &s->trust, eb)) != 0)
         goto fail;
@@ -988,7 +991,7 @@ srv_free(struct srv *s)
     pthread_mutex_destroy(&s->conn_lock);
     pthread_mutex_destroy(&s->hook_log_mu);
     eng_trustcache_free(s->trust);
-    eng_store_close(s->store);
+    srv_db_free(s);
     sec_free(s->admin_token);
     sec_free(s->metrics_token);
     free(s->listen);
