@@ -21,7 +21,7 @@ import time
 import unittest
 import http.client
 
-from herald import Herald, run_herald
+from herald import Herald, run_herald, sqlite_only
 
 
 class HttpTest(unittest.TestCase):
@@ -650,6 +650,7 @@ class CliTest(unittest.TestCase):
         finally:
             subprocess.run(['rm', '-rf', d])
 
+    @sqlite_only('a corrupt herald.db file')
     def test_corrupt_database_exits_1(self):
         d = tempfile.mkdtemp()
         try:
@@ -677,6 +678,8 @@ class CliTest(unittest.TestCase):
             status, _, _ = h.request('GET', '/healthz', token=False)
             self.assertEqual(status, 200)
 
+    @sqlite_only('the lock on herald.db; on PostgreSQL instances share '
+                 'a database by design')
     def test_second_herald_on_the_same_data_dir_exits_1(self):
         first = Herald()
         try:

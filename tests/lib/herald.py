@@ -13,6 +13,15 @@ parses the one "herald: listening on http://HOST:PORT" line from stdout,
 captures stdout and stderr (h.log(), h.stdout_text()) so that tests can check
 that no secret was printed, and never leaves a process behind: stop() sends
 SIGTERM, waits, and kills (then fails) only if the process does not exit.
+
+Backends: SQLite under the data directory by default. With
+HERALD_TEST_BACKEND=postgresql (the "@pg" ctest variants) each Herald
+without a database of its own (database_url=, --database-url in args,
+HERALD_DATABASE_URL[_FILE] in env) gets a fresh PostgreSQL database on the
+test server (tests/lib/pgsrv.py: the one named by HERALD_TEST_PG, else one
+private to this process) and runs with --database-url; a later Herald on the
+same data_dir gets the same database, and cleanup() drops the ones it made.
+A test about SQLite itself says @sqlite_only(reason).
 """
 import atexit
 import http.client
@@ -28,7 +37,7 @@ import time
 import unittest
 
 __all__ = ['Herald', 'HeraldError', 'HeraldTestCase', 'herald_bin',
-           'run_herald']
+           'run_herald', 'backend', 'sqlite_only', 'database_url_for']
 
 _LIVE = set()
 
@@ -46,6 +55,69 @@ atexit.register(_reap_all)
 
 class HeraldError(AssertionError):
     pass
+
+
+# ---- the backend under test ---------------------------------------------
+
+ENV_BACKEND = 'HERALD_TEST_BACKEND'
+_PG_DBS = {}        # realpath of a data dir -> URL of its database
+_PRIVATE_PG = None  # a PgServer of this process when HERALD_TEST_PG is unset
+
+
+def backend():
+    """'sqlite' (the default) or 'postgresql', from HERALD_TEST_BACKEND."""
+    b = os.environ.get(ENV_BACKEND) or 'sqlite'
+    if b not in ('sqlite', 'postgresql'):
+        raise HeraldError('%s=%s: sqlite or postgresql' % (ENV_BACKEND, b))
+    return b
+
+
+def sqlite_only(reason):
+    """Decorator: skips a test (or class) on PostgreSQL, saying why."""
+    return unittest.skipIf(backend() == 'postgresql',
+                           'SQLite only: ' + reason)
+
+
+def _pgsrv():
+    try:
+        import pgsrv
+    except ImportError:
+        import sys
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import pgsrv
+    return pgsrv
+
+
+def pg_server():
+    """The PostgreSQL server the tests use: the ctest fixture's
+    (HERALD_TEST_PG), else one started for this process."""
+    global _PRIVATE_PG
+    pgsrv = _pgsrv()
+    s = pgsrv.from_env()
+    if s is None:
+        if _PRIVATE_PG is None:
+            _PRIVATE_PG = pgsrv.PgServer().start()
+        s = _PRIVATE_PG
+    return s
+
+
+def database_url_for(data_dir):
+    """The URL of data_dir's PostgreSQL database: a fresh one the first
+    time, the same one afterwards."""
+    key = os.path.realpath(data_dir)
+    if key not in _PG_DBS:
+        _PG_DBS[key] = pg_server().create_database()
+    return _PG_DBS[key]
+
+
+def _drop_database_of(data_dir):
+    url = _PG_DBS.pop(os.path.realpath(data_dir), None)
+    if url is None:
+        return
+    try:
+        pg_server().drop_database(url.rsplit('/', 1)[1])
+    except Exception:
+        pass  # the server goes away with its data at the end anyway
 
 
 def herald_bin():
@@ -98,7 +170,10 @@ class _Reader(threading.Thread):
 
 class Herald:
     def __init__(self, data_dir=None, token=None, args=None, env=None,
-                 listen='127.0.0.1:0', use_token_env=True):
+                 listen='127.0.0.1:0', use_token_env=True, database_url=None):
+        """database_url: run on that PostgreSQL database (--database-url);
+        by default SQLite, or with HERALD_TEST_BACKEND=postgresql a
+        database of data_dir's own (database_url_for)."""
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix='herald-test-')
         self.token = token or secrets.token_hex(24)
@@ -115,12 +190,24 @@ class Herald:
         self._old_logs = ''
         self._old_out = ''
         self.starts = 0
+        self.database_url = database_url
+        self.own_db = False
+        if (database_url is None and backend() == 'postgresql'
+                and '--database-url' not in self.extra_args
+                and not any(a.startswith('--database-url=')
+                            for a in self.extra_args)
+                and 'HERALD_DATABASE_URL' not in self.extra_env
+                and 'HERALD_DATABASE_URL_FILE' not in self.extra_env):
+            self.database_url = database_url_for(self.data_dir)
+            self.own_db = self.own_dir
 
     # ---- lifecycle -------------------------------------------------------
 
     def command(self):
+        db = ['--database-url', self.database_url] if self.database_url \
+            else []
         return [herald_bin(), 'serve', '--listen', self.listen,
-                '--data-dir', self.data_dir] + self.extra_args
+                '--data-dir', self.data_dir] + db + self.extra_args
 
     def start(self, timeout=20):
         if self.proc is not None and self.proc.poll() is None:
@@ -165,14 +252,20 @@ class Herald:
                     break
                 self._out.cond.wait(min(left, 0.2))
         code = self.proc.poll()
+        if code is None and self._out.eof:  # exiting: its status
+            try:
+                code = self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        out, err = self._out, self._err  # kill() drops them
         if code is None:
             self.kill()
         else:
             self.proc.wait()
             _LIVE.discard(self)
+        err.join(5)
         raise HeraldError('herald did not start (exit %s):\nstdout:\n%s\n'
-                          'stderr:\n%s' % (code, self._out.text(),
-                                           self._err.text()))
+                          'stderr:\n%s' % (code, out.text(), err.text()))
 
     def _token_from_stdout(self):
         for line in self._out.lines:
@@ -229,6 +322,9 @@ class Herald:
 
     def cleanup(self):
         self.kill()
+        if self.own_db:
+            _drop_database_of(self.data_dir)
+            self.own_db = False
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "engine/store/store.h"
+#include "storetest.h"
 
 #define DAY_MS 86400000LL
 
@@ -30,13 +31,11 @@ struct env {
 static int
 setup(void **state)
 {
-    struct env   *e = calloc(1, sizeof(*e));
-    char          tmpl[] = "/tmp/herald-runs-XXXXXX";
-    struct errbuf eb = { 0 };
+    struct env *e = calloc(1, sizeof(*e));
 
-    e->dir = strdup(mkdtemp(tmpl));
-    if (eng_store_open(e->dir, &e->db, &eb) != 0)
-        return -1;
+    assert_non_null(e);
+    e->dir = tmpdir_new();
+    e->db = open_ok(e->dir);
     *state = e;
     return 0;
 }
@@ -45,13 +44,9 @@ static int
 teardown(void **state)
 {
     struct env *e = *state;
-    char        cmd[256];
 
     eng_store_close(e->db);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-    if (system(cmd) != 0)
-        return -1;
-    free(e->dir);
+    tmpdir_free(e->dir);
     free(e);
     return 0;
 }

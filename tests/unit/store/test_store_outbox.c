@@ -22,22 +22,21 @@
 #include <cjson/cJSON.h>
 
 #include "engine/store/store.h"
+#include "storetest.h"
 
 struct fix {
-    char              dir[64];
+    char             *dir;
     struct eng_store *db;
 };
 
 static int
 setup(void **state)
 {
-    struct fix   *f = calloc(1, sizeof(*f));
-    struct errbuf eb = { 0 };
+    struct fix *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/herald-sob-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(eng_store_open(f->dir, &f->db, &eb), 0);
+    f->dir = tmpdir_new();
+    f->db = open_ok(f->dir);
     *state = f;
     return 0;
 }
@@ -46,11 +45,9 @@ static int
 teardown(void **state)
 {
     struct fix *f = *state;
-    char        cmd[128];
 
     eng_store_close(f->db);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    tmpdir_free(f->dir);
     free(f);
     return 0;
 }

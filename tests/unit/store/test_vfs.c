@@ -61,6 +61,7 @@ count_rows(sqlite3 *db)
 static void
 a_killed_process_wal_should_read_back_whole_with_the_default_vfs(void **state)
 {
+    SKIP_ON_PG("the SQLite VFS");
     char          path[128], copy[256], cmd[768], blob[1000];
     char         *dir = tmpdir_new();
     sqlite3      *db = NULL, *back = NULL;
