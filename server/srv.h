@@ -89,8 +89,9 @@ void srv_runtime_applets_changed(struct srv *s);
  * cluster tick (leases renewed, other instances' changes read, timer
  * leadership; reconnects a lost database) and the runtime's (runs of dead
  * instances taken over, runs held back while the database was down sent
- * again). Logs when the database is lost, when it is back and when the
- * leadership moves. Nothing to do with SQLite but a few calls. */
+ * again). While the database stays away, a reminder a minute (the store
+ * logs the loss and the return). Nothing to do with SQLite but a few
+ * calls. */
 void srv_tick(struct srv *s);
 /* A number that grows with every completed request, run and delivery
  * attempt: unchanged between two calls means herald was idle. */

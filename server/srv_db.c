@@ -205,7 +205,6 @@ srv_db_open(struct srv *s, const char *url, struct errbuf *eb)
         return rc;
     }
     s->db_up = 1;
-    s->db_leader = eng_store_leader(s->store);
     log_info("store", "event=database backend=%s shared=%d instance=%s",
         eng_store_backend(s->store), eng_store_shared(s->store),
         eng_store_shared(s->store) ? eng_store_instance(s->store) : "-");
@@ -257,34 +256,28 @@ srv_tick(struct srv *s)
 {
     struct errbuf eb;
     long long     now = clock_now_ms();
-    int           rc, leader;
+    int           rc;
 
     if (s == NULL || s->store == NULL)
         return;
     err_clear(&eb);
     if ((rc = eng_store_tick(s->store, now, &eb)) != 0) {
+        /* the store logs the loss and the return; a reminder while the
+         * database stays away */
         srv_db_scrub(s, eb.msg, sizeof(eb.msg));
-        if (s->db_up || now - s->db_down_logged_ms >= DB_DOWN_LOG_MS) {
-            log_err("store",
-                "event=%s reason=\"%s\" note=\"triggers answer 503 and "
-                "/healthz 503 until it is back; runs and messages already "
-                "accepted wait\"",
-                s->db_up ? "database-lost" : "database-down", eb.msg);
+        if (s->db_up)
+            s->db_down_since_ms = s->db_down_logged_ms = now;
+        else if (now - s->db_down_logged_ms >= DB_DOWN_LOG_MS) {
+            log_warn("store",
+                "event=database-still-down down_s=%lld reason=\"%s\" "
+                "note=\"triggers and /healthz answer 503; accepted runs "
+                "and messages wait for it\"",
+                (now - s->db_down_since_ms) / 1000, eb.msg);
             s->db_down_logged_ms = now;
         }
         s->db_up = 0;
-        return;
-    }
-    if (!s->db_up) {
-        log_info("store", "event=database-back backend=%s",
-            eng_store_backend(s->store));
+    } else {
         s->db_up = 1;
-    }
-    if ((leader = eng_store_leader(s->store)) != s->db_leader) {
-        log_info("store", "event=%s instance=%s",
-            leader ? "leader-taken" : "leader-lost",
-            eng_store_instance(s->store));
-        s->db_leader = leader;
     }
     if (s->runtime == NULL)
         return;

@@ -44,10 +44,9 @@ struct srv {
 #define SRV_DB_SECRETS 4
     struct sec *db_secret[SRV_DB_SECRETS];
     /* srv_tick's view, main thread only: the database answered the last
-     * tick; when the last "database down" line was logged; leader. */
+     * tick; since when it does not; when that was last logged. */
     int                db_up;
-    long long          db_down_logged_ms;
-    int                db_leader;
+    long long          db_down_since_ms, db_down_logged_ms;
     struct MHD_Daemon *mhd;
     int                listen_fd;
     char               host[256]; /* as bound */

@@ -31,7 +31,9 @@
  * until the earliest retry or a put wakes it, as before. When the
  * database cannot be reached, an outcome (or a release) that could not be
  * written is written again once it answers: the message is leased by this
- * instance meanwhile, so no other would take it.
+ * instance meanwhile, so no other would take it; and nothing is claimed
+ * until 5 s after it answers again (OB_REJOIN_MS), the time every live
+ * instance needs to renew the leases that passed during the outage.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -79,7 +81,8 @@ struct eng_outbox {
     struct ob_waiter           *waiters; /* one per sender thread */
     atomic_llong                sent, deferred, dead;
     atomic_uint                 seq;
-    int                         shared; /* eng_store_shared(db) */
+    int                         shared;  /* eng_store_shared(db) */
+    atomic_llong                down_ms; /* shared: last seen down */
     /* senders working on (or holding an idle session to) a destination;
      * under mu */
     struct ob_slot {
@@ -263,6 +266,11 @@ ob_msg_free(struct ob_msg *m)
 /* A shared database: an idle sender looks again after at most this many
  * seconds (messages of other instances, expired leases). */
 #define OB_SHARED_WAIT 1.0
+/* A shared database that was lost: no claims for this long after it
+ * answers again, so that every live instance renews the leases of the
+ * messages it is sending (they may have passed meanwhile) before any
+ * instance takes them as a dead instance's. */
+#define OB_REJOIN_MS 5000LL
 
 int
 eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
@@ -857,6 +865,23 @@ ob_claim_next(struct eng_outbox *ob, struct ob_sess *s, long long now,
     return n;
 }
 
+/* A shared database: 1 if claims may be made now (it answers, and has
+ * for OB_REJOIN_MS). SQLite: 1. */
+static int
+ob_may_claim(struct eng_outbox *ob, long long now)
+{
+    long long down;
+
+    if (!ob->shared)
+        return 1;
+    if (eng_store_ready(ob->db, NULL) != 1) {
+        atomic_store(&ob->down_ms, now);
+        return 0;
+    }
+    down = atomic_load(&ob->down_ms);
+    return down == 0 || now - down >= OB_REJOIN_MS;
+}
+
 /* Claims a batch of due messages, those for the open session first, and
  * attempts them over s. Returns how many were claimed (0: none due). */
 static unsigned
@@ -865,6 +890,9 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
     struct ob_msg    *m[OB_BATCH];
     struct ob_outcome o[OB_BATCH];
     unsigned          n = 0, i;
+
+    if (!ob_may_claim(ob, now))
+        return 0;
 
     if (s->h != NULL && s->slot != NULL)
         n = ob_claim_due(ob, s->skey, now, OB_BATCH, m);

@@ -57,6 +57,10 @@
 #define RT_EV_PUBLISHED (-2)
 /* the least time between two "triggers-dropped" lines of one applet */
 #define DROP_LOG_S 10.0
+/* After the database was lost, runs of other instances are not taken
+ * over for this long: every live instance renews its leases (they may
+ * have passed while nobody could reach the database) first. */
+#define RT_ADOPT_GRACE_MS 5000LL
 
 struct rl_entry {
     char     *applet;
@@ -125,6 +129,7 @@ struct eng_runtime {
     struct rt_job     *deferred, *deferred_tail;
     struct rt_pending *pending;
     unsigned           ndeferred, npending;
+    long long          db_down_ms; /* eng_runtime_tick: last seen down */
 };
 
 struct rt_job {
@@ -1187,7 +1192,7 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
             /* the key cannot be checked: refuse rather than risk a
              * second run (the sender retries with the same key) */
             rc = seen == ERR_UNAVAILABLE
-                ? err_set(eb, ERR_UNAVAILABLE, "unavailable",
+                ? err_set(eb, ERR_UNAVAILABLE, "database_unavailable",
                     "the database cannot be reached to check the "
                     "Idempotency-Key; retry later")
                 : err_set(eb, ERR_DB, "internal",
@@ -1419,7 +1424,8 @@ rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
              * longer parses does not stop the others */
             if (trc == ERR_UNAVAILABLE && rc == 0 && *nruns == 0)
                 rc = err_set(eb, ERR_UNAVAILABLE,
-                    te.code[0] ? te.code : "unavailable", "%s", te.msg);
+                    te.code[0] ? te.code : "database_unavailable", "%s",
+                    te.msg);
             else if (te.code[0] != '\0' && strcmp(te.code, "busy") == 0
                 && rc == 0 && *nruns == 0)
                 rc = err_set(eb, ERR_BUSY, "busy", "%s", te.msg);
@@ -2189,22 +2195,17 @@ rt_held_release(struct eng_runtime *rt)
 int
 eng_runtime_tick(struct eng_runtime *rt, long long now_ms, struct errbuf *eb)
 {
-    int n;
-
     if (rt == NULL || !rt->started || rt->pool == NULL
         || atomic_load(&rt->draining))
         return 0;
-    if (eng_store_ready(rt->st, NULL) != 1)
-        return 0; /* eng_store_tick reconnects; until then nothing to do */
+    if (eng_store_ready(rt->st, NULL) != 1) {
+        rt->db_down_ms = now_ms; /* eng_store_tick reconnects */
+        return 0;
+    }
     rt_held_retry(rt);
-    n = eng_store_runs_adopt(rt->st, now_ms, on_requeue, rt, eb);
-    if (n > 0)
-        log_warn("runtime",
-            "event=runs-adopted count=%d note=\"runs of an instance that "
-            "stopped renewing its leases (it died) run here; a run it had "
-            "started runs again from its beginning\"",
-            n);
-    return n;
+    if (rt->db_down_ms > 0 && now_ms - rt->db_down_ms < RT_ADOPT_GRACE_MS)
+        return 0;
+    return eng_store_runs_adopt(rt->st, now_ms, on_requeue, rt, eb);
 }
 
 int

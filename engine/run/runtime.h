@@ -131,9 +131,11 @@ void eng_runtime_free(struct eng_runtime *rt);
  * held back while it could not be reached (a run that lost it mid-way
  * runs again from its start), then takes over the runs of dead instances
  * (eng_store_runs_adopt, requeued as eng_runtime_start requeues the runs
- * of the last stop). Returns how many runs were taken over (SQLite: 0),
- * or an ERR_* of the store (ERR_UNAVAILABLE). Does nothing before
- * eng_runtime_start or once draining. */
+ * of the last stop) -- but not within 5 s of a database loss, so that
+ * every live instance renews its leases first. Call it also when
+ * eng_store_tick failed (it notes the loss). Returns how many runs were
+ * taken over (SQLite: 0), or an ERR_* of the store (ERR_UNAVAILABLE).
+ * Does nothing before eng_runtime_start or once draining. */
 int eng_runtime_tick(struct eng_runtime *rt, long long now_ms,
     struct errbuf *eb);
 
