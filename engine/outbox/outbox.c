@@ -948,8 +948,15 @@ eng_outbox_run_due(struct eng_outbox *ob, long long now_ms)
 static double
 ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now)
 {
-    long long next = ob_earliest(ob);
-    double    wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
+    long long next;
+    double    wait;
+
+    /* a shared database that cannot be reached: look again in a second
+     * without asking it (every sender would log the failure) */
+    if (ob->shared && eng_store_ready(ob->db, NULL) != 1)
+        return OB_SHARED_WAIT;
+    next = ob_earliest(ob);
+    wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
 
     if (next > 0 && next <= now)
         wait = 1.0;
