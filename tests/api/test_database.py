@@ -20,10 +20,13 @@ PostgreSQL only (run in the @pg variant): PostgreSQL stopped under a running
 herald (a private server: tests/lib/pgsrv.py) -> /healthz 503 with the
 reason and no password, a webhook and a manual run 503 with Retry-After and
 no run recorded, /metrics still answers with herald_database_up 0, `herald
-health` fails; PostgreSQL back -> healthy and triggers accepted again. Two
-instances on one database: one timer leader; a watchdog applet runs on it
-only while the other counts and skips (its debug log says so); the leader
-killed with SIGKILL, the other takes the leadership and the timer goes on.
+health` fails; PostgreSQL back -> healthy and triggers accepted again. Runs
+accepted before it went away are held and all succeed once it is back, one
+mail each. Two instances on one database: the runs of one killed with
+SIGKILL run on the other once their leases pass; one timer leader, a
+watchdog applet runs on it only while the other counts and skips (its debug
+log says so); the leader killed, the other takes the leadership and the
+timer goes on.
 """
 import json
 import os
@@ -311,6 +314,110 @@ class DatabaseDownTest(unittest.TestCase):
             if h is not None:
                 h.cleanup()
             pg.stop()
+
+
+def closed_port():
+    import socket
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class HeldRunsTest(unittest.TestCase):
+    """Runs accepted before PostgreSQL went away are held, not lost."""
+
+    @pg_only
+    def test_accepted_runs_wait_for_the_database_and_run_once_it_is_back(self):
+        pgsrv = herald._pgsrv()
+        pg = pgsrv.PgServer().start()
+        h = None
+        try:
+            # one worker: the webhooks queue up behind a run that waits
+            h = Herald(database_url=pg.create_database(),
+                       args=['--workers', '1'])
+            h.start()
+            h.api('POST', '/api/v1/applets',
+                  'event manager applet Slow\n event webhook\n'
+                  ' action 1 wait 1\n action 2 mail server "127.0.0.1" to'
+                  ' "noc@example.test" from "herald@example.test" subject'
+                  ' "s" body "b" port %d secure none\n'
+                  ' action 3 puts "done"\n' % closed_port(), expect=201)
+            tok = h.api('PUT', '/api/v1/applets/Slow/webhook',
+                        expect=200)['token']
+            ids = [h.api('POST', '/hooks/Slow', {'n': i}, token=tok,
+                         expect=202)['run_id'] for i in range(6)]
+            time.sleep(1.5)  # the first runs, the rest wait
+            pg.stop_server()
+            wait_for('held', lambda: 'event=run-deferred' in h.log())
+            time.sleep(3)
+            pg.start_server()
+
+            def all_done():
+                st, _, body = h.request('GET', '/api/v1/runs?applet=Slow')
+                if st != 200:
+                    return None
+                done = {r['id']: r['status'] for r in body['items']}
+                return done if (sorted(done) == sorted(ids) and all(
+                    v == 'success' for v in done.values())) else None
+            wait_for('every accepted run succeeded', all_done, timeout=60)
+            self.assertIn('event=held-resumed', h.log())
+            # one message per run: a run held before its mail was queued
+            # queued it once, when it ran again
+            items = h.api('GET', '/api/v1/outbox', expect=200)['items']
+            self.assertEqual(sorted(m['run_id'] for m in items), sorted(ids))
+            self.assertNotIn(pg.password, h.log())
+            h.stop()
+        finally:
+            if h is not None:
+                h.cleanup()
+            pg.stop()
+
+
+class AdoptTest(unittest.TestCase):
+    """The runs of an instance killed with SIGKILL run on another."""
+
+    @pg_only
+    def test_runs_of_a_killed_instance_are_taken_over(self):
+        server = herald.pg_server()
+        url = server.create_database()
+        a = b = None
+        try:
+            a = Herald(database_url=url, args=['--workers', '1'])
+            a.start()
+            b = Herald(database_url=url)
+            b.start()
+            a.api('POST', '/api/v1/applets',
+                  'event manager applet Slow\n event webhook\n'
+                  ' action 1 wait 2\n action 2 puts "done"\n', expect=201)
+            tok = a.api('PUT', '/api/v1/applets/Slow/webhook',
+                        expect=200)['token']
+            ids = [a.api('POST', '/hooks/Slow', {'n': i}, token=tok,
+                         expect=202)['run_id'] for i in range(5)]
+            time.sleep(1)
+            a.kill()
+            killed = time.monotonic()
+
+            def all_done():
+                runs = b.api('GET', '/api/v1/runs?applet=Slow',
+                             expect=200)['items']
+                done = {r['id']: r['status'] for r in runs}
+                return done if (sorted(done) == sorted(ids) and all(
+                    v == 'success' for v in done.values())) else None
+            # leases last 15 s; then b takes them at its next tick
+            wait_for('b ran every accepted run', all_done, timeout=60)
+            self.assertGreater(time.monotonic() - killed, 10.0)
+            self.assertRegex(b.log(), r'event=runs-adopted count=[1-5] ')
+            b.stop()
+        finally:
+            for h in (a, b):
+                if h is not None:
+                    h.cleanup()
+            try:
+                server.drop_database(url.rsplit('/', 1)[1])
+            except Exception:
+                pass
 
 
 class TimerLeaderTest(unittest.TestCase):
