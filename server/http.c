@@ -6,7 +6,8 @@
  * request bodies up to --max-body (413 beyond, checked against
  * Content-Length up front), hands complete requests to the router, and logs
  * an access line per request (method, path, status, ms) with --access-log,
- * else only for 5xx answers and aborted requests. Bodies and the
+ * else only for 5xx answers (but 503: the database is down, said once by
+ * the store) and aborted requests. Bodies and the
  * Authorization header are never logged.
  *
  * Webhooks (POST /hooks/{applet}) can come from anyone: their credentials
@@ -624,12 +625,15 @@ http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         + (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
     if (rq->refused)
         http_hook_refused(cls, rq, ms);
-    else if (((struct srv *)cls)->cfg.access_log || rq->status >= 500
+    else if (((struct srv *)cls)->cfg.access_log
+        || (rq->status >= 500 && rq->status != MHD_HTTP_SERVICE_UNAVAILABLE)
         || !rq->answered || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK
         || log_level_current >= LOG_DEBUG)
         /* one line a request only when asked: a flood must not fill the
          * disk (runs and deliveries have lines of their own); its number
-         * keeps identical requests from folding (common/log.h) */
+         * keeps identical requests from folding (common/log.h). A 503
+         * (the database is down) is not a line each: the store logs the
+         * loss, and every trigger of a flood would get one */
         log_info("http",
             "event=request req=%lld method=%s path=%s status=%d "
             "ms=%.1f%s",
@@ -832,7 +836,10 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
     s->web_dir = srv_static_dir(cfg->web_dir);
     /* older databases hold clear webhook tokens: the store hashes them */
     eng_store_set_digest(pki_sha256);
-    if ((rc = eng_store_open(s->data_dir, &s->store, eb)) != 0)
+    /* SQLite in the data directory, or PostgreSQL (srv_db.c); the URL
+     * is not kept */
+    s->cfg.database_url = NULL;
+    if ((rc = srv_db_open(s, cfg->database_url, eb)) != 0)
         goto fail;
     if ((rc = eng_trustcache_new(s->store, &s->trust, eb)) != 0)
         goto fail;
@@ -988,7 +995,7 @@ srv_free(struct srv *s)
     pthread_mutex_destroy(&s->conn_lock);
     pthread_mutex_destroy(&s->hook_log_mu);
     eng_trustcache_free(s->trust);
-    eng_store_close(s->store);
+    srv_db_free(s);
     sec_free(s->admin_token);
     sec_free(s->metrics_token);
     free(s->listen);

@@ -8,9 +8,12 @@
  *       [--max-connections-per-ip N] [--timeout SECS]
  *       [--header-timeout SECS] [--body-timeout SECS]
  *       [--log-level L] [--web-dir DIR] [--admin-token-file F]
- *       [--metrics-token-file F]
+ *       [--metrics-token-file F] [--database-url URL | --database-url-file F]
  *
  * Every flag also reads from HERALD_<FLAG> in the environment; flags win.
+ * The database URL holds a password: it is never printed (not in --help,
+ * errors, logs or /healthz); HERALD_DATABASE_URL_FILE or
+ * --database-url-file keep it out of the process list.
  * Exit codes: 0 after SIGTERM/SIGINT, 1 when start-up fails (data dir,
  * database, address in use), 2 for a bad flag or value.
  */
@@ -29,10 +32,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+
 #include "common/log.h"
+#include "common/sec.h"
 #include "engine/run/runtime.h"
 #include "pki/pki.h"
 #include "server/srv.h"
+
+/* the longest database URL (or file holding one) taken */
+#define DB_URL_MAX 4096
 
 static void
 usage(FILE *f)
@@ -89,6 +98,19 @@ usage(FILE *f)
         "                          and aborted requests get one (all at "
         "debug level)\n"
         "  --web-dir DIR           web console files [HERALD_WEB_DIR]\n"
+        "  --database-url URL      keep all state in PostgreSQL, shared by "
+        "several\n"
+        "                          herald instances [HERALD_DATABASE_URL]:\n"
+        "                          postgresql://USER:PASSWORD@HOST:PORT/DB "
+        "or\n"
+        "                          libpq's key=value form\n"
+        "  --database-url-file F   read it from file F "
+        "[HERALD_DATABASE_URL_FILE]\n"
+        "                          (keeps the password out of the process "
+        "list).\n"
+        "                          Default: SQLite in DATA_DIR/herald.db "
+        "(one\n"
+        "                          instance). The URL is never printed.\n"
         "  --admin-token-file F    file holding the admin token\n"
         "                          [HERALD_ADMIN_TOKEN_FILE]; "
         "HERALD_ADMIN_TOKEN gives it\n"
@@ -206,6 +228,8 @@ struct serve_args {
     const char *listen, *data, *threads, *body, *conn, *timeout, *log, *web;
     const char *tokfile, *token, *per_ip, *htimeout, *btimeout, *hbody;
     const char *mtokfile, *mtoken, *alog;
+    const char *dburl, *dburlfile;           /* the URL holds a password */
+    const char *dburl_from, *dburlfile_from; /* flag or variable name */
 };
 
 static void
@@ -228,6 +252,27 @@ serve_args_env(struct serve_args *a)
     a->mtokfile = getenv("HERALD_METRICS_TOKEN_FILE");
     a->mtoken = getenv("HERALD_METRICS_TOKEN");
     a->alog = getenv("HERALD_ACCESS_LOG");
+    a->dburl = getenv("HERALD_DATABASE_URL");
+    a->dburlfile = getenv("HERALD_DATABASE_URL_FILE");
+    a->dburl_from = "HERALD_DATABASE_URL";
+    a->dburlfile_from = "HERALD_DATABASE_URL_FILE";
+}
+
+/* An argument as a usage error may repeat it: an option without its
+ * "=value", and nothing that may hold a password (a mistyped
+ * --database-url=postgresql://user:pw@...). */
+static const char *
+arg_shown(const char *arg, char *buf, size_t sz)
+{
+    if (arg[0] == '-') {
+        snprintf(buf, sz, "%.*s", (int)strcspn(arg, "="), arg);
+        return buf;
+    }
+    if (strchr(arg, '@') != NULL || strstr(arg, "://") != NULL
+        || strstr(arg, "password") != NULL)
+        return "(not shown: it may hold a password)";
+    snprintf(buf, sz, "%s", arg);
+    return buf;
 }
 
 /* Reads the options over the environment's values. Returns -1 to go on, or
@@ -254,7 +299,9 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         O_HBODY,
         O_TQUEUE,
         O_MTOKFILE,
-        O_ALOG
+        O_ALOG,
+        O_DBURL,
+        O_DBURLFILE
     };
     static const struct option opts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
@@ -276,10 +323,13 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         { "syslog-listen", required_argument, NULL, O_SYSLOG },
         { "trigger-queue", required_argument, NULL, O_TQUEUE },
         { "access-log", no_argument, NULL, O_ALOG },
+        { "database-url", required_argument, NULL, O_DBURL },
+        { "database-url-file", required_argument, NULL, O_DBURLFILE },
         { NULL, 0, NULL, 0 },
     };
     unsigned long long x;
     int                c;
+    char               shown[64];
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -331,6 +381,16 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
         case O_ALOG:
             a->alog = "1";
             break;
+        case O_DBURL: /* a flag wins over both variables */
+            a->dburl = optarg;
+            a->dburl_from = "--database-url";
+            a->dburlfile = NULL;
+            break;
+        case O_DBURLFILE:
+            a->dburlfile = optarg;
+            a->dburlfile_from = "--database-url-file";
+            a->dburl = NULL;
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -348,13 +408,16 @@ serve_args_parse(int argc, char **argv, struct serve_args *a)
             setenv("HERALD_TRIGGER_QUEUE", optarg, 1);
             break;
         case ':':
-            return bad("option '%s' needs a value%s", argv[optind - 1], "");
+            return bad("option '%s' needs a value%s",
+                arg_shown(argv[optind - 1], shown, sizeof(shown)), "");
         default:
-            return bad("unknown option '%s'%s", argv[optind - 1], "");
+            return bad("unknown option '%s'%s",
+                arg_shown(argv[optind - 1], shown, sizeof(shown)), "");
         }
     }
     if (optind < argc)
-        return bad("unexpected argument '%s'%s", argv[optind], "");
+        return bad("unexpected argument '%s'%s",
+            arg_shown(argv[optind], shown, sizeof(shown)), "");
     return -1;
 }
 
@@ -444,6 +507,103 @@ serve_config(const struct serve_args *a, struct srv_config *cfg)
     return 0;
 }
 
+/* Reads the database URL from file path (what: the flag or variable that
+ * named it) into a new string, trimmed. Returns 0, or 2 after printing
+ * why (the file's name, never its content). */
+static int
+db_url_read(const char *path, const char *what, char **out)
+{
+    char    buf[DB_URL_MAX + 2];
+    size_t  n = 0, b = 0;
+    ssize_t r;
+    int     fd, rc = 2;
+
+    *out = NULL;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        fprintf(stderr,
+            "herald: %s: cannot read the database URL file %s: %s\n"
+            "Try 'herald --help'.\n",
+            what, path, strerror(errno));
+        return 2;
+    }
+    while (n < sizeof(buf) - 1
+        && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            fprintf(stderr,
+                "herald: %s: cannot read the database URL file %s: %s\n", what,
+                path, strerror(errno));
+            goto out;
+        }
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    if (n > DB_URL_MAX) {
+        fprintf(stderr,
+            "herald: %s: the database URL file %s is longer than %d "
+            "bytes\n",
+            what, path, DB_URL_MAX);
+        goto out;
+    }
+    while (n > 0 && strchr(" \t\r\n", buf[n - 1]) != NULL)
+        buf[--n] = '\0';
+    while (b < n && strchr(" \t\r\n", buf[b]) != NULL)
+        b++;
+    if (b == n || strlen(buf + b) != n - b || strpbrk(buf + b, "\r\n")) {
+        fprintf(stderr,
+            "herald: %s: the database URL file %s %s\n"
+            "Try 'herald --help'.\n",
+            what, path,
+            b == n ? "is empty" : "must hold the URL alone, on one line");
+        goto out;
+    }
+    if ((*out = strdup(buf + b)) == NULL)
+        fprintf(stderr, "herald: out of memory\n");
+    else
+        rc = 0;
+out:
+    close(fd);
+    sec_wipe(buf, sizeof(buf));
+    return rc;
+}
+
+/* The database URL (NULL: SQLite) from --database-url or
+ * HERALD_DATABASE_URL, else from the file named by --database-url-file or
+ * HERALD_DATABASE_URL_FILE, checked (srv_db_url_check) into *out, a new
+ * string (sec_free_str). Returns 0, or 2 after printing why: a bad value
+ * is refused before the data directory or the database are touched. */
+static int
+serve_db_url(const struct serve_args *a, char **out)
+{
+    struct errbuf eb = { 0 };
+    const char   *from;
+    char         *u = NULL;
+    int           rc;
+
+    *out = NULL;
+    if (a->dburl != NULL && *a->dburl != '\0') {
+        from = a->dburl_from;
+        if ((u = strdup(a->dburl)) == NULL) {
+            fprintf(stderr, "herald: out of memory\n");
+            return 2;
+        }
+    } else if (a->dburlfile != NULL && *a->dburlfile != '\0') {
+        from = a->dburlfile_from;
+        if ((rc = db_url_read(a->dburlfile, from, &u)) != 0)
+            return rc;
+    } else {
+        return 0;
+    }
+    if (srv_db_url_check(u, &eb) != 0) {
+        sec_free_str(u);
+        fprintf(stderr, "herald: %s: %s\nTry 'herald --help'.\n", from, eb.msg);
+        return 2;
+    }
+    *out = u;
+    return 0;
+}
+
 /* The process: one malloc arena, umask, SIGPIPE ignored, and SIGTERM and
  * SIGINT blocked in every thread (*old gets the mask before). */
 static void
@@ -517,8 +677,13 @@ serve_start(const struct srv_config *cfg, struct srv **out)
     return 0;
 }
 
-/* Waits for SIGTERM or SIGINT, trimming the heap when idle and writing
- * the count of folded log lines (common/log.h). */
+/* Waits for SIGTERM or SIGINT, trimming the heap when idle, writing the
+ * count of folded log lines (common/log.h) and ticking the store and the
+ * runtime once a second (srv_tick: leases, other instances' changes,
+ * timer leadership, runs of dead instances). This is the main thread,
+ * none of the HTTP server's: a slow tick (a database that does not
+ * answer) delays only the next tick and the reaction to the stop
+ * signal, never a request. */
 static void
 serve_wait(struct srv *s, const sigset_t *old)
 {
@@ -531,6 +696,7 @@ serve_wait(struct srv *s, const sigset_t *old)
         struct timespec tick = { 1, 0 };
 
         if (ppoll(NULL, 0, &tick, &wait) == 0) {
+            srv_tick(s);
             log_flush(0);
             if (++ticks % 2 == 0)
                 idle_trim(s);
@@ -546,6 +712,7 @@ serve(int argc, char **argv)
     struct srv_config cfg = { 0 };
     struct srv       *s = NULL;
     sigset_t          old;
+    char             *dburl = NULL;
     int               rc;
 
     serve_args_env(&a);
@@ -553,8 +720,15 @@ serve(int argc, char **argv)
         return rc;
     if ((rc = serve_config(&a, &cfg)) != 0)
         return rc;
+    if ((rc = serve_db_url(&a, &dburl)) != 0)
+        return rc;
+    cfg.database_url = dburl;
     serve_process_setup(&old);
-    if ((rc = serve_start(&cfg, &s)) != 0)
+    rc = serve_start(&cfg, &s);
+    /* the store keeps what it needs to reconnect; not the server */
+    sec_free_str(dburl);
+    cfg.database_url = NULL;
+    if (rc != 0)
         return rc;
     log_info("main", "event=started version=%s", HERALD_VERSION);
     serve_wait(s, &old);
@@ -651,8 +825,16 @@ health(int argc, char **argv)
     close(fd);
     if (strncmp(resp, "HTTP/1.1 200", 12) != 0
         || strstr(resp, "\"status\":\"ok\"") == NULL) {
+        /* the body says why (the database's reason in a 503) */
+        char *body = strstr(resp, "\r\n\r\n");
+
+        if (body != NULL) {
+            body += 4;
+            body[strcspn(body, "\r\n")] = '\0';
+        }
         resp[strcspn(resp, "\r\n")] = '\0';
-        fprintf(stderr, "herald: health: %s answered '%s'\n", listen, resp);
+        fprintf(stderr, "herald: health: %s answered '%s'%s%.600s\n", listen,
+            resp, body != NULL && *body ? ": " : "", body ? body : "");
         return 1;
     }
     printf("herald: healthy (%s)\n", listen);

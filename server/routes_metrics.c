@@ -11,7 +11,10 @@
  * known: the outbox, the mail test and probe, the end of a run, the
  * webhook route, every HTTP answer); gauges are read now: the outbox from
  * the store (one indexed COUNT ... GROUP BY), the trigger queue from the
- * runtime, the process from /proc.
+ * runtime, the process from /proc, the database from the store's last
+ * state (herald_database_up, herald_leader). While the database cannot be
+ * reached the outbox gauges are left out and the rest is answered: an
+ * alert on herald_database_up needs the scrape to work.
  */
 #include "server/srv_int.h"
 
@@ -149,6 +152,24 @@ metrics_oauth(struct buf *b, struct srv *s)
     return rc;
 }
 
+/* herald_database_up, herald_leader (srv_db.c, engine/store/store.h). */
+static int
+metrics_database(struct buf *b, struct srv *s)
+{
+    int rc;
+
+    rc = gauge(b, "herald_database_up",
+        "1 when the database answered the last call, else 0 (triggers "
+        "answer 503 meanwhile).",
+        eng_store_ready(s->store, NULL) == 1 ? 1.0 : 0.0);
+    if (rc == 0)
+        rc = gauge(b, "herald_leader",
+            "1 when this instance fires the cluster's timers (PostgreSQL: "
+            "it holds the leader lock; SQLite: always).",
+            eng_store_leader(s->store) == 1 ? 1.0 : 0.0);
+    return rc;
+}
+
 static int
 metrics_process(struct buf *b, struct srv *s)
 {
@@ -186,7 +207,7 @@ srv_h_metrics(struct srv_req *rq, struct srv_resp *rs)
     struct eng_ob_census     ob;
     struct errbuf            eb;
     struct buf               b = BUF_INIT;
-    int                      rc;
+    int                      rc, have_ob;
 
     if (!srv_auth_metrics_ok(rq)) {
         srv_reply_unauthorized(rs,
@@ -198,10 +219,12 @@ srv_h_metrics(struct srv_req *rq, struct srv_resp *rs)
         return;
     }
     err_clear(&eb);
-    if ((rc = eng_store_ob_census(rq->srv->store, &ob, &eb)) != 0) {
+    rc = eng_store_ob_census(rq->srv->store, &ob, &eb);
+    if (rc != 0 && rc != ERR_UNAVAILABLE) {
         srv_reply_error(rs, rc, &eb);
         return;
     }
+    have_ob = rc == 0; /* else the database is down: no outbox gauges */
     rc = metrics_write_head(&b, "herald_build_info", "gauge",
         "herald's version; always 1.");
     if (rc == 0)
@@ -209,8 +232,10 @@ srv_h_metrics(struct srv_req *rq, struct srv_resp *rs)
             metrics_write_sample(&b, "herald_build_info", label, version, 1, 1);
     if (rc == 0)
         rc = metrics_write_counters(&b);
-    if (rc == 0)
+    if (rc == 0 && have_ob)
         rc = metrics_outbox(&b, &ob);
+    if (rc == 0)
+        rc = metrics_database(&b, rq->srv);
     if (rc == 0)
         rc = metrics_triggers(&b, rq->srv->runtime);
     if (rc == 0)

@@ -2,8 +2,8 @@
 /*
  * server/srv.h: the HTTP side of herald, as main() sees it.
  *
- * srv_new() opens the store (DATA_DIR/herald.db), the trust cache and the
- * admin token; srv_start() binds the listen address, starts the
+ * srv_new() opens the store (DATA_DIR/herald.db, or PostgreSQL with
+ * database_url: docs/storage.md), the trust cache and the admin token; srv_start() binds the listen address, starts the
  * libmicrohttpd thread pool and prints the one line
  *   herald: listening on http://HOST:PORT
  * on stdout; srv_stop() stops accepting and waits for the request threads;
@@ -20,6 +20,9 @@
 struct srv_config {     /* plain data, copied by srv_new() */
     const char *listen; /* "HOST:PORT" or "[V6]:PORT" */
     const char *data_dir;
+    const char *database_url;       /* NULL: SQLite in data_dir; else a
+                                     * PostgreSQL URL (holds the password:
+                                     * never printed; not kept) */
     const char *web_dir;            /* NULL: compiled-in, then /usr/share */
     const char *admin_token;        /* from HERALD_ADMIN_TOKEN, or NULL */
     const char *admin_token_file;   /* or NULL: DATA_DIR/admin.token */
@@ -55,8 +58,16 @@ struct srv;
 int srv_listen_parse(const char *s, char *host, size_t hostsz, unsigned *port,
     struct errbuf *eb);
 
-/* Errors: ERR_IO (data dir, token file), ERR_INVAL (a token too short),
- * ERR_DB (database), ERR_NOMEM. */
+/* Checks that url is a PostgreSQL connection string: a
+ * "postgresql://" (or "postgres://") URI, or libpq's key=value form.
+ * Errors: ERR_INVAL; the message names at most the URL's scheme, never
+ * the rest of it. */
+int srv_db_url_check(const char *url, struct errbuf *eb);
+
+/* Errors: ERR_IO (data dir, token file), ERR_INVAL (a token too short, a
+ * database URL that is not PostgreSQL's), ERR_DB (database),
+ * ERR_UNAVAILABLE (the PostgreSQL server cannot be reached or refused the
+ * login: eb names HOST:PORT, never the password), ERR_NOMEM. */
 int srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb);
 /* Errors: ERR_IO (address in use, cannot bind), ERR_INVAL (bad address). */
 int  srv_start(struct srv *s, struct errbuf *eb);
@@ -74,6 +85,14 @@ void srv_runtime_drain(struct srv *s, double timeout_s);
 void srv_runtime_free(struct srv *s);
 /* Re-registers applet events after an applet or variable changed. */
 void srv_runtime_applets_changed(struct srv *s);
+/* Once a second, from the main loop (never an HTTP thread): the store's
+ * cluster tick (leases renewed, other instances' changes read, timer
+ * leadership; reconnects a lost database) and the runtime's (runs of dead
+ * instances taken over, runs held back while the database was down sent
+ * again). While the database stays away, a reminder a minute (the store
+ * logs the loss and the return). Nothing to do with SQLite but a few
+ * calls. */
+void srv_tick(struct srv *s);
 /* A number that grows with every completed request, run and delivery
  * attempt: unchanged between two calls means herald was idle. */
 long long srv_activity(struct srv *s);

@@ -5,7 +5,8 @@
  *   {"error": {"code", "message", "field"?, "line"?, "column"?}}
  * The detail (code, message, field, position) comes from the struct errbuf
  * that the engine or pki filled; when a module left no code, the status
- * gives one.
+ * gives one. 429 (busy) and 503 (ERR_UNAVAILABLE: the database cannot be
+ * reached) carry Retry-After.
  */
 #include "server/srv_int.h"
 
@@ -51,6 +52,8 @@ srv_err_status(int rc, const struct errbuf *eb)
         return MHD_HTTP_UNAUTHORIZED;
     case ERR_TIMEOUT:
         return MHD_HTTP_GATEWAY_TIMEOUT;
+    case ERR_UNAVAILABLE:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
     case ERR_DNS:
     case ERR_CONNECT:
     case ERR_TLS:
@@ -90,6 +93,8 @@ srv_err_default_code(int status)
         return "busy";
     case 502:
         return "bad_gateway";
+    case 503:
+        return "unavailable";
     case 504:
         return "timeout";
     default:
@@ -129,8 +134,11 @@ srv_reply_error(struct srv_resp *rs, int rc, const struct errbuf *eb)
     int status = srv_err_status(rc, eb);
 
     srv_reply_json(rs, status, srv_err_json(rc, eb));
-    if (status == MHD_HTTP_TOO_MANY_REQUESTS)
-        srv_resp_header(rs, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    /* busy, or the database cannot be reached: the client may try again
+     * (another instance, or this one once the database is back) */
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS
+        || status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        srv_resp_header(rs, MHD_HTTP_HEADER_RETRY_AFTER, SRV_RETRY_AFTER);
 }
 
 void

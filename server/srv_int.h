@@ -38,11 +38,20 @@ struct srv {
     struct eng_trustcache *trust;
     struct sec            *admin_token;
     struct sec            *metrics_token; /* NULL: none (auth.c) */
-    struct MHD_Daemon     *mhd;
-    int                    listen_fd;
-    char                   host[256]; /* as bound */
-    unsigned               port;
-    time_t                 started;
+    /* The database URL's password (a URI's and a password= one, each
+     * also percent-decoded), kept only to scrub it from messages
+     * (srv_db.c); NULLs: none. */
+#define SRV_DB_SECRETS 4
+    struct sec *db_secret[SRV_DB_SECRETS];
+    /* srv_tick's view, main thread only: the database answered the last
+     * tick; since when it does not; when that was last logged. */
+    int                db_up;
+    long long          db_down_since_ms, db_down_logged_ms;
+    struct MHD_Daemon *mhd;
+    int                listen_fd;
+    char               host[256]; /* as bound */
+    unsigned           port;
+    time_t             started;
     /* The execution runtime (worker pool, triggers, outbox): NULL until
      * srv_runtime_start() and after srv_runtime_free() (server/http.c). */
     struct eng_runtime *runtime;
@@ -157,6 +166,22 @@ void srv_reply_text(struct srv_resp *rs, int status, const char *ctype,
 void srv_reply_status(struct srv_resp *rs, int status); /* empty body */
 int  srv_resp_header(struct srv_resp *rs, const char *name, const char *value);
 void srv_resp_clear(struct srv_resp *rs);
+
+/* ---- srv_db.c: the database as the server sees it ---- */
+/* Opens s->store: SQLite in s->data_dir when url is NULL or "", else
+ * PostgreSQL (keeps the password only to scrub messages). Errors: as
+ * eng_store_open_url, with the password scrubbed from eb. */
+int srv_db_open(struct srv *s, const char *url, struct errbuf *eb);
+/* Replaces the database password, wherever it appears in msg, with
+ * "*****" (a second lock: the store's messages never carry it). */
+void srv_db_scrub(const struct srv *s, char *msg, size_t sz);
+/* Adds "database": {backend, ready, leader, instance, error?} to obj;
+ * returns 1 if the database is ready. */
+int  srv_db_health(struct srv *s, struct cJSON *obj);
+void srv_db_free(struct srv *s);
+
+/* Seconds in the Retry-After of a 429 (busy) and a 503 (unavailable). */
+#define SRV_RETRY_AFTER "5"
 
 /* ---- srv_err.c: the only place enum err becomes an HTTP status ---- */
 int srv_err_status(int rc, const struct errbuf *eb);

@@ -22,12 +22,25 @@
  * on start (delivery is at least once). Dead messages can be listed and
  * re-sent. Rows are read and written through the store (engine/store/store.h,
  * engine/store/store_outbox.c): no SQL here.
+ *
+ * A shared database (PostgreSQL, several instances: docs/storage.md): a
+ * message put by another instance wakes that instance's senders, not
+ * these, and one left "sending" by a dead instance becomes due when its
+ * lease expires (eng_store_ob_earliest counts it). So an idle sender
+ * looks at least once a second (OB_SHARED_WAIT); on SQLite it sleeps
+ * until the earliest retry or a put wakes it, as before. When the
+ * database cannot be reached, an outcome (or a release) that could not be
+ * written is written again once it answers: the message is leased by this
+ * instance meanwhile, so no other would take it; and nothing is claimed
+ * until 5 s after it answers again (OB_REJOIN_MS), the time every live
+ * instance needs to renew the leases that passed during the outage.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -68,6 +81,8 @@ struct eng_outbox {
     struct ob_waiter           *waiters; /* one per sender thread */
     atomic_llong                sent, deferred, dead;
     atomic_uint                 seq;
+    int                         shared;  /* eng_store_shared(db) */
+    atomic_llong                down_ms; /* shared: last seen down */
     /* senders working on (or holding an idle session to) a destination;
      * under mu */
     struct ob_slot {
@@ -248,6 +263,14 @@ ob_msg_free(struct ob_msg *m)
 /* Messages a sender claims at once: fewer writes per message, and still
  * small enough that the other senders get work under load. */
 #define OB_BATCH 8
+/* A shared database: an idle sender looks again after at most this many
+ * seconds (messages of other instances, expired leases). */
+#define OB_SHARED_WAIT 1.0
+/* A shared database that was lost: no claims for this long after it
+ * answers again, so that every live instance renews the leases of the
+ * messages it is sending (they may have passed meanwhile) before any
+ * instance takes them as a dead instance's. */
+#define OB_REJOIN_MS 5000LL
 
 int
 eng_outbox_put(struct eng_outbox *ob, long long run_id, const char *applet,
@@ -358,16 +381,41 @@ ob_claim_due(struct eng_outbox *ob, const char *skey, long long now,
     return n;
 }
 
+static int ob_stopping(struct eng_outbox *ob);
+
+/* After a write of claimed messages: 1 if it must be made again, because
+ * the shared database could not be reached (this instance's lease keeps
+ * the messages from every other), after waiting a second; 0 once the
+ * database answers, on SQLite, or when stopping (the lease then expires
+ * and another instance, or the next start, sends them again). */
+static int
+ob_write_again(struct eng_outbox *ob, const char *what, unsigned *tries)
+{
+    struct timespec one = { 1, 0 };
+
+    if (!ob->shared || eng_store_ready(ob->db, NULL) == 1 || ob_stopping(ob))
+        return 0;
+    if ((*tries)++ % 60 == 0)
+        log_warn("outbox",
+            "event=write-waiting what=%s note=\"the database cannot be "
+            "reached; written again when it answers\"",
+            what);
+    nanosleep(&one, NULL);
+    return 1;
+}
+
 /* Puts claimed messages that were not attempted back in the queue. */
 static void
 ob_release(struct eng_outbox *ob, struct ob_msg **m, unsigned n)
 {
     long long ids[OB_BATCH];
-    unsigned  i;
+    unsigned  i, tries = 0;
 
     for (i = 0; i < n && i < OB_BATCH; i++)
         ids[i] = m[i]->id;
-    eng_store_ob_release(ob->db, ids, i);
+    do
+        eng_store_ob_release(ob->db, ids, i);
+    while (ob_write_again(ob, "release", &tries));
 }
 
 /* The request without its secrets (password field removed, password in
@@ -510,7 +558,7 @@ ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
 {
     struct eng_ob_outcome w[OB_BATCH] = { 0 };
     char                 *tr[OB_BATCH] = { 0 };
-    unsigned              i;
+    unsigned              i, tries = 0;
 
     for (i = 0; i < n; i++) {
         const struct smtp_result *res = &o[i].res;
@@ -534,7 +582,9 @@ ob_record(struct eng_outbox *ob, struct ob_outcome *o, unsigned n)
         w[i].req = o[i].scrubbed;
         w[i].trace = tr[i];
     }
-    eng_store_ob_record(ob->db, w, n);
+    do
+        eng_store_ob_record(ob->db, w, n);
+    while (ob_write_again(ob, "outcome", &tries));
     for (i = 0; i < n; i++) {
         ob_outcome_log(ob, &o[i]);
         free(o[i].scrubbed);
@@ -815,6 +865,23 @@ ob_claim_next(struct eng_outbox *ob, struct ob_sess *s, long long now,
     return n;
 }
 
+/* A shared database: 1 if claims may be made now (it answers, and has
+ * for OB_REJOIN_MS). SQLite: 1. */
+static int
+ob_may_claim(struct eng_outbox *ob, long long now)
+{
+    long long down;
+
+    if (!ob->shared)
+        return 1;
+    if (eng_store_ready(ob->db, NULL) != 1) {
+        atomic_store(&ob->down_ms, now);
+        return 0;
+    }
+    down = atomic_load(&ob->down_ms);
+    return down == 0 || now - down >= OB_REJOIN_MS;
+}
+
 /* Claims a batch of due messages, those for the open session first, and
  * attempts them over s. Returns how many were claimed (0: none due). */
 static unsigned
@@ -823,6 +890,9 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
     struct ob_msg    *m[OB_BATCH];
     struct ob_outcome o[OB_BATCH];
     unsigned          n = 0, i;
+
+    if (!ob_may_claim(ob, now))
+        return 0;
 
     if (s->h != NULL && s->slot != NULL)
         n = ob_claim_due(ob, s->skey, now, OB_BATCH, m);
@@ -878,13 +948,22 @@ eng_outbox_run_due(struct eng_outbox *ob, long long now_ms)
 static double
 ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now)
 {
-    long long next = ob_earliest(ob);
-    double    wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
+    long long next;
+    double    wait;
+
+    /* a shared database that cannot be reached: look again in a second
+     * without asking it (every sender would log the failure) */
+    if (ob->shared && eng_store_ready(ob->db, NULL) != 1)
+        return OB_SHARED_WAIT;
+    next = ob_earliest(ob);
+    wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
 
     if (next > 0 && next <= now)
         wait = 1.0;
     if (s->h != NULL && wait > ob->o.idle_close)
         wait = ob->o.idle_close;
+    if (ob->shared && wait > OB_SHARED_WAIT)
+        wait = OB_SHARED_WAIT;
     if (wait < 0.05)
         wait = 0.05;
     if (wait > 60)
@@ -951,6 +1030,7 @@ eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
     if ((ob = calloc(1, sizeof(*ob))) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     ob->db = db;
+    ob->shared = eng_store_shared(db);
     ob->t = *t;
     ob->o = *o;
     if (ob->o.lifetime <= 0)

@@ -7,6 +7,19 @@
  * hooks for the environment, mail (-> outbox), syslog, context and policy,
  * and records the outcome. Also the default outbox transport over
  * engine/smtp/smtp.h, which keeps sessions open between messages.
+ *
+ * Several instances on one database (PostgreSQL, docs/storage.md): timers
+ * fire only on the leader (eng_store_leader), every instance keeps
+ * counting them; eng_runtime_tick takes over the runs of dead instances.
+ * When the database cannot be reached (ERR_UNAVAILABLE, never on SQLite),
+ * a trigger fails with it (the server answers 503) before anything is
+ * queued, and a run already accepted is held back rather than lost: a
+ * worker that cannot mark it started, or whose run lost the database on
+ * the way (its mail could not be queued, a variable could not be read),
+ * keeps it in rt->deferred, and a run's outcome that could not be written
+ * waits in rt->pending; eng_runtime_tick retries both once the database
+ * answers. A run held back mid-way runs again from its start, so an
+ * action before the loss may be repeated (delivery is at least once).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -44,6 +57,10 @@
 #define RT_EV_PUBLISHED (-2)
 /* the least time between two "triggers-dropped" lines of one applet */
 #define DROP_LOG_S 10.0
+/* After the database was lost, runs of other instances are not taken
+ * over for this long: every live instance renews its leases (they may
+ * have passed while nobody could reach the database) first. */
+#define RT_ADOPT_GRACE_MS 5000LL
 
 struct rl_entry {
     char     *applet;
@@ -61,6 +78,19 @@ struct app_reg { /* one "event application" */
     char    *applet;
     size_t   event;
     unsigned sub_system, type;
+};
+
+struct rt_job;
+
+/* A store write held back while the database could not be reached
+ * (eng_runtime_tick retries it): a run's outcome, or a run to requeue. */
+struct rt_pending {
+    struct rt_pending *next;
+    long long          id;
+    int                requeue;         /* 1: applet, replay; 0: end */
+    char              *applet, *replay; /* requeue (replay: a secret) */
+    struct eng_run_end end;             /* its strings are str[] */
+    char              *str[6];
 };
 
 struct eng_runtime {
@@ -93,6 +123,13 @@ struct eng_runtime {
     uint64_t                    applets_fp;  /* of the registered set */
     long long                   last_prune_ms;
     struct eng_hook_seen       *hook_seen; /* verified webhook signatures */
+    /* held back while the database could not be reached (leaf lock):
+     * runs to run again, in order, and store writes to retry */
+    pthread_mutex_t    defer_mu;
+    struct rt_job     *deferred, *deferred_tail;
+    struct rt_pending *pending;
+    unsigned           ndeferred, npending;
+    long long          db_down_ms; /* eng_runtime_tick: last seen down */
 };
 
 struct rt_job {
@@ -110,6 +147,8 @@ struct rt_job {
     char                status[16];
     int                 exit_status;
     char               *output;
+    int                 unavailable; /* the run lost the database (worker) */
+    struct rt_job      *dnext;       /* in rt->deferred */
 };
 
 static const char *
@@ -187,10 +226,14 @@ hook_env_get(void *ud, const char *name, int *secret)
     struct rt_job     *j = ud;
     struct eng_env_var v;
     char              *r;
+    int                rc;
 
     memset(&v, 0, sizeof(v));
-    if (eng_store_env_get(j->rt->st, name, &v, NULL) != 0)
+    if ((rc = eng_store_env_get(j->rt->st, name, &v, NULL)) != 0) {
+        if (rc == ERR_UNAVAILABLE) /* not "unset": the run waits */
+            j->unavailable = 1;
         return NULL;
+    }
     *secret = v.secret;
     r = v.value ? strdup(v.value) : NULL;
     eng_env_var_clear(&v);
@@ -212,6 +255,8 @@ hook_mail(void *ud, const struct eng_mail_req *req, cJSON *trace,
     if ((rc = eng_outbox_put(rt->ob, j->id, eng_applet_name(j->applet), req,
              rt->o.mail_wait == ENG_MAIL_WAIT_DELIVERY, &oid, &eb))
         != 0) {
+        if (rc == ERR_UNAVAILABLE) /* the run waits for the database */
+            j->unavailable = 1;
         res->rc = rc;
         res->permanent = 1;
         snprintf(res->klass, sizeof(res->klass), "outbox");
@@ -256,6 +301,8 @@ hook_ctx_save(void *ud, const char *key, const cJSON *vars)
         return ERR_NOMEM;
     rc = eng_store_ctx_save(j->rt->st, key, s);
     free(s);
+    if (rc == ERR_UNAVAILABLE)
+        j->unavailable = 1;
     return rc;
 }
 
@@ -266,6 +313,8 @@ hook_ctx_get(void *ud, const char *key)
     char          *s = eng_store_ctx_get(j->rt->st, key);
     cJSON         *o = s ? cJSON_Parse(s) : NULL;
 
+    if (s == NULL && eng_store_ready(j->rt->st, NULL) != 1)
+        j->unavailable = 1; /* not "nothing saved" */
     free(s);
     return o;
 }
@@ -304,6 +353,8 @@ hook_policy(void *ud, const char *name, const char *args)
     snprintf(nm, sizeof(nm), "%d", n);
     eng_vars_add(&vs, "_none_argc", nm);
     rc = rt_trigger(j->rt, name, RT_EV_POLICY, NULL, &vs, 0, &ri, &eb);
+    if (rc == ERR_UNAVAILABLE)
+        j->unavailable = 1;
     eng_vars_free(&vs);
     eng_run_info_clear(&ri);
     if (rc != 0)
@@ -346,6 +397,8 @@ hook_publish(void *ud, unsigned sub_system, unsigned type,
     }
     rc = rt_publish(j->rt, RT_EV_PUBLISHED, j->depth + 1, sub_system, type,
         data, ndata, &runs, &n, &eb);
+    if (rc == ERR_UNAVAILABLE)
+        j->unavailable = 1;
     if (rc != 0) {
         snprintf(msg, msglen, "%s", eb.msg);
         return rc;
@@ -368,6 +421,94 @@ hook_publish(void *ud, unsigned sub_system, unsigned type,
 
 /* ---- the worker --------------------------------------------------------- */
 
+static void job_run(void *arg);
+static void job_drop(void *arg);
+
+/* Holds j back until the database answers again (eng_runtime_tick submits
+ * it again); the caller's reference moves to the list. A caller waiting
+ * for it hears "queued", as at a drain. */
+static void
+rt_defer(struct eng_runtime *rt, struct rt_job *j, const char *why)
+{
+    log_warn("runtime",
+        "event=run-deferred run=%lld applet=%s reason=\"%s\" "
+        "note=\"the run starts again from its beginning once the database "
+        "answers\"",
+        j->id, eng_applet_name(j->applet), why);
+    job_done(j, 2, "queued", 0, NULL);
+    pthread_mutex_lock(&rt->defer_mu);
+    j->dnext = NULL;
+    if (rt->deferred_tail != NULL)
+        rt->deferred_tail->dnext = j;
+    else
+        rt->deferred = j;
+    rt->deferred_tail = j;
+    rt->ndeferred++;
+    pthread_mutex_unlock(&rt->defer_mu);
+}
+
+static void
+rt_pending_free(struct rt_pending *p)
+{
+    size_t i;
+
+    if (p == NULL)
+        return;
+    free(p->applet);
+    sec_free_str(p->replay);
+    for (i = 0; i < 6; i++)
+        free(p->str[i]);
+    free(p);
+}
+
+/* Keeps a store write that failed for want of the database: the outcome
+ * e of run id, or (applet != NULL) the run to requeue. */
+static void
+rt_pend(struct eng_runtime *rt, long long id, const struct eng_run_end *e,
+    const char *applet, const char *replay)
+{
+    struct rt_pending *p = calloc(1, sizeof(*p));
+    const char        *src[6] = { NULL };
+    size_t             i;
+    int                oom = p == NULL;
+
+    if (e != NULL) {
+        src[0] = e->status;
+        src[1] = e->failed_label;
+        src[2] = e->error_class;
+        src[3] = e->error;
+        src[4] = e->output;
+        src[5] = e->trace;
+    }
+    if (p != NULL) {
+        p->id = id;
+        p->requeue = applet != NULL;
+        if ((applet != NULL && (p->applet = strdup(applet)) == NULL)
+            || (replay != NULL && (p->replay = strdup(replay)) == NULL))
+            oom = 1;
+        for (i = 0; i < 6; i++)
+            if (src[i] != NULL && (p->str[i] = strdup(src[i])) == NULL)
+                oom = 1;
+        if (e != NULL)
+            p->end =
+                (struct eng_run_end){ p->str[0], e->ended_ms, e->exit_status,
+                    p->str[1], p->str[2], p->str[3], p->str[4], p->str[5] };
+    }
+    if (oom) {
+        log_err("runtime",
+            "event=run-record-lost run=%lld reason=\"out of memory while "
+            "the database could not be reached\"",
+            id);
+        rt_pending_free(p);
+        return;
+    }
+    pthread_mutex_lock(&rt->defer_mu);
+    p->next = rt->pending;
+    rt->pending = p;
+    rt->npending++;
+    pthread_mutex_unlock(&rt->defer_mu);
+}
+
 static void
 job_run(void *arg)
 {
@@ -382,11 +523,17 @@ job_run(void *arg)
     struct errbuf           eb;
     char                   *trace = NULL;
     const char             *status;
+    int                     frc;
 
     err_clear(&eb);
     job_unqueue(j);
+    if (eng_store_run_start(rt->st, j->id, clock_now_ms(), &eb)
+        == ERR_UNAVAILABLE) {
+        rt_defer(rt, j, eb.msg);
+        return;
+    }
     atomic_fetch_add(&rt->n_started, 1);
-    eng_store_run_start(rt->st, j->id, clock_now_ms(), &eb);
+    j->unavailable = 0;
     memset(&env, 0, sizeof(env));
     env.env_get = hook_env_get;
     env.mail = hook_mail;
@@ -407,13 +554,24 @@ job_run(void *arg)
         snprintf(res.error_class, sizeof(res.error_class), "internal");
         snprintf(res.error, sizeof(res.error), "out of memory");
     }
+    if (j->unavailable) {
+        /* its mail, a variable or a context could not be read or written:
+         * not the applet's failure; it runs again */
+        eng_run_result_clear(&res);
+        rt_defer(rt, j, "the database could not be reached during the run");
+        return;
+    }
     status = eng_run_status_name(res.status);
     if (res.trace != NULL)
         trace = cJSON_PrintUnformatted(res.trace);
     end = (struct eng_run_end){ status, clock_now_ms(), res.exit_status,
         res.failed_label, res.error_class, res.error, buf_str(&res.output),
         trace };
-    if (eng_store_run_finish(rt->st, j->id, &end, &eb) != 0)
+    err_clear(&eb);
+    if ((frc = eng_store_run_finish(rt->st, j->id, &end, &eb))
+        == ERR_UNAVAILABLE)
+        rt_pend(rt, j->id, &end, NULL, NULL); /* written when it is back */
+    else if (frc != 0)
         log_err("runtime", "event=run-record-failed run=%lld reason=\"%s\"",
             j->id, eb.msg);
     log_info("runtime", "event=run-end run=%lld applet=%s status=%s%s%s", j->id,
@@ -1024,11 +1182,24 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     if ((rc = eng_webhook_vars(body, rq->len, rq->content_type, &vs, eb)) != 0)
         goto out;
     if (k != NULL && *k != '\0') {
+        int seen;
+
         pthread_mutex_lock(&rt->idem_mu);
         locked = 1;
-        if (eng_store_idem_get(rt->st, rq->applet, k,
-                clock_now_ms() - IDEM_WINDOW_MS, &prev)
-            == 1) {
+        seen = eng_store_idem_get(rt->st, rq->applet, k,
+            clock_now_ms() - IDEM_WINDOW_MS, &prev);
+        if (seen < 0) {
+            /* the key cannot be checked: refuse rather than risk a
+             * second run (the sender retries with the same key) */
+            rc = seen == ERR_UNAVAILABLE
+                ? err_set(eb, ERR_UNAVAILABLE, "database_unavailable",
+                    "the database cannot be reached to check the "
+                    "Idempotency-Key; retry later")
+                : err_set(eb, ERR_DB, "internal",
+                    "the Idempotency-Key could not be checked");
+            goto out;
+        }
+        if (seen == 1) {
             *run_id = prev;
             *duplicate = 1;
             log_info("runtime", "event=webhook-duplicate applet=%s run=%lld",
@@ -1236,20 +1407,27 @@ rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
     for (i = 0; i < nfire; i++) {
         struct eng_run_info ri;
         struct errbuf       te;
+        int                 trc;
 
         err_clear(&te);
         if (fire[i] == NULL)
             continue;
-        if (rt_trigger_d(rt, fire[i], evtype, NULL, &vs, 0, depth, &ri, &te)
+        if ((trc = rt_trigger_d(rt, fire[i], evtype, NULL, &vs, 0, depth, &ri,
+                 &te))
             != 0) {
             log_warn("runtime",
                 "event=application-trigger-failed "
                 "applet=%s reason=\"%s\"",
                 fire[i], te.msg);
-            /* a caller hears of a full queue; one applet that no longer
-             * parses does not stop the others */
-            if (te.code[0] != '\0' && strcmp(te.code, "busy") == 0 && rc == 0
-                && *nruns == 0)
+            /* a caller hears of a full queue or a database it cannot
+             * reach (nothing was queued: retry); one applet that no
+             * longer parses does not stop the others */
+            if (trc == ERR_UNAVAILABLE && rc == 0 && *nruns == 0)
+                rc = err_set(eb, ERR_UNAVAILABLE,
+                    te.code[0] ? te.code : "database_unavailable", "%s",
+                    te.msg);
+            else if (te.code[0] != '\0' && strcmp(te.code, "busy") == 0
+                && rc == 0 && *nruns == 0)
                 rc = err_set(eb, ERR_BUSY, "busy", "%s", te.msg);
             eng_run_info_clear(&ri);
             continue;
@@ -1317,6 +1495,16 @@ on_timer(void *ud, const struct eng_timer_fire *f)
     char                t[32];
 
     err_clear(&eb);
+    /* once per cluster: every instance counts the timer (a new leader
+     * carries on where the last one stopped), only the leader fires it.
+     * SQLite: always the leader. */
+    if (eng_store_leader(rt->st) != 1) {
+        log_debug("runtime",
+            "event=timer-skipped applet=%s type=%s reason=\"another "
+            "instance is the timer leader\"",
+            f->applet, timer_type_name(f->type));
+        return;
+    }
     eng_vars_add(&vs, "_timer_type", timer_type_name(f->type));
     snprintf(t, sizeof(t), "%lld", (long long)f->when);
     eng_vars_add(&vs, "_timer_time", t);
@@ -1770,6 +1958,7 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     pthread_mutex_init(&rt->reg_mu, NULL);
     pthread_mutex_init(&rt->idem_mu, NULL);
     pthread_mutex_init(&rt->kick_mu, NULL);
+    pthread_mutex_init(&rt->defer_mu, NULL);
     memset(&oo, 0, sizeof(oo));
     oo.lifetime = o.mail_lifetime;
     oo.senders = o.mail_senders;
@@ -1804,12 +1993,19 @@ on_requeue(void *ud, long long id, const char *applet, const char *trigger,
     cJSON                 *r = replay ? cJSON_Parse(replay) : NULL, *it, *v;
     size_t                 event = 0;
     const char            *why = NULL;
+    int                    rc;
 
     (void)trigger;
     err_clear(&eb);
     if (r == NULL) {
         why = "the run's trigger data was lost";
-    } else if (load_applet(rt, applet, &a, NULL, &eb) != 0) {
+    } else if ((rc = load_applet(rt, applet, &a, NULL, &eb))
+        == ERR_UNAVAILABLE) {
+        /* not the run's fault: requeued once the database answers */
+        rt_pend(rt, id, NULL, applet, replay);
+        cJSON_Delete(r);
+        return;
+    } else if (rc != 0) {
         why = eb.msg;
     } else {
         v = cJSON_GetObjectItemCaseSensitive(r, "event");
@@ -1834,7 +2030,8 @@ on_requeue(void *ud, long long id, const char *applet, const char *trigger,
     if (why != NULL) {
         end = (struct eng_run_end){ "abort", clock_now_ms(), 0, NULL,
             "interrupted", why, NULL, NULL };
-        eng_store_run_finish(rt->st, id, &end, NULL);
+        if (eng_store_run_finish(rt->st, id, &end, NULL) == ERR_UNAVAILABLE)
+            rt_pend(rt, id, &end, NULL, NULL);
     } else {
         log_info("runtime", "event=run-requeued run=%lld applet=%s", id,
             applet);
@@ -1883,12 +2080,141 @@ eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb)
     return 0;
 }
 
+/* ---- held back while the database could not be reached ------------------ */
+
+/* Writes the held outcomes and requeues the held runs of others, then
+ * submits the held runs again, while the database answers. */
+static void
+rt_held_retry(struct eng_runtime *rt)
+{
+    struct rt_pending *p, *keep = NULL;
+    struct rt_job     *j;
+    struct errbuf      eb;
+    unsigned           nkeep = 0, done = 0, resub = 0;
+    int                rc, down = 0;
+
+    pthread_mutex_lock(&rt->defer_mu);
+    p = rt->pending;
+    rt->pending = NULL;
+    rt->npending = 0;
+    pthread_mutex_unlock(&rt->defer_mu);
+    while (p != NULL) {
+        struct rt_pending *next = p->next;
+
+        err_clear(&eb);
+        if (down) {
+            rc = ERR_UNAVAILABLE;
+        } else if (p->requeue) {
+            /* on_requeue holds it again if the database is lost anew */
+            on_requeue(rt, p->id, p->applet, NULL, p->replay);
+            rc = 0;
+        } else if ((rc = eng_store_run_finish(rt->st, p->id, &p->end, &eb)) != 0
+            && rc != ERR_UNAVAILABLE) {
+            log_err("runtime", "event=run-record-failed run=%lld reason=\"%s\"",
+                p->id, eb.msg);
+        }
+        if (rc == ERR_UNAVAILABLE) {
+            down = 1;
+            p->next = keep;
+            keep = p;
+            nkeep++;
+        } else {
+            done++;
+            rt_pending_free(p);
+        }
+        p = next;
+    }
+    if (keep != NULL) {
+        pthread_mutex_lock(&rt->defer_mu);
+        for (p = keep; p->next != NULL; p = p->next)
+            ;
+        p->next = rt->pending;
+        rt->pending = keep;
+        rt->npending += nkeep;
+        pthread_mutex_unlock(&rt->defer_mu);
+        return;
+    }
+    /* the held runs go back to the pool, oldest first, while it has room */
+    for (;;) {
+        pthread_mutex_lock(&rt->defer_mu);
+        if ((j = rt->deferred) != NULL
+            && eng_pool_submit(rt->pool, job_run, job_drop, j) == 0) {
+            rt->deferred = j->dnext;
+            if (rt->deferred == NULL)
+                rt->deferred_tail = NULL;
+            rt->ndeferred--;
+            resub++;
+        } else {
+            j = NULL;
+        }
+        pthread_mutex_unlock(&rt->defer_mu);
+        if (j == NULL)
+            break;
+    }
+    if (done + resub > 0)
+        log_info("runtime",
+            "event=held-resumed records=%u runs=%u note=\"the database "
+            "answers again\"",
+            done, resub);
+}
+
+/* At free: what is still held stays in the database as it is (queued or
+ * running, with a replay record): the next start, or another instance
+ * once this one's leases expire, runs it again. */
+static void
+rt_held_release(struct eng_runtime *rt)
+{
+    struct rt_pending *p;
+    struct rt_job     *j;
+
+    pthread_mutex_lock(&rt->defer_mu);
+    p = rt->pending;
+    j = rt->deferred;
+    rt->pending = NULL;
+    rt->deferred = rt->deferred_tail = NULL;
+    rt->npending = rt->ndeferred = 0;
+    pthread_mutex_unlock(&rt->defer_mu);
+    while (p != NULL) {
+        struct rt_pending *next = p->next;
+
+        log_warn("runtime",
+            "event=run-record-lost run=%lld note=\"its %s could not be "
+            "written (no database)\"",
+            p->id, p->requeue ? "requeue" : "outcome");
+        rt_pending_free(p);
+        p = next;
+    }
+    while (j != NULL) {
+        struct rt_job *next = j->dnext;
+
+        job_unref(j);
+        j = next;
+    }
+}
+
+int
+eng_runtime_tick(struct eng_runtime *rt, long long now_ms, struct errbuf *eb)
+{
+    if (rt == NULL || !rt->started || rt->pool == NULL
+        || atomic_load(&rt->draining))
+        return 0;
+    if (eng_store_ready(rt->st, NULL) != 1) {
+        rt->db_down_ms = now_ms; /* eng_store_tick reconnects */
+        return 0;
+    }
+    rt_held_retry(rt);
+    if (rt->db_down_ms > 0 && now_ms - rt->db_down_ms < RT_ADOPT_GRACE_MS)
+        return 0;
+    return eng_store_runs_adopt(rt->st, now_ms, on_requeue, rt, eb);
+}
+
 int
 eng_runtime_drain(struct eng_runtime *rt, double timeout_s)
 {
     struct eng_syslog_listener *l;
     struct eng_timers          *t;
     int                         left = 0;
+    unsigned                    held;
 
     if (rt == NULL || rt->drained)
         return 0;
@@ -1924,8 +2250,17 @@ eng_runtime_drain(struct eng_runtime *rt, double timeout_s)
         }
     }
     rt->drained = 1;
-    log_info("runtime", "event=drained left=%d", left);
-    return left;
+    pthread_mutex_lock(&rt->defer_mu);
+    held = rt->ndeferred;
+    pthread_mutex_unlock(&rt->defer_mu);
+    if (held > 0)
+        log_warn("runtime",
+            "event=drain-held runs=%u note=\"runs held back while the "
+            "database could not be reached stay queued in it; the next "
+            "start (or another instance) runs them\"",
+            held);
+    log_info("runtime", "event=drained left=%d", left + (int)held);
+    return left + (int)held;
 }
 
 void
@@ -1938,6 +2273,7 @@ eng_runtime_free(struct eng_runtime *rt)
     eng_runtime_drain(rt, 5.0);
     eng_pool_free(rt->pool); /* joins: cancelled runs end quickly */
     rt->pool = NULL;
+    rt_held_release(rt);
     eng_outbox_free(rt->ob);
     eng_hook_seen_free(rt->hook_seen);
     eng_tbound_free(rt->tb);
@@ -1958,6 +2294,7 @@ eng_runtime_free(struct eng_runtime *rt)
     pthread_mutex_destroy(&rt->reg_mu);
     pthread_mutex_destroy(&rt->idem_mu);
     pthread_mutex_destroy(&rt->kick_mu);
+    pthread_mutex_destroy(&rt->defer_mu);
     free(rt);
 }
 

@@ -50,6 +50,13 @@
  * its trace holds the SMTP dialogue; a temporary failure fails the action
  * but the message stays queued and is retried like any other.
  *
+ * Several instances (a shared PostgreSQL database, docs/storage.md):
+ * timer events fire only on the instance that holds the timer leadership
+ * (eng_store_leader); every instance keeps counting them, so a new leader
+ * carries on. While the database cannot be reached, triggers fail with
+ * ERR_UNAVAILABLE before anything is queued, and runs already accepted
+ * are held back and run once it answers (eng_runtime_tick).
+ *
  * Secrets: a mail password is stored in the outbox (it must be sent
  * later) and nowhere else; run records, traces, logs and the JSON returned
  * here never contain it or a webhook token.
@@ -119,6 +126,19 @@ int eng_runtime_drain(struct eng_runtime *rt, double timeout_s);
 /* Drains (if not done) with a short timeout and frees. NULL is a no-op. */
 void eng_runtime_free(struct eng_runtime *rt);
 
+/* Once a second, after eng_store_tick (the server's main loop): while the
+ * database answers, writes the run outcomes and submits again the runs
+ * held back while it could not be reached (a run that lost it mid-way
+ * runs again from its start), then takes over the runs of dead instances
+ * (eng_store_runs_adopt, requeued as eng_runtime_start requeues the runs
+ * of the last stop) -- but not within 5 s of a database loss, so that
+ * every live instance renews its leases first. Call it also when
+ * eng_store_tick failed (it notes the loss). Returns how many runs were
+ * taken over (SQLite: 0), or an ERR_* of the store (ERR_UNAVAILABLE).
+ * Does nothing before eng_runtime_start or once draining. */
+int eng_runtime_tick(struct eng_runtime *rt, long long now_ms,
+    struct errbuf *eb);
+
 /* Re-reads the applets from the store and re-registers their timer and
  * syslog events. Call after an applet (or an environment variable used in
  * an event line) was created, updated or deleted. Errors: ERR_DB. */
@@ -145,7 +165,8 @@ void eng_run_info_clear(struct eng_run_info *ri);
  * and *out holds status, exit status, output and the Run object.
  * Errors: ERR_NOTFOUND (no such applet), ERR_INVAL (more than 15 args, an
  * applet that does not parse), ERR_BUSY (queue full or draining; retry
- * later), ERR_DB, ERR_NOMEM. */
+ * later), ERR_UNAVAILABLE (the database cannot be reached: nothing was
+ * queued; retry later), ERR_DB, ERR_NOMEM. */
 int eng_runtime_run(struct eng_runtime *rt, const char *name,
     const char *const *args, size_t nargs, int wait, struct eng_run_info *out,
     struct errbuf *eb);
