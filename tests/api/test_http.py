@@ -667,12 +667,16 @@ class CliTest(unittest.TestCase):
 
     @unittest.skipUnless(os.environ.get('HERALD_TEST_MHD') == 'herald_mhd',
                          'built with the shared libmicrohttpd')
+    @sqlite_only('libpq, loaded for a PostgreSQL URL, brings GnuTLS along '
+                 '(through libldap) for its own connection')
     def test_no_tls_library_is_loaded_for_the_http_server(self):
-        # libmicrohttpd.a without GnuTLS (docs/design.md, HTTP)
+        # libmicrohttpd.a without GnuTLS (docs/design.md, HTTP), and no
+        # libpq either on SQLite (engine/store/pg_lib.h)
         with Herald() as h:
             with open('/proc/%d/maps' % h.proc.pid) as f:
                 maps = f.read()
-            for lib in ('libgnutls', 'libp11-kit', 'libmicrohttpd.so'):
+            for lib in ('libgnutls', 'libp11-kit', 'libmicrohttpd.so',
+                        'libpq'):
                 self.assertNotIn(lib, maps)
             self.assertIn('libwolfssl', maps)  # the SMTP client's TLS
             status, _, _ = h.request('GET', '/healthz', token=False)
