@@ -133,9 +133,11 @@ def wait_delivered(accepted, prefix, timeout):
 
 
 def burst(nodes, n, prefix, token, threads=8, on_accept=None,
-          statuses=None):
-    """Sends n webhooks spread over nodes (round robin); returns the ids
-    answered 202. statuses (a dict) counts every answer by status."""
+          statuses=None, until=None, pause=0.0):
+    """Sends n webhooks spread over nodes (round robin), or with until (an
+    Event) as many as fit until it is set, pause seconds apart per thread;
+    returns the ids answered 202. statuses (a dict) counts every answer
+    by status."""
     nxt, accepted, lock = [0], [], threading.Lock()
 
     def worker():
@@ -143,8 +145,11 @@ def burst(nodes, n, prefix, token, threads=8, on_accept=None,
             with lock:
                 i = nxt[0]
                 nxt[0] += 1
-            if i >= n:
+            if (until is None and i >= n) or (until is not None
+                                               and until.is_set()):
                 return
+            if pause:
+                time.sleep(pause)
             h = nodes[i % len(nodes)]
             mid = '%s-%d' % (prefix, i)
             try:
@@ -209,7 +214,14 @@ class ClusterTest(unittest.TestCase):
                 self.assertEqual(st, 200, hz)
                 self.assertEqual(hz['database']['backend'], 'postgresql')
                 self.assertIs(hz['database']['ready'], True, hz)
-            leaders = [healthz(h)[1]['database']['leader'] for h in (a, b)]
+            # one of them takes the timer leadership at its first tick
+            deadline = time.monotonic() + 5
+            while True:
+                leaders = [healthz(h)[1]['database']['leader']
+                           for h in (a, b)]
+                if True in leaders or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             self.assertEqual(sorted(leaders), [False, True], leaders)
 
     def test_300_webhooks_over_both_each_delivered_once(self):
@@ -324,9 +336,12 @@ class ClusterTest(unittest.TestCase):
             down = {}
             result = {}
 
+            done = threading.Event()
+
             def load():
-                result['acc'] = burst(c.nodes, 240, prefix, token,
-                                      threads=2, statuses=statuses)
+                result['acc'] = burst(c.nodes, 0, prefix, token, threads=2,
+                                      statuses=statuses, until=done,
+                                      pause=0.02)
 
             th = threading.Thread(target=load)
             th.start()
@@ -341,6 +356,8 @@ class ClusterTest(unittest.TestCase):
                 time.sleep(1)
             finally:
                 PG.start_server()
+            time.sleep(4)
+            done.set()
             th.join(300)
             acc = result.get('acc', [])
             for st, hz in down['health']:
@@ -350,6 +367,8 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual(st, 503, body)
             self.assertTrue(retry, 'no Retry-After on a 503')
             self.assertGreater(statuses.get(503, 0), 0, statuses)
+            self.assertEqual(statuses.get('retry-after'), statuses.get(503),
+                             'every 503 says when to retry')
             # after the restart the instances take triggers again
             deadline = time.monotonic() + 20
             while healthz(a)[0] != 200 and time.monotonic() < deadline:
