@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "engine/store/store.h"
 #include "common/sec.h"
 
 #define AUTH_TOKEN_MAX 512
@@ -135,6 +136,14 @@ auth_admin_init(struct srv *s, struct errbuf *eb)
         return auth_read_file(&s->admin_token, "admin token", "admin_token",
             s->cfg.admin_token_file, eb);
     snprintf(path, sizeof(path), "%s/admin.token", s->data_dir);
+    /* a token of the data directory is this instance's alone: behind a
+     * load balancer the others would refuse it */
+    if (eng_store_shared(s->store))
+        log_warn("auth",
+            "event=token-per-instance file=%s note=\"instances sharing the "
+            "database need the same admin token: give each the same "
+            "HERALD_ADMIN_TOKEN_FILE\"",
+            path);
     if (access(path, F_OK) == 0)
         return auth_read_file(&s->admin_token, "admin token", "admin_token",
             path, eb);
