@@ -21,7 +21,7 @@
  * A message left "sending" by a crash is queued again
  * on start (delivery is at least once). Dead messages can be listed and
  * re-sent. Rows are read and written through the store (engine/store/store.h,
- * engine/store/store_outbox.c): no SQL here.
+ * engine/store/sqlite_outbox.c, pg_outbox.c): no SQL here.
  *
  * A shared database (PostgreSQL, several instances: docs/storage.md): a
  * message put by another instance wakes that instance's senders, not

@@ -7,7 +7,7 @@
  * lifetime ends (dead letter). Every attempt is recorded with its result
  * and trace (the session's open when the attempt opened it, then the
  * transaction; secrets redacted by the SMTP client). Rows live in the
- * store (engine/store/store_outbox.c); the decisions (states, retry times,
+ * store (engine/store/sqlite_outbox.c, pg_outbox.c); the decisions (states, retry times,
  * what a sent message keeps, which failures will not heal by themselves)
  * are made here.
  */

@@ -262,82 +262,41 @@ run_summary(const PGresult *res, int r)
     return o;
 }
 
-static const char *const run_statuses[] = { "queued", "running", "success",
-    "abort", "timeout", "cancelled", "ratelimited", NULL };
-
-static const char *const run_deliveries[] = { "none", "pending", "delivered",
-    "failed", NULL };
-
 static int
 pgs_runs_list(struct eng_store *db, const struct eng_run_filter *f, cJSON **out,
     struct errbuf *eb)
 {
-    struct pg_args a = { 0 };
-    PGresult      *res = NULL;
-    const char    *sql, *delivery = NULL;
-    cJSON         *page, *items, *o;
-    long long      cursor = 0, last = 0;
-    unsigned       limit = f && f->limit ? f->limit : 50, n = 0;
-    int            rc = 0, more = 0, i, ok, failed = 0, rows;
+    struct store_run_page p;
+    struct pg_args        a = { 0 };
+    PGresult             *res = NULL;
+    const char           *sql;
+    cJSON                *o;
+    long long             last = 0;
+    unsigned              n = 0;
+    int                   rc, more = 0, i, rows;
 
     *out = NULL;
-    if (limit > 500)
-        limit = 500;
-    if (f && f->status && *f->status) {
-        for (i = 0, ok = 0; run_statuses[i]; i++)
-            ok |= strcmp(run_statuses[i], f->status) == 0;
-        if (!ok)
-            return err_field(eb, ERR_INVAL, "status", "invalid_field",
-                "status \"%s\" is not one of queued, running, success, "
-                "abort, timeout, cancelled, ratelimited",
-                f->status);
-    }
-    if (f && f->delivery && *f->delivery) {
-        for (i = 0, ok = 0; run_deliveries[i]; i++)
-            ok |= strcmp(run_deliveries[i], f->delivery) == 0;
-        if (!ok)
-            return err_field(eb, ERR_INVAL, "delivery", "invalid_field",
-                "delivery \"%s\" is not one of none, pending, delivered, "
-                "failed",
-                f->delivery);
-        failed = strcmp(f->delivery, "failed") == 0;
-        delivery = f->delivery;
-    }
-    if (f && f->cursor && *f->cursor) {
-        char *end;
-
-        errno = 0;
-        cursor = strtoll(f->cursor, &end, 10);
-        if (*end != '\0' || cursor <= 0 || errno != 0)
-            return err_field(eb, ERR_INVAL, "cursor", "invalid_field",
-                "cursor \"%s\" is not a next_cursor value from a previous "
-                "page",
-                f->cursor);
-    }
-    if ((page = cJSON_CreateObject()) == NULL
-        || (items = cJSON_AddArrayToObject(page, "items")) == NULL) {
-        cJSON_Delete(page);
-        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    }
+    if ((rc = store_run_page_begin(f, &p, eb)) != 0)
+        return rc;
     pg_arg_text(&a, f && f->applet && *f->applet ? f->applet : NULL);
     pg_arg_text(&a, f && f->status && *f->status ? f->status : NULL);
     if (f && f->since > 0)
         pg_arg_int(&a, f->since * 1000);
     else
         pg_arg_text(&a, NULL);
-    if (cursor > 0)
-        pg_arg_int(&a, cursor);
+    if (p.cursor > 0)
+        pg_arg_int(&a, p.cursor);
     else
         pg_arg_text(&a, NULL);
-    pg_arg_int(&a, (long long)limit + 1);
+    pg_arg_int(&a, (long long)p.limit + 1);
     /* failed runs are found from the few failed messages (index
      * outbox_failed); the other values are computed per run */
-    if (failed) {
+    if (p.failed) {
         sql = "SELECT " RUN_COLS " FROM runs WHERE"
               " id IN (SELECT run_id FROM outbox WHERE failed=1)"
               " AND " RUN_FILTER " ORDER BY id DESC LIMIT $5";
-    } else if (delivery != NULL) {
-        pg_arg_text(&a, delivery);
+    } else if (p.delivery != NULL) {
+        pg_arg_text(&a, p.delivery);
         sql = "SELECT * FROM (SELECT " RUN_COLS " FROM runs WHERE " RUN_FILTER
               ") s WHERE delivery=$6 ORDER BY id DESC LIMIT $5";
     } else {
@@ -347,13 +306,12 @@ pgs_runs_list(struct eng_store *db, const struct eng_run_filter *f, cJSON **out,
     store_lock(db);
     rc = pg_query(db, sql, &a, &res, eb);
     store_unlock(db);
-    if (rc != 0) {
-        cJSON_Delete(page);
-        return rdb_err(rc, eb, "listing runs");
-    }
+    if (rc != 0)
+        return store_run_page_end(&p, rdb_err(rc, eb, "listing runs"), 0, 0,
+            out);
     rows = PQntuples(res);
     for (i = 0; i < rows; i++) {
-        if (n == limit) {
+        if (n == p.limit) {
             more = 1;
             break;
         }
@@ -361,25 +319,12 @@ pgs_runs_list(struct eng_store *db, const struct eng_run_filter *f, cJSON **out,
             rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
             break;
         }
-        cJSON_AddItemToArray(items, o);
+        cJSON_AddItemToArray(p.items, o);
         last = pg_int(res, i, 0);
         n++;
     }
     PQclear(res);
-    if (rc != 0) {
-        cJSON_Delete(page);
-        return rc;
-    }
-    if (more) {
-        char c[32];
-
-        snprintf(c, sizeof(c), "%lld", last);
-        cJSON_AddStringToObject(page, "next_cursor", c);
-    } else {
-        cJSON_AddNullToObject(page, "next_cursor");
-    }
-    *out = page;
-    return 0;
+    return store_run_page_end(&p, rc, more, last, out);
 }
 
 static int

@@ -69,7 +69,7 @@ static const struct store_migration store_migrations[] = {
         " value INTEGER NOT NULL);"
         "INSERT INTO counters (name, value) VALUES ('trust_generation', 1);",
         NULL },
-    /* v2: the runtime's runs, outbox, webhook_idem, contexts (store_runs.c;
+    /* v2: the runtime's runs, outbox, webhook_idem, contexts (sqlite_runs.c;
      * also run on every start, so it holds the current DDL) */
     { 2, store_runs_schema, NULL },
     /* v3: fewer index pages written per run: listing runs by status and
@@ -88,7 +88,7 @@ static const struct store_migration store_migrations[] = {
      * added there too, when missing. webhook_token is unused from here
      * on. */
     { 4, "", store_hash_tokens },
-    /* v5: runs know their mail's fate (store_outbox.c): each delivery
+    /* v5: runs know their mail's fate (sqlite_outbox.c): each delivery
      * attempt's result and trace (the first and the last five of a
      * message), a message's failed flag (dead, or retried after a failure
      * that will not heal by itself), a run's messages by run id, and the
@@ -618,7 +618,7 @@ sqlite_open(const char *dir, struct eng_store **out, struct errbuf *eb)
         goto fail;
     }
     snprintf(st->path, n, "%s/herald.db", dir);
-    /* the default VFS, but a WAL frame in one write (store_vfs.h) */
+    /* the default VFS, but a WAL frame in one write (sqlite_vfs.h) */
     if (store_vfs_register() != SQLITE_OK)
         log_warn("store",
             "event=vfs-unavailable note=\"the default SQLite "

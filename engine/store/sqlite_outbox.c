@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/store/store_outbox.c: the outbox table's SQL, for engine/outbox/outbox.c.
+ * engine/store/sqlite_outbox.c: the outbox table's SQL (SQLite), for engine/outbox/outbox.c.
  *
  * The outbox decides (states, retry times, what a sent message keeps); this
  * file only reads and writes rows, with the cached statements and the lock

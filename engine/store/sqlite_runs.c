@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/store/store_runs.c: the runtime's tables in herald.db — run history
+ * engine/store/sqlite_runs.c: the runtime's tables in herald.db — run history
  * (runs), the mail outbox (outbox, used by outbox.c), webhook idempotency
  * keys (webhook_idem) and "context save" variables (contexts).
  *
@@ -318,64 +318,24 @@ run_summary(sqlite3_stmt *st)
     return o;
 }
 
-static const char *const run_statuses[] = { "queued", "running", "success",
-    "abort", "timeout", "cancelled", "ratelimited", NULL };
-
-static const char *const run_deliveries[] = { "none", "pending", "delivered",
-    "failed", NULL };
-
 static int
 sq_runs_list(struct eng_store *db, const struct eng_run_filter *f, cJSON **out,
     struct errbuf *eb)
 {
-    sqlite3_stmt *st;
-    cJSON        *res, *items, *o;
-    long long     cursor = 0, last = 0;
-    unsigned      limit = f && f->limit ? f->limit : 50, n = 0;
-    int           rc = 0, more = 0, i, ok, failed = 0;
+    struct store_run_page p;
+    sqlite3_stmt         *st;
+    cJSON                *o;
+    long long             last = 0;
+    unsigned              n = 0;
+    int                   rc, more = 0, i;
 
     *out = NULL;
-    if (limit > 500)
-        limit = 500;
-    if (f && f->status && *f->status) {
-        for (i = 0, ok = 0; run_statuses[i]; i++)
-            ok |= strcmp(run_statuses[i], f->status) == 0;
-        if (!ok)
-            return err_field(eb, ERR_INVAL, "status", "invalid_field",
-                "status \"%s\" is not one of queued, running, success, "
-                "abort, timeout, cancelled, ratelimited",
-                f->status);
-    }
-    if (f && f->delivery && *f->delivery) {
-        for (i = 0, ok = 0; run_deliveries[i]; i++)
-            ok |= strcmp(run_deliveries[i], f->delivery) == 0;
-        if (!ok)
-            return err_field(eb, ERR_INVAL, "delivery", "invalid_field",
-                "delivery \"%s\" is not one of none, pending, delivered, "
-                "failed",
-                f->delivery);
-        failed = strcmp(f->delivery, "failed") == 0;
-    }
-    if (f && f->cursor && *f->cursor) {
-        char *end;
-
-        errno = 0;
-        cursor = strtoll(f->cursor, &end, 10);
-        if (*end != '\0' || cursor <= 0 || errno != 0)
-            return err_field(eb, ERR_INVAL, "cursor", "invalid_field",
-                "cursor \"%s\" is not a next_cursor value from a previous "
-                "page",
-                f->cursor);
-    }
-    if ((res = cJSON_CreateObject()) == NULL
-        || (items = cJSON_AddArrayToObject(res, "items")) == NULL) {
-        cJSON_Delete(res);
-        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    }
+    if ((rc = store_run_page_begin(f, &p, eb)) != 0)
+        return rc;
     store_lock(db);
     /* failed runs are found from the few failed messages (index
      * outbox_failed); the other values are read per run */
-    st = failed
+    st = p.failed
         ? store_stmt(db,
             "SELECT " RUN_COLS " FROM runs WHERE"
             " id IN (SELECT run_id FROM outbox WHERE failed=1)"
@@ -396,13 +356,13 @@ sq_runs_list(struct eng_store *db, const struct eng_run_filter *f, cJSON **out,
     bind_text(st, 2, f && f->status && *f->status ? f->status : NULL);
     if (f && f->since > 0)
         sqlite3_bind_int64(st, 3, f->since * 1000);
-    if (cursor > 0)
-        sqlite3_bind_int64(st, 4, cursor);
-    sqlite3_bind_int(st, 5, (int)limit + 1);
-    if (!failed)
-        bind_text(st, 6, f && f->delivery && *f->delivery ? f->delivery : NULL);
+    if (p.cursor > 0)
+        sqlite3_bind_int64(st, 4, p.cursor);
+    sqlite3_bind_int(st, 5, (int)p.limit + 1);
+    if (!p.failed)
+        bind_text(st, 6, p.delivery);
     while ((i = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == limit) {
+        if (n == p.limit) {
             more = 1;
             break;
         }
@@ -410,7 +370,7 @@ sq_runs_list(struct eng_store *db, const struct eng_run_filter *f, cJSON **out,
             rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
             break;
         }
-        cJSON_AddItemToArray(items, o);
+        cJSON_AddItemToArray(p.items, o);
         last = sqlite3_column_int64(st, 0);
         n++;
     }
@@ -419,20 +379,7 @@ sq_runs_list(struct eng_store *db, const struct eng_run_filter *f, cJSON **out,
     store_done(db, st);
 out:
     store_unlock(db);
-    if (rc != 0) {
-        cJSON_Delete(res);
-        return rc;
-    }
-    if (more) {
-        char c[32];
-
-        snprintf(c, sizeof(c), "%lld", last);
-        cJSON_AddStringToObject(res, "next_cursor", c);
-    } else {
-        cJSON_AddNullToObject(res, "next_cursor");
-    }
-    *out = res;
-    return 0;
+    return store_run_page_end(&p, rc, more, last, out);
 }
 
 static int

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/store/store_vfs.c: the default VFS with WAL frames written in one
+ * engine/store/sqlite_vfs.c: the default VFS with WAL frames written in one
  * call (engine/store/sqlite_vfs.h).
  *
  * A shim: every method forwards to the file of the default VFS, which

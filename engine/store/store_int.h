@@ -269,6 +269,26 @@ extern const char store_runs_schema[];
 
 /* ---- the runtime's tables (engine/store/sqlite_runs.c, sqlite_outbox.c) ---- */
 
+/* ---- eng_store_runs_list, both backends (engine/store/run_page.c) ---- */
+
+struct store_run_page {
+    unsigned      limit;        /* rows wanted: 1..500 (0 asked: 50) */
+    long long     cursor;       /* ids below this one; 0: from the newest */
+    const char   *delivery;     /* f->delivery, or NULL: any */
+    int           failed;       /* delivery is "failed" */
+    struct cJSON *page, *items; /* the answer; add rows to items */
+};
+/* Checks f (status, delivery, cursor; the limit capped) into *p and
+ * creates the page. Errors: ERR_INVAL (eb->field names the filter),
+ * ERR_NOMEM. */
+int store_run_page_begin(const struct eng_run_filter *f,
+    struct store_run_page *p, struct errbuf *eb);
+/* With rc 0: adds next_cursor (last, the id of the last row given, when
+ * more rows follow; else null) and hands the page to *out; returns 0.
+ * Else frees the page and returns rc. */
+int store_run_page_end(struct store_run_page *p, int rc, int more,
+    long long last, struct cJSON **out);
+
 /* With the lock held: a prepared statement for sql (cached; pass a string
  * literal), or NULL (logged). Give it back with store_done() before
  * unlocking, also on errors. */
