@@ -6,7 +6,8 @@ temporary directory, an unprivileged user, a loopback port) and the
 loopback Postfix of tests/lib/mailenv.py; every test gets a fresh database
 and two heralds sharing it (same admin token, separate data directories).
 
-  * Configuration written through one instance is read through the other.
+  * Configuration written through one instance is read through the other;
+    an Idempotency-Key seen by one is seen by the other.
   * 300 webhooks spread over both: each message delivered exactly once.
   * kill -9 of one instance in the middle of a burst: every message whose
     webhook was answered 202 (by either) is delivered by the survivor
@@ -223,6 +224,21 @@ class ClusterTest(unittest.TestCase):
                     break
                 time.sleep(0.2)
             self.assertEqual(sorted(leaders), [False, True], leaders)
+
+    def test_an_idempotency_key_seen_by_one_is_seen_by_the_other(self):
+        with Cluster() as c:
+            a, b = c.nodes
+            put_applet(a, 'event manager applet Idem\n event webhook\n'
+                       ' action 010 puts "once"\n')
+            tok = new_token(a, 'Idem')
+            key = uuid.uuid4().hex
+            st1, _, r1 = hook(a, 'Idem', {'n': 1}, token=tok, idem=key)
+            st2, _, r2 = hook(b, 'Idem', {'n': 1}, token=tok, idem=key)
+            self.assertEqual((st1, st2), (202, 202), (r1, r2))
+            self.assertEqual(r1['run_id'], r2['run_id'])
+            self.assertTrue(r2.get('duplicate'), r2)
+            time.sleep(1)
+            self.assertEqual(len(list_runs(b, 'Idem')), 1)
 
     def test_300_webhooks_over_both_each_delivered_once(self):
         with Cluster() as c:
