@@ -80,13 +80,13 @@ class ContainerImage(unittest.TestCase):
                 pass
             time.sleep(0.3)
         logs = podman("logs", cls.name, check=False)
-        podman("rm", "-f", cls.name, check=False)
+        podman("rm", "-f", "-v", cls.name, check=False)
         raise AssertionError("container never became healthy:\n"
                              + logs.stdout + logs.stderr)
 
     @classmethod
     def tearDownClass(cls):
-        podman("rm", "-f", "-t", "5", cls.name, check=False)
+        podman("rm", "-f", "-v", "-t", "5", cls.name, check=False)
         if not KEEP:
             podman("rmi", "-f", IMAGE, check=False)
             stages = sorted(dangling() - cls.before)
