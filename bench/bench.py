@@ -129,10 +129,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def group_cpu_seconds(pgid):
-    """User + system CPU time of the processes of group pgid (a PostgreSQL
-    server: the postmaster leads its own session) so far, including the
-    children the leader has reaped (cutime, cstime)."""
+def server_cpu_seconds(pid):
+    """User + system CPU time so far of the PostgreSQL server whose
+    postmaster is pid: the postmaster, its live children (the backends;
+    each runs in a session of its own, so they are found by parent) and
+    those it has reaped (its cutime, cstime)."""
     total = 0.0
     tck = os.sysconf('SC_CLK_TCK')
     for name in os.listdir('/proc'):
@@ -143,11 +144,11 @@ def group_cpu_seconds(pgid):
                 fields = f.read().rpartition(')')[2].split()
         except OSError:
             continue
-        if int(fields[2]) != pgid:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tck
-        if int(name) == pgid:
-            total += (int(fields[13]) + int(fields[14])) / tck
+        if int(name) == pid:
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13])
+                      + int(fields[14])) / tck
+        elif int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tck
     return total
 
 
@@ -1239,7 +1240,7 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
         w = watch('tp')
         load_ids = ids('tp', args.n)
         cpu0 = sum(cpu_seconds(x.proc.pid) for x in hs)
-        pg_cpu0 = group_cpu_seconds(pg.pid) if pg is not None else None
+        pg_cpu0 = server_cpu_seconds(pg.pid) if pg is not None else None
         stmts0 = pg_statements(pg, reset=True)
         r['tp'] = run_phase(
             phase('throughput'), args.n,
@@ -1252,7 +1253,7 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
             r['cpu_ms_per_msg'] = ((sum(cpu_seconds(x.proc.pid) for x in hs)
                                     - cpu0) * 1000 / n)
             if pg_cpu0 is not None:
-                r['pg_cpu_ms_per_msg'] = ((group_cpu_seconds(pg.pid)
+                r['pg_cpu_ms_per_msg'] = ((server_cpu_seconds(pg.pid)
                                            - pg_cpu0) * 1000 / n)
             stmts1 = pg_statements(pg)
             if stmts0 is not None and stmts1 is not None:
