@@ -9,8 +9,20 @@
  *
  * One libpq connection per handle, guarded by the handle's recursive mutex
  * (store_lock, as on SQLite), so eng_store_begin/commit keep their meaning.
- * Statements are sent with PQexecParams, parameters as text (pg_args),
- * results read in text format (pg_text, pg_int) except bytea (pg_blob).
+ * Every pg_query is a network round trip made with the lock held: a
+ * function does its work in as few statements as it can (RETURNING, one
+ * statement with CTEs rather than several, no BEGIN/COMMIT around a
+ * single statement: autocommit is atomic). Parameters go as text
+ * (pg_args), results are read in text format (pg_text, pg_int) except
+ * bytea (pg_blob). A SELECT, INSERT, UPDATE, DELETE or WITH statement is
+ * prepared once per connection (a named statement, found again by the
+ * address of its SQL text, which must therefore be a string that lives as
+ * long as the process: a literal) and then sent with PQexecPrepared, so
+ * the server neither parses nor plans it again; other statements (BEGIN,
+ * COMMIT, SAVEPOINT, the migrations' DDL) and those with optional filters
+ * ("$1::text IS NULL OR ...": the listings, planned for the parameters at
+ * hand) go with PQexecParams / PQexec.
+ * A reconnect starts a new session without them: they are prepared again.
  *
  * Lost connection: a statement that fails because the connection is bad
  * returns ERR_UNAVAILABLE ("the database at HOST:PORT cannot be reached:
@@ -61,6 +73,9 @@
 #define PG_LEADER_KEY 0x6865726C64LL /* "herld" */
 /* The advisory lock key held while migrating (pg_advisory_xact_lock). */
 #define PG_MIGRATE_KEY 0x6865726C6DLL
+/* Prepared statements per connection; past this many, statements go
+ * unprepared (PQexecParams). herald has about 80 distinct ones. */
+#define PG_STMTS 160
 
 struct pg {
     PGconn   *conn;
@@ -79,6 +94,14 @@ struct pg {
                 * reset until the transaction's end is asked for */
     /* counters bumped in the open transaction (0: none), seen on commit */
     long long config_pending, trust_pending;
+    /* the statements prepared on this connection (pg_run): stmts[i] is
+     * named "herald_<i>"; sql is the address it is found by, text a copy
+     * of it (checked on a hit) */
+    struct pg_stmt {
+        const char *sql;
+        char       *text;
+    } stmts[PG_STMTS];
+    int nstmts;
 };
 
 /* Parameters of one statement: text values (NULL is SQL NULL), or bytea
