@@ -856,6 +856,9 @@ def report_compare(args, r):
     rows.append(('SQL statements per message', '-',
                  fmt(cols[1].get('pg_stmts_per_msg')),
                  fmt(cols[2].get('pg_stmts_per_msg')), '', ''))
+    rows.append(('WAL flushes per message', '-',
+                 fmt(cols[1].get('pg_wal_syncs_per_msg'), nd=2),
+                 fmt(cols[2].get('pg_wal_syncs_per_msg'), nd=2), '', ''))
     rows.append(('latency p50 / p99, throughput phase',) + tuple(
         '%s / %s ms' % (fmt(get(x, 'tp', 'p50')), fmt(get(x, 'tp', 'p99')))
         for x in cols) + ('', ''))
@@ -911,7 +914,8 @@ def report_compare(args, r):
                               ph.duplicates, ph.busy, len(ph.errors)))
     out.append('CPU per message: user + system of the throughput phase '
                'over the messages delivered in it; statements: '
-               'pg_stat_statements calls (BEGIN/COMMIT count)')
+               'pg_stat_statements calls (BEGIN/COMMIT count); WAL '
+               'flushes: pg_stat_wal.wal_sync')
     for v, _ in PG_VARIANTS if args.pg_top else ():
         top = (r.get(v) or {}).get('pg_top') or []
         out.append('%s, throughput phase: statements per message (calls, '
@@ -1050,6 +1054,17 @@ def pg_statements(pg, reset=False):
             pg.sql('SELECT pg_stat_statements_reset()')
         return int(pg.sql('SELECT coalesce(sum(calls), 0)::bigint '
                           'FROM pg_stat_statements').strip() or 0)
+    except Exception:     # a figure less, not a failed run
+        return None
+
+
+def pg_wal_syncs(pg):
+    """WAL flushes (fsync/fdatasync) the server made so far (pg_stat_wal),
+    or None."""
+    if pg is None:
+        return None
+    try:
+        return int(pg.sql('SELECT wal_sync FROM pg_stat_wal').strip())
     except Exception:     # a figure less, not a failed run
         return None
 
@@ -1242,6 +1257,7 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
         cpu0 = sum(cpu_seconds(x.proc.pid) for x in hs)
         pg_cpu0 = server_cpu_seconds(pg.pid) if pg is not None else None
         stmts0 = pg_statements(pg, reset=True)
+        wal0 = pg_wal_syncs(pg)
         r['tp'] = run_phase(
             phase('throughput'), args.n,
             lambda: webhook_load(hs, 'bench-tp', tokens['tp'], load_ids,
@@ -1255,6 +1271,9 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
             if pg_cpu0 is not None:
                 r['pg_cpu_ms_per_msg'] = ((server_cpu_seconds(pg.pid)
                                            - pg_cpu0) * 1000 / n)
+            wal1 = pg_wal_syncs(pg)
+            if wal0 is not None and wal1 is not None:
+                r['pg_wal_syncs_per_msg'] = (wal1 - wal0) / n
             stmts1 = pg_statements(pg)
             if stmts0 is not None and stmts1 is not None:
                 # minus the psql query that read the first count
