@@ -24,6 +24,23 @@
  * hand) go with PQexecParams / PQexec.
  * A reconnect starts a new session without them: they are prepared again.
  *
+ * Durability, as on SQLite (store.h, eng_store_durable): what a client is
+ * told is on disk when it is answered, and so is a run's queued row
+ * (run_insert: the trigger's point of no return) and its outcome
+ * (run_finish: a caller waiting for the run learns it), like every
+ * configuration write: these commit synchronously (the server's
+ * synchronous_commit, which may also wait for standbys). The writes that
+ * only carry work along inside herald — a run started, the mail it queues,
+ * an outbox claim, release or outcome — commit asynchronously (PG_ASYNC:
+ * SET LOCAL synchronous_commit = off for their own transaction): a
+ * database crash or failover may lose the last of them, which puts the
+ * work back where the last synchronous commit left it (the run queued
+ * again, the message queued or leased again): at least once, as
+ * always. WAL order makes that hold: a synchronous commit flushes every
+ * commit made before it, so the run's outcome never outlives its mail.
+ * Inside an explicit transaction (eng_store_begin) nothing is made
+ * asynchronous (PG_ASYNC_OK).
+ *
  * Lost connection: a statement that fails because the connection is bad
  * returns ERR_UNAVAILABLE ("the database at HOST:PORT cannot be reached:
  * ...", never the password) and marks the handle not ready; the next
@@ -73,6 +90,14 @@
 #define PG_LEADER_KEY 0x6865726C64LL /* "herld" */
 /* The advisory lock key held while migrating (pg_advisory_xact_lock). */
 #define PG_MIGRATE_KEY 0x6865726C6DLL
+/* An expression that makes the transaction of the statement holding it
+ * commit asynchronously (pg_int.h, "Durability"): in a RETURNING list, or
+ * as PG_ASYNC_FROM in a FROM list, so that it is evaluated whenever the
+ * statement writes a row. */
+#define PG_ASYNC      "set_config('synchronous_commit', 'off', true)"
+#define PG_ASYNC_FROM "(SELECT " PG_ASYNC ") pg_async"
+/* 1 if a write may commit asynchronously: not inside eng_store_begin. */
+#define PG_ASYNC_OK(st) ((st)->tx_depth == 0)
 /* Prepared statements per connection; past this many, statements go
  * unprepared (PQexecParams). herald has about 80 distinct ones. */
 #define PG_STMTS 160

@@ -93,6 +93,12 @@ ob_fail(struct errbuf *eb, int rc, const struct errbuf *pe, const char *fmt,
         what, pe->msg[0] != '\0' ? pe->msg : "database error");
 }
 
+#define OB_PUT(returning)                                                      \
+    "INSERT INTO outbox (run_id, applet, state, skey, req, created_ms,"        \
+    " next_ms, expires_ms, updated_ms, claimed_by, lease_until)"               \
+    " VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $6, $8, $9)"                     \
+    " RETURNING id" returning
+
 static int
 pgs_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id,
     struct errbuf *eb)
@@ -119,10 +125,9 @@ pgs_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id,
     else
         pg_arg_text(&a, NULL);
     store_lock(db);
-    rc = pg_query_row(db,
-        "INSERT INTO outbox (run_id, applet, state, skey, req, created_ms,"
-        " next_ms, expires_ms, updated_ms, claimed_by, lease_until)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $6, $8, $9) RETURNING id",
+    /* asynchronous: the run that queues it commits its outcome
+     * synchronously after it, or runs again (pg_int.h) */
+    rc = pg_query_row(db, PG_ASYNC_OK(db) ? OB_PUT(", " PG_ASYNC) : OB_PUT(""),
         &a, &res, &pe);
     if (rc == 0 && id != NULL)
         *id = pg_int(res, 0, 0);
@@ -159,6 +164,14 @@ ob_row_load(const PGresult *res, int r, struct eng_ob_row *out)
     return 0;
 }
 
+/* Asynchronous: a claim lost with the database is made again. */
+#define OB_CLAIM_HELD(returning)                                               \
+    "UPDATE outbox SET updated_ms=$1,"                                         \
+    " claimed_by=CASE WHEN state='sending' THEN $3 ELSE claimed_by END,"       \
+    " lease_until=CASE WHEN state='sending' THEN $4 ELSE lease_until END"      \
+    " WHERE id=$2 AND state IN ('queued','sending')"                           \
+    " RETURNING " OB_ROW_COLS returning
+
 static int
 pgs_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     struct eng_ob_row *out)
@@ -178,12 +191,8 @@ pgs_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     /* the claim is refreshed while the message is "sending"; a queued
      * one (put back by a resume) stays as it is, as on SQLite */
     rc = pg_query_row(db,
-        "UPDATE outbox SET updated_ms=$1,"
-        " claimed_by=CASE WHEN state='sending' THEN $3 ELSE claimed_by END,"
-        " lease_until=CASE WHEN state='sending' THEN $4 ELSE lease_until END"
-        " WHERE id=$2 AND state IN ('queued','sending')"
-        " RETURNING " OB_ROW_COLS,
-        &a, &res, &pe);
+        PG_ASYNC_OK(db) ? OB_CLAIM_HELD(", " PG_ASYNC) : OB_CLAIM_HELD(""), &a,
+        &res, &pe);
     if (rc == 0)
         rc = ob_row_load(res, 0, out);
     else if (rc != ERR_NOTFOUND)
@@ -194,14 +203,16 @@ pgs_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     return rc;
 }
 
-#define OB_CLAIM_DUE(and_skey)                                                 \
+/* Asynchronous with async PG_ASYNC (NULL: not), which the outer SELECT
+ * reads so that it is computed for every row claimed. */
+#define OB_CLAIM_DUE(and_skey, async)                                          \
     "WITH c AS (UPDATE outbox SET state='sending', updated_ms=$1,"             \
     " claimed_by=$3, lease_until=$4 WHERE id IN (SELECT id FROM outbox"        \
     " WHERE ((state='queued' AND next_ms<=$1)"                                 \
     " OR (state='sending' AND lease_until<$1))" and_skey                       \
     " ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)"                   \
-    " RETURNING " OB_ROW_COLS ", next_ms)"                                     \
-    " SELECT " OB_ROW_COLS " FROM c ORDER BY next_ms, id"
+    " RETURNING " OB_ROW_COLS ", next_ms, " async " AS pg_async)"              \
+    " SELECT " OB_ROW_COLS ", pg_async FROM c ORDER BY next_ms, id"
 
 static unsigned
 pgs_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
@@ -210,6 +221,7 @@ pgs_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
     struct pg_args a = { 0 };
     struct errbuf  pe;
     PGresult      *res = NULL;
+    const char    *sql;
     unsigned       n = 0;
     int            r, rows;
 
@@ -229,10 +241,13 @@ pgs_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
      * first. One statement with a destination and one without (rather
      * than "$5 IS NULL OR skey=$5"): each is prepared with a plan of its
      * own. */
-    if (pg_query(db,
-            skey != NULL ? OB_CLAIM_DUE(" AND skey=$5") : OB_CLAIM_DUE(""), &a,
-            &res, &pe)
-        != 0) {
+    if (skey != NULL)
+        sql = PG_ASYNC_OK(db) ? OB_CLAIM_DUE(" AND skey=$5", PG_ASYNC)
+                              : OB_CLAIM_DUE(" AND skey=$5", "NULL");
+    else
+        sql = PG_ASYNC_OK(db) ? OB_CLAIM_DUE("", PG_ASYNC)
+                              : OB_CLAIM_DUE("", "NULL");
+    if (pg_query(db, sql, &a, &res, &pe) != 0) {
         log_err("outbox", "event=claim-failed error=\"%s\"", pe.msg);
         store_unlock(db);
         return 0;
@@ -341,15 +356,38 @@ pgs_ob_release(struct eng_store *db, const long long *ids, unsigned n)
     /* only this instance's claims: a row another instance took over
      * (this one's lease passed) is that one's to finish */
     if (pg_query(db,
-            "UPDATE outbox SET state='queued', claimed_by=NULL,"
-            " lease_until=NULL WHERE id=ANY($1::bigint[])"
-            " AND state='sending' AND claimed_by=$2",
+            PG_ASYNC_OK(db) ? "UPDATE outbox SET state='queued',"
+                              " claimed_by=NULL, lease_until=NULL"
+                              " FROM " PG_ASYNC_FROM
+                              " WHERE id=ANY($1::bigint[])"
+                              " AND state='sending' AND claimed_by=$2"
+                            : "UPDATE outbox SET state='queued',"
+                              " claimed_by=NULL, lease_until=NULL"
+                              " WHERE id=ANY($1::bigint[])"
+                              " AND state='sending' AND claimed_by=$2",
             &a, NULL, &pe)
         != 0)
         log_err("outbox", "event=release-failed error=\"%s\"", pe.msg);
     store_unlock(db);
     free(arr);
 }
+
+#define OB_OUTCOME(from)                                                       \
+    "WITH outcome AS (UPDATE outbox SET state=$1::text, attempts=$2,"          \
+    " next_ms=$3, last_klass=$4, last_code=$5, last_message=$6,"               \
+    " last_permanent=$7, sent_ms=coalesce($8, sent_ms), updated_ms=$9,"        \
+    " req=coalesce($10, req), failed=$12,"                                     \
+    " claimed_by=CASE WHEN $1::text='sending' THEN claimed_by END,"            \
+    " lease_until=CASE WHEN $1::text='sending' THEN lease_until END" from      \
+    " WHERE id=$11 RETURNING id),"                                             \
+    " attempt AS (INSERT INTO outbox_attempts (msg_id, n, at_ms, ok,"          \
+    " klass, code, message, advice, permanent, trace) VALUES"                  \
+    " ($11, $2, $9, $13, $4, $5, $6, $14, $7, $15)"                            \
+    " ON CONFLICT (msg_id, n) DO UPDATE SET at_ms=EXCLUDED.at_ms,"             \
+    " ok=EXCLUDED.ok, klass=EXCLUDED.klass, code=EXCLUDED.code,"               \
+    " message=EXCLUDED.message, advice=EXCLUDED.advice,"                       \
+    " permanent=EXCLUDED.permanent, trace=EXCLUDED.trace RETURNING 1)"         \
+    " DELETE FROM outbox_attempts WHERE msg_id=$11 AND n>1 AND n<=$16"
 
 /*
  * Writes one outcome and its attempt in one statement (db lock held): a
@@ -392,23 +430,11 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o, int log,
     pg_arg_int(&a,             /* $16 */
         (long long)o->attempts - ENG_OB_ATTEMPTS_LAST);
     /* INSERT OR REPLACE of the attempt; the three parts see one snapshot
-     * and touch different rows */
+     * and touch different rows. Asynchronous: an outcome lost with the
+     * database leaves the message leased, and it is sent again (at least
+     * once, pg_int.h). */
     rc = pg_query(db,
-        "WITH outcome AS (UPDATE outbox SET state=$1::text, attempts=$2,"
-        " next_ms=$3, last_klass=$4, last_code=$5, last_message=$6,"
-        " last_permanent=$7, sent_ms=coalesce($8, sent_ms), updated_ms=$9,"
-        " req=coalesce($10, req), failed=$12,"
-        " claimed_by=CASE WHEN $1::text='sending' THEN claimed_by END,"
-        " lease_until=CASE WHEN $1::text='sending' THEN lease_until END"
-        " WHERE id=$11 RETURNING id),"
-        " attempt AS (INSERT INTO outbox_attempts (msg_id, n, at_ms, ok,"
-        " klass, code, message, advice, permanent, trace) VALUES"
-        " ($11, $2, $9, $13, $4, $5, $6, $14, $7, $15)"
-        " ON CONFLICT (msg_id, n) DO UPDATE SET at_ms=EXCLUDED.at_ms,"
-        " ok=EXCLUDED.ok, klass=EXCLUDED.klass, code=EXCLUDED.code,"
-        " message=EXCLUDED.message, advice=EXCLUDED.advice,"
-        " permanent=EXCLUDED.permanent, trace=EXCLUDED.trace RETURNING 1)"
-        " DELETE FROM outbox_attempts WHERE msg_id=$11 AND n>1 AND n<=$16",
+        PG_ASYNC_OK(db) ? OB_OUTCOME(" FROM " PG_ASYNC_FROM) : OB_OUTCOME(""),
         &a, NULL, &pe);
     if (rc != 0 && log)
         log_err("outbox", "event=update-failed id=%lld error=\"%s\"", o->id,
