@@ -40,6 +40,17 @@ whenever it could measure (it never fails a test suite), 1 when something
 broke (herald misconfigured, messages lost), 2 on bad arguments, 124 on its
 overall timeout. Everything is stopped at the end, also on Ctrl-C, SIGTERM,
 errors and the timeout.
+
+--database postgres (issue 14): after the SQLite run above, the same
+phases twice more on a private PostgreSQL 15 (tests/lib/pgsrv.py, on
+loopback, started and stopped here, a fresh database for each): with one
+herald, and with two heralds sharing the database (one admin token, both
+sending to the same Postfix, the webhooks of every phase split round
+robin over them). A second table sets SQLite, pg x1 and pg x2 side by
+side: delivered/s, CPU per message (summed over the herald processes; the
+PostgreSQL server's separately), statements per message
+(pg_stat_statements), p99 at --rate, RSS per instance, and the ratios
+pg1/sqlite and pg2/pg1 against the issue's targets (>= 0.80, >= 1).
 """
 
 import argparse
@@ -92,8 +103,11 @@ def log(fmt, *a):
     sys.stderr.flush()
 
 
-def mailbox(phase):
-    return 'bench-%s@%s' % (phase, DOMAIN)
+def mailbox(phase, variant=''):
+    """The Maildir of a phase; the PostgreSQL variants (pg1, pg2) have
+    their own: bench-pg1-tp@..."""
+    return 'bench-%s%s@%s' % (variant + '-' if variant else '', phase,
+                               DOMAIN)
 
 
 def proc_status(pid):
@@ -113,6 +127,29 @@ def cpu_seconds(pid):
         fields = f.read().rpartition(')')[2].split()
     # fields[11], [12] are utime and stime (fields 14 and 15 of proc(5))
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def server_cpu_seconds(pid):
+    """User + system CPU time so far of the PostgreSQL server whose
+    postmaster is pid: the postmaster, its live children (the backends;
+    each runs in a session of its own, so they are found by parent) and
+    those it has reaped (its cutime, cstime)."""
+    total = 0.0
+    tck = os.sysconf('SC_CLK_TCK')
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name) as f:
+                fields = f.read().rpartition(')')[2].split()
+        except OSError:
+            continue
+        if int(name) == pid:
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13])
+                      + int(fields[14])) / tck
+        elif int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tck
+    return total
 
 
 def percentile(values, p):
@@ -335,7 +372,10 @@ def fire(client, ident, res, deadline):
 
 def webhook_load(h, applet, token, ids, k, rate=None, timeout=600):
     """Fires one webhook per id from k client threads. rate None: as fast
-    as possible (closed loop); else open loop at rate per second."""
+    as possible (closed loop); else open loop at rate per second. h: one
+    Herald, or a list of them: the n-th id goes to h[n % len(h)] (round
+    robin; each thread keeps one connection to each)."""
+    hs = h if isinstance(h, (list, tuple)) else [h]
     res = LoadResult()
     feed = IdFeed(ids)
     deadline = time.monotonic() + timeout
@@ -343,7 +383,8 @@ def webhook_load(h, applet, token, ids, k, rate=None, timeout=600):
     index = {ident: n for n, ident in enumerate(ids)}
 
     def worker():
-        c = HookClient(h.host, h.port, '/hooks/' + applet, token)
+        cs = [HookClient(x.host, x.port, '/hooks/' + applet, token)
+              for x in hs]
         try:
             while time.monotonic() < deadline:
                 ident = feed.next()
@@ -353,9 +394,10 @@ def webhook_load(h, applet, token, ids, k, rate=None, timeout=600):
                     delay = t0 + index[ident] / rate - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
-                fire(c, ident, res, deadline)
+                fire(cs[index[ident] % len(cs)], ident, res, deadline)
         finally:
-            c.close()
+            for c in cs:
+                c.close()
 
     threads = [threading.Thread(target=worker, daemon=True)
                for _ in range(k)]
@@ -451,9 +493,9 @@ def api(h, method, path, body=None, expect=(200, 201), **kw):
     return data
 
 
-def configure(h, env, root_pem):
-    """Environment, trustpoint, one webhook applet per phase; returns
-    {phase: webhook token}."""
+def configure(h, env, root_pem, variant=''):
+    """Environment, trustpoint, one webhook applet per phase (mailing to
+    the variant's Maildirs); returns {phase: webhook token}."""
     server = '%s:%s@localhost' % (USER, env.users[USER])
     api(h, 'PUT', '/api/v1/environment/_email_server',
         {'value': server, 'secret': True})
@@ -472,7 +514,8 @@ def configure(h, env, root_pem):
                 ' action 0010 mail server "$_email_server" to "%s"'
                 ' from "$_email_from" subject "bench $_webhook_id"'
                 ' body "bench message $_webhook_id" port %d secure tls\n'
-                % (name, phase, mailbox(phase), env.ports['submission']))
+                % (name, phase, mailbox(phase, variant),
+                   env.ports['submission']))
         api(h, 'POST', '/api/v1/applets', text, expect=(201,))
         tok = api(h, 'PUT', '/api/v1/applets/%s/webhook' % name)
         if not isinstance(tok, dict) or not tok.get('token'):
@@ -592,15 +635,27 @@ SESSION_RE = re.compile(rb'postfix/submission/smtpd\[(\d+)\]: '
                         rb'(connect|disconnect) from \S+(.*)')
 
 
-def smtp_sessions(path, herald_offset):
+def smtp_sessions(path, herald_offset, more=()):
     """Counts the submission sessions that carried mail, per client, from
     Postfix's log: a session whose "connect from" line lies at or after
     byte herald_offset (written when herald started) is herald's, one
-    before it the reference's. Each smtpd process serves one session at a
+    before it the reference's; more: further (offset, name) pairs in
+    ascending order (the PostgreSQL variants), each owning the sessions
+    from its offset on. Each smtpd process serves one session at a
     time, so connect/disconnect pair up by process id; the disconnect line
     has the session's command counts (mail=, rset=)."""
+    bounds = ([] if herald_offset is None else [(herald_offset, 'herald')]
+              ) + list(more)
     out = {w: {'sessions': 0, 'mail': 0, 'rset': 0}
-           for w in ('ref', 'herald')}
+           for w in ['ref', 'herald'] + [w for _, w in more]}
+
+    def whose(start):
+        who = 'ref'
+        for off, name in bounds:
+            if start >= off:
+                who = name
+        return who
+
     owner = {}
     pos = 0
     with open(path, 'rb') as f:
@@ -611,8 +666,7 @@ def smtp_sessions(path, herald_offset):
                 continue
             pid = m.group(1)
             if m.group(2) == b'connect':
-                owner[pid] = ('herald' if herald_offset is not None
-                              and start >= herald_offset else 'ref')
+                owner[pid] = whose(start)
                 continue
             who = owner.pop(pid, None)
             counts = {k.decode(): int(v) for k, v in
@@ -731,13 +785,147 @@ def report(args, r):
                '= just before the request')
     print('\n'.join(out))
     sys.stdout.flush()
+    if args.database == 'postgres':
+        report_compare(args, r)
     if args.json:
-        data = {k: (v.as_dict() if isinstance(v, Phase) else v)
-                for k, v in r.items()}
+        data = jsonable(r)
         data['ratio'] = ratio
         data['args'] = vars(args)
         with open(args.json, 'w') as f:
             json.dump(data, f, indent=1)
+
+
+def jsonable(v):
+    if isinstance(v, Phase):
+        return v.as_dict()
+    if isinstance(v, dict):
+        return {k: jsonable(x) for k, x in v.items()}
+    return v
+
+
+def pg_ratios(r):
+    """delivered/s of pg x1 over SQLite's, and of pg x2 over pg x1."""
+    def rate(x):
+        tp = x.get('tp') if x else None
+        return tp.deliver_rate if tp else None
+    s, p1, p2 = rate(r), rate(r.get('pg1')), rate(r.get('pg2'))
+    return (p1 / s if s and p1 else None, p2 / p1 if p1 and p2 else None)
+
+
+# Targets of issue 14 (herald on PostgreSQL).
+TARGET_PG1 = 0.80       # pg x1 delivered/s over SQLite's
+TARGET_PG2 = 1.00       # pg x2 delivered/s over pg x1's
+
+
+def report_compare(args, r):
+    """The --database postgres table: SQLite, one and two instances on
+    PostgreSQL, and the ratios."""
+    cols = [r, r.get('pg1') or {}, r.get('pg2') or {}]
+
+    def get(x, phase, attr):
+        ph = x.get(phase)
+        return getattr(ph, attr) if ph is not None else None
+
+    def ratio(a, b, nd=2):
+        return '-' if a is None or not b else '%.*f' % (nd, a / b)
+
+    def mb(xs):
+        return ' / '.join('%.1f' % (k / 1024) for k in xs) + ' MB' \
+            if xs else '-'
+
+    def row(name, vals, unit='', nd=1, ratios=True, rnd=2):
+        v = [fmt(x, unit, nd) for x in vals]
+        if ratios:
+            v += [ratio(vals[1], vals[0], rnd), ratio(vals[2], vals[1], rnd)]
+        else:
+            v += ['', '']
+        return (name,) + tuple(v)
+
+    rows = []
+    rows.append(row('triggers accepted/s (N=%d, K=%d)' % (args.n, args.k),
+                    [get(x, 'tp', 'accept_rate') for x in cols]))
+    rows.append(row('messages delivered/s',
+                    [get(x, 'tp', 'deliver_rate') for x in cols]))
+    rows.append(row('herald CPU per message (all instances)',
+                    [x.get('cpu_ms_per_msg') for x in cols], ' ms', 2))
+    rows.append(('PostgreSQL CPU per message (server)', '-',
+                 fmt(cols[1].get('pg_cpu_ms_per_msg'), ' ms', 2),
+                 fmt(cols[2].get('pg_cpu_ms_per_msg'), ' ms', 2), '',
+                 ratio(cols[2].get('pg_cpu_ms_per_msg'),
+                       cols[1].get('pg_cpu_ms_per_msg'))))
+    rows.append(('SQL statements per message', '-',
+                 fmt(cols[1].get('pg_stmts_per_msg')),
+                 fmt(cols[2].get('pg_stmts_per_msg')), '', ''))
+    rows.append(('WAL flushes per message', '-',
+                 fmt(cols[1].get('pg_wal_syncs_per_msg'), nd=2),
+                 fmt(cols[2].get('pg_wal_syncs_per_msg'), nd=2), '', ''))
+    rows.append(('latency p50 / p99, throughput phase',) + tuple(
+        '%s / %s ms' % (fmt(get(x, 'tp', 'p50')), fmt(get(x, 'tp', 'p99')))
+        for x in cols) + ('', ''))
+    rows.append(row('latency p99 at %g/s x %gs' % (args.rate, args.duration),
+                    [get(x, 'lat', 'p99') for x in cols], ' ms'))
+    rows.append(('latency p50 at %g/s x %gs' % (args.rate, args.duration),)
+                + tuple(fmt(get(x, 'lat', 'p50'), ' ms') for x in cols)
+                + ('', ''))
+    rows.append(('peak RSS per instance (VmHWM)',)
+                + tuple(mb(x.get('peak_kb_each')) for x in cols) + ('', ''))
+    rows.append(('idle RSS per instance (VmRSS)',)
+                + tuple(mb(x.get('idle_kb_each')) for x in cols) + ('', ''))
+    ss = r.get('sessions') or {}
+
+    def sess(x):
+        if not x or not x.get('sessions'):
+            return '-'
+        return '%d (%.0f msgs each)' % (x['sessions'],
+                                        x['mail'] / x['sessions'])
+    rows.append(('SMTP sessions Postfix saw', sess(ss.get('herald')),
+                 sess(ss.get('pg1')), sess(ss.get('pg2')), '', ''))
+
+    head = ('figure', 'sqlite', 'pg x1', 'pg x2', 'pg1/sqlite', 'pg2/pg1')
+    w = [max(len(str(x[i])) for x in rows + [head]) for i in range(6)]
+    out = ['', 'herald on PostgreSQL vs SQLite: private PostgreSQL 15 on '
+           'loopback (fsync %s, synchronous_commit on); pg x2 = two '
+           'instances on one database, webhooks round robin'
+           % args.pg_fsync]
+    line = '  '.join('%-*s' % (w[i], head[i]) for i in range(6))
+    out.append(line)
+    out.append('-' * len(line))
+    for rw in rows:
+        out.append('  '.join('%-*s' % (w[i], rw[i]) for i in range(6))
+                   .rstrip())
+    p1, p2 = pg_ratios(r)
+    out.append('target: pg x1 delivered/s >= %d %% of SQLite\'s: %s'
+               % (round(TARGET_PG1 * 100),
+                  verdict(None if p1 is None else p1 >= TARGET_PG1)
+                  + ('' if p1 is None else ' (%.1f %%)' % (p1 * 100))))
+    out.append('target: pg x2 delivered/s >= pg x1\'s: %s'
+               % (verdict(None if p2 is None else p2 >= TARGET_PG2)
+                  + ('' if p2 is None else ' (x%.2f)' % p2)))
+    for v, _ in PG_VARIANTS:
+        x = r.get(v)
+        for name in PHASES:
+            ph = x and x.get(name)
+            if ph is None or name == 'warm':
+                continue
+            if ph.missing or ph.errors or ph.duplicates or ph.busy:
+                out.append('%s %s: %d of %d delivered, %d missing, %d '
+                           'duplicates, %d "busy" answers, %d errors'
+                           % (v, name, ph.delivered, ph.n, len(ph.missing),
+                              ph.duplicates, ph.busy, len(ph.errors)))
+    out.append('CPU per message: user + system of the throughput phase '
+               'over the messages delivered in it; statements: '
+               'pg_stat_statements calls (BEGIN/COMMIT count); WAL '
+               'flushes: pg_stat_wal.wal_sync')
+    for v, _ in PG_VARIANTS if args.pg_top else ():
+        top = (r.get(v) or {}).get('pg_top') or []
+        out.append('%s, throughput phase: statements per message (calls, '
+                   'server ms), most called first:' % v)
+        for calls, ms, q in top[:args.pg_top]:
+            out.append('  %6.2f %7.3f  %s' % (calls, ms,
+                                              q if len(q) <= 150
+                                              else q[:147] + '...'))
+    print('\n'.join(out))
+    sys.stdout.flush()
 
 
 # ---- main ----------------------------------------------------------------------
@@ -771,6 +959,20 @@ def parse_args(argv):
                    help='run the herald/reference pair N times, one after '
                    'the other, and end with the median and spread of the '
                    'ratio, of CPU per message and of p99 (default 1)')
+    p.add_argument('--database', choices=('sqlite', 'postgres'),
+                   default='sqlite',
+                   help='postgres: after herald on SQLite, run the same '
+                   'phases with one and with two herald instances on a '
+                   'private PostgreSQL 15 and print them side by side '
+                   '(default sqlite: SQLite only)')
+    p.add_argument('--pg-fsync', choices=('on', 'off'), default='on',
+                   help='with --database postgres: on (default) makes '
+                   'PostgreSQL durable as a deployment is; off keeps the '
+                   'test settings (fsync and full_page_writes off)')
+    p.add_argument('--pg-top', type=int, default=0, metavar='N',
+                   help='with --database postgres: also print the N '
+                   'statements run most often per message (from '
+                   'pg_stat_statements, throughput phase)')
     p.add_argument('--json', metavar='FILE',
                    help='also write every figure to FILE as JSON')
     a = p.parse_args(argv)
@@ -788,6 +990,9 @@ def parse_args(argv):
         p.error('at most 1,000,000 messages per phase')
     if a.timeout is None:
         a.timeout = 600 + 0.1 * (a.n * 2 + a.rate * a.duration + a.messages)
+        if a.database == 'postgres':   # two more herald runs of it all
+            a.timeout += 300 + 0.2 * (a.n + a.rate * a.duration
+                                      + a.messages)
     if a.timeout <= 0:
         p.error('--timeout must be positive')
     if a.skip_herald and a.skip_reference:
@@ -808,16 +1013,91 @@ def drain_time(n, rate_guess=20.0):
     return 60 + n / rate_guess
 
 
+# The PostgreSQL variants of --database postgres: (name, instances).
+PG_VARIANTS = (('pg1', 1), ('pg2', 2))
+
+
+def start_pg(args):
+    """A private PostgreSQL 15 (tests/lib/pgsrv.py) on loopback, with
+    pg_stat_statements when it is installed (statements per message).
+    --pg-fsync on (the default) makes it durable as a deployment is;
+    off keeps the tests' settings (fsync and full_page_writes off)."""
+    import pgsrv
+    settings = {}
+    if args.pg_fsync == 'on':
+        settings.update(fsync='on', full_page_writes='on')
+    lib = os.path.join(os.path.dirname(pgsrv.pg_bin('postgres')), '..',
+                       'lib', 'pg_stat_statements.so')
+    stats = os.path.exists(lib)
+    if stats:
+        settings.update(shared_preload_libraries='pg_stat_statements')
+        settings['pg_stat_statements.track_utility'] = 'on'
+    pg = pgsrv.PgServer(settings=settings)
+    pg.start()
+    pg.bench_stats = False
+    if stats:
+        try:
+            pg.sql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+            pg.bench_stats = True
+        except pgsrv.PgError as e:
+            log('pg_stat_statements not available: %s', e)
+    return pg
+
+
+def pg_statements(pg, reset=False):
+    """Statements the server ran so far (all databases), or None; reset:
+    start counting from 0."""
+    if pg is None or not getattr(pg, 'bench_stats', False):
+        return None
+    try:
+        if reset:
+            pg.sql('SELECT pg_stat_statements_reset()')
+        return int(pg.sql('SELECT coalesce(sum(calls), 0)::bigint '
+                          'FROM pg_stat_statements').strip() or 0)
+    except Exception:     # a figure less, not a failed run
+        return None
+
+
+def pg_wal_syncs(pg):
+    """WAL flushes (fsync/fdatasync) the server made so far (pg_stat_wal),
+    or None."""
+    if pg is None:
+        return None
+    try:
+        return int(pg.sql('SELECT wal_sync FROM pg_stat_wal').strip())
+    except Exception:     # a figure less, not a failed run
+        return None
+
+
+def pg_top_statements(pg, limit=40):
+    """[(calls, total ms, statement)] since the last reset, most called
+    first."""
+    if pg is None or not getattr(pg, 'bench_stats', False):
+        return []
+    try:
+        text = pg.sql("SELECT calls, round(total_exec_time::numeric, 1),"
+                      " regexp_replace(query, '\\s+', ' ', 'g')"
+                      " FROM pg_stat_statements ORDER BY calls DESC"
+                      " LIMIT %d" % limit)
+    except Exception:
+        return []
+    out = []
+    for line in text.splitlines():
+        calls, ms, query = line.split('|', 2)
+        out.append((int(calls), float(ms), query))
+    return out
+
+
 def run(args, r):
     tag = uuid.uuid4().hex[:6]
-
-    def ids(phase, n):
-        return ['%s-%06d-%s' % (phase, i, tag) for i in range(n)]
+    variants = PG_VARIANTS if args.database == 'postgres' else ()
 
     env = MailEnv(extra_chains=(), aiosmtpd=False)
     herald_offset = None
-    env.mailboxes = env.mailboxes + [mailbox(p) for p in PHASES]
-    h = None
+    offsets = []           # (Postfix log offset, variant) at each start
+    env.mailboxes = env.mailboxes + [mailbox(p) for p in PHASES] + [
+        mailbox(p, v) for v, _ in variants for p in PHASES[1:]]
+    pg = None
     watchers = []
     try:
         log('starting Postfix + Dovecot ...')
@@ -826,15 +1106,12 @@ def run(args, r):
         with open(cafile) as f:
             root_pem = f.read()
 
-        def watch(phase):
-            w = MaildirWatcher(os.path.join(env.mail_dir, mailbox(phase)))
+        if not args.skip_reference:
+            w = MaildirWatcher(os.path.join(env.mail_dir, mailbox('ref')))
             w.start()
             watchers.append(w)
-            return w
-
-        if not args.skip_reference:
-            w = watch('ref')
-            load_ids = ids('ref', args.n)
+            load_ids = ['%s-%06d-%s' % ('ref', i, tag)
+                        for i in range(args.n)]
             r['ref'] = run_phase(
                 'reference', args.n,
                 lambda: reference_load(env, cafile, load_ids, args.k,
@@ -849,64 +1126,168 @@ def run(args, r):
         if args.skip_herald:
             return
 
+        if variants:
+            log('starting PostgreSQL (fsync %s) ...', args.pg_fsync)
+            pg = start_pg(args)
         herald_offset = os.path.getsize(env.postfix_log)
-        log('starting herald %s ...', os.environ.get('HERALD_BIN'))
+        run_herald(args, env, root_pem, r, tag, watchers)
+        for variant, instances in variants:
+            offsets.append((os.path.getsize(env.postfix_log), variant))
+            r[variant] = {'instances': instances}
+            url = pg.create_database()
+            try:
+                run_herald(args, env, root_pem, r[variant], tag, watchers,
+                           variant, url, instances, pg)
+            finally:
+                try:
+                    pg.drop_database(url.rsplit('/', 1)[1])
+                except Exception:
+                    pass   # stop() removes the server and its data
+    finally:
+        signal.alarm(0)      # the clean-up below must not be cut short
+        for w in watchers:
+            w.stop()
+        try:
+            if pg is not None:
+                log('stopping PostgreSQL ...')
+                pg.stop()
+        finally:
+            try:
+                env.stop()
+                if getattr(env, 'postfix_log', None) and \
+                        os.path.exists(env.postfix_log):
+                    sessions = smtp_sessions(env.postfix_log,
+                                             herald_offset, offsets)
+                    r['sessions'] = sessions
+                    for v, _ in variants:
+                        if v in r:
+                            r[v]['sessions'] = sessions.get(v)
+            finally:
+                env.cleanup()
+
+
+def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
+               instances=1, pg=None):
+    """Starts herald (instances of it, all on the PostgreSQL database url
+    when given, with one admin token), configures it through the first
+    one and runs the phases with the webhooks split round robin over all;
+    the figures go into r. Stops every herald it started, also on errors.
+    variant: '' for SQLite (figures, names and Maildirs as they always
+    were), 'pg1' / 'pg2' for PostgreSQL."""
+    suffix = '-' + variant if variant else ''
+    what = 'herald' if not variant else 'herald x%d on PostgreSQL' % \
+        instances
+
+    def ids(phase, n):
+        return ['%s-%06d-%s%s' % (phase, i, tag, suffix) for i in range(n)]
+
+    def watch(phase):
+        w = MaildirWatcher(os.path.join(env.mail_dir,
+                                        mailbox(phase, variant)))
+        w.start()
+        watchers.append(w)
+        return w
+
+    def phase(name):
+        return '%s %s' % (variant, name) if variant else name
+
+    hs = []
+    try:
+        log('starting %s %s ...', what, os.environ.get('HERALD_BIN'))
         # tuning knobs given to the bench (HERALD_MAIL_SENDERS, HERALD_WORKERS,
         # HERALD_THREADS, ...) reach herald; the harness drops HERALD_* else
         tune = {k: v for k, v in os.environ.items()
                 if k.startswith('HERALD_') and k not in
                 ('HERALD_BIN', 'HERALD_SRC', 'HERALD_TEST_PKI',
-                 'HERALD_ADMIN_TOKEN')}
+                 'HERALD_ADMIN_TOKEN', 'HERALD_TEST_BACKEND',
+                 'HERALD_TEST_PG', 'HERALD_DATABASE_URL',
+                 'HERALD_DATABASE_URL_FILE')}
         tune['HERALD_LOG_LEVEL'] = args.log_level
-        h = Herald(env=tune)
-        h.start()
-        if hasattr(env, '_reap'):
-            # Have MailEnv's reaper kill herald too if we die by SIGKILL.
-            env._reap(pid=h.proc.pid)
-        tokens = configure(h, env, root_pem)
+        token = None
+        for i in range(instances):
+            h = Herald(env=tune, token=token, database_url=url)
+            token = h.token       # one admin token for all
+            hs.append(h)
+            h.start()
+            if hasattr(env, '_reap'):
+                # Have MailEnv's reaper kill herald too if we die by SIGKILL.
+                env._reap(pid=h.proc.pid)
+        h = hs[0]
+        tokens = configure(h, env, root_pem, variant)
         time.sleep(IDLE_SETTLE_S)
-        r['idle_kb'] = proc_status(h.proc.pid)['VmRSS']
-        log('herald idle: VmRSS %d kB', r['idle_kb'])
+        each = [proc_status(x.proc.pid)['VmRSS'] for x in hs]
+        r['idle_kb'], r['idle_kb_each'] = each[0], each
+        log('%s idle: VmRSS %s kB', what, ' / '.join(map(str, each)))
 
-        # One message end to end first: fails fast, with the reason.
+        # One message end to end first, through each instance: fails fast,
+        # with the reason. The other instances see the configuration made
+        # through the first within about a second (docs/storage.md).
         w = watch('warm')
-        res = webhook_load(h, 'bench-warm', tokens['warm'], ['warm-' + tag],
-                           1, timeout=30)
-        if res.errors:
-            raise BenchError('herald refused the webhook: %s\n%s'
-                             % (res.errors[0][1], diagnose(h, 'bench-warm')))
+        warm = []
+        for i, x in enumerate(hs):
+            ident = 'warm-' + tag + suffix + ('-%d' % i if i else '')
+            until = time.monotonic() + 10
+            while True:
+                res = webhook_load(x, 'bench-warm', tokens['warm'], [ident],
+                                   1, timeout=30)
+                if not res.errors or time.monotonic() > until:
+                    break
+                time.sleep(0.5)
+            if res.errors:
+                raise BenchError('herald refused the webhook: %s\n%s'
+                                 % (res.errors[0][1],
+                                    diagnose(x, 'bench-warm')))
+            warm.append(ident)
+
         def dead():
             st, _, data = h.request('GET', '/api/v1/outbox?state=dead',
                                     timeout=10)
             return st == 200 and bool(data.get('items'))
 
-        if w.wait_all(['warm-' + tag], 30, give_up=dead):
+        if w.wait_all(warm, 30, give_up=dead):
             raise BenchError('herald accepted a webhook but the message did '
                              'not land (dead, or not within 30 s):\n%s\n'
                              'Postfix log (tail):\n%s'
                              % (diagnose(h, 'bench-warm'),
                                 env.log()[-3000:]))
-        count = 1
+        count = len(warm)
 
         w = watch('tp')
         load_ids = ids('tp', args.n)
-        cpu0 = cpu_seconds(h.proc.pid)
+        cpu0 = sum(cpu_seconds(x.proc.pid) for x in hs)
+        pg_cpu0 = server_cpu_seconds(pg.pid) if pg is not None else None
+        stmts0 = pg_statements(pg, reset=True)
+        wal0 = pg_wal_syncs(pg)
         r['tp'] = run_phase(
-            'throughput', args.n,
-            lambda: webhook_load(h, 'bench-tp', tokens['tp'], load_ids,
+            phase('throughput'), args.n,
+            lambda: webhook_load(hs, 'bench-tp', tokens['tp'], load_ids,
                                  args.k, timeout=drain_time(args.n)),
             w, load_ids, drain_time(args.n))
         count += r['tp'].accepted
         if r['tp'].delivered:
-            r['cpu_ms_per_msg'] = ((cpu_seconds(h.proc.pid) - cpu0) * 1000
-                                   / r['tp'].delivered)
+            n = r['tp'].delivered
+            r['cpu_ms_per_msg'] = ((sum(cpu_seconds(x.proc.pid) for x in hs)
+                                    - cpu0) * 1000 / n)
+            if pg_cpu0 is not None:
+                r['pg_cpu_ms_per_msg'] = ((server_cpu_seconds(pg.pid)
+                                           - pg_cpu0) * 1000 / n)
+            wal1 = pg_wal_syncs(pg)
+            if wal0 is not None and wal1 is not None:
+                r['pg_wal_syncs_per_msg'] = (wal1 - wal0) / n
+            stmts1 = pg_statements(pg)
+            if stmts0 is not None and stmts1 is not None:
+                # minus the psql query that read the first count
+                r['pg_stmts_per_msg'] = (stmts1 - stmts0 - 1) / n
+                r['pg_top'] = [(c / n, ms / n, q) for c, ms, q in
+                               pg_top_statements(pg)
+                               if 'pg_stat_statements' not in q]
 
         n_lat = max(1, int(round(args.rate * args.duration)))
         w = watch('lat')
         load_ids = ids('lat', n_lat)
         r['lat'] = run_phase(
-            'latency', n_lat,
-            lambda: webhook_load(h, 'bench-lat', tokens['lat'], load_ids,
+            phase('latency'), n_lat,
+            lambda: webhook_load(hs, 'bench-lat', tokens['lat'], load_ids,
                                  args.k, rate=args.rate,
                                  timeout=args.duration + drain_time(n_lat)),
             w, load_ids, drain_time(n_lat))
@@ -916,51 +1297,46 @@ def run(args, r):
             w = watch('long')
             load_ids = ids('long', args.messages)
             r['long'] = run_phase(
-                'long', args.messages,
-                lambda: webhook_load(h, 'bench-long', tokens['long'],
+                phase('long'), args.messages,
+                lambda: webhook_load(hs, 'bench-long', tokens['long'],
                                      load_ids, args.k,
                                      timeout=drain_time(args.messages)),
                 w, load_ids, drain_time(args.messages))
             count += r['long'].accepted
         r['herald_messages'] = count
-        st = proc_status(h.proc.pid)
-        r['peak_kb'] = st['VmHWM']
-        r['end_rss_kb'] = st['VmRSS']
-        log('herald after %d messages: VmHWM %d kB, VmRSS %d kB', count,
-            st['VmHWM'], st['VmRSS'])
+        sts = [proc_status(x.proc.pid) for x in hs]
+        r['peak_kb'], r['end_rss_kb'] = sts[0]['VmHWM'], sts[0]['VmRSS']
+        r['peak_kb_each'] = [s['VmHWM'] for s in sts]
+        log('%s after %d messages: VmHWM %s kB, VmRSS %s kB', what, count,
+            ' / '.join(str(s['VmHWM']) for s in sts),
+            ' / '.join(str(s['VmRSS']) for s in sts))
         time.sleep(IDLE_AFTER_S)
-        r['idle_after_kb'] = proc_status(h.proc.pid)['VmRSS']
-        log('herald idle again: VmRSS %d kB', r['idle_after_kb'])
+        each = [proc_status(x.proc.pid)['VmRSS'] for x in hs]
+        r['idle_after_kb'], r['idle_after_kb_each'] = each[0], each
+        log('%s idle again: VmRSS %s kB', what, ' / '.join(map(str, each)))
         lost = [(p, r[p]) for p in ('tp', 'lat', 'long')
                 if p in r and (r[p].missing or r[p].errors)]
         if lost:
             p, ph = lost[0]
-            raise BenchError('herald phase %s: %d of %d delivered, %d '
+            raise BenchError('%s phase %s: %d of %d delivered, %d '
                              'refused or unsent triggers; first missing: '
-                             '%s\n%s' % (p, ph.delivered, ph.n,
+                             '%s\n%s' % (what, p, ph.delivered, ph.n,
                                          ph.n - ph.accepted,
                                          ph.missing[:3],
-                                         diagnose(h, 'bench-' + p)))
-    finally:
+                                         '\n'.join(diagnose(x, 'bench-' + p)
+                                                   for x in hs)))
+    except BaseException:
         signal.alarm(0)      # the clean-up below must not be cut short
-        for w in watchers:
-            w.stop()
-        if h is not None:
+        raise
+    finally:
+        for x in hs:
             try:
-                if h.running():
-                    h.stop(timeout=30)
+                if x.running():
+                    x.stop(timeout=30)
             except HeraldError as e:
                 log('stopping herald: %s', str(e)[:2000])
             finally:
-                h.cleanup()
-        try:
-            env.stop()
-            if getattr(env, 'postfix_log', None) and \
-                    os.path.exists(env.postfix_log):
-                r['sessions'] = smtp_sessions(env.postfix_log,
-                                              herald_offset)
-        finally:
-            env.cleanup()
+                x.cleanup()
 
 
 def spread(xs):
@@ -993,8 +1369,63 @@ def summary(pairs):
     print('\n'.join(out))
 
 
+def summary_pg(pairs):
+    """--database postgres with --repeat: the comparison per repetition,
+    then median and spread."""
+    def rate(x):
+        tp = x.get('tp') if x else None
+        return tp.deliver_rate if tp else None
+
+    def p99(x):
+        lat = x.get('lat') if x else None
+        return lat.p99 if lat else None
+
+    rs = [r for r, _ in pairs]
+    out = ['', '== %d repetitions on SQLite and PostgreSQL (delivered/s, '
+           'herald CPU per message, p99 at the trigger rate)' % len(pairs),
+           '%-4s %-6s %-23s %-17s %-22s %s' % (
+               'rep', 'load', 'delivered/s s/p1/p2', 'pg1/s  pg2/p1',
+               'CPU/msg ms s/p1/p2', 'p99 ms s/p1/p2')]
+    for i, r in enumerate(rs, 1):
+        xs = [r, r.get('pg1'), r.get('pg2')]
+        p1, p2 = pg_ratios(r)
+        out.append('%-4d %-6.2f %-23s %-17s %-22s %s' % (
+            i, r['load_before'],
+            '/'.join(fmt(rate(x), nd=0) for x in xs),
+            '%s  %s' % (fmt(p1, nd=3), fmt(p2, nd=3)),
+            '/'.join(fmt(x and x.get('cpu_ms_per_msg'), nd=2) for x in xs),
+            '/'.join(fmt(p99(x)) for x in xs)))
+    for label, f in (
+            ('delivered/s sqlite', lambda r: rate(r)),
+            ('delivered/s pg x1', lambda r: rate(r.get('pg1'))),
+            ('delivered/s pg x2', lambda r: rate(r.get('pg2'))),
+            ('pg1/sqlite (target >= %.2f)' % TARGET_PG1,
+             lambda r: pg_ratios(r)[0]),
+            ('pg2/pg1 (target >= %.2f)' % TARGET_PG2,
+             lambda r: pg_ratios(r)[1]),
+            ('CPU per message sqlite, ms',
+             lambda r: r.get('cpu_ms_per_msg')),
+            ('CPU per message pg x1, ms',
+             lambda r: (r.get('pg1') or {}).get('cpu_ms_per_msg')),
+            ('CPU per message pg x2, ms',
+             lambda r: (r.get('pg2') or {}).get('cpu_ms_per_msg')),
+            ('PostgreSQL CPU per message pg x1, ms',
+             lambda r: (r.get('pg1') or {}).get('pg_cpu_ms_per_msg')),
+            ('PostgreSQL CPU per message pg x2, ms',
+             lambda r: (r.get('pg2') or {}).get('pg_cpu_ms_per_msg')),
+            ('p99 sqlite, ms', lambda r: p99(r)),
+            ('p99 pg x1, ms', lambda r: p99(r.get('pg1'))),
+            ('p99 pg x2, ms', lambda r: p99(r.get('pg2')))):
+        out.append('median (spread) %-38s %s' % (label,
+                                                 spread([f(r) for r in rs])))
+    print('\n'.join(out))
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # the tests' backend switch must not move the SQLite run elsewhere
+    os.environ.pop('HERALD_TEST_BACKEND', None)
+    os.environ.pop('HERALD_TEST_PG', None)
     if args.repeat > 1:
         pairs, rc = [], 0
         for i in range(args.repeat):
@@ -1006,6 +1437,8 @@ def main(argv=None):
                 r['ratio'] = tp.deliver_rate / ref.deliver_rate
             pairs.append((r, os.getloadavg()[0]))
         summary(pairs)
+        if args.database == 'postgres':
+            summary_pg(pairs)
         return rc
     return main_once(args, {})
 

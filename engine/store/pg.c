@@ -173,6 +173,16 @@ pg_mono_ms(void)
     return (long long)(clock_mono() * 1000.0);
 }
 
+/* Forgets the prepared statements: the session that held them is gone (a
+ * reset, or the handle closes). */
+static void
+pg_stmts_forget(struct pg *pg)
+{
+    for (int i = 0; i < pg->nstmts; i++)
+        free(pg->stmts[i].text);
+    pg->nstmts = 0;
+}
+
 /*
  * With the lock held, before a statement: 0 if the connection is good.
  * Outside a transaction a bad one is reset (after a failed attempt, not
@@ -197,6 +207,7 @@ pg_connected(struct eng_store *st, struct errbuf *eb)
                 pg->leader = 0;
             }
             PQreset(pg->conn);
+            pg_stmts_forget(pg); /* a new session, if any */
             pg->in_tx = 0;
             if (PQstatus(pg->conn) == CONNECTION_OK) {
                 pg->reset_ms = 0; /* the next loss resets at once */
@@ -270,6 +281,63 @@ pg_ends_tx(const char *sql)
         || strcmp(sql, "END") == 0;
 }
 
+/* 1 if sql is prepared (pg_int.h): a query or DML statement, not
+ * transaction control, without optional filters ("$1::text IS NULL OR
+ * ..." in the listings): their best plan depends on which parameters are
+ * NULL, and a cached generic plan could not use the index one filter
+ * needs, so they are planned each time. */
+static int
+pg_preparable(const char *sql)
+{
+    if (strncmp(sql, "SELECT ", 7) != 0 && strncmp(sql, "INSERT ", 7) != 0
+        && strncmp(sql, "UPDATE ", 7) != 0 && strncmp(sql, "DELETE ", 7) != 0
+        && strncmp(sql, "WITH ", 5) != 0)
+        return 0;
+    return strstr(sql, "::text IS NULL OR") == NULL
+        && strstr(sql, "::bigint IS NULL OR") == NULL;
+}
+
+/*
+ * The name of sql's prepared statement on this connection, preparing it
+ * the first time (a round trip more, once). NULL when it is not to be
+ * prepared (not preparable, the cache is full, out of memory: the caller
+ * sends it with PQexecParams) or when PQprepare failed: then *fail is its
+ * result (NULL if libpq gave none), for pg_fail.
+ */
+static const char *
+pg_prepared(struct pg *pg, const char *sql, int nargs, char *name, size_t n,
+    PGresult **fail)
+{
+    PGresult *r;
+    char     *text;
+    int       i;
+
+    *fail = NULL;
+    for (i = 0; i < pg->nstmts; i++)
+        if (pg->stmts[i].sql == sql && strcmp(pg->stmts[i].text, sql) == 0)
+            break;
+    if (i < pg->nstmts) {
+        snprintf(name, n, "herald_%d", i);
+        return name;
+    }
+    if (pg->nstmts >= PG_STMTS || !pg_preparable(sql)
+        || (text = strdup(sql)) == NULL)
+        return NULL;
+    i = pg->nstmts;
+    snprintf(name, n, "herald_%d", i);
+    r = PQprepare(pg->conn, name, sql, nargs, NULL);
+    if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        free(text);
+        *fail = r;
+        return NULL;
+    }
+    PQclear(r);
+    pg->stmts[i].sql = sql;
+    pg->stmts[i].text = text;
+    pg->nstmts++;
+    return name;
+}
+
 /*
  * pg_query's body: one statement with parameters a, or with multi (a
  * NULL) sql may hold several statements (PQexec: the migrations' DDL).
@@ -281,8 +349,10 @@ pg_run(struct eng_store *st, const char *sql, const struct pg_args *a,
     int multi, PGresult **res, struct errbuf *eb)
 {
     struct pg     *pg = st->pg;
-    PGresult      *r;
+    PGresult      *r = NULL;
     ExecStatusType s;
+    const char    *name = NULL;
+    char           nb[32];
     int            rc;
 
     if (res != NULL)
@@ -292,11 +362,16 @@ pg_run(struct eng_store *st, const char *sql, const struct pg_args *a,
             "a statement has more than %d parameters", PG_MAX_ARGS);
     if ((rc = pg_connected(st, eb)) != 0)
         return rc;
-    if (multi)
+    if (multi) {
         r = PQexec(pg->conn, sql);
-    else
+    } else if ((name = pg_prepared(pg, sql, a ? a->n : 0, nb, sizeof(nb), &r))
+        != NULL) {
+        r = PQexecPrepared(pg->conn, name, a ? a->n : 0, a ? a->v : NULL,
+            a ? a->len : NULL, a ? a->fmt : NULL, 0);
+    } else if (r == NULL && PQstatus(pg->conn) == CONNECTION_OK) {
         r = PQexecParams(pg->conn, sql, a ? a->n : 0, NULL, a ? a->v : NULL,
             a ? a->len : NULL, a ? a->fmt : NULL, 0);
+    }
     if (PQstatus(pg->conn) == CONNECTION_OK)
         pg->in_tx = PQtransactionStatus(pg->conn) != PQTRANS_IDLE;
     s = PQresultStatus(r);
@@ -876,6 +951,7 @@ pg_close(struct eng_store *st)
         return;
     if (st->pg != NULL) {
         PQfinish(st->pg->conn); /* NULL is a no-op */
+        pg_stmts_forget(st->pg);
         sec_free_str(st->pg->conninfo);
         free(st->pg);
     }

@@ -9,8 +9,37 @@
  *
  * One libpq connection per handle, guarded by the handle's recursive mutex
  * (store_lock, as on SQLite), so eng_store_begin/commit keep their meaning.
- * Statements are sent with PQexecParams, parameters as text (pg_args),
- * results read in text format (pg_text, pg_int) except bytea (pg_blob).
+ * Every pg_query is a network round trip made with the lock held: a
+ * function does its work in as few statements as it can (RETURNING, one
+ * statement with CTEs rather than several, no BEGIN/COMMIT around a
+ * single statement: autocommit is atomic). Parameters go as text
+ * (pg_args), results are read in text format (pg_text, pg_int) except
+ * bytea (pg_blob). A SELECT, INSERT, UPDATE, DELETE or WITH statement is
+ * prepared once per connection (a named statement, found again by the
+ * address of its SQL text, which must therefore be a string that lives as
+ * long as the process: a literal) and then sent with PQexecPrepared, so
+ * the server neither parses nor plans it again; other statements (BEGIN,
+ * COMMIT, SAVEPOINT, the migrations' DDL) and those with optional filters
+ * ("$1::text IS NULL OR ...": the listings, planned for the parameters at
+ * hand) go with PQexecParams / PQexec.
+ * A reconnect starts a new session without them: they are prepared again.
+ *
+ * Durability, as on SQLite (store.h, eng_store_durable): what a client is
+ * told is on disk when it is answered, and so is a run's queued row
+ * (run_insert: the trigger's point of no return) and its outcome
+ * (run_finish: a caller waiting for the run learns it), like every
+ * configuration write: these commit synchronously (the server's
+ * synchronous_commit, which may also wait for standbys). The writes that
+ * only carry work along inside herald — a run started, the mail it queues,
+ * an outbox claim, release or outcome — commit asynchronously (PG_ASYNC:
+ * SET LOCAL synchronous_commit = off for their own transaction): a
+ * database crash or failover may lose the last of them, which puts the
+ * work back where the last synchronous commit left it (the run queued
+ * again, the message queued or leased again): at least once, as
+ * always. WAL order makes that hold: a synchronous commit flushes every
+ * commit made before it, so the run's outcome never outlives its mail.
+ * Inside an explicit transaction (eng_store_begin) nothing is made
+ * asynchronous (PG_ASYNC_OK).
  *
  * Lost connection: a statement that fails because the connection is bad
  * returns ERR_UNAVAILABLE ("the database at HOST:PORT cannot be reached:
@@ -61,6 +90,17 @@
 #define PG_LEADER_KEY 0x6865726C64LL /* "herld" */
 /* The advisory lock key held while migrating (pg_advisory_xact_lock). */
 #define PG_MIGRATE_KEY 0x6865726C6DLL
+/* An expression that makes the transaction of the statement holding it
+ * commit asynchronously (pg_int.h, "Durability"): in a RETURNING list, or
+ * as PG_ASYNC_FROM in a FROM list, so that it is evaluated whenever the
+ * statement writes a row. */
+#define PG_ASYNC      "set_config('synchronous_commit', 'off', true)"
+#define PG_ASYNC_FROM "(SELECT " PG_ASYNC ") pg_async"
+/* 1 if a write may commit asynchronously: not inside eng_store_begin. */
+#define PG_ASYNC_OK(st) ((st)->tx_depth == 0)
+/* Prepared statements per connection; past this many, statements go
+ * unprepared (PQexecParams). herald has about 80 distinct ones. */
+#define PG_STMTS 160
 
 struct pg {
     PGconn   *conn;
@@ -79,6 +119,14 @@ struct pg {
                 * reset until the transaction's end is asked for */
     /* counters bumped in the open transaction (0: none), seen on commit */
     long long config_pending, trust_pending;
+    /* the statements prepared on this connection (pg_run): stmts[i] is
+     * named "herald_<i>"; sql is the address it is found by, text a copy
+     * of it (checked on a hit) */
+    struct pg_stmt {
+        const char *sql;
+        char       *text;
+    } stmts[PG_STMTS];
+    int nstmts;
 };
 
 /* Parameters of one statement: text values (NULL is SQL NULL), or bytea

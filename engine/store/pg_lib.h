@@ -29,6 +29,7 @@
     X(PQerrorMessage)                                                          \
     X(PQexec)                                                                  \
     X(PQexecParams)                                                            \
+    X(PQexecPrepared)                                                          \
     X(PQfinish)                                                                \
     X(PQfreemem)                                                               \
     X(PQgetisnull)                                                             \
@@ -38,6 +39,7 @@
     X(PQntuples)                                                               \
     X(PQpass)                                                                  \
     X(PQport)                                                                  \
+    X(PQprepare)                                                               \
     X(PQreset)                                                                 \
     X(PQresultErrorField)                                                      \
     X(PQresultErrorMessage)                                                    \
@@ -66,6 +68,7 @@ int pg_lib_load(struct errbuf *eb);
 #define PQerrorMessage       pg_lib_PQerrorMessage
 #define PQexec               pg_lib_PQexec
 #define PQexecParams         pg_lib_PQexecParams
+#define PQexecPrepared       pg_lib_PQexecPrepared
 #define PQfinish             pg_lib_PQfinish
 #define PQfreemem            pg_lib_PQfreemem
 #define PQgetisnull          pg_lib_PQgetisnull
@@ -75,6 +78,7 @@ int pg_lib_load(struct errbuf *eb);
 #define PQntuples            pg_lib_PQntuples
 #define PQpass               pg_lib_PQpass
 #define PQport               pg_lib_PQport
+#define PQprepare            pg_lib_PQprepare
 #define PQreset              pg_lib_PQreset
 #define PQresultErrorField   pg_lib_PQresultErrorField
 #define PQresultErrorMessage pg_lib_PQresultErrorMessage

@@ -93,6 +93,12 @@ ob_fail(struct errbuf *eb, int rc, const struct errbuf *pe, const char *fmt,
         what, pe->msg[0] != '\0' ? pe->msg : "database error");
 }
 
+#define OB_PUT(returning)                                                      \
+    "INSERT INTO outbox (run_id, applet, state, skey, req, created_ms,"        \
+    " next_ms, expires_ms, updated_ms, claimed_by, lease_until)"               \
+    " VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $6, $8, $9)"                     \
+    " RETURNING id" returning
+
 static int
 pgs_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id,
     struct errbuf *eb)
@@ -119,10 +125,9 @@ pgs_ob_put(struct eng_store *db, const struct eng_ob_new *m, long long *id,
     else
         pg_arg_text(&a, NULL);
     store_lock(db);
-    rc = pg_query_row(db,
-        "INSERT INTO outbox (run_id, applet, state, skey, req, created_ms,"
-        " next_ms, expires_ms, updated_ms, claimed_by, lease_until)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $6, $8, $9) RETURNING id",
+    /* asynchronous: the run that queues it commits its outcome
+     * synchronously after it, or runs again (pg_int.h) */
+    rc = pg_query_row(db, PG_ASYNC_OK(db) ? OB_PUT(", " PG_ASYNC) : OB_PUT(""),
         &a, &res, &pe);
     if (rc == 0 && id != NULL)
         *id = pg_int(res, 0, 0);
@@ -159,6 +164,14 @@ ob_row_load(const PGresult *res, int r, struct eng_ob_row *out)
     return 0;
 }
 
+/* Asynchronous: a claim lost with the database is made again. */
+#define OB_CLAIM_HELD(returning)                                               \
+    "UPDATE outbox SET updated_ms=$1,"                                         \
+    " claimed_by=CASE WHEN state='sending' THEN $3 ELSE claimed_by END,"       \
+    " lease_until=CASE WHEN state='sending' THEN $4 ELSE lease_until END"      \
+    " WHERE id=$2 AND state IN ('queued','sending')"                           \
+    " RETURNING " OB_ROW_COLS returning
+
 static int
 pgs_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     struct eng_ob_row *out)
@@ -178,12 +191,8 @@ pgs_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     /* the claim is refreshed while the message is "sending"; a queued
      * one (put back by a resume) stays as it is, as on SQLite */
     rc = pg_query_row(db,
-        "UPDATE outbox SET updated_ms=$1,"
-        " claimed_by=CASE WHEN state='sending' THEN $3 ELSE claimed_by END,"
-        " lease_until=CASE WHEN state='sending' THEN $4 ELSE lease_until END"
-        " WHERE id=$2 AND state IN ('queued','sending')"
-        " RETURNING " OB_ROW_COLS,
-        &a, &res, &pe);
+        PG_ASYNC_OK(db) ? OB_CLAIM_HELD(", " PG_ASYNC) : OB_CLAIM_HELD(""), &a,
+        &res, &pe);
     if (rc == 0)
         rc = ob_row_load(res, 0, out);
     else if (rc != ERR_NOTFOUND)
@@ -194,6 +203,17 @@ pgs_ob_claim_held(struct eng_store *db, long long id, long long now_ms,
     return rc;
 }
 
+/* Asynchronous with async PG_ASYNC (NULL: not), which the outer SELECT
+ * reads so that it is computed for every row claimed. */
+#define OB_CLAIM_DUE(and_skey, async)                                          \
+    "WITH c AS (UPDATE outbox SET state='sending', updated_ms=$1,"             \
+    " claimed_by=$3, lease_until=$4 WHERE id IN (SELECT id FROM outbox"        \
+    " WHERE ((state='queued' AND next_ms<=$1)"                                 \
+    " OR (state='sending' AND lease_until<$1))" and_skey                       \
+    " ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED)"                   \
+    " RETURNING " OB_ROW_COLS ", next_ms, " async " AS pg_async)"              \
+    " SELECT " OB_ROW_COLS ", pg_async FROM c ORDER BY next_ms, id"
+
 static unsigned
 pgs_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
     unsigned max, struct eng_ob_row *out)
@@ -201,6 +221,7 @@ pgs_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
     struct pg_args a = { 0 };
     struct errbuf  pe;
     PGresult      *res = NULL;
+    const char    *sql;
     unsigned       n = 0;
     int            r, rows;
 
@@ -208,26 +229,25 @@ pgs_ob_claim_due(struct eng_store *db, const char *skey, long long now_ms,
         return 0;
     err_clear(&pe);
     pg_arg_int(&a, now_ms);
-    pg_arg_text(&a, skey);
     pg_arg_int(&a, (long long)max);
     pg_arg_text(&a, db->pg->instance);
     pg_arg_int(&a, now_ms + PG_LEASE_MS);
+    if (skey != NULL)
+        pg_arg_text(&a, skey);
     store_lock(db);
     /* due: queued and due, or being sent by an instance whose lease
      * passed; rows another instance is claiming right now are skipped.
      * RETURNING has no order: the outer SELECT gives the oldest due
-     * first. */
-    if (pg_query(db,
-            "WITH c AS (UPDATE outbox SET state='sending', updated_ms=$1,"
-            " claimed_by=$4, lease_until=$5 WHERE id IN (SELECT id FROM outbox"
-            " WHERE ((state='queued' AND next_ms<=$1)"
-            " OR (state='sending' AND lease_until<$1))"
-            " AND ($2::text IS NULL OR skey=$2::text)"
-            " ORDER BY next_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
-            " RETURNING " OB_ROW_COLS ", next_ms)"
-            " SELECT " OB_ROW_COLS " FROM c ORDER BY next_ms, id",
-            &a, &res, &pe)
-        != 0) {
+     * first. One statement with a destination and one without (rather
+     * than "$5 IS NULL OR skey=$5"): each is prepared with a plan of its
+     * own. */
+    if (skey != NULL)
+        sql = PG_ASYNC_OK(db) ? OB_CLAIM_DUE(" AND skey=$5", PG_ASYNC)
+                              : OB_CLAIM_DUE(" AND skey=$5", "NULL");
+    else
+        sql = PG_ASYNC_OK(db) ? OB_CLAIM_DUE("", PG_ASYNC)
+                              : OB_CLAIM_DUE("", "NULL");
+    if (pg_query(db, sql, &a, &res, &pe) != 0) {
         log_err("outbox", "event=claim-failed error=\"%s\"", pe.msg);
         store_unlock(db);
         return 0;
@@ -336,9 +356,15 @@ pgs_ob_release(struct eng_store *db, const long long *ids, unsigned n)
     /* only this instance's claims: a row another instance took over
      * (this one's lease passed) is that one's to finish */
     if (pg_query(db,
-            "UPDATE outbox SET state='queued', claimed_by=NULL,"
-            " lease_until=NULL WHERE id=ANY($1::bigint[])"
-            " AND state='sending' AND claimed_by=$2",
+            PG_ASYNC_OK(db) ? "UPDATE outbox SET state='queued',"
+                              " claimed_by=NULL, lease_until=NULL"
+                              " FROM " PG_ASYNC_FROM
+                              " WHERE id=ANY($1::bigint[])"
+                              " AND state='sending' AND claimed_by=$2"
+                            : "UPDATE outbox SET state='queued',"
+                              " claimed_by=NULL, lease_until=NULL"
+                              " WHERE id=ANY($1::bigint[])"
+                              " AND state='sending' AND claimed_by=$2",
             &a, NULL, &pe)
         != 0)
         log_err("outbox", "event=release-failed error=\"%s\"", pe.msg);
@@ -346,13 +372,36 @@ pgs_ob_release(struct eng_store *db, const long long *ids, unsigned n)
     free(arr);
 }
 
-/* Writes one outcome and its attempt (db lock held, inside the batch's
- * transaction); 0 or an error (logged). A sent message clears the last
- * error and records when; any outcome may replace the request (req). The
- * attempt history keeps the first attempt and the last
- * ENG_OB_ATTEMPTS_LAST. A state other than "sending" ends the claim. */
+#define OB_OUTCOME(from)                                                       \
+    "WITH outcome AS (UPDATE outbox SET state=$1::text, attempts=$2,"          \
+    " next_ms=$3, last_klass=$4, last_code=$5, last_message=$6,"               \
+    " last_permanent=$7, sent_ms=coalesce($8, sent_ms), updated_ms=$9,"        \
+    " req=coalesce($10, req), failed=$12,"                                     \
+    " claimed_by=CASE WHEN $1::text='sending' THEN claimed_by END,"            \
+    " lease_until=CASE WHEN $1::text='sending' THEN lease_until END" from      \
+    " WHERE id=$11 RETURNING id),"                                             \
+    " attempt AS (INSERT INTO outbox_attempts (msg_id, n, at_ms, ok,"          \
+    " klass, code, message, advice, permanent, trace) VALUES"                  \
+    " ($11, $2, $9, $13, $4, $5, $6, $14, $7, $15)"                            \
+    " ON CONFLICT (msg_id, n) DO UPDATE SET at_ms=EXCLUDED.at_ms,"             \
+    " ok=EXCLUDED.ok, klass=EXCLUDED.klass, code=EXCLUDED.code,"               \
+    " message=EXCLUDED.message, advice=EXCLUDED.advice,"                       \
+    " permanent=EXCLUDED.permanent, trace=EXCLUDED.trace RETURNING 1)"         \
+    " DELETE FROM outbox_attempts WHERE msg_id=$11 AND n>1 AND n<=$16"
+
+/*
+ * Writes one outcome and its attempt in one statement (db lock held): a
+ * sent message clears the last error and records when; any outcome may
+ * replace the request (req). The attempt history keeps the first attempt
+ * and the last ENG_OB_ATTEMPTS_LAST (attempts 2 .. n-LAST go: none while
+ * n <= LAST + 1). A state other than "sending" ends the claim. The
+ * attempt's insert names the message itself, not the updated row: a
+ * message that is gone fails the foreign key, as two statements did.
+ * 0 or an error; logged when log is set.
+ */
 static int
-ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
+ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o, int log,
+    struct errbuf *eb)
 {
     struct pg_args a = { 0 };
     struct errbuf  pe;
@@ -374,86 +423,84 @@ ob_outcome_store(struct eng_store *db, const struct eng_ob_outcome *o)
     pg_arg_text(&a, o->req);                      /* $10 */
     pg_arg_int(&a, o->id);                        /* $11 */
     pg_arg_int(&a, o->sent ? 0 : o->failed != 0); /* $12 */
+    pg_arg_int(&a, o->sent);                      /* $13 */
+    pg_arg_text(&a,                               /* $14 */
+        !o->sent && o->advice != NULL && *o->advice != '\0' ? o->advice : NULL);
+    pg_arg_text(&a, o->trace); /* $15 */
+    pg_arg_int(&a,             /* $16 */
+        (long long)o->attempts - ENG_OB_ATTEMPTS_LAST);
+    /* INSERT OR REPLACE of the attempt; the three parts see one snapshot
+     * and touch different rows. Asynchronous: an outcome lost with the
+     * database leaves the message leased, and it is sent again (at least
+     * once, pg_int.h). */
     rc = pg_query(db,
-        "UPDATE outbox SET state=$1::text, attempts=$2, next_ms=$3,"
-        " last_klass=$4, last_code=$5, last_message=$6, last_permanent=$7,"
-        " sent_ms=coalesce($8, sent_ms), updated_ms=$9,"
-        " req=coalesce($10, req), failed=$12,"
-        " claimed_by=CASE WHEN $1::text='sending' THEN claimed_by END,"
-        " lease_until=CASE WHEN $1::text='sending' THEN lease_until END"
-        " WHERE id=$11",
+        PG_ASYNC_OK(db) ? OB_OUTCOME(" FROM " PG_ASYNC_FROM) : OB_OUTCOME(""),
         &a, NULL, &pe);
-    if (rc == 0) {
-        memset(&a, 0, sizeof(a));
-        pg_arg_int(&a, o->id);
-        pg_arg_int(&a, (long long)o->attempts);
-        pg_arg_int(&a, o->now_ms);
-        pg_arg_int(&a, o->sent);
-        pg_arg_text(&a, o->sent ? NULL : o->klass);
-        pg_arg_int(&a, o->code);
-        pg_arg_text(&a, o->message);
-        pg_arg_text(&a,
-            !o->sent && o->advice != NULL && *o->advice != '\0' ? o->advice
-                                                                : NULL);
-        pg_arg_int(&a, o->sent ? 0 : o->permanent);
-        pg_arg_text(&a, o->trace);
-        /* INSERT OR REPLACE */
-        rc = pg_query(db,
-            "INSERT INTO outbox_attempts (msg_id, n, at_ms, ok, klass, code,"
-            " message, advice, permanent, trace) VALUES"
-            " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            " ON CONFLICT (msg_id, n) DO UPDATE SET at_ms=EXCLUDED.at_ms,"
-            " ok=EXCLUDED.ok, klass=EXCLUDED.klass, code=EXCLUDED.code,"
-            " message=EXCLUDED.message, advice=EXCLUDED.advice,"
-            " permanent=EXCLUDED.permanent, trace=EXCLUDED.trace",
-            &a, NULL, &pe);
-    }
-    /* attempts 2 .. n-LAST go: the first and the last LAST stay */
-    if (rc == 0 && o->attempts > ENG_OB_ATTEMPTS_LAST + 1) {
-        memset(&a, 0, sizeof(a));
-        pg_arg_int(&a, o->id);
-        pg_arg_int(&a, (long long)(o->attempts - ENG_OB_ATTEMPTS_LAST));
-        rc = pg_query(db,
-            "DELETE FROM outbox_attempts WHERE msg_id=$1 AND n>1 AND n<=$2", &a,
-            NULL, &pe);
-    }
-    if (rc != 0)
+    if (rc != 0 && log)
         log_err("outbox", "event=update-failed id=%lld error=\"%s\"", o->id,
             pe.msg);
+    if (rc != 0 && eb != NULL)
+        *eb = pe;
     return rc;
 }
 
+/*
+ * The outcomes of a batch. One is one statement (autocommit: atomic).
+ * Several are one transaction, one statement each; should one fail (on
+ * PostgreSQL a failed statement spoils the transaction), it is rolled
+ * back and each outcome is written alone, so that one failed row does not
+ * lose the others'. Inside an explicit transaction (eng_store_begin) each
+ * outcome has its savepoint instead.
+ */
 static void
 pgs_ob_record(struct eng_store *db, const struct eng_ob_outcome *o, unsigned n)
 {
     struct errbuf eb;
     unsigned      i;
+    int           rc = 0;
 
+    if (n == 0) /* an empty batch: nothing to write, no round trip */
+        return;
     err_clear(&eb);
     store_lock(db);
+    if (n == 1 && db->tx_depth == 0) {
+        ob_outcome_store(db, &o[0], 1, NULL);
+        store_unlock(db);
+        return;
+    }
+    if (db->tx_depth > 0) {
+        for (i = 0; i < n; i++) {
+            if (pg_query(db, "SAVEPOINT ob_record", NULL, NULL, &eb) != 0) {
+                log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
+                    o[i].id, eb.msg);
+                break;
+            }
+            if (ob_outcome_store(db, &o[i], 1, NULL) == 0)
+                pg_query(db, "RELEASE SAVEPOINT ob_record", NULL, NULL, &eb);
+            else if (pg_query(db, "ROLLBACK TO SAVEPOINT ob_record", NULL, NULL,
+                         &eb)
+                != 0)
+                break;
+        }
+        pg_tx_end(db, i == n ? 0 : ERR_DB, &eb);
+        store_unlock(db);
+        return;
+    }
     if (pg_tx_begin(db, &eb) != 0) {
         log_err("outbox", "event=begin-failed error=\"%s\"", eb.msg);
         store_unlock(db);
         return;
     }
-    /* one failed row does not lose the others' outcomes: on PostgreSQL a
-     * failed statement spoils the transaction, so each outcome has its
-     * savepoint */
-    for (i = 0; i < n; i++) {
-        if (pg_query(db, "SAVEPOINT ob_record", NULL, NULL, &eb) != 0) {
-            log_err("outbox", "event=update-failed id=%lld error=\"%s\"",
-                o[i].id, eb.msg);
-            break;
-        }
-        if (ob_outcome_store(db, &o[i]) == 0)
-            pg_query(db, "RELEASE SAVEPOINT ob_record", NULL, NULL, &eb);
-        else if (pg_query(db, "ROLLBACK TO SAVEPOINT ob_record", NULL, NULL,
-                     &eb)
-            != 0)
-            break;
+    for (i = 0; i < n && rc == 0; i++)
+        rc = ob_outcome_store(db, &o[i], 0, &eb);
+    if ((rc = pg_tx_end(db, rc, &eb)) == ERR_UNAVAILABLE) {
+        /* the database went away: the caller writes the batch again */
+        log_err("outbox", "event=update-failed error=\"%s\"", eb.msg);
+    } else if (rc != 0) {
+        for (i = 0; i < n; i++)
+            if (ob_outcome_store(db, &o[i], 1, NULL) == ERR_UNAVAILABLE)
+                break;
     }
-    if (pg_tx_end(db, i == n ? 0 : ERR_DB, &eb) != 0)
-        log_err("outbox", "event=commit-failed error=\"%s\"", eb.msg);
     store_unlock(db);
 }
 

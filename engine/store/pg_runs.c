@@ -153,10 +153,13 @@ pgs_run_start(struct eng_store *db, long long id, long long now_ms,
     pg_arg_int(&a, id);
     store_lock(db);
     /* replay stays until the run finishes: a crash mid-run re-runs it; the
-     * claim stays too (eng_store_tick renews it) */
+     * claim stays too (eng_store_tick renews it). Asynchronous: lost, the
+     * run is queued again (pg_int.h). */
     rc = pg_query(db,
-        "UPDATE runs SET status='running', started_ms=$1"
-        " WHERE id=$2",
+        PG_ASYNC_OK(db) ? "UPDATE runs SET status='running', started_ms=$1"
+                          " FROM " PG_ASYNC_FROM " WHERE id=$2"
+                        : "UPDATE runs SET status='running', started_ms=$1"
+                          " WHERE id=$2",
         &a, NULL, eb);
     store_unlock(db);
     return rdb_err(rc, eb, "starting a run");
