@@ -211,10 +211,11 @@ long long eng_store_mark(struct eng_store *db);
 /* Returns once commit seq (eng_store_mark) is on disk: waits, outside the lock,
  * for an fdatasync() of the WAL that started after that commit; one sync
  * serves every commit made meanwhile (group commit). Commits themselves use
- * synchronous=NORMAL. PostgreSQL: a commit is durable when it returns
- * (synchronous_commit), so this returns 0. Errors: ERR_IO (committed, but
- * a power loss could
- * undo it). */
+ * synchronous=NORMAL. PostgreSQL: the writes a trigger's answer rests on
+ * (a run queued, a run's outcome, configuration) commit synchronously, so
+ * this returns 0; the ones that only carry work along commit
+ * asynchronously (engine/store/pg_int.h, "Durability"). Errors: ERR_IO
+ * (committed, but a power loss could undo it). */
 int eng_store_durable(struct eng_store *db, long long seq, struct errbuf *eb);
 int eng_store_run_insert(struct eng_store *db, const char *applet,
     const char *trigger, const char *trigger_data, const char *replay,
