@@ -140,8 +140,10 @@ def burst(nodes, n, prefix, token, kill_at, kill, threads=8, after=40):
     """Sends webhooks round robin over nodes; when kill_at have been
     answered 202, kill() runs (in its own thread, the burst going on).
     Stops once n are sent, the kill is done and at least `after` more were
-    sent since (so the kill is in the middle). Returns (ids answered 202,
-    answers by status, whether the kill happened)."""
+    answered since (so the kill is in the middle: `podman kill` may take
+    longer than many webhooks, so the burst goes on until it is done, up
+    to 50 n or 120 s). Returns (ids answered 202, answers by status,
+    whether the kill happened)."""
     st8 = {"next": 0, "after": 0, "acc": [], "answers": {}}
     lock = threading.Lock()
     trigger, killed = threading.Event(), threading.Event()
@@ -151,12 +153,14 @@ def burst(nodes, n, prefix, token, kill_at, kill, threads=8, after=40):
             kill()
             killed.set()
 
+    end = time.monotonic() + 120
+
     def worker():
         while True:
             with lock:
                 i = st8["next"]
-                if i >= 3 * n or (i >= n and killed.is_set()
-                                  and st8["after"] >= after):
+                if i >= 50 * n or time.monotonic() > end or (
+                        i >= n and killed.is_set() and st8["after"] >= after):
                     return
                 st8["next"] += 1
             h = nodes[i % len(nodes)]
