@@ -51,6 +51,8 @@ import tempfile
 import time
 import weakref
 
+import reaping
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MKPKI = os.path.join(HERE, 'mkpki.sh')
 CAPTURE = os.path.join(HERE, 'mailenv', 'capture_smtpd.py')
@@ -385,29 +387,11 @@ class MailEnv:
             start_new_session=True)
 
     def _reap(self, **msg):
-        r = self._reaper
-        if r is None or r.poll() is not None:
-            return
-        try:
-            r.stdin.write((json.dumps(msg) + '\n').encode())
-            r.stdin.flush()
-        except OSError:
-            pass
+        reaping.tell(self._reaper, **msg)
 
     def _stop_reaper(self):
         r, self._reaper = self._reaper, None
-        if r is None:
-            return
-        try:
-            r.stdin.write(b'done\n')
-            r.stdin.close()
-        except OSError:
-            pass
-        try:
-            r.wait(10)
-        except subprocess.TimeoutExpired:
-            r.kill()
-            r.wait(5)
+        reaping.done(r)
 
     # ---- Dovecot (SASL only) -----------------------------------------
 

@@ -57,6 +57,8 @@ import tempfile
 import time
 import weakref
 
+import reaping
+
 __all__ = ['PgServer', 'PgError', 'from_env', 'ENV_STATE', 'pg_bin']
 
 ENV_STATE = 'HERALD_TEST_PG'        # the STATEFILE of the shared server
@@ -432,29 +434,11 @@ class PgServer:
             stderr=subprocess.DEVNULL, start_new_session=True)
 
     def _reap(self, **msg):
-        r = self._reaper
-        if r is None or r.poll() is not None:
-            return
-        try:
-            r.stdin.write((json.dumps(msg) + '\n').encode())
-            r.stdin.flush()
-        except OSError:
-            pass
+        reaping.tell(self._reaper, **msg)
 
     def _stop_reaper(self):
         r, self._reaper = self._reaper, None
-        if r is None:
-            return
-        try:
-            r.stdin.write(b'done\n')
-            r.stdin.close()
-        except OSError:
-            pass
-        try:
-            r.wait(10)
-        except subprocess.TimeoutExpired:
-            r.kill()
-            r.wait(5)
+        reaping.done(r)
 
     # ---- databases and SQL ---------------------------------------------
 
