@@ -197,7 +197,19 @@ eng_event_type_name(int type)
 struct eng_applet *
 applet_new(void)
 {
-    return calloc(1, sizeof(struct eng_applet));
+    struct eng_applet *a = calloc(1, sizeof(struct eng_applet));
+
+    if (a != NULL)
+        atomic_init(&a->refs, 1);
+    return a;
+}
+
+struct eng_applet *
+eng_applet_ref(struct eng_applet *a)
+{
+    if (a != NULL)
+        atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    return a;
 }
 
 void
@@ -228,6 +240,10 @@ eng_applet_free(struct eng_applet *a)
     size_t i;
 
     if (a == NULL)
+        return;
+    /* the last reference frees: its release orders every holder's reads
+     * before the frees below */
+    if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
         return;
     free(a->name);
     free(a->description);

@@ -178,7 +178,14 @@ const struct eng_action *eng_applet_action(const struct eng_applet *a,
 const char *eng_action_arg(const struct eng_applet *a, size_t i,
     const char *param);
 
-void eng_applet_free(struct eng_applet *a); /* NULL is a no-op */
+/* Parsed applets are reference counted, so that one parse can be shared
+ * between threads (engine/run/cfg_cache.h): eng_applet_ref returns a with
+ * one more reference (NULL: NULL), and eng_applet_free drops one, freeing
+ * the applet with the last. A new applet has one reference, so "frees" and
+ * "takes a" read as before. A shared applet is read only: nothing in this
+ * header changes a parsed applet. Thread-safe (the count is atomic). */
+struct eng_applet *eng_applet_ref(struct eng_applet *a);
+void               eng_applet_free(struct eng_applet *a); /* NULL is a no-op */
 
 /* "none", "syslog", "timer watchdog", ... "webhook", "application"; "?"
  * if unknown. */

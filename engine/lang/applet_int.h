@@ -18,6 +18,7 @@
 #ifndef HERALD_ENGINE_APPLET_INT_H
 #define HERALD_ENGINE_APPLET_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -96,6 +97,7 @@ struct applet_action {
 };
 
 struct eng_applet {
+    atomic_uint           refs; /* eng_applet_ref / eng_applet_free */
     char                 *name;
     char                 *description;
     char                 *klass;       /* "class A".."Z"|"default", or NULL */
