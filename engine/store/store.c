@@ -99,16 +99,38 @@ eng_store_begin(struct eng_store *st, struct errbuf *eb)
     return st->ops->cfg->begin(st, eb);
 }
 
+/* A transaction ended without committing: the watch callback saw its
+ * writes of applets and environment (a cache may have been filled from
+ * them by the thread inside it), and is told again that the configuration
+ * moved, back to what it was. Called inside the transaction (lock held). */
+static void
+store_tx_reverted(struct eng_store *st)
+{
+    if (st->watch_cb != NULL) {
+        st->watch_cb(st->watch_ud, "applets");
+        st->watch_cb(st->watch_ud, "environment");
+    }
+}
+
 int
 eng_store_commit(struct eng_store *st, struct errbuf *eb)
 {
-    return st->ops->cfg->commit(st, eb);
+    int rc;
+
+    store_lock(st);
+    if ((rc = st->ops->cfg->commit(st, eb)) != 0) /* rolled back */
+        store_tx_reverted(st);
+    store_unlock(st);
+    return rc;
 }
 
 void
 eng_store_rollback(struct eng_store *st)
 {
+    store_lock(st);
     st->ops->cfg->rollback(st);
+    store_tx_reverted(st);
+    store_unlock(st);
 }
 
 int

@@ -264,7 +264,10 @@ char *eng_store_ctx_get(struct eng_store *db, const char *key);
 /* Calls cb(ud, table) after each row change of the tables "applets" and
  * "environment" made on this connection (a hook on the connection; cb runs
  * inside the write with the connection locked: it must not touch the
- * database or take locks held around store calls). cb NULL removes it. */
+ * database or take locks held around store calls), and again for both
+ * tables when an explicit transaction ends without committing
+ * (eng_store_rollback, a failed eng_store_commit: what was read inside it
+ * is not the configuration any more). cb NULL removes it. */
 void eng_store_watch(struct eng_store *db,
     void (*cb)(void *ud, const char *table), void *ud);
 /* Sets (NULL: clears) applet's webhook credentials: token_sha256 is the
