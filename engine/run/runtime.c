@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine/run/runtime.c: ties the runtime together (see runtime.h). A trigger
- * (manual run, webhook, syslog match, timer) loads and parses the applet,
- * applies its ratelimit, records a "queued" run with its trigger data, and
- * submits a job to the worker pool; a worker runs the interpreter with
+ * (manual run, webhook, syslog match, timer) takes the parsed applet from
+ * the configuration cache (cfg_cache.h: read and parsed once per change of
+ * the configuration, as are the variables runs read), applies its
+ * ratelimit, records a "queued" run with its trigger data, and submits a
+ * job to the worker pool; a worker runs the interpreter with
  * hooks for the environment, mail (-> outbox), syslog, context and policy,
  * and records the outcome. Also the default outbox transport over
  * engine/smtp/smtp.h, which keeps sessions open between messages.
@@ -42,6 +44,7 @@
 #include "engine/lang/applet.h"
 #include "engine/run/interp.h"
 #include "engine/mail/mail.h"
+#include "engine/run/cfg_cache.h"
 #include "engine/run/runtime.h"
 #include "engine/run/runtime_int.h"
 #include "engine/smtp/smtp.h"
@@ -123,6 +126,9 @@ struct eng_runtime {
     uint64_t                    applets_fp;  /* of the registered set */
     long long                   last_prune_ms;
     struct eng_hook_seen       *hook_seen; /* verified webhook signatures */
+    /* parsed applets and variables, between configuration changes (the
+     * store's watch callback, on_db_change, invalidates it) */
+    struct eng_cfg_cache *cache;
     /* held back while the database could not be reached (leaf lock):
      * runs to run again, in order, and store writes to retry */
     pthread_mutex_t    defer_mu;
@@ -223,20 +229,16 @@ job_unqueue(struct rt_job *j)
 static char *
 hook_env_get(void *ud, const char *name, int *secret)
 {
-    struct rt_job     *j = ud;
-    struct eng_env_var v;
-    char              *r;
-    int                rc;
+    struct rt_job *j = ud;
+    char          *r = NULL;
+    int            rc, sec = 0;
 
-    memset(&v, 0, sizeof(v));
-    if ((rc = eng_store_env_get(j->rt->st, name, &v, NULL)) != 0) {
+    if ((rc = eng_cfg_cache_env(j->rt->cache, name, &r, &sec, NULL)) != 0) {
         if (rc == ERR_UNAVAILABLE) /* not "unset": the run waits */
             j->unavailable = 1;
         return NULL;
     }
-    *secret = v.secret;
-    r = v.value ? strdup(v.value) : NULL;
-    eng_env_var_clear(&v);
+    *secret = sec;
     return r;
 }
 
@@ -598,31 +600,23 @@ job_drop(void *arg)
 
 /* ---- triggers ----------------------------------------------------------- */
 
+/* The applet name, parsed (a reference: eng_applet_free), from the
+ * configuration cache. */
 static int
 load_applet(struct eng_runtime *rt, const char *name, struct eng_applet **a,
-    char **token, struct errbuf *eb)
+    struct errbuf *eb)
 {
-    struct eng_applet_rec rec;
-    int                   rc;
+    int rc = eng_cfg_cache_applet(rt->cache, name, a, NULL, NULL, eb);
 
-    memset(&rec, 0, sizeof(rec));
-    *a = NULL;
-    if ((rc = eng_store_applet_get(rt->st, name, &rec, eb)) != 0) {
-        if (rc == ERR_NOTFOUND)
-            err_set(eb, rc, "not_found", "no applet named \"%s\"", name);
-        return rc;
-    }
-    rc = eng_applet_parse(rec.text, strlen(rec.text), 1, a, eb);
-    if (rc != 0) {
+    if (rc == ERR_NOTFOUND)
+        err_set(eb, rc, "not_found", "no applet named \"%s\"", name);
+    else if (rc == ERR_INVAL) {
         char m[sizeof(eb->msg)];
 
         snprintf(m, sizeof(m), "%s", eb ? eb->msg : "");
         rc = err_set(eb, ERR_INVAL, "invalid_applet",
             "stored applet \"%.64s\" does not parse: %.600s", name, m);
     }
-    if (token != NULL && rec.webhook_token != NULL)
-        *token = strdup(rec.webhook_token);
-    eng_applet_rec_clear(&rec);
     return rc;
 }
 
@@ -884,7 +878,7 @@ rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
         return rc;
     }
     slot = src != ENG_DROP_NONE;
-    if (a == NULL && (rc = load_applet(rt, name, &a, NULL, eb)) != 0)
+    if (a == NULL && (rc = load_applet(rt, name, &a, eb)) != 0)
         goto out;
     if (!slot) {
         if ((rc = rt_take(rt, name, src, now, out, eb)) < 0)
@@ -1056,29 +1050,29 @@ static int
 hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq, int have_body,
     struct eng_applet **ap, struct errbuf *eb)
 {
-    struct eng_applet_rec rec;
-    struct eng_applet    *a = NULL;
-    struct eng_hook_auth  ha;
-    long long             now = clock_now_ms() / 1000;
-    int                   rc;
+    struct eng_applet   *a = NULL;
+    struct eng_hook_auth ha;
+    char                *token = NULL, *secret = NULL;
+    long long            now = clock_now_ms() / 1000;
+    int                  rc;
 
-    memset(&rec, 0, sizeof(rec));
     if (ap != NULL)
         *ap = NULL;
     if ((rc = eng_hook_parse(rq->authorization, rq->timestamp, rq->signature,
              now, &ha, eb))
         != 0)
         return rc;
-    if ((rc = eng_store_applet_get(rt->st, rq->applet, &rec, eb)) != 0) {
-        if (rc == ERR_NOTFOUND)
-            rc = err_set(eb, ERR_AUTH, "denied", "no applet named \"%.64s\"",
-                rq->applet);
+    rc = eng_cfg_cache_applet(rt->cache, rq->applet, &a, &token, &secret, eb);
+    if (rc == ERR_NOTFOUND) {
+        rc = err_set(eb, ERR_AUTH, "denied", "no applet named \"%.64s\"",
+            rq->applet);
         goto out;
-    }
-    if (eng_applet_parse(rec.text, strlen(rec.text), 1, &a, eb) != 0) {
+    } else if (rc == ERR_INVAL) {
         rc = err_set(eb, ERR_AUTH, "denied",
             "the stored applet does not "
             "parse (fix it with PUT /api/v1/applets/{name})");
+        goto out;
+    } else if (rc != 0) {
         goto out;
     }
     if (find_event(a, ENG_EV_WEBHOOK) == eng_applet_event_count(a)) {
@@ -1086,15 +1080,15 @@ hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq, int have_body,
             "the applet has no \"event webhook\"");
         goto out;
     }
-    if (rec.webhook_token == NULL && rec.webhook_secret == NULL) {
+    if (token == NULL && secret == NULL) {
         rc = err_set(eb, ERR_AUTH, "denied",
             "the applet has no webhook "
             "credentials yet; create them with PUT "
             "/api/v1/applets/{name}/webhook");
         goto out;
     }
-    if ((rc = eng_hook_verify(&ha, rec.webhook_token, rec.webhook_secret,
-             rq->body, rq->len, have_body, eb))
+    if ((rc = eng_hook_verify(&ha, token, secret, rq->body, rq->len, have_body,
+             eb))
         != 0)
         goto out;
     if (have_body && ha.mode == ENG_HOOK_SIGNED) {
@@ -1123,7 +1117,8 @@ hook_auth(struct eng_runtime *rt, const struct eng_hook_req *rq, int have_body,
 out:
     sec_wipe(&ha, sizeof(ha));
     eng_applet_free(a);
-    eng_applet_rec_clear(&rec);
+    sec_free_str(token);
+    sec_free_str(secret);
     return rc;
 }
 
@@ -1594,6 +1589,7 @@ on_db_change(void *ud, const char *table)
     struct eng_runtime *rt = ud;
 
     (void)table;
+    eng_cfg_cache_invalidate(rt->cache);
     pthread_mutex_lock(&rt->kick_mu);
     if (rt->kick_timers != NULL)
         eng_timers_kick(rt->kick_timers);
@@ -1604,17 +1600,13 @@ static char *
 env_lookup(void *ud, const char *name, char **shown)
 {
     struct eng_runtime *rt = ud;
-    struct eng_env_var  v;
-    char               *r;
-    int                 oom = 0;
+    char               *r = NULL;
+    int                 oom = 0, secret = 0;
 
-    memset(&v, 0, sizeof(v));
-    if (eng_store_env_get(rt->st, name, &v, NULL) != 0)
+    if (eng_cfg_cache_env(rt->cache, name, &r, &secret, NULL) != 0)
         return NULL;
-    r = v.value ? strdup(v.value) : NULL;
     /* an event sees a secret masked, as every other use but mail server */
-    *shown = eng_secret_shown(v.value, v.secret, &oom);
-    eng_env_var_clear(&v);
+    *shown = eng_secret_shown(r, secret, &oom);
     return r;
 }
 
@@ -1969,7 +1961,8 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
         goto fail;
     if ((rc = eng_outbox_new(rt->st, &t, &oo, &rt->ob, eb)) != 0)
         goto fail;
-    if (eng_hook_seen_new(&rt->hook_seen) != 0) {
+    if (eng_hook_seen_new(&rt->hook_seen) != 0
+        || eng_cfg_cache_new(st, &rt->cache) != 0) {
         rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
         goto fail;
     }
@@ -1999,8 +1992,7 @@ on_requeue(void *ud, long long id, const char *applet, const char *trigger,
     err_clear(&eb);
     if (r == NULL) {
         why = "the run's trigger data was lost";
-    } else if ((rc = load_applet(rt, applet, &a, NULL, &eb))
-        == ERR_UNAVAILABLE) {
+    } else if ((rc = load_applet(rt, applet, &a, &eb)) == ERR_UNAVAILABLE) {
         /* not the run's fault: requeued once the database answers */
         rt_pend(rt, id, NULL, applet, replay);
         cJSON_Delete(r);
@@ -2060,6 +2052,8 @@ eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb)
     rt->kick_timers = rt->timers;
     pthread_mutex_unlock(&rt->kick_mu);
     eng_store_watch(rt->st, on_db_change, rt);
+    /* from now on every change is told: the cache may keep what it reads */
+    eng_cfg_cache_enable(rt->cache, 1);
     if ((rc = eng_runtime_applets_changed(rt, eb)) != 0)
         return rc;
     if (rt->syslog_listen != NULL
@@ -2225,6 +2219,8 @@ eng_runtime_drain(struct eng_runtime *rt, double timeout_s)
     rt->sl = NULL;
     pthread_mutex_unlock(&rt->sl_mu);
     eng_syslog_stop(l);
+    /* changes go untold from here: runs still draining read the store */
+    eng_cfg_cache_enable(rt->cache, 0);
     if (rt->st != NULL)
         eng_store_watch(rt->st, NULL, NULL);
     pthread_mutex_lock(&rt->kick_mu);
@@ -2276,6 +2272,7 @@ eng_runtime_free(struct eng_runtime *rt)
     rt_held_release(rt);
     eng_outbox_free(rt->ob);
     eng_hook_seen_free(rt->hook_seen);
+    eng_cfg_cache_free(rt->cache);
     eng_tbound_free(rt->tb);
     for (i = 0; i < rt->nrl; i++)
         free(rt->rl[i].applet);
