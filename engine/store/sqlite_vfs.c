@@ -1,47 +1,58 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/store/sqlite_vfs.c: the default VFS with WAL frames written in one
- * call (engine/store/sqlite_vfs.h).
+ * engine/store/sqlite_vfs.c: the default VFS with a transaction's WAL frames
+ * written in one call (engine/store/sqlite_vfs.h).
  *
  * A shim: every method forwards to the file of the default VFS, which
  * lives right after our struct in the same allocation (szOsFile is ours
- * plus its). Only a WAL file's xWrite differs: a write of exactly a frame
- * header is copied aside, and the next write, when it starts where the
- * header ends, goes out as header + page from one buffer. Every other
- * method first writes a held header.
+ * plus its). Only a WAL file's xWrite differs: frames (a 24-byte header,
+ * then its page at the next offset) are appended to a buffer as long as
+ * each write starts where the held bytes end. The frame that commits (its
+ * header's database size is not zero) writes the buffer out in one call;
+ * so does any other write, or any other method on the file (a read, a
+ * sync, a truncate, a close), before it goes on. A frame rewritten in
+ * place (SQLite does that within a transaction) is such an other write.
  */
 #include "engine/store/sqlite_vfs.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WAL_FRAME_HDR 24
+#define PAGE_MIN      512
 #define PAGE_MAX      65536
+/* the unix VFS writes at most this much in one call (os_unix.c,
+ * seekAndWrite): a larger transaction goes out in pieces */
+#define WRITE_MAX 0x1ffff
 
 struct vfs_file {
     sqlite3_file   base; /* our methods */
     sqlite3_file  *real; /* the default VFS's file, after this struct */
-    int            wal;  /* a -wal file: frame headers are held */
-    int            held; /* buf starts with a header not yet written */
+    int            wal;  /* a -wal file: frames are held */
+    size_t         held; /* bytes in buf not yet written, from held_off */
     sqlite3_int64  held_off;
-    unsigned char *buf; /* a WAL file's: header, then page; NULL until the
-                           first header */
+    size_t         hdr;  /* offset in buf of the last frame header held */
+    int            page; /* the last write held was a header: a page next */
+    unsigned char *buf;  /* a WAL file's; NULL until the first frame */
     size_t         cap;
 };
 
 static sqlite3_vfs *vfs_real;
 
-/* Writes a held header on its own. */
+/* Writes what is held, in one call. */
 static int
 vfs_flush(struct vfs_file *f)
 {
-    if (!f->held)
+    size_t n = f->held;
+
+    if (n == 0)
         return SQLITE_OK;
     f->held = 0;
-    return f->real->pMethods->xWrite(f->real, f->buf, WAL_FRAME_HDR,
-        f->held_off);
+    f->page = 0;
+    return f->real->pMethods->xWrite(f->real, f->buf, (int)n, f->held_off);
 }
 
 #define REAL(f) (((struct vfs_file *)(f))->real)
@@ -71,37 +82,64 @@ vfs_read(sqlite3_file *pf, void *p, int n, sqlite3_int64 off)
     return REAL(pf)->pMethods->xRead(REAL(pf), p, n, off);
 }
 
+/* 1 if n bytes fit after what is held (growing buf), else 0. */
+static int
+vfs_room(struct vfs_file *f, size_t n)
+{
+    size_t         want = f->held + n, cap;
+    unsigned char *b;
+
+    if (want > WRITE_MAX)
+        return 0;
+    if (want <= f->cap)
+        return 1;
+    for (cap = f->cap ? f->cap : 8192; cap < want; cap *= 2)
+        ;
+    if ((b = realloc(f->buf, cap)) == NULL)
+        return 0;
+    f->buf = b;
+    f->cap = cap;
+    return 1;
+}
+
+/* The frame header at h commits a transaction: its "database size after
+ * the commit" (bytes 4-7) is not zero. */
+static int
+vfs_commits(const unsigned char *h)
+{
+    return (h[4] | h[5] | h[6] | h[7]) != 0;
+}
+
 static int
 vfs_write(sqlite3_file *pf, const void *p, int n, sqlite3_int64 off)
 {
     struct vfs_file *f = (struct vfs_file *)pf;
+    int              hdr = n == WAL_FRAME_HDR && !f->page;
+    int              page = f->page && n >= PAGE_MIN && n <= PAGE_MAX;
 
-    if (f->wal && f->held && off == f->held_off + WAL_FRAME_HDR && n > 0
-        && n <= PAGE_MAX) {
-        if ((size_t)n + WAL_FRAME_HDR > f->cap) {
-            unsigned char *b = realloc(f->buf, (size_t)n + WAL_FRAME_HDR);
-
-            if (b == NULL) {
-                FLUSH_OR_RETURN(f);
-                return f->real->pMethods->xWrite(f->real, p, n, off);
-            }
-            f->buf = b;
-            f->cap = (size_t)n + WAL_FRAME_HDR;
-        }
-        memcpy(f->buf + WAL_FRAME_HDR, p, (size_t)n);
-        f->held = 0;
-        return f->real->pMethods->xWrite(f->real, f->buf, WAL_FRAME_HDR + n,
-            f->held_off);
+    if (!f->wal || !(hdr || page))
+        goto direct;
+    if (f->held > 0 && off != f->held_off + (sqlite3_int64)f->held) {
+        if (page)
+            goto direct; /* not the page of the held header */
+        FLUSH_OR_RETURN(f);
     }
-    FLUSH_OR_RETURN(f);
-    if (f->wal && n == WAL_FRAME_HDR
-        && (f->buf != NULL
-            || (f->buf = malloc(f->cap = WAL_FRAME_HDR + 4096)) != NULL)) {
-        memcpy(f->buf, p, WAL_FRAME_HDR);
-        f->held = 1;
+    if (hdr && f->held + WAL_FRAME_HDR + PAGE_MAX > WRITE_MAX)
+        FLUSH_OR_RETURN(f); /* its page might not fit */
+    if (!vfs_room(f, (size_t)n))
+        goto direct;
+    if (f->held == 0)
         f->held_off = off;
-        return SQLITE_OK;
-    }
+    if (hdr)
+        f->hdr = f->held;
+    memcpy(f->buf + f->held, p, (size_t)n);
+    f->held += (size_t)n;
+    f->page = hdr;
+    if (page && vfs_commits(f->buf + f->hdr))
+        return vfs_flush(f);
+    return SQLITE_OK;
+direct:
+    FLUSH_OR_RETURN(f);
     return f->real->pMethods->xWrite(f->real, p, n, off);
 }
 
