@@ -66,8 +66,11 @@
  * o.senders; a sender that claimed a full batch starts another too (a
  * backlog no put announced: a resume, retries, another instance's mail).
  * A sender that has had no session and no work for idle_close seconds
- * ends, unless it is the last one. An idle thread costs ~64 KB resident
- * (its stack and TLS), so an idle herald keeps one, not o.senders. */
+ * ends; the last one only if it sent mail since it started, and after
+ * starting a new sender in its place, which has none of the stack pages
+ * and of the freed chunks glibc keeps per thread that a load left in the
+ * old one. An idle thread costs ~64 KB resident (its stack and TLS), so
+ * an idle herald keeps one, not o.senders. */
 enum ob_state {
     OB_FREE, /* no thread (never started, or joined) */
     OB_LIVE, /* its thread runs ob_main */
@@ -745,12 +748,13 @@ ob_slot_count(const struct eng_outbox *ob, const char *skey)
     return 0;
 }
 
-/* Starts a sender in a free waiter (under mu), unless stopping or
- * o.senders run already. A waiter whose thread ended is joined first (it
- * holds no lock on its way out). fresh: started for no message in
- * particular (struct ob_waiter). Returns 1 if one was started. */
+/* Starts a sender in a free waiter other than self (may be NULL), under
+ * mu, unless stopping or o.senders run already. A waiter whose thread
+ * ended is joined first (it holds no lock on its way out). fresh: started
+ * for no message in particular (struct ob_waiter). Returns 1 if one was
+ * started. */
 static int
-ob_spawn_locked(struct eng_outbox *ob, int fresh)
+ob_spawn_locked(struct eng_outbox *ob, int fresh, const struct ob_waiter *self)
 {
     struct ob_waiter *w = NULL;
     unsigned          i;
@@ -763,7 +767,8 @@ ob_spawn_locked(struct eng_outbox *ob, int fresh)
             w = &ob->waiters[i];
             break;
         }
-        if (ob->waiters[i].state == OB_DONE && w == NULL)
+        if (ob->waiters[i].state == OB_DONE && w == NULL
+            && &ob->waiters[i] != self)
             w = &ob->waiters[i];
     }
     if (w == NULL)
@@ -849,7 +854,7 @@ ob_wake_locked(struct eng_outbox *ob, const char *skey, int spawn)
     if (holder == NULL && ob_slot_count(ob, skey) < ob->o.dest_sessions) {
         if (free_one != NULL)
             holder = free_one;
-        else if (!spawn || !ob_spawn_locked(ob, 0))
+        else if (!spawn || !ob_spawn_locked(ob, 0, NULL))
             holder = any;
     }
     if (holder != NULL) {
@@ -1089,6 +1094,23 @@ ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now)
     return wait;
 }
 
+/* Sender w ends (under mu): when it is not the last, or after starting a
+ * successor to be the last. Returns 0 if it stays. */
+static int
+ob_leave_locked(struct eng_outbox *ob, struct ob_waiter *w)
+{
+    ob->nlive--; /* its place: the successor's, if it is the last */
+    if (ob->nlive == 0 && !ob_spawn_locked(ob, 1, w)) {
+        ob->nlive++;
+        return 0;
+    }
+    w->state = OB_DONE;
+    w->fresh = 0; /* nobody counts on it */
+    /* an idle (or the new) sender joins this one (ob_reap_locked) */
+    ob_wake_any_locked(ob);
+    return 1;
+}
+
 /* A sender: claims and sends until nothing is due, then sleeps until
  * woken, the earliest retry or its session's idle_close; ends once it has
  * had no session and no work for idle_close seconds while another sender
@@ -1104,6 +1126,7 @@ ob_main(void *arg)
     long long          now;
     double             wait, left, busy_at = clock_mono();
     unsigned           n;
+    int                worked = 0; /* claimed mail since it started */
 
     pthread_mutex_lock(&ob->mu);
     while (!ob->stop) {
@@ -1118,8 +1141,9 @@ ob_main(void *arg)
             if (n == OB_BATCH && s.slot != NULL
                 && ob_slot_count(ob, s.slot) < ob->o.dest_sessions
                 && !ob_any_idle_locked(ob))
-                ob_spawn_locked(ob, 1);
+                ob_spawn_locked(ob, 1, NULL);
             w->fresh = 0;
+            worked = 1;
             continue;
         }
         if (s.h != NULL && clock_mono() - s.last_used >= ob->o.idle_close) {
@@ -1131,19 +1155,20 @@ ob_main(void *arg)
         if (ob->stop || ob->gen != gen)
             continue; /* work arrived while this sender looked */
         ob_reap_locked(ob);
-        if (s.h == NULL && ob->nlive > 1) {
+        /* the last sender is replaced by a new one instead once it has
+         * worked: the new thread starts with none of the stack pages and
+         * none of the freed chunks (glibc's per-thread cache) that a load
+         * left in this one */
+        if (s.h == NULL && (ob->nlive > 1 || worked)) {
             /* gen has not moved since this sender found nothing: what
              * arrives from now on wakes or starts another */
-            if ((left = ob->o.idle_close - (clock_mono() - busy_at)) <= 0) {
-                w->state = OB_DONE;
-                w->fresh = 0; /* nobody counts on it */
-                ob->nlive--;
-                /* an idle sender joins this one (ob_reap_locked) */
-                ob_wake_any_locked(ob);
+            if ((left = ob->o.idle_close - (clock_mono() - busy_at)) <= 0
+                && ob_leave_locked(ob, w))
                 break;
-            }
-            if (wait > left)
+            if (left > 0 && wait > left)
                 wait = left;
+            else if (left <= 0)
+                worked = 0; /* no successor: stays, and waits as before */
         }
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += (time_t)wait;
@@ -1219,7 +1244,7 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
     /* one sender from the start (resumed and retried mail); puts start
      * the others */
     pthread_mutex_lock(&ob->mu);
-    started = ob_spawn_locked(ob, 1);
+    started = ob_spawn_locked(ob, 1, NULL);
     pthread_mutex_unlock(&ob->mu);
     if (!started)
         return err_set(eb, ERR_INTERNAL, "thread",

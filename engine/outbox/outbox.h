@@ -115,8 +115,8 @@ void eng_outbox_counts(struct eng_outbox *ob, long long *sent,
     long long *deferred, long long *dead, long long *queued);
 /* Sender threads running now: 1 from eng_outbox_start on (0 with
  * o->senders 0), up to o->senders while mail comes faster than they send;
- * one that had nothing to do for idle_close seconds ends, the last one
- * excepted. */
+ * one that had nothing to do for idle_close seconds ends (the last one is
+ * replaced by a new thread instead). Never 0 once started. */
 unsigned eng_outbox_senders(struct eng_outbox *ob);
 
 #endif

@@ -7,8 +7,8 @@
  *
  * The workers are elastic: one runs from the start; a job queued while
  * more jobs wait than workers sleep starts another, up to the configured
- * count; a worker that found no job for idle_exit seconds ends, unless it
- * is the last one. An idle thread costs ~64 KB resident (stack, and the
+ * count; a worker that found no job for idle_exit seconds ends, and the
+ * last one, if it ran jobs, hands over to a new thread first. An idle thread costs ~64 KB resident (stack, and the
  * static TLS glibc zero-fills in each), and its stack goes back when it is
  * joined (common/thread.h).
  */
@@ -63,9 +63,10 @@ struct eng_pool {
 static void *pool_main(void *arg);
 
 /* Starts a worker (under mu) unless stopping or max run already; joins an
- * ended one to reuse its place. Returns 0 or an errno value. */
+ * ended one other than self (may be NULL) to reuse its place. Returns 0
+ * or an errno value. */
 static int
-pool_spawn_locked(struct eng_pool *p)
+pool_spawn_locked(struct eng_pool *p, const struct pool_worker *self)
 {
     struct pool_worker *w = NULL;
     unsigned            i;
@@ -78,7 +79,7 @@ pool_spawn_locked(struct eng_pool *p)
             w = &p->w[i];
             break;
         }
-        if (p->w[i].state == POOL_DONE && w == NULL)
+        if (p->w[i].state == POOL_DONE && w == NULL && &p->w[i] != self)
             w = &p->w[i];
     }
     if (w == NULL)
@@ -109,6 +110,23 @@ pool_reap_locked(struct eng_pool *p)
         }
 }
 
+/* Worker self ends (under mu): when it is not the last, or after
+ * starting a successor to be the last (the new thread has none of the
+ * stack pages and freed chunks a load left in this one). Returns 0 if it
+ * stays. */
+static int
+pool_leave_locked(struct eng_pool *p, struct pool_worker *self)
+{
+    p->live--; /* its place: the successor's, if it is the last */
+    if (p->live == 0 && pool_spawn_locked(p, self) != 0) {
+        p->live++;
+        return 0;
+    }
+    self->state = POOL_DONE;
+    pthread_cond_signal(&p->work); /* someone joins this one */
+    return 1;
+}
+
 static void *
 pool_main(void *arg)
 {
@@ -117,13 +135,14 @@ pool_main(void *arg)
     struct pool_job     j;
     struct timespec     ts;
     double              idle_since = clock_mono(), left;
+    int                 worked = 0; /* ran a job since it started */
 
     pthread_mutex_lock(&p->mu);
     p->starting--;
     for (;;) {
         while (p->count == 0 && !p->stopping) {
             pool_reap_locked(p);
-            if (p->live == 1) {
+            if (p->live == 1 && !worked) {
                 p->waiting++;
                 pthread_cond_wait(&p->work, &p->mu);
                 p->waiting--;
@@ -132,13 +151,14 @@ pool_main(void *arg)
             }
             left = p->idle_exit - (clock_mono() - idle_since);
             if (left <= 0) {
-                /* no job queued (checked under mu), and others run: a
-                 * job queued from now on is theirs */
-                self->state = POOL_DONE;
-                p->live--;
-                pthread_cond_signal(&p->work); /* someone joins this one */
-                pthread_mutex_unlock(&p->mu);
-                return NULL;
+                /* no job queued (checked under mu): a job queued from now
+                 * on is for the others or the successor */
+                if (pool_leave_locked(p, self)) {
+                    pthread_mutex_unlock(&p->mu);
+                    return NULL;
+                }
+                worked = 0; /* no successor: stays, and waits as before */
+                continue;
             }
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += (time_t)left;
@@ -162,6 +182,7 @@ pool_main(void *arg)
         pthread_mutex_lock(&p->mu);
         p->running--;
         idle_since = clock_mono();
+        worked = 1;
         pthread_cond_broadcast(&p->idle);
     }
     pthread_mutex_unlock(&p->mu);
@@ -204,7 +225,7 @@ eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
     pthread_cond_init(&p->idle, NULL);
     /* one worker now, the others as jobs queue up */
     pthread_mutex_lock(&p->mu);
-    rc = pool_spawn_locked(p);
+    rc = pool_spawn_locked(p, NULL);
     pthread_mutex_unlock(&p->mu);
     if (rc != 0) {
         eng_pool_free(p);
@@ -250,7 +271,7 @@ eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
     /* more jobs wait than workers do: one more worker (a failure to start
      * it only slows the queue down: the running ones take the job) */
     if (p->count > p->waiting + p->starting && p->live < p->max
-        && pool_spawn_locked(p) != 0)
+        && pool_spawn_locked(p, NULL) != 0)
         log_debug("pool", "event=worker_start_failed live=%u", p->live);
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);

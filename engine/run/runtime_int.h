@@ -28,8 +28,10 @@ struct smtp_result;
 /* ---- pool.c: worker threads over a bounded FIFO ------------------------ */
 
 struct eng_pool;
-/* Up to workers threads: one from the start, more while jobs queue up,
- * and those beyond the first end after 10 s without a job.
+/* Up to workers threads: one from the start, more while jobs queue up;
+ * a worker ends after 10 s without a job, the last one only after it
+ * ran jobs and with a new thread in its place (which has none of the
+ * memory a load left in the old one).
  * Errors: ERR_INVAL (0 workers or queue size), ERR_NOMEM, ERR_INTERNAL
  * (thread creation). */
 int eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,

@@ -174,6 +174,44 @@ pool_workers_should_start_with_jobs_and_end_when_idle(void **state)
     eng_pool_free(p);
 }
 
+static void
+job_note_tid(void *arg)
+{
+    atomic_int *tid = arg;
+
+    atomic_store(tid, (int)gettid());
+}
+
+/* The last worker, once it has run jobs and been idle, hands over to a
+ * new thread (which has none of the memory the jobs left in it): the
+ * next job runs on another thread, and one worker runs all along. */
+static void
+last_worker_should_hand_over_to_a_new_thread_after_work(void **state)
+{
+    struct eng_pool *p = NULL;
+    struct errbuf    eb = { 0 };
+    atomic_int       first = 0, second = 0;
+    int              i;
+
+    (void)state;
+    assert_int_equal(eng_pool_new(2, 10, &p, &eb), 0);
+    eng_pool_idle_exit(p, 0.02);
+    assert_int_equal(eng_pool_submit(p, job_note_tid, NULL, &first), 0);
+    for (i = 0; i < 500 && atomic_load(&first) == 0; i++)
+        usleep(2000);
+    for (i = 0; i < 100; i++) { /* 10 times the idle time */
+        assert_int_equal(eng_pool_workers(p), 1);
+        usleep(2000);
+    }
+    assert_int_equal(eng_pool_submit(p, job_note_tid, NULL, &second), 0);
+    for (i = 0; i < 500 && atomic_load(&second) == 0; i++)
+        usleep(2000);
+    assert_int_not_equal(atomic_load(&first), 0);
+    assert_int_not_equal(atomic_load(&second), 0);
+    assert_int_not_equal(atomic_load(&second), atomic_load(&first));
+    eng_pool_free(p);
+}
+
 /* Workers end as soon as they are idle while jobs keep coming at varying
  * gaps: a job queued as a worker decides to end still runs. */
 static void
@@ -228,6 +266,8 @@ main(void)
         cmocka_unit_test(pool_should_reject_bad_sizes_with_a_message),
         cmocka_unit_test(pool_workers_should_start_with_jobs_and_end_when_idle),
         cmocka_unit_test(no_job_should_wait_for_a_worker_that_ended),
+        cmocka_unit_test(
+            last_worker_should_hand_over_to_a_new_thread_after_work),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
