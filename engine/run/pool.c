@@ -6,11 +6,12 @@
  * intake, waits a bounded time, then drops what is left.
  *
  * The workers are elastic: one runs from the start; a job queued while
- * more jobs wait than workers sleep starts another, up to the configured
- * count; a worker that found no job for idle_exit seconds ends, and the
- * last one, if it ran jobs, hands over to a new thread first. An idle thread costs ~64 KB resident (stack, and the
- * static TLS glibc zero-fills in each), and its stack goes back when it is
- * joined (common/thread.h).
+ * more jobs wait than workers wait or start starts another, up to the
+ * configured count; a worker that found no job for idle_exit seconds
+ * ends, and the last one, if it ran jobs, hands over to a new thread
+ * first. An idle thread costs ~64 KB resident (stack, and the static TLS
+ * glibc zero-fills in each), and its stack goes back when it is joined
+ * (common/thread.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,7 +30,8 @@ struct pool_job {
     void *arg;
 };
 
-/* How long a worker beyond the first waits for a job before it ends. */
+/* How long a worker waits for a job before it ends (or, the last one,
+ * hands over to a new thread). */
 #define POOL_IDLE_EXIT 10.0
 
 /* A worker's thread: none, running pool_main, or ended (to be joined). */
