@@ -1106,6 +1106,7 @@ ob_leave_locked(struct eng_outbox *ob, struct ob_waiter *w)
     }
     w->state = OB_DONE;
     w->fresh = 0; /* nobody counts on it */
+    log_debug("outbox", "event=sender_end live=%u", ob->nlive);
     /* an idle (or the new) sender joins this one (ob_reap_locked) */
     ob_wake_any_locked(ob);
     return 1;

@@ -125,6 +125,7 @@ pool_leave_locked(struct eng_pool *p, struct pool_worker *self)
         return 0;
     }
     self->state = POOL_DONE;
+    log_debug("pool", "event=worker_end live=%u", p->live);
     pthread_cond_signal(&p->work); /* someone joins this one */
     return 1;
 }
