@@ -1171,6 +1171,12 @@ ob_main(void *arg)
             else if (left <= 0)
                 worked = 0; /* no successor: stays, and waits as before */
         }
+        /* an idle session closes idle_close after its last use, not up to
+         * idle_close after the sender last woke (then this sender may end
+         * too) */
+        if (s.h != NULL
+            && wait > (left = ob->o.idle_close - (clock_mono() - s.last_used)))
+            wait = left > 0.05 ? left : 0.05;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += (time_t)wait;
         ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
