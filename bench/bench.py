@@ -34,7 +34,8 @@ Figures: triggers accepted/s (N / first request .. last 202), delivered/s
 (N / first trigger .. last delivery), p50/p99 trigger-to-delivered latency,
 herald's idle RSS (VmRSS 5 s after start and configuration, before any
 load; herald hands freed heap back once a burst is over), peak RSS (VmHWM
-after all phases) and idle RSS again 15 s after the last phase. The ratio is herald's delivered/s
+after all phases) and idle RSS again 30 s after the last phase (--smaps DIR
+keeps /proc/PID/smaps of both). The ratio is herald's delivered/s
 over the reference's. Each target prints PASS or MISS; the benchmark exits 0
 whenever it could measure (it never fails a test suite), 1 when something
 broke (herald misconfigured, messages lost), 2 on bad arguments, 124 on its
@@ -83,9 +84,13 @@ PHASES = ('ref', 'warm', 'tp', 'lat', 'long')
 # Targets of the issue (2-core machine).
 TARGET_RATIO = 0.90
 TARGET_P99_MS = 50.0
-TARGET_IDLE_KB = 8 * 1024
+TARGET_IDLE_KB = 6 * 1024        # at start, configured
+TARGET_IDLE_AFTER_KB = 8 * 1024  # 30 s after the load
 IDLE_SETTLE_S = 5.0       # "idle": this long with nothing to do
-IDLE_AFTER_S = 15.0       # after the load: idle SMTP sessions close at 10 s
+IDLE_AFTER_S = 30.0       # after the load (the issue's figure): idle SMTP
+                          # sessions close at 10 s, and the senders and
+                          # workers started for the load end 10 s after
+                          # their last work
 TARGET_PEAK_KB = 32 * 1024
 TARGET_PEAK_MESSAGES = 10000
 
@@ -119,6 +124,15 @@ def proc_status(pid):
             if k in ('VmRSS', 'VmHWM'):
                 out[k] = int(v.split()[0])
     return out
+
+
+def save_smaps(pid, d, name):
+    """/proc/PID/smaps into d/name (--smaps): where the idle RSS is."""
+    if d:
+        os.makedirs(d, exist_ok=True)
+        with open('/proc/%d/smaps' % pid) as f, \
+                open(os.path.join(d, name), 'w') as out:
+            out.write(f.read())
 
 
 def cpu_seconds(pid):
@@ -722,12 +736,14 @@ def report(args, r):
                      '%.2f ms' % cpu, '-', '', ''))
     idle, peak = r.get('idle_kb'), r.get('peak_kb')
     rows.append(('herald idle RSS (VmRSS)', fmt(idle and idle / 1024, ' MB'),
-                 '-', '< %d MB' % (TARGET_IDLE_KB // 1024),
-                 verdict(None if idle is None else idle < TARGET_IDLE_KB)))
+                 '-', '<= %d MB' % (TARGET_IDLE_KB // 1024),
+                 verdict(None if idle is None else idle <= TARGET_IDLE_KB)))
     again = r.get('idle_after_kb')
     if again is not None:
-        rows.append(('herald idle RSS 15 s after the load',
-                     fmt(again / 1024, ' MB'), '-', '', ''))
+        rows.append(('herald idle RSS %d s after the load' % IDLE_AFTER_S,
+                     fmt(again / 1024, ' MB'), '-',
+                     '<= %d MB' % (TARGET_IDLE_AFTER_KB // 1024),
+                     verdict(again <= TARGET_IDLE_AFTER_KB)))
     msgs = r.get('herald_messages', 0)
     note = verdict(None if peak is None else peak < TARGET_PEAK_KB)
     notes = []
@@ -953,6 +969,11 @@ def parse_args(argv):
                    help='do not run the smtplib reference')
     p.add_argument('--skip-herald', action='store_true',
                    help='run only the reference (checks the mail setup)')
+    p.add_argument('--smaps', metavar='DIR', default=None,
+                   help='save /proc/PID/smaps of herald at both idle RSS '
+                   'measures into DIR (herald-TAG-idle.smaps, '
+                   'herald-TAG-idle-after.smaps) and its log '
+                   '(herald-TAG-0.log)')
     p.add_argument('--log-level', default='warn',
                    help='herald --log-level during the run (default warn)')
     p.add_argument('--repeat', type=int, default=1,
@@ -1217,6 +1238,8 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
         time.sleep(IDLE_SETTLE_S)
         each = [proc_status(x.proc.pid)['VmRSS'] for x in hs]
         r['idle_kb'], r['idle_kb_each'] = each[0], each
+        save_smaps(h.proc.pid, args.smaps,
+                   'herald-%s%s-idle.smaps' % (tag, suffix))
         log('%s idle: VmRSS %s kB', what, ' / '.join(map(str, each)))
 
         # One message end to end first, through each instance: fails fast,
@@ -1313,6 +1336,8 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
         time.sleep(IDLE_AFTER_S)
         each = [proc_status(x.proc.pid)['VmRSS'] for x in hs]
         r['idle_after_kb'], r['idle_after_kb_each'] = each[0], each
+        save_smaps(hs[0].proc.pid, args.smaps,
+                   'herald-%s%s-idle-after.smaps' % (tag, suffix))
         log('%s idle again: VmRSS %s kB', what, ' / '.join(map(str, each)))
         lost = [(p, r[p]) for p in ('tp', 'lat', 'long')
                 if p in r and (r[p].missing or r[p].errors)]
@@ -1336,6 +1361,13 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
             except HeraldError as e:
                 log('stopping herald: %s', str(e)[:2000])
             finally:
+                if args.smaps:
+                    # with --log-level debug, each idle trim's heap figures
+                    os.makedirs(args.smaps, exist_ok=True)
+                    with open(os.path.join(args.smaps, 'herald-%s%s-%d.log'
+                                           % (tag, suffix, hs.index(x))),
+                              'w') as f:
+                        f.write(x.log())
                 x.cleanup()
 
 

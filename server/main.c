@@ -191,11 +191,15 @@ on_signal(int sig)
 /*
  * Called every 2 s. Once a burst of work is over (activity moved, then did
  * not during the last tick) it hands the heap pages that requests, runs and
- * deliveries freed back to the system, and once more 12 s later, after the
- * idle SMTP sessions have been closed (10 s). The store first gives back
- * SQLite's page cache (up to 2 MB after a burst). glibc keeps freed memory
- * for reuse; without this a single trustpoint upload leaves about 1.6 MB
- * resident for good.
+ * deliveries freed back to the system, and twice more, 12 and 22 s later,
+ * after the idle SMTP sessions have been closed (10 s) and the mail
+ * senders and applet workers the burst started have ended, the last of
+ * each replaced by a new thread (10 s without work, counted from its own
+ * last work and session: their per-thread malloc caches go back to the
+ * heap then, and their stacks are unmapped). The store first
+ * gives back SQLite's page cache (up to 2 MB after a burst). glibc keeps
+ * freed memory for reuse; without this a single trustpoint upload leaves
+ * about 1.6 MB resident for good.
  */
 static void
 idle_trim(struct srv *s)
@@ -209,7 +213,7 @@ idle_trim(struct srv *s)
         quiet = 0;
         return;
     }
-    if (++quiet == 1 || quiet == 7) {
+    if (++quiet == 1 || quiet == 7 || quiet == 12) {
         struct mallinfo2 mi;
 
         srv_release_memory(s);

@@ -49,6 +49,7 @@
 #include "common/metrics.h"
 #include "common/redact.h"
 #include "common/sec.h"
+#include "common/thread.h"
 #include "engine/mail/mail.h"
 #include "engine/outbox/outbox.h"
 #include "engine/store/store.h"
@@ -57,13 +58,38 @@
  * variable, so a new message wakes the one sender that can take it (the
  * one holding an idle session to its destination, else one with no
  * destination while the destination has a free slot) and not every sender.
- * Under the outbox's mu. */
+ * Under the outbox's mu.
+ *
+ * Senders are elastic: one runs from the start (it sleeps until the
+ * earliest retry and is never alone to leave); a put that finds none of
+ * them idle, while its destination has a free slot, starts another, up to
+ * o.senders; a sender that claimed a full batch starts another too (a
+ * backlog no put announced: a resume, retries, another instance's mail).
+ * A sender that has had no session and no work for idle_close seconds
+ * ends; the last one only if it sent mail since it started, and after
+ * starting a new sender in its place, which has none of the stack pages
+ * and of the freed chunks glibc keeps per thread that a load left in the
+ * old one. An idle thread costs ~64 KB resident (its stack and TLS), so
+ * an idle herald keeps one, not o.senders. */
+enum ob_state {
+    OB_FREE, /* no thread (never started, or joined) */
+    OB_LIVE, /* its thread runs ob_main */
+    OB_DONE  /* its thread left ob_main's loop: to be joined */
+};
 struct ob_waiter {
     struct eng_outbox *ob;
     pthread_cond_t     cv;
-    const char        *slot; /* the destination it holds while idle, or
-                                NULL (borrowed from its ob_sess) */
-    int                idle; /* sleeping, and not woken yet */
+    const char        *slot;  /* the destination it holds while idle, or
+                                 NULL (borrowed from its ob_sess) */
+    int                idle;  /* sleeping, and not woken yet */
+    int                fresh; /* started for no message in particular
+                                 (eng_outbox_start, a full batch) and
+                                 has not slept or claimed yet: it will
+                                 look, so it takes an arrival as an idle
+                                 sender would */
+    enum ob_state      state; /* under mu */
+    struct thr         thr;   /* started and joined under mu, or by
+                                 eng_outbox_free once stop is set */
 };
 
 struct eng_outbox {
@@ -76,9 +102,6 @@ struct eng_outbox {
                                         given back (under mu); a sender
                                         that saw it change while it looked
                                         for work looks again */
-    unsigned                    nthreads;
-    pthread_t                  *threads;
-    struct ob_waiter           *waiters; /* one per sender thread */
     atomic_llong                sent, deferred, dead;
     atomic_uint                 seq;
     int                         shared;  /* eng_store_shared(db) */
@@ -90,9 +113,13 @@ struct eng_outbox {
         unsigned n;
     } * slots;
     size_t nslots;
+    /* o.senders waiters, nlive of them with a running thread (under mu) */
+    struct ob_waiter *waiters;
+    unsigned          nlive;
 };
 
-static void ob_wake(struct eng_outbox *ob, const char *skey);
+static void  ob_wake(struct eng_outbox *ob, const char *skey);
+static void *ob_main(void *arg);
 
 /* One loaded message: the request JSON and a borrowed view of it. */
 struct ob_msg {
@@ -721,16 +748,90 @@ ob_slot_count(const struct eng_outbox *ob, const char *skey)
     return 0;
 }
 
+/* Starts a sender in a free waiter other than self (may be NULL), under
+ * mu, unless stopping or o.senders run already. A waiter whose thread
+ * ended is joined first (it holds no lock on its way out). fresh: started
+ * for no message in particular (struct ob_waiter). Returns 1 if one was
+ * started. */
+static int
+ob_spawn_locked(struct eng_outbox *ob, int fresh, const struct ob_waiter *self)
+{
+    struct ob_waiter *w = NULL;
+    unsigned          i;
+    int               rc;
+
+    if (ob->stop || ob->waiters == NULL || ob->nlive >= ob->o.senders)
+        return 0;
+    for (i = 0; i < ob->o.senders; i++) {
+        if (ob->waiters[i].state == OB_FREE) {
+            w = &ob->waiters[i];
+            break;
+        }
+        if (ob->waiters[i].state == OB_DONE && w == NULL
+            && &ob->waiters[i] != self)
+            w = &ob->waiters[i];
+    }
+    if (w == NULL)
+        return 0;
+    if (w->state == OB_DONE) {
+        thr_join(&w->thr);
+        w->state = OB_FREE;
+    }
+    w->idle = 0;
+    w->fresh = fresh;
+    w->slot = NULL;
+    if ((rc = thr_start(&w->thr, "herald-send", ob_main, w)) != 0) {
+        log_warn("outbox",
+            "event=sender_start_failed live=%u error=\"%s\" "
+            "note=\"the running senders take the mail\"",
+            ob->nlive, strerror(rc));
+        return 0;
+    }
+    w->state = OB_LIVE;
+    ob->nlive++;
+    return 1;
+}
+
+/* Joins the senders that ended (under mu), so that their stacks go back
+ * now, not at the next start. Not once stopping: eng_outbox_free joins
+ * them then. */
+static void
+ob_reap_locked(struct eng_outbox *ob)
+{
+    unsigned i;
+
+    for (i = 0; !ob->stop && i < ob->o.senders; i++)
+        if (ob->waiters[i].state == OB_DONE) {
+            thr_join(&ob->waiters[i].thr);
+            ob->waiters[i].state = OB_FREE;
+        }
+}
+
+/* 1 if a sender sleeps and has not been woken yet, or is fresh (under
+ * mu). */
+static int
+ob_any_idle_locked(const struct eng_outbox *ob)
+{
+    unsigned i;
+
+    for (i = 0; i < ob->o.senders; i++)
+        if (ob->waiters[i].idle || ob->waiters[i].fresh)
+            return 1;
+    return 0;
+}
+
 /*
  * Work for destination skey arrived (under mu): wakes the sender that
  * will take it. That is an idle sender holding skey's session; else, while
- * skey has a free slot, an idle sender holding none (or any idle one, which
- * leaves its own destination). When every slot of skey is held by a busy
- * sender, nobody: a busy sender claims again before it sleeps, and gen
- * tells one that was looking for work when this arrived to look again.
+ * skey has a free slot, an idle sender holding none, or (spawn: a put) a
+ * new sender, or any idle one, which leaves its own destination. When
+ * every slot of skey is held by a busy sender, nobody: a busy sender
+ * claims again before it sleeps, and gen tells one that was looking for
+ * work when this arrived to look again. No message waits for a sender
+ * that is not there: one always runs, and it looks again when gen moved.
  */
 static void
-ob_wake_locked(struct eng_outbox *ob, const char *skey)
+ob_wake_locked(struct eng_outbox *ob, const char *skey, int spawn)
 {
     struct ob_waiter *w, *holder = NULL, *free_one = NULL, *any = NULL;
     unsigned          i;
@@ -739,6 +840,8 @@ ob_wake_locked(struct eng_outbox *ob, const char *skey)
     for (i = 0; ob->waiters != NULL && i < ob->o.senders && holder == NULL;
          i++) {
         w = &ob->waiters[i];
+        if (w->fresh && free_one == NULL)
+            free_one = w;
         if (!w->idle)
             continue;
         if (w->slot != NULL && strcmp(w->slot, skey) == 0)
@@ -748,10 +851,15 @@ ob_wake_locked(struct eng_outbox *ob, const char *skey)
         else if (any == NULL)
             any = w;
     }
-    if (holder == NULL && ob_slot_count(ob, skey) < ob->o.dest_sessions)
-        holder = free_one != NULL ? free_one : any;
+    if (holder == NULL && ob_slot_count(ob, skey) < ob->o.dest_sessions) {
+        if (free_one != NULL)
+            holder = free_one;
+        else if (!spawn || !ob_spawn_locked(ob, 0, NULL))
+            holder = any;
+    }
     if (holder != NULL) {
         holder->idle = 0; /* the next arrival wakes another */
+        holder->fresh = 0;
         pthread_cond_signal(&holder->cv);
     }
 }
@@ -760,7 +868,7 @@ static void
 ob_wake(struct eng_outbox *ob, const char *skey)
 {
     pthread_mutex_lock(&ob->mu);
-    ob_wake_locked(ob, skey);
+    ob_wake_locked(ob, skey, 1);
     pthread_mutex_unlock(&ob->mu);
 }
 
@@ -775,6 +883,20 @@ ob_wake_all_locked(struct eng_outbox *ob)
         ob->waiters[i].idle = 0;
         pthread_cond_signal(&ob->waiters[i].cv);
     }
+}
+
+/* Wakes one idle sender, if any (under mu). */
+static void
+ob_wake_any_locked(struct eng_outbox *ob)
+{
+    unsigned i;
+
+    for (i = 0; i < ob->o.senders; i++)
+        if (ob->waiters[i].idle) {
+            ob->waiters[i].idle = 0;
+            pthread_cond_signal(&ob->waiters[i].cv);
+            return;
+        }
 }
 
 /* Takes a slot of destination skey (1), or 0 when the destination already
@@ -820,8 +942,9 @@ ob_slot_give(struct eng_outbox *ob, const char *skey)
         break;
     }
     /* the destination may have due mail that a sender without one can
-     * take now */
-    ob_wake_locked(ob, skey);
+     * take now (the sender giving it back looks again itself: no new
+     * one) */
+    ob_wake_locked(ob, skey, 0);
     pthread_mutex_unlock(&ob->mu);
 }
 
@@ -971,6 +1094,28 @@ ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now)
     return wait;
 }
 
+/* Sender w ends (under mu): when it is not the last, or after starting a
+ * successor to be the last. Returns 0 if it stays. */
+static int
+ob_leave_locked(struct eng_outbox *ob, struct ob_waiter *w)
+{
+    ob->nlive--; /* its place: the successor's, if it is the last */
+    if (ob->nlive == 0 && !ob_spawn_locked(ob, 1, w)) {
+        ob->nlive++;
+        return 0;
+    }
+    w->state = OB_DONE;
+    w->fresh = 0; /* nobody counts on it */
+    log_debug("outbox", "event=sender_end live=%u", ob->nlive);
+    /* an idle (or the new) sender joins this one (ob_reap_locked) */
+    ob_wake_any_locked(ob);
+    return 1;
+}
+
+/* A sender: claims and sends until nothing is due, then sleeps until
+ * woken, the earliest retry or its session's idle_close; ends once it has
+ * had no session and no work for idle_close seconds while another sender
+ * runs (the header of ob_waiter). */
 static void *
 ob_main(void *arg)
 {
@@ -980,15 +1125,26 @@ ob_main(void *arg)
     struct timespec    ts;
     unsigned long long gen;
     long long          now;
-    double             wait;
+    double             wait, left, busy_at = clock_mono();
+    unsigned           n;
+    int                worked = 0; /* claimed mail since it started */
 
     pthread_mutex_lock(&ob->mu);
     while (!ob->stop) {
         gen = ob->gen;
         pthread_mutex_unlock(&ob->mu);
         now = clock_now_ms();
-        if (ob_step(ob, &s, now)) {
+        if ((n = ob_step(ob, &s, now)) > 0) {
+            busy_at = clock_mono();
             pthread_mutex_lock(&ob->mu);
+            /* a full batch: more is probably due for a destination with
+             * a free slot, and nobody idle to take it */
+            if (n == OB_BATCH && s.slot != NULL
+                && ob_slot_count(ob, s.slot) < ob->o.dest_sessions
+                && !ob_any_idle_locked(ob))
+                ob_spawn_locked(ob, 1, NULL);
+            w->fresh = 0;
+            worked = 1;
             continue;
         }
         if (s.h != NULL && clock_mono() - s.last_used >= ob->o.idle_close) {
@@ -996,6 +1152,31 @@ ob_main(void *arg)
             ob_slot_drop(ob, &s);
         }
         wait = ob_idle_wait(ob, &s, now);
+        pthread_mutex_lock(&ob->mu);
+        if (ob->stop || ob->gen != gen)
+            continue; /* work arrived while this sender looked */
+        ob_reap_locked(ob);
+        /* the last sender is replaced by a new one instead once it has
+         * worked: the new thread starts with none of the stack pages and
+         * none of the freed chunks (glibc's per-thread cache) that a load
+         * left in this one */
+        if (s.h == NULL && (ob->nlive > 1 || worked)) {
+            /* gen has not moved since this sender found nothing: what
+             * arrives from now on wakes or starts another */
+            if ((left = ob->o.idle_close - (clock_mono() - busy_at)) <= 0
+                && ob_leave_locked(ob, w))
+                break;
+            if (left > 0 && wait > left)
+                wait = left;
+            else if (left <= 0)
+                worked = 0; /* no successor: stays, and waits as before */
+        }
+        /* an idle session closes idle_close after its last use, not up to
+         * idle_close after the sender last woke (then this sender may end
+         * too) */
+        if (s.h != NULL
+            && wait > (left = ob->o.idle_close - (clock_mono() - s.last_used)))
+            wait = left > 0.05 ? left : 0.05;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += (time_t)wait;
         ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
@@ -1003,11 +1184,9 @@ ob_main(void *arg)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_mutex_lock(&ob->mu);
-        if (ob->stop || ob->gen != gen)
-            continue; /* work arrived while this sender looked */
         w->slot = s.h != NULL ? s.slot : NULL;
         w->idle = 1;
+        w->fresh = 0;
         pthread_cond_timedwait(&w->cv, &ob->mu, &ts);
         w->idle = 0;
         w->slot = NULL;
@@ -1052,7 +1231,7 @@ int
 eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
 {
     unsigned i;
-    int      resumed = 0;
+    int      resumed = 0, started;
 
     resumed = eng_store_ob_resume(ob->db);
     if (resumed > 0)
@@ -1062,22 +1241,21 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
             resumed);
     if (ob->o.senders == 0)
         return 0;
-    if ((ob->threads = calloc(ob->o.senders, sizeof(*ob->threads))) == NULL
-        || (ob->waiters = calloc(ob->o.senders, sizeof(*ob->waiters))) == NULL)
+    if ((ob->waiters = calloc(ob->o.senders, sizeof(*ob->waiters))) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     for (i = 0; i < ob->o.senders; i++) {
         ob->waiters[i].ob = ob;
+        ob->waiters[i].state = OB_FREE;
         pthread_cond_init(&ob->waiters[i].cv, NULL);
     }
-    for (i = 0; i < ob->o.senders; i++) {
-        if (pthread_create(&ob->threads[i], NULL, ob_main, &ob->waiters[i])
-            != 0)
-            return err_set(eb, ERR_INTERNAL, "thread",
-                "cannot start mail sender thread");
-        /* top, ps -L and perf show which thread is which */
-        pthread_setname_np(ob->threads[i], "herald-send");
-        ob->nthreads++;
-    }
+    /* one sender from the start (resumed and retried mail); puts start
+     * the others */
+    pthread_mutex_lock(&ob->mu);
+    started = ob_spawn_locked(ob, 1, NULL);
+    pthread_mutex_unlock(&ob->mu);
+    if (!started)
+        return err_set(eb, ERR_INTERNAL, "thread",
+            "cannot start mail sender thread");
     return 0;
 }
 
@@ -1093,9 +1271,9 @@ eng_outbox_free(struct eng_outbox *ob)
     if (ob->waiters != NULL)
         ob_wake_all_locked(ob);
     pthread_mutex_unlock(&ob->mu);
-    for (i = 0; i < ob->nthreads; i++)
-        pthread_join(ob->threads[i], NULL);
-    free(ob->threads);
+    /* with stop set, no sender is started or joined but here */
+    for (i = 0; ob->waiters != NULL && i < ob->o.senders; i++)
+        thr_join(&ob->waiters[i].thr);
     for (i = 0; ob->waiters != NULL && i < ob->o.senders; i++)
         pthread_cond_destroy(&ob->waiters[i].cv);
     free(ob->waiters);
@@ -1449,4 +1627,15 @@ eng_outbox_counts(struct eng_outbox *ob, long long *sent, long long *deferred,
         *dead = atomic_load(&ob->dead);
     if (queued)
         *queued = eng_store_ob_pending(ob->db);
+}
+
+unsigned
+eng_outbox_senders(struct eng_outbox *ob)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&ob->mu);
+    n = ob->nlive;
+    pthread_mutex_unlock(&ob->mu);
+    return n;
 }

@@ -46,7 +46,8 @@ struct eng_outbox_opts {
     double   base_delay;    /* first retry delay, seconds (30) */
     double   max_delay;     /* cap (3600) */
     double   idle_close;    /* idle session close, seconds (10) */
-    unsigned senders;       /* delivery threads */
+    unsigned senders;       /* delivery threads at most; they start
+                             * as mail comes and end when idle */
     unsigned dest_sessions; /* senders one destination (server and
                                   * account) may occupy at once; 0:
                                   * senders / 2, at least 1 */
@@ -112,5 +113,10 @@ int eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
     unsigned *attempts, long long *next_ms);
 void eng_outbox_counts(struct eng_outbox *ob, long long *sent,
     long long *deferred, long long *dead, long long *queued);
+/* Sender threads running now: 1 from eng_outbox_start on (0 with
+ * o->senders 0), up to o->senders while mail comes faster than they send;
+ * one that had nothing to do for idle_close seconds ends (the last one is
+ * replaced by a new thread instead). Never 0 once started. */
+unsigned eng_outbox_senders(struct eng_outbox *ob);
 
 #endif

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine/run/pool.c: a fixed set of worker threads taking jobs from a bounded
- * FIFO ring. A full ring refuses new jobs with ERR_BUSY instead of
- * blocking the caller (the HTTP side turns that into 429 + Retry-After).
- * Draining stops intake, waits a bounded time, then drops what is left.
+ * engine/run/pool.c: worker threads taking jobs from a bounded FIFO ring. A
+ * full ring refuses new jobs with ERR_BUSY instead of blocking the caller
+ * (the HTTP side turns that into 429 + Retry-After). Draining stops
+ * intake, waits a bounded time, then drops what is left.
+ *
+ * The workers are elastic: one runs from the start; a job queued while
+ * more jobs wait than workers wait or start starts another, up to the
+ * configured count; a worker that found no job for idle_exit seconds
+ * ends, and the last one, if it ran jobs, hands over to a new thread
+ * first. An idle thread costs ~64 KB resident (stack, and the static TLS
+ * glibc zero-fills in each), and its stack goes back when it is joined
+ * (common/thread.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -11,7 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "engine/run/runtime_int.h"
 
 struct pool_job {
@@ -20,29 +30,150 @@ struct pool_job {
     void *arg;
 };
 
-struct eng_pool {
-    pthread_mutex_t  mu;
-    pthread_cond_t   work; /* a job was queued, or stopping */
-    pthread_cond_t   idle; /* a job finished */
-    struct pool_job *ring;
-    unsigned         cap, head, count;
-    unsigned         running;
-    int              accepting;
-    int              stopping;
-    pthread_t       *threads;
-    unsigned         nthreads;
+/* How long a worker waits for a job before it ends (or, the last one,
+ * hands over to a new thread). */
+#define POOL_IDLE_EXIT 10.0
+
+/* A worker's thread: none, running pool_main, or ended (to be joined). */
+enum pool_state { POOL_FREE, POOL_LIVE, POOL_DONE };
+struct pool_worker {
+    struct eng_pool *p;
+    enum pool_state  state; /* under mu */
+    struct thr       thr;   /* started and joined under mu, or by
+                               eng_pool_free once stopping */
 };
+
+struct eng_pool {
+    pthread_mutex_t     mu;
+    pthread_cond_t      work; /* a job was queued, a worker ended, or
+                                 stopping */
+    pthread_cond_t      idle; /* a job finished */
+    struct pool_job    *ring;
+    unsigned            cap, head, count;
+    unsigned            running;
+    int                 accepting;
+    int                 stopping;
+    struct pool_worker *w;        /* max of them */
+    unsigned            max;      /* workers at most */
+    unsigned            live;     /* in POOL_LIVE */
+    unsigned            waiting;  /* live workers waiting for a job */
+    unsigned            starting; /* started, not at their first look
+                                     yet: each takes a job too */
+    double              idle_exit;
+};
+
+static void *pool_main(void *arg);
+
+/* Starts a worker (under mu) unless stopping or max run already; joins an
+ * ended one other than self (may be NULL) to reuse its place. Returns 0
+ * or an errno value. */
+static int
+pool_spawn_locked(struct eng_pool *p, const struct pool_worker *self)
+{
+    struct pool_worker *w = NULL;
+    unsigned            i;
+    int                 rc;
+
+    if (p->stopping || p->live >= p->max)
+        return EAGAIN;
+    for (i = 0; i < p->max; i++) {
+        if (p->w[i].state == POOL_FREE) {
+            w = &p->w[i];
+            break;
+        }
+        if (p->w[i].state == POOL_DONE && w == NULL && &p->w[i] != self)
+            w = &p->w[i];
+    }
+    if (w == NULL)
+        return EAGAIN;
+    if (w->state == POOL_DONE) {
+        thr_join(&w->thr);
+        w->state = POOL_FREE;
+    }
+    if ((rc = thr_start(&w->thr, "herald-run", pool_main, w)) != 0)
+        return rc;
+    w->state = POOL_LIVE;
+    p->live++;
+    p->starting++;
+    return 0;
+}
+
+/* Joins the workers that ended (under mu), not once stopping:
+ * eng_pool_free joins them then. */
+static void
+pool_reap_locked(struct eng_pool *p)
+{
+    unsigned i;
+
+    for (i = 0; !p->stopping && i < p->max; i++)
+        if (p->w[i].state == POOL_DONE) {
+            thr_join(&p->w[i].thr);
+            p->w[i].state = POOL_FREE;
+        }
+}
+
+/* Worker self ends (under mu): when it is not the last, or after
+ * starting a successor to be the last (the new thread has none of the
+ * stack pages and freed chunks a load left in this one). Returns 0 if it
+ * stays. */
+static int
+pool_leave_locked(struct eng_pool *p, struct pool_worker *self)
+{
+    p->live--; /* its place: the successor's, if it is the last */
+    if (p->live == 0 && pool_spawn_locked(p, self) != 0) {
+        p->live++;
+        return 0;
+    }
+    self->state = POOL_DONE;
+    log_debug("pool", "event=worker_end live=%u", p->live);
+    pthread_cond_signal(&p->work); /* someone joins this one */
+    return 1;
+}
 
 static void *
 pool_main(void *arg)
 {
-    struct eng_pool *p = arg;
-    struct pool_job  j;
+    struct pool_worker *self = arg;
+    struct eng_pool    *p = self->p;
+    struct pool_job     j;
+    struct timespec     ts;
+    double              idle_since = clock_mono(), left;
+    int                 worked = 0; /* ran a job since it started */
 
     pthread_mutex_lock(&p->mu);
+    p->starting--;
     for (;;) {
-        while (p->count == 0 && !p->stopping)
-            pthread_cond_wait(&p->work, &p->mu);
+        while (p->count == 0 && !p->stopping) {
+            pool_reap_locked(p);
+            if (p->live == 1 && !worked) {
+                p->waiting++;
+                pthread_cond_wait(&p->work, &p->mu);
+                p->waiting--;
+                idle_since = clock_mono();
+                continue;
+            }
+            left = p->idle_exit - (clock_mono() - idle_since);
+            if (left <= 0) {
+                /* no job queued (checked under mu): a job queued from now
+                 * on is for the others or the successor */
+                if (pool_leave_locked(p, self)) {
+                    pthread_mutex_unlock(&p->mu);
+                    return NULL;
+                }
+                worked = 0; /* no successor: stays, and waits as before */
+                continue;
+            }
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += (time_t)left;
+            ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            p->waiting++;
+            pthread_cond_timedwait(&p->work, &p->mu, &ts);
+            p->waiting--;
+        }
         if (p->count == 0 && p->stopping)
             break;
         j = p->ring[p->head];
@@ -53,6 +184,8 @@ pool_main(void *arg)
         j.run(j.arg);
         pthread_mutex_lock(&p->mu);
         p->running--;
+        idle_since = clock_mono();
+        worked = 1;
         pthread_cond_broadcast(&p->idle);
     }
     pthread_mutex_unlock(&p->mu);
@@ -77,29 +210,53 @@ eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
     if ((p = calloc(1, sizeof(*p))) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     p->ring = calloc(qsize, sizeof(*p->ring));
-    p->threads = calloc(workers, sizeof(*p->threads));
-    if (p->ring == NULL || p->threads == NULL) {
+    p->w = calloc(workers, sizeof(*p->w));
+    if (p->ring == NULL || p->w == NULL) {
         free(p->ring);
-        free(p->threads);
+        free(p->w);
         free(p);
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
+    for (i = 0; i < workers; i++)
+        p->w[i].p = p;
     p->cap = qsize;
+    p->max = workers;
+    p->idle_exit = POOL_IDLE_EXIT;
     p->accepting = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->idle, NULL);
-    for (i = 0; i < workers; i++) {
-        if ((rc = pthread_create(&p->threads[i], NULL, pool_main, p)) != 0) {
-            eng_pool_free(p);
-            return err_set(eb, ERR_INTERNAL, "thread",
-                "cannot start worker thread %u: %s", i, strerror(rc));
-        }
-        pthread_setname_np(p->threads[i], "herald-run");
-        p->nthreads++;
+    /* one worker now, the others as jobs queue up */
+    pthread_mutex_lock(&p->mu);
+    rc = pool_spawn_locked(p, NULL);
+    pthread_mutex_unlock(&p->mu);
+    if (rc != 0) {
+        eng_pool_free(p);
+        return err_set(eb, ERR_INTERNAL, "thread",
+            "cannot start worker thread: %s", strerror(rc));
     }
     *out = p;
     return 0;
+}
+
+void
+eng_pool_idle_exit(struct eng_pool *p, double seconds)
+{
+    pthread_mutex_lock(&p->mu);
+    p->idle_exit = seconds;
+    pthread_cond_broadcast(&p->work); /* waiting workers count anew */
+    pthread_mutex_unlock(&p->mu);
+}
+
+unsigned
+eng_pool_workers(struct eng_pool *p)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->live;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 int
@@ -114,6 +271,11 @@ eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
     p->ring[(p->head + p->count) % p->cap] =
         (struct pool_job){ run, drop, arg };
     p->count++;
+    /* more jobs wait than workers do: one more worker (a failure to start
+     * it only slows the queue down: the running ones take the job) */
+    if (p->count > p->waiting + p->starting && p->live < p->max
+        && pool_spawn_locked(p, NULL) != 0)
+        log_debug("pool", "event=worker_start_failed live=%u", p->live);
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
     return 0;
@@ -168,8 +330,9 @@ eng_pool_free(struct eng_pool *p)
     p->stopping = 1;
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
-    for (i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
+    /* with stopping set, no worker is started or joined but here */
+    for (i = 0; i < p->max; i++)
+        thr_join(&p->w[i].thr);
     /* jobs still queued (free without drain): drop them */
     while (p->count > 0) {
         struct pool_job j = p->ring[p->head];
@@ -183,7 +346,7 @@ eng_pool_free(struct eng_pool *p)
     pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->mu);
     free(p->ring);
-    free(p->threads);
+    free(p->w);
     free(p);
 }
 

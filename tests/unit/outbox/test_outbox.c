@@ -4,7 +4,9 @@
  * SMTP transport — the retry schedule (exponential backoff with bounded
  * jitter), permanent failures and lifetime expiry going to dead-letter,
  * re-sending, several messages over one session, and resuming queued and
- * interrupted messages after the database is closed and reopened.
+ * interrupted messages after the database is closed and reopened; the
+ * sender threads started by mail and ended when idle, without a message
+ * left behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -330,6 +332,212 @@ a_stuck_destination_should_not_hold_the_others(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- elastic senders: started by mail, ended when idle ------------------ */
+
+/* A transport whose sends wait while the gate is shut (hold), counting
+ * them; safe for any number of sender threads. */
+struct turnstile {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    int             hold;
+    int             waiting, sent;
+};
+
+static int
+t_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
+    struct smtp_result *res)
+{
+    struct turnstile *g = ud;
+
+    (void)sess;
+    (void)req;
+    (void)trace;
+    pthread_mutex_lock(&g->mu);
+    g->waiting++;
+    pthread_cond_broadcast(&g->cv);
+    while (g->hold)
+        pthread_cond_wait(&g->cv, &g->mu);
+    g->waiting--;
+    g->sent++;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    res->code = 250;
+    return 0;
+}
+
+/* Waits (at most 10 s) until *v (under g->mu) reaches want. */
+static int
+t_wait(struct turnstile *g, const int *v, int want)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&g->mu);
+    while (*v < want && pthread_cond_timedwait(&g->cv, &g->mu, &ts) == 0)
+        ;
+    want = *v;
+    pthread_mutex_unlock(&g->mu);
+    return want;
+}
+
+static void
+t_open_gate(struct turnstile *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->hold = 0;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Waits (at most 10 s) until the outbox runs want senders; there is
+ * always one meanwhile. */
+static unsigned
+senders_become(struct eng_outbox *ob, unsigned want)
+{
+    unsigned n = 0;
+    int      i;
+
+    for (i = 0; i < 1000 && (n = eng_outbox_senders(ob)) != want; i++) {
+        assert_true(n > 0);
+        nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+    }
+    return n;
+}
+
+struct elastic {
+    struct turnstile   g;
+    char              *dir;
+    struct eng_store  *db;
+    struct eng_outbox *ob;
+};
+
+/* On the heap, and freed by elastic_close(e, 1) only: a failed assertion
+ * leaves its senders running, which must not point into a dead stack. */
+static struct elastic *
+elastic_new(int hold)
+{
+    struct elastic *e = calloc(1, sizeof(*e));
+    char            tmpl[] = "/tmp/herald-obela-XXXXXX";
+
+    assert_non_null(e);
+    pthread_mutex_init(&e->g.mu, NULL);
+    pthread_cond_init(&e->g.cv, NULL);
+    e->g.hold = hold;
+    e->dir = strdup(mkdtemp(tmpl));
+    return e;
+}
+
+static void
+elastic_open(struct elastic *e, unsigned senders, double idle_close)
+{
+    struct eng_outbox_transport t = { g_open, t_send, f_usable, g_close, &e->g,
+        NULL };
+    struct eng_outbox_opts      o = { 86400, 30, 3600, idle_close, senders,
+             senders };
+    struct errbuf               eb = { 0 };
+
+    assert_int_equal(eng_store_open(e->dir, &e->db, &eb), 0);
+    assert_int_equal(eng_outbox_new(e->db, &t, &o, &e->ob, &eb), 0);
+    assert_int_equal(eng_outbox_start(e->ob, &eb), 0);
+}
+
+static void
+elastic_close(struct elastic *e, int remove)
+{
+    char cmd[64];
+
+    eng_outbox_free(e->ob);
+    eng_store_close(e->db);
+    e->ob = NULL;
+    e->db = NULL;
+    if (remove) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+        assert_int_equal(system(cmd), 0);
+        free(e->dir);
+        free(e);
+    }
+}
+
+/* An idle outbox runs one sender (it keeps the retries); mail that finds
+ * every sender busy starts another, up to the limit; once the burst is
+ * over and their sessions closed, all but one end, and the one left still
+ * delivers. eng_outbox_senders never says 0 meanwhile. */
+static void
+senders_should_start_with_mail_and_end_when_idle(void **state)
+{
+    struct elastic *e = elastic_new(1);
+    int             i;
+
+    (void)state;
+    elastic_open(e, 4, 0.2);
+    assert_int_equal(eng_outbox_senders(e->ob), 1);
+    /* each message holds its sender in the transport: the next one finds
+     * them all busy */
+    for (i = 1; i <= 4; i++) {
+        g_put(e->ob, "u:pw@relay.example");
+        assert_int_equal(t_wait(&e->g, &e->g.waiting, i), i);
+        assert_int_equal(eng_outbox_senders(e->ob), (unsigned)i);
+    }
+    /* at the limit: queued for the busy ones */
+    g_put(e->ob, "u:pw@relay.example");
+    g_put(e->ob, "u:pw@relay.example");
+    assert_int_equal(eng_outbox_senders(e->ob), 4);
+    t_open_gate(&e->g);
+    assert_int_equal(t_wait(&e->g, &e->g.sent, 6), 6);
+    assert_int_equal(senders_become(e->ob, 1), 1);
+    /* the one left (or its successor, a new thread) delivers */
+    g_put(e->ob, "u:pw@relay.example");
+    assert_int_equal(t_wait(&e->g, &e->g.sent, 7), 7);
+    assert_int_equal(senders_become(e->ob, 1), 1);
+    elastic_close(e, 1);
+}
+
+/* Senders end as soon as they are idle (idle_close 10 ms) while messages
+ * keep coming, one or a few at a time at varying gaps: a message put as
+ * a sender decides to end is still delivered, by another or a new one. */
+static void
+no_message_should_wait_for_a_sender_that_ended(void **state)
+{
+    struct elastic *e = elastic_new(0);
+    long long       queued = -1;
+    int             i, k, n = 0;
+
+    (void)state;
+    elastic_open(e, 3, 0.01);
+    for (i = 0; i < 150; i++) {
+        for (k = 0; k <= i % 3; k++, n++)
+            g_put(e->ob, i % 2 ? "u:pw@a.example" : "u:pw@b.example");
+        nanosleep(&(struct timespec){ 0, (i % 7) * 4 * 1000 * 1000 }, NULL);
+    }
+    assert_int_equal(t_wait(&e->g, &e->g.sent, n), n);
+    eng_outbox_counts(e->ob, NULL, NULL, NULL, &queued);
+    assert_int_equal(queued, 0);
+    assert_true(eng_outbox_senders(e->ob) >= 1);
+    elastic_close(e, 1);
+}
+
+/* Stopping while a burst is starting senders: every sender is joined
+ * (eng_outbox_free returns), and no message is lost: what was not sent is
+ * queued again and sent after a restart. */
+static void
+stop_should_join_senders_that_are_starting(void **state)
+{
+    struct elastic *e = elastic_new(0);
+    int             round, i, n = 0;
+
+    (void)state;
+    for (round = 0; round < 5; round++) {
+        elastic_open(e, 8, 10);
+        for (i = 0; i < 12; i++, n++)
+            g_put(e->ob, i % 2 ? "u:pw@a.example" : "u:pw@b.example");
+        elastic_close(e, 0);
+    }
+    elastic_open(e, 8, 10);
+    assert_int_equal(t_wait(&e->g, &e->g.sent, n), n);
+    elastic_close(e, 1);
+}
+
 static void
 backoff_should_double_up_to_the_cap_within_jitter(void **state)
 {
@@ -607,6 +815,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(backoff_should_double_up_to_the_cap_within_jitter),
         cmocka_unit_test(a_stuck_destination_should_not_hold_the_others),
+        cmocka_unit_test(senders_should_start_with_mail_and_end_when_idle),
+        cmocka_unit_test(no_message_should_wait_for_a_sender_that_ended),
+        cmocka_unit_test(stop_should_join_senders_that_are_starting),
         cmocka_unit_test_setup_teardown(
             temporary_failures_should_be_retried_on_schedule, setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -2,7 +2,8 @@
 /*
  * tests/unit/run/test_pool.c: the worker pool's bounded queue — a full
  * queue refuses with ERR_BUSY and accepts again once workers catch up —
- * and draining (bounded wait, left-over jobs dropped, not run).
+ * and draining (bounded wait, left-over jobs dropped, not run); workers
+ * started by jobs and ended when idle, without a job left behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +129,120 @@ pool_drain_should_drop_queued_jobs_after_timeout(void **state)
     assert_int_equal(atomic_load(&g.ran), 1);
 }
 
+/* Waits (at most 5 s) until the pool runs want workers. */
+static unsigned
+workers_become(struct eng_pool *p, unsigned want)
+{
+    int i;
+
+    for (i = 0; i < 500 && eng_pool_workers(p) != want; i++)
+        usleep(10000);
+    return eng_pool_workers(p);
+}
+
+/* An idle pool runs one worker; jobs that find it busy start more, up to
+ * the limit; once they have had nothing to do for a while all but one
+ * end, and the one left still runs what comes. */
+static void
+pool_workers_should_start_with_jobs_and_end_when_idle(void **state)
+{
+    struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+        0 };
+    struct eng_pool *p = NULL;
+    struct errbuf    eb = { 0 };
+    int              i;
+
+    (void)state;
+    assert_int_equal(eng_pool_new(3, 10, &p, &eb), 0);
+    eng_pool_idle_exit(p, 0.05);
+    assert_int_equal(eng_pool_workers(p), 1);
+    for (i = 1; i <= 3; i++) {
+        assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
+        wait_running(p, (unsigned)i);
+        assert_int_equal(eng_pool_workers(p), (unsigned)i);
+    }
+    /* at the limit: queued */
+    assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
+    assert_int_equal(eng_pool_workers(p), 3);
+    gate_open(&g);
+    assert_int_equal(workers_become(p, 1), 1);
+    assert_int_equal(atomic_load(&g.ran), 4);
+    assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
+    assert_int_equal(eng_pool_drain(p, 5.0), 0);
+    assert_int_equal(atomic_load(&g.ran), 5);
+    assert_int_equal(eng_pool_workers(p), 1);
+    eng_pool_free(p);
+}
+
+static void
+job_note_tid(void *arg)
+{
+    atomic_int *tid = arg;
+
+    atomic_store(tid, (int)gettid());
+}
+
+/* The last worker, once it has run jobs and been idle, hands over to a
+ * new thread (which has none of the memory the jobs left in it): the
+ * next job runs on another thread, and one worker runs all along. */
+static void
+last_worker_should_hand_over_to_a_new_thread_after_work(void **state)
+{
+    struct eng_pool *p = NULL;
+    struct errbuf    eb = { 0 };
+    atomic_int       first = 0, second = 0;
+    int              i;
+
+    (void)state;
+    assert_int_equal(eng_pool_new(2, 10, &p, &eb), 0);
+    eng_pool_idle_exit(p, 0.02);
+    assert_int_equal(eng_pool_submit(p, job_note_tid, NULL, &first), 0);
+    for (i = 0; i < 500 && atomic_load(&first) == 0; i++)
+        usleep(2000);
+    for (i = 0; i < 100; i++) { /* 10 times the idle time */
+        assert_int_equal(eng_pool_workers(p), 1);
+        usleep(2000);
+    }
+    assert_int_equal(eng_pool_submit(p, job_note_tid, NULL, &second), 0);
+    for (i = 0; i < 500 && atomic_load(&second) == 0; i++)
+        usleep(2000);
+    assert_int_not_equal(atomic_load(&first), 0);
+    assert_int_not_equal(atomic_load(&second), 0);
+    assert_int_not_equal(atomic_load(&second), atomic_load(&first));
+    eng_pool_free(p);
+}
+
+/* Workers end as soon as they are idle while jobs keep coming at varying
+ * gaps: a job queued as a worker decides to end still runs. */
+static void
+no_job_should_wait_for_a_worker_that_ended(void **state)
+{
+    struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0,
+        0 };
+    struct eng_pool *p = NULL;
+    struct errbuf    eb = { 0 };
+    int              i, k, n = 0;
+
+    (void)state;
+    assert_int_equal(eng_pool_new(3, 64, &p, &eb), 0);
+    eng_pool_idle_exit(p, 0.001);
+    for (i = 0; i < 300; i++) {
+        for (k = 0; k <= i % 3; k++, n++)
+            assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g),
+                0);
+        usleep((useconds_t)(i % 7) * 700);
+        if (i % 50 == 49) /* the queue never fills */
+            for (k = 0; k < 500 && atomic_load(&g.ran) < n; k++)
+                usleep(2000);
+    }
+    for (k = 0; k < 2500 && atomic_load(&g.ran) < n; k++)
+        usleep(2000);
+    assert_int_equal(atomic_load(&g.ran), n);
+    assert_true(eng_pool_workers(p) >= 1);
+    eng_pool_free(p);
+    assert_int_equal(atomic_load(&g.dropped), 0);
+}
+
 static void
 pool_should_reject_bad_sizes_with_a_message(void **state)
 {
@@ -149,6 +264,10 @@ main(void)
         cmocka_unit_test(pool_should_refuse_when_queue_is_full_then_recover),
         cmocka_unit_test(pool_drain_should_drop_queued_jobs_after_timeout),
         cmocka_unit_test(pool_should_reject_bad_sizes_with_a_message),
+        cmocka_unit_test(pool_workers_should_start_with_jobs_and_end_when_idle),
+        cmocka_unit_test(no_job_should_wait_for_a_worker_that_ended),
+        cmocka_unit_test(
+            last_worker_should_hand_over_to_a_new_thread_after_work),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
