@@ -289,6 +289,7 @@ smtp_io_write(struct smtp_client *c, const char *p, size_t n)
         if (w > 0) {
             p += w;
             n -= (size_t)w;
+            c->wrote = 1;
             continue;
         }
         if (want == 3)
@@ -306,9 +307,20 @@ smtp_io_write(struct smtp_client *c, const char *p, size_t n)
 static long
 smtp_io_recv(struct smtp_client *c, char *p, size_t n, long long deadline)
 {
+    int rc;
+
+    /* right after a write the answer is not there yet: waiting first
+     * saves the read that would only say so (EAGAIN), a system call a
+     * round trip; not while TLS holds bytes already taken from the socket,
+     * which poll() cannot see */
+    if (c->wrote) {
+        c->wrote = 0;
+        if (!smtp_tls_pending(c) && (rc = smtp_wait_fd(c, 0, deadline)) != 0)
+            return rc;
+    }
     for (;;) {
         long r;
-        int  want = 1, rc;
+        int  want = 1;
 
         if (c->ssl != NULL)
             r = smtp_tls_read(c, p, n, &want);

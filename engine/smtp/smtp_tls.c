@@ -179,7 +179,8 @@ smtp_tls_save_session(struct smtp_client *c)
 int
 smtp_tls_pending(struct smtp_client *c)
 {
-    return c->ssl ? wolfSSL_pending(c->ssl) : 0;
+    return c->ssl != NULL
+        && (wolfSSL_pending(c->ssl) > 0 || wolfSSL_has_pending(c->ssl));
 }
 
 void
