@@ -126,6 +126,9 @@ struct smtp_client {
     char             rbuf[SMTP_RBUF]; /* received, not yet consumed */
     size_t           rlen;
     int              wrote;     /* written since the last read */
+    char             tin[4096]; /* TLS: received, not yet taken by
+                                   wolfSSL (smtp_tls.c) */
+    size_t           tin_off, tin_len;
     int              last_code; /* code of the last reply */
     struct smtp_caps caps;
     int              esmtp;   /* EHLO accepted (not HELO) */
