@@ -678,6 +678,66 @@ out:
     return rc;
 }
 
+size_t
+eng_mail_deliver_batch(struct eng_mail_sess *s,
+    const struct eng_mail_req *const *reqs, size_t n,
+    struct cJSON *const *traces, struct smtp_result *res)
+{
+    struct mail_msg       *mm = calloc(n ? n : 1, sizeof(*mm));
+    struct smtp_batch_msg *bm = calloc(n ? n : 1, sizeof(*bm));
+    struct smtp_result    *br = calloc(n ? n : 1, sizeof(*br));
+    size_t                *at = calloc(n ? n : 1, sizeof(*at));
+    size_t                 i, k = 0, done, tried = n;
+
+    if (mm == NULL || bm == NULL || br == NULL || at == NULL) {
+        for (i = 0; i < n; i++) {
+            memset(&res[i], 0, sizeof(res[i]));
+            res[i].rc = ERR_NOMEM;
+            snprintf(res[i].klass, sizeof(res[i].klass), "internal");
+            snprintf(res[i].message, sizeof(res[i].message), "out of memory");
+        }
+        tried = 0;
+        goto out;
+    }
+    /* the requests that can be built go to the SMTP client together */
+    for (i = 0; i < n; i++) {
+        struct errbuf eb = { 0 };
+        int           rc;
+
+        memset(&res[i], 0, sizeof(res[i]));
+        mm[i].text = (struct buf)BUF_INIT;
+        if ((rc = mail_msg(reqs[i], &mm[i], &eb)) != 0) {
+            eng_mail_invalid(&res[i], &eb, rc);
+            continue;
+        }
+        bm[k].from = mm[i].from[0];
+        bm[k].rcpts = mm[i].rcpt;
+        bm[k].nrcpts = mm[i].nto + mm[i].ncc;
+        bm[k].msg = buf_str(&mm[i].text);
+        bm[k].len = mm[i].text.len;
+        bm[k].trace = traces != NULL ? traces[i] : NULL;
+        at[k++] = i;
+    }
+    done = smtp_send_batch(s->c, bm, k, br);
+    for (size_t j = 0; j < k; j++)
+        res[at[j]] = br[j];
+    /* those after the first one not sent were not tried either */
+    if (done < k)
+        tried = at[done];
+out:
+    for (i = 0; i < n; i++) {
+        if (traces != NULL)
+            redact_json(traces[i]);
+        if (mm != NULL)
+            mail_msg_clear(&mm[i]);
+    }
+    free(mm);
+    free(bm);
+    free(br);
+    free(at);
+    return tried;
+}
+
 int
 eng_mail_usable(const struct eng_mail_sess *s)
 {

@@ -97,6 +97,17 @@ int eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
  * s. Same trace, result and errors as eng_mail_open. */
 int eng_mail_deliver(struct eng_mail_sess *s, const struct eng_mail_req *req,
     struct cJSON *trace, struct smtp_result *res, struct errbuf *eb);
+/* Delivers n requests over s, in order, as n eng_mail_deliver calls would
+ * (each checked and built the same way; one that cannot be is refused
+ * alone), with fewer round trips (smtp_send_batch): res[i] and traces[i]
+ * are request i's (traces, or traces[i], may be NULL: no trace). Returns
+ * how many requests were dealt with, res filled: n, unless the session
+ * broke (eng_mail_usable() is then 0); the requests from the returned
+ * index on were not sent (their res say so, klass connect) and may go over
+ * a new session. */
+size_t eng_mail_deliver_batch(struct eng_mail_sess *s,
+    const struct eng_mail_req *const *reqs, size_t n,
+    struct cJSON *const *traces, struct smtp_result *res);
 /* 1 if s can take another message. */
 int  eng_mail_usable(const struct eng_mail_sess *s);
 void eng_mail_close(struct eng_mail_sess *s); /* QUIT; NULL: no-op */

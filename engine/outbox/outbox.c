@@ -645,42 +645,41 @@ ob_sess_close(struct eng_outbox *ob, struct ob_sess *s)
     s->otrace = NULL;
 }
 
-/* One attempt for m over session s (opened or reused). 0 if sent. trace
- * (may be NULL) receives the attempt's trace: the session's open (server,
- * TLS, EHLO, AUTH) when this attempt opened it, then the transaction. The
- * session keeps its own open trace, which the transport writes to until
- * it is closed. */
+/* Makes s a session for m: the open one if it goes to m's destination and
+ * is still usable, else a new one, whose open's trace (server, TLS, EHLO,
+ * AUTH) trace (may be NULL) receives. The session keeps its own open
+ * trace, which the transport writes to until it is closed. Errors: the
+ * open's, with res filled. */
 static int
-ob_attempt(struct eng_outbox *ob, struct ob_sess *s, struct ob_msg *m,
+ob_sess_ready(struct eng_outbox *ob, struct ob_sess *s, struct ob_msg *m,
     cJSON *trace, struct smtp_result *res)
 {
     int rc;
 
-    memset(res, 0, sizeof(*res));
     if (s->h != NULL
         && (strcmp(s->skey, m->skey) != 0 || !ob->t.usable(ob->t.ud, s->h)))
         ob_sess_close(ob, s);
-    if (s->h == NULL) {
-        cJSON_Delete(s->otrace);
-        s->otrace = trace != NULL ? cJSON_CreateObject() : NULL;
-        rc = ob->t.open(ob->t.ud, &m->req, &s->h, s->otrace, res);
-        ob_trace_copy(trace, s->otrace);
-        if (rc != 0) {
-            s->h = NULL;
-            cJSON_Delete(s->otrace);
-            s->otrace = NULL;
-            goto fail;
-        }
-        s->skey = strdup(m->skey);
-    }
-    /* a NULL trace would send to the open's trace: the session's own */
-    rc = ob->t.send(ob->t.ud, s->h, &m->req, trace, res);
-    s->last_used = clock_mono();
-    if (rc != 0 && !ob->t.usable(ob->t.ud, s->h))
-        ob_sess_close(ob, s);
-    if (rc == 0)
+    if (s->h != NULL)
         return 0;
-fail:
+    cJSON_Delete(s->otrace);
+    s->otrace = trace != NULL ? cJSON_CreateObject() : NULL;
+    rc = ob->t.open(ob->t.ud, &m->req, &s->h, s->otrace, res);
+    ob_trace_copy(trace, s->otrace);
+    if (rc != 0) {
+        s->h = NULL;
+        cJSON_Delete(s->otrace);
+        s->otrace = NULL;
+        return rc;
+    }
+    s->skey = strdup(m->skey);
+    return 0;
+}
+
+/* A failed attempt's result gets a class and a message if it has none.
+ * Returns its error (never 0). */
+static int
+ob_failed(struct smtp_result *res, int rc)
+{
     if (res->rc == 0)
         res->rc = rc;
     if (res->klass[0] == '\0')
@@ -689,6 +688,68 @@ fail:
         snprintf(res->message, sizeof(res->message), "delivery failed (%s)",
             err_name(rc));
     return rc ? rc : ERR_INTERNAL;
+}
+
+/* One attempt for m over session s (opened or reused, ob_sess_ready). 0 if
+ * sent. trace (may be NULL) receives the attempt's trace: the session's
+ * open when this attempt opened it, then the transaction. */
+static int
+ob_attempt(struct eng_outbox *ob, struct ob_sess *s, struct ob_msg *m,
+    cJSON *trace, struct smtp_result *res)
+{
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if ((rc = ob_sess_ready(ob, s, m, trace, res)) != 0)
+        return ob_failed(res, rc);
+    /* a NULL trace would send to the open's trace: the session's own */
+    rc = ob->t.send(ob->t.ud, s->h, &m->req, trace, res);
+    s->last_used = clock_mono();
+    if (rc != 0 && !ob->t.usable(ob->t.ud, s->h))
+        ob_sess_close(ob, s);
+    return rc == 0 ? 0 : ob_failed(res, rc);
+}
+
+/* Attempts o[0..n) (n <= OB_BATCH) over s with the transport's batch send,
+ * which carries a message's content in one write with the next one's
+ * envelope: each message its own outcome and trace, as one ob_attempt
+ * each would give, o[0]'s trace with the open when s was opened for it.
+ * Returns how many were attempted (at least 1); the rest were not sent
+ * because the session broke (s is closed then). */
+static unsigned
+ob_attempt_batch(struct eng_outbox *ob, struct ob_sess *s, struct ob_outcome *o,
+    unsigned n)
+{
+    const struct eng_mail_req *reqs[OB_BATCH];
+    cJSON                     *traces[OB_BATCH];
+    struct smtp_result         res[OB_BATCH];
+    size_t                     k, i;
+    int                        rc;
+
+    memset(&o[0].res, 0, sizeof(o[0].res));
+    if ((rc = ob_sess_ready(ob, s, o[0].m, o[0].trace, &o[0].res)) != 0) {
+        ob_failed(&o[0].res, rc);
+        o[0].ok = 0;
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        reqs[i] = &o[i].m->req;
+        traces[i] = o[i].trace;
+    }
+    k = ob->t.send_batch(ob->t.ud, s->h, reqs, n, traces, res);
+    s->last_used = clock_mono();
+    if (k == 0) /* never expected: one at a time then */
+        k = 1, o[0].ok = ob_attempt(ob, s, o[0].m, o[0].trace, &o[0].res) == 0;
+    else
+        for (i = 0; i < k && i < n; i++) {
+            o[i].res = res[i];
+            o[i].ok = res[i].rc == 0;
+            if (!o[i].ok)
+                ob_failed(&o[i].res, res[i].rc);
+        }
+    if (s->h != NULL && !ob->t.usable(ob->t.ud, s->h))
+        ob_sess_close(ob, s);
+    return k < n ? (unsigned)k : n;
 }
 
 int
@@ -1012,7 +1073,7 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
 {
     struct ob_msg    *m[OB_BATCH];
     struct ob_outcome o[OB_BATCH];
-    unsigned          n = 0, i;
+    unsigned          n = 0, i, k;
 
     if (!ob_may_claim(ob, now))
         return 0;
@@ -1022,18 +1083,26 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
     if (n == 0)
         n = ob_claim_next(ob, s, now, m);
     for (i = 0; i < n; i++) {
+        memset(&o[i], 0, sizeof(o[i]));
+        o[i].m = m[i];
+        o[i].trace = cJSON_CreateObject();
+    }
+    for (i = 0; i < n;) {
+        unsigned step = 1;
+
         if (i > 0 && ob_stopping(ob)) {
             ob_release(ob, m + i, n - i);
             break;
         }
-        memset(&o[i], 0, sizeof(o[i]));
-        o[i].m = m[i];
-        o[i].trace = cJSON_CreateObject();
-        o[i].ok = ob_attempt(ob, s, m[i], o[i].trace, &o[i].res) == 0;
-        if (!o[i].ok && s->h == NULL && i + 1 < n) {
-            /* no session: the rest would wait for the same failure; they
-             * go back to the queue untried and are claimed afresh */
-            i++;
+        if (ob->t.send_batch != NULL && n - i > 1)
+            step = ob_attempt_batch(ob, s, o + i, n - i);
+        else
+            o[i].ok = ob_attempt(ob, s, m[i], o[i].trace, &o[i].res) == 0;
+        i += step;
+        if (s->h == NULL && i < n) {
+            /* no session (a failure closed it): the rest would wait for
+             * the same failure, or were not sent when it broke; they go
+             * back to the queue untried and are claimed afresh */
             ob_release(ob, m + i, n - i);
             break;
         }
@@ -1041,8 +1110,8 @@ ob_step(struct eng_outbox *ob, struct ob_sess *s, long long now)
     /* the outcomes of a batch are written together: a crash before that
      * sends them again (delivery is at least once) */
     ob_record(ob, o, i);
-    while (i > 0)
-        cJSON_Delete(o[--i].trace);
+    for (k = 0; k < n; k++)
+        cJSON_Delete(o[k].trace);
     for (i = 0; i < n; i++)
         ob_msg_free(m[i]);
     if (s->h == NULL) /* no session kept open: the slot is free again */

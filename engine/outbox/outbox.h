@@ -40,6 +40,14 @@ struct eng_outbox_transport {
      * environment), ERR_NOMEM. */
     int (*credentials)(void *ud, const char *source, char **server,
         struct errbuf *eb);
+    /* Optional (NULL: send for each message). Sends n messages of one
+     * destination over sess, in order, as n sends would (res[i] and
+     * traces[i] are message i's), in fewer round trips. Returns how many
+     * were dealt with, res filled: n, unless sess broke (usable() is then
+     * 0); the messages from the returned index on were not sent. */
+    size_t (*send_batch)(void *ud, void *sess,
+        const struct eng_mail_req *const *reqs, size_t n,
+        struct cJSON *const *traces, struct smtp_result *res);
 };
 struct eng_outbox_opts {
     double   lifetime;      /* seconds until dead-letter */

@@ -1799,6 +1799,15 @@ tr_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
     return eng_mail_deliver(sess, req, trace, res, NULL);
 }
 
+/* A claimed batch in fewer round trips (eng_mail_deliver_batch). */
+static size_t
+tr_send_batch(void *ud, void *sess, const struct eng_mail_req *const *reqs,
+    size_t n, cJSON *const *traces, struct smtp_result *res)
+{
+    (void)ud;
+    return eng_mail_deliver_batch(sess, reqs, n, traces, res);
+}
+
 static int
 tr_usable(void *ud, void *sess)
 {
@@ -1926,7 +1935,7 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     struct eng_runtime         *rt;
     struct eng_runtime_opts     o;
     struct eng_outbox_transport t = { tr_open, tr_send, tr_usable, tr_close,
-        NULL, tr_credentials };
+        NULL, tr_credentials, tr_send_batch };
     struct eng_outbox_opts      oo;
     int                         rc;
 

@@ -195,6 +195,39 @@ int smtp_open(const struct smtp_params *params, struct smtp_client **out,
 int smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     size_t nrcpts, const char *msg, size_t len, struct cJSON *trace,
     struct smtp_result *res);
+/* One message of smtp_send_batch: smtp_send's arguments. Plain data; all
+ * borrowed. */
+struct smtp_batch_msg {
+    const char   *from;
+    char *const  *rcpts;
+    size_t        nrcpts;
+    const char   *msg;
+    size_t        len;
+    struct cJSON *trace; /* this message's trace; NULL: smtp_open's */
+};
+/*
+ * Sends n messages over the session, in order, as n smtp_send calls
+ * would: res[i] is message i's result, m[i].trace receives its commands
+ * and replies only, and each transaction has its own deadline. When the
+ * server offers PIPELINING, the content of a message goes out in one
+ * write with the next message's envelope (the content may begin a group:
+ * RFC 2920 section 3.1), and the final reply of the one and the envelope
+ * replies of the other are read in turn, so that a batch of
+ * single-recipient messages costs one round trip a message instead of
+ * two. A refused envelope or a refusal after the content affects only its
+ * own message (the next MAIL needs no RSET after a final reply; after a
+ * refused envelope RSET follows at once, as with smtp_send). Without
+ * PIPELINING: smtp_send for each message.
+ * Returns how many messages were dealt with, res filled: n, unless the
+ * session broke (smtp_usable() is then 0). The messages from the returned
+ * index on were not written at all (their res say so, klass connect): they
+ * may go over a new session. A message whose content was written but whose
+ * final reply never came gets the transport failure, as with smtp_send (it
+ * may have been delivered: delivery is at least once), and so does the
+ * message whose envelope went out in the same write.
+ */
+size_t smtp_send_batch(struct smtp_client *c, const struct smtp_batch_msg *m,
+    size_t n, struct smtp_result *res);
 /* 1 if the session is still usable for another smtp_send. */
 int smtp_usable(const struct smtp_client *c);
 /* QUIT (best effort) and free. NULL is a no-op. */

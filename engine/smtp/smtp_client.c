@@ -289,6 +289,7 @@ smtp_io_write(struct smtp_client *c, const char *p, size_t n)
         if (w > 0) {
             p += w;
             n -= (size_t)w;
+            c->wrote = 1;
             continue;
         }
         if (want == 3)
@@ -306,9 +307,20 @@ smtp_io_write(struct smtp_client *c, const char *p, size_t n)
 static long
 smtp_io_recv(struct smtp_client *c, char *p, size_t n, long long deadline)
 {
+    int rc;
+
+    /* right after a write the answer is not there yet: waiting first
+     * saves the read that would only say so (EAGAIN), a system call a
+     * round trip; not while TLS holds bytes already taken from the socket,
+     * which poll() cannot see */
+    if (c->wrote) {
+        c->wrote = 0;
+        if (!smtp_tls_pending(c) && (rc = smtp_wait_fd(c, 0, deadline)) != 0)
+            return rc;
+    }
     for (;;) {
         long r;
-        int  want = 1, rc;
+        int  want = 1;
 
         if (c->ssl != NULL)
             r = smtp_tls_read(c, p, n, &want);
@@ -1470,25 +1482,29 @@ smtp_tx_state(const struct smtp_tx *tx, size_t k, size_t *rcpt)
 /*
  * Writes commands from first: without PIPELINING only that one; with it,
  * those up to end (exclusive) that fit in one group, in one write. *next is
- * the first command not written. A failed write counts as a failed RSET
- * when the group starts with RSET, as before pipelining. Errors: as
- * smtp_io_fail; res keeps an earlier refusal.
+ * the first command not written. pre, if not NULL (only with PIPELINING),
+ * holds what the group begins with (the previous message's content,
+ * smtp_send_batch): the commands are appended to it and all is written at
+ * once. A failed write counts as a failed RSET when the group starts with
+ * RSET, as before pipelining. Errors: as smtp_io_fail; res keeps an
+ * earlier refusal.
  */
 static int
 smtp_tx_write(struct smtp_client *c, struct smtp_tx *tx, size_t first,
-    size_t end, size_t *next, struct smtp_result *res)
+    size_t end, size_t *next, struct buf *pre, struct smtp_result *res)
 {
-    struct buf         group = BUF_INIT;
+    struct buf         group = BUF_INIT, *g = pre != NULL ? pre : &group;
     struct smtp_result later;
-    size_t             k, i = 0;
+    size_t             k, i = 0, base = g->len;
     int                rc = 0;
 
     if (c->caps.flags & SMTP_CAP_PIPELINING)
-        c->pipe = &group;
+        c->pipe = g;
     else
         end = first + 1;
     for (k = first;
-         rc == 0 && k < end && (k == first || group.len < SMTP_PIPE_MAX); k++) {
+         rc == 0 && k < end && (k == first || g->len - base < SMTP_PIPE_MAX);
+         k++) {
         switch (smtp_tx_state(tx, k, &i)) {
         case S_RSET:
             rc = smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET");
@@ -1505,8 +1521,8 @@ smtp_tx_write(struct smtp_client *c, struct smtp_tx *tx, size_t first,
         }
     }
     c->pipe = NULL;
-    if (rc == 0 && group.len > 0)
-        rc = smtp_io_write(c, group.p, group.len);
+    if (rc == 0 && g->len > 0)
+        rc = smtp_io_write(c, g->p, g->len);
     buf_free(&group);
     *next = k;
     if (rc == 0)
@@ -1693,6 +1709,15 @@ smtp_tx_params(const struct smtp_client *c, struct smtp_tx *tx, size_t size,
         snprintf(tx->params + pn, sizeof(tx->params) - (size_t)pn, " SMTPUTF8");
 }
 
+/* The end (exclusive) of the envelope's first group (see smtp_tx_run). */
+static size_t
+smtp_tx_group(const struct smtp_client *c, const struct smtp_tx *tx)
+{
+    return !(c->caps.flags & SMTP_CAP_PIPELINING) ? 1
+        : tx->nrcpts == 1                         ? tx->ncmds
+                                                  : tx->ncmds - 1;
+}
+
 /*
  * Sends the envelope ([RSET] MAIL RCPT... DATA) and reads its replies.
  * Without PIPELINING, one command per round trip. With it, the first
@@ -1706,18 +1731,18 @@ smtp_tx_params(const struct smtp_client *c, struct smtp_tx *tx, size_t size,
  * recipient and the server must refuse DATA (RFC 2920 section 3.1); if
  * it answers 354 anyway, a lone "." ends an empty message that can go
  * to no one (smtp_tx_reply), and the refusal is reported.
+ * sent is the number of commands already written (smtp_send_batch wrote
+ * the first group after the previous message's content).
  * Returns 0 (tx->failed says whether the server refused), or a transport
  * error as smtp_tx_write and smtp_tx_reply.
  */
 static int
-smtp_tx_run(struct smtp_client *c, struct smtp_tx *tx, struct smtp_result *res)
+smtp_tx_run(struct smtp_client *c, struct smtp_tx *tx, size_t sent,
+    struct smtp_result *res)
 {
-    size_t group, sent = 0, done = 0;
+    size_t group = smtp_tx_group(c, tx), done = 0;
     int    rc = 0;
 
-    group = !(c->caps.flags & SMTP_CAP_PIPELINING) ? 1
-        : tx->nrcpts == 1                          ? tx->ncmds
-                                                   : tx->ncmds - 1;
     while (done < tx->ncmds && !tx->stop) {
         if (done == sent) {
             /* nothing in flight: write the next command or group, unless
@@ -1727,7 +1752,7 @@ smtp_tx_run(struct smtp_client *c, struct smtp_tx *tx, struct smtp_result *res)
                 || (tx->failed && smtp_tx_state(tx, sent, NULL) == S_DATA))
                 break;
             if ((rc = smtp_tx_write(c, tx, sent,
-                     sent < group ? group : tx->ncmds, &sent, res))
+                     sent < group ? group : tx->ncmds, &sent, NULL, res))
                 != 0)
                 break;
         }
@@ -1759,20 +1784,24 @@ smtp_tx_refusal(const struct smtp_client *c, const struct smtp_tx *tx,
         buf_str(&tx->refused));
 }
 
-/* Sends the content after a 354 and reads the final reply. Errors: as
- * smtp_io_fail, ERR_REJECTED. */
+/* The content of a message goes out now (after its 354): the state and the
+ * trace say so. */
+static void
+smtp_content_note(struct smtp_client *c, const struct buf *data, int eightbit)
+{
+    smtp_cmd(c, S_BODY, SEC_PUBLIC, NULL);
+    smtp_trace_note(c, "message content: %zu bytes%s", data->len,
+        eightbit ? ", 8-bit" : "");
+}
+
+/* Reads the final reply to a message's content. Errors: as smtp_io_fail,
+ * ERR_REJECTED. */
 static int
-smtp_send_content(struct smtp_client *c, const struct buf *data, int eightbit,
-    struct smtp_result *res)
+smtp_content_reply(struct smtp_client *c, struct smtp_result *res)
 {
     struct smtp_reply r;
     int               rc;
 
-    smtp_cmd(c, S_BODY, SEC_PUBLIC, NULL);
-    smtp_trace_note(c, "message content: %zu bytes%s", data->len,
-        eightbit ? ", 8-bit" : "");
-    if ((rc = smtp_io_write(c, data->p, data->len)) != 0)
-        return smtp_io_fail(c, rc, res);
     if ((rc = smtp_reply_read(c, &r, res)) != 0)
         return rc;
     if (r.code / 100 != 2) {
@@ -1795,77 +1824,304 @@ smtp_send_content(struct smtp_client *c, const struct buf *data, int eightbit,
     return 0;
 }
 
+/* A message on its way (smtp_send, smtp_send_batch): its envelope, its
+ * encoded content, its deadline and where its trace goes. */
+struct smtp_out {
+    struct smtp_tx tx;
+    struct buf     data;
+    int            eightbit;
+    long long      deadline; /* of its transaction */
+    struct cJSON  *trace;    /* its trace (the session's if none given) */
+    size_t        *traced;   /* octets of server lines in that trace */
+    size_t         own;      /* traced, for a trace of its own */
+};
+
+static void
+smtp_out_clear(struct smtp_out *o)
+{
+    buf_free(&o->data);
+    buf_free(&o->tx.refused);
+}
+
+/* Makes o the client's current message: its trace, its deadline. */
+static void
+smtp_out_enter(struct smtp_client *c, struct smtp_out *o)
+{
+    c->trace = o->trace;
+    c->traced = *o->traced;
+    c->deadline = o->deadline;
+    c->deadline_what = "transaction";
+}
+
+static void
+smtp_out_leave(struct smtp_client *c, struct smtp_out *o)
+{
+    *o->traced = c->traced;
+}
+
+/* Starts message o (its transaction's deadline runs from here), checks
+ * its addresses and encodes its content. trace NULL: o's trace is the
+ * session's, whose server lines *session_traced counts. Errors: as
+ * smtp_send_check and smtp_send_encode, nothing written. */
+static int
+smtp_out_prepare(struct smtp_client *c, struct smtp_out *o, const char *from,
+    char *const *rcpts, size_t nrcpts, const char *msg, size_t len,
+    struct cJSON *trace, struct cJSON *session_trace, size_t *session_traced,
+    struct smtp_result *res)
+{
+    int rc;
+
+    memset(o, 0, sizeof(*o));
+    o->data = (struct buf)BUF_INIT;
+    o->tx.refused = (struct buf)BUF_INIT;
+    o->deadline = smtp_now_ms() + c->transaction_timeout_ms;
+    o->trace = trace != NULL ? trace : session_trace;
+    o->traced = o->trace != session_trace ? &o->own : session_traced;
+    smtp_out_enter(c, o);
+    if ((rc = smtp_send_check(from, rcpts, nrcpts, res)) == 0
+        && (rc = smtp_send_encode(c, msg, len, &o->data, &o->eightbit, res))
+            == 0) {
+        o->tx.from = from;
+        o->tx.rcpts = rcpts;
+        o->tx.nrcpts = nrcpts;
+        smtp_tx_params(c, &o->tx, o->data.len, o->eightbit);
+    }
+    smtp_out_leave(c, o);
+    return rc;
+}
+
+/* The transaction of o begins: RSET first only when the last one was left
+ * half done (a 250 to the message's final dot, or the RSET after a
+ * refusal, already reset it: RFC 5321 4.1.1.4); prev_content: the group
+ * begins with the previous message's content, whose final reply ends its
+ * transaction before this one's commands are read. */
+static void
+smtp_out_begin(struct smtp_client *c, struct smtp_out *o, int prev_content)
+{
+    o->tx.rset = prev_content ? 0 : c->tx_open;
+    c->tx_open = 1;
+    o->tx.ncmds = (size_t)o->tx.rset + 1 + o->tx.nrcpts + 1;
+}
+
+/* After o's envelope (rc from smtp_tx_run): a refusal is completed (all
+ * refused recipients named) and the transaction reset at once, so the
+ * next message starts clean. Returns 0 when the content is due (354),
+ * else the message's error. */
+static int
+smtp_out_envelope_done(struct smtp_client *c, struct smtp_out *o, int rc,
+    struct smtp_result *res)
+{
+    if (o->tx.failed == 0)
+        return rc; /* 0, or a transport error, failed RSET: res says */
+    if (o->tx.failed == S_RCPT)
+        smtp_tx_refusal(c, &o->tx, res);
+    if (c->usable && c->last_code != 421) {
+        smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+        if (smtp_rset(c) == 0)
+            c->tx_open = 0;
+    } else
+        c->usable = 0;
+    return ERR_REJECTED;
+}
+
+/* A message's end: a session left between states is not used again. */
+static void
+smtp_out_end(struct smtp_client *c, int rc)
+{
+    if (c->state != S_READY && c->state != S_BROKEN && rc != 0
+        && rc != ERR_INVAL && rc != ERR_TOOBIG)
+        c->usable = 0;
+}
+
 int
 smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     size_t nrcpts, const char *msg, size_t len, struct cJSON *trace,
     struct smtp_result *res)
 {
     struct smtp_result dummy;
-    struct smtp_tx     tx;
+    struct smtp_out    o;
     struct cJSON      *saved;
     size_t             saved_traced;
-    struct buf         data = BUF_INIT;
-    int                rc, eightbit;
+    int                rc;
 
     if (res == NULL)
         res = &dummy;
     memset(res, 0, sizeof(*res));
-    memset(&tx, 0, sizeof(tx));
-    tx.refused = (struct buf)BUF_INIT;
     if (!smtp_usable(c)) {
         smtp_result_set(res, ERR_IO, "connect", 0, NULL, "Open a new session.",
             "the SMTP session is no longer usable");
         return ERR_IO;
     }
-    smtp_deadline_start(c, "transaction");
     saved = c->trace;
     saved_traced = c->traced;
-    if (trace != NULL && trace != saved) {
-        c->trace = trace;
-        c->traced = 0;
-    }
-    if ((rc = smtp_send_check(from, rcpts, nrcpts, res)) != 0
-        || (rc = smtp_send_encode(c, msg, len, &data, &eightbit, res)) != 0)
+    rc = smtp_out_prepare(c, &o, from, rcpts, nrcpts, msg, len, trace, saved,
+        &saved_traced, res);
+    smtp_out_enter(c, &o);
+    if (rc != 0)
         goto out;
-    tx.from = from;
-    tx.rcpts = rcpts;
-    tx.nrcpts = nrcpts;
-    /* a 250 to the message's final dot, or the RSET after a refusal,
-     * already reset the transaction (RFC 5321 4.1.1.4): RSET only when
-     * the last one was left half done */
-    tx.rset = c->tx_open;
-    c->tx_open = 1;
-    tx.ncmds = (size_t)tx.rset + 1 + nrcpts + 1;
-    smtp_tx_params(c, &tx, data.len, eightbit);
-    rc = smtp_tx_run(c, &tx, res);
-    if (tx.failed == 0 && rc != 0)
-        goto out; /* transport error, failed RSET: res says which */
-    if (tx.failed == S_RCPT)
-        smtp_tx_refusal(c, &tx, res);
-    if (tx.failed != 0) {
-        rc = ERR_REJECTED;
-        if (c->usable && c->last_code != 421) {
-            smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
-            if (smtp_rset(c) == 0)
-                c->tx_open = 0;
-        } else
-            c->usable = 0;
+    smtp_out_begin(c, &o, 0);
+    rc = smtp_tx_run(c, &o.tx, 0, res);
+    if ((rc = smtp_out_envelope_done(c, &o, rc, res)) != 0)
         goto out;
-    }
-    rc = smtp_send_content(c, &data, eightbit, res);
+    smtp_content_note(c, &o.data, o.eightbit);
+    if ((rc = smtp_io_write(c, o.data.p, o.data.len)) != 0)
+        rc = smtp_io_fail(c, rc, res);
+    else
+        rc = smtp_content_reply(c, res);
     if (c->state == S_READY) /* the final reply came, whatever it said */
         c->tx_open = 0;
 out:
-    if (c->state != S_READY && c->state != S_BROKEN && rc != 0
-        && rc != ERR_INVAL && rc != ERR_TOOBIG)
-        c->usable = 0;
-    buf_free(&data);
-    buf_free(&tx.refused);
-    if (c->trace != saved) {
+    smtp_out_end(c, rc);
+    smtp_out_leave(c, &o);
+    smtp_out_clear(&o);
+    c->trace = saved;
+    c->traced = saved_traced;
+    return rc;
+}
+
+/* Message o gets the failure that ended the session while its commands or
+ * content were in flight (from, another message's result). */
+static void
+smtp_out_broken(struct smtp_client *c, struct smtp_out *o,
+    const struct smtp_result *from, struct smtp_result *res)
+{
+    smtp_out_enter(c, o);
+    *res = *from;
+    smtp_trace_note(c, "%s", res->message);
+    smtp_out_leave(c, o);
+}
+
+/*
+ * smtp_send_batch with PIPELINING. Each round writes, in one write, the
+ * content of message p (its 354 came) and the first group of the next
+ * message q's envelope; then reads p's final reply and q's envelope
+ * replies. A refused envelope is reset (RSET) at once, as in smtp_send,
+ * and the next round has no content to carry. Returns the number of
+ * messages dealt with.
+ */
+static size_t
+smtp_batch_pipelined(struct smtp_client *c, const struct smtp_batch_msg *m,
+    size_t n, struct smtp_out *o, struct cJSON *session_trace,
+    size_t *session_traced, struct smtp_result *res)
+{
+    struct buf group = BUF_INIT;
+    size_t     i = 0, p = n, q, sent = 0;
+    int        rc;
+
+    for (;;) {
+        /* the next message that may go on the wire */
+        for (q = n; i < n && q == n; i++)
+            if (smtp_out_prepare(c, &o[i], m[i].from, m[i].rcpts, m[i].nrcpts,
+                    m[i].msg, m[i].len, m[i].trace, session_trace,
+                    session_traced, &res[i])
+                == 0)
+                q = i;
+        if (p == n && q == n)
+            break;
+        buf_reset(&group);
+        if (p < n) {
+            smtp_out_enter(c, &o[p]);
+            smtp_content_note(c, &o[p].data, o[p].eightbit);
+            rc = buf_append(&group, o[p].data.p, o[p].data.len);
+            smtp_out_leave(c, &o[p]);
+            if (rc != 0) {
+                smtp_result_set(&res[p], ERR_NOMEM, "protocol", 0, NULL, "",
+                    "out of memory");
+                c->usable = 0;
+                break;
+            }
+        }
+        if (q < n) {
+            smtp_out_enter(c, &o[q]);
+            smtp_out_begin(c, &o[q], p < n);
+            if (p < n && o[p].deadline < c->deadline)
+                c->deadline = o[p].deadline; /* the write is p's too */
+            rc = smtp_tx_write(c, &o[q].tx, 0, smtp_tx_group(c, &o[q].tx),
+                &sent, &group, &res[q]);
+            smtp_out_leave(c, &o[q]);
+            if (rc != 0) {
+                if (p < n)
+                    smtp_out_broken(c, &o[p], &res[q], &res[p]);
+                break;
+            }
+        } else {
+            smtp_out_enter(c, &o[p]);
+            if ((rc = smtp_io_write(c, group.p, group.len)) != 0)
+                smtp_io_fail(c, rc, &res[p]);
+            smtp_out_leave(c, &o[p]);
+            if (rc != 0)
+                break;
+        }
+        if (p < n) {
+            smtp_out_enter(c, &o[p]);
+            rc = smtp_content_reply(c, &res[p]);
+            if (q == n && c->state == S_READY)
+                c->tx_open = 0;
+            smtp_out_end(c, rc);
+            smtp_out_leave(c, &o[p]);
+            if (q < n && c->state == S_BROKEN) {
+                smtp_out_broken(c, &o[q], &res[p], &res[q]);
+                break;
+            }
+            if (q < n && !c->usable) {
+                /* 421: the server closes the session without reading
+                 * q's commands */
+                smtp_out_enter(c, &o[q]);
+                smtp_io_fail(c, ERR_CONNECT, &res[q]);
+                smtp_out_leave(c, &o[q]);
+                break;
+            }
+            p = n;
+        }
+        if (q == n || !c->usable)
+            break;
+        smtp_out_enter(c, &o[q]);
+        rc = smtp_tx_run(c, &o[q].tx, sent, &res[q]);
+        rc = smtp_out_envelope_done(c, &o[q], rc, &res[q]);
+        if (rc == 0)
+            p = q; /* 354: its content goes with the next envelope */
+        else
+            smtp_out_end(c, rc);
+        smtp_out_leave(c, &o[q]);
+        if (!c->usable)
+            break;
+    }
+    buf_free(&group);
+    return i;
+}
+
+size_t
+smtp_send_batch(struct smtp_client *c, const struct smtp_batch_msg *m, size_t n,
+    struct smtp_result *res)
+{
+    struct smtp_out *o = NULL;
+    struct cJSON    *saved;
+    size_t           saved_traced, done = 0;
+
+    for (size_t i = 0; i < n; i++)
+        memset(&res[i], 0, sizeof(res[i]));
+    if (!smtp_usable(c))
+        ;
+    else if (!(c->caps.flags & SMTP_CAP_PIPELINING) || n < 2) {
+        for (; done < n && smtp_usable(c); done++)
+            smtp_send(c, m[done].from, m[done].rcpts, m[done].nrcpts,
+                m[done].msg, m[done].len, m[done].trace, &res[done]);
+    } else if ((o = calloc(n, sizeof(*o))) != NULL) {
+        saved = c->trace;
+        saved_traced = c->traced;
+        done = smtp_batch_pipelined(c, m, n, o, saved, &saved_traced, res);
+        for (size_t i = 0; i < done; i++)
+            smtp_out_clear(&o[i]);
+        free(o);
         c->trace = saved;
         c->traced = saved_traced;
     }
-    return rc;
+    for (size_t i = done; i < n; i++)
+        smtp_result_set(&res[i], ERR_CONNECT, "connect", 0, NULL,
+            "herald sends it over a new session.",
+            "not sent: the SMTP session to %s:%u ended before this message",
+            c->host, c->port);
+    return done;
 }
 
 void

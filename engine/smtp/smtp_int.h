@@ -125,6 +125,10 @@ struct smtp_client {
                                       writes the group at once */
     char             rbuf[SMTP_RBUF]; /* received, not yet consumed */
     size_t           rlen;
+    int              wrote;     /* written since the last read */
+    char             tin[4096]; /* TLS: received, not yet taken by
+                                   wolfSSL (smtp_tls.c) */
+    size_t           tin_off, tin_len;
     int              last_code; /* code of the last reply */
     struct smtp_caps caps;
     int              esmtp;   /* EHLO accepted (not HELO) */
@@ -159,7 +163,9 @@ int smtp_tls_start(struct smtp_client *c, struct smtp_result *res);
 long smtp_tls_read(struct smtp_client *c, char *buf, size_t n, int *want);
 long smtp_tls_write(struct smtp_client *c, const char *buf, size_t n,
     int *want);
-int  smtp_tls_pending(struct smtp_client *c);
+/* 1 if TLS holds received bytes, decrypted or not, that a read returns
+ * (or needs) without the socket becoming readable. */
+int smtp_tls_pending(struct smtp_client *c);
 /* Hands the TLS session to the trust's cache for resumption. */
 void smtp_tls_save_session(struct smtp_client *c);
 void smtp_tls_free(struct smtp_client *c);

@@ -16,8 +16,10 @@
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 
@@ -27,6 +29,51 @@ smtp_tls_is_ip(const char *h)
     unsigned char a[16];
 
     return inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
+}
+
+/*
+ * wolfSSL's receive callback. wolfSSL asks for a record's 5-byte header,
+ * then for its body: two recv() calls a record. An SMTP reply is one small
+ * record, so one recv() into c->tin usually takes all of it (and what
+ * follows), and the body comes from there. smtp_tls_pending() counts what
+ * c->tin holds, so nobody polls the socket for bytes already taken.
+ */
+static int
+smtp_tls_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+    struct smtp_client *c = ctx;
+    size_t              k;
+    ssize_t             r;
+
+    (void)ssl;
+    if (sz <= 0)
+        return 0;
+    if (c->tin_len == 0) {
+        /* a large request (handshake messages) goes straight in */
+        if ((size_t)sz >= sizeof(c->tin))
+            r = recv(c->fd, buf, (size_t)sz, 0);
+        else if ((r = recv(c->fd, c->tin, sizeof(c->tin), 0)) > 0)
+            c->tin_len = (size_t)r;
+        if (r == 0)
+            return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+        if (r < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK
+                ? WOLFSSL_CBIO_ERR_WANT_READ
+                : errno == EINTR      ? WOLFSSL_CBIO_ERR_ISR
+                : errno == ECONNRESET ? WOLFSSL_CBIO_ERR_CONN_RST
+                : errno == EPIPE      ? WOLFSSL_CBIO_ERR_CONN_CLOSE
+                                      : WOLFSSL_CBIO_ERR_GENERAL;
+        if (c->tin_len == 0)
+            return (int)r;
+    }
+    k = c->tin_len - c->tin_off;
+    if (k > (size_t)sz)
+        k = (size_t)sz;
+    memcpy(buf, c->tin + c->tin_off, k);
+    c->tin_off += k;
+    if (c->tin_off == c->tin_len)
+        c->tin_off = c->tin_len = 0;
+    return (int)k;
 }
 
 int
@@ -59,6 +106,9 @@ smtp_tls_start(struct smtp_client *c, struct smtp_result *res)
         return ERR_TLS;
     }
     wolfSSL_set_using_nonblock(ssl, 1);
+    c->tin_off = c->tin_len = 0;
+    wolfSSL_SSLSetIORecv(ssl, smtp_tls_recv);
+    wolfSSL_SetIOReadCtx(ssl, c);
     deadline = smtp_now_ms() + c->reply_timeout_ms;
     for (;;) {
         ret = wolfSSL_connect(ssl);
@@ -179,7 +229,9 @@ smtp_tls_save_session(struct smtp_client *c)
 int
 smtp_tls_pending(struct smtp_client *c)
 {
-    return c->ssl ? wolfSSL_pending(c->ssl) : 0;
+    return c->ssl != NULL
+        && (c->tin_len > 0 || wolfSSL_pending(c->ssl) > 0
+            || wolfSSL_has_pending(c->ssl));
 }
 
 void
@@ -190,4 +242,5 @@ smtp_tls_free(struct smtp_client *c)
     wolfSSL_shutdown(c->ssl);
     wolfSSL_free(c->ssl);
     c->ssl = NULL;
+    c->tin_off = c->tin_len = 0;
 }

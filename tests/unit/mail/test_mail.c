@@ -40,6 +40,8 @@ struct mini {
     char     mail_from[1024];
     char     rcpts[512];
     char     data[8192];
+    int      pipelining; /* offer PIPELINING (it answers in order anyway) */
+    unsigned queued;     /* messages taken */
 };
 
 static int
@@ -90,15 +92,23 @@ mini_run(void *arg)
     while (mini_line(fd, buf, &len, line, sizeof(line))) {
         if (in_data) {
             if (strcmp(line, ".") == 0) {
+                char ok[64];
+
                 in_data = 0;
-                say(fd, "250 2.0.0 queued\r\n");
+                snprintf(ok, sizeof(ok), "250 2.0.0 queued as %u\r\n",
+                    ++m->queued);
+                say(fd, ok);
             } else {
                 size_t dl = strlen(m->data);
 
                 snprintf(m->data + dl, sizeof(m->data) - dl, "%.1000s\n", line);
             }
         } else if (strncmp(line, "EHLO", 4) == 0)
-            say(fd, "250-mini\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n");
+            say(fd,
+                m->pipelining ? "250-mini\r\n250-AUTH PLAIN LOGIN\r\n"
+                                "250-PIPELINING\r\n250 8BITMIME\r\n"
+                              : "250-mini\r\n250-AUTH PLAIN LOGIN\r\n"
+                                "250 8BITMIME\r\n");
         else if (strncmp(line, "AUTH", 4) == 0) {
             snprintf(m->auth_line, sizeof(m->auth_line), "%s", line);
             say(fd, "235 2.7.0 ok\r\n");
@@ -316,6 +326,70 @@ relay_account_with_at_sign_should_log_in_and_deliver(void **state)
     cJSON_Delete(trace);
 }
 
+/* A batch over one session: each request its own result and trace; one
+ * that cannot be built is refused alone and never reaches the server; the
+ * password is in no trace. */
+static void
+batch_should_give_each_request_its_own_result_and_trace(void **state)
+{
+    struct mini                m = { 0 };
+    pthread_t                  th;
+    char                       server[128];
+    struct eng_mail_req        req[3];
+    const struct eng_mail_req *reqs[3] = { &req[0], &req[1], &req[2] };
+    cJSON             *traces[3] = { cJSON_CreateObject(), cJSON_CreateObject(),
+                    cJSON_CreateObject() };
+    struct smtp_result res[3], ores;
+    struct errbuf      eb;
+    struct eng_mail_sess *s = NULL;
+    char                 *js[3];
+
+    (void)state;
+    m.pipelining = 1;
+    mini_start(&m, &th);
+    snprintf(server, sizeof(server), "relay:s3cret-pw@127.0.0.1:%u", m.port);
+    memset(req, 0, sizeof(req));
+    for (size_t i = 0; i < 3; i++) {
+        req[i].server = server;
+        req[i].secure = "none";
+        req[i].allow_plain_auth = 1;
+        req[i].from = "relay@corp.example";
+        req[i].body = "body";
+    }
+    req[0].to = "noc@example.com";
+    req[0].subject = "first";
+    req[1].to = "lead@example.com";
+    req[1].subject = "second\r\nBcc: x@example.net";
+    req[2].to = "ops@example.com";
+    req[2].subject = "third";
+    assert_int_equal(eng_mail_open(NULL, &req[0], &s, NULL, &ores, &eb), 0);
+    assert_int_equal(eng_mail_deliver_batch(s, reqs, 3, traces, res), 3);
+    eng_mail_close(s);
+    mini_stop(&m, th);
+    if (res[0].rc != 0 || res[2].rc != 0)
+        fail_msg("batch: %s: %s / %s: %s", res[0].klass, res[0].message,
+            res[2].klass, res[2].message);
+    assert_int_equal(res[1].rc, ERR_INVAL);
+    assert_string_equal(res[1].klass, "invalid_request");
+    assert_int_equal(m.queued, 2);
+    assert_string_equal(m.rcpts, "<noc@example.com> <ops@example.com> ");
+    for (size_t i = 0; i < 3; i++) {
+        js[i] = cJSON_PrintUnformatted(traces[i]);
+        assert_null(strstr(js[i], "s3cret-pw"));
+    }
+    assert_non_null(strstr(js[0], "RCPT TO:<noc@example.com>"));
+    assert_non_null(strstr(js[0], "250 2.0.0 queued as 1"));
+    assert_null(strstr(js[0], "ops@example.com"));
+    assert_null(strstr(js[1], "dialogue"));
+    assert_non_null(strstr(js[2], "RCPT TO:<ops@example.com>"));
+    assert_non_null(strstr(js[2], "250 2.0.0 queued as 2"));
+    assert_null(strstr(js[2], "noc@example.com"));
+    for (size_t i = 0; i < 3; i++) {
+        free(js[i]);
+        cJSON_Delete(traces[i]);
+    }
+}
+
 static void
 separate_fields_should_override_the_server_string(void **state)
 {
@@ -521,6 +595,8 @@ main(void)
         cmocka_unit_test(bad_input_should_name_the_field),
         cmocka_unit_test(relay_account_with_at_sign_should_log_in_and_deliver),
         cmocka_unit_test(separate_fields_should_override_the_server_string),
+        cmocka_unit_test(
+            batch_should_give_each_request_its_own_result_and_trace),
         cmocka_unit_test(
             refused_sender_should_log_the_ios_line_masked_and_the_advice),
         cmocka_unit_test(

@@ -31,6 +31,10 @@ struct fake {
     int  opens, sends, closes;
     int  fail_left; /* fail this many sends */
     int  permanent;
+    int  batches;     /* batch sends (a transport with send_batch) */
+    int  break_after; /* the session breaks after this many sends */
+    int  broken;
+    char fail_to[64]; /* messages to this address are refused (550) */
     char last_server[96];
     char last_to[64];
     char last_credential[64];
@@ -46,6 +50,7 @@ f_open(void *ud, const struct eng_mail_req *req, void **sess, cJSON *trace,
     (void)trace;
     (void)res;
     f->opens++;
+    f->broken = 0;
     *sess = f;
     return 0;
 }
@@ -64,8 +69,13 @@ f_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
     snprintf(f->last_to, sizeof(f->last_to), "%s", req->to ? req->to : "");
     snprintf(f->last_credential, sizeof(f->last_credential), "%s",
         req->credential ? req->credential : "");
-    if (f->fail_left > 0) {
-        f->fail_left--;
+    if (trace != NULL)
+        cJSON_AddStringToObject(trace, "sent_to", req->to ? req->to : "");
+    if (f->fail_left > 0
+        || (f->fail_to[0] && req->to != NULL
+            && strcmp(req->to, f->fail_to) == 0)) {
+        if (f->fail_left > 0)
+            f->fail_left--;
         res->rc = ERR_REJECTED;
         res->code = f->permanent ? 550 : 451;
         res->permanent = f->permanent;
@@ -83,6 +93,42 @@ f_usable(void *ud, void *sess)
 {
     (void)ud;
     return sess != NULL;
+}
+
+/* A transport with a batch send: f_send for each message, as the real one
+ * gives each its own result and trace. With break_after, the session
+ * breaks when that many were sent: the message in flight fails (connect)
+ * and the rest are not sent. */
+static size_t
+fb_send_batch(void *ud, void *sess, const struct eng_mail_req *const *reqs,
+    size_t n, cJSON *const *traces, struct smtp_result *res)
+{
+    struct fake *f = ud;
+    size_t       i;
+
+    f->batches++;
+    for (i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof(res[i]));
+        if (f->break_after > 0 && f->sends == f->break_after) {
+            f->break_after = 0;
+            f->broken = 1;
+            res[i].rc = ERR_CONNECT;
+            snprintf(res[i].klass, sizeof(res[i].klass), "connect");
+            snprintf(res[i].message, sizeof(res[i].message),
+                "the server closed the connection");
+            return i + 1;
+        }
+        f_send(ud, sess, reqs[i], traces[i], &res[i]);
+    }
+    return n;
+}
+
+static int
+fb_usable(void *ud, void *sess)
+{
+    struct fake *f = ud;
+
+    return sess != NULL && !f->broken;
 }
 
 static void
@@ -114,6 +160,7 @@ struct env {
     struct eng_store  *db;
     struct eng_outbox *ob;
     struct fake        f;
+    int                batch; /* the transport has a batch send */
 };
 
 /* Whether any stored request holds s (read on the store's connection). */
@@ -139,10 +186,14 @@ static void
 env_open(struct env *e, double lifetime)
 {
     struct eng_outbox_transport t = { f_open, f_send, f_usable, f_close, &e->f,
-        f_credentials };
+        f_credentials, NULL };
     struct eng_outbox_opts      o = { lifetime, 30, 3600, 10, 0, 0 };
     struct errbuf               eb = { 0 };
 
+    if (e->batch) {
+        t.send_batch = fb_send_batch;
+        t.usable = fb_usable;
+    }
     if (eng_store_open(e->dir, &e->db, &eb) != 0)
         fail_msg("open: %s", eb.msg);
     assert_int_equal(eng_outbox_new(e->db, &t, &o, &e->ob, &eb), 0);
@@ -282,7 +333,7 @@ a_stuck_destination_should_not_hold_the_others(void **state)
 {
     struct gate                 g = { .open = 0 };
     struct eng_outbox_transport t = { g_open, g_send, f_usable, g_close, &g,
-        NULL };
+        NULL, NULL };
     struct eng_outbox_opts      o = { 86400, 30, 3600, 10, 4, 0 };
     struct eng_store           *db = NULL;
     struct eng_outbox          *ob = NULL;
@@ -432,7 +483,7 @@ static void
 elastic_open(struct elastic *e, unsigned senders, double idle_close)
 {
     struct eng_outbox_transport t = { g_open, t_send, f_usable, g_close, &e->g,
-        NULL };
+        NULL, NULL };
     struct eng_outbox_opts      o = { 86400, 30, 3600, idle_close, senders,
              senders };
     struct errbuf               eb = { 0 };
@@ -736,6 +787,98 @@ messages_to_one_server_should_share_a_session(void **state)
     assert_int_equal(e->f.closes, 1);
 }
 
+static int
+setup_batch(void **state)
+{
+    struct env *e;
+
+    setup(state);
+    e = *state;
+    env_close(e);
+    e->batch = 1;
+    env_open(e, 86400);
+    return 0;
+}
+
+/* The trace stored with message id's only attempt. */
+static char *
+attempt_trace(struct env *e, long long id)
+{
+    cJSON        *m = NULL, *a;
+    struct errbuf eb = { 0 };
+    char         *s;
+
+    assert_int_equal(eng_outbox_get(e->ob, id, &m, &eb), 0);
+    a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(m, "attempts"), 0);
+    s = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, "trace"));
+    cJSON_Delete(m);
+    return s;
+}
+
+/* A claimed batch goes to the transport's batch send in one call, and
+ * each message is recorded with its own outcome and trace: a refused one
+ * does not touch the others. */
+static void
+batch_send_should_give_each_message_its_own_outcome(void **state)
+{
+    struct env *e = *state;
+    long long   a, b, c;
+    char        st[16], *ta, *tc;
+
+    snprintf(e->f.fail_to, sizeof(e->f.fail_to), "b@example.com");
+    e->f.permanent = 1;
+    a = put(e, "a@example.com");
+    b = put(e, "b@example.com");
+    c = put(e, "c@example.com");
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 3);
+    assert_int_equal(e->f.batches, 1);
+    assert_int_equal(e->f.opens, 1);
+    assert_int_equal(e->f.sends, 3);
+    assert_int_equal(eng_outbox_state(e->ob, a, st, sizeof(st), NULL, NULL), 0);
+    assert_string_equal(st, "sent");
+    assert_int_equal(eng_outbox_state(e->ob, b, st, sizeof(st), NULL, NULL), 0);
+    assert_string_equal(st, "dead");
+    assert_int_equal(eng_outbox_state(e->ob, c, st, sizeof(st), NULL, NULL), 0);
+    assert_string_equal(st, "sent");
+    ta = attempt_trace(e, a);
+    tc = attempt_trace(e, c);
+    assert_non_null(strstr(ta, "\"sent_to\":\"a@example.com\""));
+    assert_null(strstr(ta, "c@example.com"));
+    assert_non_null(strstr(tc, "\"sent_to\":\"c@example.com\""));
+    assert_null(strstr(tc, "a@example.com"));
+    free(ta);
+    free(tc);
+}
+
+/* The session breaks in the middle of a batch: the message in flight is
+ * retried later (a transport failure), and the messages not sent go back
+ * to the queue untried and out over a new session at once, as they would
+ * one at a time. */
+static void
+batch_session_break_should_send_the_rest_over_a_new_session(void **state)
+{
+    struct env *e = *state;
+    long long   a, b, c;
+    unsigned    att;
+    char        st[16];
+
+    e->f.break_after = 1;
+    a = put(e, "a@example.com");
+    b = put(e, "b@example.com");
+    c = put(e, "c@example.com");
+    /* 3 claimed, then c claimed again */
+    assert_int_equal(eng_outbox_run_due(e->ob, clock_now_ms()), 4);
+    assert_int_equal(e->f.opens, 2);
+    assert_int_equal(eng_outbox_state(e->ob, a, st, sizeof(st), &att, NULL), 0);
+    assert_string_equal(st, "sent");
+    assert_int_equal(eng_outbox_state(e->ob, b, st, sizeof(st), &att, NULL), 0);
+    assert_string_equal(st, "queued");
+    assert_int_equal(att, 1);
+    assert_int_equal(eng_outbox_state(e->ob, c, st, sizeof(st), &att, NULL), 0);
+    assert_string_equal(st, "sent");
+    assert_int_equal(att, 1); /* not sent the first time: no attempt */
+}
+
 static void
 queued_messages_should_resume_after_reopen(void **state)
 {
@@ -835,6 +978,12 @@ main(void)
             messages_to_one_server_should_share_a_session, setup, teardown),
         cmocka_unit_test_setup_teardown(
             queued_messages_should_resume_after_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            batch_send_should_give_each_message_its_own_outcome, setup_batch,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            batch_session_break_should_send_the_rest_over_a_new_session,
+            setup_batch, teardown),
         cmocka_unit_test_setup_teardown(
             held_message_should_be_delivered_by_the_caller_only, setup,
             teardown),

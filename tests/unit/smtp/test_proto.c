@@ -27,6 +27,20 @@
  *   body TEXT             one message line; lines are joined with a bare LF
  *                         (so CRLF normalisation is always exercised)
  *   close                 smtp_close() (done anyway at the end)
+ *   batch                 the "send" lines (with their bodies) up to
+ *                         "endbatch" form one smtp_send_batch() call, each
+ *                         message with a trace of its own; each send's
+ *                         EXPECT checks that message's result (usable=
+ *                         after the whole batch)
+ *   endbatch done=N       runs the batch; N: the count it must return
+ *                         (default: all of them)
+ *   mtrace K TEXT         the trace of batch message K (from 1, counted
+ *                         over the whole script) must contain TEXT
+ *   nomtrace K TEXT       ... and must not contain TEXT
+ *   wire TEXT             the bytes the server received, all of them, must
+ *                         contain TEXT exactly; "\r", "\n" and "\\" are CR,
+ *                         LF and a backslash (so a script can prove what
+ *                         one write held, CRLFs and all)
  *   trace TEXT            the trace JSON (unformatted) must contain TEXT
  *   notrace TEXT          ... and must not contain TEXT
  * EXPECT is any of: expect=ok|KLASS, permanent=0|1, code=NNN,
@@ -49,6 +63,8 @@
  *             the client closes the connection or sends something; a
  *             client that still listens after 10 s fails the test
  *   W: MS     stay silent for MS milliseconds
+ *   X:        close the connection now (the client sees it end); the
+ *             script ends here
  *   T: NAME   TLS handshake (server side) with NAME.pem and NAME.key of
  *             the test PKI (tests/lib/mkpki.sh, e.g. chain-full); the
  *             rest of the script goes over TLS
@@ -115,7 +131,8 @@ struct script {
 };
 
 struct fake {
-    WOLFSSL_CTX   *ctx; /* after a T: line */
+    struct buf     wire; /* every byte the server received */
+    WOLFSSL_CTX   *ctx;  /* after a T: line */
     int            lfd;
     unsigned       port;
     struct script *sc;
@@ -254,10 +271,11 @@ expand(const char *s, size_t num)
 /* ---- fake server ------------------------------------------------------- */
 
 struct conn {
-    int      fd;
-    WOLFSSL *ssl; /* after a T: line */
-    char     buf[65536];
-    size_t   len;
+    int         fd;
+    WOLFSSL    *ssl; /* after a T: line */
+    char        buf[65536];
+    size_t      len;
+    struct buf *wire; /* gets a copy of what is read */
 };
 
 /* Reads what is available (waiting up to timeout_ms) into c->buf. Returns
@@ -280,6 +298,7 @@ conn_read(struct conn *c, int timeout_ms)
         r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
     if (r <= 0)
         return 0;
+    buf_append(c->wire, c->buf + c->len, (size_t)r);
     c->len += (size_t)r;
     return r;
 }
@@ -410,8 +429,10 @@ fake_drip(struct fake *fk, struct conn *c, size_t line, const char *arg)
         if (poll(&pfd, 1, (int)ms) > 0) {
             ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 
-            if (r > 0)
-                c->len += (size_t)r; /* the client spoke: go on */
+            if (r > 0) { /* the client spoke: go on */
+                buf_append(c->wire, c->buf + c->len, (size_t)r);
+                c->len += (size_t)r;
+            }
             break;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -494,6 +515,7 @@ fake_run(void *arg)
         goto out;
     }
     c->fd = accept(fk->lfd, NULL, NULL);
+    c->wire = &fk->wire;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &sndto, sizeof(sndto));
     for (i = 0; i < fk->sc->nserver; i++) {
@@ -541,6 +563,11 @@ fake_run(void *arg)
         } else if (strncmp(l, "T:", 2) == 0) {
             if (fake_tls(fk, c, i + 1, arg1) != 0)
                 goto out;
+        } else if (strncmp(l, "X:", 2) == 0) {
+            if (nheld > 0 && conn_send(c, held, nheld) != 0)
+                snprintf(fk->err, sizeof(fk->err),
+                    "cannot send the held lines");
+            goto out;
         } else if (strncmp(l, "W:", 2) == 0) {
             struct timespec ts;
             long            ms = atol(arg1);
@@ -742,6 +769,81 @@ proto_teardown(void **state)
     return 0;
 }
 
+/* A "send" line and its body lines. */
+struct tmsg {
+    char               from[512];
+    char             **rv;
+    size_t             rn;
+    struct buf         body;
+    char              *rest; /* the expectations (borrowed from the script) */
+    struct smtp_result res;
+};
+
+/* Reads the send line at index i (rest: after "send ") and the body lines
+ * after it into t; returns the index of its last line. */
+static size_t
+tmsg_read(const char *name, size_t i, char *rest, struct tmsg *t)
+{
+    char          key[64], val[512], to[512] = "", *r2 = rest;
+    struct errbuf eb = { 0 };
+
+    memset(t, 0, sizeof(*t));
+    t->body = (struct buf)BUF_INIT;
+    t->rest = rest;
+    while (next_kv(&r2, key, sizeof(key), val, sizeof(val))) {
+        if (strcmp(key, "from") == 0)
+            snprintf(t->from, sizeof(t->from), "%s", val);
+        else if (strcmp(key, "to") == 0)
+            snprintf(to, sizeof(to), "%s", val);
+    }
+    while (i + 1 < cur.sc.nclient
+        && strncmp(cur.sc.client[i + 1], "body", 4) == 0) {
+        const char *b = cur.sc.client[++i] + 4;
+
+        if (*b == ' ')
+            b++;
+        buf_puts(&t->body, b);
+        buf_putc(&t->body, '\n');
+    }
+    if (smtp_addrs_parse(to, &t->rv, &t->rn, &eb) != 0)
+        fail_msg("%s: bad to=%s: %s", name, to, eb.msg);
+    return i;
+}
+
+static void
+tmsg_clear(struct tmsg *t)
+{
+    smtp_addrs_free(t->rv, t->rn);
+    buf_free(&t->body);
+    memset(t, 0, sizeof(*t));
+}
+
+/* TEXT of a "wire" line with \r, \n and \\ decoded, then expanded. */
+static char *
+wire_text(const char *s)
+{
+    struct buf b = BUF_INIT;
+    char      *t, *e;
+
+    for (; *s != '\0'; s++) {
+        if (s[0] == '\\' && s[1] == 'r')
+            buf_putc(&b, '\r'), s++;
+        else if (s[0] == '\\' && s[1] == 'n')
+            buf_putc(&b, '\n'), s++;
+        else if (s[0] == '\\' && s[1] == '\\')
+            buf_putc(&b, '\\'), s++;
+        else
+            buf_putc(&b, *s);
+    }
+    t = buf_take(&b);
+    e = expand(t, 0);
+    free(t);
+    return e;
+}
+
+#define BATCH_MAX  16
+#define MTRACE_MAX 64
+
 static void
 run_script(void **state)
 {
@@ -758,10 +860,14 @@ run_script(void **state)
     struct sec *tok = NULL;
     char        logpath[] = "/tmp/herald-proto-log-XXXXXX";
     int         logfd;
-    struct buf  msg = BUF_INIT;
-    char       *tjson, *logtxt;
-    long        loglen;
-    FILE       *lf;
+    struct tmsg batch[BATCH_MAX];
+    struct smtp_result bres[BATCH_MAX];
+    size_t             nbatch = 0, nmtraces = 0;
+    int                inbatch = 0;
+    cJSON             *mtraces[MTRACE_MAX];
+    char              *tjson, *logtxt;
+    long               loglen;
+    FILE              *lf;
 
     memset(&cur, 0, sizeof(cur));
     cur.fk.lfd = -1;
@@ -874,41 +980,68 @@ run_script(void **state)
             rc = smtp_open(&p, &cur.cl, trace, &res);
             check_result(name, "open", rc, &res, rest, cur.cl);
         } else if (strncmp(l, "send", 4) == 0) {
-            struct smtp_result res;
-            char              *r2 = rest, from[512] = "", to[512] = "";
-            char             **rv = NULL;
-            size_t             rn = 0;
-            struct errbuf      eb = { 0 };
-            int                rc;
+            struct tmsg *t;
+            int          rc;
 
-            while (next_kv(&r2, key, sizeof(key), val, sizeof(val))) {
-                if (strcmp(key, "from") == 0)
-                    snprintf(from, sizeof(from), "%s", val);
-                else if (strcmp(key, "to") == 0)
-                    snprintf(to, sizeof(to), "%s", val);
-            }
-            buf_reset(&msg);
-            while (i + 1 < cur.sc.nclient
-                && strncmp(cur.sc.client[i + 1], "body", 4) == 0) {
-                const char *b = cur.sc.client[++i] + 4;
-
-                if (*b == ' ')
-                    b++;
-                buf_puts(&msg, b);
-                buf_putc(&msg, '\n');
-            }
-            assert_int_equal(smtp_addrs_parse(to, &rv, &rn, &eb), 0);
+            if (nbatch == BATCH_MAX)
+                fail_msg("%s: more than %d messages in a batch", name,
+                    BATCH_MAX);
+            t = &batch[nbatch];
+            i = tmsg_read(name, i, rest, t);
             if (cur.cl == NULL)
                 fail_msg("%s: send without a successful open", name);
-            rc = smtp_send(cur.cl, from, rv, rn, buf_str(&msg), msg.len, NULL,
-                &res);
-            check_result(name, "send", rc, &res, rest, cur.cl);
-            smtp_addrs_free(rv, rn);
+            if (inbatch) {
+                nbatch++;
+                continue;
+            }
+            rc = smtp_send(cur.cl, t->from, t->rv, t->rn, buf_str(&t->body),
+                t->body.len, NULL, &t->res);
+            check_result(name, "send", rc, &t->res, t->rest, cur.cl);
+            tmsg_clear(t);
+        } else if (strcmp(l, "batch") == 0) {
+            inbatch = 1;
+            nbatch = 0;
+        } else if (strncmp(l, "endbatch", 8) == 0) {
+            struct smtp_batch_msg bm[BATCH_MAX];
+            size_t                want = nbatch, done;
+
+            while (next_kv(&rest, key, sizeof(key), val, sizeof(val)))
+                if (strcmp(key, "done") == 0)
+                    want = (size_t)atoi(val);
+                else
+                    fail_msg("%s: unknown endbatch key %s", name, key);
+            for (size_t k = 0; k < nbatch; k++) {
+                if (nmtraces == MTRACE_MAX)
+                    fail_msg("%s: too many batch messages", name);
+                mtraces[nmtraces] = cJSON_CreateObject();
+                bm[k].from = batch[k].from;
+                bm[k].rcpts = batch[k].rv;
+                bm[k].nrcpts = batch[k].rn;
+                bm[k].msg = buf_str(&batch[k].body);
+                bm[k].len = batch[k].body.len;
+                bm[k].trace = mtraces[nmtraces++];
+            }
+            done = smtp_send_batch(cur.cl, bm, nbatch, bres);
+            if (done != want)
+                fail_msg("%s: smtp_send_batch dealt with %zu messages, "
+                         "expected %zu",
+                    name, done, want);
+            for (size_t k = 0; k < nbatch; k++) {
+                char what[64];
+
+                snprintf(what, sizeof(what), "batch message %zu", k + 1);
+                check_result(name, what, bres[k].rc, &bres[k], batch[k].rest,
+                    cur.cl);
+                tmsg_clear(&batch[k]);
+            }
+            inbatch = 0;
+            nbatch = 0;
         } else if (strcmp(l, "close") == 0) {
             smtp_close(cur.cl);
             cur.cl = NULL;
-        } else if (strncmp(l, "trace", 5) == 0
-            || strncmp(l, "notrace", 7) == 0) {
+        } else if (strncmp(l, "trace", 5) == 0 || strncmp(l, "notrace", 7) == 0
+            || strncmp(l, "mtrace ", 7) == 0 || strncmp(l, "nomtrace ", 9) == 0
+            || strncmp(l, "wire ", 5) == 0) {
             /* checked below, after the session */
         } else
             fail_msg("%s: unknown client directive \"%s\"", name, l);
@@ -923,6 +1056,8 @@ run_script(void **state)
     if (cur.fk.err[0] != '\0')
         fail_msg("%s: %s", name, cur.fk.err);
 
+    if (inbatch)
+        fail_msg("%s: batch without endbatch", name);
     tjson = cJSON_PrintUnformatted(trace);
     for (size_t i = 0; i < cur.sc.nclient; i++) {
         const char *l = cur.sc.client[i];
@@ -937,7 +1072,52 @@ run_script(void **state)
             fail_msg("%s: the trace holds %.400s\ntrace: %.4000s", name, want,
                 tjson);
         free(want);
+        if (strncmp(l, "mtrace ", 7) == 0 || strncmp(l, "nomtrace ", 9) == 0) {
+            int         no = l[0] == 'n';
+            char       *end, *mj;
+            size_t      k = strtoul(l + (no ? 9 : 7), &end, 10);
+            const char *has;
+
+            if (k == 0 || k > nmtraces || *end != ' ')
+                fail_msg("%s: \"%s\": no such batch message", name, l);
+            mj = cJSON_PrintUnformatted(mtraces[k - 1]);
+            want = expand(end + 1, 0);
+            has = strstr(mj, want);
+            if (!no && has == NULL)
+                fail_msg("%s: the trace of batch message %zu lacks "
+                         "%.400s\ntrace: %.4000s",
+                    name, k, want, mj);
+            if (no && has != NULL)
+                fail_msg("%s: the trace of batch message %zu holds "
+                         "%.400s\ntrace: %.4000s",
+                    name, k, want, mj);
+            free(want);
+            free(mj);
+        }
+        if (strncmp(l, "wire ", 5) == 0) {
+            want = wire_text(l + 5);
+            if (cur.fk.wire.len < strlen(want)
+                || memmem(cur.fk.wire.p, cur.fk.wire.len, want, strlen(want))
+                    == NULL)
+                fail_msg("%s: the server did not receive \"%.400s\" as "
+                         "written (wire line %s)\nreceived: %.4000s",
+                    name, want, l + 5, buf_str(&cur.fk.wire));
+            free(want);
+        }
     }
+    /* the batch messages' traces are traces too */
+    for (size_t k = 0; k < nmtraces; k++) {
+        char *mj = cJSON_PrintUnformatted(mtraces[k]);
+        char *all = NULL;
+
+        if (asprintf(&all, "%s\n%s", tjson, mj) < 0)
+            fail_msg("out of memory");
+        free(tjson);
+        free(mj);
+        tjson = all;
+        cJSON_Delete(mtraces[k]);
+    }
+    buf_free(&cur.fk.wire);
 
     /* secrets: nowhere in the trace or the log */
     log_set_fd(2);
@@ -985,7 +1165,6 @@ run_script(void **state)
     cJSON_Delete(trace);
     sec_free(pass);
     sec_free(tok);
-    buf_free(&msg);
     script_free(&cur.sc);
     memset(&cur.sc, 0, sizeof(cur.sc));
 }
