@@ -221,10 +221,12 @@ struct smtp_batch_msg {
  * Returns how many messages were dealt with, res filled: n, unless the
  * session broke (smtp_usable() is then 0). The messages from the returned
  * index on were not written at all (their res say so, klass connect): they
- * may go over a new session. A message whose content was written but whose
- * final reply never came gets the transport failure, as with smtp_send (it
- * may have been delivered: delivery is at least once), and so does the
- * message whose envelope went out in the same write.
+ * may go over a new session; so may the message whose envelope went out
+ * with the content of the one before when the session ended there (its
+ * content never did; its trace, which holds that envelope, is not its
+ * result). A message whose content was written but whose final reply never
+ * came gets the transport failure, as with smtp_send (it may have been
+ * delivered: delivery is at least once).
  */
 size_t smtp_send_batch(struct smtp_client *c, const struct smtp_batch_msg *m,
     size_t n, struct smtp_result *res);

@@ -1999,6 +1999,16 @@ smtp_out_broken(struct smtp_client *c, struct smtp_out *o,
  * and the next round has no content to carry. Returns the number of
  * messages dealt with.
  */
+/* Message q's envelope went out but the session ended before its content
+ * could: it was not sent, and goes over a new session as the messages
+ * never written do (smtp_send_batch). Returns q, the count dealt with. */
+static size_t
+smtp_batch_untried(size_t q, struct smtp_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    return q;
+}
+
 static size_t
 smtp_batch_pipelined(struct smtp_client *c, const struct smtp_batch_msg *m,
     size_t n, struct smtp_out *o, struct cJSON *session_trace,
@@ -2042,6 +2052,7 @@ smtp_batch_pipelined(struct smtp_client *c, const struct smtp_batch_msg *m,
             if (rc != 0) {
                 if (p < n)
                     smtp_out_broken(c, &o[p], &res[q], &res[p]);
+                i = smtp_batch_untried(q, &res[q]);
                 break;
             }
         } else {
@@ -2059,16 +2070,10 @@ smtp_batch_pipelined(struct smtp_client *c, const struct smtp_batch_msg *m,
                 c->tx_open = 0;
             smtp_out_end(c, rc);
             smtp_out_leave(c, &o[p]);
-            if (q < n && c->state == S_BROKEN) {
-                smtp_out_broken(c, &o[q], &res[p], &res[q]);
-                break;
-            }
-            if (q < n && !c->usable) {
-                /* 421: the server closes the session without reading
-                 * q's commands */
-                smtp_out_enter(c, &o[q]);
-                smtp_io_fail(c, ERR_CONNECT, &res[q]);
-                smtp_out_leave(c, &o[q]);
+            if (q < n && (c->state == S_BROKEN || !c->usable)) {
+                /* the session ended (a 421 closes it without reading q's
+                 * commands): q's envelope went out, its content did not */
+                i = smtp_batch_untried(q, &res[q]);
                 break;
             }
             p = n;
@@ -2110,7 +2115,7 @@ smtp_send_batch(struct smtp_client *c, const struct smtp_batch_msg *m, size_t n,
         saved = c->trace;
         saved_traced = c->traced;
         done = smtp_batch_pipelined(c, m, n, o, saved, &saved_traced, res);
-        for (size_t i = 0; i < done; i++)
+        for (size_t i = 0; i < n; i++) /* zeroed or prepared */
             smtp_out_clear(&o[i]);
         free(o);
         c->trace = saved;
