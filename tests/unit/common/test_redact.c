@@ -75,9 +75,11 @@ key_names_should_be_secret_in_any_case(void **state)
 {
     static const char *const secret[] = { "password", "Password",
         "_email_password", "smtp_passwd", "SECRET", "client_secret", "token",
-        "_webhook_token", "private_key", "Authorization", NULL };
+        "_webhook_token", "private_key", "Authorization", "ppassword",
+        "xTOKENx", "PrIvAtE_KeY_pem", "secretsecret", NULL };
     static const char *const public[] = { "user", "server", "host", "to",
-        "passage", "pass", "key", NULL };
+        "passage", "pass", "key", "secre", "tok", "private_ke", "passwor",
+        "authorizatio", "", NULL };
 
     (void)state;
     for (size_t i = 0; secret[i]; i++)
