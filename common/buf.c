@@ -51,6 +51,61 @@ buf_putc(struct buf *b, char c)
 }
 
 int
+buf_json_str(struct buf *b, const char *s)
+{
+    static const char    hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t               n = 2, run;
+    char                *o;
+
+    for (run = 0; p[run] != '\0'; run++)
+        n += p[run] < 32 ? 6 : (p[run] == '"' || p[run] == '\\') ? 2 : 1;
+    if (buf_reserve(b, n) != 0)
+        return ERR_NOMEM;
+    o = b->p + b->len;
+    *o++ = '"';
+    for (; *p != '\0'; p++) {
+        if (*p >= 32 && *p != '"' && *p != '\\') {
+            *o++ = (char)*p;
+            continue;
+        }
+        *o++ = '\\';
+        switch (*p) {
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\b':
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = 'f';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[*p >> 4];
+            o[4] = hex[*p & 15];
+            o += 5;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    b->len = (size_t)(o - b->p);
+    return 0;
+}
+
+int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -25,6 +25,12 @@ int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* s as a JSON string literal: quoted, with '"', '\\' and the control
+ * characters escaped as cJSON prints them (\b \f \n \r \t, else \u00XX);
+ * other bytes, UTF-8 included, as they are. For JSON text built without
+ * a tree (a trace line, a run's variables): the same text cJSON would
+ * print, without an allocation per value. */
+int  buf_json_str(struct buf *b, const char *s);
 int  buf_reserve(struct buf *b, size_t extra);
 void buf_reset(struct buf *b); /* len = 0, keeps storage */
 void buf_free(struct buf *b);  /* frees storage, b is BUF_INIT again */

@@ -447,30 +447,34 @@ ob_release(struct eng_outbox *ob, struct ob_msg **m, unsigned n)
 
 /* The request without its secrets (password field removed, password in
  * the server string masked, "scrubbed": true when there was one), for a
- * message that no longer needs them: sent or dead. */
+ * message that no longer needs them: sent or dead. Printed from req
+ * itself, changed for the print and put back (m->req points into it), not
+ * from a copy of the tree: a copy was a sixth of a sender's allocations. */
 static char *
-ob_scrub(const cJSON *req)
+ob_scrub(cJSON *req)
 {
-    cJSON      *c = cJSON_Duplicate(req, 1);
-    const char *srv;
-    char       *m, *s;
-    int         had = 0;
+    cJSON *pw = cJSON_DetachItemFromObjectCaseSensitive(req, "password");
+    cJSON *srv = cJSON_GetObjectItemCaseSensitive(req, "server");
+    cJSON *flag = NULL;
+    char  *masked = NULL, *kept = NULL, *s;
 
-    if (c == NULL)
-        return NULL;
-    had = cJSON_GetObjectItemCaseSensitive(c, "password") != NULL;
-    cJSON_DeleteItemFromObjectCaseSensitive(c, "password");
-    if ((srv = js_str(c, "server")) != NULL && redact_server_has_password(srv)
-        && (m = redact_server(srv)) != NULL) {
-        had = 1;
-        cJSON_ReplaceItemInObjectCaseSensitive(c, "server",
-            cJSON_CreateString(m));
-        free(m);
+    if (cJSON_IsString(srv) && redact_server_has_password(srv->valuestring)
+        && (masked = redact_server(srv->valuestring)) != NULL) {
+        kept = srv->valuestring;
+        srv->valuestring = masked;
     }
-    if (had && cJSON_GetObjectItemCaseSensitive(c, "scrubbed") == NULL)
-        cJSON_AddTrueToObject(c, "scrubbed");
-    s = cJSON_PrintUnformatted(c);
-    cJSON_Delete(c);
+    if ((pw != NULL || kept != NULL)
+        && cJSON_GetObjectItemCaseSensitive(req, "scrubbed") == NULL)
+        flag = cJSON_AddTrueToObject(req, "scrubbed");
+    s = cJSON_PrintUnformatted(req);
+    if (flag != NULL)
+        cJSON_Delete(cJSON_DetachItemViaPointer(req, flag));
+    if (kept != NULL) {
+        srv->valuestring = kept;
+        free(masked);
+    }
+    if (pw != NULL) /* ob_json_free wipes it */
+        cJSON_AddItemToObject(req, "password", pw);
     return s;
 }
 

@@ -37,6 +37,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/redact.h"
@@ -666,58 +667,84 @@ ratelimited(struct eng_runtime *rt, const char *applet, size_t event,
     return hit;
 }
 
-/* Trigger data for the run record: the variables, secrets masked. */
+/* "name":value for a JSON object being written into b ("," first unless
+ * it is the first member). */
+static void
+vars_json_member(struct buf *b, int *err, const char *name, const char *value)
+{
+    if (b->len > 0 && b->p[b->len - 1] != '{')
+        *err |= buf_putc(b, ',');
+    *err |= buf_json_str(b, name);
+    *err |= buf_putc(b, ':');
+    *err |= buf_json_str(b, value);
+}
+
+/* Room for the variables as JSON, unescaped: one allocation for the
+ * usual text. */
+static size_t
+vars_json_size(const struct eng_vars *vs)
+{
+    size_t i, n = 64;
+
+    for (i = 0; i < vs->n; i++)
+        n += strlen(vs->v[i].name) + strlen(vs->v[i].value) + 6;
+    return n;
+}
+
+/* Trigger data for the run record: the variables, secrets masked. Written
+ * as text (common/buf.h), the same text a cJSON tree would print, without
+ * a node and a copy per variable: a webhook's request makes this and the
+ * replay record below. NULL when out of memory. */
 static char *
 vars_masked_json(const struct eng_vars *vs)
 {
-    cJSON *o = cJSON_CreateObject();
-    char  *s;
-    size_t i;
+    struct buf b = BUF_INIT;
+    size_t     i;
+    int        err = buf_reserve(&b, vars_json_size(vs)) | buf_putc(&b, '{');
 
-    if (o == NULL)
-        return NULL;
     for (i = 0; i < vs->n; i++) {
         const char *n = vs->v[i].name, *v = vs->v[i].value;
+        char       *t = NULL;
 
-        if (redact_key_is_secret(n)) {
-            cJSON_AddStringToObject(o, n, REDACT_MASK);
-        } else if (*v == '{' || *v == '[') {
+        if (redact_key_is_secret(n))
+            vars_json_member(&b, &err, n, REDACT_MASK);
+        else if (*v == '{' || *v == '[')
             /* a JSON body or field: mask secrets inside it */
-            char *t = redact_json_text(v);
-
-            cJSON_AddStringToObject(o, n, t ? t : v);
-            free(t);
-        } else if (strncmp(n, "_none_arg", 9) == 0) {
-            char *m = redact_server(v);
-
-            cJSON_AddStringToObject(o, n, m ? m : "");
-            free(m);
-        } else {
-            cJSON_AddStringToObject(o, n, v);
-        }
+            vars_json_member(&b, &err, n, (t = redact_json_text(v)) ? t : v);
+        else if (strncmp(n, "_none_arg", 9) == 0)
+            vars_json_member(&b, &err, n, (t = redact_server(v)) ? t : "");
+        else
+            vars_json_member(&b, &err, n, v);
+        free(t);
     }
-    s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
+    err |= buf_putc(&b, '}');
+    if (err) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_take(&b);
 }
 
+/* The replay record: {"event":N,"type":N,"vars":{...}}, as text. */
 static char *
 vars_replay_json(const struct eng_vars *vs, size_t event, int evtype)
 {
-    cJSON *o = cJSON_CreateObject(), *v;
-    char  *s;
-    size_t i;
+    struct buf b = BUF_INIT;
+    size_t     i;
+    int        err = buf_reserve(&b, vars_json_size(vs))
+        | buf_printf(&b, "{\"event\":%zu,\"type\":%d,\"vars\":{", event,
+            evtype);
 
-    if (o == NULL)
+    for (i = 0; i < vs->n; i++)
+        vars_json_member(&b, &err, vs->v[i].name, vs->v[i].value);
+    err |= buf_puts(&b, "}}");
+    if (err) {
+        if (b.p != NULL)
+            sec_wipe(b.p, b.len);
+        buf_free(&b);
         return NULL;
-    cJSON_AddNumberToObject(o, "event", (double)event);
-    cJSON_AddNumberToObject(o, "type", evtype);
-    v = cJSON_AddObjectToObject(o, "vars");
-    for (i = 0; v != NULL && i < vs->n; i++)
-        cJSON_AddStringToObject(v, vs->v[i].name, vs->v[i].value);
-    s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return s;
+    }
+    return buf_take(&b);
 }
 
 static int

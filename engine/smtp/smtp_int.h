@@ -118,6 +118,8 @@ struct smtp_client {
     struct pki_trust *trust;         /* borrowed */
 
     struct cJSON    *trace;           /* borrowed; may be NULL */
+    struct buf       tline;           /* a dialogue entry being written
+                                         (smtp_trace_add) */
     size_t           traced;          /* octets of server lines in trace */
     struct buf      *pipe;            /* borrowed; not NULL while smtp_send
                                       builds a pipelined group (RFC 2920):

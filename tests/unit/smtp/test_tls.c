@@ -418,7 +418,8 @@ verification_off_should_connect_and_say_so_in_the_trace(void **state)
     struct tls_fake fk = { .chain = "chain-full.pem", .key = "chain-full.key" };
     struct pki_trust  *t = trust_of(NULL, 0);
     struct smtp_result res;
-    cJSON             *trace = cJSON_CreateObject(), *d, *e;
+    cJSON             *trace = cJSON_CreateObject(), *shown, *d, *e;
+    char              *text;
     int                rc;
 
     (void)state;
@@ -426,15 +427,23 @@ verification_off_should_connect_and_say_so_in_the_trace(void **state)
         run(&fk, t, SMTP_SECURE_TLS, PKI_VERIFY_NONE, "localhost", trace, &res);
     if (rc != 0)
         fail_msg("open failed: %s: %s", res.klass, res.message);
-    d = cJSON_GetObjectItem(trace, "dialogue");
+    /* as stored and shown: the printed trace, read back */
+    text = cJSON_PrintUnformatted(trace);
+    assert_non_null(text);
+    shown = cJSON_Parse(text);
+    assert_non_null(shown);
+    d = cJSON_GetObjectItem(shown, "dialogue");
     assert_true(cJSON_GetArraySize(d) > 5);
     cJSON_ArrayForEach(e, d)
     {
         const cJSON *v = cJSON_GetObjectItem(e, "verification");
 
+        assert_true(cJSON_IsString(cJSON_GetObjectItem(e, "line")));
         assert_true(cJSON_IsString(v));
         assert_string_equal(v->valuestring, "OFF");
     }
+    cJSON_Delete(shown);
+    free(text);
     cJSON_Delete(trace);
     pki_trust_unref(t);
 }
