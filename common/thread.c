@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -103,4 +104,138 @@ int
 thr_started(const struct thr *t)
 {
     return t->map != NULL;
+}
+
+/* ---- thread sets -------------------------------------------------------- */
+
+int
+thr_set_init(struct thr_set *s, unsigned max, const char *name,
+    void (*fn)(void *arg, unsigned slot), void *arg)
+{
+    unsigned i;
+
+    memset(s, 0, sizeof(*s));
+    if (max == 0)
+        return EINVAL;
+    if ((s->slot = calloc(max, sizeof(*s->slot))) == NULL)
+        return ENOMEM;
+    for (i = 0; i < max; i++) {
+        s->slot[i].set = s;
+        s->slot[i].i = i;
+        s->slot[i].state = THR_FREE;
+    }
+    s->max = max;
+    if (name != NULL)
+        snprintf(s->name, sizeof(s->name), "%s", name);
+    s->fn = fn;
+    s->arg = arg;
+    return 0;
+}
+
+/* A slot's thread: fn and arg do not change while it runs, and the slot
+ * is not touched after fn returns (its joiner may reuse it). */
+static void *
+thr_set_main(void *p)
+{
+    struct thr_slot *sl = p;
+
+    sl->set->fn(sl->set->arg, sl->i);
+    return NULL;
+}
+
+/* Starts a thread in a free slot other than self (-1: any), joining an
+ * ended one first if no slot is free (under the owner's mutex). */
+static int
+thr_set_start_other(struct thr_set *s, int self, unsigned *slot)
+{
+    struct thr_slot *sl = NULL;
+    unsigned         i;
+    int              rc;
+
+    if (s->closed)
+        return ECANCELED;
+    if (s->live >= s->max)
+        return EBUSY;
+    for (i = 0; i < s->max; i++) {
+        if (s->slot[i].state == THR_FREE) {
+            sl = &s->slot[i];
+            break;
+        }
+        if (s->slot[i].state == THR_DONE && sl == NULL && (int)i != self)
+            sl = &s->slot[i];
+    }
+    if (sl == NULL)
+        return EBUSY;
+    if (sl->state == THR_DONE) {
+        thr_join(&sl->thr);
+        sl->state = THR_FREE;
+    }
+    if ((rc = thr_start(&sl->thr, s->name[0] != '\0' ? s->name : NULL,
+             thr_set_main, sl))
+        != 0)
+        return rc;
+    sl->state = THR_LIVE;
+    s->live++;
+    *slot = sl->i;
+    return 0;
+}
+
+int
+thr_set_start(struct thr_set *s, unsigned *slot)
+{
+    return thr_set_start_other(s, -1, slot);
+}
+
+void
+thr_set_reap(struct thr_set *s)
+{
+    unsigned i;
+
+    for (i = 0; !s->closed && i < s->max; i++)
+        if (s->slot[i].state == THR_DONE) {
+            thr_join(&s->slot[i].thr);
+            s->slot[i].state = THR_FREE;
+        }
+}
+
+int
+thr_set_leave(struct thr_set *s, unsigned self, int *succ)
+{
+    unsigned i;
+    int      rc;
+
+    *succ = -1;
+    s->live--; /* its place: the successor's, if it is the last */
+    if (s->live == 0 && !s->closed) {
+        if ((rc = thr_set_start_other(s, (int)self, &i)) != 0) {
+            s->live++;
+            return rc;
+        }
+        *succ = (int)i;
+    }
+    s->slot[self].state = THR_DONE;
+    return 0;
+}
+
+unsigned
+thr_set_live(const struct thr_set *s)
+{
+    return s->live;
+}
+
+void
+thr_set_close(struct thr_set *s)
+{
+    s->closed = 1;
+}
+
+void
+thr_set_fini(struct thr_set *s)
+{
+    unsigned i;
+
+    for (i = 0; s->slot != NULL && i < s->max; i++)
+        thr_join(&s->slot[i].thr);
+    free(s->slot);
+    memset(s, 0, sizeof(*s));
 }

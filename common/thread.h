@@ -10,6 +10,10 @@
  * runs on a stack mapped for it (same size as pthread's default, a guard
  * page below it, only touched pages resident) that thr_join unmaps, so a
  * process whose idle threads exit gets that memory back.
+ *
+ * struct thr_set keeps an elastic set of such threads for a pool of
+ * workers (engine/run/pool.c, engine/outbox/outbox.c): started on demand,
+ * ended when idle, the last one handing over to a fresh thread.
  */
 #ifndef HERALD_COMMON_THREAD_H
 #define HERALD_COMMON_THREAD_H
@@ -39,5 +43,89 @@ int thr_start(struct thr *t, const char *name, void *(*fn)(void *), void *arg);
 void thr_join(struct thr *t);
 /* 1 if *t was started and not joined yet. */
 int thr_started(const struct thr *t);
+
+/*
+ * An elastic set of threads, all running fn(arg, slot) in slots 0..max-1:
+ * started on demand up to max; a thread that has run out of work ends,
+ * and the last live one, when it ends, first starts a successor in
+ * another slot (a new thread has none of the stack pages and the freed
+ * chunks glibc keeps per thread that a load left in the old one), so
+ * that one stays. An ended thread does not join itself: it is joined
+ * when its slot is reused (thr_set_start) or by thr_set_reap, or
+ * thr_set_fini once the set is closed.
+ *
+ * Locking: the set has no lock of its own. Every function but
+ * thr_set_init and thr_set_fini is called under the owner's mutex (one
+ * per set, the one the threads take to look for work), which also
+ * guards whatever per-slot state the owner keeps beside the set, indexed
+ * by slot. A thread ends by calling thr_set_leave under that mutex, and
+ * then returns from fn without taking it again (whoever joins it may
+ * hold it).
+ *
+ * Errors (errno values): EBUSY: max threads live already (or, for a
+ * leaving thread's successor, no slot but its own); ECANCELED: the set is closed
+ * (thr_set_close); else what thr_start returns (EAGAIN, ENOMEM).
+ */
+struct thr_set;
+
+enum thr_slot_state {
+    THR_FREE, /* no thread (never started, or joined) */
+    THR_LIVE, /* its thread runs fn */
+    THR_DONE  /* its thread left (thr_set_leave): to be joined */
+};
+struct thr_slot {
+    struct thr_set     *set;
+    unsigned            i;
+    enum thr_slot_state state;
+    struct thr          thr;
+};
+/* The fields are the implementation's (under the owner's mutex); the
+ * struct stays where it is from thr_set_init to thr_set_fini. */
+struct thr_set {
+    struct thr_slot *slot; /* max of them */
+    unsigned         max;
+    unsigned         live;   /* in THR_LIVE */
+    int              closed; /* thr_set_close was called */
+    char             name[16];
+    void (*fn)(void *arg, unsigned slot);
+    void *arg;
+};
+
+/* Prepares *s for up to max (1 or more) threads running fn(arg, slot),
+ * each named name (as for thr_start; may be NULL); none runs yet. arg is
+ * borrowed: it must outlive the set. Returns 0, EINVAL (max is 0) or
+ * ENOMEM. */
+int thr_set_init(struct thr_set *s, unsigned max, const char *name,
+    void (*fn)(void *arg, unsigned slot), void *arg);
+/* Starts a thread in a free slot, joining an ended one first if that is
+ * the only kind left, and puts its slot in *slot. The owner sets up its
+ * per-slot state under the same mutex hold; the thread sees it once it
+ * takes the mutex. Returns 0, EBUSY, ECANCELED, or EAGAIN/ENOMEM with
+ * nothing started. Under the mutex. */
+int thr_set_start(struct thr_set *s, unsigned *slot);
+/* Joins the threads that left, so that their stacks go back now rather
+ * than when their slots are reused. Nothing once closed (thr_set_fini
+ * joins them then). Under the mutex. */
+void thr_set_reap(struct thr_set *s);
+/* The thread in slot self ends, from fn, under the mutex. If it is the
+ * last live one and the set is open, a successor is started first in
+ * another slot, put in *succ (the owner sets it up as after
+ * thr_set_start); otherwise *succ is -1. Returns 0 when self's slot is
+ * now THR_DONE and fn must return (someone must join it: wake one that
+ * calls thr_set_reap or thr_set_start), or, when the successor could not
+ * be started, the error (EBUSY, EAGAIN, ENOMEM) and self stays live. */
+int thr_set_leave(struct thr_set *s, unsigned self, int *succ);
+/* Threads in THR_LIVE (started and not left). Under the mutex. */
+unsigned thr_set_live(const struct thr_set *s);
+/* From now on no thread is started or joined but by thr_set_fini: start
+ * fails with ECANCELED, leave starts no successor, reap does nothing.
+ * Under the mutex, together with whatever tells the threads to end; fn
+ * may then return without thr_set_leave. */
+void thr_set_close(struct thr_set *s);
+/* Joins every thread (waits for each to return from fn: the owner has
+ * told them to, and does not hold the mutex) and frees the slots. The
+ * set must be closed, or no thread ever started. A zeroed or finished
+ * set is a no-op. */
+void thr_set_fini(struct thr_set *s);
 
 #endif

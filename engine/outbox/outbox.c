@@ -35,6 +35,7 @@
  * until 5 s after it answers again (OB_REJOIN_MS), the time every live
  * instance needs to renew the leases that passed during the outage.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -70,26 +71,18 @@
  * starting a new sender in its place, which has none of the stack pages
  * and of the freed chunks glibc keeps per thread that a load left in the
  * old one. An idle thread costs ~64 KB resident (its stack and TLS), so
- * an idle herald keeps one, not o.senders. */
-enum ob_state {
-    OB_FREE, /* no thread (never started, or joined) */
-    OB_LIVE, /* its thread runs ob_main */
-    OB_DONE  /* its thread left ob_main's loop: to be joined */
-};
+ * an idle herald keeps one, not o.senders. The threads are a struct
+ * thr_set (common/thread.h); waiters[i] is the wake-up of its slot i. */
 struct ob_waiter {
-    struct eng_outbox *ob;
-    pthread_cond_t     cv;
-    const char        *slot;  /* the destination it holds while idle, or
-                                 NULL (borrowed from its ob_sess) */
-    int                idle;  /* sleeping, and not woken yet */
-    int                fresh; /* started for no message in particular
-                                 (eng_outbox_start, a full batch) and
-                                 has not slept or claimed yet: it will
-                                 look, so it takes an arrival as an idle
-                                 sender would */
-    enum ob_state      state; /* under mu */
-    struct thr         thr;   /* started and joined under mu, or by
-                                 eng_outbox_free once stop is set */
+    pthread_cond_t cv;
+    const char    *slot;  /* the destination it holds while idle, or
+                             NULL (borrowed from its ob_sess) */
+    int            idle;  /* sleeping, and not woken yet */
+    int            fresh; /* started for no message in particular
+                             (eng_outbox_start, a full batch) and has
+                             not slept or claimed yet: it will look, so
+                             it takes an arrival as an idle sender
+                             would */
 };
 
 struct eng_outbox {
@@ -113,13 +106,14 @@ struct eng_outbox {
         unsigned n;
     } * slots;
     size_t nslots;
-    /* o.senders waiters, nlive of them with a running thread (under mu) */
+    /* o.senders waiters, one per slot of senders (under mu; closed once
+     * stop is set); NULL until eng_outbox_start, and with no senders */
     struct ob_waiter *waiters;
-    unsigned          nlive;
+    struct thr_set    senders;
 };
 
-static void  ob_wake(struct eng_outbox *ob, const char *skey);
-static void *ob_main(void *arg);
+static void ob_wake(struct eng_outbox *ob, const char *skey);
+static void ob_main(void *arg, unsigned slot);
 
 /* One loaded message: the request JSON and a borrowed view of it. */
 struct ob_msg {
@@ -813,63 +807,43 @@ ob_slot_count(const struct eng_outbox *ob, const char *skey)
     return 0;
 }
 
-/* Starts a sender in a free waiter other than self (may be NULL), under
- * mu, unless stopping or o.senders run already. A waiter whose thread
- * ended is joined first (it holds no lock on its way out). fresh: started
- * for no message in particular (struct ob_waiter). Returns 1 if one was
- * started. */
-static int
-ob_spawn_locked(struct eng_outbox *ob, int fresh, const struct ob_waiter *self)
+/* Sets up the waiter of a sender just started in slot i (under mu).
+ * fresh: started for no message in particular (struct ob_waiter). */
+static void
+ob_started_locked(struct eng_outbox *ob, unsigned i, int fresh)
 {
-    struct ob_waiter *w = NULL;
-    unsigned          i;
-    int               rc;
-
-    if (ob->stop || ob->waiters == NULL || ob->nlive >= ob->o.senders)
-        return 0;
-    for (i = 0; i < ob->o.senders; i++) {
-        if (ob->waiters[i].state == OB_FREE) {
-            w = &ob->waiters[i];
-            break;
-        }
-        if (ob->waiters[i].state == OB_DONE && w == NULL
-            && &ob->waiters[i] != self)
-            w = &ob->waiters[i];
-    }
-    if (w == NULL)
-        return 0;
-    if (w->state == OB_DONE) {
-        thr_join(&w->thr);
-        w->state = OB_FREE;
-    }
-    w->idle = 0;
-    w->fresh = fresh;
-    w->slot = NULL;
-    if ((rc = thr_start(&w->thr, "herald-send", ob_main, w)) != 0) {
-        log_warn("outbox",
-            "event=sender_start_failed live=%u error=\"%s\" "
-            "note=\"the running senders take the mail\"",
-            ob->nlive, strerror(rc));
-        return 0;
-    }
-    w->state = OB_LIVE;
-    ob->nlive++;
-    return 1;
+    ob->waiters[i].idle = 0;
+    ob->waiters[i].fresh = fresh;
+    ob->waiters[i].slot = NULL;
 }
 
-/* Joins the senders that ended (under mu), so that their stacks go back
- * now, not at the next start. Not once stopping: eng_outbox_free joins
- * them then. */
 static void
-ob_reap_locked(struct eng_outbox *ob)
+ob_start_failed(struct eng_outbox *ob, int rc)
+{
+    log_warn("outbox",
+        "event=sender_start_failed live=%u error=\"%s\" "
+        "note=\"the running senders take the mail\"",
+        thr_set_live(&ob->senders), strerror(rc));
+}
+
+/* Starts a sender (under mu), unless stopping or o.senders run already;
+ * a slot whose thread ended is joined first (it holds no lock on its way
+ * out). fresh: as for ob_started_locked. Returns 1 if one was started. */
+static int
+ob_spawn_locked(struct eng_outbox *ob, int fresh)
 {
     unsigned i;
+    int      rc;
 
-    for (i = 0; !ob->stop && i < ob->o.senders; i++)
-        if (ob->waiters[i].state == OB_DONE) {
-            thr_join(&ob->waiters[i].thr);
-            ob->waiters[i].state = OB_FREE;
-        }
+    if (ob->waiters == NULL)
+        return 0;
+    if ((rc = thr_set_start(&ob->senders, &i)) != 0) {
+        if (rc != EBUSY && rc != ECANCELED)
+            ob_start_failed(ob, rc);
+        return 0;
+    }
+    ob_started_locked(ob, i, fresh);
+    return 1;
 }
 
 /* 1 if a sender sleeps and has not been woken yet, or is fresh (under
@@ -919,7 +893,7 @@ ob_wake_locked(struct eng_outbox *ob, const char *skey, int spawn)
     if (holder == NULL && ob_slot_count(ob, skey) < ob->o.dest_sessions) {
         if (free_one != NULL)
             holder = free_one;
-        else if (!spawn || !ob_spawn_locked(ob, 0, NULL))
+        else if (!spawn || !ob_spawn_locked(ob, 0))
             holder = any;
     }
     if (holder != NULL) {
@@ -1167,20 +1141,23 @@ ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now)
     return wait;
 }
 
-/* Sender w ends (under mu): when it is not the last, or after starting a
- * successor to be the last. Returns 0 if it stays. */
+/* The sender in slot self ends (under mu): when it is not the last, or
+ * after starting a successor to be the last. Returns 0 if it stays. */
 static int
-ob_leave_locked(struct eng_outbox *ob, struct ob_waiter *w)
+ob_leave_locked(struct eng_outbox *ob, unsigned self)
 {
-    ob->nlive--; /* its place: the successor's, if it is the last */
-    if (ob->nlive == 0 && !ob_spawn_locked(ob, 1, w)) {
-        ob->nlive++;
+    int rc, succ;
+
+    if ((rc = thr_set_leave(&ob->senders, self, &succ)) != 0) {
+        if (rc != EBUSY)
+            ob_start_failed(ob, rc);
         return 0;
     }
-    w->state = OB_DONE;
-    w->fresh = 0; /* nobody counts on it */
-    log_debug("outbox", "event=sender_end live=%u", ob->nlive);
-    /* an idle (or the new) sender joins this one (ob_reap_locked) */
+    if (succ >= 0)
+        ob_started_locked(ob, (unsigned)succ, 1);
+    ob->waiters[self].fresh = 0; /* nobody counts on it */
+    log_debug("outbox", "event=sender_end live=%u", thr_set_live(&ob->senders));
+    /* an idle (or the new) sender joins this one (thr_set_reap) */
     ob_wake_any_locked(ob);
     return 1;
 }
@@ -1189,11 +1166,11 @@ ob_leave_locked(struct eng_outbox *ob, struct ob_waiter *w)
  * woken, the earliest retry or its session's idle_close; ends once it has
  * had no session and no work for idle_close seconds while another sender
  * runs (the header of ob_waiter). */
-static void *
-ob_main(void *arg)
+static void
+ob_main(void *arg, unsigned slot)
 {
-    struct ob_waiter  *w = arg;
-    struct eng_outbox *ob = w->ob;
+    struct eng_outbox *ob = arg;
+    struct ob_waiter  *w = &ob->waiters[slot];
     struct ob_sess     s = { 0 };
     struct timespec    ts;
     unsigned long long gen;
@@ -1215,7 +1192,7 @@ ob_main(void *arg)
             if (n == OB_BATCH && s.slot != NULL
                 && ob_slot_count(ob, s.slot) < ob->o.dest_sessions
                 && !ob_any_idle_locked(ob))
-                ob_spawn_locked(ob, 1, NULL);
+                ob_spawn_locked(ob, 1);
             w->fresh = 0;
             worked = 1;
             continue;
@@ -1228,16 +1205,16 @@ ob_main(void *arg)
         pthread_mutex_lock(&ob->mu);
         if (ob->stop || ob->gen != gen)
             continue; /* work arrived while this sender looked */
-        ob_reap_locked(ob);
+        thr_set_reap(&ob->senders);
         /* the last sender is replaced by a new one instead once it has
          * worked: the new thread starts with none of the stack pages and
          * none of the freed chunks (glibc's per-thread cache) that a load
          * left in this one */
-        if (s.h == NULL && (ob->nlive > 1 || worked)) {
+        if (s.h == NULL && (thr_set_live(&ob->senders) > 1 || worked)) {
             /* gen has not moved since this sender found nothing: what
              * arrives from now on wakes or starts another */
             if ((left = ob->o.idle_close - (clock_mono() - busy_at)) <= 0
-                && ob_leave_locked(ob, w))
+                && ob_leave_locked(ob, slot))
                 break;
             if (left > 0 && wait > left)
                 wait = left;
@@ -1267,7 +1244,6 @@ ob_main(void *arg)
     pthread_mutex_unlock(&ob->mu);
     ob_sess_close(ob, &s);
     ob_slot_drop(ob, &s);
-    return NULL;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -1314,17 +1290,19 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
             resumed);
     if (ob->o.senders == 0)
         return 0;
-    if ((ob->waiters = calloc(ob->o.senders, sizeof(*ob->waiters))) == NULL)
+    if (thr_set_init(&ob->senders, ob->o.senders, "herald-send", ob_main, ob)
+        != 0)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    for (i = 0; i < ob->o.senders; i++) {
-        ob->waiters[i].ob = ob;
-        ob->waiters[i].state = OB_FREE;
-        pthread_cond_init(&ob->waiters[i].cv, NULL);
+    if ((ob->waiters = calloc(ob->o.senders, sizeof(*ob->waiters))) == NULL) {
+        thr_set_fini(&ob->senders);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
+    for (i = 0; i < ob->o.senders; i++)
+        pthread_cond_init(&ob->waiters[i].cv, NULL);
     /* one sender from the start (resumed and retried mail); puts start
      * the others */
     pthread_mutex_lock(&ob->mu);
-    started = ob_spawn_locked(ob, 1, NULL);
+    started = ob_spawn_locked(ob, 1);
     pthread_mutex_unlock(&ob->mu);
     if (!started)
         return err_set(eb, ERR_INTERNAL, "thread",
@@ -1341,12 +1319,12 @@ eng_outbox_free(struct eng_outbox *ob)
         return;
     pthread_mutex_lock(&ob->mu);
     ob->stop = 1;
+    thr_set_close(&ob->senders);
     if (ob->waiters != NULL)
         ob_wake_all_locked(ob);
     pthread_mutex_unlock(&ob->mu);
-    /* with stop set, no sender is started or joined but here */
-    for (i = 0; ob->waiters != NULL && i < ob->o.senders; i++)
-        thr_join(&ob->waiters[i].thr);
+    /* closed: no sender is started or joined but here */
+    thr_set_fini(&ob->senders);
     for (i = 0; ob->waiters != NULL && i < ob->o.senders; i++)
         pthread_cond_destroy(&ob->waiters[i].cv);
     free(ob->waiters);
@@ -1708,7 +1686,7 @@ eng_outbox_senders(struct eng_outbox *ob)
     unsigned n;
 
     pthread_mutex_lock(&ob->mu);
-    n = ob->nlive;
+    n = thr_set_live(&ob->senders);
     pthread_mutex_unlock(&ob->mu);
     return n;
 }

@@ -34,118 +34,71 @@ struct pool_job {
  * hands over to a new thread). */
 #define POOL_IDLE_EXIT 10.0
 
-/* A worker's thread: none, running pool_main, or ended (to be joined). */
-enum pool_state { POOL_FREE, POOL_LIVE, POOL_DONE };
-struct pool_worker {
-    struct eng_pool *p;
-    enum pool_state  state; /* under mu */
-    struct thr       thr;   /* started and joined under mu, or by
-                               eng_pool_free once stopping */
-};
-
 struct eng_pool {
-    pthread_mutex_t     mu;
-    pthread_cond_t      work; /* a job was queued, a worker ended, or
-                                 stopping */
-    pthread_cond_t      idle; /* a job finished */
-    struct pool_job    *ring;
-    unsigned            cap, head, count;
-    unsigned            running;
-    int                 accepting;
-    int                 stopping;
-    struct pool_worker *w;        /* max of them */
-    unsigned            max;      /* workers at most */
-    unsigned            live;     /* in POOL_LIVE */
-    unsigned            waiting;  /* live workers waiting for a job */
-    unsigned            starting; /* started, not at their first look
-                                     yet: each takes a job too */
-    double              idle_exit;
+    pthread_mutex_t  mu;
+    pthread_cond_t   work; /* a job was queued, a worker ended, or
+                              stopping */
+    pthread_cond_t   idle; /* a job finished */
+    struct pool_job *ring;
+    unsigned         cap, head, count;
+    unsigned         running;
+    int              accepting;
+    int              stopping;
+    struct thr_set   workers;  /* under mu; closed once stopping */
+    unsigned         waiting;  /* live workers waiting for a job */
+    unsigned         starting; /* started, not at their first look
+                                  yet: each takes a job too */
+    double           idle_exit;
 };
 
-static void *pool_main(void *arg);
+static void pool_main(void *arg, unsigned slot);
 
-/* Starts a worker (under mu) unless stopping or max run already; joins an
- * ended one other than self (may be NULL) to reuse its place. Returns 0
- * or an errno value. */
+/* Starts a worker (under mu) unless stopping or all of them run already.
+ * Returns 0 or an errno value (common/thread.h). */
 static int
-pool_spawn_locked(struct eng_pool *p, const struct pool_worker *self)
+pool_spawn_locked(struct eng_pool *p)
 {
-    struct pool_worker *w = NULL;
-    unsigned            i;
-    int                 rc;
+    unsigned slot;
+    int      rc;
 
-    if (p->stopping || p->live >= p->max)
-        return EAGAIN;
-    for (i = 0; i < p->max; i++) {
-        if (p->w[i].state == POOL_FREE) {
-            w = &p->w[i];
-            break;
-        }
-        if (p->w[i].state == POOL_DONE && w == NULL && &p->w[i] != self)
-            w = &p->w[i];
-    }
-    if (w == NULL)
-        return EAGAIN;
-    if (w->state == POOL_DONE) {
-        thr_join(&w->thr);
-        w->state = POOL_FREE;
-    }
-    if ((rc = thr_start(&w->thr, "herald-run", pool_main, w)) != 0)
-        return rc;
-    w->state = POOL_LIVE;
-    p->live++;
-    p->starting++;
-    return 0;
+    if ((rc = thr_set_start(&p->workers, &slot)) == 0)
+        p->starting++;
+    return rc;
 }
 
-/* Joins the workers that ended (under mu), not once stopping:
- * eng_pool_free joins them then. */
-static void
-pool_reap_locked(struct eng_pool *p)
-{
-    unsigned i;
-
-    for (i = 0; !p->stopping && i < p->max; i++)
-        if (p->w[i].state == POOL_DONE) {
-            thr_join(&p->w[i].thr);
-            p->w[i].state = POOL_FREE;
-        }
-}
-
-/* Worker self ends (under mu): when it is not the last, or after
- * starting a successor to be the last (the new thread has none of the
- * stack pages and freed chunks a load left in this one). Returns 0 if it
- * stays. */
+/* The worker in slot self ends (under mu): when it is not the last, or
+ * after starting a successor to be the last (the new thread has none of
+ * the stack pages and freed chunks a load left in this one). Returns 0
+ * if it stays. */
 static int
-pool_leave_locked(struct eng_pool *p, struct pool_worker *self)
+pool_leave_locked(struct eng_pool *p, unsigned self)
 {
-    p->live--; /* its place: the successor's, if it is the last */
-    if (p->live == 0 && pool_spawn_locked(p, self) != 0) {
-        p->live++;
+    int succ;
+
+    if (thr_set_leave(&p->workers, self, &succ) != 0)
         return 0;
-    }
-    self->state = POOL_DONE;
-    log_debug("pool", "event=worker_end live=%u", p->live);
+    if (succ >= 0)
+        p->starting++;
+    log_debug("pool", "event=worker_end live=%u", thr_set_live(&p->workers));
     pthread_cond_signal(&p->work); /* someone joins this one */
     return 1;
 }
 
-static void *
-pool_main(void *arg)
+static void
+pool_main(void *arg, unsigned slot)
 {
-    struct pool_worker *self = arg;
-    struct eng_pool    *p = self->p;
-    struct pool_job     j;
-    struct timespec     ts;
-    double              idle_since = clock_mono(), left;
-    int                 worked = 0; /* ran a job since it started */
+    struct eng_pool *p = arg;
+    struct pool_job  j;
+    struct timespec  ts;
+    double           idle_since = clock_mono(), left;
+    int              worked = 0; /* ran a job since it started */
 
     pthread_mutex_lock(&p->mu);
     p->starting--;
     for (;;) {
         while (p->count == 0 && !p->stopping) {
-            pool_reap_locked(p);
-            if (p->live == 1 && !worked) {
+            thr_set_reap(&p->workers);
+            if (thr_set_live(&p->workers) == 1 && !worked) {
                 p->waiting++;
                 pthread_cond_wait(&p->work, &p->mu);
                 p->waiting--;
@@ -156,9 +109,9 @@ pool_main(void *arg)
             if (left <= 0) {
                 /* no job queued (checked under mu): a job queued from now
                  * on is for the others or the successor */
-                if (pool_leave_locked(p, self)) {
+                if (pool_leave_locked(p, slot)) {
                     pthread_mutex_unlock(&p->mu);
-                    return NULL;
+                    return;
                 }
                 worked = 0; /* no successor: stays, and waits as before */
                 continue;
@@ -189,7 +142,6 @@ pool_main(void *arg)
         pthread_cond_broadcast(&p->idle);
     }
     pthread_mutex_unlock(&p->mu);
-    return NULL;
 }
 
 int
@@ -197,7 +149,6 @@ eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
     struct errbuf *eb)
 {
     struct eng_pool *p;
-    unsigned         i;
     int              rc;
 
     *out = NULL;
@@ -209,18 +160,14 @@ eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
             "queue size %u is out of range (1-1000000)", qsize);
     if ((p = calloc(1, sizeof(*p))) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
-    p->ring = calloc(qsize, sizeof(*p->ring));
-    p->w = calloc(workers, sizeof(*p->w));
-    if (p->ring == NULL || p->w == NULL) {
+    if ((p->ring = calloc(qsize, sizeof(*p->ring))) == NULL
+        || thr_set_init(&p->workers, workers, "herald-run", pool_main, p)
+            != 0) {
         free(p->ring);
-        free(p->w);
         free(p);
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     }
-    for (i = 0; i < workers; i++)
-        p->w[i].p = p;
     p->cap = qsize;
-    p->max = workers;
     p->idle_exit = POOL_IDLE_EXIT;
     p->accepting = 1;
     pthread_mutex_init(&p->mu, NULL);
@@ -228,7 +175,7 @@ eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
     pthread_cond_init(&p->idle, NULL);
     /* one worker now, the others as jobs queue up */
     pthread_mutex_lock(&p->mu);
-    rc = pool_spawn_locked(p, NULL);
+    rc = pool_spawn_locked(p);
     pthread_mutex_unlock(&p->mu);
     if (rc != 0) {
         eng_pool_free(p);
@@ -254,7 +201,7 @@ eng_pool_workers(struct eng_pool *p)
     unsigned n;
 
     pthread_mutex_lock(&p->mu);
-    n = p->live;
+    n = thr_set_live(&p->workers);
     pthread_mutex_unlock(&p->mu);
     return n;
 }
@@ -263,6 +210,8 @@ int
 eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
     void (*drop)(void *arg), void *arg)
 {
+    int rc;
+
     pthread_mutex_lock(&p->mu);
     if (!p->accepting || p->count == p->cap) {
         pthread_mutex_unlock(&p->mu);
@@ -271,11 +220,13 @@ eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
     p->ring[(p->head + p->count) % p->cap] =
         (struct pool_job){ run, drop, arg };
     p->count++;
-    /* more jobs wait than workers do: one more worker (a failure to start
-     * it only slows the queue down: the running ones take the job) */
-    if (p->count > p->waiting + p->starting && p->live < p->max
-        && pool_spawn_locked(p, NULL) != 0)
-        log_debug("pool", "event=worker_start_failed live=%u", p->live);
+    /* more jobs wait than workers do: one more worker unless all of them
+     * run (a failure to start it only slows the queue down: the running
+     * ones take the job) */
+    if (p->count > p->waiting + p->starting && (rc = pool_spawn_locked(p)) != 0
+        && rc != EBUSY)
+        log_debug("pool", "event=worker_start_failed live=%u",
+            thr_set_live(&p->workers));
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
     return 0;
@@ -321,18 +272,16 @@ eng_pool_drain(struct eng_pool *p, double timeout_s)
 void
 eng_pool_free(struct eng_pool *p)
 {
-    unsigned i;
-
     if (p == NULL)
         return;
     pthread_mutex_lock(&p->mu);
     p->accepting = 0;
     p->stopping = 1;
+    thr_set_close(&p->workers);
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
-    /* with stopping set, no worker is started or joined but here */
-    for (i = 0; i < p->max; i++)
-        thr_join(&p->w[i].thr);
+    /* closed: no worker is started or joined but here */
+    thr_set_fini(&p->workers);
     /* jobs still queued (free without drain): drop them */
     while (p->count > 0) {
         struct pool_job j = p->ring[p->head];
@@ -346,7 +295,6 @@ eng_pool_free(struct eng_pool *p)
     pthread_cond_destroy(&p->idle);
     pthread_mutex_destroy(&p->mu);
     free(p->ring);
-    free(p->w);
     free(p);
 }
 

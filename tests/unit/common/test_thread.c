@@ -2,7 +2,10 @@
 /*
  * tests/unit/common/test_thread.c: common/thread.h runs the function with
  * its argument on a stack of its own, under the name given, with a guard
- * page below the stack, and hands the whole mapping back when joined.
+ * page below the stack, and hands the whole mapping back when joined; and
+ * a struct thr_set starts threads in free slots up to its max, joins the
+ * ones that left, hands over from the last one to a successor, and once
+ * closed starts and joins nothing until thr_set_fini.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/thread.h"
@@ -110,12 +114,302 @@ stack_should_have_a_guard_page_below_it(void **state)
     thr_join(&t);
 }
 
+/* ---- thread sets ------------------------------------------------------- */
+
+#define CREW_MAX 4
+
+enum crew_order { CREW_NONE, CREW_LEAVE };
+
+/* The owner of a set: its mutex, and per slot what the thread there saw
+ * and what it was told. */
+struct crew {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    struct thr_set  set;
+    int             quit;
+    enum crew_order order[CREW_MAX];
+    unsigned        ran[CREW_MAX];      /* threads that ran in the slot */
+    unsigned        answered[CREW_MAX]; /* thr_set_leave calls there */
+    int             leave_rc[CREW_MAX], succ[CREW_MAX];
+    void           *arg[CREW_MAX];
+    char            name[CREW_MAX][16];
+};
+
+/* A crew member: waits for an order under mu; told to leave, it asks the
+ * set, and returns if it may. */
+static void
+crew_main(void *arg, unsigned slot)
+{
+    struct crew *c = arg;
+
+    pthread_mutex_lock(&c->mu);
+    c->ran[slot]++;
+    c->arg[slot] = arg;
+    pthread_getname_np(pthread_self(), c->name[slot], sizeof(c->name[slot]));
+    pthread_cond_broadcast(&c->cv);
+    for (;;) {
+        while (c->order[slot] == CREW_NONE && !c->quit)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->quit)
+            break;
+        c->order[slot] = CREW_NONE;
+        c->leave_rc[slot] = thr_set_leave(&c->set, slot, &c->succ[slot]);
+        c->answered[slot]++;
+        pthread_cond_broadcast(&c->cv);
+        if (c->leave_rc[slot] == 0)
+            break;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void
+crew_init(struct crew *c, unsigned max)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    assert_int_equal(thr_set_init(&c->set, max, "herald-crew", crew_main, c),
+        0);
+}
+
+/* Tells every thread to end, and joins them. */
+static void
+crew_fini(struct crew *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->quit = 1;
+    thr_set_close(&c->set);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    thr_set_fini(&c->set);
+    assert_null(c->set.slot);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* Waits (under mu, at most 5 s) until *v reaches want. */
+static void
+crew_wait(struct crew *c, const unsigned *v, unsigned want)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 5;
+    while (*v < want)
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT)
+            fail_msg("waited 5 s for %u, have %u", want, *v);
+}
+
+/* Starts a thread (under mu) and waits until it runs; returns its slot. */
+static unsigned
+crew_start(struct crew *c)
+{
+    unsigned slot = CREW_MAX;
+
+    assert_int_equal(thr_set_start(&c->set, &slot), 0);
+    assert_true(slot < c->set.max);
+    assert_int_equal(c->set.slot[slot].state, THR_LIVE);
+    crew_wait(c, &c->ran[slot], c->ran[slot] + 1);
+    return slot;
+}
+
+/* Tells the thread in slot to leave (under mu); returns what
+ * thr_set_leave said, the successor's slot in *succ. */
+static int
+crew_leave(struct crew *c, unsigned slot, int *succ)
+{
+    unsigned n = c->answered[slot];
+
+    c->order[slot] = CREW_LEAVE;
+    pthread_cond_broadcast(&c->cv);
+    crew_wait(c, &c->answered[slot], n + 1);
+    *succ = c->succ[slot];
+    return c->leave_rc[slot];
+}
+
+static void
+set_should_start_threads_in_free_slots_up_to_max(void **state)
+{
+    struct crew c;
+    unsigned    i, slot, seen = 0;
+
+    (void)state;
+    crew_init(&c, 3);
+    pthread_mutex_lock(&c.mu);
+    assert_int_equal(thr_set_live(&c.set), 0);
+    for (i = 0; i < 3; i++) {
+        slot = crew_start(&c);
+        assert_false(seen & (1u << slot)); /* a slot of its own */
+        seen |= 1u << slot;
+        assert_ptr_equal(c.arg[slot], &c);
+        assert_string_equal(c.name[slot], "herald-crew");
+        assert_int_equal(thr_set_live(&c.set), i + 1);
+    }
+    /* all of them run: no fourth, and nothing changes */
+    slot = CREW_MAX;
+    assert_int_equal(thr_set_start(&c.set, &slot), EBUSY);
+    assert_int_equal(slot, CREW_MAX);
+    assert_int_equal(thr_set_live(&c.set), 3);
+    pthread_mutex_unlock(&c.mu);
+    crew_fini(&c);
+}
+
+static void
+set_should_join_a_thread_that_left(void **state)
+{
+    struct crew c;
+    unsigned    a, b;
+    int         succ;
+
+    (void)state;
+    crew_init(&c, 2);
+    pthread_mutex_lock(&c.mu);
+    a = crew_start(&c);
+    b = crew_start(&c);
+    /* not the last: it leaves without a successor, to be joined */
+    assert_int_equal(crew_leave(&c, a, &succ), 0);
+    assert_int_equal(succ, -1);
+    assert_int_equal(c.set.slot[a].state, THR_DONE);
+    assert_true(thr_started(&c.set.slot[a].thr));
+    assert_int_equal(thr_set_live(&c.set), 1);
+    thr_set_reap(&c.set);
+    assert_int_equal(c.set.slot[a].state, THR_FREE);
+    assert_false(thr_started(&c.set.slot[a].thr));
+    assert_int_equal(c.set.slot[b].state, THR_LIVE);
+    /* the slot is free for the next one */
+    assert_int_equal(crew_start(&c), a);
+    assert_int_equal(c.ran[a], 2);
+    pthread_mutex_unlock(&c.mu);
+    crew_fini(&c);
+}
+
+static void
+set_should_reuse_the_slot_of_an_ended_thread_when_none_is_free(void **state)
+{
+    struct crew c;
+    unsigned    a, b;
+    int         succ;
+
+    (void)state;
+    crew_init(&c, 2);
+    pthread_mutex_lock(&c.mu);
+    a = crew_start(&c);
+    b = crew_start(&c);
+    assert_int_equal(crew_leave(&c, a, &succ), 0);
+    /* not reaped: start joins it and runs the new thread there */
+    assert_int_equal(crew_start(&c), a);
+    assert_int_equal(c.ran[a], 2);
+    assert_int_equal(c.set.slot[b].state, THR_LIVE);
+    assert_int_equal(thr_set_live(&c.set), 2);
+    pthread_mutex_unlock(&c.mu);
+    crew_fini(&c);
+}
+
+static void
+last_thread_should_hand_over_to_a_successor_when_it_leaves(void **state)
+{
+    struct crew c;
+    unsigned    a;
+    int         succ;
+
+    (void)state;
+    crew_init(&c, 2);
+    pthread_mutex_lock(&c.mu);
+    a = crew_start(&c);
+    assert_int_equal(crew_leave(&c, a, &succ), 0);
+    /* the successor runs in the other slot: one stays */
+    assert_int_not_equal(succ, -1);
+    assert_int_not_equal(succ, (int)a);
+    assert_int_equal(c.set.slot[a].state, THR_DONE);
+    assert_int_equal(c.set.slot[succ].state, THR_LIVE);
+    assert_int_equal(thr_set_live(&c.set), 1);
+    crew_wait(&c, &c.ran[succ], 1);
+    /* and when it leaves in turn, its successor takes the ended one's
+     * slot, joined first */
+    assert_int_equal(crew_leave(&c, (unsigned)succ, &succ), 0);
+    assert_int_equal(succ, (int)a);
+    crew_wait(&c, &c.ran[a], 2);
+    assert_int_equal(c.set.slot[a].state, THR_LIVE);
+    assert_int_equal(thr_set_live(&c.set), 1);
+    pthread_mutex_unlock(&c.mu);
+    crew_fini(&c);
+}
+
+static void
+last_thread_should_stay_when_no_successor_can_start(void **state)
+{
+    struct crew c;
+    unsigned    a;
+    int         succ = 0;
+
+    (void)state;
+    crew_init(&c, 1);
+    pthread_mutex_lock(&c.mu);
+    a = crew_start(&c);
+    /* its own slot is the only one */
+    assert_int_equal(crew_leave(&c, a, &succ), EBUSY);
+    assert_int_equal(succ, -1);
+    assert_int_equal(c.set.slot[a].state, THR_LIVE);
+    assert_int_equal(thr_set_live(&c.set), 1);
+    assert_int_equal(c.ran[a], 1);
+    pthread_mutex_unlock(&c.mu);
+    crew_fini(&c);
+}
+
+static void
+closed_set_should_leave_starting_and_joining_to_fini(void **state)
+{
+    struct crew c;
+    unsigned    a, b, slot = CREW_MAX;
+    int         succ;
+
+    (void)state;
+    crew_init(&c, 3);
+    pthread_mutex_lock(&c.mu);
+    a = crew_start(&c);
+    b = crew_start(&c);
+    assert_int_equal(crew_leave(&c, a, &succ), 0);
+    thr_set_close(&c.set);
+    assert_int_equal(thr_set_start(&c.set, &slot), ECANCELED);
+    assert_int_equal(slot, CREW_MAX);
+    /* the ended one stays for thr_set_fini */
+    thr_set_reap(&c.set);
+    assert_int_equal(c.set.slot[a].state, THR_DONE);
+    assert_true(thr_started(&c.set.slot[a].thr));
+    /* the last one leaves without a successor */
+    assert_int_equal(crew_leave(&c, b, &succ), 0);
+    assert_int_equal(succ, -1);
+    assert_int_equal(thr_set_live(&c.set), 0);
+    assert_int_equal(c.ran[a] + c.ran[b], 2);
+    pthread_mutex_unlock(&c.mu);
+    crew_fini(&c); /* joins both */
+}
+
+static void
+set_should_refuse_zero_threads(void **state)
+{
+    struct thr_set s;
+
+    (void)state;
+    assert_int_equal(thr_set_init(&s, 0, NULL, crew_main, NULL), EINVAL);
+    thr_set_fini(&s); /* a set that failed to init is a no-op */
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(thread_should_run_on_its_stack_and_give_it_back),
         cmocka_unit_test(stack_should_have_a_guard_page_below_it),
+        cmocka_unit_test(set_should_start_threads_in_free_slots_up_to_max),
+        cmocka_unit_test(set_should_join_a_thread_that_left),
+        cmocka_unit_test(
+            set_should_reuse_the_slot_of_an_ended_thread_when_none_is_free),
+        cmocka_unit_test(
+            last_thread_should_hand_over_to_a_successor_when_it_leaves),
+        cmocka_unit_test(last_thread_should_stay_when_no_successor_can_start),
+        cmocka_unit_test(closed_set_should_leave_starting_and_joining_to_fini),
+        cmocka_unit_test(set_should_refuse_zero_threads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
