@@ -214,11 +214,21 @@ eng_mail_secure_parse(const char *s, const char *dflt, struct errbuf *eb)
     return v;
 }
 
+/* Fills res for a request that was not sent because of rc (not 0) and
+ * returns rc: ERR_NOMEM is an internal failure that a retry may not meet
+ * (not permanent); any other rc is the request's own fault, invalid_request
+ * and permanent, with eb's message and field (eb may be NULL). */
 static int
-eng_mail_invalid(struct smtp_result *res, struct errbuf *eb, int rc)
+mail_unsent(struct smtp_result *res, const struct errbuf *eb, int rc)
 {
-    snprintf(res->klass, sizeof(res->klass), "invalid_request");
+    memset(res, 0, sizeof(*res));
     res->rc = rc;
+    if (rc == ERR_NOMEM) {
+        snprintf(res->klass, sizeof(res->klass), "internal");
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        return rc;
+    }
+    snprintf(res->klass, sizeof(res->klass), "invalid_request");
     res->permanent = 1;
     snprintf(res->message, sizeof(res->message), "%s", eb ? eb->msg : "");
     snprintf(res->advice, sizeof(res->advice), "Fix the %s field.",
@@ -535,7 +545,7 @@ mail_open_oauth(struct eng_trustcache *tc, struct eng_mail_sess *s,
 
     if ((rc = mail_cred_load(tc, name, &s->t, &mc, eb)) != 0) {
         if (rc == ERR_INVAL)
-            eng_mail_invalid(res, eb, rc);
+            mail_unsent(res, eb, rc);
         goto out;
     }
     if ((rc = mail_oauth_trust(tc, &otrust, res)) != 0)
@@ -600,14 +610,10 @@ eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
     err_clear(eb);
     memset(res, 0, sizeof(*res));
     *out = NULL;
-    if ((s = calloc(1, sizeof(*s))) == NULL) {
-        res->rc = ERR_NOMEM;
-        snprintf(res->klass, sizeof(res->klass), "internal");
-        snprintf(res->message, sizeof(res->message), "out of memory");
-        return ERR_NOMEM;
-    }
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return mail_unsent(res, NULL, ERR_NOMEM);
     if ((rc = mail_target(req, &s->t, eb)) != 0) {
-        eng_mail_invalid(res, eb, rc);
+        mail_unsent(res, eb, rc);
         goto fail;
     }
     s->insecure =
@@ -667,7 +673,7 @@ eng_mail_deliver(struct eng_mail_sess *s, const struct eng_mail_req *req,
     err_clear(eb);
     memset(res, 0, sizeof(*res));
     if ((rc = mail_msg(req, &mm, eb)) != 0) {
-        eng_mail_invalid(res, eb, rc);
+        mail_unsent(res, eb, rc);
         goto out;
     }
     rc = smtp_send(s->c, mm.from[0], mm.rcpt, mm.nto + mm.ncc,
@@ -707,7 +713,7 @@ eng_mail_deliver_batch(struct eng_mail_sess *s,
         memset(&res[i], 0, sizeof(res[i]));
         mm[i].text = (struct buf)BUF_INIT;
         if ((rc = mail_msg(reqs[i], &mm[i], &eb)) != 0) {
-            eng_mail_invalid(&res[i], &eb, rc);
+            mail_unsent(&res[i], &eb, rc);
             continue;
         }
         bm[k].from = mm[i].from[0];
@@ -771,7 +777,7 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
     rc = mail_msg(req, &mm, eb);
     mail_msg_clear(&mm);
     if (rc != 0)
-        return rc == ERR_NOMEM ? rc : eng_mail_invalid(res, eb, rc);
+        return rc == ERR_NOMEM ? rc : mail_unsent(res, eb, rc);
     if ((rc = eng_mail_open(tc, req, &s, trace, res, eb)) == 0) {
         insecure = s->insecure;
         rc = eng_mail_deliver(s, req, trace, res, eb);
