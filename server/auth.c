@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "engine/store/store.h"
 #include "common/sec.h"
+#include "engine/store/store.h"
 
 #define AUTH_TOKEN_MAX 512
 

@@ -214,11 +214,21 @@ eng_mail_secure_parse(const char *s, const char *dflt, struct errbuf *eb)
     return v;
 }
 
+/* Fills res for a request that was not sent because of rc (not 0) and
+ * returns rc: ERR_NOMEM is an internal failure that a retry may not meet
+ * (not permanent); any other rc is the request's own fault, invalid_request
+ * and permanent, with eb's message and field (eb may be NULL). */
 static int
-eng_mail_invalid(struct smtp_result *res, struct errbuf *eb, int rc)
+mail_unsent(struct smtp_result *res, const struct errbuf *eb, int rc)
 {
-    snprintf(res->klass, sizeof(res->klass), "invalid_request");
+    memset(res, 0, sizeof(*res));
     res->rc = rc;
+    if (rc == ERR_NOMEM) {
+        snprintf(res->klass, sizeof(res->klass), "internal");
+        snprintf(res->message, sizeof(res->message), "out of memory");
+        return rc;
+    }
+    snprintf(res->klass, sizeof(res->klass), "invalid_request");
     res->permanent = 1;
     snprintf(res->message, sizeof(res->message), "%s", eb ? eb->msg : "");
     snprintf(res->advice, sizeof(res->advice), "Fix the %s field.",
@@ -535,7 +545,7 @@ mail_open_oauth(struct eng_trustcache *tc, struct eng_mail_sess *s,
 
     if ((rc = mail_cred_load(tc, name, &s->t, &mc, eb)) != 0) {
         if (rc == ERR_INVAL)
-            eng_mail_invalid(res, eb, rc);
+            mail_unsent(res, eb, rc);
         goto out;
     }
     if ((rc = mail_oauth_trust(tc, &otrust, res)) != 0)
@@ -600,14 +610,10 @@ eng_mail_open(struct eng_trustcache *tc, const struct eng_mail_req *req,
     err_clear(eb);
     memset(res, 0, sizeof(*res));
     *out = NULL;
-    if ((s = calloc(1, sizeof(*s))) == NULL) {
-        res->rc = ERR_NOMEM;
-        snprintf(res->klass, sizeof(res->klass), "internal");
-        snprintf(res->message, sizeof(res->message), "out of memory");
-        return ERR_NOMEM;
-    }
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return mail_unsent(res, NULL, ERR_NOMEM);
     if ((rc = mail_target(req, &s->t, eb)) != 0) {
-        eng_mail_invalid(res, eb, rc);
+        mail_unsent(res, eb, rc);
         goto fail;
     }
     s->insecure =
@@ -667,7 +673,7 @@ eng_mail_deliver(struct eng_mail_sess *s, const struct eng_mail_req *req,
     err_clear(eb);
     memset(res, 0, sizeof(*res));
     if ((rc = mail_msg(req, &mm, eb)) != 0) {
-        eng_mail_invalid(res, eb, rc);
+        mail_unsent(res, eb, rc);
         goto out;
     }
     rc = smtp_send(s->c, mm.from[0], mm.rcpt, mm.nto + mm.ncc,
@@ -678,63 +684,76 @@ out:
     return rc;
 }
 
+/* eng_mail_deliver_batch's arrays share one allocation, in this order: a
+ * start aligned for the first serves the others. */
+_Static_assert(_Alignof(struct mail_msg) <= _Alignof(struct smtp_batch_msg)
+        && _Alignof(struct smtp_result) <= _Alignof(struct mail_msg),
+    "the batch arrays are not in decreasing order of alignment");
+
 size_t
 eng_mail_deliver_batch(struct eng_mail_sess *s,
     const struct eng_mail_req *const *reqs, size_t n,
     struct cJSON *const *traces, struct smtp_result *res)
 {
-    struct mail_msg       *mm = calloc(n ? n : 1, sizeof(*mm));
-    struct smtp_batch_msg *bm = calloc(n ? n : 1, sizeof(*bm));
-    struct smtp_result    *br = calloc(n ? n : 1, sizeof(*br));
-    size_t                *at = calloc(n ? n : 1, sizeof(*at));
-    size_t                 i, k = 0, done, tried = n;
+    const size_t each = sizeof(struct smtp_batch_msg) + sizeof(struct mail_msg)
+        + sizeof(struct smtp_result);
+    struct smtp_batch_msg *bm = NULL; /* the requests built, in order */
+    struct mail_msg       *mm = NULL; /* each request's message */
+    struct smtp_result    *br = NULL; /* bm's results */
+    size_t                 i, j, k = 0, done, tried = n;
 
-    if (mm == NULL || bm == NULL || br == NULL || at == NULL) {
-        for (i = 0; i < n; i++) {
-            memset(&res[i], 0, sizeof(res[i]));
-            res[i].rc = ERR_NOMEM;
-            snprintf(res[i].klass, sizeof(res[i].klass), "internal");
-            snprintf(res[i].message, sizeof(res[i].message), "out of memory");
-        }
-        tried = 0;
-        goto out;
+    if (n == 0)
+        return 0;
+    if ((bm = calloc(n, each)) != NULL) {
+        mm = (struct mail_msg *)(bm + n);
+        br = (struct smtp_result *)(mm + n);
     }
-    /* the requests that can be built go to the SMTP client together */
+    /* the requests that can be built go to the SMTP client together; the
+     * others (all of them when out of memory) get their result here */
     for (i = 0; i < n; i++) {
-        struct errbuf eb = { 0 };
-        int           rc;
+        struct errbuf eb;
+        int           rc = ERR_NOMEM;
 
-        memset(&res[i], 0, sizeof(res[i]));
-        mm[i].text = (struct buf)BUF_INIT;
-        if ((rc = mail_msg(reqs[i], &mm[i], &eb)) != 0) {
-            eng_mail_invalid(&res[i], &eb, rc);
+        err_clear(&eb);
+        if (mm != NULL) {
+            mm[i].text = (struct buf)BUF_INIT;
+            rc = mail_msg(reqs[i], &mm[i], &eb);
+        }
+        if (rc != 0) {
+            mail_unsent(&res[i], &eb, rc);
             continue;
         }
+        memset(&res[i], 0, sizeof(res[i]));
         bm[k].from = mm[i].from[0];
         bm[k].rcpts = mm[i].rcpt;
         bm[k].nrcpts = mm[i].nto + mm[i].ncc;
         bm[k].msg = buf_str(&mm[i].text);
         bm[k].len = mm[i].text.len;
         bm[k].trace = traces != NULL ? traces[i] : NULL;
-        at[k++] = i;
+        k++;
     }
-    done = smtp_send_batch(s->c, bm, k, br);
-    for (size_t j = 0; j < k; j++)
-        res[at[j]] = br[j];
-    /* those after the first one not sent were not tried either */
-    if (done < k)
-        tried = at[done];
-out:
+    if (bm != NULL) {
+        done = smtp_send_batch(s->c, bm, k, br);
+        /* each result to its request (those built have rc 0 so far); the
+         * count dealt with ends at the first one not sent, as a prefix: a
+         * request after it that cannot be built is left out too */
+        for (i = 0, j = 0; i < n && j < k; i++) {
+            if (res[i].rc != 0)
+                continue;
+            if (j == done)
+                tried = i;
+            res[i] = br[j++];
+        }
+    } else {
+        tried = 0; /* out of memory: none was tried, each result says so */
+    }
     for (i = 0; i < n; i++) {
         if (traces != NULL)
             redact_json(traces[i]);
         if (mm != NULL)
             mail_msg_clear(&mm[i]);
     }
-    free(mm);
     free(bm);
-    free(br);
-    free(at);
     return tried;
 }
 
@@ -771,7 +790,7 @@ eng_mail_send(struct eng_trustcache *tc, const struct eng_mail_req *req,
     rc = mail_msg(req, &mm, eb);
     mail_msg_clear(&mm);
     if (rc != 0)
-        return rc == ERR_NOMEM ? rc : eng_mail_invalid(res, eb, rc);
+        return rc == ERR_NOMEM ? rc : mail_unsent(res, eb, rc);
     if ((rc = eng_mail_open(tc, req, &s, trace, res, eb)) == 0) {
         insecure = s->insecure;
         rc = eng_mail_deliver(s, req, trace, res, eb);

@@ -103,8 +103,10 @@ int eng_mail_deliver(struct eng_mail_sess *s, const struct eng_mail_req *req,
  * are request i's (traces, or traces[i], may be NULL: no trace). Returns
  * how many requests were dealt with, res filled: n, unless the session
  * broke (eng_mail_usable() is then 0); the requests from the returned
- * index on were not sent (their res say so, klass connect) and may go over
- * a new session. */
+ * index on were not sent (their res say so: klass connect, or
+ * invalid_request for one that cannot be built, refused again next time)
+ * and may go over a new session. Out of memory for the batch, it returns 0
+ * and each res says so (klass internal); the session is still usable. */
 size_t eng_mail_deliver_batch(struct eng_mail_sess *s,
     const struct eng_mail_req *const *reqs, size_t n,
     struct cJSON *const *traces, struct smtp_result *res);

@@ -40,8 +40,10 @@ struct mini {
     char     mail_from[1024];
     char     rcpts[512];
     char     data[8192];
-    int      pipelining; /* offer PIPELINING (it answers in order anyway) */
-    unsigned queued;     /* messages taken */
+    int      pipelining;  /* offer PIPELINING (it answers in order anyway) */
+    unsigned queued;      /* messages taken */
+    unsigned close_after; /* 0, or the message whose content it reads and
+                           * then ends the session without a reply */
 };
 
 static int
@@ -95,6 +97,14 @@ mini_run(void *arg)
                 char ok[64];
 
                 in_data = 0;
+                if (m->queued + 1 == m->close_after) {
+                    /* what the client sent with the content is read and
+                     * never answered */
+                    shutdown(fd, SHUT_WR);
+                    while (mini_line(fd, buf, &len, line, sizeof(line)))
+                        ;
+                    break;
+                }
                 snprintf(ok, sizeof(ok), "250 2.0.0 queued as %u\r\n",
                     ++m->queued);
                 say(fd, ok);
@@ -390,6 +400,62 @@ batch_should_give_each_request_its_own_result_and_trace(void **state)
     }
 }
 
+/* A batch of five whose session ends on the content of the second (the
+ * server reads it and closes without a reply): the first is sent, the
+ * second gets the transport failure, the third, which cannot be built, is
+ * refused alone (permanent), and all three were dealt with. The fourth,
+ * whose envelope went out with the second's content, was not sent; the
+ * count returned ends there, so it goes over a new session, and so does
+ * the fifth, which cannot be built either (its result says so). */
+static void
+batch_broken_session_should_deal_with_requests_before_the_break(void **state)
+{
+    struct mini                m = { 0 };
+    pthread_t                  th;
+    char                       server[128];
+    struct eng_mail_req        req[5];
+    const struct eng_mail_req *reqs[5] = { &req[0], &req[1], &req[2], &req[3],
+        &req[4] };
+    struct smtp_result         res[5], ores;
+    struct errbuf              eb;
+    struct eng_mail_sess      *s = NULL;
+
+    (void)state;
+    m.pipelining = 1;
+    m.close_after = 2;
+    mini_start(&m, &th);
+    snprintf(server, sizeof(server), "127.0.0.1:%u", m.port);
+    memset(req, 0, sizeof(req));
+    for (size_t i = 0; i < 5; i++) {
+        req[i].server = server;
+        req[i].secure = "none";
+        req[i].from = "relay@corp.example";
+        req[i].to = "noc@example.com";
+        req[i].subject = "alert";
+        req[i].body = "body";
+    }
+    req[2].to = "not an address";
+    req[4].subject = "fifth\r\nBcc: x@example.net";
+    assert_int_equal(eng_mail_open(NULL, &req[0], &s, NULL, &ores, &eb), 0);
+    assert_int_equal(eng_mail_deliver_batch(s, reqs, 5, NULL, res), 3);
+    assert_int_equal(eng_mail_usable(s), 0);
+    eng_mail_close(s);
+    mini_stop(&m, th);
+    if (res[0].rc != 0)
+        fail_msg("first: %s: %s", res[0].klass, res[0].message);
+    assert_int_equal(m.queued, 1);
+    assert_string_equal(res[1].klass, "connect");
+    assert_non_null(strstr(res[1].message, "closed the connection"));
+    assert_int_equal(res[2].rc, ERR_INVAL);
+    assert_string_equal(res[2].klass, "invalid_request");
+    assert_int_equal(res[2].permanent, 1);
+    assert_string_equal(res[3].klass, "connect");
+    assert_int_equal(res[3].permanent, 0);
+    assert_non_null(strstr(res[3].message, "not sent"));
+    assert_int_equal(res[4].rc, ERR_INVAL);
+    assert_string_equal(res[4].klass, "invalid_request");
+}
+
 static void
 separate_fields_should_override_the_server_string(void **state)
 {
@@ -597,6 +663,8 @@ main(void)
         cmocka_unit_test(separate_fields_should_override_the_server_string),
         cmocka_unit_test(
             batch_should_give_each_request_its_own_result_and_trace),
+        cmocka_unit_test(
+            batch_broken_session_should_deal_with_requests_before_the_break),
         cmocka_unit_test(
             refused_sender_should_log_the_ios_line_masked_and_the_advice),
         cmocka_unit_test(
