@@ -132,6 +132,12 @@ thr_set_init(struct thr_set *s, unsigned max, const char *name,
     return 0;
 }
 
+void
+thr_set_keep_one(struct thr_set *s)
+{
+    s->keep_one = 1;
+}
+
 /* A slot's thread: fn and arg do not change while it runs, and the slot
  * is not touched after fn returns (its joiner may reuse it). */
 static void *
@@ -206,7 +212,7 @@ thr_set_leave(struct thr_set *s, unsigned self, int *succ)
 
     *succ = -1;
     s->live--; /* its place: the successor's, if it is the last */
-    if (s->live == 0 && !s->closed) {
+    if (s->live == 0 && s->keep_one && !s->closed) {
         if ((rc = thr_set_start_other(s, (int)self, &i)) != 0) {
             s->live++;
             return rc;

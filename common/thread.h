@@ -13,7 +13,8 @@
  *
  * struct thr_set keeps an elastic set of such threads for a pool of
  * workers (engine/run/pool.c, engine/outbox/outbox.c): started on demand,
- * ended when idle, the last one handing over to a fresh thread.
+ * ended when idle, down to none (or, thr_set_keep_one, to one, which
+ * hands over to a fresh thread).
  */
 #ifndef HERALD_COMMON_THREAD_H
 #define HERALD_COMMON_THREAD_H
@@ -47,12 +48,17 @@ int thr_started(const struct thr *t);
 /*
  * An elastic set of threads, all running fn(arg, slot) in slots 0..max-1:
  * started on demand up to max; a thread that has run out of work ends,
- * and the last live one, when it ends, first starts a successor in
- * another slot (a new thread has none of the stack pages and the freed
- * chunks glibc keeps per thread that a load left in the old one), so
- * that one stays. An ended thread does not join itself: it is joined
- * when its slot is reused (thr_set_start) or by thr_set_reap, or
- * thr_set_fini once the set is closed.
+ * the last one too, so an idle set has none: the owner starts one when
+ * work comes, and must make sure that work arriving while the last one
+ * ends starts another (both under its mutex). A set made with
+ * thr_set_keep_one keeps one instead: the last live one, when it ends,
+ * first starts a successor in another slot (a new thread has none of the
+ * stack pages and the freed chunks glibc keeps per thread that a load
+ * left in the old one). An ended thread does not join itself: it is
+ * joined when its slot is reused (thr_set_start) or by thr_set_reap, or
+ * thr_set_fini once the set is closed; until then its stack and TLS stay
+ * resident, so an owner whose threads may all end calls thr_set_reap
+ * from somewhere else too (a periodic tick).
  *
  * Locking: the set has no lock of its own. Every function but
  * thr_set_init and thr_set_fini is called under the owner's mutex (one
@@ -84,8 +90,9 @@ struct thr_slot {
 struct thr_set {
     struct thr_slot *slot; /* max of them */
     unsigned         max;
-    unsigned         live;   /* in THR_LIVE */
-    int              closed; /* thr_set_close was called */
+    unsigned         live;     /* in THR_LIVE */
+    int              closed;   /* thr_set_close was called */
+    int              keep_one; /* thr_set_keep_one was called */
     char             name[16];
     void (*fn)(void *arg, unsigned slot);
     void *arg;
@@ -97,6 +104,10 @@ struct thr_set {
  * ENOMEM. */
 int thr_set_init(struct thr_set *s, unsigned max, const char *name,
     void (*fn)(void *arg, unsigned slot), void *arg);
+/* From now on the last live thread, when it leaves, hands over to a
+ * successor (thr_set_leave) instead of leaving the set with none. Before
+ * any thread starts. */
+void thr_set_keep_one(struct thr_set *s);
 /* Starts a thread in a free slot, joining an ended one first if that is
  * the only kind left, and puts its slot in *slot. The owner sets up its
  * per-slot state under the same mutex hold; the thread sees it once it
@@ -107,13 +118,15 @@ int thr_set_start(struct thr_set *s, unsigned *slot);
  * than when their slots are reused. Nothing once closed (thr_set_fini
  * joins them then). Under the mutex. */
 void thr_set_reap(struct thr_set *s);
-/* The thread in slot self ends, from fn, under the mutex. If it is the
- * last live one and the set is open, a successor is started first in
- * another slot, put in *succ (the owner sets it up as after
- * thr_set_start); otherwise *succ is -1. Returns 0 when self's slot is
- * now THR_DONE and fn must return (someone must join it: wake one that
- * calls thr_set_reap or thr_set_start), or, when the successor could not
- * be started, the error (EBUSY, EAGAIN, ENOMEM) and self stays live. */
+/* The thread in slot self ends, from fn, under the mutex. If the set keeps
+ * one (thr_set_keep_one), self is the last live one and the set is open,
+ * a successor is started first in another slot, put in *succ (the owner
+ * sets it up as after thr_set_start); otherwise *succ is -1. Returns 0
+ * when self's slot is now THR_DONE and fn must return (someone must join
+ * it: wake one that calls thr_set_reap or thr_set_start, or leave it to
+ * the owner's tick when none is live), or, when the successor could not
+ * be started, the error (EBUSY, EAGAIN, ENOMEM) and self stays live.
+ * Without keep_one it always returns 0. */
 int thr_set_leave(struct thr_set *s, unsigned self, int *succ);
 /* Threads in THR_LIVE (started and not left). Under the mutex. */
 unsigned thr_set_live(const struct thr_set *s);

@@ -27,8 +27,9 @@
  * message put by another instance wakes that instance's senders, not
  * these, and one left "sending" by a dead instance becomes due when its
  * lease expires (eng_store_ob_earliest counts it). So an idle sender
- * looks at least once a second (OB_SHARED_WAIT); on SQLite it sleeps
- * until the earliest retry or a put wakes it, as before. When the
+ * looks at least once a second (OB_SHARED_WAIT), and with none live
+ * eng_outbox_tick does; on SQLite it sleeps until the earliest retry or
+ * a put wakes it. When the
  * database cannot be reached, an outcome (or a release) that could not be
  * written is written again once it answers: the message is leased by this
  * instance meanwhile, so no other would take it; and nothing is claimed
@@ -61,18 +62,19 @@
  * destination while the destination has a free slot) and not every sender.
  * Under the outbox's mu.
  *
- * Senders are elastic: one runs from the start (it sleeps until the
- * earliest retry and is never alone to leave); a put that finds none of
- * them idle, while its destination has a free slot, starts another, up to
- * o.senders; a sender that claimed a full batch starts another too (a
- * backlog no put announced: a resume, retries, another instance's mail).
- * A sender that has had no session and no work for idle_close seconds
- * ends; the last one only if it sent mail since it started, and after
- * starting a new sender in its place, which has none of the stack pages
- * and of the freed chunks glibc keeps per thread that a load left in the
- * old one. An idle thread costs ~64 KB resident (its stack and TLS), so
- * an idle herald keeps one, not o.senders. The threads are a struct
- * thr_set (common/thread.h); waiters[i] is the wake-up of its slot i. */
+ * Senders are elastic: one runs from the start only if mail is due then
+ * (resumed, retried); a put that finds none of them idle, while its
+ * destination has a free slot, starts one, up to o.senders; a sender that claimed a
+ * full batch starts another too (a backlog no put announced: a resume,
+ * retries, another instance's mail). A sender that has had no session and
+ * no work for idle_close seconds, and sees nothing due before idle_close
+ * from now, ends, the last one too: an idle thread costs ~64 KB resident
+ * (its stack and TLS), so an idle herald keeps none. With none live,
+ * eng_outbox_tick (once a second) starts one when a message is due: a
+ * retry whose time came, or mail another instance queued; and it joins
+ * the last one to end, whose stack no other sender is left to give back.
+ * The threads are a struct thr_set (common/thread.h); waiters[i] is the
+ * wake-up of its slot i. */
 struct ob_waiter {
     pthread_cond_t cv;
     const char    *slot;  /* the destination it holds while idle, or
@@ -867,7 +869,8 @@ ob_any_idle_locked(const struct eng_outbox *ob)
  * every slot of skey is held by a busy sender, nobody: a busy sender
  * claims again before it sleeps, and gen tells one that was looking for
  * work when this arrived to look again. No message waits for a sender
- * that is not there: one always runs, and it looks again when gen moved.
+ * that is not there: a sender ends only under mu with gen unchanged since
+ * it last looked, so a put after that finds it gone and starts one.
  */
 static void
 ob_wake_locked(struct eng_outbox *ob, const char *skey, int spawn)
@@ -1114,18 +1117,21 @@ eng_outbox_run_due(struct eng_outbox *ob, long long now_ms)
 /* How long a sender that found nothing to claim sleeps: until the earliest
  * retry is due, at most idle_close while it holds a session. When mail is
  * due but every destination it could take is at its slot limit, it waits
- * to be woken (a put, a slot given back), looking again after a second. */
+ * to be woken (a put, a slot given back), looking again after a second.
+ * The earliest retry goes to *next (0: none, or not known). */
 static double
-ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now)
+ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now,
+    long long *next_out)
 {
     long long next;
     double    wait;
 
+    *next_out = 0;
     /* a shared database that cannot be reached: look again in a second
      * without asking it (every sender would log the failure) */
     if (ob->shared && eng_store_ready(ob->db, NULL) != 1)
         return OB_SHARED_WAIT;
-    next = ob_earliest(ob);
+    next = *next_out = ob_earliest(ob);
     wait = next > 0 ? (double)(next - now) / 1000.0 : 60.0;
 
     if (next > 0 && next <= now)
@@ -1141,31 +1147,25 @@ ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now)
     return wait;
 }
 
-/* The sender in slot self ends (under mu): when it is not the last, or
- * after starting a successor to be the last. Returns 0 if it stays. */
-static int
+/* The sender in slot self ends (under mu; the set does not keep one, so
+ * it always may). */
+static void
 ob_leave_locked(struct eng_outbox *ob, unsigned self)
 {
-    int rc, succ;
+    int succ;
 
-    if ((rc = thr_set_leave(&ob->senders, self, &succ)) != 0) {
-        if (rc != EBUSY)
-            ob_start_failed(ob, rc);
-        return 0;
-    }
-    if (succ >= 0)
-        ob_started_locked(ob, (unsigned)succ, 1);
+    thr_set_leave(&ob->senders, self, &succ);
     ob->waiters[self].fresh = 0; /* nobody counts on it */
     log_debug("outbox", "event=sender_end live=%u", thr_set_live(&ob->senders));
-    /* an idle (or the new) sender joins this one (thr_set_reap) */
+    /* an idle sender joins this one (thr_set_reap); with none left,
+     * eng_outbox_tick does */
     ob_wake_any_locked(ob);
-    return 1;
 }
 
 /* A sender: claims and sends until nothing is due, then sleeps until
  * woken, the earliest retry or its session's idle_close; ends once it has
- * had no session and no work for idle_close seconds while another sender
- * runs (the header of ob_waiter). */
+ * had no session and no work for idle_close seconds and nothing is due
+ * within idle_close (the header of ob_waiter). */
 static void
 ob_main(void *arg, unsigned slot)
 {
@@ -1174,10 +1174,9 @@ ob_main(void *arg, unsigned slot)
     struct ob_sess     s = { 0 };
     struct timespec    ts;
     unsigned long long gen;
-    long long          now;
+    long long          now, next;
     double             wait, left, busy_at = clock_mono();
     unsigned           n;
-    int                worked = 0; /* claimed mail since it started */
 
     pthread_mutex_lock(&ob->mu);
     while (!ob->stop) {
@@ -1194,32 +1193,31 @@ ob_main(void *arg, unsigned slot)
                 && !ob_any_idle_locked(ob))
                 ob_spawn_locked(ob, 1);
             w->fresh = 0;
-            worked = 1;
             continue;
         }
         if (s.h != NULL && clock_mono() - s.last_used >= ob->o.idle_close) {
             ob_sess_close(ob, &s);
             ob_slot_drop(ob, &s);
         }
-        wait = ob_idle_wait(ob, &s, now);
+        wait = ob_idle_wait(ob, &s, now, &next);
         pthread_mutex_lock(&ob->mu);
         if (ob->stop || ob->gen != gen)
             continue; /* work arrived while this sender looked */
         thr_set_reap(&ob->senders);
-        /* the last sender is replaced by a new one instead once it has
-         * worked: the new thread starts with none of the stack pages and
-         * none of the freed chunks (glibc's per-thread cache) that a load
-         * left in this one */
-        if (s.h == NULL && (thr_set_live(&ob->senders) > 1 || worked)) {
+        /* no session, and no retry due within idle_close (it sleeps until
+         * one that is, and takes it) */
+        if (s.h == NULL
+            && (next <= 0
+                || next - clock_now_ms()
+                    >= (long long)(ob->o.idle_close * 1000))) {
             /* gen has not moved since this sender found nothing: what
              * arrives from now on wakes or starts another */
-            if ((left = ob->o.idle_close - (clock_mono() - busy_at)) <= 0
-                && ob_leave_locked(ob, slot))
+            if ((left = ob->o.idle_close - (clock_mono() - busy_at)) <= 0) {
+                ob_leave_locked(ob, slot);
                 break;
-            if (left > 0 && wait > left)
+            }
+            if (wait > left)
                 wait = left;
-            else if (left <= 0)
-                worked = 0; /* no successor: stays, and waits as before */
         }
         /* an idle session closes idle_close after its last use, not up to
          * idle_close after the sender last woke (then this sender may end
@@ -1244,6 +1242,34 @@ ob_main(void *arg, unsigned slot)
     pthread_mutex_unlock(&ob->mu);
     ob_sess_close(ob, &s);
     ob_slot_drop(ob, &s);
+}
+
+void
+eng_outbox_tick(struct eng_outbox *ob, long long now_ms)
+{
+    long long next;
+    int       none;
+
+    if (ob == NULL)
+        return;
+    pthread_mutex_lock(&ob->mu);
+    none = ob->waiters != NULL && !ob->stop;
+    if (none) {
+        thr_set_reap(&ob->senders); /* the last one to end */
+        none = thr_set_live(&ob->senders) == 0;
+    }
+    pthread_mutex_unlock(&ob->mu);
+    if (!none)
+        return; /* a live sender looks for due mail itself */
+    if (ob->shared && eng_store_ready(ob->db, NULL) != 1)
+        return;
+    if ((next = ob_earliest(ob)) <= 0 || next > now_ms)
+        return;
+    pthread_mutex_lock(&ob->mu);
+    /* a put may have started one meanwhile */
+    if (!ob->stop && thr_set_live(&ob->senders) == 0 && ob_spawn_locked(ob, 1))
+        log_debug("outbox", "event=sender_start reason=due live=1");
+    pthread_mutex_unlock(&ob->mu);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -1279,8 +1305,9 @@ eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
 int
 eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
 {
-    unsigned i;
-    int      resumed = 0, started;
+    long long next;
+    unsigned  i;
+    int       resumed = 0, started;
 
     resumed = eng_store_ob_resume(ob->db);
     if (resumed > 0)
@@ -1299,8 +1326,12 @@ eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb)
     }
     for (i = 0; i < ob->o.senders; i++)
         pthread_cond_init(&ob->waiters[i].cv, NULL);
-    /* one sender from the start (resumed and retried mail); puts start
-     * the others */
+    /* a sender now only if mail is due (resumed, retries whose time
+     * came); puts and eng_outbox_tick start them later */
+    if (ob->shared && eng_store_ready(ob->db, NULL) != 1)
+        return 0;
+    if ((next = ob_earliest(ob)) <= 0 || next > clock_now_ms())
+        return 0;
     pthread_mutex_lock(&ob->mu);
     started = ob_spawn_locked(ob, 1);
     pthread_mutex_unlock(&ob->mu);
@@ -1507,6 +1538,9 @@ eng_outbox_resend(struct eng_outbox *ob, long long id, int *renewed,
             renew ? "environment" : "kept");
         pthread_mutex_lock(&ob->mu);
         ob_wake_all_locked(ob);
+        /* none live (all ended, as when idle): one for this message */
+        if (ob->waiters != NULL && thr_set_live(&ob->senders) == 0)
+            ob_spawn_locked(ob, 1);
         pthread_mutex_unlock(&ob->mu);
     }
 out:

@@ -65,7 +65,8 @@ int eng_outbox_new(struct eng_store *db, const struct eng_outbox_transport *t,
     const struct eng_outbox_opts *o, struct eng_outbox **out,
     struct errbuf *eb);
 /* Resumes: messages left "sending" by a crash go back to "queued".
- * Starts the sender threads (o->senders may be 0 for tests). */
+ * Readies the sender threads (o->senders may be 0 for tests), and starts
+ * one if mail is due; puts and eng_outbox_tick start them later. */
 int  eng_outbox_start(struct eng_outbox *ob, struct errbuf *eb);
 void eng_outbox_free(struct eng_outbox *ob); /* stops the senders */
 /* Commits the message (synchronous=FULL) and wakes a sender. With hold
@@ -121,10 +122,15 @@ int eng_outbox_state(struct eng_outbox *ob, long long id, char *state, size_t n,
     unsigned *attempts, long long *next_ms);
 void eng_outbox_counts(struct eng_outbox *ob, long long *sent,
     long long *deferred, long long *dead, long long *queued);
-/* Sender threads running now: 1 from eng_outbox_start on (0 with
- * o->senders 0), up to o->senders while mail comes faster than they send;
- * one that had nothing to do for idle_close seconds ends (the last one is
- * replaced by a new thread instead). Never 0 once started. */
+/* Sender threads running now: 0 from eng_outbox_start on (1 if mail was
+ * due then), up to o->senders while mail comes faster than they send;
+ * one that had nothing to do for idle_close seconds and sees no retry due
+ * within idle_close ends, the last one too: 0 when idle. */
 unsigned eng_outbox_senders(struct eng_outbox *ob);
+/* Once a second (eng_runtime_tick): with no sender live, joins the last
+ * one to end and starts one if a message is due at now_ms (a retry whose
+ * time came, mail another instance queued, a start that failed). Takes
+ * the outbox's lock and asks the store; NULL is a no-op. */
+void eng_outbox_tick(struct eng_outbox *ob, long long now_ms);
 
 #endif

@@ -5,13 +5,18 @@
  * (the HTTP side turns that into 429 + Retry-After). Draining stops
  * intake, waits a bounded time, then drops what is left.
  *
- * The workers are elastic: one runs from the start; a job queued while
- * more jobs wait than workers wait or start starts another, up to the
+ * The workers are elastic: none runs from the start; a job queued while
+ * more jobs wait than workers wait or start starts one, up to the
  * configured count; a worker that found no job for idle_exit seconds
- * ends, and the last one, if it ran jobs, hands over to a new thread
- * first. An idle thread costs ~64 KB resident (stack, and the static TLS
- * glibc zero-fills in each), and its stack goes back when it is joined
- * (common/thread.h).
+ * ends, the last one too, so an idle pool has no thread. An idle thread
+ * costs ~64 KB resident (stack, and the static TLS glibc zero-fills in
+ * each), and its stack goes back when it is joined (common/thread.h): by
+ * a worker going idle, or by eng_pool_tick once none is left.
+ *
+ * Nothing is stranded by a worker that ends: it decides under mu, seeing
+ * no job queued, and stops counting as waiting before it does; a job
+ * queued after that finds it neither waiting nor starting, so the submit
+ * starts a worker.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,8 +35,7 @@ struct pool_job {
     void *arg;
 };
 
-/* How long a worker waits for a job before it ends (or, the last one,
- * hands over to a new thread). */
+/* How long a worker waits for a job before it ends. */
 #define POOL_IDLE_EXIT 10.0
 
 struct eng_pool {
@@ -66,22 +70,16 @@ pool_spawn_locked(struct eng_pool *p)
     return rc;
 }
 
-/* The worker in slot self ends (under mu): when it is not the last, or
- * after starting a successor to be the last (the new thread has none of
- * the stack pages and freed chunks a load left in this one). Returns 0
- * if it stays. */
-static int
+/* The worker in slot self ends (under mu; the set does not keep one, so
+ * it always may). */
+static void
 pool_leave_locked(struct eng_pool *p, unsigned self)
 {
     int succ;
 
-    if (thr_set_leave(&p->workers, self, &succ) != 0)
-        return 0;
-    if (succ >= 0)
-        p->starting++;
+    thr_set_leave(&p->workers, self, &succ);
     log_debug("pool", "event=worker_end live=%u", thr_set_live(&p->workers));
-    pthread_cond_signal(&p->work); /* someone joins this one */
-    return 1;
+    pthread_cond_signal(&p->work); /* someone joins this one, if any */
 }
 
 static void
@@ -91,30 +89,20 @@ pool_main(void *arg, unsigned slot)
     struct pool_job  j;
     struct timespec  ts;
     double           idle_since = clock_mono(), left;
-    int              worked = 0; /* ran a job since it started */
 
     pthread_mutex_lock(&p->mu);
     p->starting--;
     for (;;) {
         while (p->count == 0 && !p->stopping) {
             thr_set_reap(&p->workers);
-            if (thr_set_live(&p->workers) == 1 && !worked) {
-                p->waiting++;
-                pthread_cond_wait(&p->work, &p->mu);
-                p->waiting--;
-                idle_since = clock_mono();
-                continue;
-            }
             left = p->idle_exit - (clock_mono() - idle_since);
             if (left <= 0) {
-                /* no job queued (checked under mu): a job queued from now
-                 * on is for the others or the successor */
-                if (pool_leave_locked(p, slot)) {
-                    pthread_mutex_unlock(&p->mu);
-                    return;
-                }
-                worked = 0; /* no successor: stays, and waits as before */
-                continue;
+                /* no job queued (checked under mu), and this worker is
+                 * not waiting: a job queued from now on is for the
+                 * others, or starts one */
+                pool_leave_locked(p, slot);
+                pthread_mutex_unlock(&p->mu);
+                return;
             }
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += (time_t)left;
@@ -138,7 +126,6 @@ pool_main(void *arg, unsigned slot)
         pthread_mutex_lock(&p->mu);
         p->running--;
         idle_since = clock_mono();
-        worked = 1;
         pthread_cond_broadcast(&p->idle);
     }
     pthread_mutex_unlock(&p->mu);
@@ -149,7 +136,6 @@ eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
     struct errbuf *eb)
 {
     struct eng_pool *p;
-    int              rc;
 
     *out = NULL;
     if (workers == 0 || workers > 1024)
@@ -173,15 +159,7 @@ eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->idle, NULL);
-    /* one worker now, the others as jobs queue up */
-    pthread_mutex_lock(&p->mu);
-    rc = pool_spawn_locked(p);
-    pthread_mutex_unlock(&p->mu);
-    if (rc != 0) {
-        eng_pool_free(p);
-        return err_set(eb, ERR_INTERNAL, "thread",
-            "cannot start worker thread: %s", strerror(rc));
-    }
+    /* no worker yet: jobs start them */
     *out = p;
     return 0;
 }
@@ -206,6 +184,22 @@ eng_pool_workers(struct eng_pool *p)
     return n;
 }
 
+void
+eng_pool_tick(struct eng_pool *p)
+{
+    int rc;
+
+    pthread_mutex_lock(&p->mu);
+    thr_set_reap(&p->workers);
+    if (p->count > 0 && thr_set_live(&p->workers) == 0
+        && (rc = pool_spawn_locked(p)) != 0 && rc != ECANCELED)
+        log_warn("pool",
+            "event=worker_start_failed live=0 queued=%u "
+            "error=\"%s\" note=\"retried in a second\"",
+            p->count, strerror(rc));
+    pthread_mutex_unlock(&p->mu);
+}
+
 int
 eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
     void (*drop)(void *arg), void *arg)
@@ -222,7 +216,8 @@ eng_pool_submit(struct eng_pool *p, void (*run)(void *arg),
     p->count++;
     /* more jobs wait than workers do: one more worker unless all of them
      * run (a failure to start it only slows the queue down: the running
-     * ones take the job) */
+     * ones take the job, or, with none running, the one eng_pool_tick
+     * starts) */
     if (p->count > p->waiting + p->starting && (rc = pool_spawn_locked(p)) != 0
         && rc != EBUSY)
         log_debug("pool", "event=worker_start_failed live=%u",

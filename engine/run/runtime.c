@@ -2228,6 +2228,8 @@ eng_runtime_tick(struct eng_runtime *rt, long long now_ms, struct errbuf *eb)
     if (rt == NULL || !rt->started || rt->pool == NULL
         || atomic_load(&rt->draining))
         return 0;
+    eng_pool_tick(rt->pool);         /* idle: no worker left */
+    eng_outbox_tick(rt->ob, now_ms); /* idle: no sender left */
     if (eng_store_ready(rt->st, NULL) != 1) {
         rt->db_down_ms = now_ms; /* eng_store_tick reconnects */
         return 0;

@@ -28,19 +28,22 @@ struct smtp_result;
 /* ---- pool.c: worker threads over a bounded FIFO ------------------------ */
 
 struct eng_pool;
-/* Up to workers threads: one from the start, more while jobs queue up;
- * a worker ends after 10 s without a job, the last one only after it
- * ran jobs and with a new thread in its place (which has none of the
- * memory a load left in the old one).
- * Errors: ERR_INVAL (0 workers or queue size), ERR_NOMEM, ERR_INTERNAL
- * (thread creation). */
+/* Up to workers threads: none from the start, more while jobs queue up;
+ * a worker ends after 10 s without a job, the last one too (an idle pool
+ * has no thread).
+ * Errors: ERR_INVAL (0 workers or queue size), ERR_NOMEM. */
 int eng_pool_new(unsigned workers, unsigned qsize, struct eng_pool **out,
     struct errbuf *eb);
-/* How long a worker beyond the first waits for a job before it ends
- * (10 s; tests shorten it). */
+/* How long a worker waits for a job before it ends (10 s; tests shorten
+ * it). */
 void eng_pool_idle_exit(struct eng_pool *p, double seconds);
-/* Worker threads running now (1 .. workers). */
+/* Worker threads running now (0 .. workers). */
 unsigned eng_pool_workers(struct eng_pool *p);
+/* Once a second (eng_runtime_tick): joins workers that ended, so that the
+ * last one's stack goes back although no worker is left to join it, and
+ * starts one if jobs wait with none running (its start failed when they
+ * were queued). */
+void eng_pool_tick(struct eng_pool *p);
 /* Queues run(arg). drop(arg), if not NULL, is called instead of run for a
  * job discarded by eng_pool_drain. Returns 0, or ERR_BUSY when the queue
  * is full or the pool is draining (arg is then still the caller's). */

@@ -305,6 +305,38 @@ set_should_reuse_the_slot_of_an_ended_thread_when_none_is_free(void **state)
     crew_fini(&c);
 }
 
+/* By default the last thread leaves as any other: none is left, and it is
+ * joined by whoever reaps next (the owner's tick). */
+static void
+last_thread_should_leave_none_live_by_default(void **state)
+{
+    struct crew c;
+    unsigned    a, b;
+    int         succ = 0;
+
+    (void)state;
+    crew_init(&c, 2);
+    pthread_mutex_lock(&c.mu);
+    a = crew_start(&c);
+    b = crew_start(&c);
+    assert_int_equal(crew_leave(&c, a, &succ), 0);
+    assert_int_equal(crew_leave(&c, b, &succ), 0);
+    assert_int_equal(succ, -1);
+    assert_int_equal(thr_set_live(&c.set), 0);
+    assert_int_equal(c.set.slot[a].state, THR_DONE);
+    assert_int_equal(c.set.slot[b].state, THR_DONE);
+    assert_int_equal(c.ran[a] + c.ran[b], 2); /* no successor ran */
+    thr_set_reap(&c.set);
+    assert_int_equal(c.set.slot[a].state, THR_FREE);
+    assert_int_equal(c.set.slot[b].state, THR_FREE);
+    assert_false(thr_started(&c.set.slot[b].thr));
+    /* and the next start runs one again */
+    crew_start(&c);
+    assert_int_equal(thr_set_live(&c.set), 1);
+    pthread_mutex_unlock(&c.mu);
+    crew_fini(&c);
+}
+
 static void
 last_thread_should_hand_over_to_a_successor_when_it_leaves(void **state)
 {
@@ -314,6 +346,7 @@ last_thread_should_hand_over_to_a_successor_when_it_leaves(void **state)
 
     (void)state;
     crew_init(&c, 2);
+    thr_set_keep_one(&c.set);
     pthread_mutex_lock(&c.mu);
     a = crew_start(&c);
     assert_int_equal(crew_leave(&c, a, &succ), 0);
@@ -344,6 +377,7 @@ last_thread_should_stay_when_no_successor_can_start(void **state)
 
     (void)state;
     crew_init(&c, 1);
+    thr_set_keep_one(&c.set);
     pthread_mutex_lock(&c.mu);
     a = crew_start(&c);
     /* its own slot is the only one */
@@ -365,6 +399,7 @@ closed_set_should_leave_starting_and_joining_to_fini(void **state)
 
     (void)state;
     crew_init(&c, 3);
+    thr_set_keep_one(&c.set);
     pthread_mutex_lock(&c.mu);
     a = crew_start(&c);
     b = crew_start(&c);
@@ -376,7 +411,7 @@ closed_set_should_leave_starting_and_joining_to_fini(void **state)
     thr_set_reap(&c.set);
     assert_int_equal(c.set.slot[a].state, THR_DONE);
     assert_true(thr_started(&c.set.slot[a].thr));
-    /* the last one leaves without a successor */
+    /* the last one leaves without a successor, keep_one or not */
     assert_int_equal(crew_leave(&c, b, &succ), 0);
     assert_int_equal(succ, -1);
     assert_int_equal(thr_set_live(&c.set), 0);
@@ -407,6 +442,7 @@ main(void)
             set_should_reuse_the_slot_of_an_ended_thread_when_none_is_free),
         cmocka_unit_test(
             last_thread_should_hand_over_to_a_successor_when_it_leaves),
+        cmocka_unit_test(last_thread_should_leave_none_live_by_default),
         cmocka_unit_test(last_thread_should_stay_when_no_successor_can_start),
         cmocka_unit_test(closed_set_should_leave_starting_and_joining_to_fini),
         cmocka_unit_test(set_should_refuse_zero_threads),

@@ -311,7 +311,8 @@ g_close(void *ud, void *sess)
     (void)sess;
 }
 
-static void
+/* Returns the message's id. */
+static long long
 g_put(struct eng_outbox *ob, const char *server)
 {
     struct eng_mail_req r = { 0 };
@@ -324,6 +325,7 @@ g_put(struct eng_outbox *ob, const char *server)
     r.subject = "s";
     r.body = "b";
     assert_int_equal(eng_outbox_put(ob, 0, "A", &r, 0, &id, &eb), 0);
+    return id;
 }
 
 /* Issue 11: 16 messages to a server that dripped its replies held a message
@@ -392,6 +394,8 @@ struct turnstile {
     pthread_cond_t  cv;
     int             hold;
     int             waiting, sent;
+    int             fail_left; /* refuse this many sends (451) */
+    int             failed;
 };
 
 static int
@@ -404,6 +408,17 @@ t_send(void *ud, void *sess, const struct eng_mail_req *req, cJSON *trace,
     (void)req;
     (void)trace;
     pthread_mutex_lock(&g->mu);
+    if (g->fail_left > 0) {
+        g->fail_left--;
+        g->failed++;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        res->rc = ERR_REJECTED;
+        res->code = 451;
+        snprintf(res->klass, sizeof(res->klass), "data_rejected");
+        snprintf(res->message, sizeof(res->message), "server said 451");
+        return ERR_REJECTED;
+    }
     g->waiting++;
     pthread_cond_broadcast(&g->cv);
     while (g->hold)
@@ -441,18 +456,15 @@ t_open_gate(struct turnstile *g)
     pthread_mutex_unlock(&g->mu);
 }
 
-/* Waits (at most 10 s) until the outbox runs want senders; there is
- * always one meanwhile. */
+/* Waits (at most 10 s) until the outbox runs want senders. */
 static unsigned
 senders_become(struct eng_outbox *ob, unsigned want)
 {
     unsigned n = 0;
     int      i;
 
-    for (i = 0; i < 1000 && (n = eng_outbox_senders(ob)) != want; i++) {
-        assert_true(n > 0);
+    for (i = 0; i < 1000 && (n = eng_outbox_senders(ob)) != want; i++)
         nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-    }
     return n;
 }
 
@@ -479,18 +491,27 @@ elastic_new(int hold)
     return e;
 }
 
+/* base_delay: the first retry's delay (30 s unless a test needs it due
+ * soon). */
 static void
-elastic_open(struct elastic *e, unsigned senders, double idle_close)
+elastic_open_retry(struct elastic *e, unsigned senders, double idle_close,
+    double base_delay)
 {
     struct eng_outbox_transport t = { g_open, t_send, f_usable, g_close, &e->g,
         NULL, NULL };
-    struct eng_outbox_opts      o = { 86400, 30, 3600, idle_close, senders,
-             senders };
-    struct errbuf               eb = { 0 };
+    struct eng_outbox_opts o = { 86400, base_delay, 3600, idle_close, senders,
+        senders };
+    struct errbuf          eb = { 0 };
 
     assert_int_equal(eng_store_open(e->dir, &e->db, &eb), 0);
     assert_int_equal(eng_outbox_new(e->db, &t, &o, &e->ob, &eb), 0);
     assert_int_equal(eng_outbox_start(e->ob, &eb), 0);
+}
+
+static void
+elastic_open(struct elastic *e, unsigned senders, double idle_close)
+{
+    elastic_open_retry(e, senders, idle_close, 30);
 }
 
 static void
@@ -510,10 +531,10 @@ elastic_close(struct elastic *e, int remove)
     }
 }
 
-/* An idle outbox runs one sender (it keeps the retries); mail that finds
- * every sender busy starts another, up to the limit; once the burst is
- * over and their sessions closed, all but one end, and the one left still
- * delivers. eng_outbox_senders never says 0 meanwhile. */
+/* An outbox with no mail due runs no sender from the start; mail that
+ * finds every sender busy (or none) starts one, up to the limit; once the
+ * burst is over and their sessions closed, they all end, and the next
+ * message starts one again. */
 static void
 senders_should_start_with_mail_and_end_when_idle(void **state)
 {
@@ -522,7 +543,7 @@ senders_should_start_with_mail_and_end_when_idle(void **state)
 
     (void)state;
     elastic_open(e, 4, 0.2);
-    assert_int_equal(eng_outbox_senders(e->ob), 1);
+    assert_int_equal(eng_outbox_senders(e->ob), 0);
     /* each message holds its sender in the transport: the next one finds
      * them all busy */
     for (i = 1; i <= 4; i++) {
@@ -536,11 +557,110 @@ senders_should_start_with_mail_and_end_when_idle(void **state)
     assert_int_equal(eng_outbox_senders(e->ob), 4);
     t_open_gate(&e->g);
     assert_int_equal(t_wait(&e->g, &e->g.sent, 6), 6);
-    assert_int_equal(senders_become(e->ob, 1), 1);
-    /* the one left (or its successor, a new thread) delivers */
+    assert_int_equal(senders_become(e->ob, 0), 0);
+    /* none left: the next message starts one, which delivers and ends */
     g_put(e->ob, "u:pw@relay.example");
     assert_int_equal(t_wait(&e->g, &e->g.sent, 7), 7);
-    assert_int_equal(senders_become(e->ob, 1), 1);
+    assert_int_equal(senders_become(e->ob, 0), 0);
+    elastic_close(e, 1);
+}
+
+/* Waits (at most 10 s) until the outbox holds no queued message. */
+static long long
+queued_become_zero(struct eng_outbox *ob)
+{
+    long long q = -1;
+    int       i;
+
+    for (i = 0; i < 1000; i++) {
+        eng_outbox_counts(ob, NULL, NULL, NULL, &q);
+        if (q == 0)
+            break;
+        nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+    }
+    return q;
+}
+
+/* With no sender live, mail that no put announced (a retry whose time
+ * came, a message another instance queued) waits for eng_outbox_tick,
+ * which starts a sender for it; with nothing due the tick starts none. */
+static void
+tick_should_start_a_sender_for_due_mail_when_none_runs(void **state)
+{
+    struct elastic   *e = elastic_new(0);
+    struct eng_ob_new m = { 0 };
+    struct errbuf     eb = { 0 };
+    const char       *req = "{\"server\":\"u:pw@relay.example\","
+                            "\"to\":\"noc@example.com\","
+                            "\"from\":\"alerts@example.com\","
+                            "\"subject\":\"s\",\"body\":\"b\"}";
+    long long         id, next = 0, now;
+    unsigned          att = 0;
+    char              st[16];
+
+    (void)state;
+    /* retries 0.4-0.6 s after a failure; senders idle after 50 ms */
+    elastic_open_retry(e, 2, 0.05, 0.5);
+    assert_int_equal(senders_become(e->ob, 0), 0);
+    eng_outbox_tick(e->ob, clock_now_ms()); /* nothing due: none */
+    assert_int_equal(eng_outbox_senders(e->ob), 0);
+    e->g.fail_left = 1;
+    id = g_put(e->ob, "u:pw@relay.example");
+    assert_int_equal(t_wait(&e->g, &e->g.failed, 1), 1);
+    /* the retry is further off than idle_close: the sender ends */
+    assert_int_equal(senders_become(e->ob, 0), 0);
+    assert_int_equal(eng_outbox_state(e->ob, id, st, sizeof(st), &att, &next),
+        0);
+    assert_string_equal(st, "queued");
+    assert_int_equal(att, 1);
+    while ((now = clock_now_ms()) < next + 300)
+        nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+    /* due, and nobody to take it until the tick */
+    assert_int_equal(eng_outbox_senders(e->ob), 0);
+    pthread_mutex_lock(&e->g.mu);
+    assert_int_equal(e->g.sent, 0);
+    pthread_mutex_unlock(&e->g.mu);
+    eng_outbox_tick(e->ob, clock_now_ms());
+    assert_int_equal(t_wait(&e->g, &e->g.sent, 1), 1);
+    assert_int_equal(queued_become_zero(e->ob), 0);
+    assert_int_equal(senders_become(e->ob, 0), 0);
+    /* a message stored behind the outbox's back (as another instance
+     * does on a shared database): the next tick starts a sender */
+    m.applet = "A";
+    m.skey = "other-instance";
+    m.req = req;
+    m.now_ms = clock_now_ms();
+    m.expires_ms = m.now_ms + 86400 * 1000LL;
+    assert_int_equal(eng_store_ob_put(e->db, &m, NULL, &eb), 0);
+    nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+    pthread_mutex_lock(&e->g.mu);
+    assert_int_equal(e->g.sent, 1);
+    pthread_mutex_unlock(&e->g.mu);
+    eng_outbox_tick(e->ob, clock_now_ms());
+    assert_int_equal(t_wait(&e->g, &e->g.sent, 2), 2);
+    assert_int_equal(queued_become_zero(e->ob), 0);
+    assert_int_equal(senders_become(e->ob, 0), 0);
+    elastic_close(e, 1);
+}
+
+/* A sender idle for idle_close does not end while a retry is due within
+ * idle_close: it sleeps until the retry and sends it, with no tick. */
+static void
+sender_should_stay_for_a_retry_due_within_idle_close(void **state)
+{
+    struct elastic *e = elastic_new(0);
+
+    (void)state;
+    /* retries 0.32-0.48 s after a failure; idle_close 0.3 s: when it has
+     * been idle that long, the retry is at most 0.18 s away */
+    elastic_open_retry(e, 2, 0.3, 0.4);
+    e->g.fail_left = 1;
+    g_put(e->ob, "u:pw@relay.example");
+    assert_int_equal(t_wait(&e->g, &e->g.failed, 1), 1);
+    /* had it ended, nothing would send the retry (no tick here) */
+    assert_int_equal(t_wait(&e->g, &e->g.sent, 1), 1);
+    assert_int_equal(queued_become_zero(e->ob), 0);
+    assert_int_equal(senders_become(e->ob, 0), 0);
     elastic_close(e, 1);
 }
 
@@ -564,7 +684,8 @@ no_message_should_wait_for_a_sender_that_ended(void **state)
     assert_int_equal(t_wait(&e->g, &e->g.sent, n), n);
     eng_outbox_counts(e->ob, NULL, NULL, NULL, &queued);
     assert_int_equal(queued, 0);
-    assert_true(eng_outbox_senders(e->ob) >= 1);
+    /* and once the messages stop, no sender is left */
+    assert_int_equal(senders_become(e->ob, 0), 0);
     elastic_close(e, 1);
 }
 
@@ -960,6 +1081,9 @@ main(void)
         cmocka_unit_test(a_stuck_destination_should_not_hold_the_others),
         cmocka_unit_test(senders_should_start_with_mail_and_end_when_idle),
         cmocka_unit_test(no_message_should_wait_for_a_sender_that_ended),
+        cmocka_unit_test(
+            tick_should_start_a_sender_for_due_mail_when_none_runs),
+        cmocka_unit_test(sender_should_stay_for_a_retry_due_within_idle_close),
         cmocka_unit_test(stop_should_join_senders_that_are_starting),
         cmocka_unit_test_setup_teardown(
             temporary_failures_should_be_retried_on_schedule, setup, teardown),

@@ -11,8 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -129,6 +131,33 @@ pool_drain_should_drop_queued_jobs_after_timeout(void **state)
     assert_int_equal(atomic_load(&g.ran), 1);
 }
 
+/* Threads of this process named name (ps -L). */
+static int
+tasks_named(const char *name)
+{
+    DIR           *d = opendir("/proc/self/task");
+    struct dirent *de;
+    char           path[300], comm[32];
+    FILE          *f;
+    int            n = 0;
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        if (fgets(comm, sizeof(comm), f) != NULL) {
+            comm[strcspn(comm, "\n")] = '\0';
+            n += strcmp(comm, name) == 0;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
 /* Waits (at most 5 s) until the pool runs want workers. */
 static unsigned
 workers_become(struct eng_pool *p, unsigned want)
@@ -140,9 +169,9 @@ workers_become(struct eng_pool *p, unsigned want)
     return eng_pool_workers(p);
 }
 
-/* An idle pool runs one worker; jobs that find it busy start more, up to
- * the limit; once they have had nothing to do for a while all but one
- * end, and the one left still runs what comes. */
+/* A new pool runs no worker; jobs that find them all busy start more, up
+ * to the limit; once they have had nothing to do for a while they all
+ * end, and the next job starts one again. */
 static void
 pool_workers_should_start_with_jobs_and_end_when_idle(void **state)
 {
@@ -155,7 +184,7 @@ pool_workers_should_start_with_jobs_and_end_when_idle(void **state)
     (void)state;
     assert_int_equal(eng_pool_new(3, 10, &p, &eb), 0);
     eng_pool_idle_exit(p, 0.05);
-    assert_int_equal(eng_pool_workers(p), 1);
+    assert_int_equal(eng_pool_workers(p), 0);
     for (i = 1; i <= 3; i++) {
         assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
         wait_running(p, (unsigned)i);
@@ -165,12 +194,13 @@ pool_workers_should_start_with_jobs_and_end_when_idle(void **state)
     assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
     assert_int_equal(eng_pool_workers(p), 3);
     gate_open(&g);
-    assert_int_equal(workers_become(p, 1), 1);
+    assert_int_equal(workers_become(p, 0), 0);
     assert_int_equal(atomic_load(&g.ran), 4);
+    eng_pool_tick(p); /* joins the last one */
     assert_int_equal(eng_pool_submit(p, job_wait_gate, job_dropped, &g), 0);
     assert_int_equal(eng_pool_drain(p, 5.0), 0);
     assert_int_equal(atomic_load(&g.ran), 5);
-    assert_int_equal(eng_pool_workers(p), 1);
+    assert_int_equal(workers_become(p, 0), 0);
     eng_pool_free(p);
 }
 
@@ -182,11 +212,11 @@ job_note_tid(void *arg)
     atomic_store(tid, (int)gettid());
 }
 
-/* The last worker, once it has run jobs and been idle, hands over to a
- * new thread (which has none of the memory the jobs left in it): the
- * next job runs on another thread, and one worker runs all along. */
+/* The last worker, once idle, ends: the pool has no thread, the tick
+ * joins it (its stack goes back: no thread is left to do it), and the
+ * next job runs on a new thread. */
 static void
-last_worker_should_hand_over_to_a_new_thread_after_work(void **state)
+last_worker_should_end_when_idle_and_the_next_job_start_one(void **state)
 {
     struct eng_pool *p = NULL;
     struct errbuf    eb = { 0 };
@@ -199,10 +229,9 @@ last_worker_should_hand_over_to_a_new_thread_after_work(void **state)
     assert_int_equal(eng_pool_submit(p, job_note_tid, NULL, &first), 0);
     for (i = 0; i < 500 && atomic_load(&first) == 0; i++)
         usleep(2000);
-    for (i = 0; i < 100; i++) { /* 10 times the idle time */
-        assert_int_equal(eng_pool_workers(p), 1);
-        usleep(2000);
-    }
+    assert_int_equal(workers_become(p, 0), 0);
+    eng_pool_tick(p);
+    assert_int_equal(tasks_named("herald-run"), 0);
     assert_int_equal(eng_pool_submit(p, job_note_tid, NULL, &second), 0);
     for (i = 0; i < 500 && atomic_load(&second) == 0; i++)
         usleep(2000);
@@ -238,7 +267,7 @@ no_job_should_wait_for_a_worker_that_ended(void **state)
     for (k = 0; k < 2500 && atomic_load(&g.ran) < n; k++)
         usleep(2000);
     assert_int_equal(atomic_load(&g.ran), n);
-    assert_true(eng_pool_workers(p) >= 1);
+    assert_int_equal(workers_become(p, 0), 0);
     eng_pool_free(p);
     assert_int_equal(atomic_load(&g.dropped), 0);
 }
@@ -267,7 +296,7 @@ main(void)
         cmocka_unit_test(pool_workers_should_start_with_jobs_and_end_when_idle),
         cmocka_unit_test(no_job_should_wait_for_a_worker_that_ended),
         cmocka_unit_test(
-            last_worker_should_hand_over_to_a_new_thread_after_work),
+            last_worker_should_end_when_idle_and_the_next_job_start_one),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
