@@ -132,12 +132,6 @@ thr_set_init(struct thr_set *s, unsigned max, const char *name,
     return 0;
 }
 
-void
-thr_set_keep_one(struct thr_set *s)
-{
-    s->keep_one = 1;
-}
-
 /* A slot's thread: fn and arg do not change while it runs, and the slot
  * is not touched after fn returns (its joiner may reuse it). */
 static void *
@@ -149,10 +143,8 @@ thr_set_main(void *p)
     return NULL;
 }
 
-/* Starts a thread in a free slot other than self (-1: any), joining an
- * ended one first if no slot is free (under the owner's mutex). */
-static int
-thr_set_start_other(struct thr_set *s, int self, unsigned *slot)
+int
+thr_set_start(struct thr_set *s, unsigned *slot)
 {
     struct thr_slot *sl = NULL;
     unsigned         i;
@@ -167,7 +159,7 @@ thr_set_start_other(struct thr_set *s, int self, unsigned *slot)
             sl = &s->slot[i];
             break;
         }
-        if (s->slot[i].state == THR_DONE && sl == NULL && (int)i != self)
+        if (s->slot[i].state == THR_DONE && sl == NULL)
             sl = &s->slot[i];
     }
     if (sl == NULL)
@@ -186,12 +178,6 @@ thr_set_start_other(struct thr_set *s, int self, unsigned *slot)
     return 0;
 }
 
-int
-thr_set_start(struct thr_set *s, unsigned *slot)
-{
-    return thr_set_start_other(s, -1, slot);
-}
-
 void
 thr_set_reap(struct thr_set *s)
 {
@@ -204,23 +190,11 @@ thr_set_reap(struct thr_set *s)
         }
 }
 
-int
-thr_set_leave(struct thr_set *s, unsigned self, int *succ)
+void
+thr_set_leave(struct thr_set *s, unsigned self)
 {
-    unsigned i;
-    int      rc;
-
-    *succ = -1;
-    s->live--; /* its place: the successor's, if it is the last */
-    if (s->live == 0 && s->keep_one && !s->closed) {
-        if ((rc = thr_set_start_other(s, (int)self, &i)) != 0) {
-            s->live++;
-            return rc;
-        }
-        *succ = (int)i;
-    }
+    s->live--;
     s->slot[self].state = THR_DONE;
-    return 0;
 }
 
 unsigned

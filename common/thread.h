@@ -13,8 +13,7 @@
  *
  * struct thr_set keeps an elastic set of such threads for a pool of
  * workers (engine/run/pool.c, engine/outbox/outbox.c): started on demand,
- * ended when idle, down to none (or, thr_set_keep_one, to one, which
- * hands over to a fresh thread).
+ * ended when idle, down to none.
  */
 #ifndef HERALD_COMMON_THREAD_H
 #define HERALD_COMMON_THREAD_H
@@ -50,11 +49,8 @@ int thr_started(const struct thr *t);
  * started on demand up to max; a thread that has run out of work ends,
  * the last one too, so an idle set has none: the owner starts one when
  * work comes, and must make sure that work arriving while the last one
- * ends starts another (both under its mutex). A set made with
- * thr_set_keep_one keeps one instead: the last live one, when it ends,
- * first starts a successor in another slot (a new thread has none of the
- * stack pages and the freed chunks glibc keeps per thread that a load
- * left in the old one). An ended thread does not join itself: it is
+ * ends starts another (both under its mutex). An ended thread does not
+ * join itself: it is
  * joined when its slot is reused (thr_set_start) or by thr_set_reap, or
  * thr_set_fini once the set is closed; until then its stack and TLS stay
  * resident, so an owner whose threads may all end calls thr_set_reap
@@ -68,9 +64,9 @@ int thr_started(const struct thr *t);
  * then returns from fn without taking it again (whoever joins it may
  * hold it).
  *
- * Errors (errno values): EBUSY: max threads live already (or, for a
- * leaving thread's successor, no slot but its own); ECANCELED: the set is closed
- * (thr_set_close); else what thr_start returns (EAGAIN, ENOMEM).
+ * Errors (errno values): EBUSY: max threads live already; ECANCELED: the
+ * set is closed (thr_set_close); else what thr_start returns (EAGAIN,
+ * ENOMEM).
  */
 struct thr_set;
 
@@ -90,9 +86,8 @@ struct thr_slot {
 struct thr_set {
     struct thr_slot *slot; /* max of them */
     unsigned         max;
-    unsigned         live;     /* in THR_LIVE */
-    int              closed;   /* thr_set_close was called */
-    int              keep_one; /* thr_set_keep_one was called */
+    unsigned         live;   /* in THR_LIVE */
+    int              closed; /* thr_set_close was called */
     char             name[16];
     void (*fn)(void *arg, unsigned slot);
     void *arg;
@@ -104,10 +99,6 @@ struct thr_set {
  * ENOMEM. */
 int thr_set_init(struct thr_set *s, unsigned max, const char *name,
     void (*fn)(void *arg, unsigned slot), void *arg);
-/* From now on the last live thread, when it leaves, hands over to a
- * successor (thr_set_leave) instead of leaving the set with none. Before
- * any thread starts. */
-void thr_set_keep_one(struct thr_set *s);
 /* Starts a thread in a free slot, joining an ended one first if that is
  * the only kind left, and puts its slot in *slot. The owner sets up its
  * per-slot state under the same mutex hold; the thread sees it once it
@@ -118,20 +109,15 @@ int thr_set_start(struct thr_set *s, unsigned *slot);
  * than when their slots are reused. Nothing once closed (thr_set_fini
  * joins them then). Under the mutex. */
 void thr_set_reap(struct thr_set *s);
-/* The thread in slot self ends, from fn, under the mutex. If the set keeps
- * one (thr_set_keep_one), self is the last live one and the set is open,
- * a successor is started first in another slot, put in *succ (the owner
- * sets it up as after thr_set_start); otherwise *succ is -1. Returns 0
- * when self's slot is now THR_DONE and fn must return (someone must join
- * it: wake one that calls thr_set_reap or thr_set_start, or leave it to
- * the owner's tick when none is live), or, when the successor could not
- * be started, the error (EBUSY, EAGAIN, ENOMEM) and self stays live.
- * Without keep_one it always returns 0. */
-int thr_set_leave(struct thr_set *s, unsigned self, int *succ);
+/* The thread in slot self ends, from fn, under the mutex: its slot is
+ * THR_DONE and fn must return. Someone must join it: wake one that calls
+ * thr_set_reap or thr_set_start, or leave it to the owner's tick when
+ * none is live. */
+void thr_set_leave(struct thr_set *s, unsigned self);
 /* Threads in THR_LIVE (started and not left). Under the mutex. */
 unsigned thr_set_live(const struct thr_set *s);
 /* From now on no thread is started or joined but by thr_set_fini: start
- * fails with ECANCELED, leave starts no successor, reap does nothing.
+ * fails with ECANCELED, reap does nothing.
  * Under the mutex, together with whatever tells the threads to end; fn
  * may then return without thr_set_leave. */
 void thr_set_close(struct thr_set *s);

@@ -1147,14 +1147,11 @@ ob_idle_wait(struct eng_outbox *ob, const struct ob_sess *s, long long now,
     return wait;
 }
 
-/* The sender in slot self ends (under mu; the set does not keep one, so
- * it always may). */
+/* The sender in slot self ends (under mu). */
 static void
 ob_leave_locked(struct eng_outbox *ob, unsigned self)
 {
-    int succ;
-
-    thr_set_leave(&ob->senders, self, &succ);
+    thr_set_leave(&ob->senders, self);
     ob->waiters[self].fresh = 0; /* nobody counts on it */
     log_debug("outbox", "event=sender_end live=%u", thr_set_live(&ob->senders));
     /* an idle sender joins this one (thr_set_reap); with none left,

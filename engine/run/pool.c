@@ -70,14 +70,11 @@ pool_spawn_locked(struct eng_pool *p)
     return rc;
 }
 
-/* The worker in slot self ends (under mu; the set does not keep one, so
- * it always may). */
+/* The worker in slot self ends (under mu). */
 static void
 pool_leave_locked(struct eng_pool *p, unsigned self)
 {
-    int succ;
-
-    thr_set_leave(&p->workers, self, &succ);
+    thr_set_leave(&p->workers, self);
     log_debug("pool", "event=worker_end live=%u", thr_set_live(&p->workers));
     pthread_cond_signal(&p->work); /* someone joins this one, if any */
 }

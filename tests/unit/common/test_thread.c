@@ -4,8 +4,8 @@
  * its argument on a stack of its own, under the name given, with a guard
  * page below the stack, and hands the whole mapping back when joined; and
  * a struct thr_set starts threads in free slots up to its max, joins the
- * ones that left, hands over from the last one to a successor, and once
- * closed starts and joins nothing until thr_set_fini.
+ * ones that left (the last one too, leaving none), and once closed
+ * starts and joins nothing until thr_set_fini.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,13 +130,12 @@ struct crew {
     enum crew_order order[CREW_MAX];
     unsigned        ran[CREW_MAX];      /* threads that ran in the slot */
     unsigned        answered[CREW_MAX]; /* thr_set_leave calls there */
-    int             leave_rc[CREW_MAX], succ[CREW_MAX];
     void           *arg[CREW_MAX];
     char            name[CREW_MAX][16];
 };
 
-/* A crew member: waits for an order under mu; told to leave, it asks the
- * set, and returns if it may. */
+/* A crew member: waits for an order under mu; told to leave, it leaves
+ * the set and returns. */
 static void
 crew_main(void *arg, unsigned slot)
 {
@@ -153,11 +152,10 @@ crew_main(void *arg, unsigned slot)
         if (c->quit)
             break;
         c->order[slot] = CREW_NONE;
-        c->leave_rc[slot] = thr_set_leave(&c->set, slot, &c->succ[slot]);
+        thr_set_leave(&c->set, slot);
         c->answered[slot]++;
         pthread_cond_broadcast(&c->cv);
-        if (c->leave_rc[slot] == 0)
-            break;
+        break;
     }
     pthread_mutex_unlock(&c->mu);
 }
@@ -213,18 +211,15 @@ crew_start(struct crew *c)
     return slot;
 }
 
-/* Tells the thread in slot to leave (under mu); returns what
- * thr_set_leave said, the successor's slot in *succ. */
-static int
-crew_leave(struct crew *c, unsigned slot, int *succ)
+/* Tells the thread in slot to leave (under mu) and waits until it has. */
+static void
+crew_leave(struct crew *c, unsigned slot)
 {
     unsigned n = c->answered[slot];
 
     c->order[slot] = CREW_LEAVE;
     pthread_cond_broadcast(&c->cv);
     crew_wait(c, &c->answered[slot], n + 1);
-    *succ = c->succ[slot];
-    return c->leave_rc[slot];
 }
 
 static void
@@ -259,16 +254,14 @@ set_should_join_a_thread_that_left(void **state)
 {
     struct crew c;
     unsigned    a, b;
-    int         succ;
 
     (void)state;
     crew_init(&c, 2);
     pthread_mutex_lock(&c.mu);
     a = crew_start(&c);
     b = crew_start(&c);
-    /* not the last: it leaves without a successor, to be joined */
-    assert_int_equal(crew_leave(&c, a, &succ), 0);
-    assert_int_equal(succ, -1);
+    /* it leaves, to be joined */
+    crew_leave(&c, a);
     assert_int_equal(c.set.slot[a].state, THR_DONE);
     assert_true(thr_started(&c.set.slot[a].thr));
     assert_int_equal(thr_set_live(&c.set), 1);
@@ -288,14 +281,13 @@ set_should_reuse_the_slot_of_an_ended_thread_when_none_is_free(void **state)
 {
     struct crew c;
     unsigned    a, b;
-    int         succ;
 
     (void)state;
     crew_init(&c, 2);
     pthread_mutex_lock(&c.mu);
     a = crew_start(&c);
     b = crew_start(&c);
-    assert_int_equal(crew_leave(&c, a, &succ), 0);
+    crew_leave(&c, a);
     /* not reaped: start joins it and runs the new thread there */
     assert_int_equal(crew_start(&c), a);
     assert_int_equal(c.ran[a], 2);
@@ -305,27 +297,25 @@ set_should_reuse_the_slot_of_an_ended_thread_when_none_is_free(void **state)
     crew_fini(&c);
 }
 
-/* By default the last thread leaves as any other: none is left, and it is
- * joined by whoever reaps next (the owner's tick). */
+/* The last thread leaves as any other: none is left, and it is joined by
+ * whoever reaps next (the owner's tick). */
 static void
-last_thread_should_leave_none_live_by_default(void **state)
+last_thread_should_leave_none_live(void **state)
 {
     struct crew c;
     unsigned    a, b;
-    int         succ = 0;
 
     (void)state;
     crew_init(&c, 2);
     pthread_mutex_lock(&c.mu);
     a = crew_start(&c);
     b = crew_start(&c);
-    assert_int_equal(crew_leave(&c, a, &succ), 0);
-    assert_int_equal(crew_leave(&c, b, &succ), 0);
-    assert_int_equal(succ, -1);
+    crew_leave(&c, a);
+    crew_leave(&c, b);
     assert_int_equal(thr_set_live(&c.set), 0);
     assert_int_equal(c.set.slot[a].state, THR_DONE);
     assert_int_equal(c.set.slot[b].state, THR_DONE);
-    assert_int_equal(c.ran[a] + c.ran[b], 2); /* no successor ran */
+    assert_int_equal(c.ran[a] + c.ran[b], 2); /* nothing else ran */
     thr_set_reap(&c.set);
     assert_int_equal(c.set.slot[a].state, THR_FREE);
     assert_int_equal(c.set.slot[b].state, THR_FREE);
@@ -338,72 +328,17 @@ last_thread_should_leave_none_live_by_default(void **state)
 }
 
 static void
-last_thread_should_hand_over_to_a_successor_when_it_leaves(void **state)
-{
-    struct crew c;
-    unsigned    a;
-    int         succ;
-
-    (void)state;
-    crew_init(&c, 2);
-    thr_set_keep_one(&c.set);
-    pthread_mutex_lock(&c.mu);
-    a = crew_start(&c);
-    assert_int_equal(crew_leave(&c, a, &succ), 0);
-    /* the successor runs in the other slot: one stays */
-    assert_int_not_equal(succ, -1);
-    assert_int_not_equal(succ, (int)a);
-    assert_int_equal(c.set.slot[a].state, THR_DONE);
-    assert_int_equal(c.set.slot[succ].state, THR_LIVE);
-    assert_int_equal(thr_set_live(&c.set), 1);
-    crew_wait(&c, &c.ran[succ], 1);
-    /* and when it leaves in turn, its successor takes the ended one's
-     * slot, joined first */
-    assert_int_equal(crew_leave(&c, (unsigned)succ, &succ), 0);
-    assert_int_equal(succ, (int)a);
-    crew_wait(&c, &c.ran[a], 2);
-    assert_int_equal(c.set.slot[a].state, THR_LIVE);
-    assert_int_equal(thr_set_live(&c.set), 1);
-    pthread_mutex_unlock(&c.mu);
-    crew_fini(&c);
-}
-
-static void
-last_thread_should_stay_when_no_successor_can_start(void **state)
-{
-    struct crew c;
-    unsigned    a;
-    int         succ = 0;
-
-    (void)state;
-    crew_init(&c, 1);
-    thr_set_keep_one(&c.set);
-    pthread_mutex_lock(&c.mu);
-    a = crew_start(&c);
-    /* its own slot is the only one */
-    assert_int_equal(crew_leave(&c, a, &succ), EBUSY);
-    assert_int_equal(succ, -1);
-    assert_int_equal(c.set.slot[a].state, THR_LIVE);
-    assert_int_equal(thr_set_live(&c.set), 1);
-    assert_int_equal(c.ran[a], 1);
-    pthread_mutex_unlock(&c.mu);
-    crew_fini(&c);
-}
-
-static void
 closed_set_should_leave_starting_and_joining_to_fini(void **state)
 {
     struct crew c;
     unsigned    a, b, slot = CREW_MAX;
-    int         succ;
 
     (void)state;
     crew_init(&c, 3);
-    thr_set_keep_one(&c.set);
     pthread_mutex_lock(&c.mu);
     a = crew_start(&c);
     b = crew_start(&c);
-    assert_int_equal(crew_leave(&c, a, &succ), 0);
+    crew_leave(&c, a);
     thr_set_close(&c.set);
     assert_int_equal(thr_set_start(&c.set, &slot), ECANCELED);
     assert_int_equal(slot, CREW_MAX);
@@ -411,9 +346,8 @@ closed_set_should_leave_starting_and_joining_to_fini(void **state)
     thr_set_reap(&c.set);
     assert_int_equal(c.set.slot[a].state, THR_DONE);
     assert_true(thr_started(&c.set.slot[a].thr));
-    /* the last one leaves without a successor, keep_one or not */
-    assert_int_equal(crew_leave(&c, b, &succ), 0);
-    assert_int_equal(succ, -1);
+    /* the last one leaves too */
+    crew_leave(&c, b);
     assert_int_equal(thr_set_live(&c.set), 0);
     assert_int_equal(c.ran[a] + c.ran[b], 2);
     pthread_mutex_unlock(&c.mu);
@@ -440,10 +374,7 @@ main(void)
         cmocka_unit_test(set_should_join_a_thread_that_left),
         cmocka_unit_test(
             set_should_reuse_the_slot_of_an_ended_thread_when_none_is_free),
-        cmocka_unit_test(
-            last_thread_should_hand_over_to_a_successor_when_it_leaves),
-        cmocka_unit_test(last_thread_should_leave_none_live_by_default),
-        cmocka_unit_test(last_thread_should_stay_when_no_successor_can_start),
+        cmocka_unit_test(last_thread_should_leave_none_live),
         cmocka_unit_test(closed_set_should_leave_starting_and_joining_to_fini),
         cmocka_unit_test(set_should_refuse_zero_threads),
     };
