@@ -19,20 +19,19 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <limits.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-
-#include <fcntl.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/sec.h"
@@ -193,10 +192,10 @@ on_signal(int sig)
  * not during the last tick) it hands the heap pages that requests, runs and
  * deliveries freed back to the system, and twice more, 12 and 22 s later,
  * after the idle SMTP sessions have been closed (10 s) and the mail
- * senders and applet workers the burst started have ended, the last of
- * each replaced by a new thread (10 s without work, counted from its own
- * last work and session: their per-thread malloc caches go back to the
- * heap then, and their stacks are unmapped). The store first
+ * senders and applet workers the burst started have ended, the last ones
+ * too (10 s without work, counted from its own last work and session:
+ * their per-thread malloc caches go back to the heap then, and their
+ * stacks are unmapped at the next tick). The store first
  * gives back SQLite's page cache (up to 2 MB after a burst). glibc keeps
  * freed memory for reuse; without this a single trustpoint upload leaves
  * about 1.6 MB resident for good.

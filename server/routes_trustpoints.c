@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/store/store.h"
 #include "engine/config/trustpoint.h"
+#include "engine/store/store.h"
 #include "pki/pki.h"
 
 cJSON *
