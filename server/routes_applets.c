@@ -252,6 +252,9 @@ applet_save(struct srv_req *rq, struct srv_resp *rs, const char *path_name)
     }
     if ((rc = eng_store_commit(st, &eb)) != 0)
         goto out;
+    /* its events are registered before the answer: a syslog line or an
+     * application event sent right after it fires it */
+    srv_runtime_applets_changed(rq->srv);
     if ((rc = eng_store_applet_get(st, eng_applet_name(a), &r, &eb)) != 0)
         goto out;
     j = applet_json(rq->srv, &r, 1, &eb, &rc);
@@ -286,8 +289,10 @@ srv_h_applet_del(struct srv_req *rq, struct srv_resp *rs)
     struct errbuf eb = { 0 };
     int           rc;
 
-    if ((rc = eng_store_applet_del(rq->srv->store, rq->params[0], &eb)) != 0)
+    if ((rc = eng_store_applet_del(rq->srv->store, rq->params[0], &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
-    else
-        srv_reply_status(rs, 204);
+        return;
+    }
+    srv_runtime_applets_changed(rq->srv); /* its events no longer fire */
+    srv_reply_status(rs, 204);
 }

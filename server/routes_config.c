@@ -100,5 +100,6 @@ srv_h_config_post(struct srv_req *rq, struct srv_resp *rs)
         srv_reply_error(rs, rc, &eb);
         return;
     }
+    srv_runtime_applets_changed(rq->srv);
     srv_reply_json(rs, 200, summary ? summary : cJSON_CreateObject());
 }

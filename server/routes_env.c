@@ -108,6 +108,8 @@ srv_h_env_put(struct srv_req *rq, struct srv_resp *rs)
     if ((rc = eng_env_set(rq->srv->store, name, value, secret, &created, &eb))
         != 0)
         goto out;
+    /* syslog patterns and cron entries may use it */
+    srv_runtime_applets_changed(rq->srv);
     if ((rc = eng_store_env_get(rq->srv->store, name, &v, &eb)) != 0)
         goto out;
     srv_reply_json(rs, created ? 201 : 200, env_json(&v));
@@ -124,8 +126,10 @@ srv_h_env_del(struct srv_req *rq, struct srv_resp *rs)
     struct errbuf eb = { 0 };
     int           rc;
 
-    if ((rc = eng_store_env_del(rq->srv->store, rq->params[0], &eb)) != 0)
+    if ((rc = eng_store_env_del(rq->srv->store, rq->params[0], &eb)) != 0) {
         srv_reply_error(rs, rc, &eb);
-    else
-        srv_reply_status(rs, 204);
+        return;
+    }
+    srv_runtime_applets_changed(rq->srv);
+    srv_reply_status(rs, 204);
 }

@@ -83,7 +83,10 @@ void srv_free(struct srv *s); /* NULL is a no-op */
 int  srv_runtime_start(struct srv *s, struct errbuf *eb);
 void srv_runtime_drain(struct srv *s, double timeout_s);
 void srv_runtime_free(struct srv *s);
-/* Re-registers applet events after an applet or variable changed. */
+/* Re-registers applet events after an applet or variable changed, before
+ * the route answers (the store's change also kicks the timer thread,
+ * which would do it a moment later: a trigger sent right after the
+ * answer would miss it). Failures are logged. */
 void srv_runtime_applets_changed(struct srv *s);
 /* Once a second, from the main loop (never an HTTP thread): the store's
  * cluster tick (leases renewed, other instances' changes read, timer

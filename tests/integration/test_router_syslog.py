@@ -146,7 +146,6 @@ class ApplicationEventTest(unittest.TestCase):
         put_applet(cls.h, 'event manager applet Limited\n'
                    ' event application sub-system 798 type 30 ratelimit 60\n'
                    ' action 1 publish-event sub-system 798 type 30\n')
-        time.sleep(0.3)
 
     @classmethod
     def tearDownClass(cls):
@@ -198,6 +197,23 @@ class ApplicationEventTest(unittest.TestCase):
         st, _, res = call(self.h, 'POST', '/api/v1/events/application',
                           {'sub_system': 798, 'type': 10}, token=False)
         self.assertEqual(st, 401, res)
+
+    def test_2b_an_applet_fires_as_soon_as_its_save_is_answered(self):
+        # its events are registered before the answer, and gone before the
+        # answer to its delete: no wait between the calls
+        for i in range(15):
+            t = 100 + i
+            put_applet(self.h, 'event manager applet Fresh\n'
+                       ' event application sub-system 798 type %d\n'
+                       ' action 1 puts "fresh %d"\n' % (t, t))
+            res = api(self.h, 'POST', '/api/v1/events/application',
+                      {'sub_system': 798, 'type': t}, expect=(200, 202))
+            self.assertEqual([r['applet'] for r in res['runs']], ['Fresh'],
+                             'iteration %d: %r' % (i, res))
+            api(self.h, 'DELETE', '/api/v1/applets/Fresh', expect=204)
+            res = api(self.h, 'POST', '/api/v1/events/application',
+                      {'sub_system': 798, 'type': t}, expect=(200, 202))
+            self.assertEqual(res['runs'], [], 'iteration %d' % i)
 
     def test_3_a_loop_without_ratelimit_ends_at_the_chain_limit(self):
         api(self.h, 'POST', '/api/v1/events/application',
