@@ -216,7 +216,11 @@ struct smtp_batch_msg {
  * single-recipient messages costs one round trip a message instead of
  * two. A refused envelope or a refusal after the content affects only its
  * own message (the next MAIL needs no RSET after a final reply; after a
- * refused envelope RSET follows at once, as with smtp_send). Without
+ * refused envelope RSET follows at once, as with smtp_send). With
+ * CHUNKING too (RFC 3030), single-recipient messages of one sender go out
+ * whole, up to 32 in one write (MAIL, RCPT, "BDAT <size> LAST" and the
+ * content each), and their replies are read after it; a message with
+ * several recipients goes with DATA after its RCPT replies. Without
  * PIPELINING: smtp_send for each message.
  * Returns how many messages were dealt with, res filled: n, unless the
  * session broke (smtp_usable() is then 0). The messages from the returned
@@ -226,7 +230,8 @@ struct smtp_batch_msg {
  * content never did; its trace, which holds that envelope, is not its
  * result). A message whose content was written but whose final reply never
  * came gets the transport failure, as with smtp_send (it may have been
- * delivered: delivery is at least once).
+ * delivered: delivery is at least once); so does every message of a BDAT
+ * window whose replies did not all come.
  */
 size_t smtp_send_batch(struct smtp_client *c, const struct smtp_batch_msg *m,
     size_t n, struct smtp_result *res);

@@ -3,8 +3,9 @@
  * engine/smtp/smtp_client.c: the SMTP submission client (RFC 5321), with
  * STARTTLS (RFC 3207), implicit TLS (RFC 8314), AUTH PLAIN/LOGIN (RFC 4954),
  * AUTH XOAUTH2 and OAUTHBEARER (RFC 7628) with a bearer token, SIZE (RFC
- * 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531) and PIPELINING (RFC
- * 2920) of the transaction commands. Its transport (connect, TLS, reads
+ * 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), PIPELINING (RFC
+ * 2920) of the transaction commands and CHUNKING (RFC 3030) for batches of
+ * whole messages in one write. Its transport (connect, TLS, reads
  * and writes against a deadline) also serves the OAuth token client
  * through net.h (smtp_net_*, at the end of this file).
  *
@@ -55,6 +56,7 @@ static const char *smtp_state_name[S__COUNT] = {
     [S_RCPT] = "RCPT",
     [S_DATA] = "DATA",
     [S_BODY] = "BODY",
+    [S_BDAT] = "BDAT",
     [S_QUIT] = "QUIT",
     [S_CLOSED] = "CLOSED",
     [S_BROKEN] = "BROKEN",
@@ -1465,6 +1467,12 @@ struct smtp_tx {
                                  the first refusal, which is in res */
     int          stop;       /* no further reply can be read */
     int          go;         /* DATA was answered 354: send the content */
+    int          bdat;       /* the last command is "BDAT <size> LAST"
+                                with the content, not DATA
+                                (smtp_batch_chunked) */
+    int          may_join;   /* a 503 to MAIL means the server kept the
+                                previous message's refused transaction
+                                open (smtp_chunk_replies) */
     struct buf   refused;    /* refused recipients, ", " separated */
     int          any5;
     int          last_refused_code;
@@ -1486,7 +1494,7 @@ smtp_tx_state(const struct smtp_tx *tx, size_t k, size_t *rcpt)
             *rcpt = k - 1;
         return S_RCPT;
     }
-    return S_DATA;
+    return tx->bdat ? S_BDAT : S_DATA;
 }
 
 /*
@@ -1600,7 +1608,13 @@ smtp_tx_reply(struct smtp_client *c, struct smtp_tx *tx, size_t k,
     if (r.code == 421)
         tx->stop = 1; /* the server closes the session */
     if (st == S_MAIL) {
-        if (r.code / 100 != 2) {
+        if (r.code == 503 && tx->may_join)
+            smtp_trace_note(c,
+                "MAIL answered 503: the server kept the previous message's "
+                "refused transaction open (same sender); this message's "
+                "recipient and content go into it, and its final reply "
+                "says whether it was taken");
+        else if (r.code / 100 != 2) {
             smtp_tx_sender_refused(c, tx, &r, res);
             tx->failed = S_MAIL;
         }
@@ -1669,16 +1683,18 @@ smtp_send_check(const char *from, char *const *rcpts, size_t nrcpts,
     return 0;
 }
 
-/* Encodes msg for DATA into *data and checks it against the server's SIZE.
- * Errors: ERR_TOOBIG, ERR_NOMEM. */
+/* Encodes msg for DATA (or as a BDAT chunk) into *data and checks it
+ * against the server's SIZE. Errors: ERR_TOOBIG, ERR_NOMEM. */
 static int
-smtp_send_encode(struct smtp_client *c, const char *msg, size_t len,
+smtp_send_encode(struct smtp_client *c, const char *msg, size_t len, int chunk,
     struct buf *data, int *eightbit, struct smtp_result *res)
 {
     size_t badline;
     int    rc;
 
-    if ((rc = smtp_data_encode(msg, len, data, eightbit, &badline)) != 0) {
+    rc = chunk ? smtp_chunk_encode(msg, len, data, eightbit, &badline)
+               : smtp_data_encode(msg, len, data, eightbit, &badline);
+    if (rc != 0) {
         if (rc == ERR_TOOBIG)
             smtp_result_set(res, ERR_TOOBIG, "data_rejected", 1, NULL,
                 "Build the message with smtp_message_build, which encodes "
@@ -1804,11 +1820,12 @@ smtp_content_note(struct smtp_client *c, const struct buf *data, int eightbit)
         eightbit ? ", 8-bit" : "");
 }
 
-/* Reads the final reply to a message's content. Errors: as smtp_io_fail,
- * ERR_REJECTED. */
+/* Reads the final reply to a message's content (after DATA's ".", or to
+ * BDAT LAST). Errors: as smtp_io_fail, ERR_REJECTED. */
 static int
 smtp_content_reply(struct smtp_client *c, struct smtp_result *res)
 {
+    const char       *after = c->state == S_BDAT ? "with BDAT" : "after DATA";
     struct smtp_reply r;
     int               rc;
 
@@ -1823,7 +1840,7 @@ smtp_content_reply(struct smtp_client *c, struct smtp_result *res)
                   "reply."
                 : "The server deferred the message; herald retries "
                   "later.",
-            "%s:%u refused the message after DATA: %d %s", c->host, c->port,
+            "%s:%u refused the message %s: %d %s", c->host, c->port, after,
             r.code, r.text);
         smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
         return ERR_REJECTED;
@@ -1870,14 +1887,15 @@ smtp_out_leave(struct smtp_client *c, struct smtp_out *o)
 }
 
 /* Starts message o (its transaction's deadline runs from here), checks
- * its addresses and encodes its content. trace NULL: o's trace is the
- * session's, whose server lines *session_traced counts. Errors: as
- * smtp_send_check and smtp_send_encode, nothing written. */
+ * its addresses and encodes its content (as a BDAT chunk if chunk, else
+ * for DATA). trace NULL: o's trace is the session's, whose server lines
+ * *session_traced counts. Errors: as smtp_send_check and
+ * smtp_send_encode, nothing written. */
 static int
-smtp_out_prepare(struct smtp_client *c, struct smtp_out *o, const char *from,
-    char *const *rcpts, size_t nrcpts, const char *msg, size_t len,
-    struct cJSON *trace, struct cJSON *session_trace, size_t *session_traced,
-    struct smtp_result *res)
+smtp_out_prepare(struct smtp_client *c, struct smtp_out *o, int chunk,
+    const char *from, char *const *rcpts, size_t nrcpts, const char *msg,
+    size_t len, struct cJSON *trace, struct cJSON *session_trace,
+    size_t *session_traced, struct smtp_result *res)
 {
     int rc;
 
@@ -1889,9 +1907,11 @@ smtp_out_prepare(struct smtp_client *c, struct smtp_out *o, const char *from,
     o->traced = o->trace != session_trace ? &o->own : session_traced;
     smtp_out_enter(c, o);
     if ((rc = smtp_send_check(from, rcpts, nrcpts, res)) == 0
-        && (rc = smtp_send_encode(c, msg, len, &o->data, &o->eightbit, res))
+        && (rc = smtp_send_encode(c, msg, len, chunk, &o->data, &o->eightbit,
+                res))
             == 0) {
         o->tx.from = from;
+        o->tx.bdat = chunk;
         o->tx.rcpts = rcpts;
         o->tx.nrcpts = nrcpts;
         smtp_tx_params(c, &o->tx, o->data.len, o->eightbit);
@@ -1964,7 +1984,7 @@ smtp_send(struct smtp_client *c, const char *from, char *const *rcpts,
     }
     saved = c->trace;
     saved_traced = c->traced;
-    rc = smtp_out_prepare(c, &o, from, rcpts, nrcpts, msg, len, trace, saved,
+    rc = smtp_out_prepare(c, &o, 0, from, rcpts, nrcpts, msg, len, trace, saved,
         &saved_traced, res);
     smtp_out_enter(c, &o);
     if (rc != 0)
@@ -2031,8 +2051,8 @@ smtp_batch_pipelined(struct smtp_client *c, const struct smtp_batch_msg *m,
     for (;;) {
         /* the next message that may go on the wire */
         for (q = n; i < n && q == n; i++)
-            if (smtp_out_prepare(c, &o[i], m[i].from, m[i].rcpts, m[i].nrcpts,
-                    m[i].msg, m[i].len, m[i].trace, session_trace,
+            if (smtp_out_prepare(c, &o[i], 0, m[i].from, m[i].rcpts,
+                    m[i].nrcpts, m[i].msg, m[i].len, m[i].trace, session_trace,
                     session_traced, &res[i])
                 == 0)
                 q = i;
@@ -2105,6 +2125,184 @@ smtp_batch_pipelined(struct smtp_client *c, const struct smtp_batch_msg *m,
     return i;
 }
 
+/*
+ * smtp_send_batch with CHUNKING and PIPELINING (RFC 3030, RFC 2920): whole
+ * messages go out back to back in one write - [RSET] MAIL, RCPT,
+ * "BDAT <size> LAST" and the content, message after message - and their
+ * replies are read after it. DATA needs a round trip for its 354 before
+ * the content; BDAT does not, so a window of messages costs each side
+ * about one write and one read (Postfix answers a window with one flush)
+ * instead of a round trip a message. A window holds up to SMTP_WINDOW_MAX
+ * messages with one recipient each and the same sender, and stops
+ * growing past SMTP_WINDOW_BYTES octets (its replies, about 100 octets a
+ * message, always fit in the socket buffers: RFC 2920 section 3.1).
+ *
+ * One recipient: with several, a refused one must stop the content
+ * (herald's rule, smtp_tx_run), so such a message waits for its RCPT
+ * replies and goes with DATA (smtp_send). The same sender: a server that
+ * keeps a transaction open after its chunk was refused for want of a
+ * valid recipient answers the next MAIL 503 and takes the next
+ * recipient into that transaction (Postfix resets it; RFC 3030 does not
+ * say) - with the same sender that is the message meant, and its final
+ * reply says whether it was taken. After a window with a refusal the next
+ * one starts with RSET; otherwise no RSET is sent (a final reply ends a
+ * transaction, RFC 5321 4.1.1.4).
+ *
+ * Returns the number of messages dealt with: a window whose write or
+ * replies broke is dealt with whole (its messages' content went out, so
+ * each gets the failure: delivery is at least once); the windows after it
+ * were never written.
+ */
+#define SMTP_WINDOW_MAX   32
+#define SMTP_WINDOW_BYTES 65536
+
+/* Appends message o's commands and content to the window g. */
+static int
+smtp_chunk_append(struct smtp_client *c, struct smtp_out *o, struct buf *g)
+{
+    struct smtp_tx *tx = &o->tx;
+    int             rc = 0;
+
+    c->pipe = g;
+    if (tx->rset)
+        rc = smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET");
+    if (rc == 0)
+        rc = smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s", tx->from,
+            tx->params);
+    if (rc == 0)
+        rc = smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>", tx->rcpts[0]);
+    if (rc == 0)
+        rc = smtp_cmd(c, S_BDAT, SEC_PUBLIC, "BDAT %zu LAST", o->data.len);
+    c->pipe = NULL;
+    if (rc == 0) {
+        smtp_trace_note(c, "message content: %zu bytes%s", o->data.len,
+            o->eightbit ? ", 8-bit" : "");
+        rc = buf_append(g, o->data.p, o->data.len);
+    }
+    return rc;
+}
+
+/* Reads the replies to window message o: [RSET,] MAIL, RCPT, then BDAT's
+ * final reply. The message's outcome goes into res; returns 0, or a
+ * transport error (the session ended: res has it). */
+static int
+smtp_chunk_replies(struct smtp_client *c, struct smtp_out *o,
+    struct smtp_result *res)
+{
+    struct smtp_tx    *tx = &o->tx;
+    struct smtp_reply  r;
+    struct smtp_result later;
+    size_t             k;
+    int                rc;
+
+    for (k = 0; k + 1 < tx->ncmds; k++)
+        if ((rc = smtp_tx_reply(c, tx, k, res)) != 0)
+            return rc;
+    smtp_cmd(c, S_BDAT, SEC_PUBLIC, NULL);
+    if (!tx->failed) {
+        rc = smtp_content_reply(c, res);
+        return rc == ERR_REJECTED ? 0 : rc;
+    }
+    /* refused before the content: the chunk is refused too (503, 554 "no
+     * valid recipients"), and the server discarded it (RFC 3030 section
+     * 4.2); the first refusal is the message's result */
+    if ((rc = smtp_reply_read(c, &r, &later)) != 0)
+        return rc;
+    if (tx->failed == S_RCPT)
+        smtp_tx_refusal(c, tx, res);
+    if (r.code / 100 == 2)
+        smtp_trace_note(c,
+            "the server took the content of a message it had refused "
+            "(%d); with no valid recipient it goes to no one",
+            r.code);
+    smtp_cmd(c, S_READY, SEC_PUBLIC, NULL);
+    return 0;
+}
+
+static size_t
+smtp_batch_chunked(struct smtp_client *c, const struct smtp_batch_msg *m,
+    size_t n, struct smtp_out *o, struct cJSON *session_trace,
+    size_t *session_traced, struct smtp_result *res)
+{
+    struct buf g = BUF_INIT;
+    size_t     i = 0;
+
+    while (i < n && smtp_usable(c)) {
+        size_t    first = i, end, k, lead = n;
+        long long deadline = 0;
+        int       rc = 0, refused = 0, dirty = 0;
+
+        if (m[i].nrcpts != 1) {
+            c->trace = session_trace;
+            c->traced = *session_traced;
+            smtp_send(c, m[i].from, m[i].rcpts, m[i].nrcpts, m[i].msg, m[i].len,
+                m[i].trace, &res[i]);
+            *session_traced = c->traced;
+            i++;
+            continue;
+        }
+        buf_reset(&g);
+        for (end = i; end < n && end - first < SMTP_WINDOW_MAX
+             && (end == first || g.len < SMTP_WINDOW_BYTES);
+             end++) {
+            if (m[end].nrcpts != 1
+                || (end > first && m[end].from != NULL && m[first].from != NULL
+                    && strcmp(m[end].from, m[first].from) != 0))
+                break;
+            if (smtp_out_prepare(c, &o[end], 1, m[end].from, m[end].rcpts,
+                    m[end].nrcpts, m[end].msg, m[end].len, m[end].trace,
+                    session_trace, session_traced, &res[end])
+                != 0)
+                continue; /* res says why; nothing of it is written */
+            smtp_out_enter(c, &o[end]);
+            smtp_out_begin(c, &o[end], lead != n);
+            if (lead == n || o[end].deadline < deadline)
+                deadline = o[end].deadline;
+            if (lead == n)
+                lead = end;
+            rc = smtp_chunk_append(c, &o[end], &g);
+            smtp_out_leave(c, &o[end]);
+            if (rc != 0) {
+                /* out of memory: nothing of this window was written */
+                c->usable = 0;
+                buf_free(&g);
+                return first;
+            }
+        }
+        i = end;
+        if (lead == n)
+            continue; /* every message of it was refused before writing */
+        smtp_out_enter(c, &o[lead]);
+        c->deadline = deadline;
+        if ((rc = smtp_io_write(c, g.p, g.len)) != 0)
+            smtp_io_fail(c, rc, &res[lead]);
+        smtp_out_leave(c, &o[lead]);
+        for (k = lead + (rc != 0); k < end; k++) {
+            if (o[k].tx.ncmds == 0)
+                continue; /* not written */
+            if (rc != 0) {
+                smtp_out_broken(c, &o[k], &res[lead], &res[k]);
+                continue;
+            }
+            smtp_out_enter(c, &o[k]);
+            o[k].tx.may_join = refused == S_RCPT;
+            rc = smtp_chunk_replies(c, &o[k], &res[k]);
+            smtp_out_end(c, rc);
+            smtp_out_leave(c, &o[k]);
+            refused = o[k].tx.failed;
+            dirty |= res[k].rc != 0;
+            if (rc == 0 && !c->usable && k + 1 < end)
+                rc = ERR_CONNECT; /* 421: the rest goes unread */
+            if (rc != 0)
+                lead = k; /* the failure the rest of the window gets */
+        }
+        /* a refusal may have left a transaction open (see above) */
+        c->tx_open = dirty || c->state != S_READY;
+    }
+    buf_free(&g);
+    return i;
+}
+
 size_t
 smtp_send_batch(struct smtp_client *c, const struct smtp_batch_msg *m, size_t n,
     struct smtp_result *res)
@@ -2117,7 +2315,18 @@ smtp_send_batch(struct smtp_client *c, const struct smtp_batch_msg *m, size_t n,
         memset(&res[i], 0, sizeof(res[i]));
     if (!smtp_usable(c))
         ;
-    else if (!(c->caps.flags & SMTP_CAP_PIPELINING) || n < 2) {
+    else if ((c->caps.flags & (SMTP_CAP_PIPELINING | SMTP_CAP_CHUNKING))
+            == (SMTP_CAP_PIPELINING | SMTP_CAP_CHUNKING)
+        && (o = calloc(n, sizeof(*o))) != NULL) {
+        saved = c->trace;
+        saved_traced = c->traced;
+        done = smtp_batch_chunked(c, m, n, o, saved, &saved_traced, res);
+        for (size_t i = 0; i < n; i++)
+            smtp_out_clear(&o[i]);
+        free(o);
+        c->trace = saved;
+        c->traced = saved_traced;
+    } else if (!(c->caps.flags & SMTP_CAP_PIPELINING) || n < 2) {
         for (; done < n && smtp_usable(c); done++)
             smtp_send(c, m[done].from, m[done].rcpts, m[done].nrcpts,
                 m[done].msg, m[done].len, m[done].trace, &res[done]);

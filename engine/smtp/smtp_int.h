@@ -28,6 +28,7 @@
 #define SMTP_CAP_AUTH_LOGIN       0x80u
 #define SMTP_CAP_AUTH_XOAUTH2     0x100u
 #define SMTP_CAP_AUTH_OAUTHBEARER 0x200u
+#define SMTP_CAP_CHUNKING         0x400u
 
 struct smtp_caps {
     unsigned flags;
@@ -73,6 +74,7 @@ enum smtp_state {
     S_RCPT,
     S_DATA,
     S_BODY,
+    S_BDAT,
     S_QUIT,
     S_CLOSED,
     S_BROKEN,
@@ -177,6 +179,11 @@ void smtp_tls_free(struct smtp_client *c);
  * ERR_NOMEM, or ERR_TOOBIG when a line exceeds 998 bytes (*badline is its
  * 1-based number). *eightbit is set when a byte >= 0x80 occurs. */
 int smtp_data_encode(const char *msg, size_t len, struct buf *out,
+    int *eightbit, size_t *badline);
+/* The same for a BDAT chunk (RFC 3030): CRLF line endings, the same line
+ * limit, but no dot-stuffing and no final ".": the chunk's size delimits
+ * it. */
+int smtp_chunk_encode(const char *msg, size_t len, struct buf *out,
     int *eightbit, size_t *badline);
 
 /* smtp_reply.c: classification helpers. */

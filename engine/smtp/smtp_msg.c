@@ -400,9 +400,11 @@ out:
     return rc;
 }
 
-int
-smtp_data_encode(const char *msg, size_t len, struct buf *out, int *eightbit,
-    size_t *badline)
+/* smtp_data_encode and smtp_chunk_encode: dot, whether the content is
+ * DATA's (dot-stuffed, ending with "."). */
+static int
+smtp_content_encode(const char *msg, size_t len, int dot, struct buf *out,
+    int *eightbit, size_t *badline)
 {
     size_t i = 0, line = 0;
     int    rc;
@@ -428,10 +430,24 @@ smtp_data_encode(const char *msg, size_t len, struct buf *out, int *eightbit,
                 i++;
             i++;
         }
-        if ((e > s && msg[s] == '.' && (rc = buf_putc(out, '.')) != 0)
+        if ((dot && e > s && msg[s] == '.' && (rc = buf_putc(out, '.')) != 0)
             || (rc = buf_append(out, msg + s, e - s)) != 0
             || (rc = buf_puts(out, "\r\n")) != 0)
             return rc;
     }
-    return buf_puts(out, ".\r\n");
+    return dot ? buf_puts(out, ".\r\n") : 0;
+}
+
+int
+smtp_data_encode(const char *msg, size_t len, struct buf *out, int *eightbit,
+    size_t *badline)
+{
+    return smtp_content_encode(msg, len, 1, out, eightbit, badline);
+}
+
+int
+smtp_chunk_encode(const char *msg, size_t len, struct buf *out, int *eightbit,
+    size_t *badline)
+{
+    return smtp_content_encode(msg, len, 0, out, eightbit, badline);
 }

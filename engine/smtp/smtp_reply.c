@@ -176,6 +176,8 @@ smtp_caps_parse(const struct smtp_reply *r, struct smtp_caps *caps)
                 caps->flags |= SMTP_CAP_SMTPUTF8;
             else if (smtp_kw(p, n, "PIPELINING"))
                 caps->flags |= SMTP_CAP_PIPELINING;
+            else if (smtp_kw(p, n, "CHUNKING"))
+                caps->flags |= SMTP_CAP_CHUNKING;
             else if (smtp_kw(p, n, "SIZE")) {
                 caps->flags |= SMTP_CAP_SIZE;
                 if (n > 5)
