@@ -2198,6 +2198,8 @@ smtp_chunk_replies(struct smtp_client *c, struct smtp_out *o,
     for (k = 0; k + 1 < tx->ncmds; k++)
         if ((rc = smtp_tx_reply(c, tx, k, res)) != 0)
             return rc;
+        else if (tx->stop) /* 421: the server reads nothing more */
+            return ERR_CONNECT;
     smtp_cmd(c, S_BDAT, SEC_PUBLIC, NULL);
     if (!tx->failed) {
         rc = smtp_content_reply(c, res);
@@ -2228,9 +2230,11 @@ smtp_batch_chunked(struct smtp_client *c, const struct smtp_batch_msg *m,
     size_t     i = 0;
 
     while (i < n && smtp_usable(c)) {
-        size_t    first = i, end, k, lead = n;
-        long long deadline = 0;
-        int       rc = 0, refused = 0, dirty = 0;
+        const struct smtp_result *why = NULL; /* what the rest gets */
+        struct smtp_result        gone;
+        size_t                    first = i, end, k, lead = n;
+        long long                 deadline = 0;
+        int                       rc = 0, refused = 0, dirty = 0;
 
         if (m[i].nrcpts != 1) {
             c->trace = session_trace;
@@ -2274,14 +2278,16 @@ smtp_batch_chunked(struct smtp_client *c, const struct smtp_batch_msg *m,
             continue; /* every message of it was refused before writing */
         smtp_out_enter(c, &o[lead]);
         c->deadline = deadline;
-        if ((rc = smtp_io_write(c, g.p, g.len)) != 0)
+        if ((rc = smtp_io_write(c, g.p, g.len)) != 0) {
             smtp_io_fail(c, rc, &res[lead]);
+            why = &res[lead];
+        }
         smtp_out_leave(c, &o[lead]);
         for (k = lead + (rc != 0); k < end; k++) {
             if (o[k].tx.ncmds == 0)
                 continue; /* not written */
-            if (rc != 0) {
-                smtp_out_broken(c, &o[k], &res[lead], &res[k]);
+            if (why != NULL) {
+                smtp_out_broken(c, &o[k], why, &res[k]);
                 continue;
             }
             smtp_out_enter(c, &o[k]);
@@ -2291,10 +2297,23 @@ smtp_batch_chunked(struct smtp_client *c, const struct smtp_batch_msg *m,
             smtp_out_leave(c, &o[k]);
             refused = o[k].tx.failed;
             dirty |= res[k].rc != 0;
-            if (rc == 0 && !c->usable && k + 1 < end)
-                rc = ERR_CONNECT; /* 421: the rest goes unread */
-            if (rc != 0)
-                lead = k; /* the failure the rest of the window gets */
+            if (rc == 0 && !c->usable)
+                rc = ERR_CONNECT;
+            if (rc == 0)
+                continue;
+            /* the rest of the window gets the transport failure that
+             * ended the session, else (421, or k's own refusal holds its
+             * result) the session's end */
+            why = &res[k];
+            if (c->last_code == 421 || res[k].rc == 0
+                || res[k].rc == ERR_REJECTED) {
+                smtp_result_set(&gone, ERR_CONNECT, "connect", 0, NULL,
+                    "herald sends it again later.",
+                    "%s:%u ended the session%s before answering this "
+                    "message",
+                    c->host, c->port, c->last_code == 421 ? " (421)" : "");
+                why = &gone;
+            }
         }
         /* a refusal may have left a transaction open (see above) */
         c->tx_open = dirty || c->state != S_READY;
