@@ -1470,6 +1470,7 @@ struct smtp_tx {
     int          bdat;       /* the last command is "BDAT <size> LAST"
                                 with the content, not DATA
                                 (smtp_batch_chunked) */
+    size_t       size;       /* with bdat: the content's size */
     int          may_join;   /* a 503 to MAIL means the server kept the
                                 previous message's refused transaction
                                 open (smtp_chunk_replies) */
@@ -1497,6 +1498,27 @@ smtp_tx_state(const struct smtp_tx *tx, size_t k, size_t *rcpt)
     return tx->bdat ? S_BDAT : S_DATA;
 }
 
+/* Writes command k of tx (c->pipe: appends it to the group). */
+static int
+smtp_tx_cmd(struct smtp_client *c, const struct smtp_tx *tx, size_t k)
+{
+    size_t i = 0;
+
+    switch (smtp_tx_state(tx, k, &i)) {
+    case S_RSET:
+        return smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET");
+    case S_MAIL:
+        return smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s", tx->from,
+            tx->params);
+    case S_RCPT:
+        return smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>", tx->rcpts[i]);
+    case S_BDAT:
+        return smtp_cmd(c, S_BDAT, SEC_PUBLIC, "BDAT %zu LAST", tx->size);
+    default:
+        return smtp_cmd(c, S_DATA, SEC_PUBLIC, "DATA");
+    }
+}
+
 /*
  * Writes commands from first: without PIPELINING only that one; with it,
  * those up to end (exclusive) that fit in one group, in one write. *next is
@@ -1513,7 +1535,7 @@ smtp_tx_write(struct smtp_client *c, struct smtp_tx *tx, size_t first,
 {
     struct buf         group = BUF_INIT, *g = pre != NULL ? pre : &group;
     struct smtp_result later;
-    size_t             k, i = 0, base = g->len;
+    size_t             k, base = g->len;
     int                rc = 0;
 
     if (c->caps.flags & SMTP_CAP_PIPELINING)
@@ -1522,22 +1544,8 @@ smtp_tx_write(struct smtp_client *c, struct smtp_tx *tx, size_t first,
         end = first + 1;
     for (k = first;
          rc == 0 && k < end && (k == first || g->len - base < SMTP_PIPE_MAX);
-         k++) {
-        switch (smtp_tx_state(tx, k, &i)) {
-        case S_RSET:
-            rc = smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET");
-            break;
-        case S_MAIL:
-            rc = smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s", tx->from,
-                tx->params);
-            break;
-        case S_RCPT:
-            rc = smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>", tx->rcpts[i]);
-            break;
-        default:
-            rc = smtp_cmd(c, S_DATA, SEC_PUBLIC, "DATA");
-        }
-    }
+         k++)
+        rc = smtp_tx_cmd(c, tx, k);
     c->pipe = NULL;
     if (rc == 0 && g->len > 0)
         rc = smtp_io_write(c, g->p, g->len);
@@ -1813,11 +1821,18 @@ smtp_tx_refusal(const struct smtp_client *c, const struct smtp_tx *tx,
 /* The content of a message goes out now (after its 354): the state and the
  * trace say so. */
 static void
+smtp_content_size_note(struct smtp_client *c, const struct buf *data,
+    int eightbit)
+{
+    smtp_trace_note(c, "message content: %zu bytes%s", data->len,
+        eightbit ? ", 8-bit" : "");
+}
+
+static void
 smtp_content_note(struct smtp_client *c, const struct buf *data, int eightbit)
 {
     smtp_cmd(c, S_BODY, SEC_PUBLIC, NULL);
-    smtp_trace_note(c, "message content: %zu bytes%s", data->len,
-        eightbit ? ", 8-bit" : "");
+    smtp_content_size_note(c, data, eightbit);
 }
 
 /* Reads the final reply to a message's content (after DATA's ".", or to
@@ -1912,6 +1927,7 @@ smtp_out_prepare(struct smtp_client *c, struct smtp_out *o, int chunk,
             == 0) {
         o->tx.from = from;
         o->tx.bdat = chunk;
+        o->tx.size = o->data.len;
         o->tx.rcpts = rcpts;
         o->tx.nrcpts = nrcpts;
         smtp_tx_params(c, &o->tx, o->data.len, o->eightbit);
@@ -2160,23 +2176,15 @@ smtp_batch_pipelined(struct smtp_client *c, const struct smtp_batch_msg *m,
 static int
 smtp_chunk_append(struct smtp_client *c, struct smtp_out *o, struct buf *g)
 {
-    struct smtp_tx *tx = &o->tx;
-    int             rc = 0;
+    int    rc = 0;
+    size_t k;
 
     c->pipe = g;
-    if (tx->rset)
-        rc = smtp_cmd(c, S_RSET, SEC_PUBLIC, "RSET");
-    if (rc == 0)
-        rc = smtp_cmd(c, S_MAIL, SEC_PUBLIC, "MAIL FROM:<%s>%s", tx->from,
-            tx->params);
-    if (rc == 0)
-        rc = smtp_cmd(c, S_RCPT, SEC_PUBLIC, "RCPT TO:<%s>", tx->rcpts[0]);
-    if (rc == 0)
-        rc = smtp_cmd(c, S_BDAT, SEC_PUBLIC, "BDAT %zu LAST", o->data.len);
+    for (k = 0; rc == 0 && k < o->tx.ncmds; k++)
+        rc = smtp_tx_cmd(c, &o->tx, k);
     c->pipe = NULL;
     if (rc == 0) {
-        smtp_trace_note(c, "message content: %zu bytes%s", o->data.len,
-            o->eightbit ? ", 8-bit" : "");
+        smtp_content_size_note(c, &o->data, o->eightbit);
         rc = buf_append(g, o->data.p, o->data.len);
     }
     return rc;
