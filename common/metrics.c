@@ -3,9 +3,12 @@
  * common/metrics.c: labelled counters (common/metrics.h).
  *
  * A family keeps its series in an array, in creation order (the order they
- * are written), and an open-addressing hash table of indexes into it,
- * sized at creation for every series the family may ever hold: nothing is
- * rehashed and a lookup is one probe sequence under the family's mutex.
+ * are written), and an open-addressing hash table of indexes into it, at
+ * most half full. Both start small and double as series are created (the
+ * table is rebuilt from the array then), so a family costs what it holds,
+ * not what it may hold: herald's four families would otherwise take
+ * ~120 KB of an idle process for series that mostly never exist. A lookup
+ * is one probe sequence under the family's mutex.
  */
 #include "common/metrics.h"
 
@@ -19,6 +22,8 @@
 #include "common/err.h"
 #include "common/utf8.h"
 
+#define SERIES_FIRST 8 /* series a family has room for at first */
+
 struct metrics_series {
     unsigned long long v;
     char              *values[METRICS_MAX_LABELS]; /* owned */
@@ -30,10 +35,10 @@ struct metrics_family {
     size_t                 nlabels;
     size_t                 max_series; /* before "_other" */
     pthread_mutex_t        mu;
-    struct metrics_series *series; /* [max_series + OTHER_MAX] */
-    size_t                 nseries;
-    uint32_t              *slots;  /* series index + 1; 0: empty */
-    size_t                 nslots; /* a power of two */
+    struct metrics_series *series;       /* [cap] */
+    size_t                 nseries, cap; /* cap <= max_series + OTHER_MAX */
+    uint32_t              *slots;        /* series index + 1; 0: empty */
+    size_t                 nslots;       /* a power of two, >= 2 * cap */
     unsigned long long     lost;
 };
 
@@ -76,9 +81,11 @@ metrics_family_new(const char *name, const char *help,
     memcpy(f->labels, labels, nlabels * sizeof(labels[0]));
     f->nlabels = nlabels;
     f->max_series = max_series;
-    for (f->nslots = 16; f->nslots < 2 * (max_series + METRICS_OTHER_MAX);)
-        f->nslots *= 2;
-    f->series = calloc(max_series + METRICS_OTHER_MAX, sizeof(*f->series));
+    f->cap = SERIES_FIRST;
+    if (f->cap > max_series + METRICS_OTHER_MAX)
+        f->cap = max_series + METRICS_OTHER_MAX;
+    f->nslots = 2 * SERIES_FIRST;
+    f->series = calloc(f->cap, sizeof(*f->series));
     f->slots = calloc(f->nslots, sizeof(*f->slots));
     if (f->series == NULL || f->slots == NULL) {
         free(f->series);
@@ -155,12 +162,51 @@ metrics_slot(struct metrics_family *f, const char *const *v)
     }
 }
 
-/* Creates the series of v in *slot (empty). 0 or ERR_NOMEM. Under f->mu. */
+/* Doubles the room for series (up to max_series + METRICS_OTHER_MAX) and
+ * the hash table with it. 0 or ERR_NOMEM (nothing changed). Under f->mu. */
 static int
+metrics_grow(struct metrics_family *f)
+{
+    size_t                 cap = 2 * f->cap, nslots = 2 * f->nslots;
+    struct metrics_series *series;
+    uint32_t              *slots;
+
+    if (cap > f->max_series + METRICS_OTHER_MAX)
+        cap = f->max_series + METRICS_OTHER_MAX;
+    while (nslots < 2 * cap)
+        nslots *= 2;
+    if ((slots = calloc(nslots, sizeof(*slots))) == NULL)
+        return ERR_NOMEM;
+    if ((series = realloc(f->series, cap * sizeof(*series))) == NULL) {
+        free(slots);
+        return ERR_NOMEM;
+    }
+    f->series = series;
+    f->cap = cap;
+    free(f->slots);
+    f->slots = slots;
+    f->nslots = nslots;
+    for (size_t i = 0; i < f->nseries; i++)
+        *metrics_slot(f, (const char *const *)f->series[i].values) =
+            (uint32_t)(i + 1);
+    return 0;
+}
+
+/* Creates the series of v, to go in *slot (empty; the table may be
+ * rebuilt first). Returns the series' slot, or NULL (no memory).
+ * Under f->mu. */
+static uint32_t *
 metrics_series_new(struct metrics_family *f, const char *const *v,
     uint32_t *slot)
 {
-    struct metrics_series *s = &f->series[f->nseries];
+    struct metrics_series *s;
+
+    if (f->nseries == f->cap) {
+        if (metrics_grow(f) != 0)
+            return NULL;
+        slot = metrics_slot(f, v);
+    }
+    s = &f->series[f->nseries];
 
     for (size_t k = 0; k < f->nlabels; k++) {
         if ((s->values[k] = strdup(v[k])) == NULL) {
@@ -168,12 +214,12 @@ metrics_series_new(struct metrics_family *f, const char *const *v,
                 free(s->values[k]);
                 s->values[k] = NULL;
             }
-            return ERR_NOMEM;
+            return NULL;
         }
     }
     s->v = 0;
     *slot = (uint32_t)++f->nseries;
-    return 0;
+    return slot;
 }
 
 void
@@ -194,8 +240,8 @@ metrics_add(struct metrics_family *f, const char *const *values,
         if (*slot == 0 && f->nseries >= f->max_series + METRICS_OTHER_MAX)
             slot = NULL;
     }
-    if (slot != NULL && *slot == 0 && metrics_series_new(f, v, slot) != 0)
-        slot = NULL;
+    if (slot != NULL && *slot == 0)
+        slot = metrics_series_new(f, v, slot);
     if (slot != NULL)
         f->series[*slot - 1].v += n;
     else

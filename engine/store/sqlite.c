@@ -586,15 +586,30 @@ fail:
     return rc;
 }
 
+/* Process-wide SQLite settings, before SQLite initializes. No initial
+ * bulk allocation for the page cache (SQLite's default is 20 pages, ~87 KB
+ * that stay resident for the life of the connection, also in an idle
+ * process): pages are allocated as the cache fills and handed back by
+ * sqlite3_db_release_memory (sq_release_memory). A call made after SQLite
+ * has initialized (a test that used it first) fails harmlessly. */
+static void
+sq_config(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 int
 sqlite_open(const char *dir, struct eng_store **out, struct errbuf *eb)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
     struct eng_store   *st;
     pthread_mutexattr_t ma;
     size_t              n;
     int                 rc;
 
     *out = NULL;
+    pthread_once(&once, sq_config);
     if (dir == NULL || *dir == '\0')
         return err_set(eb, ERR_IO, "data_dir", "data directory is empty");
     if ((rc = store_mkdirs(dir, eb)) != 0)
@@ -690,6 +705,7 @@ static void
 sq_release_memory(struct eng_store *st)
 {
     store_lock(st);
+    stmt_cache_clear(st->sc); /* none is out: we hold the lock */
     sqlite3_db_release_memory(st->db);
     store_unlock(st);
 }

@@ -27,6 +27,10 @@
 /* the unix VFS writes at most this much in one call (os_unix.c,
  * seekAndWrite): a larger transaction goes out in pieces */
 #define WRITE_MAX 0x1ffff
+/* a buffer grown past this for a large transaction (a migration, a big
+ * upload) is freed once written out, not kept for the life of the
+ * connection; the usual commits of a few pages reuse theirs */
+#define KEEP_MAX 32768
 
 struct vfs_file {
     sqlite3_file   base; /* our methods */
@@ -47,12 +51,19 @@ static int
 vfs_flush(struct vfs_file *f)
 {
     size_t n = f->held;
+    int    rc;
 
     if (n == 0)
         return SQLITE_OK;
     f->held = 0;
     f->page = 0;
-    return f->real->pMethods->xWrite(f->real, f->buf, (int)n, f->held_off);
+    rc = f->real->pMethods->xWrite(f->real, f->buf, (int)n, f->held_off);
+    if (f->cap > KEEP_MAX) {
+        free(f->buf);
+        f->buf = NULL;
+        f->cap = 0;
+    }
+    return rc;
 }
 
 #define REAL(f) (((struct vfs_file *)(f))->real)

@@ -35,12 +35,19 @@ stmt_cache_new(sqlite3 *db)
 }
 
 void
-stmt_cache_free(struct stmt_cache *c)
+stmt_cache_clear(struct stmt_cache *c)
 {
     if (c == NULL)
         return;
     for (unsigned i = 0; i < c->n; i++)
         sqlite3_finalize(c->slot[i].st);
+    c->n = 0;
+}
+
+void
+stmt_cache_free(struct stmt_cache *c)
+{
+    stmt_cache_clear(c);
     free(c);
 }
 

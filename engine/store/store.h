@@ -61,9 +61,10 @@ const char *eng_store_backend(const struct eng_store *st);
 int eng_store_shared(const struct eng_store *st);
 /* This instance's name in leases ("host:pid:random"); "" on SQLite. */
 const char *eng_store_instance(const struct eng_store *st);
-/* Gives the page cache's pages back to the heap (SQLite:
- * sqlite3_db_release_memory): for an idle process, before malloc_trim().
- * The next query reads them again from the file (the OS page cache). */
+/* Gives the page cache's pages and the compiled statements back to the
+ * heap (SQLite: sqlite3_db_release_memory, stmt_cache_clear): for an idle
+ * process, before malloc_trim(). The next query reads the pages again
+ * from the file (the OS page cache) and compiles its statement again. */
 void        eng_store_release_memory(struct eng_store *st);
 const char *eng_store_dir(const struct eng_store *st);
 

@@ -140,6 +140,48 @@ metrics_should_fold_series_past_the_cap_into_other(void **state)
     metrics_family_free(f);
 }
 
+/* A family starts small and grows: every series created on the way keeps
+ * its count, its place in the output and its lookups. */
+static void
+metrics_should_keep_every_series_while_growing(void **state)
+{
+    struct metrics_family *f;
+    struct buf             b = BUF_INIT;
+    char                   name[32], line[64];
+    const char            *at;
+
+    (void)state;
+    assert_int_equal(metrics_family_new("t_total", "h", two, 2, 1000, &f), 0);
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 1000; i++) {
+            snprintf(name, sizeof(name), "applet%d", i);
+            metrics_add(f, (const char *const[]){ name, "ok" },
+                (unsigned long long)i + 1);
+        }
+    assert_int_equal(metrics_family_size(f), 1000);
+    assert_int_equal(metrics_family_lost(f), 0);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof(name), "applet%d", i);
+        assert_int_equal(metrics_value(f, (const char *const[]){ name, "ok" }),
+            2 * ((unsigned long long)i + 1));
+    }
+    assert_int_equal(metrics_family_write(f, &b), 0);
+    at = buf_str(&b);
+    for (int i = 0; i < 1000; i++) { /* in creation order */
+        snprintf(line, sizeof(line),
+            "t_total{applet=\"applet%d\",status="
+            "\"ok\"} %d\n",
+            i, 2 * (i + 1));
+        assert_non_null(at = strstr(at, line));
+    }
+    /* past the cap, new values fold into "_other" as before */
+    metrics_add(f, (const char *const[]){ "one-more", "ok" }, 5);
+    assert_int_equal(metrics_value(f, (const char *const[]){ "_other", "ok" }),
+        5);
+    buf_free(&b);
+    metrics_family_free(f);
+}
+
 static void
 metrics_should_refuse_bad_names(void **state)
 {
@@ -219,6 +261,7 @@ main(void)
         cmocka_unit_test(metrics_should_sum_increments_from_concurrent_threads),
         cmocka_unit_test(metrics_should_escape_label_values_and_help),
         cmocka_unit_test(metrics_should_fold_series_past_the_cap_into_other),
+        cmocka_unit_test(metrics_should_keep_every_series_while_growing),
         cmocka_unit_test(metrics_should_refuse_bad_names),
         cmocka_unit_test(metrics_should_write_samples_as_integers_when_whole),
         cmocka_unit_test(metrics_should_write_herald_counters),

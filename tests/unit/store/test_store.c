@@ -447,6 +447,64 @@ trust_generation_should_grow_on_trust_changes_and_persist(void **state)
     tmpdir_free(dir);
 }
 
+/* An idle process gives back the page cache and the compiled statements;
+ * everything works as before afterwards, also while another thread is in
+ * the middle of a transaction when the release comes. */
+struct release_arg {
+    struct eng_store *st;
+    int               stop;
+};
+
+static void *
+release_run(void *p)
+{
+    struct release_arg *a = p;
+
+    while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
+        eng_store_release_memory(a->st);
+    return NULL;
+}
+
+static void
+store_should_work_after_giving_memory_back(void **state)
+{
+    char              *dir = tmpdir_new();
+    struct eng_store  *st = open_ok(dir);
+    struct errbuf      eb = { 0 };
+    struct eng_env_var v;
+    struct release_arg ra = { st, 0 };
+    pthread_t          th;
+    char               name[16], val[16];
+
+    (void)state;
+    assert_int_equal(eng_store_env_put(st, "a", "1", 0, NULL, &eb), 0);
+    eng_store_release_memory(st);
+    assert_int_equal(eng_store_env_get(st, "a", &v, &eb), 0);
+    assert_string_equal(v.value, "1");
+    eng_env_var_clear(&v);
+    /* releases racing with writes and reads on another thread */
+    assert_int_equal(pthread_create(&th, NULL, release_run, &ra), 0);
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof(name), "v%d", i);
+        snprintf(val, sizeof(val), "%d", i * 7);
+        assert_int_equal(eng_store_begin(st, &eb), 0);
+        assert_int_equal(eng_store_env_put(st, name, val, 0, NULL, &eb), 0);
+        assert_int_equal(eng_store_commit(st, &eb), 0);
+        assert_int_equal(eng_store_env_get(st, name, &v, &eb), 0);
+        assert_string_equal(v.value, val);
+        eng_env_var_clear(&v);
+    }
+    __atomic_store_n(&ra.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    eng_store_close(st);
+    st = open_ok(dir);
+    assert_int_equal(eng_store_env_get(st, "v299", &v, &eb), 0);
+    assert_string_equal(v.value, "2093");
+    eng_env_var_clear(&v);
+    eng_store_close(st);
+    tmpdir_free(dir);
+}
+
 int
 main(void)
 {
@@ -463,6 +521,7 @@ main(void)
         cmocka_unit_test(store_open_should_apply_every_migration_once_with_wal),
         cmocka_unit_test(
             trust_generation_should_grow_on_trust_changes_and_persist),
+        cmocka_unit_test(store_should_work_after_giving_memory_back),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
