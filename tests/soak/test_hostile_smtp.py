@@ -108,20 +108,14 @@ class HostileSMTP:
             c, _ = self.sock.accept()
         except OSError:
             return
+        self.session(c)
+
+    def session(self, c):
+        """The greeting, then converse(); records how the session ended."""
         c.settimeout(SAFETY_SECONDS)
         try:
             c.sendall(b'220 hostile.example ESMTP\r\n')
-            buf = b''
-            while b'\n' not in buf:
-                d = c.recv(4096)
-                if not d:
-                    self.ended = 'the client closed before EHLO'
-                    return
-                buf += d
-            if not buf.upper().startswith((b'EHLO', b'HELO')):
-                self.ended = 'the client sent %r, not EHLO' % buf[:40]
-                return
-            self.flood(c)
+            self.converse(c)
         except (BrokenPipeError, ConnectionResetError):
             self.ended = 'herald closed the connection'
         except socket.timeout:
@@ -130,6 +124,19 @@ class HostileSMTP:
             self.ended = 'socket error: %s' % e
         finally:
             c.close()
+
+    def converse(self, c):
+        buf = b''
+        while b'\n' not in buf:
+            d = c.recv(4096)
+            if not d:
+                self.ended = 'the client closed before EHLO'
+                return
+            buf += d
+        if not buf.upper().startswith((b'EHLO', b'HELO')):
+            self.ended = 'the client sent %r, not EHLO' % buf[:40]
+            return
+        self.flood(c)
 
     def flood(self, c):
         t0 = time.monotonic()

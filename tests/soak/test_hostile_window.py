@@ -27,40 +27,24 @@ import time
 import unittest
 
 from herald import Herald, HeraldTestCase
-from test_hostile_smtp import (CHUNK, PEAK_RSS_MAX, SAFETY_RSS,
-                               SAFETY_SECONDS, Sampler, proc_status)
+from test_hostile_smtp import (PEAK_RSS_MAX, SAFETY_SECONDS, HostileSMTP,
+                               Sampler, proc_status)
 
 RUNS = 4
 EHLO_REPLY = (b'250-hostile.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n'
               b'250 8BITMIME\r\n')
 
 
-class HostileWindowSMTP:
-    """One session: a proper greeting and EHLO (with CHUNKING), then a
-    flood as soon as the client's window (a BDAT command) arrives."""
+class HostileWindowSMTP(HostileSMTP):
+    """test_hostile_smtp's server, but every session herald opens (a retry
+    opens another), a proper EHLO (with CHUNKING), and the flood as soon
+    as the client's window (a BDAT command) arrives."""
 
     def __init__(self, mode, stop_event):
-        self.mode = mode
-        self.stop_event = stop_event
-        self.sent = 0
         self.saw_bdat = False
-        self.ended = ''
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self.t = threading.Thread(target=self.serve, daemon=True)
-        self.t.start()
-
-    def close(self):
-        self.stop_event.set()
-        self.sock.close()
-        self.t.join(10)
+        super().__init__(mode, stop_event)
 
     def serve(self):
-        """Every session herald opens (a retry opens another) until
-        closed; the flood in the first that sends BDAT."""
         self.sock.settimeout(0.1)  # close() does not wake accept()
         while not self.stop_event.is_set():
             try:
@@ -71,20 +55,6 @@ class HostileWindowSMTP:
                 return
             threading.Thread(target=self.session, args=(c,),
                              daemon=True).start()
-
-    def session(self, c):
-        c.settimeout(SAFETY_SECONDS)
-        try:
-            c.sendall(b'220 hostile.example ESMTP\r\n')
-            self.converse(c)
-        except (BrokenPipeError, ConnectionResetError):
-            self.ended = 'herald closed the connection'
-        except socket.timeout:
-            self.ended = 'herald stopped reading for %ds' % SAFETY_SECONDS
-        except OSError as e:
-            self.ended = 'socket error: %s' % e
-        finally:
-            c.close()
 
     def converse(self, c):
         """A well-behaved server (a message that comes alone goes with
@@ -122,21 +92,6 @@ class HostileWindowSMTP:
                     return
                 else:
                     c.sendall(b'250 ok\r\n')
-
-    def flood(self, c):
-        t0 = time.monotonic()
-        if self.mode == 'continuation':
-            chunk = b'250-x\r\n' * (CHUNK // 7)
-        else:
-            c.sendall(b'250-')
-            chunk = b'x' * CHUNK
-        while not self.stop_event.is_set():
-            if time.monotonic() - t0 > SAFETY_SECONDS:
-                self.ended = 'the safety valve: %ds of flood' % SAFETY_SECONDS
-                return
-            c.sendall(chunk)
-            self.sent += len(chunk)
-        self.ended = 'the safety valve: RSS over %d MB' % (SAFETY_RSS >> 20)
 
 
 class HostileWindowTest(HeraldTestCase):
