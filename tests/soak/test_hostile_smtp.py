@@ -163,19 +163,27 @@ class HostileSMTP:
         self.ended = 'the safety valve: RSS over %d MB' % (SAFETY_RSS >> 20)
 
 
+def hostile_start(pid, server_class, mode):
+    """herald's RSS now, and a server of server_class in mode with a
+    sampler of pid whose safety valve stops the server:
+    (base_rss, stop event, server, sampler)."""
+    base_rss, _ = proc_status(pid)
+    stop = threading.Event()
+    srv = server_class(mode, stop)
+    sampler = Sampler(pid)
+    sampler.start()
+    valve = threading.Thread(
+        target=lambda: (sampler.over.wait(SAFETY_SECONDS + 5), stop.set()),
+        daemon=True)
+    valve.start()
+    return base_rss, stop, srv, sampler
+
+
 class HostileServerTest(HeraldTestCase):
 
     def attempt(self, mode):
         pid = self.h.proc.pid
-        base_rss, _ = proc_status(pid)
-        stop = threading.Event()
-        srv = HostileSMTP(mode, stop)
-        sampler = Sampler(pid)
-        sampler.start()
-        valve = threading.Thread(
-            target=lambda: (sampler.over.wait(SAFETY_SECONDS + 5),
-                            stop.set()), daemon=True)
-        valve.start()
+        base_rss, stop, srv, sampler = hostile_start(pid, HostileSMTP, mode)
         body = {'host': '127.0.0.1', 'port': srv.port, 'secure': 'none',
                 'from': 'soak@example.test', 'to': 'noc@example.test',
                 'subject': 'hostile', 'body': 'hello'}

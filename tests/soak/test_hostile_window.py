@@ -28,7 +28,7 @@ import unittest
 
 from herald import Herald, HeraldTestCase
 from test_hostile_smtp import (PEAK_RSS_MAX, SAFETY_SECONDS, HostileSMTP,
-                               Sampler, proc_status)
+                               hostile_start, proc_status)
 
 RUNS = 4
 EHLO_REPLY = (b'250-hostile.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n'
@@ -103,15 +103,8 @@ class HostileWindowTest(HeraldTestCase):
 
     def attempt(self, mode):
         pid = self.h.proc.pid
-        base_rss, _ = proc_status(pid)
-        stop = threading.Event()
-        srv = HostileWindowSMTP(mode, stop)
-        sampler = Sampler(pid)
-        sampler.start()
-        valve = threading.Thread(
-            target=lambda: (sampler.over.wait(SAFETY_SECONDS + 5),
-                            stop.set()), daemon=True)
-        valve.start()
+        base_rss, stop, srv, sampler = hostile_start(pid, HostileWindowSMTP,
+                                                     mode)
         self.h.api('PUT', '/api/v1/applets/Hostile',
                    'event manager applet Hostile\n event none\n'
                    ' action 1 mail server "127.0.0.1" to "noc@example.test"'
