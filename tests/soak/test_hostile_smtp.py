@@ -179,6 +179,16 @@ def hostile_start(pid, server_class, mode):
     return base_rss, stop, srv, sampler
 
 
+def hostile_stop(pid, stop, srv, sampler):
+    """Stops what hostile_start started; herald's peak RSS (bytes)."""
+    time.sleep(0.1)
+    sampler.stop()
+    stop.set()
+    srv.close()
+    _, hwm_after = proc_status(pid)
+    return max(sampler.peak_rss, sampler.hwm, hwm_after)
+
+
 class HostileServerTest(HeraldTestCase):
 
     def attempt(self, mode):
@@ -200,12 +210,7 @@ class HostileServerTest(HeraldTestCase):
         finally:
             conn.close()
             duration = time.monotonic() - t0
-            time.sleep(0.1)
-            sampler.stop()
-            stop.set()
-            srv.close()
-        _, hwm_after = proc_status(pid)
-        peak = max(sampler.peak_rss, sampler.hwm, hwm_after)
+            peak = hostile_stop(pid, stop, srv, sampler)
         answer = json.loads(raw) if raw else {}
         res = answer.get('result') or {}
         dialogue = (answer.get('trace') or {}).get('dialogue') or []

@@ -28,7 +28,7 @@ import unittest
 
 from herald import Herald, HeraldTestCase
 from test_hostile_smtp import (PEAK_RSS_MAX, SAFETY_SECONDS, HostileSMTP,
-                               hostile_start, proc_status)
+                               hostile_start, hostile_stop)
 
 RUNS = 4
 EHLO_REPLY = (b'250-hostile.example\r\n250-PIPELINING\r\n250-CHUNKING\r\n'
@@ -125,12 +125,7 @@ class HostileWindowTest(HeraldTestCase):
                 time.sleep(0.05)
         finally:
             duration = time.monotonic() - t0
-            time.sleep(0.1)
-            sampler.stop()
-            stop.set()
-            srv.close()
-        _, hwm_after = proc_status(pid)
-        peak = max(sampler.peak_rss, sampler.hwm, hwm_after)
+            peak = hostile_stop(pid, stop, srv, sampler)
         self.assertIsNotNone(msg, 'no failed attempt recorded within %d s; '
                              'server: %s, BDAT seen: %s; outbox: %s; log: %s'
                              % (SAFETY_SECONDS + 10, srv.ended, srv.saw_bdat,
