@@ -1818,8 +1818,7 @@ smtp_tx_refusal(const struct smtp_client *c, const struct smtp_tx *tx,
         buf_str(&tx->refused));
 }
 
-/* The content of a message goes out now (after its 354): the state and the
- * trace say so. */
+/* The trace's note of a message's content size (DATA and BDAT alike). */
 static void
 smtp_content_size_note(struct smtp_client *c, const struct buf *data,
     int eightbit)
@@ -1828,6 +1827,8 @@ smtp_content_size_note(struct smtp_client *c, const struct buf *data,
         eightbit ? ", 8-bit" : "");
 }
 
+/* The content of a message goes out now (after its 354): the state and the
+ * trace say so. */
 static void
 smtp_content_note(struct smtp_client *c, const struct buf *data, int eightbit)
 {
