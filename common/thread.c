@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/thread.h"
@@ -218,4 +219,19 @@ thr_set_fini(struct thr_set *s)
         thr_join(&s->slot[i].thr);
     free(s->slot);
     memset(s, 0, sizeof(*s));
+}
+
+void
+thr_cond_wait_s(pthread_cond_t *cv, pthread_mutex_t *mu, double secs)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)secs;
+    ts.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &ts);
 }

@@ -44,6 +44,11 @@ void thr_join(struct thr *t);
 /* 1 if *t was started and not joined yet. */
 int thr_started(const struct thr *t);
 
+/* Waits on cv (a CLOCK_REALTIME condition, the default) under mu for at
+ * most secs seconds, or until woken: for a thread that looks for work
+ * again either way (and ends once it has been idle long enough). */
+void thr_cond_wait_s(pthread_cond_t *cv, pthread_mutex_t *mu, double secs);
+
 /*
  * An elastic set of threads, all running fn(arg, slot) in slots 0..max-1:
  * started on demand up to max; a thread that has run out of work ends,

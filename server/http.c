@@ -527,6 +527,12 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
         }
         return MHD_YES;
     }
+    if (rq->deferred) { /* resumed: srv_resume filled the answer */
+        rq->deferred = 0;
+        ret = http_queue(rq, &rq->late);
+        srv_resp_clear(&rq->late);
+        return ret;
+    }
     if (rq->answered) {
         *upload_data_size = 0; /* discard */
         return MHD_YES;
@@ -550,12 +556,65 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
             rq->max_body, rq->max_flag);
     else
         srv_dispatch(rq, &rs);
+    if (rq->deferred) { /* suspended: answered when resumed */
+        srv_resp_clear(&rs);
+        return MHD_YES;
+    }
     if (rs.status == 0)
         srv_reply_errorf(&rs, ERR_INTERNAL, "internal",
             "the handler gave no answer");
     ret = http_queue(rq, &rs);
     srv_resp_clear(&rs);
     return ret;
+}
+
+/* ---- answers from another thread (srv_int.h) --------------------------- */
+
+int
+srv_defer_begin(struct srv_req *rq)
+{
+    struct srv *s = rq->srv;
+    int         ok;
+
+    pthread_mutex_lock(&s->defer_mu);
+    if ((ok = !s->defer_closed))
+        s->ndeferred++;
+    pthread_mutex_unlock(&s->defer_mu);
+    return ok;
+}
+
+static void
+http_defer_end(struct srv *s)
+{
+    pthread_mutex_lock(&s->defer_mu);
+    if (--s->ndeferred == 0)
+        pthread_cond_broadcast(&s->defer_cv);
+    pthread_mutex_unlock(&s->defer_mu);
+}
+
+void
+srv_defer_cancel(struct srv_req *rq)
+{
+    http_defer_end(rq->srv);
+}
+
+void
+srv_defer(struct srv_req *rq)
+{
+    /* no deadline while it waits: the reaper leaves REPLY alone, and MHD
+     * times out no suspended connection */
+    http_conn_phase(rq->srv, rq->conn, SRV_CONN_REPLY, 0, 0);
+    rq->deferred = 1;
+    MHD_suspend_connection(rq->conn);
+}
+
+void
+srv_resume(struct srv_req *rq)
+{
+    struct srv *s = rq->srv; /* rq may be gone once resumed */
+
+    MHD_resume_connection(rq->conn);
+    http_defer_end(s);
 }
 
 /* ---- refused webhooks: a bounded log ----------------------------------- */
@@ -802,13 +861,16 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
     s->listen_fd = -1;
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_mutex_init(&s->hook_log_mu, NULL);
+    pthread_mutex_init(&s->defer_mu, NULL);
+    pthread_cond_init(&s->defer_cv, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->conn_cv, &ca);
     pthread_condattr_destroy(&ca);
     s->listen = strdup(cfg->listen ? cfg->listen : SRV_DEFAULT_LISTEN);
     s->data_dir = strdup(cfg->data_dir ? cfg->data_dir : SRV_DEFAULT_DATA_DIR);
-    if (s->listen == NULL || s->data_dir == NULL) {
+    if (s->listen == NULL || s->data_dir == NULL
+        || srv_slow_new(&s->slow) != 0) {
         rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
         goto fail;
     }
@@ -927,7 +989,7 @@ srv_start(struct srv *s, struct errbuf *eb)
         return rc;
     http_limits(s);
     s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
-            | MHD_USE_ERROR_LOG,
+            | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
         0, NULL, NULL, http_access, s, MHD_OPTION_LISTEN_SOCKET,
         (MHD_socket)s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
@@ -979,6 +1041,14 @@ srv_stop(struct srv *s)
         pthread_join(s->reaper, NULL);
         s->reaper_on = 0;
     }
+    /* MHD must not stop with a connection suspended (microhttpd.h): a
+     * webhook's answer comes within a disk sync, a slow route's within
+     * its own deadlines (a probe's connect and reply timeouts) */
+    pthread_mutex_lock(&s->defer_mu);
+    s->defer_closed = 1;
+    while (s->ndeferred > 0)
+        pthread_cond_wait(&s->defer_cv, &s->defer_mu);
+    pthread_mutex_unlock(&s->defer_mu);
     MHD_stop_daemon(s->mhd); /* closes the listen socket */
     s->mhd = NULL;
 }
@@ -989,11 +1059,14 @@ srv_free(struct srv *s)
     if (s == NULL)
         return;
     srv_stop(s);
+    srv_slow_free(s->slow);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     pthread_cond_destroy(&s->conn_cv);
     pthread_mutex_destroy(&s->conn_lock);
     pthread_mutex_destroy(&s->hook_log_mu);
+    pthread_cond_destroy(&s->defer_cv);
+    pthread_mutex_destroy(&s->defer_mu);
     eng_trustcache_free(s->trust);
     srv_db_free(s);
     sec_free(s->admin_token);

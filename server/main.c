@@ -61,7 +61,7 @@ usage(FILE *f)
         "  --data-dir DIR          state directory [HERALD_DATA_DIR] "
         "(default " SRV_DEFAULT_DATA_DIR ")\n"
         "  --threads N             HTTP threads [HERALD_THREADS] "
-        "(default 4)\n"
+        "(default 2)\n"
         "  --max-body BYTES        largest request body [HERALD_MAX_BODY] "
         "(default 1048576)\n"
         "  --webhook-max-body BYTES\n"

@@ -35,7 +35,7 @@ static const struct srv_route srv_routes[] = {
     { "GET", "/api/v1/applets/{name}", srv_h_applet_get, 0 },
     { "PUT", "/api/v1/applets/{name}", srv_h_applet_put, 0 },
     { "DELETE", "/api/v1/applets/{name}", srv_h_applet_del, 0 },
-    { "POST", "/api/v1/applets/{name}/run", srv_h_applet_run, 0 },
+    { "POST", "/api/v1/applets/{name}/run", srv_h_applet_run, SRV_ROUTE_SLOW },
     { "PUT", "/api/v1/applets/{name}/webhook", srv_h_applet_webhook, 0 },
     { "POST", "/hooks/{name}", srv_h_hook, SRV_ROUTE_NOAUTH },
     { "POST", "/api/v1/events/application", srv_h_event_application, 0 },
@@ -58,8 +58,8 @@ static const struct srv_route srv_routes[] = {
     { "GET", "/api/v1/settings", srv_h_settings_get, 0 },
     { "PUT", "/api/v1/settings", srv_h_settings_put, 0 },
 
-    { "POST", "/api/v1/probe", srv_h_probe, 0 },
-    { "POST", "/api/v1/mail/test", srv_h_mail_test, 0 },
+    { "POST", "/api/v1/probe", srv_h_probe, SRV_ROUTE_SLOW },
+    { "POST", "/api/v1/mail/test", srv_h_mail_test, SRV_ROUTE_SLOW },
 };
 
 #define SRV_NROUTES (sizeof(srv_routes) / sizeof(srv_routes[0]))
@@ -157,7 +157,10 @@ srv_dispatch(struct srv_req *rq, struct srv_resp *rs)
                       "token>'");
             return;
         }
-        hit->handler(rq, rs);
+        if (hit->flags & SRV_ROUTE_SLOW)
+            srv_slow_run(rq->srv, rq, rs, hit->handler);
+        else
+            hit->handler(rq, rs);
         return;
     }
     if (path_known) {

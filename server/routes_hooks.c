@@ -131,15 +131,41 @@ hook_body_check(void *ud, const char *body, size_t len,
     return rc;
 }
 
+static void
+hook_accepted(struct srv_resp *rs, long long id, int dup)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(o, "run_id", (double)id);
+    cJSON_AddBoolToObject(o, "duplicate", dup);
+    srv_reply_json(rs, 202, o);
+}
+
+/* The committer's answer (eng_ack_fn), on its thread. */
+static void
+hook_acked(void *ud, int rc, long long id, const struct errbuf *eb)
+{
+    struct srv_req *rq = ud;
+
+    if (rc != 0)
+        srv_reply_error(&rq->late, rc, eb);
+    else
+        hook_accepted(&rq->late, id, 0);
+    srv_resume(rq);
+}
+
+/* 202 once the run is on disk. The HTTP thread does not wait for the disk
+ * itself: the connection is suspended while the runtime's committer syncs
+ * (one sync for every webhook meanwhile), and answered from there. */
 void
 srv_h_hook(struct srv_req *rq, struct srv_resp *rs)
 {
     struct eng_runtime *rt = rq->srv->runtime;
     struct eng_hook_req h;
+    struct eng_ack     *ack = NULL;
     struct errbuf       eb;
     long long           id = 0;
-    int                 dup = 0, rc;
-    cJSON              *o;
+    int                 dup = 0, rc, later;
 
     err_clear(&eb);
     if (rt == NULL) {
@@ -153,15 +179,21 @@ srv_h_hook(struct srv_req *rq, struct srv_resp *rs)
     h.len = rq->body.len;
     h.body_check = hook_body_check;
     h.body_check_ud = rq;
-    if ((rc = eng_runtime_webhook(rt, &h, &id, &dup, &eb)) != 0) {
+    later = srv_defer_begin(rq);
+    rc = eng_runtime_webhook_begin(rt, &h, &id, &dup, later ? &ack : NULL, &eb);
+    if (ack != NULL) {
+        srv_defer(rq); /* before the committer may answer */
+        eng_runtime_ack_submit(rt, ack, hook_acked, rq);
+        return;
+    }
+    if (later)
+        srv_defer_cancel(rq);
+    if (rc != 0) {
         if (rc == ERR_AUTH)
             hook_refuse(rq, rs, rc, &eb);
         else
             srv_reply_error(rs, rc, &eb);
         return;
     }
-    o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "run_id", (double)id);
-    cJSON_AddBoolToObject(o, "duplicate", dup);
-    srv_reply_json(rs, 202, o);
+    hook_accepted(rs, id, dup);
 }

@@ -42,7 +42,7 @@ struct srv_config {     /* plain data, copied by srv_new() */
 
 #define SRV_DEFAULT_LISTEN           "127.0.0.1:8080"
 #define SRV_DEFAULT_DATA_DIR         "./data"
-#define SRV_DEFAULT_THREADS          4
+#define SRV_DEFAULT_THREADS          2
 #define SRV_DEFAULT_MAX_BODY         (1024 * 1024)
 #define SRV_DEFAULT_WEBHOOK_MAX_BODY (256 * 1024)
 #define SRV_DEFAULT_MAX_CONN         4096

@@ -260,6 +260,7 @@ srv_tick(struct srv *s)
 
     if (s == NULL || s->store == NULL)
         return;
+    srv_slow_tick(s->slow);
     err_clear(&eb);
     if ((rc = eng_store_tick(s->store, now, &eb)) != 0) {
         /* the store logs the loss and the return; a reminder while the

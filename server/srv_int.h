@@ -28,6 +28,7 @@ struct eng_store;
 struct eng_trustcache;
 struct eng_runtime;
 struct eng_tp_rec;
+struct srv_slow;
 
 struct srv {
     struct srv_config      cfg; /* strings below are owned copies */
@@ -70,6 +71,14 @@ struct srv {
     pthread_mutex_t    hook_log_mu;
     double             hook_log_last; /* monotonic s */
     unsigned long long hook_log_suppressed;
+    /* Requests answered later from another thread (srv_defer_begin):
+     * MHD must not stop with one suspended, so srv_stop waits for them.
+     * Leaf lock. */
+    pthread_mutex_t  defer_mu;
+    pthread_cond_t   defer_cv; /* ndeferred went to 0 */
+    unsigned         ndeferred;
+    int              defer_closed; /* srv_stop: no new ones */
+    struct srv_slow *slow;         /* slow.c: threads for SRV_ROUTE_SLOW */
 };
 
 /* One TCP connection (MHD's socket context). */
@@ -86,11 +95,21 @@ struct srv_conn {
 enum {
     SRV_CONN_HEAD,  /* waiting for a request's headers (or idle) */
     SRV_CONN_BODY,  /* headers read, receiving the body */
-    SRV_CONN_REPLY, /* answered; MHD is sending the response */
+    SRV_CONN_REPLY, /* answered (or to be: srv_defer); MHD is sending the
+                       response */
 };
 
 #define SRV_MAX_PARAMS  4
 #define SRV_MAX_HEADERS 6
+
+struct srv_resp {
+    int         status;
+    struct buf  body;
+    const char *content_type; /* static string */
+    const char *hname[SRV_MAX_HEADERS];
+    char       *hval[SRV_MAX_HEADERS];
+    size_t      nheaders;
+};
 
 struct srv_req {
     struct srv            *srv;
@@ -110,21 +129,55 @@ struct srv_req {
     char                  *params[SRV_MAX_PARAMS]; /* path {captures} */
     size_t                 nparams;
     struct timespec        t0;
+    int                    deferred;  /* srv_defer: the answer is late's */
+    struct srv_resp        late;      /* filled before srv_resume */
+    struct srv_req        *slow_next; /* slow.c's queue */
+    void (*slow_fn)(struct srv_req *, struct srv_resp *);
 };
 
-struct srv_resp {
-    int         status;
-    struct buf  body;
-    const char *content_type; /* static string */
-    const char *hname[SRV_MAX_HEADERS];
-    char       *hval[SRV_MAX_HEADERS];
-    size_t      nheaders;
-};
+/*
+ * A handler that answers later, from another thread (a webhook whose run
+ * the runtime's committer puts on disk): srv_defer_begin says whether it
+ * may (1: counted, and it must call srv_defer or srv_defer_cancel; 0: the
+ * server stops, answer now). srv_defer suspends the connection (before the
+ * other thread may answer): the handler returns without filling rs. The
+ * other thread fills *rq->late and calls srv_resume, once, and must not
+ * touch rq after it: the connection sends the answer and frees rq.
+ */
+int  srv_defer_begin(struct srv_req *rq);
+void srv_defer(struct srv_req *rq);
+void srv_defer_cancel(struct srv_req *rq);
+void srv_resume(struct srv_req *rq);
 
 /* A route handler fills rs. Its return value is ignored: it must reply. */
 typedef void (*srv_handler)(struct srv_req *rq, struct srv_resp *rs);
 
 #define SRV_ROUTE_NOAUTH 0x1 /* no admin token needed */
+/* may block for long (a mail server's answer, a run's outcome): runs on a
+ * thread of server/slow.c, not on an HTTP thread */
+#define SRV_ROUTE_SLOW 0x2
+
+/*
+ * server/slow.c: the handlers of SRV_ROUTE_SLOW routes run on up to
+ * SRV_SLOW_THREADS threads of their own (elastic: none while idle), their
+ * connections suspended meanwhile, so that the few HTTP threads only ever
+ * wait for the CPU and the local disk. At most SRV_SLOW_QUEUED more wait
+ * for a thread; past that, a 503.
+ */
+#define SRV_SLOW_THREADS 8
+#define SRV_SLOW_QUEUED  64
+struct srv_slow;
+/* Errors: ENOMEM. */
+int srv_slow_new(struct srv_slow **out);
+/* Runs fn(rq, ...) on a slow thread and answers from there; answers rs
+ * itself when the server stops (fn runs here) or too many wait (503). */
+void srv_slow_run(struct srv *s, struct srv_req *rq, struct srv_resp *rs,
+    srv_handler fn);
+/* Once a second: joins threads that ended. */
+void srv_slow_tick(struct srv_slow *w);
+/* Joins the threads; none may be busy (srv_stop waited for every deferred
+ * request). NULL: no-op. */
+void srv_slow_free(struct srv_slow *w);
 
 struct srv_route {
     const char *method;  /* "GET", ... */

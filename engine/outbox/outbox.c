@@ -1169,7 +1169,6 @@ ob_main(void *arg, unsigned slot)
     struct eng_outbox *ob = arg;
     struct ob_waiter  *w = &ob->waiters[slot];
     struct ob_sess     s = { 0 };
-    struct timespec    ts;
     unsigned long long gen;
     long long          now, next;
     double             wait, left, busy_at = clock_mono();
@@ -1222,17 +1221,10 @@ ob_main(void *arg, unsigned slot)
         if (s.h != NULL
             && wait > (left = ob->o.idle_close - (clock_mono() - s.last_used)))
             wait = left > 0.05 ? left : 0.05;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)wait;
-        ts.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
         w->slot = s.h != NULL ? s.slot : NULL;
         w->idle = 1;
         w->fresh = 0;
-        pthread_cond_timedwait(&w->cv, &ob->mu, &ts);
+        thr_cond_wait_s(&w->cv, &ob->mu, wait);
         w->idle = 0;
         w->slot = NULL;
     }

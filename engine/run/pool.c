@@ -84,7 +84,6 @@ pool_main(void *arg, unsigned slot)
 {
     struct eng_pool *p = arg;
     struct pool_job  j;
-    struct timespec  ts;
     double           idle_since = clock_mono(), left;
 
     pthread_mutex_lock(&p->mu);
@@ -101,15 +100,8 @@ pool_main(void *arg, unsigned slot)
                 pthread_mutex_unlock(&p->mu);
                 return;
             }
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += (time_t)left;
-            ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
             p->waiting++;
-            pthread_cond_timedwait(&p->work, &p->mu, &ts);
+            thr_cond_wait_s(&p->work, &p->mu, left);
             p->waiting--;
         }
         if (p->count == 0 && p->stopping)

@@ -103,6 +103,7 @@ struct eng_runtime {
     struct eng_runtime_opts     o;
     char                       *syslog_listen;
     struct eng_pool            *pool;
+    struct rt_committer        *committer; /* webhooks acknowledged on disk */
     struct eng_outbox          *ob;
     struct eng_timers          *timers;
     struct eng_syslog_listener *sl;
@@ -327,9 +328,9 @@ static int  rt_run_get(struct eng_runtime *rt, long long id, cJSON **out,
 static void rt_note_pending(cJSON *run);
 static int  rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
      struct eng_applet *a, struct eng_vars *vars, int wait, unsigned depth,
-     struct eng_run_info *out, struct errbuf *eb);
+     struct eng_ack **ack, struct eng_run_info *out, struct errbuf *eb);
 #define rt_trigger(rt, name, evtype, a, vars, wait, out, eb)                   \
-    rt_trigger_d(rt, name, evtype, a, vars, wait, 0, out, eb)
+    rt_trigger_d(rt, name, evtype, a, vars, wait, 0, NULL, out, eb)
 static int rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
     unsigned sub_system, unsigned type, const char *const *data, size_t ndata,
     struct eng_app_run **runs, size_t *nruns, struct errbuf *eb);
@@ -869,15 +870,86 @@ rt_take(struct eng_runtime *rt, const char *name, int src, long long now,
     return rc;
 }
 
+/* Hands run id (queued, on disk) to the pool; a (taken), the slot of name
+ * and vars (moved) go with it. On failure the run's record is deleted:
+ * ERR_BUSY (the run queue is full, or herald stops) or ERR_NOMEM. */
+static int
+rt_launch(struct eng_runtime *rt, long long id, struct eng_applet *a,
+    const char *name, size_t event, struct eng_vars *vars, unsigned depth,
+    struct rt_job **jp, struct errbuf *eb)
+{
+    unsigned n = 0;
+    int      rc;
+
+    if ((rc = rt_submit(rt, id, a, name, event, vars, depth, jp)) == 0)
+        return 0;
+    eng_store_run_delete(rt->st, id);
+    atomic_fetch_add(&rt->n_busy, 1);
+    eng_pool_counts(rt->pool, &n, NULL);
+    return err_set(eb, rc, rc == ERR_BUSY ? "busy" : "nomem",
+        rc == ERR_BUSY ? "the run queue is full (%u jobs waiting); retry later"
+                       : "out of memory (%u)",
+        n);
+}
+
+/* A trigger's queued run waiting for the committer (runtime.h). */
+struct eng_ack {
+    struct rt_commit_item item; /* first: the committer's view */
+    struct eng_runtime   *rt;
+    long long             id;
+    struct eng_applet    *a;
+    char                 *name; /* the applet, and its trigger queue slot */
+    size_t                event;
+    unsigned              depth;
+    struct eng_vars       vs;
+    eng_ack_fn            fn;
+    void                 *ud;
+};
+
+/* The committer synced (rc 0) or could not (rc, seb): the run goes to the
+ * pool, or its record goes, and the caller is told. */
+static void
+ack_done(struct rt_commit_item *it, int rc, const struct errbuf *seb)
+{
+    struct eng_ack *k = (struct eng_ack *)it;
+    struct errbuf   eb;
+
+    err_clear(&eb);
+    if (rc == 0) {
+        rc = rt_launch(k->rt, k->id, k->a, k->name, k->event, &k->vs, k->depth,
+            NULL, &eb);
+    } else {
+        eb = *seb;
+        eng_store_run_delete(k->rt->st, k->id);
+        eng_tbound_give(k->rt->tb, k->name);
+        eng_applet_free(k->a);
+    }
+    k->fn(k->ud, rc, rc == 0 ? k->id : 0, &eb);
+    eng_vars_free(&k->vs);
+    free(k->name);
+    free(k);
+}
+
+void
+eng_runtime_ack_submit(struct eng_runtime *rt, struct eng_ack *ack,
+    eng_ack_fn fn, void *ud)
+{
+    ack->fn = fn;
+    ack->ud = ud;
+    rt_committer_add(rt->committer, &ack->item);
+}
+
 /* Fires applet name (a: already parsed, taken; or NULL to load it). vars
  * holds the trigger's variables (borrowed; copied). A syslog or timer
  * trigger that finds name's queue full, or that its ratelimit drops,
  * returns 0 with out->id 0 and status "dropped" or "ratelimited", and
- * leaves no run record (see runtime.h). */
+ * leaves no run record (see runtime.h). With ack (and not wait), a queued
+ * run is not synced and submitted here: *ack gets it, for the committer
+ * (eng_runtime_ack_submit). */
 static int
 rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
     struct eng_applet *a, struct eng_vars *vars, int wait, unsigned depth,
-    struct eng_run_info *out, struct errbuf *eb)
+    struct eng_ack **ack, struct eng_run_info *out, struct errbuf *eb)
 {
     const struct eng_event *ev;
     struct eng_vars         vs = { 0 };
@@ -956,30 +1028,45 @@ rt_trigger_d(struct eng_runtime *rt, const char *name, int evtype,
              now, &id, eb))
         != 0)
         goto out;
-    /* the trigger is acknowledged when this returns: the queued run (with
-     * what it needs to run again) is on disk first; what the run then
-     * writes, its mail included, needs no sync of its own (outbox.c) */
-    if ((rc = eng_store_durable(rt->st, eng_store_mark(rt->st), eb)) != 0) {
+    if ((rc = add_event_vars(&vs, evtype, id, now)) != 0) {
         eng_store_run_delete(rt->st, id);
-        goto out;
-    }
-    if ((rc = add_event_vars(&vs, evtype, id, now)) != 0)
         goto nomem;
-    rc = rt_submit(rt, id, a, name, event, &vs, depth, wait ? &j : NULL);
-    a = NULL;
-    slot = 0;
-    if (rc != 0) {
-        unsigned depth = 0;
+    }
+    if (ack != NULL && !wait) {
+        struct eng_ack *k = calloc(1, sizeof(*k));
 
-        eng_store_run_delete(rt->st, id);
-        atomic_fetch_add(&rt->n_busy, 1);
-        eng_pool_counts(rt->pool, &depth, NULL);
-        rc = err_set(eb, rc, rc == ERR_BUSY ? "busy" : "nomem",
-            rc == ERR_BUSY ? "the run queue is full (%u jobs waiting); "
-                             "retry later"
-                           : "out of memory (%u)",
-            depth);
-        goto out;
+        if (k == NULL || (k->name = strdup(name)) == NULL) {
+            free(k);
+            eng_store_run_delete(rt->st, id);
+            goto nomem;
+        }
+        k->item.seq = eng_store_mark(rt->st);
+        k->item.done = ack_done;
+        k->rt = rt;
+        k->id = id;
+        k->a = a;
+        k->event = event;
+        k->depth = depth;
+        k->vs = vs;
+        memset(&vs, 0, sizeof(vs));
+        a = NULL;
+        slot = 0; /* the ack's now */
+        *ack = k;
+    } else {
+        /* the trigger is acknowledged when this returns: the queued run
+         * (with what it needs to run again) is on disk first; what the
+         * run then writes, its mail included, needs no sync of its own
+         * (outbox.c) */
+        if ((rc = eng_store_durable(rt->st, eng_store_mark(rt->st), eb)) != 0) {
+            eng_store_run_delete(rt->st, id);
+            goto out;
+        }
+        rc =
+            rt_launch(rt, id, a, name, event, &vs, depth, wait ? &j : NULL, eb);
+        a = NULL;
+        slot = 0;
+        if (rc != 0)
+            goto out;
     }
     out->id = id;
     snprintf(out->status, sizeof(out->status), "queued");
@@ -1162,6 +1249,13 @@ int
 eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     long long *run_id, int *duplicate, struct errbuf *eb)
 {
+    return eng_runtime_webhook_begin(rt, rq, run_id, duplicate, NULL, eb);
+}
+
+int
+eng_runtime_webhook_begin(struct eng_runtime *rt, const struct eng_hook_req *rq,
+    long long *run_id, int *duplicate, struct eng_ack **ack, struct errbuf *eb)
+{
     struct eng_applet  *a = NULL;
     struct eng_vars     vs = { 0 };
     struct eng_run_info ri;
@@ -1173,6 +1267,8 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
 
     *run_id = 0;
     *duplicate = 0;
+    if (ack != NULL)
+        *ack = NULL;
     memset(&ri, 0, sizeof(ri));
     if (atomic_load(&rt->draining))
         return err_set(eb, ERR_BUSY, "busy", "herald is shutting down");
@@ -1229,7 +1325,10 @@ eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
             goto out;
         }
     }
-    rc = rt_trigger(rt, rq->applet, ENG_EV_WEBHOOK, a, &vs, 0, &ri, eb);
+    /* a key may name only a run on disk: the one it names now is synced
+     * before the key is stored (and idem_mu keeps a repeat out meanwhile) */
+    rc = rt_trigger_d(rt, rq->applet, ENG_EV_WEBHOOK, a, &vs, 0, 0,
+        locked ? NULL : ack, &ri, eb);
     a = NULL;
     if (rc == 0) {
         *run_id = ri.id;
@@ -1434,8 +1533,8 @@ rt_publish(struct eng_runtime *rt, int evtype, unsigned depth,
         err_clear(&te);
         if (fire[i] == NULL)
             continue;
-        if ((trc = rt_trigger_d(rt, fire[i], evtype, NULL, &vs, 0, depth, &ri,
-                 &te))
+        if ((trc = rt_trigger_d(rt, fire[i], evtype, NULL, &vs, 0, depth, NULL,
+                 &ri, &te))
             != 0) {
             log_warn("runtime",
                 "event=application-trigger-failed "
@@ -1997,6 +2096,8 @@ eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
         goto fail;
     if ((rc = eng_outbox_new(rt->st, &t, &oo, &rt->ob, eb)) != 0)
         goto fail;
+    if ((rc = rt_committer_new(st, &rt->committer, eb)) != 0)
+        goto fail;
     if (eng_hook_seen_new(&rt->hook_seen) != 0
         || eng_cfg_cache_new(st, &rt->cache) != 0) {
         rc = err_set(eb, ERR_NOMEM, "nomem", "out of memory");
@@ -2228,7 +2329,8 @@ eng_runtime_tick(struct eng_runtime *rt, long long now_ms, struct errbuf *eb)
     if (rt == NULL || !rt->started || rt->pool == NULL
         || atomic_load(&rt->draining))
         return 0;
-    eng_pool_tick(rt->pool);         /* idle: no worker left */
+    eng_pool_tick(rt->pool); /* idle: no worker left */
+    rt_committer_tick(rt->committer);
     eng_outbox_tick(rt->ob, now_ms); /* idle: no sender left */
     if (eng_store_ready(rt->st, NULL) != 1) {
         rt->db_down_ms = now_ms; /* eng_store_tick reconnects */
@@ -2272,6 +2374,8 @@ eng_runtime_drain(struct eng_runtime *rt, double timeout_s)
     /* the pool stays allocated (a drained pool refuses jobs with
      * ERR_BUSY) until eng_runtime_free, so that concurrent triggers never
      * see it freed */
+    /* triggers acknowledged before the drain get their runs */
+    rt_committer_flush(rt->committer);
     if (rt->pool != NULL) {
         left = eng_pool_drain(rt->pool, timeout_s);
         if (left > 0) {
@@ -2305,6 +2409,8 @@ eng_runtime_free(struct eng_runtime *rt)
     if (rt == NULL)
         return;
     eng_runtime_drain(rt, 5.0);
+    /* what it still holds meets a drained pool: answered busy */
+    rt_committer_free(rt->committer);
     eng_pool_free(rt->pool); /* joins: cancelled runs end quickly */
     rt->pool = NULL;
     rt_held_release(rt);

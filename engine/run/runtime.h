@@ -253,6 +253,33 @@ int eng_runtime_webhook_auth(struct eng_runtime *rt,
 int eng_runtime_webhook(struct eng_runtime *rt, const struct eng_hook_req *rq,
     long long *run_id, int *duplicate, struct errbuf *eb);
 
+/* A webhook's queued run that is not on disk yet (opaque). */
+struct eng_ack;
+/* The answer to a webhook begun with eng_runtime_webhook_begin: rc 0 when
+ * run_id is on disk and handed to the workers; else eb says why and no
+ * run is recorded: ERR_IO (the disk sync failed), ERR_BUSY (the run queue
+ * is full, or herald stops), ERR_NOMEM. eb is only valid during the
+ * call. */
+typedef void (
+    *eng_ack_fn)(void *ud, int rc, long long run_id, const struct errbuf *eb);
+
+/* As eng_runtime_webhook, but for a caller that must not block on the
+ * disk (an HTTP thread): when the trigger queued a run, returns 0 with
+ * *ack set (and *run_id), and the answer is fn's, once the caller hands
+ * *ack to eng_runtime_ack_submit (exactly once). Otherwise *ack is NULL
+ * and the result is eng_runtime_webhook's: an error, a duplicate, or a
+ * webhook with an Idempotency-Key (its key may only name a run on disk:
+ * that one waits here). ack NULL: eng_runtime_webhook. */
+int eng_runtime_webhook_begin(struct eng_runtime *rt,
+    const struct eng_hook_req *rq, long long *run_id, int *duplicate,
+    struct eng_ack **ack, struct errbuf *eb);
+
+/* Completes ack (and frees it): fn(ud, ...) is called once, after one
+ * disk sync shared with the triggers queued meanwhile, on the runtime's
+ * committer thread (or on this one, when that thread cannot start). */
+void eng_runtime_ack_submit(struct eng_runtime *rt, struct eng_ack *ack,
+    eng_ack_fn fn, void *ud);
+
 /* Generates new webhook credentials for applet name: a bearer token,
  * stored as its SHA-256 only, and a signing secret for X-Herald-Signature,
  * stored as it is (the HMAC needs it). The old ones stop working. Returns

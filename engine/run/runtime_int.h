@@ -57,6 +57,47 @@ int eng_pool_drain(struct eng_pool *p, double timeout_s);
 void eng_pool_free(struct eng_pool *p);
 void eng_pool_counts(struct eng_pool *p, unsigned *depth, unsigned *running);
 
+/* ---- commit.c: acknowledgements that wait for the disk ----------------- */
+
+/*
+ * A trigger is acknowledged once its queued run is on disk. A caller that
+ * may not block for that (an HTTP thread: its other connections would wait
+ * too) hands the run to the committer instead: one thread that syncs the
+ * store once for every item queued meanwhile, then completes each in the
+ * order they came. The thread is elastic like the pool's workers: started
+ * by the first item, ended after 10 s without one (an idle committer has
+ * no thread). Not for a caller that must see its run on disk itself:
+ * eng_store_durable is for that.
+ */
+struct rt_commit_item {
+    struct rt_commit_item *next; /* the committer's */
+    long long              seq;  /* eng_store_mark after the item's commit */
+    /* Called once: rc 0 (on disk up to seq) or the sync's error (eb). On
+     * the committer's thread; on the caller's (from rt_committer_add) when
+     * no thread could be started. */
+    void (*done)(struct rt_commit_item *it, int rc, const struct errbuf *eb);
+};
+
+struct rt_committer;
+/* Errors: ERR_NOMEM. st is borrowed: it must outlive the committer. */
+int rt_committer_new(struct eng_store *st, struct rt_committer **out,
+    struct errbuf *eb);
+/* Queues it (the caller's until it->done is called; it->seq set). */
+void rt_committer_add(struct rt_committer *c, struct rt_commit_item *it);
+/* Waits until every item added before the call is done. NULL: no-op. */
+void rt_committer_flush(struct rt_committer *c);
+/* Once a second: joins the thread once it ended (its stack goes back).
+ * NULL: no-op. */
+void rt_committer_tick(struct rt_committer *c);
+/* How long the thread waits for an item before it ends (tests shorten
+ * it). */
+void rt_committer_idle_exit(struct rt_committer *c, double seconds);
+/* 1 while the committer's thread runs. */
+int rt_committer_live(struct rt_committer *c);
+/* Completes what is queued and joins the thread; no add may follow.
+ * NULL: no-op. */
+void rt_committer_free(struct rt_committer *c);
+
 #include "engine/lang/cron.h" /* struct eng_cron, eng_cron_parse/_next */
 
 /* ---- trigger_timer.c: watchdog, countdown, absolute, cron -------------- */

@@ -481,9 +481,16 @@ class ConnectionLimitTest(unittest.TestCase):
                         s.connect((h.host, h.port))
                         socks.append(s)
                 t0 = time.monotonic()
-                for s in socks:
+                for i, s in enumerate(socks):
                     s.settimeout(max(0.1, 15 - (time.monotonic() - t0)))
-                    got = s.recv(4096)
+                    try:
+                        got = s.recv(4096)
+                    except socket.timeout:
+                        # what the reaper saw, for whoever reads this
+                        self.fail('connection %d of %d got no 408 within '
+                                  '15 s (%d did); herald log:\n%s'
+                                  % (i + 1, len(socks), i,
+                                     h.log()[-3000:]))
                     self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
                 # 2 s plus the reaper's tick, with room for a loaded
                 # machine: what matters is long before --header-timeout 60
