@@ -162,7 +162,7 @@ typedef void (*srv_handler)(struct srv_req *rq, struct srv_resp *rs);
  * SRV_SLOW_THREADS threads of their own (elastic: none while idle), their
  * connections suspended meanwhile, so that the few HTTP threads only ever
  * wait for the CPU and the local disk. At most SRV_SLOW_QUEUED more wait
- * for a thread; past that, a 503.
+ * for a thread; past that, a 429 (busy).
  */
 #define SRV_SLOW_THREADS 8
 #define SRV_SLOW_QUEUED  64
@@ -170,7 +170,7 @@ struct srv_slow;
 /* Errors: ENOMEM. */
 int srv_slow_new(struct srv_slow **out);
 /* Runs fn(rq, ...) on a slow thread and answers from there; answers rs
- * itself when the server stops (fn runs here) or too many wait (503). */
+ * itself when the server stops (fn runs here) or too many wait (429). */
 void srv_slow_run(struct srv *s, struct srv_req *rq, struct srv_resp *rs,
     srv_handler fn);
 /* Once a second: joins threads that ended. */
