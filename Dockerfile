@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # herald: multi-stage Debian bookworm build; the runtime image holds only the
-# binary, its shared libraries, the web console and the CA bundle.
+# binary, the shared libraries it still needs, the web console and the CA
+# bundle.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
@@ -23,10 +24,13 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
 
 FROM debian:bookworm-slim
 # no libmicrohttpd12: herald links libmicrohttpd.a without GnuTLS
-# (server/mhd_notls.c), so neither it nor GnuTLS is needed at run time
+# (server/mhd_notls.c), so neither it nor GnuTLS is needed at run time;
+# no libwolfssl35 or libsqlite3-0 either: herald links them statically
+# (CMakeLists.txt, HERALD_STATIC_LIBS). libpq5 is loaded for a PostgreSQL
+# URL only.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libwolfssl35 \
-      libcjson1 libsqlite3-0 libpq5 ca-certificates \
+ && apt-get install -y --no-install-recommends \
+      libcjson1 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/herald --shell /usr/sbin/nologin herald \
  && mkdir -p /var/lib/herald && chown herald:herald /var/lib/herald && chmod 0700 /var/lib/herald

@@ -699,7 +699,15 @@ class CliTest(unittest.TestCase):
             for lib in ('libgnutls', 'libp11-kit', 'libmicrohttpd.so',
                         'libpq'):
                 self.assertNotIn(lib, maps)
-            self.assertIn('libwolfssl', maps)  # the SMTP client's TLS
+            # the SMTP client's TLS and the store: linked into herald
+            # (CMakeLists.txt, HERALD_STATIC_LIBS), or shared libraries
+            for lib, how in (('libwolfssl', 'HERALD_TEST_WOLFSSL'),
+                             ('libsqlite3', 'HERALD_TEST_SQLITE')):
+                if os.environ.get(how, '').startswith('herald_'):
+                    self.assertNotIn(lib, maps)
+                else:
+                    self.assertIn(lib, maps)
+            self.assertIn(os.path.realpath(h.command()[0]), maps)
             status, _, _ = h.request('GET', '/healthz', token=False)
             self.assertEqual(status, 200)
 
