@@ -66,6 +66,8 @@
 /* when slots run short: waiting this long for a request closes */
 #define SRV_PRESSURE_IDLE  2.0
 #define SRV_REAPER_TICK_MS 250
+/* the reaper ends after this long without a connection */
+#define SRV_REAPER_LINGER_MS 2000
 /* refused webhooks: at most one log line per this many seconds */
 #define SRV_HOOK_LOG_INTERVAL 1.0
 
@@ -249,6 +251,8 @@ http_conn_phase(struct srv *s, struct MHD_Connection *conn, int phase,
 /* MHD_OPTION_NOTIFY_CONNECTION: keeps the list of open connections. MHD
  * calls CLOSED before it closes the socket, so under conn_lock c->fd is
  * still this connection's. */
+static void http_reaper_wake(struct srv *s);
+
 static void
 http_conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
     enum MHD_ConnectionNotificationCode toe)
@@ -271,7 +275,7 @@ http_conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
             s->conns->prev = c;
         s->conns = c;
         if (s->nconns++ == 0)
-            pthread_cond_signal(&s->conn_cv);
+            http_reaper_wake(s);
         pthread_mutex_unlock(&s->conn_lock);
         *ctx = c;
         return;
@@ -335,18 +339,38 @@ http_conn_drop(struct srv *s, struct srv_conn *c, const char *what,
     (void)s;
 }
 
-static void *
-http_reaper(void *arg)
+/* Waits on conn_cv (CLOCK_MONOTONIC) under conn_lock for ms at most. */
+static void
+http_reaper_wait(struct srv *s, long ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->conn_cv, &s->conn_lock, &ts);
+}
+
+/* The reaper: runs while there are connections to watch (or refused
+ * webhooks still to report), and SRV_REAPER_LINGER_MS more; then it ends,
+ * so that an idle server has no thread for it (its stack and TLS go back,
+ * common/thread.h). http_reaper_wake starts it again. */
+static void
+http_reaper(void *arg, unsigned slot)
 {
     struct srv *s = arg;
+    double      quiet_since = 0;
 
     pthread_mutex_lock(&s->conn_lock);
     while (!s->reaper_stop) {
-        unsigned        lim = s->cfg.max_connections;
-        unsigned        nh = 0, nb = 0, ni = 0, open = s->nconns;
-        int             pressure = s->nconns >= lim - lim / 8, pending;
-        double          now = http_now();
-        struct timespec ts;
+        unsigned lim = s->cfg.max_connections;
+        unsigned nh = 0, nb = 0, ni = 0, open = s->nconns;
+        int      pressure = s->nconns >= lim - lim / 8, pending;
+        double   now = http_now();
 
         for (struct srv_conn *c = s->conns; c != NULL; c = c->next) {
             if (c->closing || c->phase == SRV_CONN_REPLY)
@@ -378,21 +402,50 @@ http_reaper(void *arg)
         http_hook_flush(s, now, 0);
         pending = s->hook_log_suppressed > 0;
         pthread_mutex_unlock(&s->hook_log_mu);
-        if (s->conns == NULL && !pending) {
-            /* nothing to watch: sleep until a connection opens */
-            pthread_cond_wait(&s->conn_cv, &s->conn_lock);
+        if (s->conns != NULL || pending) {
+            quiet_since = 0;
+            http_reaper_wait(s, SRV_REAPER_TICK_MS);
             continue;
         }
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += SRV_REAPER_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->conn_cv, &s->conn_lock, &ts);
+        /* nothing to watch: wait for a connection, then end */
+        if (quiet_since == 0)
+            quiet_since = now;
+        else if (now - quiet_since >= SRV_REAPER_LINGER_MS / 1000.0)
+            break;
+        http_reaper_wait(s, SRV_REAPER_LINGER_MS);
     }
+    thr_set_leave(&s->reaper, slot);
     pthread_mutex_unlock(&s->conn_lock);
-    return NULL;
+}
+
+/* A connection opened (under conn_lock): the reaper watches it, started
+ * if it had ended. Without it deadlines go unenforced until the next
+ * connection starts it, so a failure is logged. */
+static void
+http_reaper_wake(struct srv *s)
+{
+    unsigned slot;
+    int      rc;
+
+    if (thr_set_live(&s->reaper) > 0) {
+        pthread_cond_signal(&s->conn_cv);
+        return;
+    }
+    if ((rc = thr_set_start(&s->reaper, &slot)) != 0 && rc != ECANCELED)
+        log_warn("http",
+            "event=reaper-start-failed error=\"%s\" note=\"header and "
+            "body deadlines wait for the next connection\"",
+            strerror(rc));
+}
+
+void
+srv_reap(struct srv *s)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    thr_set_reap(&s->reaper);
+    pthread_mutex_unlock(&s->conn_lock);
 }
 
 /* ---- the access handler ------------------------------------------------- */
@@ -867,6 +920,10 @@ srv_new(const struct srv_config *cfg, struct srv **out, struct errbuf *eb)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->conn_cv, &ca);
     pthread_condattr_destroy(&ca);
+    if (thr_set_init(&s->reaper, 1, "herald-reaper", http_reaper, s) != 0) {
+        rc = err_set(eb, ERR_NOMEM, "internal", "out of memory");
+        goto fail;
+    }
     s->listen = strdup(cfg->listen ? cfg->listen : SRV_DEFAULT_LISTEN);
     s->data_dir = strdup(cfg->data_dir ? cfg->data_dir : SRV_DEFAULT_DATA_DIR);
     if (s->listen == NULL || s->data_dir == NULL
@@ -1009,14 +1066,6 @@ srv_start(struct srv *s, struct errbuf *eb)
             s->listen, s->cfg.threads, s->cfg.max_connections);
     }
     s->listen_fd = -1; /* MHD owns and closes it now */
-    s->reaper_stop = 0;
-    if (pthread_create(&s->reaper, NULL, http_reaper, s) != 0) {
-        MHD_stop_daemon(s->mhd);
-        s->mhd = NULL;
-        return err_set(eb, ERR_NOMEM, "internal",
-            "cannot start the connection reaper thread");
-    }
-    s->reaper_on = 1;
     log_info("http",
         "event=listen addr=%s:%u threads=%u max_conn=%u "
         "max_body=%zu webhook_max_body=%zu timeout_s=%u web_dir=%s",
@@ -1033,14 +1082,12 @@ srv_stop(struct srv *s)
 {
     if (s == NULL || s->mhd == NULL)
         return;
-    if (s->reaper_on) {
-        pthread_mutex_lock(&s->conn_lock);
-        s->reaper_stop = 1;
-        pthread_cond_signal(&s->conn_cv);
-        pthread_mutex_unlock(&s->conn_lock);
-        pthread_join(s->reaper, NULL);
-        s->reaper_on = 0;
-    }
+    pthread_mutex_lock(&s->conn_lock);
+    s->reaper_stop = 1;
+    thr_set_close(&s->reaper);
+    pthread_cond_signal(&s->conn_cv);
+    pthread_mutex_unlock(&s->conn_lock);
+    thr_set_fini(&s->reaper);
     /* MHD must not stop with a connection suspended (microhttpd.h): a
      * webhook's answer comes within a disk sync, a slow route's within
      * its own deadlines (a probe's connect and reply timeouts) */
@@ -1059,6 +1106,7 @@ srv_free(struct srv *s)
     if (s == NULL)
         return;
     srv_stop(s);
+    thr_set_fini(&s->reaper); /* srv_start was never called */
     srv_slow_free(s->slow);
     if (s->listen_fd >= 0)
         close(s->listen_fd);

@@ -261,6 +261,7 @@ srv_tick(struct srv *s)
     if (s == NULL || s->store == NULL)
         return;
     srv_slow_tick(s->slow);
+    srv_reap(s);
     err_clear(&eb);
     if ((rc = eng_store_tick(s->store, now, &eb)) != 0) {
         /* the store logs the loss and the return; a reminder while the

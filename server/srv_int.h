@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/thread.h"
 #include "server/srv.h"
 
 struct cJSON;
@@ -60,12 +61,12 @@ struct srv {
     /* Open connections and their deadlines (http.c): the reaper thread
      * closes the ones that are late with their headers or body. */
     pthread_mutex_t  conn_lock;
-    pthread_cond_t   conn_cv; /* wakes the reaper to stop */
+    pthread_cond_t   conn_cv; /* wakes the reaper */
     struct srv_conn *conns;   /* under conn_lock */
     unsigned         nconns;
-    int              reaper_on, reaper_stop;
+    int              reaper_stop;
     int              conn_default; /* max_connections not given */
-    pthread_t        reaper;
+    struct thr_set   reaper;       /* one thread, elastic: http.c */
     /* Refused webhooks are logged at most once a second (http.c); the
      * rest are counted and reported as suppressed. Leaf lock. */
     pthread_mutex_t    hook_log_mu;
@@ -148,6 +149,10 @@ int  srv_defer_begin(struct srv_req *rq);
 void srv_defer(struct srv_req *rq);
 void srv_defer_cancel(struct srv_req *rq);
 void srv_resume(struct srv_req *rq);
+
+/* Joins the connection reaper if it ended (http.c), so that its stack goes
+ * back now rather than at the next connection: srv_tick, once a second. */
+void srv_reap(struct srv *s);
 
 /* A route handler fills rs. Its return value is ignored: it must reply. */
 typedef void (*srv_handler)(struct srv_req *rq, struct srv_resp *rs);

@@ -65,6 +65,10 @@
  * over for this long: every live instance renews its leases (they may
  * have passed while nobody could reach the database) first. */
 #define RT_ADOPT_GRACE_MS 5000LL
+/* rt_maintain: the recheck this often, the first one this long after the
+ * start */
+#define RT_MAINT_MS       10000LL
+#define RT_MAINT_FIRST_MS 5000LL
 
 struct rl_entry {
     char     *applet;
@@ -127,7 +131,8 @@ struct eng_runtime {
     struct eng_timers          *kick_timers; /* rt->timers, for the hook */
     uint64_t                    applets_fp;  /* of the registered set */
     long long                   last_prune_ms;
-    struct eng_hook_seen       *hook_seen; /* verified webhook signatures */
+    long long                   next_maint_ms; /* rt_maintain */
+    struct eng_hook_seen       *hook_seen;     /* verified webhook signatures */
     /* parsed applets and variables, between configuration changes (the
      * store's watch callback, on_db_change, invalidates it) */
     struct eng_cfg_cache *cache;
@@ -1668,8 +1673,13 @@ applets_fingerprint(struct eng_runtime *rt, const struct eng_applet_rec *recs,
     return h;
 }
 
+/* Reports drops since an applet's last "triggers-dropped" line and
+ * re-registers the applets if they changed behind our back (an API route
+ * that did not call eng_runtime_applets_changed, a config import, another
+ * instance): after a store change (the timer thread's kick) and every
+ * RT_MAINT_MS (rt_maintain). */
 static void
-on_tick(void *ud)
+rt_recheck(void *ud)
 {
     struct eng_runtime    *rt = ud;
     struct eng_applet_rec *recs = NULL;
@@ -1677,30 +1687,43 @@ on_tick(void *ud)
     struct errbuf          eb;
     size_t                 n = 0, i;
     long long              now = clock_now_ms();
-    int                    k;
 
     err_clear(&eb);
-    /* drops since an applet's last "triggers-dropped" line */
     do {
         n = eng_tbound_flush(rt->tb, now, reps, 16);
         for (i = 0; i < n; i++)
             log_drops(&reps[i]);
     } while (n == 16);
     n = 0;
-    /* applets changed behind our back (an API route that did not call
-     * eng_runtime_applets_changed, a config import): re-register */
     if (eng_store_applet_list(rt->st, &recs, &n, &eb) == 0) {
-        uint64_t fp = applets_fingerprint(rt, recs, n);
+        uint64_t fp = applets_fingerprint(rt, recs, n), old;
 
         eng_applet_recs_free(recs, n);
-        if (fp != 0 && fp != rt->applets_fp
-            && eng_runtime_applets_changed(rt, &eb) != 0)
+        pthread_mutex_lock(&rt->reg_mu);
+        old = rt->applets_fp;
+        pthread_mutex_unlock(&rt->reg_mu);
+        if (fp != 0 && fp != old && eng_runtime_applets_changed(rt, &eb) != 0)
             log_warn("runtime", "event=reregister-failed reason=\"%s\"",
                 eb.msg);
     }
-    if (now - rt->last_prune_ms < 3600 * 1000LL)
+}
+
+/* From eng_runtime_tick: every RT_MAINT_MS the recheck, and the run
+ * history pruned once an hour (the first time shortly after the start). */
+static void
+rt_maintain(struct eng_runtime *rt, long long now)
+{
+    struct errbuf eb;
+    int           k;
+
+    if (now < rt->next_maint_ms)
+        return;
+    rt->next_maint_ms = now + RT_MAINT_MS;
+    rt_recheck(rt);
+    if (rt->last_prune_ms != 0 && now - rt->last_prune_ms < 3600 * 1000LL)
         return;
     rt->last_prune_ms = now;
+    err_clear(&eb);
     k = eng_runtime_runs_prune(rt, rt->o.retention_days, &eb);
     if (k > 0)
         log_info("runtime", "event=runs-pruned count=%d retention_days=%u", k,
@@ -2183,8 +2206,9 @@ eng_runtime_start(struct eng_runtime *rt, struct errbuf *eb)
     rt->started = 1;
     if ((rc = eng_outbox_start(rt->ob, eb)) != 0)
         return rc;
-    if ((rc = eng_timers_new(on_timer, on_tick, rt, &rt->timers, eb)) != 0)
+    if ((rc = eng_timers_new(on_timer, rt_recheck, rt, &rt->timers, eb)) != 0)
         return rc;
+    rt->next_maint_ms = clock_now_ms() + RT_MAINT_FIRST_MS;
     pthread_mutex_lock(&rt->kick_mu);
     rt->kick_timers = rt->timers;
     pthread_mutex_unlock(&rt->kick_mu);
@@ -2332,11 +2356,15 @@ eng_runtime_tick(struct eng_runtime *rt, long long now_ms, struct errbuf *eb)
     eng_pool_tick(rt->pool); /* idle: no worker left */
     rt_committer_tick(rt->committer);
     eng_outbox_tick(rt->ob, now_ms); /* idle: no sender left */
+    pthread_mutex_lock(&rt->reg_mu);
+    eng_timers_reap(rt->timers); /* no timer applet: no thread left */
+    pthread_mutex_unlock(&rt->reg_mu);
     if (eng_store_ready(rt->st, NULL) != 1) {
         rt->db_down_ms = now_ms; /* eng_store_tick reconnects */
         return 0;
     }
     rt_held_retry(rt);
+    rt_maintain(rt, now_ms);
     if (rt->db_down_ms > 0 && now_ms - rt->db_down_ms < RT_ADOPT_GRACE_MS)
         return 0;
     return eng_store_runs_adopt(rt->st, now_ms, on_requeue, rt, eb);

@@ -110,7 +110,7 @@ int eng_runtime_new(struct eng_store *st, struct eng_trustcache *tc,
     const struct eng_runtime_opts *opts, struct eng_runtime **out,
     struct errbuf *eb);
 
-/* Starts the worker pool, the timer thread, the outbox senders (resuming
+/* Starts the worker pool, the timers, the outbox senders (resuming
  * every queued message), the syslog listener if configured, re-queues runs
  * that were queued at the last shutdown and registers the applets' timer
  * and syslog events. Errors: ERR_IO (syslog address cannot be bound; eb
@@ -132,7 +132,9 @@ void eng_runtime_free(struct eng_runtime *rt);
  * runs again from its start), then takes over the runs of dead instances
  * (eng_store_runs_adopt, requeued as eng_runtime_start requeues the runs
  * of the last stop) -- but not within 5 s of a database loss, so that
- * every live instance renews its leases first. Call it also when
+ * every live instance renews its leases first. Every 10 s it also
+ * re-registers applets changed behind the runtime's back, reports dropped
+ * triggers, and prunes the run history once an hour. Call it also when
  * eng_store_tick failed (it notes the loss). Returns how many runs were
  * taken over (SQLite: 0), or an ERR_* of the store (ERR_UNAVAILABLE).
  * Does nothing before eng_runtime_start or once draining. */

@@ -118,8 +118,9 @@ struct eng_timer_fire { /* passed to the fire callback */
     double      remain; /* seconds to the next fire, 0 if none */
 };
 struct eng_timers;
+/* No thread runs until there is a timer or a kick. */
 int eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
-    void (*tick)(void *ud), void *ud, struct eng_timers **out,
+    void (*kicked)(void *ud), void *ud, struct eng_timers **out,
     struct errbuf *eb);
 /* Replaces the registrations. A definition whose applet, event and
  * identity are unchanged keeps its schedule (a countdown is not restarted).
@@ -127,8 +128,12 @@ int eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
 int  eng_timers_set(struct eng_timers *t, const struct eng_timer_def *d,
      size_t n, struct errbuf *eb);
 void eng_timers_free(struct eng_timers *t); /* stops the thread */
-/* Makes the thread call the tick callback now (thread-safe, no I/O). */
+/* Makes the thread call the kicked callback now, starting it if it had
+ * ended (thread-safe, no I/O). */
 void eng_timers_kick(struct eng_timers *t);
+/* Joins the thread if it ended for want of timers and kicks, so that its
+ * stack goes back now (eng_runtime_tick, once a second). */
+void eng_timers_reap(struct eng_timers *t);
 /* First fire time of a definition registered at `now` (epoch seconds);
  * -1 when it never fires (absolute time in the past). */
 time_t eng_timer_first(const struct eng_timer_def *d,

@@ -3,10 +3,13 @@
  * engine/run/trigger_timer.c: the timer events of EEM applets — watchdog
  * (every S seconds), countdown (once, S seconds after registration),
  * absolute (once, at epoch time T) and cron — on one thread that sleeps
- * until the earliest deadline. The same thread calls a tick callback every
- * 10 s (the runtime uses it to notice changed applets and to prune run
- * history hourly).
+ * until the earliest deadline. The same thread calls the kick callback
+ * soon after eng_timers_kick (the runtime re-registers changed applets
+ * there, after the store write that kicked). The thread runs only while
+ * there is a timer or a kick: without timer applets herald has no thread
+ * for them (its stack and TLS go back, common/thread.h).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +17,9 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 #include "engine/lang/applet.h"
 #include "engine/run/runtime_int.h"
-
-#define TIMER_TICK_S 10.0
 
 struct tm_reg {
     char           *applet;
@@ -36,10 +38,9 @@ struct eng_timers {
     size_t          n;
     int             stop;
     int             kick;
-    pthread_t       thread;
-    double          next_tick;
+    struct thr_set  thread; /* one, under mu */
     void (*fire)(void *, const struct eng_timer_fire *);
-    void (*tick)(void *);
+    void (*kicked)(void *);
     void *ud;
 };
 
@@ -96,8 +97,8 @@ reg_clear(struct tm_reg *r)
     free(r->identity);
 }
 
-static void *
-tm_main(void *arg)
+static void
+tm_main(void *arg, unsigned slot)
 {
     struct eng_timers     *t = arg;
     struct eng_timer_fire *due = NULL;
@@ -105,7 +106,7 @@ tm_main(void *arg)
     size_t                 ndue, i, cap = 0;
     struct timespec        ts;
     double                 now, wake;
-    int                    do_tick;
+    int                    kicked;
 
     pthread_mutex_lock(&t->mu);
     while (!t->stop) {
@@ -145,27 +146,27 @@ tm_main(void *arg)
             if (names[ndue] != NULL)
                 ndue++;
         }
-        do_tick = now >= t->next_tick || t->kick;
+        kicked = t->kick;
         t->kick = 0;
-        if (do_tick)
-            t->next_tick = now + TIMER_TICK_S;
         pthread_mutex_unlock(&t->mu);
         for (i = 0; i < ndue; i++) {
             due[i].applet = names[i];
             t->fire(t->ud, &due[i]);
             free(names[i]);
         }
-        if (do_tick && t->tick != NULL)
-            t->tick(t->ud);
+        if (kicked && t->kicked != NULL)
+            t->kicked(t->ud);
         pthread_mutex_lock(&t->mu);
         if (t->stop)
             break;
-        wake = t->next_tick;
+        wake = -1;
         for (i = 0; i < t->n; i++)
-            if (t->regs[i].next >= 0 && t->regs[i].next < wake)
+            if (t->regs[i].next >= 0 && (wake < 0 || t->regs[i].next < wake))
                 wake = t->regs[i].next;
+        if (wake < 0 && !t->kick) /* nothing will ever be due: end */
+            break;
         now = now_s();
-        if (wake - now > 30) /* re-check: wall clock may jump */
+        if (wake < 0 || wake - now > 30) /* re-check: the clock may jump */
             wake = now + 30;
         if (wake <= now || t->kick)
             continue;
@@ -173,15 +174,35 @@ tm_main(void *arg)
         ts.tv_nsec = (long)((wake - (double)(time_t)wake) * 1e9);
         pthread_cond_timedwait(&t->cv, &t->mu, &ts);
     }
+    if (!t->stop)
+        thr_set_leave(&t->thread, slot);
     pthread_mutex_unlock(&t->mu);
     free(due);
     free(names);
-    return NULL;
+}
+
+/* Under t->mu: the thread looks at the registrations and the kick again,
+ * started if it had ended. */
+static void
+tm_wake(struct eng_timers *t)
+{
+    unsigned slot;
+    int      rc;
+
+    if (thr_set_live(&t->thread) > 0) {
+        pthread_cond_broadcast(&t->cv);
+        return;
+    }
+    if ((rc = thr_set_start(&t->thread, &slot)) != 0 && rc != ECANCELED)
+        log_warn("timer",
+            "event=thread-start-failed error=\"%s\" note=\"timers fire "
+            "after the next change of applets\"",
+            strerror(rc));
 }
 
 int
 eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
-    void (*tick)(void *ud), void *ud, struct eng_timers **out,
+    void (*kicked)(void *ud), void *ud, struct eng_timers **out,
     struct errbuf *eb)
 {
     struct eng_timers *t;
@@ -190,19 +211,14 @@ eng_timers_new(void (*fire)(void *ud, const struct eng_timer_fire *f),
     if ((t = calloc(1, sizeof(*t))) == NULL)
         return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
     t->fire = fire;
-    t->tick = tick;
+    t->kicked = kicked;
     t->ud = ud;
-    t->next_tick = now_s() + 5; /* first prune shortly after start */
+    if (thr_set_init(&t->thread, 1, "herald-timer", tm_main, t) != 0) {
+        free(t);
+        return err_set(eb, ERR_NOMEM, "nomem", "out of memory");
+    }
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
-    if (pthread_create(&t->thread, NULL, tm_main, t) != 0) {
-        pthread_mutex_destroy(&t->mu);
-        pthread_cond_destroy(&t->cv);
-        free(t);
-        return err_set(eb, ERR_INTERNAL, "thread",
-            "cannot start the timer thread");
-    }
-    pthread_setname_np(t->thread, "herald-timer");
     *out = t;
     return 0;
 }
@@ -260,7 +276,10 @@ eng_timers_set(struct eng_timers *t, const struct eng_timer_def *d, size_t n,
     free(t->regs);
     t->regs = regs;
     t->n = n;
-    pthread_cond_broadcast(&t->cv);
+    if (n > 0)
+        tm_wake(t);
+    else /* a live thread ends now rather than at its next check */
+        pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
     log_info("timer", "event=registered timers=%zu", n);
     return 0;
@@ -276,7 +295,17 @@ eng_timers_kick(struct eng_timers *t)
 {
     pthread_mutex_lock(&t->mu);
     t->kick = 1;
-    pthread_cond_broadcast(&t->cv);
+    tm_wake(t);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void
+eng_timers_reap(struct eng_timers *t)
+{
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&t->mu);
+    thr_set_reap(&t->thread);
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -289,9 +318,10 @@ eng_timers_free(struct eng_timers *t)
         return;
     pthread_mutex_lock(&t->mu);
     t->stop = 1;
+    thr_set_close(&t->thread);
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
-    pthread_join(t->thread, NULL);
+    thr_set_fini(&t->thread);
     for (i = 0; i < t->n; i++)
         reg_clear(&t->regs[i]);
     free(t->regs);

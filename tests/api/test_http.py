@@ -424,6 +424,64 @@ class ConnectionLimitTest(unittest.TestCase):
                 c.close()
             self.assertIn('event=conn-drop', h.wait_log('event=conn-drop'))
 
+    @staticmethod
+    def thread_names(pid):
+        names = []
+        for t in os.listdir('/proc/%d/task' % pid):
+            try:
+                with open('/proc/%d/task/%s/comm' % (pid, t)) as f:
+                    names.append(f.read().strip())
+            except OSError:
+                pass  # ended meanwhile
+        return names
+
+    def wait_threads(self, h, pred, what, within=15):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < within:
+            names = self.thread_names(h.proc.pid)
+            if pred(names):
+                return names
+            time.sleep(0.2)
+        self.fail('%s within %d s; threads: %s' % (what, within, names))
+
+    def test_idle_server_keeps_no_reaper_or_timer_thread(self):
+        # an idle herald holds only what it needs (docs/design.md, Memory):
+        # the connection reaper ends once no connection is open, the timer
+        # thread runs only while a timer applet is registered; both come
+        # back when needed
+        with Herald(args=['--header-timeout', '2']) as h:
+            self.assertEqual(h.request('GET', '/healthz')[0], 200)
+            self.wait_threads(
+                h, lambda n: 'herald-reaper' not in n
+                and 'herald-timer' not in n,
+                'the reaper and the timer thread did not end')
+            # a dripping client is still closed on time: the reaper is back
+            s = socket.create_connection((h.host, h.port))
+            try:
+                got, dt = self.drip(s, b'GET /healthz HTTP/1.1\r\nHost: x\r\n'
+                                    b'X-Slow: ' + b'a' * 100)
+            finally:
+                s.close()
+            self.assertLess(dt, 2 + 1.5)
+            self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
+            # a timer applet starts the timer thread; it fires; deleting the
+            # applet ends the thread
+            h.api('POST', '/api/v1/applets',
+                  'event manager applet Tick\n event timer watchdog time 1\n'
+                  ' action 1 puts "tick"\n', expect=201)
+            self.wait_threads(h, lambda n: 'herald-timer' in n,
+                              'no timer thread for a timer applet', within=5)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 10:
+                runs = h.api('GET', '/api/v1/runs?applet=Tick', expect=200)
+                if runs.get('items'):
+                    break
+                time.sleep(0.2)
+            self.assertTrue(runs.get('items'), runs)
+            h.api('DELETE', '/api/v1/applets/Tick', expect=204)
+            self.wait_threads(h, lambda n: 'herald-timer' not in n,
+                              'the timer thread did not end')
+
     def test_one_address_cannot_take_every_slot(self):
         with Herald(args=['--max-connections', '64',
                           '--max-connections-per-ip', '8']) as h:

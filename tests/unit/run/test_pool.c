@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine/run/runtime_int.h"
+#include "tasks.h"
 
 struct gate {
     pthread_mutex_t mu;
@@ -129,33 +129,6 @@ pool_drain_should_drop_queued_jobs_after_timeout(void **state)
     gate_open(&g);
     eng_pool_free(p);
     assert_int_equal(atomic_load(&g.ran), 1);
-}
-
-/* Threads of this process named name (ps -L). */
-static int
-tasks_named(const char *name)
-{
-    DIR           *d = opendir("/proc/self/task");
-    struct dirent *de;
-    char           path[300], comm[32];
-    FILE          *f;
-    int            n = 0;
-
-    assert_non_null(d);
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
-        if ((f = fopen(path, "r")) == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), f) != NULL) {
-            comm[strcspn(comm, "\n")] = '\0';
-            n += strcmp(comm, name) == 0;
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return n;
 }
 
 /* Waits (at most 5 s) until the pool runs want workers. */
