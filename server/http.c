@@ -248,11 +248,11 @@ http_conn_phase(struct srv *s, struct MHD_Connection *conn, int phase,
     pthread_mutex_unlock(&s->conn_lock);
 }
 
+static void http_reaper_wake(struct srv *s);
+
 /* MHD_OPTION_NOTIFY_CONNECTION: keeps the list of open connections. MHD
  * calls CLOSED before it closes the socket, so under conn_lock c->fd is
  * still this connection's. */
-static void http_reaper_wake(struct srv *s);
-
 static void
 http_conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
     enum MHD_ConnectionNotificationCode toe)
@@ -419,8 +419,8 @@ http_reaper(void *arg, unsigned slot)
 }
 
 /* A connection opened (under conn_lock): the reaper watches it, started
- * if it had ended. Without it deadlines go unenforced until the next
- * connection starts it, so a failure is logged. */
+ * if it had ended. Without it deadlines go unenforced until srv_reap
+ * starts it, so a failure is logged. */
 static void
 http_reaper_wake(struct srv *s)
 {
@@ -434,7 +434,7 @@ http_reaper_wake(struct srv *s)
     if ((rc = thr_set_start(&s->reaper, &slot)) != 0 && rc != ECANCELED)
         log_warn("http",
             "event=reaper-start-failed error=\"%s\" note=\"header and "
-            "body deadlines wait for the next connection\"",
+            "body deadlines wait for it; tried again every second\"",
             strerror(rc));
 }
 
@@ -445,6 +445,8 @@ srv_reap(struct srv *s)
         return;
     pthread_mutex_lock(&s->conn_lock);
     thr_set_reap(&s->reaper);
+    if (s->conns != NULL && thr_set_live(&s->reaper) == 0)
+        http_reaper_wake(s); /* it could not be started */
     pthread_mutex_unlock(&s->conn_lock);
 }
 

@@ -151,7 +151,9 @@ void srv_defer_cancel(struct srv_req *rq);
 void srv_resume(struct srv_req *rq);
 
 /* Joins the connection reaper if it ended (http.c), so that its stack goes
- * back now rather than at the next connection: srv_tick, once a second. */
+ * back now rather than at the next connection, and starts it if a
+ * connection is open but it could not be started: srv_tick, once a
+ * second. */
 void srv_reap(struct srv *s);
 
 /* A route handler fills rs. Its return value is ignored: it must reply. */

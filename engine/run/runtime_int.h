@@ -132,7 +132,8 @@ void eng_timers_free(struct eng_timers *t); /* stops the thread */
  * ended (thread-safe, no I/O). */
 void eng_timers_kick(struct eng_timers *t);
 /* Joins the thread if it ended for want of timers and kicks, so that its
- * stack goes back now (eng_runtime_tick, once a second). */
+ * stack goes back now, and starts it if there is work for it but it could
+ * not be started (eng_runtime_tick, once a second). */
 void eng_timers_reap(struct eng_timers *t);
 /* First fire time of a definition registered at `now` (epoch seconds);
  * -1 when it never fires (absolute time in the past). */

@@ -195,8 +195,8 @@ tm_wake(struct eng_timers *t)
     }
     if ((rc = thr_set_start(&t->thread, &slot)) != 0 && rc != ECANCELED)
         log_warn("timer",
-            "event=thread-start-failed error=\"%s\" note=\"timers fire "
-            "after the next change of applets\"",
+            "event=thread-start-failed error=\"%s\" note=\"tried again "
+            "every second\"",
             strerror(rc));
 }
 
@@ -306,6 +306,8 @@ eng_timers_reap(struct eng_timers *t)
         return;
     pthread_mutex_lock(&t->mu);
     thr_set_reap(&t->thread);
+    if ((t->n > 0 || t->kick) && thr_set_live(&t->thread) == 0)
+        tm_wake(t); /* it could not be started: try again */
     pthread_mutex_unlock(&t->mu);
 }
 
