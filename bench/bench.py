@@ -167,6 +167,21 @@ def server_cpu_seconds(pid):
     return total
 
 
+def postfix_cpu_seconds(env):
+    """CPU time so far of the bench's Postfix (its master, live daemons
+    and the ones master reaped), or None: what a phase costs the server
+    herald shares the machine with."""
+    pid = env._postfix_master_pid()
+    return server_cpu_seconds(pid) if pid else None
+
+
+def per_msg(t0, t1, n):
+    """Milliseconds per message between two CPU readings, or None."""
+    if t0 is None or t1 is None or not n:
+        return None
+    return (t1 - t0) * 1000 / n
+
+
 def percentile(values, p):
     """Nearest-rank percentile of a non-empty list."""
     v = sorted(values)
@@ -788,6 +803,11 @@ def report(args, r):
     if cpu is not None:
         rows.append(('herald CPU per message, throughput phase',
                      '%.2f ms' % cpu, '-', '', ''))
+    if r.get('pf_ms_per_msg') is not None or \
+            r.get('ref_pf_ms_per_msg') is not None:
+        rows.append(('Postfix CPU per message, throughput phase',
+                     fmt(r.get('pf_ms_per_msg'), ' ms', 2),
+                     fmt(r.get('ref_pf_ms_per_msg'), ' ms', 2), '', ''))
     idle, peak = r.get('idle_kb'), r.get('peak_kb')
     rows.append(('herald idle RSS (VmRSS)', fmt(idle and idle / 1024, ' MB'),
                  '-', '<= %d MB' % (TARGET_IDLE_KB // 1024),
@@ -1219,11 +1239,14 @@ def run(args, r):
             watchers.append(w)
             load_ids = ['%s-%06d-%s' % ('ref', i, tag)
                         for i in range(args.n)]
+            pf0 = postfix_cpu_seconds(env)
             r['ref'] = run_phase(
                 'reference', args.n,
                 lambda: reference_load(env, cafile, load_ids, args.k,
                                        timeout=drain_time(args.n)),
                 w, load_ids, drain_time(args.n))
+            r['ref_pf_ms_per_msg'] = per_msg(pf0, postfix_cpu_seconds(env),
+                                             r['ref'].delivered)
             if r['ref'].delivered < args.n:
                 raise BenchError('the reference lost messages (%d of %d '
                                  'delivered): the mail setup is broken; '
@@ -1376,6 +1399,7 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
         w = watch('tp')
         load_ids = ids('tp', args.n)
         cpu0 = sum(cpu_seconds(x.proc.pid) for x in hs)
+        pf0 = postfix_cpu_seconds(env)
         pg_cpu0 = server_cpu_seconds(pg.pid) if pg is not None else None
         stmts0 = pg_statements(pg, reset=True)
         wal0 = pg_wal_syncs(pg)
@@ -1389,6 +1413,7 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
             n = r['tp'].delivered
             r['cpu_ms_per_msg'] = ((sum(cpu_seconds(x.proc.pid) for x in hs)
                                     - cpu0) * 1000 / n)
+            r['pf_ms_per_msg'] = per_msg(pf0, postfix_cpu_seconds(env), n)
             if pg_cpu0 is not None:
                 r['pg_cpu_ms_per_msg'] = ((server_cpu_seconds(pg.pid)
                                            - pg_cpu0) * 1000 / n)
@@ -1482,14 +1507,16 @@ def spread(xs):
 def summary(pairs):
     """The repeated pairs side by side, then median and spread."""
     out = ['', '== %d pairs' % len(pairs),
-           '%-5s %-16s %-12s %-10s %-10s %-9s %s' % (
-               'pair', 'first', 'load before', 'ratio', 'CPU/msg', 'p99',
-               'load after')]
+           '%-5s %-16s %-12s %-10s %-10s %-15s %-9s %s' % (
+               'pair', 'first', 'load before', 'ratio', 'CPU/msg',
+               'Postfix/msg', 'p99', 'load after')]
     for i, (r, after) in enumerate(pairs, 1):
-        out.append('%-5d %-16s %-12.2f %-10s %-10s %-9s %.2f' % (
+        out.append('%-5d %-16s %-12.2f %-10s %-10s %-15s %-9s %.2f' % (
             i, r.get('order', '-'), r['load_before'],
             fmt(r.get('ratio'), nd=3),
             fmt(r.get('cpu_ms_per_msg'), ' ms', 2),
+            '%s / %s' % (fmt(r.get('pf_ms_per_msg'), nd=2),
+                         fmt(r.get('ref_pf_ms_per_msg'), nd=2)),
             fmt(r.get('lat') and r['lat'].p99, ' ms'), after))
     out.append('median (spread): ratio %s; CPU per message %s ms; '
                'p99 at the trigger rate %s ms' % (
