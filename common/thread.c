@@ -179,6 +179,18 @@ thr_set_start(struct thr_set *s, unsigned *slot)
     return 0;
 }
 
+int
+thr_set_wake(struct thr_set *s, pthread_cond_t *cv)
+{
+    unsigned slot;
+
+    if (s->live > 0) {
+        pthread_cond_broadcast(cv);
+        return 0;
+    }
+    return thr_set_start(s, &slot);
+}
+
 void
 thr_set_reap(struct thr_set *s)
 {

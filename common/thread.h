@@ -110,6 +110,11 @@ int thr_set_init(struct thr_set *s, unsigned max, const char *name,
  * takes the mutex. Returns 0, EBUSY, ECANCELED, or EAGAIN/ENOMEM with
  * nothing started. Under the mutex. */
 int thr_set_start(struct thr_set *s, unsigned *slot);
+/* Makes sure a thread of the set looks for work: wakes the ones live
+ * (broadcast on cv, the condition they wait on under the owner's mutex)
+ * or, with none live, starts one. Returns 0, or thr_set_start's error
+ * (ECANCELED once closed). Under the mutex. */
+int thr_set_wake(struct thr_set *s, pthread_cond_t *cv);
 /* Joins the threads that left, so that their stacks go back now rather
  * than when their slots are reused. Nothing once closed (thr_set_fini
  * joins them then). Under the mutex. */

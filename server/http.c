@@ -424,14 +424,9 @@ http_reaper(void *arg, unsigned slot)
 static void
 http_reaper_wake(struct srv *s)
 {
-    unsigned slot;
-    int      rc;
+    int rc;
 
-    if (thr_set_live(&s->reaper) > 0) {
-        pthread_cond_signal(&s->conn_cv);
-        return;
-    }
-    if ((rc = thr_set_start(&s->reaper, &slot)) != 0 && rc != ECANCELED)
+    if ((rc = thr_set_wake(&s->reaper, &s->conn_cv)) != 0 && rc != ECANCELED)
         log_warn("http",
             "event=reaper-start-failed error=\"%s\" note=\"header and "
             "body deadlines wait for it; tried again every second\"",

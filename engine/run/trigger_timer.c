@@ -186,14 +186,9 @@ tm_main(void *arg, unsigned slot)
 static void
 tm_wake(struct eng_timers *t)
 {
-    unsigned slot;
-    int      rc;
+    int rc;
 
-    if (thr_set_live(&t->thread) > 0) {
-        pthread_cond_broadcast(&t->cv);
-        return;
-    }
-    if ((rc = thr_set_start(&t->thread, &slot)) != 0 && rc != ECANCELED)
+    if ((rc = thr_set_wake(&t->thread, &t->cv)) != 0 && rc != ECANCELED)
         log_warn("timer",
             "event=thread-start-failed error=\"%s\" note=\"tried again "
             "every second\"",

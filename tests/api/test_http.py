@@ -380,17 +380,23 @@ class ConnectionLimitTest(unittest.TestCase):
                 return got, time.monotonic() - t0
         self.fail('herald kept a dripping connection open for %ss' % within)
 
+    def headers_time_out(self, h, secs):
+        """Drips a request's headers; asserts a 408 within secs (the
+        --header-timeout) and a margin. Returns what herald sent."""
+        s = socket.create_connection((h.host, h.port))
+        try:
+            got, dt = self.drip(s, b'GET /healthz HTTP/1.1\r\nHost: x\r\n'
+                                b'X-Slow: ' + b'a' * 100)
+        finally:
+            s.close()
+        self.assertLess(dt, secs + 1.5)
+        self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
+        return got
+
     def test_header_and_body_deadlines_close_dripping_clients(self):
         with Herald(args=['--header-timeout', '2', '--body-timeout', '2',
                           '--timeout', '30']) as h:
-            s = socket.create_connection((h.host, h.port))
-            try:
-                got, dt = self.drip(s, b'GET /healthz HTTP/1.1\r\nHost: x\r\n'
-                                    b'X-Slow: ' + b'a' * 100)
-            finally:
-                s.close()
-            self.assertLess(dt, 2 + 1.5)
-            self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
+            got = self.headers_time_out(h, 2)
             self.assertIn(b'application/json', got)
             body = json.loads(got.split(b'\r\n\r\n', 1)[1])
             self.assertEqual(body['error']['code'], 'timeout')
@@ -456,14 +462,7 @@ class ConnectionLimitTest(unittest.TestCase):
                 and 'herald-timer' not in n,
                 'the reaper and the timer thread did not end')
             # a dripping client is still closed on time: the reaper is back
-            s = socket.create_connection((h.host, h.port))
-            try:
-                got, dt = self.drip(s, b'GET /healthz HTTP/1.1\r\nHost: x\r\n'
-                                    b'X-Slow: ' + b'a' * 100)
-            finally:
-                s.close()
-            self.assertLess(dt, 2 + 1.5)
-            self.assertTrue(got.startswith(b'HTTP/1.1 408'), got)
+            self.headers_time_out(h, 2)
             # a timer applet starts the timer thread; it fires; deleting the
             # applet ends the thread
             h.api('POST', '/api/v1/applets',

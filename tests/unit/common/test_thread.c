@@ -354,6 +354,50 @@ closed_set_should_leave_starting_and_joining_to_fini(void **state)
     crew_fini(&c); /* joins both */
 }
 
+/* The slot of the set's one live thread, once it runs (under mu). */
+static unsigned
+crew_live_one(struct crew *c)
+{
+    unsigned slot;
+
+    assert_int_equal(thr_set_live(&c->set), 1);
+    for (slot = 0; slot < c->set.max; slot++)
+        if (c->set.slot[slot].state == THR_LIVE)
+            break;
+    assert_true(slot < c->set.max);
+    crew_wait(c, &c->ran[slot], 1);
+    return slot;
+}
+
+/* thr_set_wake starts a thread when none is live, wakes the live one
+ * otherwise (no second thread), starts one again once the last left, and
+ * refuses once the set is closed. */
+static void
+wake_should_start_a_thread_only_when_none_is_live(void **state)
+{
+    struct crew c;
+    unsigned    i, slot;
+
+    (void)state;
+    crew_init(&c, 2);
+    pthread_mutex_lock(&c.mu);
+    assert_int_equal(thr_set_wake(&c.set, &c.cv), 0);
+    slot = crew_live_one(&c);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(thr_set_wake(&c.set, &c.cv), 0);
+    assert_int_equal(thr_set_live(&c.set), 1);
+    crew_leave(&c, slot);
+    assert_int_equal(thr_set_live(&c.set), 0);
+    assert_int_equal(thr_set_wake(&c.set, &c.cv), 0);
+    crew_leave(&c, crew_live_one(&c));
+    assert_int_equal(c.ran[0] + c.ran[1], 2);
+    thr_set_close(&c.set);
+    assert_int_equal(thr_set_wake(&c.set, &c.cv), ECANCELED);
+    assert_int_equal(thr_set_live(&c.set), 0);
+    pthread_mutex_unlock(&c.mu);
+    crew_fini(&c);
+}
+
 static void
 set_should_refuse_zero_threads(void **state)
 {
@@ -376,6 +420,7 @@ main(void)
             set_should_reuse_the_slot_of_an_ended_thread_when_none_is_free),
         cmocka_unit_test(last_thread_should_leave_none_live),
         cmocka_unit_test(closed_set_should_leave_starting_and_joining_to_fini),
+        cmocka_unit_test(wake_should_start_a_thread_only_when_none_is_live),
         cmocka_unit_test(set_should_refuse_zero_threads),
     };
 
