@@ -808,6 +808,11 @@ def report(args, r):
         rows.append(('Postfix CPU per message, throughput phase',
                      fmt(r.get('pf_ms_per_msg'), ' ms', 2),
                      fmt(r.get('ref_pf_ms_per_msg'), ' ms', 2), '', ''))
+    if r.get('client_ms_per_msg') is not None or \
+            r.get('ref_client_ms_per_msg') is not None:
+        rows.append(('bench client CPU per message (load + watcher)',
+                     fmt(r.get('client_ms_per_msg'), ' ms', 2),
+                     fmt(r.get('ref_client_ms_per_msg'), ' ms', 2), '', ''))
     idle, peak = r.get('idle_kb'), r.get('peak_kb')
     rows.append(('herald idle RSS (VmRSS)', fmt(idle and idle / 1024, ' MB'),
                  '-', '<= %d MB' % (TARGET_IDLE_KB // 1024),
@@ -1239,7 +1244,7 @@ def run(args, r):
             watchers.append(w)
             load_ids = ['%s-%06d-%s' % ('ref', i, tag)
                         for i in range(args.n)]
-            pf0 = postfix_cpu_seconds(env)
+            pf0, me0 = postfix_cpu_seconds(env), cpu_seconds(os.getpid())
             r['ref'] = run_phase(
                 'reference', args.n,
                 lambda: reference_load(env, cafile, load_ids, args.k,
@@ -1247,6 +1252,8 @@ def run(args, r):
                 w, load_ids, drain_time(args.n))
             r['ref_pf_ms_per_msg'] = per_msg(pf0, postfix_cpu_seconds(env),
                                              r['ref'].delivered)
+            r['ref_client_ms_per_msg'] = per_msg(
+                me0, cpu_seconds(os.getpid()), r['ref'].delivered)
             if r['ref'].delivered < args.n:
                 raise BenchError('the reference lost messages (%d of %d '
                                  'delivered): the mail setup is broken; '
@@ -1399,7 +1406,7 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
         w = watch('tp')
         load_ids = ids('tp', args.n)
         cpu0 = sum(cpu_seconds(x.proc.pid) for x in hs)
-        pf0 = postfix_cpu_seconds(env)
+        pf0, me0 = postfix_cpu_seconds(env), cpu_seconds(os.getpid())
         pg_cpu0 = server_cpu_seconds(pg.pid) if pg is not None else None
         stmts0 = pg_statements(pg, reset=True)
         wal0 = pg_wal_syncs(pg)
@@ -1414,6 +1421,8 @@ def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,
             r['cpu_ms_per_msg'] = ((sum(cpu_seconds(x.proc.pid) for x in hs)
                                     - cpu0) * 1000 / n)
             r['pf_ms_per_msg'] = per_msg(pf0, postfix_cpu_seconds(env), n)
+            r['client_ms_per_msg'] = per_msg(me0, cpu_seconds(os.getpid()),
+                                             n)
             if pg_cpu0 is not None:
                 r['pg_cpu_ms_per_msg'] = ((server_cpu_seconds(pg.pid)
                                            - pg_cpu0) * 1000 / n)
@@ -1507,16 +1516,18 @@ def spread(xs):
 def summary(pairs):
     """The repeated pairs side by side, then median and spread."""
     out = ['', '== %d pairs' % len(pairs),
-           '%-5s %-16s %-12s %-10s %-10s %-15s %-9s %s' % (
+           '%-5s %-16s %-12s %-10s %-10s %-13s %-13s %-9s %s' % (
                'pair', 'first', 'load before', 'ratio', 'CPU/msg',
-               'Postfix/msg', 'p99', 'load after')]
+               'Postfix h/r', 'client h/r', 'p99', 'load after')]
     for i, (r, after) in enumerate(pairs, 1):
-        out.append('%-5d %-16s %-12.2f %-10s %-10s %-15s %-9s %.2f' % (
+        out.append('%-5d %-16s %-12.2f %-10s %-10s %-13s %-13s %-9s %.2f' % (
             i, r.get('order', '-'), r['load_before'],
             fmt(r.get('ratio'), nd=3),
             fmt(r.get('cpu_ms_per_msg'), ' ms', 2),
             '%s / %s' % (fmt(r.get('pf_ms_per_msg'), nd=2),
                          fmt(r.get('ref_pf_ms_per_msg'), nd=2)),
+            '%s / %s' % (fmt(r.get('client_ms_per_msg'), nd=2),
+                         fmt(r.get('ref_client_ms_per_msg'), nd=2)),
             fmt(r.get('lat') and r['lat'].p99, ' ms'), after))
     out.append('median (spread): ratio %s; CPU per message %s ms; '
                'p99 at the trigger rate %s ms' % (
