@@ -718,22 +718,19 @@ SESSION_RE = re.compile(rb'postfix/submission/smtpd\[(\d+)\]: '
                         rb'(connect|disconnect) from \S+(.*)')
 
 
-def smtp_sessions(path, herald_offset, more=()):
+def smtp_sessions(path, bounds):
     """Counts the submission sessions that carried mail, per client, from
-    Postfix's log: a session whose "connect from" line lies at or after
-    byte herald_offset (written when herald started) is herald's, one
-    before it the reference's; more: further (offset, name) pairs in
-    ascending order (the PostgreSQL variants), each owning the sessions
-    from its offset on. Each smtpd process serves one session at a
-    time, so connect/disconnect pair up by process id; the disconnect line
-    has the session's command counts (mail=, rset=)."""
-    bounds = ([] if herald_offset is None else [(herald_offset, 'herald')]
-              ) + list(more)
+    Postfix's log: bounds are (byte offset, name) pairs in ascending
+    order, each name owning the sessions whose "connect from" line lies
+    at or after its offset (and before the next); the ones before the
+    first are the warm-up's ('warm-up'). Each smtpd process serves one
+    session at a time, so connect/disconnect pair up by process id; the
+    disconnect line has the session's command counts (mail=, rset=)."""
     out = {w: {'sessions': 0, 'mail': 0, 'rset': 0}
-           for w in ['ref', 'herald'] + [w for _, w in more]}
+           for w in ['warm-up'] + [w for _, w in bounds]}
 
     def whose(start):
-        who = 'ref'
+        who = 'warm-up'
         for off, name in bounds:
             if start >= off:
                 who = name
@@ -838,8 +835,8 @@ def report(args, r):
     ss = r.get('sessions')
     if ss:
         def sess(w):
-            x = ss[w]
-            if not x['sessions']:
+            x = ss.get(w)
+            if not x or not x['sessions']:
                 return '-'
             return '%d (%.0f msgs each)' % (
                 x['sessions'], x['mail'] / x['sessions'])
@@ -854,8 +851,11 @@ def report(args, r):
     w = [max(len(str(x[i])) for x in rows + [head]) for i in range(5)]
     out = []
     out.append('herald bench: %s, %d cores, Postfix STARTTLS+AUTH on '
-               'loopback, chain verified against test root A'
-               % (platform.node(), os.cpu_count() or 0))
+               'loopback, chain verified against test root A; Postfix\'s '
+               'queue and mailboxes %s; herald\'s data on disk'
+               % (platform.node(), os.cpu_count() or 0,
+                  'on disk' if args.sink == 'disk' else
+                  'in memory (tmpfs %s)' % args.sink_dir))
     if r.get('load_before') is not None:
         out.append('load average (1 min) before %.2f, after %.2f: other '
                    'work on the machine skews every figure'
@@ -1044,6 +1044,14 @@ def parse_args(argv):
     p.add_argument('--timeout', type=float, default=None,
                    help='hard limit for the whole run in seconds (default '
                    '600 + 0.1 s per message)')
+    p.add_argument('--sink', choices=('memory', 'disk'), default='memory',
+                   help='where the private Postfix keeps its queue and '
+                   'mailboxes: memory (a tmpfs, the default: the mail '
+                   'server is another machine in a deployment, and here it '
+                   'would share the disk with herald and charge each side '
+                   'for the server\'s fsyncs) or disk (the temporary directory, '
+                   'as a Postfix beside herald on one machine); herald\'s '
+                   'data directory is on disk either way')
     p.add_argument('--skip-reference', action='store_true',
                    help='do not run the smtplib reference')
     p.add_argument('--skip-herald', action='store_true',
@@ -1098,7 +1106,27 @@ def parse_args(argv):
         p.error('--timeout must be positive')
     if a.skip_herald and a.skip_reference:
         p.error('--skip-herald and --skip-reference leave nothing to run')
+    a.sink_dir = None
+    if a.sink == 'memory':
+        a.sink_dir = tmpfs_dir()
+        if a.sink_dir is None:
+            p.error('--sink memory needs a writable tmpfs at /dev/shm or '
+                    '/run/shm (none is mounted); use --sink disk')
     return a
+
+
+def tmpfs_dir():
+    """A writable tmpfs mount point for --sink memory, or None."""
+    try:
+        with open('/proc/mounts') as f:
+            mounts = {m[1]: m[2] for m in (line.split() for line in f)
+                      if len(m) >= 3}
+    except OSError:
+        return None
+    for d in ('/dev/shm', '/run/shm'):
+        if mounts.get(d) == 'tmpfs' and os.access(d, os.W_OK | os.X_OK):
+            return d
+    return None
 
 
 def on_alarm(signum, frame):
@@ -1219,63 +1247,109 @@ def warm_postfix(env, cafile, tag):
 
 
 def run(args, r):
+    """One pair: the reference and herald, each on a Postfix of its own,
+    started and warmed up for it (warm_postfix) and stopped after it. A
+    side that shared the other's Postfix met what the other left (its
+    queue files, its mailbox and the deletes of both on the disk): over 21
+    pairs both sides delivered a third faster in a pair's second phase
+    than in its first (Postfix's cleanup spent that much more CPU per
+    message, mostly under its queue-file fsync), which made the ratio a
+    coin toss of the order. Now each side meets a Postfix in the same
+    state; the pairs still alternate which goes first (the machine
+    drifts)."""
     tag = uuid.uuid4().hex[:6]
     variants = PG_VARIANTS if args.database == 'postgres' else ()
+    r['sink'] = args.sink
+    r['order'] = 'herald first' if args.herald_first else \
+        'reference first'
+    r['sessions'] = {}
+    sides = []
+    if not args.skip_reference:
+        sides.append(lambda: on_postfix(args, r, tag, 'ref', (),
+                                        run_reference))
+    if not args.skip_herald:
+        sides.append(lambda: on_postfix(args, r, tag, 'herald', variants,
+                                        run_herald_side))
+    if args.herald_first:
+        sides.reverse()
+    for side in sides:
+        side()
 
-    env = MailEnv(extra_chains=(), aiosmtpd=False)
-    herald_offset = None
-    offsets = []           # (Postfix log offset, variant) at each start
+
+def on_postfix(args, r, tag, side, variants, body):
+    """Starts a private Postfix + Dovecot for one side, warms it up, runs
+    body(args, env, r, tag, cafile, watchers, offsets) and stops it all
+    (also on errors); then counts that side's SMTP sessions from its log
+    into r['sessions']."""
+    env = MailEnv(extra_chains=(), aiosmtpd=False,
+                  base_dir=args.sink_dir if args.sink == 'memory' else None)
     env.mailboxes = env.mailboxes + [mailbox(p) for p in PHASES] + [
         mailbox(p, v) for v, _ in variants for p in PHASES[1:]] + [
         mailbox(POSTFIX_WARM)]
-    pg = None
     watchers = []
+    offsets = []   # (Postfix log offset, who): sessions from there on
     try:
-        log('starting Postfix + Dovecot ...')
+        log('starting Postfix + Dovecot for the %s ...',
+            'reference' if side == 'ref' else 'herald side')
         env.start()
         cafile = os.path.join(pki_dir(), 'root-a.pem')
         warm_postfix(env, cafile, tag)
-        with open(cafile) as f:
-            root_pem = f.read()
+        offsets.append((os.path.getsize(env.postfix_log), side))
+        body(args, env, r, tag, cafile, watchers, offsets)
+    finally:
+        left = signal.alarm(0)   # the clean-up must not be cut short
+        for w in watchers:
+            w.stop()
+        try:
+            env.stop()
+            if getattr(env, 'postfix_log', None) and \
+                    os.path.exists(env.postfix_log):
+                got = smtp_sessions(env.postfix_log, offsets)
+                for who, counts in got.items():
+                    if who != 'warm-up':
+                        r['sessions'][who] = counts
+                for v, _ in variants:
+                    if v in r:
+                        r[v]['sessions'] = got.get(v)
+        finally:
+            env.cleanup()
+            if left:
+                signal.alarm(left)   # the overall limit goes on
 
-        def reference():
-            w = MaildirWatcher(os.path.join(env.mail_dir, mailbox('ref')))
-            w.start()
-            watchers.append(w)
-            load_ids = ['%s-%06d-%s' % ('ref', i, tag)
-                        for i in range(args.n)]
-            pf0, me0 = postfix_cpu_seconds(env), cpu_seconds(os.getpid())
-            r['ref'] = run_phase(
-                'reference', args.n,
-                lambda: reference_load(env, cafile, load_ids, args.k,
-                                       timeout=drain_time(args.n)),
-                w, load_ids, drain_time(args.n))
-            r['ref_pf_ms_per_msg'] = per_msg(pf0, postfix_cpu_seconds(env),
-                                             r['ref'].delivered)
-            r['ref_client_ms_per_msg'] = per_msg(
-                me0, cpu_seconds(os.getpid()), r['ref'].delivered)
-            if r['ref'].delivered < args.n:
-                raise BenchError('the reference lost messages (%d of %d '
-                                 'delivered): the mail setup is broken; '
-                                 'Postfix log:\n%s' % (
-                                     r['ref'].delivered, args.n,
-                                     env.log()[-4000:]))
 
-        # --repeat alternates which side goes first: the second phase of a
-        # pair meets what the first left (a warm Postfix, its queue files
-        # and mailbox still being written back), and that must not always
-        # favour the same side
-        r['order'] = 'herald first' if args.herald_first else \
-            'reference first'
-        if not args.skip_reference and not args.herald_first:
-            reference()
-        if args.skip_herald:
-            return
+def run_reference(args, env, r, tag, cafile, watchers, offsets):
+    w = MaildirWatcher(os.path.join(env.mail_dir, mailbox('ref')))
+    w.start()
+    watchers.append(w)
+    load_ids = ['%s-%06d-%s' % ('ref', i, tag) for i in range(args.n)]
+    pf0, me0 = postfix_cpu_seconds(env), cpu_seconds(os.getpid())
+    r['ref'] = run_phase(
+        'reference', args.n,
+        lambda: reference_load(env, cafile, load_ids, args.k,
+                               timeout=drain_time(args.n)),
+        w, load_ids, drain_time(args.n))
+    r['ref_pf_ms_per_msg'] = per_msg(pf0, postfix_cpu_seconds(env),
+                                     r['ref'].delivered)
+    r['ref_client_ms_per_msg'] = per_msg(
+        me0, cpu_seconds(os.getpid()), r['ref'].delivered)
+    if r['ref'].delivered < args.n:
+        raise BenchError('the reference lost messages (%d of %d '
+                         'delivered): the mail setup is broken; '
+                         'Postfix log:\n%s' % (
+                             r['ref'].delivered, args.n,
+                             env.log()[-4000:]))
 
+
+def run_herald_side(args, env, r, tag, cafile, watchers, offsets):
+    """herald on SQLite, then each PostgreSQL variant, on one Postfix."""
+    variants = PG_VARIANTS if args.database == 'postgres' else ()
+    with open(cafile) as f:
+        root_pem = f.read()
+    pg = None
+    try:
         if variants:
             log('starting PostgreSQL (fsync %s) ...', args.pg_fsync)
             pg = start_pg(args)
-        herald_offset = os.path.getsize(env.postfix_log)
         run_herald(args, env, root_pem, r, tag, watchers)
         for variant, instances in variants:
             offsets.append((os.path.getsize(env.postfix_log), variant))
@@ -1289,30 +1363,10 @@ def run(args, r):
                     pg.drop_database(url.rsplit('/', 1)[1])
                 except Exception:
                     pass   # stop() removes the server and its data
-        if not args.skip_reference and args.herald_first:
-            offsets.append((os.path.getsize(env.postfix_log), 'ref'))
-            reference()
     finally:
-        signal.alarm(0)      # the clean-up below must not be cut short
-        for w in watchers:
-            w.stop()
-        try:
-            if pg is not None:
-                log('stopping PostgreSQL ...')
-                pg.stop()
-        finally:
-            try:
-                env.stop()
-                if getattr(env, 'postfix_log', None) and \
-                        os.path.exists(env.postfix_log):
-                    sessions = smtp_sessions(env.postfix_log,
-                                             herald_offset, offsets)
-                    r['sessions'] = sessions
-                    for v, _ in variants:
-                        if v in r:
-                            r[v]['sessions'] = sessions.get(v)
-            finally:
-                env.cleanup()
+        if pg is not None:
+            log('stopping PostgreSQL ...')
+            pg.stop()
 
 
 def run_herald(args, env, root_pem, r, tag, watchers, variant='', url=None,

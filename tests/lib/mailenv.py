@@ -268,15 +268,17 @@ class MailEnv:
 
     def __init__(self, chain='chain-full', extra_chains=DEFAULT_EXTRA_CHAINS,
                  postfix=True, aiosmtpd=True, start_timeout=30.0,
-                 oauth=None, oauth_ca=None):
+                 oauth=None, oauth_ca=None, base_dir=None):
         """oauth: None (password logins only, the default), an introspection
         URL (https://...), or an object with introspect_url and ca_file (an
         oauthsrv.OAuthServer): Dovecot then also accepts XOAUTH2 and
         OAUTHBEARER tokens it validates there, the token's username (or
         email) being the login. oauth_ca: the CA file that verifies the
         introspection endpoint (default: the object's ca_file, else the
-        test root A)."""
+        test root A). base_dir: where the servers' directory (queues,
+        mailboxes, logs) is made; default: the temporary directory."""
         self.chain = chain
+        self.base_dir = base_dir
         if oauth is not None and not isinstance(oauth, str):
             oauth_ca = oauth_ca or getattr(oauth, 'ca_file', None)
             oauth = oauth.introspect_url
@@ -320,7 +322,8 @@ class MailEnv:
         try:
             self._start_reaper()
             self.pki = pki_dir()
-            self.dir = tempfile.mkdtemp(prefix='herald-mailenv-')
+            self.dir = tempfile.mkdtemp(prefix='herald-mailenv-',
+                                        dir=self.base_dir)
             _DIRS.add(self.dir)
             # Postfix and Dovecot children (postfix, dovecot users) must be
             # able to traverse into it.
