@@ -1074,6 +1074,11 @@ def drain_time(n, rate_guess=20.0):
 PG_VARIANTS = (('pg1', 1), ('pg2', 2))
 
 
+def pg_variants(args):
+    """The PostgreSQL runs after herald's SQLite one: (name, instances)."""
+    return PG_VARIANTS if args.database == 'postgres' else ()
+
+
 def start_pg(args):
     """A private PostgreSQL 15 (tests/lib/pgsrv.py) on loopback, with
     pg_stat_statements when it is installed (statements per message).
@@ -1186,7 +1191,7 @@ def run(args, r):
     state; the pairs still alternate which goes first (the machine
     drifts)."""
     tag = uuid.uuid4().hex[:6]
-    variants = PG_VARIANTS if args.database == 'postgres' else ()
+    variants = pg_variants(args)
     r['sink'] = args.sink
     r['order'] = 'herald first' if args.herald_first else \
         'reference first'
@@ -1270,7 +1275,7 @@ def run_reference(args, env, r, tag, cafile, watchers, offsets):
 
 def run_herald_side(args, env, r, tag, cafile, watchers, offsets):
     """herald on SQLite, then each PostgreSQL variant, on one Postfix."""
-    variants = PG_VARIANTS if args.database == 'postgres' else ()
+    variants = pg_variants(args)
     with open(cafile) as f:
         root_pem = f.read()
     pg = None
